@@ -1,0 +1,104 @@
+/**
+ * The topology IR the DSL builds: plain data plus the user's functions. The plan compiler
+ * canonicalises it (and hashes it); the engine executes it.
+ */
+import type { ColumnType } from '../ops/aggregation.js';
+
+// The IR stores user functions without their parameter types; the DSL's generics keep user code typed.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type UserFn = (...args: any[]) => unknown;
+
+export type LatePolicy = 'drop' | 'sideOutput';
+export type TimeUnit = 'ms' | 'seconds' | 'minutes' | 'hours' | 'days';
+
+export interface SourceNode {
+  readonly name: string;
+  readonly topic: string;
+  /** Path of the .avsc file, resolved against the topology file's folder. */
+  readonly schema: string;
+  readonly key: UserFn;
+  readonly eventTime: UserFn;
+  readonly grace: number;
+  readonly late: LatePolicy;
+}
+
+export interface StreamNode {
+  readonly id: string;
+  readonly source: string;
+  readonly kind: 'source' | 'map' | 'filter';
+  readonly parent?: string;
+  readonly fn?: UserFn;
+}
+
+export interface GroupNode {
+  readonly name: string;
+  readonly stream: string;
+  readonly key: UserFn;
+}
+
+export type AggKind = 'count' | 'sum' | 'mean' | 'min' | 'max' | 'stddev' | 'variance' | 'countDistinct' | 'last';
+
+export interface AggNode {
+  readonly kind: AggKind;
+  readonly value?: UserFn;
+  readonly params: Readonly<Record<string, string | number | boolean>>;
+}
+
+export type FeatureNode =
+  | {
+      readonly kind: 'lookback';
+      readonly group: string;
+      readonly size: number;
+      readonly includeCurrent: boolean;
+      readonly agg: AggNode;
+    }
+  | { readonly kind: 'sinceLast'; readonly group: string; readonly unit: TimeUnit };
+
+export interface LabelNode {
+  readonly type: ColumnType;
+  readonly fn: UserFn;
+}
+
+export interface LabelJoinNode {
+  readonly source: string;
+  readonly on: UserFn;
+  readonly matchOn: UserFn;
+  readonly within: number;
+  readonly label: string;
+}
+
+export interface FeatureOutputNode {
+  readonly name: string;
+  readonly stream: string;
+  readonly topic: string;
+  readonly features: ReadonlyArray<readonly [string, FeatureNode]>;
+  readonly derived: ReadonlyArray<readonly [string, UserFn]>;
+  readonly labels: ReadonlyArray<readonly [string, LabelNode]>;
+  readonly labelJoin?: LabelJoinNode;
+}
+
+export type WindowShape =
+  | { readonly kind: 'tumbling'; readonly size: number }
+  | { readonly kind: 'hopping'; readonly size: number; readonly advance: number }
+  | { readonly kind: 'calendar'; readonly unit: 'hour' | 'day' | 'week' | 'month'; readonly timeZone: string }
+  | { readonly kind: 'session'; readonly gap: number };
+
+export interface WindowOutputNode {
+  readonly name: string;
+  readonly group: string;
+  readonly topic: string;
+  readonly window: WindowShape;
+  readonly emit: 'final' | 'update';
+  readonly grace: number;
+  readonly aggs: ReadonlyArray<readonly [string, AggNode]>;
+}
+
+export interface TopologyNode {
+  readonly name: string;
+  readonly description: string;
+  readonly sources: readonly SourceNode[];
+  readonly streams: readonly StreamNode[];
+  readonly groups: readonly GroupNode[];
+  readonly outputs: readonly FeatureOutputNode[];
+  readonly windowOutputs: readonly WindowOutputNode[];
+}

@@ -1,0 +1,57 @@
+import type { AggValue, ColumnType } from '../ops/aggregation.js';
+
+export interface OutputColumn {
+  readonly name: string;
+  readonly type: ColumnType;
+  readonly role: 'feature' | 'derived' | 'label';
+}
+
+/** One per-event feature vector. `values` follow the output's columns. */
+export interface FeatureRow {
+  readonly output: string;
+  readonly source: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly key: string;
+  readonly eventTime: number;
+  readonly values: readonly AggValue[];
+  /** The source value, for label joins downstream (training data only). */
+  readonly event: Readonly<Record<string, unknown>>;
+}
+
+export interface WindowRowOut {
+  readonly output: string;
+  readonly partition: number;
+  readonly key: string;
+  readonly windowStart: number;
+  readonly windowEnd: number;
+  readonly values: readonly AggValue[];
+  readonly final: boolean;
+}
+
+/** A record that could not be used, with why. Never dropped silently. */
+export interface DeadLetter {
+  readonly source: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly reason: string;
+  readonly raw?: Uint8Array | string;
+}
+
+export interface LateRecord {
+  readonly source: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly eventTime: number;
+  readonly streamTime: number;
+  readonly reason: string;
+  readonly value: Readonly<Record<string, unknown>>;
+}
+
+/** Where a task's results go. Calls are synchronous appends; drivers flush at checkpoints. */
+export interface TaskSinks {
+  feature(row: FeatureRow): void;
+  window(row: WindowRowOut): void;
+  deadLetter(d: DeadLetter): void;
+  late(l: LateRecord): void;
+}

@@ -1,0 +1,208 @@
+import type { FeatureNode, LabelJoinNode, SourceNode, TimeUnit, UserFn, WindowOutputNode } from '../dsl/nodes.js';
+import type { AggregationDef, ColumnType } from '../ops/aggregation.js';
+import { aggregationFor } from '../ops/aggregation-registry.js';
+import { functionFingerprint } from '../plan/function-fingerprint.js';
+import type { CompiledPlan } from '../plan/compile.js';
+import type { LookbackAggSlot, LookbackWindowSpec, TimelineLayout } from '../time/lookback-window.js';
+import type { OutputColumn } from './outputs.js';
+
+/**
+ * The compiled plan turned into what the task loop executes: per source a tree of stream
+ * steps, each with the groups and outputs attached to it. Column order everywhere is the
+ * canonical (name-sorted) order of the plan, so reordering keys in a topology file changes
+ * neither the version nor an output byte.
+ */
+
+export interface GroupProgram {
+  readonly name: string;
+  readonly index: number;
+  readonly key: UserFn;
+  readonly valueFns: readonly UserFn[];
+  readonly layout: TimelineLayout;
+  /** Size of the group's result array (one slot per lookback aggregation and since-last feature). */
+  readonly width: number;
+  readonly hasTimeline: boolean;
+  readonly windowOps: readonly WindowOpProgram[];
+}
+
+export interface WindowOpProgram {
+  readonly name: string;
+  readonly node: WindowOutputNode;
+  readonly aggs: ReadonlyArray<{ readonly def: AggregationDef; readonly column: number }>;
+  readonly columns: readonly OutputColumn[];
+}
+
+export interface OutputProgram {
+  readonly name: string;
+  readonly topic: string;
+  readonly columns: readonly OutputColumn[];
+  /** For each feature column: [group index, slot in that group's result array]. */
+  readonly featureSlots: ReadonlyArray<readonly [number, number]>;
+  readonly derived: ReadonlyArray<readonly [string, UserFn]>;
+  readonly labels: ReadonlyArray<UserFn>;
+  readonly labelJoin?: LabelJoinNode;
+}
+
+export interface StreamProgram {
+  readonly id: string;
+  readonly kind: 'source' | 'map' | 'filter';
+  readonly fn?: UserFn;
+  readonly children: StreamProgram[];
+  readonly groups: GroupProgram[];
+  readonly outputs: OutputProgram[];
+}
+
+export interface SourceProgram {
+  readonly node: SourceNode;
+  readonly rank: number;
+  readonly root: StreamProgram;
+}
+
+export interface Program {
+  readonly plan: CompiledPlan;
+  readonly version: string;
+  readonly sources: readonly SourceProgram[];
+  readonly groups: readonly GroupProgram[];
+  readonly outputs: readonly OutputProgram[];
+  readonly windowOps: readonly WindowOpProgram[];
+}
+
+const UNIT_MS: Readonly<Record<TimeUnit, number>> = { ms: 1, seconds: 1000, minutes: 60_000, hours: 3_600_000, days: 86_400_000 };
+
+const byName = <T extends readonly [string, unknown]>(a: T, b: T): number => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
+
+class GroupAssembler {
+  readonly valueFns: UserFn[] = [];
+  private readonly valueIds: string[] = [];
+  private readonly windows = new Map<string, { size: number; includeCurrent: boolean; aggs: LookbackAggSlot[] }>();
+  private readonly sinceLast: Array<{ out: number; unitMs: number }> = [];
+  private readonly slotIds = new Map<string, number>();
+  width = 0;
+
+  column(fn: UserFn | undefined): number {
+    if (!fn) return -1;
+    const id = functionFingerprint(fn);
+    const i = this.valueIds.indexOf(id);
+    if (i >= 0) return i;
+    this.valueIds.push(id);
+    this.valueFns.push(fn);
+    return this.valueFns.length - 1;
+  }
+
+  /** Slot of a feature in the group's result array; identical features share one slot. */
+  slot(f: FeatureNode): number {
+    if (f.kind === 'sinceLast') {
+      const id = `since/${f.unit}`;
+      const known = this.slotIds.get(id);
+      if (known !== undefined) return known;
+      const out = this.width++;
+      this.sinceLast.push({ out, unitMs: UNIT_MS[f.unit] });
+      this.slotIds.set(id, out);
+      return out;
+    }
+    const def = aggregationFor(f.agg);
+    const column = this.column(f.agg.value);
+    const id = `lb/${f.size}/${f.includeCurrent}/${def.kind}/${JSON.stringify(def.params)}/${column}`;
+    const known = this.slotIds.get(id);
+    if (known !== undefined) return known;
+    const wid = `${f.size}/${f.includeCurrent}`;
+    let w = this.windows.get(wid);
+    if (!w) {
+      w = { size: f.size, includeCurrent: f.includeCurrent, aggs: [] };
+      this.windows.set(wid, w);
+    }
+    const out = this.width++;
+    w.aggs.push({ def, column, out });
+    this.slotIds.set(id, out);
+    return out;
+  }
+
+  layout(): TimelineLayout {
+    const windows: LookbackWindowSpec[] = [...this.windows.values()];
+    return {
+      windows,
+      columns: this.valueFns.length,
+      sinceLast: this.sinceLast,
+      maxWindow: windows.reduce((m, w) => Math.max(m, w.size), 0),
+    };
+  }
+}
+
+function typeOf(f: FeatureNode): ColumnType {
+  return f.kind === 'sinceLast' ? 'double' : aggregationFor(f.agg).resultType;
+}
+
+export function buildProgram(plan: CompiledPlan): Program {
+  const t = plan.topology;
+  const groupNames = [...t.groups].map((g) => g.name).sort();
+  const assemblers = new Map(groupNames.map((n) => [n, new GroupAssembler()]));
+
+  const outputs: OutputProgram[] = [...t.outputs]
+    .sort((a, b) => (a.name < b.name ? -1 : 1))
+    .map((o) => {
+      const features = [...o.features].sort(byName);
+      const featureSlots = features.map(([, f]) => [groupNames.indexOf(f.group), assemblers.get(f.group)!.slot(f)] as const);
+      const derived = [...o.derived].sort(byName);
+      const labels = [...o.labels].sort(byName);
+      const columns: OutputColumn[] = [
+        ...features.map(([name, f]) => ({ name, type: typeOf(f), role: 'feature' as const })),
+        ...derived.map(([name]) => ({ name, type: 'double' as const, role: 'derived' as const })),
+        ...labels.map(([name, l]) => ({ name, type: l.type, role: 'label' as const })),
+      ];
+      return { name: o.name, topic: o.topic, columns, featureSlots, derived, labels: labels.map(([, l]) => l.fn), labelJoin: o.labelJoin };
+    });
+
+  const windowOps: WindowOpProgram[] = [...t.windowOutputs]
+    .sort((a, b) => (a.name < b.name ? -1 : 1))
+    .map((w) => {
+      const asm = assemblers.get(w.group)!;
+      const aggs = [...w.aggs].sort(byName);
+      return {
+        name: w.name,
+        node: w,
+        aggs: aggs.map(([, a]) => ({ def: aggregationFor(a), column: asm.column(a.value) })),
+        columns: aggs.map(([name, a]) => ({ name, type: aggregationFor(a).resultType, role: 'feature' as const })),
+      };
+    });
+
+  const groups: GroupProgram[] = groupNames.map((name, index) => {
+    const g = t.groups.find((x) => x.name === name)!;
+    const asm = assemblers.get(name)!;
+    const layout = asm.layout();
+    return {
+      name,
+      index,
+      key: g.key,
+      valueFns: asm.valueFns,
+      layout,
+      width: asm.width,
+      hasTimeline: layout.windows.length > 0 || layout.sinceLast.length > 0,
+      windowOps: windowOps.filter((w) => w.node.group === name),
+    };
+  });
+
+  const streamPrograms = new Map<string, StreamProgram>();
+  for (const s of [...t.streams].sort((a, b) => (a.id < b.id ? -1 : 1))) {
+    streamPrograms.set(s.id, { id: s.id, kind: s.kind, fn: s.fn, children: [], groups: [], outputs: [] });
+  }
+  for (const s of t.streams) if (s.parent) streamPrograms.get(s.parent)!.children.push(streamPrograms.get(s.id)!);
+  for (const p of streamPrograms.values()) p.children.sort((a, b) => (a.id < b.id ? -1 : 1));
+  for (const g of groups) streamPrograms.get(t.groups.find((x) => x.name === g.name)!.stream)!.groups.push(g);
+  for (const o of outputs) {
+    const node = t.outputs.find((x) => x.name === o.name)!;
+    streamPrograms.get(node.stream)!.outputs.push(o);
+    for (const [n, f] of node.features) {
+      const gStream = t.groups.find((g) => g.name === f.group)!.stream;
+      if (gStream !== node.stream) {
+        throw new Error(`feature ${n} of output ${o.name}: group ${f.group} is defined on stream ${gStream}, not on ${node.stream}; features must group the stream they are emitted for`);
+      }
+    }
+  }
+
+  const sources: SourceProgram[] = plan.engineSources.map((name, rank) => ({
+    node: t.sources.find((s) => s.name === name)!,
+    rank,
+    root: streamPrograms.get(name)!,
+  }));
+  return { plan, version: plan.version, sources, groups, outputs, windowOps };
+}

@@ -1,0 +1,342 @@
+import { toAggValue, type AggValue } from '../ops/aggregation.js';
+import { WindowedAggregation, type WindowRow } from '../ops/windowed-aggregation.js';
+import { ByteReader, ByteWriter } from '../state/codec.js';
+import type { BatchOp, StateBackend } from '../state/state-backend.js';
+import { toEventTime } from '../time/event-time.js';
+import { KeyTimeline } from '../time/lookback-window.js';
+import type { InputBatch, InputRecord, SourceValue } from './input.js';
+import { InputMerge } from './input-merge.js';
+import type { TaskSinks } from './outputs.js';
+import type { GroupProgram, Program, SourceProgram, StreamProgram } from './program.js';
+import { emptyCounters, type TaskCounters } from './task-counters.js';
+
+/** What a checkpoint stores besides keyed state. */
+export interface TaskMeta {
+  readonly version: string;
+  readonly partition: number;
+  readonly streamTime: number;
+  readonly seq: number;
+  /** Next offset to read, per source. */
+  readonly positions: Readonly<Record<string, number>>;
+  readonly counters: TaskCounters;
+}
+
+export class VersionMismatchError extends Error {
+  constructor(
+    readonly stored: string,
+    readonly current: string,
+    partition: number,
+  ) {
+    super(
+      `state of partition ${partition} was written by topology version ${stored}, this topology is ${current}. ` +
+        `State of one version is never read by another: replay history into fresh state (skewless backfill / bootstrap with a new --state dir) ` +
+        `or run the new version under a new state dir and compare with parity before switching.`,
+    );
+  }
+}
+
+interface Visit {
+  readonly stream: StreamProgram;
+  readonly value: SourceValue;
+  /** Per group of the stream: its key and value columns (or an error). */
+  readonly keys: string[];
+  readonly vals: AggValue[][];
+}
+
+interface Prepared {
+  readonly t: number;
+  readonly rank: number;
+  readonly partition: number;
+  readonly offset: number;
+  readonly source: SourceProgram;
+  readonly rec: InputRecord;
+  readonly key: string;
+  readonly visits: Visit[];
+  readonly error?: string;
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+const timelineKey = (p: number, g: string, k: string): string => `p${p}/t/${g}/${k}`;
+const windowKey = (p: number, op: string, k: string): string => `p${p}/w/${op}/${k}`;
+const metaKey = (p: number): string => `p${p}/meta`;
+
+/**
+ * One task: all input partitions with the same number, processed in canonical order through
+ * the topology. Pure of I/O except through its StateBackend and TaskSinks, and unaware of
+ * whether it runs live or in replay.
+ */
+export class Task {
+  private streamTime = -Infinity;
+  private seq = 0;
+  private readonly positions: Record<string, number> = {};
+  readonly counters: TaskCounters = emptyCounters();
+  private readonly timelines = new Map<string, KeyTimeline>();
+  private readonly dirty = new Set<string>();
+  private readonly windows: Map<string, WindowedAggregation>;
+  private readonly merge: InputMerge<Prepared>;
+  private readonly groupResults: AggValue[][];
+  private readonly windowRows: WindowRow[] = [];
+
+  private constructor(
+    private readonly program: Program,
+    readonly partition: number,
+    private readonly backend: StateBackend,
+    private readonly sinks: TaskSinks,
+  ) {
+    this.windows = new Map(
+      program.windowOps.map((w) => [
+        w.name,
+        new WindowedAggregation({ window: w.node.window, emit: w.node.emit, grace: w.node.grace, aggs: w.aggs }),
+      ]),
+    );
+    this.merge = new InputMerge<Prepared>(program.sources.length);
+    this.groupResults = program.groups.map((g) => new Array<AggValue>(g.width).fill(null));
+    for (const s of program.sources) this.positions[s.node.name] = 0;
+  }
+
+  /** Open a task, restoring its last checkpoint if there is one. */
+  static async open(program: Program, partition: number, backend: StateBackend, sinks: TaskSinks): Promise<Task> {
+    const task = new Task(program, partition, backend, sinks);
+    const [metaBytes] = await backend.getMany([metaKey(partition)]);
+    if (metaBytes) {
+      const meta = JSON.parse(new TextDecoder().decode(metaBytes)) as TaskMeta & { streamTime: number | null };
+      if (meta.version !== program.version) throw new VersionMismatchError(meta.version, program.version, partition);
+      task.streamTime = meta.streamTime ?? -Infinity;
+      task.seq = meta.seq;
+      Object.assign(task.positions, meta.positions);
+      Object.assign(task.counters, meta.counters);
+      for (const [name, op] of task.windows) {
+        const prefix = windowKey(partition, name, '');
+        for (const [k, v] of await backend.scan(prefix)) op.loadKey(k.slice(prefix.length), v);
+      }
+    }
+    return task;
+  }
+
+  /** Next offset to read for each source: where a driver resumes. */
+  resumePositions(): Readonly<Record<string, number>> {
+    return { ...this.positions };
+  }
+
+  get currentStreamTime(): number {
+    return this.streamTime;
+  }
+
+  /** Feed one batch of one input partition. Records before the resume position are skipped (already applied). */
+  async process(batch: InputBatch): Promise<void> {
+    const source = this.program.sources.find((s) => s.node.name === batch.source);
+    if (!source) return;
+    const from = this.positions[batch.source] ?? 0;
+    const prepared: Prepared[] = [];
+    for (const rec of batch.records) if (rec.offset >= from) prepared.push(this.prepare(source, batch.partition, rec));
+    this.merge.push(source.rank, prepared);
+    await this.drain();
+  }
+
+  /** This source will deliver nothing more (end of replay range): lets the merge release the rest. */
+  async endOfInput(source: string): Promise<void> {
+    const s = this.program.sources.find((x) => x.node.name === source);
+    if (!s) return;
+    this.merge.end(s.rank);
+    await this.drain();
+  }
+
+  /** Live mode: an input is idle and caught up; skip it in the merge (counted: live may differ from replay here). */
+  async skipIdleInput(source: string): Promise<void> {
+    const s = this.program.sources.find((x) => x.node.name === source);
+    if (!s || this.merge.pending === 0) return;
+    this.counters.mergeSkips++;
+    this.merge.end(s.rank);
+    await this.drain();
+    this.merge.reopen(s.rank);
+  }
+
+  private prepare(source: SourceProgram, partition: number, rec: InputRecord): Prepared {
+    const base = { rank: source.rank, partition, offset: rec.offset, source, rec };
+    if (rec.error !== undefined || rec.value === undefined) {
+      return { ...base, t: -Infinity, key: '', visits: [], error: rec.error ?? 'record has no value' };
+    }
+    let t: number | string;
+    let key: string;
+    try {
+      t = toEventTime(source.node.eventTime(rec.value));
+    } catch (e) {
+      t = `event-time extractor threw: ${errorText(e)}`;
+    }
+    if (typeof t === 'string') return { ...base, t: -Infinity, key: '', visits: [], error: t };
+    try {
+      key = String(source.node.key(rec.value));
+    } catch (e) {
+      return { ...base, t: -Infinity, key: '', visits: [], error: `key extractor threw: ${errorText(e)}` };
+    }
+    const visits: Visit[] = [];
+    try {
+      this.visit(source.root, rec.value, visits);
+    } catch (e) {
+      return { ...base, t: -Infinity, key, visits: [], error: errorText(e) };
+    }
+    return { ...base, t, key, visits };
+  }
+
+  private visit(stream: StreamProgram, value: SourceValue, out: Visit[]): void {
+    let v = value;
+    if (stream.kind === 'map') v = stream.fn!(value) as SourceValue;
+    else if (stream.kind === 'filter' && !stream.fn!(value)) return;
+    const keys: string[] = [];
+    const vals: AggValue[][] = [];
+    for (const g of stream.groups) {
+      const k = g.key(v);
+      if (k === null || k === undefined) throw new Error(`group ${g.name}: key is ${String(k)}`);
+      keys.push(String(k));
+      const row = new Array<AggValue>(g.valueFns.length);
+      for (let i = 0; i < g.valueFns.length; i++) row[i] = toAggValue(g.valueFns[i](v));
+      vals.push(row);
+    }
+    out.push({ stream, value: v, keys, vals });
+    for (const c of stream.children) this.visit(c, v, out);
+  }
+
+  private async drain(): Promise<void> {
+    const ready: Prepared[] = [];
+    this.merge.drain(ready);
+    if (ready.length === 0) return;
+    await this.loadTimelines(ready);
+    for (const p of ready) this.apply(p);
+  }
+
+  /** One getMany for every state a batch touches that is not cached yet. */
+  private async loadTimelines(ready: readonly Prepared[]): Promise<void> {
+    const missing: Array<[string, GroupProgram]> = [];
+    const seen = new Set<string>();
+    for (const p of ready) {
+      for (const visit of p.visits) {
+        for (let i = 0; i < visit.stream.groups.length; i++) {
+          const g = visit.stream.groups[i];
+          if (!g.hasTimeline) continue;
+          const k = timelineKey(this.partition, g.name, visit.keys[i]);
+          if (this.timelines.has(k) || seen.has(k)) continue;
+          seen.add(k);
+          missing.push([k, g]);
+        }
+      }
+    }
+    if (missing.length === 0) return;
+    const values = await this.backend.getMany(missing.map(([k]) => k));
+    for (let i = 0; i < missing.length; i++) {
+      const [k, g] = missing[i];
+      const bytes = values[i];
+      this.timelines.set(k, bytes ? KeyTimeline.decode(g.layout, new ByteReader(bytes)) : new KeyTimeline(g.layout));
+    }
+  }
+
+  private apply(p: Prepared): void {
+    const name = p.source.node.name;
+    this.positions[name] = p.offset + 1;
+    this.counters.processed++;
+    if (p.error !== undefined) {
+      this.counters.deadLetters++;
+      this.sinks.deadLetter({ source: name, partition: p.partition, offset: p.offset, reason: p.error, raw: p.rec.raw });
+      return;
+    }
+    const grace = p.source.node.grace;
+    if (p.t < this.streamTime - grace) {
+      this.late(p, `event time ${new Date(p.t).toISOString()} is more than the grace ${grace} ms behind stream time ${new Date(this.streamTime).toISOString()}`);
+      return;
+    }
+    const advanced = p.t > this.streamTime;
+    if (advanced) this.streamTime = p.t;
+    const seq = this.seq++;
+    if (p.visits.length === 0) this.counters.filtered++;
+    for (const visit of p.visits) {
+      const groups = visit.stream.groups;
+      for (let gi = 0; gi < groups.length; gi++) {
+        const g = groups[gi];
+        const key = visit.keys[gi];
+        const vals = visit.vals[gi];
+        if (g.hasTimeline) {
+          const k = timelineKey(this.partition, g.name, key);
+          const tl = this.timelines.get(k)!;
+          tl.apply(p.t, seq, vals, this.groupResults[g.index]);
+          tl.trim(this.streamTime - grace - g.layout.maxWindow);
+          this.dirty.add(k);
+        }
+        for (const w of g.windowOps) {
+          const ok = this.windows.get(w.name)!.apply(key, p.t, seq, vals, this.streamTime, this.windowRows);
+          if (!ok) this.late(p, `every window of ${w.name} containing ${new Date(p.t).toISOString()} has closed`, false);
+          this.flushWindowRows(w.name);
+        }
+      }
+      for (const o of visit.stream.outputs) {
+        const values: AggValue[] = new Array<AggValue>(o.columns.length);
+        let c = 0;
+        for (const [gi, slot] of o.featureSlots) values[c++] = this.groupResults[gi][slot];
+        if (o.derived.length > 0) {
+          const vector: Record<string, AggValue> = {};
+          for (let i = 0; i < o.featureSlots.length; i++) vector[o.columns[i].name] = values[i];
+          for (const [, fn] of o.derived) values[c++] = toAggValue(fn(vector, visit.value));
+        }
+        for (const fn of o.labels) {
+          const v = fn(visit.value);
+          values[c++] = typeof v === 'boolean' ? (v ? 1 : 0) : toAggValue(v);
+        }
+        this.counters.emitted++;
+        this.sinks.feature({ output: o.name, source: name, partition: p.partition, offset: p.offset, key: p.key, eventTime: p.t, values, event: visit.value });
+      }
+    }
+    if (advanced) {
+      for (const [opName, op] of this.windows) {
+        op.advance(this.streamTime, this.windowRows);
+        this.flushWindowRows(opName);
+      }
+    }
+  }
+
+  private late(p: Prepared, reason: string, count = true): void {
+    if (count) this.counters.late++;
+    if (p.source.node.late === 'sideOutput') {
+      this.counters.lateSideOutput++;
+      this.sinks.late({ source: p.source.node.name, partition: p.partition, offset: p.offset, eventTime: p.t, streamTime: this.streamTime, reason, value: p.rec.value! });
+    } else this.counters.lateDropped++;
+  }
+
+  private flushWindowRows(output: string): void {
+    if (this.windowRows.length === 0) return;
+    for (const r of this.windowRows) {
+      this.counters.windowRows++;
+      this.sinks.window({ output, partition: this.partition, key: r.key, windowStart: r.windowStart, windowEnd: r.windowEnd, values: r.values, final: r.final });
+    }
+    this.windowRows.length = 0;
+  }
+
+  /** Persist state, stream time, clocks, positions and counters in one atomic batch. */
+  async checkpoint(): Promise<void> {
+    const ops: BatchOp[] = [];
+    for (const k of this.dirty) {
+      const w = new ByteWriter(1024);
+      this.timelines.get(k)!.encode(w);
+      ops.push({ type: 'put', key: k, value: w.bytes() });
+    }
+    this.dirty.clear();
+    for (const [name, op] of this.windows) {
+      for (const key of op.dirtyKeys()) {
+        const bytes = op.encodeKey(key);
+        const k = windowKey(this.partition, name, key);
+        ops.push(bytes ? { type: 'put', key: k, value: bytes } : { type: 'del', key: k });
+      }
+      op.clearDirty();
+    }
+    const meta: TaskMeta = {
+      version: this.program.version,
+      partition: this.partition,
+      streamTime: this.streamTime,
+      seq: this.seq,
+      positions: this.positions,
+      counters: this.counters,
+    };
+    ops.push({ type: 'put', key: metaKey(this.partition), value: new TextEncoder().encode(JSON.stringify(meta)) });
+    await this.backend.write(ops);
+  }
+}

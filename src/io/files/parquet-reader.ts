@@ -1,0 +1,215 @@
+import { parquetMetadataAsync, parquetRead, parquetSchema } from 'hyparquet';
+import type { AsyncBuffer, DecodedArray, FileMetaData, ParquetParsers } from 'hyparquet';
+import { compressors } from 'hyparquet-compressors';
+import type { InputRecord, SourceValue } from '../../engine/input.js';
+import { FileBytes } from './file-bytes.js';
+import { describeError, FileInputError } from './file-input-error.js';
+import { checkBatchSize, DEFAULT_BATCH_SIZE, type RecordBatches } from './record-batches.js';
+import { compileRowBuilder, type RowBuilder } from './row-builder.js';
+
+export interface ParquetReadOptions {
+  readonly batchSize?: number;
+}
+
+const MAGIC = Buffer.from('PAR1', 'latin1');
+
+/**
+ * Time columns become epoch milliseconds (a number), the representation event time has
+ * everywhere in skewless. Timestamps without isAdjustedToUTC are taken as UTC wall clock,
+ * i.e. their stored value is used as is. Division floors so that pre-1970 instants round
+ * towards the past like every other time computation. An out-of-range value is returned as
+ * a bigint, which the column pass below turns into an error record.
+ */
+const PARSERS: Partial<ParquetParsers> = {
+  timestampFromMilliseconds: (ms: bigint) => safeNumber(ms),
+  timestampFromMicroseconds: (us: bigint) => safeNumber(floorDiv(us, 1_000n)),
+  timestampFromNanoseconds: (ns: bigint) => safeNumber(floorDiv(ns, 1_000_000n)),
+  dateFromDays: (days: number) => days * 86_400_000,
+};
+
+/** Columns of one row group as JS arrays, plus the rows that could not be converted. */
+interface RowGroupColumns {
+  readonly arrays: ArrayLike<unknown>[];
+  readonly rowErrors: Map<number, string>;
+}
+
+/**
+ * Reads a Parquet file row group by row group. Each group is decoded column-wise, converted
+ * once per column, and only then turned into row objects, one batch at a time, so memory is
+ * bounded by a row group and per-cell work is a single array read.
+ */
+export async function* readParquetRecords(path: string, options: ParquetReadOptions = {}): RecordBatches {
+  const batchSize = checkBatchSize(options.batchSize ?? DEFAULT_BATCH_SIZE);
+  const bytes = await FileBytes.open(path);
+  try {
+    const metadata = await readMetadata(bytes);
+    const file: AsyncBuffer = { byteLength: bytes.size, slice: (start, end) => bytes.copy(start, end ?? bytes.size) };
+    const names = parquetSchema(metadata).children.map((child) => child.element.name);
+    const buildRow = compileRowBuilder(names);
+
+    let groupStart = 0;
+    for (const [index, group] of metadata.row_groups.entries()) {
+      const rows = Number(group.num_rows);
+      let columns: RowGroupColumns | undefined;
+      let problem = '';
+      try {
+        columns = await readRowGroup(file, metadata, names, groupStart, rows);
+      } catch (err) {
+        problem = `corrupt Parquet row group #${index} (rows ${groupStart}..${groupStart + rows - 1}): ${describeError(err)}`;
+      }
+      for (let from = 0; from < rows; from += batchSize) {
+        const to = Math.min(rows, from + batchSize);
+        // A group that cannot be decoded keeps its row count, so later offsets do not shift.
+        yield columns ? buildRecords(buildRow, columns, groupStart, from, to) : errorRecords(problem, groupStart, from, to);
+      }
+      groupStart += rows;
+    }
+  } finally {
+    await bytes.close();
+  }
+}
+
+async function readMetadata(bytes: FileBytes): Promise<FileMetaData> {
+  const head = Buffer.from(await bytes.copy(0, MAGIC.length));
+  const tail = Buffer.from(await bytes.copy(Math.max(0, bytes.size - MAGIC.length), bytes.size));
+  if (bytes.size < 12 || !head.equals(MAGIC) || !tail.equals(MAGIC)) {
+    const problem = head.equals(MAGIC) ? 'truncated Parquet file (no footer magic)' : 'not a Parquet file (bad magic)';
+    throw new FileInputError(bytes.path, problem, 'Pass --format or check the path');
+  }
+  try {
+    return await parquetMetadataAsync({ byteLength: bytes.size, slice: (start, end) => bytes.copy(start, end ?? bytes.size) });
+  } catch (err) {
+    throw new FileInputError(bytes.path, `corrupt Parquet footer: ${describeError(err)}`, 'The file is damaged; re-export it');
+  }
+}
+
+async function readRowGroup(
+  file: AsyncBuffer,
+  metadata: FileMetaData,
+  names: readonly string[],
+  groupStart: number,
+  rows: number,
+): Promise<RowGroupColumns> {
+  const chunks = new Map<string, { rowStart: number; data: DecodedArray }[]>();
+  await parquetRead({
+    file,
+    metadata,
+    compressors,
+    parsers: PARSERS,
+    rowStart: groupStart,
+    rowEnd: groupStart + rows,
+    onChunk: ({ columnName, columnData, rowStart }) => {
+      let list = chunks.get(columnName);
+      if (!list) chunks.set(columnName, (list = []));
+      list.push({ rowStart: rowStart - groupStart, data: columnData });
+    },
+  });
+  const rowErrors = new Map<number, string>();
+  const arrays = names.map((name) => toJsColumn(name, joinChunks(name, chunks.get(name), rows), groupStart, rowErrors));
+  return { arrays, rowErrors };
+}
+
+function joinChunks(name: string, chunks: { rowStart: number; data: DecodedArray }[] | undefined, rows: number): ArrayLike<unknown> {
+  if (!chunks || chunks.length === 0) {
+    if (rows === 0) return [];
+    throw new Error(`column "${name}" has no data`);
+  }
+  if (chunks.length === 1 && chunks[0].rowStart === 0 && chunks[0].data.length === rows) return chunks[0].data;
+  const joined = new Array<unknown>(rows);
+  for (const { rowStart, data } of chunks) {
+    for (let i = 0; i < data.length && rowStart + i < rows; i++) joined[rowStart + i] = data[i];
+  }
+  return joined;
+}
+
+/**
+ * One pass per column: missing values become null, 64-bit integers become numbers (or row
+ * errors when they do not fit), nested values are normalized the same way recursively.
+ */
+function toJsColumn(name: string, data: ArrayLike<unknown>, groupStart: number, rowErrors: Map<number, string>): ArrayLike<unknown> {
+  if (data instanceof BigInt64Array || data instanceof BigUint64Array) {
+    const numbers = new Float64Array(data.length);
+    for (let i = 0; i < data.length; i++) {
+      const n = safeNumber(data[i]);
+      // Rare: redo through the generic path, which keeps the bigint for the dead-letter copy.
+      if (typeof n === 'bigint') return toJsColumn(name, Array.from(data), groupStart, rowErrors);
+      numbers[i] = n;
+    }
+    return numbers;
+  }
+  if (!Array.isArray(data)) return data; // other typed arrays hold plain numbers
+  for (let i = 0; i < data.length; i++) {
+    const v: unknown = data[i];
+    if (v === undefined) data[i] = null;
+    else if (typeof v === 'bigint') {
+      const n = safeNumber(v);
+      if (typeof n === 'bigint') flagOverflow(rowErrors, name, groupStart, i, n);
+      else data[i] = n;
+    } else if (typeof v === 'object' && v !== null && !(v instanceof Uint8Array)) {
+      const problem = normalizeNested(v);
+      if (problem) rowErrors.set(i, `${problem} in column "${name}" at row ${groupStart + i}`);
+    }
+  }
+  return data;
+}
+
+function flagOverflow(rowErrors: Map<number, string>, name: string, groupStart: number, i: number, value: bigint): void {
+  if (!rowErrors.has(i)) {
+    rowErrors.set(i, `INT64 value ${value} in column "${name}" at row ${groupStart + i} is not a safe integer (beyond ±2^53-1)`);
+  }
+}
+
+/** Rewrites bigint / undefined inside lists, maps and structs in place; returns a problem or ''. */
+function normalizeNested(container: object): string {
+  const entries = container as Record<string | number, unknown>;
+  for (const key of Object.keys(entries)) {
+    const v = entries[key];
+    if (v === undefined) entries[key] = null;
+    else if (typeof v === 'bigint') {
+      const n = safeNumber(v);
+      if (typeof n === 'bigint') return `INT64 value ${n} is not a safe integer`;
+      entries[key] = n;
+    } else if (typeof v === 'object' && v !== null && !(v instanceof Uint8Array)) {
+      const problem = normalizeNested(v);
+      if (problem) return problem;
+    }
+  }
+  return '';
+}
+
+function buildRecords(buildRow: RowBuilder, columns: RowGroupColumns, groupStart: number, from: number, to: number): InputRecord[] {
+  const { arrays, rowErrors } = columns;
+  const records = new Array<InputRecord>(to - from);
+  for (let i = from; i < to; i++) {
+    const value = buildRow(arrays, i);
+    const offset = groupStart + i;
+    const error = rowErrors.size > 0 ? rowErrors.get(i) : undefined;
+    records[i - from] = error === undefined ? { offset, value: value as SourceValue } : { offset, error, raw: jsonWithBigints(value) };
+  }
+  return records;
+}
+
+function errorRecords(error: string, groupStart: number, from: number, to: number): InputRecord[] {
+  const records = new Array<InputRecord>(to - from);
+  for (let i = from; i < to; i++) records[i - from] = { offset: groupStart + i, error };
+  return records;
+}
+
+function jsonWithBigints(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+}
+
+/**
+ * The number for a 64-bit integer, or the bigint itself when no number holds it exactly.
+ * Number() rounds monotonically and 2^53 is representable, so any bigint beyond ±(2^53-1)
+ * converts to a non-safe number: checking the result is exact and cheaper than comparing bigints.
+ */
+function safeNumber(value: bigint): number | bigint {
+  const n = Number(value);
+  return Number.isSafeInteger(n) ? n : value;
+}
+
+function floorDiv(a: bigint, b: bigint): bigint {
+  const q = a / b;
+  return a < 0n && q * b !== a ? q - 1n : q;
+}

@@ -1,0 +1,219 @@
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { ByteWriter, ParquetWriter } from 'hyparquet-writer';
+import { createColumnBuffer, schemaElement, type ColumnSpec } from './training-columns.js';
+
+export type { ColumnSpec, ColumnType } from './training-columns.js';
+
+export interface TrainingWriterOptions {
+  readonly path: string;
+  readonly columns: readonly ColumnSpec[];
+  /** Rows per row group (default 131072). Every group but the last has exactly this many. */
+  readonly rowGroupSize?: number;
+  /** Key-value metadata computed at close (e.g. input ranges, known only at the end). */
+  readonly metadata?: () => Record<string, string>;
+}
+
+export interface TrainingFileSummary {
+  readonly path: string;
+  readonly rows: number;
+  readonly rowGroups: number;
+  readonly bytes: number;
+}
+
+export interface TrainingWriter {
+  /**
+   * Appends `rowCount` rows given column-wise. Every spec column must be present, except
+   * nullable ones, which are null when absent; names outside the spec are an error.
+   * Values: string → string; int32/int64 → integer number (int64 also bigint);
+   * double → number; boolean → boolean; timestamp-ms → epoch milliseconds (number, bigint
+   * or Date). null/undefined → null (nullable columns only).
+   */
+  appendColumns(columns: Readonly<Record<string, ArrayLike<unknown>>>, rowCount: number): void;
+  /** Appends one row; keys outside the column spec are ignored. */
+  appendRow(row: Readonly<Record<string, unknown>>): void;
+  /** Writes the last row group and the footer with `kv` (over `metadata()`), then publishes the file. */
+  close(kv?: Readonly<Record<string, string>>): TrainingFileSummary;
+  /** Discards everything written; the target path is left untouched. */
+  abort(): void;
+  readonly rowsWritten: number;
+}
+
+const DEFAULT_ROW_GROUP_SIZE = 131072;
+import * as zlibNs from 'node:zlib';
+const require_zlib = () => zlibNs;
+
+/**
+ * Streams training rows into a Parquet file, one row group at a time, through hyparquet-writer.
+ * The data goes to a hidden `.<name>.partial` file next to the target and is renamed over it
+ * only after the footer is written and synced, so a crashed run never leaves a file that
+ * looks complete. File I/O is synchronous: this is a batch sink, and a row group is encoded
+ * in one go anyway. Output bytes depend only on the rows, spec and metadata (no clock), and
+ * row groups are cut at fixed row counts whatever the caller's append sizes.
+ */
+export function createTrainingWriter(options: TrainingWriterOptions): TrainingWriter {
+  const columns = checkColumns(options.columns);
+  const rowGroupSize = options.rowGroupSize ?? DEFAULT_ROW_GROUP_SIZE;
+  if (!Number.isInteger(rowGroupSize) || rowGroupSize < 1) {
+    throw new RangeError(`rowGroupSize must be a positive integer, got ${rowGroupSize}`);
+  }
+
+  const target = options.path;
+  const partial = join(dirname(target), `.${basename(target)}.partial`);
+  mkdirSync(dirname(target), { recursive: true });
+  const fd = openSync(partial, 'w');
+  const sink = new FileSink(fd);
+  const parquet = new ParquetWriter({
+    writer: sink,
+    schema: [{ name: 'root', num_children: columns.length }, ...columns.map(schemaElement)],
+    codec: (process.env.PQ_CODEC ?? 'SNAPPY') as 'SNAPPY',
+    statistics: process.env.PQ_STATS !== '0',
+    compressors: { GZIP: (b: Uint8Array) => require_zlib().gzipSync(b, { level: Number(process.env.PQ_LEVEL ?? 1) }) },
+    createdBy: 'skewless',
+  });
+
+  const buffers = columns.map((spec) => createColumnBuffer(spec, rowGroupSize));
+  let buffered = 0;
+  let rowsWritten = 0;
+  let rowGroups = 0;
+  let state: 'open' | 'closed' | 'failed' = 'open';
+
+  const ensureOpen = (): void => {
+    if (state !== 'open') throw new Error(`skewless: training writer for ${target} is ${state}`);
+  };
+
+  const flushGroup = (): void => {
+    if (buffered === 0) return;
+    try {
+      const columnData = buffers.map((buffer) => ({ name: buffer.spec.name, data: buffer.take(buffered) }));
+      void parquet.write({ columnData, rowGroupSize: buffered });
+    } catch (err) {
+      state = 'failed';
+      throw err;
+    }
+    rowsWritten += buffered;
+    rowGroups++;
+    buffered = 0;
+  };
+
+  const writer: TrainingWriter = {
+    get rowsWritten() {
+      return rowsWritten + buffered;
+    },
+
+    appendColumns(input, rowCount) {
+      ensureOpen();
+      if (!Number.isInteger(rowCount) || rowCount < 0) throw new RangeError(`rowCount must be a non-negative integer, got ${rowCount}`);
+      for (const name of Object.keys(input)) {
+        if (!columns.some((spec) => spec.name === name)) throw new Error(`skewless: training data has no column "${name}"`);
+      }
+      const sources = columns.map((spec) => {
+        const source = input[spec.name];
+        if (source === undefined && !spec.nullable) throw new Error(`skewless: required training column "${spec.name}" is missing`);
+        if (source !== undefined && source.length < rowCount) {
+          throw new Error(`skewless: training column "${spec.name}" has ${source.length} values, expected ${rowCount}`);
+        }
+        return source;
+      });
+      // Rows are committed a row group at a time: a rejected value drops the rows of this
+      // call that are not yet in a completed row group.
+      for (let done = 0; done < rowCount; ) {
+        const take = Math.min(rowCount - done, rowGroupSize - buffered);
+        for (let c = 0; c < buffers.length; c++) {
+          const source = sources[c];
+          const buffer = buffers[c];
+          const firstRow = rowsWritten + buffered - done;
+          for (let i = done; i < done + take; i++) buffer.set(buffered + i - done, source === undefined ? null : source[i], firstRow + i);
+        }
+        buffered += take;
+        done += take;
+        if (buffered === rowGroupSize) flushGroup();
+      }
+    },
+
+    appendRow(row) {
+      ensureOpen();
+      const row0 = rowsWritten + buffered;
+      for (let c = 0; c < buffers.length; c++) buffers[c].set(buffered, row[columns[c].name], row0);
+      if (++buffered === rowGroupSize) flushGroup();
+    },
+
+    close(kv = {}) {
+      ensureOpen();
+      flushGroup();
+      try {
+        parquet.kvMetadata = keyValueMetadata({ ...options.metadata?.(), ...kv });
+        void parquet.finish();
+        fsyncSync(fd);
+        closeSync(fd);
+        renameSync(partial, target);
+      } catch (err) {
+        state = 'failed';
+        discard(fd, partial);
+        throw err;
+      }
+      state = 'closed';
+      return { path: target, rows: rowsWritten, rowGroups, bytes: sink.offset };
+    },
+
+    abort() {
+      if (state === 'closed') return;
+      state = 'failed';
+      discard(fd, partial);
+    },
+  };
+  return writer;
+}
+
+function checkColumns(columns: readonly ColumnSpec[]): readonly ColumnSpec[] {
+  const seen = new Set<string>();
+  for (const { name } of columns) {
+    if (name === '') throw new Error('skewless: training column names must not be empty');
+    if (seen.has(name)) throw new Error(`skewless: duplicate training column "${name}"`);
+    seen.add(name);
+  }
+  if (columns.length === 0) throw new Error('skewless: training data needs at least one column');
+  return columns;
+}
+
+function keyValueMetadata(kv: Record<string, string>): { key: string; value: string }[] {
+  // Sorted, so the footer bytes do not depend on the order the caller built the object in.
+  return Object.keys(kv)
+    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+    .map((key) => {
+      const value = kv[key];
+      if (typeof value !== 'string') throw new Error(`skewless: Parquet metadata "${key}" must be a string, got ${typeof value}`);
+      return { key, value };
+    });
+}
+
+function discard(fd: number, partial: string): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // already closed
+  }
+  rmSync(partial, { force: true });
+}
+
+/** A ByteWriter that spills to a file descriptor every MiB and after each row group. */
+class FileSink extends ByteWriter {
+  constructor(private readonly fd: number) {
+    super(1 << 20);
+  }
+
+  override ensure(size: number): void {
+    if (this.index > 1 << 20) this.flush();
+    super.ensure(size);
+  }
+
+  flush(): void {
+    const bytes = new Uint8Array(this.buffer, 0, this.index);
+    for (let written = 0; written < bytes.length; ) written += writeSync(this.fd, bytes, written);
+    this.index = 0;
+  }
+
+  override finish(): void {
+    this.flush();
+  }
+}

@@ -1,0 +1,228 @@
+import { statSync } from 'node:fs';
+import type { InputBatch, InputRange, InputRecord, SourceValue } from '../../engine/input.js';
+import { kafkaPartition } from '../partitioning.js';
+import { describeError, fileOpenError, FileInputError } from './file-input-error.js';
+import { detectFileFormat, type FileFormat } from './input-format.js';
+import { listPartitionFiles, type PartitionFile } from './partition-files.js';
+import { checkBatchSize, DEFAULT_BATCH_SIZE, type RecordBatches } from './record-batches.js';
+import { readFileRecords } from './read-file-records.js';
+
+export interface FileInputOptions {
+  /** Source name the batches are tagged with. */
+  readonly source: string;
+  /** A file, or a directory holding one file per partition. */
+  readonly path: string;
+  /** Overrides detection by file extension. */
+  readonly format?: FileFormat;
+  /** Avro reader schema (the topology's), used to resolve files written with older schemas. */
+  readonly readerSchema?: object;
+  /** Single file only: split it into this many partitions by `partitionKey`, like a keyed Kafka topic. */
+  readonly partitions?: number;
+  /** Single file only: the Kafka record key of a value; null for an unkeyed record. */
+  readonly partitionKey?: (value: SourceValue) => string | null;
+  /** Maximum records per batch (default 4096). */
+  readonly batchSize?: number;
+}
+
+export interface FileInput {
+  /** All records as batches of one partition each, per-partition offset order. Iterable once. */
+  batches(): AsyncIterable<InputBatch>;
+  /** The range read so far of every partition, by partition; complete once batches() is done. */
+  ranges(): InputRange[];
+}
+
+/** How the file(s) map to partitions. */
+type Layout =
+  | { readonly kind: 'files'; readonly files: readonly PartitionFile[] }
+  | { readonly kind: 'split'; readonly file: PartitionFile; readonly partitions: number; readonly key: (value: SourceValue) => string | null };
+
+/**
+ * Archive files as partitioned input. Offsets are 0-based record indexes within a partition,
+ * so a file replay addresses records the way a Kafka replay addresses them by offset.
+ * Layout problems (missing path, unknown extension, bad options) throw here, before reading.
+ */
+export function openFileInput(options: FileInputOptions): FileInput {
+  const batchSize = checkBatchSize(options.batchSize ?? DEFAULT_BATCH_SIZE);
+  const layout = planLayout(options);
+  const ranges = new Map<number, MutableRange>();
+  let started = false;
+
+  const batches = (): AsyncIterable<InputBatch> => {
+    if (started) throw new Error(`skewless: the file input of source "${options.source}" can be read only once; open it again`);
+    started = true;
+    const readOptions = { batchSize, readerSchema: options.readerSchema };
+    if (layout.kind === 'files') {
+      for (const file of layout.files) ranges.set(file.partition, newRange(options.source, file.partition, file.path));
+      return interleaveFiles(options.source, layout.files, readOptions, ranges);
+    }
+    for (let p = 0; p < layout.partitions; p++) ranges.set(p, newRange(options.source, p, layout.file.path));
+    return splitFile(options.source, layout, readOptions, ranges);
+  };
+
+  return {
+    batches,
+    ranges: () => [...ranges.values()].sort((a, b) => a.partition - b.partition).map((range) => ({ ...range })),
+  };
+}
+
+function planLayout(options: FileInputOptions): Layout {
+  const { path, partitions } = options;
+  if (partitions !== undefined && (!Number.isInteger(partitions) || partitions < 1)) {
+    throw new RangeError(`skewless: partitions must be a positive integer, got ${partitions}`);
+  }
+  let isDirectory: boolean;
+  try {
+    isDirectory = statSync(path).isDirectory();
+  } catch (err) {
+    throw fileOpenError(path, err);
+  }
+
+  if (isDirectory) {
+    // The files are the partitions; a key function has nothing to split.
+    const files = listPartitionFiles(path, options.format);
+    const beyond = partitions === undefined ? undefined : files.find((f) => f.partition >= partitions);
+    if (beyond && partitions !== undefined) {
+      throw new FileInputError(
+        beyond.path,
+        `maps to partition ${beyond.partition} but the source has ${partitions} partitions`,
+        'Rename the file or raise the partition count',
+      );
+    }
+    return { kind: 'files', files };
+  }
+
+  const file: PartitionFile = { partition: 0, path, format: options.format ?? detectFileFormat(path) };
+  if (partitions === undefined || partitions === 1) return { kind: 'files', files: [file] };
+  if (!options.partitionKey) {
+    throw new FileInputError(path, `splitting one file into ${partitions} partitions needs a partition key`, "Declare the source's key, or pass a directory with one file per partition");
+  }
+  return { kind: 'split', file, partitions, key: options.partitionKey };
+}
+
+interface MutableRange {
+  source: string;
+  partition: number;
+  origin: string;
+  firstOffset: number;
+  endOffset: number;
+}
+
+function newRange(source: string, partition: number, origin: string): MutableRange {
+  return { source, partition, origin, firstOffset: 0, endOffset: 0 };
+}
+
+function recordRead(ranges: Map<number, MutableRange>, partition: number, records: readonly InputRecord[]): void {
+  const range = ranges.get(partition);
+  if (range && records.length > 0) range.endOffset = records[records.length - 1].offset + 1;
+}
+
+/**
+ * One file per partition, read a batch at a time from each file in turn (by partition), so
+ * every partition's task makes progress instead of waiting for the files before it. Each
+ * file keeps its own order; the record index within the file is the offset.
+ */
+async function* interleaveFiles(
+  source: string,
+  files: readonly PartitionFile[],
+  options: { batchSize: number; readerSchema?: object },
+  ranges: Map<number, MutableRange>,
+): AsyncGenerator<InputBatch> {
+  const open = files.map((file) => ({ partition: file.partition, records: readFileRecords(file.path, file.format, options) }));
+  try {
+    while (open.length > 0) {
+      for (let k = 0; k < open.length; ) {
+        const { partition, records } = open[k];
+        const next = await records.next();
+        if (next.done) {
+          open.splice(k, 1);
+          continue;
+        }
+        recordRead(ranges, partition, next.value);
+        yield { source, partition, records: next.value };
+        k++;
+      }
+    }
+  } finally {
+    await Promise.all(open.map(({ records }) => records.return(undefined)));
+  }
+}
+
+/**
+ * One file split into keyed partitions: every record goes to Kafka's default partition for
+ * its key and is numbered within that partition, i.e. the file replays as if it had been
+ * produced to a keyed topic. Batches go out as they fill, the rest at the end by partition.
+ */
+async function* splitFile(
+  source: string,
+  layout: Extract<Layout, { kind: 'split' }>,
+  options: { batchSize: number; readerSchema?: object },
+  ranges: Map<number, MutableRange>,
+): AsyncGenerator<InputBatch> {
+  const { file, partitions, key } = layout;
+  const pending: InputRecord[][] = Array.from({ length: partitions }, () => []);
+  const nextOffset = new Array<number>(partitions).fill(0);
+  const records: RecordBatches = readFileRecords(file.path, file.format, options);
+
+  for await (const batch of records) {
+    for (const record of batch) {
+      const { partition, routed } = route(record, key, partitions);
+      const renumbered = withOffset(routed, nextOffset[partition]++);
+      const queue = pending[partition];
+      queue.push(renumbered);
+      if (queue.length >= options.batchSize) {
+        pending[partition] = [];
+        recordRead(ranges, partition, queue);
+        yield { source, partition, records: queue };
+      }
+    }
+  }
+  for (let partition = 0; partition < partitions; partition++) {
+    const queue = pending[partition];
+    if (queue.length === 0) continue;
+    pending[partition] = [];
+    recordRead(ranges, partition, queue);
+    yield { source, partition, records: queue };
+  }
+}
+
+/**
+ * The partition of one record. Malformed records, unkeyed records and records whose key
+ * cannot be computed all go to partition 0: they have no partition of their own, and
+ * dropping them would lose them silently, whereas on partition 0 the engine sees them
+ * (and dead-letters the malformed ones), deterministically.
+ */
+function route(
+  record: InputRecord,
+  key: (value: SourceValue) => string | null,
+  partitions: number,
+): { partition: number; routed: InputRecord } {
+  if (record.error !== undefined || record.value === undefined) return { partition: 0, routed: record };
+  let k: string | null;
+  try {
+    k = key(record.value);
+  } catch (err) {
+    return {
+      partition: 0,
+      routed: { offset: record.offset, error: `cannot compute the partition key: ${describeError(err)}`, raw: rawOf(record) },
+    };
+  }
+  if (k === null || k === undefined) return { partition: 0, routed: record };
+  // String() matches kafkajs, which stringifies non-Buffer keys before hashing.
+  return { partition: kafkaPartition(typeof k === 'string' ? k : String(k), partitions), routed: record };
+}
+
+function withOffset(record: InputRecord, offset: number): InputRecord {
+  if (record.error !== undefined) {
+    return record.raw === undefined ? { offset, error: record.error } : { offset, error: record.error, raw: record.raw };
+  }
+  return { offset, value: record.value };
+}
+
+function rawOf(record: InputRecord): string | Uint8Array | undefined {
+  if (record.raw !== undefined) return record.raw;
+  try {
+    return JSON.stringify(record.value);
+  } catch {
+    return undefined;
+  }
+}

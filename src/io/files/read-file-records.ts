@@ -1,0 +1,23 @@
+import { readAvroRecords } from './avro-ocf-reader.js';
+import type { FileFormat } from './input-format.js';
+import { readNdjsonRecords } from './ndjson-reader.js';
+import { readParquetRecords } from './parquet-reader.js';
+import type { RecordBatches } from './record-batches.js';
+
+export interface FileRecordsOptions {
+  readonly batchSize?: number;
+  /** Avro only: the schema records are resolved to. Ignored by self-describing text formats. */
+  readonly readerSchema?: object;
+}
+
+/** The records of one file in the given format, in file order. */
+export function readFileRecords(path: string, format: FileFormat, options: FileRecordsOptions = {}): RecordBatches {
+  switch (format) {
+    case 'ndjson':
+      return readNdjsonRecords(path, options);
+    case 'avro':
+      return readAvroRecords(path, options);
+    case 'parquet':
+      return readParquetRecords(path, options);
+  }
+}

@@ -1,0 +1,171 @@
+import type { ParquetWriter } from 'hyparquet-writer';
+
+/** Column types of training data, each with one fixed Parquet representation. */
+export type ColumnType = 'string' | 'int32' | 'int64' | 'double' | 'boolean' | 'timestamp-ms';
+
+export interface ColumnSpec {
+  readonly name: string;
+  readonly type: ColumnType;
+  readonly nullable: boolean;
+}
+
+// hyparquet-writer bundles its own hyparquet, so take its types from the writer itself.
+type WriterOptions = ConstructorParameters<typeof ParquetWriter>[0];
+export type SchemaElement = WriterOptions['schema'][number];
+export type ColumnSource = Parameters<ParquetWriter['write']>[0]['columnData'][number];
+
+export function schemaElement({ name, type, nullable }: ColumnSpec): SchemaElement {
+  const repetition_type = nullable ? 'OPTIONAL' : 'REQUIRED';
+  switch (type) {
+    case 'string':
+      return { name, repetition_type, type: 'BYTE_ARRAY', converted_type: 'UTF8', logical_type: { type: 'STRING' } };
+    case 'int32':
+      return { name, repetition_type, type: 'INT32' };
+    case 'int64':
+      return { name, repetition_type, type: 'INT64' };
+    case 'double':
+      return { name, repetition_type, type: 'DOUBLE' };
+    case 'boolean':
+      return { name, repetition_type, type: 'BOOLEAN' };
+    case 'timestamp-ms':
+      // isAdjustedToUTC: event times are instants, so readers show them as UTC timestamps.
+      return {
+        name,
+        repetition_type,
+        type: 'INT64',
+        converted_type: 'TIMESTAMP_MILLIS',
+        logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'MILLIS' },
+      };
+  }
+}
+
+/**
+ * One row group's worth of one column. Values are validated as they arrive, so an error
+ * names the offending row while the caller still knows what it was; numbers live in typed
+ * arrays so a 100k-row group does not become 100k boxed heap numbers until it is encoded.
+ */
+export interface ColumnBuffer {
+  readonly spec: ColumnSpec;
+  /** Stores `value` at slot `i`; `row` is the file row, for error messages. */
+  set(i: number, value: unknown, row: number): void;
+  /** The first `n` slots in the form hyparquet-writer encodes; the buffer is reusable afterwards. */
+  take(n: number): ColumnSource['data'];
+}
+
+export function createColumnBuffer(spec: ColumnSpec, capacity: number): ColumnBuffer {
+  switch (spec.type) {
+    case 'string':
+    case 'boolean':
+      return new PrimitiveBuffer(spec, capacity);
+    case 'int32':
+    case 'double':
+      return new NumberBuffer(spec, capacity);
+    case 'int64':
+    case 'timestamp-ms':
+      return new Int64Buffer(spec, capacity);
+  }
+}
+
+function reject(spec: ColumnSpec, row: number, value: unknown, expected: string): never {
+  const got = typeof value === 'string' ? JSON.stringify(value) : typeof value === 'bigint' ? `${value}n` : String(value);
+  const orNull = spec.nullable ? ' or null' : '';
+  throw new Error(`skewless: training column "${spec.name}" (${spec.type}) row ${row}: expected ${expected}${orNull}, got ${got}`);
+}
+
+class PrimitiveBuffer implements ColumnBuffer {
+  private values: unknown[];
+
+  constructor(
+    readonly spec: ColumnSpec,
+    private readonly capacity: number,
+  ) {
+    this.values = new Array<unknown>(capacity);
+  }
+
+  set(i: number, value: unknown, row: number): void {
+    if (typeof value === this.spec.type) this.values[i] = value;
+    else if ((value === null || value === undefined) && this.spec.nullable) this.values[i] = null;
+    else reject(this.spec, row, value, `a ${this.spec.type}`);
+  }
+
+  take(n: number): ColumnSource['data'] {
+    const out = n === this.capacity ? this.values : this.values.slice(0, n);
+    this.values = new Array<unknown>(this.capacity);
+    return out as ColumnSource['data'];
+  }
+}
+
+/** int32 and double: a typed array plus a null mask. */
+class NumberBuffer implements ColumnBuffer {
+  private readonly values: Int32Array | Float64Array;
+  private readonly nulls: Uint8Array;
+  private hasNulls = false;
+
+  constructor(
+    readonly spec: ColumnSpec,
+    capacity: number,
+  ) {
+    this.values = spec.type === 'int32' ? new Int32Array(capacity) : new Float64Array(capacity);
+    this.nulls = new Uint8Array(spec.nullable ? capacity : 0);
+  }
+
+  set(i: number, value: unknown, row: number): void {
+    if (typeof value === 'number' && (this.spec.type === 'double' || (Number.isInteger(value) && value >= -2147483648 && value <= 2147483647))) {
+      this.values[i] = value;
+      if (this.spec.nullable) this.nulls[i] = 0;
+    } else if ((value === null || value === undefined) && this.spec.nullable) {
+      this.nulls[i] = 1;
+      this.hasNulls = true;
+    } else {
+      reject(this.spec, row, value, this.spec.type === 'int32' ? 'a 32-bit integer' : 'a number');
+    }
+  }
+
+  take(n: number): ColumnSource['data'] {
+    if (!this.hasNulls) return this.values.slice(0, n);
+    // hyparquet-writer marks nulls by null entries, so a column with nulls must be an Array.
+    const out = new Array<number | null>(n);
+    for (let i = 0; i < n; i++) out[i] = this.nulls[i] ? null : this.values[i];
+    this.hasNulls = false;
+    return out as ColumnSource['data'];
+  }
+}
+
+/** int64 and timestamp-ms: safe integers, bigints or (timestamps) Dates, stored as int64. */
+class Int64Buffer implements ColumnBuffer {
+  private readonly values: BigInt64Array;
+  private readonly nulls: Uint8Array;
+  private hasNulls = false;
+
+  constructor(
+    readonly spec: ColumnSpec,
+    capacity: number,
+  ) {
+    this.values = new BigInt64Array(capacity);
+    this.nulls = new Uint8Array(spec.nullable ? capacity : 0);
+  }
+
+  set(i: number, value: unknown, row: number): void {
+    let n: bigint;
+    if (typeof value === 'number' && Number.isSafeInteger(value)) n = BigInt(value);
+    else if (typeof value === 'bigint' && BigInt.asIntN(64, value) === value) n = value;
+    else if (value instanceof Date && this.spec.type === 'timestamp-ms' && Number.isSafeInteger(value.getTime())) n = BigInt(value.getTime());
+    else if ((value === null || value === undefined) && this.spec.nullable) {
+      this.nulls[i] = 1;
+      this.hasNulls = true;
+      return;
+    } else {
+      return reject(this.spec, row, value, this.spec.type === 'int64' ? 'a safe integer or a 64-bit bigint' : 'epoch milliseconds (an integer) or a Date');
+    }
+    this.values[i] = n;
+    if (this.spec.nullable) this.nulls[i] = 0;
+  }
+
+  take(n: number): ColumnSource['data'] {
+    if (!this.hasNulls) return this.values.slice(0, n);
+    const out = new Array<bigint | null>(n);
+    for (let i = 0; i < n; i++) out[i] = this.nulls[i] ? null : this.values[i];
+    this.hasNulls = false;
+    return out as ColumnSource['data'];
+  }
+}

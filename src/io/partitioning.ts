@@ -1,0 +1,52 @@
+/**
+ * Kafka's default partitioner for keyed records, so that splitting an archive file into
+ * partitions gives every record the partition (and therefore the per-partition order) it
+ * would have had on a keyed Kafka topic. Must stay bit-for-bit equal to the Java client's
+ * `Utils.murmur2` / `toPositive(hash) % numPartitions` and to kafkajs's DefaultPartitioner.
+ */
+
+const SEED = 0x9747b28c;
+const M = 0x5bd1e995;
+
+/** Kafka's murmur2 variant: a signed 32-bit hash of the bytes. */
+export function murmur2(data: Uint8Array): number {
+  const length = data.length;
+  let h = SEED ^ length;
+  const whole = length & ~3;
+
+  for (let i = 0; i < whole; i += 4) {
+    let k = data[i] | (data[i + 1] << 8) | (data[i + 2] << 16) | (data[i + 3] << 24);
+    // Math.imul keeps the 32-bit wrap-around multiplication Java's int arithmetic has.
+    k = Math.imul(k, M);
+    k ^= k >>> 24;
+    k = Math.imul(k, M);
+    h = Math.imul(h, M) ^ k;
+  }
+
+  // The Java original falls through these cases; written out so each tail length is explicit.
+  const tail = length & 3;
+  if (tail === 3) h ^= data[whole + 2] << 16;
+  if (tail >= 2) h ^= data[whole + 1] << 8;
+  if (tail >= 1) {
+    h ^= data[whole];
+    h = Math.imul(h, M);
+  }
+
+  h ^= h >>> 13;
+  h = Math.imul(h, M);
+  h ^= h >>> 15;
+  return h | 0;
+}
+
+/**
+ * The partition Kafka's default partitioner picks for a record with this key. String keys
+ * are hashed as their UTF-8 bytes, as kafkajs and the Java serializer send them.
+ */
+export function kafkaPartition(key: string | Uint8Array, numPartitions: number): number {
+  if (!Number.isInteger(numPartitions) || numPartitions < 1) {
+    throw new RangeError(`numPartitions must be a positive integer, got ${numPartitions}`);
+  }
+  const bytes = typeof key === 'string' ? Buffer.from(key, 'utf8') : key;
+  // Masking (not Math.abs) is what Kafka does: abs(MIN_VALUE) would stay negative.
+  return (murmur2(bytes) & 0x7fffffff) % numPartitions;
+}

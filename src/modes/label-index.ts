@@ -1,0 +1,60 @@
+import type { LabelJoinNode } from '../dsl/nodes.js';
+import type { SourceNode } from '../dsl/nodes.js';
+import type { InputBatch } from '../engine/input.js';
+import { toEventTime } from '../time/event-time.js';
+
+/**
+ * Label events (e.g. chargebacks) indexed by join id, for building training rows. A label
+ * counts for an event at t when its own event time is ≤ t + maturity; a row without one is
+ * only called negative once the label data reaches t + maturity, otherwise it is unmatured.
+ */
+export class LabelIndex {
+  private readonly earliest = new Map<string, number>();
+  /** Largest label event time seen: how far the label data reaches. */
+  dataEnd = -Infinity;
+  malformed = 0;
+
+  constructor(
+    private readonly source: SourceNode,
+    private readonly join: LabelJoinNode,
+  ) {}
+
+  add(batch: InputBatch): void {
+    for (const rec of batch.records) {
+      if (!rec.value) {
+        this.malformed++;
+        continue;
+      }
+      let t: number | string;
+      let id: unknown;
+      try {
+        t = toEventTime(this.source.eventTime(rec.value));
+        id = this.join.matchOn(rec.value);
+      } catch {
+        this.malformed++;
+        continue;
+      }
+      if (typeof t === 'string' || id === null || id === undefined) {
+        this.malformed++;
+        continue;
+      }
+      const k = String(id);
+      const prev = this.earliest.get(k);
+      if (prev === undefined || t < prev) this.earliest.set(k, t);
+      if (t > this.dataEnd) this.dataEnd = t;
+    }
+  }
+
+  /** [label, matured, labelTime] for an event with join id `id` at time t. */
+  lookup(id: string, t: number): [boolean | null, boolean, number | null] {
+    const deadline = t + this.join.within;
+    const at = this.earliest.get(id);
+    const matured = this.dataEnd >= deadline;
+    if (at !== undefined && at <= deadline) return [true, matured, at];
+    return [matured ? false : null, matured, null];
+  }
+
+  get size(): number {
+    return this.earliest.size;
+  }
+}

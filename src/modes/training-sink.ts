@@ -1,0 +1,154 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AggValue } from '../ops/aggregation.js';
+import type { FeatureRow, OutputColumn, WindowRowOut } from '../engine/outputs.js';
+import type { OutputProgram, Program, WindowOpProgram } from '../engine/program.js';
+import { createTrainingWriter, type ColumnSpec, type TrainingFileSummary, type TrainingWriter } from '../io/files/parquet-training-writer.js';
+import type { LabelIndex } from './label-index.js';
+
+const CHUNK = 16384;
+
+/** Column buffers for one Parquet file; handed to the writer CHUNK rows at a time. */
+class ColumnBuffer {
+  cols: Record<string, unknown[]> = {};
+  n = 0;
+  constructor(
+    private readonly names: readonly string[],
+    readonly writer: TrainingWriter,
+  ) {
+    this.reset();
+  }
+  private reset(): void {
+    this.cols = {};
+    for (const name of this.names) this.cols[name] = [];
+    this.n = 0;
+  }
+  rowDone(): void {
+    if (++this.n >= CHUNK) this.flush();
+  }
+  flush(): void {
+    if (this.n === 0) return;
+    this.writer.appendColumns(this.cols, this.n);
+    this.reset();
+  }
+}
+
+function toParquetValue(v: AggValue, c: OutputColumn): unknown {
+  if (v === null) return null;
+  if (c.type === 'boolean') return v === 1;
+  return v;
+}
+
+/**
+ * Training data: one Parquet file per output and partition (`<out>/<output>/part-00003.parquet`),
+ * rows in offset order within the partition. Per-partition files keep the bytes independent
+ * of how partitions were interleaved during the run.
+ */
+export class TrainingSink {
+  private readonly buffers = new Map<string, ColumnBuffer>();
+  readonly files: TrainingFileSummary[] = [];
+
+  constructor(
+    private readonly outDir: string,
+    private readonly program: Program,
+    private readonly metadata: (output: string, partition: number) => Record<string, string>,
+    private readonly labels: ReadonlyMap<string, LabelIndex>,
+  ) {}
+
+  private featureColumns(o: OutputProgram): ColumnSpec[] {
+    const cols: ColumnSpec[] = [
+      { name: 'key', type: 'string', nullable: false },
+      { name: 'event_time', type: 'timestamp-ms', nullable: false },
+      { name: 'partition', type: 'int32', nullable: false },
+      { name: 'offset', type: 'int64', nullable: false },
+      ...o.columns.map((c) => ({ name: c.name, type: c.type, nullable: true })),
+    ];
+    if (o.labelJoin) {
+      const l = o.labelJoin.label;
+      cols.push({ name: l, type: 'boolean', nullable: true }, { name: `${l}_matured`, type: 'boolean', nullable: false }, { name: `${l}_at`, type: 'timestamp-ms', nullable: true });
+    }
+    cols.push({ name: '_version', type: 'string', nullable: false });
+    return cols;
+  }
+
+  private windowColumns(w: WindowOpProgram): ColumnSpec[] {
+    return [
+      { name: 'key', type: 'string', nullable: false },
+      { name: 'window_start', type: 'timestamp-ms', nullable: false },
+      { name: 'window_end', type: 'timestamp-ms', nullable: false },
+      { name: 'partition', type: 'int32', nullable: false },
+      { name: 'final', type: 'boolean', nullable: false },
+      ...w.columns.map((c) => ({ name: c.name, type: c.type, nullable: true })),
+      { name: '_version', type: 'string', nullable: false },
+    ];
+  }
+
+  private buffer(output: string, partition: number, columns: () => ColumnSpec[]): ColumnBuffer {
+    const id = `${output}/${partition}`;
+    let b = this.buffers.get(id);
+    if (!b) {
+      const dir = join(this.outDir, output);
+      mkdirSync(dir, { recursive: true });
+      const specs = columns();
+      const writer = createTrainingWriter({
+        path: join(dir, `part-${String(partition).padStart(5, '0')}.parquet`),
+        columns: specs,
+        metadata: () => this.metadata(output, partition),
+      });
+      b = new ColumnBuffer(specs.map((s) => s.name), writer);
+      this.buffers.set(id, b);
+    }
+    return b;
+  }
+
+  feature(row: FeatureRow): void {
+    const o = this.program.outputs.find((x) => x.name === row.output)!;
+    const b = this.buffer(row.output, row.partition, () => this.featureColumns(o));
+    const c = b.cols;
+    c.key.push(row.key);
+    c.event_time.push(row.eventTime);
+    c.partition.push(row.partition);
+    c.offset.push(row.offset);
+    for (let i = 0; i < o.columns.length; i++) c[o.columns[i].name].push(toParquetValue(row.values[i], o.columns[i]));
+    if (o.labelJoin) {
+      const idx = this.labels.get(row.output)!;
+      const id = o.labelJoin.on(row.event);
+      const [label, matured, at] = idx.lookup(String(id), row.eventTime);
+      const l = o.labelJoin.label;
+      c[l].push(label);
+      c[`${l}_matured`].push(matured);
+      c[`${l}_at`].push(at);
+    }
+    c._version.push(this.program.version);
+    b.rowDone();
+  }
+
+  window(row: WindowRowOut): void {
+    const w = this.program.windowOps.find((x) => x.name === row.output)!;
+    const b = this.buffer(row.output, row.partition, () => this.windowColumns(w));
+    const c = b.cols;
+    c.key.push(row.key);
+    c.window_start.push(row.windowStart);
+    c.window_end.push(row.windowEnd);
+    c.partition.push(row.partition);
+    c.final.push(row.final);
+    for (let i = 0; i < w.columns.length; i++) c[w.columns[i].name].push(toParquetValue(row.values[i], w.columns[i]));
+    c._version.push(this.program.version);
+    b.rowDone();
+  }
+
+  /** Flush and publish every file (footers carry the metadata). */
+  close(): TrainingFileSummary[] {
+    const ids = [...this.buffers.keys()].sort();
+    for (const id of ids) {
+      const b = this.buffers.get(id)!;
+      b.flush();
+      this.files.push(b.writer.close());
+    }
+    return this.files;
+  }
+
+  abort(): void {
+    for (const b of this.buffers.values()) b.writer.abort();
+  }
+}

@@ -1,0 +1,143 @@
+import { createHash } from 'node:crypto';
+import { dirname } from 'node:path';
+import { formatDuration } from '../dsl/duration.js';
+import type { AggNode, FeatureNode, TopologyNode, WindowShape } from '../dsl/nodes.js';
+import type { Topology } from '../dsl/topology.js';
+import { aggregationFor } from '../ops/aggregation-registry.js';
+import { canonicalJson, type Json } from './canonical-json.js';
+import { functionFingerprint } from './function-fingerprint.js';
+import { loadSchema, type LoadedSchema } from './source-schema.js';
+
+/**
+ * Semantic version of the engine's time rules (lookback bounds, lateness, merge order). Part
+ * of every topology version: bump it whenever the same input could produce another output.
+ */
+export const ENGINE_SEMVER = 1;
+
+export interface CompiledPlan {
+  readonly topology: TopologyNode;
+  readonly file: string;
+  readonly version: string;
+  readonly canonical: Json;
+  readonly schemas: ReadonlyMap<string, LoadedSchema>;
+  /** Sources the engine consumes, in canonical order: their index is the merge rank. */
+  readonly engineSources: readonly string[];
+  /** Sources read only to label training data. */
+  readonly labelSources: readonly string[];
+}
+
+const byName = <T extends { name: string }>(a: T, b: T): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+const byFirst = <T extends readonly [string, unknown]>(a: T, b: T): number => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
+
+function aggJson(a: AggNode): Json {
+  const def = aggregationFor(a);
+  return { kind: a.kind, semver: def.semver, params: { ...a.params }, value: a.value ? functionFingerprint(a.value) : null };
+}
+
+function featureJson(f: FeatureNode): Json {
+  if (f.kind === 'sinceLast') return { kind: f.kind, group: f.group, unit: f.unit };
+  return { kind: f.kind, group: f.group, window: formatDuration(f.size), includeCurrent: f.includeCurrent, agg: aggJson(f.agg) };
+}
+
+function windowJson(w: WindowShape): Json {
+  switch (w.kind) {
+    case 'tumbling':
+      return { kind: w.kind, size: formatDuration(w.size) };
+    case 'hopping':
+      return { kind: w.kind, size: formatDuration(w.size), advance: formatDuration(w.advance) };
+    case 'calendar':
+      return { kind: w.kind, unit: w.unit, timeZone: w.timeZone };
+    case 'session':
+      return { kind: w.kind, gap: formatDuration(w.gap) };
+  }
+}
+
+function validate(t: TopologyNode): void {
+  const streams = new Map(t.streams.map((s) => [s.id, s]));
+  const groups = new Map(t.groups.map((g) => [g.name, g]));
+  if (t.sources.length === 0) throw new Error(`topology ${t.name}: declares no source`);
+  if (t.outputs.length + t.windowOutputs.length === 0) throw new Error(`topology ${t.name}: declares no output (features or windows)`);
+  for (const o of t.outputs) {
+    if (!streams.has(o.stream)) throw new Error(`output ${o.name}: unknown stream ${o.stream}`);
+    const names = new Set<string>();
+    for (const [n] of [...o.features, ...o.derived, ...o.labels]) {
+      if (names.has(n)) throw new Error(`output ${o.name}: column ${n} is declared twice`);
+      names.add(n);
+    }
+    for (const [n, f] of o.features) if (!groups.has(f.group)) throw new Error(`feature ${n}: unknown group ${f.group}`);
+    if (o.labelJoin && !t.sources.some((s) => s.name === o.labelJoin?.source)) {
+      throw new Error(`output ${o.name}: label source ${o.labelJoin.source} is not declared with t.source`);
+    }
+  }
+}
+
+/** Compile a topology into its canonical plan and version hash. */
+export function compilePlan(topology: Topology<unknown>, file: string): CompiledPlan {
+  const t = topology.node;
+  validate(t);
+  const baseDir = dirname(file);
+  const schemas = new Map<string, LoadedSchema>();
+  for (const s of t.sources) schemas.set(s.name, loadSchema(baseDir, s.schema));
+
+  const streamSource = new Map(t.streams.map((s) => [s.id, s.source]));
+  const groupSource = new Map(t.groups.map((g) => [g.name, streamSource.get(g.stream) ?? '']));
+  const used = new Set<string>();
+  for (const o of t.outputs) {
+    used.add(streamSource.get(o.stream) ?? '');
+    for (const [, f] of o.features) used.add(groupSource.get(f.group) ?? '');
+  }
+  for (const w of t.windowOutputs) used.add(groupSource.get(w.group) ?? '');
+  // Groups feed state even when no output reads them yet, so their sources are inputs too.
+  for (const g of t.groups) used.add(groupSource.get(g.name) ?? '');
+  const sourceNames = [...t.sources].sort(byName).map((s) => s.name);
+  const engineSources = sourceNames.filter((n) => used.has(n));
+  const labelSources = sourceNames.filter((n) => !used.has(n));
+
+  const canonical: Json = {
+    format: 1,
+    engine: ENGINE_SEMVER,
+    name: t.name,
+    sources: [...t.sources].sort(byName).map((s) => ({
+      name: s.name,
+      topic: s.topic,
+      schema: schemas.get(s.name)?.fingerprint ?? '',
+      key: functionFingerprint(s.key),
+      eventTime: functionFingerprint(s.eventTime),
+      grace: formatDuration(s.grace),
+      late: s.late,
+      role: engineSources.includes(s.name) ? 'input' : 'labels',
+    })),
+    streams: [...t.streams]
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      .map((s) => ({ id: s.id, source: s.source, kind: s.kind, parent: s.parent ?? null, fn: s.fn ? functionFingerprint(s.fn) : null })),
+    groups: [...t.groups].sort(byName).map((g) => ({ name: g.name, stream: g.stream, key: functionFingerprint(g.key) })),
+    outputs: [...t.outputs].sort(byName).map((o) => ({
+      name: o.name,
+      stream: o.stream,
+      topic: o.topic,
+      features: [...o.features].sort(byFirst).map(([n, f]) => [n, featureJson(f)]),
+      derived: [...o.derived].sort(byFirst).map(([n, fn]) => [n, functionFingerprint(fn)]),
+      labels: [...o.labels].sort(byFirst).map(([n, l]) => [n, { type: l.type, fn: functionFingerprint(l.fn) }]),
+      labelJoin: o.labelJoin
+        ? {
+            source: o.labelJoin.source,
+            on: functionFingerprint(o.labelJoin.on),
+            matchOn: functionFingerprint(o.labelJoin.matchOn),
+            within: formatDuration(o.labelJoin.within),
+            label: o.labelJoin.label,
+          }
+        : null,
+    })),
+    windowOutputs: [...t.windowOutputs].sort(byName).map((w) => ({
+      name: w.name,
+      group: w.group,
+      topic: w.topic,
+      window: windowJson(w.window),
+      emit: w.emit,
+      grace: formatDuration(w.grace),
+      aggs: [...w.aggs].sort(byFirst).map(([n, a]) => [n, aggJson(a)]),
+    })),
+  };
+  const version = createHash('sha256').update(canonicalJson(canonical)).digest('hex').slice(0, 16);
+  return { topology: t, file, version, canonical, schemas, engineSources, labelSources };
+}

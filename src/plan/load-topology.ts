@@ -1,0 +1,17 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Topology } from '../dsl/topology.js';
+import { compilePlan, type CompiledPlan } from './compile.js';
+
+/** Import a topology file (TypeScript, loaded through tsx) and compile it. */
+export async function loadTopology(file: string): Promise<CompiledPlan> {
+  const path = resolve(file);
+  if (!existsSync(path)) throw new Error(`unknown topology file ${file}: no such file (topologies live in topologies/*.ts)`);
+  const mod = (await import(pathToFileURL(path).href)) as { default?: Topology<unknown> };
+  const t = mod.default;
+  if (!t || typeof t !== 'object' || !('node' in t)) {
+    throw new Error(`topology file ${file} has no default export made with topology(...); add \`export default topology('name', (t) => { ... })\``);
+  }
+  return compilePlan(t, path);
+}

@@ -1,0 +1,115 @@
+/**
+ * Binary state encoding. State must round-trip bit-exactly (a -0 or a NaN payload that
+ * changed on restore would change an output byte), so numbers are stored as raw float64.
+ */
+
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder();
+
+export class ByteWriter {
+  private buf: Uint8Array;
+  private view: DataView;
+  private pos = 0;
+
+  constructor(initial = 256) {
+    this.buf = new Uint8Array(initial);
+    this.view = new DataView(this.buf.buffer);
+  }
+
+  private ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.pos + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.pos));
+    this.buf = next;
+    this.view = new DataView(next.buffer);
+  }
+
+  f64(v: number): void {
+    this.ensure(8);
+    this.view.setFloat64(this.pos, v, true);
+    this.pos += 8;
+  }
+
+  /** Unsigned integer up to 2^53, LEB128. */
+  uint(v: number): void {
+    this.ensure(8);
+    while (v >= 0x80) {
+      this.buf[this.pos++] = (v % 0x80) | 0x80;
+      v = Math.floor(v / 0x80);
+    }
+    this.buf[this.pos++] = v;
+  }
+
+  str(s: string): void {
+    const bytes = textEncoder.encode(s);
+    this.uint(bytes.length);
+    this.ensure(bytes.length);
+    this.buf.set(bytes, this.pos);
+    this.pos += bytes.length;
+  }
+
+  /** A value that is null, a number or a string. */
+  scalar(v: number | string | null): void {
+    this.ensure(1);
+    if (v === null) this.buf[this.pos++] = 0;
+    else if (typeof v === 'number') {
+      this.buf[this.pos++] = 1;
+      this.f64(v);
+    } else {
+      this.buf[this.pos++] = 2;
+      this.str(v);
+    }
+  }
+
+  bytes(): Uint8Array {
+    return this.buf.slice(0, this.pos);
+  }
+}
+
+export class ByteReader {
+  private readonly view: DataView;
+  private pos = 0;
+
+  constructor(private readonly buf: Uint8Array) {
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
+
+  f64(): number {
+    const v = this.view.getFloat64(this.pos, true);
+    this.pos += 8;
+    return v;
+  }
+
+  uint(): number {
+    let result = 0;
+    let mul = 1;
+    for (;;) {
+      const b = this.buf[this.pos++];
+      if (b === undefined) throw new Error('state decode: unexpected end of buffer');
+      result += (b & 0x7f) * mul;
+      if (b < 0x80) return result;
+      mul *= 0x80;
+    }
+  }
+
+  str(): string {
+    const len = this.uint();
+    const s = textDecoder.decode(this.buf.subarray(this.pos, this.pos + len));
+    this.pos += len;
+    return s;
+  }
+
+  scalar(): number | string | null {
+    const tag = this.buf[this.pos++];
+    if (tag === 0) return null;
+    if (tag === 1) return this.f64();
+    if (tag === 2) return this.str();
+    throw new Error(`state decode: bad scalar tag ${String(tag)}`);
+  }
+
+  get done(): boolean {
+    return this.pos >= this.buf.length;
+  }
+}

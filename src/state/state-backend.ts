@@ -1,0 +1,68 @@
+import { ClassicLevel } from 'classic-level';
+
+export type BatchOp = { readonly type: 'put'; readonly key: string; readonly value: Uint8Array } | { readonly type: 'del'; readonly key: string };
+
+/** The durable key-value store under task state. Batched on purpose: see DESIGN.md on the hot path. */
+export interface StateBackend {
+  getMany(keys: readonly string[]): Promise<Array<Uint8Array | undefined>>;
+  /** All entries whose key starts with prefix, in key order. */
+  scan(prefix: string): Promise<Array<[string, Uint8Array]>>;
+  /** Applied atomically: all or nothing. */
+  write(ops: readonly BatchOp[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+export class LevelBackend implements StateBackend {
+  private constructor(private readonly db: ClassicLevel<string, Uint8Array>) {}
+
+  static async open(dir: string): Promise<LevelBackend> {
+    const db = new ClassicLevel<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' });
+    try {
+      await db.open();
+    } catch (e) {
+      const cause = (e as { cause?: Error }).cause?.message ?? (e as Error).message;
+      throw new Error(`cannot open state store ${dir}: ${cause} (is another worker using it?)`);
+    }
+    return new LevelBackend(db);
+  }
+
+  async getMany(keys: readonly string[]): Promise<Array<Uint8Array | undefined>> {
+    if (keys.length === 0) return [];
+    return this.db.getMany(keys as string[]);
+  }
+
+  async scan(prefix: string): Promise<Array<[string, Uint8Array]>> {
+    // '\xff' sorts after every key character we use, bounding the prefix range.
+    return this.db.iterator({ gte: prefix, lt: `${prefix}\xff` }).all();
+  }
+
+  async write(ops: readonly BatchOp[]): Promise<void> {
+    if (ops.length > 0) await this.db.batch(ops as BatchOp[]);
+  }
+
+  async close(): Promise<void> {
+    await this.db.close();
+  }
+}
+
+/** For engine unit tests that exercise task logic without disk; same contract, same atomicity. */
+export class MemoryBackend implements StateBackend {
+  readonly data = new Map<string, Uint8Array>();
+
+  async getMany(keys: readonly string[]): Promise<Array<Uint8Array | undefined>> {
+    return keys.map((k) => this.data.get(k));
+  }
+
+  async scan(prefix: string): Promise<Array<[string, Uint8Array]>> {
+    return [...this.data.entries()].filter(([k]) => k.startsWith(prefix)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  async write(ops: readonly BatchOp[]): Promise<void> {
+    for (const op of ops) {
+      if (op.type === 'put') this.data.set(op.key, op.value.slice());
+      else this.data.delete(op.key);
+    }
+  }
+
+  async close(): Promise<void> {}
+}

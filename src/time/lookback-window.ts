@@ -1,0 +1,222 @@
+import type { Accumulator, AggValue, AggregationDef } from '../ops/aggregation.js';
+import type { ByteReader, ByteWriter } from '../state/codec.js';
+
+/** One aggregation inside a lookback window, and where its result goes in the output vector. */
+export interface LookbackAggSlot {
+  readonly def: AggregationDef;
+  /** Index of the value column it reads, or -1 for count(). */
+  readonly column: number;
+  readonly out: number;
+}
+
+export interface LookbackWindowSpec {
+  /** Window length W in ms: the vector at time t covers event times in (t − W, t]. */
+  readonly size: number;
+  readonly includeCurrent: boolean;
+  readonly aggs: readonly LookbackAggSlot[];
+}
+
+export interface SinceLastSlot {
+  readonly out: number;
+  /** Milliseconds per output unit (60000 for minutes). */
+  readonly unitMs: number;
+}
+
+/** Everything one group (entity key space) computes per event. */
+export interface TimelineLayout {
+  readonly windows: readonly LookbackWindowSpec[];
+  readonly columns: number;
+  readonly sinceLast: readonly SinceLastSlot[];
+  readonly maxWindow: number;
+}
+
+interface WindowRun {
+  /** Absolute index of the first buffered event inside the running range (clock − W, clock]. */
+  lo: number;
+  accs: Accumulator[];
+}
+
+/** First index in [from, to) whose time is > x (times are sorted). */
+function upperBound(times: number[], from: number, to: number, x: number): number {
+  let lo = from;
+  let hi = to;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (times[mid] <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * The event history of one key of one group, sorted by (event time, apply sequence), with a
+ * running aggregate per lookback window over (clock − W, clock], clock being the key's
+ * largest applied event time.
+ *
+ * An event at or after the clock (the common case) reads the running aggregates and slides
+ * them: O(1) amortised. An event behind the clock (out of order for its key) is answered by
+ * scanning its own range in the buffer, so events with a later time that arrived earlier are
+ * never counted (no future leakage); it is then inserted in order.
+ */
+export class KeyTimeline {
+  times: number[] = [];
+  seqs: number[] = [];
+  cols: AggValue[][];
+  start = 0;
+  clock = -Infinity;
+  /** Largest event time evicted from the buffer: the answer for since-last when the buffer has none. */
+  evictedUpTo = -Infinity;
+  runs: WindowRun[];
+
+  constructor(private readonly layout: TimelineLayout) {
+    this.cols = [];
+    for (let c = 0; c < layout.columns; c++) this.cols.push([]);
+    this.runs = layout.windows.map((w) => ({ lo: 0, accs: w.aggs.map((a) => a.def.create()) }));
+  }
+
+  /** Emit this event's features into `out`, then apply the event. */
+  apply(t: number, seq: number, vals: readonly AggValue[], out: AggValue[]): void {
+    if (t >= this.clock) this.applyInOrder(t, seq, vals, out);
+    else this.applyBehindClock(t, seq, vals, out);
+  }
+
+  private applyInOrder(t: number, seq: number, vals: readonly AggValue[], out: AggValue[]): void {
+    const { windows, sinceLast } = this.layout;
+    const end = this.times.length;
+    for (let w = 0; w < windows.length; w++) {
+      const spec = windows[w];
+      const run = this.runs[w];
+      const bound = t - spec.size;
+      while (run.lo < end && this.times[run.lo] <= bound) {
+        this.removeFromRun(spec, run, run.lo);
+        run.lo++;
+      }
+      if (!spec.includeCurrent) this.readRun(spec, run, out);
+    }
+    for (const s of sinceLast) out[s.out] = this.clock === -Infinity ? null : (t - this.clock) / s.unitMs;
+
+    this.times.push(t);
+    this.seqs.push(seq);
+    for (let c = 0; c < this.cols.length; c++) this.cols[c].push(vals[c]);
+    this.clock = t;
+    for (let w = 0; w < windows.length; w++) {
+      const spec = windows[w];
+      const run = this.runs[w];
+      for (let a = 0; a < spec.aggs.length; a++) {
+        const slot = spec.aggs[a];
+        run.accs[a].add(slot.column < 0 ? null : vals[slot.column], t, seq);
+      }
+      if (spec.includeCurrent) this.readRun(spec, run, out);
+    }
+  }
+
+  private applyBehindClock(t: number, seq: number, vals: readonly AggValue[], out: AggValue[]): void {
+    const { windows, sinceLast } = this.layout;
+    const pos = upperBound(this.times, this.start, this.times.length, t);
+    for (let w = 0; w < windows.length; w++) {
+      const spec = windows[w];
+      if (!spec.includeCurrent) this.scan(spec, upperBound(this.times, this.start, pos, t - spec.size), pos, out);
+    }
+    for (const s of sinceLast) {
+      const prev = pos > this.start ? this.times[pos - 1] : this.evictedUpTo;
+      out[s.out] = prev === -Infinity ? null : (t - prev) / s.unitMs;
+    }
+
+    this.times.splice(pos, 0, t);
+    this.seqs.splice(pos, 0, seq);
+    for (let c = 0; c < this.cols.length; c++) this.cols[c].splice(pos, 0, vals[c]);
+    for (let w = 0; w < windows.length; w++) {
+      const spec = windows[w];
+      const run = this.runs[w];
+      if (t > this.clock - spec.size) {
+        // Inside the running range: order-insensitive aggregates just add; deque-based ones
+        // (min, max, last) are rebuilt because their structure assumes in-order adds.
+        for (let a = 0; a < spec.aggs.length; a++) {
+          const slot = spec.aggs[a];
+          if (slot.def.removal === 'invertible') run.accs[a].add(slot.column < 0 ? null : vals[slot.column], t, seq);
+          else run.accs[a] = this.build(slot, run.lo, this.times.length);
+        }
+      } else run.lo++;
+      if (spec.includeCurrent) this.scan(spec, upperBound(this.times, this.start, pos + 1, t - spec.size), pos + 1, out);
+    }
+  }
+
+  private removeFromRun(spec: LookbackWindowSpec, run: WindowRun, i: number): void {
+    for (let a = 0; a < spec.aggs.length; a++) {
+      const slot = spec.aggs[a];
+      run.accs[a].remove(slot.column < 0 ? null : this.cols[slot.column][i], this.times[i], this.seqs[i]);
+    }
+  }
+
+  private readRun(spec: LookbackWindowSpec, run: WindowRun, out: AggValue[]): void {
+    for (let a = 0; a < spec.aggs.length; a++) out[spec.aggs[a].out] = run.accs[a].result();
+  }
+
+  private build(slot: LookbackAggSlot, from: number, to: number): Accumulator {
+    const acc = slot.def.create();
+    const col = slot.column < 0 ? null : this.cols[slot.column];
+    for (let i = from; i < to; i++) acc.add(col === null ? null : col[i], this.times[i], this.seqs[i]);
+    return acc;
+  }
+
+  private scan(spec: LookbackWindowSpec, from: number, to: number, out: AggValue[]): void {
+    for (const slot of spec.aggs) out[slot.out] = this.build(slot, from, to).result();
+  }
+
+  /**
+   * Forget events no future query can reach: everything at or before `horizon`
+   * (stream time − grace − longest window). Never changes an output.
+   */
+  trim(horizon: number): void {
+    const n = this.times.length;
+    while (this.start < n && this.times[this.start] <= horizon) {
+      this.evictedUpTo = this.times[this.start];
+      this.start++;
+    }
+    for (const run of this.runs) if (run.lo < this.start) run.lo = this.start;
+    if (this.start > 256 && this.start * 2 > n) this.compact();
+  }
+
+  private compact(): void {
+    const s = this.start;
+    this.times = this.times.slice(s);
+    this.seqs = this.seqs.slice(s);
+    this.cols = this.cols.map((c) => c.slice(s));
+    for (const run of this.runs) run.lo -= s;
+    this.start = 0;
+  }
+
+  get size(): number {
+    return this.times.length - this.start;
+  }
+
+  encode(w: ByteWriter): void {
+    w.f64(this.clock);
+    w.f64(this.evictedUpTo);
+    const n = this.times.length - this.start;
+    w.uint(n);
+    for (let i = this.start; i < this.times.length; i++) {
+      w.f64(this.times[i]);
+      w.f64(this.seqs[i]);
+    }
+    for (const col of this.cols) for (let i = this.start; i < col.length; i++) w.scalar(col[i]);
+    for (const run of this.runs) {
+      w.uint(run.lo - this.start);
+      for (const acc of run.accs) acc.encode(w);
+    }
+  }
+
+  static decode(layout: TimelineLayout, r: ByteReader): KeyTimeline {
+    const k = new KeyTimeline(layout);
+    k.clock = r.f64();
+    k.evictedUpTo = r.f64();
+    const n = r.uint();
+    for (let i = 0; i < n; i++) {
+      k.times.push(r.f64());
+      k.seqs.push(r.f64());
+    }
+    for (const col of k.cols) for (let i = 0; i < n; i++) col.push(r.scalar());
+    k.runs = layout.windows.map((w) => ({ lo: r.uint(), accs: w.aggs.map((a) => a.def.decode(r)) }));
+    return k;
+  }
+}

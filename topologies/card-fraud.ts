@@ -1,0 +1,74 @@
+/**
+ * Card-fraud features per card, on the synthetic transactions of `skewless generate
+ * card-transactions`. Chargebacks arrive days later and label the training rows.
+ */
+import { topology, type RowOf } from '../src/dsl/index.js';
+
+export interface CardTransaction {
+  txn_id: string;
+  card_id: string;
+  merchant_id: string;
+  amount: number;
+  currency: string;
+  /** When the card was swiped, epoch ms. */
+  event_time: number;
+  country: string;
+}
+
+export interface Chargeback {
+  txn_id: string;
+  card_id: string;
+  reported_at: number;
+  reason: string;
+}
+
+const cardFraud = topology(
+  'card-fraud',
+  (t) => {
+    const txns = t.source<CardTransaction>('transactions', {
+      schema: '../schemas/card_transaction.avsc',
+      key: (x) => x.card_id,
+      eventTime: (x) => x.event_time,
+      // Minutes-late events are absorbed; the few that arrive hours late go to the late sink.
+      grace: '30m',
+      late: 'sideOutput',
+    });
+    const chargebacks = t.source<Chargeback>('chargebacks', {
+      schema: '../schemas/chargeback.avsc',
+      key: (c) => c.card_id,
+      eventTime: (c) => c.reported_at,
+    });
+    const card = txns.groupBy('card', (x) => x.card_id);
+
+    const features = txns.features(
+      'card_features',
+      {
+        txn_count_1h: card.lookback('1h').count(),
+        txn_count_24h: card.lookback('24h').count(),
+        amount_sum_24h: card.lookback('24h').sum((x) => x.amount),
+        amount_mean_24h: card.lookback('24h').mean((x) => x.amount),
+        amount_max_7d: card.lookback('7d').max((x) => x.amount),
+        amount_mean_7d: card.lookback('7d').mean((x) => x.amount),
+        amount_std_7d: card.lookback('7d').stddev((x) => x.amount),
+        merchants_24h: card.lookback('24h').countDistinct((x) => x.merchant_id),
+        minutes_since_prev: card.timeSinceLast('minutes'),
+      },
+      {
+        derive: {
+          // How unusual this amount is for the card: the one feature that reads the current event.
+          amount_zscore_7d: (v, x) =>
+            v.amount_mean_7d === null || v.amount_std_7d === null || v.amount_std_7d === 0
+              ? null
+              : (x.amount - v.amount_mean_7d) / v.amount_std_7d,
+        },
+        labelJoin: { from: chargebacks, on: (x) => x.txn_id, matchOn: (c) => c.txn_id, within: '45d', label: 'is_fraud' },
+      },
+    );
+    return { features };
+  },
+  { description: 'Velocity and amount features per card; labels from chargebacks within 45 days.' },
+);
+
+export default cardFraud;
+
+export type CardFeatureRow = RowOf<typeof cardFraud, 'features'>;
