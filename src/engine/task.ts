@@ -73,8 +73,9 @@ export class Task {
   private seq = 0;
   private readonly positions: Record<string, number> = {};
   readonly counters: TaskCounters = emptyCounters();
-  private readonly timelines = new Map<string, KeyTimeline>();
-  private readonly dirty = new Set<string>();
+  /** Per group (by index): entity key → its timeline. Keyed by the raw key so the hot path builds no strings. */
+  private readonly timelines: Array<Map<string, KeyTimeline>>;
+  private readonly dirty: Array<Set<string>>;
   private readonly windows: Map<string, WindowedAggregation>;
   private readonly merge: InputMerge<Prepared>;
   private readonly groupResults: AggValue[][];
@@ -94,6 +95,8 @@ export class Task {
     );
     this.merge = new InputMerge<Prepared>(program.sources.length);
     this.groupResults = program.groups.map((g) => new Array<AggValue>(g.width).fill(null));
+    this.timelines = program.groups.map(() => new Map<string, KeyTimeline>());
+    this.dirty = program.groups.map(() => new Set<string>());
     for (const s of program.sources) this.positions[s.node.name] = 0;
   }
 
@@ -155,10 +158,8 @@ export class Task {
   }
 
   private prepare(source: SourceProgram, partition: number, rec: InputRecord): Prepared {
-    const base = { rank: source.rank, partition, offset: rec.offset, source, rec };
-    if (rec.error !== undefined || rec.value === undefined) {
-      return { ...base, t: -Infinity, key: '', visits: [], error: rec.error ?? 'record has no value' };
-    }
+    const bad = (error: string, key = ''): Prepared => ({ t: -Infinity, rank: source.rank, partition, offset: rec.offset, source, rec, key, visits: [], error });
+    if (rec.error !== undefined || rec.value === undefined) return bad(rec.error ?? 'record has no value');
     let t: number | string;
     let key: string;
     try {
@@ -166,19 +167,19 @@ export class Task {
     } catch (e) {
       t = `event-time extractor threw: ${errorText(e)}`;
     }
-    if (typeof t === 'string') return { ...base, t: -Infinity, key: '', visits: [], error: t };
+    if (typeof t === 'string') return bad(t);
     try {
       key = String(source.node.key(rec.value));
     } catch (e) {
-      return { ...base, t: -Infinity, key: '', visits: [], error: `key extractor threw: ${errorText(e)}` };
+      return bad(`key extractor threw: ${errorText(e)}`);
     }
     const visits: Visit[] = [];
     try {
       this.visit(source.root, rec.value, visits);
     } catch (e) {
-      return { ...base, t: -Infinity, key, visits: [], error: errorText(e) };
+      return bad(errorText(e), key);
     }
-    return { ...base, t, key, visits };
+    return { t, rank: source.rank, partition, offset: rec.offset, source, rec, key, visits, error: undefined };
   }
 
   private visit(stream: StreamProgram, value: SourceValue, out: Visit[]): void {
@@ -209,26 +210,26 @@ export class Task {
 
   /** One getMany for every state a batch touches that is not cached yet. */
   private async loadTimelines(ready: readonly Prepared[]): Promise<void> {
-    const missing: Array<[string, GroupProgram]> = [];
-    const seen = new Set<string>();
+    const missing: Array<[GroupProgram, string]> = [];
+    const seen = this.program.groups.map(() => new Set<string>());
     for (const p of ready) {
       for (const visit of p.visits) {
         for (let i = 0; i < visit.stream.groups.length; i++) {
           const g = visit.stream.groups[i];
           if (!g.hasTimeline) continue;
-          const k = timelineKey(this.partition, g.name, visit.keys[i]);
-          if (this.timelines.has(k) || seen.has(k)) continue;
-          seen.add(k);
-          missing.push([k, g]);
+          const key = visit.keys[i];
+          if (this.timelines[g.index].has(key) || seen[g.index].has(key)) continue;
+          seen[g.index].add(key);
+          missing.push([g, key]);
         }
       }
     }
     if (missing.length === 0) return;
-    const values = await this.backend.getMany(missing.map(([k]) => k));
+    const values = await this.backend.getMany(missing.map(([g, key]) => timelineKey(this.partition, g.name, key)));
     for (let i = 0; i < missing.length; i++) {
-      const [k, g] = missing[i];
+      const [g, key] = missing[i];
       const bytes = values[i];
-      this.timelines.set(k, bytes ? KeyTimeline.decode(g.layout, new ByteReader(bytes)) : new KeyTimeline(g.layout));
+      this.timelines[g.index].set(key, bytes ? KeyTimeline.decode(g.layout, new ByteReader(bytes)) : new KeyTimeline(g.layout));
     }
   }
 
@@ -257,11 +258,10 @@ export class Task {
         const key = visit.keys[gi];
         const vals = visit.vals[gi];
         if (g.hasTimeline) {
-          const k = timelineKey(this.partition, g.name, key);
-          const tl = this.timelines.get(k)!;
+          const tl = this.timelines[g.index].get(key)!;
           tl.apply(p.t, seq, vals, this.groupResults[g.index]);
           tl.trim(this.streamTime - grace - g.layout.maxWindow);
-          this.dirty.add(k);
+          this.dirty[g.index].add(key);
         }
         for (const w of g.windowOps) {
           const ok = this.windows.get(w.name)!.apply(key, p.t, seq, vals, this.streamTime, this.windowRows);
@@ -314,12 +314,14 @@ export class Task {
   /** Persist state, stream time, clocks, positions and counters in one atomic batch. */
   async checkpoint(): Promise<void> {
     const ops: BatchOp[] = [];
-    for (const k of this.dirty) {
-      const w = new ByteWriter(1024);
-      this.timelines.get(k)!.encode(w);
-      ops.push({ type: 'put', key: k, value: w.bytes() });
+    for (const g of this.program.groups) {
+      for (const key of this.dirty[g.index]) {
+        const w = new ByteWriter(1024);
+        this.timelines[g.index].get(key)!.encode(w);
+        ops.push({ type: 'put', key: timelineKey(this.partition, g.name, key), value: w.bytes() });
+      }
+      this.dirty[g.index].clear();
     }
-    this.dirty.clear();
     for (const [name, op] of this.windows) {
       for (const key of op.dirtyKeys()) {
         const bytes = op.encodeKey(key);

@@ -11,9 +11,12 @@ const CHUNK = 16384;
 /** Column buffers for one Parquet file; handed to the writer CHUNK rows at a time. */
 class ColumnBuffer {
   cols: Record<string, unknown[]> = {};
+  /** The value columns in output order, so the hot path indexes instead of looking up names. */
+  ordered: unknown[][] = [];
   n = 0;
   constructor(
     private readonly names: readonly string[],
+    private readonly valueNames: readonly string[],
     readonly writer: TrainingWriter,
   ) {
     this.reset();
@@ -21,6 +24,7 @@ class ColumnBuffer {
   private reset(): void {
     this.cols = {};
     for (const name of this.names) this.cols[name] = [];
+    this.ordered = this.valueNames.map((n) => this.cols[n]);
     this.n = 0;
   }
   rowDone(): void {
@@ -46,6 +50,8 @@ function toParquetValue(v: AggValue, c: OutputColumn): unknown {
  */
 export class TrainingSink {
   private readonly buffers = new Map<string, ColumnBuffer>();
+  private readonly outputByName: ReadonlyMap<string, OutputProgram>;
+  private readonly windowByName: ReadonlyMap<string, WindowOpProgram>;
   readonly files: TrainingFileSummary[] = [];
 
   constructor(
@@ -53,7 +59,10 @@ export class TrainingSink {
     private readonly program: Program,
     private readonly metadata: (output: string, partition: number) => Record<string, string>,
     private readonly labels: ReadonlyMap<string, LabelIndex>,
-  ) {}
+  ) {
+    this.outputByName = new Map(program.outputs.map((o) => [o.name, o]));
+    this.windowByName = new Map(program.windowOps.map((w) => [w.name, w]));
+  }
 
   private featureColumns(o: OutputProgram): ColumnSpec[] {
     const cols: ColumnSpec[] = [
@@ -95,21 +104,23 @@ export class TrainingSink {
         columns: specs,
         metadata: () => this.metadata(output, partition),
       });
-      b = new ColumnBuffer(specs.map((s) => s.name), writer);
+      const valueColumns = (this.outputByName.get(output)?.columns ?? this.windowByName.get(output)?.columns ?? []).map((col) => col.name);
+      b = new ColumnBuffer(specs.map((s) => s.name), valueColumns, writer);
       this.buffers.set(id, b);
     }
     return b;
   }
 
   feature(row: FeatureRow): void {
-    const o = this.program.outputs.find((x) => x.name === row.output)!;
+    const o = this.outputByName.get(row.output)!;
     const b = this.buffer(row.output, row.partition, () => this.featureColumns(o));
     const c = b.cols;
     c.key.push(row.key);
     c.event_time.push(row.eventTime);
     c.partition.push(row.partition);
     c.offset.push(row.offset);
-    for (let i = 0; i < o.columns.length; i++) c[o.columns[i].name].push(toParquetValue(row.values[i], o.columns[i]));
+    const ordered = b.ordered;
+    for (let i = 0; i < o.columns.length; i++) ordered[i].push(toParquetValue(row.values[i], o.columns[i]));
     if (o.labelJoin) {
       const idx = this.labels.get(row.output)!;
       const id = o.labelJoin.on(row.event);
@@ -124,7 +135,7 @@ export class TrainingSink {
   }
 
   window(row: WindowRowOut): void {
-    const w = this.program.windowOps.find((x) => x.name === row.output)!;
+    const w = this.windowByName.get(row.output)!;
     const b = this.buffer(row.output, row.partition, () => this.windowColumns(w));
     const c = b.cols;
     c.key.push(row.key);
@@ -132,7 +143,8 @@ export class TrainingSink {
     c.window_end.push(row.windowEnd);
     c.partition.push(row.partition);
     c.final.push(row.final);
-    for (let i = 0; i < w.columns.length; i++) c[w.columns[i].name].push(toParquetValue(row.values[i], w.columns[i]));
+    const ordered = b.ordered;
+    for (let i = 0; i < w.columns.length; i++) ordered[i].push(toParquetValue(row.values[i], w.columns[i]));
     c._version.push(this.program.version);
     b.rowDone();
   }

@@ -85,8 +85,8 @@ export function createTrainingWriter(options: TrainingWriterOptions): TrainingWr
   const flushGroup = (): void => {
     if (buffered === 0) return;
     try {
-      const columnData = buffers.map((buffer) => ({ name: buffer.spec.name, data: buffer.take(buffered) }));
-      void parquet.write({ columnData, rowGroupSize: buffered });
+      const columnData = buffers.map((buffer) => ({ name: buffer.spec.name, data: buffer.take(buffered), statistics: process.env.PQ_DSTATS === '0' && buffer.spec.type === 'double' ? false : undefined }));
+      void parquet.write({ columnData, rowGroupSize: buffered, pageSize: Number(process.env.PQ_PAGE ?? 1048576) });
     } catch (err) {
       state = 'failed';
       throw err;
