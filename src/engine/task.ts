@@ -55,6 +55,11 @@ interface Prepared {
   readonly error?: string;
 }
 
+/** A record that will be dead-lettered: it sorts first in the merge, since it has no event time. */
+function rejected(source: SourceProgram, partition: number, rec: InputRecord, error: string, key = ''): Prepared {
+  return { t: -Infinity, rank: source.rank, partition, offset: rec.offset, source, rec, key, visits: [], error };
+}
+
 function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
@@ -75,7 +80,8 @@ export class Task {
   readonly counters: TaskCounters = emptyCounters();
   /** Per group (by index): entity key → its timeline. Keyed by the raw key so the hot path builds no strings. */
   private readonly timelines: Array<Map<string, KeyTimeline>>;
-  private readonly dirty: Array<Set<string>>;
+  /** Per group: keys changed since the last checkpoint, in first-change order. */
+  private readonly dirty: string[][];
   private readonly windows: Map<string, WindowedAggregation>;
   private readonly merge: InputMerge<Prepared>;
   private readonly groupResults: AggValue[][];
@@ -96,7 +102,7 @@ export class Task {
     this.merge = new InputMerge<Prepared>(program.sources.length);
     this.groupResults = program.groups.map((g) => new Array<AggValue>(g.width).fill(null));
     this.timelines = program.groups.map(() => new Map<string, KeyTimeline>());
-    this.dirty = program.groups.map(() => new Set<string>());
+    this.dirty = program.groups.map(() => []);
     for (const s of program.sources) this.positions[s.node.name] = 0;
   }
 
@@ -134,7 +140,13 @@ export class Task {
     if (!source) return;
     const from = this.positions[batch.source] ?? 0;
     const prepared: Prepared[] = [];
-    for (const rec of batch.records) if (rec.offset >= from) prepared.push(this.prepare(source, batch.partition, rec));
+    const records = batch.records;
+    for (let i = 0; i < records.length; i++) if (records[i].offset >= from) prepared.push(this.prepare(source, batch.partition, records[i]));
+    if (this.program.sources.length === 1) {
+      // One input: its offset order is already the canonical order.
+      await this.applyAll(prepared);
+      return;
+    }
     this.merge.push(source.rank, prepared);
     await this.drain();
   }
@@ -158,8 +170,7 @@ export class Task {
   }
 
   private prepare(source: SourceProgram, partition: number, rec: InputRecord): Prepared {
-    const bad = (error: string, key = ''): Prepared => ({ t: -Infinity, rank: source.rank, partition, offset: rec.offset, source, rec, key, visits: [], error });
-    if (rec.error !== undefined || rec.value === undefined) return bad(rec.error ?? 'record has no value');
+    if (rec.error !== undefined || rec.value === undefined) return rejected(source, partition, rec, rec.error ?? 'record has no value');
     let t: number | string;
     let key: string;
     try {
@@ -167,17 +178,17 @@ export class Task {
     } catch (e) {
       t = `event-time extractor threw: ${errorText(e)}`;
     }
-    if (typeof t === 'string') return bad(t);
+    if (typeof t === 'string') return rejected(source, partition, rec, t);
     try {
       key = String(source.node.key(rec.value));
     } catch (e) {
-      return bad(`key extractor threw: ${errorText(e)}`);
+      return rejected(source, partition, rec, `key extractor threw: ${errorText(e)}`);
     }
     const visits: Visit[] = [];
     try {
       this.visit(source.root, rec.value, visits);
     } catch (e) {
-      return bad(errorText(e), key);
+      return rejected(source, partition, rec, errorText(e), key);
     }
     return { t, rank: source.rank, partition, offset: rec.offset, source, rec, key, visits, error: undefined };
   }
@@ -203,9 +214,13 @@ export class Task {
   private async drain(): Promise<void> {
     const ready: Prepared[] = [];
     this.merge.drain(ready);
+    await this.applyAll(ready);
+  }
+
+  private async applyAll(ready: readonly Prepared[]): Promise<void> {
     if (ready.length === 0) return;
     await this.loadTimelines(ready);
-    for (const p of ready) this.apply(p);
+    for (let i = 0; i < ready.length; i++) this.apply(ready[i]);
   }
 
   /** One getMany for every state a batch touches that is not cached yet. */
@@ -261,7 +276,10 @@ export class Task {
           const tl = this.timelines[g.index].get(key)!;
           tl.apply(p.t, seq, vals, this.groupResults[g.index]);
           tl.trim(this.streamTime - grace - g.layout.maxWindow);
-          this.dirty[g.index].add(key);
+          if (!tl.dirty) {
+            tl.dirty = true;
+            this.dirty[g.index].push(key);
+          }
         }
         for (const w of g.windowOps) {
           const ok = this.windows.get(w.name)!.apply(key, p.t, seq, vals, this.streamTime, this.windowRows);
@@ -272,7 +290,8 @@ export class Task {
       for (const o of visit.stream.outputs) {
         const values: AggValue[] = new Array<AggValue>(o.columns.length);
         let c = 0;
-        for (const [gi, slot] of o.featureSlots) values[c++] = this.groupResults[gi][slot];
+        const slots = o.featureSlots;
+        for (let i = 0; i < slots.length; i++) values[c++] = this.groupResults[slots[i][0]][slots[i][1]];
         if (o.derived.length > 0) {
           const vector: Record<string, AggValue> = {};
           for (let i = 0; i < o.featureSlots.length; i++) vector[o.columns[i].name] = values[i];
@@ -316,11 +335,13 @@ export class Task {
     const ops: BatchOp[] = [];
     for (const g of this.program.groups) {
       for (const key of this.dirty[g.index]) {
+        const tl = this.timelines[g.index].get(key)!;
         const w = new ByteWriter(1024);
-        this.timelines[g.index].get(key)!.encode(w);
+        tl.encode(w);
+        tl.dirty = false;
         ops.push({ type: 'put', key: timelineKey(this.partition, g.name, key), value: w.bytes() });
       }
-      this.dirty[g.index].clear();
+      this.dirty[g.index] = [];
     }
     for (const [name, op] of this.windows) {
       for (const key of op.dirtyKeys()) {

@@ -1,13 +1,427 @@
-// TEMPORARY STUB by the integrator so the engine compiles while the real operator is written. Overwrite freely.
-import type { AggValue, AggregationDef } from './aggregation.js';
 import type { WindowShape } from '../dsl/nodes.js';
-export interface WindowRow { key: string; windowStart: number; windowEnd: number; values: AggValue[]; final: boolean }
+import { ByteReader, ByteWriter } from '../state/codec.js';
+import { validateWindowShape, windowsFor } from '../time/window-assigner.js';
+import type { Accumulator, AggValue, AggregationDef } from './aggregation.js';
+
+/**
+ * Tumbling, hopping, calendar and session windows over one group (key space).
+ *
+ * Time rules (DESIGN.md "Time semantics"):
+ * - A window `[start, end)` is *closed* once stream time ≥ end + grace. Closed windows never
+ *   change again, whether or not `advance` has removed them yet, so outputs do not depend on
+ *   when the engine calls `advance`.
+ * - An event is *late* when every window it belongs to is closed: `apply` returns false and
+ *   changes nothing; the engine applies the late policy. A hopping event that is late for some
+ *   of its windows only updates the open ones.
+ * - Session windows (gap g): an event at t has the window [t, t + g); it joins every open
+ *   session of its key whose window it overlaps. A session with first event s and last event
+ *   l has the window [s, l + g), so the event joins it when s − g < t < l + g (strict: an
+ *   event exactly g after the last one starts a new session, which keeps the result
+ *   independent of grace). Joined sessions are merged. The output row of a session has
+ *   windowStart = first event time, windowEnd = last event time + gap; it closes at
+ *   last + gap + grace. An event is late when its own window is closed
+ *   (t + gap + grace ≤ stream time). Sessions already closed are ignored by later events: an
+ *   on-time event that falls into the gap after a closed session starts a new session rather
+ *   than reopen one that was emitted as final.
+ *
+ * Fold order (rule 5, fixed arithmetic): each window folds its events in processing order.
+ * A session merge folds the joined sessions into the one with the smallest start, in
+ * ascending start order (`Accumulator.merge`), then adds the event. In-order events that just
+ * extend one session are a plain fold in processing order.
+ *
+ * Emission: 'final' emits one row per window from `advance`, when it closes; 'update' emits a
+ * row from `apply` for every window the event changed (ascending start) and nothing at close.
+ * `advance` emits in canonical order (windowEnd, windowStart, key) and, since a window
+ * closed by one call ends before any window closed by a later call, the concatenation of all
+ * `advance` outputs is in that order too, however the calls are spaced.
+ *
+ * State lives in memory (bounded by the open windows) and is persisted per key through
+ * `dirtyKeys` / `encodeKey` / `loadKey`. Closed windows not yet removed by `advance` are part
+ * of the state and are emitted by the first `advance` after a restart.
+ */
+
+export interface WindowedAggSlot {
+  readonly def: AggregationDef;
+  /** Index into the per-event value array, or −1 for count(). */
+  readonly column: number;
+}
+
+export interface WindowedAggregationSpec {
+  readonly window: WindowShape;
+  readonly emit: 'final' | 'update';
+  /** Milliseconds a window stays open after its end. */
+  readonly grace: number;
+  readonly aggs: ReadonlyArray<WindowedAggSlot>;
+}
+
+export interface WindowRow {
+  key: string;
+  windowStart: number;
+  windowEnd: number;
+  /** One per aggregation, in spec order. */
+  values: AggValue[];
+  /** True for the row emitted at close ('final' emission), false for 'update' rows. */
+  final: boolean;
+}
+
+/** State encoding version; bump when the layout below changes. */
+const FORMAT = 1;
+
+class Win {
+  /** Bumped whenever the window's live heap entry is replaced. */
+  ver = 0;
+  dead = false;
+  /** (end, start) of the window's live heap entry: always ≤ the window's own (end, start). */
+  hkEnd: number;
+  hkStart: number;
+  constructor(
+    readonly key: string,
+    public start: number,
+    /** Fixed windows: the end; sessions: the last event time. */
+    public last: number,
+    public end: number,
+    readonly accs: Accumulator[],
+  ) {
+    this.hkEnd = end;
+    this.hkStart = start;
+  }
+}
+
+interface HeapEntry {
+  end: number;
+  start: number;
+  key: string;
+  win: Win;
+  ver: number;
+}
+
+function entryLess(a: HeapEntry, b: HeapEntry): boolean {
+  if (a.end !== b.end) return a.end < b.end;
+  if (a.start !== b.start) return a.start < b.start;
+  return a.key < b.key;
+}
+
+/** Binary min-heap of windows ordered by (end, start, key). */
+class WindowHeap {
+  private readonly a: HeapEntry[] = [];
+
+  get size(): number {
+    return this.a.length;
+  }
+
+  peek(): HeapEntry | undefined {
+    return this.a[0];
+  }
+
+  push(e: HeapEntry): void {
+    const a = this.a;
+    a.push(e);
+    let i = a.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!entryLess(e, a[p])) break;
+      a[i] = a[p];
+      i = p;
+    }
+    a[i] = e;
+  }
+
+  pop(): HeapEntry | undefined {
+    const a = this.a;
+    const top = a[0];
+    const last = a.pop();
+    if (a.length === 0 || last === undefined) return top;
+    const n = a.length;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= n) break;
+      const r = l + 1;
+      const c = r < n && entryLess(a[r], a[l]) ? r : l;
+      if (!entryLess(a[c], last)) break;
+      a[i] = a[c];
+      i = c;
+    }
+    a[i] = last;
+    return top;
+  }
+
+  clear(): void {
+    this.a.length = 0;
+  }
+}
+
+/** Windows of one key, sorted by (start, end). */
+type KeyWins = Win[];
+
+function winBefore(a: Win, start: number, end: number): boolean {
+  return a.start < start || (a.start === start && a.end < end);
+}
+
+/** First index whose window is not before (start, end). */
+function lowerBound(wins: KeyWins, start: number, end: number): number {
+  let lo = 0;
+  let hi = wins.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (winBefore(wins[mid], start, end)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function insertSorted(wins: KeyWins, w: Win): void {
+  const i = lowerBound(wins, w.start, w.end);
+  if (i === wins.length) wins.push(w);
+  else wins.splice(i, 0, w);
+}
+
+function removeWin(wins: KeyWins, w: Win): void {
+  // Closing windows are usually the oldest of their key: check the front first.
+  const i = wins[0] === w ? 0 : wins.indexOf(w);
+  if (i === 0) wins.shift();
+  else if (i > 0) wins.splice(i, 1);
+}
+
 export class WindowedAggregation {
-  constructor(_spec: { window: WindowShape; emit: 'final' | 'update'; grace: number; aggs: ReadonlyArray<{ def: AggregationDef; column: number }> }) {}
-  apply(_k: string, _t: number, _s: number, _v: readonly AggValue[], _st: number, _out: WindowRow[]): boolean { return true; }
-  advance(_st: number, _out: WindowRow[]): void {}
-  dirtyKeys(): string[] { return []; }
-  encodeKey(_k: string): Uint8Array | null { return null; }
-  loadKey(_k: string, _b: Uint8Array): void {}
-  clearDirty(): void {}
+  readonly window: WindowShape;
+  readonly emit: 'final' | 'update';
+  readonly grace: number;
+  readonly aggs: ReadonlyArray<WindowedAggSlot>;
+
+  private readonly keys = new Map<string, KeyWins>();
+  private readonly heap = new WindowHeap();
+  private readonly dirty = new Set<string>();
+  private readonly gap: number;
+  private open = 0;
+
+  constructor(spec: WindowedAggregationSpec) {
+    validateWindowShape(spec.window);
+    if (spec.emit !== 'final' && spec.emit !== 'update') throw new Error(`windowed aggregation: emit must be 'final' or 'update' (got ${String(spec.emit)})`);
+    if (typeof spec.grace !== 'number' || !Number.isFinite(spec.grace) || spec.grace < 0) {
+      throw new Error(`windowed aggregation: grace must be a finite number of ms ≥ 0 (got ${String(spec.grace)})`);
+    }
+    if (spec.aggs.length === 0) throw new Error('windowed aggregation: needs at least one aggregation');
+    this.window = spec.window;
+    this.emit = spec.emit;
+    this.grace = spec.grace;
+    this.aggs = spec.aggs;
+    this.gap = spec.window.kind === 'session' ? spec.window.gap : 0;
+  }
+
+  /** Number of windows held (open, or closed and not yet removed by `advance`). */
+  get openWindows(): number {
+    return this.open;
+  }
+
+  /** Number of keys holding at least one window. */
+  get keyCount(): number {
+    return this.keys.size;
+  }
+
+  /**
+   * Apply one event of `key` at event time t. `streamTime` is the task's stream time
+   * including this event. Returns false, changing nothing, when the event is late (every
+   * window it belongs to is closed). With 'update' emission pushes one row per changed window.
+   */
+  apply(key: string, t: number, seq: number, vals: readonly AggValue[], streamTime: number, out: WindowRow[]): boolean {
+    const st = streamTime > t ? streamTime : t;
+    if (this.window.kind === 'session') return this.applySession(key, t, seq, vals, st, out);
+
+    const grace = this.grace;
+    const ws = windowsFor(this.window, t);
+    let wins: KeyWins | undefined;
+    let applied = false;
+    for (let i = 0; i < ws.length; i++) {
+      const [start, end] = ws[i];
+      if (end + grace <= st) continue; // closed
+      if (wins === undefined) {
+        wins = this.keys.get(key);
+        if (wins === undefined) {
+          wins = [];
+          this.keys.set(key, wins);
+        }
+      }
+      const at = lowerBound(wins, start, end);
+      let w = at < wins.length ? wins[at] : undefined;
+      if (w === undefined || w.start !== start || w.end !== end) {
+        w = new Win(key, start, end, end, this.aggs.map((a) => a.def.create()));
+        if (at === wins.length) wins.push(w);
+        else wins.splice(at, 0, w);
+        this.heap.push({ end, start, key, win: w, ver: 0 });
+        this.open++;
+      }
+      this.addEvent(w, t, seq, vals);
+      applied = true;
+      if (this.emit === 'update') out.push(this.row(w, false));
+    }
+    if (applied) this.dirty.add(key);
+    return applied;
+  }
+
+  private applySession(key: string, t: number, seq: number, vals: readonly AggValue[], st: number, out: WindowRow[]): boolean {
+    const gap = this.gap;
+    const grace = this.grace;
+    if (t + gap + grace <= st) return false; // the event's own window [t, t + gap) is closed
+
+    let wins = this.keys.get(key);
+    if (wins === undefined) {
+      wins = [];
+      this.keys.set(key, wins);
+    }
+    // Open sessions whose window overlaps [t, t + gap), ascending by start.
+    let base: Win | undefined;
+    let others: Win[] | undefined;
+    for (let i = 0; i < wins.length; i++) {
+      const w = wins[i];
+      if (w.start - gap >= t) break; // sorted by start: no later session can overlap
+      if (w.end + grace <= st) continue; // closed: never reopened
+      if (t < w.last + gap) {
+        if (base === undefined) base = w;
+        else (others ??= []).push(w);
+      }
+    }
+
+    let w: Win;
+    if (base === undefined) {
+      w = new Win(key, t, t, t + gap, this.aggs.map((a) => a.def.create()));
+      insertSorted(wins, w);
+      this.heap.push({ end: w.end, start: w.start, key, win: w, ver: 0 });
+      this.open++;
+    } else {
+      w = base;
+      let start = w.start;
+      let last = w.last;
+      if (others !== undefined) {
+        for (const o of others) {
+          for (let a = 0; a < w.accs.length; a++) w.accs[a].merge(o.accs[a]);
+          if (o.last > last) last = o.last;
+          o.dead = true; // its heap entry is now stale
+          removeWin(wins, o);
+          this.open--;
+        }
+      }
+      if (t < start) start = t;
+      if (t > last) last = t;
+      if (start !== w.start || last !== w.last) {
+        const end = last + gap;
+        const moved = start !== w.start;
+        if (moved) removeWin(wins, w);
+        w.start = start;
+        w.last = last;
+        w.end = end;
+        if (moved) insertSorted(wins, w);
+        // The heap entry may stay while it sorts no later than the window; advance re-files it.
+        if (end < w.hkEnd || (end === w.hkEnd && start < w.hkStart)) {
+          w.ver++;
+          w.hkEnd = end;
+          w.hkStart = start;
+          this.heap.push({ end, start, key, win: w, ver: w.ver });
+        }
+      }
+    }
+    this.addEvent(w, t, seq, vals);
+    this.dirty.add(key);
+    if (this.emit === 'update') out.push(this.row(w, false));
+    return true;
+  }
+
+  private addEvent(w: Win, t: number, seq: number, vals: readonly AggValue[]): void {
+    const aggs = this.aggs;
+    for (let a = 0; a < aggs.length; a++) {
+      const c = aggs[a].column;
+      w.accs[a].add(c < 0 ? null : vals[c], t, seq);
+    }
+  }
+
+  private row(w: Win, final: boolean): WindowRow {
+    const values: AggValue[] = new Array<AggValue>(w.accs.length);
+    for (let a = 0; a < w.accs.length; a++) values[a] = w.accs[a].result();
+    return { key: w.key, windowStart: w.start, windowEnd: w.end, values, final };
+  }
+
+  /**
+   * Close every window with end + grace ≤ streamTime and drop its state; with 'final'
+   * emission push its row (final: true). Order: windowEnd, windowStart, key.
+   * O(log n) per closed window.
+   */
+  advance(streamTime: number, out: WindowRow[]): void {
+    const grace = this.grace;
+    const heap = this.heap;
+    for (;;) {
+      const top = heap.peek();
+      if (top === undefined || top.end + grace > streamTime) return;
+      heap.pop();
+      const w = top.win;
+      if (w.dead || top.ver !== w.ver) continue; // merged away, or re-filed
+      if (top.end !== w.end || top.start !== w.start) {
+        // A session that grew since it was filed: re-file it under its real position.
+        w.hkEnd = w.end;
+        w.hkStart = w.start;
+        heap.push({ end: w.end, start: w.start, key: w.key, win: w, ver: w.ver });
+        continue;
+      }
+      w.dead = true;
+      this.open--;
+      const wins = this.keys.get(w.key);
+      if (wins !== undefined) {
+        removeWin(wins, w);
+        if (wins.length === 0) this.keys.delete(w.key);
+      }
+      this.dirty.add(w.key);
+      if (this.emit === 'final') out.push(this.row(w, true));
+    }
+  }
+
+  /** Keys whose state changed since the last `clearDirty`, in first-touched order. */
+  dirtyKeys(): string[] {
+    return [...this.dirty];
+  }
+
+  clearDirty(): void {
+    this.dirty.clear();
+  }
+
+  /** The key's state, or null when it holds no window (the store should delete the key). */
+  encodeKey(key: string): Uint8Array | null {
+    const wins = this.keys.get(key);
+    if (wins === undefined || wins.length === 0) return null;
+    const w = new ByteWriter(64);
+    w.uint(FORMAT);
+    w.uint(wins.length);
+    for (const win of wins) {
+      w.f64(win.start);
+      w.f64(win.last);
+      for (const acc of win.accs) acc.encode(w);
+    }
+    return w.bytes();
+  }
+
+  /** Restore one key's state written by `encodeKey` (at start-up, for every stored key). */
+  loadKey(key: string, bytes: Uint8Array): void {
+    const r = new ByteReader(bytes);
+    const format = r.uint();
+    if (format !== FORMAT) throw new Error(`windowed aggregation: state of key ${JSON.stringify(key)} has format ${format}, expected ${FORMAT}`);
+    const n = r.uint();
+    const wins: KeyWins = [];
+    for (let i = 0; i < n; i++) {
+      const start = r.f64();
+      const last = r.f64();
+      const end = this.window.kind === 'session' ? last + this.gap : last;
+      const accs = this.aggs.map((a) => a.def.decode(r));
+      wins.push(new Win(key, start, last, end, accs));
+    }
+    if (!r.done) throw new Error(`windowed aggregation: trailing bytes in the state of key ${JSON.stringify(key)}`);
+
+    const previous = this.keys.get(key);
+    if (previous !== undefined) {
+      for (const w of previous) w.dead = true;
+      this.open -= previous.length;
+      this.keys.delete(key);
+    }
+    if (wins.length === 0) return;
+    this.keys.set(key, wins);
+    for (const w of wins) this.heap.push({ end: w.end, start: w.start, key, win: w, ver: 0 });
+    this.open += wins.length;
+  }
 }

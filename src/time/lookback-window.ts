@@ -67,6 +67,8 @@ export class KeyTimeline {
   /** Largest event time evicted from the buffer: the answer for since-last when the buffer has none. */
   evictedUpTo = -Infinity;
   runs: WindowRun[];
+  /** Changed since the last checkpoint (not persisted). */
+  dirty = false;
 
   constructor(private readonly layout: TimelineLayout) {
     this.cols = [];

@@ -79,9 +79,11 @@ export async function* readAvroRecords(path: string, options: AvroReadOptions = 
         decodeBlock(framed, block, pos, codec, decoding, push);
         pos = framed.next;
       }
-      if (batch.length >= batchSize) {
+      // A block can hold more records than a batch: hand them out in batch-sized pieces.
+      while (batch.length >= batchSize) {
+        const rest = batch.splice(batchSize);
         yield batch;
-        batch = [];
+        batch = rest;
       }
     }
     if (batch.length > 0) yield batch;
@@ -160,9 +162,8 @@ function decodeBlock(
     data = codec(block.body);
   } catch (err) {
     // The count is trustworthy (the sync marker matched), so every lost record keeps its offset.
-    for (let i = 0; i < block.count; i++) {
-      push({ error: `corrupt ${where}: cannot decompress: ${describeError(err)}`, raw: i === 0 ? Buffer.from(block.body) : undefined });
-    }
+    const error = `corrupt ${where}: cannot decompress: ${describeError(err)}`;
+    for (let i = 0; i < block.count; i++) push(i === 0 ? { error, raw: Buffer.from(block.body) } : { error });
     return;
   }
 
@@ -188,7 +189,8 @@ function decodeBlock(
     }
     // Record boundaries are lost from here on: the remaining records of the block are errors.
     for (let j = i; j < block.count; j++) {
-      push({ error: `corrupt record ${j} of ${block.count} in ${where}: ${problem}`, raw: j === i ? Buffer.from(data.subarray(p)) : undefined });
+      const error = `corrupt record ${j} of ${block.count} in ${where}: ${problem}`;
+      push(j === i ? { error, raw: Buffer.from(data.subarray(p)) } : { error });
     }
     return;
   }

@@ -7,7 +7,7 @@ export class FileInputError extends Error {
   readonly path: string;
 
   constructor(path: string, problem: string, fix: string) {
-    super(`skewless: cannot read ${path}: ${oneLine(problem)}. ${oneLine(fix)}`);
+    super(`skewless: cannot read ${path}: ${oneLine(problem)}. ${oneLine(fix)}.`);
     this.name = 'FileInputError';
     this.path = path;
   }

@@ -28,7 +28,7 @@ export function listPartitionFiles(dir: string, format: FileFormat | undefined):
   }
   names = names.filter((name) => isFile(join(dir, name))).sort(compareCodeUnits);
   if (names.length === 0) {
-    throw new FileInputError(dir, 'the directory holds no input files', 'Point --input at a file or a directory of partition files');
+    throw new FileInputError(dir, 'the directory holds no input files', 'Pass a file, or a directory with one file per partition');
   }
 
   const files = names.map((name) => ({ name, path: join(dir, name), format: format ?? detectFileFormat(join(dir, name)) }));

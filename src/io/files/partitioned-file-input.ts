@@ -14,7 +14,7 @@ export interface FileInputOptions {
   readonly path: string;
   /** Overrides detection by file extension. */
   readonly format?: FileFormat;
-  /** Avro reader schema (the topology's), used to resolve files written with older schemas. */
+  /** Avro only: the topology's reader schema, to resolve files written with older schemas. */
   readonly readerSchema?: object;
   /** Single file only: split it into this many partitions by `partitionKey`, like a keyed Kafka topic. */
   readonly partitions?: number;

@@ -125,8 +125,8 @@ class StringBuffer implements ColumnBuffer {
     for (let i = 0; i < n; i++) chars += strings[i]?.length ?? 0;
     // A UTF-16 code unit never takes more than 3 UTF-8 bytes.
     const bytes = Buffer.allocUnsafe(chars * 3);
-    const views = new Map<string, Uint8Array>();
     const out = new Array<Uint8Array | null>(n);
+    const views = mostlyRepeated(strings, n) ? new Map<string, Uint8Array>() : undefined;
     let pos = 0;
     for (let i = 0; i < n; i++) {
       const s = strings[i];
@@ -134,17 +134,29 @@ class StringBuffer implements ColumnBuffer {
         out[i] = null;
         continue;
       }
-      let view = views.get(s);
+      let view = views?.get(s);
       if (view === undefined) {
         const length = bytes.write(s, pos, 'utf8');
         view = new Uint8Array(bytes.buffer, bytes.byteOffset + pos, length);
         pos += length;
-        views.set(s, view);
+        views?.set(s, view);
       }
       out[i] = view;
     }
     return out as ColumnSource['data'];
   }
+}
+
+/**
+ * Whether a column chunk is worth deduplicating (categorical values rather than ids), judged
+ * on an evenly spread sample like hyparquet-writer's own dictionary decision. Either answer
+ * gives the same file; it only decides whether identical strings share one view.
+ */
+function mostlyRepeated(strings: readonly (string | null)[], n: number): boolean {
+  const sample = Math.min(n, 1000);
+  const distinct = new Set<string | null>();
+  for (let i = 0; i < sample; i++) distinct.add(strings[Math.floor((i * n) / sample)]);
+  return distinct.size * 2 <= sample;
 }
 
 /** int32 and double: a typed array plus a null mask. */
@@ -183,41 +195,32 @@ class NumberBuffer implements ColumnBuffer {
   }
 }
 
-/** int64 and timestamp-ms: safe integers, bigints or (timestamps) Dates, stored as int64. */
+/**
+ * int64 and timestamp-ms: safe integers, bigints or (timestamps) Dates, stored as bigint.
+ * A plain array of bigints rather than a BigInt64Array: the writer reads every value several
+ * times (statistics, range check, encoding) and each BigInt64Array read allocates a new bigint.
+ */
 class Int64Buffer implements ColumnBuffer {
-  private readonly values: BigInt64Array;
-  private readonly nulls: Uint8Array;
-  private hasNulls = false;
+  private values: (bigint | null)[];
 
   constructor(
     readonly spec: ColumnSpec,
-    capacity: number,
+    private readonly capacity: number,
   ) {
-    this.values = new BigInt64Array(capacity);
-    this.nulls = new Uint8Array(spec.nullable ? capacity : 0);
+    this.values = new Array<bigint | null>(capacity);
   }
 
   set(i: number, value: unknown, row: number): void {
-    let n: bigint;
-    if (typeof value === 'number' && Number.isSafeInteger(value)) n = BigInt(value);
-    else if (typeof value === 'bigint' && BigInt.asIntN(64, value) === value) n = value;
-    else if (value instanceof Date && this.spec.type === 'timestamp-ms' && Number.isSafeInteger(value.getTime())) n = BigInt(value.getTime());
-    else if ((value === null || value === undefined) && this.spec.nullable) {
-      this.nulls[i] = 1;
-      this.hasNulls = true;
-      return;
-    } else {
-      return reject(this.spec, row, value, this.spec.type === 'int64' ? 'a safe integer or a 64-bit bigint' : 'epoch milliseconds (an integer) or a Date');
-    }
-    this.values[i] = n;
-    if (this.spec.nullable) this.nulls[i] = 0;
+    if (typeof value === 'number' && Number.isSafeInteger(value)) this.values[i] = BigInt(value);
+    else if (typeof value === 'bigint' && BigInt.asIntN(64, value) === value) this.values[i] = value;
+    else if (value instanceof Date && this.spec.type === 'timestamp-ms' && Number.isSafeInteger(value.getTime())) this.values[i] = BigInt(value.getTime());
+    else if ((value === null || value === undefined) && this.spec.nullable) this.values[i] = null;
+    else reject(this.spec, row, value, this.spec.type === 'int64' ? 'a safe integer or a 64-bit bigint' : 'epoch milliseconds (an integer) or a Date');
   }
 
   take(n: number): ColumnSource['data'] {
-    if (!this.hasNulls) return this.values.slice(0, n);
-    const out = new Array<bigint | null>(n);
-    for (let i = 0; i < n; i++) out[i] = this.nulls[i] ? null : this.values[i];
-    this.hasNulls = false;
+    const out = n === this.capacity ? this.values : this.values.slice(0, n);
+    this.values = new Array<bigint | null>(this.capacity);
     return out as ColumnSource['data'];
   }
 }
