@@ -11,6 +11,7 @@ export interface BackfillFlags {
   state?: string;
   deadLetter?: string;
   batchSize: string;
+  workers?: string;
   json?: boolean;
 }
 
@@ -25,8 +26,9 @@ export async function runBackfill(file: string, flags: BackfillFlags): Promise<v
     out: flags.out,
     partitions: positiveInt(flags.partitions, '--partitions'),
     stateDir: flags.state,
-    deadLetterPath: flags.deadLetter,
+    deadLetterDir: flags.deadLetter,
     batchSize: positiveInt(flags.batchSize, '--batch-size'),
+    workers: flags.workers === undefined ? undefined : positiveInt(flags.workers, '--workers'),
     onProgress: (n) => progress.update(n),
   });
   progress.done(summary.counters.processed);

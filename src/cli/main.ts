@@ -25,8 +25,9 @@ program
   .requiredOption('--out <dir>', 'output directory (<out>/<output>/part-NNNNN.parquet)')
   .option('--partitions <n>', 'split a single input file into n partitions by the source key (Kafka murmur2)', '1')
   .option('--state <dir>', 'keep the final state in this LevelDB directory (default: temporary)')
-  .option('--dead-letter <file>', 'write malformed records with their reason here (default <out>/_dead_letters.ndjson)')
+  .option('--dead-letter <dir>', 'directory for malformed records with their reason, one NDJSON file per partition (default <out>/_dead_letters)')
   .option('--batch-size <n>', 'records per input batch', '4096')
+  .option('--workers <n>', 'worker threads (partitions are split across them; default: number of cores)')
   .option('--json', 'print the summary as JSON')
   .action(runBackfill);
 

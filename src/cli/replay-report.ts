@@ -15,7 +15,7 @@ export function formatReplaySummary(s: ReplaySummary, seconds: number): string {
   }
   const dirs = [...new Set(s.files.map((f) => f.path.replace(/\/part-\d+\.parquet$/, '')))];
   for (const d of dirs) lines.push(`output: ${d}/`);
-  if (s.deadLetterPath) lines.push(`dead letters: ${s.deadLetterPath}`);
-  if (s.lateRecordsPath) lines.push(`late records: ${s.lateRecordsPath}`);
+  if (s.deadLetters.count > 0) lines.push(`dead letters: ${s.deadLetters.count} in ${s.deadLetters.dir}/ (one NDJSON file per partition, with the reason)`);
+  if (s.lateRecords.count > 0) lines.push(`late records: ${s.lateRecords.count} in ${s.lateRecords.dir}/`);
   return lines.join('\n');
 }

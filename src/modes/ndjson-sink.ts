@@ -1,4 +1,5 @@
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 
 /** Append-only NDJSON file for dead letters and late records; opened on first write. */
 export class NdjsonSink {
@@ -33,4 +34,31 @@ export function rawForJson(raw: Uint8Array | string | undefined): string | undef
   if (raw === undefined) return undefined;
   if (typeof raw === 'string') return raw;
   return `base64:${Buffer.from(raw).toString('base64')}`;
+}
+
+/**
+ * One NDJSON file per partition (`<dir>/part-NNNNN.ndjson`), records in offset order: the
+ * same layout as training data, so parallel workers never share a file and the bytes do not
+ * depend on how partitions interleaved.
+ */
+export class PartitionedNdjson {
+  private readonly files = new Map<number, NdjsonSink>();
+  count = 0;
+
+  constructor(readonly dir: string) {}
+
+  write(partition: number, obj: unknown): void {
+    let f = this.files.get(partition);
+    if (!f) {
+      mkdirSync(this.dir, { recursive: true });
+      f = new NdjsonSink(join(this.dir, `part-${String(partition).padStart(5, '0')}.ndjson`));
+      this.files.set(partition, f);
+    }
+    f.write(obj);
+    this.count++;
+  }
+
+  close(): void {
+    for (const f of this.files.values()) f.close();
+  }
 }

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -94,4 +94,17 @@ test('flight-delays backfill over 60k real flights equals DuckDB SQL, column by 
     ],
     'every feature and label column was compared',
   );
+
+  // Determinism of the replay path: other batch sizes (so other interleavings of the four
+  // partitions' batches) write byte-identical Parquet files, metadata included.
+  const out2 = join(dir, 'out-batch-97');
+  await replayFiles({ plan, inputs: { flights: slice }, out: out2, partitions: PARTITIONS, batchSize: 97 });
+  const names = readdirSync(join(out, 'flight_features')).filter((f) => f.endsWith('.parquet')).sort();
+  assert.equal(names.length, PARTITIONS);
+  assert.deepEqual(readdirSync(join(out2, 'flight_features')).filter((f) => f.endsWith('.parquet')).sort(), names);
+  for (const name of names) {
+    const a = readFileSync(join(out, 'flight_features', name));
+    const b = readFileSync(join(out2, 'flight_features', name));
+    assert.ok(a.equals(b), `${name}: batch size 4096 and 97 give different bytes`);
+  }
 });

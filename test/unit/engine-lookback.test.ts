@@ -20,12 +20,13 @@ const HERE = fileURLToPath(import.meta.url);
 const M = 60_000;
 const T0 = Date.UTC(2024, 0, 1); // 2024-01-01T00:00:00Z
 
-interface Txn {
+// A type alias (not an interface) so that it is assignable to the engine's SourceValue record type.
+type Txn = {
   card_id: string;
   merchant_id: string;
   amount: number;
   event_time: unknown;
-}
+};
 
 function cardTopology(opts: { grace: string; late: 'drop' | 'sideOutput' }) {
   return topology('lookback-test', (t) => {

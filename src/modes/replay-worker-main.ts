@@ -1,0 +1,51 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import { loadTopology } from '../plan/load-topology.js';
+import { replayPartitions, type ReplaySummary } from './replay-partitions.js';
+
+/** What the coordinating thread sends a replay worker. */
+export interface ReplayWorkerData {
+  readonly topologyFile: string;
+  readonly version: string;
+  readonly inputs: Readonly<Record<string, string>>;
+  readonly out: string;
+  readonly partitions: number;
+  readonly stateDir: string;
+  readonly deadLetterDir?: string;
+  readonly batchSize?: number;
+  readonly worker: number;
+  readonly workers: number;
+}
+
+export type ReplayWorkerMessage =
+  | { readonly type: 'progress'; readonly processed: number }
+  | { readonly type: 'done'; readonly summary: ReplaySummary }
+  | { readonly type: 'error'; readonly message: string };
+
+const data = workerData as ReplayWorkerData;
+const post = (m: ReplayWorkerMessage): void => parentPort!.postMessage(m);
+
+try {
+  const plan = await loadTopology(data.topologyFile);
+  if (plan.version !== data.version) throw new Error(`topology ${data.topologyFile} changed while the backfill was starting (version ${plan.version}, expected ${data.version})`);
+  let reported = 0;
+  const summary = await replayPartitions({
+    plan,
+    inputs: data.inputs,
+    out: data.out,
+    partitions: data.partitions,
+    stateDir: data.stateDir,
+    deadLetterDir: data.deadLetterDir,
+    batchSize: data.batchSize,
+    partitionFilter: (p) => p % data.workers === data.worker,
+    onProgress: (n) => {
+      if (n - reported >= 65536) {
+        post({ type: 'progress', processed: n - reported });
+        reported = n;
+      }
+    },
+  });
+  post({ type: 'progress', processed: summary.counters.processed - reported });
+  post({ type: 'done', summary });
+} catch (e) {
+  post({ type: 'error', message: e instanceof Error ? e.message : String(e) });
+}
