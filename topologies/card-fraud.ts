@@ -64,7 +64,14 @@ const cardFraud = topology(
         labelJoin: { from: chargebacks, on: (x) => x.txn_id, matchOn: (c) => c.txn_id, within: '45d', label: 'is_fraud' },
       },
     );
-    return { features };
+    // Daily spend per card in the bank's time zone (a DST day has 23 or 25 hours), emitted once the day closes.
+    const daily = card.calendar('day', 'America/New_York', { emit: 'final' }).aggregate('card_daily_spend', (w) => ({
+      txns: w.count(),
+      amount: w.sum((x) => x.amount),
+      max_amount: w.max((x) => x.amount),
+      merchants: w.countDistinct((x) => x.merchant_id),
+    }));
+    return { features, daily };
   },
   { description: 'Velocity and amount features per card; labels from chargebacks within 45 days.' },
 );
