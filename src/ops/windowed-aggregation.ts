@@ -225,6 +225,7 @@ export class WindowedAggregation {
    * window it belongs to is closed). With 'update' emission pushes one row per changed window.
    */
   apply(key: string, t: number, seq: number, vals: readonly AggValue[], streamTime: number, out: WindowRow[]): boolean {
+    if (!Number.isFinite(t)) throw new Error(`windowed aggregation: event time must be a finite number of ms (got ${String(t)})`);
     const st = streamTime > t ? streamTime : t;
     if (this.window.kind === 'session') return this.applySession(key, t, seq, vals, st, out);
 

@@ -8,7 +8,16 @@ import { compilePlan, type CompiledPlan } from './compile.js';
 export async function loadTopology(file: string): Promise<CompiledPlan> {
   const path = resolve(file);
   if (!existsSync(path)) throw new Error(`unknown topology file ${file}: no such file (topologies live in topologies/*.ts)`);
-  const mod = (await import(pathToFileURL(path).href)) as { default?: Topology<unknown> };
+  let mod: { default?: Topology<unknown> };
+  try {
+    mod = (await import(pathToFileURL(path).href)) as { default?: Topology<unknown> };
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    if (/require\(\) ES Module|ERR_REQUIRE/i.test(msg)) {
+      throw new Error(`cannot load topology ${file}: it is an ES module in a CommonJS package; name it .mts or add "type": "module" to the nearest package.json`);
+    }
+    throw new Error(`cannot load topology ${file}: ${msg.split('\n')[0]}`);
+  }
   const t = mod.default;
   if (!t || typeof t !== 'object' || !('node' in t)) {
     throw new Error(`topology file ${file} has no default export made with topology(...); add \`export default topology('name', (t) => { ... })\``);

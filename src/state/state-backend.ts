@@ -32,8 +32,10 @@ export class LevelBackend implements StateBackend {
   }
 
   async scan(prefix: string): Promise<Array<[string, Uint8Array]>> {
-    // '\xff' sorts after every key character we use, bounding the prefix range.
-    return this.db.iterator({ gte: prefix, lt: `${prefix}\xff` }).all();
+    // The upper bound is the prefix with its last character incremented: every key with the
+    // prefix sorts below it, whatever characters follow (a '\xff' suffix would not, in UTF-8).
+    const last = prefix.charCodeAt(prefix.length - 1);
+    return this.db.iterator({ gte: prefix, lt: `${prefix.slice(0, -1)}${String.fromCharCode(last + 1)}` }).all();
   }
 
   async write(ops: readonly BatchOp[]): Promise<void> {

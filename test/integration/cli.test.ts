@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -63,20 +63,27 @@ test('backfill over NDJSON with a malformed line and a record without event time
     '',
   ];
   writeFileSync(input, lines.join('\n'));
-  const deadLetters = join(dir, 'dead.ndjson');
+  // --dead-letter names a directory holding one NDJSON file per partition.
+  const deadLetters = join(dir, 'dead');
   const out = join(dir, 'out');
   const r = skewless(['backfill', 'topologies/flight-delays.ts', '--input', `flights=${input}`, '--out', out, '--dead-letter', deadLetters, '--json']);
   assert.equal(r.status, 0, r.stderr);
-  const summary = JSON.parse(r.stdout) as { counters: { processed: number; emitted: number; deadLetters: number; late: number }; deadLetterPath?: string; files: Array<{ rows: number }> };
+  const summary = JSON.parse(r.stdout) as {
+    counters: { processed: number; emitted: number; deadLetters: number; late: number };
+    deadLetters: { count: number; dir: string };
+    files: Array<{ rows: number }>;
+  };
   assert.equal(summary.counters.deadLetters, 2);
   assert.equal(summary.counters.processed, 5);
   assert.equal(summary.counters.emitted, 3);
   assert.equal(summary.counters.late, 0);
-  assert.equal(summary.deadLetterPath, deadLetters);
+  assert.deepEqual(summary.deadLetters, { count: 2, dir: deadLetters });
   assert.equal(summary.files.reduce((n, f) => n + f.rows, 0), 3);
 
-  const dead = readFileSync(deadLetters, 'utf8')
-    .split('\n')
+  const dead = readdirSync(deadLetters)
+    .filter((f) => f.endsWith('.ndjson'))
+    .sort()
+    .flatMap((f) => readFileSync(join(deadLetters, f), 'utf8').split('\n'))
     .filter((l) => l !== '')
     .map((l) => JSON.parse(l) as { source: string; partition: number; offset: number; reason: string; raw?: string });
   assert.equal(dead.length, 2);
@@ -92,7 +99,7 @@ test('backfill over NDJSON with a malformed line and a record without event time
   assert.match(dead[1].reason, /missing event time/);
 
   // The human summary says the same.
-  const human = skewless(['backfill', 'topologies/flight-delays.ts', '--input', input, '--out', join(dir, 'out2'), '--dead-letter', join(dir, 'dead2.ndjson')]);
+  const human = skewless(['backfill', 'topologies/flight-delays.ts', '--input', input, '--out', join(dir, 'out2'), '--dead-letter', join(dir, 'dead2')]);
   assert.equal(human.status, 0, human.stderr);
   assert.match(human.stdout, /dead letters 2\b/);
 });

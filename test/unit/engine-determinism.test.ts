@@ -84,6 +84,13 @@ const cardFeatures = topology('determinism', (t) => {
       },
     },
   );
+  // Window operators on the same group: final rows at close, and per-event session updates.
+  card
+    .tumbling('1h', { emit: 'final' })
+    .aggregate('card_hourly', (w) => ({ n: w.count(), amount: w.sum((x) => x.amount), max: w.max((x) => x.amount) }));
+  card
+    .session('30m', { emit: 'update' })
+    .aggregate('card_sessions', (w) => ({ n: w.count(), mean: w.mean((x) => x.amount), std: w.stddev((x) => x.amount) }));
   const device = logins.groupBy('login_card', (l) => l.card_id);
   logins.features('login_features', {
     logins_1h: device.lookback('1h').count(),
@@ -153,10 +160,10 @@ function generate(seed: number, txnCount: number, loginCount: number): Dataset {
 }
 
 /** Every (source, partition) sequence cut into batches of 1..maxBatch, interleaved at random, each sequence's order kept. */
-function schedule(data: Dataset, rng: Rng, maxBatch: number): InputBatch[] {
+function schedule(data: Dataset, sources: readonly SourceName[], rng: Rng, maxBatch: number): InputBatch[] {
   const queues: InputBatch[][] = [];
   for (let p = 0; p < PARTITIONS; p++) {
-    for (const source of SOURCES) {
+    for (const source of sources) {
       const recs = data[p][source];
       const q: InputBatch[] = [];
       for (let i = 0; i < recs.length; ) {
@@ -187,14 +194,19 @@ interface PartitionRun {
 }
 
 /** (a) The reference: each partition's sequences in one batch per source. */
+function sourcesOf(program: Program): SourceName[] {
+  return program.sources.map((s) => s.node.name as SourceName);
+}
+
 async function referenceRun(program: Program, data: Dataset): Promise<PartitionRun[]> {
+  const sources = sourcesOf(program);
   const backend = new MemoryBackend();
   const runs: PartitionRun[] = [];
   for (let p = 0; p < PARTITIONS; p++) {
     const { sinks, out } = collectingSinks();
     const task = await Task.open(program, p, backend, sinks);
-    for (const source of SOURCES) await task.process({ source, partition: p, records: data[p][source] });
-    for (const source of SOURCES) await task.endOfInput(source);
+    for (const source of sources) await task.process({ source, partition: p, records: data[p][source] });
+    for (const source of sources) await task.endOfInput(source);
     runs.push({ out, counters: { ...task.counters } });
   }
   return runs;
@@ -209,14 +221,39 @@ async function openTasks(program: Program, backend: StateBackend): Promise<Array
   return tasks;
 }
 
-async function endAll(tasks: Array<{ task: Task }>, rng: Rng): Promise<void> {
+async function endAll(tasks: Array<{ task: Task }>, sources: readonly SourceName[], rng: Rng): Promise<void> {
   for (const { task } of tasks) {
-    const order = rng.chance(0.5) ? [...SOURCES] : [...SOURCES].reverse();
+    const order = rng.chance(0.5) ? [...sources] : [...sources].reverse();
     for (const s of order) await task.endOfInput(s);
   }
 }
 
+/** The same transaction features without the logins source: a single-input task (no merge). */
+const txnsOnly = topology('determinism-single-input', (t) => {
+  const txns = t.source<Txn>('txns', {
+    schema: '../../schemas/card_transaction.avsc',
+    key: (x) => x.card_id,
+    eventTime: (x) => x.event_time,
+    grace: '20m',
+    late: 'sideOutput',
+  });
+  const card = txns.groupBy('card', (x) => x.card_id);
+  txns.features('txn_features', {
+    n_1h: card.lookback('1h').count(),
+    sum_24h: card.lookback('24h').sum((x) => x.amount),
+    min_1h: card.lookback('1h').min((x) => x.amount),
+    max_7h: card.lookback('7h').max((x) => x.amount),
+    std_24h: card.lookback('24h').stddev((x) => x.amount),
+    merchants_24h: card.lookback('24h').countDistinct((x) => x.merchant_id),
+    last_3h: card.lookback('3h').last((x) => x.amount),
+    since: card.timeSinceLast('seconds'),
+  });
+  card.hopping('2h', '30m', { emit: 'final' }).aggregate('card_hopping', (w) => ({ n: w.count(), amount: w.sum((x) => x.amount) }));
+  return {};
+});
+
 const program = buildProgram(compilePlan(cardFeatures, HERE));
+const singleInput = buildProgram(compilePlan(txnsOnly, HERE));
 const DATA = generate(20250301, 3000, 1000);
 
 test('the generated input really is out of order, partly late and partly malformed', async () => {
@@ -244,32 +281,43 @@ test('the generated input really is out of order, partly late and partly malform
   // Every record is accounted for exactly once: a feature row, a late record or a dead letter.
   assert.equal(sum('emitted') + sum('late') + sum('deadLetters'), total);
   assert.equal(ref.reduce((n, r) => n + r.out.late.length, 0), sum('lateSideOutput'));
+  // The window operators emitted both kinds of rows, so their determinism is covered below too.
+  const windows = ref.flatMap((r) => r.out.windows);
+  assert.ok(windows.some((w) => w.output === 'card_hourly' && w.final), 'final tumbling rows');
+  assert.ok(windows.some((w) => w.output === 'card_sessions' && !w.final), 'session update rows');
 });
 
-test('same rows bit for bit for random batchings and interleavings of partitions and sources', async () => {
+/** (b) Random batchings and interleavings; every partition's outputs must equal the reference bit for bit. */
+async function checkInterleavings(program: Program, seed: number, RUNS: number): Promise<void> {
   const ref = await referenceRun(program, DATA);
-  const rng = new Rng(7);
-  const RUNS = 24;
+  const sources = sourcesOf(program);
+  const rng = new Rng(seed);
+  // Non-vacuous: every output kind of the program produced rows in the reference.
+  for (const o of [...program.outputs, ...program.windowOps]) {
+    const n = ref.reduce((k, r) => k + r.out.features.filter((f) => f.output === o.name).length + r.out.windows.filter((w) => w.output === o.name).length, 0);
+    assert.ok(n > 0, `output ${o.name} has rows in the reference run`);
+  }
   for (let run = 0; run < RUNS; run++) {
     // One backend for all partitions, as a worker holds them; occasional checkpoints must not matter.
     const backend = new MemoryBackend();
     const tasks = await openTasks(program, backend);
-    for (const batch of schedule(DATA, rng, 50)) {
+    for (const batch of schedule(DATA, sources, rng, 50)) {
       await tasks[batch.partition].task.process(batch);
       if (rng.chance(0.02)) await tasks[batch.partition].task.checkpoint();
     }
-    await endAll(tasks, rng);
+    await endAll(tasks, sources, rng);
     for (let p = 0; p < PARTITIONS; p++) {
       assertSameOutputs(tasks[p].out, ref[p].out, `run ${run}, partition ${p}`);
       assert.deepEqual(tasks[p].task.counters, ref[p].counters, `run ${run}, partition ${p}: counters`);
     }
   }
-});
+}
 
-test('crash and restart from LevelDB checkpoints: committed rows + rows after restart = the uninterrupted run', async (t) => {
+/** Crash at random points after random checkpoints, restart from LevelDB, feed again from offset 0. */
+async function checkCrashes(t: { after: (fn: () => void) => void }, program: Program, seed: number, TRIALS: number): Promise<void> {
   const ref = await referenceRun(program, DATA);
-  const rng = new Rng(99);
-  const TRIALS = 6;
+  const sources = sourcesOf(program);
+  const rng = new Rng(seed);
   let lostRows = 0;
   let committedRows = 0;
   for (let trial = 0; trial < TRIALS; trial++) {
@@ -277,12 +325,12 @@ test('crash and restart from LevelDB checkpoints: committed rows + rows after re
     t.after(() => rmSync(dir, { recursive: true, force: true }));
 
     // Before the crash: random batching and interleaving, random checkpoints, stop at a random batch.
-    const before = schedule(DATA, rng, 50);
+    const before = schedule(DATA, sources, rng, 50);
     const crashAt = rng.int(1, before.length - 1);
     let backend = await LevelBackend.open(dir);
     let tasks = await openTasks(program, backend);
     const committed: Collected[] = Array.from({ length: PARTITIONS }, emptyCollected);
-    const committedPositions: Array<Record<string, number>> = Array.from({ length: PARTITIONS }, () => ({ txns: 0, logins: 0 }));
+    const committedPositions: Array<Record<string, number>> = Array.from({ length: PARTITIONS }, () => Object.fromEntries(sources.map((s) => [s, 0])));
     const committedCounters: Array<TaskCounters | undefined> = new Array(PARTITIONS).fill(undefined);
     let checkpoints = 0;
     for (let i = 0; i < crashAt; i++) {
@@ -312,8 +360,8 @@ test('crash and restart from LevelDB checkpoints: committed rows + rows after re
       if (committedCounters[p]) assert.deepEqual(tasks[p].task.counters, committedCounters[p], `trial ${trial}, partition ${p}: restored counters`);
     }
     // Restart: the driver feeds every partition again from offset 0, batched differently; the task skips what it applied.
-    for (const b of schedule(DATA, rng, 50)) await tasks[b.partition].task.process(b);
-    await endAll(tasks, rng);
+    for (const b of schedule(DATA, sources, rng, 50)) await tasks[b.partition].task.process(b);
+    await endAll(tasks, sources, rng);
     for (let p = 0; p < PARTITIONS; p++) {
       const after = tasks[p].out;
       const joined: Collected = {
@@ -330,6 +378,22 @@ test('crash and restart from LevelDB checkpoints: committed rows + rows after re
   // The trials really exercised both sides of a crash.
   assert.ok(committedRows > 0, 'some rows were committed before crashes');
   assert.ok(lostRows > 0, 'some rows were emitted after the last checkpoint and had to be recomputed');
+}
+
+test('same rows bit for bit for random batchings and interleavings of partitions and sources', async () => {
+  await checkInterleavings(program, 7, 24);
+});
+
+test('single-input tasks (no merge): same rows bit for bit for random batchings', async () => {
+  await checkInterleavings(singleInput, 8, 12);
+});
+
+test('crash and restart from LevelDB checkpoints: committed rows + rows after restart = the uninterrupted run', async (t) => {
+  await checkCrashes(t, program, 99, 6);
+});
+
+test('crash and restart of single-input tasks from LevelDB checkpoints', async (t) => {
+  await checkCrashes(t, singleInput, 100, 4);
 });
 
 test('a restarted task continues from a checkpoint taken mid-merge without losing held-back records', async (t) => {
@@ -356,11 +420,11 @@ test('a restarted task continues from a checkpoint taken mid-merge without losin
   const second = collectingSinks();
   const restarted = await Task.open(program, 1, backend, second.sinks);
   assert.deepEqual(restarted.resumePositions(), positions);
-  for (const source of SOURCES) await restarted.process({ source, partition: 1, records: DATA[1][source] });
-  for (const source of SOURCES) await restarted.endOfInput(source);
+  for (const source of sourcesOf(program)) await restarted.process({ source, partition: 1, records: DATA[1][source] });
+  for (const source of sourcesOf(program)) await restarted.endOfInput(source);
   await backend.close();
   assertSameOutputs(
-    { features: [...first.out.features, ...second.out.features], windows: [], dead: [...first.out.dead, ...second.out.dead], late: [...first.out.late, ...second.out.late] },
+    { features: [...first.out.features, ...second.out.features], windows: [...first.out.windows, ...second.out.windows], dead: [...first.out.dead, ...second.out.dead], late: [...first.out.late, ...second.out.late] },
     ref[1].out,
     'partition 1 after a mid-merge checkpoint',
   );

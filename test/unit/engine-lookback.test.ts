@@ -423,6 +423,16 @@ test('long history with trimming, compaction and a restart equals a brute-force 
       distinct: card.lookback('30m').countDistinct((x) => x.merchant_id),
       last: card.lookback('30m').last((x) => x.amount),
       since: card.timeSinceLast('ms'),
+      // A window shorter than the grace: out-of-order events often land before its running range.
+      n_5m: card.lookback('5m').count(),
+      sum_5m: card.lookback('5m').sum((x) => x.amount),
+      max_5m: card.lookback('5m').max((x) => x.amount),
+      std_5m: card.lookback('5m').stddev((x) => x.amount),
+      last_5m: card.lookback('5m').last((x) => x.amount),
+      // includeCurrent on the in-order and the behind-the-clock paths.
+      n_incl: card.lookback('30m', { includeCurrent: true }).count(),
+      max_5m_incl: card.lookback('5m', { includeCurrent: true }).max((x) => x.amount),
+      last_incl: card.lookback('30m', { includeCurrent: true }).last((x) => x.amount),
     });
     return {};
   });
@@ -468,7 +478,24 @@ test('long history with trimming, compaction and a restart equals a brute-force 
     let last: Applied | null = null;
     for (const x of w30) if (last === null || x.t >= last.t) last = x;
     const earlier = h.filter((x) => x.t <= t);
+    const w5 = inWin(5 * M);
+    const a5 = w5.map((x) => x.amount);
+    const mean5 = a5.length === 0 ? 0 : a5.reduce((a, b) => a + b, 0) / a5.length;
+    let last5: Applied | null = null;
+    for (const x of w5) if (last5 === null || x.t >= last5.t) last5 = x;
+    // includeCurrent: the same windows plus the event itself, which is applied last (wins ties for last).
+    const self: Applied = { t, amount: e.amount, merchant: e.merchant_id };
+    let lastIncl: Applied = self;
+    for (const x of w30) if (x.t > lastIncl.t) lastIncl = x;
     expected.push({
+      n_5m: a5.length,
+      sum_5m: a5.reduce((a, b) => a + b, 0),
+      max_5m: a5.length === 0 ? null : Math.max(...a5),
+      std_5m: a5.length < 2 ? null : Math.sqrt(a5.reduce((a, b) => a + (b - mean5) ** 2, 0) / (a5.length - 1)),
+      last_5m: last5 === null ? null : last5.amount,
+      n_incl: n + 1,
+      max_5m_incl: Math.max(e.amount, ...a5),
+      last_incl: lastIncl.amount,
       n,
       n_2h: w2h.length,
       sum,
@@ -513,7 +540,11 @@ test('long history with trimming, compaction and a restart equals a brute-force 
     const row = rows[k++];
     assert.equal(row.offset, i);
     const what = `offset ${i} (${events[i].card_id} @ ${(events[i].event_time as number) - T0} ms)`;
-    for (const c of ['n', 'n_2h', 'min', 'max', 'distinct', 'last', 'since'] as const) assert.equal(row[c], exp[c], `${what}: ${c}`);
+    for (const c of ['n', 'n_2h', 'min', 'max', 'distinct', 'last', 'since', 'n_5m', 'max_5m', 'last_5m', 'n_incl', 'max_5m_incl', 'last_incl'] as const) {
+      assert.equal(row[c], exp[c], `${what}: ${c}`);
+    }
+    assertClose(row.sum_5m, exp.sum_5m, `${what}: sum_5m`, 1e-9);
+    assertClose(row.std_5m, exp.std_5m, `${what}: std_5m`, 1e-9);
     assertClose(row.sum, exp.sum, `${what}: sum`, 1e-9);
     assertClose(row.mean, exp.mean, `${what}: mean`, 1e-9);
     assertClose(row.std, exp.std, `${what}: std`, 1e-9);
@@ -521,4 +552,15 @@ test('long history with trimming, compaction and a restart equals a brute-force 
   // The scenario is not trivial: many out-of-order events, and windows that fill and empty.
   const outOfOrder = events.filter((e, i) => i > 0 && (e.event_time as number) < Math.max(...events.slice(Math.max(0, i - 20), i).map((x) => x.event_time as number))).length;
   assert.ok(outOfOrder > 300, `out-of-order events: ${outOfOrder}`);
+  // ... and many of them are more than 5 minutes behind their key's clock (before the 5m window's range).
+  let behind5m = 0;
+  const clock = new Map<string, number>();
+  for (let i = 0; i < events.length; i++) {
+    if (expected[i] === 'late') continue;
+    const e = events[i];
+    const c = clock.get(e.card_id) ?? -Infinity;
+    if ((e.event_time as number) <= c - 5 * M) behind5m++;
+    clock.set(e.card_id, Math.max(c, e.event_time as number));
+  }
+  assert.ok(behind5m > 100, `events more than 5 min behind their key's clock: ${behind5m}`);
 });

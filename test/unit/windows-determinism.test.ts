@@ -67,7 +67,7 @@ const SCENARIOS: Scenario[] = [
 // for every event, so with grace = JITTER + SPREAD no event is ever late, whatever the
 // interleaving: the per-key results must not depend on it.
 const STEP = 12;
-const JITTER = 6;
+const JITTER = 40;
 const SPREAD = 40;
 const GRACE_STEPS = JITTER + SPREAD;
 
@@ -79,9 +79,10 @@ function generate(seed: number, sc: Scenario, keys: number, perKey: number): Ev[
     const evs: Ev[] = [];
     let n = 0;
     for (let i = 0; i < perKey; i++) {
-      // occasional long pauses make sessions end and windows go empty
-      n += rand() < 0.08 ? 60 + Math.floor(rand() * 40) : Math.floor(rand() * STEP);
-      const jitter = Math.floor(rand() * (JITTER + 1));
+      // occasional pauses end sessions (gap 30) and empty windows; a later event with a large
+      // jitter can then land in the pause and bridge two sessions
+      n += rand() < 0.1 ? 31 + Math.floor(rand() * 20) : Math.floor(rand() * STEP);
+      const jitter = rand() < 0.15 ? Math.floor(rand() * (JITTER + 1)) : Math.floor(rand() * 4);
       const v = rand() < 0.1 ? null : Math.round(rand() * 10_000) / 100; // decimals: fold order matters
       const c = rand() < 0.1 ? null : cats[Math.floor(rand() * cats.length)];
       evs.push({ key: `k${k}`, nominal: n, t: sc.base + (n - jitter) * sc.unit, vals: [v, c] });
@@ -138,6 +139,8 @@ interface RunOptions {
 
 interface RunResult {
   rows: WindowRow[];
+  /** applies after which fewer windows were held than before: session merges */
+  merges: number;
   /** rows.length after event i (and its advance) */
   rowsAfter: number[];
   /** store contents after each checkpoint, by event index */
@@ -155,10 +158,13 @@ function run(sc: Scenario, events: readonly Ev[], o: RunOptions): RunResult {
   const rowsAfter: number[] = [];
   const stores = new Map<number, Array<[string, number[]]>>();
   let lastCheckpoint: RunResult['lastCheckpoint'];
+  let merges = 0;
   for (let i = o.resume?.from ?? 0; i < events.length; i++) {
     const e = events[i];
     st = Math.max(st, e.t);
+    const held = op.openWindows;
     const ok = op.apply(e.key, e.t, seq++, e.vals, st, rows);
+    if (op.openWindows < held) merges++;
     assert.equal(ok, true, `${sc.name}: event ${i} unexpectedly late`);
     if (o.advanceAt[i]) op.advance(st, rows);
     rowsAfter[i] = rows.length;
@@ -167,11 +173,11 @@ function run(sc: Scenario, events: readonly Ev[], o: RunOptions): RunResult {
       stores.set(i, storeEntries(store));
       lastCheckpoint = { store: new Map(store), st, seq, at: i };
     }
-    if (o.crashAfter === i) return { rows, rowsAfter, stores, lastCheckpoint };
+    if (o.crashAfter === i) return { rows, merges, rowsAfter, stores, lastCheckpoint };
   }
   op.advance(Infinity, rows);
   assert.equal(op.openWindows, 0);
-  return { rows, rowsAfter, stores, lastCheckpoint };
+  return { rows, merges, rowsAfter, stores, lastCheckpoint };
 }
 
 function byKey(rows: readonly WindowRow[]): Map<string, WindowRow[]> {
@@ -197,8 +203,9 @@ for (const sc of SCENARIOS) {
       const events = interleave(100 + trial, perKey);
       const rand = prng(200 + trial);
       const advanceAt = events.map(() => rand() < [0, 0.05, 0.3, 1][trial]);
-      const { rows } = run(sc, events, { advanceAt });
+      const { rows, merges } = run(sc, events, { advanceAt });
       assert.ok(rows.length > 20, 'the scenario produces rows');
+      if (sc.window.kind === 'session') assert.ok(merges > 0, 'the scenario merges sessions');
       const grouped = byKey(rows);
       if (reference === undefined) {
         reference = grouped;

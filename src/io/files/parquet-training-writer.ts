@@ -1,7 +1,8 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { ByteWriter, ParquetWriter } from 'hyparquet-writer';
-import { createColumnBuffer, schemaElement, type ColumnSpec } from './training-columns.js';
+import { ByteBuf } from './parquet-encoding.js';
+import { writeFileMetaData, type RowGroupMeta } from './parquet-thrift.js';
+import { EncodeContext, createColumnBuffer, schemaLeaf, type ColumnSpec } from './training-columns.js';
 
 export type { ColumnSpec, ColumnType } from './training-columns.js';
 
@@ -42,7 +43,13 @@ export interface TrainingWriter {
 const DEFAULT_ROW_GROUP_SIZE = 131072;
 
 /**
- * Streams training rows into a Parquet file, one row group at a time, through hyparquet-writer.
+ * Streams training rows into a Parquet file, one row group at a time. Pages are encoded here
+ * from typed arrays (see training-columns.ts): one uncompressed v1 data page per column chunk,
+ * definition levels for nullable columns, dictionary encoding where values repeat (keys,
+ * versions, categorical features), DELTA_BINARY_PACKED for other int64 columns (offsets,
+ * times) and PLAIN for the rest. Uncompressed because a JavaScript compressor costs more CPU
+ * than all the encoding, and the encodings already shrink what compresses well.
+ *
  * The data goes to a hidden `.<name>.partial` file next to the target and is renamed over it
  * only after the footer is written and synced, so a crashed run never leaves a file that
  * looks complete. File I/O is synchronous: this is a batch sink, and a row group is encoded
@@ -60,43 +67,44 @@ export function createTrainingWriter(options: TrainingWriterOptions): TrainingWr
   const partial = join(dirname(target), `.${basename(target)}.partial`);
   mkdirSync(dirname(target), { recursive: true });
   const fd = openSync(partial, 'w');
-  const sink = new FileSink(fd);
-  const parquet = new ParquetWriter({
-    writer: sink,
-    schema: [{ name: 'root', num_children: columns.length }, ...columns.map(schemaElement)],
-    codec: 'SNAPPY',
-    createdBy: 'skewless',
-  });
+  let fileOffset = 0;
+  const writeOut = (bytes: Uint8Array): void => {
+    for (let written = 0; written < bytes.length; ) written += writeSync(fd, bytes, written);
+    fileOffset += bytes.length;
+  };
+  const rowGroupMetas: RowGroupMeta[] = [];
 
   const buffers = columns.map((spec) => createColumnBuffer(spec, rowGroupSize));
   let buffered = 0;
   let rowsWritten = 0;
-  let rowGroups = 0;
   let state: 'open' | 'closed' | 'failed' = 'open';
 
   const ensureOpen = (): void => {
     if (state !== 'open') throw new Error(`skewless: training writer for ${target} is ${state}`);
   };
 
+  try {
+    writeOut(MAGIC);
+  } catch (err) {
+    state = 'failed';
+    discard(fd, partial);
+    throw err;
+  }
+
   const flushGroup = (): void => {
     if (buffered === 0) return;
     try {
-      const columnData = buffers.map((buffer) => ({
-        name: buffer.spec.name,
-        data: buffer.take(buffered),
-        // Min/max of feature values (doubles) cost ~7% of write time and hardly ever prune a
-        // read; keys, times, ints, strings and booleans keep their statistics.
-        statistics: buffer.spec.type !== 'double',
-      }));
-      // pageSize 0: one page per column chunk. Cutting pages costs a size estimate per value
-      // (~6% of write time) and buys nothing for training files, which are read whole.
-      void parquet.write({ columnData, rowGroupSize: buffered, pageSize: 0 });
+      const ctx = (encodeContext ??= new EncodeContext());
+      ctx.out.pos = 0;
+      ctx.fileOffset = fileOffset;
+      const chunks = buffers.map((buffer) => buffer.encode(buffered, ctx));
+      rowGroupMetas.push({ columns: chunks, numRows: buffered, fileOffset, size: ctx.out.pos });
+      writeOut(ctx.out.view0());
     } catch (err) {
       state = 'failed';
       throw err;
     }
     rowsWritten += buffered;
-    rowGroups++;
     buffered = 0;
   };
 
@@ -123,12 +131,8 @@ export function createTrainingWriter(options: TrainingWriterOptions): TrainingWr
       // call that are not yet in a completed row group.
       for (let done = 0; done < rowCount; ) {
         const take = Math.min(rowCount - done, rowGroupSize - buffered);
-        for (let c = 0; c < buffers.length; c++) {
-          const source = sources[c];
-          const buffer = buffers[c];
-          const firstRow = rowsWritten + buffered - done;
-          for (let i = done; i < done + take; i++) buffer.set(buffered + i - done, source === undefined ? null : source[i], firstRow + i);
-        }
+        const row = rowsWritten + buffered;
+        for (let c = 0; c < buffers.length; c++) buffers[c].append(sources[c], done, take, buffered, row);
         buffered += take;
         done += take;
         if (buffered === rowGroupSize) flushGroup();
@@ -146,8 +150,17 @@ export function createTrainingWriter(options: TrainingWriterOptions): TrainingWr
       ensureOpen();
       flushGroup();
       try {
-        parquet.kvMetadata = keyValueMetadata({ ...options.metadata?.(), ...kv });
-        void parquet.finish();
+        const footer = new ByteBuf(1 << 12);
+        writeFileMetaData(footer, {
+          schema: columns.map(schemaLeaf),
+          numRows: rowsWritten,
+          rowGroups: rowGroupMetas,
+          keyValue: keyValueMetadata({ ...options.metadata?.(), ...kv }),
+          createdBy: 'skewless',
+        });
+        footer.u32(footer.pos);
+        footer.append(MAGIC);
+        writeOut(footer.view0());
         fsyncSync(fd);
         closeSync(fd);
         renameSync(partial, target);
@@ -157,7 +170,7 @@ export function createTrainingWriter(options: TrainingWriterOptions): TrainingWr
         throw err;
       }
       state = 'closed';
-      return { path: target, rows: rowsWritten, rowGroups, bytes: sink.offset };
+      return { path: target, rows: rowsWritten, rowGroups: rowGroupMetas.length, bytes: fileOffset };
     },
 
     abort() {
@@ -168,6 +181,15 @@ export function createTrainingWriter(options: TrainingWriterOptions): TrainingWr
   };
   return writer;
 }
+
+const MAGIC = new Uint8Array([0x50, 0x41, 0x52, 0x31]); // "PAR1"
+
+/**
+ * Scratch buffers for encoding a row group, shared by every writer of this thread: a row group
+ * is encoded and written in one synchronous step, so one set is enough however many files
+ * (outputs × partitions) are open at once.
+ */
+let encodeContext: EncodeContext | undefined;
 
 function checkColumns(columns: readonly ColumnSpec[]): readonly ColumnSpec[] {
   const seen = new Set<string>();
@@ -198,26 +220,4 @@ function discard(fd: number, partial: string): void {
     // already closed
   }
   rmSync(partial, { force: true });
-}
-
-/** A ByteWriter that spills to a file descriptor every MiB and after each row group. */
-class FileSink extends ByteWriter {
-  constructor(private readonly fd: number) {
-    super(1 << 20);
-  }
-
-  override ensure(size: number): void {
-    if (this.index > 1 << 20) this.flush();
-    super.ensure(size);
-  }
-
-  flush(): void {
-    const bytes = new Uint8Array(this.buffer, 0, this.index);
-    for (let written = 0; written < bytes.length; ) written += writeSync(this.fd, bytes, written);
-    this.index = 0;
-  }
-
-  override finish(): void {
-    this.flush();
-  }
 }

@@ -1,4 +1,19 @@
-import type { ParquetWriter } from 'hyparquet-writer';
+import {
+  ByteBuf,
+  bitWidthOf,
+  buildNumberDictionary,
+  sampleDistinct,
+  setInt64,
+  writeDefinitionLevels,
+  writeDeltaBinaryPacked,
+  writePlainBooleans,
+  writePlainDoubles,
+  writePlainInt32,
+  writePlainInt64,
+  writePlainString,
+  writeRleHybrid,
+} from './parquet-encoding.js';
+import { Encoding, PhysicalType, writeDataPageHeader, writeDictionaryPageHeader, type ChunkStatistics, type ColumnChunkMeta, type SchemaLeaf } from './parquet-thrift.js';
 
 /** Column types of training data, each with one fixed Parquet representation. */
 export type ColumnType = 'string' | 'int32' | 'int64' | 'double' | 'boolean' | 'timestamp-ms';
@@ -9,47 +24,65 @@ export interface ColumnSpec {
   readonly nullable: boolean;
 }
 
-// hyparquet-writer bundles its own hyparquet, so take its types from the writer itself.
-type WriterOptions = ConstructorParameters<typeof ParquetWriter>[0];
-export type SchemaElement = WriterOptions['schema'][number];
-export type ColumnSource = Parameters<ParquetWriter['write']>[0]['columnData'][number];
-
-export function schemaElement({ name, type, nullable }: ColumnSpec): SchemaElement {
-  const repetition_type = nullable ? 'OPTIONAL' : 'REQUIRED';
+export function schemaLeaf({ name, type, nullable }: ColumnSpec): SchemaLeaf {
+  const optional = nullable;
   switch (type) {
     case 'string':
-      return { name, repetition_type, type: 'BYTE_ARRAY', converted_type: 'UTF8', logical_type: { type: 'STRING' } };
+      return { name, optional, type: PhysicalType.BYTE_ARRAY, logical: 'string' };
     case 'int32':
-      return { name, repetition_type, type: 'INT32' };
+      return { name, optional, type: PhysicalType.INT32 };
     case 'int64':
-      return { name, repetition_type, type: 'INT64' };
+      return { name, optional, type: PhysicalType.INT64 };
     case 'double':
-      return { name, repetition_type, type: 'DOUBLE' };
+      return { name, optional, type: PhysicalType.DOUBLE };
     case 'boolean':
-      return { name, repetition_type, type: 'BOOLEAN' };
+      return { name, optional, type: PhysicalType.BOOLEAN };
     case 'timestamp-ms':
       // isAdjustedToUTC: event times are instants, so readers show them as UTC timestamps.
-      return {
-        name,
-        repetition_type,
-        type: 'INT64',
-        converted_type: 'TIMESTAMP_MILLIS',
-        logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'MILLIS' },
-      };
+      return { name, optional, type: PhysicalType.INT64, logical: 'timestamp-ms-utc' };
+  }
+}
+
+/** Buffers shared by the columns of one writer while a row group is encoded. */
+export class EncodeContext {
+  /** The row group's column chunks, written to the file after the last column. */
+  readonly out = new ByteBuf(1 << 20);
+  /** One page body at a time. */
+  readonly page = new ByteBuf(1 << 20);
+  /** File offset of `out.bytes[0]`. */
+  fileOffset = 0;
+  values = new Float64Array(0);
+  indexes = new Int32Array(0);
+  flags = new Uint8Array(0);
+  readonly deltas = new Float64Array(128);
+  readonly packed = new Int32Array(32);
+
+  /** Scratch arrays of at least `n` slots. */
+  reserve(n: number): void {
+    if (this.values.length >= n) return;
+    this.values = new Float64Array(n);
+    this.indexes = new Int32Array(n);
+    this.flags = new Uint8Array(n);
   }
 }
 
 /**
  * One row group's worth of one column. Values are validated as they arrive, so an error
  * names the offending row while the caller still knows what it was; numbers live in typed
- * arrays so a 100k-row group does not become 100k boxed heap numbers until it is encoded.
+ * arrays, so a 100k-row group is not 100k boxed heap numbers, and the Parquet pages are
+ * encoded straight from them.
  */
 export interface ColumnBuffer {
   readonly spec: ColumnSpec;
+  /**
+   * Stores `source[from .. from+count)` (all null when `source` is undefined) at slots
+   * `at ..`; `row` is the file row of `source[from]`, for error messages.
+   */
+  append(source: ArrayLike<unknown> | undefined, from: number, count: number, at: number, row: number): void;
   /** Stores `value` at slot `i`; `row` is the file row, for error messages. */
   set(i: number, value: unknown, row: number): void;
-  /** The first `n` slots in the form hyparquet-writer encodes; the buffer is reusable afterwards. */
-  take(n: number): ColumnSource['data'];
+  /** Appends the first `n` slots as one column chunk to `ctx.out`; the buffer is reusable afterwards. */
+  encode(n: number, ctx: EncodeContext): ColumnChunkMeta;
 }
 
 export function createColumnBuffer(spec: ColumnSpec, capacity: number): ColumnBuffer {
@@ -60,10 +93,9 @@ export function createColumnBuffer(spec: ColumnSpec, capacity: number): ColumnBu
       return new BooleanBuffer(spec, capacity);
     case 'int32':
     case 'double':
-      return new NumberBuffer(spec, capacity);
     case 'int64':
     case 'timestamp-ms':
-      return new Int64Buffer(spec, capacity);
+      return new NumberBuffer(spec, capacity);
   }
 }
 
@@ -73,154 +105,526 @@ function reject(spec: ColumnSpec, row: number, value: unknown, expected: string)
   throw new Error(`skewless: training column "${spec.name}" (${spec.type}) row ${row}: expected ${expected}${orNull}, got ${got}`);
 }
 
-class BooleanBuffer implements ColumnBuffer {
-  private values: (boolean | null)[];
+// Slots are allocated as rows arrive (up to the row group size), so a generous row group
+// size costs nothing for small files.
+const INITIAL_SLOTS = 4096;
 
-  constructor(
-    readonly spec: ColumnSpec,
-    private readonly capacity: number,
-  ) {
-    this.values = new Array<boolean | null>(capacity);
-  }
+function grownLength(current: number, need: number, capacity: number): number {
+  let length = Math.max(current, Math.min(capacity, INITIAL_SLOTS));
+  while (length < need && length < capacity) length = Math.min(capacity, length * 2);
+  return length;
+}
 
-  set(i: number, value: unknown, row: number): void {
-    if (typeof value === 'boolean') this.values[i] = value;
-    else if ((value === null || value === undefined) && this.spec.nullable) this.values[i] = null;
-    else reject(this.spec, row, value, 'a boolean');
+/** Writes a dictionary page (if any) and one data page as a column chunk into `ctx.out`. */
+function writeChunk(
+  ctx: EncodeContext,
+  spec: ColumnSpec,
+  type: PhysicalType,
+  n: number,
+  encoding: Encoding,
+  dictionary: { readonly body: Uint8Array; readonly count: number } | undefined,
+  statistics: ChunkStatistics | undefined,
+): ColumnChunkMeta {
+  const out = ctx.out;
+  const start = out.pos;
+  let dictionaryPageOffset: number | undefined;
+  if (dictionary) {
+    dictionaryPageOffset = ctx.fileOffset + out.pos;
+    writeDictionaryPageHeader(out, { pageSize: dictionary.body.length, numValues: dictionary.count });
+    out.append(dictionary.body);
   }
+  const dataPageOffset = ctx.fileOffset + out.pos;
+  writeDataPageHeader(out, { pageSize: ctx.page.pos, numValues: n, encoding });
+  out.append(ctx.page.view0());
+  return {
+    type,
+    path: spec.name,
+    encodings: dictionary ? [Encoding.PLAIN, Encoding.RLE, Encoding.RLE_DICTIONARY] : [encoding, Encoding.RLE],
+    numValues: n,
+    size: out.pos - start,
+    dataPageOffset,
+    dictionaryPageOffset,
+    dataEncoding: encoding,
+    statistics,
+  };
+}
 
-  take(n: number): ColumnSource['data'] {
-    const out = n === this.capacity ? this.values : this.values.slice(0, n);
-    this.values = new Array<boolean | null>(this.capacity);
-    return out as ColumnSource['data'];
-  }
+/** Dictionary indexes as a data page body: bit width, then the RLE/bit-packed hybrid. */
+function writeIndexes(page: ByteBuf, indexes: Int32Array, m: number, entries: number): void {
+  const bitWidth = bitWidthOf(entries - 1);
+  page.u8(bitWidth);
+  writeRleHybrid(page, indexes, m, bitWidth);
 }
 
 /**
- * Strings are handed to hyparquet-writer already UTF-8 encoded, as views into one buffer per
- * row group, one view per distinct string. Left as JS strings, the writer encodes each value
- * with its own TextEncoder allocation, which made string columns several times slower than
- * everything else; with shared views its dictionary detection also hits by identity.
+ * Whether a dictionary of `entries` values of `entryBytes` total pays off against `plainBytes`
+ * of PLAIN values: it must save at least a quarter (the file is not compressed, so every
+ * saved byte counts; below that, PLAIN is cheaper to read).
  */
-class StringBuffer implements ColumnBuffer {
-  private values: (string | null)[];
+function dictionaryWins(entries: number, entryBytes: number, m: number, plainBytes: number): boolean {
+  const indexBytes = Math.ceil((m * bitWidthOf(entries - 1)) / 8);
+  return 4 * (entryBytes + indexBytes) <= 3 * plainBytes;
+}
+
+/** Most entries a dictionary may have before it cannot win (and a hard cap on its size). */
+function maxDictionaryEntries(m: number): number {
+  return Math.min(Math.floor(m / 2), 1 << 20);
+}
+
+/** Counts nulls in the first `n` definition levels. */
+function countNulls(defs: Uint8Array | undefined, n: number): number {
+  if (defs === undefined) return 0;
+  let present = 0;
+  for (let i = 0; i < n; i++) present += defs[i];
+  return n - present;
+}
+
+/**
+ * int32, int64, timestamp-ms and double. Values are numbers in a Float64Array (int64: safe
+ * integers; bigints beyond ±2^53 go to a side map by slot), with definition levels (1 =
+ * present) for nullable columns.
+ */
+class NumberBuffer implements ColumnBuffer {
+  private values = new Float64Array(0);
+  private defs: Uint8Array | undefined;
+  /** int64 values that are not safe integers, by slot. */
+  private big: Map<number, bigint> | undefined;
+  private readonly kind: 0 | 1 | 2; // double, int32, int64/timestamp
+  private readonly expected: string;
 
   constructor(
     readonly spec: ColumnSpec,
     private readonly capacity: number,
   ) {
-    this.values = new Array<string | null>(capacity);
+    this.kind = spec.type === 'double' ? 0 : spec.type === 'int32' ? 1 : 2;
+    this.expected =
+      spec.type === 'double' ? 'a number' : spec.type === 'int32' ? 'a 32-bit integer' : spec.type === 'int64' ? 'a safe integer or a 64-bit bigint' : 'epoch milliseconds (an integer) or a Date';
+    if (spec.nullable) this.defs = new Uint8Array(0);
+  }
+
+  private reserve(need: number): void {
+    if (need <= this.values.length) return;
+    const length = grownLength(this.values.length, need, this.capacity);
+    const values = new Float64Array(length);
+    values.set(this.values);
+    this.values = values;
+    if (this.defs) {
+      const defs = new Uint8Array(length);
+      defs.set(this.defs);
+      this.defs = defs;
+    }
+  }
+
+  append(source: ArrayLike<unknown> | undefined, from: number, count: number, at: number, row: number): void {
+    this.reserve(at + count);
+    const values = this.values;
+    const defs = this.defs;
+    if (source === undefined) {
+      if (!defs) reject(this.spec, row, undefined, this.expected);
+      defs.fill(0, at, at + count);
+      return;
+    }
+    // One loop per kind, so each stays monomorphic; anything unusual goes through set().
+    if (this.kind === 0) {
+      for (let k = 0; k < count; k++) {
+        const v = source[from + k];
+        if (typeof v === 'number') {
+          values[at + k] = v;
+          if (defs) defs[at + k] = 1;
+        } else this.set(at + k, v, row + k);
+      }
+    } else if (this.kind === 1) {
+      for (let k = 0; k < count; k++) {
+        const v = source[from + k];
+        if (typeof v === 'number' && (v | 0) === v) {
+          values[at + k] = v | 0;
+          if (defs) defs[at + k] = 1;
+        } else this.set(at + k, v, row + k);
+      }
+    } else if (this.big === undefined) {
+      for (let k = 0; k < count; k++) {
+        const v = source[from + k];
+        if (typeof v === 'number' && Number.isSafeInteger(v)) {
+          values[at + k] = v + 0; // -0 becomes 0
+          if (defs) defs[at + k] = 1;
+        } else this.set(at + k, v, row + k);
+      }
+    } else {
+      for (let k = 0; k < count; k++) this.set(at + k, source[from + k], row + k);
+    }
   }
 
   set(i: number, value: unknown, row: number): void {
+    this.reserve(i + 1);
+    if (this.big?.delete(i) && this.big.size === 0) this.big = undefined;
+    const kind = this.kind;
+    let v: number | undefined;
+    if (typeof value === 'number') {
+      if (kind === 0) v = value;
+      else if (kind === 1 ? (value | 0) === value : Number.isSafeInteger(value)) v = value + 0;
+    } else if (kind === 2 && typeof value === 'bigint' && BigInt.asIntN(64, value) === value) {
+      if (value >= -9007199254740991n && value <= 9007199254740991n) v = Number(value);
+      else {
+        (this.big ??= new Map()).set(i, value);
+        v = 0;
+      }
+    } else if (kind === 2 && value instanceof Date && this.spec.type === 'timestamp-ms' && Number.isSafeInteger(value.getTime())) {
+      v = value.getTime() + 0;
+    } else if ((value === null || value === undefined) && this.defs) {
+      this.defs[i] = 0;
+      return;
+    }
+    if (v === undefined) reject(this.spec, row, value, this.expected);
+    this.values[i] = v;
+    if (this.defs) this.defs[i] = 1;
+  }
+
+  encode(n: number, ctx: EncodeContext): ColumnChunkMeta {
+    const { spec, kind } = this;
+    const defs = this.defs;
+    const nulls = countNulls(defs, n);
+    const m = n - nulls;
+    // Non-null values, compacted; bigints re-keyed by compacted position.
+    let vals = this.values;
+    let big: Map<number, bigint> | undefined;
+    if (this.big) {
+      ctx.reserve(n);
+      vals = ctx.values;
+      let j = 0;
+      for (let i = 0; i < n; i++) {
+        if (defs && defs[i] === 0) continue;
+        const b = this.big.get(i);
+        if (b !== undefined) (big ??= new Map()).set(j, b);
+        vals[j++] = this.values[i];
+      }
+      this.big = undefined;
+    } else if (nulls > 0) {
+      ctx.reserve(n);
+      vals = ctx.values;
+      const values = this.values;
+      let j = 0;
+      for (let i = 0; i < n; i++) {
+        vals[j] = values[i];
+        j += defs![i];
+      }
+    }
+
+    const page = ctx.page;
+    page.pos = 0;
+    if (defs) writeDefinitionLevels(page, defs, n);
+    const valueBytes = kind === 1 ? 4 : 8;
+    const type = kind === 0 ? PhysicalType.DOUBLE : kind === 1 ? PhysicalType.INT32 : PhysicalType.INT64;
+    const writePlain = (target: ByteBuf, values: Float64Array, count: number) => {
+      if (kind === 0) writePlainDoubles(target, values, count);
+      else if (kind === 1) writePlainInt32(target, values, count);
+      else writePlainInt64(target, values, count, big);
+    };
+
+    let encoding: Encoding = Encoding.PLAIN;
+    let dictionary: { body: Uint8Array; count: number } | undefined;
+    const levelsEnd = page.pos;
+    if (big === undefined && m >= 16) {
+      // A dictionary is tried unless an evenly spread sample has no repeats at all (ids,
+      // offsets, sorted times: those go to delta or PLAIN without building anything).
+      const sample = sampleDistinct(vals, m);
+      if (sample.distinct < sample.sampled) {
+        ctx.reserve(m);
+        const firsts = buildNumberDictionary(vals, m, maxDictionaryEntries(m), ctx.indexes);
+        if (firsts && dictionaryWins(firsts.length, firsts.length * valueBytes, m, m * valueBytes)) {
+          const entries = new Float64Array(firsts.length);
+          for (let e = 0; e < firsts.length; e++) entries[e] = vals[firsts[e]];
+          const body = new ByteBuf(firsts.length * valueBytes + 8);
+          writePlain(body, entries, entries.length);
+          dictionary = { body: body.view0(), count: entries.length };
+          writeIndexes(page, ctx.indexes, m, entries.length);
+          encoding = Encoding.RLE_DICTIONARY;
+        }
+      }
+      if (!dictionary && kind === 2) {
+        if (writeDeltaBinaryPacked(page, vals, m, ctx.deltas, ctx.packed) && page.pos - levelsEnd < m * 8) encoding = Encoding.DELTA_BINARY_PACKED;
+        else page.pos = levelsEnd;
+      }
+    }
+    if (encoding === Encoding.PLAIN) writePlain(page, vals, m);
+
+    let statistics: ChunkStatistics = { nullCount: nulls };
+    // Min/max of feature values (doubles) hardly ever prune a read; integers keep them.
+    if (kind !== 0 && m > 0) statistics = { nullCount: nulls, ...integerMinMax(vals, m, big, kind === 1) };
+    return writeChunk(ctx, spec, type, n, encoding, dictionary, statistics);
+  }
+}
+
+function integerMinMax(vals: Float64Array, m: number, big: Map<number, bigint> | undefined, int32: boolean): { min: Uint8Array; max: Uint8Array } {
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < m; i++) {
+    const v = vals[i];
+    if (v < min && !big?.has(i)) min = v;
+    if (v > max && !big?.has(i)) max = v;
+  }
+  const bytes = (v: number | bigint): Uint8Array => {
+    const b = new Uint8Array(int32 ? 4 : 8);
+    const view = new DataView(b.buffer);
+    if (typeof v === 'bigint') view.setBigInt64(0, v, true);
+    else if (int32) view.setInt32(0, v, true);
+    else setInt64(view, 0, v);
+    return b;
+  };
+  let bigMin: bigint | undefined;
+  let bigMax: bigint | undefined;
+  for (const b of big?.values() ?? []) {
+    if (bigMin === undefined || b < bigMin) bigMin = b;
+    if (bigMax === undefined || b > bigMax) bigMax = b;
+  }
+  return {
+    min: bytes(bigMin !== undefined && (min === Infinity || bigMin < BigInt(min)) ? bigMin : min),
+    max: bytes(bigMax !== undefined && (max === -Infinity || bigMax > BigInt(max)) ? bigMax : max),
+  };
+}
+
+class BooleanBuffer implements ColumnBuffer {
+  private values = new Uint8Array(0);
+  private defs: Uint8Array | undefined;
+
+  constructor(
+    readonly spec: ColumnSpec,
+    private readonly capacity: number,
+  ) {
+    if (spec.nullable) this.defs = new Uint8Array(0);
+  }
+
+  private reserve(need: number): void {
+    if (need <= this.values.length) return;
+    const length = grownLength(this.values.length, need, this.capacity);
+    const values = new Uint8Array(length);
+    values.set(this.values);
+    this.values = values;
+    if (this.defs) {
+      const defs = new Uint8Array(length);
+      defs.set(this.defs);
+      this.defs = defs;
+    }
+  }
+
+  append(source: ArrayLike<unknown> | undefined, from: number, count: number, at: number, row: number): void {
+    this.reserve(at + count);
+    if (source === undefined) {
+      if (!this.defs) reject(this.spec, row, undefined, 'a boolean');
+      this.defs.fill(0, at, at + count);
+      return;
+    }
+    const values = this.values;
+    const defs = this.defs;
+    for (let k = 0; k < count; k++) {
+      const v = source[from + k];
+      if (v === true || v === false) {
+        values[at + k] = v ? 1 : 0;
+        if (defs) defs[at + k] = 1;
+      } else this.set(at + k, v, row + k);
+    }
+  }
+
+  set(i: number, value: unknown, row: number): void {
+    this.reserve(i + 1);
+    if (typeof value === 'boolean') {
+      this.values[i] = value ? 1 : 0;
+      if (this.defs) this.defs[i] = 1;
+    } else if ((value === null || value === undefined) && this.defs) this.defs[i] = 0;
+    else reject(this.spec, row, value, 'a boolean');
+  }
+
+  encode(n: number, ctx: EncodeContext): ColumnChunkMeta {
+    const defs = this.defs;
+    const nulls = countNulls(defs, n);
+    const m = n - nulls;
+    let vals = this.values;
+    if (nulls > 0) {
+      ctx.reserve(n);
+      vals = ctx.flags;
+      let j = 0;
+      for (let i = 0; i < n; i++) if (defs![i] === 1) vals[j++] = this.values[i];
+    }
+    let trues = 0;
+    for (let i = 0; i < m; i++) trues += vals[i];
+    const page = ctx.page;
+    page.pos = 0;
+    if (defs) writeDefinitionLevels(page, defs, n);
+    writePlainBooleans(page, vals, m);
+    const statistics: ChunkStatistics =
+      m === 0 ? { nullCount: nulls } : { nullCount: nulls, min: Uint8Array.of(trues === m ? 1 : 0), max: Uint8Array.of(trues > 0 ? 1 : 0) };
+    return writeChunk(ctx, this.spec, PhysicalType.BOOLEAN, n, Encoding.PLAIN, undefined, statistics);
+  }
+}
+
+/** Longest string min/max kept in statistics, in UTF-8 bytes; longer bounds are left out. */
+const MAX_STRING_STATISTIC = 64;
+
+/**
+ * Strings are dictionary-encoded when they repeat enough (keys, versions, categories), else
+ * PLAIN. Either way they are UTF-8 encoded straight into the page.
+ */
+class StringBuffer implements ColumnBuffer {
+  private values: (string | null)[] = [];
+
+  constructor(
+    readonly spec: ColumnSpec,
+    private readonly capacity: number,
+  ) {}
+
+  private reserve(need: number): void {
+    if (need <= this.values.length) return;
+    const values = new Array<string | null>(grownLength(this.values.length, need, this.capacity)).fill(null);
+    for (let i = 0; i < this.values.length; i++) values[i] = this.values[i];
+    this.values = values;
+  }
+
+  append(source: ArrayLike<unknown> | undefined, from: number, count: number, at: number, row: number): void {
+    this.reserve(at + count);
+    const values = this.values;
+    if (source === undefined) {
+      if (!this.spec.nullable) reject(this.spec, row, undefined, 'a string');
+      for (let k = 0; k < count; k++) values[at + k] = null;
+      return;
+    }
+    for (let k = 0; k < count; k++) {
+      const v = source[from + k];
+      if (typeof v === 'string') values[at + k] = v;
+      else this.set(at + k, v, row + k);
+    }
+  }
+
+  set(i: number, value: unknown, row: number): void {
+    this.reserve(i + 1);
     if (typeof value === 'string') this.values[i] = value;
     else if ((value === null || value === undefined) && this.spec.nullable) this.values[i] = null;
     else reject(this.spec, row, value, 'a string');
   }
 
-  take(n: number): ColumnSource['data'] {
+  encode(n: number, ctx: EncodeContext): ColumnChunkMeta {
     const strings = this.values;
-    this.values = new Array<string | null>(this.capacity);
-    let chars = 0;
-    for (let i = 0; i < n; i++) chars += strings[i]?.length ?? 0;
-    // A UTF-16 code unit never takes more than 3 UTF-8 bytes.
-    const bytes = Buffer.allocUnsafe(chars * 3);
-    const out = new Array<Uint8Array | null>(n);
-    const views = mostlyRepeated(strings, n) ? new Map<string, Uint8Array>() : undefined;
-    let pos = 0;
-    for (let i = 0; i < n; i++) {
-      const s = strings[i];
-      if (s === null || s === undefined) {
-        out[i] = null;
-        continue;
+    const page = ctx.page;
+    page.pos = 0;
+    let nulls = 0;
+    if (this.spec.nullable) {
+      ctx.reserve(n);
+      const defs = ctx.flags;
+      for (let i = 0; i < n; i++) {
+        const present = strings[i] === null ? 0 : 1;
+        defs[i] = present;
+        nulls += 1 - present;
       }
-      let view = views?.get(s);
-      if (view === undefined) {
-        const length = bytes.write(s, pos, 'utf8');
-        view = new Uint8Array(bytes.buffer, bytes.byteOffset + pos, length);
-        pos += length;
-        views?.set(s, view);
-      }
-      out[i] = view;
+      writeDefinitionLevels(page, defs, n);
     }
-    return out as ColumnSource['data'];
+    const m = n - nulls;
+    const levelsEnd = page.pos;
+
+    // Try a dictionary: entries in first-occurrence order, PLAIN-encoded as they are met.
+    let dictionary: { body: Uint8Array; count: number } | undefined;
+    let entries: string[] | undefined = [];
+    if (m >= 2) {
+      ctx.reserve(n);
+      const indexes = ctx.indexes;
+      const ids = new Map<string, number>();
+      const body = new ByteBuf(4096);
+      const maxEntries = maxDictionaryEntries(m);
+      // PLAIN size: every occurrence carries its own bytes and 4-byte length.
+      const plainSizes: number[] = [];
+      let plainBytes = 0;
+      let j = 0;
+      let previous: string | null = null;
+      let previousId = 0;
+      let checkpoint = 8192;
+      for (let i = 0; i < n; i++) {
+        const s = strings[i];
+        if (s === null) continue;
+        if (j === checkpoint) {
+          // Values still more than 90% distinct this far in (ids) will not end up at half.
+          if (entries.length * 10 > j * 9) {
+            entries = undefined;
+            break;
+          }
+          checkpoint *= 2;
+        }
+        // Runs of one value (a constant column, sorted keys) skip the map.
+        let id = s === previous ? previousId : ids.get(s);
+        if (id === undefined) {
+          if (entries.length === maxEntries) {
+            entries = undefined;
+            break;
+          }
+          id = entries.length;
+          ids.set(s, id);
+          entries.push(s);
+          const before = body.pos;
+          writePlainString(body, s);
+          plainSizes.push(body.pos - before);
+        }
+        plainBytes += plainSizes[id];
+        indexes[j++] = id;
+        previous = s;
+        previousId = id;
+      }
+      if (entries) {
+        if (dictionaryWins(entries.length, body.pos, m, plainBytes)) {
+          dictionary = { body: body.view0(), count: entries.length };
+          writeIndexes(page, indexes, m, entries.length);
+        }
+      }
+    }
+    if (!dictionary) {
+      page.pos = levelsEnd;
+      for (let i = 0; i < n; i++) {
+        const s = strings[i];
+        if (s !== null) writePlainString(page, s);
+      }
+    }
+    const statistics = stringStatistics(dictionary ? entries! : strings, dictionary ? entries!.length : n, nulls);
+    return writeChunk(ctx, this.spec, PhysicalType.BYTE_ARRAY, n, dictionary ? Encoding.RLE_DICTIONARY : Encoding.PLAIN, dictionary, statistics);
   }
+}
+
+function stringStatistics(values: readonly (string | null)[], count: number, nullCount: number): ChunkStatistics {
+  let min: string | undefined;
+  let max: string | undefined;
+  for (let i = 0; i < count; i++) {
+    const s = values[i];
+    if (s === null) continue;
+    if (min === undefined || compareUtf8(s, min) < 0) min = s;
+    if (max === undefined || compareUtf8(s, max) > 0) max = s;
+  }
+  if (min === undefined || max === undefined) return { nullCount };
+  const minBytes = Buffer.from(min, 'utf8');
+  const maxBytes = Buffer.from(max, 'utf8');
+  if (minBytes.length > MAX_STRING_STATISTIC || maxBytes.length > MAX_STRING_STATISTIC) return { nullCount };
+  return { nullCount, min: minBytes, max: maxBytes };
 }
 
 /**
- * Whether a column chunk is worth deduplicating (categorical values rather than ids), judged
- * on an evenly spread sample like hyparquet-writer's own dictionary decision. Either answer
- * gives the same file; it only decides whether identical strings share one view.
+ * Compares strings in UTF-8 byte order, which is code point order. JavaScript's `<` compares
+ * UTF-16 code units, which misorders supplementary characters against U+E000..U+FFFF; lone
+ * surrogates compare as U+FFFD, as they are encoded.
  */
-function mostlyRepeated(strings: readonly (string | null)[], n: number): boolean {
-  const sample = Math.min(n, 1000);
-  const distinct = new Set<string | null>();
-  for (let i = 0; i < sample; i++) distinct.add(strings[Math.floor((i * n) / sample)]);
-  return distinct.size * 2 <= sample;
-}
-
-/** int32 and double: a typed array plus a null mask. */
-class NumberBuffer implements ColumnBuffer {
-  private readonly values: Int32Array | Float64Array;
-  private readonly nulls: Uint8Array;
-  private hasNulls = false;
-
-  constructor(
-    readonly spec: ColumnSpec,
-    capacity: number,
-  ) {
-    this.values = spec.type === 'int32' ? new Int32Array(capacity) : new Float64Array(capacity);
-    this.nulls = new Uint8Array(spec.nullable ? capacity : 0);
-  }
-
-  set(i: number, value: unknown, row: number): void {
-    if (typeof value === 'number' && (this.spec.type === 'double' || (Number.isInteger(value) && value >= -2147483648 && value <= 2147483647))) {
-      this.values[i] = value;
-      if (this.spec.nullable) this.nulls[i] = 0;
-    } else if ((value === null || value === undefined) && this.spec.nullable) {
-      this.nulls[i] = 1;
-      this.hasNulls = true;
-    } else {
-      reject(this.spec, row, value, this.spec.type === 'int32' ? 'a 32-bit integer' : 'a number');
-    }
-  }
-
-  take(n: number): ColumnSource['data'] {
-    if (!this.hasNulls) return this.values.slice(0, n);
-    // hyparquet-writer marks nulls by null entries, so a column with nulls must be an Array.
-    const out = new Array<number | null>(n);
-    for (let i = 0; i < n; i++) out[i] = this.nulls[i] ? null : this.values[i];
-    this.hasNulls = false;
-    return out as ColumnSource['data'];
+function compareUtf8(a: string, b: string): number {
+  if (a === b) return 0;
+  const length = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < length && a.charCodeAt(i) === b.charCodeAt(i)) i++;
+  if (i === length) return a.length - b.length;
+  const ca = a.charCodeAt(i);
+  const cb = b.charCodeAt(i);
+  if (ca < 0xd800 && cb < 0xd800) return ca - cb;
+  // Back up to the start of a surrogate pair and compare code points from there.
+  if (i > 0 && (a.charCodeAt(i - 1) & 0xfc00) === 0xd800) i--;
+  for (;;) {
+    if (i >= a.length || i >= b.length) return a.length - b.length;
+    const pa = codePoint(a, i);
+    const pb = codePoint(b, i);
+    if (pa !== pb) return pa - pb;
+    i += pa > 0xffff ? 2 : 1;
   }
 }
 
-/**
- * int64 and timestamp-ms: safe integers, bigints or (timestamps) Dates, stored as bigint.
- * A plain array of bigints rather than a BigInt64Array: the writer reads every value several
- * times (statistics, range check, encoding) and each BigInt64Array read allocates a new bigint.
- */
-class Int64Buffer implements ColumnBuffer {
-  private values: (bigint | null)[];
-
-  constructor(
-    readonly spec: ColumnSpec,
-    private readonly capacity: number,
-  ) {
-    this.values = new Array<bigint | null>(capacity);
-  }
-
-  set(i: number, value: unknown, row: number): void {
-    if (typeof value === 'number' && Number.isSafeInteger(value)) this.values[i] = BigInt(value);
-    else if (typeof value === 'bigint' && BigInt.asIntN(64, value) === value) this.values[i] = value;
-    else if (value instanceof Date && this.spec.type === 'timestamp-ms' && Number.isSafeInteger(value.getTime())) this.values[i] = BigInt(value.getTime());
-    else if ((value === null || value === undefined) && this.spec.nullable) this.values[i] = null;
-    else reject(this.spec, row, value, this.spec.type === 'int64' ? 'a safe integer or a 64-bit bigint' : 'epoch milliseconds (an integer) or a Date');
-  }
-
-  take(n: number): ColumnSource['data'] {
-    const out = n === this.capacity ? this.values : this.values.slice(0, n);
-    this.values = new Array<bigint | null>(this.capacity);
-    return out as ColumnSource['data'];
-  }
+function codePoint(s: string, i: number): number {
+  const c = s.codePointAt(i) ?? 0xfffd;
+  return c >= 0xd800 && c <= 0xdfff ? 0xfffd : c;
 }
