@@ -81,7 +81,8 @@ function firstChange(z: IANAZone, lo: number, hi: number): number {
 /**
  * The first instant whose local wall time is ≥ `wall` (a local date-time written as if it were
  * UTC ms). Walks the constant-offset segments of the ±15 h around it (offsets range from −12 h
- * to +14 h), assuming at most one offset change per hour, which holds for the whole tz database.
+ * to +14 h), assuming at most one offset change per hour (true of every zone in the tz database
+ * in practice; checked for 1990–2030 on a set of awkward zones).
  */
 function firstInstantAtWall(z: IANAZone, wall: number): number {
   let memo = boundaries.get(z.name);
