@@ -34,6 +34,8 @@ export interface WindowOpProgram {
 
 export interface OutputProgram {
   readonly name: string;
+  /** Position in Program.outputs. */
+  readonly index: number;
   readonly topic: string;
   readonly columns: readonly OutputColumn[];
   /** For each feature column: [group index, slot in that group's result array]. */
@@ -139,7 +141,7 @@ export function buildProgram(plan: CompiledPlan): Program {
 
   const outputs: OutputProgram[] = [...t.outputs]
     .sort((a, b) => (a.name < b.name ? -1 : 1))
-    .map((o) => {
+    .map((o, index) => {
       const features = [...o.features].sort(byName);
       const featureSlots = features.map(([, f]) => [groupNames.indexOf(f.group), assemblers.get(f.group)!.slot(f)] as const);
       const derived = [...o.derived].sort(byName);
@@ -149,7 +151,7 @@ export function buildProgram(plan: CompiledPlan): Program {
         ...derived.map(([name]) => ({ name, type: 'double' as const, role: 'derived' as const })),
         ...labels.map(([name, l]) => ({ name, type: l.type, role: 'label' as const })),
       ];
-      return { name: o.name, topic: o.topic, columns, featureSlots, derived, labels: labels.map(([, l]) => l.fn), labelJoin: o.labelJoin };
+      return { name: o.name, index, topic: o.topic, columns, featureSlots, derived, labels: labels.map(([, l]) => l.fn), labelJoin: o.labelJoin };
     });
 
   const windowOps: WindowOpProgram[] = [...t.windowOutputs]

@@ -60,6 +60,9 @@ function rejected(source: SourceProgram, partition: number, rec: InputRecord, er
   return { t: -Infinity, rank: source.rank, partition, offset: rec.offset, source, rec, key, visits: [], error };
 }
 
+/** Placeholder for a timeline whose stored state is being fetched. */
+const PENDING = null as unknown as KeyTimeline;
+
 function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
@@ -86,6 +89,8 @@ export class Task {
   private readonly merge: InputMerge<Prepared>;
   private readonly groupResults: AggValue[][];
   private readonly windowRows: WindowRow[] = [];
+  /** One reused values array per output: sinks copy what they keep (see TaskSinks.feature). */
+  private readonly rowValues: AggValue[][];
 
   private constructor(
     private readonly program: Program,
@@ -102,6 +107,7 @@ export class Task {
     this.merge = new InputMerge<Prepared>(program.sources.length);
     this.groupResults = program.groups.map((g) => new Array<AggValue>(g.width).fill(null));
     this.timelines = program.groups.map(() => new Map<string, KeyTimeline>());
+    this.rowValues = program.outputs.map((o) => new Array<AggValue>(o.columns.length).fill(null));
     this.dirty = program.groups.map(() => []);
     for (const s of program.sources) this.positions[s.node.name] = 0;
   }
@@ -226,21 +232,30 @@ export class Task {
   /** One getMany for every state a batch touches that is not cached yet. */
   private async loadTimelines(ready: readonly Prepared[]): Promise<void> {
     const missing: Array<[GroupProgram, string]> = [];
-    const seen = this.program.groups.map(() => new Set<string>());
-    for (const p of ready) {
-      for (const visit of p.visits) {
+    for (let r = 0; r < ready.length; r++) {
+      const visits = ready[r].visits;
+      for (let v = 0; v < visits.length; v++) {
+        const visit = visits[v];
         for (let i = 0; i < visit.stream.groups.length; i++) {
           const g = visit.stream.groups[i];
           if (!g.hasTimeline) continue;
+          const map = this.timelines[g.index];
           const key = visit.keys[i];
-          if (this.timelines[g.index].has(key) || seen[g.index].has(key)) continue;
-          seen[g.index].add(key);
+          if (map.has(key)) continue;
+          // Reserve the slot so a key repeated in the batch is fetched once; filled below.
+          map.set(key, PENDING);
           missing.push([g, key]);
         }
       }
     }
     if (missing.length === 0) return;
-    const values = await this.backend.getMany(missing.map(([g, key]) => timelineKey(this.partition, g.name, key)));
+    let values: Array<Uint8Array | undefined>;
+    try {
+      values = await this.backend.getMany(missing.map(([g, key]) => timelineKey(this.partition, g.name, key)));
+    } catch (e) {
+      for (const [g, key] of missing) this.timelines[g.index].delete(key);
+      throw e;
+    }
     for (let i = 0; i < missing.length; i++) {
       const [g, key] = missing[i];
       const bytes = values[i];
@@ -288,7 +303,7 @@ export class Task {
         }
       }
       for (const o of visit.stream.outputs) {
-        const values: AggValue[] = new Array<AggValue>(o.columns.length);
+        const values = this.rowValues[o.index];
         let c = 0;
         const slots = o.featureSlots;
         for (let i = 0; i < slots.length; i++) values[c++] = this.groupResults[slots[i][0]][slots[i][1]];

@@ -90,6 +90,7 @@ export async function replayPartitions(opts: FileReplayOptions): Promise<ReplayS
         return k === null || k === undefined ? null : String(k);
       },
       batchSize: opts.batchSize,
+      partitionFilter: opts.partitionFilter,
     }),
   );
   const rangesFor = (partition: number): InputRange[] => inputs.flatMap((i) => i.ranges()).filter((r) => r.partition === partition);

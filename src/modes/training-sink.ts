@@ -50,6 +50,7 @@ function toParquetValue(v: AggValue, c: OutputColumn): unknown {
  */
 export class TrainingSink {
   private readonly buffers = new Map<string, ColumnBuffer>();
+  private readonly byOutput = new Map<string, ColumnBuffer[]>();
   private readonly outputByName: ReadonlyMap<string, OutputProgram>;
   private readonly windowByName: ReadonlyMap<string, WindowOpProgram>;
   readonly files: TrainingFileSummary[] = [];
@@ -93,9 +94,15 @@ export class TrainingSink {
   }
 
   private buffer(output: string, partition: number, columns: () => ColumnSpec[]): ColumnBuffer {
-    const id = `${output}/${partition}`;
-    let b = this.buffers.get(id);
+    // Hot path: one lookup by output, then an array index by partition; no string building per row.
+    let byPartition = this.byOutput.get(output);
+    if (!byPartition) {
+      byPartition = [];
+      this.byOutput.set(output, byPartition);
+    }
+    let b = byPartition[partition];
     if (!b) {
+      const id = `${output}/${String(partition).padStart(5, '0')}`;
       const dir = join(this.outDir, output);
       mkdirSync(dir, { recursive: true });
       const specs = columns();
@@ -107,6 +114,7 @@ export class TrainingSink {
       const valueColumns = (this.outputByName.get(output)?.columns ?? this.windowByName.get(output)?.columns ?? []).map((col) => col.name);
       b = new ColumnBuffer(specs.map((s) => s.name), valueColumns, writer);
       this.buffers.set(id, b);
+      byPartition[partition] = b;
     }
     return b;
   }

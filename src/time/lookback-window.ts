@@ -1,5 +1,6 @@
 import type { Accumulator, AggValue, AggregationDef } from '../ops/aggregation.js';
 import type { ByteReader, ByteWriter } from '../state/codec.js';
+import { windowKernels, type WindowKernels } from './window-kernels.js';
 
 /** One aggregation inside a lookback window, and where its result goes in the output vector. */
 export interface LookbackAggSlot {
@@ -70,7 +71,10 @@ export class KeyTimeline {
   /** Changed since the last checkpoint (not persisted). */
   dirty = false;
 
+  private readonly kernels: WindowKernels[];
+
   constructor(private readonly layout: TimelineLayout) {
+    this.kernels = layout.windows.map(windowKernels);
     this.cols = [];
     for (let c = 0; c < layout.columns; c++) this.cols.push([]);
     this.runs = layout.windows.map((w) => ({ lo: 0, accs: w.aggs.map((a) => a.def.create()) }));
@@ -88,12 +92,13 @@ export class KeyTimeline {
     for (let w = 0; w < windows.length; w++) {
       const spec = windows[w];
       const run = this.runs[w];
+      const kernel = this.kernels[w];
       const bound = t - spec.size;
       while (run.lo < end && this.times[run.lo] <= bound) {
-        this.removeFromRun(spec, run, run.lo);
+        kernel.remove(run.accs, this.cols, run.lo, this.times[run.lo], this.seqs[run.lo]);
         run.lo++;
       }
-      if (!spec.includeCurrent) this.readRun(spec, run, out);
+      if (!spec.includeCurrent) kernel.read(run.accs, out);
     }
     for (const s of sinceLast) out[s.out] = this.clock === -Infinity ? null : (t - this.clock) / s.unitMs;
 
@@ -104,11 +109,8 @@ export class KeyTimeline {
     for (let w = 0; w < windows.length; w++) {
       const spec = windows[w];
       const run = this.runs[w];
-      for (let a = 0; a < spec.aggs.length; a++) {
-        const slot = spec.aggs[a];
-        run.accs[a].add(slot.column < 0 ? null : vals[slot.column], t, seq);
-      }
-      if (spec.includeCurrent) this.readRun(spec, run, out);
+      this.kernels[w].add(run.accs, vals, t, seq);
+      if (spec.includeCurrent) this.kernels[w].read(run.accs, out);
     }
   }
 
@@ -141,17 +143,6 @@ export class KeyTimeline {
       } else run.lo++;
       if (spec.includeCurrent) this.scan(spec, upperBound(this.times, this.start, pos + 1, t - spec.size), pos + 1, out);
     }
-  }
-
-  private removeFromRun(spec: LookbackWindowSpec, run: WindowRun, i: number): void {
-    for (let a = 0; a < spec.aggs.length; a++) {
-      const slot = spec.aggs[a];
-      run.accs[a].remove(slot.column < 0 ? null : this.cols[slot.column][i], this.times[i], this.seqs[i]);
-    }
-  }
-
-  private readRun(spec: LookbackWindowSpec, run: WindowRun, out: AggValue[]): void {
-    for (let a = 0; a < spec.aggs.length; a++) out[spec.aggs[a].out] = run.accs[a].result();
   }
 
   private build(slot: LookbackAggSlot, from: number, to: number): Accumulator {

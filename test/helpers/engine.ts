@@ -13,7 +13,7 @@ export interface Collected {
 export function collectingSinks(): { sinks: TaskSinks; out: Collected } {
   const out: Collected = { features: [], windows: [], dead: [], late: [] };
   const sinks: TaskSinks = {
-    feature: (r) => out.features.push(r),
+    feature: (r) => out.features.push({ ...r, values: [...r.values] }),
     window: (r) => out.windows.push(r),
     deadLetter: (d) => out.dead.push(d),
     late: (l) => out.late.push(l),

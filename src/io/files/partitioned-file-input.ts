@@ -22,6 +22,8 @@ export interface FileInputOptions {
   readonly partitionKey?: (value: SourceValue) => string | null;
   /** Maximum records per batch (default 4096). */
   readonly batchSize?: number;
+  /** Split input only: emit only these partitions (a replay worker's share); offsets stay those of the full split. */
+  readonly partitionFilter?: (partition: number) => boolean;
 }
 
 export interface FileInput {
@@ -55,8 +57,9 @@ export function openFileInput(options: FileInputOptions): FileInput {
       for (const file of layout.files) ranges.set(file.partition, newRange(options.source, file.partition, file.path));
       return interleaveFiles(options.source, layout.files, readOptions, ranges);
     }
-    for (let p = 0; p < layout.partitions; p++) ranges.set(p, newRange(options.source, p, layout.file.path));
-    return splitFile(options.source, layout, readOptions, ranges);
+    const keep = options.partitionFilter ?? (() => true);
+    for (let p = 0; p < layout.partitions; p++) if (keep(p)) ranges.set(p, newRange(options.source, p, layout.file.path));
+    return splitFile(options.source, layout, readOptions, ranges, keep);
   };
 
   return {
@@ -157,8 +160,10 @@ async function* splitFile(
   layout: Extract<Layout, { kind: 'split' }>,
   options: { batchSize: number; readerSchema?: object },
   ranges: Map<number, MutableRange>,
+  keep: (partition: number) => boolean,
 ): AsyncGenerator<InputBatch> {
   const { file, partitions, key } = layout;
+  const kept = Array.from({ length: partitions }, (_, p) => keep(p));
   const pending: InputRecord[][] = Array.from({ length: partitions }, () => []);
   const nextOffset = new Array<number>(partitions).fill(0);
   const records: RecordBatches = readFileRecords(file.path, file.format, options);
@@ -166,6 +171,10 @@ async function* splitFile(
   for await (const batch of records) {
     for (const record of batch) {
       const { partition, routed } = route(record, key, partitions);
+      if (!kept[partition]) {
+        nextOffset[partition]++;
+        continue;
+      }
       const renumbered = withOffset(routed, nextOffset[partition]++);
       const queue = pending[partition];
       queue.push(renumbered);
