@@ -50,6 +50,8 @@ export type FeatureNode =
       readonly group: string;
       readonly size: number;
       readonly includeCurrent: boolean;
+      /** Tile size h for a sawtooth window (bounded state); 0 for an exact window. */
+      readonly tile: number;
       readonly agg: AggNode;
     }
   | { readonly kind: 'sinceLast'; readonly group: string; readonly unit: TimeUnit };

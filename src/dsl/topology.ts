@@ -103,6 +103,12 @@ export class AggBuilder<V, Out> {
 export interface LookbackOptions {
   /** Count the current event in its own vector. Default false (the model scores before the event is known). */
   includeCurrent?: boolean;
+  /**
+   * Tile size for bounded state: the window becomes a sawtooth starting at floor_tile(t − W)
+   * (so it spans between W and W + tile), kept as one aggregate per tile; the recent edge,
+   * the tile holding t, stays exact. Must divide the window length.
+   */
+  tile?: Duration;
 }
 
 export interface WindowOptions {
@@ -156,8 +162,12 @@ export class Group<V> {
   lookback(size: Duration, opts: LookbackOptions = {}): AggBuilder<V, FeatureSpec<unknown>> {
     const ms = parseDuration(size, `lookback window of group ${this.name}`);
     if (ms <= 0) throw new Error(`lookback window of group ${this.name} must be longer than 0`);
+    const tile = opts.tile === undefined ? 0 : parseDuration(opts.tile, `tile of lookback ${size}`);
+    if (opts.tile !== undefined && (tile <= 0 || ms % tile !== 0)) {
+      throw new Error(`lookback ${String(size)} of group ${this.name}: tile ${String(opts.tile)} must be above 0 and divide the window`);
+    }
     return new AggBuilder<V, FeatureSpec<unknown>>((agg) => ({
-      node: { kind: 'lookback', group: this.name, size: ms, includeCurrent: opts.includeCurrent ?? false, agg },
+      node: { kind: 'lookback', group: this.name, size: ms, includeCurrent: opts.includeCurrent ?? false, tile, agg },
     }));
   }
 

@@ -3,7 +3,7 @@ import type { AggregationDef, ColumnType } from '../ops/aggregation.js';
 import { aggregationFor } from '../ops/aggregation-registry.js';
 import { functionFingerprint } from '../plan/function-fingerprint.js';
 import type { CompiledPlan } from '../plan/compile.js';
-import type { LookbackAggSlot, LookbackWindowSpec, TimelineLayout } from '../time/lookback-window.js';
+import type { LookbackAggSlot, LookbackWindowSpec, TiledWindowSpec, TimelineLayout } from '../time/lookback-window.js';
 import type { OutputColumn } from './outputs.js';
 
 /**
@@ -76,7 +76,7 @@ const byName = <T extends readonly [string, unknown]>(a: T, b: T): number => (a[
 class GroupAssembler {
   readonly valueFns: UserFn[] = [];
   private readonly valueIds: string[] = [];
-  private readonly windows = new Map<string, { size: number; includeCurrent: boolean; aggs: LookbackAggSlot[] }>();
+  private readonly windows = new Map<string, { size: number; includeCurrent: boolean; tile: number; aggs: LookbackAggSlot[] }>();
   private readonly sinceLast: Array<{ out: number; unitMs: number }> = [];
   private readonly slotIds = new Map<string, number>();
   width = 0;
@@ -104,13 +104,13 @@ class GroupAssembler {
     }
     const def = aggregationFor(f.agg);
     const column = this.column(f.agg.value);
-    const id = `lb/${f.size}/${f.includeCurrent}/${def.kind}/${JSON.stringify(def.params)}/${column}`;
+    const id = `lb/${f.size}/${f.includeCurrent}/${f.tile}/${def.kind}/${JSON.stringify(def.params)}/${column}`;
     const known = this.slotIds.get(id);
     if (known !== undefined) return known;
-    const wid = `${f.size}/${f.includeCurrent}`;
+    const wid = `${f.size}/${f.includeCurrent}/${f.tile}`;
     let w = this.windows.get(wid);
     if (!w) {
-      w = { size: f.size, includeCurrent: f.includeCurrent, aggs: [] };
+      w = { size: f.size, includeCurrent: f.includeCurrent, tile: f.tile, aggs: [] };
       this.windows.set(wid, w);
     }
     const out = this.width++;
@@ -120,12 +120,16 @@ class GroupAssembler {
   }
 
   layout(): TimelineLayout {
-    const windows: LookbackWindowSpec[] = [...this.windows.values()];
+    const all = [...this.windows.values()];
+    const windows: LookbackWindowSpec[] = all.filter((w) => w.tile === 0);
+    const tiledWindows: TiledWindowSpec[] = all.filter((w) => w.tile > 0);
     return {
       windows,
+      tiledWindows,
       columns: this.valueFns.length,
       sinceLast: this.sinceLast,
-      maxWindow: windows.reduce((m, w) => Math.max(m, w.size), 0),
+      // Raw events are kept for exact windows and for the open tile of tiled ones.
+      maxWindow: Math.max(windows.reduce((m, w) => Math.max(m, w.size), 0), tiledWindows.reduce((m, w) => Math.max(m, w.tile), 0)),
     };
   }
 }
@@ -178,7 +182,7 @@ export function buildProgram(plan: CompiledPlan): Program {
       valueFns: asm.valueFns,
       layout,
       width: asm.width,
-      hasTimeline: layout.windows.length > 0 || layout.sinceLast.length > 0,
+      hasTimeline: layout.windows.length > 0 || layout.tiledWindows.length > 0 || layout.sinceLast.length > 0,
       windowOps: windowOps.filter((w) => w.node.group === name),
     };
   });

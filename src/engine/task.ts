@@ -290,7 +290,7 @@ export class Task {
         if (g.hasTimeline) {
           const tl = this.timelines[g.index].get(key)!;
           tl.apply(p.t, seq, vals, this.groupResults[g.index]);
-          tl.trim(this.streamTime - grace - g.layout.maxWindow);
+          tl.trim(this.streamTime - grace);
           if (!tl.dirty) {
             tl.dirty = true;
             this.dirty[g.index].push(key);

@@ -36,7 +36,9 @@ function aggJson(a: AggNode): Json {
 
 function featureJson(f: FeatureNode): Json {
   if (f.kind === 'sinceLast') return { kind: f.kind, group: f.group, unit: f.unit };
-  return { kind: f.kind, group: f.group, window: formatDuration(f.size), includeCurrent: f.includeCurrent, agg: aggJson(f.agg) };
+  const base = { kind: f.kind, group: f.group, window: formatDuration(f.size), includeCurrent: f.includeCurrent, agg: aggJson(f.agg) };
+  // Exact windows keep the canonical form they had before tiles existed, so their versions do not move.
+  return f.tile > 0 ? { ...base, tile: formatDuration(f.tile) } : base;
 }
 
 function windowJson(w: WindowShape): Json {

@@ -4,7 +4,7 @@ import type { CompiledPlan } from './compile.js';
 
 function feature(f: FeatureNode): string {
   if (f.kind === 'sinceLast') return `timeSinceLast(${f.unit}) by ${f.group}`;
-  const incl = f.includeCurrent ? ', including current' : '';
+  const incl = (f.includeCurrent ? ', including current' : '') + (f.tile > 0 ? `, tiles of ${formatDuration(f.tile)}` : '');
   return `${f.agg.kind}${f.agg.value ? '(value)' : '()'} over lookback ${formatDuration(f.size)}${incl} by ${f.group}`;
 }
 

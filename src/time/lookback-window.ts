@@ -1,6 +1,9 @@
 import type { Accumulator, AggValue, AggregationDef } from '../ops/aggregation.js';
 import type { ByteReader, ByteWriter } from '../state/codec.js';
+import { TiledRun, type RawEvents, type TiledWindowSpec } from './tiled-window.js';
 import { windowKernels, type WindowKernels } from './window-kernels.js';
+
+export type { TiledWindowSpec } from './tiled-window.js';
 
 /** One aggregation inside a lookback window, and where its result goes in the output vector. */
 export interface LookbackAggSlot {
@@ -25,7 +28,10 @@ export interface SinceLastSlot {
 
 /** Everything one group (entity key space) computes per event. */
 export interface TimelineLayout {
+  /** Exact windows. */
   readonly windows: readonly LookbackWindowSpec[];
+  /** Sawtooth windows with per-tile state. */
+  readonly tiledWindows: readonly TiledWindowSpec[];
   readonly columns: number;
   readonly sinceLast: readonly SinceLastSlot[];
   readonly maxWindow: number;
@@ -35,6 +41,18 @@ interface WindowRun {
   /** Absolute index of the first buffered event inside the running range (clock − W, clock]. */
   lo: number;
   accs: Accumulator[];
+}
+
+/** First index in [from, to) whose time is ≥ x (times are sorted). */
+function lowerBound(times: number[], from: number, to: number, x: number): number {
+  let lo = from;
+  let hi = to;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (times[mid] < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** First index in [from, to) whose time is > x (times are sorted). */
@@ -59,7 +77,7 @@ function upperBound(times: number[], from: number, to: number, x: number): numbe
  * scanning its own range in the buffer, so events with a later time that arrived earlier are
  * never counted (no future leakage); it is then inserted in order.
  */
-export class KeyTimeline {
+export class KeyTimeline implements RawEvents {
   times: number[] = [];
   seqs: number[] = [];
   cols: AggValue[][];
@@ -68,6 +86,7 @@ export class KeyTimeline {
   /** Largest event time evicted from the buffer: the answer for since-last when the buffer has none. */
   evictedUpTo = -Infinity;
   runs: WindowRun[];
+  tiled: TiledRun[];
   /** Changed since the last checkpoint (not persisted). */
   dirty = false;
 
@@ -78,12 +97,27 @@ export class KeyTimeline {
     this.cols = [];
     for (let c = 0; c < layout.columns; c++) this.cols.push([]);
     this.runs = layout.windows.map((w) => ({ lo: 0, accs: w.aggs.map((a) => a.def.create()) }));
+    this.tiled = layout.tiledWindows.map((w) => new TiledRun(w));
+  }
+
+  range(lo: number, hi: number): readonly [number, number] {
+    return [lowerBound(this.times, this.start, this.times.length, lo), upperBound(this.times, this.start, this.times.length, hi)];
+  }
+
+  private readTiled(t: number, out: AggValue[], includingCurrent: boolean): void {
+    const specs = this.layout.tiledWindows;
+    for (let w = 0; w < specs.length; w++) if (specs[w].includeCurrent === includingCurrent) this.tiled[w].read(t, this, out);
   }
 
   /** Emit this event's features into `out`, then apply the event. */
   apply(t: number, seq: number, vals: readonly AggValue[], out: AggValue[]): void {
+    if (this.tiled.length > 0) this.readTiled(t, out, false);
     if (t >= this.clock) this.applyInOrder(t, seq, vals, out);
     else this.applyBehindClock(t, seq, vals, out);
+    if (this.tiled.length > 0) {
+      for (const run of this.tiled) run.add(t, seq, vals);
+      this.readTiled(t, out, true);
+    }
   }
 
   private applyInOrder(t: number, seq: number, vals: readonly AggValue[], out: AggValue[]): void {
@@ -157,10 +191,13 @@ export class KeyTimeline {
   }
 
   /**
-   * Forget events no future query can reach: everything at or before `horizon`
-   * (stream time − grace − longest window). Never changes an output.
+   * Forget what no future query can reach, given that only events at or after `acceptFrom`
+   * (stream time − grace) are still accepted: raw events at or before acceptFrom − the longest
+   * raw retention, and tiles before the earliest reachable sawtooth start. Never changes an output.
    */
-  trim(horizon: number): void {
+  trim(acceptFrom: number): void {
+    for (const run of this.tiled) run.evict(acceptFrom);
+    const horizon = acceptFrom - this.layout.maxWindow;
     const n = this.times.length;
     while (this.start < n && this.times[this.start] <= horizon) {
       this.evictedUpTo = this.times[this.start];
@@ -197,6 +234,7 @@ export class KeyTimeline {
       w.uint(run.lo - this.start);
       for (const acc of run.accs) acc.encode(w);
     }
+    for (const run of this.tiled) run.encode(w);
   }
 
   static decode(layout: TimelineLayout, r: ByteReader): KeyTimeline {
@@ -210,6 +248,7 @@ export class KeyTimeline {
     }
     for (const col of k.cols) for (let i = 0; i < n; i++) col.push(r.scalar());
     k.runs = layout.windows.map((w) => ({ lo: r.uint(), accs: w.aggs.map((a) => a.def.decode(r)) }));
+    k.tiled = layout.tiledWindows.map((w) => TiledRun.decode(w, r));
     return k;
   }
 }
