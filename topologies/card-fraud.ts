@@ -3,24 +3,10 @@
  * card-transactions`. Chargebacks arrive days later and label the training rows.
  */
 import { topology, type RowOf } from '../src/dsl/index.js';
+import type { CardTransaction, Chargeback } from '../src/gen/card-transactions.js';
 
-export interface CardTransaction {
-  txn_id: string;
-  card_id: string;
-  merchant_id: string;
-  amount: number;
-  currency: string;
-  /** When the card was swiped, epoch ms. */
-  event_time: number;
-  country: string;
-}
-
-export interface Chargeback {
-  txn_id: string;
-  card_id: string;
-  reported_at: number;
-  reason: string;
-}
+// The record types of the synthetic data set (src/gen) are the source value types.
+export type { CardTransaction, Chargeback } from '../src/gen/card-transactions.js';
 
 const cardFraud = topology(
   'card-fraud',

@@ -115,6 +115,13 @@ function grownLength(current: number, need: number, capacity: number): number {
   return length;
 }
 
+/** A copy of `arr` in a new array of the same class with room for `length` slots. */
+function grownCopy<T extends Float64Array | Uint8Array>(arr: T, length: number): T {
+  const next = new (arr.constructor as new (n: number) => T)(length);
+  next.set(arr);
+  return next;
+}
+
 /** Writes a dictionary page (if any) and one data page as a column chunk into `ctx.out`. */
 function writeChunk(
   ctx: EncodeContext,
@@ -205,14 +212,8 @@ class NumberBuffer implements ColumnBuffer {
   private reserve(need: number): void {
     if (need <= this.values.length) return;
     const length = grownLength(this.values.length, need, this.capacity);
-    const values = new Float64Array(length);
-    values.set(this.values);
-    this.values = values;
-    if (this.defs) {
-      const defs = new Uint8Array(length);
-      defs.set(this.defs);
-      this.defs = defs;
-    }
+    this.values = grownCopy(this.values, length);
+    if (this.defs) this.defs = grownCopy(this.defs, length);
   }
 
   append(source: ArrayLike<unknown> | undefined, from: number, count: number, at: number, row: number): void {
@@ -396,14 +397,8 @@ class BooleanBuffer implements ColumnBuffer {
   private reserve(need: number): void {
     if (need <= this.values.length) return;
     const length = grownLength(this.values.length, need, this.capacity);
-    const values = new Uint8Array(length);
-    values.set(this.values);
-    this.values = values;
-    if (this.defs) {
-      const defs = new Uint8Array(length);
-      defs.set(this.defs);
-      this.defs = defs;
-    }
+    this.values = grownCopy(this.values, length);
+    if (this.defs) this.defs = grownCopy(this.defs, length);
   }
 
   append(source: ArrayLike<unknown> | undefined, from: number, count: number, at: number, row: number): void {
