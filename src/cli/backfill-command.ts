@@ -1,13 +1,22 @@
+import type { Command } from 'commander';
 import { loadTopology } from '../plan/load-topology.js';
-import { replayFiles } from '../modes/replay-files.js';
-import { parseInputs, positiveInt } from './cli-args.js';
+import { replayFiles, type ReplaySummary } from '../modes/replay-files.js';
+import { replayKafka } from '../modes/replay-kafka.js';
+import { parseInputs, parseInstant, parseTopics, positiveInt } from './cli-args.js';
+import { kafkaEndpoints } from './kafka-endpoints.js';
 import { Progress } from './progress.js';
 import { formatReplaySummary } from './replay-report.js';
 
 export interface BackfillFlags {
-  input: string[];
+  input?: string[];
+  fromKafka?: boolean;
+  topic?: string[];
+  since?: string;
+  until?: string;
+  brokers?: string;
+  registry?: string;
   out: string;
-  partitions: string;
+  partitions?: string;
   state?: string;
   deadLetter?: string;
   batchSize: string;
@@ -15,22 +24,50 @@ export interface BackfillFlags {
   json?: boolean;
 }
 
-export async function runBackfill(file: string, flags: BackfillFlags): Promise<void> {
+/** Flags that only make sense for one of the two inputs: a clear error instead of silently ignoring them. */
+function checkFlagMix(flags: BackfillFlags): void {
+  if (flags.fromKafka) {
+    if (flags.input) throw new Error('--input and --from-kafka exclude each other: replay either files or Kafka topics');
+    if (flags.partitions !== undefined) throw new Error('--partitions applies to file input; with --from-kafka the topics have their partitions');
+    return;
+  }
+  if (!flags.input) throw new Error('nothing to replay: pass --input <source=path> (files) or --from-kafka (topics)');
+  for (const [flag, v] of [['--topic', flags.topic], ['--since', flags.since], ['--until', flags.until], ['--brokers', flags.brokers], ['--registry', flags.registry]] as const) {
+    if (v !== undefined) throw new Error(`${flag} needs --from-kafka`);
+  }
+}
+
+export async function runBackfill(file: string, flags: BackfillFlags, command: Command): Promise<void> {
+  checkFlagMix(flags);
   const plan = await loadTopology(file);
-  const inputs = parseInputs(flags.input, plan.topology.sources.map((s) => s.name));
+  const sources = plan.topology.sources.map((s) => s.name);
   const progress = new Progress('backfill');
   const started = Date.now();
-  const summary = await replayFiles({
+  const common = {
     plan,
-    inputs,
     out: flags.out,
-    partitions: positiveInt(flags.partitions, '--partitions'),
     stateDir: flags.state,
     deadLetterDir: flags.deadLetter,
     batchSize: positiveInt(flags.batchSize, '--batch-size'),
     workers: flags.workers === undefined ? undefined : positiveInt(flags.workers, '--workers'),
-    onProgress: (n) => progress.update(n),
-  });
+    onProgress: (n: number) => progress.update(n),
+  };
+  let summary: ReplaySummary;
+  if (flags.fromKafka) {
+    const since = flags.since === undefined ? undefined : parseInstant(flags.since, '--since');
+    const until = flags.until === undefined ? undefined : parseInstant(flags.until, '--until');
+    if (since !== undefined && until !== undefined && since >= until) throw new Error(`--since ${flags.since} is not before --until ${flags.until}`);
+    summary = await replayKafka({
+      ...common,
+      ...kafkaEndpoints(flags),
+      topics: parseTopics(flags.topic ?? [], sources),
+      since,
+      until,
+      verbose: command.optsWithGlobals<{ verbose?: boolean }>().verbose === true,
+    });
+  } else {
+    summary = await replayFiles({ ...common, inputs: parseInputs(flags.input!, sources), partitions: positiveInt(flags.partitions ?? '1', '--partitions') });
+  }
   progress.done(summary.counters.processed);
   const seconds = (Date.now() - started) / 1000;
   if (flags.json) process.stdout.write(`${JSON.stringify({ ...summary, seconds }, null, 2)}\n`);

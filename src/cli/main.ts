@@ -3,6 +3,9 @@ import { runBackfill } from './backfill-command.js';
 import { runDemo } from './demo-command.js';
 import { runGenerate } from './generate-command.js';
 import { runPlan } from './plan-command.js';
+import { runProduce } from './produce-command.js';
+import { runLive } from './run-command.js';
+import { registerSchemasCommand } from './schemas-command.js';
 
 const program = new Command();
 program
@@ -19,17 +22,52 @@ program
 
 program
   .command('backfill')
-  .description('replay archived source data (NDJSON, Avro OCF, Parquet) through the topology into training Parquet')
+  .description('replay source history through the topology into training Parquet: archive files (NDJSON, Avro OCF, Parquet) or Kafka topics')
   .argument('<topology>', 'topology file')
-  .requiredOption('--input <source=path...>', 'input per source: a file, or a directory with one file per partition')
+  .option('--input <source=path...>', 'input per source: a file, or a directory with one file per partition')
+  .option('--from-kafka', "read the sources' Kafka topics (Avro in Confluent wire format) instead of files")
   .requiredOption('--out <dir>', 'output directory (<out>/<output>/part-NNNNN.parquet)')
-  .option('--partitions <n>', 'split a single input file into n partitions by the source key (Kafka murmur2)', '1')
+  .option('--partitions <n>', 'split a single input file into n partitions by the source key (Kafka murmur2; default 1)')
+  .option('--topic <source=topic...>', "with --from-kafka: a source's topic (default the topology's, i.e. the source name)")
+  .option('--since <iso>', 'with --from-kafka: start each input partition at the first record with a Kafka timestamp at or after this time')
+  .option('--until <iso>', 'with --from-kafka: stop before the first record with a Kafka timestamp at or after this time (default: the end offsets when the backfill starts)')
+  .option('--brokers <list>', 'with --from-kafka: Kafka bootstrap brokers host:port,... (default $KAFKA_BROKERS)')
+  .option('--registry <url>', 'with --from-kafka: schema registry URL (default $SCHEMA_REGISTRY_URL)')
   .option('--state <dir>', 'keep the final state in this LevelDB directory (default: temporary)')
   .option('--dead-letter <dir>', 'directory for malformed records with their reason, one NDJSON file per partition (default <out>/_dead_letters)')
   .option('--batch-size <n>', 'records per input batch', '4096')
   .option('--workers <n>', 'worker threads (partitions are split across them; default: number of cores)')
   .option('--json', 'print the summary as JSON')
   .action(runBackfill);
+
+program
+  .command('produce')
+  .description("load a data file into a source's Kafka topic: Avro in Confluent wire format, keyed by the source key, in file order")
+  .argument('<topology>', 'topology file')
+  .requiredOption('--source <name>', 'the source the records belong to (its schema and key)')
+  .requiredOption('--input <file>', 'an NDJSON, Avro or Parquet file, in arrival order')
+  .option('--topic <topic>', "topic to produce to (default the source's topic)")
+  .option('--partitions <n>', 'partitions to create the topic with if it does not exist (an existing topic must have as many)', '8')
+  .option('--brokers <list>', 'Kafka bootstrap brokers host:port,... (default $KAFKA_BROKERS)')
+  .option('--registry <url>', 'schema registry URL (default $SCHEMA_REGISTRY_URL)')
+  .option('--batch-size <n>', 'messages per produce request', '4096')
+  .option('--json', 'print the summary as JSON')
+  .action(runProduce);
+
+program
+  .command('run')
+  .description('run the topology live: consume its source topics as a consumer group, produce feature vectors; SIGTERM stops cleanly')
+  .argument('<topology>', 'topology file')
+  .option('--state <dir>', 'state root (one LevelDB per task)', '.state')
+  .option('--group <id>', 'consumer group (default skewless-<topology>)')
+  .option('--brokers <list>', 'Kafka bootstrap brokers host:port,... (default $KAFKA_BROKERS)')
+  .option('--registry <url>', 'schema registry URL (default $SCHEMA_REGISTRY_URL)')
+  .option('--metrics-port <port>', 'serve Prometheus metrics on 127.0.0.1:<port>/metrics')
+  .option('--max-batch <n>', 'apply at most n records per engine step (checkpoint after each)')
+  .option('--topic <source=topic...>', "a source's topic (default the topology's)")
+  .option('--output-topic <output=topic...>', "an output's topic (default the topology's)")
+  .option('--side-prefix <prefix>', 'prefix of the <prefix>-late and <prefix>-dead-letters topics (default the topology name)')
+  .action((file: string, flags: Record<string, unknown>) => runLive(file, { ...flags, verbose: program.opts().verbose === true } as Parameters<typeof runLive>[1]));
 
 program
   .command('generate')
@@ -49,6 +87,8 @@ program
   .option('--seed <n>', 'random seed', '42')
   .option('--out <dir>', 'working directory', 'out/demo')
   .action(runDemo);
+
+registerSchemasCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -80,6 +80,8 @@ export class Task {
   private streamTime = -Infinity;
   private seq = 0;
   private readonly positions: Record<string, number> = {};
+  /** Next offset after the last record handed to the merge, per source (not persisted: the merge queue is not). */
+  private readonly pushed: Record<string, number> = {};
   readonly counters: TaskCounters = emptyCounters();
   /** Per group (by index): entity key → its timeline. Keyed by the raw key so the hot path builds no strings. */
   private readonly timelines: Array<Map<string, KeyTimeline>>;
@@ -136,6 +138,11 @@ export class Task {
     return { ...this.positions };
   }
 
+  /** Records received but held back by the canonical merge. */
+  get pendingInputs(): number {
+    return this.merge.pending;
+  }
+
   get currentStreamTime(): number {
     return this.streamTime;
   }
@@ -144,7 +151,10 @@ export class Task {
   async process(batch: InputBatch): Promise<void> {
     const source = this.program.sources.find((s) => s.node.name === batch.source);
     if (!source) return;
-    const from = this.positions[batch.source] ?? 0;
+    // Records already applied, or already waiting in the merge, are not taken twice.
+    const from = Math.max(this.positions[batch.source] ?? 0, this.pushed[batch.source] ?? 0);
+    const last = batch.records.length > 0 ? batch.records[batch.records.length - 1].offset + 1 : 0;
+    if (last > (this.pushed[batch.source] ?? 0)) this.pushed[batch.source] = last;
     const prepared: Prepared[] = [];
     const records = batch.records;
     for (let i = 0; i < records.length; i++) if (records[i].offset >= from) prepared.push(this.prepare(source, batch.partition, records[i]));

@@ -1,97 +1,33 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
-import { addCounters, emptyCounters } from '../engine/task-counters.js';
-import { replayPartitions, type FileReplayOptions, type ReplaySummary } from './replay-partitions.js';
-import type { ReplayWorkerData, ReplayWorkerMessage } from './replay-worker-main.js';
+import type { CompiledPlan } from '../plan/compile.js';
+import { replayInParallel } from './replay-parallel.js';
+import type { ReplayOutputOptions, ReplaySummary } from './replay-partitions.js';
 
 export type { ReplaySummary } from './replay-partitions.js';
 
-export interface BackfillOptions extends Omit<FileReplayOptions, 'stateDir' | 'partitionFilter'> {
+export interface BackfillOptions extends ReplayOutputOptions {
+  readonly plan: CompiledPlan;
+  /** Source name → file or directory. Every engine source needs one; label sources too when joined. */
+  readonly inputs: Readonly<Record<string, string>>;
+  /** Partitions to split a single input file into by the source key, as a keyed Kafka topic would be. */
+  readonly partitions?: number;
   /** Keep the final state here (one LevelDB per task) for bootstrap; default a temporary directory removed at the end. */
   readonly stateDir?: string;
+  readonly batchSize?: number;
   /** Worker threads; partition p goes to worker p mod workers. Default: min(cores, partitions). */
   readonly workers?: number;
 }
 
-/**
- * Replay archived data into training data. Partitions are independent tasks, so they are
- * split across worker threads (DESIGN.md: replay splits partitions across processes); each
- * worker writes only its own partitions' files, so the output bytes do not depend on the
- * number of workers.
- */
+/** Replay archived data (NDJSON, Avro OCF, Parquet) into training data. */
 export async function replayFiles(opts: BackfillOptions): Promise<ReplaySummary> {
   const partitions = opts.partitions ?? 1;
-  const workers = Math.max(1, Math.min(opts.workers ?? availableParallelism(), partitions));
-  const tempState = opts.stateDir === undefined;
-  const stateDir = opts.stateDir ?? mkdtempSync(join(tmpdir(), 'skewless-state-'));
-  try {
-    if (workers === 1) return await replayPartitions({ ...opts, stateDir });
-    let processed = 0;
-    const onProgress = (n: number): void => {
-      processed += n;
-      opts.onProgress?.(processed);
-    };
-    const results = await Promise.all(Array.from({ length: workers }, (_, i) => runWorker(opts, stateDir, i, workers, onProgress)));
-    return mergeSummaries(results);
-  } finally {
-    if (tempState) rmSync(stateDir, { recursive: true, force: true });
-  }
-}
-
-function runWorker(
-  opts: BackfillOptions,
-  stateDir: string,
-  worker: number,
-  workers: number,
-  progress: (processed: number) => void,
-): Promise<ReplaySummary> {
-  const data: ReplayWorkerData = {
-    topologyFile: opts.plan.file,
-    version: opts.plan.version,
-    inputs: opts.inputs,
+  return replayInParallel({
+    plan: opts.plan,
+    input: { kind: 'files', inputs: opts.inputs, partitions, batchSize: opts.batchSize },
+    partitions,
     out: opts.out,
-    partitions: opts.partitions ?? 1,
-    stateDir,
     deadLetterDir: opts.deadLetterDir,
-    batchSize: opts.batchSize,
-    worker,
-    workers,
-  };
-  return new Promise((resolve, reject) => {
-    const w = new Worker(new URL('./replay-worker.mjs', import.meta.url), { workerData: data });
-    let done = false;
-    w.on('message', (m: ReplayWorkerMessage) => {
-      if (m.type === 'progress') progress(m.processed);
-      else if (m.type === 'done') {
-        done = true;
-        resolve(m.summary);
-      } else {
-        done = true;
-        reject(new Error(m.message));
-      }
-    });
-    w.on('error', (e) => reject(e));
-    w.on('exit', (code) => {
-      if (!done) reject(new Error(`replay worker ${worker} exited with code ${code} before finishing`));
-    });
+    stateDir: opts.stateDir,
+    workers: opts.workers,
+    onProgress: opts.onProgress,
   });
-}
-
-function mergeSummaries(parts: readonly ReplaySummary[]): ReplaySummary {
-  const counters = emptyCounters();
-  for (const p of parts) addCounters(counters, p.counters);
-  const first = parts[0];
-  return {
-    version: first.version,
-    counters,
-    files: parts.flatMap((p) => p.files).sort((a, b) => (a.path < b.path ? -1 : 1)),
-    inputRanges: parts
-      .flatMap((p) => p.inputRanges)
-      .sort((a, b) => (a.source !== b.source ? (a.source < b.source ? -1 : 1) : a.partition - b.partition)),
-    deadLetters: { count: parts.reduce((n, p) => n + p.deadLetters.count, 0), dir: first.deadLetters.dir },
-    lateRecords: { count: parts.reduce((n, p) => n + p.lateRecords.count, 0), dir: first.lateRecords.dir },
-    labels: first.labels,
-  };
 }

@@ -1,11 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { InputBatch, InputRange } from '../engine/input.js';
+import type { InputRange } from '../engine/input.js';
 import type { TaskSinks } from '../engine/outputs.js';
 import { buildProgram, type Program } from '../engine/program.js';
 import { Task } from '../engine/task.js';
 import { addCounters, emptyCounters, type TaskCounters } from '../engine/task-counters.js';
-import { openFileInput, type FileInput } from '../io/files/partitioned-file-input.js';
 import type { TrainingFileSummary } from '../io/files/parquet-training-writer.js';
 import { canonicalJson } from '../plan/canonical-json.js';
 import type { CompiledPlan } from '../plan/compile.js';
@@ -13,24 +12,27 @@ import { LevelBackend } from '../state/state-backend.js';
 import { taskStateDir } from '../state/task-state-dir.js';
 import { LabelIndex } from './label-index.js';
 import { PartitionedNdjson, rawForJson } from './ndjson-sink.js';
+import { openReplayInput } from './open-replay-input.js';
+import type { ReplayInputSpec } from './replay-input.js';
 import { TrainingSink } from './training-sink.js';
 
-export interface FileReplayOptions {
-  readonly plan: CompiledPlan;
-  /** Source name → file or directory. Every engine source needs one; label sources too when joined. */
-  readonly inputs: Readonly<Record<string, string>>;
+/** Where a replay writes, whatever it reads. */
+export interface ReplayOutputOptions {
   /** Output directory: `<out>/<output>/part-NNNNN.parquet`, plus `_dead_letters/` and `_late_records/` (NDJSON per partition). */
   readonly out: string;
-  /** Partitions to split a single input file into by the source key, as a keyed Kafka topic would be. */
-  readonly partitions?: number;
-  /** State root: one LevelDB per task under it (`task-NNNNN`), kept for bootstrap. */
-  readonly stateDir: string;
   /** Directory for dead letters (default `<out>/_dead_letters`). */
   readonly deadLetterDir?: string;
-  readonly batchSize?: number;
+  readonly onProgress?: (processed: number) => void;
+}
+
+export interface ReplayPartitionsOptions extends ReplayOutputOptions {
+  readonly plan: CompiledPlan;
+  /** Archive files or Kafka topic ranges; label sources are read from it too when joined. */
+  readonly input: ReplayInputSpec;
+  /** State root: one LevelDB per task under it (`task-NNNNN`), kept for bootstrap. */
+  readonly stateDir: string;
   /** Only run the tasks of these partitions (a worker's share); all when absent. */
   readonly partitionFilter?: (partition: number) => boolean;
-  readonly onProgress?: (processed: number) => void;
 }
 
 export interface ReplaySummary {
@@ -44,124 +46,93 @@ export interface ReplaySummary {
   readonly labels: Readonly<Record<string, { events: number; malformed: number; dataEnd: number | null }>>;
 }
 
-async function* roundRobin(inputs: readonly FileInput[]): AsyncGenerator<InputBatch> {
-  const its = inputs.map((i) => i.batches()[Symbol.asyncIterator]());
-  const live = its.map(() => true);
-  while (live.some(Boolean)) {
-    for (let i = 0; i < its.length; i++) {
-      if (!live[i]) continue;
-      const r = await its[i].next();
-      if (r.done) live[i] = false;
-      else yield r.value;
-    }
-  }
-}
-
-function requireInput(opts: FileReplayOptions, source: string): string {
-  const p = opts.inputs[source];
-  if (!p) throw new Error(`no input for source "${source}": pass --input ${source}=<file or directory>`);
-  return p;
-}
-
-/** Replay archived source data through the engine into training data, in this thread. */
-export async function replayPartitions(opts: FileReplayOptions): Promise<ReplaySummary> {
+/** Replay source history through the engine into training data, in this thread. */
+export async function replayPartitions(opts: ReplayPartitionsOptions): Promise<ReplaySummary> {
   const { plan } = opts;
   const program: Program = buildProgram(plan);
   mkdirSync(opts.out, { recursive: true });
-
-  const labelIndexes = new Map<string, LabelIndex>();
-  for (const o of program.outputs) {
-    if (!o.labelJoin) continue;
-    const src = plan.topology.sources.find((s) => s.name === o.labelJoin!.source)!;
-    const idx = new LabelIndex(src, o.labelJoin);
-    const input = openFileInput({ source: src.name, path: requireInput(opts, src.name), readerSchema: plan.schemas.get(src.name)?.json });
-    for await (const batch of input.batches()) idx.add(batch);
-    labelIndexes.set(o.name, idx);
-  }
-
-  const inputs = program.sources.map((s) =>
-    openFileInput({
-      source: s.node.name,
-      path: requireInput(opts, s.node.name),
-      readerSchema: plan.schemas.get(s.node.name)?.json,
-      partitions: opts.partitions ?? 1,
-      partitionKey: (v) => {
-        const k = s.node.key(v);
-        return k === null || k === undefined ? null : String(k);
-      },
-      batchSize: opts.batchSize,
-      partitionFilter: opts.partitionFilter,
-    }),
-  );
-  const rangesFor = (partition: number): InputRange[] => inputs.flatMap((i) => i.ranges()).filter((r) => r.partition === partition);
-
-  const fingerprints: Record<string, string> = {};
-  for (const [name, s] of plan.schemas) fingerprints[name] = s.fingerprint;
-  const training = new TrainingSink(
-    opts.out,
-    program,
-    (output, partition) => ({
-      'skewless.version': plan.version,
-      'skewless.topology': plan.topology.name,
-      'skewless.output': output,
-      'skewless.partition': String(partition),
-      'skewless.input_ranges': JSON.stringify(rangesFor(partition)),
-      'skewless.schema_fingerprints': canonicalJson(fingerprints),
-      'skewless.plan': canonicalJson(plan.canonical),
-    }),
-    labelIndexes,
-  );
-  const dead = new PartitionedNdjson(opts.deadLetterDir ?? join(opts.out, '_dead_letters'));
-  const late = new PartitionedNdjson(join(opts.out, '_late_records'));
-  const sinks: TaskSinks = {
-    feature: (r) => training.feature(r),
-    window: (r) => training.window(r),
-    deadLetter: (d) => dead.write(d.partition, { source: d.source, partition: d.partition, offset: d.offset, reason: d.reason, raw: rawForJson(d.raw) }),
-    late: (l) =>
-      late.write(l.partition, { source: l.source, partition: l.partition, offset: l.offset, event_time: l.eventTime, stream_time: l.streamTime, reason: l.reason, value: l.value }),
-  };
-
-  const tasks = new Map<number, Task>();
-  const backends = new Map<number, LevelBackend>();
   const mine = opts.partitionFilter ?? (() => true);
-  let processed = 0;
+  const input = await openReplayInput(plan, program, opts.input, opts.partitionFilter);
   try {
-    for await (const batch of roundRobin(inputs)) {
-      if (!mine(batch.partition)) continue;
-      let task = tasks.get(batch.partition);
-      if (!task) {
-        const backend = await LevelBackend.open(taskStateDir(opts.stateDir, batch.partition));
-        backends.set(batch.partition, backend);
-        task = await Task.open(program, batch.partition, backend, sinks);
-        tasks.set(batch.partition, task);
-      }
-      await task.process(batch);
-      processed += batch.records.length;
-      opts.onProgress?.(processed);
+    const labelIndexes = new Map<string, LabelIndex>();
+    for (const o of program.outputs) {
+      if (!o.labelJoin) continue;
+      const src = plan.topology.sources.find((s) => s.name === o.labelJoin!.source)!;
+      const idx = new LabelIndex(src, o.labelJoin);
+      for await (const batch of input.labelBatches(src.name)) idx.add(batch);
+      labelIndexes.set(o.name, idx);
     }
-    const partitions = [...tasks.keys()].sort((a, b) => a - b);
-    for (const p of partitions) for (const s of program.sources) await tasks.get(p)!.endOfInput(s.node.name);
-    for (const p of partitions) await tasks.get(p)!.checkpoint();
-  } catch (e) {
-    training.abort();
-    throw e;
+    const rangesFor = (partition: number): InputRange[] => input.ranges().filter((r) => r.partition === partition);
+
+    const fingerprints: Record<string, string> = {};
+    for (const [name, s] of plan.schemas) fingerprints[name] = s.fingerprint;
+    const training = new TrainingSink(
+      opts.out,
+      program,
+      (output, partition) => ({
+        'skewless.version': plan.version,
+        'skewless.topology': plan.topology.name,
+        'skewless.output': output,
+        'skewless.partition': String(partition),
+        'skewless.input_ranges': JSON.stringify(rangesFor(partition)),
+        'skewless.schema_fingerprints': canonicalJson(fingerprints),
+        'skewless.plan': canonicalJson(plan.canonical),
+      }),
+      labelIndexes,
+    );
+    const dead = new PartitionedNdjson(opts.deadLetterDir ?? join(opts.out, '_dead_letters'));
+    const late = new PartitionedNdjson(join(opts.out, '_late_records'));
+    const sinks: TaskSinks = {
+      feature: (r) => training.feature(r),
+      window: (r) => training.window(r),
+      deadLetter: (d) => dead.write(d.partition, { source: d.source, partition: d.partition, offset: d.offset, reason: d.reason, raw: rawForJson(d.raw) }),
+      late: (l) =>
+        late.write(l.partition, { source: l.source, partition: l.partition, offset: l.offset, event_time: l.eventTime, stream_time: l.streamTime, reason: l.reason, value: l.value }),
+    };
+
+    const tasks = new Map<number, Task>();
+    const backends = new Map<number, LevelBackend>();
+    let processed = 0;
+    try {
+      for await (const batch of input.engineBatches()) {
+        if (!mine(batch.partition)) continue;
+        let task = tasks.get(batch.partition);
+        if (!task) {
+          const backend = await LevelBackend.open(taskStateDir(opts.stateDir, batch.partition));
+          backends.set(batch.partition, backend);
+          task = await Task.open(program, batch.partition, backend, sinks);
+          tasks.set(batch.partition, task);
+        }
+        await task.process(batch);
+        processed += batch.records.length;
+        opts.onProgress?.(processed);
+      }
+      const partitions = [...tasks.keys()].sort((a, b) => a - b);
+      for (const p of partitions) for (const s of program.sources) await tasks.get(p)!.endOfInput(s.node.name);
+      for (const p of partitions) await tasks.get(p)!.checkpoint();
+    } catch (e) {
+      training.abort();
+      throw e;
+    } finally {
+      dead.close();
+      late.close();
+      for (const b of backends.values()) await b.close();
+    }
+    const files = training.close();
+    const counters = emptyCounters();
+    for (const t of tasks.values()) addCounters(counters, t.counters);
+    const labels: Record<string, { events: number; malformed: number; dataEnd: number | null }> = {};
+    for (const [o, idx] of labelIndexes) labels[o] = { events: idx.size, malformed: idx.malformed, dataEnd: Number.isFinite(idx.dataEnd) ? idx.dataEnd : null };
+    return {
+      version: plan.version,
+      counters,
+      files,
+      inputRanges: input.ranges().filter((r) => mine(r.partition)),
+      deadLetters: { count: dead.count, dir: dead.dir },
+      lateRecords: { count: late.count, dir: late.dir },
+      labels,
+    };
   } finally {
-    dead.close();
-    late.close();
-    for (const b of backends.values()) await b.close();
+    await input.close();
   }
-  const files = training.close();
-  const counters = emptyCounters();
-  for (const t of tasks.values()) addCounters(counters, t.counters);
-  const labels: Record<string, { events: number; malformed: number; dataEnd: number | null }> = {};
-  for (const [o, idx] of labelIndexes) labels[o] = { events: idx.size, malformed: idx.malformed, dataEnd: Number.isFinite(idx.dataEnd) ? idx.dataEnd : null };
-  return {
-    version: plan.version,
-    counters,
-    files,
-    inputRanges: inputs.flatMap((i) => i.ranges()).filter((r) => mine(r.partition)),
-    deadLetters: { count: dead.count, dir: dead.dir },
-    lateRecords: { count: late.count, dir: late.dir },
-    labels,
-  };
 }

@@ -1,17 +1,16 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadTopology } from '../plan/load-topology.js';
+import type { ReplayInputSpec } from './replay-input.js';
 import { replayPartitions, type ReplaySummary } from './replay-partitions.js';
 
 /** What the coordinating thread sends a replay worker. */
 export interface ReplayWorkerData {
   readonly topologyFile: string;
   readonly version: string;
-  readonly inputs: Readonly<Record<string, string>>;
+  readonly input: ReplayInputSpec;
   readonly out: string;
-  readonly partitions: number;
   readonly stateDir: string;
   readonly deadLetterDir?: string;
-  readonly batchSize?: number;
   readonly worker: number;
   readonly workers: number;
 }
@@ -30,12 +29,10 @@ try {
   let reported = 0;
   const summary = await replayPartitions({
     plan,
-    inputs: data.inputs,
+    input: data.input,
     out: data.out,
-    partitions: data.partitions,
     stateDir: data.stateDir,
     deadLetterDir: data.deadLetterDir,
-    batchSize: data.batchSize,
     partitionFilter: (p) => p % data.workers === data.worker,
     onProgress: (n) => {
       if (n - reported >= 65536) {

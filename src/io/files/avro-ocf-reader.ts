@@ -1,5 +1,6 @@
 import avsc from 'avsc';
 import type { InputRecord, SourceValue } from '../../engine/input.js';
+import { avroReaderType } from '../avro/avro-reader-type.js';
 import { AVRO_CODECS, type AvroBlockCodec } from './avro-codecs.js';
 import { FileBytes } from './file-bytes.js';
 import { describeError, FileInputError } from './file-input-error.js';
@@ -102,7 +103,8 @@ function createDecoding(path: string, writerSchema: unknown, readerSchema: objec
   if (!readerSchema) return { type: requireRecord(path, writerType, 'writer'), writerSchema };
   let readerType: avsc.Type;
   try {
-    readerType = avsc.Type.forSchema(readerSchema as avsc.Schema);
+    // Shared with the Kafka decoder: archived and live records become the same JS values.
+    readerType = avroReaderType(readerSchema);
   } catch (err) {
     throw new FileInputError(path, `invalid reader schema: ${describeError(err)}`, "Fix the source's .avsc schema");
   }

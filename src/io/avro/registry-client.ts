@@ -1,0 +1,113 @@
+/**
+ * Schema registry access (Confluent API; Apicurio's ccompat layer in the local stack).
+ *
+ * Lookups by id go through @kafkajs/confluent-schema-registry, which caches schemas and sends
+ * one request per id however many records ask at once. Registration is a direct POST: the
+ * library omits `schemaType` for Avro and first compares the subject's compatibility level
+ * with its own default, and Apicurio reports NONE for a subject registered without an
+ * explicit level, so the library would refuse every second registration. We always send
+ * `schemaType: "AVRO"` and leave compatibility to the registry's configuration.
+ */
+import avsc from 'avsc';
+import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+
+const CONTENT_TYPE = 'application/vnd.schemaregistry.v1+json';
+
+/** No registry answers at the URL: a configuration problem, reported as one line. */
+export class RegistryUnreachableError extends Error {
+  constructor(url: string, cause: string) {
+    super(
+      `cannot reach the schema registry at ${url} (${cause}): start the local stack with \`npm run stack:up\` ` +
+        '(then `export $(node scripts/stack/up.mjs)`) or set SCHEMA_REGISTRY_URL / --registry',
+    );
+    this.name = 'RegistryUnreachableError';
+  }
+}
+
+/** The writer schema behind an id, or why there is none. */
+export type WriterSchema =
+  | { readonly type: avsc.Type }
+  | { readonly missing: true }
+  | { readonly notAvro: string };
+
+function causeText(e: unknown): string {
+  if (!(e instanceof Error)) return String(e);
+  const cause = (e as Error & { cause?: unknown }).cause;
+  return cause instanceof Error ? `${e.message}: ${cause.message}` : e.message;
+}
+
+export class SchemaRegistryClient {
+  private readonly registry: SchemaRegistry;
+  private readonly missing = new Set<number>();
+
+  private constructor(readonly url: string) {
+    this.registry = new SchemaRegistry({ host: url, clientId: 'skewless' });
+  }
+
+  /** A client for `url`, after checking that a registry answers there. */
+  static async open(url: string): Promise<SchemaRegistryClient> {
+    const client = new SchemaRegistryClient(url.replace(/\/+$/, ''));
+    const res = await client.request('GET', '/subjects');
+    if (!res.ok) throw new RegistryUnreachableError(client.url, `GET /subjects answered HTTP ${res.status}`);
+    return client;
+  }
+
+  private async request(method: string, path: string, body?: unknown): Promise<Response> {
+    try {
+      return await fetch(`${this.url}${path}`, {
+        method,
+        headers: { accept: CONTENT_TYPE, ...(body === undefined ? {} : { 'content-type': CONTENT_TYPE }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(15_000),
+      });
+    } catch (e) {
+      throw new RegistryUnreachableError(this.url, causeText(e));
+    }
+  }
+
+  /**
+   * Register an Avro schema under an explicit subject (`<topic>-value`) and return its id.
+   * Registering a schema the subject already has returns the existing id.
+   */
+  async register(subject: string, schema: object): Promise<number> {
+    const res = await this.request('POST', `/subjects/${encodeURIComponent(subject)}/versions`, { schemaType: 'AVRO', schema: JSON.stringify(schema) });
+    const text = await res.text();
+    let parsed: { id?: unknown; message?: unknown } = {};
+    try {
+      parsed = JSON.parse(text) as typeof parsed;
+    } catch {
+      // Not JSON: the status line and raw text below say what happened.
+    }
+    if (!res.ok) {
+      const message = typeof parsed.message === 'string' ? parsed.message : text.slice(0, 300);
+      const why = res.status === 409 ? 'it is incompatible with the versions already registered' : `HTTP ${res.status}`;
+      throw new Error(`cannot register the schema under subject ${subject}: ${why} (${message.replace(/\s+/g, ' ')})`);
+    }
+    if (typeof parsed.id !== 'number') throw new Error(`registering under subject ${subject}: the registry answered without a schema id (${text.slice(0, 200)})`);
+    return parsed.id;
+  }
+
+  /**
+   * The writer schema registered under `id`. Unknown ids are remembered (records of a wiped
+   * registry come in runs), so a poisoned topic costs one request per id, not per record.
+   * A registry that cannot be reached throws: that is an outage, not a bad record.
+   */
+  async writerSchema(id: number): Promise<WriterSchema> {
+    if (this.missing.has(id)) return { missing: true };
+    let schema: unknown;
+    try {
+      schema = await this.registry.getSchema(id);
+    } catch (e) {
+      const status = (e as { status?: unknown }).status;
+      if (status === 404) {
+        this.missing.add(id);
+        return { missing: true };
+      }
+      if (typeof status === 'number' && status !== 400) throw new Error(`schema registry ${this.url}: looking up schema id ${id} failed: ${causeText(e)}`);
+      // mappersmith reports a failed connection as status 400 without a body.
+      throw new RegistryUnreachableError(this.url, causeText(e));
+    }
+    if (schema instanceof avsc.Type) return { type: schema };
+    return { notAvro: typeof schema === 'object' && schema !== null ? schema.constructor.name.replace(/Schema$/, '') || 'non-Avro' : 'non-Avro' };
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * Topic administration: existence and partition counts, and the offsets a replay snapshots.
+ * Offsets are int64 strings in kafkajs; they become JS numbers here (exact up to 2^53, far
+ * beyond any real partition) so the engine's InputRecord offsets stay plain numbers.
+ */
+import type { KafkaConnection } from './kafka-connection.js';
+
+export interface PartitionOffsets {
+  readonly partition: number;
+  /** Earliest offset still in the log. */
+  readonly low: number;
+  /** Offset the next record will get (the high watermark): the end of what is readable now. */
+  readonly high: number;
+}
+
+export interface EnsuredTopic {
+  readonly topic: string;
+  readonly partitions: number;
+  /** False when it already existed with the requested partition count. */
+  readonly created: boolean;
+}
+
+function toOffset(value: string, what: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`Kafka returned an unusable ${what} offset "${value}"`);
+  return n;
+}
+
+/** Partition count of a topic, or undefined when it does not exist. */
+export async function topicPartitionCount(conn: KafkaConnection, topic: string): Promise<number | undefined> {
+  // listTopics first: asking for the metadata of a missing topic makes kafkajs retry for seconds.
+  const topics = await conn.admin.listTopics();
+  if (!topics.includes(topic)) return undefined;
+  const meta = await conn.admin.fetchTopicMetadata({ topics: [topic] });
+  return meta.topics[0]?.partitions.length;
+}
+
+/** Partition numbers of an existing topic, ascending; a clear error when it does not exist. */
+export async function listPartitions(conn: KafkaConnection, topic: string): Promise<number[]> {
+  const count = await topicPartitionCount(conn, topic);
+  if (count === undefined) throw new Error(`Kafka topic "${topic}" does not exist on ${conn.brokers.join(',')}`);
+  return Array.from({ length: count }, (_, p) => p);
+}
+
+function partitionMismatch(topic: string, existing: number | undefined, partitions: number): Error {
+  return new Error(
+    `Kafka topic "${topic}" exists with ${existing} partitions, not ${partitions}: partition counts decide which task sees a key, ` +
+      `so pass --partitions ${existing} or use another topic`,
+  );
+}
+
+/** Whether `topic` exists; an error when it exists with another partition count than `partitions`. */
+export async function checkTopicPartitions(conn: KafkaConnection, topic: string, partitions: number): Promise<boolean> {
+  const existing = await topicPartitionCount(conn, topic);
+  if (existing !== undefined && existing !== partitions) throw partitionMismatch(topic, existing, partitions);
+  return existing !== undefined;
+}
+
+/**
+ * Make sure `topic` exists with exactly `partitions` partitions. The partition count decides
+ * which task sees which key, so it is part of the determinism contract: a topic that exists
+ * with another count is an error, never silently used (and never altered).
+ */
+export async function ensureTopic(conn: KafkaConnection, topic: string, partitions: number): Promise<EnsuredTopic> {
+  if (!Number.isInteger(partitions) || partitions < 1) throw new RangeError(`partitions must be a positive integer, got ${partitions}`);
+  if (await checkTopicPartitions(conn, topic, partitions)) return { topic, partitions, created: false };
+  // false when another client created it in the meantime: then its count is checked again.
+  const created = await conn.admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true });
+  const existing = await topicPartitionCount(conn, topic);
+  if (existing !== partitions) throw partitionMismatch(topic, existing, partitions);
+  return { topic, partitions, created };
+}
+
+/** Earliest and latest offsets of every partition, by partition. */
+export async function fetchOffsets(conn: KafkaConnection, topic: string): Promise<PartitionOffsets[]> {
+  const offsets = await conn.admin.fetchTopicOffsets(topic);
+  return offsets
+    .map((o) => ({ partition: o.partition, low: toOffset(o.low, 'earliest'), high: toOffset(o.high, 'latest') }))
+    .sort((a, b) => a.partition - b.partition);
+}
+
+/**
+ * Per partition, the first offset whose record timestamp is ≥ `timestamp` (ms), or the
+ * latest offset when there is none (kafkajs maps Kafka's -1 to the high watermark).
+ */
+export async function offsetsForTime(conn: KafkaConnection, topic: string, timestamp: number): Promise<Map<number, number>> {
+  const offsets = await conn.admin.fetchTopicOffsetsByTimestamp(topic, timestamp);
+  return new Map(offsets.map((o) => [o.partition, toOffset(o.offset, `timestamp ${timestamp}`)]));
+}
+
+/** Remove a consumer group (the throwaway groups replays use), ignoring one that is already gone. */
+export async function deleteGroup(conn: KafkaConnection, groupId: string): Promise<void> {
+  try {
+    await conn.admin.deleteGroups([groupId]);
+  } catch {
+    // An empty group without offsets may already have been removed by the broker: nothing to clean.
+  }
+}
+
+/** Delete topics (tests and throwaway runs clean up after themselves); missing ones are ignored. */
+export async function deleteTopics(conn: KafkaConnection, topics: readonly string[]): Promise<void> {
+  const existing = new Set(await conn.admin.listTopics());
+  const doomed = topics.filter((t) => existing.has(t));
+  if (doomed.length > 0) await conn.admin.deleteTopics({ topics: doomed });
+}

@@ -1,0 +1,286 @@
+import { mkdirSync } from 'node:fs';
+import type { InputRecord } from '../engine/input.js';
+import type { DeadLetter, FeatureRow, LateRecord, OutputColumn, TaskSinks, WindowRowOut } from '../engine/outputs.js';
+import { buildProgram, type Program } from '../engine/program.js';
+import { Task } from '../engine/task.js';
+import { featureRecordSchema, windowRecordSchema } from '../io/avro/feature-record-schema.js';
+import { SchemaRegistryClient } from '../io/avro/registry-client.js';
+import { WireDecoder } from '../io/avro/wire-decoder.js';
+import { WireEncoder } from '../io/avro/wire-encoder.js';
+import { GroupConsumer, type ConsumedBatch } from '../io/kafka/group-consumer.js';
+import { KafkaConnection } from '../io/kafka/kafka-connection.js';
+import { ensureTopic, topicPartitionCount } from '../io/kafka/topic-admin.js';
+import { TopicProducer, type OutgoingMessage } from '../io/kafka/topic-producer.js';
+import type { AggValue } from '../ops/aggregation.js';
+import type { CompiledPlan } from '../plan/compile.js';
+import { MetricsRegistry } from '../serve/metrics.js';
+import { LevelBackend } from '../state/state-backend.js';
+import { taskStateDir } from '../state/task-state-dir.js';
+
+export interface LiveOptions {
+  readonly plan: CompiledPlan;
+  readonly brokers: readonly string[];
+  readonly registryUrl: string;
+  /** State root: one LevelDB per task. */
+  readonly stateDir: string;
+  /** Consumer group; default `skewless-<topology>`. */
+  readonly group?: string;
+  /** Apply at most this many records per engine call (small values exercise batching in tests). */
+  readonly maxBatch?: number;
+  /** Bytes fetched per partition and request. */
+  readonly maxBytesPerPartition?: number;
+  /** Topic per source, overriding the topology's (deployment config, like the group). */
+  readonly sourceTopics?: Readonly<Record<string, string>>;
+  /** Topic per output (feature or window output name), overriding the topology's. */
+  readonly outputTopics?: Readonly<Record<string, string>>;
+  /** Prefix of the late-records and dead-letter topics; default the topology name. */
+  readonly sideTopicPrefix?: string;
+  readonly metrics?: MetricsRegistry;
+  readonly verbose?: boolean;
+  readonly log?: (line: string) => void;
+}
+
+export interface LiveWorker {
+  /** Stop consuming after the batch in progress; every applied record is checkpointed and committed. */
+  stop(): Promise<void>;
+  readonly metrics: MetricsRegistry;
+}
+
+/** Topic names for the side outputs of a topology. */
+export const lateTopic = (prefix: string): string => `${prefix}-late`;
+export const deadLetterTopic = (prefix: string): string => `${prefix}-dead-letters`;
+
+interface Encoders {
+  readonly features: Map<string, { encoder: WireEncoder; columns: readonly OutputColumn[]; topic: string }>;
+  readonly windows: Map<string, { encoder: WireEncoder; columns: readonly OutputColumn[]; topic: string }>;
+}
+
+function columnValue(v: AggValue, c: OutputColumn): unknown {
+  if (v === null) return null;
+  if (c.type === 'boolean') return v === 1;
+  return v;
+}
+
+/** One partition's task with its store, and a queue so a batch and an idle skip never interleave. */
+class LiveTask {
+  private chain: Promise<unknown> = Promise.resolve();
+  readonly out: OutgoingMessage[] = [];
+  readonly topics: string[] = [];
+
+  constructor(
+    readonly task: Task,
+    readonly backend: LevelBackend,
+  ) {}
+
+  serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.chain.then(fn, fn);
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  emit(topic: string, m: OutgoingMessage): void {
+    this.topics.push(topic);
+    this.out.push(m);
+  }
+}
+
+/**
+ * The live driver: a consumer-group member running one task per assigned partition through
+ * the same engine as replay. Per fetched batch: decode (schema registry), apply, produce the
+ * outputs and wait for their acks, checkpoint state + stream time + positions in one LevelDB
+ * batch, then commit the group offset. A crash anywhere replays from the checkpoint and
+ * reproduces the same output bytes, so outputs are at least once and never different.
+ */
+export async function startLiveWorker(opts: LiveOptions): Promise<LiveWorker> {
+  const { plan } = opts;
+  const program: Program = buildProgram(plan);
+  const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const metrics = opts.metrics ?? new MetricsRegistry();
+  const conn = await KafkaConnection.open({ brokers: opts.brokers, verbose: opts.verbose });
+  const registry = await SchemaRegistryClient.open(opts.registryUrl);
+  mkdirSync(opts.stateDir, { recursive: true });
+
+  const sidePrefix = opts.sideTopicPrefix ?? plan.topology.name;
+  const topicOf = (s: { node: { name: string; topic: string } }): string => opts.sourceTopics?.[s.node.name] ?? s.node.topic;
+  const sources = new Map(program.sources.map((s) => [topicOf(s), s]));
+  const decoders = new Map(program.sources.map((s) => [topicOf(s), new WireDecoder(registry, plan.schemas.get(s.node.name)!.json)]));
+  let partitions = 0;
+  for (const [topic] of sources) {
+    const n = await topicPartitionCount(conn, topic);
+    if (n === undefined) throw new Error(`source topic ${topic} does not exist; produce to it first (skewless produce) or create it`);
+    if (partitions !== 0 && n !== partitions) throw new Error(`source topics are not co-partitioned: ${topic} has ${n} partitions, expected ${partitions}`);
+    partitions = n;
+  }
+
+  const encoders: Encoders = { features: new Map(), windows: new Map() };
+  for (const o of program.outputs) {
+    const topic = opts.outputTopics?.[o.name] ?? o.topic;
+    await ensureTopic(conn, topic, partitions);
+    const schema = featureRecordSchema(o.name, o.columns);
+    const id = await registry.register(`${topic}-value`, schema);
+    encoders.features.set(o.name, { encoder: new WireEncoder(schema, id), columns: o.columns, topic });
+  }
+  for (const w of program.windowOps) {
+    const topic = opts.outputTopics?.[w.name] ?? w.node.topic;
+    await ensureTopic(conn, topic, partitions);
+    const schema = windowRecordSchema(w.name, w.columns);
+    const id = await registry.register(`${topic}-value`, schema);
+    encoders.windows.set(w.name, { encoder: new WireEncoder(schema, id), columns: w.columns, topic });
+  }
+  await ensureTopic(conn, lateTopic(sidePrefix), partitions);
+  await ensureTopic(conn, deadLetterTopic(sidePrefix), partitions);
+  const producer = await TopicProducer.open(conn);
+  const versionHeader = { 'skewless-version': plan.version, 'skewless-topology': plan.topology.name };
+
+  const tasks = new Map<number, LiveTask>();
+  const sinksFor = (lt: () => LiveTask): TaskSinks => ({
+    feature: (r: FeatureRow) => {
+      const e = encoders.features.get(r.output)!;
+      const value: Record<string, unknown> = { key: r.key, event_time: r.eventTime, partition: r.partition, offset: r.offset };
+      e.columns.forEach((c, i) => {
+        if (c.role !== 'label') value[c.name] = columnValue(r.values[i], c);
+      });
+      const enc = e.encoder.encode(value);
+      if (enc.error !== undefined) throw new Error(`output ${r.output}: ${enc.error}`);
+      lt().emit(e.topic, { key: Buffer.from(r.key), value: enc.bytes, partition: r.partition, timestamp: r.eventTime, headers: { ...versionHeader, 'skewless-source': r.source, 'skewless-offset': String(r.offset) } });
+    },
+    window: (r: WindowRowOut) => {
+      const e = encoders.windows.get(r.output)!;
+      const value: Record<string, unknown> = { key: r.key, window_start: r.windowStart, window_end: r.windowEnd, partition: r.partition, final: r.final };
+      e.columns.forEach((c, i) => (value[c.name] = columnValue(r.values[i], c)));
+      const enc = e.encoder.encode(value);
+      if (enc.error !== undefined) throw new Error(`window output ${r.output}: ${enc.error}`);
+      lt().emit(e.topic, { key: Buffer.from(r.key), value: enc.bytes, partition: r.partition, timestamp: r.windowEnd, headers: versionHeader });
+    },
+    deadLetter: (d: DeadLetter) => {
+      const raw = d.raw === undefined ? null : typeof d.raw === 'string' ? Buffer.from(d.raw) : Buffer.from(d.raw);
+      lt().emit(deadLetterTopic(sidePrefix), {
+        key: null,
+        value: raw,
+        partition: d.partition,
+        headers: { ...versionHeader, 'skewless-reason': d.reason, 'skewless-source': d.source, 'skewless-partition': String(d.partition), 'skewless-offset': String(d.offset) },
+      });
+    },
+    late: (l: LateRecord) => {
+      lt().emit(lateTopic(sidePrefix), {
+        key: null,
+        value: Buffer.from(JSON.stringify(l.value)),
+        partition: l.partition,
+        timestamp: l.eventTime,
+        headers: { ...versionHeader, 'skewless-reason': l.reason, 'skewless-source': l.source, 'skewless-offset': String(l.offset) },
+      });
+    },
+  });
+
+  async function taskFor(partition: number): Promise<LiveTask> {
+    let lt = tasks.get(partition);
+    if (lt) return lt;
+    const backend = await LevelBackend.open(taskStateDir(opts.stateDir, partition));
+    let holder: LiveTask | undefined;
+    try {
+      const task = await Task.open(program, partition, backend, sinksFor(() => holder!));
+      holder = new LiveTask(task, backend);
+    } catch (e) {
+      await backend.close();
+      throw e;
+    }
+    lt = holder;
+    tasks.set(partition, lt);
+    log(`skewless: task ${partition} resumes at ${JSON.stringify(lt.task.resumePositions())}`);
+    return lt;
+  }
+
+  /** Produce what the task emitted, wait for the acks, then checkpoint: outputs are never behind state. */
+  async function commitOutputs(lt: LiveTask): Promise<void> {
+    for (let i = 0; i < lt.out.length; i++) await producer.add(lt.topics[i], lt.out[i]);
+    lt.out.length = 0;
+    lt.topics.length = 0;
+    await producer.flush();
+    await lt.task.checkpoint();
+    publishTaskMetrics(lt.task);
+  }
+
+  function publishTaskMetrics(task: Task): void {
+    const labels = { partition: String(task.partition) };
+    const c = task.counters;
+    metrics.set('skewless_records_total', 'counter', 'Input records applied (including late and dead-lettered)', c.processed, labels);
+    metrics.set('skewless_features_total', 'counter', 'Feature vectors emitted', c.emitted, labels);
+    metrics.set('skewless_late_total', 'counter', 'Late records (dropped or side output)', c.late, labels);
+    metrics.set('skewless_dead_letters_total', 'counter', 'Records dead-lettered with a reason', c.deadLetters, labels);
+    metrics.set('skewless_merge_skips_total', 'counter', 'Idle inputs skipped by the canonical merge', c.mergeSkips, labels);
+    if (Number.isFinite(task.currentStreamTime)) {
+      metrics.set('skewless_stream_time_lag_seconds', 'gauge', 'Wall clock minus stream time', (Date.now() - task.currentStreamTime) / 1000, labels);
+    }
+  }
+
+  async function onBatch(batch: ConsumedBatch): Promise<number> {
+    const source = sources.get(batch.topic)!;
+    const lt = await taskFor(batch.partition);
+    const decoded = await decoders.get(batch.topic)!.decodeAll(batch.messages.map((m) => m.value));
+    const records: InputRecord[] = batch.messages.map((m, i) => {
+      const d = decoded[i];
+      return d.error === undefined ? { offset: m.offset, value: d.value, raw: m.value ?? undefined } : { offset: m.offset, error: d.error, raw: m.value ?? undefined };
+    });
+    return lt.serial(async () => {
+      const step = opts.maxBatch ?? records.length;
+      for (let i = 0; i < records.length; i += step) {
+        await lt.task.process({ source: source.node.name, partition: batch.partition, records: records.slice(i, i + step) });
+        await commitOutputs(lt);
+      }
+      const last = batch.messages[batch.messages.length - 1].offset;
+      metrics.set('skewless_consumer_lag', 'gauge', 'Records between the last fetched offset and the log end', Math.max(0, batch.highWatermark - last - 1), {
+        topic: batch.topic,
+        partition: String(batch.partition),
+      });
+      return lt.task.resumePositions()[source.node.name] ?? last + 1;
+    });
+  }
+
+  // Live may skip an idle input of a multi-source task (DESIGN.md rule 3): counted as merge skips.
+  const idleTimer =
+    program.sources.length > 1
+      ? setInterval(() => {
+          for (const lt of tasks.values()) {
+            if (lt.task.pendingInputs === 0) continue;
+            void lt.serial(async () => {
+              for (const s of program.sources) await lt.task.skipIdleInput(s.node.name);
+              await commitOutputs(lt);
+            });
+          }
+        }, 2000)
+      : undefined;
+
+  const consumer = await GroupConsumer.start(conn, {
+    groupId: opts.group ?? `skewless-${plan.topology.name}`,
+    topics: [...sources.keys()],
+    onBatch,
+    maxBytesPerPartition: opts.maxBytesPerPartition,
+    onAssignment: (assignment) => {
+      const owned = new Set(Object.values(assignment).flat());
+      for (const [p, lt] of tasks) {
+        if (owned.has(p)) continue;
+        // Revoked: everything applied is already checkpointed; release the store for the new owner.
+        tasks.delete(p);
+        void lt.serial(() => lt.backend.close());
+      }
+      log(`skewless: assigned partitions ${[...owned].sort((a, b) => a - b).join(', ') || '(none)'}`);
+    },
+  });
+
+  return {
+    metrics,
+    async stop(): Promise<void> {
+      if (idleTimer) clearInterval(idleTimer);
+      await consumer.stop();
+      for (const lt of tasks.values()) {
+        await lt.serial(async () => {
+          await commitOutputs(lt);
+          await lt.backend.close();
+        });
+      }
+      tasks.clear();
+      await producer.close();
+      await conn.close();
+    },
+  };
+}

@@ -1,0 +1,55 @@
+/**
+ * Where a replay's records come from. The replay loop (replay-partitions.ts) is the same for
+ * archive files and Kafka topics; only this input differs, as DESIGN.md asks of modes.
+ */
+import type { InputBatch, InputRange } from '../engine/input.js';
+
+/** An opened input: label data for the training join, then the engine sources' records. */
+export interface ReplayInput {
+  /** Every record of a label source (all partitions), for the label index. Called before engineBatches(). */
+  labelBatches(source: string): AsyncIterable<InputBatch>;
+  /**
+   * The engine sources' records of this replay's partitions: batches of one partition each,
+   * each partition in offset order. Partitions may interleave in any way (each feeds its own task).
+   */
+  engineBatches(): AsyncIterable<InputBatch>;
+  /** Engine input ranges per source and partition; complete once engineBatches() is done. */
+  ranges(): InputRange[];
+  /** Release connections and files. */
+  close(): Promise<void>;
+}
+
+/** Archive files: one per source, a file (split by key into `partitions`) or a directory with one file per partition. */
+export interface FileInputSpec {
+  readonly kind: 'files';
+  /** Source name → file or directory. */
+  readonly inputs: Readonly<Record<string, string>>;
+  readonly partitions: number;
+  readonly batchSize?: number;
+}
+
+/** Offsets [start, end) of one partition of a source's topic. */
+export interface KafkaPartitionRange {
+  readonly partition: number;
+  readonly start: number;
+  readonly end: number;
+}
+
+/** Kafka topics, with the offset ranges fixed before the replay starts (see kafka-snapshot.ts). */
+export interface KafkaInputSpec {
+  readonly kind: 'kafka';
+  readonly brokers: readonly string[];
+  readonly registryUrl: string;
+  readonly verbose?: boolean;
+  /** Engine partitions (every engine topic has this many). */
+  readonly partitions: number;
+  /** Per source (engine and label sources): its topic and the range of every partition. */
+  readonly sources: ReadonlyArray<{ readonly source: string; readonly topic: string; readonly ranges: readonly KafkaPartitionRange[] }>;
+  readonly batchSize?: number;
+}
+
+/**
+ * Plain data, so a coordinator can hand it to replay worker threads: every worker opens
+ * the same input and reads only its own partitions of it.
+ */
+export type ReplayInputSpec = FileInputSpec | KafkaInputSpec;

@@ -1,0 +1,98 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { addCounters, emptyCounters } from '../engine/task-counters.js';
+import type { CompiledPlan } from '../plan/compile.js';
+import type { ReplayInputSpec } from './replay-input.js';
+import { replayPartitions, type ReplayOutputOptions, type ReplaySummary } from './replay-partitions.js';
+import type { ReplayWorkerData, ReplayWorkerMessage } from './replay-worker-main.js';
+
+export interface ParallelReplayOptions extends ReplayOutputOptions {
+  readonly plan: CompiledPlan;
+  readonly input: ReplayInputSpec;
+  /** Number of partitions (tasks) the input has: workers never outnumber them. */
+  readonly partitions: number;
+  /** Keep the final state here (one LevelDB per task) for bootstrap; default a temporary directory removed at the end. */
+  readonly stateDir?: string;
+  /** Worker threads; partition p goes to worker p mod workers. Default: min(cores, partitions). */
+  readonly workers?: number;
+}
+
+/**
+ * Replay into training data with partitions split across worker threads (DESIGN.md: replay
+ * splits partitions across processes). Partitions are independent tasks and each worker
+ * writes only its own partitions' files, so the output bytes do not depend on the number of
+ * workers, nor on whether the input is files or Kafka.
+ */
+export async function replayInParallel(opts: ParallelReplayOptions): Promise<ReplaySummary> {
+  const workers = Math.max(1, Math.min(opts.workers ?? availableParallelism(), opts.partitions));
+  const tempState = opts.stateDir === undefined;
+  const stateDir = opts.stateDir ?? mkdtempSync(join(tmpdir(), 'skewless-state-'));
+  try {
+    if (workers === 1) return await replayPartitions({ plan: opts.plan, input: opts.input, out: opts.out, deadLetterDir: opts.deadLetterDir, onProgress: opts.onProgress, stateDir });
+    let processed = 0;
+    const onProgress = (n: number): void => {
+      processed += n;
+      opts.onProgress?.(processed);
+    };
+    const results = await Promise.all(Array.from({ length: workers }, (_, i) => runWorker(opts, stateDir, i, workers, onProgress)));
+    return mergeSummaries(results);
+  } finally {
+    if (tempState) rmSync(stateDir, { recursive: true, force: true });
+  }
+}
+
+function runWorker(
+  opts: ParallelReplayOptions,
+  stateDir: string,
+  worker: number,
+  workers: number,
+  progress: (processed: number) => void,
+): Promise<ReplaySummary> {
+  const data: ReplayWorkerData = {
+    topologyFile: opts.plan.file,
+    version: opts.plan.version,
+    input: opts.input,
+    out: opts.out,
+    stateDir,
+    deadLetterDir: opts.deadLetterDir,
+    worker,
+    workers,
+  };
+  return new Promise((resolve, reject) => {
+    const w = new Worker(new URL('./replay-worker.mjs', import.meta.url), { workerData: data });
+    let done = false;
+    w.on('message', (m: ReplayWorkerMessage) => {
+      if (m.type === 'progress') progress(m.processed);
+      else if (m.type === 'done') {
+        done = true;
+        resolve(m.summary);
+      } else {
+        done = true;
+        reject(new Error(m.message));
+      }
+    });
+    w.on('error', (e) => reject(e));
+    w.on('exit', (code) => {
+      if (!done) reject(new Error(`replay worker ${worker} exited with code ${code} before finishing`));
+    });
+  });
+}
+
+function mergeSummaries(parts: readonly ReplaySummary[]): ReplaySummary {
+  const counters = emptyCounters();
+  for (const p of parts) addCounters(counters, p.counters);
+  const first = parts[0];
+  return {
+    version: first.version,
+    counters,
+    files: parts.flatMap((p) => p.files).sort((a, b) => (a.path < b.path ? -1 : 1)),
+    inputRanges: parts
+      .flatMap((p) => p.inputRanges)
+      .sort((a, b) => (a.source !== b.source ? (a.source < b.source ? -1 : 1) : a.partition - b.partition)),
+    deadLetters: { count: parts.reduce((n, p) => n + p.deadLetters.count, 0), dir: first.deadLetters.dir },
+    lateRecords: { count: parts.reduce((n, p) => n + p.lateRecords.count, 0), dir: first.lateRecords.dir },
+    labels: first.labels,
+  };
+}

@@ -1,0 +1,150 @@
+/**
+ * Shared bins for the divergence metrics (Jensen–Shannon, PSI), so online and offline values
+ * are histogrammed over exactly the same cells.
+ *
+ * Categorical values: one bin per category in the union of both sides, ordered by UTF-16 code
+ * units (deterministic, locale-independent). Categories absent from both sides never appear.
+ *
+ * Numeric values: bins are fitted on the offline (reference) values only, the training data
+ * being the baseline the online values are judged against:
+ *
+ * 1. Take the reference quantiles q₀ … q_k at levels i/k (k = `binCount`, default 10), with
+ *    NumPy's default linear interpolation (so q₀ = min, q_k = max).
+ * 2. Group equal consecutive quantiles. A value that fills two or more quantile positions is a
+ *    point mass holding ≳ 1/k of the reference; it gets a bin of its own, [v, v], through the
+ *    cut pair (nextDown(v), v). Any other interior quantile becomes a single cut. A lone q₀ or
+ *    q_k (the min or max) is not a cut: the end bins are open.
+ * 3. With cuts c₁ < … < c_r the bins are (−∞, c₁], (c₁, c₂], …, (c_r, +∞): right-closed, and
+ *    values outside the reference range (including ±Infinity) land in the end bins.
+ *
+ * So a continuous reference gives k bins of ~equal reference mass; a constant reference v gives
+ * the three bins < v, = v, > v; a zero-inflated feature keeps its zeros apart. Reference bins
+ * can still be empty (e.g. the "< v" bin, or a gap between interpolated quantiles): that is what
+ * the metrics' empty-bin handling is for.
+ */
+import { nextDown, quantileSorted, sortedCopy } from './numeric.js';
+
+export const DEFAULT_BIN_COUNT = 10;
+
+export interface NumericBins {
+  readonly kind: 'numeric';
+  /** Strictly increasing cut points; bin i is (cuts[i−1], cuts[i]] with cuts[−1] = −∞, cuts[r] = +∞. */
+  readonly cuts: readonly number[];
+  /** Number of bins, cuts.length + 1. */
+  readonly count: number;
+  /** The requested number of quantile bins (k). */
+  readonly requested: number;
+}
+
+export interface CategoricalBins {
+  readonly kind: 'categorical';
+  /** Sorted union of the categories seen on either side; bin i is categories[i]. */
+  readonly categories: readonly string[];
+  readonly count: number;
+}
+
+export type Bins = NumericBins | CategoricalBins;
+
+/** Counts per bin for both sides, over the same bins. */
+export interface BinnedCounts {
+  readonly bins: Bins;
+  readonly online: readonly number[];
+  readonly offline: readonly number[];
+}
+
+function checkBinCount(binCount: number): void {
+  if (!Number.isInteger(binCount) || binCount < 2) throw new RangeError(`bin count must be an integer >= 2, got ${binCount}`);
+}
+
+/**
+ * Fits numeric bins on the reference values (NaN ignored; quantiles use finite values only).
+ * Returns undefined when the reference has no finite value.
+ */
+export function fitNumericBins(reference: readonly number[], binCount: number = DEFAULT_BIN_COUNT): NumericBins | undefined {
+  checkBinCount(binCount);
+  const sorted = sortedCopy(reference.filter(Number.isFinite));
+  if (sorted.length === 0) return undefined;
+  const levels: number[] = [];
+  for (let i = 0; i <= binCount; i++) levels.push(quantileSorted(sorted, i / binCount));
+
+  const cuts: number[] = [];
+  const push = (c: number): void => {
+    if (cuts.length === 0 || c > cuts[cuts.length - 1]) cuts.push(c);
+  };
+  let start = 0;
+  while (start <= binCount) {
+    let end = start;
+    while (end + 1 <= binCount && levels[end + 1] === levels[start]) end++;
+    const value = levels[start];
+    const members = end - start + 1;
+    if (members >= 2) {
+      push(nextDown(value));
+      push(value);
+    } else if (start !== 0 && start !== binCount) {
+      push(value);
+    }
+    start = end + 1;
+  }
+  return { kind: 'numeric', cuts, count: cuts.length + 1, requested: binCount };
+}
+
+/** Bin index of a numeric value: the number of cuts strictly below it. NaN is rejected. */
+export function numericBinIndex(bins: NumericBins, value: number): number {
+  if (Number.isNaN(value)) throw new RangeError('cannot bin NaN');
+  const cuts = bins.cuts;
+  let lo = 0;
+  let hi = cuts.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (cuts[mid] < value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Histogram of numeric values over fitted bins (NaN values are skipped). */
+export function countNumeric(bins: NumericBins, values: readonly number[]): number[] {
+  const counts = new Array<number>(bins.count).fill(0);
+  for (const v of values) if (!Number.isNaN(v)) counts[numericBinIndex(bins, v)]++;
+  return counts;
+}
+
+/** UTF-16 code-unit order, independent of locale. */
+export function compareCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Categorical bins over the union of the categories on both sides. */
+export function categoricalBins(online: readonly string[], offline: readonly string[]): CategoricalBins {
+  const set = new Set<string>();
+  for (const v of online) set.add(v);
+  for (const v of offline) set.add(v);
+  const categories = [...set].sort(compareCodeUnits);
+  return { kind: 'categorical', categories, count: categories.length };
+}
+
+/** Histogram of categorical values; a value outside the bins is an error. */
+export function countCategorical(bins: CategoricalBins, values: readonly string[]): number[] {
+  const index = new Map<string, number>();
+  bins.categories.forEach((c, i) => index.set(c, i));
+  const counts = new Array<number>(bins.count).fill(0);
+  for (const v of values) {
+    const i = index.get(v);
+    if (i === undefined) throw new RangeError(`category ${JSON.stringify(v)} is not in the bins`);
+    counts[i]++;
+  }
+  return counts;
+}
+
+/** Bins fitted on `offline` and both sides counted; undefined if offline has no finite value. */
+export function binNumeric(online: readonly number[], offline: readonly number[], binCount: number = DEFAULT_BIN_COUNT): BinnedCounts | undefined {
+  const bins = fitNumericBins(offline, binCount);
+  if (bins === undefined) return undefined;
+  return { bins, online: countNumeric(bins, online), offline: countNumeric(bins, offline) };
+}
+
+/** Categorical bins over the union, and both sides counted. */
+export function binCategorical(online: readonly string[], offline: readonly string[]): BinnedCounts {
+  const bins = categoricalBins(online, offline);
+  return { bins, online: countCategorical(bins, online), offline: countCategorical(bins, offline) };
+}

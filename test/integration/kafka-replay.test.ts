@@ -1,0 +1,258 @@
+/**
+ * Replay from Kafka against replay from files, on the local stack: the same card data
+ * produced to 4-partition topics and split into 4 partitions from the files must give the same
+ * training files, byte for byte apart from the input-range metadata. Poison records in the
+ * topic are dead-lettered with their reason and change nothing else.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parquetMetadata, parquetReadObjects } from 'hyparquet';
+import type { InputRange } from '../../src/engine/input.js';
+import { kafkaEndpoints } from '../../src/cli/kafka-endpoints.js';
+import { toWireFormat } from '../../src/io/avro/wire-format.js';
+import { KafkaConnection } from '../../src/io/kafka/kafka-connection.js';
+import { deleteTopics, fetchOffsets } from '../../src/io/kafka/topic-admin.js';
+import { REPLAY_GROUP_PREFIX } from '../../src/io/kafka/topic-reader.js';
+import { TopicProducer } from '../../src/io/kafka/topic-producer.js';
+import { kafkaPartition } from '../../src/io/partitioning.js';
+import { writeCardDataset } from '../../src/gen/write-card-dataset.js';
+import { produceFile } from '../../src/modes/produce-file.js';
+import { replayFiles, type ReplaySummary } from '../../src/modes/replay-files.js';
+import { replayKafka } from '../../src/modes/replay-kafka.js';
+import { loadTopology } from '../../src/plan/load-topology.js';
+import { stackForTests } from '../helpers/stack.js';
+
+const stack = await stackForTests();
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const BIN = join(ROOT, 'bin', 'skewless.mjs');
+const PARTITIONS = 4;
+
+const dir = mkdtempSync(join(tmpdir(), 'skewless-kafka-'));
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+const run = randomUUID().slice(0, 8);
+const topics = { transactions: `test-transactions-${run}`, chargebacks: `test-chargebacks-${run}` };
+const cardFraud = await loadTopology(join(ROOT, 'topologies/card-fraud.ts'));
+test.after(async () => {
+  const conn = await KafkaConnection.open({ brokers: stack.brokers });
+  try {
+    await deleteTopics(conn, [...Object.values(topics), `test-flights-${run}`]);
+  } finally {
+    await conn.close();
+  }
+});
+
+function skewless(args: string[], env: NodeJS.ProcessEnv = stack.env): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 120_000, env });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function parquetFiles(root: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string): void => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      if (e.isDirectory()) walk(join(d, e.name));
+      else if (e.name.endsWith('.parquet')) out.push(relative(root, join(d, e.name)));
+    }
+  };
+  walk(root);
+  return out.sort();
+}
+
+function arrayBuffer(bytes: Buffer): ArrayBuffer {
+  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+}
+
+/** The footer's key-value metadata as a map. */
+function keyValues(bytes: Buffer): Record<string, string> {
+  const meta = parquetMetadata(arrayBuffer(bytes));
+  return Object.fromEntries((meta.key_value_metadata ?? []).map((kv) => [kv.key, kv.value ?? '']));
+}
+
+/**
+ * Every training file of `a` and `b` is the same: the bytes up to the footer (every page),
+ * the footer's structure, every row (all columns, compared exactly), and every key-value
+ * metadata entry but the input ranges, which say where the records came from.
+ */
+async function assertSameTraining(a: string, b: string): Promise<void> {
+  const files = parquetFiles(a);
+  assert.deepEqual(parquetFiles(b), files, 'the same training files');
+  assert.ok(files.length >= PARTITIONS * 2, `features and daily windows for every partition: ${files.join(', ')}`);
+  for (const f of files) {
+    const x = readFileSync(join(a, f));
+    const y = readFileSync(join(b, f));
+    const pagesEnd = (buf: Buffer): number => buf.length - 8 - buf.readUInt32LE(buf.length - 8);
+    assert.ok(x.subarray(0, pagesEnd(x)).equals(y.subarray(0, pagesEnd(y))), `${f}: identical bytes before the footer`);
+    // The footer's length and key-value entries differ with the input ranges; the rest must not.
+    const { key_value_metadata: _kx, metadata_length: _lx, ...footerX } = parquetMetadata(arrayBuffer(x));
+    const { key_value_metadata: _ky, metadata_length: _ly, ...footerY } = parquetMetadata(arrayBuffer(y));
+    assert.deepStrictEqual(footerX, footerY, `${f}: footer`);
+    const kvX = keyValues(x);
+    const kvY = keyValues(y);
+    assert.ok(kvX['skewless.input_ranges'] && kvY['skewless.input_ranges'], `${f}: input ranges recorded`);
+    delete kvX['skewless.input_ranges'];
+    delete kvY['skewless.input_ranges'];
+    assert.deepStrictEqual(kvX, kvY, `${f}: metadata other than input ranges`);
+    const rowsX = await parquetReadObjects({ file: arrayBuffer(x) });
+    const rowsY = await parquetReadObjects({ file: arrayBuffer(y) });
+    assert.ok(rowsX.length > 0, `${f}: has rows`);
+    // deepStrictEqual compares numbers with Object.is: -0, NaN and every last bit count.
+    assert.deepStrictEqual(rowsY, rowsX, `${f}: rows`);
+  }
+}
+
+function ndjsonLines(d: string): Array<Record<string, unknown>> {
+  if (!existsSync(d)) return [];
+  return readdirSync(d)
+    .filter((f) => f.endsWith('.ndjson'))
+    .sort()
+    .flatMap((f) => readFileSync(join(d, f), 'utf8').split('\n'))
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+const data = await writeCardDataset({ outDir: join(dir, 'data'), events: 20_000, seed: 11, format: 'ndjson' });
+const fileOut = join(dir, 'from-files');
+let kafkaSummary: ReplaySummary;
+
+test('produce: every record lands, Avro-encoded, on the partition of its key', async () => {
+  const tx = await produceFile({ plan: cardFraud, source: 'transactions', input: data.transactionsPath, topic: topics.transactions, partitions: PARTITIONS, brokers: stack.brokers, registryUrl: stack.registryUrl, batchSize: 2000 });
+  assert.equal(tx.produced, 20_000);
+  assert.equal(tx.skipped, 0);
+  assert.equal(tx.topicCreated, true);
+  assert.equal(tx.subject, `${topics.transactions}-value`);
+
+  // The CLI path, with its JSON summary.
+  const cb = skewless(['produce', 'topologies/card-fraud.ts', '--source', 'chargebacks', '--input', data.chargebacksPath, '--topic', topics.chargebacks, '--partitions', String(PARTITIONS), '--json']);
+  assert.equal(cb.status, 0, cb.stderr);
+  const cbSummary = JSON.parse(cb.stdout) as { produced: number; partitions: number; subject: string };
+  assert.equal(cbSummary.produced, data.chargebacks);
+  assert.equal(cbSummary.partitions, PARTITIONS);
+
+  // Kafka's partitioner and ours agree: the per-partition counts are those of the murmur2 split.
+  const expected = new Array<number>(PARTITIONS).fill(0);
+  for (const line of readFileSync(data.transactionsPath, 'utf8').split('\n')) {
+    if (line) expected[kafkaPartition((JSON.parse(line) as { card_id: string }).card_id, PARTITIONS)]++;
+  }
+  const conn = await KafkaConnection.open({ brokers: stack.brokers });
+  try {
+    const offsets = await fetchOffsets(conn, topics.transactions);
+    assert.deepEqual(offsets.map((o) => o.high - o.low), expected);
+  } finally {
+    await conn.close();
+  }
+});
+
+test('backfill --from-kafka writes the same training files as the file backfill of the same data', async () => {
+  const kafkaOut = join(dir, 'from-kafka');
+  const replayGroups = async (): Promise<string[]> => {
+    const conn = await KafkaConnection.open({ brokers: stack.brokers });
+    try {
+      return (await conn.admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith(REPLAY_GROUP_PREFIX));
+    } finally {
+      await conn.close();
+    }
+  };
+  const groupsBefore = await replayGroups();
+  const r = skewless(['backfill', 'topologies/card-fraud.ts', '--from-kafka', '--topic', `transactions=${topics.transactions}`, '--topic', `chargebacks=${topics.chargebacks}`, '--out', kafkaOut, '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  kafkaSummary = JSON.parse(r.stdout) as ReplaySummary;
+  assert.equal(kafkaSummary.counters.processed, 20_000);
+  assert.equal(kafkaSummary.counters.deadLetters, 0);
+  assert.equal(kafkaSummary.labels.card_features.events, data.chargebacks);
+  assert.deepEqual(
+    kafkaSummary.inputRanges.map((x) => [x.source, x.partition, x.origin, x.firstOffset]),
+    [0, 1, 2, 3].map((p) => ['transactions', p, topics.transactions, 0]),
+  );
+  assert.equal(kafkaSummary.inputRanges.reduce((n, x) => n + x.endOffset - x.firstOffset, 0), 20_000);
+
+  const fileSummary = await replayFiles({ plan: cardFraud, inputs: { transactions: data.transactionsPath, chargebacks: data.chargebacksPath }, out: fileOut, partitions: PARTITIONS });
+  assert.deepEqual(kafkaSummary.counters, fileSummary.counters);
+  assert.ok(fileSummary.counters.lateSideOutput > 0, 'the data has late records, so the late path is compared too');
+  await assertSameTraining(fileOut, kafkaOut);
+  // The input ranges name the topic and its offsets: the same offsets as the file split.
+  const perPartition = (s: ReplaySummary): Array<[number, number]> => s.inputRanges.map((x: InputRange) => [x.partition, x.endOffset]);
+  assert.deepEqual(perPartition(kafkaSummary), perPartition(fileSummary));
+  const meta = keyValues(readFileSync(join(kafkaOut, 'card_features', 'part-00002.parquet')));
+  assert.deepEqual(JSON.parse(meta['skewless.input_ranges']), [{ source: 'transactions', partition: 2, origin: topics.transactions, firstOffset: 0, endOffset: kafkaSummary.inputRanges[2].endOffset }]);
+  // Late records carry the decoded value: identical to the ones decoded from NDJSON.
+  assert.deepEqual(readFileSync(join(kafkaOut, '_late_records', 'part-00001.ndjson')), readFileSync(join(fileOut, '_late_records', 'part-00001.ndjson')));
+
+  // The throwaway consumer groups are deleted: nothing is left, nothing was committed anywhere.
+  assert.deepEqual(await replayGroups(), groupsBefore);
+});
+
+test('poison records in the topic are dead-lettered with their reason; every other row is unchanged', async () => {
+  assert.ok(kafkaSummary, 'runs after the comparison above');
+  const end = (p: number): number => kafkaSummary.inputRanges.find((x) => x.partition === p)!.endOffset;
+  const garbage = Buffer.from('this is not avro');
+  const unknownId = 2_000_000_000;
+  const conn = await KafkaConnection.open({ brokers: stack.brokers });
+  try {
+    const producer = await TopicProducer.open(conn);
+    // Appended after the real records, so the offsets of every real record stay as they were.
+    await producer.add(topics.transactions, { key: Buffer.from('poison'), value: garbage, partition: 1 });
+    await producer.add(topics.transactions, { key: Buffer.from('poison'), value: toWireFormat(unknownId, Buffer.from([2, 0x61])), partition: 2 });
+    await producer.add(topics.transactions, { key: Buffer.from('poison'), value: null, partition: 3 });
+    await producer.close();
+  } finally {
+    await conn.close();
+  }
+
+  const out = join(dir, 'from-kafka-poisoned');
+  const summary = await replayKafka({ plan: cardFraud, ...kafkaEndpoints({}, stack.env), topics, out, workers: 1 });
+  assert.equal(summary.counters.deadLetters, 3);
+  assert.equal(summary.counters.processed, 20_003);
+  const dead = ndjsonLines(join(out, '_dead_letters'));
+  assert.deepEqual(dead, [
+    { source: 'transactions', partition: 1, offset: end(1), reason: 'not Confluent wire format (magic byte 0x74)', raw: `base64:${garbage.toString('base64')}` },
+    { source: 'transactions', partition: 2, offset: end(2), reason: `unknown schema id ${unknownId}`, raw: `base64:${toWireFormat(unknownId, Buffer.from([2, 0x61])).toString('base64')}` },
+    { source: 'transactions', partition: 3, offset: end(3), reason: 'empty record value (null, e.g. a tombstone)' },
+  ]);
+  await assertSameTraining(fileOut, out);
+});
+
+test('--since and --until select records by Kafka timestamp: the ranges start and end where the time falls', async () => {
+  const flights = await loadTopology(join(ROOT, 'topologies/flight-delays.ts'));
+  const topic = `test-flights-${run}`;
+  const t0 = Date.UTC(2001, 0, 1, 8);
+  const file = (name: string, from: number): string => {
+    const path = join(dir, name);
+    const rows = [0, 1, 2].map((i) => ({ date: t0 + (from + i) * 60_000, delay: from + i, distance: 300, origin: 'SFO', destination: 'LAX' }));
+    writeFileSync(path, rows.map((x) => JSON.stringify(x)).join('\n'));
+    return path;
+  };
+  const common = { plan: flights, source: 'flights', topic, partitions: 1, brokers: stack.brokers, registryUrl: stack.registryUrl };
+  await produceFile({ ...common, input: file('early.ndjson', 0) });
+  await new Promise((r) => setTimeout(r, 20));
+  const between = Date.now();
+  await new Promise((r) => setTimeout(r, 20));
+  await produceFile({ ...common, input: file('late.ndjson', 3) });
+
+  const replay = (name: string, range: { since?: number; until?: number }): Promise<ReplaySummary> =>
+    replayKafka({ plan: flights, ...kafkaEndpoints({}, stack.env), topics: { flights: topic }, out: join(dir, name), workers: 1, ...range });
+  const since = await replay('since', { since: between });
+  assert.deepEqual(since.inputRanges.map((x) => [x.firstOffset, x.endOffset]), [[3, 6]]);
+  assert.equal(since.counters.emitted, 3);
+  const until = await replay('until', { until: between });
+  assert.deepEqual(until.inputRanges.map((x) => [x.firstOffset, x.endOffset]), [[0, 3]]);
+  const rows = await parquetReadObjects({ file: arrayBuffer(readFileSync(join(dir, 'until', 'flight_features', 'part-00000.parquet'))) });
+  assert.deepEqual(rows.map((x) => x.offset), [0n, 1n, 2n]);
+});
+
+test('no reachable broker: one line on stderr naming the brokers and how to start one', () => {
+  const r = skewless(['produce', 'topologies/card-fraud.ts', '--source', 'transactions', '--input', data.transactionsPath, '--brokers', '127.0.0.1:1'], stack.env);
+  assert.notEqual(r.status, 0);
+  const lines = r.stderr.split('\n').filter((l) => l.trim() !== '');
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0], /^skewless: cannot reach Kafka at 127\.0\.0\.1:1 \(.*\): start the local stack with `npm run stack:up` .*KAFKA_BROKERS/);
+
+  const env = { ...stack.env };
+  delete env.KAFKA_BROKERS;
+  assert.throws(() => kafkaEndpoints({}, env), /^Error: no Kafka brokers configured: set KAFKA_BROKERS or pass --brokers .*npm run stack:up/);
+});
