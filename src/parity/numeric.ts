@@ -6,34 +6,16 @@
  * Neumaier compensation so the result does not drift with the number of terms.
  */
 
+import { CompensatedSum } from '../ops/compensated-sum.js';
+
+/** The engine's Neumaier summation, so parity and aggregations share one algorithm. */
+export { CompensatedSum as NeumaierSum } from '../ops/compensated-sum.js';
+
 /** Neumaier-compensated sum of a sequence, in the order given. */
 export function compensatedSum(values: Iterable<number>): number {
-  let sum = 0;
-  let compensation = 0;
-  for (const x of values) {
-    const t = sum + x;
-    if (Math.abs(sum) >= Math.abs(x)) compensation += sum - t + x;
-    else compensation += x - t + sum;
-    sum = t;
-  }
-  return sum + compensation;
-}
-
-/** Running Neumaier-compensated sum, for loops that produce their terms one at a time. */
-export class NeumaierSum {
-  private sum = 0;
-  private compensation = 0;
-
-  add(x: number): void {
-    const t = this.sum + x;
-    if (Math.abs(this.sum) >= Math.abs(x)) this.compensation += this.sum - t + x;
-    else this.compensation += x - t + this.sum;
-    this.sum = t;
-  }
-
-  get value(): number {
-    return this.sum + this.compensation;
-  }
+  const s = new CompensatedSum();
+  for (const x of values) s.add(x);
+  return s.value;
 }
 
 /**
