@@ -32,6 +32,8 @@ export interface KafkaRecord {
   readonly value: Buffer | null;
   /** Record timestamp (ms): producer create time or broker append time. */
   readonly timestamp: number;
+  /** Record headers as UTF-8 text. */
+  readonly headers: Readonly<Record<string, string>>;
 }
 
 /** Consecutive records of one partition, in offset order (InputBatch-shaped, still undecoded). */
@@ -223,7 +225,9 @@ function recordsInRange(batch: Batch, s: PartitionState): KafkaRecord[] {
     const offset = Number(m.offset);
     // Below `next`: already delivered (re-fetch after a rejoin). At or past `end`: after the snapshot.
     if (offset < s.next || offset >= s.range.end) continue;
-    out.push({ offset, key: m.key ?? null, value: m.value ?? null, timestamp: Number(m.timestamp) });
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(m.headers ?? {})) if (v !== undefined) headers[k] = Array.isArray(v) ? v.map(String).join(',') : String(v);
+    out.push({ offset, key: m.key ?? null, value: m.value ?? null, timestamp: Number(m.timestamp), headers });
   }
   return out;
 }
