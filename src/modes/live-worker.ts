@@ -213,7 +213,7 @@ export async function startLiveWorker(opts: LiveOptions): Promise<LiveWorker> {
     }
   }
 
-  async function onBatch(batch: ConsumedBatch): Promise<number> {
+  async function onBatch(batch: ConsumedBatch): Promise<{ next: number; metadata: string }> {
     const source = sources.get(batch.topic)!;
     const lt = await taskFor(batch.partition);
     const decoded = await decoders.get(batch.topic)!.decodeAll(batch.messages.map((m) => m.value));
@@ -232,7 +232,12 @@ export async function startLiveWorker(opts: LiveOptions): Promise<LiveWorker> {
         topic: batch.topic,
         partition: String(batch.partition),
       });
-      return lt.task.resumePositions()[source.node.name] ?? last + 1;
+      const streamTime = lt.task.currentStreamTime;
+      // Stream time rides along with the group offset, so tools can see how far event time got.
+      return {
+        next: lt.task.resumePositions()[source.node.name] ?? last + 1,
+        metadata: JSON.stringify({ streamTime: Number.isFinite(streamTime) ? streamTime : null, version: plan.version }),
+      };
     });
   }
 

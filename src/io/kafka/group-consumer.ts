@@ -27,9 +27,9 @@ export interface GroupConsumerOptions {
   readonly topics: readonly string[];
   /**
    * Process one batch; resolves with the next offset that is durable (state checkpointed),
-   * which is then committed for the group.
+   * which is then committed for the group, with optional commit metadata.
    */
-  readonly onBatch: (batch: ConsumedBatch) => Promise<number>;
+  readonly onBatch: (batch: ConsumedBatch) => Promise<{ readonly next: number; readonly metadata?: string }>;
   /** The partitions this member now owns, per topic (after every rebalance). */
   readonly onAssignment?: (assignment: Readonly<Record<string, readonly number[]>>) => void;
   /** Upper bound on bytes fetched per partition and request (kafkajs default 1 MiB). */
@@ -59,7 +59,7 @@ export class GroupConsumer {
       eachBatch: async (p: EachBatchPayload) => {
         const { batch } = p;
         if (batch.messages.length === 0) return;
-        const next = await opts.onBatch({
+        const { next, metadata } = await opts.onBatch({
           topic: batch.topic,
           partition: batch.partition,
           highWatermark: Number(batch.highWatermark),
@@ -68,7 +68,7 @@ export class GroupConsumer {
         // The whole batch is handed over (the caller holds what it has not applied yet), so
         // fetching continues after it; only the durable position is committed for the group.
         p.resolveOffset(batch.messages[batch.messages.length - 1].offset);
-        await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: String(next) }]);
+        await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: String(next), metadata: metadata ?? null }]);
         await p.heartbeat();
       },
     });
