@@ -1,4 +1,6 @@
 import { toAggValue, type AggValue } from '../ops/aggregation.js';
+import { canonicalJson, type Json } from '../plan/canonical-json.js';
+import { diffPlans } from '../plan/plan-diff.js';
 import { WindowedAggregation, type WindowRow } from '../ops/windowed-aggregation.js';
 import { ByteReader, ByteWriter } from '../state/codec.js';
 import type { BatchOp, StateBackend } from '../state/state-backend.js';
@@ -26,11 +28,15 @@ export class VersionMismatchError extends Error {
     readonly stored: string,
     readonly current: string,
     partition: number,
+    /** What changed between the two plans (empty when the old plan was not stored). */
+    readonly changes: readonly string[] = [],
   ) {
+    const shown = changes.slice(0, 8).map((c) => `\n  changed: ${c}`).join('') + (changes.length > 8 ? `\n  ... and ${changes.length - 8} more` : '');
     super(
-      `state of partition ${partition} was written by topology version ${stored}, this topology is ${current}. ` +
-        `State of one version is never read by another: replay history into fresh state (skewless backfill / bootstrap with a new --state dir) ` +
-        `or run the new version under a new state dir and compare with parity before switching.`,
+      `state of partition ${partition} was written by topology version ${stored}, this topology is ${current}.${shown}\n` +
+        `State of one version is never read by another. Two ways forward: (1) skewless bootstrap into a new --state dir ` +
+        `(replays history into fresh state for the new version, then goes live at the exact next offsets); or (2) shadow deploy: ` +
+        `run the new version beside the old one under a new --group, --state and output topic, compare the two with parity, then switch.`,
     );
   }
 }
@@ -70,6 +76,8 @@ function errorText(e: unknown): string {
 const timelineKey = (p: number, g: string, k: string): string => `p${p}/t/${g}/${k}`;
 const windowKey = (p: number, op: string, k: string): string => `p${p}/w/${op}/${k}`;
 const metaKey = (p: number): string => `p${p}/meta`;
+/** The canonical plan that wrote the state, so a version mismatch can say what changed. */
+const planKey = (p: number): string => `p${p}/plan`;
 
 /**
  * One task: all input partitions with the same number, processed in canonical order through
@@ -91,6 +99,7 @@ export class Task {
   private readonly merge: InputMerge<Prepared>;
   private readonly groupResults: AggValue[][];
   private readonly windowRows: WindowRow[] = [];
+  private planStored = false;
   /** One reused values array per output: sinks copy what they keep (see TaskSinks.feature). */
   private readonly rowValues: AggValue[][];
 
@@ -120,7 +129,11 @@ export class Task {
     const [metaBytes] = await backend.getMany([metaKey(partition)]);
     if (metaBytes) {
       const meta = JSON.parse(new TextDecoder().decode(metaBytes)) as TaskMeta & { streamTime: number | null };
-      if (meta.version !== program.version) throw new VersionMismatchError(meta.version, program.version, partition);
+      if (meta.version !== program.version) {
+        const [planBytes] = await backend.getMany([planKey(partition)]);
+        const changes = planBytes ? diffPlans(JSON.parse(new TextDecoder().decode(planBytes)) as Json, program.plan.canonical) : [];
+        throw new VersionMismatchError(meta.version, program.version, partition, changes);
+      }
       task.streamTime = meta.streamTime ?? -Infinity;
       task.seq = meta.seq;
       Object.assign(task.positions, meta.positions);
@@ -385,6 +398,10 @@ export class Task {
       counters: this.counters,
     };
     ops.push({ type: 'put', key: metaKey(this.partition), value: new TextEncoder().encode(JSON.stringify(meta)) });
+    if (!this.planStored) {
+      ops.push({ type: 'put', key: planKey(this.partition), value: new TextEncoder().encode(canonicalJson(this.program.plan.canonical)) });
+      this.planStored = true;
+    }
     await this.backend.write(ops);
   }
 }
