@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { runBackfill } from './backfill-command.js';
+import { runBootstrap } from './bootstrap-command.js';
 import { runDemo } from './demo-command.js';
 import { runGenerate } from './generate-command.js';
 import { runPlan } from './plan-command.js';
@@ -68,6 +69,27 @@ program
   .option('--output-topic <output=topic...>', "an output's topic (default the topology's)")
   .option('--side-prefix <prefix>', 'prefix of the <prefix>-late and <prefix>-dead-letters topics (default the topology name)')
   .action((file: string, flags: Record<string, unknown>) => runLive(file, { ...flags, verbose: program.opts().verbose === true } as Parameters<typeof runLive>[1]));
+
+program
+  .command('bootstrap')
+  .description("replay the sources' Kafka history into fresh state, set the consumer group's offsets to exactly where it ends, then run live from there")
+  .argument('<topology>', 'topology file')
+  .requiredOption('--state <dir>', 'state root to fill (one LevelDB per task); must not hold task state yet')
+  .option('--group <id>', 'consumer group to hand over to (default skewless-<topology>); must have no committed offsets unless --force')
+  .option('--topic <source=topic...>', "a source's topic (default the topology's)")
+  .option('--output-topic <output=topic...>', "live: an output's topic (default the topology's)")
+  .option('--side-prefix <prefix>', 'live: prefix of the <prefix>-late and <prefix>-dead-letters topics (default the topology name)')
+  .option('--brokers <list>', 'Kafka bootstrap brokers host:port,... (default $KAFKA_BROKERS)')
+  .option('--registry <url>', 'schema registry URL (default $SCHEMA_REGISTRY_URL)')
+  .option('--out <dir>', "keep the replay's training output here (default: a temporary directory, removed)")
+  .option('--workers <n>', 'replay worker threads (default: number of cores)')
+  .option('--batch-size <n>', 'replay: records per input batch', '4096')
+  .option('--force', 'overwrite offsets the group has already committed')
+  .option('--no-run', 'stop after the handoff (state filled, group offsets set) instead of running live')
+  .option('--metrics-port <port>', 'live: serve Prometheus metrics on 127.0.0.1:<port>/metrics')
+  .option('--max-batch <n>', 'live: apply at most n records per engine step (checkpoint after each)')
+  .option('--json', 'print the bootstrap summary as JSON')
+  .action(runBootstrap);
 
 program
   .command('generate')

@@ -103,3 +103,43 @@ export async function deleteTopics(conn: KafkaConnection, topics: readonly strin
   const doomed = topics.filter((t) => existing.has(t));
   if (doomed.length > 0) await conn.admin.deleteTopics({ topics: doomed });
 }
+
+export interface GroupOffsetsCommit {
+  /** What the group had committed for the topic before, by partition (partitions without a commit are absent). */
+  readonly previous: ReadonlyArray<{ readonly partition: number; readonly offset: number }>;
+  /** Whether `offsets` were written. */
+  readonly written: boolean;
+}
+
+/**
+ * Set a consumer group's committed offsets for `topic` (the next offset each partition's
+ * consumer reads), e.g. to hand a bootstrapped state over to live at exactly its positions.
+ * The group must have no running members. Returns what was committed before; with
+ * `onlyIfNone`, nothing is written when the group already has a committed offset for the
+ * topic, and an empty `offsets` only reads them (a check before a long replay).
+ */
+export async function commitGroupOffsets(
+  conn: KafkaConnection,
+  groupId: string,
+  topic: string,
+  offsets: ReadonlyArray<{ readonly partition: number; readonly offset: number }>,
+  opts: { readonly onlyIfNone?: boolean } = {},
+): Promise<GroupOffsetsCommit> {
+  const fetched = await conn.admin.fetchOffsets({ groupId, topics: [topic] });
+  const previous = (fetched.find((t) => t.topic === topic)?.partitions ?? [])
+    .filter((p) => Number(p.offset) >= 0)
+    .map((p) => ({ partition: p.partition, offset: toOffset(p.offset, `committed (group ${groupId})`) }))
+    .sort((a, b) => a.partition - b.partition);
+  if (offsets.length === 0 || (opts.onlyIfNone === true && previous.length > 0)) return { previous, written: false };
+  for (const o of offsets) {
+    if (!Number.isSafeInteger(o.offset) || o.offset < 0) throw new RangeError(`offset for ${topic} partition ${o.partition} must be a whole number ≥ 0, got ${o.offset}`);
+  }
+  try {
+    await conn.admin.setOffsets({ groupId, topic, partitions: offsets.map((o) => ({ partition: o.partition, offset: String(o.offset) })) });
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    if (/running instances/.test(msg)) throw new Error(`consumer group "${groupId}" has running members (${msg}): stop them before setting its offsets`);
+    throw e;
+  }
+  return { previous, written: true };
+}
