@@ -2,9 +2,11 @@ import { Command, Option } from 'commander';
 import { runBackfill } from './backfill-command.js';
 import { runBootstrap } from './bootstrap-command.js';
 import { runDemo } from './demo-command.js';
+import { runDeploy } from './deploy-command.js';
 import { runGenerate } from './generate-command.js';
 import { runPlan } from './plan-command.js';
 import { runProduce } from './produce-command.js';
+import { registerParityCommand } from './parity-command.js';
 import { runLive } from './run-command.js';
 import { registerSchemasCommand } from './schemas-command.js';
 
@@ -68,6 +70,8 @@ program
   .option('--topic <source=topic...>', "a source's topic (default the topology's)")
   .option('--output-topic <output=topic...>', "an output's topic (default the topology's)")
   .option('--side-prefix <prefix>', 'prefix of the <prefix>-late and <prefix>-dead-letters topics (default the topology name)')
+  .option('--parity-rate <r>', 'sample served vectors of this fraction of keys (0..1, by key hash) into the parity log (needs --parity-topic)')
+  .option('--parity-topic <topic>', 'parity log topic for --parity-rate (checked by `skewless parity`)')
   .action((file: string, flags: Record<string, unknown>) => runLive(file, { ...flags, verbose: program.opts().verbose === true } as Parameters<typeof runLive>[1]));
 
 program
@@ -111,6 +115,8 @@ program
   .action(runDemo);
 
 registerSchemasCommand(program);
+program.command('deploy').description('gate a deploy: schemas check, version check of --state, then schemas register (--dry-run: change nothing)').argument('<topology>', 'topology file').option('--state <dir>', 'state root the topology will run on (checked for task state of another version)').option('--dry-run', 'check and print what would be registered; change nothing').option('--registry <url>', 'schema registry URL (default $SCHEMA_REGISTRY_URL)').option('--json', 'print the outcome as JSON').action(runDeploy);
+registerParityCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -14,6 +14,8 @@ export interface RunFlags {
   topic?: string[];
   outputTopic?: string[];
   sidePrefix?: string;
+  parityRate?: string;
+  parityTopic?: string;
   verbose?: boolean;
 }
 
@@ -27,8 +29,23 @@ function pairs(list: readonly string[] | undefined, flag: string): Record<string
   return out;
 }
 
+/** --parity-rate and --parity-topic come together: a rate without a log (or the reverse) is a mistake. */
+function parityFlags(flags: RunFlags): { rate: number; topic: string } | undefined {
+  if (flags.parityRate === undefined && flags.parityTopic === undefined) return undefined;
+  if (flags.parityRate === undefined || flags.parityTopic === undefined) throw new Error('--parity-rate and --parity-topic go together: pass both to write a parity log');
+  const rate = Number(flags.parityRate);
+  if (flags.parityRate.trim() === '' || !Number.isFinite(rate) || rate < 0 || rate > 1) throw new Error(`--parity-rate ${flags.parityRate}: expected a number in [0, 1]`);
+  return { rate, topic: flags.parityTopic };
+}
+
 /** `skewless run`: a long-lived live worker; SIGTERM / SIGINT checkpoint, commit and exit. */
 export async function runLive(file: string, flags: RunFlags): Promise<void> {
+  // Handlers first: a SIGTERM that arrives while the worker is still starting must also end in
+  // a clean stop (after start-up), not in the default kill.
+  const stopRequested = new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
   const plan = await loadTopology(file);
   const { brokers, registryUrl } = kafkaEndpoints(flags);
   const metrics = new MetricsRegistry();
@@ -43,18 +60,13 @@ export async function runLive(file: string, flags: RunFlags): Promise<void> {
     sourceTopics: pairs(flags.topic, '--topic'),
     outputTopics: pairs(flags.outputTopic, '--output-topic'),
     sideTopicPrefix: flags.sidePrefix,
+    parity: parityFlags(flags),
     metrics,
     verbose: flags.verbose,
   });
   process.stderr.write(`skewless: running ${plan.topology.name} version ${plan.version}${server ? `, metrics on http://127.0.0.1:${server.port}/metrics` : ''}\n`);
-  await new Promise<void>((resolve) => {
-    const stop = (sig: string): void => {
-      process.stderr.write(`skewless: ${sig}: finishing the batch in progress, checkpointing and committing\n`);
-      resolve();
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
+  const sig = await stopRequested;
+  process.stderr.write(`skewless: ${sig}: finishing the batch in progress, checkpointing and committing\n`);
   await worker.stop();
   await server?.close();
   process.stderr.write('skewless: stopped cleanly\n');

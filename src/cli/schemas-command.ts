@@ -1,13 +1,23 @@
 /**
+ * `skewless schemas check [topology...] [--registry <url>] [--json]`
  * `skewless schemas check [topology...] --offline [--against <ref>] [--level BACKWARD] [--json]`
+ * `skewless schemas register [topology...] [--registry <url>] [--json]`
  *
- * The local half of the schema check (no registry): for every source of every topology
+ * With a registry (the default): every source subject `<topic>-value` and every sink subject
+ * (the live output topics' record schemas) against the subject's registered versions at the
+ * subject's own compatibility level: the registry's verdict plus the local rules, which list
+ * each problem (see src/schemas/registry-check.ts). A subject the registry does not hold is
+ * new: nothing to check. `register` runs the same check and registers nothing when it fails.
+ *
+ * Offline: for every source of every topology
  * (default: topologies/*.ts), the subject `<topic>-value`'s local .avsc against the same file
- * at a git ref under a compatibility level, plus the topology field check (every field the
- * topology's functions read exists in the reader schema with a usable type).
+ * at a git ref under a compatibility level.
  *
- * Output: one line per problem, `<subject> v<ref> <field path>: <rule> — <message>; fix: <fix>`
- * (topology field problems say `local` instead of `v<ref>`: they are about the working tree
+ * Both also run the topology field check (every field the topology's functions read exists
+ * in the reader schema with a usable type).
+ *
+ * Output: one line per problem, `<subject> v<version> <field path>: <rule> — <message>; fix: <fix>`
+ * (topology field problems say `local` instead of `v<version>`: they are about the working tree
  * alone), and a summary on stderr; `--json` prints a JSON array of the problems instead.
  * Exit 1 on any problem, 0 when clean, 2 on a usage error (through main's error handler).
  */
@@ -19,9 +29,15 @@ import type { AvroSchemaJson } from '../schemas/avro-model.js';
 import { checkAgainstLevel, COMPATIBILITY_LEVELS, parseCompatibilityLevel, type CompatibilityLevel, type Direction, type LevelProblem } from '../schemas/compatibility-level.js';
 import { gitRepoRoot, resolveGitRef, schemaVersionsAtRefs } from '../schemas/git-ref-schemas.js';
 import { checkTopologyFields } from '../schemas/topology-field-check.js';
+import { RegistryCompatibilityClient } from '../io/avro/registry-compatibility.js';
+import { checkSubjects, type SubjectCheck } from '../schemas/registry-check.js';
+import { registerSubjects, type RegisteredSubject } from '../schemas/registry-register.js';
+import { loadTopologies, type LoadedTopologies } from '../schemas/registry-topologies.js';
 
 export interface SchemasCheckOptions {
   offline?: boolean;
+  /** Registry URL (default $SCHEMA_REGISTRY_URL); not with --offline. */
+  registry?: string;
   /** Git refs to compare with, oldest first (the last is "latest"); default ['HEAD']. */
   against?: string[];
   level?: string;
@@ -69,7 +85,8 @@ export function defaultTopologies(cwd: string): string[] {
 /** Run the check and return what it found (no output, no exit code). Usage errors throw. */
 export async function schemasCheck(topologyArgs: readonly string[], opts: SchemasCheckOptions, cwd: string = process.cwd()): Promise<SchemasCheckResult> {
   if (!opts.offline) {
-    throw new Error('schemas check: the registry check is not available yet; pass --offline to check against the schemas at a git ref (--against <ref>, default HEAD)');
+    // The registry check is registrySchemasCheck: this function reads schemas at git refs only.
+    throw new Error('schemas check: schemasCheck compares with git refs; pass --offline (or use registrySchemasCheck for the registry)');
   }
   const level = parseCompatibilityLevel(opts.level ?? 'BACKWARD');
   const against = opts.against && opts.against.length > 0 ? [...opts.against] : ['HEAD'];
@@ -140,6 +157,108 @@ export async function schemasCheck(topologyArgs: readonly string[], opts: Schema
   return { findings, level, against, topologies, subjects };
 }
 
+export interface RegistryCheckResult {
+  readonly findings: SchemasCheckFinding[];
+  readonly registryUrl: string;
+  readonly topologies: readonly string[];
+  readonly subjects: readonly SubjectCheck[];
+}
+
+/** The registry URL from the flag or $SCHEMA_REGISTRY_URL; a usage error without either. */
+export function registryUrlOf(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  const url = flag ?? env.SCHEMA_REGISTRY_URL;
+  if (!url) {
+    throw new Error('no schema registry configured: set SCHEMA_REGISTRY_URL or pass --registry <url> (local: `npm run stack:up`), or check against git with --offline');
+  }
+  if (!/^https?:\/\/\S+$/.test(url)) throw new Error(`bad schema registry URL "${url}": expected http(s)://host:port/path`);
+  return url;
+}
+
+function topologyFiles(topologyArgs: readonly string[], cwd: string, command: string): string[] {
+  const files = topologyArgs.length > 0 ? [...topologyArgs] : defaultTopologies(cwd);
+  if (files.length === 0) throw new Error(`${command}: no topology given and no topologies/*.ts in ${cwd}`);
+  return files;
+}
+
+/** Registry problems and topology field problems as findings, subject by subject. */
+export function registryFindings(loaded: LoadedTopologies, checks: readonly SubjectCheck[]): SchemasCheckFinding[] {
+  const findings: SchemasCheckFinding[] = [];
+  for (const c of checks) {
+    for (const p of c.problems) {
+      findings.push({ kind: 'compatibility', subject: p.subject, version: p.version, ...(p.direction ? { direction: p.direction } : {}), path: p.path, rule: p.rule, message: p.message, fix: p.fix, schema: p.schema });
+    }
+    for (const p of loaded.fieldProblems) {
+      if (p.subject !== c.subject) continue;
+      findings.push({ kind: 'topology', subject: p.subject, version: 'local', path: p.path, rule: p.rule, message: p.message, fix: p.fix, schema: p.schema, topology: p.topology });
+    }
+  }
+  return findings;
+}
+
+/** The registry check of the given topologies (default topologies/*.ts); no output, no exit code. */
+export async function registrySchemasCheck(topologyArgs: readonly string[], opts: SchemasCheckOptions, cwd: string = process.cwd()): Promise<RegistryCheckResult> {
+  if (opts.against && opts.against.length > 0) throw new Error('schemas check: --against compares with git refs and needs --offline');
+  if (opts.level !== undefined) throw new Error("schemas check: --level is for --offline; with a registry each subject's own level applies");
+  const registryUrl = registryUrlOf(opts.registry);
+  const loaded = await loadTopologies(topologyFiles(topologyArgs, cwd, 'schemas check'), cwd);
+  const checks = await checkSubjects(new RegistryCompatibilityClient(registryUrl), loaded.subjects);
+  return { findings: registryFindings(loaded, checks), registryUrl, topologies: loaded.plans.map((p) => p.topology.name), subjects: checks };
+}
+
+/** `schemas check (registry <url>): 3 subject(s) of 1 topology, new: a-value, no problems`. */
+export function registrySummary(r: RegistryCheckResult): string {
+  const fresh = r.subjects.filter((s) => s.versions.length === 0).map((s) => s.subject);
+  const levels = r.subjects.filter((s) => s.versions.length > 0).map((s) => `${s.subject} ${s.level} v${s.versions.join(',v')}`);
+  return (
+    `schemas check (registry ${r.registryUrl}): ${r.subjects.length} subject(s) of ${r.topologies.length} topolog${r.topologies.length === 1 ? 'y' : 'ies'}` +
+    (levels.length > 0 ? `; checked: ${levels.join('; ')}` : '') +
+    (fresh.length > 0 ? `; new: ${fresh.join(', ')}` : '') +
+    (r.findings.length === 0 ? '; no problems' : `; ${r.findings.length} problem(s)`)
+  );
+}
+
+export interface SchemasRegisterOptions {
+  registry?: string;
+  json?: boolean;
+}
+
+export interface RegisterResult {
+  readonly findings: SchemasCheckFinding[];
+  /** Empty when refused. */
+  readonly registered: readonly RegisteredSubject[];
+  readonly refused: boolean;
+}
+
+/** Check, then register every subject; refuses (registers nothing) on any problem, topology field problems included. */
+export async function schemasRegister(topologyArgs: readonly string[], opts: SchemasRegisterOptions, cwd: string = process.cwd()): Promise<RegisterResult> {
+  const registryUrl = registryUrlOf(opts.registry);
+  const loaded = await loadTopologies(topologyFiles(topologyArgs, cwd, 'schemas register'), cwd);
+  const client = new RegistryCompatibilityClient(registryUrl);
+  if (loaded.fieldProblems.length > 0) {
+    // The topology cannot read its own sources: nothing it would write is worth registering.
+    const checks = await checkSubjects(client, loaded.subjects);
+    return { findings: registryFindings(loaded, checks), registered: [], refused: true };
+  }
+  const outcome = await registerSubjects(client, loaded.subjects);
+  const findings = registryFindings(loaded, outcome.checks);
+  return outcome.refused ? { findings, registered: [], refused: true } : { findings, registered: outcome.registered, refused: false };
+}
+
+/** The `schemas register` action: one line per registered subject, or the problems and exit 1. */
+export async function runSchemasRegister(topologies: string[], opts: SchemasRegisterOptions): Promise<void> {
+  const r = await schemasRegister(topologies, opts);
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify({ refused: r.refused, registered: r.registered, problems: r.findings }, null, 2)}\n`);
+  } else if (r.refused) {
+    for (const f of r.findings) process.stdout.write(`${formatFinding(f)}\n`);
+    process.stderr.write(`schemas register: refused, nothing registered: ${r.findings.length} problem(s)\n`);
+  } else {
+    for (const s of r.registered) process.stdout.write(`${s.subject} id ${s.id}${s.added ? ' registered' : ' unchanged (already registered)'}\n`);
+    process.stderr.write(`schemas register: ${r.registered.length} subject(s), ${r.registered.filter((s) => s.added).length} new version(s)\n`);
+  }
+  process.exitCode = r.refused ? 1 : 0;
+}
+
 /** `<subject> v<ref> <field path>: <rule> — <message>; fix: <fix>` (`local` for topology field problems). */
 export function formatFinding(f: SchemasCheckFinding): string {
   const version = f.kind === 'compatibility' ? `v${f.version}` : 'local';
@@ -148,6 +267,17 @@ export function formatFinding(f: SchemasCheckFinding): string {
 
 /** The command's action: prints the problems and sets the exit code (1 on any problem). */
 export async function runSchemasCheck(topologies: string[], opts: SchemasCheckOptions): Promise<void> {
+  if (!opts.offline) {
+    const r = await registrySchemasCheck(topologies, opts);
+    if (opts.json) process.stdout.write(`${JSON.stringify(r.findings, null, 2)}\n`);
+    else {
+      for (const f of r.findings) process.stdout.write(`${formatFinding(f)}\n`);
+      process.stderr.write(`${registrySummary(r)}\n`);
+    }
+    process.exitCode = r.findings.length > 0 ? 1 : 0;
+    return;
+  }
+  if (opts.registry !== undefined) throw new Error('schemas check: --registry and --offline exclude each other');
   const result = await schemasCheck(topologies, opts);
   if (opts.json) {
     process.stdout.write(`${JSON.stringify(result.findings, null, 2)}\n`);
@@ -171,11 +301,11 @@ function collect(value: string, previous: string[]): string[] {
 /** Commander errors (unknown option, missing argument...) become thrown errors, so main prints one line and exits 2. */
 function usageErrorsExit2(err: CommanderError): void {
   if (err.exitCode === 0) return; // --help: commander exits 0 itself
-  if (err.code === 'commander.help') throw new Error('schemas: name a subcommand: schemas check [topology...] --offline');
-  throw new Error(err.message.replace(/^error: /, 'schemas check: '));
+  if (err.code === 'commander.help') throw new Error('schemas: name a subcommand: schemas check [topology...] [--offline], schemas register [topology...]');
+  throw new Error(err.message.replace(/^error: /, 'schemas: '));
 }
 
-/** Register `schemas check` on the program (src/cli/main.ts). */
+/** Register `schemas check` and `schemas register` on the program (src/cli/main.ts). */
 export function registerSchemasCommand(program: Command): void {
   const schemas = program
     .command('schemas')
@@ -184,13 +314,24 @@ export function registerSchemasCommand(program: Command): void {
     .exitOverride(usageErrorsExit2);
   schemas
     .command('check')
-    .description('check each source schema against its version at a git ref (--offline) and the fields each topology reads')
+    .description("check each source and sink schema against its subject's registered versions at the subject's level (or a git ref with --offline) and the fields each topology reads")
     .argument('[topology...]', 'topology files (default: every topologies/*.ts)')
+    .option('--registry <url>', 'schema registry URL (default $SCHEMA_REGISTRY_URL)')
     .option('--offline', 'compare with the schemas at a git ref instead of a registry')
     .option('--against <ref>', 'git ref to compare with; repeat for several versions, oldest first (default HEAD)', collect, [])
-    .option('--level <level>', `compatibility level: ${COMPATIBILITY_LEVELS.join(', ')}`, 'BACKWARD')
+    // No commander default: with a registry, --level is a usage error (the subject's level applies).
+    .option('--level <level>', `with --offline: compatibility level, one of ${COMPATIBILITY_LEVELS.join(', ')} (default BACKWARD)`)
     .option('--json', 'print the problems as a JSON array')
     .configureOutput({ outputError: () => {} })
     .exitOverride(usageErrorsExit2)
     .action(runSchemasCheck);
+  schemas
+    .command('register')
+    .description('check, then register every source and sink schema under its subject <topic>-value; registers nothing when the check fails')
+    .argument('[topology...]', 'topology files (default: every topologies/*.ts)')
+    .option('--registry <url>', 'schema registry URL (default $SCHEMA_REGISTRY_URL)')
+    .option('--json', 'print the outcome as JSON')
+    .configureOutput({ outputError: () => {} })
+    .exitOverride(usageErrorsExit2)
+    .action(runSchemasRegister);
 }

@@ -12,6 +12,7 @@ import { KafkaConnection } from '../io/kafka/kafka-connection.js';
 import { ensureTopic, topicPartitionCount } from '../io/kafka/topic-admin.js';
 import { TopicProducer, type OutgoingMessage } from '../io/kafka/topic-producer.js';
 import type { AggValue } from '../ops/aggregation.js';
+import { LiveParityLog } from '../parity/parity-log.js';
 import type { CompiledPlan } from '../plan/compile.js';
 import { MetricsRegistry } from '../serve/metrics.js';
 import { LevelBackend } from '../state/state-backend.js';
@@ -38,6 +39,8 @@ export interface LiveOptions {
   readonly metrics?: MetricsRegistry;
   readonly verbose?: boolean;
   readonly log?: (line: string) => void;
+  /** Also write served vectors of sampled keys (rate in [0, 1], by key hash) to this parity log topic (src/parity/parity-log.ts). */
+  readonly parity?: { readonly rate: number; readonly topic: string };
 }
 
 export interface LiveWorker {
@@ -129,6 +132,12 @@ export async function startLiveWorker(opts: LiveOptions): Promise<LiveWorker> {
   }
   await ensureTopic(conn, lateTopic(sidePrefix), partitions);
   await ensureTopic(conn, deadLetterTopic(sidePrefix), partitions);
+  // Parity log: same partition count as the inputs, so a sampled vector keeps its partition.
+  let parityLog: LiveParityLog | undefined;
+  if (opts.parity !== undefined) {
+    await ensureTopic(conn, opts.parity.topic, partitions);
+    parityLog = await LiveParityLog.open(registry, opts.parity, new Map(program.sources.map((s) => [s.node.name, topicOf(s)])), plan.version, plan.topology.name);
+  }
   const producer = await TopicProducer.open(conn);
   const versionHeader = { 'skewless-version': plan.version, 'skewless-topology': plan.topology.name };
 
@@ -143,6 +152,9 @@ export async function startLiveWorker(opts: LiveOptions): Promise<LiveWorker> {
       const enc = e.encoder.encode(value);
       if (enc.error !== undefined) throw new Error(`output ${r.output}: ${enc.error}`);
       lt().emit(e.topic, { key: Buffer.from(r.key), value: enc.bytes, partition: r.partition, timestamp: r.eventTime, headers: { ...versionHeader, 'skewless-source': r.source, 'skewless-offset': String(r.offset) } });
+      // The served record itself goes to the parity log, in the same batch as the feature record.
+      const sampled = parityLog?.messageFor(r, value);
+      if (sampled !== undefined) lt().emit(parityLog!.topic, sampled);
     },
     window: (r: WindowRowOut) => {
       const e = encoders.windows.get(r.output)!;

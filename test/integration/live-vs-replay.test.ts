@@ -125,12 +125,15 @@ test('live == replay for every (partition, offset), across SIGKILL restarts whil
 
   // The last incarnation runs until the checkpoints cover every input record, then stops on SIGTERM.
   const last = startWorker(1 + Math.floor(rng() * 60));
-  // Caught up: the output topic holds at least one vector per input record but the few late
-  // ones (side output), and stops growing. The checkpoint assertions below check it exactly.
+  // Caught up: this incarnation is running, and afterwards the output topic holds at least one
+  // vector per input record but the few late ones (side output) and stops growing. The
+  // checkpoint assertions below check completeness exactly.
+  const log = (): string => (last as ChildProcess & { log?: string }).log ?? '';
   const deadline = Date.now() + 120_000;
+  while (!/skewless: running/.test(log()) && Date.now() < deadline) await sleep(200);
   let previous = -1;
   for (;;) {
-    await sleep(1500);
+    await sleep(2000);
     const c = await KafkaConnection.open({ brokers: stack.brokers });
     const outCount = (await fetchOffsets(c, topics.features).catch(() => [])).reduce((n, p) => n + p.high, 0);
     await c.close();

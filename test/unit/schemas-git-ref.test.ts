@@ -188,7 +188,7 @@ test('the command: one line per problem and exit 1; --json; exit 0 when clean; e
     ],
   );
 
-  for (const args of [['schemas', 'check'], ['schemas', 'check', '--offline', '--level', 'SIDEWAYS'], ['schemas', 'check', '--offline', '--bogus'], ['schemas', 'check', '--offline', '--against', 'nope']]) {
+  for (const args of [['schemas', 'check', '--level', 'FULL'], ['schemas', 'check', '--offline', '--level', 'SIDEWAYS'], ['schemas', 'check', '--offline', '--bogus'], ['schemas', 'check', '--offline', '--against', 'nope']]) {
     const r = run(...args);
     assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
     const errLines = r.stderr.trim().split('\n');

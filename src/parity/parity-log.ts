@@ -1,0 +1,184 @@
+/**
+ * The parity log (DESIGN.md, "Parity"): the served feature vectors of sampled keys, written by
+ * live workers next to the feature topic and read back by `skewless parity`.
+ *
+ * Record (Avro, Confluent wire format, subject `<parity topic>-value`), one per served vector:
+ *   topic       the source topic of the input record the vector was computed for
+ *   partition   its partition (the parity record goes to the same partition number)
+ *   offset      its offset: (topic, partition, offset) is where replay recomputes the vector
+ *   event_time  event time in ms (plain long: readers get the same number live and offline)
+ *   version     the topology version that served it (also the `skewless-version` header)
+ *   key         the entity key (also the Kafka record key)
+ *   output      the feature output name (a topology may have several)
+ *   values      the served values as a JSON object string {feature: value}
+ *
+ * Why a JSON string rather than map<union{...}>: the set of features differs per output and
+ * changes with versions; one fixed schema keeps the subject's history a single version, and
+ * JSON keeps the exact JS values (doubles round-trip exactly, booleans stay booleans).
+ * Non-finite doubles, which JSON cannot hold, are written as the strings "NaN", "Infinity" and
+ * "-Infinity"; {@link decodeParityValue} turns them back for numeric features.
+ */
+import type { FeatureRow } from '../engine/outputs.js';
+import type { SchemaRegistryClient } from '../io/avro/registry-client.js';
+import { WireDecoder } from '../io/avro/wire-decoder.js';
+import { WireEncoder } from '../io/avro/wire-encoder.js';
+import type { KafkaConnection } from '../io/kafka/kafka-connection.js';
+import { fetchOffsets } from '../io/kafka/topic-admin.js';
+import type { OutgoingMessage } from '../io/kafka/topic-producer.js';
+import { readTopicRanges } from '../io/kafka/topic-reader.js';
+import { KeySampler } from './sampler.js';
+
+export const PARITY_RECORD_SCHEMA: object = Object.freeze({
+  type: 'record',
+  name: 'ParityRecord',
+  namespace: 'skewless.parity',
+  doc: 'A served feature vector of a sampled key, for online/offline parity checks.',
+  fields: [
+    { name: 'topic', type: 'string' },
+    { name: 'partition', type: 'int' },
+    { name: 'offset', type: 'long' },
+    { name: 'event_time', type: 'long', doc: 'event time, ms since the epoch' },
+    { name: 'version', type: 'string' },
+    { name: 'key', type: 'string' },
+    { name: 'output', type: 'string' },
+    { name: 'values', type: 'string', doc: 'served values as a JSON object {feature: value}' },
+  ],
+});
+
+export type ParityValue = number | string | boolean | null;
+
+/** One parity log record, decoded. */
+export interface ParityEntry {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly eventTime: number;
+  readonly version: string;
+  readonly key: string;
+  readonly output: string;
+  readonly values: Readonly<Record<string, ParityValue>>;
+}
+
+export const paritySubject = (topic: string): string => `${topic}-value`;
+
+/** The Avro record of one entry, as the schema's field names expect. */
+function toRecord(e: ParityEntry): Record<string, unknown> {
+  const values = JSON.stringify(e.values, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v));
+  return { topic: e.topic, partition: e.partition, offset: e.offset, event_time: e.eventTime, version: e.version, key: e.key, output: e.output, values };
+}
+
+/** Encodes parity entries as Kafka messages for one parity topic. */
+export class ParityLogEncoder {
+  private constructor(
+    readonly topic: string,
+    private readonly encoder: WireEncoder,
+    private readonly headers: Readonly<Record<string, string>>,
+  ) {}
+
+  /** Registers the schema under `<topic>-value`; the headers carry the serving version. */
+  static async open(registry: SchemaRegistryClient, topic: string, version: string, topology: string): Promise<ParityLogEncoder> {
+    const id = await registry.register(paritySubject(topic), PARITY_RECORD_SCHEMA);
+    return new ParityLogEncoder(topic, new WireEncoder(PARITY_RECORD_SCHEMA, id), { 'skewless-version': version, 'skewless-topology': topology });
+  }
+
+  /** Same partition as the input record, keyed by the entity key, timestamped with event time. */
+  message(e: ParityEntry): OutgoingMessage {
+    const enc = this.encoder.encode(toRecord(e));
+    if (enc.error !== undefined) throw new Error(`parity log ${this.topic}: ${enc.error}`);
+    return { key: Buffer.from(e.key), value: enc.bytes, partition: e.partition, timestamp: e.eventTime, headers: { ...this.headers, 'skewless-version': e.version } };
+  }
+}
+
+/** Location fields of a live feature record: not features, so not in `values`. */
+const LOCATION_FIELDS = new Set(['key', 'event_time', 'partition', 'offset']);
+
+/**
+ * What a live worker needs: the sampler verdict and the message for a served vector. `served`
+ * is the feature record exactly as produced to the feature topic, so the log holds the values
+ * that were served, not a recomputation.
+ */
+export class LiveParityLog {
+  private constructor(
+    private readonly sampler: KeySampler,
+    private readonly encoder: ParityLogEncoder,
+    private readonly sourceTopics: ReadonlyMap<string, string>,
+    private readonly version: string,
+  ) {}
+
+  static async open(registry: SchemaRegistryClient, opts: { rate: number; topic: string }, sourceTopics: ReadonlyMap<string, string>, version: string, topology: string): Promise<LiveParityLog> {
+    const sampler = new KeySampler(opts.rate);
+    return new LiveParityLog(sampler, await ParityLogEncoder.open(registry, opts.topic, version, topology), sourceTopics, version);
+  }
+
+  get topic(): string {
+    return this.encoder.topic;
+  }
+
+  /** The message for a served vector, or undefined when its key is not sampled. */
+  messageFor(row: FeatureRow, served: Readonly<Record<string, unknown>>): OutgoingMessage | undefined {
+    if (!this.sampler.selects(row.key)) return undefined;
+    const values: Record<string, ParityValue> = {};
+    for (const [name, v] of Object.entries(served)) if (!LOCATION_FIELDS.has(name)) values[name] = v as ParityValue;
+    const topic = this.sourceTopics.get(row.source) ?? row.source;
+    return this.encoder.message({ topic, partition: row.partition, offset: row.offset, eventTime: row.eventTime, version: this.version, key: row.key, output: row.output, values });
+  }
+}
+
+/** A numeric feature value from the log: the non-finite markers become numbers again. */
+export function decodeParityValue(v: ParityValue, numeric: boolean): ParityValue {
+  if (numeric && typeof v === 'string' && (v === 'NaN' || v === 'Infinity' || v === '-Infinity')) return Number(v);
+  return v;
+}
+
+export interface ParityLogContents {
+  /** Unique entries, in partition then offset order of the log. */
+  readonly entries: readonly ParityEntry[];
+  /** Records seen again for the same (output, topic, partition, offset): at-least-once delivery after a crash. */
+  readonly duplicates: number;
+  /** Records that could not be decoded, with why (first few). */
+  readonly undecodable: number;
+  readonly errors: readonly string[];
+}
+
+/** Reads the whole parity log topic as it is now (a snapshot of its end offsets). */
+export async function readParityLog(conn: KafkaConnection, registry: SchemaRegistryClient, topic: string): Promise<ParityLogContents> {
+  const offsets = await fetchOffsets(conn, topic);
+  const decoder = new WireDecoder(registry, PARITY_RECORD_SCHEMA);
+  const seen = new Set<string>();
+  const byPartition = new Map<number, ParityEntry[]>();
+  let duplicates = 0;
+  let undecodable = 0;
+  const errors: string[] = [];
+  for await (const b of readTopicRanges(conn, offsets.map((p) => ({ topic, partition: p.partition, start: p.low, end: p.high })))) {
+    const decoded = await decoder.decodeAll(b.records.map((r) => r.value));
+    const list = byPartition.get(b.partition) ?? [];
+    byPartition.set(b.partition, list);
+    decoded.forEach((d, i) => {
+      if (d.error !== undefined) {
+        undecodable++;
+        if (errors.length < 5) errors.push(`${topic}/${b.partition}@${b.records[i].offset}: ${d.error}`);
+        return;
+      }
+      const r = d.value as Record<string, unknown>;
+      const entry: ParityEntry = {
+        topic: String(r.topic),
+        partition: Number(r.partition),
+        offset: Number(r.offset),
+        eventTime: Number(r.event_time),
+        version: String(r.version),
+        key: String(r.key),
+        output: String(r.output),
+        values: JSON.parse(String(r.values)) as Record<string, ParityValue>,
+      };
+      const id = `${entry.output}\u0000${entry.topic}\u0000${entry.partition}\u0000${entry.offset}`;
+      if (seen.has(id)) {
+        duplicates++;
+        return;
+      }
+      seen.add(id);
+      list.push(entry);
+    });
+  }
+  const entries = [...byPartition.keys()].sort((a, b) => a - b).flatMap((p) => byPartition.get(p)!);
+  return { entries, duplicates, undecodable, errors };
+}

@@ -1,0 +1,221 @@
+/**
+ * `skewless parity` end to end (DESIGN.md, "Parity"): read the parity log, recompute the same
+ * vectors offline by replaying the source topics through the same engine (replayKafka, into a
+ * temporary directory), pair each sampled vector with the offline row at exactly its
+ * (partition, offset), and compare per feature with the statistics in this folder.
+ *
+ * Pairing is by (output, partition, offset): a feature output hangs off one source stream, so
+ * within an output an input (partition, offset) names one event.
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parquetReadObjects } from 'hyparquet';
+import { buildProgram } from '../engine/program.js';
+import type { OutputColumn } from '../engine/outputs.js';
+import { SchemaRegistryClient } from '../io/avro/registry-client.js';
+import { KafkaConnection } from '../io/kafka/kafka-connection.js';
+import { replayKafka } from '../modes/replay-kafka.js';
+import type { ColumnType } from '../ops/aggregation.js';
+import type { CompiledPlan } from '../plan/compile.js';
+import { buildParityReport, type FeatureInput, type ParityReport } from './feature-report.js';
+import { decodeParityValue, readParityLog, type ParityEntry, type ParityValue } from './parity-log.js';
+import { DEFAULT_MISMATCH_TOLERANCE, isNullValue, valuesAgree, type FeatureType, type FeatureValue } from './row-compare.js';
+
+export interface ParityRunOptions {
+  readonly plan: CompiledPlan;
+  readonly brokers: readonly string[];
+  readonly registryUrl: string;
+  /** The parity log topic written by `skewless run --parity-topic`. */
+  readonly sampleTopic: string;
+  /** Source name → topic, overriding the topology's (as for backfill --from-kafka). */
+  readonly topics?: Readonly<Record<string, string>>;
+  /** Relative tolerance for float features, default 0.10. */
+  readonly tolerance?: number;
+  readonly workers?: number;
+  readonly verbose?: boolean;
+  /** At most this many mismatching values are listed (all are counted). Default 200. */
+  readonly maxMismatchRows?: number;
+}
+
+/** One value that differs between the served vector and its recomputation. */
+export interface MismatchRow {
+  readonly output: string;
+  readonly feature: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly key: string;
+  readonly eventTime: number;
+  readonly online: ParityValue;
+  readonly offline: ParityValue;
+  /** Why, where the engine knows (e.g. a different topology version served it); null otherwise. */
+  readonly explanation: string | null;
+}
+
+export interface ParitySampleSummary {
+  readonly topic: string;
+  /** Unique sampled vectors in the log. */
+  readonly records: number;
+  readonly duplicates: number;
+  readonly undecodable: number;
+  /** Sampled vectors with an offline row at their (partition, offset). */
+  readonly matched: number;
+  /** Sampled vectors replay produced no row for (listed in explanations). */
+  readonly missingOffline: number;
+  /** Sampled vectors served by another topology version than the one checked. */
+  readonly otherVersion: number;
+  readonly servedVersions: Readonly<Record<string, number>>;
+}
+
+export interface ParityRunResult {
+  readonly topology: string;
+  readonly version: string;
+  readonly tolerance: number;
+  /** True when the report alerts or sampled vectors could not be recomputed. */
+  readonly alert: boolean;
+  readonly reasons: readonly string[];
+  readonly sample: ParitySampleSummary;
+  readonly explanations: readonly string[];
+  readonly mismatchCount: number;
+  readonly mismatches: readonly MismatchRow[];
+  readonly report: ParityReport;
+  readonly seconds: number;
+}
+
+const FEATURE_TYPE: Readonly<Record<ColumnType, FeatureType>> = { int64: 'integer', double: 'float', string: 'string', boolean: 'boolean' };
+
+/** Parquet int64 columns arrive as bigint; the log holds JS numbers: compare as numbers (exact below 2^53). */
+function offlineValue(v: unknown): ParityValue {
+  if (v === undefined || v === null) return null;
+  if (typeof v === 'bigint') return Number(v);
+  if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') return v;
+  return String(v);
+}
+
+/** Offline rows of one output at the wanted (partition, offset)s. */
+async function offlineRows(dir: string, wanted: ReadonlySet<string>): Promise<Map<string, Record<string, unknown>>> {
+  const rows = new Map<string, Record<string, unknown>>();
+  let files: string[] = [];
+  try {
+    files = readdirSync(dir).filter((f) => f.endsWith('.parquet')).sort();
+  } catch {
+    return rows; // The replay wrote no file for this output: every sampled vector is missing offline.
+  }
+  for (const f of files) {
+    const buf = readFileSync(join(dir, f));
+    const file = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
+    for (const row of (await parquetReadObjects({ file })) as Record<string, unknown>[]) {
+      const id = `${Number(row.partition)}/${Number(row.offset)}`;
+      if (wanted.has(id)) rows.set(id, row);
+    }
+  }
+  return rows;
+}
+
+function pairValuesDiffer(a: ParityValue, b: ParityValue, type: FeatureType, tolerance: number): boolean {
+  const aNull = isNullValue(a as FeatureValue);
+  const bNull = isNullValue(b as FeatureValue);
+  if (aNull || bNull) return aNull !== bNull;
+  return !valuesAgree(a as NonNullable<FeatureValue>, b as NonNullable<FeatureValue>, type, tolerance);
+}
+
+/** Replays the sources and compares every sampled vector with its recomputation. */
+export async function runParity(opts: ParityRunOptions): Promise<ParityRunResult> {
+  const started = Date.now();
+  const { plan } = opts;
+  const tolerance = opts.tolerance ?? DEFAULT_MISMATCH_TOLERANCE;
+  const maxRows = opts.maxMismatchRows ?? 200;
+  const program = buildProgram(plan);
+
+  const conn = await KafkaConnection.open({ brokers: opts.brokers, verbose: opts.verbose });
+  let log;
+  try {
+    const registry = await SchemaRegistryClient.open(opts.registryUrl);
+    log = await readParityLog(conn, registry, opts.sampleTopic);
+  } finally {
+    await conn.close();
+  }
+  if (log.entries.length === 0) {
+    throw new Error(`parity log ${opts.sampleTopic} holds no sampled vectors${log.undecodable > 0 ? ` (${log.undecodable} undecodable: ${log.errors.join('; ')})` : ''}: run the live worker with --parity-rate and --parity-topic first`);
+  }
+
+  const out = mkdtempSync(join(tmpdir(), 'skewless-parity-'));
+  try {
+    await replayKafka({ plan, brokers: opts.brokers, registryUrl: opts.registryUrl, topics: opts.topics, out, workers: opts.workers, verbose: opts.verbose });
+
+    const explanations: string[] = [];
+    const servedVersions: Record<string, number> = {};
+    for (const e of log.entries) servedVersions[e.version] = (servedVersions[e.version] ?? 0) + 1;
+    const otherVersion = log.entries.filter((e) => e.version !== plan.version).length;
+    if (otherVersion > 0) {
+      explanations.push(`${otherVersion} sampled vectors were served by another topology version (${Object.keys(servedVersions).filter((v) => v !== plan.version).join(', ')}) than the one checked (${plan.version}): their differences are expected`);
+    }
+
+    const inputs: FeatureInput[] = [];
+    const mismatches: MismatchRow[] = [];
+    let mismatchCount = 0;
+    let matched = 0;
+    let missingOffline = 0;
+    const multipleOutputs = new Set(log.entries.map((e) => e.output)).size > 1;
+    const outputs = new Map(program.outputs.map((o) => [o.name, o]));
+    for (const outputName of [...new Set(log.entries.map((e) => e.output))].sort()) {
+      const output = outputs.get(outputName);
+      const entries = log.entries.filter((e) => e.output === outputName);
+      if (output === undefined) {
+        explanations.push(`${entries.length} sampled vectors belong to output ${outputName}, which topology ${plan.topology.name} does not have`);
+        missingOffline += entries.length;
+        continue;
+      }
+      const rows = await offlineRows(join(out, outputName), new Set(entries.map((e) => `${e.partition}/${e.offset}`)));
+      const pairs: Array<{ entry: ParityEntry; row: Record<string, unknown> }> = [];
+      const missing: string[] = [];
+      for (const entry of entries) {
+        const row = rows.get(`${entry.partition}/${entry.offset}`);
+        if (row === undefined) missing.push(`${entry.topic}/${entry.partition}@${entry.offset}`);
+        else pairs.push({ entry, row });
+      }
+      matched += pairs.length;
+      missingOffline += missing.length;
+      if (missing.length > 0) {
+        explanations.push(`${missing.length} sampled vectors of ${outputName} have no offline row (first: ${missing.slice(0, 5).join(', ')}): the source topics no longer hold those offsets, or --topic names other topics than live read`);
+      }
+      const served: readonly OutputColumn[] = output.columns.filter((c) => c.role !== 'label');
+      for (const c of served) {
+        const type = FEATURE_TYPE[c.type];
+        const numeric = type === 'float' || type === 'integer';
+        const online = pairs.map((p) => decodeParityValue(p.entry.values[c.name] ?? null, numeric));
+        const offline = pairs.map((p) => offlineValue(p.row[c.name]));
+        const name = multipleOutputs ? `${outputName}.${c.name}` : c.name;
+        inputs.push({ name, type, online, offline });
+        pairs.forEach((p, i) => {
+          if (!pairValuesDiffer(online[i], offline[i], type, tolerance)) return;
+          mismatchCount++;
+          if (mismatches.length >= maxRows) return;
+          const e = p.entry;
+          const explanation = e.version !== plan.version ? `served by version ${e.version}, checked against ${plan.version}` : null;
+          mismatches.push({ output: outputName, feature: name, partition: e.partition, offset: e.offset, key: e.key, eventTime: e.eventTime, online: online[i], offline: offline[i], explanation });
+        });
+      }
+    }
+
+    const report = buildParityReport(inputs, { thresholds: { mismatchTolerance: tolerance } });
+    const reasons = [...report.reasons];
+    if (missingOffline > 0) reasons.push(`${missingOffline} sampled vectors could not be recomputed offline`);
+    if (matched === 0) reasons.push('no sampled vector could be paired with an offline row');
+    return {
+      topology: plan.topology.name,
+      version: plan.version,
+      tolerance,
+      alert: reasons.length > 0,
+      reasons,
+      sample: { topic: opts.sampleTopic, records: log.entries.length, duplicates: log.duplicates, undecodable: log.undecodable, matched, missingOffline, otherVersion, servedVersions },
+      explanations,
+      mismatchCount,
+      mismatches,
+      report,
+      seconds: (Date.now() - started) / 1000,
+    };
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * Online/offline parity end to end on the local stack: `skewless run --parity-rate 0.3` writes
+ * the served vectors of sampled keys to a parity log; `skewless parity` replays the source
+ * topics, pairs every sampled vector with its recomputation and must find parity (exit 0, no
+ * mismatch). Then a simulated serving bug — a parity log whose txn_count_24h is one too high on
+ * half the rows — must alert (exit 1) and name that feature.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SchemaRegistryClient } from '../../src/io/avro/registry-client.js';
+import { KafkaConnection } from '../../src/io/kafka/kafka-connection.js';
+import { deleteTopics, ensureTopic, fetchOffsets } from '../../src/io/kafka/topic-admin.js';
+import { TopicProducer } from '../../src/io/kafka/topic-producer.js';
+import { writeCardDataset } from '../../src/gen/write-card-dataset.js';
+import { produceFile } from '../../src/modes/produce-file.js';
+import { ParityLogEncoder, readParityLog } from '../../src/parity/parity-log.js';
+import type { ParityRunResult } from '../../src/parity/parity-run.js';
+import { KeySampler } from '../../src/parity/sampler.js';
+import { loadTopology } from '../../src/plan/load-topology.js';
+import { stackForTests } from '../helpers/stack.js';
+
+const stack = await stackForTests();
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const BIN = join(ROOT, 'bin', 'skewless.mjs');
+const PARTITIONS = 4;
+const EVENTS = 6_000;
+const RATE = 0.3;
+const run = randomUUID().slice(0, 8);
+const topics = {
+  transactions: `parity-tx-${run}`,
+  chargebacks: `parity-cb-${run}`,
+  features: `parity-features-${run}`,
+  daily: `parity-daily-${run}`,
+  side: `parity-${run}`,
+  parity: `parity-log-${run}`,
+  skewed: `parity-log-skewed-${run}`,
+};
+const dir = mkdtempSync(join(tmpdir(), 'skewless-parity-test-'));
+const plan = await loadTopology(join(ROOT, 'topologies/card-fraud.ts'));
+
+test.after(async () => {
+  rmSync(dir, { recursive: true, force: true });
+  const conn = await KafkaConnection.open({ brokers: stack.brokers });
+  try {
+    await deleteTopics(conn, [topics.transactions, topics.chargebacks, topics.features, topics.daily, `${topics.side}-late`, `${topics.side}-dead-letters`, topics.parity, topics.skewed]);
+  } finally {
+    await conn.close();
+  }
+});
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+interface Finished {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function spawnCli(args: readonly string[]): { child: ChildProcess; done: Promise<Finished> } {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: stack.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  const done = new Promise<Finished>((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
+  return { child, done };
+}
+
+async function parity(sampleTopic: string, extra: readonly string[] = []): Promise<{ code: number | null; result: ParityRunResult; stderr: string }> {
+  const args = ['parity', 'topologies/card-fraud.ts', '--sample', sampleTopic, '--topic', `transactions=${topics.transactions}`, '--topic', `chargebacks=${topics.chargebacks}`, '--json', ...extra];
+  const { done } = spawnCli(args);
+  const f = await done;
+  let result: ParityRunResult;
+  try {
+    result = JSON.parse(f.stdout) as ParityRunResult;
+  } catch {
+    assert.fail(`parity printed no JSON (exit ${f.code}): ${f.stderr}\n${f.stdout.slice(0, 2000)}`);
+  }
+  return { code: f.code, result, stderr: f.stderr };
+}
+
+async function outputCount(topic: string): Promise<number> {
+  const c = await KafkaConnection.open({ brokers: stack.brokers });
+  try {
+    return (await fetchOffsets(c, topic).catch(() => [])).reduce((n, p) => n + p.high, 0);
+  } finally {
+    await c.close();
+  }
+}
+
+test('sampled live vectors match their replay; a skewed serving path alerts and names the feature', { timeout: 240_000 }, async () => {
+  const t0 = Date.now();
+  const data = await writeCardDataset({ outDir: join(dir, 'data'), events: EVENTS, seed: 11, format: 'ndjson' });
+  const common = { plan, partitions: PARTITIONS, brokers: stack.brokers, registryUrl: stack.registryUrl };
+  await produceFile({ ...common, source: 'chargebacks', input: data.chargebacksPath, topic: topics.chargebacks });
+  await produceFile({ ...common, source: 'transactions', input: data.transactionsPath, topic: topics.transactions });
+
+  const worker = spawnCli([
+    'run', 'topologies/card-fraud.ts', '--state', join(dir, 'state'), '--group', `parity-${run}`,
+    '--topic', `transactions=${topics.transactions}`, '--output-topic', `card_features=${topics.features}`, '--output-topic', `card_daily_spend=${topics.daily}`,
+    '--side-prefix', topics.side, '--parity-rate', String(RATE), '--parity-topic', topics.parity,
+  ]);
+  // Caught up: the feature topic holds a vector for (nearly) every input and stops growing.
+  const deadline = Date.now() + 120_000;
+  let previous = -1;
+  for (;;) {
+    await sleep(1500);
+    const n = await outputCount(topics.features);
+    if ((n === previous && n >= EVENTS * 0.97) || Date.now() > deadline) break;
+    previous = n;
+  }
+  worker.child.kill('SIGTERM');
+  const stopped = await worker.done;
+  assert.equal(stopped.code, 0, `worker exits cleanly on SIGTERM: ${stopped.stderr}`);
+  const tLive = Date.now();
+
+  // The log holds exactly the vectors of sampled keys, roughly RATE of them.
+  const conn = await KafkaConnection.open({ brokers: stack.brokers });
+  const registry = await SchemaRegistryClient.open(stack.registryUrl);
+  const log = await readParityLog(conn, registry, topics.parity);
+  const sampler = new KeySampler(RATE);
+  assert.ok(log.entries.length > 0, 'non-empty sample');
+  assert.equal(log.undecodable, 0);
+  for (const e of log.entries) {
+    assert.ok(sampler.selects(e.key), `${e.key} was sampled`);
+    assert.equal(e.version, plan.version);
+    assert.equal(e.topic, topics.transactions);
+  }
+  const share = log.entries.length / (await outputCount(topics.features));
+  assert.ok(share > RATE / 2 && share < Math.min(1, RATE * 2), `sampled share ${share}`);
+
+  // Parity holds: every sampled vector paired, no mismatch, exit 0; the HTML report is self-contained.
+  const html = join(dir, 'parity.html');
+  const ok = await parity(topics.parity, ['--html', html]);
+  assert.equal(ok.code, 0, `parity holds: ${JSON.stringify(ok.result.reasons)} ${ok.stderr}`);
+  assert.equal(ok.result.alert, false);
+  assert.equal(ok.result.sample.records, log.entries.length);
+  assert.equal(ok.result.sample.matched, log.entries.length);
+  assert.equal(ok.result.mismatchCount, 0);
+  assert.ok(ok.result.report.features.some((f) => f.name === 'txn_count_24h'));
+  for (const f of ok.result.report.features) assert.equal(f.rows.mismatchedRows, 0, f.name);
+  assert.ok(existsSync(html));
+  const page = readFileSync(html, 'utf8');
+  assert.match(page, /<svg/);
+  assert.doesNotMatch(page, /<script|<link|src="http|href="http/);
+  const tParity = Date.now();
+
+  // A serving bug: txn_count_24h one too high on every other sampled row, written with the same schema.
+  await ensureTopic(conn, topics.skewed, PARTITIONS);
+  const encoder = await ParityLogEncoder.open(registry, topics.skewed, plan.version, plan.topology.name);
+  const producer = await TopicProducer.open(conn);
+  let altered = 0;
+  for (const [i, e] of log.entries.entries()) {
+    const count = e.values.txn_count_24h;
+    const skew = i % 2 === 0 && typeof count === 'number';
+    if (skew) altered++;
+    await producer.add(topics.skewed, encoder.message(skew ? { ...e, values: { ...e.values, txn_count_24h: (count as number) + 1 } } : e));
+  }
+  await producer.close();
+  await conn.close();
+
+  const bad = await parity(topics.skewed);
+  assert.equal(bad.code, 1, `parity alerts: ${bad.stderr}`);
+  assert.equal(bad.result.alert, true);
+  assert.deepEqual(bad.result.report.summary.differingFeatures, ['txn_count_24h']);
+  assert.ok(bad.result.reasons.some((r) => r.includes('txn_count_24h')), bad.result.reasons.join('\n'));
+  assert.equal(bad.result.mismatchCount, altered);
+  assert.ok(bad.result.mismatches.every((m) => m.feature === 'txn_count_24h'));
+  process.stderr.write(`parity test: data+live ${((tLive - t0) / 1000).toFixed(1)} s, parity ${((tParity - tLive) / 1000).toFixed(1)} s, skewed ${((Date.now() - tParity) / 1000).toFixed(1)} s, ${log.entries.length} sampled vectors\n`);
+});
