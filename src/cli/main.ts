@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { runBackfill } from './backfill-command.js';
 import { runBootstrap } from './bootstrap-command.js';
 import { runDemo } from './demo-command.js';
+import { runDemoSkew } from './demo-skew-command.js';
 import { runDeploy } from './deploy-command.js';
 import { runGenerate } from './generate-command.js';
 import { runPlan } from './plan-command.js';
@@ -106,13 +107,25 @@ program
   .option('--json', 'print the summary as JSON')
   .action(runGenerate);
 
-program
+const demo = program
   .command('demo')
-  .description('generate card transactions, backfill card-fraud into training Parquet and summarise (what `npm start` runs)')
+  .description('generate card transactions, backfill card-fraud into training Parquet and summarise (what `npm start` runs); `demo skew`: parity catching a skewed serving path')
   .option('--events <n>', 'number of transactions', '200000')
   .option('--seed <n>', 'random seed', '42')
   .option('--out <dir>', 'working directory', 'out/demo')
   .action(runDemo);
+demo
+  .command('skew')
+  .description('on the local stack (started if needed): serve card-fraud live and a deliberately skewed copy, check both with parity against card-fraud offline; exit 0 when the first holds and the second alerts')
+  .option('--events <n>', 'number of transactions', '20000')
+  .option('--seed <n>', 'random seed', '42')
+  .option('--out <dir>', 'working directory (data, parity-correct.html, parity-skewed.html)', 'out/demo-skew')
+  .option('--keep-topics', 'keep the demo topics and consumer groups instead of deleting them')
+  .action((flags: Record<string, unknown>) => {
+    // Commander matches `demo skew --events/--seed/--out` against demo's own options of the same names: take them from there when given.
+    const given = Object.fromEntries(['events', 'seed', 'out'].filter((k) => demo.getOptionValueSource(k) === 'cli').map((k) => [k, demo.opts()[k]]));
+    return runDemoSkew({ ...flags, ...given, verbose: program.opts().verbose === true } as Parameters<typeof runDemoSkew>[0]);
+  });
 
 registerSchemasCommand(program);
 program.command('deploy').description('gate a deploy: schemas check, version check of --state, then schemas register (--dry-run: change nothing)').argument('<topology>', 'topology file').option('--state <dir>', 'state root the topology will run on (checked for task state of another version)').option('--dry-run', 'check and print what would be registered; change nothing').option('--registry <url>', 'schema registry URL (default $SCHEMA_REGISTRY_URL)').option('--json', 'print the outcome as JSON').action(runDeploy);
@@ -125,5 +138,7 @@ try {
   const msg = e instanceof Error ? e.message : String(e);
   process.stderr.write(`skewless: ${msg.replace(/^skewless: /, '')}\n`);
   if (verbose && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
-  process.exitCode = 2;
+  // A failed command may leave client sockets (Kafka, registry) open; they must not keep a
+  // failed worker alive. Exit once stderr is flushed.
+  process.stderr.write('', () => process.exit(2));
 }

@@ -65,8 +65,13 @@ export async function runLive(file: string, flags: RunFlags): Promise<void> {
     verbose: flags.verbose,
   });
   process.stderr.write(`skewless: running ${plan.topology.name} version ${plan.version}${server ? `, metrics on http://127.0.0.1:${server.port}/metrics` : ''}\n`);
-  const sig = await stopRequested;
-  process.stderr.write(`skewless: ${sig}: finishing the batch in progress, checkpointing and committing\n`);
+  const outcome = await Promise.race([stopRequested, worker.failed]);
+  if (outcome instanceof Error) {
+    await worker.stop().catch(() => undefined);
+    await server?.close();
+    throw outcome;
+  }
+  process.stderr.write(`skewless: ${outcome}: finishing the batch in progress, checkpointing and committing\n`);
   await worker.stop();
   await server?.close();
   process.stderr.write('skewless: stopped cleanly\n');

@@ -1,4 +1,6 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import type { InputRecord } from '../engine/input.js';
 import type { DeadLetter, FeatureRow, LateRecord, OutputColumn, TaskSinks, WindowRowOut } from '../engine/outputs.js';
 import { buildProgram, type Program } from '../engine/program.js';
@@ -41,11 +43,47 @@ export interface LiveOptions {
   readonly log?: (line: string) => void;
   /** Also write served vectors of sampled keys (rate in [0, 1], by key hash) to this parity log topic (src/parity/parity-log.ts). */
   readonly parity?: { readonly rate: number; readonly topic: string };
+  /**
+   * Profiling hook (default off): called once per fetched batch after its outputs are acked and
+   * its state checkpointed (before the group offset commit), with where the batch's time went.
+   */
+  readonly onBatchTiming?: (timing: LiveBatchTiming) => void;
+}
+
+/** Where one fetched batch's time went (ms; instants are performance.now()). */
+export interface LiveBatchTiming {
+  readonly topic: string;
+  readonly partition: number;
+  readonly records: number;
+  /** When the batch was handed to the worker (fetched). */
+  readonly fetchedAt: number;
+  /** When its last outputs were acknowledged and its state checkpointed. */
+  readonly doneAt: number;
+  /** Task open (first batch of a partition) and wire decoding. */
+  readonly decodeMs: number;
+  /** Waiting for this task's earlier work (idle skips) to finish. */
+  readonly queueMs: number;
+  /** Task.process: the engine, including output encoding in the sinks. */
+  readonly engineMs: number;
+  /** Handing the outputs to the producer and waiting for their acks. */
+  readonly produceMs: number;
+  /** Task.checkpoint (one LevelDB batch) and task metrics. */
+  readonly checkpointMs: number;
+  /** Output messages produced for the batch. */
+  readonly outputs: number;
+}
+
+interface TimingAcc {
+  produceMs: number;
+  checkpointMs: number;
+  outputs: number;
 }
 
 export interface LiveWorker {
   /** Stop consuming after the batch in progress; every applied record is checkpointed and committed. */
   stop(): Promise<void>;
+  /** Resolves with the error when processing failed in a way the worker cannot continue from. */
+  readonly failed: Promise<Error>;
   readonly metrics: MetricsRegistry;
 }
 
@@ -100,6 +138,23 @@ export async function startLiveWorker(opts: LiveOptions): Promise<LiveWorker> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const metrics = opts.metrics ?? new MetricsRegistry();
   const conn = await KafkaConnection.open({ brokers: opts.brokers, verbose: opts.verbose });
+  try {
+    return await startOnConnection(opts, program, conn, log, metrics);
+  } catch (e) {
+    // Set-up failed (missing topic, state of another version, ...): release the connection.
+    await conn.close().catch(() => undefined);
+    throw e;
+  }
+}
+
+async function startOnConnection(
+  opts: LiveOptions,
+  program: Program,
+  conn: KafkaConnection,
+  log: (line: string) => void,
+  metrics: MetricsRegistry,
+): Promise<LiveWorker> {
+  const { plan } = opts;
   const registry = await SchemaRegistryClient.open(opts.registryUrl);
   mkdirSync(opts.stateDir, { recursive: true });
 
@@ -203,13 +258,20 @@ export async function startLiveWorker(opts: LiveOptions): Promise<LiveWorker> {
   }
 
   /** Produce what the task emitted, wait for the acks, then checkpoint: outputs are never behind state. */
-  async function commitOutputs(lt: LiveTask): Promise<void> {
+  async function commitOutputs(lt: LiveTask, acc?: TimingAcc): Promise<void> {
+    const t0 = acc ? performance.now() : 0;
+    if (acc) acc.outputs += lt.out.length;
     for (let i = 0; i < lt.out.length; i++) await producer.add(lt.topics[i], lt.out[i]);
     lt.out.length = 0;
     lt.topics.length = 0;
     await producer.flush();
+    const t1 = acc ? performance.now() : 0;
     await lt.task.checkpoint();
     publishTaskMetrics(lt.task);
+    if (acc) {
+      acc.produceMs += t1 - t0;
+      acc.checkpointMs += performance.now() - t1;
+    }
   }
 
   function publishTaskMetrics(task: Task): void {
@@ -225,7 +287,9 @@ export async function startLiveWorker(opts: LiveOptions): Promise<LiveWorker> {
     }
   }
 
+  const onBatchTiming = opts.onBatchTiming;
   async function onBatch(batch: ConsumedBatch): Promise<{ next: number; metadata: string }> {
+    const fetchedAt = onBatchTiming ? performance.now() : 0;
     const source = sources.get(batch.topic)!;
     const lt = await taskFor(batch.partition);
     const decoded = await decoders.get(batch.topic)!.decodeAll(batch.messages.map((m) => m.value));
@@ -233,11 +297,32 @@ export async function startLiveWorker(opts: LiveOptions): Promise<LiveWorker> {
       const d = decoded[i];
       return d.error === undefined ? { offset: m.offset, value: d.value, raw: m.value ?? undefined } : { offset: m.offset, error: d.error, raw: m.value ?? undefined };
     });
+    const decodedAt = onBatchTiming ? performance.now() : 0;
     return lt.serial(async () => {
+      const startedAt = onBatchTiming ? performance.now() : 0;
+      const acc: TimingAcc | undefined = onBatchTiming ? { produceMs: 0, checkpointMs: 0, outputs: 0 } : undefined;
+      let engineMs = 0;
       const step = opts.maxBatch ?? records.length;
       for (let i = 0; i < records.length; i += step) {
+        const e0 = acc ? performance.now() : 0;
         await lt.task.process({ source: source.node.name, partition: batch.partition, records: records.slice(i, i + step) });
-        await commitOutputs(lt);
+        if (acc) engineMs += performance.now() - e0;
+        await commitOutputs(lt, acc);
+      }
+      if (onBatchTiming && acc) {
+        onBatchTiming({
+          topic: batch.topic,
+          partition: batch.partition,
+          records: records.length,
+          fetchedAt,
+          doneAt: performance.now(),
+          decodeMs: decodedAt - fetchedAt,
+          queueMs: startedAt - decodedAt,
+          engineMs,
+          produceMs: acc.produceMs,
+          checkpointMs: acc.checkpointMs,
+          outputs: acc.outputs,
+        });
       }
       const last = batch.messages[batch.messages.length - 1].offset;
       metrics.set('skewless_consumer_lag', 'gauge', 'Records between the last fetched offset and the log end', Math.max(0, batch.highWatermark - last - 1), {
@@ -267,7 +352,21 @@ export async function startLiveWorker(opts: LiveOptions): Promise<LiveWorker> {
         }, 2000)
       : undefined;
 
+  // Refuse state of another topology version before joining the group, with what changed
+  // (the same check Task.open does per partition, done up front so the worker fails fast).
+  for (const d of existsSync(opts.stateDir) ? readdirSync(opts.stateDir).filter((x) => /^task-\d+$/.test(x)).sort() : []) {
+    const backend = await LevelBackend.open(join(opts.stateDir, d));
+    try {
+      await Task.open(program, Number(d.slice(5)), backend, { feature: () => {}, window: () => {}, deadLetter: () => {}, late: () => {} });
+    } finally {
+      await backend.close();
+    }
+  }
+
+  let fail: (e: Error) => void = () => {};
+  const failed = new Promise<Error>((resolve) => (fail = resolve));
   const consumer = await GroupConsumer.start(conn, {
+    onFatal: (e) => fail(e),
     groupId: opts.group ?? `skewless-${plan.topology.name}`,
     topics: [...sources.keys()],
     onBatch,
@@ -286,6 +385,7 @@ export async function startLiveWorker(opts: LiveOptions): Promise<LiveWorker> {
 
   return {
     metrics,
+    failed,
     async stop(): Promise<void> {
       if (idleTimer) clearInterval(idleTimer);
       await consumer.stop();

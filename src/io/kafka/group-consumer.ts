@@ -32,6 +32,11 @@ export interface GroupConsumerOptions {
   readonly onBatch: (batch: ConsumedBatch) => Promise<{ readonly next: number; readonly metadata?: string }>;
   /** The partitions this member now owns, per topic (after every rebalance). */
   readonly onAssignment?: (assignment: Readonly<Record<string, readonly number[]>>) => void;
+  /**
+   * A batch failed in a way retrying cannot fix (e.g. state of another topology version): the
+   * caller should stop the member. kafkajs alone would re-deliver the batch forever.
+   */
+  readonly onFatal?: (error: Error) => void;
   /** Upper bound on bytes fetched per partition and request (kafkajs default 1 MiB). */
   readonly maxBytesPerPartition?: number;
 }
@@ -59,12 +64,19 @@ export class GroupConsumer {
       eachBatch: async (p: EachBatchPayload) => {
         const { batch } = p;
         if (batch.messages.length === 0) return;
-        const { next, metadata } = await opts.onBatch({
-          topic: batch.topic,
-          partition: batch.partition,
-          highWatermark: Number(batch.highWatermark),
-          messages: batch.messages.map((m) => ({ offset: Number(m.offset), key: m.key, value: m.value, timestamp: Number(m.timestamp) })),
-        });
+        let result: { readonly next: number; readonly metadata?: string };
+        try {
+          result = await opts.onBatch({
+            topic: batch.topic,
+            partition: batch.partition,
+            highWatermark: Number(batch.highWatermark),
+            messages: batch.messages.map((m) => ({ offset: Number(m.offset), key: m.key, value: m.value, timestamp: Number(m.timestamp) })),
+          });
+        } catch (e) {
+          opts.onFatal?.(e instanceof Error ? e : new Error(String(e)));
+          throw e;
+        }
+        const { next, metadata } = result;
         // The whole batch is handed over (the caller holds what it has not applied yet), so
         // fetching continues after it; only the durable position is committed for the group.
         p.resolveOffset(batch.messages[batch.messages.length - 1].offset);

@@ -29,10 +29,21 @@ export interface TopicProducerOptions {
 
 const toBuffer = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
+/**
+ * Flush when one explicitly chosen partition of a topic holds this many messages. kafkajs
+ * groups a send's messages per partition by copying the partition's list for every message
+ * (quadratic in messages per partition), so a long single-partition list (a live task's
+ * outputs) costs more CPU than the extra round trips of smaller sends.
+ */
+const MAX_MESSAGES_PER_PARTITION = 1024;
+
 export class TopicProducer {
   private pending = new Map<string, Message[]>();
   private pendingCount = 0;
   private pendingBytes = 0;
+  /** Buffered messages per `topic\0partition`, for messages with an explicit partition. */
+  private perPartition = new Map<string, number>();
+  private largestPartition = 0;
   /** Messages acknowledged by the broker. */
   sent = 0;
 
@@ -75,7 +86,13 @@ export class TopicProducer {
     list.push(m);
     this.pendingCount++;
     this.pendingBytes += (message.key?.byteLength ?? 0) + (message.value?.byteLength ?? 0);
-    if (this.pendingCount >= this.maxMessages || this.pendingBytes >= this.maxBytes) await this.flush();
+    if (message.partition !== undefined) {
+      const bucket = `${topic}\0${message.partition}`;
+      const n = (this.perPartition.get(bucket) ?? 0) + 1;
+      this.perPartition.set(bucket, n);
+      if (n > this.largestPartition) this.largestPartition = n;
+    }
+    if (this.pendingCount >= this.maxMessages || this.pendingBytes >= this.maxBytes || this.largestPartition >= MAX_MESSAGES_PER_PARTITION) await this.flush();
   }
 
   /** Send everything buffered and wait until all in-sync replicas have it. */
@@ -86,6 +103,8 @@ export class TopicProducer {
     this.pending = new Map();
     this.pendingCount = 0;
     this.pendingBytes = 0;
+    this.perPartition = new Map();
+    this.largestPartition = 0;
     await this.producer.sendBatch({ topicMessages, acks: -1 });
     this.sent += count;
   }

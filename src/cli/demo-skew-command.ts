@@ -1,0 +1,224 @@
+/**
+ * `skewless demo skew`: training/serving skew and its cure in one command, on the local stack.
+ *
+ * 1. ensure Kafka + registry (started here only if none is reachable; stopped at the end then),
+ * 2. generate card transactions + chargebacks and produce them to fresh topics,
+ * 3. (a) run topologies/card-fraud.ts live with a parity log, then `parity` of the same topology:
+ *        parity holds;
+ *    (b) run topologies/card-fraud-skewed.ts (a serving path with deliberate skew bugs) live into
+ *        its own parity log, then `parity` of the CORRECT topology over that log: it alerts and
+ *        names the skewed features.
+ *
+ * runParity compares every sampled vector with the offline recomputation whatever version served
+ * it (a different version only adds an explanation to the row and the report), so (b) measures
+ * the skewed values against the correct training features.
+ */
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomUUID } from 'node:crypto';
+import { ensureStack } from '../../scripts/stack/stack.mjs';
+import { writeCardDataset } from '../gen/write-card-dataset.js';
+import { KafkaConnection } from '../io/kafka/kafka-connection.js';
+import { deleteGroup, deleteTopics, fetchOffsets } from '../io/kafka/topic-admin.js';
+import { startLiveWorker } from '../modes/live-worker.js';
+import { produceFile } from '../modes/produce-file.js';
+import { renderParityHtml } from '../parity/html-report.js';
+import { runParity, type ParityRunResult } from '../parity/parity-run.js';
+import { formatParityTerminal } from '../parity/terminal-report.js';
+import type { CompiledPlan } from '../plan/compile.js';
+import { loadTopology } from '../plan/load-topology.js';
+import { positiveInt } from './cli-args.js';
+
+const TOPOLOGIES = resolve(fileURLToPath(import.meta.url), '../../../topologies');
+const PARTITIONS = 4;
+const PARITY_RATE = 0.2;
+/** The features the skewed topology computes differently (topologies/card-fraud-skewed.ts). */
+export const SKEWED_FEATURES = ['txn_count_24h', 'amount_sum_24h', 'amount_mean_24h'] as const;
+
+export interface DemoSkewFlags {
+  events: string;
+  seed: string;
+  out: string;
+  keepTopics?: boolean;
+  verbose?: boolean;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const say = (s: string): void => void process.stdout.write(`${s}\n`);
+
+async function topicSize(conn: KafkaConnection, topic: string): Promise<number> {
+  return (await fetchOffsets(conn, topic).catch(() => [])).reduce((n, p) => n + p.high, 0);
+}
+
+interface LiveRun {
+  readonly vectors: number;
+  readonly seconds: number;
+}
+
+/** Runs a topology live in-process until its feature topic holds a vector per input and stops growing. */
+async function runLiveUntilCaughtUp(args: {
+  plan: CompiledPlan;
+  brokers: string[];
+  registryUrl: string;
+  stateDir: string;
+  group: string;
+  sourceTopics: Record<string, string>;
+  outputTopics: Record<string, string>;
+  sidePrefix: string;
+  parityTopic: string;
+  events: number;
+  verbose: boolean;
+}): Promise<LiveRun> {
+  const started = Date.now();
+  const worker = await startLiveWorker({
+    plan: args.plan,
+    brokers: args.brokers,
+    registryUrl: args.registryUrl,
+    stateDir: args.stateDir,
+    group: args.group,
+    sourceTopics: args.sourceTopics,
+    outputTopics: args.outputTopics,
+    sideTopicPrefix: args.sidePrefix,
+    parity: { rate: PARITY_RATE, topic: args.parityTopic },
+    verbose: args.verbose,
+    log: args.verbose ? undefined : () => {},
+  });
+  const conn = await KafkaConnection.open({ brokers: args.brokers });
+  let vectors = 0;
+  try {
+    const featureTopic = args.outputTopics.card_features;
+    const deadline = Date.now() + 300_000;
+    let previous = -1;
+    let stable = 0;
+    for (;;) {
+      await sleep(1000);
+      vectors = await topicSize(conn, featureTopic);
+      process.stdout.write(`\r    live: ${vectors.toLocaleString('en-US')} feature vectors served`);
+      // Caught up: (nearly) every transaction has a vector (late ones go to the late topic) and the count is stable.
+      stable = vectors === previous ? stable + 1 : 0;
+      if ((stable >= 2 && vectors >= args.events * 0.97) || (stable >= 10 && vectors > 0)) break;
+      if (Date.now() > deadline) throw new Error(`live worker did not catch up within 5 minutes (${vectors} of ~${args.events} vectors)`);
+      previous = vectors;
+    }
+    process.stdout.write('\n');
+  } finally {
+    await conn.close();
+    await worker.stop();
+  }
+  return { vectors, seconds: (Date.now() - started) / 1000 };
+}
+
+const indent = (s: string): string => s.replace(/^/gm, '    ');
+
+/** `skewless demo skew`: exit 0 when the correct topology holds parity and the skewed one alerts on its features. */
+export async function runDemoSkew(flags: DemoSkewFlags): Promise<void> {
+  const events = positiveInt(flags.events, '--events');
+  const seed = Number(flags.seed);
+  const verbose = flags.verbose === true;
+  const out = resolve(flags.out);
+  mkdirSync(out, { recursive: true });
+
+  say('1/5 making sure Kafka and the schema registry are up');
+  const stack = await ensureStack({ log: (m: string) => say(`    ${m}`) });
+  say(`    brokers ${stack.brokers}, registry ${stack.registryUrl}${stack.startedHere ? ' (started for this demo, stopped at the end)' : ''}`);
+  const brokers = stack.brokers.split(',');
+  const registryUrl = stack.registryUrl;
+
+  const run = randomUUID().slice(0, 8);
+  const topics = {
+    transactions: `demo-skew-tx-${run}`,
+    chargebacks: `demo-skew-cb-${run}`,
+  };
+  const variant = (name: string) => ({
+    features: `demo-skew-${name}-features-${run}`,
+    daily: `demo-skew-${name}-daily-${run}`,
+    side: `demo-skew-${name}-${run}`,
+    parity: `demo-skew-${name}-parity-${run}`,
+    group: `demo-skew-${name}-${run}`,
+    state: join(out, 'state', name),
+  });
+  const correct = variant('correct');
+  const skewed = variant('skewed');
+  const allTopics = [topics.transactions, topics.chargebacks, ...[correct, skewed].flatMap((v) => [v.features, v.daily, `${v.side}-late`, `${v.side}-dead-letters`, v.parity])];
+
+  let ok = false;
+  try {
+    const dataDir = join(out, 'data');
+    say(`2/5 generating ${events.toLocaleString('en-US')} card transactions (seed ${seed}) into ${dataDir}`);
+    const data = await writeCardDataset({ outDir: dataDir, events, seed, format: 'avro' });
+    say(`    ${data.cards.toLocaleString('en-US')} cards, ${data.fraudTransactions} fraudulent transactions, ${data.chargebacks} chargebacks`);
+
+    const plan = await loadTopology(join(TOPOLOGIES, 'card-fraud.ts'));
+    const skewedPlan = await loadTopology(join(TOPOLOGIES, 'card-fraud-skewed.ts'));
+    say(`    producing to ${topics.transactions} and ${topics.chargebacks} (${PARTITIONS} partitions)`);
+    const common = { plan, partitions: PARTITIONS, brokers, registryUrl, verbose };
+    await produceFile({ ...common, source: 'chargebacks', input: data.chargebacksPath, topic: topics.chargebacks });
+    const produced = await produceFile({ ...common, source: 'transactions', input: data.transactionsPath, topic: topics.transactions });
+    const sourceTopics = { transactions: topics.transactions, chargebacks: topics.chargebacks };
+
+    const live = async (p: CompiledPlan, v: ReturnType<typeof variant>): Promise<LiveRun> => {
+      rmSync(v.state, { recursive: true, force: true });
+      return runLiveUntilCaughtUp({
+        plan: p, brokers, registryUrl, stateDir: v.state, group: v.group, sourceTopics,
+        outputTopics: { card_features: v.features, card_daily_spend: v.daily },
+        sidePrefix: v.side, parityTopic: v.parity, events: produced.produced, verbose,
+      });
+    };
+    const parity = (sampleTopic: string): Promise<ParityRunResult> => runParity({ plan, brokers, registryUrl, sampleTopic, topics: sourceTopics, verbose });
+
+    // (a) the correct topology served live, checked against itself offline.
+    say(`3/5 (a) serving topologies/card-fraud.ts live (version ${plan.version}), sampling ${PARITY_RATE * 100}% of cards into ${correct.parity}`);
+    const a = await live(plan, correct);
+    say(`    caught up in ${a.seconds.toFixed(1)} s`);
+    say('    parity: replaying the topics offline and comparing every sampled vector');
+    const ra = await parity(correct.parity);
+    const htmlA = join(out, 'parity-correct.html');
+    writeFileSync(htmlA, renderParityHtml(ra));
+    say(indent(formatParityTerminal(ra)));
+    say(`    HTML report: ${htmlA}`);
+
+    // (b) the skewed serving path, checked against the CORRECT topology offline.
+    say(`4/5 (b) serving topologies/card-fraud-skewed.ts live (version ${skewedPlan.version}: 23h count, amounts including the current event)`);
+    const b = await live(skewedPlan, skewed);
+    say(`    caught up in ${b.seconds.toFixed(1)} s`);
+    say(`    parity of topologies/card-fraud.ts (the training pipeline) over the skewed parity log ${skewed.parity}`);
+    const rb = await parity(skewed.parity);
+    const htmlB = join(out, 'parity-skewed.html');
+    writeFileSync(htmlB, renderParityHtml(rb));
+    say(indent(formatParityTerminal(rb)));
+    say(`    HTML report: ${htmlB}`);
+
+    // Verdict.
+    say('5/5 verdict');
+    const aHeld = !ra.alert && ra.mismatchCount === 0 && ra.sample.matched > 0;
+    const flagged = rb.report.summary.differingFeatures;
+    const named = SKEWED_FEATURES.filter((f) => flagged.includes(f) || rb.reasons.some((r) => r.includes(f)));
+    const bAlerted = rb.alert && named.includes('txn_count_24h');
+    say(`    (a) card-fraud live vs offline: ${aHeld ? 'parity holds' : 'UNEXPECTED ALERT'} — ${ra.sample.matched} sampled vectors, ${ra.mismatchCount} mismatching values`);
+    say(`    (b) skewed serving vs card-fraud offline: ${bAlerted ? 'alert, as expected' : 'NO ALERT (unexpected)'} — ${rb.mismatchCount} mismatching values over ${rb.sample.matched} sampled vectors`);
+    say(`        features flagged: ${flagged.length > 0 ? flagged.join(', ') : '(none)'}`);
+    if (rb.sample.otherVersion > 0) say(`        served by version ${skewedPlan.version}, checked against ${plan.version}: the version differs, so the deploy pipeline would also have flagged this build`);
+    const unexpected = flagged.filter((f) => !(SKEWED_FEATURES as readonly string[]).includes(f));
+    if (unexpected.length > 0) say(`        also flagged (derived from a skewed feature or a distribution shift): ${unexpected.join(', ')}`);
+    say(`    reports: ${htmlA}, ${htmlB}`);
+    ok = aHeld && bAlerted;
+    if (!ok) say('    demo did NOT behave as expected');
+  } finally {
+    if (!flags.keepTopics) {
+      const conn = await KafkaConnection.open({ brokers });
+      try {
+        await deleteTopics(conn, allTopics).catch(() => {});
+        for (const g of [correct.group, skewed.group]) await deleteGroup(conn, g).catch(() => {});
+      } finally {
+        await conn.close();
+      }
+      rmSync(join(out, 'state'), { recursive: true, force: true });
+    }
+    if (stack.startedHere) {
+      say('    stopping the stack started for this demo');
+      await stack.stop();
+    }
+  }
+  process.exitCode = ok ? 0 : 1;
+}
