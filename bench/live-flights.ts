@@ -7,6 +7,7 @@
  * the state checkpoints. Not part of `npm test`; needs the local stack:
  *   export $(node scripts/stack/up.mjs) && npm run bench:live
  *   npm run bench:live -- --runs 3 --records 1000000 --max-bytes 4194304 --keep-slice
+ *   npm run bench:live -- --parity 0.01    (each run also with 1% parity sampling: its cost)
  *
  * Latency: the topic is a pre-loaded backlog, so "event-to-output" is measured per fetched
  * batch, from when the batch was handed to the worker (fetched) to when its outputs were
@@ -35,6 +36,9 @@ const runs = arg('runs', 3);
 const partitions = arg('partitions', 8);
 const wanted = arg('records', 1_000_000);
 const maxBytes = arg('max-bytes', 0) || undefined;
+const concurrency = arg('concurrency', 1);
+/** With --parity R, every run is done twice, without and with parity sampling at rate R, to measure its cost. */
+const parityRate = arg('parity', 0);
 const verbose = flag('verbose');
 
 const brokersEnv = process.env.KAFKA_BROKERS;
@@ -84,22 +88,25 @@ const work = mkdtempSync(join(tmpdir(), 'skewless-bench-live-'));
 const slice = join(work, 'flights-slice.ndjson');
 const conn = await KafkaConnection.open({ brokers });
 const results: RunResult[] = [];
+const sampledResults: RunResult[] = [];
 try {
   const s0 = performance.now();
   const sliced = await writeSlice(slice);
   say(`slice: first ${fmt(sliced)} flights of flights-3m.parquet in ${((performance.now() - s0) / 1000).toFixed(1)} s`);
 
-  for (let r = 0; r < runs; r++) {
+  for (let r = 0; r < runs; r++) for (const sampling of parityRate > 0 ? [0, parityRate] : [0]) {
     const id = `bench-live-${Date.now().toString(36)}-${r + 1}`;
     const input = `${id}-flights`;
     const output = `${id}-features`;
-    const topics = [input, output, lateTopic(id), deadLetterTopic(id)];
+    const parityTopic = `${id}-parity`;
+    const topics = [input, output, lateTopic(id), deadLetterTopic(id), ...(sampling > 0 ? [parityTopic] : [])];
+    const label = sampling > 0 ? `run ${r + 1} with ${sampling * 100}% parity sampling` : `run ${r + 1}`;
     const stateDir = join(work, `state-${r + 1}`);
     try {
       const p0 = performance.now();
       const produced = await produceFile({ plan, source: 'flights', input: slice, topic: input, partitions, brokers, registryUrl, batchSize: 16384 });
       if (produced.produced !== sliced) throw new Error(`produced ${produced.produced} of ${sliced} flights (${produced.skipped} skipped)`);
-      say(`run ${r + 1}: pre-loaded ${fmt(produced.produced)} flights into ${input} (${partitions} partitions) in ${((performance.now() - p0) / 1000).toFixed(1)} s (not timed)`);
+      say(`${label}: pre-loaded ${fmt(produced.produced)} flights into ${input} (${partitions} partitions) in ${((performance.now() - p0) / 1000).toFixed(1)} s (not timed)`);
 
       const timings: LiveBatchTiming[] = [];
       const t0 = performance.now();
@@ -113,6 +120,8 @@ try {
         outputTopics: { flight_features: output },
         sideTopicPrefix: id,
         maxBytesPerPartition: maxBytes,
+        partitionsConcurrently: concurrency,
+        parity: sampling > 0 ? { rate: sampling, topic: parityTopic } : undefined,
         log: verbose ? undefined : () => undefined,
         onBatchTiming: (t) => void timings.push(t),
       });
@@ -135,6 +144,7 @@ try {
       const features = sum('skewless_features_total');
       const late = sum('skewless_late_total');
       const dead = sum('skewless_dead_letters_total');
+      const samples = sum('skewless_parity_samples_total');
       await worker.stop();
 
       const secs = (t1 - t0) / 1000;
@@ -155,9 +165,9 @@ try {
         'fetch wait + offset commit + kafkajs fetch decoding': lastDone - firstFetch - busy,
         'until the poller noticed': t1 - lastDone,
       };
-      results.push({ rate, steadyRate, secs, p50: quantile(lat, 0.5), p99: quantile(lat, 0.99), breakdown });
+      (sampling > 0 ? sampledResults : results).push({ rate, steadyRate, secs, p50: quantile(lat, 0.5), p99: quantile(lat, 0.99), breakdown });
       say(
-        `run ${r + 1}: ${fmt(produced.produced)} flights applied in ${secs.toFixed(2)} s = ${fmt(rate)} events/s from start ` +
+        `${label}: ${fmt(produced.produced)} flights applied in ${secs.toFixed(2)} s = ${fmt(rate)} events/s from start ` +
           `(${fmt(steadyRate)} events/s from first fetch); ${fmt(features)} feature vectors, ${late} late, ${dead} dead letters; ` +
           `${timings.length} batches (mean ${fmt(produced.produced / timings.length)} records); ` +
           `batch fetch-to-ack latency p50 ${quantile(lat, 0.5).toFixed(0)} ms, p99 ${quantile(lat, 0.99).toFixed(0)} ms`,
@@ -165,7 +175,7 @@ try {
       const wall = t1 - t0;
       for (const [k, v] of Object.entries(breakdown)) say(`    ${k.padEnd(54)} ${(v / 1000).toFixed(2).padStart(7)} s  ${((100 * v) / wall).toFixed(1).padStart(5)}%`);
     } finally {
-      await deleteTopics(conn, topics).catch((e: unknown) => say(`run ${r + 1}: could not delete topics: ${String(e)}`));
+      await deleteTopics(conn, topics).catch((e: unknown) => say(`${label}: could not delete topics: ${String(e)}`));
       rmSync(stateDir, { recursive: true, force: true });
     }
   }
@@ -187,4 +197,11 @@ if (results.length > 0) {
   say('  where the time goes (median seconds):');
   for (const k of keys) say(`    ${k.padEnd(54)} ${(median(results.map((x) => x.breakdown[k])) / 1000).toFixed(2).padStart(7)} s`);
   say(`  floor: 50,000 events/s`);
+}
+if (sampledResults.length > 0 && results.length > 0) {
+  const without = median(results.map((x) => x.rate));
+  const withSampling = median(sampledResults.map((x) => x.rate));
+  say('');
+  say(`parity sampling at ${parityRate * 100}%: ${fmt(withSampling)} events/s (runs: ${sampledResults.map((x) => fmt(x.rate)).join(' / ')}) vs ${fmt(without)} without`);
+  say(`  cost: ${((100 * (without - withSampling)) / without).toFixed(1)}% of live throughput (median against median; budget 5%)`);
 }

@@ -32,6 +32,8 @@ export interface LiveOptions {
   readonly maxBatch?: number;
   /** Bytes fetched per partition and request. */
   readonly maxBytesPerPartition?: number;
+  /** Partitions processed at once (default 1; on 2 cores with the broker beside it, more only adds latency). */
+  readonly partitionsConcurrently?: number;
   /** Topic per source, overriding the topology's (deployment config, like the group). */
   readonly sourceTopics?: Readonly<Record<string, string>>;
   /** Topic per output (feature or window output name), overriding the topology's. */
@@ -107,6 +109,8 @@ class LiveTask {
   private chain: Promise<unknown> = Promise.resolve();
   readonly out: OutgoingMessage[] = [];
   readonly topics: string[] = [];
+  /** Served vectors written to the parity log (not checkpointed: a restart counts from 0). */
+  paritySamples = 0;
 
   constructor(
     readonly task: Task,
@@ -206,10 +210,13 @@ async function startOnConnection(
       });
       const enc = e.encoder.encode(value);
       if (enc.error !== undefined) throw new Error(`output ${r.output}: ${enc.error}`);
-      lt().emit(e.topic, { key: Buffer.from(r.key), value: enc.bytes, partition: r.partition, timestamp: r.eventTime, headers: { ...versionHeader, 'skewless-source': r.source, 'skewless-offset': String(r.offset) } });
+      lt().emit(e.topic, { key: r.key, value: enc.bytes, partition: r.partition, timestamp: r.eventTime, headers: { ...versionHeader, 'skewless-source': r.source, 'skewless-offset': String(r.offset) } });
       // The served record itself goes to the parity log, in the same batch as the feature record.
       const sampled = parityLog?.messageFor(r, value);
-      if (sampled !== undefined) lt().emit(parityLog!.topic, sampled);
+      if (sampled !== undefined) {
+        lt().emit(parityLog!.topic, sampled);
+        lt().paritySamples++;
+      }
     },
     window: (r: WindowRowOut) => {
       const e = encoders.windows.get(r.output)!;
@@ -217,7 +224,7 @@ async function startOnConnection(
       e.columns.forEach((c, i) => (value[c.name] = columnValue(r.values[i], c)));
       const enc = e.encoder.encode(value);
       if (enc.error !== undefined) throw new Error(`window output ${r.output}: ${enc.error}`);
-      lt().emit(e.topic, { key: Buffer.from(r.key), value: enc.bytes, partition: r.partition, timestamp: r.windowEnd, headers: versionHeader });
+      lt().emit(e.topic, { key: r.key, value: enc.bytes, partition: r.partition, timestamp: r.windowEnd, headers: versionHeader });
     },
     deadLetter: (d: DeadLetter) => {
       const raw = d.raw === undefined ? null : typeof d.raw === 'string' ? Buffer.from(d.raw) : Buffer.from(d.raw);
@@ -261,20 +268,21 @@ async function startOnConnection(
   async function commitOutputs(lt: LiveTask, acc?: TimingAcc): Promise<void> {
     const t0 = acc ? performance.now() : 0;
     if (acc) acc.outputs += lt.out.length;
-    for (let i = 0; i < lt.out.length; i++) await producer.add(lt.topics[i], lt.out[i]);
+    for (let i = 0; i < lt.out.length; i++) if (producer.buffer(lt.topics[i], lt.out[i])) await producer.flush();
     lt.out.length = 0;
     lt.topics.length = 0;
     await producer.flush();
     const t1 = acc ? performance.now() : 0;
     await lt.task.checkpoint();
-    publishTaskMetrics(lt.task);
+    publishTaskMetrics(lt);
     if (acc) {
       acc.produceMs += t1 - t0;
       acc.checkpointMs += performance.now() - t1;
     }
   }
 
-  function publishTaskMetrics(task: Task): void {
+  function publishTaskMetrics(lt: LiveTask): void {
+    const { task } = lt;
     const labels = { partition: String(task.partition) };
     const c = task.counters;
     metrics.set('skewless_records_total', 'counter', 'Input records applied (including late and dead-lettered)', c.processed, labels);
@@ -282,6 +290,7 @@ async function startOnConnection(
     metrics.set('skewless_late_total', 'counter', 'Late records (dropped or side output)', c.late, labels);
     metrics.set('skewless_dead_letters_total', 'counter', 'Records dead-lettered with a reason', c.deadLetters, labels);
     metrics.set('skewless_merge_skips_total', 'counter', 'Idle inputs skipped by the canonical merge', c.mergeSkips, labels);
+    if (parityLog) metrics.set('skewless_parity_samples_total', 'counter', 'Served vectors written to the parity log since start', lt.paritySamples, labels);
     if (Number.isFinite(task.currentStreamTime)) {
       metrics.set('skewless_stream_time_lag_seconds', 'gauge', 'Wall clock minus stream time', (Date.now() - task.currentStreamTime) / 1000, labels);
     }
@@ -371,6 +380,7 @@ async function startOnConnection(
     topics: [...sources.keys()],
     onBatch,
     maxBytesPerPartition: opts.maxBytesPerPartition,
+    partitionsConcurrently: opts.partitionsConcurrently ?? 1,
     onAssignment: (assignment) => {
       const owned = new Set(Object.values(assignment).flat());
       for (const [p, lt] of tasks) {

@@ -17,8 +17,21 @@ const TWO_32 = 4294967296;
 
 /** 32-bit FNV-1a of the UTF-8 bytes of `key`, as an unsigned integer in [0, 2^32). */
 export function fnv1a32(key: string): number {
-  const bytes = Buffer.from(key, 'utf8');
+  // ASCII keys (the usual ids) are their own UTF-8 bytes: no buffer per served vector.
   let h = FNV_OFFSET;
+  let ascii = true;
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    if (c >= 0x80) {
+      ascii = false;
+      break;
+    }
+    h ^= c;
+    h = Math.imul(h, FNV_PRIME);
+  }
+  if (ascii) return h >>> 0;
+  const bytes = Buffer.from(key, 'utf8');
+  h = FNV_OFFSET;
   for (let i = 0; i < bytes.length; i++) {
     h ^= bytes[i];
     h = Math.imul(h, FNV_PRIME);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import kafkajs from 'kafkajs';
+import kafkajs from '../../src/io/kafka/kafkajs-runtime.js';
 import type { InputBatch, SourceValue } from '../../src/engine/input.js';
 import { openFileInput, type FileInputOptions } from '../../src/io/files/partitioned-file-input.js';
 import { createTrainingWriter } from '../../src/io/files/parquet-training-writer.js';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
-import kafkajs from 'kafkajs';
+import kafkajs from '../../src/io/kafka/kafkajs-runtime.js';
 import { kafkaPartition, murmur2 } from '../../src/io/partitioning.js';
 
 // kafkajs is an independent implementation (Long-based) of the same Java algorithm.

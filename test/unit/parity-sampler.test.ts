@@ -8,6 +8,10 @@ test('FNV-1a matches the reference vectors', () => {
   assert.equal(fnv1a32(''), 0x811c9dc5);
   assert.equal(fnv1a32('a'), 0xe40c292c);
   assert.equal(fnv1a32('foobar'), 0xbf9cf968);
+  // Non-ASCII keys hash their UTF-8 bytes (values from a Python FNV-1a over str.encode()).
+  assert.equal(fnv1a32('card-é'), 0x11190032);
+  assert.equal(fnv1a32('ünïcødé'), 0x5b9027a0);
+  assert.equal(fnv1a32('日本'), 0x9f26ee51);
 });
 
 test('rate 0 selects nothing, rate 1 everything', () => {

@@ -37,6 +37,12 @@ export interface GroupConsumerOptions {
    * caller should stop the member. kafkajs alone would re-deliver the batch forever.
    */
   readonly onFatal?: (error: Error) => void;
+  /**
+   * Batches of different partitions handled at once (default 1). Above 1, one partition's
+   * engine work overlaps another's wait for produce acks and checkpoints; the caller must
+   * keep each partition's own work in order (the live worker's tasks are serial).
+   */
+  readonly partitionsConcurrently?: number;
   /** Upper bound on bytes fetched per partition and request (kafkajs default 1 MiB). */
   readonly maxBytesPerPartition?: number;
 }
@@ -60,7 +66,7 @@ export class GroupConsumer {
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: 1,
+      partitionsConsumedConcurrently: opts.partitionsConcurrently ?? 1,
       eachBatch: async (p: EachBatchPayload) => {
         const { batch } = p;
         if (batch.messages.length === 0) return;

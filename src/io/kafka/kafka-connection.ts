@@ -2,7 +2,7 @@
  * The one place a kafkajs client is created. Everything kafkajs lives under src/io/kafka/ so
  * another client could replace it without touching modes or the engine (DESIGN.md).
  */
-import kafkajs from 'kafkajs';
+import kafkajs from './kafkajs-runtime.js';
 import type { Admin, Kafka, LogEntry, logCreator, RetryOptions } from 'kafkajs';
 
 const { Kafka: KafkaClient, logLevel } = kafkajs;

@@ -1,17 +1,18 @@
 /**
  * Batched, idempotent producing. Messages are collected and sent many per request (one
- * sendBatch per flush, acks from all in-sync replicas), and a flush is awaited before the
- * next one starts, so per-partition order is the order of add() calls.
+ * sendBatch per flush, acks from all in-sync replicas). Concurrent flushes are fine: kafkajs
+ * sends one request at a time per broker (maxInFlightRequests 1, idempotent), so
+ * per-partition order is the order of add() calls.
  */
-import kafkajs from 'kafkajs';
+import kafkajs from './kafkajs-runtime.js';
 import type { IHeaders, Message, Producer } from 'kafkajs';
 import type { KafkaConnection } from './kafka-connection.js';
 
 const { Partitioners } = kafkajs;
 
 export interface OutgoingMessage {
-  /** Record key bytes; null for an unkeyed record. */
-  readonly key: Uint8Array | null;
+  /** Record key: bytes, or text sent as UTF-8; null for an unkeyed record. */
+  readonly key: Uint8Array | string | null;
   readonly value: Uint8Array | null;
   readonly headers?: Readonly<Record<string, string | Uint8Array>>;
   /** Explicit partition; otherwise Kafka's default partitioner (murmur2 of the key) decides. */
@@ -29,21 +30,25 @@ export interface TopicProducerOptions {
 
 const toBuffer = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
-/**
- * Flush when one explicitly chosen partition of a topic holds this many messages. kafkajs
- * groups a send's messages per partition by copying the partition's list for every message
- * (quadratic in messages per partition), so a long single-partition list (a live task's
- * outputs) costs more CPU than the extra round trips of smaller sends.
- */
-const MAX_MESSAGES_PER_PARTITION = 1024;
+/** kafkajs takes strings and Buffers as header values; only other byte arrays need a copy of the object. */
+function kafkaHeaders(headers: Readonly<Record<string, string | Uint8Array>>): IHeaders {
+  for (const k in headers) {
+    const v = headers[k];
+    if (typeof v !== 'string' && !Buffer.isBuffer(v)) {
+      const out: IHeaders = {};
+      for (const [key, value] of Object.entries(headers)) out[key] = typeof value === 'string' ? value : toBuffer(value);
+      return out;
+    }
+  }
+  return headers as IHeaders;
+}
 
 export class TopicProducer {
   private pending = new Map<string, Message[]>();
   private pendingCount = 0;
   private pendingBytes = 0;
-  /** Buffered messages per `topic\0partition`, for messages with an explicit partition. */
-  private perPartition = new Map<string, number>();
-  private largestPartition = 0;
+  /** Sends not acknowledged yet. */
+  private readonly inFlight = new Set<Promise<void>>();
   /** Messages acknowledged by the broker. */
   sent = 0;
 
@@ -70,43 +75,51 @@ export class TopicProducer {
 
   /** Buffer one message; sends the buffer when it is full (the returned promise then waits for the acks). */
   async add(topic: string, message: OutgoingMessage): Promise<void> {
+    if (this.buffer(topic, message)) await this.flush();
+  }
+
+  /**
+   * Buffer one message without sending; true when the buffer is full and the caller should
+   * flush(). For hot loops, where an await per message would cost more than the message.
+   */
+  buffer(topic: string, message: OutgoingMessage): boolean {
     const m: Message = {
-      key: message.key === null ? null : toBuffer(message.key),
+      key: message.key === null || typeof message.key === 'string' ? message.key : toBuffer(message.key),
       value: message.value === null ? null : toBuffer(message.value),
     };
     if (message.partition !== undefined) m.partition = message.partition;
     if (message.timestamp !== undefined) m.timestamp = String(message.timestamp);
-    if (message.headers) {
-      const headers: IHeaders = {};
-      for (const [k, v] of Object.entries(message.headers)) headers[k] = typeof v === 'string' ? v : toBuffer(v);
-      m.headers = headers;
-    }
+    if (message.headers) m.headers = kafkaHeaders(message.headers);
     let list = this.pending.get(topic);
     if (!list) this.pending.set(topic, (list = []));
     list.push(m);
     this.pendingCount++;
-    this.pendingBytes += (message.key?.byteLength ?? 0) + (message.value?.byteLength ?? 0);
-    if (message.partition !== undefined) {
-      const bucket = `${topic}\0${message.partition}`;
-      const n = (this.perPartition.get(bucket) ?? 0) + 1;
-      this.perPartition.set(bucket, n);
-      if (n > this.largestPartition) this.largestPartition = n;
-    }
-    if (this.pendingCount >= this.maxMessages || this.pendingBytes >= this.maxBytes || this.largestPartition >= MAX_MESSAGES_PER_PARTITION) await this.flush();
+    this.pendingBytes += (message.key === null ? 0 : typeof message.key === 'string' ? message.key.length : message.key.byteLength) + (message.value?.byteLength ?? 0);
+    return this.pendingCount >= this.maxMessages || this.pendingBytes >= this.maxBytes;
   }
 
-  /** Send everything buffered and wait until all in-sync replicas have it. */
+  /**
+   * Send everything buffered and wait until all in-sync replicas have it, including messages
+   * another caller's flush already took: when this resolves, every message added before the
+   * call is acknowledged (callers checkpoint state right after).
+   */
   async flush(): Promise<void> {
-    if (this.pendingCount === 0) return;
-    const topicMessages = [...this.pending].map(([topic, messages]) => ({ topic, messages }));
-    const count = this.pendingCount;
-    this.pending = new Map();
-    this.pendingCount = 0;
-    this.pendingBytes = 0;
-    this.perPartition = new Map();
-    this.largestPartition = 0;
-    await this.producer.sendBatch({ topicMessages, acks: -1 });
-    this.sent += count;
+    if (this.pendingCount > 0) {
+      const topicMessages = [...this.pending].map(([topic, messages]) => ({ topic, messages }));
+      const count = this.pendingCount;
+      this.pending = new Map();
+      this.pendingCount = 0;
+      this.pendingBytes = 0;
+      const send = this.producer.sendBatch({ topicMessages, acks: -1 }).then(() => {
+        this.sent += count;
+      });
+      this.inFlight.add(send);
+      void send.then(
+        () => this.inFlight.delete(send),
+        () => this.inFlight.delete(send),
+      );
+    }
+    if (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
   }
 
   /** Flush, then disconnect. */

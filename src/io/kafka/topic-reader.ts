@@ -9,7 +9,7 @@
  * partition has reached its end.
  */
 import { randomUUID } from 'node:crypto';
-import kafkajs from 'kafkajs';
+import kafkajs from './kafkajs-runtime.js';
 import type { Batch, Consumer, EachBatchPayload, PartitionAssigner } from 'kafkajs';
 import type { KafkaConnection } from './kafka-connection.js';
 import { deleteGroup } from './topic-admin.js';
