@@ -42,6 +42,8 @@ export interface LateRecord {
   readonly source: string;
   readonly partition: number;
   readonly offset: number;
+  /** The source key (the entity the record belongs to). */
+  readonly key: string;
   readonly eventTime: number;
   readonly streamTime: number;
   readonly reason: string;
@@ -55,4 +57,9 @@ export interface TaskSinks {
   window(row: WindowRowOut): void;
   deadLetter(d: DeadLetter): void;
   late(l: LateRecord): void;
+  /**
+   * A late record its source's policy drops (counted, never an output). Optional: for
+   * bookkeeping that must know which records were late, e.g. the parity log.
+   */
+  lateDropped?(l: LateRecord): void;
 }

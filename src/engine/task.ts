@@ -8,7 +8,7 @@ import { toEventTime } from '../time/event-time.js';
 import { KeyTimeline } from '../time/lookback-window.js';
 import type { InputBatch, InputRecord, SourceValue } from './input.js';
 import { InputMerge } from './input-merge.js';
-import type { TaskSinks } from './outputs.js';
+import type { LateRecord, TaskSinks } from './outputs.js';
 import type { GroupProgram, Program, SourceProgram, StreamProgram } from './program.js';
 import { emptyCounters, type TaskCounters } from './task-counters.js';
 
@@ -353,10 +353,14 @@ export class Task {
 
   private late(p: Prepared, reason: string, count = true): void {
     if (count) this.counters.late++;
+    const record = (): LateRecord => ({ source: p.source.node.name, partition: p.partition, offset: p.offset, key: p.key, eventTime: p.t, streamTime: this.streamTime, reason, value: p.rec.value! });
     if (p.source.node.late === 'sideOutput') {
       this.counters.lateSideOutput++;
-      this.sinks.late({ source: p.source.node.name, partition: p.partition, offset: p.offset, eventTime: p.t, streamTime: this.streamTime, reason, value: p.rec.value! });
-    } else this.counters.lateDropped++;
+      this.sinks.late(record());
+    } else {
+      this.counters.lateDropped++;
+      this.sinks.lateDropped?.(record());
+    }
   }
 
   private flushWindowRows(output: string): void {

@@ -63,8 +63,10 @@ function ndjsonSink(path: string): RecordSink {
 
 function avroSink(path: string, schemaName: 'card_transaction' | 'chargeback', syncMarker: Buffer, codec: string): RecordSink {
   // Same wiring as avsc's createFileEncoder (BlockEncoder piped into a file stream), but keeps
-  // the pipeline promise so completion and errors of the file write can be awaited.
-  const encoder = new avro.streams.BlockEncoder(readExampleSchema(schemaName), { syncMarker, codec, blockSize: 1 << 18 });
+  // the pipeline promise so completion and errors of the file write can be awaited. The header
+  // is written eagerly, so a sink without records (a tiny dataset without chargebacks) is still
+  // a valid, empty container file.
+  const encoder = new avro.streams.BlockEncoder(readExampleSchema(schemaName), { syncMarker, codec, blockSize: 1 << 18, writeHeader: 'always' });
   const done = pipeline(encoder, createWriteStream(path, { highWaterMark: 1 << 20 }));
   done.catch(() => undefined);
   return {

@@ -212,7 +212,7 @@ async function startOnConnection(
       if (enc.error !== undefined) throw new Error(`output ${r.output}: ${enc.error}`);
       lt().emit(e.topic, { key: r.key, value: enc.bytes, partition: r.partition, timestamp: r.eventTime, headers: { ...versionHeader, 'skewless-source': r.source, 'skewless-offset': String(r.offset) } });
       // The served record itself goes to the parity log, in the same batch as the feature record.
-      const sampled = parityLog?.messageFor(r, value);
+      const sampled = parityLog?.messageFor(r, value, lt().task.counters.mergeSkips);
       if (sampled !== undefined) {
         lt().emit(parityLog!.topic, sampled);
         lt().paritySamples++;
@@ -237,14 +237,22 @@ async function startOnConnection(
     },
     late: (l: LateRecord) => {
       lt().emit(lateTopic(sidePrefix), {
-        key: null,
+        key: l.key,
         value: Buffer.from(JSON.stringify(l.value)),
         partition: l.partition,
         timestamp: l.eventTime,
         headers: { ...versionHeader, 'skewless-reason': l.reason, 'skewless-source': l.source, 'skewless-offset': String(l.offset) },
       });
+      markLateForParity(lt(), l);
     },
+    lateDropped: (l: LateRecord) => markLateForParity(lt(), l),
   });
+
+  /** Late records of sampled keys go to the parity log too, so parity can tell which rows they touched. */
+  function markLateForParity(task: LiveTask, l: LateRecord): void {
+    const marker = parityLog?.lateMessageFor(l);
+    if (marker !== undefined) task.emit(parityLog!.topic, marker);
+  }
 
   async function taskFor(partition: number): Promise<LiveTask> {
     let lt = tasks.get(partition);

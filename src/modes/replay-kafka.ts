@@ -42,6 +42,7 @@ export async function replayKafka(opts: KafkaBackfillOptions): Promise<ReplaySum
     partitions: snapshot.partitions,
     out: opts.out,
     deadLetterDir: opts.deadLetterDir,
+    droppedLateDir: opts.droppedLateDir,
     stateDir: opts.stateDir,
     workers: opts.workers,
     onProgress: opts.onProgress,

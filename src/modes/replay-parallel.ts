@@ -30,7 +30,7 @@ export async function replayInParallel(opts: ParallelReplayOptions): Promise<Rep
   const tempState = opts.stateDir === undefined;
   const stateDir = opts.stateDir ?? mkdtempSync(join(tmpdir(), 'skewless-state-'));
   try {
-    if (workers === 1) return await replayPartitions({ plan: opts.plan, input: opts.input, out: opts.out, deadLetterDir: opts.deadLetterDir, onProgress: opts.onProgress, stateDir });
+    if (workers === 1) return await replayPartitions({ plan: opts.plan, input: opts.input, out: opts.out, deadLetterDir: opts.deadLetterDir, droppedLateDir: opts.droppedLateDir, onProgress: opts.onProgress, stateDir });
     let processed = 0;
     const onProgress = (n: number): void => {
       processed += n;
@@ -57,6 +57,7 @@ function runWorker(
     out: opts.out,
     stateDir,
     deadLetterDir: opts.deadLetterDir,
+    droppedLateDir: opts.droppedLateDir,
     worker,
     workers,
   };

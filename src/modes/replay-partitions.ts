@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { InputRange } from '../engine/input.js';
-import type { TaskSinks } from '../engine/outputs.js';
+import type { LateRecord, TaskSinks } from '../engine/outputs.js';
 import { buildProgram, type Program } from '../engine/program.js';
 import { Task } from '../engine/task.js';
 import { addCounters, emptyCounters, type TaskCounters } from '../engine/task-counters.js';
@@ -22,6 +22,8 @@ export interface ReplayOutputOptions {
   readonly out: string;
   /** Directory for dead letters (default `<out>/_dead_letters`). */
   readonly deadLetterDir?: string;
+  /** Also write the late records that sources with `late: 'drop'` drop, to this directory (parity uses it). */
+  readonly droppedLateDir?: string;
   readonly onProgress?: (processed: number) => void;
 }
 
@@ -82,12 +84,14 @@ export async function replayPartitions(opts: ReplayPartitionsOptions): Promise<R
     );
     const dead = new PartitionedNdjson(opts.deadLetterDir ?? join(opts.out, '_dead_letters'));
     const late = new PartitionedNdjson(join(opts.out, '_late_records'));
+    const droppedLate = opts.droppedLateDir === undefined ? undefined : new PartitionedNdjson(opts.droppedLateDir);
+    const lateJson = (l: LateRecord): Record<string, unknown> => ({ source: l.source, partition: l.partition, offset: l.offset, key: l.key, event_time: l.eventTime, stream_time: l.streamTime, reason: l.reason, value: l.value });
     const sinks: TaskSinks = {
       feature: (r) => training.feature(r),
       window: (r) => training.window(r),
       deadLetter: (d) => dead.write(d.partition, { source: d.source, partition: d.partition, offset: d.offset, reason: d.reason, raw: rawForJson(d.raw) }),
-      late: (l) =>
-        late.write(l.partition, { source: l.source, partition: l.partition, offset: l.offset, event_time: l.eventTime, stream_time: l.streamTime, reason: l.reason, value: l.value }),
+      late: (l) => late.write(l.partition, lateJson(l)),
+      ...(droppedLate ? { lateDropped: (l: LateRecord) => droppedLate.write(l.partition, lateJson(l)) } : {}),
     };
 
     const tasks = new Map<number, Task>();
@@ -116,6 +120,7 @@ export async function replayPartitions(opts: ReplayPartitionsOptions): Promise<R
     } finally {
       dead.close();
       late.close();
+      droppedLate?.close();
       for (const b of backends.values()) await b.close();
     }
     const files = training.close();

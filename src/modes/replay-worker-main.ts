@@ -11,6 +11,7 @@ export interface ReplayWorkerData {
   readonly out: string;
   readonly stateDir: string;
   readonly deadLetterDir?: string;
+  readonly droppedLateDir?: string;
   readonly worker: number;
   readonly workers: number;
 }
@@ -33,6 +34,7 @@ try {
     out: data.out,
     stateDir: data.stateDir,
     deadLetterDir: data.deadLetterDir,
+    droppedLateDir: data.droppedLateDir,
     partitionFilter: (p) => p % data.workers === data.worker,
     onProgress: (n) => {
       if (n - reported >= 65536) {

@@ -84,7 +84,7 @@ figure{display:inline-block;margin:1em}figcaption{font-size:13px;font-weight:bol
 <h1>Parity: ${escapeHtml(r.topology)} <small>version ${escapeHtml(r.version)}</small></h1>
 <p class="verdict ${r.alert ? 'alert' : 'holds'}">${r.alert ? 'ALERT: parity does not hold' : 'Parity holds'} (tolerance ${r.tolerance})</p>
 ${list(r.reasons)}
-<p>${s.records} sampled vectors from <code>${escapeHtml(s.topic)}</code>, ${s.matched} paired with replay, ${s.missingOffline} missing offline, ${s.duplicates} duplicates ignored, ${s.otherVersion} served by another version. ${r.seconds.toFixed(1)} s.</p>
+<p>${s.records} sampled vectors from <code>${escapeHtml(s.topic)}</code>, ${s.matched} paired with replay, ${s.missingOffline} missing offline, ${s.duplicates} duplicates ignored, ${s.otherVersion} served by another version, ${s.afterMergeSkips} served after merge skips; ${s.lateLive} records of sampled keys late live (${s.lateLiveOnly} of them not late in replay, ${s.lateOfflineOnly} late only in replay). ${r.seconds.toFixed(1)} s.</p>
 ${list(r.explanations)}
 <h2>Features</h2>
 <table><tr><th>feature</th><th>type</th><th>n</th><th>mismatches</th><th>SMAPE</th><th>KS D / p</th><th>JS</th><th>PSI</th><th>verdict</th></tr>

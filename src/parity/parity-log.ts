@@ -11,6 +11,11 @@
  *   key         the entity key (also the Kafka record key)
  *   output      the feature output name (a topology may have several)
  *   values      the served values as a JSON object string {feature: value}
+ *   kind        "vector" (a served vector) or "late": a record of a sampled key that the live
+ *               task treated as late (dropped or side output); output is then empty and values
+ *               holds {"reason": ...}. Parity compares these with the records replay found late.
+ *   merge_skips the serving task's merge-skip count when it served the vector: above 0, live
+ *               had skipped an idle input, which replay never does (DESIGN.md rule 3)
  *
  * Why a JSON string rather than map<union{...}>: the set of features differs per output and
  * changes with versions; one fixed schema keeps the subject's history a single version, and
@@ -18,7 +23,7 @@
  * Non-finite doubles, which JSON cannot hold, are written as the strings "NaN", "Infinity" and
  * "-Infinity"; {@link decodeParityValue} turns them back for numeric features.
  */
-import type { FeatureRow } from '../engine/outputs.js';
+import type { FeatureRow, LateRecord } from '../engine/outputs.js';
 import type { SchemaRegistryClient } from '../io/avro/registry-client.js';
 import { WireDecoder } from '../io/avro/wire-decoder.js';
 import { WireEncoder } from '../io/avro/wire-encoder.js';
@@ -42,6 +47,8 @@ export const PARITY_RECORD_SCHEMA: object = Object.freeze({
     { name: 'key', type: 'string' },
     { name: 'output', type: 'string' },
     { name: 'values', type: 'string', doc: 'served values as a JSON object {feature: value}' },
+    { name: 'kind', type: 'string', default: 'vector', doc: 'vector: a served vector; late: a record of a sampled key that was late live' },
+    { name: 'merge_skips', type: 'long', default: 0, doc: 'merge skips of the serving task before this vector' },
   ],
 });
 
@@ -57,6 +64,19 @@ export interface ParityEntry {
   readonly key: string;
   readonly output: string;
   readonly values: Readonly<Record<string, ParityValue>>;
+  /** Merge skips of the serving task before this vector (0 when none). */
+  readonly mergeSkips: number;
+}
+
+/** A record of a sampled key that the live task treated as late. */
+export interface LateLiveEntry {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly eventTime: number;
+  readonly version: string;
+  readonly key: string;
+  readonly reason: string;
 }
 
 export const paritySubject = (topic: string): string => `${topic}-value`;
@@ -64,7 +84,7 @@ export const paritySubject = (topic: string): string => `${topic}-value`;
 /** The Avro record of one entry, as the schema's field names expect. */
 function toRecord(e: ParityEntry): Record<string, unknown> {
   const values = JSON.stringify(e.values, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v));
-  return { topic: e.topic, partition: e.partition, offset: e.offset, event_time: e.eventTime, version: e.version, key: e.key, output: e.output, values };
+  return { topic: e.topic, partition: e.partition, offset: e.offset, event_time: e.eventTime, version: e.version, key: e.key, output: e.output, values, kind: 'vector', merge_skips: e.mergeSkips };
 }
 
 /** Encodes parity entries as Kafka messages for one parity topic. */
@@ -83,9 +103,19 @@ export class ParityLogEncoder {
 
   /** Same partition as the input record, keyed by the entity key, timestamped with event time. */
   message(e: ParityEntry): OutgoingMessage {
-    const enc = this.encoder.encode(toRecord(e));
+    return this.encode(toRecord(e), e);
+  }
+
+  /** The marker of a record of a sampled key that was late live. */
+  lateMessage(l: LateLiveEntry): OutgoingMessage {
+    const record = { topic: l.topic, partition: l.partition, offset: l.offset, event_time: l.eventTime, version: l.version, key: l.key, output: '', values: JSON.stringify({ reason: l.reason }), kind: 'late', merge_skips: 0 };
+    return this.encode(record, l);
+  }
+
+  private encode(record: Record<string, unknown>, at: { key: string; partition: number; eventTime: number; version: string }): OutgoingMessage {
+    const enc = this.encoder.encode(record);
     if (enc.error !== undefined) throw new Error(`parity log ${this.topic}: ${enc.error}`);
-    return { key: Buffer.from(e.key), value: enc.bytes, partition: e.partition, timestamp: e.eventTime, headers: { ...this.headers, 'skewless-version': e.version } };
+    return { key: at.key, value: enc.bytes, partition: at.partition, timestamp: at.eventTime, headers: { ...this.headers, 'skewless-version': at.version } };
   }
 }
 
@@ -115,12 +145,19 @@ export class LiveParityLog {
   }
 
   /** The message for a served vector, or undefined when its key is not sampled. */
-  messageFor(row: FeatureRow, served: Readonly<Record<string, unknown>>): OutgoingMessage | undefined {
+  messageFor(row: FeatureRow, served: Readonly<Record<string, unknown>>, mergeSkips: number): OutgoingMessage | undefined {
     if (!this.sampler.selects(row.key)) return undefined;
     const values: Record<string, ParityValue> = {};
     for (const [name, v] of Object.entries(served)) if (!LOCATION_FIELDS.has(name)) values[name] = v as ParityValue;
     const topic = this.sourceTopics.get(row.source) ?? row.source;
-    return this.encoder.message({ topic, partition: row.partition, offset: row.offset, eventTime: row.eventTime, version: this.version, key: row.key, output: row.output, values });
+    return this.encoder.message({ topic, partition: row.partition, offset: row.offset, eventTime: row.eventTime, version: this.version, key: row.key, output: row.output, values, mergeSkips });
+  }
+
+  /** The marker for a late record, or undefined when its key is not sampled. */
+  lateMessageFor(l: LateRecord): OutgoingMessage | undefined {
+    if (!this.sampler.selects(l.key)) return undefined;
+    const topic = this.sourceTopics.get(l.source) ?? l.source;
+    return this.encoder.lateMessage({ topic, partition: l.partition, offset: l.offset, eventTime: l.eventTime, version: this.version, key: l.key, reason: l.reason });
   }
 }
 
@@ -131,8 +168,10 @@ export function decodeParityValue(v: ParityValue, numeric: boolean): ParityValue
 }
 
 export interface ParityLogContents {
-  /** Unique entries, in partition then offset order of the log. */
+  /** Unique served vectors, in partition then offset order of the log. */
   readonly entries: readonly ParityEntry[];
+  /** Unique records of sampled keys that were late live, in the same order. */
+  readonly late: readonly LateLiveEntry[];
   /** Records seen again for the same (output, topic, partition, offset): at-least-once delivery after a crash. */
   readonly duplicates: number;
   /** Records that could not be decoded, with why (first few). */
@@ -146,6 +185,7 @@ export async function readParityLog(conn: KafkaConnection, registry: SchemaRegis
   const decoder = new WireDecoder(registry, PARITY_RECORD_SCHEMA);
   const seen = new Set<string>();
   const byPartition = new Map<number, ParityEntry[]>();
+  const lateByPartition = new Map<number, LateLiveEntry[]>();
   let duplicates = 0;
   let undecodable = 0;
   const errors: string[] = [];
@@ -153,6 +193,8 @@ export async function readParityLog(conn: KafkaConnection, registry: SchemaRegis
     const decoded = await decoder.decodeAll(b.records.map((r) => r.value));
     const list = byPartition.get(b.partition) ?? [];
     byPartition.set(b.partition, list);
+    const lateList = lateByPartition.get(b.partition) ?? [];
+    lateByPartition.set(b.partition, lateList);
     decoded.forEach((d, i) => {
       if (d.error !== undefined) {
         undecodable++;
@@ -160,6 +202,16 @@ export async function readParityLog(conn: KafkaConnection, registry: SchemaRegis
         return;
       }
       const r = d.value as Record<string, unknown>;
+      if (r.kind === 'late') {
+        const id = `late\u0000${String(r.topic)}\u0000${Number(r.partition)}\u0000${Number(r.offset)}`;
+        if (seen.has(id)) duplicates++;
+        else {
+          seen.add(id);
+          const values = JSON.parse(String(r.values)) as { reason?: unknown };
+          lateList.push({ topic: String(r.topic), partition: Number(r.partition), offset: Number(r.offset), eventTime: Number(r.event_time), version: String(r.version), key: String(r.key), reason: String(values.reason ?? '') });
+        }
+        return;
+      }
       const entry: ParityEntry = {
         topic: String(r.topic),
         partition: Number(r.partition),
@@ -169,6 +221,7 @@ export async function readParityLog(conn: KafkaConnection, registry: SchemaRegis
         key: String(r.key),
         output: String(r.output),
         values: JSON.parse(String(r.values)) as Record<string, ParityValue>,
+        mergeSkips: Number(r.merge_skips ?? 0),
       };
       const id = `${entry.output}\u0000${entry.topic}\u0000${entry.partition}\u0000${entry.offset}`;
       if (seen.has(id)) {
@@ -180,5 +233,6 @@ export async function readParityLog(conn: KafkaConnection, registry: SchemaRegis
     });
   }
   const entries = [...byPartition.keys()].sort((a, b) => a - b).flatMap((p) => byPartition.get(p)!);
-  return { entries, duplicates, undecodable, errors };
+  const late = [...lateByPartition.keys()].sort((a, b) => a - b).flatMap((p) => lateByPartition.get(p)!);
+  return { entries, late, duplicates, undecodable, errors };
 }

@@ -19,6 +19,7 @@ import { replayKafka } from '../modes/replay-kafka.js';
 import type { ColumnType } from '../ops/aggregation.js';
 import type { CompiledPlan } from '../plan/compile.js';
 import { buildParityReport, type FeatureInput, type ParityReport } from './feature-report.js';
+import { compareLate, MismatchExplainer, type LateOfflineRecord } from './mismatch-explainer.js';
 import { decodeParityValue, readParityLog, type ParityEntry, type ParityValue } from './parity-log.js';
 import { DEFAULT_MISMATCH_TOLERANCE, isNullValue, valuesAgree, type FeatureType, type FeatureValue } from './row-compare.js';
 
@@ -65,6 +66,13 @@ export interface ParitySampleSummary {
   /** Sampled vectors served by another topology version than the one checked. */
   readonly otherVersion: number;
   readonly servedVersions: Readonly<Record<string, number>>;
+  /** Sampled vectors served after their task had skipped an idle input live. */
+  readonly afterMergeSkips: number;
+  /** Records of sampled keys the live tasks treated as late (markers in the log). */
+  readonly lateLive: number;
+  /** Of those, records replay did not treat as late; and records of sampled keys late only in replay. */
+  readonly lateLiveOnly: number;
+  readonly lateOfflineOnly: number;
 }
 
 export interface ParityRunResult {
@@ -112,6 +120,25 @@ async function offlineRows(dir: string, wanted: ReadonlySet<string>): Promise<Ma
   return rows;
 }
 
+/** The late records a replay wrote (NDJSON per partition); none when the directory does not exist. */
+function readLateRecords(dir: string): LateOfflineRecord[] {
+  let files: string[];
+  try {
+    files = readdirSync(dir).filter((f) => f.endsWith('.ndjson')).sort();
+  } catch {
+    return [];
+  }
+  const out: LateOfflineRecord[] = [];
+  for (const f of files) {
+    for (const line of readFileSync(join(dir, f), 'utf8').split('\n')) {
+      if (line === '') continue;
+      const r = JSON.parse(line) as { source: string; partition: number; offset: number; key: string; event_time: number };
+      out.push({ source: r.source, partition: r.partition, offset: r.offset, key: r.key, eventTime: r.event_time });
+    }
+  }
+  return out;
+}
+
 function pairValuesDiffer(a: ParityValue, b: ParityValue, type: FeatureType, tolerance: number): boolean {
   const aNull = isNullValue(a as FeatureValue);
   const bNull = isNullValue(b as FeatureValue);
@@ -141,15 +168,35 @@ export async function runParity(opts: ParityRunOptions): Promise<ParityRunResult
 
   const out = mkdtempSync(join(tmpdir(), 'skewless-parity-'));
   try {
-    await replayKafka({ plan, brokers: opts.brokers, registryUrl: opts.registryUrl, topics: opts.topics, out, workers: opts.workers, verbose: opts.verbose });
+    const droppedLateDir = join(out, '_dropped_late');
+    await replayKafka({ plan, brokers: opts.brokers, registryUrl: opts.registryUrl, topics: opts.topics, out, droppedLateDir, workers: opts.workers, verbose: opts.verbose });
 
     const explanations: string[] = [];
     const servedVersions: Record<string, number> = {};
     for (const e of log.entries) servedVersions[e.version] = (servedVersions[e.version] ?? 0) + 1;
     const otherVersion = log.entries.filter((e) => e.version !== plan.version).length;
     if (otherVersion > 0) {
-      explanations.push(`${otherVersion} sampled vectors were served by another topology version (${Object.keys(servedVersions).filter((v) => v !== plan.version).join(', ')}) than the one checked (${plan.version}): their differences are expected`);
+      explanations.push(
+        `${otherVersion} sampled vectors were served by another topology version (${Object.keys(servedVersions).filter((v) => v !== plan.version).join(', ')}) than the one checked (${plan.version}): ` +
+          'differences in them may come from the version change rather than skew; check them with the topology file of their version, or sample only after the deploy',
+      );
     }
+    const afterMergeSkips = log.entries.filter((e) => e.mergeSkips > 0).length;
+    if (afterMergeSkips > 0) {
+      explanations.push(`${afterMergeSkips} sampled vectors were served after their task skipped an idle input live (a merge skip; replay always merges canonically, DESIGN.md rule 3): differences in them are explained by that`);
+    }
+    const sourceOfTopic = new Map(plan.topology.sources.map((s) => [opts.topics?.[s.name] ?? s.topic, s.name]));
+    const offlineLate = [...readLateRecords(join(out, '_late_records')), ...readLateRecords(droppedLateDir)];
+    const late = compareLate(log.late, offlineLate, sourceOfTopic, new Set(log.entries.map((e) => e.key)));
+    if (late.liveOnly.length > 0) {
+      const l = late.liveOnly[0];
+      explanations.push(`${late.liveOnly.length} records of sampled keys were late live but not in replay (first ${l.topic}/${l.partition}@${l.offset}, key ${l.key}: ${l.reason}): vectors of those keys after them may differ`);
+    }
+    if (late.offlineOnly.length > 0) {
+      const r = late.offlineOnly[0];
+      explanations.push(`${late.offlineOnly.length} records of sampled keys were late in replay but not live (first ${r.source}/${r.partition}@${r.offset}, key ${r.key})`);
+    }
+    const explainer = new MismatchExplainer(plan.version, late);
 
     const inputs: FeatureInput[] = [];
     const mismatches: MismatchRow[] = [];
@@ -192,7 +239,7 @@ export async function runParity(opts: ParityRunOptions): Promise<ParityRunResult
           mismatchCount++;
           if (mismatches.length >= maxRows) return;
           const e = p.entry;
-          const explanation = e.version !== plan.version ? `served by version ${e.version}, checked against ${plan.version}` : null;
+          const explanation = explainer.explain(e);
           mismatches.push({ output: outputName, feature: name, partition: e.partition, offset: e.offset, key: e.key, eventTime: e.eventTime, online: online[i], offline: offline[i], explanation });
         });
       }
@@ -208,7 +255,7 @@ export async function runParity(opts: ParityRunOptions): Promise<ParityRunResult
       tolerance,
       alert: reasons.length > 0,
       reasons,
-      sample: { topic: opts.sampleTopic, records: log.entries.length, duplicates: log.duplicates, undecodable: log.undecodable, matched, missingOffline, otherVersion, servedVersions },
+      sample: { topic: opts.sampleTopic, records: log.entries.length, duplicates: log.duplicates, undecodable: log.undecodable, matched, missingOffline, otherVersion, servedVersions, afterMergeSkips, lateLive: log.late.length, lateLiveOnly: late.liveOnly.length, lateOfflineOnly: late.offlineOnly.length },
       explanations,
       mismatchCount,
       mismatches,

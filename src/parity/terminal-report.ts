@@ -36,7 +36,8 @@ export function formatParityTerminal(r: ParityRunResult): string {
   const s = r.sample;
   const lines = [
     `parity ${r.topology} version ${r.version}: ${s.records} sampled vectors from ${s.topic}, ${s.matched} paired with replay` +
-      `${s.duplicates > 0 ? `, ${s.duplicates} duplicates ignored` : ''}${s.undecodable > 0 ? `, ${s.undecodable} undecodable` : ''} (${r.seconds.toFixed(1)} s)`,
+      `${s.duplicates > 0 ? `, ${s.duplicates} duplicates ignored` : ''}${s.undecodable > 0 ? `, ${s.undecodable} undecodable` : ''}` +
+      `, ${s.lateLive} late live (${s.lateLiveOnly} not late in replay), ${s.afterMergeSkips} after merge skips (${r.seconds.toFixed(1)} s)`,
     '',
     table(['feature', 'n', 'mismatches', 'SMAPE', 'KS D / p', 'JS', 'PSI', 'verdict'], rows),
     '',

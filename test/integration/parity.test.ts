@@ -19,7 +19,7 @@ import { deleteTopics, ensureTopic, fetchOffsets } from '../../src/io/kafka/topi
 import { TopicProducer } from '../../src/io/kafka/topic-producer.js';
 import { writeCardDataset } from '../../src/gen/write-card-dataset.js';
 import { produceFile } from '../../src/modes/produce-file.js';
-import { ParityLogEncoder, readParityLog } from '../../src/parity/parity-log.js';
+import { ParityLogEncoder, readParityLog, type ParityEntry } from '../../src/parity/parity-log.js';
 import type { ParityRunResult } from '../../src/parity/parity-run.js';
 import { KeySampler } from '../../src/parity/sampler.js';
 import { loadTopology } from '../../src/plan/load-topology.js';
@@ -132,6 +132,9 @@ test('sampled live vectors match their replay; a skewed serving path alerts and 
     assert.equal(e.version, plan.version);
     assert.equal(e.topic, topics.transactions);
   }
+  // Late records of sampled keys are marked in the log (the generator makes some hours late).
+  assert.ok(log.late.length > 0, 'late markers for sampled keys');
+  for (const l of log.late) assert.ok(sampler.selects(l.key), `late marker of sampled key ${l.key}`);
   const share = log.entries.length / (await outputCount(topics.features));
   assert.ok(share > RATE / 2 && share < Math.min(1, RATE * 2), `sampled share ${share}`);
 
@@ -143,6 +146,11 @@ test('sampled live vectors match their replay; a skewed serving path alerts and 
   assert.equal(ok.result.sample.records, log.entries.length);
   assert.equal(ok.result.sample.matched, log.entries.length);
   assert.equal(ok.result.mismatchCount, 0);
+  // Live and replay agree on which records were late; no merge skips on a single-source task.
+  assert.equal(ok.result.sample.lateLive, log.late.length);
+  assert.equal(ok.result.sample.lateLiveOnly, 0);
+  assert.equal(ok.result.sample.lateOfflineOnly, 0);
+  assert.equal(ok.result.sample.afterMergeSkips, 0);
   assert.ok(ok.result.report.features.some((f) => f.name === 'txn_count_24h'));
   for (const f of ok.result.report.features) assert.equal(f.rows.mismatchedRows, 0, f.name);
   assert.ok(existsSync(html));
@@ -156,12 +164,28 @@ test('sampled live vectors match their replay; a skewed serving path alerts and 
   const encoder = await ParityLogEncoder.open(registry, topics.skewed, plan.version, plan.topology.name);
   const producer = await TopicProducer.open(conn);
   let altered = 0;
+  const skewedAt = new Set<number>();
   for (const [i, e] of log.entries.entries()) {
     const count = e.values.txn_count_24h;
     const skew = i % 2 === 0 && typeof count === 'number';
-    if (skew) altered++;
-    await producer.add(topics.skewed, encoder.message(skew ? { ...e, values: { ...e.values, txn_count_24h: (count as number) + 1 } } : e));
+    if (skew) {
+      altered++;
+      skewedAt.add(i);
+    }
+    // Explanations: the first altered vector says it was served after merge skips.
+    const mergeSkips = i === 0 ? 2 : e.mergeSkips;
+    await producer.add(topics.skewed, encoder.message(skew ? { ...e, values: { ...e.values, txn_count_24h: (count as number) + 1 }, mergeSkips } : e));
   }
+  const first = log.entries[0];
+  assert.ok(skewedAt.has(0));
+  // And a later altered vector gets a marker saying an earlier record of its key (one replay
+  // processed normally) was late live.
+  const before = (x: ParityEntry, e: ParityEntry): boolean => x.key === e.key && x.partition === e.partition && x.offset < e.offset && x.eventTime <= e.eventTime;
+  const target = log.entries.find((e, i) => skewedAt.has(i) && i > 0 && log.entries.some((x) => before(x, e)));
+  assert.ok(target, 'a skewed vector with an earlier vector of the same key');
+  const earlier = log.entries.find((x) => before(x, target))!;
+  for (const l of log.late) await producer.add(topics.skewed, encoder.lateMessage(l));
+  await producer.add(topics.skewed, encoder.lateMessage({ topic: earlier.topic, partition: earlier.partition, offset: earlier.offset, eventTime: earlier.eventTime, version: earlier.version, key: earlier.key, reason: 'test marker' }));
   await producer.close();
   await conn.close();
 
@@ -172,5 +196,11 @@ test('sampled live vectors match their replay; a skewed serving path alerts and 
   assert.ok(bad.result.reasons.some((r) => r.includes('txn_count_24h')), bad.result.reasons.join('\n'));
   assert.equal(bad.result.mismatchCount, altered);
   assert.ok(bad.result.mismatches.every((m) => m.feature === 'txn_count_24h'));
+  assert.equal(bad.result.sample.afterMergeSkips, 1);
+  assert.equal(bad.result.sample.lateLiveOnly, 1, 'only the test marker is late live but not in replay');
+  const explained = (e: { partition: number; offset: number }): string | null => bad.result.mismatches.find((m) => m.partition === e.partition && m.offset === e.offset)?.explanation ?? null;
+  assert.match(explained(first) ?? '', /served after 2 merge skips on partition/);
+  assert.match(explained(target) ?? '', new RegExp(`late live but not in replay \\(first ${earlier.topic}/${earlier.partition}@${earlier.offset}\\)`));
+  assert.ok(bad.result.explanations.some((x) => x.includes('merge skip')), bad.result.explanations.join('\n'));
   process.stderr.write(`parity test: data+live ${((tLive - t0) / 1000).toFixed(1)} s, parity ${((tParity - tLive) / 1000).toFixed(1)} s, skewed ${((Date.now() - tParity) / 1000).toFixed(1)} s, ${log.entries.length} sampled vectors\n`);
 });

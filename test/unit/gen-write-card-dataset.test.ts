@@ -121,3 +121,12 @@ test('example schemas parse with avsc, are documented, and use timestamp-millis 
   const rec = { date: Date.UTC(2001, 0, 1, 6, 55), delay: -19, distance: 1797, origin: 'LAX', destination: 'BNA' };
   assert.deepEqual({ ...(flight.fromBuffer(flight.toBuffer(rec)) as object) }, rec);
 });
+
+test('a dataset too small for chargebacks still writes a valid, empty chargebacks container file', async (t) => {
+  const dir = tmp(t);
+  const summary = await writeCardDataset({ outDir: dir, events: 300, seed: 42, format: 'avro' });
+  assert.equal(summary.chargebacks, 0, 'seed 42 with 300 events has no fraud (the demo case that used to fail)');
+  const { records, schema } = await decodeAvro(summary.chargebacksPath);
+  assert.equal(records.length, 0);
+  assert.deepEqual(schema, avro.Type.forSchema(readExampleSchema('chargeback')).schema());
+});
