@@ -165,7 +165,7 @@ export async function runDemoSkew(flags: DemoSkewFlags): Promise<void> {
         sidePrefix: v.side, parityTopic: v.parity, events: produced.produced, verbose,
       });
     };
-    const parity = (sampleTopic: string): Promise<ParityRunResult> => runParity({ plan, brokers, registryUrl, sampleTopic, topics: sourceTopics, verbose });
+    const parity = (sampleTopic: string): Promise<ParityRunResult> => runParity({ plan, brokers, registryUrl, sample: { topic: sampleTopic }, topics: sourceTopics, verbose });
 
     // (a) the correct topology served live, checked against itself offline.
     say(`3/5 (a) serving topologies/card-fraud.ts live (version ${plan.version}), sampling ${PARITY_RATE * 100}% of cards into ${correct.parity}`);

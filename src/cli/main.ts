@@ -73,6 +73,7 @@ program
   .option('--side-prefix <prefix>', 'prefix of the <prefix>-late and <prefix>-dead-letters topics (default the topology name)')
   .option('--parity-rate <r>', 'sample served vectors of this fraction of keys (0..1, by key hash) into the parity log (needs --parity-topic)')
   .option('--parity-topic <topic>', 'parity log topic for --parity-rate (checked by `skewless parity`)')
+  .option('--parity-file <path>', 'also append the parity log to this local file (NDJSON; `skewless parity --sample <path>` reads it)')
   .action((file: string, flags: Record<string, unknown>) => runLive(file, { ...flags, verbose: program.opts().verbose === true } as Parameters<typeof runLive>[1]));
 
 program

@@ -1,10 +1,11 @@
-import { writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { renderParityHtml } from '../parity/html-report.js';
 import { runParity, type ParityRunResult } from '../parity/parity-run.js';
 import { formatParityTerminal } from '../parity/terminal-report.js';
 import { loadTopology } from '../plan/load-topology.js';
-import { parseTopics, positiveInt } from './cli-args.js';
+import { parseDuration } from '../dsl/duration.js';
+import { parseInstant, parseTopics, positiveInt } from './cli-args.js';
 import { kafkaEndpoints } from './kafka-endpoints.js';
 
 export interface ParityFlags {
@@ -16,6 +17,27 @@ export interface ParityFlags {
   brokers?: string;
   registry?: string;
   workers?: string;
+  since?: string;
+  until?: string;
+}
+
+/**
+ * --since/--until: an ISO instant, or a duration back from now (`2h`, `1d`), which is what an
+ * hourly cron job wants. Only the choice of sampled vectors uses the clock, never a feature value.
+ */
+export function parseSampleBound(value: string, flag: string, now: number): number {
+  if (/^\s*\d+\s*(ms|s|m|h|d|w)\s*$/.test(value)) return now - parseDuration(value, flag);
+  return parseInstant(value, flag);
+}
+
+/** --sample names a local parity file when such a file exists, else a topic. */
+function sampleOf(value: string): { topic: string } | { file: string } {
+  try {
+    if (statSync(value).isFile()) return { file: value };
+  } catch {
+    // not a file: a topic name
+  }
+  return { topic: value };
 }
 
 /** JSON without bigints (none are expected, but a stray one must not crash the report). */
@@ -26,10 +48,16 @@ export async function runParityCommand(file: string, flags: ParityFlags, command
   const tolerance = Number(flags.tolerance);
   if (flags.tolerance.trim() === '' || !Number.isFinite(tolerance) || tolerance < 0) throw new Error(`--tolerance ${flags.tolerance}: expected a number >= 0 (a relative difference, 0.1 = 10%)`);
   const plan = await loadTopology(file);
+  const now = Date.now();
+  const since = flags.since === undefined ? undefined : parseSampleBound(flags.since, '--since', now);
+  const until = flags.until === undefined ? undefined : parseSampleBound(flags.until, '--until', now);
+  if (since !== undefined && until !== undefined && since >= until) throw new Error(`--since ${flags.since} is not before --until ${flags.until}`);
   const result = await runParity({
     plan,
     ...kafkaEndpoints(flags),
-    sampleTopic: flags.sample,
+    sample: sampleOf(flags.sample),
+    since,
+    until,
     topics: parseTopics(flags.topic ?? [], plan.topology.sources.map((s) => s.name)),
     tolerance,
     workers: flags.workers === undefined ? undefined : positiveInt(flags.workers, '--workers'),
@@ -45,7 +73,9 @@ export function registerParityCommand(program: Command): void {
     .command('parity')
     .description('recompute sampled live vectors offline (replaying the source topics) and compare them per feature; exit 0 parity holds, 1 alert, 2 error')
     .argument('<topology>', 'topology file')
-    .requiredOption('--sample <topic>', 'the parity log topic (skewless run --parity-topic)')
+    .requiredOption('--sample <topic|file>', 'the parity log: its topic (skewless run --parity-topic) or local file (--parity-file)')
+    .option('--since <time>', 'only sampled vectors with event time from this ISO instant, or this long ago (e.g. 1h, 2d)')
+    .option('--until <time>', 'only sampled vectors with event time before this ISO instant, or this long ago')
     .option('--topic <source=topic...>', "a source's topic (default the topology's)")
     .option('--tolerance <r>', 'relative difference above which a float value mismatches', '0.1')
     .option('--json', 'print the full result as JSON')

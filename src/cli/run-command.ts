@@ -16,6 +16,7 @@ export interface RunFlags {
   sidePrefix?: string;
   parityRate?: string;
   parityTopic?: string;
+  parityFile?: string;
   verbose?: boolean;
 }
 
@@ -30,12 +31,15 @@ function pairs(list: readonly string[] | undefined, flag: string): Record<string
 }
 
 /** --parity-rate and --parity-topic come together: a rate without a log (or the reverse) is a mistake. */
-function parityFlags(flags: RunFlags): { rate: number; topic: string } | undefined {
-  if (flags.parityRate === undefined && flags.parityTopic === undefined) return undefined;
+function parityFlags(flags: RunFlags): { rate: number; topic: string; file?: string } | undefined {
+  if (flags.parityRate === undefined && flags.parityTopic === undefined) {
+    if (flags.parityFile !== undefined) throw new Error('--parity-file is a local copy of the parity log: pass it with --parity-rate and --parity-topic');
+    return undefined;
+  }
   if (flags.parityRate === undefined || flags.parityTopic === undefined) throw new Error('--parity-rate and --parity-topic go together: pass both to write a parity log');
   const rate = Number(flags.parityRate);
   if (flags.parityRate.trim() === '' || !Number.isFinite(rate) || rate < 0 || rate > 1) throw new Error(`--parity-rate ${flags.parityRate}: expected a number in [0, 1]`);
-  return { rate, topic: flags.parityTopic };
+  return { rate, topic: flags.parityTopic, ...(flags.parityFile === undefined ? {} : { file: flags.parityFile }) };
 }
 
 /** `skewless run`: a long-lived live worker; SIGTERM / SIGINT checkpoint, commit and exit. */

@@ -43,8 +43,8 @@ export interface LiveOptions {
   readonly metrics?: MetricsRegistry;
   readonly verbose?: boolean;
   readonly log?: (line: string) => void;
-  /** Also write served vectors of sampled keys (rate in [0, 1], by key hash) to this parity log topic (src/parity/parity-log.ts). */
-  readonly parity?: { readonly rate: number; readonly topic: string };
+  /** Also write served vectors of sampled keys (rate in [0, 1], by key hash) to this parity log topic, and optionally a local file (src/parity/parity-log.ts). */
+  readonly parity?: { readonly rate: number; readonly topic: string; readonly file?: string };
   /**
    * Profiling hook (default off): called once per fetched batch after its outputs are acked and
    * its state checkpointed (before the group offset commit), with where the batch's time went.
@@ -280,6 +280,7 @@ async function startOnConnection(
     lt.out.length = 0;
     lt.topics.length = 0;
     await producer.flush();
+    parityLog?.flushFile();
     const t1 = acc ? performance.now() : 0;
     await lt.task.checkpoint();
     publishTaskMetrics(lt);

@@ -42,6 +42,7 @@
  * by name (UTF-16 code units), nothing depends on input order beyond the row pairing, and no
  * randomness is involved.
  */
+import { cdfOverlay, type CdfOverlay } from './empirical-cdf.js';
 import { binCategorical, binNumeric, compareCodeUnits, DEFAULT_BIN_COUNT, type Bins } from './bins.js';
 import { chiSquareHomogeneity, type ChiSquareResult } from './chi-square.js';
 import { jensenShannonDivergence } from './jensen-shannon.js';
@@ -145,6 +146,8 @@ export interface FeatureParityResult {
   readonly ks: KsResult | null;
   readonly chiSquare: ChiSquareResult | null;
   readonly binned: BinSummary | null;
+  /** Online and offline empirical CDFs on a shared grid (numeric features with values on both sides). */
+  readonly cdf: CdfOverlay | null;
   readonly jensenShannon: number | null;
   readonly psi: number | null;
   /** Distribution checks in the order ks, chi2, js, psi (those that could be computed). */
@@ -246,6 +249,7 @@ export function compareFeature(input: FeatureInput, options: ParityOptions = {})
   let ks: KsResult | null = null;
   let chiSquare: ChiSquareResult | null = null;
   let binned: BinSummary | null = null;
+  let cdf: CdfOverlay | null = null;
   let jensenShannon: number | null = null;
   let psi: number | null = null;
 
@@ -262,6 +266,7 @@ export function compareFeature(input: FeatureInput, options: ParityOptions = {})
     const a = onlineValues as number[];
     const b = offlineValues as number[];
     ks = ksTwoSample(a, b, { method: options.ksMethod ?? 'auto' });
+    cdf = cdfOverlay(a, b);
     checks.push({
       test: 'ks',
       value: ks.pValue,
@@ -318,6 +323,7 @@ export function compareFeature(input: FeatureInput, options: ParityOptions = {})
     ks,
     chiSquare,
     binned,
+    cdf,
     jensenShannon,
     psi,
     checks,

@@ -23,6 +23,8 @@
  * Non-finite doubles, which JSON cannot hold, are written as the strings "NaN", "Infinity" and
  * "-Infinity"; {@link decodeParityValue} turns them back for numeric features.
  */
+import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { FeatureRow, LateRecord } from '../engine/outputs.js';
 import type { SchemaRegistryClient } from '../io/avro/registry-client.js';
 import { WireDecoder } from '../io/avro/wire-decoder.js';
@@ -81,10 +83,39 @@ export interface LateLiveEntry {
 
 export const paritySubject = (topic: string): string => `${topic}-value`;
 
-/** The Avro record of one entry, as the schema's field names expect. */
+/** The Avro record of one served vector, as the schema's field names expect (also a line of a parity file). */
 function toRecord(e: ParityEntry): Record<string, unknown> {
   const values = JSON.stringify(e.values, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v));
   return { topic: e.topic, partition: e.partition, offset: e.offset, event_time: e.eventTime, version: e.version, key: e.key, output: e.output, values, kind: 'vector', merge_skips: e.mergeSkips };
+}
+
+/** The Avro record of a late-live marker. */
+function toLateRecord(l: LateLiveEntry): Record<string, unknown> {
+  return { topic: l.topic, partition: l.partition, offset: l.offset, event_time: l.eventTime, version: l.version, key: l.key, output: '', values: JSON.stringify({ reason: l.reason }), kind: 'late', merge_skips: 0 };
+}
+
+/**
+ * The optional local copy of the parity log: one JSON object per line with the Avro record's
+ * fields. Lines are buffered and appended by flush(), which the live worker calls before each
+ * checkpoint, so the file is never behind the state (after a crash it may repeat lines; the
+ * reader drops repeats as it does for the topic).
+ */
+export class ParityFileWriter {
+  private lines: string[] = [];
+
+  constructor(readonly path: string) {
+    mkdirSync(dirname(path), { recursive: true });
+  }
+
+  add(record: Record<string, unknown>): void {
+    this.lines.push(JSON.stringify(record));
+  }
+
+  flush(): void {
+    if (this.lines.length === 0) return;
+    appendFileSync(this.path, `${this.lines.join('\n')}\n`);
+    this.lines = [];
+  }
 }
 
 /** Encodes parity entries as Kafka messages for one parity topic. */
@@ -108,8 +139,7 @@ export class ParityLogEncoder {
 
   /** The marker of a record of a sampled key that was late live. */
   lateMessage(l: LateLiveEntry): OutgoingMessage {
-    const record = { topic: l.topic, partition: l.partition, offset: l.offset, event_time: l.eventTime, version: l.version, key: l.key, output: '', values: JSON.stringify({ reason: l.reason }), kind: 'late', merge_skips: 0 };
-    return this.encode(record, l);
+    return this.encode(toLateRecord(l), l);
   }
 
   private encode(record: Record<string, unknown>, at: { key: string; partition: number; eventTime: number; version: string }): OutgoingMessage {
@@ -133,11 +163,24 @@ export class LiveParityLog {
     private readonly encoder: ParityLogEncoder,
     private readonly sourceTopics: ReadonlyMap<string, string>,
     private readonly version: string,
+    private readonly file: ParityFileWriter | undefined,
   ) {}
 
-  static async open(registry: SchemaRegistryClient, opts: { rate: number; topic: string }, sourceTopics: ReadonlyMap<string, string>, version: string, topology: string): Promise<LiveParityLog> {
+  static async open(
+    registry: SchemaRegistryClient,
+    opts: { rate: number; topic: string; file?: string },
+    sourceTopics: ReadonlyMap<string, string>,
+    version: string,
+    topology: string,
+  ): Promise<LiveParityLog> {
     const sampler = new KeySampler(opts.rate);
-    return new LiveParityLog(sampler, await ParityLogEncoder.open(registry, opts.topic, version, topology), sourceTopics, version);
+    const file = opts.file === undefined ? undefined : new ParityFileWriter(opts.file);
+    return new LiveParityLog(sampler, await ParityLogEncoder.open(registry, opts.topic, version, topology), sourceTopics, version, file);
+  }
+
+  /** Append the buffered lines of the local copy (call before checkpointing). */
+  flushFile(): void {
+    this.file?.flush();
   }
 
   get topic(): string {
@@ -150,14 +193,18 @@ export class LiveParityLog {
     const values: Record<string, ParityValue> = {};
     for (const [name, v] of Object.entries(served)) if (!LOCATION_FIELDS.has(name)) values[name] = v as ParityValue;
     const topic = this.sourceTopics.get(row.source) ?? row.source;
-    return this.encoder.message({ topic, partition: row.partition, offset: row.offset, eventTime: row.eventTime, version: this.version, key: row.key, output: row.output, values, mergeSkips });
+    const entry: ParityEntry = { topic, partition: row.partition, offset: row.offset, eventTime: row.eventTime, version: this.version, key: row.key, output: row.output, values, mergeSkips };
+    this.file?.add(toRecord(entry));
+    return this.encoder.message(entry);
   }
 
   /** The marker for a late record, or undefined when its key is not sampled. */
   lateMessageFor(l: LateRecord): OutgoingMessage | undefined {
     if (!this.sampler.selects(l.key)) return undefined;
     const topic = this.sourceTopics.get(l.source) ?? l.source;
-    return this.encoder.lateMessage({ topic, partition: l.partition, offset: l.offset, eventTime: l.eventTime, version: this.version, key: l.key, reason: l.reason });
+    const entry: LateLiveEntry = { topic, partition: l.partition, offset: l.offset, eventTime: l.eventTime, version: this.version, key: l.key, reason: l.reason };
+    this.file?.add(toLateRecord(entry));
+    return this.encoder.lateMessage(entry);
   }
 }
 
@@ -179,42 +226,33 @@ export interface ParityLogContents {
   readonly errors: readonly string[];
 }
 
-/** Reads the whole parity log topic as it is now (a snapshot of its end offsets). */
-export async function readParityLog(conn: KafkaConnection, registry: SchemaRegistryClient, topic: string): Promise<ParityLogContents> {
-  const offsets = await fetchOffsets(conn, topic);
-  const decoder = new WireDecoder(registry, PARITY_RECORD_SCHEMA);
-  const seen = new Set<string>();
-  const byPartition = new Map<number, ParityEntry[]>();
-  const lateByPartition = new Map<number, LateLiveEntry[]>();
-  let duplicates = 0;
-  let undecodable = 0;
-  const errors: string[] = [];
-  for await (const b of readTopicRanges(conn, offsets.map((p) => ({ topic, partition: p.partition, start: p.low, end: p.high })))) {
-    const decoded = await decoder.decodeAll(b.records.map((r) => r.value));
-    const list = byPartition.get(b.partition) ?? [];
-    byPartition.set(b.partition, list);
-    const lateList = lateByPartition.get(b.partition) ?? [];
-    lateByPartition.set(b.partition, lateList);
-    decoded.forEach((d, i) => {
-      if (d.error !== undefined) {
-        undecodable++;
-        if (errors.length < 5) errors.push(`${topic}/${b.partition}@${b.records[i].offset}: ${d.error}`);
-        return;
-      }
-      const r = d.value as Record<string, unknown>;
+/** Collects decoded parity records: drops repeats (at-least-once delivery), keeps partition then arrival order. */
+class ParityLogCollector {
+  private readonly seen = new Set<string>();
+  private readonly vectors = new Map<number, ParityEntry[]>();
+  private readonly late = new Map<number, LateLiveEntry[]>();
+  private duplicates = 0;
+  private undecodable = 0;
+  private readonly errors: string[] = [];
+
+  fail(where: string, error: string): void {
+    this.undecodable++;
+    if (this.errors.length < 5) this.errors.push(`${where}: ${error}`);
+  }
+
+  add(r: Record<string, unknown>, where: string): void {
+    try {
+      const partition = Number(r.partition);
       if (r.kind === 'late') {
-        const id = `late\u0000${String(r.topic)}\u0000${Number(r.partition)}\u0000${Number(r.offset)}`;
-        if (seen.has(id)) duplicates++;
-        else {
-          seen.add(id);
-          const values = JSON.parse(String(r.values)) as { reason?: unknown };
-          lateList.push({ topic: String(r.topic), partition: Number(r.partition), offset: Number(r.offset), eventTime: Number(r.event_time), version: String(r.version), key: String(r.key), reason: String(values.reason ?? '') });
-        }
+        const id = `late\u0000${String(r.topic)}\u0000${partition}\u0000${Number(r.offset)}`;
+        if (this.repeat(id)) return;
+        const values = JSON.parse(String(r.values)) as { reason?: unknown };
+        listOf(this.late, partition).push({ topic: String(r.topic), partition, offset: Number(r.offset), eventTime: Number(r.event_time), version: String(r.version), key: String(r.key), reason: String(values.reason ?? '') });
         return;
       }
       const entry: ParityEntry = {
         topic: String(r.topic),
-        partition: Number(r.partition),
+        partition,
         offset: Number(r.offset),
         eventTime: Number(r.event_time),
         version: String(r.version),
@@ -223,16 +261,66 @@ export async function readParityLog(conn: KafkaConnection, registry: SchemaRegis
         values: JSON.parse(String(r.values)) as Record<string, ParityValue>,
         mergeSkips: Number(r.merge_skips ?? 0),
       };
-      const id = `${entry.output}\u0000${entry.topic}\u0000${entry.partition}\u0000${entry.offset}`;
-      if (seen.has(id)) {
-        duplicates++;
-        return;
-      }
-      seen.add(id);
-      list.push(entry);
+      if (this.repeat(`${entry.output}\u0000${entry.topic}\u0000${entry.partition}\u0000${entry.offset}`)) return;
+      listOf(this.vectors, partition).push(entry);
+    } catch (e) {
+      this.fail(where, `values are not JSON: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
+  contents(): ParityLogContents {
+    const ordered = <T>(m: Map<number, T[]>): T[] => [...m.keys()].sort((a, b) => a - b).flatMap((p) => m.get(p)!);
+    return { entries: ordered(this.vectors), late: ordered(this.late), duplicates: this.duplicates, undecodable: this.undecodable, errors: this.errors };
+  }
+
+  private repeat(id: string): boolean {
+    if (this.seen.has(id)) {
+      this.duplicates++;
+      return true;
+    }
+    this.seen.add(id);
+    return false;
+  }
+}
+
+function listOf<T>(m: Map<number, T[]>, partition: number): T[] {
+  let list = m.get(partition);
+  if (!list) m.set(partition, (list = []));
+  return list;
+}
+
+/** Reads the whole parity log topic as it is now (a snapshot of its end offsets). */
+export async function readParityLog(conn: KafkaConnection, registry: SchemaRegistryClient, topic: string): Promise<ParityLogContents> {
+  const offsets = await fetchOffsets(conn, topic);
+  const decoder = new WireDecoder(registry, PARITY_RECORD_SCHEMA);
+  const collector = new ParityLogCollector();
+  for await (const b of readTopicRanges(conn, offsets.map((p) => ({ topic, partition: p.partition, start: p.low, end: p.high })))) {
+    const decoded = await decoder.decodeAll(b.records.map((r) => r.value));
+    decoded.forEach((d, i) => {
+      const where = `${topic}/${b.partition}@${b.records[i].offset}`;
+      if (d.error !== undefined) collector.fail(where, d.error);
+      else collector.add(d.value as Record<string, unknown>, where);
     });
   }
-  const entries = [...byPartition.keys()].sort((a, b) => a - b).flatMap((p) => byPartition.get(p)!);
-  const late = [...lateByPartition.keys()].sort((a, b) => a - b).flatMap((p) => lateByPartition.get(p)!);
-  return { entries, late, duplicates, undecodable, errors };
+  return collector.contents();
+}
+
+/** Reads a local parity file (`skewless run --parity-file`): one JSON record per line. */
+export function readParityFile(path: string): ParityLogContents {
+  const collector = new ParityLogCollector();
+  readFileSync(path, 'utf8')
+    .split('\n')
+    .forEach((line, i) => {
+      if (line.trim() === '') return;
+      let r: unknown;
+      try {
+        r = JSON.parse(line);
+      } catch (e) {
+        collector.fail(`${path}:${i + 1}`, `not JSON: ${e instanceof Error ? e.message : String(e)}`);
+        return;
+      }
+      if (typeof r !== 'object' || r === null) collector.fail(`${path}:${i + 1}`, 'not a JSON object');
+      else collector.add(r as Record<string, unknown>, `${path}:${i + 1}`);
+    });
+  return collector.contents();
 }

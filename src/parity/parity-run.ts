@@ -20,15 +20,18 @@ import type { ColumnType } from '../ops/aggregation.js';
 import type { CompiledPlan } from '../plan/compile.js';
 import { buildParityReport, type FeatureInput, type ParityReport } from './feature-report.js';
 import { compareLate, MismatchExplainer, type LateOfflineRecord } from './mismatch-explainer.js';
-import { decodeParityValue, readParityLog, type ParityEntry, type ParityValue } from './parity-log.js';
+import { decodeParityValue, readParityFile, readParityLog, type ParityEntry, type ParityLogContents, type ParityValue } from './parity-log.js';
 import { DEFAULT_MISMATCH_TOLERANCE, isNullValue, valuesAgree, type FeatureType, type FeatureValue } from './row-compare.js';
 
 export interface ParityRunOptions {
   readonly plan: CompiledPlan;
   readonly brokers: readonly string[];
   readonly registryUrl: string;
-  /** The parity log topic written by `skewless run --parity-topic`. */
-  readonly sampleTopic: string;
+  /** The parity log: its topic (`skewless run --parity-topic`) or local file (`--parity-file`). */
+  readonly sample: { readonly topic: string } | { readonly file: string };
+  /** Only check sampled vectors with event time in [since, until) (ms); replay still reads all history. */
+  readonly since?: number;
+  readonly until?: number;
   /** Source name → topic, overriding the topology's (as for backfill --from-kafka). */
   readonly topics?: Readonly<Record<string, string>>;
   /** Relative tolerance for float features, default 0.10. */
@@ -154,16 +157,27 @@ export async function runParity(opts: ParityRunOptions): Promise<ParityRunResult
   const maxRows = opts.maxMismatchRows ?? 200;
   const program = buildProgram(plan);
 
-  const conn = await KafkaConnection.open({ brokers: opts.brokers, verbose: opts.verbose });
-  let log;
-  try {
-    const registry = await SchemaRegistryClient.open(opts.registryUrl);
-    log = await readParityLog(conn, registry, opts.sampleTopic);
-  } finally {
-    await conn.close();
+  const sampleName = 'topic' in opts.sample ? opts.sample.topic : opts.sample.file;
+  let full: ParityLogContents;
+  if ('topic' in opts.sample) {
+    const conn = await KafkaConnection.open({ brokers: opts.brokers, verbose: opts.verbose });
+    try {
+      const registry = await SchemaRegistryClient.open(opts.registryUrl);
+      full = await readParityLog(conn, registry, opts.sample.topic);
+    } finally {
+      await conn.close();
+    }
+  } else {
+    full = readParityFile(opts.sample.file);
   }
+  const inRange = (t: number): boolean => (opts.since === undefined || t >= opts.since) && (opts.until === undefined || t < opts.until);
+  const log: ParityLogContents = { ...full, entries: full.entries.filter((e) => inRange(e.eventTime)) };
   if (log.entries.length === 0) {
-    throw new Error(`parity log ${opts.sampleTopic} holds no sampled vectors${log.undecodable > 0 ? ` (${log.undecodable} undecodable: ${log.errors.join('; ')})` : ''}: run the live worker with --parity-rate and --parity-topic first`);
+    const range = opts.since !== undefined || opts.until !== undefined ? ` with event time in [${opts.since === undefined ? '-∞' : new Date(opts.since).toISOString()}, ${opts.until === undefined ? '∞' : new Date(opts.until).toISOString()})` : '';
+    throw new Error(
+      `parity log ${sampleName} holds no sampled vectors${range}${full.entries.length > 0 ? ` (${full.entries.length} outside it)` : ''}${log.undecodable > 0 ? ` (${log.undecodable} undecodable: ${log.errors.join('; ')})` : ''}: ` +
+        'run the live worker with --parity-rate and --parity-topic first',
+    );
   }
 
   const out = mkdtempSync(join(tmpdir(), 'skewless-parity-'));
@@ -255,7 +269,7 @@ export async function runParity(opts: ParityRunOptions): Promise<ParityRunResult
       tolerance,
       alert: reasons.length > 0,
       reasons,
-      sample: { topic: opts.sampleTopic, records: log.entries.length, duplicates: log.duplicates, undecodable: log.undecodable, matched, missingOffline, otherVersion, servedVersions, afterMergeSkips, lateLive: log.late.length, lateLiveOnly: late.liveOnly.length, lateOfflineOnly: late.offlineOnly.length },
+      sample: { topic: sampleName, records: log.entries.length, duplicates: log.duplicates, undecodable: log.undecodable, matched, missingOffline, otherVersion, servedVersions, afterMergeSkips, lateLive: log.late.length, lateLiveOnly: late.liveOnly.length, lateOfflineOnly: late.offlineOnly.length },
       explanations,
       mismatchCount,
       mismatches,
