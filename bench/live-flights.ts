@@ -169,6 +169,7 @@ try {
       say(
         `${label}: ${fmt(produced.produced)} flights applied in ${secs.toFixed(2)} s = ${fmt(rate)} events/s from start ` +
           `(${fmt(steadyRate)} events/s from first fetch); ${fmt(features)} feature vectors, ${late} late, ${dead} dead letters; ` +
+          (sampling > 0 ? `${fmt(samples)} vectors sampled to the parity log (${((100 * samples) / features).toFixed(2)}%); ` : '') +
           `${timings.length} batches (mean ${fmt(produced.produced / timings.length)} records); ` +
           `batch fetch-to-ack latency p50 ${quantile(lat, 0.5).toFixed(0)} ms, p99 ${quantile(lat, 0.99).toFixed(0)} ms`,
       );
