@@ -23,6 +23,7 @@ export interface BootstrapFlags {
   run: boolean;
   metricsPort?: string;
   maxBatch?: string;
+  cacheKeys?: string;
   json?: boolean;
 }
 
@@ -33,7 +34,7 @@ export interface BootstrapFlags {
  */
 export async function runBootstrap(file: string, flags: BootstrapFlags, command: Command): Promise<void> {
   if (!flags.run) {
-    for (const [flag, v] of [['--output-topic', flags.outputTopic], ['--side-prefix', flags.sidePrefix], ['--metrics-port', flags.metricsPort], ['--max-batch', flags.maxBatch]] as const) {
+    for (const [flag, v] of [['--output-topic', flags.outputTopic], ['--side-prefix', flags.sidePrefix], ['--metrics-port', flags.metricsPort], ['--max-batch', flags.maxBatch], ['--cache-keys', flags.cacheKeys]] as const) {
       if (v !== undefined) throw new Error(`${flag} configures the live worker, which --no-run does not start: pass it to \`skewless run\``);
     }
   }
@@ -83,6 +84,7 @@ export async function runBootstrap(file: string, flags: BootstrapFlags, command:
     registry: flags.registry,
     metricsPort: flags.metricsPort,
     maxBatch: flags.maxBatch,
+    cacheKeys: flags.cacheKeys,
     topic: Object.entries(topics).map(([source, topic]) => `${source}=${topic}`),
     outputTopic: flags.outputTopic,
     sidePrefix: flags.sidePrefix,

@@ -68,6 +68,7 @@ program
   .option('--registry <url>', 'schema registry URL (default $SCHEMA_REGISTRY_URL)')
   .option('--metrics-port <port>', 'serve Prometheus metrics on 127.0.0.1:<port>/metrics')
   .option('--max-batch <n>', 'apply at most n records per engine step (checkpoint after each)')
+  .option('--cache-keys <n>', 'keys of lookback state kept in memory per group and partition; colder keys are evicted at checkpoints and read back from LevelDB (default 250000)')
   .option('--topic <source=topic...>', "a source's topic (default the topology's)")
   .option('--output-topic <output=topic...>', "an output's topic (default the topology's)")
   .option('--side-prefix <prefix>', 'prefix of the <prefix>-late and <prefix>-dead-letters topics (default the topology name)')
@@ -94,6 +95,7 @@ program
   .option('--no-run', 'stop after the handoff (state filled, group offsets set) instead of running live')
   .option('--metrics-port <port>', 'live: serve Prometheus metrics on 127.0.0.1:<port>/metrics')
   .option('--max-batch <n>', 'live: apply at most n records per engine step (checkpoint after each)')
+  .option('--cache-keys <n>', 'live: keys of lookback state kept in memory per group and partition; colder keys are evicted at checkpoints and read back from LevelDB (default 250000)')
   .option('--json', 'print the bootstrap summary as JSON')
   .action(runBootstrap);
 

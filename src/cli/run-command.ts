@@ -11,6 +11,7 @@ export interface RunFlags {
   registry?: string;
   metricsPort?: string;
   maxBatch?: string;
+  cacheKeys?: string;
   topic?: string[];
   outputTopic?: string[];
   sidePrefix?: string;
@@ -61,6 +62,7 @@ export async function runLive(file: string, flags: RunFlags): Promise<void> {
     stateDir: flags.state,
     group: flags.group,
     maxBatch: flags.maxBatch === undefined ? undefined : positiveInt(flags.maxBatch, '--max-batch'),
+    maxCachedKeys: flags.cacheKeys === undefined ? undefined : positiveInt(flags.cacheKeys, '--cache-keys'),
     sourceTopics: pairs(flags.topic, '--topic'),
     outputTopics: pairs(flags.outputTopic, '--output-topic'),
     sideTopicPrefix: flags.sidePrefix,

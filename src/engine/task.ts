@@ -79,6 +79,26 @@ const metaKey = (p: number): string => `p${p}/meta`;
 /** The canonical plan that wrote the state, so a version mismatch can say what changed. */
 const planKey = (p: number): string => `p${p}/plan`;
 
+export interface TaskOptions {
+  /**
+   * Keys whose lookback state stays in memory, per group (default 250,000). Above it, a
+   * checkpoint evicts keys the latest batch did not touch, oldest-loaded first, down to 80 %;
+   * they are read back from the state store when they come again. Outputs do not depend on
+   * it: state round-trips through its encoding exactly (the crash tests rely on the same).
+   */
+  readonly maxCachedKeys?: number;
+}
+
+/** In-memory cache of lookback state (not persisted, not part of any output). */
+export interface TaskCacheStats {
+  /** Keys in memory, over all groups. */
+  readonly cachedKeys: number;
+  /** Keys evicted since the task opened. */
+  readonly evictions: number;
+}
+
+const DEFAULT_MAX_CACHED_KEYS = 250_000;
+
 /**
  * One task: all input partitions with the same number, processed in canonical order through
  * the topology. Pure of I/O except through its StateBackend and TaskSinks, and unaware of
@@ -102,13 +122,20 @@ export class Task {
   private planStored = false;
   /** One reused values array per output: sinks copy what they keep (see TaskSinks.feature). */
   private readonly rowValues: AggValue[][];
+  /** Batches applied: a timeline's lastBatch tells whether the latest batch used it. */
+  private batchNo = 0;
+  private evictions = 0;
+  private readonly maxCachedKeys: number;
 
   private constructor(
     private readonly program: Program,
     readonly partition: number,
     private readonly backend: StateBackend,
     private readonly sinks: TaskSinks,
+    options: TaskOptions,
   ) {
+    this.maxCachedKeys = options.maxCachedKeys ?? DEFAULT_MAX_CACHED_KEYS;
+    if (!Number.isInteger(this.maxCachedKeys) || this.maxCachedKeys < 1) throw new RangeError(`maxCachedKeys must be a positive integer, got ${this.maxCachedKeys}`);
     this.windows = new Map(
       program.windowOps.map((w) => [
         w.name,
@@ -124,8 +151,8 @@ export class Task {
   }
 
   /** Open a task, restoring its last checkpoint if there is one. */
-  static async open(program: Program, partition: number, backend: StateBackend, sinks: TaskSinks): Promise<Task> {
-    const task = new Task(program, partition, backend, sinks);
+  static async open(program: Program, partition: number, backend: StateBackend, sinks: TaskSinks, options: TaskOptions = {}): Promise<Task> {
+    const task = new Task(program, partition, backend, sinks, options);
     const [metaBytes] = await backend.getMany([metaKey(partition)]);
     if (metaBytes) {
       const meta = JSON.parse(new TextDecoder().decode(metaBytes)) as TaskMeta & { streamTime: number | null };
@@ -246,8 +273,15 @@ export class Task {
     await this.applyAll(ready);
   }
 
+  get cacheStats(): TaskCacheStats {
+    let cachedKeys = 0;
+    for (const m of this.timelines) cachedKeys += m.size;
+    return { cachedKeys, evictions: this.evictions };
+  }
+
   private async applyAll(ready: readonly Prepared[]): Promise<void> {
     if (ready.length === 0) return;
+    this.batchNo++;
     await this.loadTimelines(ready);
     for (let i = 0; i < ready.length; i++) this.apply(ready[i]);
   }
@@ -264,7 +298,11 @@ export class Task {
           if (!g.hasTimeline) continue;
           const map = this.timelines[g.index];
           const key = visit.keys[i];
-          if (map.has(key)) continue;
+          const cached = map.get(key);
+          if (cached !== undefined) {
+            if (cached !== PENDING) cached.lastBatch = this.batchNo;
+            continue;
+          }
           // Reserve the slot so a key repeated in the batch is fetched once; filled below.
           map.set(key, PENDING);
           missing.push([g, key]);
@@ -282,7 +320,9 @@ export class Task {
     for (let i = 0; i < missing.length; i++) {
       const [g, key] = missing[i];
       const bytes = values[i];
-      this.timelines[g.index].set(key, bytes ? KeyTimeline.decode(g.layout, new ByteReader(bytes)) : new KeyTimeline(g.layout));
+      const tl = bytes ? KeyTimeline.decode(g.layout, new ByteReader(bytes)) : new KeyTimeline(g.layout);
+      tl.lastBatch = this.batchNo;
+      this.timelines[g.index].set(key, tl);
     }
   }
 
@@ -407,5 +447,24 @@ export class Task {
       this.planStored = true;
     }
     await this.backend.write(ops);
+    this.evictColdKeys();
+  }
+
+  /**
+   * Once state is durable every cached timeline is clean, so any can be dropped and read back
+   * later. Keys the latest batch used stay (the next batch likely needs them); the rest go in
+   * load order, which approximates least recently loaded, down to 80 % of the bound.
+   */
+  private evictColdKeys(): void {
+    for (const map of this.timelines) {
+      if (map.size <= this.maxCachedKeys) continue;
+      const target = Math.floor(this.maxCachedKeys * 0.8);
+      for (const [key, tl] of map) {
+        if (map.size <= target) break;
+        if (tl === PENDING || tl.dirty || tl.lastBatch === this.batchNo) continue;
+        map.delete(key);
+        this.evictions++;
+      }
+    }
   }
 }

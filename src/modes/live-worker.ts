@@ -32,6 +32,8 @@ export interface LiveOptions {
   readonly maxBatch?: number;
   /** Bytes fetched per partition and request. */
   readonly maxBytesPerPartition?: number;
+  /** Keys of lookback state kept in memory per group and task (default 250,000; see TaskOptions). */
+  readonly maxCachedKeys?: number;
   /** Partitions processed at once (default 1; on 2 cores with the broker beside it, more only adds latency). */
   readonly partitionsConcurrently?: number;
   /** Topic per source, overriding the topology's (deployment config, like the group). */
@@ -260,7 +262,7 @@ async function startOnConnection(
     const backend = await LevelBackend.open(taskStateDir(opts.stateDir, partition));
     let holder: LiveTask | undefined;
     try {
-      const task = await Task.open(program, partition, backend, sinksFor(() => holder!));
+      const task = await Task.open(program, partition, backend, sinksFor(() => holder!), { maxCachedKeys: opts.maxCachedKeys });
       holder = new LiveTask(task, backend);
     } catch (e) {
       await backend.close();
@@ -299,6 +301,9 @@ async function startOnConnection(
     metrics.set('skewless_late_total', 'counter', 'Late records (dropped or side output)', c.late, labels);
     metrics.set('skewless_dead_letters_total', 'counter', 'Records dead-lettered with a reason', c.deadLetters, labels);
     metrics.set('skewless_merge_skips_total', 'counter', 'Idle inputs skipped by the canonical merge', c.mergeSkips, labels);
+    const cache = task.cacheStats;
+    metrics.set('skewless_state_cached_keys', 'gauge', 'Keys whose lookback state is in memory', cache.cachedKeys, labels);
+    metrics.set('skewless_state_cache_evictions_total', 'counter', 'Keys evicted from memory at checkpoints since start (read back when they come again)', cache.evictions, labels);
     if (parityLog) metrics.set('skewless_parity_samples_total', 'counter', 'Served vectors written to the parity log since start', lt.paritySamples, labels);
     if (Number.isFinite(task.currentStreamTime)) {
       metrics.set('skewless_stream_time_lag_seconds', 'gauge', 'Wall clock minus stream time', (Date.now() - task.currentStreamTime) / 1000, labels);

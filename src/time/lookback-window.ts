@@ -89,6 +89,8 @@ export class KeyTimeline implements RawEvents {
   tiled: TiledRun[];
   /** Changed since the last checkpoint (not persisted). */
   dirty = false;
+  /** The owning task's batch number when it last used this timeline (cache eviction; not persisted). */
+  lastBatch = 0;
 
   private readonly kernels: WindowKernels[];
 

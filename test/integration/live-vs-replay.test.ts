@@ -65,6 +65,8 @@ function startWorker(maxBatch: number): ChildProcess {
   const args = ['run', 'topologies/card-fraud.ts', '--state', join(dir, 'state'), '--group', `live-${run}`, '--max-batch', String(maxBatch)];
   args.push('--topic', `transactions=${topics.transactions}`, '--output-topic', `card_features=${topics.features}`, '--output-topic', `card_daily_spend=${topics.daily}`);
   args.push('--side-prefix', topics.side);
+  // A state cache far smaller than the number of cards: keys are evicted at checkpoints and read back from LevelDB.
+  args.push('--cache-keys', '25');
   const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: stack.env, stdio: ['ignore', 'ignore', 'pipe'] });
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (s: string) => (child as ChildProcess & { log?: string }).log = ((child as ChildProcess & { log?: string }).log ?? '') + s);
