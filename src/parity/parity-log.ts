@@ -56,14 +56,18 @@ export const PARITY_RECORD_SCHEMA: object = Object.freeze({
 
 export type ParityValue = number | string | boolean | null;
 
-/** One parity log record, decoded. */
-export interface ParityEntry {
+/** Where a parity log record points: the input record, its key, and the version that served it. */
+export interface SampledRecord {
   readonly topic: string;
   readonly partition: number;
   readonly offset: number;
   readonly eventTime: number;
   readonly version: string;
   readonly key: string;
+}
+
+/** One served vector of the parity log, decoded. */
+export interface ParityEntry extends SampledRecord {
   readonly output: string;
   readonly values: Readonly<Record<string, ParityValue>>;
   /** Merge skips of the serving task before this vector (0 when none). */
@@ -71,13 +75,7 @@ export interface ParityEntry {
 }
 
 /** A record of a sampled key that the live task treated as late. */
-export interface LateLiveEntry {
-  readonly topic: string;
-  readonly partition: number;
-  readonly offset: number;
-  readonly eventTime: number;
-  readonly version: string;
-  readonly key: string;
+export interface LateLiveEntry extends SampledRecord {
   readonly reason: string;
 }
 
@@ -142,7 +140,7 @@ export class ParityLogEncoder {
     return this.encode(toLateRecord(l), l);
   }
 
-  private encode(record: Record<string, unknown>, at: { key: string; partition: number; eventTime: number; version: string }): OutgoingMessage {
+  private encode(record: Record<string, unknown>, at: SampledRecord): OutgoingMessage {
     const enc = this.encoder.encode(record);
     if (enc.error !== undefined) throw new Error(`parity log ${this.topic}: ${enc.error}`);
     return { key: at.key, value: enc.bytes, partition: at.partition, timestamp: at.eventTime, headers: { ...this.headers, 'skewless-version': at.version } };

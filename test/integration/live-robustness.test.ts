@@ -15,7 +15,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parquetReadObjects } from 'hyparquet';
 import { buildProgram } from '../../src/engine/program.js';
-import type { TaskMeta } from '../../src/engine/task.js';
 import { featureRecordSchema } from '../../src/io/avro/feature-record-schema.js';
 import { SchemaRegistryClient } from '../../src/io/avro/registry-client.js';
 import { WireDecoder } from '../../src/io/avro/wire-decoder.js';
@@ -29,8 +28,8 @@ import { generateCardTransactions } from '../../src/gen/card-transactions.js';
 import { produceFile } from '../../src/modes/produce-file.js';
 import { replayKafka } from '../../src/modes/replay-kafka.js';
 import { loadTopology } from '../../src/plan/load-topology.js';
-import { LevelBackend } from '../../src/state/state-backend.js';
 import { stackForTests } from '../helpers/stack.js';
+import { readTaskCheckpoints } from '../helpers/task-checkpoints.js';
 
 const stack = await stackForTests();
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -63,20 +62,6 @@ function startWorker(maxBatch: number): Worker {
   return w;
 }
 const exited = (c: ChildProcess): Promise<number | null> => (c.exitCode !== null || c.signalCode !== null ? Promise.resolve(c.exitCode) : new Promise((r) => c.once('exit', (code) => r(code))));
-
-async function checkpoints(): Promise<TaskMeta[]> {
-  const metas: TaskMeta[] = [];
-  for (const d of readdirSync(join(dir, 'state')).sort()) {
-    const b = await LevelBackend.open(join(dir, 'state', d));
-    try {
-      const [bytes] = await b.getMany([`p${Number(d.replace('task-', ''))}/meta`]);
-      if (bytes) metas.push(JSON.parse(new TextDecoder().decode(bytes)) as TaskMeta);
-    } finally {
-      await b.close();
-    }
-  }
-  return metas;
-}
 
 async function readAll(topic: string): Promise<Array<KafkaRecord & { partition: number }>> {
   const conn = await KafkaConnection.open({ brokers: stack.brokers });
@@ -135,7 +120,7 @@ test('live: schema change mid-stream, poison records, SIGTERM mid-backlog; live 
   first.kill('SIGTERM');
   assert.equal(await exited(first), 0, `clean exit on SIGTERM: ${first.log}`);
   assert.match(first.log, /stopped cleanly/);
-  const mid = await checkpoints();
+  const mid = await readTaskCheckpoints(join(dir, 'state'));
   const midApplied = mid.reduce((n, m) => n + m.counters.processed, 0);
   for (const m of mid) assert.equal(m.counters.processed, m.positions.transactions, 'every record before the checkpoint position applied, once');
   assert.ok(midApplied > 0 && midApplied < 6002, `stopped mid-backlog (applied ${midApplied})`);
@@ -161,7 +146,7 @@ test('live: schema change mid-stream, poison records, SIGTERM mid-backlog; live 
     await c.close();
     return o;
   })()).map((p) => [p.partition, p.high]));
-  for (const m of await checkpoints()) {
+  for (const m of await readTaskCheckpoints(join(dir, 'state'))) {
     assert.equal(m.positions.transactions, ends.get(m.partition));
     assert.equal(m.counters.processed, ends.get(m.partition));
   }

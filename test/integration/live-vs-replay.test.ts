@@ -16,7 +16,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parquetReadObjects } from 'hyparquet';
 import { buildProgram } from '../../src/engine/program.js';
-import type { TaskMeta } from '../../src/engine/task.js';
 import { featureRecordSchema } from '../../src/io/avro/feature-record-schema.js';
 import { SchemaRegistryClient } from '../../src/io/avro/registry-client.js';
 import { WireDecoder } from '../../src/io/avro/wire-decoder.js';
@@ -27,10 +26,10 @@ import { writeCardDataset } from '../../src/gen/write-card-dataset.js';
 import { produceFile } from '../../src/modes/produce-file.js';
 import { replayKafka } from '../../src/modes/replay-kafka.js';
 import { loadTopology } from '../../src/plan/load-topology.js';
-import { LevelBackend } from '../../src/state/state-backend.js';
 import { taskStateDir } from '../../src/state/task-state-dir.js';
 import { mulberry32 } from '../helpers/prng.js';
 import { stackForTests } from '../helpers/stack.js';
+import { readTaskCheckpoints } from '../helpers/task-checkpoints.js';
 
 const stack = await stackForTests();
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -74,21 +73,6 @@ function startWorker(maxBatch: number): ChildProcess {
 }
 
 const exited = (c: ChildProcess): Promise<number | null> => (c.exitCode !== null || c.signalCode !== null ? Promise.resolve(c.exitCode) : new Promise((r) => c.once('exit', (code) => r(code))));
-
-/** Every task's checkpoint: what the committed state has applied. */
-async function checkpoints(): Promise<TaskMeta[]> {
-  const metas: TaskMeta[] = [];
-  for (const d of readdirSync(join(dir, 'state')).sort()) {
-    const b = await LevelBackend.open(join(dir, 'state', d));
-    try {
-      const [bytes] = await b.getMany([`p${Number(d.replace('task-', ''))}/meta`]);
-      if (bytes) metas.push(JSON.parse(new TextDecoder().decode(bytes)) as TaskMeta);
-    } finally {
-      await b.close();
-    }
-  }
-  return metas;
-}
 
 test('live == replay for every (partition, offset), across SIGKILL restarts while the producer is still writing', { timeout: 240_000 }, async () => {
   const rng = mulberry32(20261126);
@@ -149,7 +133,7 @@ test('live == replay for every (partition, offset), across SIGKILL restarts whil
   // State: every input record applied exactly once (processed = partition length).
   const conn = await KafkaConnection.open({ brokers: stack.brokers });
   const ends = new Map((await fetchOffsets(conn, topics.transactions)).map((p) => [p.partition, p.high]));
-  const metas = await checkpoints();
+  const metas = await readTaskCheckpoints(join(dir, 'state'));
   assert.equal(metas.length, PARTITIONS);
   for (const m of metas) {
     assert.equal(m.positions.transactions, ends.get(m.partition), `partition ${m.partition}: checkpoint at the end of the topic`);

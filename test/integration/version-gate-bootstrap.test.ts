@@ -8,18 +8,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { TaskMeta } from '../../src/engine/task.js';
 import { KafkaConnection } from '../../src/io/kafka/kafka-connection.js';
 import { deleteGroup, deleteTopics, fetchOffsets } from '../../src/io/kafka/topic-admin.js';
 import { writeCardDataset } from '../../src/gen/write-card-dataset.js';
 import { produceFile } from '../../src/modes/produce-file.js';
 import { loadTopology } from '../../src/plan/load-topology.js';
-import { LevelBackend } from '../../src/state/state-backend.js';
 import { stackForTests } from '../helpers/stack.js';
+import { readTaskCheckpoints } from '../helpers/task-checkpoints.js';
 
 const stack = await stackForTests();
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -46,20 +45,6 @@ function skewless(args: string[]): Promise<{ code: number | null; stderr: string
     c.stderr.on('data', (s: string) => (stderr += s));
     c.on('exit', (code) => resolve({ code, stderr }));
   });
-}
-
-async function metas(state: string): Promise<TaskMeta[]> {
-  const out: TaskMeta[] = [];
-  for (const d of readdirSync(state).sort()) {
-    const b = await LevelBackend.open(join(state, d));
-    try {
-      const [bytes] = await b.getMany([`p${Number(d.replace('task-', ''))}/meta`]);
-      if (bytes) out.push(JSON.parse(new TextDecoder().decode(bytes)) as TaskMeta);
-    } finally {
-      await b.close();
-    }
-  }
-  return out;
 }
 
 const topicFlags = (v: string): string[] => ['--topic', `transactions=${T.tx}`, '--topic', `chargebacks=${T.cb}`, '--output-topic', `card_features=features-${v}-${run}`, '--output-topic', `card_daily_spend=daily-${v}-${run}`, '--side-prefix', `gate-${run}`];
@@ -90,7 +75,7 @@ test('a changed topology refuses the old state, names the change, and bootstrap 
   assert.match(refused.stderr, /changed: outputs\.card_features\.features\.amount_max_7d\.window: "7d" → "6d"/);
   assert.match(refused.stderr, /skewless bootstrap/);
   assert.match(refused.stderr, /shadow deploy/);
-  for (const m of await metas(oldState)) assert.equal(m.version, v1.version, 'the old state is untouched');
+  for (const m of await readTaskCheckpoints(oldState)) assert.equal(m.version, v1.version, 'the old state is untouched');
 
   // Bootstrap of the new version into fresh state.
   const newState = join(dir, 'state-v2');
@@ -99,7 +84,7 @@ test('a changed topology refuses the old state, names the change, and bootstrap 
   const conn = await KafkaConnection.open({ brokers: stack.brokers });
   const ends = new Map((await fetchOffsets(conn, T.tx)).map((p) => [p.partition, p.high]));
   await conn.close();
-  const m2 = await metas(newState);
+  const m2 = await readTaskCheckpoints(newState);
   assert.equal(m2.length, 2);
   for (const m of m2) {
     assert.equal(m.version, v2.version);
