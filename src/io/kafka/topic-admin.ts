@@ -61,11 +61,18 @@ export async function checkTopicPartitions(conn: KafkaConnection, topic: string,
  * which task sees which key, so it is part of the determinism contract: a topic that exists
  * with another count is an error, never silently used (and never altered).
  */
-export async function ensureTopic(conn: KafkaConnection, topic: string, partitions: number): Promise<EnsuredTopic> {
+export async function ensureTopic(
+  conn: KafkaConnection,
+  topic: string,
+  partitions: number,
+  /** Topic-level configs applied when the topic is created (e.g. cleanup.policy=compact). */
+  configs: Readonly<Record<string, string>> = {},
+): Promise<EnsuredTopic> {
   if (!Number.isInteger(partitions) || partitions < 1) throw new RangeError(`partitions must be a positive integer, got ${partitions}`);
   if (await checkTopicPartitions(conn, topic, partitions)) return { topic, partitions, created: false };
+  const configEntries = Object.entries(configs).map(([name, value]) => ({ name, value }));
   // false when another client created it in the meantime: then its count is checked again.
-  const created = await conn.admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true });
+  const created = await conn.admin.createTopics({ topics: [{ topic, numPartitions: partitions, configEntries }], waitForLeaders: true });
   const existing = await topicPartitionCount(conn, topic);
   if (existing !== partitions) throw partitionMismatch(topic, existing, partitions);
   return { topic, partitions, created };
