@@ -17,18 +17,19 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
-import { ensureStack } from '../../scripts/stack/stack.mjs';
 import { writeCardDataset } from '../gen/write-card-dataset.js';
 import { KafkaConnection } from '../io/kafka/kafka-connection.js';
 import { deleteGroup, deleteTopics, fetchOffsets } from '../io/kafka/topic-admin.js';
 import { startLiveWorker } from '../modes/live-worker.js';
+import { runParity } from '../modes/parity-replay.js';
 import { produceFile } from '../modes/produce-file.js';
 import { renderParityHtml } from '../parity/html-report.js';
-import { runParity, type ParityRunResult } from '../parity/parity-run.js';
+import type { ParityRunResult } from '../parity/parity-run.js';
 import { formatParityTerminal } from '../parity/terminal-report.js';
 import type { CompiledPlan } from '../plan/compile.js';
 import { loadTopology } from '../plan/load-topology.js';
 import { positiveInt } from './cli-args.js';
+import { ensureLocalStack } from './local-stack.js';
 
 const TOPOLOGIES = resolve(fileURLToPath(import.meta.url), '../../../topologies');
 const PARTITIONS = 4;
@@ -120,7 +121,7 @@ export async function runDemoSkew(flags: DemoSkewFlags): Promise<void> {
   mkdirSync(out, { recursive: true });
 
   say('1/5 making sure Kafka and the schema registry are up');
-  const stack = await ensureStack({ log: (m: string) => say(`    ${m}`) });
+  const stack = await ensureLocalStack((m: string) => say(`    ${m}`));
   say(`    brokers ${stack.brokers}, registry ${stack.registryUrl}${stack.startedHere ? ' (started for this demo, stopped at the end)' : ''}`);
   const brokers = stack.brokers.split(',');
   const registryUrl = stack.registryUrl;

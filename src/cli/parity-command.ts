@@ -1,7 +1,8 @@
 import { statSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { runParity } from '../modes/parity-replay.js';
 import { renderParityHtml } from '../parity/html-report.js';
-import { runParity, type ParityRunResult } from '../parity/parity-run.js';
+import type { ParityRunResult } from '../parity/parity-run.js';
 import { formatParityTerminal } from '../parity/terminal-report.js';
 import { loadTopology } from '../plan/load-topology.js';
 import { parseDuration } from '../dsl/duration.js';

@@ -2,11 +2,12 @@
  * The topology IR the DSL builds: plain data plus the user's functions. The plan compiler
  * canonicalises it (and hashes it); the engine executes it.
  */
-import type { ColumnType } from '../ops/aggregation.js';
-
 // The IR stores user functions without their parameter types; the DSL's generics keep user code typed.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type UserFn = (...args: any[]) => unknown;
+
+/** Column types of feature outputs; they map 1:1 onto Parquet and Avro types. */
+export type ColumnType = 'int64' | 'double' | 'string' | 'boolean';
 
 export type LatePolicy = 'drop' | 'sideOutput';
 export type TimeUnit = 'ms' | 'seconds' | 'minutes' | 'hours' | 'days';

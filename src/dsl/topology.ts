@@ -1,7 +1,7 @@
-import type { ColumnType } from '../ops/aggregation.js';
 import { parseDuration, type Duration } from './duration.js';
 import type {
   AggNode,
+  ColumnType,
   FeatureNode,
   FeatureOutputNode,
   GroupNode,

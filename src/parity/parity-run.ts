@@ -1,21 +1,19 @@
 /**
- * `skewless parity` end to end (DESIGN.md, "Parity"): read the parity log, recompute the same
- * vectors offline by replaying the source topics through the same engine (replayKafka, into a
- * temporary directory), pair each sampled vector with the offline row at exactly its
- * (partition, offset), and compare per feature with the statistics in this folder.
+ * The two halves of `skewless parity` around the replay (DESIGN.md, "Parity"): read the parity
+ * log, and, once modes/parity-replay.ts has recomputed the same vectors offline by replaying the
+ * source topics through the same engine, pair each sampled vector with the offline row at
+ * exactly its (partition, offset) and compare per feature with the statistics in this folder.
  *
  * Pairing is by (output, partition, offset): a feature output hangs off one source stream, so
  * within an output an input (partition, offset) names one event.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parquetReadObjects } from 'hyparquet';
-import { buildProgram } from '../engine/program.js';
 import type { OutputColumn } from '../engine/outputs.js';
+import type { Program } from '../engine/program.js';
 import { SchemaRegistryClient } from '../io/avro/registry-client.js';
 import { KafkaConnection } from '../io/kafka/kafka-connection.js';
-import { replayKafka } from '../modes/replay-kafka.js';
 import type { ColumnType } from '../ops/aggregation.js';
 import type { CompiledPlan } from '../plan/compile.js';
 import { buildParityReport, type FeatureInput, type ParityReport } from './feature-report.js';
@@ -149,14 +147,15 @@ function pairValuesDiffer(a: ParityValue, b: ParityValue, type: FeatureType, tol
   return !valuesAgree(a as NonNullable<FeatureValue>, b as NonNullable<FeatureValue>, type, tolerance);
 }
 
-/** Replays the sources and compares every sampled vector with its recomputation. */
-export async function runParity(opts: ParityRunOptions): Promise<ParityRunResult> {
-  const started = Date.now();
-  const { plan } = opts;
-  const tolerance = opts.tolerance ?? DEFAULT_MISMATCH_TOLERANCE;
-  const maxRows = opts.maxMismatchRows ?? 200;
-  const program = buildProgram(plan);
+/** The sampled vectors to check: the parity log's entries with event time in the range asked for. */
+export interface ParitySample {
+  /** The log's topic or file. */
+  readonly name: string;
+  readonly log: ParityLogContents;
+}
 
+/** Reads the parity log and keeps the entries in [since, until); throws when none are left. */
+export async function readParitySample(opts: ParityRunOptions): Promise<ParitySample> {
   const sampleName = 'topic' in opts.sample ? opts.sample.topic : opts.sample.file;
   let full: ParityLogContents;
   if ('topic' in opts.sample) {
@@ -179,104 +178,112 @@ export async function runParity(opts: ParityRunOptions): Promise<ParityRunResult
         'run the live worker with --parity-rate and --parity-topic first',
     );
   }
+  return { name: sampleName, log };
+}
 
-  const out = mkdtempSync(join(tmpdir(), 'skewless-parity-'));
-  try {
-    const droppedLateDir = join(out, '_dropped_late');
-    await replayKafka({ plan, brokers: opts.brokers, registryUrl: opts.registryUrl, topics: opts.topics, out, droppedLateDir, workers: opts.workers, verbose: opts.verbose });
+/** Where a replay wrote its recomputation: rows per output under `out`, dropped late records under `droppedLateDir`. */
+export interface OfflineReplay {
+  readonly out: string;
+  readonly droppedLateDir: string;
+}
 
-    const explanations: string[] = [];
-    const servedVersions: Record<string, number> = {};
-    for (const e of log.entries) servedVersions[e.version] = (servedVersions[e.version] ?? 0) + 1;
-    const otherVersion = log.entries.filter((e) => e.version !== plan.version).length;
-    if (otherVersion > 0) {
-      explanations.push(
-        `${otherVersion} sampled vectors were served by another topology version (${Object.keys(servedVersions).filter((v) => v !== plan.version).join(', ')}) than the one checked (${plan.version}): ` +
-          'differences in them may come from the version change rather than skew; check them with the topology file of their version, or sample only after the deploy',
-      );
-    }
-    const afterMergeSkips = log.entries.filter((e) => e.mergeSkips > 0).length;
-    if (afterMergeSkips > 0) {
-      explanations.push(`${afterMergeSkips} sampled vectors were served after their task skipped an idle input live (a merge skip; replay always merges canonically, DESIGN.md rule 3): differences in them are explained by that`);
-    }
-    const sourceOfTopic = new Map(plan.topology.sources.map((s) => [opts.topics?.[s.name] ?? s.topic, s.name]));
-    const offlineLate = [...readLateRecords(join(out, '_late_records')), ...readLateRecords(droppedLateDir)];
-    const late = compareLate(log.late, offlineLate, sourceOfTopic, new Set(log.entries.map((e) => e.key)));
-    if (late.liveOnly.length > 0) {
-      const l = late.liveOnly[0];
-      explanations.push(`${late.liveOnly.length} records of sampled keys were late live but not in replay (first ${l.topic}/${l.partition}@${l.offset}, key ${l.key}: ${l.reason}): vectors of those keys after them may differ`);
-    }
-    if (late.offlineOnly.length > 0) {
-      const r = late.offlineOnly[0];
-      explanations.push(`${late.offlineOnly.length} records of sampled keys were late in replay but not live (first ${r.source}/${r.partition}@${r.offset}, key ${r.key})`);
-    }
-    const explainer = new MismatchExplainer(plan.version, late);
+/** Compares every sampled vector with its recomputation by the replay; `started` is when the run began (ms). */
+export async function compareWithReplay(opts: ParityRunOptions, program: Program, sample: ParitySample, replay: OfflineReplay, started: number): Promise<ParityRunResult> {
+  const { plan } = opts;
+  const tolerance = opts.tolerance ?? DEFAULT_MISMATCH_TOLERANCE;
+  const maxRows = opts.maxMismatchRows ?? 200;
+  const { name: sampleName, log } = sample;
+  const { out, droppedLateDir } = replay;
 
-    const inputs: FeatureInput[] = [];
-    const mismatches: MismatchRow[] = [];
-    let mismatchCount = 0;
-    let matched = 0;
-    let missingOffline = 0;
-    const multipleOutputs = new Set(log.entries.map((e) => e.output)).size > 1;
-    const outputs = new Map(program.outputs.map((o) => [o.name, o]));
-    for (const outputName of [...new Set(log.entries.map((e) => e.output))].sort()) {
-      const output = outputs.get(outputName);
-      const entries = log.entries.filter((e) => e.output === outputName);
-      if (output === undefined) {
-        explanations.push(`${entries.length} sampled vectors belong to output ${outputName}, which topology ${plan.topology.name} does not have`);
-        missingOffline += entries.length;
-        continue;
-      }
-      const rows = await offlineRows(join(out, outputName), new Set(entries.map((e) => `${e.partition}/${e.offset}`)));
-      const pairs: Array<{ entry: ParityEntry; row: Record<string, unknown> }> = [];
-      const missing: string[] = [];
-      for (const entry of entries) {
-        const row = rows.get(`${entry.partition}/${entry.offset}`);
-        if (row === undefined) missing.push(`${entry.topic}/${entry.partition}@${entry.offset}`);
-        else pairs.push({ entry, row });
-      }
-      matched += pairs.length;
-      missingOffline += missing.length;
-      if (missing.length > 0) {
-        explanations.push(`${missing.length} sampled vectors of ${outputName} have no offline row (first: ${missing.slice(0, 5).join(', ')}): the source topics no longer hold those offsets, or --topic names other topics than live read`);
-      }
-      const served: readonly OutputColumn[] = output.columns.filter((c) => c.role !== 'label');
-      for (const c of served) {
-        const type = FEATURE_TYPE[c.type];
-        const numeric = type === 'float' || type === 'integer';
-        const online = pairs.map((p) => decodeParityValue(p.entry.values[c.name] ?? null, numeric));
-        const offline = pairs.map((p) => offlineValue(p.row[c.name]));
-        const name = multipleOutputs ? `${outputName}.${c.name}` : c.name;
-        inputs.push({ name, type, online, offline });
-        pairs.forEach((p, i) => {
-          if (!pairValuesDiffer(online[i], offline[i], type, tolerance)) return;
-          mismatchCount++;
-          if (mismatches.length >= maxRows) return;
-          const e = p.entry;
-          const explanation = explainer.explain(e);
-          mismatches.push({ output: outputName, feature: name, partition: e.partition, offset: e.offset, key: e.key, eventTime: e.eventTime, online: online[i], offline: offline[i], explanation });
-        });
-      }
-    }
-
-    const report = buildParityReport(inputs, { thresholds: { mismatchTolerance: tolerance } });
-    const reasons = [...report.reasons];
-    if (missingOffline > 0) reasons.push(`${missingOffline} sampled vectors could not be recomputed offline`);
-    if (matched === 0) reasons.push('no sampled vector could be paired with an offline row');
-    return {
-      topology: plan.topology.name,
-      version: plan.version,
-      tolerance,
-      alert: reasons.length > 0,
-      reasons,
-      sample: { topic: sampleName, records: log.entries.length, duplicates: log.duplicates, undecodable: log.undecodable, matched, missingOffline, otherVersion, servedVersions, afterMergeSkips, lateLive: log.late.length, lateLiveOnly: late.liveOnly.length, lateOfflineOnly: late.offlineOnly.length },
-      explanations,
-      mismatchCount,
-      mismatches,
-      report,
-      seconds: (Date.now() - started) / 1000,
-    };
-  } finally {
-    rmSync(out, { recursive: true, force: true });
+  const explanations: string[] = [];
+  const servedVersions: Record<string, number> = {};
+  for (const e of log.entries) servedVersions[e.version] = (servedVersions[e.version] ?? 0) + 1;
+  const otherVersion = log.entries.filter((e) => e.version !== plan.version).length;
+  if (otherVersion > 0) {
+    explanations.push(
+      `${otherVersion} sampled vectors were served by another topology version (${Object.keys(servedVersions).filter((v) => v !== plan.version).join(', ')}) than the one checked (${plan.version}): ` +
+        'differences in them may come from the version change rather than skew; check them with the topology file of their version, or sample only after the deploy',
+    );
   }
+  const afterMergeSkips = log.entries.filter((e) => e.mergeSkips > 0).length;
+  if (afterMergeSkips > 0) {
+    explanations.push(`${afterMergeSkips} sampled vectors were served after their task skipped an idle input live (a merge skip; replay always merges canonically, DESIGN.md rule 3): differences in them are explained by that`);
+  }
+  const sourceOfTopic = new Map(plan.topology.sources.map((s) => [opts.topics?.[s.name] ?? s.topic, s.name]));
+  const offlineLate = [...readLateRecords(join(out, '_late_records')), ...readLateRecords(droppedLateDir)];
+  const late = compareLate(log.late, offlineLate, sourceOfTopic, new Set(log.entries.map((e) => e.key)));
+  if (late.liveOnly.length > 0) {
+    const l = late.liveOnly[0];
+    explanations.push(`${late.liveOnly.length} records of sampled keys were late live but not in replay (first ${l.topic}/${l.partition}@${l.offset}, key ${l.key}: ${l.reason}): vectors of those keys after them may differ`);
+  }
+  if (late.offlineOnly.length > 0) {
+    const r = late.offlineOnly[0];
+    explanations.push(`${late.offlineOnly.length} records of sampled keys were late in replay but not live (first ${r.source}/${r.partition}@${r.offset}, key ${r.key})`);
+  }
+  const explainer = new MismatchExplainer(plan.version, late);
+
+  const inputs: FeatureInput[] = [];
+  const mismatches: MismatchRow[] = [];
+  let mismatchCount = 0;
+  let matched = 0;
+  let missingOffline = 0;
+  const multipleOutputs = new Set(log.entries.map((e) => e.output)).size > 1;
+  const outputs = new Map(program.outputs.map((o) => [o.name, o]));
+  for (const outputName of [...new Set(log.entries.map((e) => e.output))].sort()) {
+    const output = outputs.get(outputName);
+    const entries = log.entries.filter((e) => e.output === outputName);
+    if (output === undefined) {
+      explanations.push(`${entries.length} sampled vectors belong to output ${outputName}, which topology ${plan.topology.name} does not have`);
+      missingOffline += entries.length;
+      continue;
+    }
+    const rows = await offlineRows(join(out, outputName), new Set(entries.map((e) => `${e.partition}/${e.offset}`)));
+    const pairs: Array<{ entry: ParityEntry; row: Record<string, unknown> }> = [];
+    const missing: string[] = [];
+    for (const entry of entries) {
+      const row = rows.get(`${entry.partition}/${entry.offset}`);
+      if (row === undefined) missing.push(`${entry.topic}/${entry.partition}@${entry.offset}`);
+      else pairs.push({ entry, row });
+    }
+    matched += pairs.length;
+    missingOffline += missing.length;
+    if (missing.length > 0) {
+      explanations.push(`${missing.length} sampled vectors of ${outputName} have no offline row (first: ${missing.slice(0, 5).join(', ')}): the source topics no longer hold those offsets, or --topic names other topics than live read`);
+    }
+    const served: readonly OutputColumn[] = output.columns.filter((c) => c.role !== 'label');
+    for (const c of served) {
+      const type = FEATURE_TYPE[c.type];
+      const numeric = type === 'float' || type === 'integer';
+      const online = pairs.map((p) => decodeParityValue(p.entry.values[c.name] ?? null, numeric));
+      const offline = pairs.map((p) => offlineValue(p.row[c.name]));
+      const name = multipleOutputs ? `${outputName}.${c.name}` : c.name;
+      inputs.push({ name, type, online, offline });
+      pairs.forEach((p, i) => {
+        if (!pairValuesDiffer(online[i], offline[i], type, tolerance)) return;
+        mismatchCount++;
+        if (mismatches.length >= maxRows) return;
+        const e = p.entry;
+        const explanation = explainer.explain(e);
+        mismatches.push({ output: outputName, feature: name, partition: e.partition, offset: e.offset, key: e.key, eventTime: e.eventTime, online: online[i], offline: offline[i], explanation });
+      });
+    }
+  }
+
+  const report = buildParityReport(inputs, { thresholds: { mismatchTolerance: tolerance } });
+  const reasons = [...report.reasons];
+  if (missingOffline > 0) reasons.push(`${missingOffline} sampled vectors could not be recomputed offline`);
+  if (matched === 0) reasons.push('no sampled vector could be paired with an offline row');
+  return {
+    topology: plan.topology.name,
+    version: plan.version,
+    tolerance,
+    alert: reasons.length > 0,
+    reasons,
+    sample: { topic: sampleName, records: log.entries.length, duplicates: log.duplicates, undecodable: log.undecodable, matched, missingOffline, otherVersion, servedVersions, afterMergeSkips, lateLive: log.late.length, lateLiveOnly: late.liveOnly.length, lateOfflineOnly: late.offlineOnly.length },
+    explanations,
+    mismatchCount,
+    mismatches,
+    report,
+    seconds: (Date.now() - started) / 1000,
+  };
 }

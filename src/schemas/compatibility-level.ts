@@ -8,21 +8,13 @@
  * - *_TRANSITIVE: the same against every existing version, not only the latest;
  * - NONE: nothing is checked.
  */
+import { COMPATIBILITY_LEVELS, type CompatibilityLevel } from '../io/avro/registry-compatibility.js';
 import type { AvroSchemaJson } from './avro-model.js';
 import { parseAvroSchema } from './avro-model.js';
 import { checkCompatibility, type CompatibilityProblem } from './compatibility-rules.js';
 
-export const COMPATIBILITY_LEVELS = [
-  'BACKWARD',
-  'BACKWARD_TRANSITIVE',
-  'FORWARD',
-  'FORWARD_TRANSITIVE',
-  'FULL',
-  'FULL_TRANSITIVE',
-  'NONE',
-] as const;
-
-export type CompatibilityLevel = (typeof COMPATIBILITY_LEVELS)[number];
+// The level names are the registry's (the client in io/avro parses them from its answers).
+export { COMPATIBILITY_LEVELS, type CompatibilityLevel } from '../io/avro/registry-compatibility.js';
 
 /** 'backward': the new schema is the reader; 'forward': the existing version is the reader. */
 export type Direction = 'backward' | 'forward';

@@ -1,5 +1,5 @@
-import type { Accumulator, AggValue } from '../ops/aggregation.js';
 import type { ByteReader, ByteWriter } from '../state/codec.js';
+import type { Accumulator, AggValue } from './accumulator.js';
 import type { LookbackWindowSpec } from './lookback-window.js';
 
 export interface TiledWindowSpec extends LookbackWindowSpec {

@@ -1,4 +1,4 @@
-import type { Accumulator, AggValue } from '../ops/aggregation.js';
+import type { Accumulator, AggValue } from './accumulator.js';
 import type { LookbackWindowSpec } from './lookback-window.js';
 
 /**

@@ -11,9 +11,22 @@
  *   avsc-based check lists the problems;
  * - `schemaType: "AVRO"` is always sent.
  */
-import type { AvroSchemaJson } from '../../schemas/avro-model.js';
-import { COMPATIBILITY_LEVELS, type CompatibilityLevel } from '../../schemas/compatibility-level.js';
+// avsc's schema JSON type, which schemas/avro-model.ts also calls AvroSchemaJson.
+import type { Schema as AvroSchemaJson } from 'avsc';
 import { RegistryUnreachableError } from './registry-client.js';
+
+/** The registry's compatibility levels; schemas/compatibility-level.ts says what each one checks. */
+export const COMPATIBILITY_LEVELS = [
+  'BACKWARD',
+  'BACKWARD_TRANSITIVE',
+  'FORWARD',
+  'FORWARD_TRANSITIVE',
+  'FULL',
+  'FULL_TRANSITIVE',
+  'NONE',
+] as const;
+
+export type CompatibilityLevel = (typeof COMPATIBILITY_LEVELS)[number];
 
 const CONTENT_TYPE = 'application/vnd.schemaregistry.v1+json';
 const DEFAULT_TIMEOUT_MS = 15_000;
