@@ -1,4 +1,4 @@
-import { startLiveWorker } from '../modes/live-worker.js';
+import { startLiveWorker, type Delivery } from '../modes/live-worker.js';
 import { loadTopology } from '../plan/load-topology.js';
 import { MetricsRegistry, serveMetrics } from '../serve/metrics.js';
 import { positiveInt } from './cli-args.js';
@@ -18,7 +18,17 @@ export interface RunFlags {
   parityRate?: string;
   parityTopic?: string;
   parityFile?: string;
+  delivery?: string;
+  idleMs?: string;
+  sessionTimeoutMs?: string;
+  retryDeadlineMs?: string;
   verbose?: boolean;
+}
+
+function deliveryFlag(v: string | undefined): Delivery | undefined {
+  if (v === undefined) return undefined;
+  if (v === 'exactly-once' || v === 'at-least-once') return v;
+  throw new Error(`--delivery ${v}: expected exactly-once or at-least-once`);
 }
 
 function pairs(list: readonly string[] | undefined, flag: string): Record<string, string> {
@@ -67,6 +77,10 @@ export async function runLive(file: string, flags: RunFlags): Promise<void> {
     outputTopics: pairs(flags.outputTopic, '--output-topic'),
     sideTopicPrefix: flags.sidePrefix,
     parity: parityFlags(flags),
+    delivery: deliveryFlag(flags.delivery),
+    idleMs: flags.idleMs === undefined ? undefined : positiveInt(flags.idleMs, '--idle-ms'),
+    sessionTimeoutMs: flags.sessionTimeoutMs === undefined ? undefined : positiveInt(flags.sessionTimeoutMs, '--session-timeout-ms'),
+    retryDeadlineMs: flags.retryDeadlineMs === undefined ? undefined : positiveInt(flags.retryDeadlineMs, '--retry-deadline-ms'),
     metrics,
     verbose: flags.verbose,
   });
@@ -77,7 +91,7 @@ export async function runLive(file: string, flags: RunFlags): Promise<void> {
     await server?.close();
     throw outcome;
   }
-  process.stderr.write(`skewless: ${outcome}: finishing the batch in progress, checkpointing and committing\n`);
+  process.stderr.write(`skewless: ${outcome}: finishing the batch in progress and leaving the group\n`);
   await worker.stop();
   await server?.close();
   process.stderr.write('skewless: stopped cleanly\n');

@@ -64,6 +64,10 @@ export class InputMerge<T extends Mergeable> {
     }
   }
 
+  pendingOf(input: number): number {
+    return this.queues[input].length - this.heads[input];
+  }
+
   get pending(): number {
     let n = 0;
     for (let i = 0; i < this.queues.length; i++) n += this.queues[i].length - this.heads[i];

@@ -23,6 +23,12 @@ export interface InputBatch {
   readonly source: string;
   readonly partition: number;
   readonly records: readonly InputRecord[];
+  /**
+   * Live: the offset the consumer fetched this run from. Offsets between it and the first
+   * record hold no data (transaction markers, aborted records), so the task can check that the
+   * run starts right after its state (the gap rule). Absent for replay, which reads ranges it chose.
+   */
+  readonly fetchedFrom?: number;
 }
 
 /** Where a partition's input started and ended, for training-data metadata. */

@@ -6,6 +6,18 @@ import { ByteReader, ByteWriter } from '../state/codec.js';
 import type { BatchOp, StateBackend } from '../state/state-backend.js';
 import { toEventTime } from '../time/event-time.js';
 import { KeyTimeline } from '../time/lookback-window.js';
+import {
+  eventSuffix,
+  metaKey,
+  parseEventSuffix,
+  planKey,
+  STATE_FORMAT,
+  timelineEventKey,
+  timelineEventsPrefix,
+  timelineHeadKey,
+  windowKey,
+  windowPrefix,
+} from '../state/task-state-keys.js';
 import type { InputBatch, InputRecord, SourceValue } from './input.js';
 import { InputMerge } from './input-merge.js';
 import type { LateRecord, TaskSinks } from './outputs.js';
@@ -14,6 +26,8 @@ import { emptyCounters, type TaskCounters } from './task-counters.js';
 
 /** What a checkpoint stores besides keyed state. */
 export interface TaskMeta {
+  /** Encoding of the stored entries (src/state/task-state-keys.ts STATE_FORMAT). */
+  readonly format: number;
   readonly version: string;
   readonly partition: number;
   readonly streamTime: number;
@@ -73,11 +87,31 @@ function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-const timelineKey = (p: number, g: string, k: string): string => `p${p}/t/${g}/${k}`;
-const windowKey = (p: number, op: string, k: string): string => `p${p}/w/${op}/${k}`;
-const metaKey = (p: number): string => `p${p}/meta`;
-/** The canonical plan that wrote the state, so a version mismatch can say what changed. */
-const planKey = (p: number): string => `p${p}/plan`;
+/** The stored state is of an older encoding (or unreadable): it must be rebuilt, never read. */
+export class StateFormatError extends Error {
+  constructor(partition: number, detail: string) {
+    super(`state of partition ${partition} cannot be read: ${detail}`);
+    this.name = 'StateFormatError';
+  }
+}
+
+/** A batch does not start right after the task's state position (DESIGN.md, gap rule). */
+export class InputGapError extends Error {
+  constructor(
+    readonly partition: number,
+    readonly source: string,
+    /** Next offset the state needs. */
+    readonly statePosition: number,
+    /** Where the delivered input starts. */
+    readonly inputPosition: number,
+  ) {
+    super(
+      `partition ${partition} of ${source}: state reflects input up to offset ${statePosition} but input was delivered from offset ${inputPosition}; ` +
+        'refusing to compute from state that does not match its input position',
+    );
+    this.name = 'InputGapError';
+  }
+}
 
 export interface TaskOptions {
   /**
@@ -126,6 +160,9 @@ export class Task {
   private batchNo = 0;
   private evictions = 0;
   private readonly maxCachedKeys: number;
+  /** Stale event entries found while loading, deleted at the next checkpoint. */
+  private staleDeletes: string[] = [];
+  private readonly writer = new ByteWriter(256);
 
   private constructor(
     private readonly program: Program,
@@ -155,7 +192,13 @@ export class Task {
     const task = new Task(program, partition, backend, sinks, options);
     const [metaBytes] = await backend.getMany([metaKey(partition)]);
     if (metaBytes) {
-      const meta = JSON.parse(new TextDecoder().decode(metaBytes)) as TaskMeta & { streamTime: number | null };
+      let meta: TaskMeta & { streamTime: number | null };
+      try {
+        meta = JSON.parse(new TextDecoder().decode(metaBytes)) as TaskMeta & { streamTime: number | null };
+      } catch (e) {
+        throw new StateFormatError(partition, `checkpoint record is not valid JSON (${errorText(e)})`);
+      }
+      if ((meta.format ?? 1) !== STATE_FORMAT) throw new StateFormatError(partition, `state format ${meta.format ?? 1}, this build reads ${STATE_FORMAT}`);
       if (meta.version !== program.version) {
         const [planBytes] = await backend.getMany([planKey(partition)]);
         const changes = planBytes ? diffPlans(JSON.parse(new TextDecoder().decode(planBytes)) as Json, program.plan.canonical) : [];
@@ -166,11 +209,22 @@ export class Task {
       Object.assign(task.positions, meta.positions);
       Object.assign(task.counters, meta.counters);
       for (const [name, op] of task.windows) {
-        const prefix = windowKey(partition, name, '');
+        const prefix = windowPrefix(partition, name);
         for (const [k, v] of await backend.scan(prefix)) op.loadKey(k.slice(prefix.length), v);
       }
     }
     return task;
+  }
+
+  /** Next input offset this task needs from a source: what it has applied or holds in its merge. */
+  nextOffset(source: string): number {
+    return Math.max(this.positions[source] ?? 0, this.pushed[source] ?? 0);
+  }
+
+  /** Records of a source held back by the canonical merge. */
+  pendingOf(source: string): number {
+    const s = this.program.sources.find((x) => x.node.name === source);
+    return s === undefined ? 0 : this.merge.pendingOf(s.rank);
   }
 
   /** Next offset to read for each source: where a driver resumes. */
@@ -193,6 +247,7 @@ export class Task {
     if (!source) return;
     // Records already applied, or already waiting in the merge, are not taken twice.
     const from = Math.max(this.positions[batch.source] ?? 0, this.pushed[batch.source] ?? 0);
+    if (batch.fetchedFrom !== undefined && batch.fetchedFrom > from) throw new InputGapError(this.partition, batch.source, from, batch.fetchedFrom);
     const last = batch.records.length > 0 ? batch.records[batch.records.length - 1].offset + 1 : 0;
     if (last > (this.pushed[batch.source] ?? 0)) this.pushed[batch.source] = last;
     const prepared: Prepared[] = [];
@@ -215,14 +270,22 @@ export class Task {
     await this.drain();
   }
 
-  /** Live mode: an input is idle and caught up; skip it in the merge (counted: live may differ from replay here). */
-  async skipIdleInput(source: string): Promise<void> {
+  /**
+   * Live mode: an input that holds nothing in the merge is idle and caught up with the broker;
+   * release what the other inputs hold without waiting for it. Counted once per skip that
+   * releases records (the one place live may differ from replay). Returns the records released.
+   */
+  async skipIdleInput(source: string): Promise<number> {
     const s = this.program.sources.find((x) => x.node.name === source);
-    if (!s || this.merge.pending === 0) return;
-    this.counters.mergeSkips++;
+    if (!s || this.merge.pending === 0 || this.merge.pendingOf(s.rank) > 0) return 0;
+    const before = this.merge.pending;
     this.merge.end(s.rank);
-    await this.drain();
+    const ready: Prepared[] = [];
+    this.merge.drain(ready);
     this.merge.reopen(s.rank);
+    if (ready.length > 0) this.counters.mergeSkips++;
+    await this.applyAll(ready);
+    return before - this.merge.pending;
   }
 
   private prepare(source: SourceProgram, partition: number, rec: InputRecord): Prepared {
@@ -310,19 +373,35 @@ export class Task {
       }
     }
     if (missing.length === 0) return;
-    let values: Array<Uint8Array | undefined>;
     try {
-      values = await this.backend.getMany(missing.map(([g, key]) => timelineKey(this.partition, g.name, key)));
+      const heads = await this.backend.getMany(missing.map(([g, key]) => timelineHeadKey(this.partition, g.name, key)));
+      const events = await Promise.all(
+        missing.map(([g, key], i) => (heads[i] === undefined ? Promise.resolve([]) : this.backend.scan(timelineEventsPrefix(this.partition, g.name, key)))),
+      );
+      for (let i = 0; i < missing.length; i++) {
+        const [g, key] = missing[i];
+        const head = heads[i];
+        let tl: KeyTimeline;
+        if (head === undefined) tl = new KeyTimeline(g.layout);
+        else {
+          const prefixLength = timelineEventsPrefix(this.partition, g.name, key).length;
+          const parts = events[i].map(([k, v]) => [...parseEventSuffix(k.slice(prefixLength)), new ByteReader(v)] as const);
+          const stale: Array<readonly [number, number]> = [];
+          try {
+            tl = KeyTimeline.fromParts(g.layout, new ByteReader(head), parts, stale);
+          } catch (e) {
+            throw new StateFormatError(this.partition, `timeline of key ${JSON.stringify(key)} in group ${g.name}: ${errorText(e)}`);
+          }
+          // Entries a missed deletion left behind (e.g. a compacted-away changelog tombstone): delete them at the next checkpoint.
+          for (const [t, seq] of stale) this.staleDeletes.push(timelineEventKey(this.partition, g.name, key, t, seq));
+        }
+        tl.lastBatch = this.batchNo;
+        tl.persistedBelow = this.seq;
+        this.timelines[g.index].set(key, tl);
+      }
     } catch (e) {
-      for (const [g, key] of missing) this.timelines[g.index].delete(key);
+      for (const [g, key] of missing) if (this.timelines[g.index].get(key) === PENDING) this.timelines[g.index].delete(key);
       throw e;
-    }
-    for (let i = 0; i < missing.length; i++) {
-      const [g, key] = missing[i];
-      const bytes = values[i];
-      const tl = bytes ? KeyTimeline.decode(g.layout, new ByteReader(bytes)) : new KeyTimeline(g.layout);
-      tl.lastBatch = this.batchNo;
-      this.timelines[g.index].set(key, tl);
     }
   }
 
@@ -414,39 +493,67 @@ export class Task {
 
   /** Persist state, stream time, clocks, positions and counters in one atomic batch. */
   async checkpoint(): Promise<void> {
+    await this.backend.write(this.changes());
+    this.afterDurable();
+  }
+
+  /**
+   * Every state change since the last call, as store operations ending with the checkpoint
+   * record (positions, stream time, counters). Marks the in-memory state clean: a driver that
+   * cannot make these durable must discard the task and open it again from its store.
+   * Timelines contribute one entry per event applied or evicted plus their head, never their
+   * whole buffer (the changelog carries exactly these operations).
+   */
+  changes(): BatchOp[] {
     const ops: BatchOp[] = [];
+    const p = this.partition;
+    for (const key of this.staleDeletes) ops.push({ type: 'del', key });
+    this.staleDeletes = [];
+    const w = this.writer;
     for (const g of this.program.groups) {
       for (const key of this.dirty[g.index]) {
         const tl = this.timelines[g.index].get(key)!;
-        const w = new ByteWriter(1024);
-        tl.encode(w);
+        const prefix = timelineEventsPrefix(p, g.name, key);
+        tl.drainChanges(
+          this.seq,
+          w,
+          (t, seq, value) => ops.push({ type: 'put', key: prefix + eventSuffix(t, seq), value }),
+          (t, seq) => ops.push({ type: 'del', key: prefix + eventSuffix(t, seq) }),
+        );
+        w.reset();
+        tl.encodeHead(w);
         tl.dirty = false;
-        ops.push({ type: 'put', key: timelineKey(this.partition, g.name, key), value: w.bytes() });
+        ops.push({ type: 'put', key: timelineHeadKey(p, g.name, key), value: w.bytes() });
       }
       this.dirty[g.index] = [];
     }
     for (const [name, op] of this.windows) {
       for (const key of op.dirtyKeys()) {
         const bytes = op.encodeKey(key);
-        const k = windowKey(this.partition, name, key);
+        const k = windowKey(p, name, key);
         ops.push(bytes ? { type: 'put', key: k, value: bytes } : { type: 'del', key: k });
       }
       op.clearDirty();
     }
     const meta: TaskMeta = {
+      format: STATE_FORMAT,
       version: this.program.version,
-      partition: this.partition,
+      partition: p,
       streamTime: this.streamTime,
       seq: this.seq,
       positions: this.positions,
       counters: this.counters,
     };
-    ops.push({ type: 'put', key: metaKey(this.partition), value: new TextEncoder().encode(JSON.stringify(meta)) });
     if (!this.planStored) {
-      ops.push({ type: 'put', key: planKey(this.partition), value: new TextEncoder().encode(canonicalJson(this.program.plan.canonical)) });
+      ops.push({ type: 'put', key: planKey(p), value: new TextEncoder().encode(canonicalJson(this.program.plan.canonical)) });
       this.planStored = true;
     }
-    await this.backend.write(ops);
+    ops.push({ type: 'put', key: metaKey(p), value: new TextEncoder().encode(JSON.stringify(meta)) });
+    return ops;
+  }
+
+  /** The operations of changes() are durable: cold keys may now leave memory. */
+  afterDurable(): void {
     this.evictColdKeys();
   }
 

@@ -1,34 +1,49 @@
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+/**
+ * The live driver: a consumer-group member running one task per assigned partition through
+ * the same engine as replay. Per fetched batch: decode (schema registry), apply, then commit
+ * outputs + changelog + offsets in one Kafka transaction (src/modes/live/task-commit.ts).
+ * A task only ever processes the input offset right after the one its state reflects; its
+ * state comes from the changelog whenever the local copy does not match (task-store.ts).
+ * Any failure before a commit drops the task's memory and retries from durable state.
+ */
+import { mkdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { InputRecord } from '../engine/input.js';
-import type { DeadLetter, FeatureRow, LateRecord, OutputColumn, TaskSinks, WindowRowOut } from '../engine/outputs.js';
 import { buildProgram, type Program } from '../engine/program.js';
-import { Task } from '../engine/task.js';
-import { featureRecordSchema, windowRecordSchema } from '../io/avro/feature-record-schema.js';
+import { InputGapError, StateFormatError, Task, VersionMismatchError } from '../engine/task.js';
 import { SchemaRegistryClient } from '../io/avro/registry-client.js';
 import { WireDecoder } from '../io/avro/wire-decoder.js';
-import { WireEncoder } from '../io/avro/wire-encoder.js';
-import { GroupConsumer, type ConsumedBatch } from '../io/kafka/group-consumer.js';
+import { GroupConsumer, type BatchControl, type ConsumedBatch } from '../io/kafka/group-consumer.js';
 import { KafkaConnection } from '../io/kafka/kafka-connection.js';
-import { ensureTopic, topicPartitionCount } from '../io/kafka/topic-admin.js';
-import { TopicProducer, type OutgoingMessage } from '../io/kafka/topic-producer.js';
-import type { AggValue } from '../ops/aggregation.js';
+import { kafkaErrorText } from '../io/kafka/kafka-retry.js';
+import { TaskFencedError, TaskProducer } from '../io/kafka/task-producer.js';
+import { ensureTopic, fetchOffsets, topicPartitionCount } from '../io/kafka/topic-admin.js';
+import { EVENT_TIME_TOPIC_CONFIGS, topicLimits } from '../io/kafka/topic-limits.js';
 import { LiveParityLog } from '../parity/parity-log.js';
 import type { CompiledPlan } from '../plan/compile.js';
 import { MetricsRegistry } from '../serve/metrics.js';
-import { LevelBackend } from '../state/state-backend.js';
-import { taskStateDir } from '../state/task-state-dir.js';
+import { CHANGELOG_CONFIGS, changelogTopic } from './live/changelog.js';
+import { LiveTask } from './live/live-task.js';
+import { deadLetterTopic, lateTopic, RecordCollector } from './live/record-collector.js';
+import { commitTask, type CommitContext } from './live/task-commit.js';
+import { openTaskStore, StoreLockedError, type TaskStoreContext } from './live/task-store.js';
+import { publishTaskMetrics } from './live/task-metrics.js';
+
+export { deadLetterTopic, lateTopic } from './live/record-collector.js';
+
+export type Delivery = 'exactly-once' | 'at-least-once';
 
 export interface LiveOptions {
   readonly plan: CompiledPlan;
   readonly brokers: readonly string[];
   readonly registryUrl: string;
-  /** State root: one LevelDB per task. */
+  /** State root: one LevelDB per task; may be shared by several workers on one host. */
   readonly stateDir: string;
   /** Consumer group; default `skewless-<topology>`. */
   readonly group?: string;
-  /** Apply at most this many records per engine call (small values exercise batching in tests). */
+  /** Default exactly-once: outputs, changelog and offsets of a batch in one transaction. */
+  readonly delivery?: Delivery;
+  /** Apply at most this many records per engine call and commit (small values exercise batching in tests). */
   readonly maxBatch?: number;
   /** Bytes fetched per partition and request. */
   readonly maxBytesPerPartition?: number;
@@ -42,15 +57,18 @@ export interface LiveOptions {
   readonly outputTopics?: Readonly<Record<string, string>>;
   /** Prefix of the late-records and dead-letter topics; default the topology name. */
   readonly sideTopicPrefix?: string;
+  /** A multi-source task skips an input that is caught up and has been idle this long (default 5,000 ms). */
+  readonly idleMs?: number;
+  /** Failover time after a kill -9: the group session timeout (default 10,000 ms). */
+  readonly sessionTimeoutMs?: number;
+  /** Keep retrying a failing partition (broker or registry outage) this long before the worker gives up (default 300,000 ms). */
+  readonly retryDeadlineMs?: number;
   readonly metrics?: MetricsRegistry;
   readonly verbose?: boolean;
   readonly log?: (line: string) => void;
   /** Also write served vectors of sampled keys (rate in [0, 1], by key hash) to this parity log topic, and optionally a local file (src/parity/parity-log.ts). */
   readonly parity?: { readonly rate: number; readonly topic: string; readonly file?: string };
-  /**
-   * Profiling hook (default off): called once per fetched batch after its outputs are acked and
-   * its state checkpointed (before the group offset commit), with where the batch's time went.
-   */
+  /** Profiling hook (default off): called once per fetched batch after it is committed. */
   readonly onBatchTiming?: (timing: LiveBatchTiming) => void;
 }
 
@@ -59,281 +77,292 @@ export interface LiveBatchTiming {
   readonly topic: string;
   readonly partition: number;
   readonly records: number;
-  /** When the batch was handed to the worker (fetched). */
   readonly fetchedAt: number;
-  /** When its last outputs were acknowledged and its state checkpointed. */
   readonly doneAt: number;
-  /** Task open (first batch of a partition) and wire decoding. */
+  /** Task open (restore) and wire decoding. */
   readonly decodeMs: number;
-  /** Waiting for this task's earlier work (idle skips) to finish. */
+  /** Waiting for this task's earlier work to finish. */
   readonly queueMs: number;
-  /** Task.process: the engine, including output encoding in the sinks. */
+  /** Task.process: the engine, including output encoding. */
   readonly engineMs: number;
-  /** Handing the outputs to the producer and waiting for their acks. */
+  /** The transaction (outputs, changelog, offsets) until committed. */
   readonly produceMs: number;
-  /** Task.checkpoint (one LevelDB batch) and task metrics. */
+  /** The local store write after the commit. */
   readonly checkpointMs: number;
-  /** Output messages produced for the batch. */
   readonly outputs: number;
-}
-
-interface TimingAcc {
-  produceMs: number;
-  checkpointMs: number;
-  outputs: number;
+  readonly changelogRecords: number;
+  readonly changelogBytes: number;
 }
 
 export interface LiveWorker {
-  /** Stop consuming after the batch in progress; every applied record is checkpointed and committed. */
+  /** Leave the group after the batch in progress; every applied batch is already committed. */
   stop(): Promise<void>;
   /** Resolves with the error when processing failed in a way the worker cannot continue from. */
   readonly failed: Promise<Error>;
   readonly metrics: MetricsRegistry;
 }
 
-/** Topic names for the side outputs of a topology. */
-export const lateTopic = (prefix: string): string => `${prefix}-late`;
-export const deadLetterTopic = (prefix: string): string => `${prefix}-dead-letters`;
-
-interface Encoders {
-  readonly features: Map<string, { encoder: WireEncoder; columns: readonly OutputColumn[]; topic: string }>;
-  readonly windows: Map<string, { encoder: WireEncoder; columns: readonly OutputColumn[]; topic: string }>;
+/** Errors retrying cannot fix: the worker stops with the message. */
+function isFatal(e: unknown): boolean {
+  return e instanceof VersionMismatchError;
 }
 
-function columnValue(v: AggValue, c: OutputColumn): unknown {
-  if (v === null) return null;
-  if (c.type === 'boolean') return v === 1;
-  return v;
-}
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** One partition's task with its store, and a queue so a batch and an idle skip never interleave. */
-class LiveTask {
-  private chain: Promise<unknown> = Promise.resolve();
-  readonly out: OutgoingMessage[] = [];
-  readonly topics: string[] = [];
-  /** Served vectors written to the parity log (not checkpointed: a restart counts from 0). */
-  paritySamples = 0;
-
-  constructor(
-    readonly task: Task,
-    readonly backend: LevelBackend,
-  ) {}
-
-  serial<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.chain.then(fn, fn);
-    this.chain = next.catch(() => undefined);
-    return next;
-  }
-
-  emit(topic: string, m: OutgoingMessage): void {
-    this.topics.push(topic);
-    this.out.push(m);
-  }
-}
-
-/**
- * The live driver: a consumer-group member running one task per assigned partition through
- * the same engine as replay. Per fetched batch: decode (schema registry), apply, produce the
- * outputs and wait for their acks, checkpoint state + stream time + positions in one LevelDB
- * batch, then commit the group offset. A crash anywhere replays from the checkpoint and
- * reproduces the same output bytes, so outputs are at least once and never different.
- */
 export async function startLiveWorker(opts: LiveOptions): Promise<LiveWorker> {
-  const { plan } = opts;
-  const program: Program = buildProgram(plan);
+  const program: Program = buildProgram(opts.plan);
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const metrics = opts.metrics ?? new MetricsRegistry();
   const conn = await KafkaConnection.open({ brokers: opts.brokers, verbose: opts.verbose });
   try {
     return await startOnConnection(opts, program, conn, log, metrics);
   } catch (e) {
-    // Set-up failed (missing topic, state of another version, ...): release the connection.
     await conn.close().catch(() => undefined);
     throw e;
   }
 }
 
-async function startOnConnection(
-  opts: LiveOptions,
-  program: Program,
-  conn: KafkaConnection,
-  log: (line: string) => void,
-  metrics: MetricsRegistry,
-): Promise<LiveWorker> {
+async function startOnConnection(opts: LiveOptions, program: Program, conn: KafkaConnection, log: (line: string) => void, metrics: MetricsRegistry): Promise<LiveWorker> {
   const { plan } = opts;
+  const delivery: Delivery = opts.delivery ?? 'exactly-once';
+  const exactlyOnce = delivery === 'exactly-once';
+  const groupId = opts.group ?? `skewless-${plan.topology.name}`;
   const registry = await SchemaRegistryClient.open(opts.registryUrl);
   mkdirSync(opts.stateDir, { recursive: true });
 
   const sidePrefix = opts.sideTopicPrefix ?? plan.topology.name;
-  const topicOf = (s: { node: { name: string; topic: string } }): string => opts.sourceTopics?.[s.node.name] ?? s.node.topic;
-  const sources = new Map(program.sources.map((s) => [topicOf(s), s]));
-  const decoders = new Map(program.sources.map((s) => [topicOf(s), new WireDecoder(registry, plan.schemas.get(s.node.name)!.json)]));
+  const topicOfSource = new Map(program.sources.map((s) => [s.node.name, opts.sourceTopics?.[s.node.name] ?? s.node.topic]));
+  const sourceOfTopic = new Map(program.sources.map((s) => [topicOfSource.get(s.node.name)!, s]));
+  const decoders = new Map(program.sources.map((s) => [topicOfSource.get(s.node.name)!, new WireDecoder(registry, plan.schemas.get(s.node.name)!.json)]));
   let partitions = 0;
-  for (const [topic] of sources) {
+  for (const topic of sourceOfTopic.keys()) {
     const n = await topicPartitionCount(conn, topic);
     if (n === undefined) throw new Error(`source topic ${topic} does not exist; produce to it first (skewless produce) or create it`);
     if (partitions !== 0 && n !== partitions) throw new Error(`source topics are not co-partitioned: ${topic} has ${n} partitions, expected ${partitions}`);
     partitions = n;
   }
 
-  const encoders: Encoders = { features: new Map(), windows: new Map() };
-  for (const o of program.outputs) {
-    const topic = opts.outputTopics?.[o.name] ?? o.topic;
-    await ensureTopic(conn, topic, partitions);
-    const schema = featureRecordSchema(o.name, o.columns);
-    const id = await registry.register(`${topic}-value`, schema);
-    encoders.features.set(o.name, { encoder: new WireEncoder(schema, id), columns: o.columns, topic });
-  }
-  for (const w of program.windowOps) {
-    const topic = opts.outputTopics?.[w.name] ?? w.node.topic;
-    await ensureTopic(conn, topic, partitions);
-    const schema = windowRecordSchema(w.name, w.columns);
-    const id = await registry.register(`${topic}-value`, schema);
-    encoders.windows.set(w.name, { encoder: new WireEncoder(schema, id), columns: w.columns, topic });
-  }
-  await ensureTopic(conn, lateTopic(sidePrefix), partitions);
-  await ensureTopic(conn, deadLetterTopic(sidePrefix), partitions);
-  // Parity log: same partition count as the inputs, so a sampled vector keeps its partition.
+  const features = program.outputs.map((o) => ({ name: o.name, columns: o.columns, topic: opts.outputTopics?.[o.name] ?? o.topic }));
+  const windows = program.windowOps.map((w) => ({ name: w.name, columns: w.columns, topic: opts.outputTopics?.[w.name] ?? w.node.topic }));
+  const late = lateTopic(sidePrefix);
+  const deadLetters = deadLetterTopic(sidePrefix);
+  for (const t of [...features.map((f) => f.topic), ...windows.map((w) => w.topic), late, deadLetters]) await ensureTopic(conn, t, partitions, EVENT_TIME_TOPIC_CONFIGS);
   let parityLog: LiveParityLog | undefined;
   if (opts.parity !== undefined) {
-    await ensureTopic(conn, opts.parity.topic, partitions);
-    parityLog = await LiveParityLog.open(registry, opts.parity, new Map(program.sources.map((s) => [s.node.name, topicOf(s)])), plan.version, plan.topology.name);
+    // Same partition count as the inputs, so a sampled vector keeps its partition.
+    await ensureTopic(conn, opts.parity.topic, partitions, EVENT_TIME_TOPIC_CONFIGS);
+    parityLog = await LiveParityLog.open(registry, opts.parity, topicOfSource, plan.version, plan.topology.name);
   }
-  const producer = await TopicProducer.open(conn);
-  const versionHeader = { 'skewless-version': plan.version, 'skewless-topology': plan.topology.name };
-
-  const tasks = new Map<number, LiveTask>();
-  const sinksFor = (lt: () => LiveTask): TaskSinks => ({
-    feature: (r: FeatureRow) => {
-      const e = encoders.features.get(r.output)!;
-      const value: Record<string, unknown> = { key: r.key, event_time: r.eventTime, partition: r.partition, offset: r.offset };
-      e.columns.forEach((c, i) => {
-        if (c.role !== 'label') value[c.name] = columnValue(r.values[i], c);
-      });
-      const enc = e.encoder.encode(value);
-      if (enc.error !== undefined) throw new Error(`output ${r.output}: ${enc.error}`);
-      lt().emit(e.topic, { key: r.key, value: enc.bytes, partition: r.partition, timestamp: r.eventTime, headers: { ...versionHeader, 'skewless-source': r.source, 'skewless-offset': String(r.offset) } });
-      // The served record itself goes to the parity log, in the same batch as the feature record.
-      const sampled = parityLog?.messageFor(r, value, lt().task.counters.mergeSkips);
-      if (sampled !== undefined) {
-        lt().emit(parityLog!.topic, sampled);
-        lt().paritySamples++;
-      }
-    },
-    window: (r: WindowRowOut) => {
-      const e = encoders.windows.get(r.output)!;
-      const value: Record<string, unknown> = { key: r.key, window_start: r.windowStart, window_end: r.windowEnd, partition: r.partition, final: r.final };
-      e.columns.forEach((c, i) => (value[c.name] = columnValue(r.values[i], c)));
-      const enc = e.encoder.encode(value);
-      if (enc.error !== undefined) throw new Error(`window output ${r.output}: ${enc.error}`);
-      lt().emit(e.topic, { key: r.key, value: enc.bytes, partition: r.partition, timestamp: r.windowEnd, headers: versionHeader });
-    },
-    deadLetter: (d: DeadLetter) => {
-      const raw = d.raw === undefined ? null : typeof d.raw === 'string' ? Buffer.from(d.raw) : Buffer.from(d.raw);
-      lt().emit(deadLetterTopic(sidePrefix), {
-        key: null,
-        value: raw,
-        partition: d.partition,
-        headers: { ...versionHeader, 'skewless-reason': d.reason, 'skewless-source': d.source, 'skewless-partition': String(d.partition), 'skewless-offset': String(d.offset) },
-      });
-    },
-    late: (l: LateRecord) => {
-      lt().emit(lateTopic(sidePrefix), {
-        key: l.key,
-        value: Buffer.from(JSON.stringify(l.value)),
-        partition: l.partition,
-        timestamp: l.eventTime,
-        headers: { ...versionHeader, 'skewless-reason': l.reason, 'skewless-source': l.source, 'skewless-offset': String(l.offset) },
-      });
-      markLateForParity(lt(), l);
-    },
-    lateDropped: (l: LateRecord) => markLateForParity(lt(), l),
+  const changelog = changelogTopic(groupId, plan.version);
+  await ensureTopic(conn, changelog, partitions, CHANGELOG_CONFIGS);
+  const outputTopicNames = [...features.map((f) => f.topic), ...windows.map((w) => w.topic), late, deadLetters, ...(parityLog ? [parityLog.topic] : [])];
+  const collector = await RecordCollector.open({
+    registry,
+    features,
+    windows,
+    late,
+    deadLetters,
+    version: plan.version,
+    topology: plan.topology.name,
+    parityLog,
+    limits: await topicLimits(conn, outputTopicNames),
   });
 
-  /** Late records of sampled keys go to the parity log too, so parity can tell which rows they touched. */
-  function markLateForParity(task: LiveTask, l: LateRecord): void {
-    const marker = parityLog?.lateMessageFor(l);
-    if (marker !== undefined) task.emit(parityLog!.topic, marker);
-  }
+  const storeContext: TaskStoreContext = {
+    conn,
+    stateDir: opts.stateDir,
+    changelog,
+    version: plan.version,
+    exactlyOnce,
+    log,
+    onRestore: (p, records, seconds) => {
+      const labels = { partition: String(p) };
+      metrics.inc('skewless_restored_records_total', 'Changelog records applied to restore task state', records, labels);
+      metrics.inc('skewless_restore_seconds_total', 'Seconds spent restoring task state from the changelog', seconds, labels);
+    },
+  };
 
-  async function taskFor(partition: number): Promise<LiveTask> {
-    let lt = tasks.get(partition);
-    if (lt) return lt;
-    const backend = await LevelBackend.open(taskStateDir(opts.stateDir, partition));
-    let holder: LiveTask | undefined;
+  const tasks = new Map<number, LiveTask>();
+  /** Partitions whose local copy failed to load: rebuilt from the changelog on the next open. */
+  const rebuild = new Set<number>();
+  /** First failure of the current run of failures, per partition (for the retry deadline). */
+  const failingSince = new Map<number, number>();
+  const retryDeadlineMs = opts.retryDeadlineMs ?? 300_000;
+  let consumer: GroupConsumer | undefined;
+  let stopping = false;
+  let fail: (e: Error) => void = () => {};
+  const failed = new Promise<Error>((resolve) => (fail = resolve));
+
+  async function openTask(partition: number): Promise<LiveTask> {
+    const transactionalId = exactlyOnce ? `${groupId}-${plan.version}-task-${partition}` : undefined;
+    // Claim the task first: an earlier owner's open transaction is aborted and that owner fenced,
+    // so the changelog read next holds everything committed and nothing can follow it.
+    const producer = await TaskProducer.open(conn, { transactionalId });
     try {
-      const task = await Task.open(program, partition, backend, sinksFor(() => holder!), { maxCachedKeys: opts.maxCachedKeys });
-      holder = new LiveTask(task, backend);
+      const store = await openTaskStore(storeContext, partition, rebuild.has(partition));
+      rebuild.delete(partition);
+      let holder: LiveTask | undefined;
+      try {
+        const task = await Task.open(program, partition, store.backend, collector.sinksFor(() => holder!), { maxCachedKeys: opts.maxCachedKeys });
+        holder = new LiveTask(partition, task, store.backend, producer, store.seedChangelog, Date.now(), program.sources.map((s) => s.node.name));
+      } catch (e) {
+        await store.backend.close();
+        throw e;
+      }
+      log(`skewless: task ${partition} ready at ${JSON.stringify(holder.task.resumePositions())}${store.restoredRecords > 0 ? ` after applying ${store.restoredRecords} changelog records` : ''}`);
+      return holder;
     } catch (e) {
-      await backend.close();
+      await producer.close().catch(() => undefined);
       throw e;
     }
-    lt = holder;
-    tasks.set(partition, lt);
-    log(`skewless: task ${partition} resumes at ${JSON.stringify(lt.task.resumePositions())}`);
-    return lt;
   }
 
-  /** Produce what the task emitted, wait for the acks, then checkpoint: outputs are never behind state. */
-  async function commitOutputs(lt: LiveTask, acc?: TimingAcc): Promise<void> {
-    const t0 = acc ? performance.now() : 0;
-    if (acc) acc.outputs += lt.out.length;
-    for (let i = 0; i < lt.out.length; i++) if (producer.buffer(lt.topics[i], lt.out[i])) await producer.flush();
-    lt.out.length = 0;
-    lt.topics.length = 0;
-    await producer.flush();
-    parityLog?.flushFile();
-    const t1 = acc ? performance.now() : 0;
-    await lt.task.checkpoint();
-    publishTaskMetrics(lt);
-    if (acc) {
-      acc.produceMs += t1 - t0;
-      acc.checkpointMs += performance.now() - t1;
+  const opening = new Map<number, Promise<LiveTask>>();
+  function taskFor(partition: number): Promise<LiveTask> {
+    const lt = tasks.get(partition);
+    if (lt) return Promise.resolve(lt);
+    let p = opening.get(partition);
+    if (!p) {
+      p = openTask(partition).then(
+        (t) => {
+          opening.delete(partition);
+          tasks.set(partition, t);
+          return t;
+        },
+        (e: unknown) => {
+          opening.delete(partition);
+          throw e;
+        },
+      );
+      opening.set(partition, p);
+    }
+    return p;
+  }
+
+  async function dropTask(lt: LiveTask): Promise<void> {
+    if (tasks.get(lt.partition) === lt) tasks.delete(lt.partition);
+    parityLog?.discardFile();
+    await lt.close();
+  }
+
+  const commitContext: CommitContext = {
+    groupId,
+    changelog,
+    sourceTopics: topicOfSource,
+    commitGroupOffsets: exactlyOnce ? undefined : (offsets) => consumer!.commit(offsets),
+    afterCommit: () => parityLog?.flushFile(),
+  };
+
+  /** A failure while handling a partition: drop what is not durable, back off, let the fetch repeat. */
+  async function onFailure(partition: number, lt: LiveTask | undefined, e: unknown, ctl?: BatchControl): Promise<void> {
+    if (isFatal(e)) {
+      fail(e as Error);
+      return;
+    }
+    if (e instanceof StateFormatError) rebuild.add(partition);
+    if (lt) await dropTask(lt);
+    if (e instanceof TaskFencedError) {
+      log(`skewless: task ${partition}: ${e.message}; giving it up`);
+      return;
+    }
+    const now = Date.now();
+    const since = failingSince.get(partition) ?? now;
+    failingSince.set(partition, since);
+    const text = e instanceof StoreLockedError ? `state store busy (${e.message})` : kafkaErrorText(e);
+    if (now - since > retryDeadlineMs) {
+      fail(new Error(`partition ${partition} kept failing for ${Math.round((now - since) / 1000)} s: ${text}`));
+      return;
+    }
+    const attempt = Math.round((now - since) / 1000);
+    log(`skewless: task ${partition}: batch not committed (${text}); state dropped, retrying from the last commit${attempt > 0 ? ` (failing for ${attempt} s)` : ''}`);
+    const delay = Math.min(10_000, 250 * 2 ** Math.min(6, Math.floor((now - since) / 2000)));
+    for (let waited = 0; waited < delay && !stopping; waited += 500) {
+      await sleep(Math.min(500, delay - waited));
+      await ctl?.heartbeat().catch(() => undefined);
     }
   }
 
-  function publishTaskMetrics(lt: LiveTask): void {
-    const { task } = lt;
-    const labels = { partition: String(task.partition) };
-    const c = task.counters;
-    metrics.set('skewless_records_total', 'counter', 'Input records applied (including late and dead-lettered)', c.processed, labels);
-    metrics.set('skewless_features_total', 'counter', 'Feature vectors emitted', c.emitted, labels);
-    metrics.set('skewless_late_total', 'counter', 'Late records (dropped or side output)', c.late, labels);
-    metrics.set('skewless_dead_letters_total', 'counter', 'Records dead-lettered with a reason', c.deadLetters, labels);
-    metrics.set('skewless_merge_skips_total', 'counter', 'Idle inputs skipped by the canonical merge', c.mergeSkips, labels);
-    const cache = task.cacheStats;
-    metrics.set('skewless_state_cached_keys', 'gauge', 'Keys whose lookback state is in memory', cache.cachedKeys, labels);
-    metrics.set('skewless_state_cache_evictions_total', 'counter', 'Keys evicted from memory at checkpoints since start (read back when they come again)', cache.evictions, labels);
-    if (parityLog) metrics.set('skewless_parity_samples_total', 'counter', 'Served vectors written to the parity log since start', lt.paritySamples, labels);
-    if (Number.isFinite(task.currentStreamTime)) {
-      metrics.set('skewless_stream_time_lag_seconds', 'gauge', 'Wall clock minus stream time', (Date.now() - task.currentStreamTime) / 1000, labels);
+  /**
+   * The gap rule at the driver: a fetch that starts beyond what the task needs would skip input
+   * (e.g. the group offset is ahead of this task's state): move the fetch back instead. The same
+   * seek repeating means the offsets are gone from the log: stop, naming both positions.
+   */
+  function checkPosition(lt: LiveTask, batch: ConsumedBatch, source: string): boolean {
+    const need = lt.task.nextOffset(source);
+    if (batch.fetchedOffset <= need) {
+      lt.seeks.delete(batch.topic);
+      return true;
     }
+    const prev = lt.seeks.get(batch.topic);
+    const count = prev?.offset === need ? prev.count + 1 : 1;
+    lt.seeks.set(batch.topic, { offset: need, count });
+    if (count > 5) {
+      fail(
+        new Error(
+          `${new InputGapError(lt.partition, source, need, batch.fetchedOffset).message}. The input offsets the state needs are no longer in ${batch.topic} ` +
+            '(retention?): rebuild the state with skewless bootstrap into a new --state and --group.',
+        ),
+      );
+      return false;
+    }
+    log(`skewless: task ${lt.partition}: ${batch.topic} fetched from offset ${batch.fetchedOffset} but the state needs ${need}; seeking back`);
+    consumer!.seek(batch.topic, lt.partition, need);
+    return false;
   }
 
   const onBatchTiming = opts.onBatchTiming;
-  async function onBatch(batch: ConsumedBatch): Promise<{ next: number; metadata: string }> {
-    const fetchedAt = onBatchTiming ? performance.now() : 0;
-    const source = sources.get(batch.topic)!;
-    const lt = await taskFor(batch.partition);
-    const decoded = await decoders.get(batch.topic)!.decodeAll(batch.messages.map((m) => m.value));
-    const records: InputRecord[] = batch.messages.map((m, i) => {
-      const d = decoded[i];
-      return d.error === undefined ? { offset: m.offset, value: d.value, raw: m.value ?? undefined } : { offset: m.offset, error: d.error, raw: m.value ?? undefined };
-    });
-    const decodedAt = onBatchTiming ? performance.now() : 0;
-    return lt.serial(async () => {
-      const startedAt = onBatchTiming ? performance.now() : 0;
-      const acc: TimingAcc | undefined = onBatchTiming ? { produceMs: 0, checkpointMs: 0, outputs: 0 } : undefined;
-      let engineMs = 0;
-      const step = opts.maxBatch ?? records.length;
-      for (let i = 0; i < records.length; i += step) {
-        const e0 = acc ? performance.now() : 0;
-        await lt.task.process({ source: source.node.name, partition: batch.partition, records: records.slice(i, i + step) });
-        if (acc) engineMs += performance.now() - e0;
-        await commitOutputs(lt, acc);
-      }
-      if (onBatchTiming && acc) {
-        onBatchTiming({
+  async function onBatch(batch: ConsumedBatch, ctl: BatchControl): Promise<void> {
+    const fetchedAt = performance.now();
+    const source = sourceOfTopic.get(batch.topic)!;
+    const name = source.node.name;
+    let lt: LiveTask | undefined;
+    /** Set once the engine may have changed the task's memory: a failure after it drops the task. */
+    let touched = false;
+    try {
+      lt = await taskFor(batch.partition);
+      const decoded = await decoders.get(batch.topic)!.decodeAll(batch.messages.map((m) => m.value));
+      const records: InputRecord[] = batch.messages.map((m, i) => {
+        const d = decoded[i];
+        return d.error === undefined ? { offset: m.offset, value: d.value, raw: m.value ?? undefined } : { offset: m.offset, error: d.error, raw: m.value ?? undefined };
+      });
+      const decodedAt = performance.now();
+      const task = lt;
+      await task.serial(async () => {
+        if (task.closed) return; // revoked meanwhile: the new owner reads these records
+        if (!checkPosition(task, batch, name)) return;
+        touched = true;
+        const startedAt = performance.now();
+        task.lastInputAt.set(name, Date.now());
+        let engineMs = 0;
+        let produceMs = 0;
+        const checkpointMs = 0;
+        let outputs = 0;
+        let changelogRecords = 0;
+        let changelogBytes = 0;
+        const step = opts.maxBatch ?? records.length;
+        for (let i = 0; i < records.length; i += step) {
+          const e0 = performance.now();
+          await task.task.process({ source: name, partition: batch.partition, records: records.slice(i, i + step), fetchedFrom: i === 0 ? batch.fetchedOffset : undefined });
+          const e1 = performance.now();
+          const r = await commitTask(task, commitContext);
+          const e2 = performance.now();
+          engineMs += e1 - e0;
+          produceMs += e2 - e1;
+          outputs += r.outputs;
+          changelogRecords += r.changelogRecords;
+          changelogBytes += r.changelogBytes;
+          await ctl.heartbeat();
+        }
+        ctl.done();
+        failingSince.delete(batch.partition);
+        publishTaskMetrics(metrics, task, parityLog !== undefined);
+        metrics.inc('skewless_changelog_bytes_total', 'Bytes of changelog records written', changelogBytes, { partition: String(batch.partition) });
+        const last = batch.messages[batch.messages.length - 1].offset;
+        metrics.set('skewless_consumer_lag', 'gauge', 'Records between the last fetched offset and the log end', Math.max(0, batch.highWatermark - last - 1), {
+          topic: batch.topic,
+          partition: String(batch.partition),
+        });
+        onBatchTiming?.({
           topic: batch.topic,
           partition: batch.partition,
           records: records.length,
@@ -342,86 +371,106 @@ async function startOnConnection(
           decodeMs: decodedAt - fetchedAt,
           queueMs: startedAt - decodedAt,
           engineMs,
-          produceMs: acc.produceMs,
-          checkpointMs: acc.checkpointMs,
-          outputs: acc.outputs,
+          produceMs,
+          checkpointMs,
+          outputs,
+          changelogRecords,
+          changelogBytes,
         });
-      }
-      const last = batch.messages[batch.messages.length - 1].offset;
-      metrics.set('skewless_consumer_lag', 'gauge', 'Records between the last fetched offset and the log end', Math.max(0, batch.highWatermark - last - 1), {
-        topic: batch.topic,
-        partition: String(batch.partition),
       });
-      const streamTime = lt.task.currentStreamTime;
-      // Stream time rides along with the group offset, so tools can see how far event time got.
-      return {
-        next: lt.task.resumePositions()[source.node.name] ?? last + 1,
-        metadata: JSON.stringify({ streamTime: Number.isFinite(streamTime) ? streamTime : null, version: plan.version }),
-      };
-    });
-  }
-
-  // Live may skip an idle input of a multi-source task (DESIGN.md rule 3): counted as merge skips.
-  const idleTimer =
-    program.sources.length > 1
-      ? setInterval(() => {
-          for (const lt of tasks.values()) {
-            if (lt.task.pendingInputs === 0) continue;
-            void lt.serial(async () => {
-              for (const s of program.sources) await lt.task.skipIdleInput(s.node.name);
-              await commitOutputs(lt);
-            });
-          }
-        }, 2000)
-      : undefined;
-
-  // Refuse state of another topology version before joining the group, with what changed
-  // (the same check Task.open does per partition, done up front so the worker fails fast).
-  for (const d of existsSync(opts.stateDir) ? readdirSync(opts.stateDir).filter((x) => /^task-\d+$/.test(x)).sort() : []) {
-    const backend = await LevelBackend.open(join(opts.stateDir, d));
-    try {
-      await Task.open(program, Number(d.slice(5)), backend, { feature: () => {}, window: () => {}, deadLetter: () => {}, late: () => {} });
-    } finally {
-      await backend.close();
+    } catch (e) {
+      if (stopping) return;
+      await onFailure(batch.partition, touched ? lt : undefined, e, ctl);
     }
   }
 
-  let fail: (e: Error) => void = () => {};
-  const failed = new Promise<Error>((resolve) => (fail = resolve));
-  const consumer = await GroupConsumer.start(conn, {
+  // A multi-source task may skip an idle input (DESIGN.md rule 3) only when that input is
+  // caught up with the broker and has been quiet for idleMs; each skip is logged and counted.
+  const idleMs = opts.idleMs ?? 5000;
+  const idleTimer =
+    program.sources.length > 1
+      ? setInterval(() => void skipIdleInputs().catch((e: unknown) => log(`skewless: idle check failed: ${kafkaErrorText(e)}`)), Math.max(100, Math.min(1000, idleMs / 2)))
+      : undefined;
+  let idleCheckRunning = false;
+  async function skipIdleInputs(): Promise<void> {
+    if (idleCheckRunning || stopping) return;
+    idleCheckRunning = true;
+    try {
+      const waiting = [...tasks.values()].filter((lt) => lt.task.pendingInputs > 0);
+      if (waiting.length === 0) return;
+      const ends = new Map<string, Map<number, number>>();
+      for (const topic of sourceOfTopic.keys()) ends.set(topic, new Map((await fetchOffsets(conn, topic)).map((o) => [o.partition, o.high])));
+      const now = Date.now();
+      for (const lt of waiting) {
+        for (const s of program.sources) {
+          const name = s.node.name;
+          const topic = topicOfSource.get(name)!;
+          if (lt.task.pendingOf(name) > 0) continue;
+          const end = ends.get(topic)?.get(lt.partition) ?? 0;
+          const reached = Math.max(lt.task.nextOffset(name), consumer?.fetchedUpTo(topic, lt.partition) ?? 0);
+          const quietFor = now - (lt.lastInputAt.get(name) ?? now);
+          if (reached < end || quietFor < idleMs) continue;
+          await lt.serial(async () => {
+            if (lt.closed || lt.task.pendingOf(name) > 0) return;
+            const before = lt.task.currentStreamTime;
+            try {
+              const released = await lt.task.skipIdleInput(name);
+              if (released === 0) return;
+              log(
+                `skewless: task ${lt.partition}: merge skip ${lt.task.counters.mergeSkips}: input ${name} (${topic}) caught up at offset ${reached} and idle ${Math.round(quietFor)} ms; ` +
+                  `released ${released} records of other inputs; stream time ${fmtTime(before)} → ${fmtTime(lt.task.currentStreamTime)}`,
+              );
+              await commitTask(lt, commitContext);
+              publishTaskMetrics(metrics, lt, parityLog !== undefined);
+            } catch (e) {
+              await onFailure(lt.partition, lt, e);
+            }
+          });
+        }
+      }
+    } finally {
+      idleCheckRunning = false;
+    }
+  }
+
+  consumer = await GroupConsumer.start(conn, {
     onFatal: (e) => fail(e),
-    groupId: opts.group ?? `skewless-${plan.topology.name}`,
-    topics: [...sources.keys()],
+    groupId,
+    topics: [...sourceOfTopic.keys()],
     onBatch,
     maxBytesPerPartition: opts.maxBytesPerPartition,
     partitionsConcurrently: opts.partitionsConcurrently ?? 1,
+    sessionTimeoutMs: opts.sessionTimeoutMs,
+    log,
     onAssignment: (assignment) => {
       const owned = new Set(Object.values(assignment).flat());
       for (const [p, lt] of tasks) {
         if (owned.has(p)) continue;
-        // Revoked: everything applied is already checkpointed; release the store for the new owner.
+        // Revoked: every applied batch is committed; release the store for the new owner.
         tasks.delete(p);
-        void lt.serial(() => lt.backend.close());
+        void lt.serial(() => lt.close());
       }
       log(`skewless: assigned partitions ${[...owned].sort((a, b) => a - b).join(', ') || '(none)'}`);
     },
   });
+  log(`skewless: ${delivery} delivery, changelog ${changelog}`);
 
   return {
     metrics,
     failed,
     async stop(): Promise<void> {
+      stopping = true;
       if (idleTimer) clearInterval(idleTimer);
-      await consumer.stop();
-      for (const lt of tasks.values()) {
-        await lt.serial(async () => {
-          await commitOutputs(lt);
-          await lt.backend.close();
-        });
-      }
+      await consumer!.stop();
+      for (const lt of tasks.values()) await lt.serial(() => lt.close());
       tasks.clear();
-      await producer.close();
       await conn.close();
     },
   };
+}
+
+function fmtTime(t: number): string {
+  if (!Number.isFinite(t)) return String(t);
+  const d = new Date(t);
+  return Number.isNaN(d.getTime()) ? String(t) : d.toISOString();
 }

@@ -4,6 +4,7 @@ import { WireEncoder } from '../io/avro/wire-encoder.js';
 import { detectFileFormat } from '../io/files/input-format.js';
 import { readFileRecords } from '../io/files/read-file-records.js';
 import { KafkaConnection } from '../io/kafka/kafka-connection.js';
+import { withKafkaRetry } from '../io/kafka/kafka-retry.js';
 import { checkTopicPartitions, ensureTopic } from '../io/kafka/topic-admin.js';
 import { TopicProducer } from '../io/kafka/topic-producer.js';
 import type { CompiledPlan } from '../plan/compile.js';
@@ -72,7 +73,8 @@ export async function produceFile(opts: ProduceOptions): Promise<ProduceSummary>
     const schemaId = await registry.register(subject, schema.json);
     const ensured = await ensureTopic(conn, topic, partitions);
     const encoder = new WireEncoder(schema.json, schemaId);
-    const producer = await TopicProducer.open(conn, { maxBatchMessages: opts.batchSize });
+    // ensureTopic waited for the topic's leaders; the producer's own connect may still meet a broker that is (re)starting.
+    const producer = await withKafkaRetry('connecting the producer', () => TopicProducer.open(conn, { maxBatchMessages: opts.batchSize }));
     let skipped = 0;
     const skippedExamples: Array<{ index: number; reason: string }> = [];
     const skip = (index: number, reason: string): void => {

@@ -114,6 +114,11 @@ export class ParityFileWriter {
     appendFileSync(this.path, `${this.lines.join('\n')}\n`);
     this.lines = [];
   }
+
+  /** Forget lines of a batch that was never committed (it will be computed again). */
+  discard(): void {
+    this.lines = [];
+  }
 }
 
 /** Encodes parity entries as Kafka messages for one parity topic. */
@@ -176,9 +181,14 @@ export class LiveParityLog {
     return new LiveParityLog(sampler, await ParityLogEncoder.open(registry, opts.topic, version, topology), sourceTopics, version, file);
   }
 
-  /** Append the buffered lines of the local copy (call before checkpointing). */
+  /** Append the buffered lines of the local copy (call once their batch is committed). */
   flushFile(): void {
     this.file?.flush();
+  }
+
+  /** Drop the buffered lines of the local copy: their batch was aborted. */
+  discardFile(): void {
+    this.file?.discard();
   }
 
   get topic(): string {

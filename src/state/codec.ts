@@ -66,6 +66,11 @@ export class ByteWriter {
   bytes(): Uint8Array {
     return this.buf.slice(0, this.pos);
   }
+
+  /** Start over (bytes() copies, so a writer can be reused for many small entries). */
+  reset(): void {
+    this.pos = 0;
+  }
 }
 
 export class ByteReader {

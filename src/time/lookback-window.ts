@@ -1,5 +1,5 @@
-import type { Accumulator, AggValue, AggregationDef } from '../ops/aggregation.js';
 import type { ByteReader, ByteWriter } from '../state/codec.js';
+import type { Accumulator, AccumulatorFactory, AggValue } from './accumulator.js';
 import { TiledRun, type RawEvents, type TiledWindowSpec } from './tiled-window.js';
 import { windowKernels, type WindowKernels } from './window-kernels.js';
 
@@ -7,7 +7,7 @@ export type { TiledWindowSpec } from './tiled-window.js';
 
 /** One aggregation inside a lookback window, and where its result goes in the output vector. */
 export interface LookbackAggSlot {
-  readonly def: AggregationDef;
+  readonly def: AccumulatorFactory;
   /** Index of the value column it reads, or -1 for count(). */
   readonly column: number;
   readonly out: number;
@@ -36,6 +36,15 @@ export interface TimelineLayout {
   readonly sinceLast: readonly SinceLastSlot[];
   readonly maxWindow: number;
 }
+
+/** Event identities as parallel arrays. */
+export interface PendingEvents {
+  times: number[];
+  seqs: number[];
+}
+
+/** Thrown when stored timeline entries do not fit together: the store must be restored. */
+export class CorruptTimelineError extends Error {}
 
 interface WindowRun {
   /** Absolute index of the first buffered event inside the running range (clock − W, clock]. */
@@ -89,6 +98,13 @@ export class KeyTimeline implements RawEvents {
   tiled: TiledRun[];
   /** Changed since the last checkpoint (not persisted). */
   dirty = false;
+  /**
+   * Apply sequences below this are in the store; later ones were applied since the last
+   * checkpoint (sequences grow with every applied record, so no list of additions is kept).
+   */
+  persistedBelow = 0;
+  /** Stored events evicted since the last checkpoint: their entries must be deleted (not persisted). */
+  readonly evicted: PendingEvents = { times: [], seqs: [] };
   /** The owning task's batch number when it last used this timeline (cache eviction; not persisted). */
   lastBatch = 0;
 
@@ -203,6 +219,10 @@ export class KeyTimeline implements RawEvents {
     const n = this.times.length;
     while (this.start < n && this.times[this.start] <= horizon) {
       this.evictedUpTo = this.times[this.start];
+      if (this.seqs[this.start] < this.persistedBelow) {
+        this.evicted.times.push(this.evictedUpTo);
+        this.evicted.seqs.push(this.seqs[this.start]);
+      }
       this.start++;
     }
     for (const run of this.runs) if (run.lo < this.start) run.lo = this.start;
@@ -222,16 +242,37 @@ export class KeyTimeline implements RawEvents {
     return this.times.length - this.start;
   }
 
-  encode(w: ByteWriter): void {
+  /**
+   * Hand every change since the last call to `put` (buffered events applied since then) and
+   * `del` (stored events evicted since then), then mark them written: from now on sequences
+   * below `seqBound` count as stored.
+   */
+  drainChanges(seqBound: number, w: ByteWriter, put: (t: number, seq: number, value: Uint8Array) => void, del: (t: number, seq: number) => void): void {
+    for (let i = 0; i < this.evicted.times.length; i++) del(this.evicted.times[i], this.evicted.seqs[i]);
+    this.evicted.times.length = 0;
+    this.evicted.seqs.length = 0;
+    for (let i = this.start; i < this.times.length; i++) {
+      if (this.seqs[i] < this.persistedBelow) continue;
+      w.reset();
+      for (let c = 0; c < this.cols.length; c++) w.scalar(this.cols[c][i]);
+      put(this.times[i], this.seqs[i], w.bytes());
+    }
+    this.persistedBelow = seqBound;
+  }
+
+  /**
+   * Everything but the buffered events: clocks, the first retained event (so stale event
+   * entries a restore could leave behind are recognised), running accumulators and tiles.
+   */
+  encodeHead(w: ByteWriter): void {
     w.f64(this.clock);
     w.f64(this.evictedUpTo);
     const n = this.times.length - this.start;
     w.uint(n);
-    for (let i = this.start; i < this.times.length; i++) {
-      w.f64(this.times[i]);
-      w.f64(this.seqs[i]);
+    if (n > 0) {
+      w.f64(this.times[this.start]);
+      w.f64(this.seqs[this.start]);
     }
-    for (const col of this.cols) for (let i = this.start; i < col.length; i++) w.scalar(col[i]);
     for (const run of this.runs) {
       w.uint(run.lo - this.start);
       for (const acc of run.accs) acc.encode(w);
@@ -239,18 +280,36 @@ export class KeyTimeline implements RawEvents {
     for (const run of this.tiled) run.encode(w);
   }
 
-  static decode(layout: TimelineLayout, r: ByteReader): KeyTimeline {
+  /**
+   * Rebuild from a head and the stored events in (time, sequence) order. Events before the
+   * head's first retained one are leftovers of a missed deletion and are skipped (returned in
+   * `stale` for the caller to delete); any other disagreement throws CorruptTimelineError.
+   */
+  static fromParts(layout: TimelineLayout, head: ByteReader, events: ReadonlyArray<readonly [number, number, ByteReader]>, stale: Array<readonly [number, number]> = []): KeyTimeline {
     const k = new KeyTimeline(layout);
-    k.clock = r.f64();
-    k.evictedUpTo = r.f64();
-    const n = r.uint();
-    for (let i = 0; i < n; i++) {
-      k.times.push(r.f64());
-      k.seqs.push(r.f64());
+    k.clock = head.f64();
+    k.evictedUpTo = head.f64();
+    const n = head.uint();
+    let i = 0;
+    if (n > 0) {
+      const t0 = head.f64();
+      const s0 = head.f64();
+      while (i < events.length && (events[i][0] < t0 || (events[i][0] === t0 && events[i][1] < s0))) {
+        stale.push([events[i][0], events[i][1]]);
+        i++;
+      }
+    } else {
+      for (; i < events.length; i++) stale.push([events[i][0], events[i][1]]);
     }
-    for (const col of k.cols) for (let i = 0; i < n; i++) col.push(r.scalar());
-    k.runs = layout.windows.map((w) => ({ lo: r.uint(), accs: w.aggs.map((a) => a.def.decode(r)) }));
-    k.tiled = layout.tiledWindows.map((w) => TiledRun.decode(w, r));
+    if (events.length - i !== n) throw new CorruptTimelineError(`timeline holds ${events.length - i} events, its head says ${n}`);
+    for (; i < events.length; i++) {
+      const [t, seq, r] = events[i];
+      k.times.push(t);
+      k.seqs.push(seq);
+      for (const col of k.cols) col.push(r.scalar());
+    }
+    k.runs = layout.windows.map((w) => ({ lo: head.uint(), accs: w.aggs.map((a) => a.def.decode(head)) }));
+    k.tiled = layout.tiledWindows.map((w) => TiledRun.decode(w, head));
     return k;
   }
 }

@@ -1,7 +1,8 @@
 /**
- * A consumer-group member that hands whole fetched batches to its caller and commits only
- * what the caller says is durable. Offsets are never auto-committed: the live driver commits
- * after its state checkpoint, so the group never runs ahead of the state.
+ * A consumer-group member that hands whole fetched batches to its caller. It never commits by
+ * itself: the live driver commits offsets inside its transaction (exactly-once) or after its
+ * state is durable (at-least-once), and moves the fetch position to where its state stands.
+ * Inputs are read with read_committed.
  */
 import type { Consumer, EachBatchPayload } from 'kafkajs';
 import type { KafkaConnection } from './kafka-connection.js';
@@ -18,51 +19,92 @@ export interface ConsumedBatch {
   readonly topic: string;
   readonly partition: number;
   readonly messages: readonly ConsumedMessage[];
+  /** The offset this fetch started from: offsets before the first message hold no data. */
+  readonly fetchedOffset: number;
   /** The partition's log end offset when the batch was fetched. */
   readonly highWatermark: number;
+}
+
+/** What a batch handler may do with the member while it works. */
+export interface BatchControl {
+  /** Keep the group session alive during long work. */
+  heartbeat(): Promise<void>;
+  /** The batch was handled: fetching continues after it. */
+  done(): void;
+}
+
+export interface TopicPartitionOffset {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
 }
 
 export interface GroupConsumerOptions {
   readonly groupId: string;
   readonly topics: readonly string[];
   /**
-   * Process one batch; resolves with the next offset that is durable (state checkpointed),
-   * which is then committed for the group, with optional commit metadata.
+   * Handle one batch. Call ctl.done() once it is applied; without it (and without a seek) the
+   * member fetches the same records again.
    */
-  readonly onBatch: (batch: ConsumedBatch) => Promise<{ readonly next: number; readonly metadata?: string }>;
+  readonly onBatch: (batch: ConsumedBatch, ctl: BatchControl) => Promise<void>;
   /** The partitions this member now owns, per topic (after every rebalance). */
   readonly onAssignment?: (assignment: Readonly<Record<string, readonly number[]>>) => void;
-  /**
-   * A batch failed in a way retrying cannot fix (e.g. state of another topology version): the
-   * caller should stop the member. kafkajs alone would re-deliver the batch forever.
-   */
+  /** The member failed in a way it cannot recover from by itself (kafkajs gave up restarting). */
   readonly onFatal?: (error: Error) => void;
-  /**
-   * Batches of different partitions handled at once (default 1). Above 1, one partition's
-   * engine work overlaps another's wait for produce acks and checkpoints; the caller must
-   * keep each partition's own work in order (the live worker's tasks are serial).
-   */
+  /** Batches of different partitions handled at once (default 1). */
   readonly partitionsConcurrently?: number;
   /** Upper bound on bytes fetched per partition and request (kafkajs default 1 MiB). */
   readonly maxBytesPerPartition?: number;
+  /**
+   * How long the group waits for a silent member before giving its partitions to others
+   * (default 10 s): the failover time after a kill -9. A clean stop leaves at once.
+   */
+  readonly sessionTimeoutMs?: number;
+  /** Longest wait for a fetch to fill up (default 500 ms): bounds the latency of a quiet input. */
+  readonly maxWaitMs?: number;
+  readonly log?: (line: string) => void;
 }
 
 export class GroupConsumer {
-  private constructor(private readonly consumer: Consumer) {}
+  /** Per `topic:partition`: the offset after the last one fetched, control records included. */
+  private readonly fetched = new Map<string, number>();
+
+  private constructor(private readonly consumer: Consumer) {
+    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+      const id = `${payload.topic}:${payload.partition}`;
+      const next = Number(payload.lastOffset) + 1;
+      if (next > (this.fetched.get(id) ?? 0)) this.fetched.set(id, next);
+    });
+  }
+
+  /** The offset after the last record fetched from a partition (0 before any). */
+  fetchedUpTo(topic: string, partition: number): number {
+    return this.fetched.get(`${topic}:${partition}`) ?? 0;
+  }
 
   static async start(conn: KafkaConnection, opts: GroupConsumerOptions): Promise<GroupConsumer> {
+    const sessionTimeout = opts.sessionTimeoutMs ?? 10_000;
     const consumer = conn.kafka.consumer({
       groupId: opts.groupId,
       allowAutoTopicCreation: false,
       maxBytesPerPartition: opts.maxBytesPerPartition ?? 1024 * 1024,
-      sessionTimeout: 30_000,
-      heartbeatInterval: 3_000,
+      sessionTimeout,
+      heartbeatInterval: Math.max(500, Math.floor(sessionTimeout / 10)),
+      maxWaitTimeInMs: opts.maxWaitMs ?? 500,
+      readUncommitted: false,
+      // Ride out broker restarts: kafkajs restarts the member after a crash it deems retriable.
+      retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 10_000 },
     });
+    const member = new GroupConsumer(consumer);
     await consumer.connect();
     if (opts.onAssignment) {
       consumer.on(consumer.events.GROUP_JOIN, (e) => opts.onAssignment!(e.payload.memberAssignment));
     }
-    for (const topic of opts.topics) await consumer.subscribe({ topic, fromBeginning: true });
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (payload.restart) opts.log?.(`skewless: consumer restarting after: ${payload.error.message}`);
+      else opts.onFatal?.(payload.error);
+    });
+    await consumer.subscribe({ topics: [...opts.topics], fromBeginning: true });
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
@@ -70,27 +112,32 @@ export class GroupConsumer {
       eachBatch: async (p: EachBatchPayload) => {
         const { batch } = p;
         if (batch.messages.length === 0) return;
-        let result: { readonly next: number; readonly metadata?: string };
-        try {
-          result = await opts.onBatch({
+        const last = batch.lastOffset();
+        await opts.onBatch(
+          {
             topic: batch.topic,
             partition: batch.partition,
+            fetchedOffset: Number((batch as unknown as { fetchedOffset: string }).fetchedOffset),
             highWatermark: Number(batch.highWatermark),
             messages: batch.messages.map((m) => ({ offset: Number(m.offset), key: m.key, value: m.value, timestamp: Number(m.timestamp) })),
-          });
-        } catch (e) {
-          opts.onFatal?.(e instanceof Error ? e : new Error(String(e)));
-          throw e;
-        }
-        const { next, metadata } = result;
-        // The whole batch is handed over (the caller holds what it has not applied yet), so
-        // fetching continues after it; only the durable position is committed for the group.
-        p.resolveOffset(batch.messages[batch.messages.length - 1].offset);
-        await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: String(next), metadata: metadata ?? null }]);
+          },
+          { heartbeat: () => p.heartbeat(), done: () => p.resolveOffset(last) },
+        );
         await p.heartbeat();
       },
     });
-    return new GroupConsumer(consumer);
+    return member;
+  }
+
+  /** Fetch this partition from `offset` next (where the task's state stands). */
+  seek(topic: string, partition: number, offset: number): void {
+    this.fetched.delete(`${topic}:${partition}`);
+    this.consumer.seek({ topic, partition, offset: String(offset) });
+  }
+
+  /** Commit offsets for the group outside a transaction (at-least-once delivery). */
+  async commit(offsets: readonly TopicPartitionOffset[], metadata?: string): Promise<void> {
+    await this.consumer.commitOffsets(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: String(o.offset), metadata: metadata ?? null })));
   }
 
   /** Finish the batch in progress, leave the group and disconnect. */

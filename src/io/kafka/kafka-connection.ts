@@ -4,6 +4,7 @@
  */
 import kafkajs from './kafkajs-runtime.js';
 import type { Admin, Kafka, LogEntry, logCreator, RetryOptions } from 'kafkajs';
+import { kafkaErrorText } from './kafka-retry.js';
 
 const { Kafka: KafkaClient, logLevel } = kafkajs;
 
@@ -53,13 +54,6 @@ function stderrLogger(verbose: boolean): logCreator {
     };
 }
 
-function errorText(e: unknown): string {
-  if (!(e instanceof Error)) return String(e);
-  // kafkajs wraps the socket error in "number of retries exceeded"; the root cause is what helps.
-  const cause = (e as Error & { originalError?: unknown }).originalError;
-  return cause instanceof Error ? errorText(cause) : e.message;
-}
-
 /**
  * A kafkajs client plus one admin client, opened after checking that a broker answers. The
  * check uses its own short retry budget: an absent broker is reported in about a second
@@ -95,7 +89,7 @@ export class KafkaConnection {
       await probe.listTopics();
     } catch (e) {
       await probe.disconnect().catch(() => undefined);
-      throw new KafkaUnreachableError(options.brokers, errorText(e));
+      throw new KafkaUnreachableError(options.brokers, kafkaErrorText(e));
     }
     await probe.disconnect();
     const kafka = client();

@@ -2,8 +2,12 @@
  * Topic administration: existence and partition counts, and the offsets a replay snapshots.
  * Offsets are int64 strings in kafkajs; they become JS numbers here (exact up to 2^53, far
  * beyond any real partition) so the engine's InputRecord offsets stay plain numbers.
+ *
+ * Every call goes through withKafkaRetry: readiness races of a healthy cluster (a topic just
+ * created, a coordinator moving or loading, a broker restarting) are waited out, bounded.
  */
 import type { KafkaConnection } from './kafka-connection.js';
+import { isRetriableKafkaError, KafkaNotReadyError, withKafkaRetry } from './kafka-retry.js';
 
 export interface PartitionOffsets {
   readonly partition: number;
@@ -26,19 +30,39 @@ function toOffset(value: string, what: string): number {
   return n;
 }
 
+const missingTopic = (conn: KafkaConnection, topic: string): Error => new Error(`Kafka topic "${topic}" does not exist on ${conn.brokers.join(',')}`);
+
+/** Whether the cluster lists `topic` (listing all topics answers at once; asking for a missing one makes kafkajs retry for seconds). */
+async function topicListed(conn: KafkaConnection, topic: string): Promise<boolean> {
+  return (await withKafkaRetry('listing Kafka topics', () => conn.admin.listTopics())).includes(topic);
+}
+
+/**
+ * `op` on an existing topic, retried through readiness races; a topic that turns out not to
+ * exist (kafkajs reports it as a retriable UNKNOWN_TOPIC_OR_PARTITION) fails at once instead.
+ */
+function onTopic<T>(conn: KafkaConnection, topic: string, what: string, op: () => Promise<T>): Promise<T> {
+  return withKafkaRetry(what, async () => {
+    try {
+      return await op();
+    } catch (e) {
+      if (isRetriableKafkaError(e) && !(await topicListed(conn, topic))) throw missingTopic(conn, topic);
+      throw e;
+    }
+  });
+}
+
 /** Partition count of a topic, or undefined when it does not exist. */
 export async function topicPartitionCount(conn: KafkaConnection, topic: string): Promise<number | undefined> {
-  // listTopics first: asking for the metadata of a missing topic makes kafkajs retry for seconds.
-  const topics = await conn.admin.listTopics();
-  if (!topics.includes(topic)) return undefined;
-  const meta = await conn.admin.fetchTopicMetadata({ topics: [topic] });
+  if (!(await topicListed(conn, topic))) return undefined;
+  const meta = await withKafkaRetry(`reading the metadata of Kafka topic "${topic}"`, () => conn.admin.fetchTopicMetadata({ topics: [topic] }));
   return meta.topics[0]?.partitions.length;
 }
 
 /** Partition numbers of an existing topic, ascending; a clear error when it does not exist. */
 export async function listPartitions(conn: KafkaConnection, topic: string): Promise<number[]> {
   const count = await topicPartitionCount(conn, topic);
-  if (count === undefined) throw new Error(`Kafka topic "${topic}" does not exist on ${conn.brokers.join(',')}`);
+  if (count === undefined) throw missingTopic(conn, topic);
   return Array.from({ length: count }, (_, p) => p);
 }
 
@@ -72,15 +96,36 @@ export async function ensureTopic(
   if (await checkTopicPartitions(conn, topic, partitions)) return { topic, partitions, created: false };
   const configEntries = Object.entries(configs).map(([name, value]) => ({ name, value }));
   // false when another client created it in the meantime: then its count is checked again.
-  const created = await conn.admin.createTopics({ topics: [{ topic, numPartitions: partitions, configEntries }], waitForLeaders: true });
-  const existing = await topicPartitionCount(conn, topic);
-  if (existing !== partitions) throw partitionMismatch(topic, existing, partitions);
+  // kafkajs' own wait for leaders gives up after 5 s without saying whether the topic was created; waitForTopic waits instead.
+  const created = await withKafkaRetry(`creating Kafka topic "${topic}"`, () =>
+    conn.admin.createTopics({ topics: [{ topic, numPartitions: partitions, configEntries }], waitForLeaders: false }),
+  );
+  await waitForTopic(conn, topic, partitions);
   return { topic, partitions, created };
+}
+
+/**
+ * Wait until a topic just created is usable: listed, with `partitions` partitions in the
+ * metadata, each with a leader. Right after CreateTopics a broker may not know the topic yet
+ * ("does not host this topic-partition") or its partitions may have no leader; a producer or
+ * consumer started then fails. A topic that shows another partition count is an error.
+ */
+async function waitForTopic(conn: KafkaConnection, topic: string, partitions: number): Promise<void> {
+  await withKafkaRetry(`waiting for Kafka topic "${topic}" to get leaders`, async () => {
+    if (!(await topicListed(conn, topic))) throw new KafkaNotReadyError(`topic "${topic}" is not in the metadata yet`);
+    const meta = await conn.admin.fetchTopicMetadata({ topics: [topic] });
+    const found = meta.topics.find((t) => t.name === topic)?.partitions ?? [];
+    if (found.length > partitions) throw partitionMismatch(topic, found.length, partitions);
+    const ready = found.filter((p) => p.partitionErrorCode === 0 && p.leader >= 0).length;
+    if (found.length < partitions || ready < partitions) {
+      throw new KafkaNotReadyError(`${ready} of ${partitions} partitions of "${topic}" have a leader`);
+    }
+  });
 }
 
 /** Earliest and latest offsets of every partition, by partition. */
 export async function fetchOffsets(conn: KafkaConnection, topic: string): Promise<PartitionOffsets[]> {
-  const offsets = await conn.admin.fetchTopicOffsets(topic);
+  const offsets = await onTopic(conn, topic, `reading the offsets of Kafka topic "${topic}"`, () => conn.admin.fetchTopicOffsets(topic));
   return offsets
     .map((o) => ({ partition: o.partition, low: toOffset(o.low, 'earliest'), high: toOffset(o.high, 'latest') }))
     .sort((a, b) => a.partition - b.partition);
@@ -91,7 +136,9 @@ export async function fetchOffsets(conn: KafkaConnection, topic: string): Promis
  * latest offset when there is none (kafkajs maps Kafka's -1 to the high watermark).
  */
 export async function offsetsForTime(conn: KafkaConnection, topic: string, timestamp: number): Promise<Map<number, number>> {
-  const offsets = await conn.admin.fetchTopicOffsetsByTimestamp(topic, timestamp);
+  const offsets = await onTopic(conn, topic, `reading the offsets of Kafka topic "${topic}" at ${timestamp}`, () =>
+    conn.admin.fetchTopicOffsetsByTimestamp(topic, timestamp),
+  );
   return new Map(offsets.map((o) => [o.partition, toOffset(o.offset, `timestamp ${timestamp}`)]));
 }
 
@@ -104,11 +151,25 @@ export async function deleteGroup(conn: KafkaConnection, groupId: string): Promi
   }
 }
 
-/** Delete topics (tests and throwaway runs clean up after themselves); missing ones are ignored. */
-export async function deleteTopics(conn: KafkaConnection, topics: readonly string[]): Promise<void> {
-  const existing = new Set(await conn.admin.listTopics());
-  const doomed = topics.filter((t) => existing.has(t));
-  if (doomed.length > 0) await conn.admin.deleteTopics({ topics: doomed });
+/**
+ * Delete topics (tests and throwaway runs clean up after themselves), best effort: missing
+ * ones are ignored, and so is a failure or a cluster that does not answer within `timeoutMs`
+ * (default 5 s); cleaning up never fails the run it follows. Resolves to whether it finished.
+ */
+export async function deleteTopics(conn: KafkaConnection, topics: readonly string[], opts: { readonly timeoutMs?: number } = {}): Promise<boolean> {
+  const attempt = (async () => {
+    const existing = new Set(await conn.admin.listTopics());
+    const doomed = topics.filter((t) => existing.has(t));
+    if (doomed.length > 0) await conn.admin.deleteTopics({ topics: doomed });
+    return true;
+  })().catch(() => false);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), opts.timeoutMs ?? 5000)));
+  try {
+    return await Promise.race([attempt, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export interface GroupOffsetsCommit {
@@ -132,21 +193,34 @@ export async function commitGroupOffsets(
   offsets: ReadonlyArray<{ readonly partition: number; readonly offset: number }>,
   opts: { readonly onlyIfNone?: boolean } = {},
 ): Promise<GroupOffsetsCommit> {
-  const fetched = await conn.admin.fetchOffsets({ groupId, topics: [topic] });
-  const previous = (fetched.find((t) => t.topic === topic)?.partitions ?? [])
-    .filter((p) => Number(p.offset) >= 0)
-    .map((p) => ({ partition: p.partition, offset: toOffset(p.offset, `committed (group ${groupId})`) }))
-    .sort((a, b) => a.partition - b.partition);
+  const previous = await committedOffsets(conn, groupId, topic);
   if (offsets.length === 0 || (opts.onlyIfNone === true && previous.length > 0)) return { previous, written: false };
   for (const o of offsets) {
     if (!Number.isSafeInteger(o.offset) || o.offset < 0) throw new RangeError(`offset for ${topic} partition ${o.partition} must be a whole number ≥ 0, got ${o.offset}`);
   }
-  try {
-    await conn.admin.setOffsets({ groupId, topic, partitions: offsets.map((o) => ({ partition: o.partition, offset: String(o.offset) })) });
-  } catch (e) {
-    const msg = e instanceof Error ? e.message : String(e);
-    if (/running instances/.test(msg)) throw new Error(`consumer group "${groupId}" has running members (${msg}): stop them before setting its offsets`);
-    throw e;
-  }
+  // Setting offsets is idempotent, so the whole set-and-verify repeats. The check reads them back:
+  // kafkajs' setOffsets runs a throwaway group member, and when that member's join fails (a
+  // coordinator moving or loading) and kafkajs restarts it, the seeks are lost without an error.
+  await withKafkaRetry(`setting the offsets of consumer group "${groupId}" on "${topic}"`, async () => {
+    try {
+      await conn.admin.setOffsets({ groupId, topic, partitions: offsets.map((o) => ({ partition: o.partition, offset: String(o.offset) })) });
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : String(e);
+      if (/running instances/.test(msg)) throw new Error(`consumer group "${groupId}" has running members (${msg}): stop them before setting its offsets`);
+      throw e;
+    }
+    const now = new Map((await committedOffsets(conn, groupId, topic)).map((p) => [p.partition, p.offset]));
+    const missing = offsets.filter((o) => now.get(o.partition) !== o.offset);
+    if (missing.length > 0) throw new KafkaNotReadyError(`${missing.length} of ${offsets.length} offsets not committed yet`);
+  });
   return { previous, written: true };
+}
+
+/** What a group has committed for `topic`, by partition (partitions without a commit are absent). */
+async function committedOffsets(conn: KafkaConnection, groupId: string, topic: string): Promise<Array<{ partition: number; offset: number }>> {
+  const fetched = await withKafkaRetry(`reading the offsets of consumer group "${groupId}"`, () => conn.admin.fetchOffsets({ groupId, topics: [topic] }));
+  return (fetched.find((t) => t.topic === topic)?.partitions ?? [])
+    .filter((p) => Number(p.offset) >= 0)
+    .map((p) => ({ partition: p.partition, offset: toOffset(p.offset, `committed (group ${groupId})`) }))
+    .sort((a, b) => a.partition - b.partition);
 }

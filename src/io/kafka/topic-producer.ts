@@ -28,10 +28,10 @@ export interface TopicProducerOptions {
   readonly maxBatchBytes?: number;
 }
 
-const toBuffer = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+export const toBuffer = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
 /** kafkajs takes strings and Buffers as header values; only other byte arrays need a copy of the object. */
-function kafkaHeaders(headers: Readonly<Record<string, string | Uint8Array>>): IHeaders {
+export function kafkaHeaders(headers: Readonly<Record<string, string | Uint8Array>>): IHeaders {
   for (const k in headers) {
     const v = headers[k];
     if (typeof v !== 'string' && !Buffer.isBuffer(v)) {
@@ -41,6 +41,23 @@ function kafkaHeaders(headers: Readonly<Record<string, string | Uint8Array>>): I
     }
   }
   return headers as IHeaders;
+}
+
+/** kafkajs' message shape for one outgoing record. */
+export function toKafkaMessage(message: OutgoingMessage): Message {
+  const m: Message = {
+    key: message.key === null || typeof message.key === 'string' ? message.key : toBuffer(message.key),
+    value: message.value === null ? null : toBuffer(message.value),
+  };
+  if (message.partition !== undefined) m.partition = message.partition;
+  if (message.timestamp !== undefined) m.timestamp = String(message.timestamp);
+  if (message.headers) m.headers = kafkaHeaders(message.headers);
+  return m;
+}
+
+/** Bytes of a record's key and value (what the batch limits count). */
+export function messageBytes(message: OutgoingMessage): number {
+  return (message.key === null ? 0 : typeof message.key === 'string' ? message.key.length : message.key.byteLength) + (message.value?.byteLength ?? 0);
 }
 
 export class TopicProducer {
@@ -83,18 +100,12 @@ export class TopicProducer {
    * flush(). For hot loops, where an await per message would cost more than the message.
    */
   buffer(topic: string, message: OutgoingMessage): boolean {
-    const m: Message = {
-      key: message.key === null || typeof message.key === 'string' ? message.key : toBuffer(message.key),
-      value: message.value === null ? null : toBuffer(message.value),
-    };
-    if (message.partition !== undefined) m.partition = message.partition;
-    if (message.timestamp !== undefined) m.timestamp = String(message.timestamp);
-    if (message.headers) m.headers = kafkaHeaders(message.headers);
+    const m = toKafkaMessage(message);
     let list = this.pending.get(topic);
     if (!list) this.pending.set(topic, (list = []));
     list.push(m);
     this.pendingCount++;
-    this.pendingBytes += (message.key === null ? 0 : typeof message.key === 'string' ? message.key.length : message.key.byteLength) + (message.value?.byteLength ?? 0);
+    this.pendingBytes += messageBytes(message);
     return this.pendingCount >= this.maxMessages || this.pendingBytes >= this.maxBytes;
   }
 

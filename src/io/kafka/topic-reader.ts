@@ -5,13 +5,15 @@
  *
  * kafkajs has no assign(): the reader joins a consumer group of its own (a unique throwaway
  * id, deleted afterwards), hands exactly the wanted partitions to itself with a fixed
- * assigner, seeks each partition to its start, never commits an offset, and stops once every
- * partition has reached its end.
+ * assigner, seeks each partition to its start (and, after a rejoin or a restart of the
+ * consumer, to the first offset not delivered yet), never commits an offset, and stops once
+ * every partition has reached its end.
  */
 import { randomUUID } from 'node:crypto';
 import kafkajs from './kafkajs-runtime.js';
 import type { Batch, Consumer, EachBatchPayload, PartitionAssigner } from 'kafkajs';
 import type { KafkaConnection } from './kafka-connection.js';
+import { kafkaErrorText, withKafkaRetry } from './kafka-retry.js';
 import { deleteGroup } from './topic-admin.js';
 
 const { AssignerProtocol } = kafkajs;
@@ -47,6 +49,9 @@ export interface TopicReadOptions {
   /** At most this many records per yielded batch (default 4096). */
   readonly batchSize?: number;
 }
+
+/** How long the reader's consumer may take to join its group, restarts included. */
+const JOIN_DEADLINE_MS = 30_000;
 
 /** Prefix of the throwaway consumer groups, so they are recognisable in a group listing. */
 export const REPLAY_GROUP_PREFIX = 'skewless-replay-';
@@ -150,7 +155,13 @@ export async function* readTopicRanges(conn: KafkaConnection, ranges: readonly P
     maxWaitTimeInMs: 250,
   });
 
-  /** Seek every unfinished partition to where it stands: on start, and after any rejoin (which would reset positions). */
+  /**
+   * Seek every unfinished partition to where it stands, each time the consumer has joined its
+   * group: on start, after a rejoin (which would reset positions), and after kafkajs restarts a
+   * crashed consumer. Only then: a seek needs a running consumer group, and run() can return
+   * before there is one (a join that failed with a retriable error schedules a restart and
+   * leaves none: "Consumer group was not initialized, consumer#run must be called first").
+   */
   const seekAll = (): void => {
     for (const s of states.values()) if (!s.done) consumer.seek({ topic: s.range.topic, partition: s.range.partition, offset: String(s.next) });
   };
@@ -178,10 +189,22 @@ export async function* readTopicRanges(conn: KafkaConnection, ranges: readonly P
     advance(s, after);
   };
 
-  await consumer.connect();
+  let joined = false;
+  let lastCrash: Error | undefined;
+  await withKafkaRetry('connecting the replay consumer', () => consumer.connect());
+  // Bounded: kafkajs restarts a consumer whose join failed with a retriable error, forever.
+  const joinTimer = setTimeout(() => {
+    if (joined) return;
+    const last = lastCrash === undefined ? '' : `: ${kafkaErrorText(lastCrash)}`;
+    handoff.push({ kind: 'error', error: new Error(`the consumer did not join its group within ${JOIN_DEADLINE_MS / 1000}s${last}`) });
+  }, JOIN_DEADLINE_MS);
   try {
-    await consumer.subscribe({ topics: Object.keys(assignment), fromBeginning: true });
-    consumer.on(consumer.events.GROUP_JOIN, seekAll);
+    // The metadata of a topic just created may not have reached the broker asked yet.
+    await withKafkaRetry(`subscribing to ${Object.keys(assignment).join(', ')}`, () => consumer.subscribe({ topics: Object.keys(assignment), fromBeginning: true }));
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      joined = true;
+      seekAll();
+    });
     // Batches holding only control records (transaction markers) never reach eachBatch, but still move the position.
     consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
       const s = states.get(idOf(payload.topic, payload.partition));
@@ -189,9 +212,10 @@ export async function* readTopicRanges(conn: KafkaConnection, ranges: readonly P
     });
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       if (!payload.restart) handoff.push({ kind: 'error', error: payload.error });
+      else if (lastCrash === undefined) process.stderr.write(`skewless: reading Kafka: ${kafkaErrorText(payload.error)}; the consumer restarts (up to ${JOIN_DEADLINE_MS / 1000}s to join)\n`);
+      lastCrash = payload.error;
     });
     await consumer.run({ autoCommit: false, partitionsConsumedConcurrently: 1, eachBatch });
-    seekAll();
 
     let open = states.size;
     while (open > 0) {
@@ -201,6 +225,7 @@ export async function* readTopicRanges(conn: KafkaConnection, ranges: readonly P
       else yield item.batch;
     }
   } finally {
+    clearTimeout(joinTimer);
     handoff.close();
     await consumer.disconnect().catch(() => undefined);
     await deleteGroup(conn, groupId);

@@ -1,0 +1,57 @@
+/**
+ * What a topic's broker accepts from a producer: record size and timestamp bounds. The live
+ * driver checks outputs against them before a transaction, since one refused record would
+ * otherwise fail the whole batch on every retry.
+ */
+import kafkajs from './kafkajs-runtime.js';
+import type { KafkaConnection } from './kafka-connection.js';
+import { withKafkaRetry } from './kafka-retry.js';
+
+const { ConfigResourceTypes } = kafkajs;
+
+export interface TopicLimits {
+  readonly maxMessageBytes: number;
+  readonly timestampType: 'CreateTime' | 'LogAppendTime';
+  readonly timestampAfterMaxMs: number;
+  readonly timestampBeforeMaxMs: number;
+}
+
+/** The largest value Kafka takes for a long config: no bound. */
+export const UNBOUNDED_MS = '9223372036854775807';
+
+/**
+ * Configs for topics skewless creates for its outputs: record timestamps are event times (of
+ * any age, e.g. during a bootstrap of old history), so the broker must not bound them.
+ */
+export const EVENT_TIME_TOPIC_CONFIGS: Readonly<Record<string, string>> = {
+  'message.timestamp.type': 'CreateTime',
+  'message.timestamp.after.max.ms': UNBOUNDED_MS,
+  'message.timestamp.before.max.ms': UNBOUNDED_MS,
+};
+
+const num = (v: string | undefined, fallback: number): number => {
+  const n = Number(v);
+  return v === undefined || !Number.isFinite(n) ? fallback : n;
+};
+
+export async function topicLimits(conn: KafkaConnection, topics: readonly string[]): Promise<Map<string, TopicLimits>> {
+  const out = new Map<string, TopicLimits>();
+  if (topics.length === 0) return out;
+  const res = await withKafkaRetry('reading topic configs', () =>
+    conn.admin.describeConfigs({
+      includeSynonyms: false,
+      resources: topics.map((name) => ({ type: ConfigResourceTypes.TOPIC, name })),
+    }),
+  );
+  for (const r of res.resources) {
+    const entries = new Map(r.configEntries.map((e) => [e.configName, e.configValue]));
+    out.set(r.resourceName, {
+      maxMessageBytes: num(entries.get('max.message.bytes'), 1_048_588),
+      timestampType: entries.get('message.timestamp.type') === 'LogAppendTime' ? 'LogAppendTime' : 'CreateTime',
+      // Kafka before 3.6 had only message.timestamp.difference.max.ms (both directions).
+      timestampAfterMaxMs: num(entries.get('message.timestamp.after.max.ms') ?? entries.get('message.timestamp.difference.max.ms'), Number.MAX_SAFE_INTEGER),
+      timestampBeforeMaxMs: num(entries.get('message.timestamp.before.max.ms') ?? entries.get('message.timestamp.difference.max.ms'), Number.MAX_SAFE_INTEGER),
+    });
+  }
+  return out;
+}

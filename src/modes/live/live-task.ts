@@ -1,0 +1,54 @@
+/**
+ * One assigned partition's task in a live worker: the engine task, its local store, its own
+ * producer (the transactional id that fences earlier owners), the records it emitted since
+ * its last commit, and a queue so that batches, idle skips and shutdown never interleave.
+ */
+import type { Task } from '../../engine/task.js';
+import type { TaskProducer, TaskRecord } from '../../io/kafka/task-producer.js';
+import type { LevelBackend } from '../../state/state-backend.js';
+import type { RecordBuffer } from './record-collector.js';
+
+export class LiveTask implements RecordBuffer {
+  private chain: Promise<unknown> = Promise.resolve();
+  readonly out: TaskRecord[] = [];
+  paritySamples = 0;
+  /** Wall-clock time (ms) the last record of each source reached this task: idle detection only. */
+  readonly lastInputAt = new Map<string, number>();
+  /** Consecutive seeks to the same offset per topic, to tell a stuck position from a stale fetch. */
+  readonly seeks = new Map<string, { offset: number; count: number }>();
+  /** Set once the task is dropped (revoked, fenced or failed): queued work must not touch it. */
+  closed = false;
+
+  constructor(
+    readonly partition: number,
+    readonly task: Task,
+    readonly backend: LevelBackend,
+    readonly producer: TaskProducer,
+    /** The store holds state no changelog has: publish all of it with the first commit. */
+    public seedChangelog: boolean,
+    openedAt: number,
+    sources: readonly string[],
+  ) {
+    for (const s of sources) this.lastInputAt.set(s, openedAt);
+  }
+
+  mergeSkips(): number {
+    return this.task.counters.mergeSkips;
+  }
+
+  /** Run fn after everything queued before it, whether that succeeded or not. */
+  serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.chain.then(fn, fn);
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Release the store and the producer; whatever was not committed is forgotten. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.out.length = 0;
+    await this.backend.close().catch(() => undefined);
+    await this.producer.close().catch(() => undefined);
+  }
+}

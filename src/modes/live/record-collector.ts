@@ -1,0 +1,216 @@
+/**
+ * Turns what a task emits (feature vectors, window rows, late records, dead letters, parity
+ * samples) into Kafka records, buffered per task until its next commit. Records a topic's
+ * broker would refuse for good (a timestamp outside the topic's accepted range, a record over
+ * its size limit) become dead letters here, with the reason, instead of failing every retry
+ * of the batch.
+ */
+import type { DeadLetter, FeatureRow, LateRecord, OutputColumn, TaskSinks, WindowRowOut } from '../../engine/outputs.js';
+import { featureRecordSchema, windowRecordSchema } from '../../io/avro/feature-record-schema.js';
+import type { SchemaRegistryClient } from '../../io/avro/registry-client.js';
+import { WireEncoder } from '../../io/avro/wire-encoder.js';
+import type { TaskRecord } from '../../io/kafka/task-producer.js';
+import type { TopicLimits } from '../../io/kafka/topic-limits.js';
+import type { OutgoingMessage } from '../../io/kafka/topic-producer.js';
+import type { AggValue } from '../../ops/aggregation.js';
+import type { LiveParityLog } from '../../parity/parity-log.js';
+
+interface OutputEncoder {
+  readonly encoder: WireEncoder;
+  readonly columns: readonly OutputColumn[];
+  readonly topic: string;
+}
+
+/** Topic names for the side outputs of a topology. */
+export const lateTopic = (prefix: string): string => `${prefix}-late`;
+export const deadLetterTopic = (prefix: string): string => `${prefix}-dead-letters`;
+
+function columnValue(v: AggValue, c: OutputColumn): unknown {
+  if (v === null) return null;
+  if (c.type === 'boolean') return v === 1;
+  return v;
+}
+
+/** Where one task's records collect between commits. */
+export interface RecordBuffer {
+  readonly out: TaskRecord[];
+  /** Served vectors sampled into the parity log (for metrics). */
+  paritySamples: number;
+  /** The task's merge skips so far (parity records carry it). */
+  mergeSkips(): number;
+}
+
+export interface OutputTopics {
+  readonly features: ReadonlyMap<string, string>;
+  readonly windows: ReadonlyMap<string, string>;
+  readonly late: string;
+  readonly deadLetters: string;
+}
+
+export class RecordCollector {
+  private constructor(
+    private readonly features: ReadonlyMap<string, OutputEncoder>,
+    private readonly windows: ReadonlyMap<string, OutputEncoder>,
+    private readonly topics: OutputTopics,
+    private readonly headers: Readonly<Record<string, string>>,
+    private readonly parityLog: LiveParityLog | undefined,
+    private limits: ReadonlyMap<string, TopicLimits>,
+    /** Wall clock, only to apply a broker's timestamp bounds (never an output value). */
+    private readonly now: () => number,
+  ) {}
+
+  /** Register the output schemas (subject `<topic>-value`) and build the encoders. */
+  static async open(opts: {
+    readonly registry: SchemaRegistryClient;
+    readonly features: ReadonlyArray<{ readonly name: string; readonly columns: readonly OutputColumn[]; readonly topic: string }>;
+    readonly windows: ReadonlyArray<{ readonly name: string; readonly columns: readonly OutputColumn[]; readonly topic: string }>;
+    readonly late: string;
+    readonly deadLetters: string;
+    readonly version: string;
+    readonly topology: string;
+    readonly parityLog?: LiveParityLog;
+    readonly limits: ReadonlyMap<string, TopicLimits>;
+    readonly now?: () => number;
+  }): Promise<RecordCollector> {
+    const features = new Map<string, OutputEncoder>();
+    for (const o of opts.features) {
+      const schema = featureRecordSchema(o.name, o.columns);
+      features.set(o.name, { encoder: new WireEncoder(schema, await opts.registry.register(`${o.topic}-value`, schema)), columns: o.columns, topic: o.topic });
+    }
+    const windows = new Map<string, OutputEncoder>();
+    for (const w of opts.windows) {
+      const schema = windowRecordSchema(w.name, w.columns);
+      windows.set(w.name, { encoder: new WireEncoder(schema, await opts.registry.register(`${w.topic}-value`, schema)), columns: w.columns, topic: w.topic });
+    }
+    const topics: OutputTopics = {
+      features: new Map([...features].map(([n, e]) => [n, e.topic])),
+      windows: new Map([...windows].map(([n, e]) => [n, e.topic])),
+      late: opts.late,
+      deadLetters: opts.deadLetters,
+    };
+    const headers = { 'skewless-version': opts.version, 'skewless-topology': opts.topology };
+    return new RecordCollector(features, windows, topics, headers, opts.parityLog, opts.limits, opts.now ?? Date.now);
+  }
+
+  /** Topic limits changed (re-read after the broker refused a record). */
+  setLimits(limits: ReadonlyMap<string, TopicLimits>): void {
+    this.limits = limits;
+  }
+
+  /** Every topic this collector writes to. */
+  get allTopics(): string[] {
+    return [...this.topics.features.values(), ...this.topics.windows.values(), this.topics.late, this.topics.deadLetters, ...(this.parityLog ? [this.parityLog.topic] : [])];
+  }
+
+  /**
+   * Append a record, or its dead letter when the topic's broker would refuse it for good.
+   * `source`/`offset` name the input record it came from.
+   */
+  private push(buf: RecordBuffer, topic: string, m: OutgoingMessage, source: string, offset: number): void {
+    const problem = this.refusal(topic, m);
+    if (problem === undefined) {
+      buf.out.push({ topic, message: m });
+      return;
+    }
+    buf.out.push({
+      topic: this.topics.deadLetters,
+      message: {
+        key: m.key,
+        value: m.value,
+        partition: m.partition,
+        headers: { ...this.headers, 'skewless-reason': problem, 'skewless-source': source, 'skewless-partition': String(m.partition ?? -1), 'skewless-offset': String(offset), 'skewless-topic': topic },
+      },
+    });
+  }
+
+  /** Why the broker would refuse this record for good, if it would. */
+  private refusal(topic: string, m: OutgoingMessage): string | undefined {
+    const limits = this.limits.get(topic);
+    if (limits === undefined) return undefined;
+    let size = (m.value?.byteLength ?? 0) + (m.key === null ? 0 : typeof m.key === 'string' ? Buffer.byteLength(m.key) : m.key.byteLength);
+    for (const [k, v] of Object.entries(m.headers ?? {})) size += k.length + (typeof v === 'string' ? Buffer.byteLength(v) : v.byteLength);
+    // A record batch adds about 70 bytes of framing to its one record.
+    if (size + 128 > limits.maxMessageBytes) return `record of ${size} bytes exceeds max.message.bytes ${limits.maxMessageBytes} of topic ${topic}`;
+    if (m.timestamp !== undefined && limits.timestampType === 'CreateTime') {
+      const now = this.now();
+      if (m.timestamp > now + limits.timestampAfterMaxMs || m.timestamp < now - limits.timestampBeforeMaxMs) {
+        return (
+          `timestamp ${m.timestamp} (${safeIso(m.timestamp)}) is outside what topic ${topic} accepts ` +
+          `(message.timestamp.after.max.ms ${limits.timestampAfterMaxMs}, before.max.ms ${limits.timestampBeforeMaxMs}); raise them on the topic to accept event-time timestamps`
+        );
+      }
+    }
+    return undefined;
+  }
+
+  sinksFor(buf: () => RecordBuffer): TaskSinks {
+    const headers = this.headers;
+    return {
+      feature: (r: FeatureRow) => {
+        const e = this.features.get(r.output)!;
+        const value: Record<string, unknown> = { key: r.key, event_time: r.eventTime, partition: r.partition, offset: r.offset };
+        e.columns.forEach((c, i) => {
+          if (c.role !== 'label') value[c.name] = columnValue(r.values[i], c);
+        });
+        const enc = e.encoder.encode(value);
+        if (enc.error !== undefined) throw new Error(`output ${r.output}: ${enc.error}`);
+        const b = buf();
+        this.push(b, e.topic, { key: r.key, value: enc.bytes, partition: r.partition, timestamp: r.eventTime, headers: { ...headers, 'skewless-source': r.source, 'skewless-offset': String(r.offset) } }, r.source, r.offset);
+        // The served record itself goes to the parity log, in the same transaction as the feature record.
+        const sampled = this.parityLog?.messageFor(r, value, b.mergeSkips());
+        if (sampled !== undefined) {
+          this.push(b, this.parityLog!.topic, sampled, r.source, r.offset);
+          b.paritySamples++;
+        }
+      },
+      window: (r: WindowRowOut) => {
+        const e = this.windows.get(r.output)!;
+        const value: Record<string, unknown> = { key: r.key, window_start: r.windowStart, window_end: r.windowEnd, partition: r.partition, final: r.final };
+        e.columns.forEach((c, i) => (value[c.name] = columnValue(r.values[i], c)));
+        const enc = e.encoder.encode(value);
+        if (enc.error !== undefined) throw new Error(`window output ${r.output}: ${enc.error}`);
+        this.push(buf(), e.topic, { key: r.key, value: enc.bytes, partition: r.partition, timestamp: r.windowEnd, headers }, r.output, r.windowEnd);
+      },
+      deadLetter: (d: DeadLetter) => {
+        const raw = d.raw === undefined ? null : typeof d.raw === 'string' ? Buffer.from(d.raw) : Buffer.from(d.raw);
+        buf().out.push({
+          topic: this.topics.deadLetters,
+          message: {
+            key: null,
+            value: raw,
+            partition: d.partition,
+            headers: { ...headers, 'skewless-reason': d.reason, 'skewless-source': d.source, 'skewless-partition': String(d.partition), 'skewless-offset': String(d.offset) },
+          },
+        });
+      },
+      late: (l: LateRecord) => {
+        this.push(
+          buf(),
+          this.topics.late,
+          {
+            key: l.key,
+            value: Buffer.from(JSON.stringify(l.value)),
+            partition: l.partition,
+            timestamp: l.eventTime,
+            headers: { ...headers, 'skewless-reason': l.reason, 'skewless-source': l.source, 'skewless-offset': String(l.offset) },
+          },
+          l.source,
+          l.offset,
+        );
+        this.markLateForParity(buf(), l);
+      },
+      lateDropped: (l: LateRecord) => this.markLateForParity(buf(), l),
+    };
+  }
+
+  /** Late records of sampled keys go to the parity log too, so parity can tell which rows they touched. */
+  private markLateForParity(b: RecordBuffer, l: LateRecord): void {
+    const marker = this.parityLog?.lateMessageFor(l);
+    if (marker !== undefined) this.push(b, this.parityLog!.topic, marker, l.source, l.offset);
+  }
+}
+
+function safeIso(t: number): string {
+  const d = new Date(t);
+  return Number.isNaN(d.getTime()) ? 'outside the date range' : d.toISOString();
+}

@@ -1,0 +1,71 @@
+/**
+ * The commit of one live task's batch, in the only order that can neither lose nor fork:
+ *
+ *  1. collect the state changes (the task's in-memory state is now "clean" but not durable);
+ *  2. exactly-once: one transaction with the outputs, the changelog records and the consumer
+ *     offsets; at-least-once: the same records acknowledged by all in-sync replicas;
+ *  3. only then the local store (state + which changelog offset it reflects) in one batch;
+ *  4. at-least-once only: the group offsets.
+ *
+ * If anything before 3 fails, nothing of the batch is visible to read_committed readers and
+ * the caller must drop the task (its memory is ahead of every durable copy) and reopen it.
+ * A crash between 2 and 3 leaves the local store one batch behind the changelog: the next
+ * open catches it up.
+ */
+import type { TopicPartitionOffset } from '../../io/kafka/group-consumer.js';
+import { topicPartitionId, type TaskRecord } from '../../io/kafka/task-producer.js';
+import { encodeLocalMeta, isLocalOnlyKey, localKey, taskPrefix } from '../../state/task-state-keys.js';
+import type { BatchOp } from '../../state/state-backend.js';
+import { changelogRecords } from './changelog.js';
+import type { LiveTask } from './live-task.js';
+
+export interface CommitContext {
+  readonly groupId: string;
+  readonly changelog: string;
+  /** Input topic of each engine source. */
+  readonly sourceTopics: ReadonlyMap<string, string>;
+  /** At-least-once: commit the group offsets after the store is durable. */
+  readonly commitGroupOffsets?: (offsets: readonly TopicPartitionOffset[]) => Promise<void>;
+  /** The records of this commit are committed (e.g. flush the parity file). */
+  readonly afterCommit?: () => void;
+}
+
+export interface CommitResult {
+  readonly outputs: number;
+  readonly changelogRecords: number;
+  readonly changelogBytes: number;
+}
+
+export async function commitTask(lt: LiveTask, ctx: CommitContext): Promise<CommitResult> {
+  const p = lt.partition;
+  const ops = lt.task.changes();
+  const outputs = lt.out.length;
+  const records: TaskRecord[] = lt.out.splice(0);
+  const firstChangelog = records.length;
+  if (lt.seedChangelog) {
+    // Everything the store holds goes first; this batch's changes follow and win.
+    const seed: BatchOp[] = [];
+    for (const [key, value] of await lt.backend.scan(taskPrefix(p))) if (!isLocalOnlyKey(p, key)) seed.push({ type: 'put', key, value });
+    changelogRecords(ctx.changelog, p, seed, records);
+  }
+  changelogRecords(ctx.changelog, p, ops, records);
+  let changelogBytes = 0;
+  for (let i = firstChangelog; i < records.length; i++) {
+    const m = records[i].message;
+    changelogBytes += (typeof m.key === 'string' ? m.key.length : (m.key?.byteLength ?? 0)) + (m.value?.byteLength ?? 0);
+  }
+  const positions = lt.task.resumePositions();
+  const offsets: TopicPartitionOffset[] = [];
+  for (const [source, topic] of ctx.sourceTopics) offsets.push({ topic, partition: p, offset: positions[source] ?? 0 });
+
+  const last = await lt.producer.commit(records, lt.producer.exactlyOnce ? { groupId: ctx.groupId, offsets } : undefined);
+  lt.seedChangelog = false;
+  ctx.afterCommit?.();
+  const lastChangelog = last.get(topicPartitionId(ctx.changelog, p));
+  if (lastChangelog === undefined) throw new Error(`task ${p}: the broker did not report where the changelog records of the batch landed`);
+  ops.push({ type: 'put', key: localKey(p), value: encodeLocalMeta({ changelogNext: lastChangelog + 1, changelog: ctx.changelog }) });
+  await lt.backend.write(ops);
+  await ctx.commitGroupOffsets?.(offsets);
+  lt.task.afterDurable();
+  return { outputs, changelogRecords: records.length - firstChangelog, changelogBytes };
+}

@@ -1,0 +1,154 @@
+/**
+ * Opens a live task's local store so that it reflects exactly the task's last committed
+ * batch: the changelog decides. The local LevelDB records which changelog offset it reflects;
+ * when it is missing, behind, ahead, of another format or unreadable, it is caught up from or
+ * rebuilt out of the changelog (read_committed, after the task's producer fenced any earlier
+ * owner, so nothing uncommitted is pending). A store that was never in a changelog seeds an
+ * empty one.
+ */
+import { rmSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import type { KafkaConnection } from '../../io/kafka/kafka-connection.js';
+import { fetchOffsets } from '../../io/kafka/topic-admin.js';
+import { readTopicRanges } from '../../io/kafka/topic-reader.js';
+import { LevelBackend, type BatchOp } from '../../state/state-backend.js';
+import { decodeLocalMeta, encodeLocalMeta, localKey, metaKey, STATE_FORMAT } from '../../state/task-state-keys.js';
+import { taskStateDir } from '../../state/task-state-dir.js';
+
+export interface TaskStoreContext {
+  readonly conn: KafkaConnection;
+  readonly stateDir: string;
+  readonly changelog: string;
+  readonly version: string;
+  /**
+   * Exactly-once: every committed batch ends with a transaction marker, so a store whose next
+   * offset is the end's predecessor (the marker of its own last batch) is current.
+   */
+  readonly exactlyOnce: boolean;
+  readonly log: (line: string) => void;
+  /** Restore progress, for metrics. */
+  readonly onRestore?: (partition: number, records: number, seconds: number) => void;
+}
+
+export interface OpenedStore {
+  readonly backend: LevelBackend;
+  /** The store holds state that no changelog has yet: the first commit must publish all of it. */
+  readonly seedChangelog: boolean;
+  /** Changelog records applied to get here (0 when the local copy was current). */
+  readonly restoredRecords: number;
+}
+
+/** Another process holds the store's lock (a worker on the same --state root still closing it). */
+export class StoreLockedError extends Error {}
+
+async function openBackend(dir: string): Promise<LevelBackend> {
+  try {
+    return await LevelBackend.open(dir);
+  } catch (e) {
+    const text = e instanceof Error ? e.message : String(e);
+    if (/lock|temporarily unavailable/i.test(text)) throw new StoreLockedError(text);
+    throw e;
+  }
+}
+
+interface LocalState {
+  /** Parsed checkpoint fields that matter here, or undefined when there is none. */
+  readonly meta?: { readonly format: number; readonly version: string };
+  readonly changelogNext: number | null;
+  readonly changelog: string | null;
+  /** Why the local copy cannot be used at all (unreadable), if so. */
+  readonly unusable?: string;
+}
+
+async function readLocal(backend: LevelBackend, partition: number): Promise<LocalState> {
+  try {
+    const [metaBytes, localBytes] = await backend.getMany([metaKey(partition), localKey(partition)]);
+    const local = decodeLocalMeta(localBytes);
+    if (metaBytes === undefined) return { changelogNext: null, changelog: null };
+    const meta = JSON.parse(new TextDecoder().decode(metaBytes)) as { format?: number; version?: string };
+    return { meta: { format: meta.format ?? 1, version: String(meta.version) }, changelogNext: local?.changelogNext ?? null, changelog: local?.changelog ?? null };
+  } catch (e) {
+    return { changelogNext: null, changelog: null, unusable: e instanceof Error ? e.message : String(e) };
+  }
+}
+
+export async function openTaskStore(ctx: TaskStoreContext, partition: number, forceRebuild = false): Promise<OpenedStore> {
+  const dir = taskStateDir(ctx.stateDir, partition);
+  const end = (await fetchOffsets(ctx.conn, ctx.changelog)).find((o) => o.partition === partition)?.high ?? 0;
+  let backend: LevelBackend | undefined;
+  let reason: string | undefined = forceRebuild ? 'the local copy failed to load' : undefined;
+  if (reason === undefined) {
+    try {
+      backend = await openBackend(dir);
+    } catch (e) {
+      if (e instanceof StoreLockedError) throw e;
+      reason = `the local store cannot be opened (${e instanceof Error ? e.message : String(e)})`;
+    }
+  }
+  if (backend !== undefined) {
+    const local = await readLocal(backend, partition);
+    if (local.unusable !== undefined) reason = `the local store is unreadable (${local.unusable})`;
+    else if (local.meta === undefined) {
+      if (end === 0) return { backend, seedChangelog: false, restoredRecords: 0 };
+      reason = 'there is no local copy';
+    } else if (local.meta.format !== STATE_FORMAT) reason = `the local copy has state format ${local.meta.format}, this build uses ${STATE_FORMAT}`;
+    else if (local.changelog !== ctx.changelog || local.changelogNext === null) {
+      // Written by replay/bootstrap, or by at-least-once runs of another group: authoritative only if the changelog is empty.
+      if (end === 0) {
+        if (local.meta.version !== ctx.version) return { backend, seedChangelog: false, restoredRecords: 0 }; // Task.open refuses it with what changed.
+        ctx.log(`skewless: task ${partition}: local state is not in changelog ${ctx.changelog} yet; publishing it with the first commit`);
+        return { backend, seedChangelog: true, restoredRecords: 0 };
+      }
+      reason = `the local copy was not written through changelog ${ctx.changelog}`;
+    } else if (local.changelogNext > end) reason = `the local copy (changelog offset ${local.changelogNext}) is ahead of the committed changelog (end ${end})`;
+    else if (end - local.changelogNext <= (ctx.exactlyOnce ? 1 : 0)) return { backend, seedChangelog: false, restoredRecords: 0 };
+    else {
+      // Behind: another worker committed batches of this task since; apply just those.
+      const n = await applyChangelog(ctx, partition, backend, local.changelogNext, end, 'catching up');
+      return { backend, seedChangelog: false, restoredRecords: n };
+    }
+    await backend.close();
+    backend = undefined;
+  }
+  ctx.log(`skewless: task ${partition}: rebuilding local state from changelog ${ctx.changelog} (${end} offsets) because ${reason}`);
+  rmSync(dir, { recursive: true, force: true });
+  backend = await openBackend(dir);
+  try {
+    const n = await applyChangelog(ctx, partition, backend, 0, end, 'restoring');
+    return { backend, seedChangelog: false, restoredRecords: n };
+  } catch (e) {
+    await backend.close().catch(() => undefined);
+    throw e;
+  }
+}
+
+/** Apply the changelog's committed records in [from, end) to the store, then record `end` as reflected. */
+async function applyChangelog(ctx: TaskStoreContext, partition: number, backend: LevelBackend, from: number, end: number, what: string): Promise<number> {
+  const t0 = performance.now();
+  let records = 0;
+  let lastLog = t0;
+  if (end > from) {
+    for await (const batch of readTopicRanges(ctx.conn, [{ topic: ctx.changelog, partition, start: from, end }], { batchSize: 8192 })) {
+      const ops: BatchOp[] = [];
+      for (const r of batch.records) {
+        if (r.key === null) continue;
+        const key = r.key.toString('utf8');
+        ops.push(r.value === null ? { type: 'del', key } : { type: 'put', key, value: new Uint8Array(r.value.buffer, r.value.byteOffset, r.value.byteLength) });
+      }
+      await backend.write(ops);
+      records += batch.records.length;
+      const now = performance.now();
+      if (now - lastLog > 5000) {
+        lastLog = now;
+        ctx.log(`skewless: task ${partition}: ${what} from ${ctx.changelog}: ${records} records, offset ${batch.records[batch.records.length - 1].offset + 1} of ${end}`);
+      }
+    }
+  }
+  await backend.write([{ type: 'put', key: localKey(partition), value: encodeLocalMeta({ changelogNext: end, changelog: ctx.changelog }) }]);
+  const seconds = (performance.now() - t0) / 1000;
+  ctx.onRestore?.(partition, records, seconds);
+  if (records > 0 || end > from) {
+    ctx.log(`skewless: task ${partition}: ${what} done: ${records} changelog records in ${seconds.toFixed(2)} s${seconds > 0 ? ` (${Math.round(records / seconds)} records/s)` : ''}`);
+  }
+  return records;
+}

@@ -1,0 +1,89 @@
+/**
+ * The one owner of a task's state key layout. The same keys name entries in the task's
+ * LevelDB and records in its changelog partition, so a restore copies records verbatim.
+ *
+ *   p<n>/meta                          positions, stream time, counters (JSON, every checkpoint)
+ *   p<n>/plan                          canonical plan that wrote the state (JSON, once)
+ *   p<n>/t/<group>/<len>:<key>/h       a lookback timeline's head: clocks, running accumulators, tiles
+ *   p<n>/t/<group>/<len>:<key>/e/<ts>  one buffered event (sortable time + apply sequence)
+ *   p<n>/w/<op>/<key>                  one key's open windows
+ *   p<n>/local                         local-only: which changelog offset the copy reflects (never in the changelog)
+ *
+ * Entity keys are length-prefixed so no key's entries share a prefix with another key's.
+ * Event suffixes sort by (event time, sequence), the timeline's own order, so a prefix scan
+ * returns a timeline's events ready to use.
+ */
+
+/** Bump when the encoding of any entry changes: a store of another format is restored, never read. */
+export const STATE_FORMAT = 2;
+
+export const metaKey = (p: number): string => `p${p}/meta`;
+export const planKey = (p: number): string => `p${p}/plan`;
+export const localKey = (p: number): string => `p${p}/local`;
+/** Every entry of a task, local-only ones included. */
+export const taskPrefix = (p: number): string => `p${p}/`;
+
+const entity = (key: string): string => `${key.length}:${key}`;
+
+export const timelinePrefix = (p: number, group: string, key: string): string => `p${p}/t/${group}/${entity(key)}/`;
+export const timelineHeadKey = (p: number, group: string, key: string): string => `${timelinePrefix(p, group, key)}h`;
+export const timelineEventsPrefix = (p: number, group: string, key: string): string => `${timelinePrefix(p, group, key)}e/`;
+export const windowPrefix = (p: number, op: string): string => `p${p}/w/${op}/`;
+export const windowKey = (p: number, op: string, key: string): string => `${windowPrefix(p, op)}${key}`;
+
+const f64 = new DataView(new ArrayBuffer(8));
+
+/**
+ * Sortable suffix of one event: the float64 bits of its time made order-preserving (sign bit
+ * flipped for positives, every bit for negatives), then 14 hex digits of its sequence. Exact
+ * for every time a record can carry, so the key alone gives the event back.
+ */
+export function eventSuffix(t: number, seq: number): string {
+  f64.setFloat64(0, t);
+  let hi = f64.getUint32(0);
+  let lo = f64.getUint32(4);
+  if (hi & 0x80000000) {
+    hi = ~hi >>> 0;
+    lo = ~lo >>> 0;
+  } else hi = (hi | 0x80000000) >>> 0;
+  return hi.toString(16).padStart(8, '0') + lo.toString(16).padStart(8, '0') + seq.toString(16).padStart(14, '0');
+}
+
+/** (time, sequence) of an event suffix written by eventSuffix. */
+export function parseEventSuffix(suffix: string): [number, number] {
+  let hi = parseInt(suffix.slice(0, 8), 16);
+  let lo = parseInt(suffix.slice(8, 16), 16);
+  if (hi & 0x80000000) hi = (hi & 0x7fffffff) >>> 0;
+  else {
+    hi = ~hi >>> 0;
+    lo = ~lo >>> 0;
+  }
+  f64.setUint32(0, hi);
+  f64.setUint32(4, lo);
+  return [f64.getFloat64(0), parseInt(suffix.slice(16), 16)];
+}
+
+export function timelineEventKey(p: number, group: string, key: string, t: number, seq: number): string {
+  return timelineEventsPrefix(p, group, key) + eventSuffix(t, seq);
+}
+
+/** Local-only record of which changelog records the store reflects. */
+export interface LocalStateMeta {
+  /** Offset right after the last changelog record this store reflects; null when it was never in a changelog. */
+  readonly changelogNext: number | null;
+  /** The changelog topic it refers to. */
+  readonly changelog: string | null;
+}
+
+export function encodeLocalMeta(m: LocalStateMeta): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(m));
+}
+
+export function decodeLocalMeta(bytes: Uint8Array | undefined): LocalStateMeta | undefined {
+  if (bytes === undefined) return undefined;
+  const m = JSON.parse(new TextDecoder().decode(bytes)) as Partial<LocalStateMeta>;
+  return { changelogNext: m.changelogNext ?? null, changelog: m.changelog ?? null };
+}
+
+/** Is this a local-only key (never written to the changelog)? */
+export const isLocalOnlyKey = (p: number, key: string): boolean => key === localKey(p);
