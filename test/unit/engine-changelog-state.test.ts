@@ -1,0 +1,216 @@
+/**
+ * What a task's checkpoint writes: store operations that are also its changelog records. They
+ * must be incremental (an appended event, an evicted one, a changed head — never a key's whole
+ * window again), replaying them must rebuild state that continues bit-identically, leftovers of
+ * a missed deletion must not change an output, and the gap rule and the idle-skip count hold.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { topology } from '../../src/dsl/index.js';
+import type { InputRecord } from '../../src/engine/input.js';
+import { buildProgram } from '../../src/engine/program.js';
+import { InputGapError, StateFormatError, Task } from '../../src/engine/task.js';
+import { compilePlan } from '../../src/plan/compile.js';
+import { MemoryBackend, type BatchOp } from '../../src/state/state-backend.js';
+import { eventSuffix, parseEventSuffix, timelineEventKey, timelineEventsPrefix } from '../../src/state/task-state-keys.js';
+import { assertSameOutputs, collectingSinks } from '../helpers/engine.js';
+import { mulberry32 } from '../helpers/prng.js';
+
+const HERE = fileURLToPath(import.meta.url);
+const T0 = Date.UTC(2025, 0, 1);
+const MIN = 60_000;
+
+interface Txn {
+  card: string;
+  at: number;
+  v: number;
+}
+
+function program() {
+  const topo = topology('changelog-state', (b) => {
+    const txns = b.source<Txn>('txns', { schema: '../../schemas/card_transaction.avsc', key: (x) => x.card, eventTime: (x) => x.at, grace: '10m' });
+    const card = txns.groupBy('card', (x) => x.card);
+    txns.features('f', {
+      n: card.lookback('1h').count(),
+      sum: card.lookback('1h').sum((x) => x.v),
+      max: card.lookback('24h').max((x) => x.v),
+      since: card.timeSinceLast('minutes'),
+    });
+    return {};
+  });
+  return buildProgram(compilePlan(topo, HERE));
+}
+
+/** Apply store operations in order to a map (what LevelDB does with a batch, and a restore with changelog records). */
+function applyOps(into: Map<string, Uint8Array>, ops: readonly BatchOp[]): void {
+  for (const op of ops) {
+    if (op.type === 'put') into.set(op.key, op.value.slice());
+    else into.delete(op.key);
+  }
+}
+
+/** A backend that records the operations of every write (the changelog a live task would produce). */
+class RecordingBackend extends MemoryBackend {
+  constructor(readonly writes: BatchOp[][] = []) {
+    super();
+  }
+
+  override async write(ops: readonly BatchOp[]): Promise<void> {
+    this.writes.push([...ops]);
+    await super.write(ops);
+  }
+}
+
+test('event keys sort by (time, sequence) and parse back exactly, for negative, fractional-free and huge times', () => {
+  const times = [-8.64e15, -1, 0, 1, 59_999, T0, T0 + 1, 8.64e15, 1e300];
+  const pairs: Array<[number, number]> = [];
+  for (const t of times) for (const s of [0, 1, 255, 2 ** 40]) pairs.push([t, s]);
+  const keys = pairs.map(([t, s]) => eventSuffix(t, s));
+  for (let i = 0; i < pairs.length; i++) assert.deepEqual(parseEventSuffix(keys[i]), pairs[i]);
+  const sorted = [...keys].sort();
+  assert.deepEqual(sorted, keys, 'string order of the suffixes is (time, sequence) order');
+});
+
+test('a checkpoint writes one entry per new event plus a head per key, not the key\'s whole window', async () => {
+  const prog = program();
+  const backend = new RecordingBackend();
+  const task = await Task.open(prog, 0, backend, collectingSinks().sinks);
+  // 500 events of one card within 24 h: its 24 h window holds all of them.
+  const records: InputRecord[] = [];
+  for (let i = 0; i < 500; i++) records.push({ offset: i, value: { card: 'c1', at: T0 + i * MIN, v: i % 7 } });
+  await task.process({ source: 'txns', partition: 0, records });
+  await task.checkpoint();
+  const eventPrefix = timelineEventsPrefix(0, 'card', 'c1');
+  const first = backend.writes[0];
+  assert.equal(first.filter((o) => o.type === 'put' && o.key.startsWith(eventPrefix)).length, 500);
+  // One more event: one event entry, one head, the checkpoint record — whatever the window holds.
+  await task.process({ source: 'txns', partition: 0, records: [{ offset: 500, value: { card: 'c1', at: T0 + 500 * MIN, v: 3 } }] });
+  await task.checkpoint();
+  const second = backend.writes[1];
+  assert.equal(second.filter((o) => o.key.startsWith(eventPrefix)).length, 1, 'one event entry');
+  assert.ok(second.length <= 3, `ops in the second checkpoint: ${second.map((o) => o.key).join(', ')}`);
+  // Events leave the 24 h window + grace: their entries are deleted, still without rewriting the rest.
+  await task.process({ source: 'txns', partition: 0, records: [{ offset: 501, value: { card: 'c1', at: T0 + (490 + 24 * 60 + 10) * MIN, v: 1 } }] });
+  await task.checkpoint();
+  const third = backend.writes[2];
+  const dels = third.filter((o) => o.type === 'del' && o.key.startsWith(eventPrefix)).length;
+  const puts = third.filter((o) => o.type === 'put' && o.key.startsWith(eventPrefix)).length;
+  // Stream time T0 + 1940 min: events at or before 1940 − 10 (grace) − 1440 = 490 min leave → offsets 0..490; 491..501 stay.
+  assert.equal(dels, 491, 'events 0..490 evicted');
+  assert.equal(puts, 1);
+  const stored = [...backend.data.keys()].filter((k) => k.startsWith(eventPrefix)).length;
+  assert.equal(stored, 11, 'events 491..501 remain');
+});
+
+test('replaying the checkpoints\' operations (a changelog) into an empty store continues bit-identically, with random batch and checkpoint sizes', async () => {
+  const prog = program();
+  const rng = mulberry32(99);
+  const cards = ['a', 'b', 'c', 'd/e', '1:x'];
+  const records: InputRecord[] = [];
+  let t = T0;
+  for (let i = 0; i < 3000; i++) {
+    // Mostly in order, sometimes behind within grace, sometimes a long gap (evictions).
+    t += rng() < 0.02 ? 30 * 60 * MIN : Math.floor(rng() * 3 * MIN);
+    const at = rng() < 0.1 ? t - Math.floor(rng() * 9 * MIN) : t;
+    records.push({ offset: i, value: { card: cards[Math.floor(rng() * cards.length)], at, v: Math.floor(rng() * 1000) / 10 } });
+  }
+  const ref = collectingSinks();
+  const refTask = await Task.open(prog, 0, new MemoryBackend(), ref.sinks);
+  await refTask.process({ source: 'txns', partition: 0, records });
+
+  const changelog: BatchOp[][] = [];
+  let backend = new RecordingBackend(changelog);
+  const out = collectingSinks();
+  let task = await Task.open(prog, 0, backend, out.sinks);
+  let i = 0;
+  let rebuilds = 0;
+  while (i < records.length) {
+    const n = 1 + Math.floor(rng() * 200);
+    await task.process({ source: 'txns', partition: 0, records: records.slice(i, i + n) });
+    i += n;
+    await task.checkpoint();
+    if (rng() < 0.3) {
+      // A new host: a store rebuilt from the changelog alone, and the task continues there.
+      const restored = new RecordingBackend(changelog);
+      for (const ops of changelog) applyOps(restored.data, ops);
+      assert.deepEqual([...restored.data.keys()].sort(), [...backend.data.keys()].sort(), 'the changelog rebuilds exactly the store');
+      backend = restored;
+      task = await Task.open(prog, 0, backend, out.sinks);
+      rebuilds++;
+    }
+  }
+  assert.ok(rebuilds > 3);
+  assertSameOutputs(out.out, ref.out, 'continued from changelog rebuilds');
+});
+
+test('event entries a missed deletion left behind never change an output, and are deleted', async () => {
+  const prog = program();
+  const backend = new MemoryBackend();
+  const records: InputRecord[] = [];
+  for (let i = 0; i < 40; i++) records.push({ offset: i, value: { card: 'c1', at: T0 + i * 60 * MIN, v: i } });
+  const ref = collectingSinks();
+  const refTask = await Task.open(prog, 0, new MemoryBackend(), ref.sinks);
+  await refTask.process({ source: 'txns', partition: 0, records });
+
+  const out = collectingSinks();
+  const task = await Task.open(prog, 0, backend, out.sinks);
+  await task.process({ source: 'txns', partition: 0, records: records.slice(0, 30) });
+  await task.checkpoint();
+  // Resurrect an evicted event (offset 2, long out of the 24 h window), as a compacted-away tombstone would.
+  const ghost = timelineEventKey(0, 'card', 'c1', T0 + 2 * 60 * MIN, 2);
+  assert.equal(backend.data.has(ghost), false, 'offset 2 was evicted');
+  backend.data.set(ghost, new Uint8Array([1, ...new Uint8Array(new Float64Array([2]).buffer)]));
+  const second = collectingSinks();
+  const restarted = await Task.open(prog, 0, backend, second.sinks);
+  await restarted.process({ source: 'txns', partition: 0, records: records.slice(30) });
+  await restarted.checkpoint();
+  assertSameOutputs({ ...second.out, features: [...out.out.features, ...second.out.features] }, ref.out, 'with a stale entry');
+  assert.equal(backend.data.has(ghost), false, 'the stale entry is deleted at the next checkpoint');
+});
+
+test('a timeline whose entries disagree with its head is reported as unreadable state, not used', async () => {
+  const prog = program();
+  const backend = new MemoryBackend();
+  const task = await Task.open(prog, 0, backend, collectingSinks().sinks);
+  await task.process({ source: 'txns', partition: 0, records: [0, 1, 2].map((i) => ({ offset: i, value: { card: 'c1', at: T0 + i * MIN, v: i } })) });
+  await task.checkpoint();
+  backend.data.delete(timelineEventKey(0, 'card', 'c1', T0 + 2 * MIN, 2));
+  const restarted = await Task.open(prog, 0, backend, collectingSinks().sinks);
+  await assert.rejects(restarted.process({ source: 'txns', partition: 0, records: [{ offset: 3, value: { card: 'c1', at: T0 + 3 * MIN, v: 3 } }] }), StateFormatError);
+});
+
+test('gap rule: input fetched from beyond the state position is refused, naming both positions', async () => {
+  const prog = program();
+  const task = await Task.open(prog, 3, new MemoryBackend(), collectingSinks().sinks);
+  await task.process({ source: 'txns', partition: 3, records: [{ offset: 0, value: { card: 'c', at: T0, v: 1 } }], fetchedFrom: 0 });
+  await assert.rejects(
+    task.process({ source: 'txns', partition: 3, records: [{ offset: 7, value: { card: 'c', at: T0 + MIN, v: 1 } }], fetchedFrom: 7 }),
+    (e: unknown) => e instanceof InputGapError && e.statePosition === 1 && e.inputPosition === 7 && /partition 3 of txns/.test(e.message),
+  );
+  // Offsets below the first record that hold no data (transaction markers) are no gap.
+  await task.process({ source: 'txns', partition: 3, records: [{ offset: 2, value: { card: 'c', at: T0 + MIN, v: 1 } }], fetchedFrom: 1 });
+  assert.equal(task.nextOffset('txns'), 3);
+});
+
+test('an idle skip is counted once per skip that releases records, never for the input that holds them', async () => {
+  const topo = topology('two-inputs', (b) => {
+    const a = b.source<Txn>('a', { schema: '../../schemas/card_transaction.avsc', key: (x) => x.card, eventTime: (x) => x.at });
+    const bb = b.source<Txn>('b', { schema: '../../schemas/card_transaction.avsc', key: (x) => x.card, eventTime: (x) => x.at });
+    a.features('f', { n: a.groupBy('card', (x) => x.card).lookback('1h').count() });
+    bb.features('g', { n: bb.groupBy('card_b', (x) => x.card).lookback('1h').count() });
+    return {};
+  });
+  const prog = buildProgram(compilePlan(topo, HERE));
+  const out = collectingSinks();
+  const task = await Task.open(prog, 0, new MemoryBackend(), out.sinks);
+  await task.process({ source: 'a', partition: 0, records: [0, 1, 2].map((i) => ({ offset: i, value: { card: 'c', at: T0 + i, v: 0 } })) });
+  assert.equal(task.pendingInputs, 3, 'held until input b has a record or is skipped');
+  assert.equal(await task.skipIdleInput('a'), 0, 'a holds records: skipping it releases nothing');
+  assert.equal(task.counters.mergeSkips, 0);
+  assert.equal(await task.skipIdleInput('b'), 3);
+  assert.equal(task.counters.mergeSkips, 1);
+  assert.equal(out.out.features.length, 3);
+  assert.equal(await task.skipIdleInput('b'), 0, 'nothing pending: no skip');
+  assert.equal(task.counters.mergeSkips, 1);
+});
