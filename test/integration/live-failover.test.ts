@@ -27,12 +27,15 @@ import { replayKafka } from '../../src/modes/replay-kafka.js';
 import { loadTopology } from '../../src/plan/load-topology.js';
 import { compareVectors, exited, readLiveVectors, readReplayVectors, ROOT, sleep, spawnSkewless, type Worker } from '../helpers/live-run.js';
 import { stackForTests } from '../helpers/stack.js';
+import { readTaskCheckpoints } from '../helpers/task-checkpoints.js';
 
 const stack = await stackForTests();
 const PARTITIONS = 4;
 const dir = mkdtempSync(join(tmpdir(), 'skewless-failover-'));
 const plan = await loadTopology(join(ROOT, 'topologies/card-fraud.ts'));
 const output = buildProgram(plan).outputs[0];
+/** Two event streams in one task: transactions and chargebacks (the idle-skip test). */
+const twoStreams = await loadTopology(join(ROOT, 'test/fixtures/two-streams.ts'));
 const created: string[] = [];
 
 test.after(async () => {
@@ -64,15 +67,16 @@ function topicsFor(name: string): Topics {
     side: `${name}-${run}`,
     group: `${name}-${run}`,
   };
-  created.push(t.transactions, t.chargebacks, t.features, t.daily, `${t.side}-late`, `${t.side}-dead-letters`, `${t.group}-${plan.version}-changelog`);
+  created.push(t.transactions, t.chargebacks, t.features, t.daily, `${t.side}-late`, `${t.side}-dead-letters`, `${t.group}-${plan.version}-changelog`, `${t.group}-${twoStreams.version}-changelog`);
   return t;
 }
 
-function worker(t: Topics, state: string, extra: readonly string[] = []): Worker {
+function worker(t: Topics, state: string, extra: readonly string[] = [], topologyFile = 'topologies/card-fraud.ts'): Worker {
+  const second = topologyFile === 'topologies/card-fraud.ts' ? 'card_daily_spend' : 'chargeback_features';
   return spawnSkewless(
     [
       'run',
-      'topologies/card-fraud.ts',
+      topologyFile,
       '--state',
       state,
       '--group',
@@ -84,7 +88,7 @@ function worker(t: Topics, state: string, extra: readonly string[] = []): Worker
       '--output-topic',
       `card_features=${t.features}`,
       '--output-topic',
-      `card_daily_spend=${t.daily}`,
+      `${second}=${t.daily}`,
       '--side-prefix',
       t.side,
       '--session-timeout-ms',
@@ -118,15 +122,16 @@ async function caughtUp(t: Topics, workers: readonly Worker[], timeoutMs = 90_00
   }
 }
 
-async function produceSlice(t: Topics, lines: readonly string[], name: string): Promise<void> {
+async function produceSlice(t: Topics, lines: readonly string[], name: string, p = plan): Promise<void> {
   const file = join(dir, `${name}.ndjson`);
   writeFileSync(file, `${lines.join('\n')}\n`);
-  await produceFile({ plan, source: 'transactions', input: file, topic: t.transactions, partitions: PARTITIONS, brokers: stack.brokers, registryUrl: stack.registryUrl, batchSize: 300 });
+  await produceFile({ plan: p, source: 'transactions', input: file, topic: t.transactions, partitions: PARTITIONS, brokers: stack.brokers, registryUrl: stack.registryUrl, batchSize: 300 });
 }
 
-async function replayAndCompare(t: Topics): Promise<ReturnType<typeof compareVectors>> {
+async function replayAndCompare(t: Topics, p = plan): Promise<ReturnType<typeof compareVectors>> {
   const out = join(dir, `replay-${t.group}`);
-  await replayKafka({ plan, brokers: stack.brokers, registryUrl: stack.registryUrl, topics: { transactions: t.transactions, chargebacks: t.chargebacks }, out, workers: 1 });
+  const output = buildProgram(p).outputs.find((o) => o.name === 'card_features')!;
+  await replayKafka({ plan: p, brokers: stack.brokers, registryUrl: stack.registryUrl, topics: { transactions: t.transactions, chargebacks: t.chargebacks }, out, workers: 1 });
   const live = await readLiveVectors(stack.brokers, stack.registryUrl, output, t.features);
   return compareVectors(live, await readReplayVectors(out, output.name), output);
 }
@@ -212,4 +217,57 @@ test('a vector the output topic refuses (timestamp past message.timestamp.after.
   // Every replayed vector is served but the refused one, which is in the dead-letter topic instead.
   assert.equal(cmp.lost, 1, cmp.examples.join('\n'));
   assert.deepEqual({ duplicates: cmp.duplicates, divergent: cmp.divergent }, { duplicates: 0, divergent: 0 }, cmp.examples.join('\n'));
+});
+
+test('a source that stays empty is skipped by the rule: only when caught up and idle, each skip logged and counted once', { timeout: 120_000 }, async () => {
+  const t = topicsFor('idle');
+  const data = await writeCardDataset({ outDir: join(dir, 'data-idle'), events: 2000, seed: 5, format: 'ndjson' });
+  const conn = await KafkaConnection.open({ brokers: stack.brokers });
+  await ensureTopic(conn, t.chargebacks, PARTITIONS); // exists, never written
+  await conn.close();
+  const lines = readFileSync(data.transactionsPath, 'utf8').split('\n').filter((l) => l !== '');
+  await produceSlice(t, lines.slice(0, 1000), 'idle-0', twoStreams);
+  const state = join(dir, 'idle-state');
+  const w = worker(t, state, [], 'test/fixtures/two-streams.ts');
+  await caughtUp(t, [w]);
+  await produceSlice(t, lines.slice(1000), 'idle-1', twoStreams);
+  await caughtUp(t, [w]);
+  w.kill('SIGTERM');
+  assert.equal(await exited(w), 0, w.log);
+
+  const skips = [...w.log.matchAll(/task (\d+): merge skip (\d+): input chargebacks \(\S+\) caught up at offset 0 and idle (\d+) ms; released (\d+) records/g)];
+  assert.ok(skips.length >= PARTITIONS, `every partition needed a skip to serve anything: ${w.log}`);
+  for (const s of skips) assert.ok(Number(s[3]) >= 1000, `skipped only after --idle-ms: ${s[0]}`);
+  assert.doesNotMatch(w.log, /merge skip \d+: input transactions/, 'the input holding records is never skipped');
+  // The counter (checkpointed with the state) equals the number of logged skips, per task.
+  const metas = await readTaskCheckpoints(state);
+  for (const m of metas) {
+    const logged = skips.filter((s) => Number(s[1]) === m.partition);
+    assert.equal(m.counters.mergeSkips, logged.length, `partition ${m.partition}: counted skips = logged skips`);
+    assert.deepEqual(logged.map((s) => Number(s[2])), logged.map((_, i) => i + 1), 'skips numbered 1, 2, ... per task');
+  }
+  const cmp = await replayAndCompare(t, twoStreams);
+  assert.ok(cmp.expected > 1900, `replay computed ${cmp.expected} vectors`);
+  assert.deepEqual({ lost: cmp.lost, duplicates: cmp.duplicates, divergent: cmp.divergent }, { lost: 0, duplicates: 0, divergent: 0 }, cmp.examples.join('\n'));
+});
+
+test('workers sharing one --state root (processes on one host) each open only their own tasks', { timeout: 120_000 }, async () => {
+  const t = topicsFor('shared');
+  const data = await writeCardDataset({ outDir: join(dir, 'data-shared'), events: 3000, seed: 8, format: 'ndjson' });
+  await produceFile({ plan, source: 'chargebacks', input: data.chargebacksPath, topic: t.chargebacks, partitions: PARTITIONS, brokers: stack.brokers, registryUrl: stack.registryUrl });
+  const lines = readFileSync(data.transactionsPath, 'utf8').split('\n').filter((l) => l !== '');
+  await produceSlice(t, lines.slice(0, 1500), 'shared-0');
+  const root = join(dir, 'shared-root');
+  const a = worker(t, root);
+  const b = worker(t, root);
+  await caughtUp(t, [a, b]);
+  await produceSlice(t, lines.slice(1500), 'shared-1');
+  b.kill('SIGTERM');
+  assert.equal(await exited(b), 0, b.log);
+  await caughtUp(t, [a]);
+  a.kill('SIGTERM');
+  assert.equal(await exited(a), 0, a.log);
+  assert.doesNotMatch(`${a.log}${b.log}`, /LOCK|Resource temporarily unavailable/, 'no worker opened a store another one holds');
+  const cmp = await replayAndCompare(t);
+  assert.deepEqual({ lost: cmp.lost, duplicates: cmp.duplicates, divergent: cmp.divergent }, { lost: 0, duplicates: 0, divergent: 0 }, cmp.examples.join('\n'));
 });
