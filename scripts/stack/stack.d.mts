@@ -18,3 +18,5 @@ export const REGISTRY_URL: string;
 export function probeKafka(hostPort: string, timeoutMs?: number): Promise<Array<{ nodeId: number; host: string; port: number }>>;
 export function ensureStack(opts?: { log?: (msg: string) => void; timeoutMs?: number }): Promise<Stack>;
 export function stopStack(opts?: { wipe?: boolean; log?: (msg: string) => void }): Promise<void>;
+export function stackPid(name: 'kafka' | 'registry'): number | null;
+export function restartKafka(opts?: { log?: (msg: string) => void; timeoutMs?: number }): Promise<number>;

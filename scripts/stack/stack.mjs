@@ -483,6 +483,37 @@ export async function ensureStack(opts = {}) {
   }, timeoutMs);
 }
 
+/**
+ * Pid of this stack's Kafka (`'kafka'`) or registry (`'registry'`) JVM: the pid file under STACK_DIR/run,
+ * checked against the process's command line (so a reused pid is never returned), or null when it is not running.
+ * For fault tests that kill or pause it (test/chaos/campaign.ts).
+ * @param {'kafka' | 'registry'} name
+ */
+export function stackPid(name) {
+  const pid = readPid(name);
+  return pid && ours(pid, name) ? pid : null;
+}
+
+/**
+ * Start this stack's Kafka again after it died (e.g. `kill -9` in a fault test), exactly the way ensureStack()
+ * starts it (same config, data, pid file and log), and wait until it is healthy. Throws when it is still
+ * running or its ports are taken by something else. Resolves to the new pid.
+ * @param {{ log?: (msg: string) => void, timeoutMs?: number }} [opts]
+ */
+export async function restartKafka(opts = {}) {
+  const log = opts.log ?? defaultLog;
+  const timeoutMs = opts.timeoutMs ?? TIMEOUT_MS;
+  return withLock(async () => {
+    const old = stackPid('kafka');
+    if (old) throw new Error(`kafka of ${STACK_DIR} is still running (pid ${old}); stop it first`);
+    await assertPortsFree('kafka', [PORTS.kafka, PORTS.controller]);
+    const pid = startKafka(log);
+    const ms = await waitHealthy('kafka', () => kafkaOk(BROKERS), pid, timeoutMs);
+    log(`kafka healthy after ${(ms / 1000).toFixed(1)} s`);
+    return pid;
+  }, timeoutMs);
+}
+
 /** Stop the local stack started from this checkout (pid files under .stack/run). `wipe` also deletes data and logs. */
 export async function stopStack({ wipe = false, log = defaultLog } = {}) {
   await stopService('registry', log);

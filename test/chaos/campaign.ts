@@ -1,0 +1,545 @@
+/**
+ * Fault campaign for the live worker (issue 9, item 8): W workers of `skewless run`, each with
+ * its own state root (as on separate hosts), consume card transactions while they are being
+ * produced; random workers are SIGKILLed at random times and restarted (seeded, so a run
+ * reproduces from its seed), and optionally the broker is killed with -9 and restarted, the
+ * registry's JVM is paused, and one worker's state root is wiped. At the end everything is
+ * produced, the workers catch up and stop on SIGTERM, and the whole feature topic (read with
+ * read_committed) is compared per (partition, offset) of the input with the offline replay of
+ * the same topic: lost, duplicated and divergent vectors. Exit code 1 when any is non-zero.
+ *
+ *   npm run chaos -- --kills 100 --workers 3
+ *   KAFKA_BROKERS=... SCHEMA_REGISTRY_URL=... STACK_DIR=... npm run chaos -- --broker-kill --registry-pause-s 5 --wipe-state --json
+ *
+ * The stack comes from KAFKA_BROKERS / SCHEMA_REGISTRY_URL (loopback only; without them the
+ * local stack of scripts/stack is used). --broker-kill and --registry-pause-s act on the JVMs
+ * whose pid files are under STACK_DIR/run and refuse the default .stack of this checkout, which
+ * other engineers' tests share: start a second stack with its own STACK_DIR and ports for them.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { buildProgram } from '../../src/engine/program.js';
+import { writeCardDataset } from '../../src/gen/write-card-dataset.js';
+import { KafkaConnection } from '../../src/io/kafka/kafka-connection.js';
+import { commitGroupOffsets, deleteGroup, deleteTopics, fetchOffsets } from '../../src/io/kafka/topic-admin.js';
+import { produceFile } from '../../src/modes/produce-file.js';
+import { replayKafka } from '../../src/modes/replay-kafka.js';
+import { loadTopology } from '../../src/plan/load-topology.js';
+import { ensureStack, PORTS, restartKafka, stackPid, STACK_DIR } from '../../scripts/stack/stack.mjs';
+import { compareVectors, exited, produceInSlices, readLiveVectors, readReplayVectors, ROOT, sleep, spawnSkewless, topicEndOffsets, waitForTopic, type VectorComparison, type Worker } from '../helpers/live-run.js';
+import { Rng } from '../helpers/prng.js';
+
+export interface CampaignOptions {
+  readonly kills: number;
+  readonly workers: number;
+  readonly events: number;
+  readonly partitions: number;
+  readonly seed: number;
+  /** Mean time between kill bursts (each burst waits 0.6–1.4× this). */
+  readonly killIntervalMs: number;
+  /** Kills per burst, 0.3–1.5 s apart: overlapping kills, so dead members expire together. */
+  readonly burst: number;
+  readonly brokerKill: boolean;
+  /** Pause the registry JVM (SIGSTOP … SIGCONT) this long, once; 0 = never. */
+  readonly registryPauseS: number;
+  /** Once, mid-run: kill a worker, delete its state root, restart it. */
+  readonly wipeState: boolean;
+  /** Passed to `skewless run` as `--delivery <value>` when given. */
+  readonly delivery?: string;
+  /** Passed to `skewless run` as `--session-timeout-ms` when given: how long a killed worker holds its partitions. */
+  readonly sessionTimeoutMs?: number;
+  /** Keep topics, group and directories. */
+  readonly keep: boolean;
+  /** How long the workers get to catch up once everything is produced. */
+  readonly catchUpTimeoutMs: number;
+  readonly brokers: readonly string[];
+  readonly registryUrl: string;
+  /** Progress lines. */
+  readonly log: (line: string) => void;
+}
+
+export interface CampaignResult {
+  readonly ok: boolean;
+  readonly run: string;
+  readonly seed: number;
+  readonly workers: number;
+  readonly partitions: number;
+  readonly events: number;
+  readonly produced: number;
+  readonly kills: number;
+  readonly wipes: number;
+  readonly brokerKills: number;
+  readonly registryPauses: number;
+  /** Worker exits nobody asked for (each restarted). */
+  readonly crashes: number;
+  readonly caughtUp: boolean;
+  /** Group lag on the input topic when the workers were stopped. */
+  readonly lag: number;
+  /** Exit codes on the final SIGTERM (null: had to be killed). */
+  readonly stopExitCodes: ReadonlyArray<number | null>;
+  readonly replay: { readonly processed: number; readonly vectors: number; readonly late: number; readonly deadLetters: number };
+  readonly lost: number;
+  readonly duplicates: number;
+  readonly divergent: number;
+  readonly comparison: VectorComparison;
+  readonly seconds: number;
+  /** Where topics/dirs are, when kept. */
+  readonly kept?: { readonly dir: string; readonly topics: readonly string[]; readonly group: string };
+}
+
+export const DEFAULTS = {
+  kills: 30,
+  workers: 3,
+  events: 30_000,
+  partitions: 6,
+  seed: 1,
+  killIntervalMs: 5_000,
+  burst: 1,
+  registryPauseS: 0,
+  catchUpTimeoutMs: 150_000,
+} as const;
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[?::1\]?)$/;
+
+function hostOf(hostPort: string): { host: string; port: number } {
+  const i = hostPort.lastIndexOf(':');
+  return { host: hostPort.slice(0, i), port: Number(hostPort.slice(i + 1)) };
+}
+
+/** Only loopback endpoints: a campaign kills and floods what it talks to. */
+export function assertLoopback(brokers: readonly string[], registryUrl: string): void {
+  for (const b of brokers) if (!LOOPBACK.test(hostOf(b).host)) throw new Error(`KAFKA_BROKERS ${b}: the chaos campaign runs against loopback addresses only`);
+  const host = new URL(registryUrl).hostname;
+  if (!LOOPBACK.test(host)) throw new Error(`SCHEMA_REGISTRY_URL ${registryUrl}: the chaos campaign runs against loopback addresses only`);
+}
+
+/**
+ * Broker kills and registry pauses act on the JVMs of STACK_DIR. Refuse unless STACK_DIR was
+ * given, is not this checkout's shared .stack, and its ports are the ones we talk to.
+ */
+function assertOwnStack(o: CampaignOptions): void {
+  if (!o.brokerKill && o.registryPauseS <= 0) return;
+  const what = o.brokerKill ? '--broker-kill' : '--registry-pause-s';
+  if (!process.env.STACK_DIR) throw new Error(`${what} needs STACK_DIR: the directory of a stack of your own (never the shared one)`);
+  if (resolve(STACK_DIR) === resolve(ROOT, '.stack') || PORTS.kafka === 19092 || PORTS.registry === 18081) {
+    throw new Error(`${what}: refusing to disrupt the shared stack (${STACK_DIR}, ports ${PORTS.kafka}/${PORTS.registry}); start a second one with its own STACK_DIR and STACK_*_PORT`);
+  }
+  if (o.brokers.length !== 1 || hostOf(o.brokers[0]).port !== PORTS.kafka) throw new Error(`KAFKA_BROKERS ${o.brokers.join(',')} is not the Kafka of ${STACK_DIR} (port ${PORTS.kafka}; set STACK_KAFKA_PORT)`);
+  if (Number(new URL(o.registryUrl).port) !== PORTS.registry) throw new Error(`SCHEMA_REGISTRY_URL ${o.registryUrl} is not the registry of ${STACK_DIR} (port ${PORTS.registry}; set STACK_REGISTRY_PORT)`);
+  if (o.brokerKill && !stackPid('kafka')) throw new Error(`no running Kafka of ${STACK_DIR} (pid file ${STACK_DIR}/run/kafka.pid)`);
+  if (o.registryPauseS > 0 && !stackPid('registry')) throw new Error(`no running registry of ${STACK_DIR} (pid file ${STACK_DIR}/run/registry.pid)`);
+}
+
+/** Runs one thing at a time: a produce slice never overlaps a broker kill or a registry pause. */
+class Mutex {
+  private tail: Promise<unknown> = Promise.resolve();
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.tail.then(fn);
+    this.tail = next.catch(() => undefined);
+    return next;
+  }
+}
+
+/** A worker slot: one host with its own state root, running one incarnation at a time. */
+interface Slot {
+  readonly index: number;
+  readonly stateDir: string;
+  readonly logFile: string;
+  proc?: Worker;
+  incarnations: number;
+  /** Set while we kill or stop it on purpose. */
+  expected: boolean;
+  started?: Promise<void>;
+}
+
+/** Group lag of `topic`: Σ (high watermark − committed offset); uncommitted partitions count from their low offset. */
+async function groupLag(brokers: readonly string[], group: string, topic: string): Promise<number> {
+  const conn = await KafkaConnection.open({ brokers });
+  try {
+    const ends = await fetchOffsets(conn, topic);
+    const committed = new Map((await commitGroupOffsets(conn, group, topic, [])).previous.map((p) => [p.partition, p.offset]));
+    return ends.reduce((n, p) => n + p.high - (committed.get(p.partition) ?? p.low), 0);
+  } finally {
+    await conn.close();
+  }
+}
+
+export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
+  assertLoopback(o.brokers, o.registryUrl);
+  assertOwnStack(o);
+  const t0 = Date.now();
+  const say = (s: string): void => o.log(`[chaos +${((Date.now() - t0) / 1000).toFixed(1)}s] ${s}`);
+  // The schedule (gaps, victims, fault times) from one generator, worker settings from another:
+  // restarts interleave with the schedule by timing, so they must not draw from the same one.
+  const rng = new Rng(o.seed);
+  const workerRng = new Rng(o.seed + 1);
+  const run = randomUUID().slice(0, 8);
+  const T = { tx: `chaos-tx-${run}`, cb: `chaos-cb-${run}`, features: `chaos-features-${run}`, daily: `chaos-daily-${run}`, side: `chaos-${run}` };
+  const group = `chaos-${run}`;
+  const dir = mkdtempSync(join(tmpdir(), 'skewless-chaos-'));
+  mkdirSync(join(dir, 'logs'));
+  mkdirSync(join(dir, 'input'));
+  const env = { ...process.env, KAFKA_BROKERS: o.brokers.join(','), SCHEMA_REGISTRY_URL: o.registryUrl };
+  const plan = await loadTopology(join(ROOT, 'topologies/card-fraud.ts'));
+  const output = buildProgram(plan).outputs.find((x) => x.name === 'card_features')!;
+  const common = { plan, partitions: o.partitions, brokers: o.brokers, registryUrl: o.registryUrl };
+  say(`run ${run}: ${o.workers} workers, ${o.kills} kills, ${o.events} events on ${o.partitions} partitions, seed ${o.seed}; dir ${dir}`);
+
+  let stopping = false;
+  // Timers of the schedule, cleared when the campaign ends (a fault never fires after it).
+  const timers = new Set<NodeJS.Timeout>();
+  const pause = (ms: number): Promise<void> =>
+    new Promise((r) => {
+      const t = setTimeout(() => {
+        timers.delete(t);
+        r();
+      }, ms);
+      timers.add(t);
+    });
+  let crashes = 0;
+  let kills = 0;
+  let wipes = 0;
+  let brokerKills = 0;
+  let registryPauses = 0;
+  let registryStopped: number | undefined;
+  let brokerDown = false;
+  const resumeRegistry = (): void => {
+    if (registryStopped !== undefined) {
+      try {
+        process.kill(registryStopped, 'SIGCONT');
+      } catch {}
+      registryStopped = undefined;
+    }
+  };
+  process.once('exit', resumeRegistry);
+
+  const slots: Slot[] = Array.from({ length: o.workers }, (_, i) => ({ index: i, stateDir: join(dir, `state-w${i}`), logFile: join(dir, 'logs', `w${i}.log`), incarnations: 0, expected: false }));
+  const start = (s: Slot): void => {
+    const args = ['run', 'topologies/card-fraud.ts', '--state', s.stateDir, '--group', group, '--max-batch', String(workerRng.int(20, 400)), '--cache-keys', '100'];
+    args.push('--topic', `transactions=${T.tx}`, '--output-topic', `card_features=${T.features}`, '--output-topic', `card_daily_spend=${T.daily}`, '--side-prefix', T.side);
+    if (o.delivery !== undefined) args.push('--delivery', o.delivery);
+    if (o.sessionTimeoutMs !== undefined) args.push('--session-timeout-ms', String(o.sessionTimeoutMs));
+    s.incarnations++;
+    s.expected = false;
+    const w = spawnSkewless(args, env, s.logFile);
+    s.proc = w;
+    void exited(w).then((code) => {
+      if (s.proc !== w) return;
+      s.proc = undefined;
+      if (s.expected || stopping) return;
+      crashes++;
+      say(`worker ${s.index} (pid ${w.pid}) exited by itself with ${code ?? w.signalCode}: ${w.log.trim().split('\n').slice(-3).join(' | ')}; restarting`);
+      s.started = pause(2000).then(() => {
+        if (!stopping && !s.proc) start(s);
+      });
+    });
+  };
+  const killSlot = async (s: Slot): Promise<number | undefined> => {
+    await s.started;
+    const w = s.proc;
+    if (!w) return undefined;
+    s.expected = true;
+    w.kill('SIGKILL');
+    await exited(w);
+    return w.pid;
+  };
+
+  const disruption = new Mutex();
+  const topics = [T.tx, T.cb, T.features, T.daily, `${T.side}-late`, `${T.side}-dead-letters`];
+  let result: CampaignResult | undefined;
+  try {
+    const data = await writeCardDataset({ outDir: join(dir, 'data'), events: o.events, seed: o.seed, format: 'ndjson' });
+    await produceFile({ ...common, source: 'chargebacks', input: data.chargebacksPath, topic: T.cb });
+
+    // The kill schedule, drawn up front from the seed: bursts of `burst` kills, bursts ~killIntervalMs apart.
+    const gaps = Array.from({ length: o.kills }, (_, k) => (k % o.burst === 0 ? Math.round(o.killIntervalMs * (0.6 + 0.8 * rng.next())) : rng.int(300, 1500)));
+    const phaseMs = Math.max(10_000, gaps.reduce((a, b) => a + b, 0));
+    const wipeAt = o.wipeState ? Math.floor(o.kills / 2) : -1;
+    const slices = Math.max(4, Math.min(40, Math.ceil(o.events / 1000)));
+
+    let produced = 0;
+    const producing = produceInSlices({
+      ...common,
+      source: 'transactions',
+      input: data.transactionsPath,
+      topic: T.tx,
+      dir: join(dir, 'input'),
+      slices,
+      pauseMs: Math.round(phaseMs / slices),
+      around: (fn) => disruption.run(fn),
+      onSlice: (n, total) => {
+        produced = n;
+        say(`produced ${n}/${total}`);
+      },
+    });
+    await waitForTopic(o.brokers, T.tx, 60_000);
+    for (const s of slots) start(s);
+    say(`started ${o.workers} workers (group ${group})`);
+
+    // Broker kill and registry pause: once each, at a seeded time, never during a produce slice.
+    const faults: Array<Promise<void>> = [];
+    const fault = (at: number, jvm: 'kafka' | 'registry', act: (pid: number) => Promise<void>): void => {
+      const f = pause(at).then(() =>
+        disruption.run(async () => {
+          if (stopping) return;
+          const pid = stackPid(jvm);
+          if (!pid) throw new Error(`${jvm} of ${STACK_DIR} is not running`);
+          await act(pid);
+        }),
+      );
+      f.catch(() => undefined); // awaited after the kills; no unhandled rejection meanwhile
+      faults.push(f);
+    };
+    if (o.brokerKill) {
+      const downMs = rng.int(1000, 5000);
+      fault(Math.round(phaseMs * (0.3 + 0.3 * rng.next())), 'kafka', async (pid) => {
+        say(`broker kill -9 (pid ${pid}); down for ${downMs} ms`);
+        brokerDown = true;
+        process.kill(pid, 'SIGKILL');
+        while (stackPid('kafka') === pid) await sleep(100);
+        brokerKills++;
+        await sleep(downMs);
+        const t = Date.now();
+        const next = await restartKafka({ log: (m) => say(`stack: ${m}`) });
+        brokerDown = false;
+        say(`broker restarted (pid ${next}) in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+      });
+    }
+    if (o.registryPauseS > 0) {
+      fault(Math.round(phaseMs * (0.2 + 0.6 * rng.next())), 'registry', async (pid) => {
+        say(`registry SIGSTOP (pid ${pid}) for ${o.registryPauseS} s`);
+        registryStopped = pid;
+        process.kill(pid, 'SIGSTOP');
+        registryPauses++;
+        await pause(o.registryPauseS * 1000);
+        resumeRegistry();
+        say('registry SIGCONT');
+      });
+    }
+
+    for (let k = 0; k < o.kills; k++) {
+      await pause(gaps[k]);
+      const s = slots[rng.int(0, slots.length - 1)];
+      const restartMs = rng.int(200, 1500);
+      const pid = await killSlot(s);
+      kills++;
+      let what = 'SIGKILL';
+      if (k === wipeAt) {
+        rmSync(s.stateDir, { recursive: true, force: true });
+        wipes++;
+        what += ' + state root wiped';
+      }
+      say(`kill ${kills}/${o.kills}: worker ${s.index} (pid ${pid ?? 'not running'}, incarnation ${s.incarnations}) ${what}; restart in ${restartMs} ms`);
+      s.started = pause(restartMs).then(() => {
+        if (!s.proc) start(s);
+      });
+    }
+    produced = await producing;
+    await Promise.all(faults);
+    await Promise.all(slots.map((s) => s.started));
+    for (const s of slots) if (!s.proc) start(s);
+    say(`all ${produced} events produced, ${kills} kills done; waiting for the workers to catch up`);
+
+    // Caught up: the group has committed the end of every input partition.
+    const deadline = Date.now() + o.catchUpTimeoutMs;
+    let lag = Number.POSITIVE_INFINITY;
+    let lastSaid = 0;
+    for (;;) {
+      lag = await groupLag(o.brokers, group, T.tx).catch(() => Number.POSITIVE_INFINITY);
+      if (lag === 0 || Date.now() > deadline) break;
+      if (Date.now() - lastSaid > 10_000) {
+        say(`lag ${lag}, ${await topicEndOffsets(o.brokers, T.features)} records in the feature topic`);
+        lastSaid = Date.now();
+      }
+      await sleep(1000);
+    }
+    const caughtUp = lag === 0;
+    say(caughtUp ? 'caught up (group lag 0); stopping the workers with SIGTERM' : `NOT caught up after ${o.catchUpTimeoutMs} ms (lag ${lag}); stopping the workers`);
+    stopping = true;
+    const stopExitCodes = await Promise.all(
+      slots.map(async (s) => {
+        const w = s.proc;
+        if (!w) return null;
+        s.expected = true;
+        w.kill('SIGTERM');
+        let timer: NodeJS.Timeout | undefined;
+        const code = await Promise.race([exited(w), new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), 45_000)))]);
+        clearTimeout(timer);
+        if (code !== 'timeout') return code;
+        say(`worker ${s.index} did not stop in 45 s after SIGTERM; SIGKILL`);
+        w.kill('SIGKILL');
+        await exited(w);
+        return null;
+      }),
+    );
+    if (stopExitCodes.some((c) => c !== 0)) say(`exit codes on SIGTERM: ${stopExitCodes.join(', ')}`);
+
+    say('reading the feature topic (read_committed)');
+    // A transaction left open would hold read_committed below the end for good: bounded wait.
+    let readTimer: NodeJS.Timeout | undefined;
+    const live = await Promise.race([
+      readLiveVectors(o.brokers, o.registryUrl, output, T.features),
+      new Promise<never>((_, reject) => (readTimer = setTimeout(() => reject(new Error(`reading ${T.features} with read_committed did not reach its end in 180 s (an open transaction?)`)), 180_000))),
+    ]).finally(() => clearTimeout(readTimer));
+    say(`read ${live.length} live records; replaying the input offline`);
+    const summary = await replayKafka({ plan, brokers: o.brokers, registryUrl: o.registryUrl, topics: { transactions: T.tx, chargebacks: T.cb }, out: join(dir, 'replay'), workers: 1 });
+    const replayed = await readReplayVectors(join(dir, 'replay'), output.name);
+    const c = compareVectors(live, replayed, output);
+    const bad = c.lost + c.duplicates + c.divergent + c.unexpected + c.misplaced;
+    result = {
+      ok: bad === 0,
+      run,
+      seed: o.seed,
+      workers: o.workers,
+      partitions: o.partitions,
+      events: data.events,
+      produced,
+      kills,
+      wipes,
+      brokerKills,
+      registryPauses,
+      crashes,
+      caughtUp,
+      lag: Number.isFinite(lag) ? lag : -1,
+      stopExitCodes,
+      replay: { processed: summary.counters.processed, vectors: replayed.size, late: summary.lateRecords.count, deadLetters: summary.deadLetters.count },
+      lost: c.lost,
+      duplicates: c.duplicates,
+      divergent: c.divergent,
+      comparison: c,
+      seconds: Math.round((Date.now() - t0) / 100) / 10,
+      ...(o.keep ? { kept: { dir, topics, group } } : {}),
+    };
+    return result;
+  } finally {
+    stopping = true;
+    for (const t of timers) clearTimeout(t);
+    resumeRegistry();
+    process.removeListener('exit', resumeRegistry);
+    if (brokerDown && !stackPid('kafka')) {
+      o.log('[chaos] restarting the broker killed by this campaign');
+      await restartKafka({ log: (m) => o.log(`[chaos] stack: ${m}`) }).catch((e: Error) => o.log(`[chaos] broker restart failed: ${e.message}`));
+    }
+    for (const s of slots) {
+      if (s.proc) {
+        s.proc.kill('SIGKILL');
+        await exited(s.proc);
+      }
+    }
+    if (!o.keep) {
+      if (result) rmSync(dir, { recursive: true, force: true });
+      else o.log(`[chaos] kept ${dir} (worker logs in logs/) after the failure`);
+      const conn = await KafkaConnection.open({ brokers: o.brokers }).catch(() => undefined);
+      if (conn) {
+        try {
+          // Every topic of this run, including any the workers created (changelogs, repartitions).
+          const mine = (await conn.admin.listTopics()).filter((t) => t.includes(run));
+          await deleteTopics(conn, [...new Set([...topics, ...mine])]);
+          await deleteGroup(conn, group);
+        } catch (e) {
+          o.log(`[chaos] cleanup of run ${run} failed: ${e instanceof Error ? e.message : String(e)}`);
+        } finally {
+          await conn.close();
+        }
+      }
+    }
+  }
+}
+
+/** The report: one line per figure, or JSON. */
+export function formatResult(r: CampaignResult): string {
+  const c = r.comparison;
+  return [
+    `chaos run ${r.run} (seed ${r.seed}): ${r.workers} workers, ${r.partitions} partitions, ${r.seconds} s`,
+    `faults: ${r.kills} kills (SIGKILL), ${r.wipes} state wipes, ${r.brokerKills} broker kills, ${r.registryPauses} registry pauses, ${r.crashes} crashes by themselves`,
+    `input: ${r.events} events generated, ${r.produced} produced; replay: ${r.replay.processed} processed, ${r.replay.vectors} vectors, ${r.replay.late} late, ${r.replay.deadLetters} dead letters`,
+    `live: ${c.liveRecords} records, ${c.liveDistinct} distinct inputs; caught up: ${r.caughtUp ? 'yes' : `NO (lag ${r.lag})`}; exit codes on SIGTERM: ${r.stopExitCodes.join(', ')}`,
+    `lost:       ${r.lost}`,
+    `duplicates: ${r.duplicates} inputs (${c.duplicateRecords} surplus records, ${c.duplicatesDiffering} not byte-identical)`,
+    `divergent:  ${r.divergent}${c.unexpected ? ` (+${c.unexpected} vectors for inputs the replay gives none)` : ''}${c.misplaced ? ` (+${c.misplaced} in the wrong partition)` : ''}`,
+    ...c.examples.map((e) => `  e.g. ${e}`),
+    r.ok ? 'OK: every replayed vector served exactly once, byte for byte' : 'FAILED',
+    ...(r.kept ? [`kept: ${r.kept.dir}; group ${r.kept.group}; topics ${r.kept.topics.join(' ')}`] : []),
+  ].join('\n');
+}
+
+function intFlag(v: string | undefined, name: string, fallback: number, min = 0): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} ${v}: expected an integer ≥ ${min}`);
+  return n;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      kills: { type: 'string' },
+      workers: { type: 'string' },
+      events: { type: 'string' },
+      partitions: { type: 'string' },
+      seed: { type: 'string' },
+      'kill-interval-ms': { type: 'string' },
+      burst: { type: 'string' },
+      'broker-kill': { type: 'boolean' },
+      'registry-pause-s': { type: 'string' },
+      'wipe-state': { type: 'boolean' },
+      delivery: { type: 'string' },
+      'session-timeout-ms': { type: 'string' },
+      'catch-up-timeout-s': { type: 'string' },
+      keep: { type: 'boolean' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(
+      `usage: npm run chaos -- [--kills N=${DEFAULTS.kills}] [--workers W=${DEFAULTS.workers}] [--events E=${DEFAULTS.events}] [--partitions P=${DEFAULTS.partitions}]\n` +
+        `  [--seed S=${DEFAULTS.seed}] [--kill-interval-ms MS=${DEFAULTS.killIntervalMs}] [--burst B=${DEFAULTS.burst}] [--broker-kill] [--registry-pause-s N]\n` +
+        `  [--wipe-state] [--delivery exactly-once|at-least-once] [--session-timeout-ms MS] [--catch-up-timeout-s S=${DEFAULTS.catchUpTimeoutMs / 1000}] [--keep] [--json]\n` +
+        'Stack: KAFKA_BROKERS / SCHEMA_REGISTRY_URL (loopback), STACK_DIR for --broker-kill / --registry-pause-s (never the shared stack).\n' +
+        'Exit 0: nothing lost, duplicated or divergent; 1: something was; 2: the campaign itself failed.\n',
+    );
+    return 0;
+  }
+  // Ctrl-C / SIGTERM: exit through 'exit', which resumes a paused registry (workers get the signal with us).
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130));
+  // Checked before anything connects: ensureStack() would probe what the environment names.
+  if (process.env.KAFKA_BROKERS && process.env.SCHEMA_REGISTRY_URL) assertLoopback(process.env.KAFKA_BROKERS.split(','), process.env.SCHEMA_REGISTRY_URL);
+  const stack = await ensureStack();
+  const r = await runCampaign({
+    kills: intFlag(values.kills, 'kills', DEFAULTS.kills),
+    workers: intFlag(values.workers, 'workers', DEFAULTS.workers, 1),
+    events: intFlag(values.events, 'events', DEFAULTS.events, 1),
+    partitions: intFlag(values.partitions, 'partitions', DEFAULTS.partitions, 1),
+    seed: intFlag(values.seed, 'seed', DEFAULTS.seed),
+    killIntervalMs: intFlag(values['kill-interval-ms'], 'kill-interval-ms', DEFAULTS.killIntervalMs, 1),
+    burst: intFlag(values.burst, 'burst', DEFAULTS.burst, 1),
+    brokerKill: values['broker-kill'] === true,
+    registryPauseS: intFlag(values['registry-pause-s'], 'registry-pause-s', DEFAULTS.registryPauseS),
+    wipeState: values['wipe-state'] === true,
+    ...(values.delivery === undefined ? {} : { delivery: values.delivery }),
+    ...(values['session-timeout-ms'] === undefined ? {} : { sessionTimeoutMs: intFlag(values['session-timeout-ms'], 'session-timeout-ms', 0, 1) }),
+    keep: values.keep === true,
+    catchUpTimeoutMs: intFlag(values['catch-up-timeout-s'], 'catch-up-timeout-s', DEFAULTS.catchUpTimeoutMs / 1000, 1) * 1000,
+    brokers: stack.brokers.split(','),
+    registryUrl: stack.registryUrl,
+    log: (line) => process.stderr.write(`${line}\n`),
+  });
+  process.stdout.write(values.json ? `${JSON.stringify(r, null, 2)}\n` : `${formatResult(r)}\n`);
+  return r.ok ? 0 : 1;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e) => {
+      process.stderr.write(`chaos: ${e instanceof Error ? (process.env.CHAOS_DEBUG ? e.stack : e.message) : String(e)}\n`);
+      process.exit(2);
+    },
+  );
+}
