@@ -11,18 +11,18 @@ import { performance } from 'node:perf_hooks';
 import type { InputRecord } from '../engine/input.js';
 import { buildProgram, type Program } from '../engine/program.js';
 import { InputGapError, StateFormatError, Task, VersionMismatchError } from '../engine/task.js';
-import { SchemaRegistryClient } from '../io/avro/registry-client.js';
+import { SchemaRegistryClient, type SchemaRegistryPort } from '../io/avro/registry-client.js';
 import { WireDecoder } from '../io/avro/wire-decoder.js';
-import { GroupConsumer, type BatchControl, type ConsumedBatch } from '../io/kafka/group-consumer.js';
+import type { BatchControl, ConsumedBatch } from '../io/kafka/group-consumer.js';
 import { KafkaConnection } from '../io/kafka/kafka-connection.js';
 import { kafkaErrorText } from '../io/kafka/kafka-retry.js';
-import { TaskFencedError, TaskProducer } from '../io/kafka/task-producer.js';
-import { ensureTopic, fetchOffsets, topicPartitionCount } from '../io/kafka/topic-admin.js';
-import { EVENT_TIME_TOPIC_CONFIGS, topicLimits } from '../io/kafka/topic-limits.js';
+import { TaskFencedError } from '../io/kafka/task-producer.js';
+import { EVENT_TIME_TOPIC_CONFIGS } from '../io/kafka/topic-limits.js';
 import { LiveParityLog } from '../parity/parity-log.js';
 import type { CompiledPlan } from '../plan/compile.js';
 import { MetricsRegistry } from '../serve/metrics.js';
 import { CHANGELOG_CONFIGS, changelogTopic } from './live/changelog.js';
+import { KafkaLiveCluster, type GroupMember, type LiveCluster } from './live/live-cluster.js';
 import { LiveTask } from './live/live-task.js';
 import { deadLetterTopic, lateTopic, RecordCollector } from './live/record-collector.js';
 import { commitTask, type CommitContext } from './live/task-commit.js';
@@ -70,6 +70,8 @@ export interface LiveOptions {
   readonly parity?: { readonly rate: number; readonly topic: string; readonly file?: string };
   /** Profiling hook (default off): called once per fetched batch after it is committed. */
   readonly onBatchTiming?: (timing: LiveBatchTiming) => void;
+  /** Wall clock for idle detection and back-off only; default Date.now. When given, no idle timer runs: call checkIdleInputs(). */
+  readonly clock?: () => number;
 }
 
 /** Where one fetched batch's time went (ms; instants are performance.now()). */
@@ -97,6 +99,8 @@ export interface LiveBatchTiming {
 export interface LiveWorker {
   /** Leave the group after the batch in progress; every applied batch is already committed. */
   stop(): Promise<void>;
+  /** Apply the idle-skip rule now (a timer does it every idleMs / 2; tests call it directly). */
+  checkIdleInputs(): Promise<void>;
   /** Resolves with the error when processing failed in a way the worker cannot continue from. */
   readonly failed: Promise<Error>;
   readonly metrics: MetricsRegistry;
@@ -110,24 +114,34 @@ function isFatal(e: unknown): boolean {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export async function startLiveWorker(opts: LiveOptions): Promise<LiveWorker> {
-  const program: Program = buildProgram(opts.plan);
-  const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const metrics = opts.metrics ?? new MetricsRegistry();
   const conn = await KafkaConnection.open({ brokers: opts.brokers, verbose: opts.verbose });
   try {
-    return await startOnConnection(opts, program, conn, log, metrics);
+    const registry = await SchemaRegistryClient.open(opts.registryUrl);
+    const worker = await startLiveWorkerOn(new KafkaLiveCluster(conn), registry, opts);
+    return {
+      ...worker,
+      checkIdleInputs: () => worker.checkIdleInputs(),
+      async stop(): Promise<void> {
+        await worker.stop();
+        await conn.close();
+      },
+    };
   } catch (e) {
     await conn.close().catch(() => undefined);
     throw e;
   }
 }
 
-async function startOnConnection(opts: LiveOptions, program: Program, conn: KafkaConnection, log: (line: string) => void, metrics: MetricsRegistry): Promise<LiveWorker> {
+/** The live driver on any cluster (Kafka, or memory-cluster.ts in tests) and schema registry. */
+export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRegistryPort, opts: Omit<LiveOptions, 'brokers' | 'registryUrl'>): Promise<LiveWorker> {
+  const program: Program = buildProgram(opts.plan);
+  const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const metrics = opts.metrics ?? new MetricsRegistry();
+  const clock = opts.clock ?? Date.now;
   const { plan } = opts;
   const delivery: Delivery = opts.delivery ?? 'exactly-once';
   const exactlyOnce = delivery === 'exactly-once';
   const groupId = opts.group ?? `skewless-${plan.topology.name}`;
-  const registry = await SchemaRegistryClient.open(opts.registryUrl);
   mkdirSync(opts.stateDir, { recursive: true });
 
   const sidePrefix = opts.sideTopicPrefix ?? plan.topology.name;
@@ -136,7 +150,7 @@ async function startOnConnection(opts: LiveOptions, program: Program, conn: Kafk
   const decoders = new Map(program.sources.map((s) => [topicOfSource.get(s.node.name)!, new WireDecoder(registry, plan.schemas.get(s.node.name)!.json)]));
   let partitions = 0;
   for (const topic of sourceOfTopic.keys()) {
-    const n = await topicPartitionCount(conn, topic);
+    const n = await cluster.partitionCount(topic);
     if (n === undefined) throw new Error(`source topic ${topic} does not exist; produce to it first (skewless produce) or create it`);
     if (partitions !== 0 && n !== partitions) throw new Error(`source topics are not co-partitioned: ${topic} has ${n} partitions, expected ${partitions}`);
     partitions = n;
@@ -146,15 +160,15 @@ async function startOnConnection(opts: LiveOptions, program: Program, conn: Kafk
   const windows = program.windowOps.map((w) => ({ name: w.name, columns: w.columns, topic: opts.outputTopics?.[w.name] ?? w.node.topic }));
   const late = lateTopic(sidePrefix);
   const deadLetters = deadLetterTopic(sidePrefix);
-  for (const t of [...features.map((f) => f.topic), ...windows.map((w) => w.topic), late, deadLetters]) await ensureTopic(conn, t, partitions, EVENT_TIME_TOPIC_CONFIGS);
+  for (const t of [...features.map((f) => f.topic), ...windows.map((w) => w.topic), late, deadLetters]) await cluster.ensureTopic(t, partitions, EVENT_TIME_TOPIC_CONFIGS);
   let parityLog: LiveParityLog | undefined;
   if (opts.parity !== undefined) {
     // Same partition count as the inputs, so a sampled vector keeps its partition.
-    await ensureTopic(conn, opts.parity.topic, partitions, EVENT_TIME_TOPIC_CONFIGS);
+    await cluster.ensureTopic(opts.parity.topic, partitions, EVENT_TIME_TOPIC_CONFIGS);
     parityLog = await LiveParityLog.open(registry, opts.parity, topicOfSource, plan.version, plan.topology.name);
   }
   const changelog = changelogTopic(groupId, plan.version);
-  await ensureTopic(conn, changelog, partitions, CHANGELOG_CONFIGS);
+  await cluster.ensureTopic(changelog, partitions, CHANGELOG_CONFIGS);
   const outputTopicNames = [...features.map((f) => f.topic), ...windows.map((w) => w.topic), late, deadLetters, ...(parityLog ? [parityLog.topic] : [])];
   const collector = await RecordCollector.open({
     registry,
@@ -165,11 +179,11 @@ async function startOnConnection(opts: LiveOptions, program: Program, conn: Kafk
     version: plan.version,
     topology: plan.topology.name,
     parityLog,
-    limits: await topicLimits(conn, outputTopicNames),
+    limits: await cluster.topicLimits(outputTopicNames),
   });
 
   const storeContext: TaskStoreContext = {
-    conn,
+    cluster,
     stateDir: opts.stateDir,
     changelog,
     version: plan.version,
@@ -188,7 +202,7 @@ async function startOnConnection(opts: LiveOptions, program: Program, conn: Kafk
   /** First failure of the current run of failures, per partition (for the retry deadline). */
   const failingSince = new Map<number, number>();
   const retryDeadlineMs = opts.retryDeadlineMs ?? 300_000;
-  let consumer: GroupConsumer | undefined;
+  let consumer: GroupMember | undefined;
   let stopping = false;
   let fail: (e: Error) => void = () => {};
   const failed = new Promise<Error>((resolve) => (fail = resolve));
@@ -197,14 +211,14 @@ async function startOnConnection(opts: LiveOptions, program: Program, conn: Kafk
     const transactionalId = exactlyOnce ? `${groupId}-${plan.version}-task-${partition}` : undefined;
     // Claim the task first: an earlier owner's open transaction is aborted and that owner fenced,
     // so the changelog read next holds everything committed and nothing can follow it.
-    const producer = await TaskProducer.open(conn, { transactionalId });
+    const producer = await cluster.openTaskProducer(transactionalId);
     try {
       const store = await openTaskStore(storeContext, partition, rebuild.has(partition));
       rebuild.delete(partition);
       let holder: LiveTask | undefined;
       try {
         const task = await Task.open(program, partition, store.backend, collector.sinksFor(() => holder!), { maxCachedKeys: opts.maxCachedKeys });
-        holder = new LiveTask(partition, task, store.backend, producer, store.seedChangelog, Date.now(), program.sources.map((s) => s.node.name));
+        holder = new LiveTask(partition, task, store.backend, producer, store.seedChangelog, clock(), program.sources.map((s) => s.node.name));
       } catch (e) {
         await store.backend.close();
         throw e;
@@ -265,7 +279,7 @@ async function startOnConnection(opts: LiveOptions, program: Program, conn: Kafk
       log(`skewless: task ${partition}: ${e.message}; giving it up`);
       return;
     }
-    const now = Date.now();
+    const now = clock();
     const since = failingSince.get(partition) ?? now;
     failingSince.set(partition, since);
     const text = e instanceof StoreLockedError ? `state store busy (${e.message})` : kafkaErrorText(e);
@@ -332,7 +346,7 @@ async function startOnConnection(opts: LiveOptions, program: Program, conn: Kafk
         if (!checkPosition(task, batch, name)) return;
         touched = true;
         const startedAt = performance.now();
-        task.lastInputAt.set(name, Date.now());
+        task.lastInputAt.set(name, clock());
         let engineMs = 0;
         let produceMs = 0;
         const checkpointMs = 0;
@@ -387,8 +401,9 @@ async function startOnConnection(opts: LiveOptions, program: Program, conn: Kafk
   // A multi-source task may skip an idle input (DESIGN.md rule 3) only when that input is
   // caught up with the broker and has been quiet for idleMs; each skip is logged and counted.
   const idleMs = opts.idleMs ?? 5000;
+  // With an injected clock the caller drives idle checks (checkIdleInputs), so none runs by itself.
   const idleTimer =
-    program.sources.length > 1
+    program.sources.length > 1 && opts.clock === undefined
       ? setInterval(() => void skipIdleInputs().catch((e: unknown) => log(`skewless: idle check failed: ${kafkaErrorText(e)}`)), Math.max(100, Math.min(1000, idleMs / 2)))
       : undefined;
   let idleCheckRunning = false;
@@ -399,8 +414,8 @@ async function startOnConnection(opts: LiveOptions, program: Program, conn: Kafk
       const waiting = [...tasks.values()].filter((lt) => lt.task.pendingInputs > 0);
       if (waiting.length === 0) return;
       const ends = new Map<string, Map<number, number>>();
-      for (const topic of sourceOfTopic.keys()) ends.set(topic, new Map((await fetchOffsets(conn, topic)).map((o) => [o.partition, o.high])));
-      const now = Date.now();
+      for (const topic of sourceOfTopic.keys()) ends.set(topic, await cluster.endOffsets(topic));
+      const now = clock();
       for (const lt of waiting) {
         for (const s of program.sources) {
           const name = s.node.name;
@@ -433,7 +448,7 @@ async function startOnConnection(opts: LiveOptions, program: Program, conn: Kafk
     }
   }
 
-  consumer = await GroupConsumer.start(conn, {
+  consumer = await cluster.joinGroup({
     onFatal: (e) => fail(e),
     groupId,
     topics: [...sourceOfTopic.keys()],
@@ -458,13 +473,13 @@ async function startOnConnection(opts: LiveOptions, program: Program, conn: Kafk
   return {
     metrics,
     failed,
+    checkIdleInputs: skipIdleInputs,
     async stop(): Promise<void> {
       stopping = true;
       if (idleTimer) clearInterval(idleTimer);
       await consumer!.stop();
       for (const lt of tasks.values()) await lt.serial(() => lt.close());
       tasks.clear();
-      await conn.close();
     },
   };
 }

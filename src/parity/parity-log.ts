@@ -26,7 +26,7 @@
 import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { FeatureRow, LateRecord } from '../engine/outputs.js';
-import type { SchemaRegistryClient } from '../io/avro/registry-client.js';
+import type { SchemaRegistryClient, SchemaRegistryPort } from '../io/avro/registry-client.js';
 import { WireDecoder } from '../io/avro/wire-decoder.js';
 import { WireEncoder } from '../io/avro/wire-encoder.js';
 import type { KafkaConnection } from '../io/kafka/kafka-connection.js';
@@ -130,7 +130,7 @@ export class ParityLogEncoder {
   ) {}
 
   /** Registers the schema under `<topic>-value`; the headers carry the serving version. */
-  static async open(registry: SchemaRegistryClient, topic: string, version: string, topology: string): Promise<ParityLogEncoder> {
+  static async open(registry: SchemaRegistryPort, topic: string, version: string, topology: string): Promise<ParityLogEncoder> {
     const id = await registry.register(paritySubject(topic), PARITY_RECORD_SCHEMA);
     return new ParityLogEncoder(topic, new WireEncoder(PARITY_RECORD_SCHEMA, id), { 'skewless-version': version, 'skewless-topology': topology });
   }
@@ -170,7 +170,7 @@ export class LiveParityLog {
   ) {}
 
   static async open(
-    registry: SchemaRegistryClient,
+    registry: SchemaRegistryPort,
     opts: { rate: number; topic: string; file?: string },
     sourceTopics: ReadonlyMap<string, string>,
     version: string,

@@ -36,7 +36,15 @@ function causeText(e: unknown): string {
   return cause instanceof Error ? `${e.message}: ${cause.message}` : e.message;
 }
 
-export class SchemaRegistryClient {
+/** What the live path needs of a schema registry: the HTTP client, or an in-memory one for broker-free tests. */
+export interface SchemaRegistryPort {
+  /** Register a schema under a subject and return its id (the existing id when already registered). */
+  register(subject: string, schema: object): Promise<number>;
+  /** The writer schema behind an id. */
+  writerSchema(id: number): Promise<WriterSchema>;
+}
+
+export class SchemaRegistryClient implements SchemaRegistryPort {
   private readonly registry: SchemaRegistry;
   private readonly missing = new Set<number>();
 

@@ -10,7 +10,7 @@
 import type avsc from 'avsc';
 import type { SourceValue } from '../../engine/input.js';
 import { avroReaderType } from './avro-reader-type.js';
-import type { SchemaRegistryClient } from './registry-client.js';
+import type { SchemaRegistryPort } from './registry-client.js';
 import { readWireHeader } from './wire-format.js';
 import { emptyValue, notAvroSchema, undecodableAvro, unknownSchemaId, unresolvableSchema } from './wire-format-error.js';
 
@@ -42,7 +42,7 @@ export class WireDecoder {
   private readonly readings = new Map<number, Reading>();
 
   constructor(
-    private readonly registry: SchemaRegistryClient,
+    private readonly registry: SchemaRegistryPort,
     /** The topology's schema for the source (its .avsc). */
     readerSchema: object,
   ) {

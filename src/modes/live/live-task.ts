@@ -4,8 +4,9 @@
  * its last commit, and a queue so that batches, idle skips and shutdown never interleave.
  */
 import type { Task } from '../../engine/task.js';
-import type { TaskProducer, TaskRecord } from '../../io/kafka/task-producer.js';
+import type { TaskRecord } from '../../io/kafka/task-producer.js';
 import type { LevelBackend } from '../../state/state-backend.js';
+import type { TaskOutputPort } from './live-cluster.js';
 import type { RecordBuffer } from './record-collector.js';
 
 export class LiveTask implements RecordBuffer {
@@ -23,7 +24,7 @@ export class LiveTask implements RecordBuffer {
     readonly partition: number,
     readonly task: Task,
     readonly backend: LevelBackend,
-    readonly producer: TaskProducer,
+    readonly producer: TaskOutputPort,
     /** The store holds state no changelog has: publish all of it with the first commit. */
     public seedChangelog: boolean,
     openedAt: number,

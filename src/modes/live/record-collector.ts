@@ -7,7 +7,7 @@
  */
 import type { DeadLetter, FeatureRow, LateRecord, OutputColumn, TaskSinks, WindowRowOut } from '../../engine/outputs.js';
 import { featureRecordSchema, windowRecordSchema } from '../../io/avro/feature-record-schema.js';
-import type { SchemaRegistryClient } from '../../io/avro/registry-client.js';
+import type { SchemaRegistryPort } from '../../io/avro/registry-client.js';
 import { WireEncoder } from '../../io/avro/wire-encoder.js';
 import type { TaskRecord } from '../../io/kafka/task-producer.js';
 import type { TopicLimits } from '../../io/kafka/topic-limits.js';
@@ -61,7 +61,7 @@ export class RecordCollector {
 
   /** Register the output schemas (subject `<topic>-value`) and build the encoders. */
   static async open(opts: {
-    readonly registry: SchemaRegistryClient;
+    readonly registry: SchemaRegistryPort;
     readonly features: ReadonlyArray<{ readonly name: string; readonly columns: readonly OutputColumn[]; readonly topic: string }>;
     readonly windows: ReadonlyArray<{ readonly name: string; readonly columns: readonly OutputColumn[]; readonly topic: string }>;
     readonly late: string;

@@ -8,15 +8,13 @@
  */
 import { rmSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import type { KafkaConnection } from '../../io/kafka/kafka-connection.js';
-import { fetchOffsets } from '../../io/kafka/topic-admin.js';
-import { readTopicRanges } from '../../io/kafka/topic-reader.js';
+import type { LiveCluster } from './live-cluster.js';
 import { LevelBackend, type BatchOp } from '../../state/state-backend.js';
 import { decodeLocalMeta, encodeLocalMeta, localKey, metaKey, STATE_FORMAT } from '../../state/task-state-keys.js';
 import { taskStateDir } from '../../state/task-state-dir.js';
 
 export interface TaskStoreContext {
-  readonly conn: KafkaConnection;
+  readonly cluster: LiveCluster;
   readonly stateDir: string;
   readonly changelog: string;
   readonly version: string;
@@ -74,7 +72,7 @@ async function readLocal(backend: LevelBackend, partition: number): Promise<Loca
 
 export async function openTaskStore(ctx: TaskStoreContext, partition: number, forceRebuild = false): Promise<OpenedStore> {
   const dir = taskStateDir(ctx.stateDir, partition);
-  const end = (await fetchOffsets(ctx.conn, ctx.changelog)).find((o) => o.partition === partition)?.high ?? 0;
+  const end = (await ctx.cluster.endOffsets(ctx.changelog)).get(partition) ?? 0;
   let backend: LevelBackend | undefined;
   let reason: string | undefined = forceRebuild ? 'the local copy failed to load' : undefined;
   if (reason === undefined) {
@@ -128,19 +126,19 @@ async function applyChangelog(ctx: TaskStoreContext, partition: number, backend:
   let records = 0;
   let lastLog = t0;
   if (end > from) {
-    for await (const batch of readTopicRanges(ctx.conn, [{ topic: ctx.changelog, partition, start: from, end }], { batchSize: 8192 })) {
+    for await (const batch of ctx.cluster.readRange(ctx.changelog, partition, from, end)) {
       const ops: BatchOp[] = [];
-      for (const r of batch.records) {
+      for (const r of batch) {
         if (r.key === null) continue;
         const key = r.key.toString('utf8');
         ops.push(r.value === null ? { type: 'del', key } : { type: 'put', key, value: new Uint8Array(r.value.buffer, r.value.byteOffset, r.value.byteLength) });
       }
       await backend.write(ops);
-      records += batch.records.length;
+      records += batch.length;
       const now = performance.now();
       if (now - lastLog > 5000) {
         lastLog = now;
-        ctx.log(`skewless: task ${partition}: ${what} from ${ctx.changelog}: ${records} records, offset ${batch.records[batch.records.length - 1].offset + 1} of ${end}`);
+        ctx.log(`skewless: task ${partition}: ${what} from ${ctx.changelog}: ${records} records, offset ${batch[batch.length - 1].offset + 1} of ${end}`);
       }
     }
   }

@@ -1,0 +1,390 @@
+/**
+ * A broker-free LiveCluster for tests of the live driver, in the spirit of Kafka Streams'
+ * TopologyTestDriver: partitions with offsets, transactions with commit/abort markers and
+ * read_committed visibility, per-transactional-id epochs that fence older producers, a
+ * consumer group with committed offsets, rebalances and seeks. Nothing runs by itself: the
+ * test calls poll() to deliver fetched batches, so commit order, failures and rebalances
+ * happen exactly where the test puts them. Fault hooks let a commit fail at chosen points.
+ */
+import type { SchemaRegistryPort, WriterSchema } from '../../io/avro/registry-client.js';
+import avsc from 'avsc';
+import { TaskFencedError, topicPartitionId, type LastOffsets, type TaskOffsets, type TaskRecord } from '../../io/kafka/task-producer.js';
+import type { OutgoingMessage } from '../../io/kafka/topic-producer.js';
+import type { BatchControl, ConsumedBatch, GroupConsumerOptions, GroupMember, KafkaRecord, LiveCluster, TaskOutputPort, TopicLimits, TopicPartitionOffset } from './live-cluster.js';
+
+interface Txn {
+  state: 'open' | 'committed' | 'aborted';
+}
+
+interface Entry {
+  readonly offset: number;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly timestamp: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly txn?: Txn;
+  /** A transaction marker: takes an offset, never delivered. */
+  readonly control?: boolean;
+}
+
+interface Partition {
+  entries: Entry[];
+  /** Offsets below were deleted (retention). */
+  logStart: number;
+}
+
+/** Where a commit may be made to fail, for tests. */
+export interface CommitFaults {
+  /** Before anything is written; an error returned is thrown. */
+  beforeSend?: (transactionalId: string | undefined, records: readonly TaskRecord[]) => Error | undefined;
+  /** After the records are written into the transaction, before it commits: the transaction is aborted. */
+  beforeCommit?: (transactionalId: string | undefined) => Error | undefined;
+}
+
+const toBuffer = (b: Uint8Array | string | null): Buffer | null => (b === null ? null : typeof b === 'string' ? Buffer.from(b) : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+
+function headerText(h: OutgoingMessage['headers']): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(h ?? {})) out[k] = typeof v === 'string' ? v : Buffer.from(v).toString('utf8');
+  return out;
+}
+
+export class MemoryCluster implements LiveCluster {
+  private readonly topics = new Map<string, Partition[]>();
+  private readonly epochs = new Map<string, number>();
+  private readonly openTxns = new Map<string, { txn: Txn; touched: Set<string> }>();
+  private readonly groups = new Map<string, MemoryMember[]>();
+  private readonly committed = new Map<string, Map<string, number>>();
+  readonly faults: CommitFaults = {};
+  /** Wall-clock-free record timestamps for records without one. */
+  private tick = 0;
+
+  createTopic(topic: string, partitions: number): void {
+    if (!this.topics.has(topic)) this.topics.set(topic, Array.from({ length: partitions }, () => ({ entries: [], logStart: 0 })));
+  }
+
+  private partition(topic: string, partition: number): Partition {
+    const t = this.topics.get(topic);
+    if (!t || !t[partition]) throw new Error(`memory cluster: no partition ${partition} of topic ${topic}`);
+    return t[partition];
+  }
+
+  private append(topic: string, partition: number, m: OutgoingMessage, txn?: Txn): number {
+    const p = this.partition(topic, partition);
+    const offset = p.logStart + p.entries.length;
+    p.entries.push({ offset, key: toBuffer(m.key), value: toBuffer(m.value), timestamp: m.timestamp ?? this.tick++, headers: headerText(m.headers), txn });
+    return offset;
+  }
+
+  /** Append a record outside any transaction (a plain producer writing input). */
+  produce(topic: string, partition: number, message: OutgoingMessage): number {
+    return this.append(topic, partition, message);
+  }
+
+  /** Delete offsets below `offset` (retention). */
+  truncate(topic: string, partition: number, offset: number): void {
+    const p = this.partition(topic, partition);
+    const drop = Math.max(0, Math.min(offset - p.logStart, p.entries.length));
+    p.entries = p.entries.slice(drop);
+    p.logStart += drop;
+  }
+
+  private lso(p: Partition): number {
+    const open = p.entries.find((e) => e.txn?.state === 'open');
+    return open ? open.offset : p.logStart + p.entries.length;
+  }
+
+  /** Records a read_committed reader sees in [from, to). */
+  private visible(p: Partition, from: number, to: number): Entry[] {
+    const end = Math.min(to, this.lso(p));
+    const out: Entry[] = [];
+    for (const e of p.entries) {
+      if (e.offset < from || e.offset >= end || e.control) continue;
+      if (e.txn === undefined || e.txn.state === 'committed') out.push(e);
+    }
+    return out;
+  }
+
+  /** Every committed record of a topic partition (what a read_committed consumer reads from the start). */
+  committedRecords(topic: string, partition: number): KafkaRecord[] {
+    const p = this.partition(topic, partition);
+    return this.visible(p, p.logStart, Infinity).map(toRecord);
+  }
+
+  groupOffset(groupId: string, topic: string, partition: number): number | undefined {
+    return this.committed.get(groupId)?.get(`${topic}:${partition}`);
+  }
+
+  setGroupOffset(groupId: string, topic: string, partition: number, offset: number): void {
+    let g = this.committed.get(groupId);
+    if (!g) this.committed.set(groupId, (g = new Map()));
+    g.set(`${topic}:${partition}`, offset);
+  }
+
+  /** Members of a group in join order. */
+  members(groupId: string): readonly MemoryMember[] {
+    return this.groups.get(groupId) ?? [];
+  }
+
+  /** Remove a member as a session timeout would (the process is gone or paused); the group rebalances. */
+  expel(member: MemoryMember): void {
+    const list = this.groups.get(member.groupId) ?? [];
+    const i = list.indexOf(member);
+    if (i >= 0) list.splice(i, 1);
+    member.active = false;
+    this.rebalance(member.groupId);
+  }
+
+  private rebalance(groupId: string): void {
+    const list = this.groups.get(groupId) ?? [];
+    for (const [i, m] of list.entries()) {
+      const assignment: Record<string, number[]> = {};
+      for (const topic of m.topics) {
+        const n = this.topics.get(topic)?.length ?? 0;
+        assignment[topic] = [];
+        for (let p = 0; p < n; p++) if (p % list.length === i) assignment[topic].push(p);
+      }
+      m.assign(assignment, (topic, p) => this.groupOffset(groupId, topic, p) ?? 0);
+    }
+  }
+
+  /** Abort a transaction (the coordinator does it when a newer epoch claims the id). */
+  private finish(id: string, state: 'committed' | 'aborted'): void {
+    const open = this.openTxns.get(id);
+    if (!open) return;
+    open.txn.state = state;
+    for (const tp of open.touched) {
+      const [topic, p] = splitId(tp);
+      const part = this.partition(topic, p);
+      part.entries.push({ offset: part.logStart + part.entries.length, key: null, value: null, timestamp: this.tick++, headers: {}, control: true });
+    }
+    this.openTxns.delete(id);
+  }
+
+  /** A newer holder claims the transactional id: older producers are fenced, their open transaction aborted. */
+  fence(transactionalId: string): number {
+    const epoch = (this.epochs.get(transactionalId) ?? 0) + 1;
+    this.epochs.set(transactionalId, epoch);
+    this.finish(transactionalId, 'aborted');
+    return epoch;
+  }
+
+  async commitFor(producer: { id: string | undefined; epoch: number }, records: readonly TaskRecord[], offsets: TaskOffsets | undefined): Promise<LastOffsets> {
+    const { id } = producer;
+    if (id !== undefined && this.epochs.get(id) !== producer.epoch) throw new TaskFencedError(id, 'INVALID_PRODUCER_EPOCH');
+    const before = this.faults.beforeSend?.(id, records);
+    if (before) throw before;
+    const last = new Map<string, number>();
+    if (id === undefined) {
+      for (const r of records) last.set(topicPartitionId(r.topic, r.message.partition ?? 0), this.append(r.topic, r.message.partition ?? 0, r.message));
+      return last;
+    }
+    const txn: Txn = { state: 'open' };
+    const touched = new Set<string>();
+    this.openTxns.set(id, { txn, touched });
+    for (const r of records) {
+      const p = r.message.partition ?? 0;
+      touched.add(topicPartitionId(r.topic, p));
+      last.set(topicPartitionId(r.topic, p), this.append(r.topic, p, r.message, txn));
+    }
+    // A turn of the event loop, as a broker round trip: other work (a rebalance, a fence) may happen here.
+    await Promise.resolve();
+    const fault = this.faults.beforeCommit?.(id);
+    if (this.epochs.get(id) !== producer.epoch) throw new TaskFencedError(id, 'INVALID_PRODUCER_EPOCH');
+    if (fault) {
+      this.finish(id, 'aborted');
+      throw fault;
+    }
+    this.finish(id, 'committed');
+    if (offsets) for (const o of offsets.offsets) this.setGroupOffset(offsets.groupId, o.topic, o.partition, o.offset);
+    return last;
+  }
+
+  // ---- LiveCluster
+
+  async partitionCount(topic: string): Promise<number | undefined> {
+    return this.topics.get(topic)?.length;
+  }
+
+  async ensureTopic(topic: string, partitions: number): Promise<void> {
+    const n = this.topics.get(topic)?.length;
+    if (n !== undefined && n !== partitions) throw new Error(`topic ${topic} has ${n} partitions, expected ${partitions}`);
+    this.createTopic(topic, partitions);
+  }
+
+  async topicLimits(): Promise<Map<string, TopicLimits>> {
+    return new Map();
+  }
+
+  async endOffsets(topic: string): Promise<Map<number, number>> {
+    return new Map((this.topics.get(topic) ?? []).map((p, i) => [i, this.lso(p)]));
+  }
+
+  async *readRange(topic: string, partition: number, start: number, end: number): AsyncIterable<readonly KafkaRecord[]> {
+    const records = this.visible(this.partition(topic, partition), start, end).map(toRecord);
+    if (records.length > 0) yield records;
+  }
+
+  async openTaskProducer(transactionalId: string | undefined): Promise<TaskOutputPort> {
+    const epoch = transactionalId === undefined ? 0 : this.fence(transactionalId);
+    const producer = { id: transactionalId, epoch };
+    return {
+      exactlyOnce: transactionalId !== undefined,
+      commit: (records, offsets) => this.commitFor(producer, records, offsets),
+      close: async () => undefined,
+    };
+  }
+
+  async joinGroup(options: GroupConsumerOptions): Promise<GroupMember> {
+    const member = new MemoryMember(this, options);
+    let list = this.groups.get(options.groupId);
+    if (!list) this.groups.set(options.groupId, (list = []));
+    list.push(member);
+    this.rebalance(options.groupId);
+    return member;
+  }
+
+  /** Leave (a clean stop). */
+  leave(member: MemoryMember): void {
+    this.expel(member);
+  }
+
+  /**
+   * One fetch round: every active member gets at most one batch per assigned partition (up to
+   * `maxRecords` offsets), handled to completion. Returns the batches delivered.
+   */
+  async poll(maxRecords = 100): Promise<number> {
+    let delivered = 0;
+    for (const list of [...this.groups.values()]) {
+      for (const m of [...list]) {
+        for (const [topic, p] of m.owned()) {
+          if (!m.active) break;
+          const part = this.partition(topic, p);
+          let pos = m.position(topic, p);
+          if (pos < part.logStart) pos = part.logStart; // out of range: auto.offset.reset=earliest
+          const lso = this.lso(part);
+          if (pos >= lso) continue;
+          const to = Math.min(lso, pos + maxRecords);
+          const records = this.visible(part, pos, to);
+          if (records.length === 0) {
+            m.advance(topic, p, to);
+            continue;
+          }
+          delivered++;
+          await m.deliver(
+            { topic, partition: p, fetchedOffset: pos, highWatermark: lso, messages: records.map((e) => ({ offset: e.offset, key: e.key, value: e.value, timestamp: e.timestamp })) },
+            to,
+          );
+        }
+      }
+    }
+    return delivered;
+  }
+
+  /** Poll until a round delivers nothing (at most `rounds`). */
+  async runUntilIdle(maxRecords = 100, rounds = 10_000): Promise<void> {
+    for (let i = 0; i < rounds; i++) if ((await this.poll(maxRecords)) === 0) return;
+    throw new Error(`memory cluster: still delivering after ${rounds} rounds`);
+  }
+}
+
+export class MemoryMember implements GroupMember {
+  active = true;
+  readonly groupId: string;
+  readonly topics: readonly string[];
+  private assignment: Record<string, number[]> = {};
+  private readonly positions = new Map<string, number>();
+  private readonly seeks = new Map<string, number>();
+  private readonly fetched = new Map<string, number>();
+
+  constructor(
+    private readonly cluster: MemoryCluster,
+    private readonly options: GroupConsumerOptions,
+  ) {
+    this.groupId = options.groupId;
+    this.topics = options.topics;
+  }
+
+  assign(assignment: Record<string, number[]>, committed: (topic: string, partition: number) => number): void {
+    const before = new Set(this.owned().map(([t, p]) => `${t}:${p}`));
+    this.assignment = assignment;
+    for (const [t, p] of this.owned()) if (!before.has(`${t}:${p}`)) this.positions.set(`${t}:${p}`, committed(t, p));
+    this.options.onAssignment?.(assignment);
+  }
+
+  owned(): Array<[string, number]> {
+    const out: Array<[string, number]> = [];
+    for (const [t, ps] of Object.entries(this.assignment)) for (const p of ps) out.push([t, p]);
+    return out.sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : 1));
+  }
+
+  position(topic: string, partition: number): number {
+    return this.positions.get(`${topic}:${partition}`) ?? 0;
+  }
+
+  advance(topic: string, partition: number, to: number): void {
+    this.positions.set(`${topic}:${partition}`, to);
+    this.fetched.set(`${topic}:${partition}`, to);
+  }
+
+  async deliver(batch: ConsumedBatch, rangeEnd: number): Promise<void> {
+    const id = `${batch.topic}:${batch.partition}`;
+    let done = false;
+    const ctl: BatchControl = { heartbeat: async () => undefined, done: () => void (done = true) };
+    this.seeks.delete(id);
+    await this.options.onBatch(batch, ctl);
+    const seek = this.seeks.get(id);
+    if (seek !== undefined) {
+      this.positions.set(id, seek);
+      this.seeks.delete(id);
+    } else if (done) this.advance(batch.topic, batch.partition, rangeEnd);
+  }
+
+  seek(topic: string, partition: number, offset: number): void {
+    this.seeks.set(`${topic}:${partition}`, offset);
+    this.fetched.delete(`${topic}:${partition}`);
+  }
+
+  async commit(offsets: readonly TopicPartitionOffset[]): Promise<void> {
+    for (const o of offsets) this.cluster.setGroupOffset(this.groupId, o.topic, o.partition, o.offset);
+  }
+
+  fetchedUpTo(topic: string, partition: number): number {
+    return this.fetched.get(`${topic}:${partition}`) ?? 0;
+  }
+
+  async stop(): Promise<void> {
+    if (this.active) this.cluster.leave(this);
+  }
+}
+
+function splitId(id: string): [string, number] {
+  const i = id.lastIndexOf(':');
+  return [id.slice(0, i), Number(id.slice(i + 1))];
+}
+
+function toRecord(e: Entry): KafkaRecord {
+  return { offset: e.offset, key: e.key, value: e.value, timestamp: e.timestamp, headers: e.headers };
+}
+
+/** A schema registry in memory: ids by registration order, one per distinct schema. */
+export class MemorySchemaRegistry implements SchemaRegistryPort {
+  private readonly ids = new Map<string, number>();
+  private readonly schemas: avsc.Type[] = [];
+
+  async register(_subject: string, schema: object): Promise<number> {
+    const text = JSON.stringify(schema);
+    let id = this.ids.get(text);
+    if (id === undefined) {
+      this.schemas.push(avsc.Type.forSchema(schema as avsc.Schema));
+      id = this.schemas.length;
+      this.ids.set(text, id);
+    }
+    return id;
+  }
+
+  async writerSchema(id: number): Promise<WriterSchema> {
+    const type = this.schemas[id - 1];
+    return type ? { type } : { missing: true };
+  }
+}
