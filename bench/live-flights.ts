@@ -1,35 +1,68 @@
 /**
- * Live end-to-end benchmark of flight-delays over Kafka: the first 1,000,000 flights of
- * flights-3m.parquet are pre-loaded (not timed) into a fresh 8-partition topic with
- * produceFile, then `startLiveWorker` is timed from start until every input record is applied
- * and checkpointed (the worker's `skewless_records_total`, summed over partitions). That covers
- * consuming, decoding, the engine, producing the feature vectors (waiting for their acks) and
- * the state checkpoints. Not part of `npm test`; needs the local stack:
+ * Live end-to-end benchmark of flight-delays over Kafka. Per run, the first N flights of
+ * flights-3m.parquet (default 1,000,000) are pre-loaded (not timed) into a fresh 8-partition
+ * topic with produceFile; then, over that same input topic, each on its own group, state and
+ * output topics:
+ *
+ *  1. throughput, exactly-once against at-least-once: one `startLiveWorker` per delivery mode,
+ *     timed from start until every input record is applied and committed (the worker's
+ *     `skewless_records_total`, summed over partitions). That covers consuming, decoding, the
+ *     engine and the commit of each batch (exactly-once: one transaction with the feature
+ *     vectors, the changelog records and the offsets; at-least-once: idempotent sends acked by
+ *     all in-sync replicas, then the group commit). The order of the two modes alternates
+ *     between runs; the cost of exactly-once is the ratio within a run (the machines are noisy).
+ *  2. changelog volume: changelog bytes (keys + values) per input record against the mean Avro
+ *     value size of the input records (Confluent framing included).
+ *  3. restore: after the throughput runs, the exactly-once group's state directory is deleted
+ *     and a new worker starts on the same group and changelog; one new flight per partition
+ *     makes every task open (tasks open on their first batch), and the run ends when every
+ *     task reported its restore (`skewless_restore_seconds_total` set for all partitions).
+ *  4. failover after kill -9 (unless --skip-failover): two `skewless run` processes with
+ *     separate state roots share a group; once both are assigned and caught up, and a trickle
+ *     of new flights (one per partition every 100 ms, copies of real flights with later dates)
+ *     flows through both, one is killed with SIGKILL at T0. Failover time: from T0 until the
+ *     output topic (read_committed) holds a vector of a record produced after T0 in every
+ *     partition the killed worker owned. Measured with each --session-timeouts value.
+ *
+ * Not part of `npm test`; needs the local stack:
  *   export $(node scripts/stack/up.mjs) && npm run bench:live
- *   npm run bench:live -- --runs 3 --records 1000000 --max-bytes 4194304 --keep-slice
- *   npm run bench:live -- --parity 0.01    (each run also with 1% parity sampling: its cost)
+ *   npm run bench:live -- --runs 3 --records 300000 --skip-failover
+ *   npm run bench:live -- --session-timeouts 10000,6000 --max-bytes 4194304 --keep-slice
+ *   npm run bench:live -- --parity 0.01    (each run also an exactly-once worker with 1% parity sampling: its cost)
  *
  * Latency: the topic is a pre-loaded backlog, so "event-to-output" is measured per fetched
- * batch, from when the batch was handed to the worker (fetched) to when its outputs were
- * acknowledged by the broker and its state checkpointed; p50/p99 over batches.
+ * batch, from when the batch was handed to the worker (fetched) to when it was committed;
+ * p50/p99 over batches.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { buildProgram } from '../src/engine/program.js';
+import { featureRecordSchema } from '../src/io/avro/feature-record-schema.js';
+import { SchemaRegistryClient } from '../src/io/avro/registry-client.js';
+import { WireDecoder } from '../src/io/avro/wire-decoder.js';
+import { WireEncoder } from '../src/io/avro/wire-encoder.js';
 import { readFileRecords } from '../src/io/files/read-file-records.js';
+import { GroupConsumer } from '../src/io/kafka/group-consumer.js';
 import { KafkaConnection, parseBrokers } from '../src/io/kafka/kafka-connection.js';
-import { deleteTopics } from '../src/io/kafka/topic-admin.js';
-import { deadLetterTopic, lateTopic, startLiveWorker, type LiveBatchTiming } from '../src/modes/live-worker.js';
+import { commitGroupOffsets, deleteGroup, deleteTopics, fetchOffsets } from '../src/io/kafka/topic-admin.js';
+import { TopicProducer } from '../src/io/kafka/topic-producer.js';
+import { kafkaPartition } from '../src/io/partitioning.js';
+import { changelogTopic } from '../src/modes/live/changelog.js';
+import { deadLetterTopic, lateTopic, startLiveWorker, type Delivery, type LiveBatchTiming } from '../src/modes/live-worker.js';
 import { produceFile } from '../src/modes/produce-file.js';
 import { loadTopology } from '../src/plan/load-topology.js';
 
 const root = resolve(fileURLToPath(import.meta.url), '../..');
 const arg = (name: string, dflt: number): number => {
   const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
+  const v = i >= 0 ? Number(process.argv[i + 1]) : dflt;
+  if (!Number.isFinite(v)) throw new Error(`--${name} ${process.argv[i + 1]}: expected a number`);
+  return v;
 };
 const flag = (name: string): boolean => process.argv.includes(`--${name}`);
 const runs = arg('runs', 3);
@@ -37,23 +70,43 @@ const partitions = arg('partitions', 8);
 const wanted = arg('records', 1_000_000);
 const maxBytes = arg('max-bytes', 0) || undefined;
 const concurrency = arg('concurrency', 1);
-/** With --parity R, every run is done twice, without and with parity sampling at rate R, to measure its cost. */
+/** With --parity R, every run also times an exactly-once worker with parity sampling at rate R, to measure its cost. */
 const parityRate = arg('parity', 0);
+const skipFailover = flag('skip-failover');
+const sessionTimeouts = (() => {
+  const i = process.argv.indexOf('--session-timeouts');
+  return (i >= 0 ? process.argv[i + 1] : '10000,6000').split(',').map((s) => {
+    const n = Number(s);
+    if (!Number.isInteger(n) || n <= 0) throw new Error(`--session-timeouts ${s}: expected whole milliseconds`);
+    return n;
+  });
+})();
+/** The workers' own default (src/io/kafka/group-consumer.ts): measured without passing the flag. */
+const DEFAULT_SESSION_TIMEOUT_MS = 10_000;
 const verbose = flag('verbose');
 
 const brokersEnv = process.env.KAFKA_BROKERS;
-const registryUrl = process.env.SCHEMA_REGISTRY_URL;
+const registryUrl = process.env.SCHEMA_REGISTRY_URL ?? '';
 if (!brokersEnv || !registryUrl) {
   process.stderr.write('bench:live needs the stack: export $(node scripts/stack/up.mjs) (KAFKA_BROKERS, SCHEMA_REGISTRY_URL)\n');
   process.exit(2);
 }
 const brokers = parseBrokers(brokersEnv);
-const plan = await loadTopology(join(root, 'topologies/flight-delays.ts'));
+const topologyFile = 'topologies/flight-delays.ts';
+const plan = await loadTopology(join(root, topologyFile));
+const flightSchema = plan.schemas.get('flights')!.json;
+const featureOutput = buildProgram(plan).outputs.find((o) => o.name === 'flight_features')!;
 const parquet = join(root, 'node_modules/vega-datasets/data/flights-3m.parquet');
 const say = (line: string): void => void process.stdout.write(`${line}\n`);
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+const secs = (ms: number): string => (ms / 1000).toFixed(1);
 const quantile = (sorted: readonly number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
-const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** The first `wanted` flights as NDJSON (file order = arrival order), written once for all runs. */
 async function writeSlice(path: string): Promise<number> {
@@ -75,134 +128,599 @@ async function writeSlice(path: string): Promise<number> {
   return n;
 }
 
-interface RunResult {
+type FlightValue = Record<string, unknown> & { date: number; origin: string };
+
+interface SliceFacts {
+  /** Sum of the records' Avro values as produced (Confluent framing: 5 header bytes + Avro body). */
+  readonly valueBytes: number;
+  readonly records: number;
+  /** Latest event time in the slice: later flights are never late. */
+  readonly maxDate: number;
+  /** One real flight per partition (by the murmur2 partition of its key), to copy with later dates. */
+  readonly templates: ReadonlyMap<number, FlightValue>;
+}
+
+/** Reads the slice through the Avro encoder exactly as produceFile does: value sizes, latest date, one flight per partition. */
+async function inspectSlice(path: string): Promise<SliceFacts> {
+  const encoder = new WireEncoder(flightSchema, 1); // the id's value does not change the size
+  let valueBytes = 0;
+  let records = 0;
+  let maxDate = -Infinity;
+  const templates = new Map<number, FlightValue>();
+  for await (const batch of readFileRecords(path, 'ndjson', { readerSchema: flightSchema })) {
+    for (const rec of batch) {
+      const v = rec.value as FlightValue | undefined;
+      if (v === undefined) continue;
+      const enc = encoder.encode(v);
+      if (enc.error !== undefined) continue;
+      valueBytes += enc.bytes.byteLength;
+      records++;
+      if (v.date > maxDate) maxDate = v.date;
+      const p = kafkaPartition(String(v.origin), partitions);
+      if (!templates.has(p)) templates.set(p, { ...v });
+    }
+  }
+  if (templates.size < partitions) throw new Error(`the slice has flights for only ${templates.size} of ${partitions} partitions`);
+  return { valueBytes, records, maxDate, templates };
+}
+
+/** Produces copies of real flights with ever later dates into one input topic, one per partition per round. */
+class LaterFlights {
+  private seq = 0;
+  private constructor(
+    private readonly producer: TopicProducer,
+    private readonly encoder: WireEncoder,
+    private readonly topic: string,
+    private readonly facts: SliceFacts,
+  ) {}
+
+  static async open(conn: KafkaConnection, topic: string, schemaId: number, facts: SliceFacts): Promise<LaterFlights> {
+    return new LaterFlights(await TopicProducer.open(conn, { maxBatchMessages: 1 << 20 }), new WireEncoder(flightSchema, schemaId), topic, facts);
+  }
+
+  /** Sequence number the next round starts with (a round started later has a higher one). */
+  get next(): number {
+    return this.seq;
+  }
+
+  /** One flight per partition, one second apart in event time, acknowledged when this resolves. */
+  async round(): Promise<void> {
+    for (const [p, f] of this.facts.templates) {
+      const date = this.facts.maxDate + 60_000 + 1000 * this.seq++;
+      const enc = this.encoder.encode({ ...f, date });
+      if (enc.error !== undefined) throw new Error(enc.error);
+      this.producer.buffer(this.topic, { key: Buffer.from(String(f.origin), 'utf8'), value: enc.bytes, partition: p });
+    }
+    await this.producer.flush();
+  }
+
+  close(): Promise<void> {
+    return this.producer.close();
+  }
+}
+
+interface ModeResult {
+  readonly delivery: Delivery;
   readonly rate: number;
   readonly steadyRate: number;
   readonly secs: number;
   readonly p50: number;
   readonly p99: number;
   readonly breakdown: Record<string, number>;
+  readonly changelogRecords: number;
+  readonly changelogBytes: number;
 }
+
+interface RestoreResult {
+  readonly written: number;
+  readonly restored: number;
+  /** Sum over partitions of skewless_restore_seconds_total (tasks open one after the other). */
+  readonly restoreSecs: number;
+  /** Worker start until every task reported its restore. */
+  readonly wallSecs: number;
+}
+
+interface FailoverResult {
+  readonly sessionTimeoutMs: number;
+  readonly victimPartitions: readonly number[];
+  /** T0 until a post-T0 vector is in every partition the killed worker owned. */
+  readonly secs: number;
+  /** T0 until the survivor logged an assignment with the killed worker's partitions. */
+  readonly reassignedSecs: number;
+  /** T0 until the survivor's last task of those partitions was ready (restored from the changelog). */
+  readonly readySecs: number;
+  readonly changelogRestored: number;
+}
+
+const deliveries: readonly Delivery[] = ['exactly-once', 'at-least-once'];
+const short = (d: Delivery): string => (d === 'exactly-once' ? 'eos' : 'alo');
 
 const work = mkdtempSync(join(tmpdir(), 'skewless-bench-live-'));
 const slice = join(work, 'flights-slice.ndjson');
 const conn = await KafkaConnection.open({ brokers });
-const results: RunResult[] = [];
-const sampledResults: RunResult[] = [];
+const registry = await SchemaRegistryClient.open(registryUrl);
+const results: Record<Delivery, ModeResult[]> = { 'exactly-once': [], 'at-least-once': [] };
+const sampledResults: ModeResult[] = [];
+const restores: RestoreResult[] = [];
+const failovers: FailoverResult[] = [];
+let inputBytesPerRecord = NaN;
+/** Child processes this benchmark started and that may still run (killed on the way out). */
+const children = new Set<ChildProcess>();
+
+/** Times one in-process worker over the whole pre-loaded input. */
+async function timeWorker(o: {
+  label: string;
+  input: string;
+  id: string;
+  delivery: Delivery;
+  expected: number;
+  stateDir: string;
+  sampling: number;
+  topics: string[];
+}): Promise<ModeResult> {
+  const group = `${o.id}-group`;
+  const output = `${o.id}-features`;
+  const parityTopic = `${o.id}-parity`;
+  o.topics.push(output, lateTopic(o.id), deadLetterTopic(o.id), changelogTopic(group, plan.version), ...(o.sampling > 0 ? [parityTopic] : []));
+  const timings: LiveBatchTiming[] = [];
+  const t0 = performance.now();
+  const worker = await startLiveWorker({
+    plan,
+    brokers,
+    registryUrl,
+    stateDir: o.stateDir,
+    group,
+    delivery: o.delivery,
+    sourceTopics: { flights: o.input },
+    outputTopics: { flight_features: output },
+    sideTopicPrefix: o.id,
+    maxBytesPerPartition: maxBytes,
+    partitionsConcurrently: concurrency,
+    parity: o.sampling > 0 ? { rate: o.sampling, topic: parityTopic } : undefined,
+    log: verbose ? undefined : () => undefined,
+    onBatchTiming: (t) => void timings.push(t),
+  });
+  let failure: Error | undefined;
+  void worker.failed.then((e) => (failure = e));
+  const sum = (name: string): number => {
+    let s = 0;
+    for (let p = 0; p < partitions; p++) s += worker.metrics.get(name, { partition: String(p) }) ?? 0;
+    return s;
+  };
+  const deadline = t0 + 900_000;
+  try {
+    while (sum('skewless_records_total') < o.expected) {
+      if (failure) throw failure;
+      if (performance.now() > deadline) throw new Error(`timed out: ${sum('skewless_records_total')} of ${o.expected} applied after 900 s`);
+      await sleep(5);
+    }
+  } catch (e) {
+    await worker.stop().catch(() => undefined);
+    throw e;
+  }
+  const t1 = performance.now();
+  const features = sum('skewless_features_total');
+  const late = sum('skewless_late_total');
+  const dead = sum('skewless_dead_letters_total');
+  const samples = sum('skewless_parity_samples_total');
+  await worker.stop();
+
+  const wall = t1 - t0;
+  const firstFetch = Math.min(...timings.map((t) => t.fetchedAt));
+  const lastDone = Math.max(...timings.map((t) => t.doneAt));
+  const rate = o.expected / (wall / 1000);
+  const steadyRate = o.expected / ((lastDone - firstFetch) / 1000);
+  const lat = timings.map((t) => t.doneAt - t.fetchedAt).sort((a, b) => a - b);
+  const total = (k: 'decodeMs' | 'queueMs' | 'engineMs' | 'produceMs' | 'changelogRecords' | 'changelogBytes'): number => timings.reduce((s, t) => s + t[k], 0);
+  const busy = timings.reduce((s, t) => s + (t.doneAt - t.fetchedAt), 0);
+  const commitLabel = o.delivery === 'exactly-once' ? 'commit: transaction (vectors+changelog+offsets), store' : 'commit: sends acked, store write, group commit';
+  const breakdown: Record<string, number> = {
+    'startup (connect, registry, topics, group join)': firstFetch - t0,
+    'task open + decode (Avro, registry-resolved)': total('decodeMs'),
+    'engine (incl. output encoding)': total('engineMs'),
+    [commitLabel]: total('produceMs'),
+    'task queue wait': total('queueMs'),
+    'fetch wait + kafkajs fetch decoding': lastDone - firstFetch - busy,
+    'until the poller noticed': t1 - lastDone,
+  };
+  const changelogRecords = total('changelogRecords');
+  const changelogBytes = total('changelogBytes');
+  say(
+    `${o.label}: ${fmt(o.expected)} flights in ${(wall / 1000).toFixed(2)} s = ${fmt(rate)} events/s from start ` +
+      `(${fmt(steadyRate)} from first fetch); ${fmt(features)} vectors, ${late} late, ${dead} dead letters; ` +
+      (o.sampling > 0 ? `${fmt(samples)} vectors sampled to the parity log (${((100 * samples) / features).toFixed(2)}%); ` : '') +
+      `${timings.length} batches (mean ${fmt(o.expected / timings.length)} records), fetch-to-commit p50 ${quantile(lat, 0.5).toFixed(0)} ms, p99 ${quantile(lat, 0.99).toFixed(0)} ms; ` +
+      `changelog ${fmt(changelogRecords)} records, ${fmt(changelogBytes)} bytes`,
+  );
+  for (const [k, v] of Object.entries(breakdown)) say(`    ${k.padEnd(56)} ${(v / 1000).toFixed(2).padStart(7)} s  ${((100 * v) / wall).toFixed(1).padStart(5)}%`);
+  // Grouped by output label so both modes line up in the medians.
+  const keyed: Record<string, number> = {};
+  for (const [k, v] of Object.entries(breakdown)) keyed[k === commitLabel ? 'commit (see per-run label)' : k] = v;
+  return { delivery: o.delivery, rate, steadyRate, secs: wall / 1000, p50: quantile(lat, 0.5), p99: quantile(lat, 0.99), breakdown: keyed, changelogRecords, changelogBytes };
+}
+
+/** A new worker on the exactly-once group after its state directory was deleted: every task restores from the changelog. */
+async function timeRestore(o: { label: string; input: string; id: string; stateDir: string; written: number; later: LaterFlights }): Promise<RestoreResult> {
+  rmSync(o.stateDir, { recursive: true, force: true });
+  // Tasks open on their first batch: one new flight per partition makes all of them open.
+  await o.later.round();
+  const t0 = performance.now();
+  const worker = await startLiveWorker({
+    plan,
+    brokers,
+    registryUrl,
+    stateDir: o.stateDir,
+    group: `${o.id}-group`,
+    delivery: 'exactly-once',
+    sourceTopics: { flights: o.input },
+    outputTopics: { flight_features: `${o.id}-features` },
+    sideTopicPrefix: o.id,
+    maxBytesPerPartition: maxBytes,
+    partitionsConcurrently: concurrency,
+    log: verbose ? undefined : () => undefined,
+  });
+  let failure: Error | undefined;
+  void worker.failed.then((e) => (failure = e));
+  const each = (name: string): Array<number | undefined> => Array.from({ length: partitions }, (_, p) => worker.metrics.get(name, { partition: String(p) }));
+  try {
+    const deadline = t0 + 600_000;
+    while (each('skewless_restore_seconds_total').some((v) => v === undefined)) {
+      if (failure) throw failure;
+      if (performance.now() > deadline) throw new Error(`restore: ${each('skewless_restore_seconds_total').filter((v) => v !== undefined).length} of ${partitions} tasks after 600 s`);
+      await sleep(5);
+    }
+  } catch (e) {
+    await worker.stop().catch(() => undefined);
+    throw e;
+  }
+  const t1 = performance.now();
+  const restored = each('skewless_restored_records_total').reduce((s: number, v) => s + (v ?? 0), 0);
+  const restoreSecs = each('skewless_restore_seconds_total').reduce((s: number, v) => s + (v ?? 0), 0);
+  await worker.stop();
+  const r: RestoreResult = { written: o.written, restored, restoreSecs, wallSecs: (t1 - t0) / 1000 };
+  say(
+    `${o.label}: state dir deleted, new worker restored ${fmt(restored)} changelog records (${fmt(o.written)} written; ${restored === o.written ? 'all' : 'MISMATCH'}) ` +
+      `in ${restoreSecs.toFixed(2)} s of restore = ${fmt(restored / restoreSecs)} records/s; all ${partitions} tasks restored ${r.wallSecs.toFixed(2)} s after worker start ` +
+      `(${fmt(restored / r.wallSecs)} records/s incl. start-up and group join)`,
+  );
+  return r;
+}
+
+/** A `skewless run` child whose stderr lines are kept with the time they arrived. */
+interface Child {
+  readonly proc: ChildProcess;
+  readonly name: string;
+  readonly lines: Array<{ readonly t: number; readonly line: string }>;
+}
+
+function spawnWorker(name: string, args: readonly string[]): Child {
+  const proc = spawn(process.execPath, ['--max-semi-space-size=64', join(root, 'bin/skewless.mjs'), ...args], { cwd: root, env: process.env, stdio: ['ignore', 'ignore', 'pipe'] });
+  children.add(proc);
+  proc.once('exit', () => children.delete(proc));
+  const c: Child = { proc, name, lines: [] };
+  let rest = '';
+  proc.stderr!.setEncoding('utf8');
+  proc.stderr!.on('data', (s: string) => {
+    const t = performance.now();
+    const parts = (rest + s).split('\n');
+    rest = parts.pop()!;
+    for (const line of parts) {
+      c.lines.push({ t, line });
+      if (verbose) process.stderr.write(`[${name}] ${line}\n`);
+    }
+  });
+  return c;
+}
+
+const ASSIGNED = /assigned partitions (.*)$/;
+const parseAssignment = (line: string): number[] | undefined => {
+  const m = ASSIGNED.exec(line);
+  if (!m) return undefined;
+  return m[1] === '(none)' ? [] : m[1].split(',').map((s) => Number(s.trim()));
+};
+/** The child's current assignment: its last logged one (undefined before the first). */
+function assignment(c: Child): number[] | undefined {
+  for (let i = c.lines.length - 1; i >= 0; i--) {
+    const a = parseAssignment(c.lines[i].line);
+    if (a) return a;
+  }
+  return undefined;
+}
+const tail = (c: Child): string => c.lines.slice(-15).map((l) => `  [${c.name}] ${l.line}`).join('\n');
+
+function exited(p: ChildProcess, timeoutMs: number): Promise<boolean> {
+  if (p.exitCode !== null || p.signalCode !== null) return Promise.resolve(true);
+  return new Promise((res) => {
+    const timer = setTimeout(() => res(false), timeoutMs);
+    p.once('exit', () => {
+      clearTimeout(timer);
+      res(true);
+    });
+  });
+}
+
+async function committed(group: string, topic: string): Promise<Map<number, number>> {
+  const { previous } = await commitGroupOffsets(conn, group, topic, []);
+  return new Map(previous.map((p) => [p.partition, p.offset]));
+}
+
+/** Two `skewless run` processes on one group; one is killed with SIGKILL while new flights keep arriving. */
+async function timeFailover(o: { label: string; input: string; id: string; sessionTimeoutMs: number; victim: 0 | 1; later: LaterFlights; topics: string[] }): Promise<FailoverResult> {
+  const group = `${o.id}-group`;
+  const output = `${o.id}-features`;
+  const watchGroup = `${o.id}-watch`;
+  o.topics.push(output, lateTopic(o.id), deadLetterTopic(o.id), changelogTopic(group, plan.version));
+  const args = (state: string): string[] => [
+    'run',
+    topologyFile,
+    '--state',
+    state,
+    '--group',
+    group,
+    '--topic',
+    `flights=${o.input}`,
+    '--output-topic',
+    `flight_features=${output}`,
+    '--side-prefix',
+    o.id,
+    ...(o.sessionTimeoutMs === DEFAULT_SESSION_TIMEOUT_MS ? [] : ['--session-timeout-ms', String(o.sessionTimeoutMs)]),
+  ];
+  const workers = [spawnWorker('a', args(join(work, `${o.id}-host-a`))), spawnWorker('b', args(join(work, `${o.id}-host-b`)))];
+  let watcher: GroupConsumer | undefined;
+  let trickle: NodeJS.Timeout | undefined;
+  let trickleError: unknown;
+  let trickleBusy: Promise<void> | undefined;
+  const alive = (): void => {
+    for (const w of workers) if (w.proc.exitCode !== null || (w.proc.signalCode !== null && w !== workers[o.victim])) throw new Error(`worker ${w.name} exited (${w.proc.exitCode ?? w.proc.signalCode}):\n${tail(w)}`);
+    if (trickleError !== undefined) throw trickleError instanceof Error ? trickleError : new Error(String(trickleError));
+  };
+  try {
+    // Both assigned (disjoint, covering every partition) and caught up with the pre-loaded input.
+    const ends = new Map((await fetchOffsets(conn, o.input)).map((p) => [p.partition, p.high]));
+    const s0 = performance.now();
+    for (;;) {
+      alive();
+      if (performance.now() - s0 > 900_000) throw new Error(`not assigned and caught up after 900 s:\n${workers.map(tail).join('\n')}`);
+      await sleep(500);
+      const [a, b] = workers.map(assignment);
+      if (!a || !b || a.length === 0 || b.length === 0 || new Set([...a, ...b]).size !== partitions || a.length + b.length !== partitions) continue;
+      const done = await committed(group, o.input);
+      if ([...ends].every(([p, end]) => (done.get(p) ?? 0) >= end)) break;
+    }
+    const catchUp = performance.now() - s0;
+
+    // Watch the output from its current end, read_committed: the time each partition last showed a vector, by input offset.
+    const outEnds = await fetchOffsets(conn, output);
+    await commitGroupOffsets(conn, watchGroup, output, outEnds.map((p) => ({ partition: p.partition, offset: p.high })));
+    const decoder = new WireDecoder(registry, featureRecordSchema(featureOutput.name, featureOutput.columns));
+    const seen = new Map<number, { t: number; offset: number }>();
+    watcher = await GroupConsumer.start(conn, {
+      groupId: watchGroup,
+      topics: [output],
+      maxWaitMs: 50,
+      onBatch: async (batch, ctl) => {
+        const t = performance.now();
+        const decoded = await decoder.decodeAll(batch.messages.map((m) => m.value));
+        for (const d of decoded) {
+          if (d.value === undefined) continue;
+          const v = d.value as Record<string, unknown>;
+          const p = Number(v.partition);
+          const offset = Number(v.offset);
+          const prev = seen.get(p);
+          if (!prev || offset > prev.offset) seen.set(p, { t, offset });
+        }
+        ctl.done();
+      },
+    });
+
+    // The trickle: one new flight per partition every 100 ms.
+    trickle = setInterval(() => {
+      if (trickleBusy) return;
+      trickleBusy = o.later.round().then(
+        () => void (trickleBusy = undefined),
+        (e: unknown) => void ((trickleError = e), (trickleBusy = undefined)),
+      );
+    }, 100);
+    // Steady state: both workers serve the trickle in every partition and the watcher sees it.
+    const trickleStart = performance.now();
+    const w0 = await fetchOffsets(conn, o.input);
+    for (;;) {
+      alive();
+      if (performance.now() - trickleStart > 60_000) throw new Error(`the trickle did not come through in every partition within 60 s (seen ${[...seen.keys()].join(',')})`);
+      if (w0.every((p) => (seen.get(p.partition)?.offset ?? -1) >= p.high)) break;
+      await sleep(50);
+    }
+    await sleep(1000);
+
+    const victim = workers[o.victim];
+    const survivor = workers[1 - o.victim];
+    const victimPartitions = assignment(victim)!;
+    const survivorLinesBefore = survivor.lines.length;
+    const t0 = performance.now();
+    victim.proc.kill('SIGKILL');
+    // Every record at or after these offsets was appended after the kill: only the new owner can serve it.
+    const after = new Map((await fetchOffsets(conn, o.input)).map((p) => [p.partition, p.high]));
+    const served = (p: number): boolean => (seen.get(p)?.offset ?? -1) >= after.get(p)!;
+    for (;;) {
+      alive();
+      if (victimPartitions.every(served)) break;
+      if (performance.now() - t0 > 180_000) throw new Error(`no failover within 180 s: partitions ${victimPartitions.filter((p) => !served(p)).join(',')} not served:\n${tail(survivor)}`);
+      await sleep(5);
+    }
+    const done = Math.max(...victimPartitions.map((p) => seen.get(p)!.t));
+    const newLines = survivor.lines.slice(survivorLinesBefore);
+    const reassigned = newLines.find((l) => {
+      const a = parseAssignment(l.line);
+      return a !== undefined && victimPartitions.every((p) => a.includes(p));
+    });
+    let readyAt = NaN;
+    let changelogRestored = 0;
+    for (const p of victimPartitions) {
+      const ready = newLines.find((l) => new RegExp(`task ${p} ready at `).test(l.line));
+      if (ready) readyAt = Number.isNaN(readyAt) ? ready.t : Math.max(readyAt, ready.t);
+      const n = ready && /after applying (\d+) changelog records/.exec(ready.line);
+      if (n) changelogRestored += Number(n[1]);
+    }
+    const r: FailoverResult = {
+      sessionTimeoutMs: o.sessionTimeoutMs,
+      victimPartitions,
+      secs: (done - t0) / 1000,
+      reassignedSecs: reassigned ? (reassigned.t - t0) / 1000 : NaN,
+      readySecs: (readyAt - t0) / 1000,
+      changelogRestored,
+    };
+    say(
+      `${o.label}: session timeout ${o.sessionTimeoutMs} ms${o.sessionTimeoutMs === DEFAULT_SESSION_TIMEOUT_MS ? ' (default)' : ''}: both workers caught up in ${secs(catchUp)} s; ` +
+        `killed worker ${victim.name} (partitions ${victimPartitions.join(',')}) with SIGKILL; failover ${r.secs.toFixed(2)} s ` +
+        `(reassigned after ${r.reassignedSecs.toFixed(2)} s, tasks restored from ${fmt(changelogRestored)} changelog records and ready after ${r.readySecs.toFixed(2)} s, ` +
+        `first post-kill vector in every partition after ${r.secs.toFixed(2)} s)`,
+    );
+    return r;
+  } finally {
+    if (trickle) clearInterval(trickle);
+    await trickleBusy;
+    await watcher?.stop().catch(() => undefined);
+    for (const w of workers) if (w.proc.exitCode === null && w.proc.signalCode === null) w.proc.kill('SIGTERM');
+    for (const w of workers) if (!(await exited(w.proc, 30_000))) w.proc.kill('SIGKILL');
+    await deleteGroup(conn, watchGroup);
+    await deleteGroup(conn, group);
+    for (const w of workers) rmSync(join(work, `${o.id}-host-${w.name}`), { recursive: true, force: true });
+  }
+}
+
+const killChildren = (): void => {
+  for (const c of children) c.kill('SIGKILL');
+};
+process.once('exit', killChildren);
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    killChildren();
+    process.exit(130);
+  });
+}
+
 try {
   const s0 = performance.now();
   const sliced = await writeSlice(slice);
-  say(`slice: first ${fmt(sliced)} flights of flights-3m.parquet in ${((performance.now() - s0) / 1000).toFixed(1)} s`);
+  const facts = await inspectSlice(slice);
+  if (facts.records !== sliced) throw new Error(`${sliced - facts.records} flights of the slice do not fit the Avro schema`);
+  inputBytesPerRecord = facts.valueBytes / facts.records;
+  say(
+    `slice: first ${fmt(sliced)} flights of flights-3m.parquet in ${secs(performance.now() - s0)} s; input records: mean Avro value ${inputBytesPerRecord.toFixed(1)} bytes ` +
+      `(Confluent framing included; ${fmt(facts.valueBytes)} bytes in all)`,
+  );
 
-  for (let r = 0; r < runs; r++) for (const sampling of parityRate > 0 ? [0, parityRate] : [0]) {
-    const id = `bench-live-${Date.now().toString(36)}-${r + 1}`;
-    const input = `${id}-flights`;
-    const output = `${id}-features`;
-    const parityTopic = `${id}-parity`;
-    const topics = [input, output, lateTopic(id), deadLetterTopic(id), ...(sampling > 0 ? [parityTopic] : [])];
-    const label = sampling > 0 ? `run ${r + 1} with ${sampling * 100}% parity sampling` : `run ${r + 1}`;
-    const stateDir = join(work, `state-${r + 1}`);
+  for (let r = 0; r < runs; r++) {
+    const run = `bench-live-${Date.now().toString(36)}-${r + 1}`;
+    const input = `${run}-flights`;
+    const topics: string[] = [input];
+    const stateDirs: string[] = [];
+    const label = `run ${r + 1}`;
+    let later: LaterFlights | undefined;
     try {
       const p0 = performance.now();
       const produced = await produceFile({ plan, source: 'flights', input: slice, topic: input, partitions, brokers, registryUrl, batchSize: 16384 });
       if (produced.produced !== sliced) throw new Error(`produced ${produced.produced} of ${sliced} flights (${produced.skipped} skipped)`);
-      say(`${label}: pre-loaded ${fmt(produced.produced)} flights into ${input} (${partitions} partitions) in ${((performance.now() - p0) / 1000).toFixed(1)} s (not timed)`);
+      say(`${label}: pre-loaded ${fmt(produced.produced)} flights into ${input} (${partitions} partitions) in ${secs(performance.now() - p0)} s (not timed)`);
+      later = await LaterFlights.open(conn, input, produced.schemaId, facts);
 
-      const timings: LiveBatchTiming[] = [];
-      const t0 = performance.now();
-      const worker = await startLiveWorker({
-        plan,
-        brokers,
-        registryUrl,
-        stateDir,
-        group: `${id}-group`,
-        sourceTopics: { flights: input },
-        outputTopics: { flight_features: output },
-        sideTopicPrefix: id,
-        maxBytesPerPartition: maxBytes,
-        partitionsConcurrently: concurrency,
-        parity: sampling > 0 ? { rate: sampling, topic: parityTopic } : undefined,
-        log: verbose ? undefined : () => undefined,
-        onBatchTiming: (t) => void timings.push(t),
-      });
-      const applied = (): number => {
-        let sum = 0;
-        for (let p = 0; p < partitions; p++) sum += worker.metrics.get('skewless_records_total', { partition: String(p) }) ?? 0;
-        return sum;
-      };
-      const deadline = t0 + 600_000;
-      while (applied() < produced.produced) {
-        if (performance.now() > deadline) throw new Error(`timed out: ${applied()} of ${produced.produced} applied after 600 s`);
-        await new Promise((res) => setTimeout(res, 5));
+      // 1. Throughput of both delivery modes over the same input, alternating which goes first.
+      const order = r % 2 === 0 ? deliveries : [...deliveries].reverse();
+      const byMode = new Map<Delivery, ModeResult>();
+      for (const delivery of order) {
+        const id = `${run}-${short(delivery)}`;
+        const stateDir = join(work, id);
+        stateDirs.push(stateDir);
+        const res = await timeWorker({ label: `${label} ${delivery}`, input, id, delivery, expected: produced.produced, stateDir, sampling: 0, topics });
+        byMode.set(delivery, res);
+        results[delivery].push(res);
+        if (delivery === 'at-least-once') rmSync(stateDir, { recursive: true, force: true });
       }
-      const t1 = performance.now();
-      const sum = (name: string): number => {
-        let s = 0;
-        for (let p = 0; p < partitions; p++) s += worker.metrics.get(name, { partition: String(p) }) ?? 0;
-        return s;
-      };
-      const features = sum('skewless_features_total');
-      const late = sum('skewless_late_total');
-      const dead = sum('skewless_dead_letters_total');
-      const samples = sum('skewless_parity_samples_total');
-      await worker.stop();
-
-      const secs = (t1 - t0) / 1000;
-      const firstFetch = Math.min(...timings.map((t) => t.fetchedAt));
-      const lastDone = Math.max(...timings.map((t) => t.doneAt));
-      const rate = produced.produced / secs;
-      const steadyRate = produced.produced / ((lastDone - firstFetch) / 1000);
-      const lat = timings.map((t) => t.doneAt - t.fetchedAt).sort((a, b) => a - b);
-      const total = (k: 'decodeMs' | 'queueMs' | 'engineMs' | 'produceMs' | 'checkpointMs'): number => timings.reduce((s, t) => s + t[k], 0);
-      const busy = timings.reduce((s, t) => s + (t.doneAt - t.fetchedAt), 0);
-      const breakdown: Record<string, number> = {
-        'startup (connect, registry, topics, group join)': firstFetch - t0,
-        'decode (Avro, registry-resolved)': total('decodeMs'),
-        'engine (incl. output encoding)': total('engineMs'),
-        'produce + acks': total('produceMs'),
-        'state checkpoint (LevelDB)': total('checkpointMs'),
-        'task queue wait': total('queueMs'),
-        'fetch wait + offset commit + kafkajs fetch decoding': lastDone - firstFetch - busy,
-        'until the poller noticed': t1 - lastDone,
-      };
-      (sampling > 0 ? sampledResults : results).push({ rate, steadyRate, secs, p50: quantile(lat, 0.5), p99: quantile(lat, 0.99), breakdown });
+      if (parityRate > 0) {
+        const id = `${run}-parity`;
+        const stateDir = join(work, id);
+        stateDirs.push(stateDir);
+        sampledResults.push(
+          await timeWorker({ label: `${label} exactly-once with ${parityRate * 100}% parity sampling`, input, id, delivery: 'exactly-once', expected: produced.produced, stateDir, sampling: parityRate, topics }),
+        );
+        rmSync(stateDir, { recursive: true, force: true });
+      }
+      const eos = byMode.get('exactly-once')!;
+      const alo = byMode.get('at-least-once')!;
+      const cost = (100 * (alo.rate - eos.rate)) / alo.rate;
+      const clPerRecord = eos.changelogBytes / produced.produced;
       say(
-        `${label}: ${fmt(produced.produced)} flights applied in ${secs.toFixed(2)} s = ${fmt(rate)} events/s from start ` +
-          `(${fmt(steadyRate)} events/s from first fetch); ${fmt(features)} feature vectors, ${late} late, ${dead} dead letters; ` +
-          (sampling > 0 ? `${fmt(samples)} vectors sampled to the parity log (${((100 * samples) / features).toFixed(2)}%); ` : '') +
-          `${timings.length} batches (mean ${fmt(produced.produced / timings.length)} records); ` +
-          `batch fetch-to-ack latency p50 ${quantile(lat, 0.5).toFixed(0)} ms, p99 ${quantile(lat, 0.99).toFixed(0)} ms`,
+        `${label}: exactly-once ${fmt(eos.rate)} vs at-least-once ${fmt(alo.rate)} events/s (${order.map(short).join(' first, ')} second): exactly-once costs ${cost.toFixed(1)}%; ` +
+          `changelog ${clPerRecord.toFixed(1)} bytes and ${(eos.changelogRecords / produced.produced).toFixed(2)} records per input record ` +
+          `(input ${inputBytesPerRecord.toFixed(1)} bytes/record: ${(clPerRecord / inputBytesPerRecord).toFixed(2)}×)`,
       );
-      const wall = t1 - t0;
-      for (const [k, v] of Object.entries(breakdown)) say(`    ${k.padEnd(54)} ${(v / 1000).toFixed(2).padStart(7)} s  ${((100 * v) / wall).toFixed(1).padStart(5)}%`);
+
+      // 3. Restore of the exactly-once group's state from its changelog.
+      restores.push(await timeRestore({ label: `${label} restore`, input, id: `${run}-eos`, stateDir: join(work, `${run}-eos`), written: eos.changelogRecords, later }));
+
+      // 4. Failover after kill -9, per session timeout, alternating which worker dies.
+      if (!skipFailover) {
+        for (const [i, st] of sessionTimeouts.entries()) {
+          failovers.push(await timeFailover({ label: `${label} failover`, input, id: `${run}-fo${st}`, sessionTimeoutMs: st, victim: ((r + i) % 2) as 0 | 1, later, topics }));
+        }
+      }
     } finally {
-      await deleteTopics(conn, topics).catch((e: unknown) => say(`${label}: could not delete topics: ${String(e)}`));
-      rmSync(stateDir, { recursive: true, force: true });
+      await later?.close().catch(() => undefined);
+      for (const g of ['eos', 'alo', 'parity']) await deleteGroup(conn, `${run}-${g}-group`);
+      const deleted = await deleteTopics(conn, topics, { timeoutMs: 30_000 });
+      if (!deleted) say(`${label}: could not delete all topics (${topics.length})`);
+      for (const d of stateDirs) rmSync(d, { recursive: true, force: true });
     }
   }
 } finally {
+  killChildren();
   await conn.close();
   if (!flag('keep-slice') && existsSync(work)) rmSync(work, { recursive: true, force: true });
 }
 
-if (results.length > 0) {
-  const keys = Object.keys(results[0].breakdown);
+const runsOf = (xs: readonly number[], f: (n: number) => string = fmt): string => xs.map(f).join(' / ');
+const eosRuns = results['exactly-once'];
+const aloRuns = results['at-least-once'];
+if (eosRuns.length > 0 && aloRuns.length > 0) {
   say('');
-  say(`median over ${results.length} runs (${fmt(wanted)} flights, ${partitions} partitions, worker and broker on this machine):`);
-  say(`  events/s (consume + decode + process + produce feature vectors + checkpoint), from worker start: ${fmt(median(results.map((x) => x.rate)))}  (runs: ${results.map((x) => fmt(x.rate)).join(' / ')})`);
-  say(`  events/s from first fetch: ${fmt(median(results.map((x) => x.steadyRate)))}  (runs: ${results.map((x) => fmt(x.steadyRate)).join(' / ')})`);
+  say(`medians over ${eosRuns.length} runs (${fmt(wanted)} flights, ${partitions} partitions, worker and broker on this machine):`);
+  for (const d of deliveries) {
+    const rs = results[d];
+    say(`  ${d}: ${fmt(median(rs.map((x) => x.rate)))} events/s from worker start (runs: ${runsOf(rs.map((x) => x.rate))}); ${fmt(median(rs.map((x) => x.steadyRate)))} from first fetch (runs: ${runsOf(rs.map((x) => x.steadyRate))})`);
+    say(`    batch fetch-to-commit latency (pre-loaded backlog): p50 ${median(rs.map((x) => x.p50)).toFixed(0)} ms, p99 ${median(rs.map((x) => x.p99)).toFixed(0)} ms`);
+    say('    where the time goes (median seconds):');
+    for (const k of Object.keys(rs[0].breakdown)) say(`      ${k.padEnd(56)} ${(median(rs.map((x) => x.breakdown[k])) / 1000).toFixed(2).padStart(7)} s`);
+  }
+  const costs = eosRuns.map((e, i) => (100 * (aloRuns[i].rate - e.rate)) / aloRuns[i].rate);
+  say(`  cost of exactly-once (per run, side by side): median ${median(costs).toFixed(1)}% (runs: ${runsOf(costs, (c) => `${c.toFixed(1)}%`)}); target at most 15%`);
+  const clBytes = eosRuns.map((e) => e.changelogBytes / wanted);
+  const clRecords = eosRuns.map((e) => e.changelogRecords / wanted);
   say(
-    `  latency per fetched batch, fetch to outputs acked + checkpointed (pre-loaded backlog, so not event creation time): ` +
-      `p50 ${median(results.map((x) => x.p50)).toFixed(0)} ms, p99 ${median(results.map((x) => x.p99)).toFixed(0)} ms`,
+    `  changelog per input record: ${median(clBytes).toFixed(1)} bytes (runs: ${runsOf(clBytes, (x) => x.toFixed(1))}), ${median(clRecords).toFixed(2)} records; ` +
+      `input record (Avro value) ${inputBytesPerRecord.toFixed(1)} bytes: ratio ${(median(clBytes) / inputBytesPerRecord).toFixed(2)}`,
   );
-  say('  where the time goes (median seconds):');
-  for (const k of keys) say(`    ${k.padEnd(54)} ${(median(results.map((x) => x.breakdown[k])) / 1000).toFixed(2).padStart(7)} s`);
   say(`  floor: 50,000 events/s`);
 }
-if (sampledResults.length > 0 && results.length > 0) {
-  const without = median(results.map((x) => x.rate));
-  const withSampling = median(sampledResults.map((x) => x.rate));
+if (restores.length > 0) {
+  const rate = restores.map((x) => x.restored / x.restoreSecs);
+  const wallRate = restores.map((x) => x.restored / x.wallSecs);
+  say(
+    `  restore from the changelog (state dir deleted): ${fmt(median(restores.map((x) => x.restored)))} records, ${fmt(median(rate))} records/s (runs: ${runsOf(rate)}); ` +
+      `all tasks restored ${median(restores.map((x) => x.wallSecs)).toFixed(2)} s after worker start (runs: ${runsOf(restores.map((x) => x.wallSecs), (s) => s.toFixed(2))}; ${fmt(median(wallRate))} records/s)`,
+  );
+}
+for (const st of sessionTimeouts) {
+  const fs = failovers.filter((f) => f.sessionTimeoutMs === st);
+  if (fs.length === 0) continue;
+  const m = (k: 'secs' | 'reassignedSecs' | 'readySecs'): string => median(fs.map((f) => f[k])).toFixed(1);
+  say(
+    `  failover after kill -9, session timeout ${st} ms${st === DEFAULT_SESSION_TIMEOUT_MS ? ' (default)' : ''}: ${m('secs')} s (runs: ${runsOf(fs.map((f) => f.secs), (s) => s.toFixed(1))}); ` +
+      `partitions reassigned after ${m('reassignedSecs')} s, tasks ready after ${m('readySecs')} s (medians)`,
+  );
+}
+if (sampledResults.length > 0 && eosRuns.length > 0) {
+  const costs = sampledResults.map((s, i) => (100 * (eosRuns[i].rate - s.rate)) / eosRuns[i].rate);
   say('');
-  say(`parity sampling at ${parityRate * 100}%: ${fmt(withSampling)} events/s (runs: ${sampledResults.map((x) => fmt(x.rate)).join(' / ')}) vs ${fmt(without)} without`);
-  say(`  cost: ${((100 * (without - withSampling)) / without).toFixed(1)}% of live throughput (median against median; budget 5%)`);
+  say(`parity sampling at ${parityRate * 100}% (exactly-once): ${fmt(median(sampledResults.map((x) => x.rate)))} events/s (runs: ${runsOf(sampledResults.map((x) => x.rate))})`);
+  say(`  cost: median ${median(costs).toFixed(1)}% of live throughput (per run against the exactly-once worker of the same run: ${runsOf(costs, (c) => `${c.toFixed(1)}%`)}; budget 5%)`);
 }

@@ -308,9 +308,13 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
       return true;
     }
     const prev = lt.seeks.get(batch.topic);
-    const count = prev?.offset === need ? prev.count + 1 : 1;
-    lt.seeks.set(batch.topic, { offset: need, count });
-    if (count > 5) {
+    const again = prev?.offset === need;
+    const count = again ? prev.count + 1 : 1;
+    const since = again ? prev.since : clock();
+    lt.seeks.set(batch.topic, { offset: need, count, since });
+    // A batch or two fetched before the seek took effect can still arrive: only a position that
+    // keeps coming back for a while means the broker no longer has the offsets.
+    if (count > 5 && clock() - since > 5000) {
       fail(
         new Error(
           `${new InputGapError(lt.partition, source, need, batch.fetchedOffset).message}. The input offsets the state needs are no longer in ${batch.topic} ` +

@@ -20,13 +20,14 @@ import { featureRecordSchema } from '../../src/io/avro/feature-record-schema.js'
 import { SchemaRegistryClient } from '../../src/io/avro/registry-client.js';
 import { WireDecoder } from '../../src/io/avro/wire-decoder.js';
 import { KafkaConnection } from '../../src/io/kafka/kafka-connection.js';
-import { commitGroupOffsets, deleteGroup, deleteTopics, fetchOffsets } from '../../src/io/kafka/topic-admin.js';
+import { commitGroupOffsets, fetchOffsets } from '../../src/io/kafka/topic-admin.js';
 import { readTopicRanges } from '../../src/io/kafka/topic-reader.js';
 import { writeCardDataset } from '../../src/gen/write-card-dataset.js';
 import { readCheckpoints } from '../../src/modes/bootstrap.js';
 import { produceFile } from '../../src/modes/produce-file.js';
 import { replayKafka } from '../../src/modes/replay-kafka.js';
 import { loadTopology } from '../../src/plan/load-topology.js';
+import { cleanUpKafka } from '../helpers/kafka-cleanup.js';
 import { stackForTests } from '../helpers/stack.js';
 
 const stack = await stackForTests();
@@ -52,13 +53,7 @@ const topicFlags = ['--topic', `transactions=${topics.transactions}`, '--topic',
 
 test.after(async () => {
   rmSync(dir, { recursive: true, force: true });
-  const conn = await KafkaConnection.open({ brokers: stack.brokers });
-  try {
-    await deleteTopics(conn, [topics.transactions, topics.chargebacks, topics.features, topics.daily, `${topics.side}-late`, `${topics.side}-dead-letters`]);
-    await deleteGroup(conn, group);
-  } finally {
-    await conn.close();
-  }
+  await cleanUpKafka(stack.brokers, [topics.transactions, topics.chargebacks, topics.features, topics.daily, `${topics.side}-late`, `${topics.side}-dead-letters`], [group]);
 });
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

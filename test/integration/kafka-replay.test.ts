@@ -17,7 +17,7 @@ import type { InputRange } from '../../src/engine/input.js';
 import { kafkaEndpoints } from '../../src/cli/kafka-endpoints.js';
 import { toWireFormat } from '../../src/io/avro/wire-format.js';
 import { KafkaConnection } from '../../src/io/kafka/kafka-connection.js';
-import { deleteTopics, fetchOffsets } from '../../src/io/kafka/topic-admin.js';
+import { fetchOffsets } from '../../src/io/kafka/topic-admin.js';
 import { REPLAY_GROUP_PREFIX } from '../../src/io/kafka/topic-reader.js';
 import { TopicProducer } from '../../src/io/kafka/topic-producer.js';
 import { kafkaPartition } from '../../src/io/partitioning.js';
@@ -26,6 +26,7 @@ import { produceFile } from '../../src/modes/produce-file.js';
 import { replayFiles, type ReplaySummary } from '../../src/modes/replay-files.js';
 import { replayKafka } from '../../src/modes/replay-kafka.js';
 import { loadTopology } from '../../src/plan/load-topology.js';
+import { cleanUpKafka } from '../helpers/kafka-cleanup.js';
 import { stackForTests } from '../helpers/stack.js';
 
 const stack = await stackForTests();
@@ -39,12 +40,7 @@ const run = randomUUID().slice(0, 8);
 const topics = { transactions: `test-transactions-${run}`, chargebacks: `test-chargebacks-${run}` };
 const cardFraud = await loadTopology(join(ROOT, 'topologies/card-fraud.ts'));
 test.after(async () => {
-  const conn = await KafkaConnection.open({ brokers: stack.brokers });
-  try {
-    await deleteTopics(conn, [...Object.values(topics), `test-flights-${run}`]);
-  } finally {
-    await conn.close();
-  }
+  await cleanUpKafka(stack.brokers, [...Object.values(topics), `test-flights-${run}`]);
 });
 
 function skewless(args: string[], env: NodeJS.ProcessEnv = stack.env): { status: number | null; stdout: string; stderr: string } {

@@ -21,13 +21,14 @@ import { WireDecoder } from '../../src/io/avro/wire-decoder.js';
 import { WireEncoder } from '../../src/io/avro/wire-encoder.js';
 import { toWireFormat } from '../../src/io/avro/wire-format.js';
 import { KafkaConnection } from '../../src/io/kafka/kafka-connection.js';
-import { deleteTopics, fetchOffsets } from '../../src/io/kafka/topic-admin.js';
+import { fetchOffsets } from '../../src/io/kafka/topic-admin.js';
 import { readTopicRanges, type KafkaRecord } from '../../src/io/kafka/topic-reader.js';
 import { TopicProducer } from '../../src/io/kafka/topic-producer.js';
 import { generateCardTransactions } from '../../src/gen/card-transactions.js';
 import { produceFile } from '../../src/modes/produce-file.js';
 import { replayKafka } from '../../src/modes/replay-kafka.js';
 import { loadTopology } from '../../src/plan/load-topology.js';
+import { cleanUpKafka } from '../helpers/kafka-cleanup.js';
 import { stackForTests } from '../helpers/stack.js';
 import { readTaskCheckpoints } from '../helpers/task-checkpoints.js';
 
@@ -43,12 +44,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 test.after(async () => {
   rmSync(dir, { recursive: true, force: true });
-  const conn = await KafkaConnection.open({ brokers: stack.brokers });
-  try {
-    await deleteTopics(conn, [T.tx, T.cb, T.features, T.daily, `${T.side}-late`, `${T.side}-dead-letters`]);
-  } finally {
-    await conn.close();
-  }
+  await cleanUpKafka(stack.brokers, [T.tx, T.cb, T.features, T.daily, `${T.side}-late`, `${T.side}-dead-letters`]);
 });
 
 type Worker = ChildProcess & { log: string };

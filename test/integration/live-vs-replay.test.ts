@@ -14,13 +14,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildProgram } from '../../src/engine/program.js';
 import { KafkaConnection } from '../../src/io/kafka/kafka-connection.js';
-import { deleteTopics, fetchOffsets } from '../../src/io/kafka/topic-admin.js';
+import { fetchOffsets } from '../../src/io/kafka/topic-admin.js';
 import { writeCardDataset } from '../../src/gen/write-card-dataset.js';
 import { produceFile } from '../../src/modes/produce-file.js';
 import { replayKafka } from '../../src/modes/replay-kafka.js';
 import { loadTopology } from '../../src/plan/load-topology.js';
 import { compareVectors, exited, produceInSlices, readLiveVectors, readReplayVectors, ROOT, sleep, spawnSkewless, topicEndOffsets, waitForTopic, type Worker } from '../helpers/live-run.js';
 import { mulberry32 } from '../helpers/prng.js';
+import { cleanUpKafka } from '../helpers/kafka-cleanup.js';
 import { stackForTests } from '../helpers/stack.js';
 import { readTaskCheckpoints } from '../helpers/task-checkpoints.js';
 
@@ -41,12 +42,7 @@ const output = buildProgram(plan).outputs[0];
 
 test.after(async () => {
   rmSync(dir, { recursive: true, force: true });
-  const conn = await KafkaConnection.open({ brokers: stack.brokers });
-  try {
-    await deleteTopics(conn, [topics.transactions, topics.chargebacks, topics.features, topics.daily, `${topics.side}-late`, `${topics.side}-dead-letters`]);
-  } finally {
-    await conn.close();
-  }
+  await cleanUpKafka(stack.brokers, [topics.transactions, topics.chargebacks, topics.features, topics.daily, `${topics.side}-late`, `${topics.side}-dead-letters`]);
 });
 
 function startWorker(maxBatch: number): Worker {

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SchemaRegistryClient } from '../../src/io/avro/registry-client.js';
 import { KafkaConnection } from '../../src/io/kafka/kafka-connection.js';
-import { deleteTopics, ensureTopic, fetchOffsets } from '../../src/io/kafka/topic-admin.js';
+import { ensureTopic, fetchOffsets } from '../../src/io/kafka/topic-admin.js';
 import { TopicProducer } from '../../src/io/kafka/topic-producer.js';
 import { writeCardDataset } from '../../src/gen/write-card-dataset.js';
 import { produceFile } from '../../src/modes/produce-file.js';
@@ -24,6 +24,7 @@ import { ParityLogEncoder, readParityLog, type ParityEntry } from '../../src/par
 import type { ParityRunResult } from '../../src/parity/parity-run.js';
 import { KeySampler } from '../../src/parity/sampler.js';
 import { loadTopology } from '../../src/plan/load-topology.js';
+import { cleanUpKafka } from '../helpers/kafka-cleanup.js';
 import { stackForTests } from '../helpers/stack.js';
 
 const stack = await stackForTests();
@@ -48,12 +49,7 @@ const parityFile = join(dir, 'parity', 'card-fraud.ndjson');
 
 test.after(async () => {
   rmSync(dir, { recursive: true, force: true });
-  const conn = await KafkaConnection.open({ brokers: stack.brokers });
-  try {
-    await deleteTopics(conn, [topics.transactions, topics.chargebacks, topics.features, topics.daily, `${topics.side}-late`, `${topics.side}-dead-letters`, topics.parity, topics.skewed]);
-  } finally {
-    await conn.close();
-  }
+  await cleanUpKafka(stack.brokers, [topics.transactions, topics.chargebacks, topics.features, topics.daily, `${topics.side}-late`, `${topics.side}-dead-letters`, topics.parity, topics.skewed]);
 });
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -13,10 +13,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KafkaConnection } from '../../src/io/kafka/kafka-connection.js';
-import { deleteGroup, deleteTopics, fetchOffsets } from '../../src/io/kafka/topic-admin.js';
+import { fetchOffsets } from '../../src/io/kafka/topic-admin.js';
 import { writeCardDataset } from '../../src/gen/write-card-dataset.js';
 import { produceFile } from '../../src/modes/produce-file.js';
 import { loadTopology } from '../../src/plan/load-topology.js';
+import { cleanUpKafka } from '../helpers/kafka-cleanup.js';
 import { stackForTests } from '../helpers/stack.js';
 import { readTaskCheckpoints } from '../helpers/task-checkpoints.js';
 
@@ -28,13 +29,11 @@ const T = { tx: `gate-tx-${run}`, cb: `gate-cb-${run}` };
 const dir = mkdtempSync(join(tmpdir(), 'skewless-gate-'));
 test.after(async () => {
   rmSync(dir, { recursive: true, force: true });
-  const conn = await KafkaConnection.open({ brokers: stack.brokers });
-  try {
-    await deleteTopics(conn, [T.tx, T.cb, `features-v1-${run}`, `features-v2-${run}`, `daily-v1-${run}`, `daily-v2-${run}`, `gate-${run}-late`, `gate-${run}-dead-letters`]);
-    for (const g of [`gate-v1-${run}`, `gate-v2-${run}`]) await deleteGroup(conn, g).catch(() => undefined);
-  } finally {
-    await conn.close();
-  }
+  await cleanUpKafka(
+    stack.brokers,
+    [T.tx, T.cb, `features-v1-${run}`, `features-v2-${run}`, `daily-v1-${run}`, `daily-v2-${run}`, `gate-${run}-late`, `gate-${run}-dead-letters`],
+    [`gate-v1-${run}`, `gate-v2-${run}`],
+  );
 });
 
 function skewless(args: string[]): Promise<{ code: number | null; stderr: string }> {

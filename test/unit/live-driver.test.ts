@@ -214,7 +214,8 @@ test('gap rule: a group offset ahead of the state moves the fetch back; input go
   const s2 = await setup(t, cardFraud);
   await produceAll(s2, cardFraud, 'transactions', 'transactions', items);
   s2.cluster.truncate('transactions', 2, 10); // retention removed offsets the (empty) state needs
-  const w2 = await s2.start('a');
+  let now = 0;
+  const w2 = await s2.start('a', { clock: () => (now += 1000) });
   for (let i = 0; i < 10; i++) await s2.cluster.poll(30);
   const failure = await Promise.race([w2.failed, new Promise<undefined>((r) => setTimeout(() => r(undefined), 2000))]);
   await w2.stop();

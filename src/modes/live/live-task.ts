@@ -16,7 +16,7 @@ export class LiveTask implements RecordBuffer {
   /** Wall-clock time (ms) the last record of each source reached this task: idle detection only. */
   readonly lastInputAt = new Map<string, number>();
   /** Consecutive seeks to the same offset per topic, to tell a stuck position from a stale fetch. */
-  readonly seeks = new Map<string, { offset: number; count: number }>();
+  readonly seeks = new Map<string, { offset: number; count: number; since: number }>();
   /** Set once the task is dropped (revoked, fenced or failed): queued work must not touch it. */
   closed = false;
 
