@@ -470,6 +470,12 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
         void lt.serial(() => lt.close());
       }
       log(`skewless: assigned partitions ${[...owned].sort((a, b) => a - b).join(', ') || '(none)'}`);
+      // Open (and if needed restore) every assigned task now, not when its next record comes:
+      // failover does not wait for traffic, and state of another version is refused at once.
+      for (const p of owned) {
+        if (tasks.has(p) || stopping) continue;
+        void taskFor(p).catch((e: unknown) => onFailure(p, undefined, e));
+      }
     },
   });
   log(`skewless: ${delivery} delivery, changelog ${changelog}`);
