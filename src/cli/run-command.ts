@@ -1,4 +1,6 @@
-import { startLiveWorker, type Delivery } from '../modes/live-worker.js';
+import { RegistryUnreachableError } from '../io/avro/registry-client.js';
+import { KafkaUnreachableError } from '../io/kafka/kafka-connection.js';
+import { startLiveWorker, type Delivery, type LiveOptions, type LiveWorker } from '../modes/live-worker.js';
 import { loadTopology } from '../plan/load-topology.js';
 import { MetricsRegistry, serveMetrics } from '../serve/metrics.js';
 import { positiveInt } from './cli-args.js';
@@ -53,6 +55,28 @@ function parityFlags(flags: RunFlags): { rate: number; topic: string; file?: str
   return { rate, topic: flags.parityTopic, ...(flags.parityFile === undefined ? {} : { file: flags.parityFile }) };
 }
 
+/**
+ * Start the worker, waiting (up to the retry deadline) while Kafka or the registry cannot be
+ * reached: a worker restarted during a broker restart or a registry outage waits it out like a
+ * running one. Undefined when a stop was requested meanwhile.
+ */
+async function startWhenReachable(options: LiveOptions, stopRequested: Promise<string>): Promise<LiveWorker | undefined> {
+  const deadline = Date.now() + (options.retryDeadlineMs ?? 300_000);
+  let stop = false;
+  void stopRequested.then(() => (stop = true));
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await startLiveWorker(options);
+    } catch (e) {
+      const unreachable = e instanceof KafkaUnreachableError || e instanceof RegistryUnreachableError;
+      if (!unreachable || Date.now() > deadline) throw e;
+      if (attempt === 0) process.stderr.write(`skewless: ${(e as Error).message}; retrying until it answers (--retry-deadline-ms)\n`);
+      for (let waited = 0; waited < Math.min(5000, 250 * 2 ** attempt) && !stop; waited += 250) await new Promise((r) => setTimeout(r, 250));
+      if (stop) return undefined;
+    }
+  }
+}
+
 /** `skewless run`: a long-lived live worker; SIGTERM / SIGINT checkpoint, commit and exit. */
 export async function runLive(file: string, flags: RunFlags): Promise<void> {
   // Handlers first: a SIGTERM that arrives while the worker is still starting must also end in
@@ -65,7 +89,7 @@ export async function runLive(file: string, flags: RunFlags): Promise<void> {
   const { brokers, registryUrl } = kafkaEndpoints(flags);
   const metrics = new MetricsRegistry();
   const server = flags.metricsPort === undefined ? undefined : await serveMetrics(metrics, Number(flags.metricsPort));
-  const worker = await startLiveWorker({
+  const options: LiveOptions = {
     plan,
     brokers,
     registryUrl,
@@ -83,7 +107,12 @@ export async function runLive(file: string, flags: RunFlags): Promise<void> {
     retryDeadlineMs: flags.retryDeadlineMs === undefined ? undefined : positiveInt(flags.retryDeadlineMs, '--retry-deadline-ms'),
     metrics,
     verbose: flags.verbose,
-  });
+  };
+  const worker = await startWhenReachable(options, stopRequested);
+  if (worker === undefined) {
+    await server?.close();
+    return;
+  }
   process.stderr.write(`skewless: running ${plan.topology.name} version ${plan.version}${server ? `, metrics on http://127.0.0.1:${server.port}/metrics` : ''}\n`);
   const outcome = await Promise.race([stopRequested, worker.failed]);
   if (outcome instanceof Error) {
