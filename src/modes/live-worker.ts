@@ -232,14 +232,21 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
   }
 
   const opening = new Map<number, Promise<LiveTask>>();
+  /** Partitions this member owns since the last rebalance. */
+  let owned = new Set<number>();
   function taskFor(partition: number): Promise<LiveTask> {
     const lt = tasks.get(partition);
     if (lt) return Promise.resolve(lt);
     let p = opening.get(partition);
     if (!p) {
       p = openTask(partition).then(
-        (t) => {
+        async (t) => {
           opening.delete(partition);
+          if (!owned.has(partition) || stopping) {
+            // Revoked (or stopping) while it opened: release the store and the id for the new owner.
+            await t.close();
+            throw new Error(`task ${partition} was revoked while it opened`);
+          }
           tasks.set(partition, t);
           return t;
         },
@@ -275,6 +282,7 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
     }
     if (e instanceof StateFormatError) rebuild.add(partition);
     if (lt) await dropTask(lt);
+    if (!owned.has(partition)) return; // revoked: the new owner takes it from its last commit
     if (e instanceof TaskFencedError) {
       log(`skewless: task ${partition}: ${e.message}; giving it up`);
       return;
@@ -462,7 +470,7 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
     sessionTimeoutMs: opts.sessionTimeoutMs,
     log,
     onAssignment: (assignment) => {
-      const owned = new Set(Object.values(assignment).flat());
+      owned = new Set(Object.values(assignment).flat());
       for (const [p, lt] of tasks) {
         if (owned.has(p)) continue;
         // Revoked: every applied batch is committed; release the store for the new owner.
