@@ -21,6 +21,8 @@ export interface SourceNode {
   readonly eventTime: UserFn;
   readonly grace: number;
   readonly late: LatePolicy;
+  /** A record whose event time runs further ahead of stream time is dead-lettered (ms; null = no bound). */
+  readonly maxFutureSkew: number | null;
 }
 
 export interface StreamNode {

@@ -31,7 +31,18 @@ export interface SourceOptions<V> {
   /** How long after stream time has passed an event it is still accepted. Default 0. */
   grace?: Duration;
   late?: LatePolicy;
+  /**
+   * How far ahead of stream time an event may be (default '30d'; null: no bound). A record
+   * further ahead (a year 2100 date, microseconds where milliseconds are expected) is
+   * dead-lettered with the reason and never moves stream time. A task's first records are
+   * judged against the median of its first 16 instead, so the very first cannot poison it.
+   * Raise it for a source that may legitimately resume after a longer silence.
+   */
+  maxFutureSkew?: Duration | null;
 }
+
+/** Default bound on how far an event may run ahead of stream time. */
+export const DEFAULT_MAX_FUTURE_SKEW = '30d';
 
 /** A feature's declaration; R is the type of its value in the vector. */
 export interface FeatureSpec<R> {
@@ -303,6 +314,7 @@ export class TopologyBuilder {
       eventTime: opts.eventTime,
       grace: parseDuration(opts.grace ?? 0, `grace of source ${name}`),
       late: opts.late ?? 'drop',
+      maxFutureSkew: opts.maxFutureSkew === null ? null : parseDuration(opts.maxFutureSkew ?? DEFAULT_MAX_FUTURE_SKEW, `maxFutureSkew of source ${name}`),
     });
     this.streams.push({ id: name, source: name, kind: 'source' });
     return new Stream<V>(this, name, name);

@@ -4,7 +4,7 @@ import { diffPlans } from '../plan/plan-diff.js';
 import { WindowedAggregation, type WindowRow } from '../ops/windowed-aggregation.js';
 import { ByteReader, ByteWriter } from '../state/codec.js';
 import type { BatchOp, StateBackend } from '../state/state-backend.js';
-import { toEventTime } from '../time/event-time.js';
+import { formatEventTime, toEventTime, unitHint } from '../time/event-time.js';
 import { KeyTimeline } from '../time/lookback-window.js';
 import {
   eventSuffix,
@@ -133,6 +133,22 @@ export interface TaskCacheStats {
 
 const DEFAULT_MAX_CACHED_KEYS = 250_000;
 
+/** Records with an event time a task holds before its first is applied (the future-skew warm-up). */
+const WARMUP = 16;
+
+/** A duration for a reason text: the largest unit that fits, one decimal. */
+function formatDuration(ms: number): string {
+  const units: Array<[number, string]> = [
+    [365.25 * 86_400_000, 'years'],
+    [86_400_000, 'days'],
+    [3_600_000, 'h'],
+    [60_000, 'min'],
+    [1000, 's'],
+  ];
+  for (const [size, unit] of units) if (ms >= size) return `${(ms / size).toFixed(1).replace(/\.0$/, '')} ${unit}`;
+  return `${ms} ms`;
+}
+
 /**
  * One task: all input partitions with the same number, processed in canonical order through
  * the topology. Pure of I/O except through its StateBackend and TaskSinks, and unaware of
@@ -162,6 +178,13 @@ export class Task {
   private readonly maxCachedKeys: number;
   /** Stale event entries found while loading, deleted at the next checkpoint. */
   private staleDeletes: string[] = [];
+  /** The first records, held until WARMUP carry a time (null once stream time is set). */
+  private warmup: Prepared[] | null = [];
+  private warmupTimed = 0;
+  /** Median event time of the first records: the future-skew reference before stream time exists. */
+  private warmupReference = -Infinity;
+  /** Sources whose input ended (replay). */
+  private readonly ended = new Set<string>();
   private readonly writer = new ByteWriter(256);
 
   private constructor(
@@ -185,6 +208,8 @@ export class Task {
     this.rowValues = program.outputs.map((o) => new Array<AggValue>(o.columns.length).fill(null));
     this.dirty = program.groups.map(() => []);
     for (const s of program.sources) this.positions[s.node.name] = 0;
+    // Without a future-skew bound there is nothing to judge the first records against.
+    if (!program.sources.some((s) => s.node.maxFutureSkew !== null)) this.warmup = null;
   }
 
   /** Open a task, restoring its last checkpoint if there is one. */
@@ -234,7 +259,7 @@ export class Task {
 
   /** Records received but held back by the canonical merge. */
   get pendingInputs(): number {
-    return this.merge.pending;
+    return this.merge.pending + (this.warmup?.length ?? 0);
   }
 
   get currentStreamTime(): number {
@@ -267,7 +292,20 @@ export class Task {
     const s = this.program.sources.find((x) => x.node.name === source);
     if (!s) return;
     this.merge.end(s.rank);
+    this.ended.add(source);
     await this.drain();
+    if (this.ended.size === this.program.sources.length) await this.flushWarmup();
+  }
+
+  /** Apply the held first records, judged against the median event time among them. */
+  private async flushWarmup(): Promise<number> {
+    const held = this.warmup;
+    this.warmup = null;
+    if (held === null || held.length === 0) return 0;
+    const times = held.filter((r) => r.error === undefined).map((r) => r.t).sort((a, b) => a - b);
+    this.warmupReference = times.length > 0 ? times[(times.length - 1) >> 1] : -Infinity;
+    await this.applyAll(held);
+    return held.length;
   }
 
   /**
@@ -277,15 +315,20 @@ export class Task {
    */
   async skipIdleInput(source: string): Promise<number> {
     const s = this.program.sources.find((x) => x.node.name === source);
-    if (!s || this.merge.pending === 0 || this.merge.pendingOf(s.rank) > 0) return 0;
-    const before = this.merge.pending;
-    this.merge.end(s.rank);
-    const ready: Prepared[] = [];
-    this.merge.drain(ready);
-    this.merge.reopen(s.rank);
-    if (ready.length > 0) this.counters.mergeSkips++;
-    await this.applyAll(ready);
-    return before - this.merge.pending;
+    if (!s || this.pendingInputs === 0 || this.merge.pendingOf(s.rank) > 0) return 0;
+    let released = 0;
+    if (this.merge.pending > 0) {
+      this.merge.end(s.rank);
+      const ready: Prepared[] = [];
+      this.merge.drain(ready);
+      this.merge.reopen(s.rank);
+      released += ready.length;
+      await this.applyAll(ready);
+    }
+    // Nothing else is coming for now: the first records need not wait for more to be judged.
+    if (this.merge.pending === 0) released += await this.flushWarmup();
+    if (released > 0) this.counters.mergeSkips++;
+    return released;
   }
 
   private prepare(source: SourceProgram, partition: number, rec: InputRecord): Prepared {
@@ -342,8 +385,26 @@ export class Task {
     return { cachedKeys, evictions: this.evictions };
   }
 
-  private async applyAll(ready: readonly Prepared[]): Promise<void> {
+  private async applyAll(batch: readonly Prepared[]): Promise<void> {
+    let ready = batch;
     if (ready.length === 0) return;
+    if (this.warmup !== null) {
+      if (this.streamTime !== -Infinity) this.warmup = null;
+      else {
+        // No stream time yet: hold the first records until WARMUP of them carry a time, so the
+        // very first one is judged against their median rather than setting stream time alone.
+        // Exactly the first WARMUP, whatever the batches, so the decision depends on the input only.
+        let i = 0;
+        for (; i < ready.length && this.warmupTimed < WARMUP; i++) {
+          this.warmup.push(ready[i]);
+          if (ready[i].error === undefined) this.warmupTimed++;
+        }
+        if (this.warmupTimed < WARMUP) return;
+        await this.flushWarmup();
+        if (i === ready.length) return;
+        ready = ready.slice(i);
+      }
+    }
     this.batchNo++;
     await this.loadTimelines(ready);
     for (let i = 0; i < ready.length; i++) this.apply(ready[i]);
@@ -414,9 +475,24 @@ export class Task {
       this.sinks.deadLetter({ source: name, partition: p.partition, offset: p.offset, reason: p.error, raw: p.rec.raw });
       return;
     }
+    const skew = p.source.node.maxFutureSkew;
+    const reference = this.streamTime !== -Infinity ? this.streamTime : this.warmupReference;
+    if (skew !== null && reference !== -Infinity && p.t > reference + skew) {
+      // Never touches stream time or state: one bad clock cannot make every later record late.
+      const what = this.streamTime !== -Infinity ? 'stream time' : "the median of the task's first records";
+      this.counters.deadLetters++;
+      this.sinks.deadLetter({
+        source: name,
+        partition: p.partition,
+        offset: p.offset,
+        reason: `event time ${formatEventTime(p.t)} is ${formatDuration(p.t - reference)} ahead of ${what} ${formatEventTime(reference)}, beyond the source's maxFutureSkew ${formatDuration(skew)}${unitHint(p.t)}`,
+        raw: p.rec.raw,
+      });
+      return;
+    }
     const grace = p.source.node.grace;
     if (p.t < this.streamTime - grace) {
-      this.late(p, `event time ${new Date(p.t).toISOString()} is more than the grace ${grace} ms behind stream time ${new Date(this.streamTime).toISOString()}`);
+      this.late(p, `event time ${formatEventTime(p.t)} is more than the grace ${grace} ms behind stream time ${formatEventTime(this.streamTime)}${unitHint(p.t)}`);
       return;
     }
     const advanced = p.t > this.streamTime;
@@ -440,7 +516,7 @@ export class Task {
         }
         for (const w of g.windowOps) {
           const ok = this.windows.get(w.name)!.apply(key, p.t, seq, vals, this.streamTime, this.windowRows);
-          if (!ok) this.late(p, `every window of ${w.name} containing ${new Date(p.t).toISOString()} has closed`, false);
+          if (!ok) this.late(p, `every window of ${w.name} containing ${formatEventTime(p.t)} has closed`, false);
           this.flushWindowRows(w.name);
         }
       }

@@ -414,8 +414,10 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
   // caught up with the broker and has been quiet for idleMs; each skip is logged and counted.
   const idleMs = opts.idleMs ?? 5000;
   // With an injected clock the caller drives idle checks (checkIdleInputs), so none runs by itself.
+  // Single-source tasks need it too: a partition with fewer records than the future-skew
+  // warm-up holds them until it is caught up and quiet.
   const idleTimer =
-    program.sources.length > 1 && opts.clock === undefined
+    opts.clock === undefined
       ? setInterval(() => void skipIdleInputs().catch((e: unknown) => log(`skewless: idle check failed: ${kafkaErrorText(e)}`)), Math.max(100, Math.min(1000, idleMs / 2)))
       : undefined;
   let idleCheckRunning = false;
@@ -445,7 +447,7 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
               if (released === 0) return;
               log(
                 `skewless: task ${lt.partition}: merge skip ${lt.task.counters.mergeSkips}: input ${name} (${topic}) caught up at offset ${reached} and idle ${Math.round(quietFor)} ms; ` +
-                  `released ${released} records of other inputs; stream time ${fmtTime(before)} → ${fmtTime(lt.task.currentStreamTime)}`,
+                  `released ${released} held records; stream time ${fmtTime(before)} → ${fmtTime(lt.task.currentStreamTime)}`,
               );
               await commitTask(lt, commitContext);
               publishTaskMetrics(metrics, lt, parityLog !== undefined);

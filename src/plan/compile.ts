@@ -12,7 +12,7 @@ import { loadSchema, type LoadedSchema } from './source-schema.js';
  * Semantic version of the engine's time rules (lookback bounds, lateness, merge order). Part
  * of every topology version: bump it whenever the same input could produce another output.
  */
-export const ENGINE_SEMVER = 1;
+export const ENGINE_SEMVER = 2;
 
 export interface CompiledPlan {
   readonly topology: TopologyNode;
@@ -107,6 +107,7 @@ export function compilePlan(topology: Topology<unknown>, file: string): Compiled
       eventTime: functionFingerprint(s.eventTime),
       grace: formatDuration(s.grace),
       late: s.late,
+      maxFutureSkew: s.maxFutureSkew === null ? null : formatDuration(s.maxFutureSkew),
       role: engineSources.includes(s.name) ? 'input' : 'labels',
     })),
     streams: [...t.streams]

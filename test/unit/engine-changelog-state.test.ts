@@ -29,7 +29,7 @@ interface Txn {
 
 function program() {
   const topo = topology('changelog-state', (b) => {
-    const txns = b.source<Txn>('txns', { schema: '../../schemas/card_transaction.avsc', key: (x) => x.card, eventTime: (x) => x.at, grace: '10m' });
+    const txns = b.source<Txn>('txns', { schema: '../../schemas/card_transaction.avsc', key: (x) => x.card, eventTime: (x) => x.at, grace: '10m', maxFutureSkew: null });
     const card = txns.groupBy('card', (x) => x.card);
     txns.features('f', {
       n: card.lookback('1h').count(),
@@ -195,8 +195,8 @@ test('gap rule: input fetched from beyond the state position is refused, naming 
 
 test('an idle skip is counted once per skip that releases records, never for the input that holds them', async () => {
   const topo = topology('two-inputs', (b) => {
-    const a = b.source<Txn>('a', { schema: '../../schemas/card_transaction.avsc', key: (x) => x.card, eventTime: (x) => x.at });
-    const bb = b.source<Txn>('b', { schema: '../../schemas/card_transaction.avsc', key: (x) => x.card, eventTime: (x) => x.at });
+    const a = b.source<Txn>('a', { schema: '../../schemas/card_transaction.avsc', key: (x) => x.card, eventTime: (x) => x.at, maxFutureSkew: null });
+    const bb = b.source<Txn>('b', { schema: '../../schemas/card_transaction.avsc', key: (x) => x.card, eventTime: (x) => x.at, maxFutureSkew: null });
     a.features('f', { n: a.groupBy('card', (x) => x.card).lookback('1h').count() });
     bb.features('g', { n: bb.groupBy('card_b', (x) => x.card).lookback('1h').count() });
     return {};

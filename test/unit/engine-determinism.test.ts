@@ -47,6 +47,7 @@ interface Login {
 
 const cardFeatures = topology('determinism', (t) => {
   const txns = t.source<Txn>('txns', {
+    maxFutureSkew: null, // these tests look at the first records as they arrive (no future-skew warm-up)
     schema: '../../schemas/card_transaction.avsc',
     key: (x) => x.card_id,
     eventTime: (x) => x.event_time,
@@ -54,6 +55,7 @@ const cardFeatures = topology('determinism', (t) => {
     late: 'sideOutput',
   });
   const logins = t.source<Login>('logins', {
+    maxFutureSkew: null, // these tests look at the first records as they arrive (no future-skew warm-up)
     schema: '../../schemas/chargeback.avsc',
     key: (l) => l.card_id,
     eventTime: (l) => l.at,

@@ -19,7 +19,7 @@ type Txn = { card_id: string; merchant_id: string; amount: number; event_time: n
 const version = (window: string, extra: boolean) =>
   compilePlan(
     topology('gate', (t) => {
-      const txns = t.source<Txn>('txns', { schema: '../../schemas/card_transaction.avsc', key: (x) => x.card_id, eventTime: (x) => x.event_time });
+      const txns = t.source<Txn>('txns', { schema: '../../schemas/card_transaction.avsc', key: (x) => x.card_id, eventTime: (x) => x.event_time, maxFutureSkew: null });
       const card = txns.groupBy('card', (x) => x.card_id);
       txns.features('f', {
         amount_mean: card.lookback(window).mean((x) => x.amount),
