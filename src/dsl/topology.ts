@@ -306,6 +306,11 @@ export class TopologyBuilder {
 
   source<V>(name: string, opts: SourceOptions<V>): Stream<V> {
     if (this.sources.some((s) => s.name === name)) throw new Error(`source "${name}" is declared twice`);
+    if (typeof opts.schema !== 'string' || opts.schema === '') {
+      throw new Error(`source "${name}" has no schema: add schema: '<path of its .avsc, relative to the topology file>' to its options`);
+    }
+    if (typeof opts.key !== 'function') throw new Error(`source "${name}" has no key function: add key: (x) => x.<partition key field>`);
+    if (typeof opts.eventTime !== 'function') throw new Error(`source "${name}" has no eventTime function: add eventTime: (x) => x.<event time field>`);
     this.sources.push({
       name,
       topic: opts.topic ?? name,

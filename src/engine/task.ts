@@ -338,13 +338,15 @@ export class Task {
     try {
       t = toEventTime(source.node.eventTime(rec.value));
     } catch (e) {
-      t = `event-time extractor threw: ${errorText(e)}`;
+      t = `the eventTime function of source ${source.node.name} threw: ${errorText(e)}`;
     }
     if (typeof t === 'string') return rejected(source, partition, rec, t);
     try {
-      key = String(source.node.key(rec.value));
+      const k = source.node.key(rec.value);
+      if (k === null || k === undefined || typeof k === 'object') return rejected(source, partition, rec, `the key function of source ${source.node.name} returned ${k === null ? 'null' : typeof k === 'object' ? 'an object' : 'undefined'}, not a string`);
+      key = String(k);
     } catch (e) {
-      return rejected(source, partition, rec, `key extractor threw: ${errorText(e)}`);
+      return rejected(source, partition, rec, `the key function of source ${source.node.name} threw: ${errorText(e)}`);
     }
     const visits: Visit[] = [];
     try {
@@ -357,16 +359,31 @@ export class Task {
 
   private visit(stream: StreamProgram, value: SourceValue, out: Visit[]): void {
     let v = value;
-    if (stream.kind === 'map') v = stream.fn!(value) as SourceValue;
-    else if (stream.kind === 'filter' && !stream.fn!(value)) return;
+    try {
+      if (stream.kind === 'map') v = stream.fn!(value) as SourceValue;
+      else if (stream.kind === 'filter' && !stream.fn!(value)) return;
+    } catch (e) {
+      throw new Error(`the ${stream.kind} function of stream ${stream.id} threw: ${errorText(e)}`);
+    }
     const keys: string[] = [];
     const vals: AggValue[][] = [];
     for (const g of stream.groups) {
-      const k = g.key(v);
-      if (k === null || k === undefined) throw new Error(`group ${g.name}: key is ${String(k)}`);
+      let k: unknown;
+      try {
+        k = g.key(v);
+      } catch (e) {
+        throw new Error(`the key function of groupBy ${g.name} threw: ${errorText(e)}`);
+      }
+      if (k === null || k === undefined || typeof k === 'object') throw new Error(`the key function of groupBy ${g.name} returned ${k === null ? 'null' : typeof k === 'object' ? 'an object' : 'undefined'}, not a string`);
       keys.push(String(k));
       const row = new Array<AggValue>(g.valueFns.length);
-      for (let i = 0; i < g.valueFns.length; i++) row[i] = toAggValue(g.valueFns[i](v));
+      for (let i = 0; i < g.valueFns.length; i++) {
+        try {
+          row[i] = toAggValue(g.valueFns[i](v));
+        } catch (e) {
+          throw new Error(`value function ${i + 1} of groupBy ${g.name} threw: ${errorText(e)}`);
+        }
+      }
       vals.push(row);
     }
     out.push({ stream, value: v, keys, vals });

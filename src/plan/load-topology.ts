@@ -16,7 +16,10 @@ export async function loadTopology(file: string): Promise<CompiledPlan> {
     if (/require\(\) ES Module|ERR_REQUIRE/i.test(msg)) {
       throw new Error(`cannot load topology ${file}: it is an ES module in a CommonJS package; name it .mts or add "type": "module" to the nearest package.json`);
     }
-    throw new Error(`cannot load topology ${file}: ${msg.split('\n')[0]}`);
+    // esbuild puts `file:line:column: ERROR: message` on the line after "Transform failed".
+    const lines = msg.split('\n').filter((l) => l.trim() !== '');
+    const located = lines.find((l) => /:\d+:\d+: (ERROR|error)/.test(l));
+    throw new Error(`cannot load topology ${file}: ${located ? located.trim() : lines[0]}`);
   }
   const t = mod.default;
   if (!t || typeof t !== 'object' || !('node' in t)) {

@@ -55,9 +55,20 @@ export function toKafkaMessage(message: OutgoingMessage): Message {
   return m;
 }
 
-/** Bytes of a record's key and value (what the batch limits count). */
+/**
+ * Bytes a record takes in a record batch, near enough for batch limits: key, value, headers
+ * (names and values) and ~20 bytes of per-record framing. Keys and header values are counted
+ * as UTF-16 length × 3 at worst for text, so a limit is never exceeded by multi-byte text.
+ */
 export function messageBytes(message: OutgoingMessage): number {
-  return (message.key === null ? 0 : typeof message.key === 'string' ? message.key.length : message.key.byteLength) + (message.value?.byteLength ?? 0);
+  const text = (s: string): number => (s.length < 64 ? s.length * 3 : Buffer.byteLength(s));
+  let n = 20 + (message.key === null ? 0 : typeof message.key === 'string' ? text(message.key) : message.key.byteLength) + (message.value?.byteLength ?? 0);
+  const h = message.headers;
+  if (h !== undefined) for (const k in h) {
+    const v = h[k];
+    n += 2 + k.length + (typeof v === 'string' ? text(v) : v.byteLength);
+  }
+  return n;
 }
 
 export class TopicProducer {

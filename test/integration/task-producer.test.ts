@@ -1,0 +1,60 @@
+/**
+ * The per-task producer against the real broker: a commit is one transaction (read_committed
+ * readers see all of it or none), a newer holder of the transactional id fences the older one
+ * with TaskFencedError, and a large batch of small records with headers is split under the
+ * broker's per-batch limit (before, headers were not counted and such a batch was refused
+ * with MESSAGE_TOO_LARGE).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { KafkaConnection } from '../../src/io/kafka/kafka-connection.js';
+import { TaskFencedError, TaskProducer, type TaskRecord } from '../../src/io/kafka/task-producer.js';
+import { deleteTopics, ensureTopic, fetchOffsets } from '../../src/io/kafka/topic-admin.js';
+import { readTopicRanges } from '../../src/io/kafka/topic-reader.js';
+import { stackForTests } from '../helpers/stack.js';
+
+const stack = await stackForTests();
+const run = randomUUID().slice(0, 8);
+const topic = `task-producer-${run}`;
+const conn = await KafkaConnection.open({ brokers: stack.brokers });
+await ensureTopic(conn, topic, 2);
+
+test.after(async () => {
+  await deleteTopics(conn, [topic]);
+  await conn.close();
+});
+
+async function committed(): Promise<number> {
+  let n = 0;
+  const ranges = (await fetchOffsets(conn, topic)).map((p) => ({ topic, partition: p.partition, start: p.low, end: p.high }));
+  for await (const b of readTopicRanges(conn, ranges)) n += b.records.length;
+  return n;
+}
+
+const records = (n: number, partition: number, headerBytes = 0): TaskRecord[] =>
+  Array.from({ length: n }, (_, i) => ({ topic, message: { key: `k${i}`, value: Buffer.from(`v${i}`), partition, headers: headerBytes > 0 ? { 'skewless-version': 'x'.repeat(headerBytes) } : undefined } }));
+
+test('a large batch of small records with headers is split under the broker limit and committed in one transaction', { timeout: 60_000 }, async () => {
+  const p = await TaskProducer.open(conn, { transactionalId: `tp-${run}-big` });
+  try {
+    // 12,000 records × ~130 bytes of headers ≈ 1.6 MB for one partition: more than one record batch may hold.
+    const last = await p.commit(records(12_000, 0, 120), undefined);
+    assert.ok((last.get(`${topic}:0`) ?? -1) >= 11_999);
+  } finally {
+    await p.close();
+  }
+  assert.equal(await committed(), 12_000);
+});
+
+test('a newer holder of the transactional id fences the older producer; nothing of the fenced commit is visible', { timeout: 60_000 }, async () => {
+  const before = await committed();
+  const old = await TaskProducer.open(conn, { transactionalId: `tp-${run}-fence` });
+  await old.commit(records(10, 1), undefined);
+  const newer = await TaskProducer.open(conn, { transactionalId: `tp-${run}-fence` });
+  await assert.rejects(old.commit(records(10, 1), undefined), TaskFencedError);
+  await newer.commit(records(5, 1), undefined);
+  await old.close();
+  await newer.close();
+  assert.equal(await committed(), before + 15);
+});
