@@ -1,5 +1,6 @@
 /**
  * `skewless deploy <topology> [--state dir] [--dry-run] [--registry url] [--json]`
+ * (`strictDecimals`, as `schemas check --strict-decimals`, when the caller passes it)
  *
  * The gate before a topology goes live, in order:
  * 1. schemas check against the registry (sources and sinks, each subject's own level);
@@ -8,7 +9,8 @@
  *    a live task fails with, VersionMismatchError, so the advice is the same wherever it is met);
  * 3. schemas register.
  * Any problem in 1 or 2 stops before 3: nothing is registered. --dry-run runs 1 and 2 and
- * prints what 3 would do. Exit 1 on any problem, 0 otherwise.
+ * prints what 3 would do: register a subject, or leave it unchanged when the registry already
+ * holds exactly its schema. Exit 1 on any problem, 0 otherwise.
  */
 import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,6 +30,8 @@ export interface DeployOptions {
   state?: string;
   dryRun?: boolean;
   registry?: string;
+  /** Refuse decimal precision or scale changes, as `schemas check --strict-decimals`. */
+  strictDecimals?: boolean;
   json?: boolean;
 }
 
@@ -107,13 +111,14 @@ export async function deploy(file: string, opts: DeployOptions, cwd: string = pr
   const loaded = await loadTopologies([file], cwd);
   const plan = loaded.plans[0];
   const client = new RegistryCompatibilityClient(registryUrl);
-  const checks = await checkSubjects(client, loaded.subjects);
+  const checkOpts = { strictDecimals: opts.strictDecimals };
+  const checks = await checkSubjects(client, loaded.subjects, checkOpts);
   const findings = registryFindings(loaded, checks);
   const { mismatches, matching } = opts.state ? await stateVersionCheck(opts.state, plan) : { mismatches: [], matching: 0 };
   const base = { topology: plan.topology.name, version: plan.version, dryRun: opts.dryRun === true, findings, subjects: checks, mismatches, matchingTasks: matching };
   const blocked = findings.length > 0 || mismatches.length > 0;
   if (blocked || opts.dryRun) return { ...base, registered: [], ok: !blocked };
-  const outcome = await registerSubjects(client, loaded.subjects);
+  const outcome = await registerSubjects(client, loaded.subjects, checkOpts);
   // The check ran moments ago; a refusal now means someone registered in between.
   if (outcome.refused) return { ...base, findings: registryFindings(loaded, outcome.checks), registered: [], ok: false };
   return { ...base, registered: outcome.registered, ok: true };
@@ -152,7 +157,10 @@ export async function runDeploy(file: string, opts: DeployOptions): Promise<void
     out('3. register: not done (fix the problems above first); nothing was changed');
   } else if (r.dryRun) {
     out('3. register (dry run, nothing registered):');
-    for (const s of r.subjects) out(`  would register ${s.subject} (${s.versions.length === 0 ? 'new subject' : `level ${s.level}, after v${s.versions[s.versions.length - 1]}`})`);
+    for (const s of r.subjects) {
+      if (s.registeredAs !== undefined) out(`  unchanged ${s.subject} (already registered as v${s.registeredAs})`);
+      else out(`  would register ${s.subject} (${s.versions.length === 0 ? 'new subject' : `level ${s.level}, after v${s.versions[s.versions.length - 1]}`})`);
+    }
   } else {
     out('3. register:');
     for (const s of r.registered) out(`  ${s.subject} id ${s.id}${s.added ? ' registered' : ' unchanged (already registered)'}`);

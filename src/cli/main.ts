@@ -9,7 +9,7 @@ import { runPlan } from './plan-command.js';
 import { runProduce } from './produce-command.js';
 import { registerParityCommand } from './parity-command.js';
 import { runLive } from './run-command.js';
-import { registerSchemasCommand } from './schemas-command.js';
+import { registerSchemasCommand, STRICT_DECIMALS_HELP } from './schemas-command.js';
 
 const program = new Command();
 program
@@ -38,9 +38,11 @@ program
   .option('--brokers <list>', 'with --from-kafka: Kafka bootstrap brokers host:port,... (default $KAFKA_BROKERS)')
   .option('--registry <url>', 'with --from-kafka: schema registry URL (default $SCHEMA_REGISTRY_URL)')
   .option('--state <dir>', 'keep the final state in this LevelDB directory (default: temporary)')
-  .option('--dead-letter <dir>', 'directory for malformed records with their reason, one NDJSON file per partition (default <out>/_dead_letters)')
+  .option('--dead-letter <dir>', 'directory for malformed records with their reason, position and raw form, one NDJSON file per partition (default <out>/_dead_letters)')
   .option('--batch-size <n>', 'records per input batch', '4096')
   .option('--workers <n>', 'worker threads (partitions are split across them; default: number of cores)')
+  .option('--overwrite', "replace an earlier run's files in --out and --dead-letter and its task state in --state (only skewless's own files; default: refuse a non-empty --out or --dead-letter, or a used --state)")
+  .option('--max-dead-letters <n>', 'exit with status 3 when more than n records were dead-lettered (the output is complete either way)', '0')
   .option('--json', 'print the summary as JSON')
   .action(runBackfill);
 
@@ -135,7 +137,7 @@ demo
   });
 
 registerSchemasCommand(program);
-program.command('deploy').description('gate a deploy: schemas check, version check of --state, then schemas register (--dry-run: change nothing)').argument('<topology>', 'topology file').option('--state <dir>', 'state root the topology will run on (checked for task state of another version)').option('--dry-run', 'check and print what would be registered; change nothing').option('--registry <url>', 'schema registry URL (default $SCHEMA_REGISTRY_URL)').option('--json', 'print the outcome as JSON').action(runDeploy);
+program.command('deploy').description('gate a deploy: schemas check, version check of --state, then schemas register (--dry-run: change nothing)').argument('<topology>', 'topology file').option('--state <dir>', 'state root the topology will run on (checked for task state of another version)').option('--dry-run', 'check and print what would be registered; change nothing').option('--registry <url>', 'schema registry URL (default $SCHEMA_REGISTRY_URL)').option('--strict-decimals', STRICT_DECIMALS_HELP).option('--json', 'print the outcome as JSON').action(runDeploy);
 registerParityCommand(program);
 
 try {

@@ -1,7 +1,7 @@
 /**
- * `skewless schemas check [topology...] [--registry <url>] [--json]`
- * `skewless schemas check [topology...] --offline [--against <ref>] [--level BACKWARD] [--json]`
- * `skewless schemas register [topology...] [--registry <url>] [--json]`
+ * `skewless schemas check [topology...] [--registry <url>] [--strict-decimals] [--json]`
+ * `skewless schemas check [topology...] --offline [--against <ref>] [--level BACKWARD] [--strict-decimals] [--json]`
+ * `skewless schemas register [topology...] [--registry <url>] [--strict-decimals] [--json]`
  *
  * With a registry (the default): every source subject `<topic>-value` and every sink subject
  * (the live output topics' record schemas) against the subject's registered versions at the
@@ -16,9 +16,14 @@
  * Both also run the topology field check (every field the topology's functions read exists
  * in the reader schema with a usable type).
  *
- * Output: one line per problem, `<subject> v<version> <field path>: <rule> — <message>; fix: <fix>`
- * (topology field problems say `local` instead of `v<version>`: they are about the working tree
- * alone), and a summary on stderr; `--json` prints a JSON array of the problems instead.
+ * Decimal precision and scale may change, as in Avro Java and the registry; `--strict-decimals`
+ * refuses such changes (the Avro specification's rule).
+ *
+ * Output: one line per problem, `<subject> <version> <field path>: <rule> — <message>; fix: <fix>`
+ * where <version> is `v<n>` for a registry version, the ref itself (`HEAD`, `origin/main`) for
+ * a git ref, and `local` for topology field problems (about the working tree alone); then a
+ * summary on stderr; `--json` prints a JSON array of the problems instead. A problem found
+ * twice (two topology files reading one source with the same topology name) is listed once.
  * Exit 1 on any problem, 0 when clean, 2 on a usage error (through main's error handler).
  */
 import { existsSync, readdirSync } from 'node:fs';
@@ -41,6 +46,8 @@ export interface SchemasCheckOptions {
   /** Git refs to compare with, oldest first (the last is "latest"); default ['HEAD']. */
   against?: string[];
   level?: string;
+  /** Refuse decimal precision or scale changes (the registry accepts them). */
+  strictDecimals?: boolean;
   json?: boolean;
 }
 
@@ -49,8 +56,10 @@ export interface SchemasCheckFinding {
   readonly kind: 'compatibility' | 'topology';
   /** `<topic>-value`. */
   readonly subject: string;
-  /** The git ref the problem is against, or 'local' for topology field problems. */
+  /** The registry version ('1') or git ref ('HEAD') the problem is against, or 'local' for topology field problems. */
   readonly version: string;
+  /** Compatibility problems: whether `version` is a registry version or a git ref. */
+  readonly versionKind?: 'registry' | 'git-ref';
   /** Compatibility problems: 'backward' (the local schema cannot read that version's data) or 'forward' (that version cannot read the local schema's data). */
   readonly direction?: Direction;
   readonly path: string;
@@ -120,7 +129,7 @@ export async function schemasCheck(topologyArgs: readonly string[], opts: Schema
         subjects.push({ subject, schema, versions: versions.map((v) => String(v.version)) });
         let problems: LevelProblem[];
         try {
-          problems = checkAgainstLevel(loaded.json as AvroSchemaJson, versions, level);
+          problems = checkAgainstLevel(loaded.json as AvroSchemaJson, versions, level, { strictDecimals: opts.strictDecimals });
         } catch (e) {
           throw new Error(`${schema}: ${(e as Error).message}`);
         }
@@ -129,6 +138,7 @@ export async function schemasCheck(topologyArgs: readonly string[], opts: Schema
             kind: 'compatibility',
             subject,
             version: String(p.version),
+            versionKind: 'git-ref',
             direction: p.direction,
             path: p.path,
             rule: p.rule,
@@ -154,7 +164,22 @@ export async function schemasCheck(topologyArgs: readonly string[], opts: Schema
       }
     }
   }
-  return { findings, level, against, topologies, subjects };
+  return { findings: uniqueFindings(findings), level, against, topologies, subjects };
+}
+
+/**
+ * The findings without repeats, first occurrence kept: two topology files that read one
+ * source under the same topology name (a variant of a topology) find the same field problem,
+ * which is one problem to fix, and counted once wherever it is counted (check, register, deploy).
+ */
+export function uniqueFindings(findings: readonly SchemasCheckFinding[]): SchemasCheckFinding[] {
+  const seen = new Set<string>();
+  return findings.filter((f) => {
+    const key = JSON.stringify([f.kind, f.subject, f.version, f.direction ?? null, f.path, f.rule, f.message, f.fix, f.schema, f.topology ?? null]);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 export interface RegistryCheckResult {
@@ -185,14 +210,14 @@ export function registryFindings(loaded: LoadedTopologies, checks: readonly Subj
   const findings: SchemasCheckFinding[] = [];
   for (const c of checks) {
     for (const p of c.problems) {
-      findings.push({ kind: 'compatibility', subject: p.subject, version: p.version, ...(p.direction ? { direction: p.direction } : {}), path: p.path, rule: p.rule, message: p.message, fix: p.fix, schema: p.schema });
+      findings.push({ kind: 'compatibility', subject: p.subject, version: p.version, versionKind: 'registry', ...(p.direction ? { direction: p.direction } : {}), path: p.path, rule: p.rule, message: p.message, fix: p.fix, schema: p.schema });
     }
     for (const p of loaded.fieldProblems) {
       if (p.subject !== c.subject) continue;
       findings.push({ kind: 'topology', subject: p.subject, version: 'local', path: p.path, rule: p.rule, message: p.message, fix: p.fix, schema: p.schema, topology: p.topology });
     }
   }
-  return findings;
+  return uniqueFindings(findings);
 }
 
 /** The registry check of the given topologies (default topologies/*.ts); no output, no exit code. */
@@ -201,7 +226,7 @@ export async function registrySchemasCheck(topologyArgs: readonly string[], opts
   if (opts.level !== undefined) throw new Error("schemas check: --level is for --offline; with a registry each subject's own level applies");
   const registryUrl = registryUrlOf(opts.registry);
   const loaded = await loadTopologies(topologyFiles(topologyArgs, cwd, 'schemas check'), cwd);
-  const checks = await checkSubjects(new RegistryCompatibilityClient(registryUrl), loaded.subjects);
+  const checks = await checkSubjects(new RegistryCompatibilityClient(registryUrl), loaded.subjects, { strictDecimals: opts.strictDecimals });
   return { findings: registryFindings(loaded, checks), registryUrl, topologies: loaded.plans.map((p) => p.topology.name), subjects: checks };
 }
 
@@ -219,6 +244,7 @@ export function registrySummary(r: RegistryCheckResult): string {
 
 export interface SchemasRegisterOptions {
   registry?: string;
+  strictDecimals?: boolean;
   json?: boolean;
 }
 
@@ -234,12 +260,13 @@ export async function schemasRegister(topologyArgs: readonly string[], opts: Sch
   const registryUrl = registryUrlOf(opts.registry);
   const loaded = await loadTopologies(topologyFiles(topologyArgs, cwd, 'schemas register'), cwd);
   const client = new RegistryCompatibilityClient(registryUrl);
+  const checkOpts = { strictDecimals: opts.strictDecimals };
   if (loaded.fieldProblems.length > 0) {
     // The topology cannot read its own sources: nothing it would write is worth registering.
-    const checks = await checkSubjects(client, loaded.subjects);
+    const checks = await checkSubjects(client, loaded.subjects, checkOpts);
     return { findings: registryFindings(loaded, checks), registered: [], refused: true };
   }
-  const outcome = await registerSubjects(client, loaded.subjects);
+  const outcome = await registerSubjects(client, loaded.subjects, checkOpts);
   const findings = registryFindings(loaded, outcome.checks);
   return outcome.refused ? { findings, registered: [], refused: true } : { findings, registered: outcome.registered, refused: false };
 }
@@ -259,9 +286,15 @@ export async function runSchemasRegister(topologies: string[], opts: SchemasRegi
   process.exitCode = r.refused ? 1 : 0;
 }
 
-/** `<subject> v<ref> <field path>: <rule> — <message>; fix: <fix>` (`local` for topology field problems). */
+/** The version column: `v3` for a registry version, the ref for a git ref (`HEAD`, `v1`, `origin/main`), `local` for topology field problems. */
+export function versionLabel(f: SchemasCheckFinding): string {
+  if (f.kind !== 'compatibility') return 'local';
+  return f.versionKind === 'git-ref' || !/^\d+$/.test(f.version) ? f.version : `v${f.version}`;
+}
+
+/** `<subject> <version> <field path>: <rule> — <message>; fix: <fix>`, the version as versionLabel gives it. */
 export function formatFinding(f: SchemasCheckFinding): string {
-  const version = f.kind === 'compatibility' ? `v${f.version}` : 'local';
+  const version = versionLabel(f);
   return `${f.subject} ${version} ${f.path === '' ? '(root)' : f.path}: ${f.rule} — ${f.message}; fix: ${f.fix}`;
 }
 
@@ -294,6 +327,9 @@ export async function runSchemasCheck(topologies: string[], opts: SchemasCheckOp
   process.exitCode = result.findings.length > 0 ? 1 : 0;
 }
 
+/** Help text of --strict-decimals (schemas check, schemas register; deploy's option in main.ts). */
+export const STRICT_DECIMALS_HELP = 'also refuse decimal precision or scale changes (the registry, like Avro Java, accepts them; the Avro spec does not)';
+
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
@@ -321,6 +357,7 @@ export function registerSchemasCommand(program: Command): void {
     .option('--against <ref>', 'git ref to compare with; repeat for several versions, oldest first (default HEAD)', collect, [])
     // No commander default: with a registry, --level is a usage error (the subject's level applies).
     .option('--level <level>', `with --offline: compatibility level, one of ${COMPATIBILITY_LEVELS.join(', ')} (default BACKWARD)`)
+    .option('--strict-decimals', STRICT_DECIMALS_HELP)
     .option('--json', 'print the problems as a JSON array')
     .configureOutput({ outputError: () => {} })
     .exitOverride(usageErrorsExit2)
@@ -330,6 +367,7 @@ export function registerSchemasCommand(program: Command): void {
     .description('check, then register every source and sink schema under its subject <topic>-value; registers nothing when the check fails')
     .argument('[topology...]', 'topology files (default: every topologies/*.ts)')
     .option('--registry <url>', 'schema registry URL (default $SCHEMA_REGISTRY_URL)')
+    .option('--strict-decimals', STRICT_DECIMALS_HELP)
     .option('--json', 'print the outcome as JSON')
     .configureOutput({ outputError: () => {} })
     .exitOverride(usageErrorsExit2)

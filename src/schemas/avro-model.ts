@@ -1,7 +1,9 @@
 /**
  * A small resolved model of an Avro schema (named references replaced by the node they name,
  * recursion kept as a cycle) that the compatibility rules and the topology field check walk.
- * Parsing goes through avsc first, so an invalid schema fails with avsc's message.
+ * Parsing goes through avsc first, so an invalid schema fails with avsc's message. One
+ * exception: the empty union `[]`, which avsc rejects but Avro Java (and so the registry)
+ * accepts; it is parsed as a union without branches, which reads nothing.
  */
 import avro from 'avsc';
 
@@ -29,9 +31,9 @@ export type AvroNode =
       readonly kind: 'record';
       /** Full name as written (namespace included). */
       readonly fullName: string;
-      /** Unqualified name: what the rules compare, as the Confluent registry does. */
+      /** Unqualified name: what the rules compare names with, as Avro Java does. */
       readonly name: string;
-      /** Unqualified aliases. */
+      /** Aliases as full names (see qualifyAlias), compared with the writer's full name. */
       readonly aliases: readonly string[];
       readonly fields: FieldNode[];
     }
@@ -62,6 +64,32 @@ export function unqualified(name: string): string {
   return i < 0 ? name : name.slice(i + 1);
 }
 
+/**
+ * A type alias as Avro Java's Schema.getAliases() gives it: an alias without a dot is in the
+ * namespace of the type it names ("a.b" with alias "c" → "a.c"); a dotted alias is a full name.
+ * A leading dot (".c", the null namespace) inside a namespaced type stays ".c" in Java, which
+ * never equals a full name: kept, so the checker refuses what the registry refuses.
+ */
+export function qualifyAlias(alias: string, namespace: string | undefined): string {
+  const dot = alias.lastIndexOf('.');
+  if (dot < 0) return namespace ? `${namespace}.${alias}` : alias;
+  if (dot === 0) return namespace ? alias : alias.slice(1);
+  return alias;
+}
+
+/** The schema with every empty union `[]` in a type position replaced by "null", for avsc's validation only. */
+function withoutEmptyUnions(s: unknown): unknown {
+  if (Array.isArray(s)) return s.length === 0 ? 'null' : s.map(withoutEmptyUnions);
+  if (s === null || typeof s !== 'object') return s;
+  const o = s as Record<string, unknown>;
+  const out: Record<string, unknown> = { ...o };
+  if (typeof o.type === 'object' && o.type !== null) out.type = withoutEmptyUnions(o.type);
+  if (Array.isArray(o.fields)) out.fields = (o.fields as Array<Record<string, unknown>>).map((f) => (f && typeof f === 'object' ? { ...f, type: withoutEmptyUnions(f.type) } : f));
+  if ('items' in o) out.items = withoutEmptyUnions(o.items);
+  if ('values' in o) out.values = withoutEmptyUnions(o.values);
+  return out;
+}
+
 function logicalOf(o: Record<string, unknown>): LogicalInfo | undefined {
   if (typeof o.logicalType !== 'string') return undefined;
   const info: { logicalType: string; precision?: number; scale?: number } = { logicalType: o.logicalType };
@@ -76,7 +104,7 @@ function logicalOf(o: Record<string, unknown>): LogicalInfo | undefined {
  */
 export function parseAvroSchema(schema: AvroSchemaJson): AvroNode {
   try {
-    avro.Type.forSchema(schema);
+    avro.Type.forSchema(withoutEmptyUnions(schema) as AvroSchemaJson);
   } catch (e) {
     throw new Error(`invalid Avro schema: ${(e as Error).message}`);
   }
@@ -108,13 +136,17 @@ export function parseAvroSchema(schema: AvroSchemaJson): AvroNode {
       const logical = logicalOf(o);
       return logical ? { kind: 'primitive', type: t as PrimitiveName, logical } : { kind: 'primitive', type: t as PrimitiveName };
     }
-    const aliasesOf = (): string[] => (Array.isArray(o.aliases) ? (o.aliases as string[]).map(unqualified) : []);
+    const aliasesOf = (full: string): string[] => {
+      const dot = full.lastIndexOf('.');
+      const space = dot < 0 ? undefined : full.slice(0, dot);
+      return Array.isArray(o.aliases) ? (o.aliases as string[]).map((a) => qualifyAlias(a, space)) : [];
+    };
     switch (t) {
       case 'record':
       case 'error': {
         const { full, ns: inner } = fullNameOf(String(o.name), o.namespace, ns);
         const fields: FieldNode[] = [];
-        const node: AvroNode = { kind: 'record', fullName: full, name: unqualified(full), aliases: aliasesOf(), fields };
+        const node: AvroNode = { kind: 'record', fullName: full, name: unqualified(full), aliases: aliasesOf(full), fields };
         named.set(full, node); // before the fields: a field may refer to the record itself
         for (const f of (o.fields as Array<Record<string, unknown>>) ?? []) {
           fields.push({
@@ -132,7 +164,7 @@ export function parseAvroSchema(schema: AvroSchemaJson): AvroNode {
           kind: 'enum',
           fullName: full,
           name: unqualified(full),
-          aliases: aliasesOf(),
+          aliases: aliasesOf(full),
           symbols: (o.symbols as string[]) ?? [],
           ...(typeof o.default === 'string' ? { default: o.default } : {}),
         };
@@ -146,7 +178,7 @@ export function parseAvroSchema(schema: AvroSchemaJson): AvroNode {
           kind: 'fixed',
           fullName: full,
           name: unqualified(full),
-          aliases: aliasesOf(),
+          aliases: aliasesOf(full),
           size: Number(o.size),
           ...(logical ? { logical } : {}),
         };

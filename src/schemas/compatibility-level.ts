@@ -67,9 +67,10 @@ export function pairsToCheck(level: CompatibilityLevel, existing: readonly { rea
 /**
  * Every problem of a new schema against the existing versions under a level, each tagged with
  * the version it conflicts with and the direction (backward: the new schema cannot read that
- * version's data; forward: that version cannot read the new schema's data).
+ * version's data; forward: that version cannot read the new schema's data). `strictDecimals`:
+ * see CheckOptions.
  */
-export function checkAgainstLevel(newSchema: AvroSchemaJson, existing: readonly SchemaVersion[], level: CompatibilityLevel): LevelProblem[] {
+export function checkAgainstLevel(newSchema: AvroSchemaJson, existing: readonly SchemaVersion[], level: CompatibilityLevel, opts: { readonly strictDecimals?: boolean } = {}): LevelProblem[] {
   const pairs = pairsToCheck(level, existing);
   if (pairs.length === 0) return [];
   const parsedNew = { parsed: parseAvroSchema(newSchema) };
@@ -92,8 +93,8 @@ export function checkAgainstLevel(newSchema: AvroSchemaJson, existing: readonly 
     const old = existingOf(pair.version);
     const problems =
       pair.direction === 'backward'
-        ? checkCompatibility(parsedNew, old, { readerRole: 'new' })
-        : checkCompatibility(old, parsedNew, { readerRole: 'old' });
+        ? checkCompatibility(parsedNew, old, { readerRole: 'new', strictDecimals: opts.strictDecimals })
+        : checkCompatibility(old, parsedNew, { readerRole: 'old', strictDecimals: opts.strictDecimals });
     for (const p of problems) out.push({ ...p, version: pair.version, direction: pair.direction });
   }
   return out;

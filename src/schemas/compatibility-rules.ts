@@ -2,28 +2,34 @@
  * Avro schema resolution, as a checker that lists every problem instead of stopping at the
  * first: can a reader schema read all data written with a writer schema?
  *
- * The rules are the Avro specification's resolution rules, with names compared unqualified
- * (namespaces ignored), as the Confluent registry does:
+ * The verdict is Apache Avro Java's SchemaCompatibility.checkReaderWriterCompatibility (1.12),
+ * which the registry runs (test/unit/schemas-avro-conformance.test.ts holds the published cases):
  * - records: every reader field must match a writer field (by name or one of the reader
  *   field's aliases) or have a default; writer fields the reader lacks are skipped;
  * - primitives: the same type, or a promotion: int → long/float/double, long → float/double,
  *   float → double, string ↔ bytes;
  * - enums: every writer symbol must be a reader symbol, unless the reader enum has a default;
  * - fixed: the same size;
- * - named types (record, enum, fixed): the same unqualified name, or the writer's name among
- *   the reader's aliases;
+ * - named types (record, enum, fixed): the same unqualified name (a namespace change alone is
+ *   fine), or the writer's *full* name among the reader's aliases, an unqualified alias being
+ *   in the reader type's namespace (so a type renamed and moved to another namespace needs the
+ *   old full name as alias);
  * - unions: every branch the writer may write must be readable by some reader branch (a
- *   non-union writer is one branch);
- * - decimal logical types resolve only when precision and scale match (Avro spec).
+ *   non-union writer is one branch); an empty reader union reads nothing, an empty writer
+ *   union writes nothing;
+ * - logical types are not compared: decimal precision and scale may change, as the registry
+ *   allows. `strictDecimals` adds the Avro specification's stricter rule (decimals match only
+ *   with the same precision and scale), since a scale change reinterprets the stored numbers.
  *
  * Each problem carries a field path: `amount`, `address.zip` (nested record), `items[].price`
  * (array items), `meta{}.x` (map values), `value|branch:string` (a writer union branch);
  * the empty path is the top-level type.
  *
- * Without the decimal rules, `reader.createResolver(writer, { ignoreNamespaces: true })` of
- * avsc throws exactly when this returns problems (tested on generated pairs).
+ * Where a pair has no empty union and no type alias, `reader.createResolver(writer,
+ * { ignoreNamespaces: true })` of avsc throws exactly when this returns problems (tested on
+ * generated pairs); avsc compares aliases without namespaces and rejects empty unions.
  */
-import { branchLabel, describeType, parseAvroSchema, type AvroNode, type AvroSchemaJson, type FieldNode } from './avro-model.js';
+import { branchLabel, describeType, parseAvroSchema, unqualified, type AvroNode, type AvroSchemaJson, type FieldNode } from './avro-model.js';
 
 export type CompatibilityRule =
   /** The new schema (reader) has a field the old data lacks, without a default. */
@@ -40,6 +46,8 @@ export type CompatibilityRule =
   | 'enum-symbol-added'
   /** A branch the writer may write is readable by no branch of the reader. */
   | 'union-branch-unreadable'
+  /** The reader has an empty union `[]` where the writer writes a value: it reads nothing. */
+  | 'union-empty'
   /** A record, enum or fixed was renamed and the reader has no alias for the writer's name. */
   | 'named-type-renamed'
   | 'fixed-size-changed'
@@ -55,13 +63,14 @@ export const COMPATIBILITY_RULES: readonly CompatibilityRule[] = [
   'enum-symbol-removed',
   'enum-symbol-added',
   'union-branch-unreadable',
+  'union-empty',
   'named-type-renamed',
   'fixed-size-changed',
   'decimal-precision-changed',
   'decimal-scale-changed',
 ];
 
-/** Rules that go beyond what avsc's resolver checks (it does not compare logical types). */
+/** Rules of `strictDecimals` only, beyond what Avro Java and avsc's resolver check (they do not compare logical types). */
 export const LOGICAL_TYPE_RULES: ReadonlySet<CompatibilityRule> = new Set(['decimal-precision-changed', 'decimal-scale-changed']);
 
 export interface CompatibilityProblem {
@@ -83,6 +92,8 @@ export type ReaderRole = 'new' | 'old';
 
 export interface CheckOptions {
   readonly readerRole?: ReaderRole;
+  /** Also require equal decimal precision and scale (Avro specification); off by default, as in Avro Java and the registry. */
+  readonly strictDecimals?: boolean;
 }
 
 /** A schema as JSON (the content of an .avsc file) or already parsed. */
@@ -109,6 +120,7 @@ interface Ctx {
   /** The reader and writer as named in messages. */
   readonly R: string;
   readonly W: string;
+  readonly strictDecimals: boolean;
   /** Record pairs being checked further up (recursive schemas). */
   readonly active: Array<readonly [AvroNode, AvroNode]>;
 }
@@ -119,7 +131,8 @@ const quoteList = (xs: readonly string[]): string => xs.map((x) => `"${x}"`).joi
 
 /**
  * Every problem a reader schema has reading data written with a writer schema (empty when
- * compatible). Namespaces are ignored; reader aliases resolve renamed types and fields.
+ * compatible). Names compare unqualified; reader aliases resolve renamed types (by full name)
+ * and fields.
  */
 export function checkCompatibility(reader: SchemaInput, writer: SchemaInput, opts: CheckOptions = {}): CompatibilityProblem[] {
   const role = opts.readerRole ?? 'new';
@@ -127,14 +140,15 @@ export function checkCompatibility(reader: SchemaInput, writer: SchemaInput, opt
     role,
     R: role === 'new' ? 'the new schema (reader)' : 'the old schema (reader)',
     W: role === 'new' ? 'the old schema (writer)' : 'the new schema (writer)',
+    strictDecimals: opts.strictDecimals === true,
     active: [],
   };
   return check(toNode(reader), toNode(writer), '', ctx);
 }
 
 /** True when the reader can read everything the writer writes. */
-export function isCompatible(reader: SchemaInput, writer: SchemaInput): boolean {
-  return checkCompatibility(reader, writer).length === 0;
+export function isCompatible(reader: SchemaInput, writer: SchemaInput, opts: Omit<CheckOptions, 'readerRole'> = {}): boolean {
+  return checkCompatibility(reader, writer, opts).length === 0;
 }
 
 function check(r: AvroNode, w: AvroNode, path: string, ctx: Ctx): CompatibilityProblem[] {
@@ -152,6 +166,7 @@ function checkBranch(r: AvroNode, w: AvroNode, path: string, ctx: Ctx, inUnion: 
     if (sameKind(r, w)) return checkSameKind(r, w, path, ctx);
     return [mismatch(r, w, path, ctx, inUnion)];
   }
+  if (r.branches.length === 0) return [emptyUnion(w, path, ctx, inUnion)];
   // Reader union: readable when any branch reads it.
   let closest: CompatibilityProblem[] | undefined;
   let closestNamed = false;
@@ -176,9 +191,24 @@ function sameKind(r: AvroNode, w: AvroNode): boolean {
   return r.kind === w.kind && r.kind !== 'union';
 }
 
+/** Avro Java's SchemaCompatibility.schemaNameEquals: the same unqualified name, or the writer's full name among the reader's (qualified) aliases. */
 function nameMatches(r: AvroNode, w: AvroNode): boolean {
   if (!('name' in r) || !('name' in w)) return true;
-  return r.name === w.name || r.aliases.includes(w.name);
+  return r.name === w.name || r.aliases.includes(w.fullName);
+}
+
+function emptyUnion(w: AvroNode, path: string, ctx: Ctx, inUnion: boolean): CompatibilityProblem {
+  const wt = describeType(w);
+  const at = where(inUnion ? path.slice(0, path.lastIndexOf('|branch:')) : path);
+  return {
+    path,
+    rule: 'union-empty',
+    message: `${ctx.R} has an empty union [] at ${at}, which reads nothing, but ${ctx.W} writes ${wt} there`,
+    fix:
+      ctx.role === 'new'
+        ? `give the union at ${at} a branch that reads ${wt} (e.g. ["null", "${branchLabel(w)}"]), or keep the old type`
+        : `the old schema reads no value at ${at}: the new schema cannot write one there (keep the empty union, or register a reader with a real type first)`,
+  };
 }
 
 function mismatch(r: AvroNode, w: AvroNode, path: string, ctx: Ctx, inUnion: boolean): CompatibilityProblem {
@@ -214,7 +244,7 @@ function mismatch(r: AvroNode, w: AvroNode, path: string, ctx: Ctx, inUnion: boo
 function checkSameKind(r: AvroNode, w: AvroNode, path: string, ctx: Ctx): CompatibilityProblem[] {
   switch (r.kind) {
     case 'primitive':
-      return w.kind === 'primitive' ? decimalProblems(r.logical, w.logical, path, ctx) : [];
+      return w.kind === 'primitive' && ctx.strictDecimals ? decimalProblems(r.logical, w.logical, path, ctx) : [];
     case 'record':
       return w.kind === 'record' ? checkRecord(r, w, path, ctx) : [];
     case 'enum':
@@ -230,7 +260,7 @@ function checkSameKind(r: AvroNode, w: AvroNode, path: string, ctx: Ctx): Compat
           fix: `keep the size ${ctx.role === 'new' ? w.size : r.size}; for another size, declare a new fixed type in a new field with a default`,
         });
       }
-      out.push(...decimalProblems(r.logical, w.logical, path, ctx));
+      if (ctx.strictDecimals) out.push(...decimalProblems(r.logical, w.logical, path, ctx));
       return out;
     }
     case 'array':
@@ -250,11 +280,13 @@ function renameProblems(r: Named, w: Named, path: string, ctx: Ctx): Compatibili
     {
       path,
       rule: 'named-type-renamed',
-      message: `${r.kind} ${r.name} of ${ctx.R} does not match ${w.kind} ${w.name} of ${ctx.W} (names compared without namespace) and has no alias "${w.name}"`,
+      message:
+        `${r.kind} ${r.fullName} of ${ctx.R} does not match ${w.kind} ${w.fullName} of ${ctx.W}: the names differ and no alias of ${r.fullName} is "${w.fullName}"` +
+        (r.aliases.some((a) => unqualified(a) === w.name) ? ` (aliases are full names: an alias without namespace is in ${r.fullName}'s namespace)` : ''),
       fix:
         ctx.role === 'new'
-          ? `add "aliases": ["${w.name}"] to ${r.kind} ${r.name} in the new schema, or keep the name ${w.name}`
-          : `keep the name ${r.name} in the new schema: readers on the old schema cannot resolve the new name ${w.name}`,
+          ? `add "aliases": ["${w.fullName}"] (the full old name) to ${r.kind} ${r.name} in the new schema, or keep the name ${w.name}`
+          : `keep the name ${r.name} in the new schema: readers on the old schema cannot resolve the new name ${w.fullName}`,
     },
   ];
 }
@@ -341,7 +373,7 @@ function decimalProblems(
     out.push({
       path,
       rule: 'decimal-precision-changed',
-      message: `decimal precision is ${r.precision ?? '?'} in ${ctx.R} but ${w.precision ?? '?'} in ${ctx.W}; Avro resolves decimals only when precision and scale match`,
+      message: `decimal precision is ${r.precision ?? '?'} in ${ctx.R} but ${w.precision ?? '?'} in ${ctx.W}; the Avro specification resolves decimals only when precision and scale match (--strict-decimals)`,
       fix: `keep precision ${ctx.role === 'new' ? w.precision : r.precision}; for another precision, add a new field with a default`,
     });
   }

@@ -34,6 +34,8 @@ export interface SubjectCheck {
   readonly versions: readonly number[];
   /** The registry's verdict; undefined for a new subject or level NONE (nothing to ask). */
   readonly registryCompatible?: boolean;
+  /** The version that already holds exactly this schema (registering it adds nothing); undefined when it would be new. */
+  readonly registeredAs?: number;
   readonly problems: readonly RegistryProblem[];
 }
 
@@ -45,17 +47,23 @@ async function versionsToFetch(client: RegistryCompatibilityClient, subject: str
   return out;
 }
 
+export interface CheckSubjectOptions {
+  /** Also require equal decimal precision and scale (see CheckOptions of compatibility-rules.ts). */
+  readonly strictDecimals?: boolean;
+}
+
 /** Check one subject: its level, its versions, the registry's verdict and the local problems. */
-export async function checkSubject(client: RegistryCompatibilityClient, s: TopologySubject): Promise<SubjectCheck> {
+export async function checkSubject(client: RegistryCompatibilityClient, s: TopologySubject, opts: CheckSubjectOptions = {}): Promise<SubjectCheck> {
   const { level, from } = await client.subjectLevel(s.subject);
   const versions = await client.versions(s.subject);
-  const base = { subject: s.subject, role: s.role, schema: s.origin, level, levelFrom: from, versions };
+  const registeredAs = versions.length === 0 ? undefined : await client.registeredVersion(s.subject, s.schema);
+  const base = { subject: s.subject, role: s.role, schema: s.origin, level, levelFrom: from, versions, ...(registeredAs === undefined ? {} : { registeredAs }) };
   if (versions.length === 0 || level === 'NONE') return { ...base, problems: [] };
 
   const registered = await versionsToFetch(client, s.subject, versions, level);
   let local: LevelProblem[];
   try {
-    local = checkAgainstLevel(s.schema, registered.map((r) => ({ version: r.version, schema: r.schema })), level);
+    local = checkAgainstLevel(s.schema, registered.map((r) => ({ version: r.version, schema: r.schema })), level, opts);
   } catch (e) {
     throw new Error(`subject ${s.subject} (${s.origin}): ${(e as Error).message}`);
   }
@@ -85,8 +93,8 @@ export async function checkSubject(client: RegistryCompatibilityClient, s: Topol
 }
 
 /** Check every subject in order; registry errors (unreachable, HTTP) propagate. */
-export async function checkSubjects(client: RegistryCompatibilityClient, subjects: readonly TopologySubject[]): Promise<SubjectCheck[]> {
+export async function checkSubjects(client: RegistryCompatibilityClient, subjects: readonly TopologySubject[], opts: CheckSubjectOptions = {}): Promise<SubjectCheck[]> {
   const out: SubjectCheck[] = [];
-  for (const s of subjects) out.push(await checkSubject(client, s));
+  for (const s of subjects) out.push(await checkSubject(client, s, opts));
   return out;
 }

@@ -6,7 +6,7 @@
  */
 import { SchemaRegistryClient } from '../io/avro/registry-client.js';
 import type { RegistryCompatibilityClient } from '../io/avro/registry-compatibility.js';
-import { checkSubjects, type SubjectCheck } from './registry-check.js';
+import { checkSubjects, type CheckSubjectOptions, type SubjectCheck } from './registry-check.js';
 import type { TopologySubject } from './registry-subjects.js';
 
 export interface RegisteredSubject {
@@ -21,8 +21,8 @@ export type RegisterOutcome =
   | { readonly refused: false; readonly checks: readonly SubjectCheck[]; readonly registered: readonly RegisteredSubject[] };
 
 /** Check all subjects, then register them in order unless any has a problem. */
-export async function registerSubjects(client: RegistryCompatibilityClient, subjects: readonly TopologySubject[]): Promise<RegisterOutcome> {
-  const checks = await checkSubjects(client, subjects);
+export async function registerSubjects(client: RegistryCompatibilityClient, subjects: readonly TopologySubject[], opts: CheckSubjectOptions = {}): Promise<RegisterOutcome> {
+  const checks = await checkSubjects(client, subjects, opts);
   if (checks.some((c) => c.problems.length > 0)) return { refused: true, checks };
   const registry = await SchemaRegistryClient.open(client.url);
   const registered: RegisteredSubject[] = [];

@@ -16,6 +16,7 @@ import { RegistryCompatibilityClient } from '../../src/io/avro/registry-compatib
 import type { AvroSchemaJson } from '../../src/schemas/avro-model.js';
 import type { CompatibilityLevel } from '../../src/schemas/compatibility-level.js';
 import { checkSubject } from '../../src/schemas/registry-check.js';
+import { CONFORMANCE_CASES } from '../fixtures/avro-conformance-cases.js';
 import { stackForTests } from '../helpers/stack.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -95,6 +96,17 @@ test('a subject the registry does not hold is new: nothing to check', async () =
   assert.equal(r.registryCompatible, undefined);
   assert.deepEqual(r.problems, []);
   assert.equal(r.levelFrom, 'global');
+});
+
+test('the Avro conformance cases: the registry (Avro Java) and the local rules give the same verdict on every one', async () => {
+  const disagreements: string[] = [];
+  for (const [i, c] of CONFORMANCE_CASES.entries()) {
+    const subject = await subjectWith(`conf${i}`, [c.writer], 'BACKWARD');
+    const v = await verdict(subject, c.reader);
+    if (v.registry !== c.compatible) disagreements.push(`${c.name}: the registry says ${String(v.registry)}, the case ${c.compatible}`);
+    if ((v.rules.length === 0) !== c.compatible) disagreements.push(`${c.name}: local rules ${JSON.stringify(v.rules)}`);
+  }
+  assert.deepEqual(disagreements, []);
 });
 
 // ---- the commands, in a child process, on a small inline topology -------------------------
@@ -206,4 +218,52 @@ test('deploy --dry-run on state of another topology version: the change list, th
   const real = skewless(['deploy', topo, '--state', state]);
   assert.equal(real.status, 1, 'a real deploy stops at the same gate');
   assert.deepEqual(await client.versions(`${w.topic}-value`), [], 'still nothing registered');
+});
+
+test('check, register and deploy count the same problems; a problem two topology files find is listed once; deploy --dry-run says unchanged for registered subjects', async (t) => {
+  const w = workspace(t, 'count');
+  const dsl = pathToFileURL(join(ROOT, 'src', 'dsl', 'index.js')).href;
+  const writeSchema = (fields: Field[]): void =>
+    writeFileSync(join(w.dir, 'event.avsc'), JSON.stringify({ type: 'record', name: 'Event', fields: [{ name: 'k', type: 'string' }, { name: 'at', type: 'long' }, ...fields] }));
+  const topologyFile = (file: string): string => {
+    writeFileSync(
+      join(w.dir, file),
+      `import { topology } from '${dsl}';\n` +
+        `export default topology('sk-count', (t) => {\n` +
+        `  const s = t.source<{ k: string; at: number; amount: number }>('events', { topic: '${w.topic}', schema: './event.avsc', key: (e) => e.k, eventTime: (e) => e.at });\n` +
+        `  const g = s.groupBy('k', (e) => e.k);\n` +
+        `  s.features('f', { total: g.lookback('1h').sum((e) => e.amount) }, { topic: '${w.output}' });\n` +
+        `  return {};\n` +
+        `});\n`,
+    );
+    return join(w.dir, file);
+  };
+  writeSchema([{ name: 'amount', type: 'double' }]);
+  const topo = topologyFile('topo.ts');
+  assert.equal(skewless(['schemas', 'register', topo]).status, 0);
+
+  // Registered and unchanged: the dry run says so instead of "would register".
+  const same = skewless(['deploy', topo, '--dry-run']);
+  assert.equal(same.status, 0, same.stdout + same.stderr);
+  assert.match(same.stdout, new RegExp(`^  unchanged ${w.topic}-value \\(already registered as v1\\)$`, 'm'));
+  assert.match(same.stdout, new RegExp(`^  unchanged ${w.output}-value \\(already registered as v1\\)$`, 'm'));
+  assert.doesNotMatch(same.stdout, /would register/);
+
+  // amount double → string (type-changed; the sum reads a string) and currency without default;
+  // a variant of the topology under the same name reads the same source.
+  writeSchema([{ name: 'amount', type: 'string' }, { name: 'currency', type: 'string' }]);
+  const variant = topologyFile('topo-variant.ts');
+  const check = skewless(['schemas', 'check', topo, variant]);
+  assert.equal(check.status, 1, check.stderr);
+  const lines = check.stdout.trim().split('\n');
+  assert.equal(lines.filter((l) => l.includes('topology-field-not-numeric')).length, 1, check.stdout);
+  assert.equal(lines.length, 3, check.stdout);
+  assert.match(check.stderr, /; 3 problem\(s\)/);
+  const register = skewless(['schemas', 'register', topo, variant]);
+  assert.equal(register.status, 1);
+  assert.match(register.stderr, /refused, nothing registered: 3 problem\(s\)/);
+  const deploy = skewless(['deploy', topo, '--dry-run']);
+  assert.equal(deploy.status, 1);
+  assert.match(deploy.stdout, /1\. schemas check: 2 subject\(s\), 3 problem\(s\)/);
+  assert.deepEqual(await client.versions(`${w.topic}-value`), [1], 'nothing registered');
 });

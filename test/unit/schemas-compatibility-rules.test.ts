@@ -24,15 +24,23 @@ function avscReads(reader: S, writer: S): boolean {
   }
 }
 
-/** Expect exactly these problems, and avsc to agree on the verdict (unless `logical`). */
-function expectProblems(reader: S, writer: S, expected: Array<[string, string]>, opts: { role?: 'new' | 'old'; logical?: boolean } = {}): CompatibilityProblem[] {
-  const ps = checkCompatibility(reader, writer, { readerRole: opts.role ?? 'new' });
+/**
+ * Expect exactly these problems, and avsc to agree on the verdict unless `noOracle` (decimal
+ * rules, which avsc does not check; type aliases, which avsc compares without namespaces).
+ */
+function expectProblems(
+  reader: S,
+  writer: S,
+  expected: Array<[string, string]>,
+  opts: { role?: 'new' | 'old'; noOracle?: boolean; strictDecimals?: boolean } = {},
+): CompatibilityProblem[] {
+  const ps = checkCompatibility(reader, writer, { readerRole: opts.role ?? 'new', strictDecimals: opts.strictDecimals });
   assert.deepEqual(brief(ps), expected);
   for (const p of ps) {
     assert.ok(p.message.length > 0 && p.fix.length > 0, 'every problem has a message and a fix');
     assert.ok(COMPATIBILITY_RULES.includes(p.rule));
   }
-  if (!opts.logical) assert.equal(avscReads(reader, writer), expected.length === 0, 'avsc agrees');
+  if (!opts.noOracle) assert.equal(avscReads(reader, writer), expected.length === 0, 'avsc agrees');
   return ps;
 }
 
@@ -126,24 +134,31 @@ test('union branches: every branch the writer may write needs a reader branch', 
   );
 });
 
-test('named-type-renamed: a renamed record, enum or fixed needs an alias on the reader; namespaces are ignored', () => {
+test('named-type-renamed: a renamed record, enum or fixed needs an alias on the reader, matched by full name', () => {
   const oldS = rec([{ name: 'id', type: 'string' }], 'Payment');
-  // Another namespace, same name: compatible (the Confluent registry compares unqualified names).
+  // Another namespace, same name: compatible (Avro Java compares unqualified names).
   expectProblems(rec([{ name: 'id', type: 'string' }], 'Payment', { namespace: 'org.other' }), oldS, []);
   expectProblems({ type: 'record', name: 'Payment', fields: [{ name: 'id', type: 'string' }] } as S, oldS, []);
-  // Renamed without alias.
+  // Renamed without alias: the fix names the full old name.
   const [p] = expectProblems(rec([{ name: 'id', type: 'string' }], 'Transfer'), oldS, [['', 'named-type-renamed']]);
-  assert.match(p.fix, /"aliases": \["Payment"\]/);
-  // Renamed with an alias (qualified or not, any namespace): resolves.
+  assert.match(p.fix, /"aliases": \["com\.acme\.Payment"\]/);
+  // Renamed with an alias: an unqualified alias is in the reader's namespace, a qualified one is a full name.
   expectProblems(rec([{ name: 'id', type: 'string' }], 'Transfer', { aliases: ['Payment'] }), oldS, []);
-  expectProblems(rec([{ name: 'id', type: 'string' }], 'Transfer', { aliases: ['legacy.Payment'] }), oldS, []);
-  // Enum and fixed renames.
+  expectProblems(rec([{ name: 'id', type: 'string' }], 'Transfer', { aliases: ['com.acme.Payment'] }), oldS, []);
+  expectProblems(rec([{ name: 'id', type: 'string' }], 'Transfer', { aliases: ['legacy.Payment'] }), oldS, [['', 'named-type-renamed']], { noOracle: true });
+  // Renamed *and* moved: the unqualified alias names org.other.Payment, which the old data is not.
+  const [moved] = expectProblems(rec([{ name: 'id', type: 'string' }], 'Transfer', { namespace: 'org.other', aliases: ['Payment'] }), oldS, [['', 'named-type-renamed']], { noOracle: true });
+  assert.match(moved.message, /org\.other\.Transfer .* com\.acme\.Payment/);
+  expectProblems(rec([{ name: 'id', type: 'string' }], 'Transfer', { namespace: 'org.other', aliases: ['com.acme.Payment'] }), oldS, []);
+  // Enum and fixed renames (nested: in the record's namespace com.acme).
   const en = (name: string, extra: Record<string, unknown> = {}): S => rec([{ name: 'e', type: { type: 'enum', name, symbols: ['A'], ...extra } }]);
   expectProblems(en('Kind2'), en('Kind'), [['e', 'named-type-renamed']]);
   expectProblems(en('Kind2', { aliases: ['Kind'] }), en('Kind'), []);
+  expectProblems(en('Kind2', { namespace: 'x.y', aliases: ['Kind'] }), en('Kind'), [['e', 'named-type-renamed']], { noOracle: true });
   const fx = (name: string, extra: Record<string, unknown> = {}): S => rec([{ name: 'f', type: { type: 'fixed', name, size: 4, ...extra } }]);
   expectProblems(fx('Hash2'), fx('Hash'), [['f', 'named-type-renamed']]);
-  expectProblems(fx('Hash2', { aliases: ['x.y.Hash'] }), fx('Hash'), []);
+  expectProblems(fx('Hash2', { aliases: ['com.acme.Hash'] }), fx('Hash'), []);
+  expectProblems(fx('Hash2', { aliases: ['x.y.Hash'] }), fx('Hash'), [['f', 'named-type-renamed']], { noOracle: true });
 });
 
 test('field aliases: a renamed field resolves through the reader alias; two matches are ambiguous', () => {
@@ -166,15 +181,19 @@ test('fixed-size-changed', () => {
   assert.match(p.message, /32 bytes .* 16 bytes/);
 });
 
-test('decimal precision and scale must match (Avro spec; avsc does not check logical types)', () => {
+test('decimal precision and scale may change (Avro Java, the registry); strictDecimals requires them equal (Avro spec)', () => {
   const dec = (precision: number, scale: number): S => rec([{ name: 'price', type: { type: 'bytes', logicalType: 'decimal', precision, scale } }]);
+  const strict = { strictDecimals: true, noOracle: true };
   expectProblems(dec(10, 2), dec(10, 2), []);
-  expectProblems(dec(12, 2), dec(10, 2), [['price', 'decimal-precision-changed']], { logical: true });
-  expectProblems(dec(10, 4), dec(10, 2), [['price', 'decimal-scale-changed']], { logical: true });
-  expectProblems(dec(12, 4), dec(10, 2), [['price', 'decimal-precision-changed'], ['price', 'decimal-scale-changed']], { logical: true });
+  expectProblems(dec(10, 2), dec(10, 2), [], strict);
+  expectProblems(dec(12, 4), dec(10, 2), []);
+  expectProblems(dec(12, 2), dec(10, 2), [['price', 'decimal-precision-changed']], strict);
+  expectProblems(dec(10, 4), dec(10, 2), [['price', 'decimal-scale-changed']], strict);
+  expectProblems(dec(12, 4), dec(10, 2), [['price', 'decimal-precision-changed'], ['price', 'decimal-scale-changed']], strict);
   const fdec = (precision: number): S => rec([{ name: 'price', type: { type: 'fixed', name: 'Dec', size: 8, logicalType: 'decimal', precision, scale: 2 } }]);
   expectProblems(fdec(9), fdec(9), []);
-  expectProblems(fdec(18), fdec(9), [['price', 'decimal-precision-changed']], { logical: true });
+  expectProblems(fdec(18), fdec(9), []);
+  expectProblems(fdec(18), fdec(9), [['price', 'decimal-precision-changed']], strict);
   // Other logical types on the same underlying type resolve as that type.
   expectProblems(rec([{ name: 't', type: 'long' }]), rec([{ name: 't', type: { type: 'long', logicalType: 'timestamp-millis' } }]), []);
 });

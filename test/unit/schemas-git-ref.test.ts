@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { formatFinding, schemasCheck, type SchemasCheckFinding } from '../../src/cli/schemas-command.js';
+import { formatFinding, schemasCheck, versionLabel, type SchemasCheckFinding } from '../../src/cli/schemas-command.js';
 import { checkAgainstLevel } from '../../src/schemas/compatibility-level.js';
 import { gitRepoRoot, readSchemaAtRef, resolveGitRef, schemaVersionsAtRefs } from '../../src/schemas/git-ref-schemas.js';
 
@@ -66,7 +66,7 @@ function repo(t: { after: (fn: () => void) => void }): { dir: string; schema: st
 }
 
 const writeSchema = (file: string, fields: unknown[]): void => writeFileSync(file, JSON.stringify({ ...V1, fields }, null, 2));
-const brief = (fs: readonly SchemasCheckFinding[]): string[] => fs.map((f) => `${f.subject} ${f.kind === 'compatibility' ? `v${f.version} ${f.direction}` : 'local'} ${f.path}: ${f.rule}`);
+const brief = (fs: readonly SchemasCheckFinding[]): string[] => fs.map((f) => `${f.subject} ${versionLabel(f)}${f.kind === 'compatibility' ? ` ${f.direction}` : ''} ${f.path}: ${f.rule}`);
 
 test('git refs: the file at HEAD, null for a file new since the ref, errors for unknown refs and outside git', (t) => {
   const { dir, schema } = repo(t);
@@ -107,15 +107,15 @@ test('schemasCheck against HEAD: schema problems and topology field problems, al
   ]);
   const r = await schemasCheck([topology], { offline: true, against: ['HEAD'], level: 'FULL' }, dir);
   assert.deepEqual(brief(r.findings), [
-    'payments-value vHEAD backward amount: type-changed',
-    'payments-value vHEAD backward currency: field-added-without-default',
-    'payments-value vHEAD forward account: field-removed-without-default',
-    'payments-value vHEAD forward amount: type-changed',
+    'payments-value HEAD backward amount: type-changed',
+    'payments-value HEAD backward currency: field-added-without-default',
+    'payments-value HEAD forward account: field-removed-without-default',
+    'payments-value HEAD forward amount: type-changed',
     'payments-value local payments.account: topology-field-missing',
     'payments-value local payments.amount: topology-field-not-numeric',
   ]);
   const line = formatFinding(r.findings[1]);
-  assert.match(line, /^payments-value vHEAD currency: field-added-without-default — .+; fix: add a default to "currency"/);
+  assert.match(line, /^payments-value HEAD currency: field-added-without-default — .+; fix: add a default to "currency"/);
   assert.match(formatFinding(r.findings[4]), /^payments-value local payments\.account: topology-field-missing — topology payments: /);
 
   // NONE skips the compatibility check, never the topology check.
@@ -138,7 +138,26 @@ test('transitive levels across several refs: compatible with HEAD, not with the 
   const latest = await schemasCheck([topology], { offline: true, against: ['v1', 'HEAD'], level: 'BACKWARD' }, dir);
   assert.deepEqual(latest.findings, []);
   const transitive = await schemasCheck([topology], { offline: true, against: ['v1', 'HEAD'], level: 'BACKWARD_TRANSITIVE' }, dir);
-  assert.deepEqual(brief(transitive.findings), ['payments-value vv1 backward channel: field-added-without-default']);
+  assert.deepEqual(brief(transitive.findings), ['payments-value v1 backward channel: field-added-without-default']);
+});
+
+test('git refs are labelled as written (v1, release/one, never vv1), and a problem two topology files find is listed once', async (t) => {
+  const { dir, schema } = repo(t);
+  git(dir, 'branch', 'release/one');
+  // A variant of the topology under the same topology name reads the same source.
+  writeFileSync(join(dir, 'topologies', 'payments-variant.ts'), TOPOLOGY);
+  writeSchema(schema, [V1.fields[0], V1.fields[1], { name: 'amount', type: 'string' }, V1.fields[3]]);
+  const r = await schemasCheck([], { offline: true, against: ['v1', 'release/one'], level: 'BACKWARD_TRANSITIVE' }, dir);
+  assert.deepEqual(r.topologies, ['payments', 'payments']);
+  assert.deepEqual(brief(r.findings), [
+    'payments-value v1 backward amount: type-changed',
+    'payments-value release/one backward amount: type-changed',
+    'payments-value local payments.amount: topology-field-not-numeric',
+  ]);
+  assert.match(formatFinding(r.findings[0]), /^payments-value v1 amount: type-changed — /);
+  assert.match(formatFinding(r.findings[1]), /^payments-value release\/one amount: type-changed — /);
+  // Registry versions keep their v prefix.
+  assert.equal(formatFinding({ ...r.findings[0], version: '3', versionKind: 'registry' }).split(' ')[1], 'v3');
 });
 
 test('the command: one line per problem and exit 1; --json; exit 0 when clean; exit 2 on usage errors', (t) => {
@@ -173,7 +192,7 @@ test('the command: one line per problem and exit 1; --json; exit 0 when clean; e
   assert.equal(bad.status, 1, bad.stderr);
   const lines = bad.stdout.trim().split('\n');
   assert.equal(lines.length, 2, bad.stdout);
-  assert.match(lines[0], /^payments-value vHEAD currency: field-added-without-default — .*; fix: /);
+  assert.match(lines[0], /^payments-value HEAD currency: field-added-without-default — .*; fix: /);
   assert.match(lines[1], /^payments-value local payments\.account: topology-field-missing — /);
 
   const json = run('schemas', 'check', '--offline', '--json', '--level', 'FULL');

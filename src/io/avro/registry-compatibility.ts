@@ -32,6 +32,8 @@ const CONTENT_TYPE = 'application/vnd.schemaregistry.v1+json';
 const DEFAULT_TIMEOUT_MS = 15_000;
 /** Confluent error code for "subject not found". */
 const SUBJECT_NOT_FOUND = 40401;
+/** Confluent error code for "schema not found" (under an existing subject). */
+const SCHEMA_NOT_FOUND = 40403;
 
 /** The registry answered, but not with what was asked for. */
 export class RegistryHttpError extends Error {
@@ -196,6 +198,19 @@ export class RegistryCompatibilityClient {
     } catch (e) {
       throw new Error(`subject ${subject} version ${version}: the registered schema is not JSON (${(e as Error).message})`);
     }
+  }
+
+  /**
+   * The version of `subject` that already holds `schema` (`POST /subjects/{subject}`, the
+   * registry's own schema equality), or undefined when registering it would add a version.
+   */
+  async registeredVersion(subject: string, schema: AvroSchemaJson): Promise<number | undefined> {
+    const path = `/subjects/${encodeURIComponent(subject)}`;
+    const a = await this.call('POST', path, { schemaType: 'AVRO', schema: JSON.stringify(schema) });
+    if (a.status === 404 && [SUBJECT_NOT_FOUND, SCHEMA_NOT_FOUND, undefined].includes(field(a.body, 'error_code') as number | undefined)) return undefined;
+    const version = field(a.body, 'version');
+    if (a.status !== 200 || typeof version !== 'number') this.fail('POST', path, a);
+    return version as number;
   }
 
   /**
