@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
-import { loadTopology } from '../plan/load-topology.js';
+import { loadCheckedTopology } from './checked-topology.js';
 import { replayFiles, type ReplaySummary } from '../modes/replay-files.js';
 import { replayKafka } from '../modes/replay-kafka.js';
-import { parseInputs, parseInstant, parseTopics, positiveInt } from './cli-args.js';
+import { prepareReplayTargets } from '../modes/replay-targets.js';
+import { nonNegativeInt, parseInputs, parseInstant, parseTopics, positiveInt } from './cli-args.js';
 import { kafkaEndpoints } from './kafka-endpoints.js';
 import { Progress } from './progress.js';
 import { formatReplaySummary } from './replay-report.js';
@@ -22,7 +23,12 @@ export interface BackfillFlags {
   batchSize: string;
   workers?: string;
   json?: boolean;
+  overwrite?: boolean;
+  maxDeadLetters?: string;
 }
+
+/** Exit status of a backfill that finished but dead-lettered more records than --max-dead-letters allows. */
+export const EXIT_DEAD_LETTERS = 3;
 
 /** Flags that only make sense for one of the two inputs: a clear error instead of silently ignoring them. */
 function checkFlagMix(flags: BackfillFlags): void {
@@ -39,7 +45,9 @@ function checkFlagMix(flags: BackfillFlags): void {
 
 export async function runBackfill(file: string, flags: BackfillFlags, command: Command): Promise<void> {
   checkFlagMix(flags);
-  const plan = await loadTopology(file);
+  const maxDeadLetters = nonNegativeInt(flags.maxDeadLetters ?? '0', '--max-dead-letters');
+  const plan = await loadCheckedTopology(file);
+  prepareReplayTargets({ out: flags.out, deadLetterDir: flags.deadLetter, stateDir: flags.state, overwrite: flags.overwrite === true });
   const sources = plan.topology.sources.map((s) => s.name);
   const progress = new Progress('backfill');
   const started = Date.now();
@@ -72,4 +80,9 @@ export async function runBackfill(file: string, flags: BackfillFlags, command: C
   const seconds = (Date.now() - started) / 1000;
   if (flags.json) process.stdout.write(`${JSON.stringify({ ...summary, seconds }, null, 2)}\n`);
   else process.stdout.write(`${formatReplaySummary(summary, seconds)}\n`);
+  const dead = summary.deadLetters.count;
+  if (dead > maxDeadLetters) {
+    process.stderr.write(`skewless: backfill finished, but ${dead.toLocaleString('en-US')} records were dead-lettered (--max-dead-letters ${maxDeadLetters}): see ${summary.deadLetters.dir}\n`);
+    process.exitCode = EXIT_DEAD_LETTERS;
+  }
 }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { bootstrap, defaultGroup } from '../modes/bootstrap.js';
-import { loadTopology } from '../plan/load-topology.js';
+import { loadCheckedTopology } from './checked-topology.js';
 import { parseTopics, positiveInt } from './cli-args.js';
 import { kafkaEndpoints } from './kafka-endpoints.js';
 import { Progress } from './progress.js';
@@ -39,7 +39,7 @@ export async function runBootstrap(file: string, flags: BootstrapFlags, command:
     }
   }
   const verbose = command.optsWithGlobals<{ verbose?: boolean }>().verbose === true;
-  const plan = await loadTopology(file);
+  const plan = await loadCheckedTopology(file);
   const endpoints = kafkaEndpoints(flags);
   const topics = parseTopics(flags.topic ?? [], plan.topology.sources.map((s) => s.name));
   const group = flags.group ?? defaultGroup(plan);

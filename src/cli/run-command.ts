@@ -1,7 +1,7 @@
 import { RegistryUnreachableError } from '../io/avro/registry-client.js';
 import { KafkaUnreachableError } from '../io/kafka/kafka-connection.js';
 import { startLiveWorker, type Delivery, type LiveOptions, type LiveWorker } from '../modes/live-worker.js';
-import { loadTopology } from '../plan/load-topology.js';
+import { loadCheckedTopology } from './checked-topology.js';
 import { MetricsRegistry, serveMetrics } from '../serve/metrics.js';
 import { positiveInt } from './cli-args.js';
 import { kafkaEndpoints } from './kafka-endpoints.js';
@@ -85,7 +85,7 @@ export async function runLive(file: string, flags: RunFlags): Promise<void> {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
-  const plan = await loadTopology(file);
+  const plan = await loadCheckedTopology(file);
   const { brokers, registryUrl } = kafkaEndpoints(flags);
   const metrics = new MetricsRegistry();
   const server = flags.metricsPort === undefined ? undefined : await serveMetrics(metrics, Number(flags.metricsPort));

@@ -95,6 +95,23 @@ export class StateFormatError extends Error {
   }
 }
 
+/**
+ * A groupBy whose key is not a refinement of the source's partition key: the same group key
+ * came with two source keys, so its records can land in different partitions and its features
+ * would depend on the partitioning. A topology error, never computed per partition.
+ */
+export class GroupKeyError extends Error {
+  constructor(group: string, groupKey: string, firstKey: string, otherKey: string, source: string, partition: number, offset: number) {
+    super(
+      `groupBy ${group}: key ${JSON.stringify(groupKey)} comes with source keys ${JSON.stringify(firstKey)} and ${JSON.stringify(otherKey)} ` +
+        `(source ${source}, partition ${partition}, offset ${offset}). A groupBy must refine the source's partition key ` +
+        `(e.g. origin → origin + route), or its features would depend on how the topic is partitioned; ` +
+        `group by the source key plus this field, or key the source by this field.`,
+    );
+    this.name = 'GroupKeyError';
+  }
+}
+
 /** A batch does not start right after the task's state position (DESIGN.md, gap rule). */
 export class InputGapError extends Error {
   constructor(
@@ -183,6 +200,8 @@ export class Task {
   private warmupTimed = 0;
   /** Median event time of the first records: the future-skew reference before stream time exists. */
   private warmupReference = -Infinity;
+  /** Per group: the source key each group key was seen with (a groupBy must refine the partition key). */
+  private readonly groupOwners: Array<Map<string, string>>;
   /** Sources whose input ended (replay). */
   private readonly ended = new Set<string>();
   private readonly writer = new ByteWriter(256);
@@ -205,6 +224,7 @@ export class Task {
     this.merge = new InputMerge<Prepared>(program.sources.length);
     this.groupResults = program.groups.map((g) => new Array<AggValue>(g.width).fill(null));
     this.timelines = program.groups.map(() => new Map<string, KeyTimeline>());
+    this.groupOwners = program.groups.map(() => new Map<string, string>());
     this.rowValues = program.outputs.map((o) => new Array<AggValue>(o.columns.length).fill(null));
     this.dirty = program.groups.map(() => []);
     for (const s of program.sources) this.positions[s.node.name] = 0;
@@ -353,6 +373,16 @@ export class Task {
       this.visit(source.root, rec.value, visits);
     } catch (e) {
       return rejected(source, partition, rec, errorText(e), key);
+    }
+    for (const visit of visits) {
+      const groups = visit.stream.groups;
+      for (let i = 0; i < groups.length; i++) {
+        const owners = this.groupOwners[groups[i].index];
+        const k = visit.keys[i];
+        const owner = owners.get(k);
+        if (owner === undefined) owners.set(k, key);
+        else if (owner !== key) throw new GroupKeyError(groups[i].name, k, owner, key, source.node.name, partition, rec.offset);
+      }
     }
     return { t, rank: source.rank, partition, offset: rec.offset, source, rec, key, visits, error: undefined };
   }

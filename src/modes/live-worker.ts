@@ -10,7 +10,7 @@ import { mkdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { InputRecord } from '../engine/input.js';
 import { buildProgram, type Program } from '../engine/program.js';
-import { InputGapError, StateFormatError, Task, VersionMismatchError } from '../engine/task.js';
+import { GroupKeyError, InputGapError, StateFormatError, Task, VersionMismatchError } from '../engine/task.js';
 import { SchemaRegistryClient, type SchemaRegistryPort } from '../io/avro/registry-client.js';
 import { WireDecoder } from '../io/avro/wire-decoder.js';
 import type { BatchControl, ConsumedBatch } from '../io/kafka/group-consumer.js';
@@ -108,7 +108,7 @@ export interface LiveWorker {
 
 /** Errors retrying cannot fix: the worker stops with the message. */
 function isFatal(e: unknown): boolean {
-  return e instanceof VersionMismatchError;
+  return e instanceof VersionMismatchError || e instanceof GroupKeyError;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { topology } from '../../src/dsl/index.js';
 import type { InputRecord } from '../../src/engine/input.js';
 import { buildProgram } from '../../src/engine/program.js';
-import { Task } from '../../src/engine/task.js';
+import { GroupKeyError, Task } from '../../src/engine/task.js';
 import { compilePlan } from '../../src/plan/compile.js';
 import { MemoryBackend } from '../../src/state/state-backend.js';
 import { assertSameOutputs, collectingSinks } from '../helpers/engine.js';
@@ -112,4 +112,34 @@ test('the decision does not depend on batch sizes, and a restart in the middle o
   await b.process({ source: 'ev', partition: 0, records: recs(times) });
   await b.endOfInput('ev');
   assertSameOutputs({ ...second.out, features: [...first.out.features, ...second.out.features], dead: [...first.out.dead, ...second.out.dead] }, ref.out, 'restart mid warm-up');
+});
+
+test('a groupBy that does not refine the partition key is refused, naming the group, the key and both source keys; a refinement is fine', async () => {
+  const make = (by: 'merchant' | 'card+merchant') =>
+    buildProgram(
+      compilePlan(
+        topology('group-refine', (b) => {
+          const tx = b.source<{ card: string; merchant: string; at: number }>('tx', { schema: '../../schemas/card_transaction.avsc', key: (x) => x.card, eventTime: (x) => x.at, maxFutureSkew: null });
+          const g = by === 'merchant' ? tx.groupBy('merchant', (x) => x.merchant) : tx.groupBy('card_merchant', (x) => `${x.card}/${x.merchant}`);
+          tx.features('f', { n: g.lookback('1h').count() });
+          return {};
+        }),
+        HERE,
+      ),
+    );
+  const records: InputRecord[] = [
+    { offset: 0, value: { card: 'c1', merchant: 'm1', at: T0 } },
+    { offset: 1, value: { card: 'c1', merchant: 'm2', at: T0 + MIN } },
+    { offset: 2, value: { card: 'c2', merchant: 'm1', at: T0 + 2 * MIN } },
+  ];
+  const refine = collectingSinks();
+  const ok = await Task.open(make('card+merchant'), 4, new MemoryBackend(), refine.sinks);
+  await ok.process({ source: 'tx', partition: 4, records });
+  assert.equal(refine.out.features.length, 3);
+  const bad = await Task.open(make('merchant'), 4, new MemoryBackend(), collectingSinks().sinks);
+  await assert.rejects(bad.process({ source: 'tx', partition: 4, records }), (e: unknown) => {
+    assert.ok(e instanceof GroupKeyError);
+    assert.match(e.message, /^groupBy merchant: key "m1" comes with source keys "c1" and "c2" \(source tx, partition 4, offset 2\)\. A groupBy must refine/);
+    return true;
+  });
 });

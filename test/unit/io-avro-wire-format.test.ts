@@ -122,3 +122,19 @@ test('a value that does not fit the schema is refused by the encoder, naming the
 test('an unreachable registry is an error naming the URL and the fix', async () => {
   await assert.rejects(SchemaRegistryClient.open('http://127.0.0.1:1/apis/ccompat/v7'), /cannot reach the schema registry at http:\/\/127\.0\.0\.1:1\/apis\/ccompat\/v7 .*npm run stack:up/);
 });
+
+test('an id the registry did not know is asked again after the TTL, not remembered as missing until a restart', async () => {
+  const url = stack.registryUrl;
+  const remembering = await SchemaRegistryClient.open(url, { missingTtlMs: 3_600_000 });
+  const retrying = await SchemaRegistryClient.open(url, { missingTtlMs: 0 });
+  const stamp = randomUUID().slice(0, 8);
+  const probe = await remembering.register(`ttl-probe-${stamp}`, { type: 'record', name: `Probe${stamp}`, fields: [] });
+  // The registry hands out ids in sequence: the next one does not exist yet (a follower that has not seen it).
+  const next = probe + 1;
+  assert.ok('missing' in (await remembering.writerSchema(next)));
+  assert.ok('missing' in (await retrying.writerSchema(next)));
+  const id = await remembering.register(`ttl-late-${stamp}`, { type: 'record', name: `Late${stamp}`, fields: [{ name: 'x', type: 'int' }] });
+  assert.equal(id, next, 'ids are sequential on this registry (the premise of the test)');
+  assert.ok('type' in (await retrying.writerSchema(next)), 'asked again: found');
+  assert.ok('missing' in (await remembering.writerSchema(next)), 'within its TTL the first answer stands');
+});

@@ -46,15 +46,23 @@ export interface SchemaRegistryPort {
 
 export class SchemaRegistryClient implements SchemaRegistryPort {
   private readonly registry: SchemaRegistry;
-  private readonly missing = new Set<number>();
+  /** Ids the registry said it does not have, until when (wall clock ms) that answer is trusted. */
+  private readonly missing = new Map<number, number>();
 
-  private constructor(readonly url: string) {
+  private constructor(
+    readonly url: string,
+    private readonly missingTtlMs: number,
+  ) {
     this.registry = new SchemaRegistry({ host: url, clientId: 'skewless' });
   }
 
-  /** A client for `url`, after checking that a registry answers there. */
-  static async open(url: string): Promise<SchemaRegistryClient> {
-    const client = new SchemaRegistryClient(url.replace(/\/+$/, ''));
+  /**
+   * A client for `url`, after checking that a registry answers there. An id the registry does
+   * not know is asked again after `missingTtlMs` (default 30 s): a follower that lagged behind a
+   * registration must not dead-letter that id's records until a restart.
+   */
+  static async open(url: string, options: { readonly missingTtlMs?: number } = {}): Promise<SchemaRegistryClient> {
+    const client = new SchemaRegistryClient(url.replace(/\/+$/, ''), options.missingTtlMs ?? 30_000);
     const res = await client.request('GET', '/subjects');
     if (!res.ok) throw new RegistryUnreachableError(client.url, `GET /subjects answered HTTP ${res.status}`);
     return client;
@@ -96,19 +104,20 @@ export class SchemaRegistryClient implements SchemaRegistryPort {
   }
 
   /**
-   * The writer schema registered under `id`. Unknown ids are remembered (records of a wiped
-   * registry come in runs), so a poisoned topic costs one request per id, not per record.
+   * The writer schema registered under `id`. Unknown ids are remembered for a while (records of
+   * a wiped registry come in runs), so a poisoned topic costs one request per id and TTL, not per record.
    * A registry that cannot be reached throws: that is an outage, not a bad record.
    */
   async writerSchema(id: number): Promise<WriterSchema> {
-    if (this.missing.has(id)) return { missing: true };
+    const until = this.missing.get(id);
+    if (until !== undefined && Date.now() < until) return { missing: true };
     let schema: unknown;
     try {
       schema = await this.registry.getSchema(id);
     } catch (e) {
       const status = (e as { status?: unknown }).status;
       if (status === 404) {
-        this.missing.add(id);
+        this.missing.set(id, Date.now() + this.missingTtlMs);
         return { missing: true };
       }
       if (typeof status === 'number' && status !== 400) throw new Error(`schema registry ${this.url}: looking up schema id ${id} failed: ${causeText(e)}`);
