@@ -271,7 +271,7 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
     changelog,
     sourceTopics: topicOfSource,
     commitGroupOffsets: exactlyOnce ? undefined : (offsets) => consumer!.commit(offsets),
-    afterCommit: () => parityLog?.flushFile(),
+    beforeSend: () => parityLog?.flushFile(),
   };
 
   /** A failure while handling a partition: drop what is not durable, back off, let the fetch repeat. */

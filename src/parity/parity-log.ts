@@ -181,7 +181,7 @@ export class LiveParityLog {
     return new LiveParityLog(sampler, await ParityLogEncoder.open(registry, opts.topic, version, topology), sourceTopics, version, file);
   }
 
-  /** Append the buffered lines of the local copy (call once their batch is committed). */
+  /** Append the buffered lines of the local copy (call as their batch is sent; the reader drops repeats). */
   flushFile(): void {
     this.file?.flush();
   }

@@ -50,7 +50,7 @@ test('plan prints the topology version; --json is JSON with the same version', (
   assert.equal(typeof parsed.plan.engine, 'number');
 });
 
-test('backfill over NDJSON with a malformed line and a record without event time: exit 0, 2 dead letters with reasons', (t) => {
+test('backfill over NDJSON with a malformed line and a record without event time: exit 3, 2 complete dead letters with reasons', (t) => {
   const dir = tmp(t);
   const input = join(dir, 'flights.ndjson');
   const T0 = Date.UTC(2001, 0, 1, 8, 0);
@@ -67,7 +67,9 @@ test('backfill over NDJSON with a malformed line and a record without event time
   const deadLetters = join(dir, 'dead');
   const out = join(dir, 'out');
   const r = skewless(['backfill', 'topologies/flight-delays.ts', '--input', `flights=${input}`, '--out', out, '--dead-letter', deadLetters, '--json']);
-  assert.equal(r.status, 0, r.stderr);
+  // 3: finished, the output is complete, but records were dead-lettered (over --max-dead-letters, default 0).
+  assert.equal(r.status, 3, r.stderr);
+  assert.equal(r.stderr, `skewless: backfill finished, but 2 records were dead-lettered (--max-dead-letters 0): see ${deadLetters}\n`);
   const summary = JSON.parse(r.stdout) as {
     counters: { processed: number; emitted: number; deadLetters: number; late: number };
     deadLetters: { count: number; dir: string };
@@ -85,7 +87,7 @@ test('backfill over NDJSON with a malformed line and a record without event time
     .sort()
     .flatMap((f) => readFileSync(join(deadLetters, f), 'utf8').split('\n'))
     .filter((l) => l !== '')
-    .map((l) => JSON.parse(l) as { source: string; partition: number; offset: number; reason: string; raw?: string });
+    .map((l) => JSON.parse(l) as { source: string; partition: number; offset: number; reason: string; raw?: string; file?: string; line?: number });
   assert.equal(dead.length, 2);
   assert.deepEqual(
     dead.map((d) => [d.source, d.partition, d.offset]),
@@ -96,12 +98,35 @@ test('backfill over NDJSON with a malformed line and a record without event time
   );
   assert.match(dead[0].reason, /invalid JSON at line 3/);
   assert.equal(dead[0].raw, lines[2], 'the malformed line is kept verbatim');
-  assert.match(dead[1].reason, /missing event time/);
+  // The schema has no default for the event time field: the reader rejects the record, as produce does.
+  assert.match(dead[1].reason, /invalid record at line 4: field "date" is missing/);
+  assert.deepEqual(dead.map((d) => [d.file, d.line, d.raw]), [
+    [input, 3, lines[2]],
+    [input, 4, lines[3]],
+  ]);
 
-  // The human summary says the same.
-  const human = skewless(['backfill', 'topologies/flight-delays.ts', '--input', input, '--out', join(dir, 'out2'), '--dead-letter', join(dir, 'dead2')]);
+  // The human summary says the same; --max-dead-letters 2 accepts them (exit 0).
+  const human = skewless(['backfill', 'topologies/flight-delays.ts', '--input', input, '--out', join(dir, 'out2'), '--dead-letter', join(dir, 'dead2'), '--max-dead-letters', '2']);
   assert.equal(human.status, 0, human.stderr);
   assert.match(human.stdout, /dead letters 2\b/);
+});
+
+test('backfill refuses a used --state and a non-empty --out with one line saying what to do; --overwrite replays again', (t) => {
+  const dir = tmp(t);
+  const input = join(dir, 'flights.ndjson');
+  const T0 = Date.UTC(2001, 0, 1, 8, 0);
+  writeFileSync(input, [0, 1, 2].map((i) => JSON.stringify({ date: T0 + i * 60_000, delay: i, distance: 337, origin: 'SFO', destination: 'LAX' })).join('\n'));
+  const state = join(dir, 'state');
+  const args = (out: string, ...more: string[]): string[] => ['backfill', 'topologies/flight-delays.ts', '--input', input, '--out', out, '--state', state, '--json', ...more];
+  const first = skewless(args(join(dir, 'out1')));
+  assert.equal(first.status, 0, first.stderr);
+  const again = skewless(args(join(dir, 'out2')));
+  assertOneLineError(again, /--state .*state already holds task state \(task-00000\).*--overwrite/);
+  const sameOut = skewless([...args(join(dir, 'out1')).filter((a) => a !== '--state' && a !== state)]);
+  assertOneLineError(sameOut, /--out .*out1 is not empty .*--overwrite/);
+  const overwritten = skewless(args(join(dir, 'out1'), '--overwrite'));
+  assert.equal(overwritten.status, 0, overwritten.stderr);
+  assert.equal((JSON.parse(overwritten.stdout) as { files: Array<{ rows: number }> }).files.reduce((n, f) => n + f.rows, 0), 3);
 });
 
 test('an unknown topology file: non-zero exit and a single line on stderr, no stack trace', () => {

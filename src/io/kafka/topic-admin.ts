@@ -142,31 +142,13 @@ export async function offsetsForTime(conn: KafkaConnection, topic: string, times
   return new Map(offsets.map((o) => [o.partition, toOffset(o.offset, `timestamp ${timestamp}`)]));
 }
 
-/**
- * Clean-up, best effort: resolves to whether `work` finished within `timeoutMs`, never rejects.
- * When Kafka is gone, kafkajs would otherwise retry for many seconds and then throw.
- */
-async function bestEffort(work: () => Promise<unknown>, timeoutMs: number): Promise<boolean> {
-  const attempt = work().then(
-    () => true,
-    () => false,
-  );
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+/** Remove a consumer group (the throwaway groups replays use), ignoring one that is already gone. */
+export async function deleteGroup(conn: KafkaConnection, groupId: string): Promise<void> {
   try {
-    return await Promise.race([attempt, timeout]);
-  } finally {
-    clearTimeout(timer);
+    await conn.admin.deleteGroups([groupId]);
+  } catch {
+    // An empty group without offsets may already have been removed by the broker: nothing to clean.
   }
-}
-
-/**
- * Remove a consumer group (the throwaway groups replays use), best effort: one already gone (the
- * broker may remove an empty group without offsets), a failure or no answer within `timeoutMs`
- * (default 5 s) leaves it. Resolves to whether it finished.
- */
-export function deleteGroup(conn: KafkaConnection, groupId: string, opts: { readonly timeoutMs?: number } = {}): Promise<boolean> {
-  return bestEffort(() => conn.admin.deleteGroups([groupId]), opts.timeoutMs ?? 5000);
 }
 
 /**
@@ -174,12 +156,21 @@ export function deleteGroup(conn: KafkaConnection, groupId: string, opts: { read
  * ones are ignored, and so is a failure or a cluster that does not answer within `timeoutMs`
  * (default 5 s); cleaning up never fails the run it follows. Resolves to whether it finished.
  */
-export function deleteTopics(conn: KafkaConnection, topics: readonly string[], opts: { readonly timeoutMs?: number } = {}): Promise<boolean> {
-  return bestEffort(async () => {
+export async function deleteTopics(conn: KafkaConnection, topics: readonly string[], opts: { readonly timeoutMs?: number } = {}): Promise<boolean> {
+  const attempt = (async () => {
     const existing = new Set(await conn.admin.listTopics());
     const doomed = topics.filter((t) => existing.has(t));
     if (doomed.length > 0) await conn.admin.deleteTopics({ topics: doomed });
-  }, opts.timeoutMs ?? 5000);
+    return true;
+  })().catch(() => false);
+  let timer: NodeJS.Timeout | undefined;
+  // Only a cluster that is gone or stuck takes this long; the attempt then fails on its own in the background.
+  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), opts.timeoutMs ?? 5000)));
+  try {
+    return await Promise.race([attempt, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export interface GroupOffsetsCommit {

@@ -26,8 +26,12 @@ export interface CommitContext {
   readonly sourceTopics: ReadonlyMap<string, string>;
   /** At-least-once: commit the group offsets after the store is durable. */
   readonly commitGroupOffsets?: (offsets: readonly TopicPartitionOffset[]) => Promise<void>;
-  /** The records of this commit are committed (e.g. flush the parity file). */
-  readonly afterCommit?: () => void;
+  /**
+   * Called just before the records go out (the parity log's local file is appended then: a
+   * kill right after the commit must not leave the file behind the topic; lines of a batch that
+   * then fails are written again when it is retried, and the file's reader drops repeats).
+   */
+  readonly beforeSend?: () => void;
 }
 
 export interface CommitResult {
@@ -58,9 +62,9 @@ export async function commitTask(lt: LiveTask, ctx: CommitContext): Promise<Comm
   const offsets: TopicPartitionOffset[] = [];
   for (const [source, topic] of ctx.sourceTopics) offsets.push({ topic, partition: p, offset: positions[source] ?? 0 });
 
+  ctx.beforeSend?.();
   const last = await lt.producer.commit(records, lt.producer.exactlyOnce ? { groupId: ctx.groupId, offsets } : undefined);
   lt.seedChangelog = false;
-  ctx.afterCommit?.();
   const lastChangelog = last.get(topicPartitionId(ctx.changelog, p));
   if (lastChangelog === undefined) throw new Error(`task ${p}: the broker did not report where the changelog records of the batch landed`);
   ops.push({ type: 'put', key: localKey(p), value: encodeLocalMeta({ changelogNext: lastChangelog + 1, changelog: ctx.changelog }) });
