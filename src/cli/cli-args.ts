@@ -21,6 +21,12 @@ export function positiveInt(value: string, flag: string): number {
   return n;
 }
 
+export function nonNegativeInt(value: string, flag: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n) || n < 0) throw new Error(`${flag} ${value}: expected a whole number, 0 or more`);
+  return n;
+}
+
 /** `source=topic` pairs for --topic; a bare topic is allowed when the topology has one source. */
 export function parseTopics(pairs: readonly string[], sources: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};

@@ -44,6 +44,7 @@ export function openFileReplayInput(plan: CompiledPlan, program: Program, spec: 
     labelBatches: (source) => openFileInput({ source, path: requireInput(spec, source), readerSchema: plan.schemas.get(source)?.json }).batches(),
     engineBatches: () => roundRobin(inputs),
     ranges: () => inputs.flatMap((i) => i.ranges()),
+    position: (source, partition, record) => inputs[program.sources.findIndex((s) => s.node.name === source)]?.position(partition, record),
     close: async () => undefined,
   };
 }

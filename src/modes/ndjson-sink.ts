@@ -17,7 +17,8 @@ export class NdjsonSink {
 
   flush(): void {
     if (this.buf.length === 0) return;
-    if (this.fd === undefined) this.fd = openSync(this.path, 'w');
+    // 'wx': never truncate a file skewless did not create (the replay removed its own earlier ones).
+    if (this.fd === undefined) this.fd = openSync(this.path, 'wx');
     writeSync(this.fd, `${this.buf.join('\n')}\n`);
     this.buf = [];
   }

@@ -2,7 +2,7 @@
  * Where a replay's records come from. The replay loop (replay-partitions.ts) is the same for
  * archive files and Kafka topics; only this input differs, as DESIGN.md asks of modes.
  */
-import type { InputBatch, InputRange } from '../engine/input.js';
+import type { InputBatch, InputRange, InputRecord } from '../engine/input.js';
 
 /** An opened input: label data for the training join, then the engine sources' records. */
 export interface ReplayInput {
@@ -15,6 +15,8 @@ export interface ReplayInput {
   engineBatches(): AsyncIterable<InputBatch>;
   /** Engine input ranges per source and partition; complete once engineBatches() is done. */
   ranges(): InputRange[];
+  /** Where an engine record is in the input (file path and line / record / row), for its dead letter; absent when offsets say it all. */
+  position?(source: string, partition: number, record: InputRecord): Readonly<Record<string, unknown>> | undefined;
   /** Release connections and files. */
   close(): Promise<void>;
 }

@@ -6,6 +6,7 @@ import { addCounters, emptyCounters } from '../engine/task-counters.js';
 import type { CompiledPlan } from '../plan/compile.js';
 import type { ReplayInputSpec } from './replay-input.js';
 import { replayPartitions, type ReplayOutputOptions, type ReplaySummary } from './replay-partitions.js';
+import { clearOwnOutputs } from './replay-targets.js';
 import type { ReplayWorkerData, ReplayWorkerMessage } from './replay-worker-main.js';
 
 export interface ParallelReplayOptions extends ReplayOutputOptions {
@@ -27,6 +28,8 @@ export interface ParallelReplayOptions extends ReplayOutputOptions {
  */
 export async function replayInParallel(opts: ParallelReplayOptions): Promise<ReplaySummary> {
   const workers = Math.max(1, Math.min(opts.workers ?? availableParallelism(), opts.partitions));
+  // Part files of an earlier run into the same directories would mix with this run's.
+  clearOwnOutputs(opts.out, [opts.deadLetterDir ?? join(opts.out, '_dead_letters'), join(opts.out, '_late_records'), ...(opts.droppedLateDir === undefined ? [] : [opts.droppedLateDir])]);
   const tempState = opts.stateDir === undefined;
   const stateDir = opts.stateDir ?? mkdtempSync(join(tmpdir(), 'skewless-state-'));
   try {

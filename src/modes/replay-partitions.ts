@@ -11,7 +11,8 @@ import type { CompiledPlan } from '../plan/compile.js';
 import { LevelBackend } from '../state/state-backend.js';
 import { taskStateDir } from '../state/task-state-dir.js';
 import { LabelIndex } from './label-index.js';
-import { PartitionedNdjson, rawForJson } from './ndjson-sink.js';
+import { PartitionedNdjson } from './ndjson-sink.js';
+import { DeadLetterRecords } from './replay-dead-letters.js';
 import { openReplayInput } from './open-replay-input.js';
 import type { ReplayInputSpec } from './replay-input.js';
 import { TrainingSink } from './training-sink.js';
@@ -83,13 +84,14 @@ export async function replayPartitions(opts: ReplayPartitionsOptions): Promise<R
       labelIndexes,
     );
     const dead = new PartitionedNdjson(opts.deadLetterDir ?? join(opts.out, '_dead_letters'));
+    const deadRecords = new DeadLetterRecords(input);
     const late = new PartitionedNdjson(join(opts.out, '_late_records'));
     const droppedLate = opts.droppedLateDir === undefined ? undefined : new PartitionedNdjson(opts.droppedLateDir);
     const lateJson = (l: LateRecord): Record<string, unknown> => ({ source: l.source, partition: l.partition, offset: l.offset, key: l.key, event_time: l.eventTime, stream_time: l.streamTime, reason: l.reason, value: l.value });
     const sinks: TaskSinks = {
       feature: (r) => training.feature(r),
       window: (r) => training.window(r),
-      deadLetter: (d) => dead.write(d.partition, { source: d.source, partition: d.partition, offset: d.offset, reason: d.reason, raw: rawForJson(d.raw) }),
+      deadLetter: (d) => dead.write(d.partition, deadRecords.json(d)),
       late: (l) => late.write(l.partition, lateJson(l)),
       ...(droppedLate ? { lateDropped: (l: LateRecord) => droppedLate.write(l.partition, lateJson(l)) } : {}),
     };
@@ -107,7 +109,9 @@ export async function replayPartitions(opts: ReplayPartitionsOptions): Promise<R
           task = await Task.open(program, batch.partition, backend, sinks);
           tasks.set(batch.partition, task);
         }
+        deadRecords.hold(batch);
         await task.process(batch);
+        deadRecords.release(batch.partition, task);
         processed += batch.records.length;
         opts.onProgress?.(processed);
       }

@@ -20,8 +20,7 @@ export class LevelBackend implements StateBackend {
     try {
       await db.open();
     } catch (e) {
-      const cause = (e as { cause?: Error }).cause?.message ?? (e as Error).message;
-      throw new Error(`cannot open state store ${dir}: ${cause} (is another worker using it?)`);
+      throw new Error(openErrorMessage(dir, e));
     }
     return new LevelBackend(db);
   }
@@ -45,6 +44,21 @@ export class LevelBackend implements StateBackend {
   async close(): Promise<void> {
     await this.db.close();
   }
+}
+
+/** One line naming the store, what is wrong with it and what to do. */
+function openErrorMessage(dir: string, e: unknown): string {
+  const err = e as { message?: string; cause?: { message?: string; code?: string } };
+  const cause = (err.cause?.message ?? err.message ?? String(e)).replace(/\s*[\r\n]+\s*/g, ' ');
+  const code = err.cause?.code;
+  if (code === 'LEVEL_LOCKED') {
+    return `cannot open state store ${dir}: another process holds it (${cause}). Stop the other skewless process using this state directory, or use another one`;
+  }
+  const damaged = code === 'LEVEL_CORRUPTION' || /^Corruption:/.test(cause) || (code === 'LEVEL_IO_ERROR' && /(MANIFEST|CURRENT|\.ldb|\.sst|\.log)\b.*No such file/i.test(cause));
+  if (damaged) {
+    return `state store ${dir} is damaged (${cause}). Delete the directory to rebuild it: a backfill rebuilds it from its input, a live worker restores it from the changelog by itself`;
+  }
+  return `cannot open state store ${dir}: ${cause}. Check that the directory is readable and writable`;
 }
 
 /** For engine unit tests that exercise task logic without disk; same contract, same atomicity. */

@@ -43,7 +43,8 @@ test('reads objects in file order; offsets count non-blank lines; errors cite 1-
     const { records } = await readAll(path);
     assert.equal(records.length, 7);
     assert.deepEqual(records.map((r) => r.offset), [0, 1, 2, 3, 4, 5, 6]);
-    assert.deepEqual(records[0], { offset: 0, value: { id: 1, amount: 10.5 } });
+    // Every record carries its line number and text, for its dead letter.
+    assert.deepEqual(records[0], { offset: 0, line: 1, value: { id: 1, amount: 10.5 }, raw: lines[0] });
     assert.deepEqual(records[1].value, { id: 2, nested: { a: [1, 2] } });
     assert.match(records[2].error ?? '', /^invalid JSON at line 4: /);
     assert.equal(records[2].raw, '{"id":3,');
@@ -52,7 +53,7 @@ test('reads objects in file order; offsets count non-blank lines; errors cite 1-
     assert.equal(records[3].raw, '[1,2,3]');
     assert.equal(records[4].error, 'invalid record at line 7: expected a JSON object, got a string');
     assert.equal(records[5].error, 'invalid record at line 8: expected a JSON object, got null');
-    assert.deepEqual(records[6], { offset: 6, value: { id: 4 } });
+    assert.deepEqual(records[6], { offset: 6, line: 9, value: { id: 4 }, raw: '{"id":4}' });
   });
 });
 
@@ -65,7 +66,7 @@ test('handles CRLF, a BOM, a last line without newline and multi-byte characters
     assert.equal(records.length, 3);
     assert.deepEqual(records[0].value, { a: 1 });
     assert.equal((records[1].value as { s: string }).s, long);
-    assert.deepEqual(records[2], { offset: 2, value: { z: '日本' } });
+    assert.deepEqual(records[2], { offset: 2, line: 3, value: { z: '日本' }, raw: '{"z":"日本"}' });
   });
 });
 

@@ -153,8 +153,9 @@ test('one file without partitioning is partition 0 with file offsets; input is i
     const batches: InputBatch[] = [];
     for await (const batch of input.batches()) batches.push(batch);
     assert.deepEqual(batches, [
-      { source: 's', partition: 0, records: [{ offset: 0, value: { a: 1 } }, { offset: 1, value: { a: 2 } }] },
-      { source: 's', partition: 0, records: [{ offset: 2, value: { a: 3 } }] },
+      // NDJSON records carry their line and text for their dead letter.
+      { source: 's', partition: 0, records: [{ offset: 0, line: 1, raw: '{"a":1}', value: { a: 1 } }, { offset: 1, line: 2, raw: '{"a":2}', value: { a: 2 } }] },
+      { source: 's', partition: 0, records: [{ offset: 2, line: 3, raw: '{"a":3}', value: { a: 3 } }] },
     ]);
     assert.deepEqual(input.ranges(), [{ source: 's', partition: 0, origin: path, firstOffset: 0, endOffset: 3 }]);
     assert.throws(() => input.batches(), /can be read only once/);
@@ -191,7 +192,7 @@ test('layout problems fail at open with one-line messages naming the path and th
     // A format given explicitly wins over the extension; a wrong one fails when reading.
     writeFileSync(join(dir, 'fake.parquet'), '{"a":1}\n');
     const asNdjson = await collect({ source: 's', path: join(dir, 'fake.parquet'), format: 'ndjson' });
-    assert.deepEqual(asNdjson.batches[0].records, [{ offset: 0, value: { a: 1 } }]);
+    assert.deepEqual(asNdjson.batches[0].records, [{ offset: 0, line: 1, raw: '{"a":1}', value: { a: 1 } }]);
     await assert.rejects(collect({ source: 's', path: join(dir, 'fake.parquet') }), {
       message: `skewless: cannot read ${join(dir, 'fake.parquet')}: not a Parquet file (bad magic). Pass --format or check the path.`,
     });

@@ -1,4 +1,4 @@
-import { inflateRawSync } from 'node:zlib';
+import { constants, inflateRawSync } from 'node:zlib';
 import { compressors, decompressZstd } from 'hyparquet-compressors';
 
 /** Decompresses one OCF block body; throws on corrupt input. */
@@ -13,6 +13,15 @@ export const AVRO_CODECS: Readonly<Record<string, AvroBlockCodec>> = {
   deflate: (block) => inflateRawSync(block),
   snappy: inflateSnappy,
   zstandard: (block) => toBuffer(decompressZstd(block)),
+};
+
+/**
+ * Decompressors that return what they can of a block cut short (a truncated file's last
+ * block), for the codecs that stream: the records in it up to the cut can still be read.
+ */
+export const AVRO_PARTIAL_CODECS: Readonly<Record<string, AvroBlockCodec>> = {
+  null: (block) => block,
+  deflate: (block) => inflateRawSync(block, { finishFlush: constants.Z_SYNC_FLUSH }),
 };
 
 /** Avro's snappy blocks are raw snappy followed by a big-endian CRC32 of the uncompressed bytes. */

@@ -1,7 +1,7 @@
 import avsc from 'avsc';
 import type { InputRecord, SourceValue } from '../../engine/input.js';
-import { avroReaderType } from '../avro/avro-reader-type.js';
-import { AVRO_CODECS, type AvroBlockCodec } from './avro-codecs.js';
+import { AVRO_CODECS, AVRO_PARTIAL_CODECS, type AvroBlockCodec } from './avro-codecs.js';
+import { strictUtf8Type } from './avro-strict-strings.js';
 import { FileBytes } from './file-bytes.js';
 import { describeError, FileInputError } from './file-input-error.js';
 import { checkBatchSize, DEFAULT_BATCH_SIZE, type RecordBatches } from './record-batches.js';
@@ -70,12 +70,26 @@ export async function* readAvroRecords(path: string, options: AvroReadOptions = 
     for (let block = 0; pos < bytes.size; block++) {
       const framed = await readBlock(bytes, pos, header.sync);
       if ('problem' in framed) {
-        // The framing cannot be trusted, so neither can the record count: one error record
-        // stands for the damaged stretch, and reading resumes after the next sync marker.
+        // Reading resumes after the next sync marker; the records the damaged stretch declared
+        // become error records (one per record when the count is plausible), so none is lost silently.
+        const after = framed.after === undefined ? undefined : await readBlock(bytes, framed.after, header.sync);
+        if (after !== undefined && !('problem' in after)) {
+          // Only this block's marker or body is damaged: the next block frames cleanly, resume there.
+          pushLost(push, framed.declared, `corrupt Avro block #${block} at byte ${pos}: ${framed.problem}; the next block at byte ${framed.after} reads normally`, framed.body);
+          pos = framed.after!;
+          continue;
+        }
         const next = await bytes.indexOf(header.sync, pos);
-        const skipped = next === -1 ? `the rest of the file (${bytes.size - pos} bytes) was skipped` : `skipped to the next sync marker at byte ${next}`;
-        push({ error: `corrupt Avro block #${block} at byte ${pos}: ${framed.problem}; ${skipped}` });
-        pos = next === -1 ? bytes.size : next + SYNC_SIZE;
+        if (next === -1 && framed.cut) {
+          // The file ends inside this block: read what it holds up to the cut.
+          salvageCutBlock(framed.cut, block, pos, bytes.size, header.codecName, decoding, push);
+          pos = bytes.size;
+        } else {
+          const end = next === -1 ? bytes.size : next;
+          const skipped = next === -1 ? `the rest of the file (${end - pos} bytes) was skipped` : `${end - pos} bytes skipped to the next sync marker at byte ${next}`;
+          pushLost(push, framed.declared, `corrupt Avro block #${block} at byte ${pos}: ${framed.problem}; ${skipped}`);
+          pos = next === -1 ? bytes.size : next + SYNC_SIZE;
+        }
       } else {
         decodeBlock(framed, block, pos, codec, decoding, push);
         pos = framed.next;
@@ -96,15 +110,16 @@ export async function* readAvroRecords(path: string, options: AvroReadOptions = 
 function createDecoding(path: string, writerSchema: unknown, readerSchema: object | undefined): Decoding {
   let writerType: avsc.Type;
   try {
-    writerType = avsc.Type.forSchema(writerSchema as avsc.Schema);
+    writerType = strictUtf8Type(writerSchema);
   } catch (err) {
     throw new FileInputError(path, `invalid writer schema in the file header: ${describeError(err)}`, 'The file is damaged or not written by an Avro writer');
   }
   if (!readerSchema) return { type: requireRecord(path, writerType, 'writer'), writerSchema };
   let readerType: avsc.Type;
   try {
-    // Shared with the Kafka decoder: archived and live records become the same JS values.
-    readerType = avroReaderType(readerSchema);
+    // avroReaderType's construction (shared with the Kafka decoder, so archived and live records
+    // become the same JS values), with strict UTF-8 strings.
+    readerType = strictUtf8Type(readerSchema);
   } catch (err) {
     throw new FileInputError(path, `invalid reader schema: ${describeError(err)}`, "Fix the source's .avsc schema");
   }
@@ -135,19 +150,92 @@ interface FramedBlock {
   readonly next: number;
 }
 
-async function readBlock(bytes: FileBytes, pos: number, sync: Buffer): Promise<FramedBlock | { problem: string }> {
+/** A block whose framing is broken: why, and what its header declared when it could be read. */
+interface BrokenBlock {
+  readonly problem: string;
+  /** The record count the header declares, when it is plausible. */
+  readonly declared?: number;
+  /** The file ends inside the block: its declared count and size, and the body bytes up to the end. */
+  readonly cut?: { readonly count: number; readonly size: number; readonly body: Buffer };
+  /** Sync marker mismatch: where the next block would start if only this one is damaged, and this block's body. */
+  readonly after?: number;
+  readonly body?: Buffer;
+}
+
+async function readBlock(bytes: FileBytes, pos: number, sync: Buffer): Promise<FramedBlock | BrokenBlock> {
   const head = await bytes.read(pos, BLOCK_HEADER_MAX);
   const count = readLong(head, 0);
   const size = count && readLong(head, count.next);
   if (!count || !size) return { problem: 'truncated block header' };
   if (count.value < 0 || size.value < 0) return { problem: `negative block count or size (${count.value}, ${size.value})` };
+  // A record takes at least one byte (a source record has fields), so a larger count is noise.
+  const declared = count.value <= Math.max(size.value, 1) ? count.value : undefined;
   const bodyStart = pos + size.next;
   if (bodyStart + size.value + SYNC_SIZE > bytes.size) {
-    return { problem: `block of ${size.value} bytes runs past the end of the file (truncated file?)` };
+    const body = Buffer.from(await bytes.read(bodyStart, bytes.size - bodyStart));
+    return {
+      problem: `block of ${size.value} bytes runs past the end of the file (truncated file?)`,
+      declared,
+      cut: declared === undefined ? undefined : { count: declared, size: size.value, body },
+    };
   }
   const framed = await bytes.read(bodyStart, size.value + SYNC_SIZE);
-  if (!framed.subarray(size.value).equals(sync)) return { problem: 'sync marker mismatch' };
+  if (!framed.subarray(size.value).equals(sync)) {
+    return { problem: 'sync marker mismatch', declared, after: bodyStart + size.value + SYNC_SIZE, body: Buffer.from(framed.subarray(0, size.value)) };
+  }
   return { count: count.value, body: framed.subarray(0, size.value), next: bodyStart + size.value + SYNC_SIZE };
+}
+
+type Push = (record: Omit<InputRecord, 'offset'>) => void;
+
+/**
+ * Error records for the records a damaged stretch held: one per declared record, so the
+ * dead-letter count is the number of records lost, or one when the count cannot be trusted.
+ */
+function pushLost(push: Push, declared: number | undefined, reason: string, raw?: Buffer): void {
+  const lost = declared ?? 1;
+  const error = declared === undefined ? `${reason}; its record count is unreadable` : `${reason}; the ${lost} record(s) it declares are lost`;
+  for (let i = 0; i < lost; i++) push(i === 0 && raw ? { error, raw } : { error });
+}
+
+/**
+ * The last block of a truncated file: decode its records up to the cut (null and deflate
+ * blocks can be read partially), and one error record for each record the cut lost.
+ */
+function salvageCutBlock(
+  cut: NonNullable<BrokenBlock['cut']>,
+  index: number,
+  pos: number,
+  fileSize: number,
+  codecName: string,
+  decoding: Decoding,
+  push: Push,
+): void {
+  let data: Buffer | undefined;
+  try {
+    data = AVRO_PARTIAL_CODECS[codecName]?.(cut.body);
+  } catch {
+    data = undefined;
+  }
+  let recovered = 0;
+  let p = 0;
+  while (data && recovered < cut.count) {
+    let decoded: { value: unknown; offset: number };
+    try {
+      decoded = decoding.type.decode(data, p, decoding.resolver);
+    } catch {
+      break;
+    }
+    if (decoded.offset < 0) break;
+    push({ value: decoded.value as SourceValue });
+    p = decoded.offset;
+    recovered++;
+  }
+  const reason =
+    `truncated Avro file: block #${index} at byte ${pos} declares ${cut.count} records in ${cut.size} bytes but the file ends after ${cut.body.length} of them (byte ${fileSize}); ` +
+    `${recovered} records before the cut were read, records ${recovered}..${cut.count - 1} of the block are lost`;
+  const lost = cut.count - recovered;
+  for (let i = 0; i < lost; i++) push(i === 0 ? { error: reason, raw: Buffer.from(data ? data.subarray(p) : cut.body) } : { error: reason });
 }
 
 function decodeBlock(
@@ -156,7 +244,7 @@ function decodeBlock(
   pos: number,
   codec: AvroBlockCodec,
   decoding: Decoding,
-  push: (record: Omit<InputRecord, 'offset'>) => void,
+  push: Push,
 ): void {
   const where = `Avro block #${index} at byte ${pos}`;
   let data: Buffer;

@@ -5,10 +5,25 @@ import type { InputRecord, SourceValue } from '../../engine/input.js';
 import { FileBytes } from './file-bytes.js';
 import { describeError, FileInputError } from './file-input-error.js';
 import { checkBatchSize, DEFAULT_BATCH_SIZE, type RecordBatches } from './record-batches.js';
+import { recordConformer, type RecordConformer } from './record-conformer.js';
 import { compileRowBuilder, type RowBuilder } from './row-builder.js';
 
 export interface ParquetReadOptions {
   readonly batchSize?: number;
+  /**
+   * The source's Avro reader schema: rows are built with its fields in its order (columns it
+   * does not name are not read, a field without a column takes its default) and every row is
+   * checked against it; a row that does not match is an error record naming the field.
+   */
+  readonly readerSchema?: object;
+}
+
+/** How rows are built: from which columns, and checked by what. */
+interface RowShape {
+  readonly names: readonly string[];
+  /** Column names to read. */
+  readonly read: readonly string[];
+  readonly conformer?: RecordConformer;
 }
 
 const MAGIC = Buffer.from('PAR1', 'latin1');
@@ -44,8 +59,8 @@ export async function* readParquetRecords(path: string, options: ParquetReadOpti
   try {
     const metadata = await readMetadata(bytes);
     const file: AsyncBuffer = { byteLength: bytes.size, slice: (start, end) => bytes.copy(start, end ?? bytes.size) };
-    const names = parquetSchema(metadata).children.map((child) => child.element.name);
-    const buildRow = compileRowBuilder(names);
+    const shape = rowShape(parquetSchema(metadata).children.map((child) => child.element.name), options.readerSchema);
+    const buildRow = compileRowBuilder(shape.names);
 
     let groupStart = 0;
     for (const [index, group] of metadata.row_groups.entries()) {
@@ -53,14 +68,14 @@ export async function* readParquetRecords(path: string, options: ParquetReadOpti
       let columns: RowGroupColumns | undefined;
       let problem = '';
       try {
-        columns = await readRowGroup(file, metadata, names, groupStart, rows);
+        columns = await readRowGroup(file, metadata, shape, groupStart, rows);
       } catch (err) {
         problem = `corrupt Parquet row group #${index} (rows ${groupStart}..${groupStart + rows - 1}): ${describeError(err)}`;
       }
       for (let from = 0; from < rows; from += batchSize) {
         const to = Math.min(rows, from + batchSize);
         // A group that cannot be decoded keeps its row count, so later offsets do not shift.
-        yield columns ? buildRecords(buildRow, columns, groupStart, from, to) : errorRecords(problem, groupStart, from, to);
+        yield columns ? buildRecords(buildRow, columns, groupStart, from, to, shape.conformer) : errorRecords(problem, groupStart, from, to);
       }
       groupStart += rows;
     }
@@ -83,10 +98,16 @@ async function readMetadata(bytes: FileBytes): Promise<FileMetaData> {
   }
 }
 
+function rowShape(columns: readonly string[], readerSchema: object | undefined): RowShape {
+  if (!readerSchema) return { names: columns, read: columns };
+  const conformer = recordConformer(readerSchema);
+  return { names: conformer.fields, read: conformer.fields.filter((f) => columns.includes(f)), conformer };
+}
+
 async function readRowGroup(
   file: AsyncBuffer,
   metadata: FileMetaData,
-  names: readonly string[],
+  shape: RowShape,
   groupStart: number,
   rows: number,
 ): Promise<RowGroupColumns> {
@@ -96,6 +117,7 @@ async function readRowGroup(
     metadata,
     compressors,
     parsers: PARSERS,
+    columns: [...shape.read],
     rowStart: groupStart,
     rowEnd: groupStart + rows,
     onChunk: ({ columnName, columnData, rowStart }) => {
@@ -105,8 +127,15 @@ async function readRowGroup(
     },
   });
   const rowErrors = new Map<number, string>();
-  const arrays = names.map((name) => toJsColumn(name, joinChunks(name, chunks.get(name), rows), groupStart, rowErrors));
+  const arrays = shape.names.map((name, i) =>
+    shape.read.includes(name) ? toJsColumn(name, joinChunks(name, chunks.get(name), rows), groupStart, rowErrors) : constantColumn(shape.conformer?.defaultOf(i), rows),
+  );
   return { arrays, rowErrors };
+}
+
+/** A schema field the file has no column for: its default in every row (undefined, i.e. missing, when it has none). */
+function constantColumn(value: unknown, rows: number): unknown[] {
+  return new Array<unknown>(rows).fill(value);
 }
 
 function joinChunks(name: string, chunks: { rowStart: number; data: DecodedArray }[] | undefined, rows: number): ArrayLike<unknown> {
@@ -145,7 +174,10 @@ function toJsColumn(name: string, data: ArrayLike<unknown>, groupStart: number, 
       const n = safeNumber(v);
       if (typeof n === 'bigint') flagOverflow(rowErrors, name, groupStart, i, n);
       else data[i] = n;
-    } else if (typeof v === 'object' && v !== null && !(v instanceof Uint8Array)) {
+    } else if (v instanceof Uint8Array) {
+      // Avro bytes are Buffers (as the Kafka decoder gives them); a view, not a copy.
+      if (!Buffer.isBuffer(v)) data[i] = Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+    } else if (typeof v === 'object' && v !== null) {
       const problem = normalizeNested(v);
       if (problem) rowErrors.set(i, `${problem} in column "${name}" at row ${groupStart + i}`);
     }
@@ -177,13 +209,14 @@ function normalizeNested(container: object): string {
   return '';
 }
 
-function buildRecords(buildRow: RowBuilder, columns: RowGroupColumns, groupStart: number, from: number, to: number): InputRecord[] {
+function buildRecords(buildRow: RowBuilder, columns: RowGroupColumns, groupStart: number, from: number, to: number, conformer: RecordConformer | undefined): InputRecord[] {
   const { arrays, rowErrors } = columns;
   const records = new Array<InputRecord>(to - from);
   for (let i = from; i < to; i++) {
     const value = buildRow(arrays, i);
     const offset = groupStart + i;
-    const error = rowErrors.size > 0 ? rowErrors.get(i) : undefined;
+    let error = rowErrors.size > 0 ? rowErrors.get(i) : undefined;
+    if (error === undefined && conformer && !conformer.check(value)) error = `row ${offset} does not match the schema: ${conformer.problem(value)}`;
     records[i - from] = error === undefined ? { offset, value: value as SourceValue } : { offset, error, raw: jsonWithBigints(value) };
   }
   return records;

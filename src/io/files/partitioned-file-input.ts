@@ -2,6 +2,7 @@ import { statSync } from 'node:fs';
 import type { InputBatch, InputRange, InputRecord, SourceValue } from '../../engine/input.js';
 import { kafkaPartition } from '../partitioning.js';
 import { describeError, fileOpenError, FileInputError } from './file-input-error.js';
+import type { FileRecord } from './file-record.js';
 import { detectFileFormat, type FileFormat } from './input-format.js';
 import { listPartitionFiles, type PartitionFile } from './partition-files.js';
 import { checkBatchSize, DEFAULT_BATCH_SIZE, type RecordBatches } from './record-batches.js';
@@ -31,7 +32,17 @@ export interface FileInput {
   batches(): AsyncIterable<InputBatch>;
   /** The range read so far of every partition, by partition; complete once batches() is done. */
   ranges(): InputRange[];
+  /** Where a record of a partition is in its file: for dead letters. */
+  position(partition: number, record: InputRecord): FilePosition | undefined;
 }
+
+/** A record's place in its file: the path and its 1-based line (NDJSON), record index (Avro) or row (Parquet), 0-based. */
+export type FilePosition = {
+  readonly file: string;
+  readonly line?: number;
+  readonly record?: number;
+  readonly row?: number;
+};
 
 /** How the file(s) map to partitions. */
 type Layout =
@@ -65,7 +76,23 @@ export function openFileInput(options: FileInputOptions): FileInput {
   return {
     batches,
     ranges: () => [...ranges.values()].sort((a, b) => a.partition - b.partition).map((range) => ({ ...range })),
+    position: (partition, record) => {
+      const file = layout.kind === 'split' ? layout.file : layout.files.find((f) => f.partition === partition);
+      return file === undefined ? undefined : filePosition(file, record as FileRecord);
+    },
   };
+}
+
+function filePosition(file: PartitionFile, record: FileRecord): FilePosition {
+  const index = record.index ?? record.offset;
+  switch (file.format) {
+    case 'ndjson':
+      return record.line === undefined ? { file: file.path, record: index } : { file: file.path, line: record.line };
+    case 'avro':
+      return { file: file.path, record: index };
+    case 'parquet':
+      return { file: file.path, row: index };
+  }
 }
 
 function planLayout(options: FileInputOptions): Layout {
@@ -212,7 +239,7 @@ function route(
   } catch (err) {
     return {
       partition: 0,
-      routed: { offset: record.offset, error: `cannot compute the partition key: ${describeError(err)}`, raw: rawOf(record) },
+      routed: { offset: record.offset, line: (record as FileRecord).line, error: `cannot compute the partition key: ${describeError(err)}`, raw: rawOf(record) } as FileRecord,
     };
   }
   if (k === null || k === undefined) return { partition: 0, routed: record };
@@ -220,11 +247,15 @@ function route(
   return { partition: kafkaPartition(typeof k === 'string' ? k : String(k), partitions), routed: record };
 }
 
-function withOffset(record: InputRecord, offset: number): InputRecord {
+/** The record renumbered within its partition; it keeps its index in the file (and NDJSON line and text) for its dead letter. */
+function withOffset(record: FileRecord, offset: number): FileRecord {
+  const index = record.index ?? record.offset;
+  const { line, raw } = record;
   if (record.error !== undefined) {
-    return record.raw === undefined ? { offset, error: record.error } : { offset, error: record.error, raw: record.raw };
+    if (line !== undefined) return { offset, index, line, error: record.error, raw };
+    return raw === undefined ? { offset, index, error: record.error } : { offset, index, error: record.error, raw };
   }
-  return { offset, value: record.value };
+  return line === undefined ? { offset, index, value: record.value } : { offset, index, line, value: record.value, raw };
 }
 
 function rawOf(record: InputRecord): string | Uint8Array | undefined {

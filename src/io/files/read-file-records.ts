@@ -6,7 +6,11 @@ import type { RecordBatches } from './record-batches.js';
 
 export interface FileRecordsOptions {
   readonly batchSize?: number;
-  /** Avro only: the schema records are resolved to. Ignored by self-describing text formats. */
+  /**
+   * The source's Avro reader schema. Every format reads through it, as the Kafka path does:
+   * Avro files are resolved from their writer schema, NDJSON objects and Parquet rows are
+   * checked against it (see record-conformer.ts); a record that does not fit is an error record.
+   */
   readonly readerSchema?: object;
 }
 
