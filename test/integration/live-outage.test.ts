@@ -78,8 +78,8 @@ test('a worker keeps running through a broker kill -9 + restart and a registry o
     stack.env,
   );
   // Kill the broker while the worker is in the middle of the backlog.
-  while (!/task \d ready/.test(w.log) && w.exitCode === null) await sleep(100);
-  await sleep(500);
+  while (!/assigned partitions \d/.test(w.log) && w.exitCode === null) await sleep(100);
+  await sleep(1500);
   process.kill(kafkaPid!, 'SIGKILL');
   await sleep(8000);
   assert.equal(w.exitCode, null, `the worker is still running while the broker is down:\n${w.log}`);

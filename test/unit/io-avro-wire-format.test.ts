@@ -138,3 +138,16 @@ test('an id the registry did not know is asked again after the TTL, not remember
   assert.ok('type' in (await retrying.writerSchema(next)), 'asked again: found');
   assert.ok('missing' in (await remembering.writerSchema(next)), 'within its TTL the first answer stands');
 });
+
+test('invalid UTF-8 in a string is an error record, never a key merged with another (strict like the archive readers)', async () => {
+  const registry = await SchemaRegistryClient.open(stack.registryUrl);
+  const id = await registry.register(`utf8-${randomUUID().slice(0, 8)}-value`, V1);
+  // The same binary layout with bytes in place of the string: lets a test write invalid UTF-8.
+  const asBytes = avsc.Type.forSchema({ ...V1, fields: V1.fields.map((f) => (f.name === 'id' ? { name: 'id', type: 'bytes' } : f)) } as avsc.Schema);
+  const frame = (idBytes: number[]): Buffer => toWireFormat(id, asBytes.toBuffer({ ...record, id: Buffer.from(idBytes) }));
+  const decoder = new WireDecoder(registry, V1);
+  const [a, b, ok] = await decoder.decodeAll([frame([0x63, 0xff, 0xfe]), frame([0x63, 0xfe, 0xff]), frame([0x63, 0xc3, 0xa9])]);
+  assert.match(a.error ?? '', /invalid UTF-8/);
+  assert.match(b.error ?? '', /invalid UTF-8/);
+  assert.equal((ok.value as { id: string }).id, 'cé');
+});

@@ -9,7 +9,7 @@
  */
 import type avsc from 'avsc';
 import type { SourceValue } from '../../engine/input.js';
-import { avroReaderType } from './avro-reader-type.js';
+import { strictUtf8Type } from './avro-strict-strings.js';
 import type { SchemaRegistryPort } from './registry-client.js';
 import { readWireHeader } from './wire-format.js';
 import { emptyValue, notAvroSchema, undecodableAvro, unknownSchemaId, unresolvableSchema } from './wire-format-error.js';
@@ -46,7 +46,8 @@ export class WireDecoder {
     /** The topology's schema for the source (its .avsc). */
     readerSchema: object,
   ) {
-    this.readerType = avroReaderType(readerSchema);
+    // Strict UTF-8, as the archive readers: invalid text is an error record, never a merged key.
+    this.readerType = strictUtf8Type(readerSchema);
   }
 
   /** Decode one value. */

@@ -1,7 +1,7 @@
 import avsc from 'avsc';
 import type { InputRecord, SourceValue } from '../../engine/input.js';
 import { AVRO_CODECS, AVRO_PARTIAL_CODECS, type AvroBlockCodec } from './avro-codecs.js';
-import { strictUtf8Type } from './avro-strict-strings.js';
+import { strictUtf8Type } from '../avro/avro-strict-strings.js';
 import { FileBytes } from './file-bytes.js';
 import { describeError, FileInputError } from './file-input-error.js';
 import { checkBatchSize, DEFAULT_BATCH_SIZE, type RecordBatches } from './record-batches.js';
