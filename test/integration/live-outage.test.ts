@@ -47,6 +47,19 @@ test.after(async () => {
   }
 });
 
+/** Input records the group has committed so far. */
+async function committedCount(): Promise<number> {
+  const conn = await KafkaConnection.open({ brokers: stack.brokers });
+  try {
+    const committed = await conn.admin.fetchOffsets({ groupId: t.group, topics: [t.transactions] });
+    return committed[0].partitions.reduce((n, p) => n + Math.max(0, Number(p.offset)), 0);
+  } catch {
+    return 0;
+  } finally {
+    await conn.close().catch(() => undefined);
+  }
+}
+
 async function committedAll(): Promise<boolean> {
   const conn = await KafkaConnection.open({ brokers: stack.brokers });
   try {
@@ -63,8 +76,8 @@ async function committedAll(): Promise<boolean> {
 const kafkaPid = stackPid('kafka');
 const registryPid = stackPid('registry');
 
-test('a worker keeps running through a broker kill -9 + restart and a registry outage, and serves every vector once', { timeout: 240_000, skip: kafkaPid === null || registryPid === null ? 'needs the local stack of this checkout (scripts/stack)' : false }, async () => {
-  const data = await writeCardDataset({ outDir: join(dir, 'data'), events: 4000, seed: 21, format: 'ndjson' });
+test('a worker keeps running through a broker kill -9 + restart and a registry outage, and serves every vector once', { timeout: 300_000, skip: kafkaPid === null || registryPid === null ? 'needs the local stack of this checkout (scripts/stack)' : false }, async () => {
+  const data = await writeCardDataset({ outDir: join(dir, 'data'), events: 12000, seed: 21, format: 'ndjson' });
   const lines = readFileSync(data.transactionsPath, 'utf8').split('\n').filter((l) => l !== '');
   const produce = async (part: string[], name: string): Promise<void> => {
     const file = join(dir, `${name}.ndjson`);
@@ -72,14 +85,13 @@ test('a worker keeps running through a broker kill -9 + restart and a registry o
     await produceFile({ plan, source: 'transactions', input: file, topic: t.transactions, partitions: PARTITIONS, brokers: stack.brokers, registryUrl: stack.registryUrl, batchSize: 200 });
   };
   await produceFile({ plan, source: 'chargebacks', input: data.chargebacksPath, topic: t.chargebacks, partitions: PARTITIONS, brokers: stack.brokers, registryUrl: stack.registryUrl });
-  await produce(lines.slice(0, 2000), 'a');
+  await produce(lines.slice(0, 8000), 'a');
   const w = spawnSkewless(
     ['run', 'topologies/card-fraud.ts', '--state', join(dir, 'state'), '--group', t.group, '--topic', `transactions=${t.transactions}`, '--output-topic', `card_features=${t.features}`, '--output-topic', `card_daily_spend=${t.daily}`, '--side-prefix', t.side, '--max-batch', '50'],
     stack.env,
   );
   // Kill the broker while the worker is in the middle of the backlog.
-  while (!/assigned partitions \d/.test(w.log) && w.exitCode === null) await sleep(100);
-  await sleep(1500);
+  while ((await committedCount()) < 400 && w.exitCode === null) await sleep(100);
   process.kill(kafkaPid!, 'SIGKILL');
   await sleep(8000);
   assert.equal(w.exitCode, null, `the worker is still running while the broker is down:\n${w.log}`);
@@ -94,19 +106,19 @@ test('a worker keeps running through a broker kill -9 + restart and a registry o
   try {
     const conn = await KafkaConnection.open({ brokers: stack.brokers });
     const producer = await TopicProducer.open(conn);
-    for (const line of lines.slice(2000, 3000)) {
+    for (const line of lines.slice(8000, 10000)) {
       const v = JSON.parse(line) as Record<string, unknown>;
       const key = String(v.card_id);
       await producer.add(t.transactions, { key, value: encoder.encode({ ...v, channel: 'web' }).bytes!, partition: kafkaPartition(key, PARTITIONS) });
     }
     await producer.close();
     await conn.close();
-    await sleep(10_000);
+    await sleep(20_000);
     assert.equal(w.exitCode, null, `the worker is still running while the registry is paused:\n${w.log}`);
   } finally {
     process.kill(registryPid!, 'SIGCONT');
   }
-  await produce(lines.slice(3000), 'c');
+  await produce(lines.slice(10000), 'c');
   const deadline = Date.now() + 120_000;
   while (!(await committedAll())) {
     assert.equal(w.exitCode, null, `worker exited:\n${w.log}`);
@@ -119,6 +131,6 @@ test('a worker keeps running through a broker kill -9 + restart and a registry o
   const out = join(dir, 'replay');
   await replayKafka({ plan, brokers: stack.brokers, registryUrl: stack.registryUrl, topics: { transactions: t.transactions, chargebacks: t.chargebacks }, out, workers: 1 });
   const cmp = compareVectors(await readLiveVectors(stack.brokers, stack.registryUrl, output, t.features), await readReplayVectors(out, output.name), output);
-  assert.ok(cmp.expected > 3900, `replay computed ${cmp.expected}`);
+  assert.ok(cmp.expected > 11_800, `replay computed ${cmp.expected}`);
   assert.deepEqual({ lost: cmp.lost, duplicates: cmp.duplicates, divergent: cmp.divergent }, { lost: 0, duplicates: 0, divergent: 0 }, cmp.examples.join('\n'));
 });
