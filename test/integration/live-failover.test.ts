@@ -193,10 +193,12 @@ test('a vector the output topic refuses (timestamp past message.timestamp.after.
   const conn = await KafkaConnection.open({ brokers: stack.brokers });
   await ensureTopic(conn, t.features, PARTITIONS);
   await conn.close();
-  const lines = readFileSync(data.transactionsPath, 'utf8').split('\n').filter((l) => l !== '');
-  const last = JSON.parse(lines[lines.length - 1]) as Record<string, unknown>;
-  const future = Date.now() + 3 * 24 * 3600 * 1000;
-  lines[lines.length - 1] = JSON.stringify({ ...last, event_time: future });
+  // The data moved to end a day ago, and its last record dated 3 days ahead of now: within the
+  // source's maxFutureSkew (30 days), so the engine serves it, but past what the topic accepts.
+  const parsed = readFileSync(data.transactionsPath, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, number>);
+  const shift = Date.now() - 24 * 3600 * 1000 - Math.max(...parsed.map((r) => r.event_time));
+  const lines = parsed.map((r) => JSON.stringify({ ...r, event_time: r.event_time + shift }));
+  lines[lines.length - 1] = JSON.stringify({ ...parsed[parsed.length - 1], event_time: Date.now() + 3 * 24 * 3600 * 1000 });
   await produceSlice(t, lines, 'refused');
   const w = worker(t, join(dir, 'refused-state'));
   await caughtUp(t, [w]);
