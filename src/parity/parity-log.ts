@@ -23,7 +23,7 @@
  * Non-finite doubles, which JSON cannot hold, are written as the strings "NaN", "Infinity" and
  * "-Infinity"; {@link decodeParityValue} turns them back for numeric features.
  */
-import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { FeatureRow, LateRecord } from '../engine/outputs.js';
 import type { SchemaRegistryClient, SchemaRegistryPort } from '../io/avro/registry-client.js';
@@ -101,7 +101,11 @@ function toLateRecord(l: LateLiveEntry): Record<string, unknown> {
 export class ParityFileWriter {
   private lines: string[] = [];
 
-  constructor(readonly path: string) {
+  constructor(
+    readonly path: string,
+    /** Past this size the file is renamed to `<path>.1` (replacing an older one) and a new one begun. */
+    readonly maxBytes = 256 * 1024 * 1024,
+  ) {
     mkdirSync(dirname(path), { recursive: true });
   }
 
@@ -113,6 +117,8 @@ export class ParityFileWriter {
     if (this.lines.length === 0) return;
     appendFileSync(this.path, `${this.lines.join('\n')}\n`);
     this.lines = [];
+    // Bounded on disk: the current file and one rotated predecessor, which the reader reads first.
+    if (statSync(this.path).size > this.maxBytes) renameSync(this.path, `${this.path}.1`);
   }
 
   /** Forget lines of a batch that was never committed (it will be computed again). */
@@ -316,19 +322,23 @@ export async function readParityLog(conn: KafkaConnection, registry: SchemaRegis
 /** Reads a local parity file (`skewless run --parity-file`): one JSON record per line. */
 export function readParityFile(path: string): ParityLogContents {
   const collector = new ParityLogCollector();
-  readFileSync(path, 'utf8')
-    .split('\n')
-    .forEach((line, i) => {
-      if (line.trim() === '') return;
-      let r: unknown;
-      try {
-        r = JSON.parse(line);
-      } catch (e) {
-        collector.fail(`${path}:${i + 1}`, `not JSON: ${e instanceof Error ? e.message : String(e)}`);
-        return;
-      }
-      if (typeof r !== 'object' || r === null) collector.fail(`${path}:${i + 1}`, 'not a JSON object');
-      else collector.add(r as Record<string, unknown>, `${path}:${i + 1}`);
-    });
+  // The rotated predecessor first (older lines), then the current file.
+  for (const file of [`${path}.1`, path]) {
+    if (file !== path && !existsSync(file)) continue;
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .forEach((line, i) => {
+        if (line.trim() === '') return;
+        let r: unknown;
+        try {
+          r = JSON.parse(line);
+        } catch (e) {
+          collector.fail(`${file}:${i + 1}`, `not JSON: ${e instanceof Error ? e.message : String(e)}`);
+          return;
+        }
+        if (typeof r !== 'object' || r === null) collector.fail(`${file}:${i + 1}`, 'not a JSON object');
+        else collector.add(r as Record<string, unknown>, `${file}:${i + 1}`);
+      });
+  }
   return collector.contents();
 }
