@@ -10,7 +10,7 @@ import { mkdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { InputRecord } from '../engine/input.js';
 import { buildProgram, type Program } from '../engine/program.js';
-import { GroupKeyError, InputGapError, StateFormatError, Task, VersionMismatchError } from '../engine/task.js';
+import { GroupKeyError, StateFormatError, Task, VersionMismatchError } from '../engine/task.js';
 import { SchemaRegistryClient, type SchemaRegistryPort } from '../io/avro/registry-client.js';
 import { WireDecoder } from '../io/avro/wire-decoder.js';
 import type { BatchControl, ConsumedBatch } from '../io/kafka/group-consumer.js';
@@ -23,7 +23,11 @@ import type { CompiledPlan } from '../plan/compile.js';
 import { MetricsRegistry } from '../serve/metrics.js';
 import { CHANGELOG_CONFIGS, changelogTopic } from './live/changelog.js';
 import { KafkaLiveCluster, type GroupMember, type LiveCluster } from './live/live-cluster.js';
+import { FailureBackoff } from './live/failure-backoff.js';
+import { IdleInputs } from './live/idle-inputs.js';
+import { checkInputPosition } from './live/input-position.js';
 import { LiveTask } from './live/live-task.js';
+import { TaskRegistry } from './live/task-registry.js';
 import { deadLetterTopic, lateTopic, RecordCollector } from './live/record-collector.js';
 import { commitTask, type CommitContext } from './live/task-commit.js';
 import { openTaskStore, StoreLockedError, type TaskStoreContext } from './live/task-store.js';
@@ -196,25 +200,19 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
     },
   };
 
-  const tasks = new Map<number, LiveTask>();
-  /** Partitions whose local copy failed to load: rebuilt from the changelog on the next open. */
-  const rebuild = new Set<number>();
-  /** First failure of the current run of failures, per partition (for the retry deadline). */
-  const failingSince = new Map<number, number>();
-  const retryDeadlineMs = opts.retryDeadlineMs ?? 300_000;
   let consumer: GroupMember | undefined;
   let stopping = false;
   let fail: (e: Error) => void = () => {};
   const failed = new Promise<Error>((resolve) => (fail = resolve));
+  const backoff = new FailureBackoff(opts.retryDeadlineMs ?? 300_000);
 
-  async function openTask(partition: number): Promise<LiveTask> {
+  async function openTask(partition: number, rebuild: boolean): Promise<LiveTask> {
     const transactionalId = exactlyOnce ? `${groupId}-${plan.version}-task-${partition}` : undefined;
     // Claim the task first: an earlier owner's open transaction is aborted and that owner fenced,
     // so the changelog read next holds everything committed and nothing can follow it.
     const producer = await cluster.openTaskProducer(transactionalId);
     try {
-      const store = await openTaskStore(storeContext, partition, rebuild.has(partition));
-      rebuild.delete(partition);
+      const store = await openTaskStore(storeContext, partition, rebuild);
       let holder: LiveTask | undefined;
       try {
         const task = await Task.open(program, partition, store.backend, collector.sinksFor(() => holder!), { maxCachedKeys: opts.maxCachedKeys });
@@ -230,41 +228,7 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
       throw e;
     }
   }
-
-  const opening = new Map<number, Promise<LiveTask>>();
-  /** Partitions this member owns since the last rebalance. */
-  let owned = new Set<number>();
-  function taskFor(partition: number): Promise<LiveTask> {
-    const lt = tasks.get(partition);
-    if (lt) return Promise.resolve(lt);
-    let p = opening.get(partition);
-    if (!p) {
-      p = openTask(partition).then(
-        async (t) => {
-          opening.delete(partition);
-          if (!owned.has(partition) || stopping) {
-            // Revoked (or stopping) while it opened: release the store and the id for the new owner.
-            await t.close();
-            throw new Error(`task ${partition} was revoked while it opened`);
-          }
-          tasks.set(partition, t);
-          return t;
-        },
-        (e: unknown) => {
-          opening.delete(partition);
-          throw e;
-        },
-      );
-      opening.set(partition, p);
-    }
-    return p;
-  }
-
-  async function dropTask(lt: LiveTask): Promise<void> {
-    if (tasks.get(lt.partition) === lt) tasks.delete(lt.partition);
-    parityLog?.discardFile();
-    await lt.close();
-  }
+  const tasks = new TaskRegistry(openTask);
 
   const commitContext: CommitContext = {
     groupId,
@@ -280,60 +244,27 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
       fail(e as Error);
       return;
     }
-    if (e instanceof StateFormatError) rebuild.add(partition);
-    if (lt) await dropTask(lt);
-    if (!owned.has(partition)) return; // revoked: the new owner takes it from its last commit
+    if (e instanceof StateFormatError) tasks.markForRebuild(partition);
+    if (lt) {
+      parityLog?.discardFile();
+      await tasks.drop(lt);
+    }
+    if (!tasks.owns(partition)) return; // revoked: the new owner takes it from its last commit
     if (e instanceof TaskFencedError) {
       log(`skewless: task ${partition}: ${e.message}; giving it up`);
       return;
     }
-    const now = clock();
-    const since = failingSince.get(partition) ?? now;
-    failingSince.set(partition, since);
     const text = e instanceof StoreLockedError ? `state store busy (${e.message})` : kafkaErrorText(e);
-    if (now - since > retryDeadlineMs) {
-      fail(new Error(`partition ${partition} kept failing for ${Math.round((now - since) / 1000)} s: ${text}`));
+    const decision = backoff.failed(partition, clock());
+    if (decision.giveUp) {
+      fail(new Error(`partition ${partition} kept failing for ${decision.failingForS} s: ${text}`));
       return;
     }
-    const attempt = Math.round((now - since) / 1000);
-    log(`skewless: task ${partition}: batch not committed (${text}); state dropped, retrying from the last commit${attempt > 0 ? ` (failing for ${attempt} s)` : ''}`);
-    const delay = Math.min(10_000, 250 * 2 ** Math.min(6, Math.floor((now - since) / 2000)));
-    for (let waited = 0; waited < delay && !stopping; waited += 500) {
-      await sleep(Math.min(500, delay - waited));
+    log(`skewless: task ${partition}: batch not committed (${text}); state dropped, retrying from the last commit${decision.failingForS > 0 ? ` (failing for ${decision.failingForS} s)` : ''}`);
+    for (let waited = 0; waited < decision.delayMs && !stopping; waited += 500) {
+      await sleep(Math.min(500, decision.delayMs - waited));
       await ctl?.heartbeat().catch(() => undefined);
     }
-  }
-
-  /**
-   * The gap rule at the driver: a fetch that starts beyond what the task needs would skip input
-   * (e.g. the group offset is ahead of this task's state): move the fetch back instead. The same
-   * seek repeating means the offsets are gone from the log: stop, naming both positions.
-   */
-  function checkPosition(lt: LiveTask, batch: ConsumedBatch, source: string): boolean {
-    const need = lt.task.nextOffset(source);
-    if (batch.fetchedOffset <= need) {
-      lt.seeks.delete(batch.topic);
-      return true;
-    }
-    const prev = lt.seeks.get(batch.topic);
-    const again = prev?.offset === need;
-    const count = again ? prev.count + 1 : 1;
-    const since = again ? prev.since : clock();
-    lt.seeks.set(batch.topic, { offset: need, count, since });
-    // A batch or two fetched before the seek took effect can still arrive: only a position that
-    // keeps coming back for a while means the broker no longer has the offsets.
-    if (count > 5 && clock() - since > 5000) {
-      fail(
-        new Error(
-          `${new InputGapError(lt.partition, source, need, batch.fetchedOffset).message}. The input offsets the state needs are no longer in ${batch.topic} ` +
-            '(retention?): rebuild the state with skewless bootstrap into a new --state and --group.',
-        ),
-      );
-      return false;
-    }
-    log(`skewless: task ${lt.partition}: ${batch.topic} fetched from offset ${batch.fetchedOffset} but the state needs ${need}; seeking back`);
-    consumer!.seek(batch.topic, lt.partition, need);
-    return false;
   }
 
   const onBatchTiming = opts.onBatchTiming;
@@ -345,7 +276,7 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
     /** Set once the engine may have changed the task's memory: a failure after it drops the task. */
     let touched = false;
     try {
-      lt = await taskFor(batch.partition);
+      lt = await tasks.taskFor(batch.partition);
       const decoded = await decoders.get(batch.topic)!.decodeAll(batch.messages.map((m) => m.value));
       const records: InputRecord[] = batch.messages.map((m, i) => {
         const d = decoded[i];
@@ -355,54 +286,39 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
       const task = lt;
       await task.serial(async () => {
         if (task.closed) return; // revoked meanwhile: the new owner reads these records
-        if (!checkPosition(task, batch, name)) return;
+        const position = checkInputPosition(task, batch, name, clock());
+        if (position.kind === 'stop') return fail(position.error);
+        if (position.kind === 'seek') {
+          log(`skewless: task ${task.partition}: ${batch.topic} fetched from offset ${batch.fetchedOffset} but the state needs ${position.offset}; seeking back`);
+          return consumer!.seek(batch.topic, task.partition, position.offset);
+        }
         touched = true;
         const startedAt = performance.now();
         task.lastInputAt.set(name, clock());
-        let engineMs = 0;
-        let produceMs = 0;
-        const checkpointMs = 0;
-        let outputs = 0;
-        let changelogRecords = 0;
-        let changelogBytes = 0;
+        const t = { engineMs: 0, produceMs: 0, outputs: 0, changelogRecords: 0, changelogBytes: 0 };
         const step = opts.maxBatch ?? records.length;
         for (let i = 0; i < records.length; i += step) {
           const e0 = performance.now();
           await task.task.process({ source: name, partition: batch.partition, records: records.slice(i, i + step), fetchedFrom: i === 0 ? batch.fetchedOffset : undefined });
           const e1 = performance.now();
           const r = await commitTask(task, commitContext);
-          const e2 = performance.now();
-          engineMs += e1 - e0;
-          produceMs += e2 - e1;
-          outputs += r.outputs;
-          changelogRecords += r.changelogRecords;
-          changelogBytes += r.changelogBytes;
+          t.engineMs += e1 - e0;
+          t.produceMs += performance.now() - e1;
+          t.outputs += r.outputs;
+          t.changelogRecords += r.changelogRecords;
+          t.changelogBytes += r.changelogBytes;
           await ctl.heartbeat();
         }
         ctl.done();
-        failingSince.delete(batch.partition);
+        backoff.succeeded(batch.partition);
         publishTaskMetrics(metrics, task, parityLog !== undefined);
-        metrics.inc('skewless_changelog_bytes_total', 'Bytes of changelog records written', changelogBytes, { partition: String(batch.partition) });
+        metrics.inc('skewless_changelog_bytes_total', 'Bytes of changelog records written', t.changelogBytes, { partition: String(batch.partition) });
         const last = batch.messages[batch.messages.length - 1].offset;
         metrics.set('skewless_consumer_lag', 'gauge', 'Records between the last fetched offset and the log end', Math.max(0, batch.highWatermark - last - 1), {
           topic: batch.topic,
           partition: String(batch.partition),
         });
-        onBatchTiming?.({
-          topic: batch.topic,
-          partition: batch.partition,
-          records: records.length,
-          fetchedAt,
-          doneAt: performance.now(),
-          decodeMs: decodedAt - fetchedAt,
-          queueMs: startedAt - decodedAt,
-          engineMs,
-          produceMs,
-          checkpointMs,
-          outputs,
-          changelogRecords,
-          changelogBytes,
-        });
+        onBatchTiming?.({ topic: batch.topic, partition: batch.partition, records: records.length, fetchedAt, doneAt: performance.now(), decodeMs: decodedAt - fetchedAt, queueMs: startedAt - decodedAt, checkpointMs: 0, ...t });
       });
     } catch (e) {
       if (stopping) return;
@@ -410,57 +326,26 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
     }
   }
 
-  // A multi-source task may skip an idle input (DESIGN.md rule 3) only when that input is
-  // caught up with the broker and has been quiet for idleMs; each skip is logged and counted.
   const idleMs = opts.idleMs ?? 5000;
-  // With an injected clock the caller drives idle checks (checkIdleInputs), so none runs by itself.
-  // Single-source tasks need it too: a partition with fewer records than the future-skew
-  // warm-up holds them until it is caught up and quiet.
+  const idle = new IdleInputs({
+    cluster,
+    sourceTopics: topicOfSource,
+    idleMs,
+    clock,
+    log,
+    tasks: () => (stopping ? [] : tasks.all()),
+    member: () => consumer,
+    commit: async (lt) => {
+      await commitTask(lt, commitContext);
+      publishTaskMetrics(metrics, lt, parityLog !== undefined);
+    },
+    onFailure: (lt, e) => onFailure(lt.partition, lt, e),
+  });
+  // With an injected clock the caller drives idle checks (checkIdleInputs). Single-source tasks
+  // need the check too: a partition with fewer records than the future-skew warm-up holds them
+  // until it is caught up and quiet.
   const idleTimer =
-    opts.clock === undefined
-      ? setInterval(() => void skipIdleInputs().catch((e: unknown) => log(`skewless: idle check failed: ${kafkaErrorText(e)}`)), Math.max(100, Math.min(1000, idleMs / 2)))
-      : undefined;
-  let idleCheckRunning = false;
-  async function skipIdleInputs(): Promise<void> {
-    if (idleCheckRunning || stopping) return;
-    idleCheckRunning = true;
-    try {
-      const waiting = [...tasks.values()].filter((lt) => lt.task.pendingInputs > 0);
-      if (waiting.length === 0) return;
-      const ends = new Map<string, Map<number, number>>();
-      for (const topic of sourceOfTopic.keys()) ends.set(topic, await cluster.endOffsets(topic));
-      const now = clock();
-      for (const lt of waiting) {
-        for (const s of program.sources) {
-          const name = s.node.name;
-          const topic = topicOfSource.get(name)!;
-          if (lt.task.pendingOf(name) > 0) continue;
-          const end = ends.get(topic)?.get(lt.partition) ?? 0;
-          const reached = Math.max(lt.task.nextOffset(name), consumer?.fetchedUpTo(topic, lt.partition) ?? 0);
-          const quietFor = now - (lt.lastInputAt.get(name) ?? now);
-          if (reached < end || quietFor < idleMs) continue;
-          await lt.serial(async () => {
-            if (lt.closed || lt.task.pendingOf(name) > 0) return;
-            const before = lt.task.currentStreamTime;
-            try {
-              const released = await lt.task.skipIdleInput(name);
-              if (released === 0) return;
-              log(
-                `skewless: task ${lt.partition}: merge skip ${lt.task.counters.mergeSkips}: input ${name} (${topic}) caught up at offset ${reached} and idle ${Math.round(quietFor)} ms; ` +
-                  `released ${released} held records; stream time ${fmtTime(before)} → ${fmtTime(lt.task.currentStreamTime)}`,
-              );
-              await commitTask(lt, commitContext);
-              publishTaskMetrics(metrics, lt, parityLog !== undefined);
-            } catch (e) {
-              await onFailure(lt.partition, lt, e);
-            }
-          });
-        }
-      }
-    } finally {
-      idleCheckRunning = false;
-    }
-  }
+    opts.clock === undefined ? setInterval(() => void idle.check().catch((e: unknown) => log(`skewless: idle check failed: ${kafkaErrorText(e)}`)), Math.max(100, Math.min(1000, idleMs / 2))) : undefined;
 
   consumer = await cluster.joinGroup({
     onFatal: (e) => fail(e),
@@ -472,20 +357,12 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
     sessionTimeoutMs: opts.sessionTimeoutMs,
     log,
     onAssignment: (assignment) => {
-      owned = new Set(Object.values(assignment).flat());
-      for (const [p, lt] of tasks) {
-        if (owned.has(p)) continue;
-        // Revoked: every applied batch is committed; release the store for the new owner.
-        tasks.delete(p);
-        void lt.serial(() => lt.close());
-      }
-      log(`skewless: assigned partitions ${[...owned].sort((a, b) => a - b).join(', ') || '(none)'}`);
+      const owned = Object.values(assignment).flat();
+      const toOpen = tasks.assign(owned);
+      log(`skewless: assigned partitions ${[...new Set(owned)].sort((a, b) => a - b).join(', ') || '(none)'}`);
       // Open (and if needed restore) every assigned task now, not when its next record comes:
       // failover does not wait for traffic, and state of another version is refused at once.
-      for (const p of owned) {
-        if (tasks.has(p) || stopping) continue;
-        void taskFor(p).catch((e: unknown) => onFailure(p, undefined, e));
-      }
+      for (const p of toOpen) void tasks.taskFor(p).catch((e: unknown) => onFailure(p, undefined, e));
     },
   });
   log(`skewless: ${delivery} delivery, changelog ${changelog}`);
@@ -493,19 +370,12 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
   return {
     metrics,
     failed,
-    checkIdleInputs: skipIdleInputs,
+    checkIdleInputs: () => idle.check(),
     async stop(): Promise<void> {
       stopping = true;
       if (idleTimer) clearInterval(idleTimer);
       await consumer!.stop();
-      for (const lt of tasks.values()) await lt.serial(() => lt.close());
-      tasks.clear();
+      await tasks.closeAll();
     },
   };
-}
-
-function fmtTime(t: number): string {
-  if (!Number.isFinite(t)) return String(t);
-  const d = new Date(t);
-  return Number.isNaN(d.getTime()) ? String(t) : d.toISOString();
 }

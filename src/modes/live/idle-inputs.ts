@@ -1,0 +1,73 @@
+/**
+ * The one place live may differ from replay (DESIGN.md rule 3): a task holding records may
+ * release them without waiting for a quiet input, but only when that input holds nothing in
+ * the merge, has been read up to the broker's end offset, and has been quiet for idleMs. Each
+ * skip is logged with partition, input and stream times, and counted once (merge_skips).
+ */
+import type { LiveCluster, GroupMember } from './live-cluster.js';
+import type { LiveTask } from './live-task.js';
+
+export interface IdleInputsContext {
+  readonly cluster: LiveCluster;
+  /** Input topic per engine source name. */
+  readonly sourceTopics: ReadonlyMap<string, string>;
+  readonly idleMs: number;
+  readonly clock: () => number;
+  readonly log: (line: string) => void;
+  readonly tasks: () => readonly LiveTask[];
+  readonly member: () => GroupMember | undefined;
+  /** Commit what a skip released (called inside the task's queue). */
+  readonly commit: (lt: LiveTask) => Promise<void>;
+  /** A skip or its commit failed. */
+  readonly onFailure: (lt: LiveTask, e: unknown) => Promise<void>;
+}
+
+export class IdleInputs {
+  private running = false;
+
+  constructor(private readonly ctx: IdleInputsContext) {}
+
+  /** Apply the rule to every task now (a timer calls this; so do tests). */
+  async check(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      const waiting = this.ctx.tasks().filter((lt) => lt.task.pendingInputs > 0);
+      if (waiting.length === 0) return;
+      const ends = new Map<string, Map<number, number>>();
+      for (const topic of new Set(this.ctx.sourceTopics.values())) ends.set(topic, await this.ctx.cluster.endOffsets(topic));
+      const now = this.ctx.clock();
+      for (const lt of waiting) for (const [name, topic] of this.ctx.sourceTopics) await this.consider(lt, name, topic, ends.get(topic)?.get(lt.partition) ?? 0, now);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async consider(lt: LiveTask, name: string, topic: string, end: number, now: number): Promise<void> {
+    if (lt.task.pendingOf(name) > 0) return;
+    const reached = Math.max(lt.task.nextOffset(name), this.ctx.member()?.fetchedUpTo(topic, lt.partition) ?? 0);
+    const quietFor = now - (lt.lastInputAt.get(name) ?? now);
+    if (reached < end || quietFor < this.ctx.idleMs) return;
+    await lt.serial(async () => {
+      if (lt.closed || lt.task.pendingOf(name) > 0) return;
+      const before = lt.task.currentStreamTime;
+      try {
+        const released = await lt.task.skipIdleInput(name);
+        if (released === 0) return;
+        this.ctx.log(
+          `skewless: task ${lt.partition}: merge skip ${lt.task.counters.mergeSkips}: input ${name} (${topic}) caught up at offset ${reached} and idle ${Math.round(quietFor)} ms; ` +
+            `released ${released} held records; stream time ${fmtTime(before)} → ${fmtTime(lt.task.currentStreamTime)}`,
+        );
+        await this.ctx.commit(lt);
+      } catch (e) {
+        await this.ctx.onFailure(lt, e);
+      }
+    });
+  }
+}
+
+function fmtTime(t: number): string {
+  if (!Number.isFinite(t)) return String(t);
+  const d = new Date(t);
+  return Number.isNaN(d.getTime()) ? String(t) : d.toISOString();
+}
