@@ -380,8 +380,11 @@ export class Task {
         const owners = this.groupOwners[groups[i].index];
         const k = visit.keys[i];
         const owner = owners.get(k);
-        if (owner === undefined) owners.set(k, key);
-        else if (owner !== key) throw new GroupKeyError(groups[i].name, k, owner, key, source.node.name, partition, rec.offset);
+        // A group keyed by the source key itself (the common case) is remembered only if the
+        // same value ever comes from another source key, so this map stays small.
+        if (owner === undefined) {
+          if (k !== key) owners.set(k, key);
+        } else if (owner !== key) throw new GroupKeyError(groups[i].name, k, owner, key, source.node.name, partition, rec.offset);
       }
     }
     return { t, rank: source.rank, partition, offset: rec.offset, source, rec, key, visits, error: undefined };
