@@ -25,6 +25,9 @@ interface OutputEncoder {
 export const lateTopic = (prefix: string): string => `${prefix}-late`;
 export const deadLetterTopic = (prefix: string): string => `${prefix}-dead-letters`;
 
+/** Timestamp bounds at or above this are no bound (Kafka's Long.MAX_VALUE read as a JS number). */
+const UNBOUNDED = 2 ** 62;
+
 function columnValue(v: AggValue, c: OutputColumn): unknown {
   if (v === null) return null;
   if (c.type === 'boolean') return v === 1;
@@ -127,11 +130,15 @@ export class RecordCollector {
   private refusal(topic: string, m: OutgoingMessage): string | undefined {
     const limits = this.limits.get(topic);
     if (limits === undefined) return undefined;
-    let size = (m.value?.byteLength ?? 0) + (m.key === null ? 0 : typeof m.key === 'string' ? Buffer.byteLength(m.key) : m.key.byteLength);
-    for (const [k, v] of Object.entries(m.headers ?? {})) size += k.length + (typeof v === 'string' ? Buffer.byteLength(v) : v.byteLength);
-    // A record batch adds about 70 bytes of framing to its one record.
-    if (size + 128 > limits.maxMessageBytes) return `record of ${size} bytes exceeds max.message.bytes ${limits.maxMessageBytes} of topic ${topic}`;
-    if (m.timestamp !== undefined && limits.timestampType === 'CreateTime') {
+    let size = (m.value?.byteLength ?? 0) + (m.key === null ? 0 : typeof m.key === 'string' ? m.key.length * 3 : m.key.byteLength);
+    // Headers are small; they only need counting when the record is anywhere near the limit.
+    if (size + 65_536 > limits.maxMessageBytes) {
+      size = (m.value?.byteLength ?? 0) + (m.key === null ? 0 : typeof m.key === 'string' ? Buffer.byteLength(m.key) : m.key.byteLength);
+      for (const [k, v] of Object.entries(m.headers ?? {})) size += k.length + (typeof v === 'string' ? Buffer.byteLength(v) : v.byteLength);
+      // A record batch adds about 70 bytes of framing to its one record.
+      if (size + 128 > limits.maxMessageBytes) return `record of ${size} bytes exceeds max.message.bytes ${limits.maxMessageBytes} of topic ${topic}`;
+    }
+    if (m.timestamp !== undefined && limits.timestampType === 'CreateTime' && (limits.timestampAfterMaxMs < UNBOUNDED || limits.timestampBeforeMaxMs < UNBOUNDED)) {
       const now = this.now();
       if (m.timestamp > now + limits.timestampAfterMaxMs || m.timestamp < now - limits.timestampBeforeMaxMs) {
         return (
