@@ -91,10 +91,8 @@ export interface LiveBatchTiming {
   readonly queueMs: number;
   /** Task.process: the engine, including output encoding. */
   readonly engineMs: number;
-  /** The transaction (outputs, changelog, offsets) until committed. */
+  /** The commit: the transaction (outputs, changelog, offsets) until committed, then the local store write. */
   readonly produceMs: number;
-  /** The local store write after the commit. */
-  readonly checkpointMs: number;
   readonly outputs: number;
   readonly changelogRecords: number;
   readonly changelogBytes: number;
@@ -318,7 +316,7 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
           topic: batch.topic,
           partition: String(batch.partition),
         });
-        onBatchTiming?.({ topic: batch.topic, partition: batch.partition, records: records.length, fetchedAt, doneAt: performance.now(), decodeMs: decodedAt - fetchedAt, queueMs: startedAt - decodedAt, checkpointMs: 0, ...t });
+        onBatchTiming?.({ topic: batch.topic, partition: batch.partition, records: records.length, fetchedAt, doneAt: performance.now(), decodeMs: decodedAt - fetchedAt, queueMs: startedAt - decodedAt, ...t });
       });
     } catch (e) {
       if (stopping) return;

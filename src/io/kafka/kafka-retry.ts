@@ -80,7 +80,7 @@ interface ErrorLike {
 }
 
 /** The error and the errors it wraps (kafkajs: originalError, cause), outermost first. */
-function errorChain(e: unknown): ErrorLike[] {
+export function errorChain(e: unknown): ErrorLike[] {
   const chain: ErrorLike[] = [];
   let cur: unknown = e;
   while (cur !== null && typeof cur === 'object' && !chain.includes(cur as ErrorLike) && chain.length < 10) {

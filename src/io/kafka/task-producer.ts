@@ -9,6 +9,7 @@
 import type { Message, Producer, RecordMetadata, Transaction } from 'kafkajs';
 import kafkajs from './kafkajs-runtime.js';
 import type { KafkaConnection } from './kafka-connection.js';
+import { errorChain } from './kafka-retry.js';
 import type { TopicPartitionOffset } from './group-consumer.js';
 import { messageBytes, toKafkaMessage, type OutgoingMessage } from './topic-producer.js';
 
@@ -39,18 +40,6 @@ export class TaskFencedError extends Error {
 
 const FENCED_TYPES = new Set(['INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED', 'TRANSACTION_COORDINATOR_FENCED', 'INVALID_PRODUCER_ID_MAPPING']);
 const FENCED_CODES = new Set([47, 90, 52, 49]);
-
-/** The errors a kafkajs failure wraps, outermost first. */
-export function errorChain(e: unknown): unknown[] {
-  const chain: unknown[] = [];
-  let cur: unknown = e;
-  while (cur !== undefined && cur !== null && chain.length < 8) {
-    chain.push(cur);
-    const c = cur as { originalError?: unknown; cause?: unknown };
-    cur = c.originalError ?? c.cause;
-  }
-  return chain;
-}
 
 export function isFencedError(e: unknown): boolean {
   return errorChain(e).some((x) => {

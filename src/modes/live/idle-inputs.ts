@@ -4,6 +4,7 @@
  * the merge, has been read up to the broker's end offset, and has been quiet for idleMs. Each
  * skip is logged with partition, input and stream times, and counted once (merge_skips).
  */
+import { formatEventTime } from '../../time/event-time.js';
 import type { LiveCluster, GroupMember } from './live-cluster.js';
 import type { LiveTask } from './live-task.js';
 
@@ -56,7 +57,7 @@ export class IdleInputs {
         if (released === 0) return;
         this.ctx.log(
           `skewless: task ${lt.partition}: merge skip ${lt.task.counters.mergeSkips}: input ${name} (${topic}) caught up at offset ${reached} and idle ${Math.round(quietFor)} ms; ` +
-            `released ${released} held records; stream time ${fmtTime(before)} → ${fmtTime(lt.task.currentStreamTime)}`,
+            `released ${released} held records; stream time ${formatEventTime(before)} → ${formatEventTime(lt.task.currentStreamTime)}`,
         );
         await this.ctx.commit(lt);
       } catch (e) {
@@ -64,10 +65,4 @@ export class IdleInputs {
       }
     });
   }
-}
-
-function fmtTime(t: number): string {
-  if (!Number.isFinite(t)) return String(t);
-  const d = new Date(t);
-  return Number.isNaN(d.getTime()) ? String(t) : d.toISOString();
 }

@@ -14,6 +14,7 @@ import type { TopicLimits } from '../../io/kafka/topic-limits.js';
 import type { OutgoingMessage } from '../../io/kafka/topic-producer.js';
 import type { AggValue } from '../../ops/aggregation.js';
 import type { LiveParityLog } from '../../parity/parity-log.js';
+import { formatEventTime } from '../../time/event-time.js';
 
 interface OutputEncoder {
   readonly encoder: WireEncoder;
@@ -142,7 +143,7 @@ export class RecordCollector {
       const now = this.now();
       if (m.timestamp > now + limits.timestampAfterMaxMs || m.timestamp < now - limits.timestampBeforeMaxMs) {
         return (
-          `timestamp ${m.timestamp} (${safeIso(m.timestamp)}) is outside what topic ${topic} accepts ` +
+          `timestamp ${m.timestamp} (${formatEventTime(m.timestamp)}) is outside what topic ${topic} accepts ` +
           `(message.timestamp.after.max.ms ${limits.timestampAfterMaxMs}, before.max.ms ${limits.timestampBeforeMaxMs}); raise them on the topic to accept event-time timestamps`
         );
       }
@@ -215,9 +216,4 @@ export class RecordCollector {
     const marker = this.parityLog?.lateMessageFor(l);
     if (marker !== undefined) this.push(b, this.parityLog!.topic, marker, l.source, l.offset);
   }
-}
-
-function safeIso(t: number): string {
-  const d = new Date(t);
-  return Number.isNaN(d.getTime()) ? 'outside the date range' : d.toISOString();
 }
