@@ -20,6 +20,20 @@ export interface ParityFlags {
   workers?: string;
   since?: string;
   until?: string;
+  state?: string;
+  parityRate?: string;
+}
+
+/** --state needs the live sampling rate: the state must hold every key the live workers sample. */
+function parityState(flags: ParityFlags): { dir: string; rate: number } | undefined {
+  if (flags.state === undefined) {
+    if (flags.parityRate !== undefined) throw new Error('--parity-rate is only used with --state <dir> (an incremental parity state)');
+    return undefined;
+  }
+  if (flags.parityRate === undefined) throw new Error('--state needs --parity-rate <r>: the rate the live workers sample at (skewless run --parity-rate)');
+  const rate = Number(flags.parityRate);
+  if (flags.parityRate.trim() === '' || !Number.isFinite(rate) || rate <= 0 || rate > 1) throw new Error(`--parity-rate ${flags.parityRate}: expected a number in (0, 1]`);
+  return { dir: flags.state, rate };
 }
 
 /**
@@ -59,6 +73,7 @@ export async function runParityCommand(file: string, flags: ParityFlags, command
     sample: sampleOf(flags.sample),
     since,
     until,
+    state: parityState(flags),
     topics: parseTopics(flags.topic ?? [], plan.topology.sources.map((s) => s.name)),
     tolerance,
     workers: flags.workers === undefined ? undefined : positiveInt(flags.workers, '--workers'),
@@ -77,6 +92,8 @@ export function registerParityCommand(program: Command): void {
     .requiredOption('--sample <topic|file>', 'the parity log: its topic (skewless run --parity-topic) or local file (--parity-file)')
     .option('--since <time>', 'only sampled vectors with event time from this ISO instant, or this long ago (e.g. 1h, 2d)')
     .option('--until <time>', 'only sampled vectors with event time before this ISO instant, or this long ago')
+    .option('--state <dir>', 'keep the recomputed state of the sampled keys here between runs, so each run replays only new input (an hourly job); needs --parity-rate')
+    .option('--parity-rate <r>', 'with --state: the rate the live workers sample at (skewless run --parity-rate)')
     .option('--topic <source=topic...>', "a source's topic (default the topology's)")
     .option('--tolerance <r>', 'relative difference above which a float value mismatches', '0.1')
     .option('--json', 'print the full result as JSON')

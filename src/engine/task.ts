@@ -72,12 +72,14 @@ interface Prepared {
   readonly rec: InputRecord;
   readonly key: string;
   readonly visits: Visit[];
+  /** False when the task's key filter leaves this record's key out: it moves stream time but touches no state. */
+  readonly keep: boolean;
   readonly error?: string;
 }
 
 /** A record that will be dead-lettered: it sorts first in the merge, since it has no event time. */
 function rejected(source: SourceProgram, partition: number, rec: InputRecord, error: string, key = ''): Prepared {
-  return { t: -Infinity, rank: source.rank, partition, offset: rec.offset, source, rec, key, visits: [], error };
+  return { t: -Infinity, rank: source.rank, partition, offset: rec.offset, source, rec, key, visits: [], keep: true, error };
 }
 
 /** Placeholder for a timeline whose stored state is being fetched. */
@@ -138,6 +140,14 @@ export interface TaskOptions {
    * it: state round-trips through its encoding exactly (the crash tests rely on the same).
    */
   readonly maxCachedKeys?: number;
+  /**
+   * Only records whose source key passes get state and outputs; the others still pass every
+   * check and move stream time, so the kept keys' values, late decisions and window closings
+   * are exactly those of an unfiltered run (parity recomputes only the sampled keys this way).
+   * Sound because a group key refines the source key (GroupKeyError), so no kept group sees a
+   * left-out record.
+   */
+  readonly keyFilter?: (sourceKey: string) => boolean;
 }
 
 /** In-memory cache of lookback state (not persisted, not part of any output). */
@@ -193,6 +203,7 @@ export class Task {
   private batchNo = 0;
   private evictions = 0;
   private readonly maxCachedKeys: number;
+  private readonly keyFilter: ((sourceKey: string) => boolean) | undefined;
   /** Stale event entries found while loading, deleted at the next checkpoint. */
   private staleDeletes: string[] = [];
   /** The first records, held until WARMUP carry a time (null once stream time is set). */
@@ -214,6 +225,7 @@ export class Task {
     options: TaskOptions,
   ) {
     this.maxCachedKeys = options.maxCachedKeys ?? DEFAULT_MAX_CACHED_KEYS;
+    this.keyFilter = options.keyFilter;
     if (!Number.isInteger(this.maxCachedKeys) || this.maxCachedKeys < 1) throw new RangeError(`maxCachedKeys must be a positive integer, got ${this.maxCachedKeys}`);
     this.windows = new Map(
       program.windowOps.map((w) => [
@@ -387,7 +399,7 @@ export class Task {
         } else if (owner !== key) throw new GroupKeyError(groups[i].name, k, owner, key, source.node.name, partition, rec.offset);
       }
     }
-    return { t, rank: source.rank, partition, offset: rec.offset, source, rec, key, visits, error: undefined };
+    return { t, rank: source.rank, partition, offset: rec.offset, source, rec, key, visits, keep: this.keyFilter === undefined || this.keyFilter(key), error: undefined };
   }
 
   private visit(stream: StreamProgram, value: SourceValue, out: Visit[]): void {
@@ -464,6 +476,7 @@ export class Task {
   private async loadTimelines(ready: readonly Prepared[]): Promise<void> {
     const missing: Array<[GroupProgram, string]> = [];
     for (let r = 0; r < ready.length; r++) {
+      if (!ready[r].keep) continue;
       const visits = ready[r].visits;
       for (let v = 0; v < visits.length; v++) {
         const visit = visits[v];
@@ -549,7 +562,8 @@ export class Task {
     if (advanced) this.streamTime = p.t;
     const seq = this.seq++;
     if (p.visits.length === 0) this.counters.filtered++;
-    for (const visit of p.visits) {
+    const visits = p.keep ? p.visits : [];
+    for (const visit of visits) {
       const groups = visit.stream.groups;
       for (let gi = 0; gi < groups.length; gi++) {
         const g = groups[gi];

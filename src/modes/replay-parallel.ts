@@ -33,7 +33,10 @@ export async function replayInParallel(opts: ParallelReplayOptions): Promise<Rep
   const tempState = opts.stateDir === undefined;
   const stateDir = opts.stateDir ?? mkdtempSync(join(tmpdir(), 'skewless-state-'));
   try {
-    if (workers === 1) return await replayPartitions({ plan: opts.plan, input: opts.input, out: opts.out, deadLetterDir: opts.deadLetterDir, droppedLateDir: opts.droppedLateDir, onProgress: opts.onProgress, stateDir });
+    if (workers === 1) {
+      const { plan, input, out, deadLetterDir, droppedLateDir, onProgress, keys, stopAtFrontier } = opts;
+      return await replayPartitions({ plan, input, out, deadLetterDir, droppedLateDir, onProgress, keys, stopAtFrontier, stateDir });
+    }
     let processed = 0;
     const onProgress = (n: number): void => {
       processed += n;
@@ -61,6 +64,8 @@ function runWorker(
     stateDir,
     deadLetterDir: opts.deadLetterDir,
     droppedLateDir: opts.droppedLateDir,
+    keys: opts.keys,
+    stopAtFrontier: opts.stopAtFrontier,
     worker,
     workers,
   };

@@ -8,6 +8,7 @@ import { addCounters, emptyCounters, type TaskCounters } from '../engine/task-co
 import type { TrainingFileSummary } from '../io/files/parquet-training-writer.js';
 import { canonicalJson } from '../plan/canonical-json.js';
 import type { CompiledPlan } from '../plan/compile.js';
+import { KeySampler } from '../parity/sampler.js';
 import { LevelBackend } from '../state/state-backend.js';
 import { taskStateDir } from '../state/task-state-dir.js';
 import { LabelIndex } from './label-index.js';
@@ -26,6 +27,28 @@ export interface ReplayOutputOptions {
   /** Also write the late records that sources with `late: 'drop'` drop, to this directory (parity uses it). */
   readonly droppedLateDir?: string;
   readonly onProgress?: (processed: number) => void;
+  /** Compute state and rows only for these source keys (every record still moves stream time); all keys when absent. */
+  readonly keys?: KeySelection;
+  /**
+   * Checkpoint at the canonical frontier instead of ending the input: records the merge still
+   * holds (or the first records still held for the future-skew warm-up) stay unapplied, so the
+   * state is exactly what a replay of a longer history holds at that point and a later replay
+   * can continue from it. Rows of held records are then not written.
+   */
+  readonly stopAtFrontier?: boolean;
+}
+
+/** Which source keys a replay computes: listed keys, or those the parity sampler selects at a rate. Plain data for worker threads. */
+export type KeySelection = { readonly keys: readonly string[] } | { readonly rate: number };
+
+function keyFilterOf(selection: KeySelection | undefined): ((key: string) => boolean) | undefined {
+  if (selection === undefined) return undefined;
+  if ('rate' in selection) {
+    const sampler = new KeySampler(selection.rate);
+    return (key) => sampler.selects(key);
+  }
+  const keys = new Set(selection.keys);
+  return (key) => keys.has(key);
 }
 
 export interface ReplayPartitionsOptions extends ReplayOutputOptions {
@@ -96,6 +119,7 @@ export async function replayPartitions(opts: ReplayPartitionsOptions): Promise<R
       ...(droppedLate ? { lateDropped: (l: LateRecord) => droppedLate.write(l.partition, lateJson(l)) } : {}),
     };
 
+    const keyFilter = keyFilterOf(opts.keys);
     const tasks = new Map<number, Task>();
     const backends = new Map<number, LevelBackend>();
     let processed = 0;
@@ -106,7 +130,7 @@ export async function replayPartitions(opts: ReplayPartitionsOptions): Promise<R
         if (!task) {
           const backend = await LevelBackend.open(taskStateDir(opts.stateDir, batch.partition));
           backends.set(batch.partition, backend);
-          task = await Task.open(program, batch.partition, backend, sinks);
+          task = await Task.open(program, batch.partition, backend, sinks, { keyFilter });
           tasks.set(batch.partition, task);
         }
         deadRecords.hold(batch);
@@ -116,7 +140,7 @@ export async function replayPartitions(opts: ReplayPartitionsOptions): Promise<R
         opts.onProgress?.(processed);
       }
       const partitions = [...tasks.keys()].sort((a, b) => a - b);
-      for (const p of partitions) for (const s of program.sources) await tasks.get(p)!.endOfInput(s.node.name);
+      if (opts.stopAtFrontier !== true) for (const p of partitions) for (const s of program.sources) await tasks.get(p)!.endOfInput(s.node.name);
       for (const p of partitions) await tasks.get(p)!.checkpoint();
     } catch (e) {
       training.abort();

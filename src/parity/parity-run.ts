@@ -27,9 +27,15 @@ export interface ParityRunOptions {
   readonly registryUrl: string;
   /** The parity log: its topic (`skewless run --parity-topic`) or local file (`--parity-file`). */
   readonly sample: { readonly topic: string } | { readonly file: string };
-  /** Only check sampled vectors with event time in [since, until) (ms); replay still reads all history. */
+  /** Only check sampled vectors with event time in [since, until) (ms). */
   readonly since?: number;
   readonly until?: number;
+  /**
+   * Keep the recomputation's state here between runs (an hourly job): each run replays only
+   * the input after what the state holds. `rate` is the live workers' --parity-rate: the state
+   * holds every key sampled at it, and a key the log holds that it leaves out is an error.
+   */
+  readonly state?: { readonly dir: string; readonly rate: number };
   /** Source name → topic, overriding the topology's (as for backfill --from-kafka). */
   readonly topics?: Readonly<Record<string, string>>;
   /** Relative tolerance for float features, default 0.10. */
@@ -89,6 +95,8 @@ export interface ParityRunResult {
   readonly mismatches: readonly MismatchRow[];
   readonly report: ParityReport;
   readonly seconds: number;
+  /** Input records the recomputation read (an incremental run reads only what is new, plus what the merge held back). */
+  readonly replayedRecords?: number;
 }
 
 const FEATURE_TYPE: Readonly<Record<ColumnType, FeatureType>> = { int64: 'integer', double: 'float', string: 'string', boolean: 'boolean' };
@@ -101,17 +109,19 @@ function offlineValue(v: unknown): ParityValue {
   return String(v);
 }
 
-/** Offline rows of one output at the wanted (partition, offset)s. */
-async function offlineRows(dir: string, wanted: ReadonlySet<string>): Promise<Map<string, Record<string, unknown>>> {
+/** Offline rows of one output at the wanted (partition, offset)s, from each replay's directory of it. */
+async function offlineRows(dirs: readonly string[], wanted: ReadonlySet<string>): Promise<Map<string, Record<string, unknown>>> {
   const rows = new Map<string, Record<string, unknown>>();
-  let files: string[] = [];
-  try {
-    files = readdirSync(dir).filter((f) => f.endsWith('.parquet')).sort();
-  } catch {
-    return rows; // The replay wrote no file for this output: every sampled vector is missing offline.
+  const files: string[] = [];
+  for (const dir of dirs) {
+    try {
+      files.push(...readdirSync(dir).filter((f) => f.endsWith('.parquet')).sort().map((f) => join(dir, f)));
+    } catch {
+      // The replay wrote no file for this output: its sampled vectors are missing offline.
+    }
   }
   for (const f of files) {
-    const buf = readFileSync(join(dir, f));
+    const buf = readFileSync(f);
     const file = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
     for (const row of (await parquetReadObjects({ file })) as Record<string, unknown>[]) {
       const id = `${Number(row.partition)}/${Number(row.offset)}`;
@@ -152,6 +162,22 @@ export interface ParitySample {
   /** The log's topic or file. */
   readonly name: string;
   readonly log: ParityLogContents;
+  /**
+   * Source topic → partition → one past the highest input offset the whole log (any time)
+   * holds. A task logs its sampled records in offset order within transactions, so every
+   * entry below it that will ever be logged already is.
+   */
+  readonly loggedUpTo: ReadonlyMap<string, ReadonlyMap<number, number>>;
+}
+
+function loggedFrontiers(log: ParityLogContents): Map<string, Map<number, number>> {
+  const out = new Map<string, Map<number, number>>();
+  for (const e of [...log.entries, ...log.late]) {
+    let byPartition = out.get(e.topic);
+    if (byPartition === undefined) out.set(e.topic, (byPartition = new Map()));
+    byPartition.set(e.partition, Math.max(byPartition.get(e.partition) ?? 0, e.offset + 1));
+  }
+  return out;
 }
 
 /** Reads the parity log and keeps the entries in [since, until); throws when none are left. */
@@ -178,7 +204,7 @@ export async function readParitySample(opts: ParityRunOptions): Promise<ParitySa
         'run the live worker with --parity-rate and --parity-topic first',
     );
   }
-  return { name: sampleName, log };
+  return { name: sampleName, log, loggedUpTo: loggedFrontiers(full) };
 }
 
 /** Where a replay wrote its recomputation: rows per output under `out`, dropped late records under `droppedLateDir`. */
@@ -187,15 +213,25 @@ export interface OfflineReplay {
   readonly droppedLateDir: string;
 }
 
-/** Compares every sampled vector with its recomputation by the replay; `started` is when the run began (ms). */
-export async function compareWithReplay(opts: ParityRunOptions, program: Program, sample: ParitySample, replay: OfflineReplay, started: number): Promise<ParityRunResult> {
+/**
+ * Compares every sampled vector with its recomputation by the replays (one, or an incremental
+ * run's parts, which cover disjoint offsets); `started` is when the run began (ms); `notes`
+ * are explanations the replay adds (e.g. vectors an earlier run checked).
+ */
+export async function compareWithReplay(
+  opts: ParityRunOptions,
+  program: Program,
+  sample: ParitySample,
+  replays: readonly OfflineReplay[],
+  started: number,
+  notes: readonly string[] = [],
+): Promise<ParityRunResult> {
   const { plan } = opts;
   const tolerance = opts.tolerance ?? DEFAULT_MISMATCH_TOLERANCE;
   const maxRows = opts.maxMismatchRows ?? 200;
   const { name: sampleName, log } = sample;
-  const { out, droppedLateDir } = replay;
 
-  const explanations: string[] = [];
+  const explanations: string[] = [...notes];
   const servedVersions: Record<string, number> = {};
   for (const e of log.entries) servedVersions[e.version] = (servedVersions[e.version] ?? 0) + 1;
   const otherVersion = log.entries.filter((e) => e.version !== plan.version).length;
@@ -210,7 +246,7 @@ export async function compareWithReplay(opts: ParityRunOptions, program: Program
     explanations.push(`${afterMergeSkips} sampled vectors were served after their task skipped an idle input live (a merge skip; replay always merges canonically, DESIGN.md rule 3): differences in them are explained by that`);
   }
   const sourceOfTopic = new Map(plan.topology.sources.map((s) => [opts.topics?.[s.name] ?? s.topic, s.name]));
-  const offlineLate = [...readLateRecords(join(out, '_late_records')), ...readLateRecords(droppedLateDir)];
+  const offlineLate = replays.flatMap((r) => [...readLateRecords(join(r.out, '_late_records')), ...readLateRecords(r.droppedLateDir)]);
   const late = compareLate(log.late, offlineLate, sourceOfTopic, new Set(log.entries.map((e) => e.key)));
   if (late.liveOnly.length > 0) {
     const l = late.liveOnly[0];
@@ -237,7 +273,7 @@ export async function compareWithReplay(opts: ParityRunOptions, program: Program
       missingOffline += entries.length;
       continue;
     }
-    const rows = await offlineRows(join(out, outputName), new Set(entries.map((e) => `${e.partition}/${e.offset}`)));
+    const rows = await offlineRows(replays.map((r) => join(r.out, outputName)), new Set(entries.map((e) => `${e.partition}/${e.offset}`)));
     const pairs: Array<{ entry: ParityEntry; row: Record<string, unknown> }> = [];
     const missing: string[] = [];
     for (const entry of entries) {
