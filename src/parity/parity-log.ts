@@ -202,10 +202,11 @@ export class LiveParityLog {
   }
 
   /** The message for a served vector, or undefined when its key is not sampled. */
-  messageFor(row: FeatureRow, served: Readonly<Record<string, unknown>>, mergeSkips: number): OutgoingMessage | undefined {
+  messageFor(row: FeatureRow, served: () => Readonly<Record<string, unknown>>, mergeSkips: number): OutgoingMessage | undefined {
     if (!this.sampler.selects(row.key)) return undefined;
     const values: Record<string, ParityValue> = {};
-    for (const [name, v] of Object.entries(served)) if (!LOCATION_FIELDS.has(name)) values[name] = v as ParityValue;
+    // The served record is built only for sampled keys: the live hot path encodes without it.
+    for (const [name, v] of Object.entries(served())) if (!LOCATION_FIELDS.has(name)) values[name] = v as ParityValue;
     const topic = this.sourceTopics.get(row.source) ?? row.source;
     const entry: ParityEntry = { topic, partition: row.partition, offset: row.offset, eventTime: row.eventTime, version: this.version, key: row.key, output: row.output, values, mergeSkips };
     this.file?.add(toRecord(entry));

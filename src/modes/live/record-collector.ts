@@ -8,6 +8,7 @@
 import type { DeadLetter, FeatureRow, LateRecord, OutputColumn, TaskSinks, WindowRowOut } from '../../engine/outputs.js';
 import { featureRecordSchema, windowRecordSchema } from '../../io/avro/feature-record-schema.js';
 import type { SchemaRegistryPort } from '../../io/avro/registry-client.js';
+import { FeatureRecordEncoder } from '../../io/avro/feature-record-encoder.js';
 import { WireEncoder } from '../../io/avro/wire-encoder.js';
 import type { TaskRecord } from '../../io/kafka/task-producer.js';
 import type { TopicLimits } from '../../io/kafka/topic-limits.js';
@@ -15,6 +16,11 @@ import type { OutgoingMessage } from '../../io/kafka/topic-producer.js';
 import type { AggValue } from '../../ops/aggregation.js';
 import type { LiveParityLog } from '../../parity/parity-log.js';
 import { formatEventTime } from '../../time/event-time.js';
+
+interface FeatureOutput {
+  readonly encoder: FeatureRecordEncoder;
+  readonly topic: string;
+}
 
 interface OutputEncoder {
   readonly encoder: WireEncoder;
@@ -53,7 +59,7 @@ export interface OutputTopics {
 
 export class RecordCollector {
   private constructor(
-    private readonly features: ReadonlyMap<string, OutputEncoder>,
+    private readonly features: ReadonlyMap<string, FeatureOutput>,
     private readonly windows: ReadonlyMap<string, OutputEncoder>,
     private readonly topics: OutputTopics,
     private readonly headers: Readonly<Record<string, string>>,
@@ -76,10 +82,10 @@ export class RecordCollector {
     readonly limits: ReadonlyMap<string, TopicLimits>;
     readonly now?: () => number;
   }): Promise<RecordCollector> {
-    const features = new Map<string, OutputEncoder>();
+    const features = new Map<string, FeatureOutput>();
     for (const o of opts.features) {
       const schema = featureRecordSchema(o.name, o.columns);
-      features.set(o.name, { encoder: new WireEncoder(schema, await opts.registry.register(`${o.topic}-value`, schema)), columns: o.columns, topic: o.topic });
+      features.set(o.name, { encoder: new FeatureRecordEncoder(o.name, o.columns, await opts.registry.register(`${o.topic}-value`, schema)), topic: o.topic });
     }
     const windows = new Map<string, OutputEncoder>();
     for (const w of opts.windows) {
@@ -156,16 +162,12 @@ export class RecordCollector {
     return {
       feature: (r: FeatureRow) => {
         const e = this.features.get(r.output)!;
-        const value: Record<string, unknown> = { key: r.key, event_time: r.eventTime, partition: r.partition, offset: r.offset };
-        e.columns.forEach((c, i) => {
-          if (c.role !== 'label') value[c.name] = columnValue(r.values[i], c);
-        });
-        const enc = e.encoder.encode(value);
+        const enc = e.encoder.encode(r, r.values);
         if (enc.error !== undefined) throw new Error(`output ${r.output}: ${enc.error}`);
         const b = buf();
         this.push(b, e.topic, { key: r.key, value: enc.bytes, partition: r.partition, timestamp: r.eventTime, headers: { ...headers, 'skewless-source': r.source, 'skewless-offset': String(r.offset) } }, r.source, r.offset);
         // The served record itself goes to the parity log, in the same transaction as the feature record.
-        const sampled = this.parityLog?.messageFor(r, value, b.mergeSkips());
+        const sampled = this.parityLog?.messageFor(r, () => e.encoder.value(r, r.values), b.mergeSkips());
         if (sampled !== undefined) {
           this.push(b, this.parityLog!.topic, sampled, r.source, r.offset);
           b.paritySamples++;

@@ -1,0 +1,169 @@
+/**
+ * Encodes a feature vector straight into the Confluent-framed Avro bytes of
+ * featureRecordSchema, without building a value object per vector and walking it with avsc:
+ * the live hot path emits one of these per input event. The bytes are those avsc writes for
+ * the same record (tested against avsc on random vectors); any value this encoder cannot
+ * write exactly as avsc would (a non-integer or unsafe long, a column type it does not know)
+ * is handed to the avsc encoder, which writes it or names the field that does not fit. Strings
+ * are written with Buffer.write, so a lone surrogate becomes U+FFFD (valid UTF-8; avsc would
+ * write bytes a strict reader refuses).
+ */
+import type { OutputColumn } from '../../engine/outputs.js';
+import type { AggValue } from '../../ops/aggregation.js';
+import { featureRecordSchema } from './feature-record-schema.js';
+import { WireEncoder, type EncodeResult } from './wire-encoder.js';
+import { HEADER_SIZE, MAGIC_BYTE } from './wire-format.js';
+
+/** What a feature vector carries besides its values. */
+export interface FeatureVectorHead {
+  readonly key: string;
+  readonly eventTime: number;
+  readonly partition: number;
+  readonly offset: number;
+}
+
+/** avsc's range for longs held as JS numbers (2^53 − 2): outside it avsc refuses, and so must this. */
+const MAX_LONG = 9007199254740990;
+
+/** A growable byte buffer with Avro's primitive encodings. */
+class AvroWriter {
+  buf: Buffer = Buffer.allocUnsafe(256);
+  pos = 0;
+
+  reset(): void {
+    this.pos = 0;
+  }
+
+  private ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+
+  byte(b: number): void {
+    this.ensure(1);
+    this.buf[this.pos++] = b;
+  }
+
+  /** Zig-zag varint of a safe integer (arithmetic, not 32-bit bitwise: event times exceed 2^31). */
+  long(n: number): void {
+    this.ensure(10);
+    if (n >= -0x40000000 && n < 0x40000000) {
+      // Fits 31 bits after zig-zag: the bitwise path.
+      let z = (n << 1) ^ (n >> 31);
+      z >>>= 0;
+      while (z > 0x7f) {
+        this.buf[this.pos++] = (z & 0x7f) | 0x80;
+        z >>>= 7;
+      }
+      this.buf[this.pos++] = z;
+      return;
+    }
+    let z = n >= 0 ? n * 2 : -n * 2 - 1;
+    while (z >= 128) {
+      this.buf[this.pos++] = (z % 128) | 0x80;
+      z = Math.floor(z / 128);
+    }
+    this.buf[this.pos++] = z;
+  }
+
+  double(v: number): void {
+    this.ensure(8);
+    this.buf.writeDoubleLE(v, this.pos);
+    this.pos += 8;
+  }
+
+  string(s: string): void {
+    const n = Buffer.byteLength(s, 'utf8');
+    this.long(n);
+    this.ensure(n);
+    this.pos += this.buf.write(s, this.pos, n, 'utf8');
+  }
+
+  /** The written bytes, framed with the schema id, as a new buffer. */
+  framed(schemaId: number): Buffer {
+    const out = Buffer.allocUnsafe(HEADER_SIZE + this.pos);
+    out[0] = MAGIC_BYTE;
+    out.writeInt32BE(schemaId, 1);
+    this.buf.copy(out, HEADER_SIZE, 0, this.pos);
+    return out;
+  }
+}
+
+const isLong = (n: number): boolean => Number.isInteger(n) && n >= -MAX_LONG && n <= MAX_LONG;
+
+export class FeatureRecordEncoder {
+  private readonly fallback: WireEncoder;
+  private readonly served: ReadonlyArray<{ readonly index: number; readonly column: OutputColumn }>;
+  private readonly direct: boolean;
+  private readonly w = new AvroWriter();
+
+  constructor(
+    readonly output: string,
+    private readonly columns: readonly OutputColumn[],
+    readonly schemaId: number,
+  ) {
+    this.fallback = new WireEncoder(featureRecordSchema(output, columns), schemaId);
+    this.served = columns.map((column, index) => ({ index, column })).filter((c) => c.column.role !== 'label');
+    this.direct = this.served.every((c) => c.column.type === 'int64' || c.column.type === 'double' || c.column.type === 'string' || c.column.type === 'boolean');
+  }
+
+  /** The record as avsc sees it (the parity log and the fallback use it). */
+  value(head: FeatureVectorHead, values: readonly AggValue[]): Record<string, unknown> {
+    const value: Record<string, unknown> = { key: head.key, event_time: head.eventTime, partition: head.partition, offset: head.offset };
+    for (const { index, column } of this.served) {
+      const v = values[index];
+      value[column.name] = v === null ? null : column.type === 'boolean' ? v === 1 : v;
+    }
+    return value;
+  }
+
+  encode(head: FeatureVectorHead, values: readonly AggValue[]): EncodeResult {
+    const bytes = this.direct ? this.tryDirect(head, values) : undefined;
+    return bytes !== undefined ? { bytes } : this.fallback.encode(this.value(head, values));
+  }
+
+  /** The framed bytes, or undefined when a value needs avsc's judgement. */
+  private tryDirect(head: FeatureVectorHead, values: readonly AggValue[]): Buffer | undefined {
+    const w = this.w;
+    w.reset();
+    if (typeof head.key !== 'string' || !isLong(head.eventTime) || !Number.isInteger(head.partition) || head.partition < -2147483648 || head.partition > 2147483647 || !isLong(head.offset)) return undefined;
+    w.string(head.key);
+    w.long(head.eventTime);
+    w.long(head.partition);
+    w.long(head.offset);
+    for (const { index, column } of this.served) {
+      const v = values[index];
+      if (v === null) {
+        w.byte(0);
+        continue;
+      }
+      switch (column.type) {
+        case 'int64':
+          if (typeof v !== 'number' || !isLong(v)) return undefined;
+          w.byte(2);
+          w.long(v);
+          break;
+        case 'double':
+          if (typeof v !== 'number') return undefined;
+          w.byte(2);
+          w.double(v);
+          break;
+        case 'string':
+          if (typeof v !== 'string') return undefined;
+          w.byte(2);
+          w.string(v);
+          break;
+        case 'boolean':
+          if (v !== 0 && v !== 1) return undefined;
+          w.byte(2);
+          w.byte(v);
+          break;
+        default:
+          return undefined;
+      }
+    }
+    return w.framed(this.schemaId);
+  }
+}
