@@ -573,8 +573,8 @@ async function timeFailover(o: { label: string; input: string; id: string; sessi
     for (const p of victimPartitions) {
       const ready = newLines.find((l) => new RegExp(`task ${p} ready at `).test(l.line));
       if (ready) readyAt = Number.isNaN(readyAt) ? ready.t : Math.max(readyAt, ready.t);
-      const n = ready && /after applying (\d+) changelog records/.exec(ready.line);
-      if (n) changelogRestored += Number(n[1]);
+      const n = ready && /after applying ([\d,]+) changelog records/.exec(ready.line);
+      if (n) changelogRestored += Number(n[1].replace(/,/g, ''));
     }
     const r: FailoverResult = {
       sessionTimeoutMs: o.sessionTimeoutMs,

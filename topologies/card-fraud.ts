@@ -26,16 +26,17 @@ const cardFraud = topology(
     });
     const card = txns.groupBy('card', (x) => x.card_id);
 
+    // Amounts are read in US dollars (amount_usd): `amount` is in each transaction's local currency.
     const features = txns.features(
       'card_features',
       {
         txn_count_1h: card.lookback('1h').count(),
         txn_count_24h: card.lookback('24h').count(),
-        amount_sum_24h: card.lookback('24h').sum((x) => x.amount),
-        amount_mean_24h: card.lookback('24h').mean((x) => x.amount),
-        amount_max_7d: card.lookback('7d').max((x) => x.amount),
-        amount_mean_7d: card.lookback('7d').mean((x) => x.amount),
-        amount_std_7d: card.lookback('7d').stddev((x) => x.amount),
+        amount_sum_24h: card.lookback('24h').sum((x) => x.amount_usd),
+        amount_mean_24h: card.lookback('24h').mean((x) => x.amount_usd),
+        amount_max_7d: card.lookback('7d').max((x) => x.amount_usd),
+        amount_mean_7d: card.lookback('7d').mean((x) => x.amount_usd),
+        amount_std_7d: card.lookback('7d').stddev((x) => x.amount_usd),
         merchants_24h: card.lookback('24h').countDistinct((x) => x.merchant_id),
         minutes_since_prev: card.timeSinceLast('minutes'),
       },
@@ -45,7 +46,7 @@ const cardFraud = topology(
           amount_zscore_7d: (v, x) =>
             v.amount_mean_7d === null || v.amount_std_7d === null || v.amount_std_7d === 0
               ? null
-              : (x.amount - v.amount_mean_7d) / v.amount_std_7d,
+              : (x.amount_usd - v.amount_mean_7d) / v.amount_std_7d,
         },
         labelJoin: { from: chargebacks, on: (x) => x.txn_id, matchOn: (c) => c.txn_id, within: '45d', label: 'is_fraud' },
       },
@@ -53,8 +54,8 @@ const cardFraud = topology(
     // Daily spend per card in the bank's time zone (a DST day has 23 or 25 hours), emitted once the day closes.
     const daily = card.calendar('day', 'America/New_York', { emit: 'final' }).aggregate('card_daily_spend', (w) => ({
       txns: w.count(),
-      amount: w.sum((x) => x.amount),
-      max_amount: w.max((x) => x.amount),
+      amount: w.sum((x) => x.amount_usd),
+      max_amount: w.max((x) => x.amount_usd),
       merchants: w.countDistinct((x) => x.merchant_id),
     }));
     return { features, daily };

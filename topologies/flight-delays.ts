@@ -1,8 +1,10 @@
 /**
  * Delay features per departure airport and per route, on the 3,000,000 US flights of 2001
  * (vega-datasets flights-3m.parquet). Input is partitioned by origin, so route state
- * (origin + destination) lives in the same task as its origin.
+ * (origin + destination) lives in the same task as its origin. The README shows the region
+ * marked `readme` verbatim (test/unit/docs-snippets.test.ts checks it).
  */
+// #region readme
 import { label, topology, type RowOf } from '../src/dsl/index.js';
 
 export interface Flight {
@@ -19,13 +21,14 @@ const flightDelays = topology(
   'flight-delays',
   (t) => {
     const flights = t.source<Flight>('flights', {
-      schema: '../schemas/flight.avsc',
-      key: (f) => f.origin,
-      eventTime: (f) => f.date,
-      grace: '1h',
-      late: 'sideOutput',
+      schema: '../schemas/flight.avsc', // relative to this file
+      key: (f) => f.origin, // partition / entity key
+      eventTime: (f) => f.date, // event time comes from the payload, never the broker
+      grace: '1h', // accept events up to 1 h behind stream time
+      late: 'sideOutput', // later ones go to the late records ('drop' only counts them)
     });
     const origin = flights.groupBy('origin', (f) => f.origin);
+    // A refinement of the partition key (origin): each route lives in its origin's task.
     const route = flights.groupBy('route', (f) => `${f.origin}-${f.destination}`);
 
     const features = flights.features(
@@ -51,6 +54,8 @@ export default flightDelays;
 
 /** One training row: what the model sees for one flight, plus its label. */
 export type FlightRow = RowOf<typeof flightDelays, 'features'>;
+// { origin_flights_1h: number; origin_delay_mean_1h: number | null; ...; is_delayed: boolean | null }
+// #endregion readme
 
 // Compile-time check that the row type follows the definition.
 const _typecheck: FlightRow = {

@@ -5,13 +5,20 @@
 //   const stack = await ensureStack();   // { brokers, registryUrl, startedHere, stop }
 //   ...
 //   await stack.stop();                  // stops only what this call started
+//
+// `ensureStack({ secure: true })` runs the secured variant beside it (own ports and directory):
+// SASL_SSL with SCRAM-SHA-512 and an mTLS listener on the broker, TLS and basic auth on the registry.
 import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
+import { generateSecureSetup, kafkaSecuritySettings, readSecureSetup, scramFormatArgs, securePaths } from './secure-setup.mjs';
 
 const env = process.env;
 const int = (v, d) => (v && /^\d+$/.test(v) ? Number(v) : d);
@@ -19,36 +26,65 @@ const words = (v) => (v ? v.trim().split(/\s+/) : []);
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const ROOT = path.resolve(HERE, '..', '..');
-export const STACK_DIR = path.resolve(env.STACK_DIR || path.join(ROOT, '.stack'));
 const HOST = '127.0.0.1';
-export const PORTS = {
-  kafka: int(env.STACK_KAFKA_PORT, 19092),
-  controller: int(env.STACK_CONTROLLER_PORT, 19093),
-  registry: int(env.STACK_REGISTRY_PORT, 18081),
-  registryManagement: int(env.STACK_REGISTRY_MGMT_PORT, 18082),
-};
 const TIMEOUT_MS = int(env.STACK_TIMEOUT_MS, 180_000);
 // Kafka 4.x runs on Java 17 (the machine default); Apicurio 3.3 is compiled for Java 21, so the registry
 // gets the newest JDK >= 21 found (STACK_REGISTRY_JAVA, else this JAVA, else /usr/lib/jvm/*).
 const JAVA = env.STACK_JAVA || (env.JAVA_HOME ? path.join(env.JAVA_HOME, 'bin', 'java') : 'java');
 const REGISTRY_MIN_JAVA = 21;
-
 const POM = path.join(HERE, 'pom.xml');
-const P = {
-  kafkaHome: path.join(STACK_DIR, 'kafka'),
-  kafkaLibs: path.join(STACK_DIR, 'kafka', 'libs'),
-  serverProps: path.join(STACK_DIR, 'kafka', 'server.properties'),
-  log4j: path.join(STACK_DIR, 'kafka', 'log4j2.properties'),
-  apicurioHome: path.join(STACK_DIR, 'apicurio'),
-  apicurioApp: path.join(STACK_DIR, 'apicurio', 'app'),
-  data: path.join(STACK_DIR, 'data'),
-  kafkaData: path.join(STACK_DIR, 'data', 'kafka'),
-  logs: path.join(STACK_DIR, 'logs'),
-  run: path.join(STACK_DIR, 'run'),
-  envJson: path.join(STACK_DIR, 'env.json'),
+
+const DEFAULT_PORTS = {
+  plain: { kafka: 19092, controller: 19093, registry: 18081, registryManagement: 18082 },
+  secure: { kafka: 39092, controller: 39093, internal: 39094, mtls: 39095, registry: 38081, registryManagement: 38082 },
 };
-export const BROKERS = `${HOST}:${PORTS.kafka}`;
-export const REGISTRY_URL = `http://${HOST}:${PORTS.registry}/apis/ccompat/v7`;
+
+/**
+ * Where a stack lives and listens. The plain one in `<repo>/.stack`; the secured one in
+ * `<repo>/.stack/secure`, sharing the plain one's downloaded jars unless STACK_DIR says otherwise.
+ * STACK_DIR and STACK_*_PORT configure whichever of the two is started.
+ */
+export function stackLayout({ secure = false, env: e = env } = {}) {
+  const dir = path.resolve(e.STACK_DIR || path.join(ROOT, '.stack', ...(secure ? ['secure'] : [])));
+  const artifacts = secure && !e.STACK_DIR ? path.join(ROOT, '.stack') : dir;
+  const d = secure ? DEFAULT_PORTS.secure : DEFAULT_PORTS.plain;
+  const ports = {
+    kafka: int(e.STACK_KAFKA_PORT, d.kafka),
+    controller: int(e.STACK_CONTROLLER_PORT, d.controller),
+    registry: int(e.STACK_REGISTRY_PORT, d.registry),
+    registryManagement: int(e.STACK_REGISTRY_MGMT_PORT, d.registryManagement),
+    ...(secure ? { internal: int(e.STACK_KAFKA_INTERNAL_PORT, d.internal), mtls: int(e.STACK_KAFKA_MTLS_PORT, d.mtls) } : {}),
+  };
+  return {
+    secure,
+    name: secure ? 'secured stack' : 'stack',
+    host: HOST,
+    dir,
+    ports,
+    brokers: `${HOST}:${ports.kafka}`,
+    registryUrl: `${secure ? 'https' : 'http'}://${HOST}:${ports.registry}/apis/ccompat/v7`,
+    paths: {
+      kafkaHome: path.join(dir, 'kafka'),
+      kafkaLibs: path.join(artifacts, 'kafka', 'libs'),
+      serverProps: path.join(dir, 'kafka', 'server.properties'),
+      log4j: path.join(dir, 'kafka', 'log4j2.properties'),
+      apicurioApp: path.join(artifacts, 'apicurio', 'app'),
+      artifacts,
+      data: path.join(dir, 'data'),
+      kafkaData: path.join(dir, 'data', 'kafka'),
+      logs: path.join(dir, 'logs'),
+      run: path.join(dir, 'run'),
+      tmp: path.join(dir, 'tmp'),
+      envJson: path.join(dir, 'env.json'),
+    },
+  };
+}
+
+const PLAIN = stackLayout();
+export const STACK_DIR = PLAIN.dir;
+export const PORTS = PLAIN.ports;
+export const BROKERS = PLAIN.brokers;
+export const REGISTRY_URL = PLAIN.registryUrl;
 
 const defaultLog = (msg) => process.stderr.write(`[stack] ${msg}\n`);
 
@@ -118,13 +154,57 @@ async function kafkaOk(brokers) {
   }
 }
 
-async function registryOk(url) {
+/** Does a TLS server at host:port present a certificate for that host that `caFile` signed? */
+function tlsOk(hostPort, caFile, timeoutMs = 3000) {
+  const i = hostPort.lastIndexOf(':');
+  return new Promise((resolve) => {
+    let ca;
+    try { ca = fs.readFileSync(caFile); } catch { resolve(false); return; }
+    const sock = tls.connect({ host: hostPort.slice(0, i), port: Number(hostPort.slice(i + 1)), ca, timeout: timeoutMs });
+    const done = (v) => { sock.destroy(); resolve(v); };
+    sock.on('secureConnect', () => done(sock.authorized));
+    sock.on('error', () => done(false));
+    sock.on('timeout', () => done(false));
+  });
+}
+
+/** One registry call; `auth` adds TLS trust and basic auth for the secured registry. */
+function registryRequest(url, { method = 'GET', body, auth } = {}, timeoutMs = 10_000) {
+  const u = new URL(url);
+  const headers = { accept: 'application/json', ...(body ? { 'content-type': 'application/vnd.schemaregistry.v1+json' } : {}) };
+  if (auth) headers.authorization = auth.registryAuth;
+  const lib = u.protocol === 'https:' ? https : http;
+  const options = { method, headers, timeout: timeoutMs, ...(auth?.registryCa ? { ca: fs.readFileSync(auth.registryCa) } : {}) };
+  return new Promise((resolve, reject) => {
+    const req = lib.request(u, options, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (s) => (text += s));
+      res.on('end', () => resolve({ status: res.statusCode, text }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`${method} ${url}: no answer in ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function registryOk(url, auth) {
   try {
-    const res = await fetch(`${url.replace(/\/$/, '')}/subjects`, { signal: AbortSignal.timeout(3000) });
-    return res.ok && Array.isArray(await res.json());
+    const res = await registryRequest(`${url.replace(/\/$/, '')}/subjects`, { auth }, 3000);
+    return res.status === 200 && Array.isArray(JSON.parse(res.text));
   } catch {
     return false;
   }
+}
+
+/**
+ * The secured broker is probed on its PLAINTEXT inter-broker listener (the probe speaks no SASL),
+ * and its SASL_SSL listener must present a certificate of this setup's CA.
+ */
+async function layoutKafkaOk(L, setup) {
+  if (!L.secure) return kafkaOk(L.brokers);
+  return (await kafkaOk(`${L.host}:${L.ports.internal}`)) && (await tlsOk(L.brokers, setup.ca));
 }
 
 function portTaken(port) {
@@ -138,23 +218,27 @@ function portTaken(port) {
   });
 }
 
-async function assertPortsFree(name, ports) {
+async function assertPortsFree(L, name, ports) {
   for (const port of ports) {
     if (await portTaken(port)) {
-      throw new Error(`cannot start ${name}: ${HOST}:${port} is in use by another process (not a healthy ${name} of this stack); ` +
-        'stop it or pick other ports with STACK_KAFKA_PORT / STACK_CONTROLLER_PORT / STACK_REGISTRY_PORT / STACK_REGISTRY_MGMT_PORT');
+      throw new Error(`cannot start ${name} of the ${L.name}: ${HOST}:${port} is in use by another process (not a healthy ${name} of this stack); ` +
+        'stop it or pick other ports with STACK_KAFKA_PORT / STACK_CONTROLLER_PORT / STACK_REGISTRY_PORT / STACK_REGISTRY_MGMT_PORT' +
+        (L.secure ? ' / STACK_KAFKA_INTERNAL_PORT / STACK_KAFKA_MTLS_PORT' : ''));
     }
   }
 }
 
+const kafkaPorts = (L) => [L.ports.kafka, L.ports.controller, ...(L.secure ? [L.ports.internal, L.ports.mtls] : [])];
+const registryPorts = (L) => [L.ports.registry, L.ports.registryManagement];
+
 // ---------------------------------------------------------------- processes / pid files
 
-const pidFile = (name) => path.join(P.run, `${name}.pid`);
-const logFile = (name) => path.join(P.logs, `${name}.log`);
+const pidFile = (L, name) => path.join(L.paths.run, `${name}.pid`);
+const logFile = (L, name) => path.join(L.paths.logs, `${name}.log`);
 
-function readPid(name) {
+function readPid(L, name) {
   try {
-    const pid = Number(fs.readFileSync(pidFile(name), 'utf8').trim());
+    const pid = Number(fs.readFileSync(pidFile(L, name), 'utf8').trim());
     return pid > 0 ? pid : null;
   } catch {
     return null;
@@ -176,12 +260,15 @@ function alive(pid) {
   }
 }
 
-/** Is pid a live process that we started for `name` (guards against pid reuse)? */
-function ours(pid, name) {
+/**
+ * Is pid a live process that we started for `name` of this stack (guards against pid reuse)? Both
+ * stacks run the same jars, so the argument that tells them apart is one naming this stack's directory.
+ */
+function ours(L, pid, name) {
   if (!pid || !alive(pid)) return false;
   try {
-    const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    return cmd.includes(name === 'kafka' ? P.serverProps : P.apicurioApp);
+    const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return args.includes(name === 'kafka' ? L.paths.serverProps : `-Djava.io.tmpdir=${L.paths.tmp}`);
   } catch {
     return true; // no /proc: trust the pid file
   }
@@ -223,24 +310,24 @@ function findRegistryJava() {
   return (registryJava = best.java);
 }
 
-function launch(name, java, args, cwd) {
-  fs.mkdirSync(P.logs, { recursive: true });
-  fs.mkdirSync(P.run, { recursive: true });
-  const fd = fs.openSync(logFile(name), 'a');
+function launch(L, name, java, args, cwd) {
+  fs.mkdirSync(L.paths.logs, { recursive: true });
+  fs.mkdirSync(L.paths.run, { recursive: true });
+  const fd = fs.openSync(logFile(L, name), 'a');
   fs.writeSync(fd, `\n==== ${new Date().toISOString()} starting ${name}: ${java} ${args.join(' ')}\n`);
   const child = spawn(java, args, { cwd, detached: true, stdio: ['ignore', fd, fd] });
   fs.closeSync(fd);
-  child.on('error', (e) => fs.appendFileSync(logFile(name), `spawn error: ${e.message}\n`));
+  child.on('error', (e) => fs.appendFileSync(logFile(L, name), `spawn error: ${e.message}\n`));
   child.unref();
-  if (!child.pid) throw new Error(`could not start ${name} with ${java}; see ${logFile(name)}`);
-  fs.writeFileSync(pidFile(name), `${child.pid}\n`);
+  if (!child.pid) throw new Error(`could not start ${name} with ${java}; see ${logFile(L, name)}`);
+  fs.writeFileSync(pidFile(L, name), `${child.pid}\n`);
   return child.pid;
 }
 
-async function stopService(name, log, graceMs = 30_000) {
-  const pid = readPid(name);
-  if (pid && ours(pid, name)) {
-    log(`stopping ${name} (pid ${pid})`);
+async function stopService(L, name, log, graceMs = 30_000) {
+  const pid = readPid(L, name);
+  if (pid && ours(L, pid, name)) {
+    log(`stopping ${name} of the ${L.name} (pid ${pid})`);
     try { process.kill(pid, 'SIGTERM'); } catch {}
     const t0 = Date.now();
     while (alive(pid) && Date.now() - t0 < graceMs) await sleep(200);
@@ -250,18 +337,18 @@ async function stopService(name, log, graceMs = 30_000) {
       while (alive(pid) && Date.now() - t0 < graceMs + 10_000) await sleep(100);
     }
   }
-  fs.rmSync(pidFile(name), { force: true });
+  fs.rmSync(pidFile(L, name), { force: true });
 }
 
-async function waitHealthy(name, check, pid, timeoutMs) {
+async function waitHealthy(L, name, check, pid, timeoutMs) {
   const t0 = Date.now();
   for (;;) {
     if (await check()) return Date.now() - t0;
     if (pid && !alive(pid)) {
-      throw new Error(`${name} exited during startup; log: ${logFile(name)}\n--- last lines ---\n${tail(logFile(name))}`);
+      throw new Error(`${name} exited during startup; log: ${logFile(L, name)}\n--- last lines ---\n${tail(logFile(L, name))}`);
     }
     if (Date.now() - t0 > timeoutMs) {
-      throw new Error(`${name} not healthy after ${timeoutMs} ms; log: ${logFile(name)}\n--- last lines ---\n${tail(logFile(name))}`);
+      throw new Error(`${name} not healthy after ${timeoutMs} ms; log: ${logFile(L, name)}\n--- last lines ---\n${tail(logFile(L, name))}`);
     }
     await sleep(300);
   }
@@ -269,9 +356,9 @@ async function waitHealthy(name, check, pid, timeoutMs) {
 
 // ---------------------------------------------------------------- lock (one `up` at a time)
 
-async function withLock(fn, timeoutMs) {
-  fs.mkdirSync(P.run, { recursive: true });
-  const lock = path.join(P.run, 'up.lock');
+async function withLock(L, fn, timeoutMs) {
+  fs.mkdirSync(L.paths.run, { recursive: true });
+  const lock = path.join(L.paths.run, 'up.lock');
   const t0 = Date.now();
   for (;;) {
     try {
@@ -294,7 +381,8 @@ async function withLock(fn, timeoutMs) {
 
 // ---------------------------------------------------------------- artifacts (Maven, cached)
 
-function fetchArtifacts(which, log) {
+function fetchArtifacts(L, which, log) {
+  const P = L.paths;
   const pomHash = crypto.createHash('sha256').update(fs.readFileSync(POM)).digest('hex').slice(0, 16);
   const jobs = [
     { name: 'kafka', want: which.kafka, dir: P.kafkaLibs, goal: 'dependency:copy-dependencies@kafka-libs', check: () => fs.existsSync(P.kafkaLibs) },
@@ -307,7 +395,7 @@ function fetchArtifacts(which, log) {
     log(`fetching ${j.name} with Maven (first run only) ...`);
     const t0 = Date.now();
     fs.rmSync(j.dir, { recursive: true, force: true });
-    const args = ['-q', '-B', '-f', POM, `-Dstack.dir=${STACK_DIR}`, j.goal];
+    const args = ['-q', '-B', '-f', POM, `-Dstack.dir=${P.artifacts}`, j.goal];
     if (env.STACK_MAVEN_REPO) args.unshift(`-Dmaven.repo.local=${path.resolve(env.STACK_MAVEN_REPO)}`);
     const r = spawnSync('mvn', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
     if (r.error || r.status !== 0 || !j.check()) {
@@ -320,17 +408,36 @@ function fetchArtifacts(which, log) {
 
 // ---------------------------------------------------------------- kafka
 
-function writeKafkaConfig() {
+/**
+ * The plain stack has one PLAINTEXT listener. The secured one serves clients on SASL_SSL and on
+ * MTLS (SSL with a required client certificate); broker-internal traffic and the stack's health
+ * probe use INTERNAL, PLAINTEXT on 127.0.0.1, which is never handed to clients.
+ */
+function listenerSettings(L) {
+  const p = L.ports;
+  if (!L.secure) {
+    return `listeners=PLAINTEXT://${HOST}:${p.kafka},CONTROLLER://${HOST}:${p.controller}
+advertised.listeners=PLAINTEXT://${HOST}:${p.kafka}
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT`;
+  }
+  return `listeners=SASL_SSL://${HOST}:${p.kafka},MTLS://${HOST}:${p.mtls},INTERNAL://${HOST}:${p.internal},CONTROLLER://${HOST}:${p.controller}
+advertised.listeners=SASL_SSL://${HOST}:${p.kafka},MTLS://${HOST}:${p.mtls},INTERNAL://${HOST}:${p.internal}
+listener.security.protocol.map=SASL_SSL:SASL_SSL,MTLS:SSL,INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=INTERNAL
+${kafkaSecuritySettings(L)}`;
+}
+
+function writeKafkaConfig(L) {
+  const P = L.paths;
   fs.mkdirSync(P.kafkaHome, { recursive: true });
   fs.writeFileSync(P.serverProps, `# generated by scripts/stack/stack.mjs -- edits are overwritten on every start
 process.roles=broker,controller
 node.id=1
-controller.quorum.voters=1@${HOST}:${PORTS.controller}
-listeners=PLAINTEXT://${HOST}:${PORTS.kafka},CONTROLLER://${HOST}:${PORTS.controller}
-advertised.listeners=PLAINTEXT://${HOST}:${PORTS.kafka}
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
-controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
+controller.quorum.voters=1@${HOST}:${L.ports.controller}
+${listenerSettings(L)}
 log.dirs=${P.kafkaData}
 # topics must be created explicitly (partition count matters to the determinism contract)
 auto.create.topics.enable=false
@@ -366,121 +473,160 @@ logger.request.level = WARN
 `);
 }
 
-function formatKafkaStorage(log) {
+function formatKafkaStorage(L, log, extraArgs) {
+  const P = L.paths;
   if (fs.existsSync(path.join(P.kafkaData, 'meta.properties'))) return;
   let clusterId;
   do clusterId = crypto.randomBytes(16).toString('base64url'); while (clusterId.startsWith('-'));
   log(`formatting KRaft storage in ${P.kafkaData} (cluster id ${clusterId})`);
   fs.mkdirSync(P.logs, { recursive: true });
   const r = spawnSync(JAVA, ['-Xmx256m', `-Dlog4j2.configurationFile=${P.log4j}`, '-cp', path.join(P.kafkaLibs, '*'),
-    'kafka.tools.StorageTool', 'format', '--cluster-id', clusterId, '--config', P.serverProps, '--ignore-formatted'],
+    'kafka.tools.StorageTool', 'format', '--cluster-id', clusterId, '--config', P.serverProps, '--ignore-formatted', ...extraArgs],
   { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  fs.appendFileSync(logFile('kafka-format'), `${r.stdout || ''}${r.stderr || ''}`);
+  fs.appendFileSync(logFile(L, 'kafka-format'), `${r.stdout || ''}${r.stderr || ''}`);
   if (r.error || r.status !== 0) {
-    throw new Error(`kafka storage format failed (${r.error?.message ?? `exit ${r.status}`}); log: ${logFile('kafka-format')}\n${r.stdout}${r.stderr}`);
+    throw new Error(`kafka storage format failed (${r.error?.message ?? `exit ${r.status}`}); log: ${logFile(L, 'kafka-format')}\n${r.stdout}${r.stderr}`);
   }
 }
 
-function startKafka(log) {
-  writeKafkaConfig();
-  formatKafkaStorage(log);
-  log(`starting kafka on ${BROKERS} (log ${logFile('kafka')})`);
-  return launch('kafka', JAVA, [
+/** `setup` (the secured stack's secrets) is required when L.secure: the SCRAM user is created at format time. */
+function startKafka(L, log, setup) {
+  writeKafkaConfig(L);
+  formatKafkaStorage(L, log, L.secure ? scramFormatArgs(setup.kafkaPassword) : []);
+  log(`starting kafka on ${L.brokers}${L.secure ? ' (SASL_SSL)' : ''} (log ${logFile(L, 'kafka')})`);
+  return launch(L, 'kafka', JAVA, [
     ...words(env.STACK_KAFKA_HEAP || '-Xms256m -Xmx512m'),
     '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-Djava.awt.headless=true',
-    `-Dlog4j2.configurationFile=${P.log4j}`, `-Dkafka.logs.dir=${P.logs}`,
+    `-Dlog4j2.configurationFile=${L.paths.log4j}`, `-Dkafka.logs.dir=${L.paths.logs}`,
     ...words(env.STACK_KAFKA_JAVA_OPTS),
-    '-cp', path.join(P.kafkaLibs, '*'), 'kafka.Kafka', P.serverProps,
-  ], STACK_DIR);
+    '-cp', path.join(L.paths.kafkaLibs, '*'), 'kafka.Kafka', L.paths.serverProps,
+  ], L.dir);
 }
 
 // ---------------------------------------------------------------- apicurio
 
-function startRegistry(log) {
+/**
+ * The secured registry serves HTTPS only, with basic auth on every path; those settings (and the
+ * password) are in config/application.properties of its working directory, where Quarkus reads them.
+ */
+function startRegistry(L, log) {
   const java = findRegistryJava();
-  fs.mkdirSync(path.join(STACK_DIR, 'tmp'), { recursive: true });
-  log(`starting apicurio registry on http://${HOST}:${PORTS.registry} (log ${logFile('registry')})`);
-  return launch('registry', java, [
+  const tmp = L.paths.tmp;
+  fs.mkdirSync(tmp, { recursive: true });
+  log(`starting apicurio registry on ${L.registryUrl.replace(/\/apis\/.*/, '')} (log ${logFile(L, 'registry')})`);
+  return launch(L, 'registry', java, [
     ...words(env.STACK_REGISTRY_HEAP || '-Xms64m -Xmx512m'),
     '-XX:+UseSerialGC', '-Djava.awt.headless=true',
-    `-Dquarkus.http.host=${HOST}`, `-Dquarkus.http.port=${PORTS.registry}`,
-    `-Dquarkus.management.host=${HOST}`, `-Dquarkus.management.port=${PORTS.registryManagement}`,
+    `-Dquarkus.http.host=${HOST}`, `-Dquarkus.http.${L.secure ? 'ssl-port' : 'port'}=${L.ports.registry}`,
+    `-Dquarkus.management.host=${HOST}`, `-Dquarkus.management.port=${L.ports.registryManagement}`,
     // in-memory H2 (the default, made explicit); every registry restart starts empty
     '-Dapicurio.storage.kind=sql', '-Dapicurio.storage.sql.kind=h2',
     '-Dapicurio.datasource.jdbc.initial-size=2', '-Dapicurio.datasource.jdbc.min-size=2', '-Dapicurio.datasource.jdbc.max-size=20',
-    `-Djava.io.tmpdir=${path.join(STACK_DIR, 'tmp')}`,
-    `-Dapicurio.storage.snapshot.location=${path.join(STACK_DIR, 'tmp')}`, `-Dapicurio.import.work-dir=${path.join(STACK_DIR, 'tmp')}`,
+    `-Djava.io.tmpdir=${tmp}`,
+    `-Dapicurio.storage.snapshot.location=${tmp}`, `-Dapicurio.import.work-dir=${tmp}`,
     ...words(env.STACK_REGISTRY_JAVA_OPTS),
-    '-jar', path.join(P.apicurioApp, 'quarkus-run.jar'),
-  ], P.apicurioApp);
+    '-jar', path.join(L.paths.apicurioApp, 'quarkus-run.jar'),
+  ], L.secure ? securePaths(L.dir).registryHome : L.paths.apicurioApp);
 }
 
-async function setGlobalCompatibility(url, level) {
-  const res = await fetch(`${url}/config`, {
-    method: 'PUT',
-    headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
-    body: JSON.stringify({ compatibility: level }),
-    signal: AbortSignal.timeout(10_000),
-  });
-  if (!res.ok) throw new Error(`PUT ${url}/config -> ${res.status} ${await res.text()}`);
+async function setGlobalCompatibility(url, level, auth) {
+  const res = await registryRequest(`${url}/config`, { method: 'PUT', body: JSON.stringify({ compatibility: level }), auth });
+  if (res.status !== 200) throw new Error(`PUT ${url}/config -> ${res.status} ${res.text}`);
 }
 
 // ---------------------------------------------------------------- public API
 
+/** Reuse a stack someone else started and named in the environment: check it answers, start nothing. */
+async function stackFromEnv(L) {
+  if (L.secure) {
+    const setup = readSecureSetup(L, path.resolve(env.SECURE_SKEWLESS_CONFIG));
+    const [k, r] = await Promise.all([tlsOk(setup.brokers.split(',')[0], setup.ca), registryOk(setup.registryUrl, setup)]);
+    if (!k || !r) {
+      throw new Error(`secured stack of SECURE_SKEWLESS_CONFIG=${setup.config} is not reachable: ${!k ? `no TLS broker of its CA at ${setup.brokers} ` : ''}${!r ? `registry ${setup.registryUrl} does not answer` : ''}`.trim());
+    }
+    return { brokers: setup.brokers, registryUrl: setup.registryUrl, config: setup.config, startedHere: false, stop: async () => {} };
+  }
+  const brokers = env.KAFKA_BROKERS;
+  const registryUrl = env.SCHEMA_REGISTRY_URL.replace(/\/$/, '');
+  const [k, r] = await Promise.all([kafkaOk(brokers), registryOk(registryUrl)]);
+  if (!k || !r) {
+    throw new Error(`stack from the environment is not reachable: ${!k ? `KAFKA_BROKERS=${brokers} ` : ''}${!r ? `SCHEMA_REGISTRY_URL=${registryUrl}` : ''}`.trim());
+  }
+  return { brokers, registryUrl, startedHere: false, stop: async () => {} };
+}
+
+/**
+ * The secured stack's secrets: new ones when nothing of it runs (the broker's data is wiped, since
+ * its SCRAM user was made with the old password), else the ones the running part was started with.
+ */
+function secureSetupFor(L, anyRunning, log) {
+  if (anyRunning) return readSecureSetup(L);
+  log(`generating certificates and passwords in ${L.dir}`);
+  fs.rmSync(L.paths.kafkaData, { recursive: true, force: true });
+  return generateSecureSetup(L);
+}
+
 /**
  * Make sure a Kafka broker and a Confluent-compatible schema registry are reachable.
- * - KAFKA_BROKERS and SCHEMA_REGISTRY_URL both set: only verifies them (throws if unreachable).
+ * - KAFKA_BROKERS and SCHEMA_REGISTRY_URL both set (secure: SECURE_SKEWLESS_CONFIG): only verifies them (throws if unreachable).
  * - otherwise uses the local stack on 127.0.0.1 (ports above), starting whatever part of it is down.
- * @param {{ log?: (msg: string) => void, timeoutMs?: number }} [opts]
- * @returns {Promise<{brokers: string, registryUrl: string, startedHere: boolean, stop: () => Promise<void>}>}
+ * With `secure`, the result also names the client configuration file (`config`, for SKEWLESS_CONFIG)
+ * and, when this checkout runs that stack, the one for the mTLS listener (`mtlsConfig`).
+ * @param {{ log?: (msg: string) => void, timeoutMs?: number, secure?: boolean, env?: NodeJS.ProcessEnv }} [opts]
+ *   `env` (default process.env) gives STACK_DIR and STACK_*_PORT
+ * @returns {Promise<{brokers: string, registryUrl: string, config?: string, mtlsConfig?: string, startedHere: boolean, stop: () => Promise<void>}>}
  */
 export async function ensureStack(opts = {}) {
   const log = opts.log ?? defaultLog;
   const timeoutMs = opts.timeoutMs ?? TIMEOUT_MS;
+  const L = stackLayout({ secure: opts.secure === true, env: opts.env });
 
-  if (env.KAFKA_BROKERS && env.SCHEMA_REGISTRY_URL) {
-    const brokers = env.KAFKA_BROKERS;
-    const registryUrl = env.SCHEMA_REGISTRY_URL.replace(/\/$/, '');
-    const [k, r] = await Promise.all([kafkaOk(brokers), registryOk(registryUrl)]);
-    if (!k || !r) {
-      throw new Error(`stack from the environment is not reachable: ${!k ? `KAFKA_BROKERS=${brokers} ` : ''}${!r ? `SCHEMA_REGISTRY_URL=${registryUrl}` : ''}`.trim());
-    }
-    return { brokers, registryUrl, startedHere: false, stop: async () => {} };
-  }
+  if (L.secure ? env.SECURE_SKEWLESS_CONFIG : env.KAFKA_BROKERS && env.SCHEMA_REGISTRY_URL) return stackFromEnv(L);
 
-  return withLock(async () => {
+  return withLock(L, async () => {
     const started = [];
     const stop = async () => {
-      for (const name of [...started].reverse()) await stopService(name, log);
+      for (const name of [...started].reverse()) await stopService(L, name, log);
     };
     try {
-      const [kUp, rUp] = await Promise.all([kafkaOk(BROKERS), registryOk(REGISTRY_URL)]);
-      const kPid = readPid('kafka');
-      const rPid = readPid('registry');
-      const kRunning = kUp || ours(kPid, 'kafka'); // up, or ours and still starting
-      const rRunning = rUp || ours(rPid, 'registry');
+      const kPid = readPid(L, 'kafka');
+      const rPid = readPid(L, 'registry');
+      const kOurs = ours(L, kPid, 'kafka');
+      const rOurs = ours(L, rPid, 'registry');
+      // Secrets of a running part, read before probing it (the probes need its CA and password).
+      let setup = L.secure && (kOurs || rOurs) ? readSecureSetup(L) : undefined;
+      const [kUp, rUp] = await Promise.all([layoutKafkaOk(L, setup ?? {}), registryOk(L.registryUrl, setup)]);
+      const kRunning = kUp || kOurs; // up, or ours and still starting
+      const rRunning = rUp || rOurs;
       if (!rRunning) findRegistryJava(); // fail before starting anything
-      if (!kRunning) await assertPortsFree('kafka', [PORTS.kafka, PORTS.controller]);
-      if (!rRunning) await assertPortsFree('registry', [PORTS.registry, PORTS.registryManagement]);
-      if (!kRunning || !rRunning) fetchArtifacts({ kafka: !kRunning, apicurio: !rRunning }, log);
+      if (!kRunning) await assertPortsFree(L, 'kafka', kafkaPorts(L));
+      if (!rRunning) await assertPortsFree(L, 'registry', registryPorts(L));
+      if (!kRunning || !rRunning) fetchArtifacts(L, { kafka: !kRunning, apicurio: !rRunning }, log);
+      if (L.secure) setup ??= secureSetupFor(L, kRunning || rRunning, log);
       const t0 = Date.now();
       let kafkaPid = kPid;
       let registryPid = rPid;
-      if (!kRunning) { kafkaPid = startKafka(log); started.push('kafka'); }
-      if (!rRunning) { registryPid = startRegistry(log); started.push('registry'); }
+      if (!kRunning) { kafkaPid = startKafka(L, log, setup); started.push('kafka'); }
+      if (!rRunning) { registryPid = startRegistry(L, log); started.push('registry'); }
       await Promise.all([
-        kUp ? 0 : waitHealthy('kafka', () => kafkaOk(BROKERS), kafkaPid, timeoutMs).then((ms) => log(`kafka healthy after ${(ms / 1000).toFixed(1)} s`)),
-        rUp ? 0 : waitHealthy('registry', () => registryOk(REGISTRY_URL), registryPid, timeoutMs).then((ms) => log(`registry healthy after ${(ms / 1000).toFixed(1)} s`)),
+        kUp ? 0 : waitHealthy(L, 'kafka', () => layoutKafkaOk(L, setup), kafkaPid, timeoutMs).then((ms) => log(`kafka healthy after ${(ms / 1000).toFixed(1)} s`)),
+        rUp ? 0 : waitHealthy(L, 'registry', () => registryOk(L.registryUrl, setup), registryPid, timeoutMs).then((ms) => log(`registry healthy after ${(ms / 1000).toFixed(1)} s`)),
       ]);
-      if (started.includes('registry')) await setGlobalCompatibility(REGISTRY_URL, 'BACKWARD');
-      if (started.length) log(`stack ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-      fs.writeFileSync(P.envJson, `${JSON.stringify({ KAFKA_BROKERS: BROKERS, SCHEMA_REGISTRY_URL: REGISTRY_URL }, null, 2)}\n`);
-      return { brokers: BROKERS, registryUrl: REGISTRY_URL, startedHere: started.length > 0, stop };
+      if (started.includes('registry')) await setGlobalCompatibility(L.registryUrl, 'BACKWARD', setup);
+      if (started.length) log(`${L.name} ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      const found = { brokers: L.brokers, registryUrl: L.registryUrl, ...(setup ? { config: setup.config, mtlsConfig: securePaths(L.dir).mtlsConfig } : {}) };
+      fs.writeFileSync(L.paths.envJson, `${JSON.stringify(envLine(found), null, 2)}\n`);
+      return { ...found, startedHere: started.length > 0, stop };
     } catch (e) {
       await stop().catch(() => {});
       throw e;
     }
   }, timeoutMs);
+}
+
+/** The variables a shell or a child process needs for a stack: the endpoints, and for the secured one SKEWLESS_CONFIG. */
+export function envLine(stack) {
+  return { KAFKA_BROKERS: stack.brokers, SCHEMA_REGISTRY_URL: stack.registryUrl, ...(stack.config ? { SKEWLESS_CONFIG: stack.config } : {}) };
 }
 
 /**
@@ -490,8 +636,8 @@ export async function ensureStack(opts = {}) {
  * @param {'kafka' | 'registry'} name
  */
 export function stackPid(name) {
-  const pid = readPid(name);
-  return pid && ours(pid, name) ? pid : null;
+  const pid = readPid(PLAIN, name);
+  return pid && ours(PLAIN, pid, name) ? pid : null;
 }
 
 /**
@@ -503,24 +649,31 @@ export function stackPid(name) {
 export async function restartKafka(opts = {}) {
   const log = opts.log ?? defaultLog;
   const timeoutMs = opts.timeoutMs ?? TIMEOUT_MS;
-  return withLock(async () => {
+  return withLock(PLAIN, async () => {
     const old = stackPid('kafka');
-    if (old) throw new Error(`kafka of ${STACK_DIR} is still running (pid ${old}); stop it first`);
-    await assertPortsFree('kafka', [PORTS.kafka, PORTS.controller]);
-    const pid = startKafka(log);
-    const ms = await waitHealthy('kafka', () => kafkaOk(BROKERS), pid, timeoutMs);
+    if (old) throw new Error(`kafka of ${PLAIN.dir} is still running (pid ${old}); stop it first`);
+    await assertPortsFree(PLAIN, 'kafka', kafkaPorts(PLAIN));
+    const pid = startKafka(PLAIN, log);
+    const ms = await waitHealthy(PLAIN, 'kafka', () => kafkaOk(PLAIN.brokers), pid, timeoutMs);
     log(`kafka healthy after ${(ms / 1000).toFixed(1)} s`);
     return pid;
   }, timeoutMs);
 }
 
-/** Stop the local stack started from this checkout (pid files under .stack/run). `wipe` also deletes data and logs. */
-export async function stopStack({ wipe = false, log = defaultLog } = {}) {
-  await stopService('registry', log);
-  await stopService('kafka', log);
+/**
+ * Stop the local stack started from this checkout (pid files under its run/), the secured one with
+ * `secure`. `wipe` also deletes data and logs (and the secured stack's secrets).
+ */
+export async function stopStack({ wipe = false, log = defaultLog, secure = false, env: e } = {}) {
+  const L = stackLayout({ secure, env: e });
+  const P = L.paths;
+  await stopService(L, 'registry', log);
+  await stopService(L, 'kafka', log);
   fs.rmSync(P.envJson, { force: true });
   if (wipe) {
-    for (const d of [P.data, P.logs, path.join(STACK_DIR, 'tmp')]) fs.rmSync(d, { recursive: true, force: true });
-    log(`wiped ${P.data} and ${P.logs}`);
+    const s = securePaths(L.dir);
+    const secrets = L.secure ? [s.tls, s.clientConfig, s.mtlsConfig, s.registryHome] : [];
+    for (const d of [P.data, P.logs, P.tmp, ...secrets]) fs.rmSync(d, { recursive: true, force: true });
+    log(`wiped ${P.data} and ${P.logs}${L.secure ? ' and the secrets' : ''}`);
   }
 }

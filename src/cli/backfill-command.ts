@@ -5,6 +5,7 @@ import { replayKafka } from '../modes/replay-kafka.js';
 import { prepareReplayTargets } from '../modes/replay-targets.js';
 import { nonNegativeInt, parseInputs, parseInstant, parseTopics, positiveInt } from './cli-args.js';
 import { kafkaEndpoints } from './kafka-endpoints.js';
+import { formatCount } from '../io/number-format.js';
 import { Progress } from './progress.js';
 import { formatReplaySummary } from './replay-report.js';
 
@@ -16,6 +17,7 @@ export interface BackfillFlags {
   until?: string;
   brokers?: string;
   registry?: string;
+  config?: string;
   out: string;
   partitions?: string;
   state?: string;
@@ -38,7 +40,7 @@ function checkFlagMix(flags: BackfillFlags): void {
     return;
   }
   if (!flags.input) throw new Error('nothing to replay: pass --input <source=path> (files) or --from-kafka (topics)');
-  for (const [flag, v] of [['--topic', flags.topic], ['--since', flags.since], ['--until', flags.until], ['--brokers', flags.brokers], ['--registry', flags.registry]] as const) {
+  for (const [flag, v] of [['--topic', flags.topic], ['--since', flags.since], ['--until', flags.until], ['--brokers', flags.brokers], ['--registry', flags.registry], ['--config', flags.config]] as const) {
     if (v !== undefined) throw new Error(`${flag} needs --from-kafka`);
   }
 }
@@ -49,7 +51,7 @@ export async function runBackfill(file: string, flags: BackfillFlags, command: C
   const plan = await loadCheckedTopology(file);
   prepareReplayTargets({ out: flags.out, deadLetterDir: flags.deadLetter, stateDir: flags.state, overwrite: flags.overwrite === true });
   const sources = plan.topology.sources.map((s) => s.name);
-  const progress = new Progress('backfill');
+  const progress = new Progress('backfill', { quiet: flags.json });
   const started = Date.now();
   const common = {
     plan,
@@ -59,13 +61,15 @@ export async function runBackfill(file: string, flags: BackfillFlags, command: C
     batchSize: positiveInt(flags.batchSize, '--batch-size'),
     workers: flags.workers === undefined ? undefined : positiveInt(flags.workers, '--workers'),
     onProgress: (n: number) => progress.update(n),
+    // Counting file records costs a pass over NDJSON input: only when a bar shows it.
+    onTotal: progress.drawn ? (n: number) => progress.setTotal(n) : undefined,
   };
-  let summary: ReplaySummary;
+  let run: Promise<ReplaySummary & { warnings?: readonly string[] }>;
   if (flags.fromKafka) {
     const since = flags.since === undefined ? undefined : parseInstant(flags.since, '--since');
     const until = flags.until === undefined ? undefined : parseInstant(flags.until, '--until');
     if (since !== undefined && until !== undefined && since >= until) throw new Error(`--since ${flags.since} is not before --until ${flags.until}`);
-    summary = await replayKafka({
+    run = replayKafka({
       ...common,
       ...kafkaEndpoints(flags),
       topics: parseTopics(flags.topic ?? [], sources),
@@ -74,15 +78,16 @@ export async function runBackfill(file: string, flags: BackfillFlags, command: C
       verbose: command.optsWithGlobals<{ verbose?: boolean }>().verbose === true,
     });
   } else {
-    summary = await replayFiles({ ...common, inputs: parseInputs(flags.input!, sources), partitions: positiveInt(flags.partitions ?? '1', '--partitions') });
+    run = replayFiles({ ...common, inputs: parseInputs(flags.input!, sources), partitions: positiveInt(flags.partitions ?? '1', '--partitions') });
   }
-  progress.done(summary.counters.processed);
+  const summary = await progress.around(run, (s) => s.counters.processed);
+  for (const w of summary.warnings ?? []) process.stderr.write(`skewless: warning: ${w}\n`);
   const seconds = (Date.now() - started) / 1000;
   if (flags.json) process.stdout.write(`${JSON.stringify({ ...summary, seconds }, null, 2)}\n`);
   else process.stdout.write(`${formatReplaySummary(summary, seconds)}\n`);
   const dead = summary.deadLetters.count;
   if (dead > maxDeadLetters) {
-    process.stderr.write(`skewless: backfill finished, but ${dead.toLocaleString('en-US')} records were dead-lettered (--max-dead-letters ${maxDeadLetters}): see ${summary.deadLetters.dir}\n`);
+    process.stderr.write(`skewless: backfill finished, but ${formatCount(dead)} records were dead-lettered (--max-dead-letters ${maxDeadLetters}): see ${summary.deadLetters.dir}\n`);
     process.exitCode = EXIT_DEAD_LETTERS;
   }
 }

@@ -15,6 +15,7 @@ export interface BootstrapFlags {
   sidePrefix?: string;
   brokers?: string;
   registry?: string;
+  config?: string;
   out?: string;
   workers?: string;
   batchSize: string;
@@ -22,6 +23,7 @@ export interface BootstrapFlags {
   /** false with --no-run. */
   run: boolean;
   metricsPort?: string;
+  metricsHost?: string;
   maxBatch?: string;
   cacheKeys?: string;
   json?: boolean;
@@ -34,7 +36,7 @@ export interface BootstrapFlags {
  */
 export async function runBootstrap(file: string, flags: BootstrapFlags, command: Command): Promise<void> {
   if (!flags.run) {
-    for (const [flag, v] of [['--output-topic', flags.outputTopic], ['--side-prefix', flags.sidePrefix], ['--metrics-port', flags.metricsPort], ['--max-batch', flags.maxBatch], ['--cache-keys', flags.cacheKeys]] as const) {
+    for (const [flag, v] of [['--output-topic', flags.outputTopic], ['--side-prefix', flags.sidePrefix], ['--metrics-port', flags.metricsPort], ['--metrics-host', flags.metricsHost], ['--max-batch', flags.maxBatch], ['--cache-keys', flags.cacheKeys]] as const) {
       if (v !== undefined) throw new Error(`${flag} configures the live worker, which --no-run does not start: pass it to \`skewless run\``);
     }
   }
@@ -43,9 +45,9 @@ export async function runBootstrap(file: string, flags: BootstrapFlags, command:
   const endpoints = kafkaEndpoints(flags);
   const topics = parseTopics(flags.topic ?? [], plan.topology.sources.map((s) => s.name));
   const group = flags.group ?? defaultGroup(plan);
-  const progress = new Progress('bootstrap');
+  const progress = new Progress('bootstrap replay', { quiet: flags.json });
   const started = Date.now();
-  const result = await bootstrap({
+  const result = await progress.around(bootstrap({
     plan,
     ...endpoints,
     stateDir: flags.state,
@@ -56,9 +58,9 @@ export async function runBootstrap(file: string, flags: BootstrapFlags, command:
     workers: flags.workers === undefined ? undefined : positiveInt(flags.workers, '--workers'),
     batchSize: positiveInt(flags.batchSize, '--batch-size'),
     onProgress: (n) => progress.update(n),
+    onTotal: (n) => progress.setTotal(n),
     verbose,
-  });
-  progress.done(result.replay.counters.processed);
+  }), (r) => r.replay.counters.processed);
   const seconds = (Date.now() - started) / 1000;
   if (flags.json) {
     process.stdout.write(`${JSON.stringify({ ...result, seconds }, null, 2)}\n`);
@@ -82,7 +84,9 @@ export async function runBootstrap(file: string, flags: BootstrapFlags, command:
     group,
     brokers: flags.brokers,
     registry: flags.registry,
+    config: flags.config,
     metricsPort: flags.metricsPort,
+    metricsHost: flags.metricsHost,
     maxBatch: flags.maxBatch,
     cacheKeys: flags.cacheKeys,
     topic: Object.entries(topics).map(([source, topic]) => `${source}=${topic}`),

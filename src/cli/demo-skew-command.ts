@@ -18,8 +18,11 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import { writeCardDataset } from '../gen/write-card-dataset.js';
+import type { ClientSecurity } from '../io/client-security.js';
 import { KafkaConnection } from '../io/kafka/kafka-connection.js';
-import { deleteGroup, deleteTopics, fetchOffsets } from '../io/kafka/topic-admin.js';
+import { redactSecrets } from '../io/secret-redaction.js';
+import { committedOffsets, deleteGroup, deleteTopics, fetchOffsets } from '../io/kafka/topic-admin.js';
+import { formatCount, formatSeconds } from '../io/number-format.js';
 import { startLiveWorker } from '../modes/live-worker.js';
 import { runParity } from '../modes/parity-replay.js';
 import { produceFile } from '../modes/produce-file.js';
@@ -29,7 +32,9 @@ import { formatParityTerminal } from '../parity/terminal-report.js';
 import type { CompiledPlan } from '../plan/compile.js';
 import { loadTopology } from '../plan/load-topology.js';
 import { positiveInt } from './cli-args.js';
+import { kafkaEndpoints } from './kafka-endpoints.js';
 import { ensureLocalStack } from './local-stack.js';
+import { Progress } from './progress.js';
 
 const TOPOLOGIES = resolve(fileURLToPath(import.meta.url), '../../../topologies');
 const PARTITIONS = 4;
@@ -42,6 +47,7 @@ export interface DemoSkewFlags {
   seed: string;
   out: string;
   keepTopics?: boolean;
+  config?: string;
   verbose?: boolean;
 }
 
@@ -52,62 +58,74 @@ async function topicSize(conn: KafkaConnection, topic: string): Promise<number> 
   return (await fetchOffsets(conn, topic).catch(() => [])).reduce((n, p) => n + p.high, 0);
 }
 
+/** Input offsets the group has committed, summed over the topic's partitions. */
+async function committedTotal(conn: KafkaConnection, group: string, topic: string): Promise<number> {
+  return (await committedOffsets(conn, group, topic)).reduce((n, p) => n + p.offset, 0);
+}
+
 interface LiveRun {
   readonly vectors: number;
   readonly seconds: number;
 }
 
-/** Runs a topology live in-process until its feature topic holds a vector per input and stops growing. */
+/**
+ * Runs a topology live in-process until it has committed every input record. Exactly-once
+ * commits the consumer offsets in the transaction that holds a batch's vectors and parity
+ * samples, so once the group's offsets reach the input's end offsets, both topics are complete.
+ */
 async function runLiveUntilCaughtUp(args: {
   plan: CompiledPlan;
-  brokers: string[];
+  brokers: readonly string[];
   registryUrl: string;
+  security: ClientSecurity;
   stateDir: string;
   group: string;
   sourceTopics: Record<string, string>;
   outputTopics: Record<string, string>;
   sidePrefix: string;
   parityTopic: string;
-  events: number;
   verbose: boolean;
 }): Promise<LiveRun> {
   const started = Date.now();
-  const worker = await startLiveWorker({
-    plan: args.plan,
-    brokers: args.brokers,
-    registryUrl: args.registryUrl,
-    stateDir: args.stateDir,
-    group: args.group,
-    sourceTopics: args.sourceTopics,
-    outputTopics: args.outputTopics,
-    sideTopicPrefix: args.sidePrefix,
-    parity: { rate: PARITY_RATE, topic: args.parityTopic },
-    verbose: args.verbose,
-    log: args.verbose ? undefined : () => {},
-  });
-  const conn = await KafkaConnection.open({ brokers: args.brokers });
-  let vectors = 0;
+  const input = args.sourceTopics.transactions;
+  const conn = await KafkaConnection.open({ brokers: args.brokers, security: args.security.kafka });
   try {
-    const featureTopic = args.outputTopics.card_features;
-    const deadline = Date.now() + 300_000;
-    let previous = -1;
-    let stable = 0;
-    for (;;) {
-      await sleep(1000);
-      vectors = await topicSize(conn, featureTopic);
-      process.stdout.write(`\r    live: ${vectors.toLocaleString('en-US')} feature vectors served`);
-      // Caught up: (nearly) every transaction has a vector (late ones go to the late topic) and the count is stable.
-      stable = vectors === previous ? stable + 1 : 0;
-      if ((stable >= 2 && vectors >= args.events * 0.97) || (stable >= 10 && vectors > 0)) break;
-      if (Date.now() > deadline) throw new Error(`live worker did not catch up within 5 minutes (${vectors} of ~${args.events} vectors)`);
-      previous = vectors;
+    const end = await topicSize(conn, input);
+    const progress = new Progress('    live', { unit: 'transactions', total: end });
+    let applied = 0;
+    const worker = await startLiveWorker({
+      plan: args.plan,
+      brokers: args.brokers,
+      registryUrl: args.registryUrl,
+      security: args.security,
+      stateDir: args.stateDir,
+      group: args.group,
+      sourceTopics: args.sourceTopics,
+      outputTopics: args.outputTopics,
+      sideTopicPrefix: args.sidePrefix,
+      parity: { rate: PARITY_RATE, topic: args.parityTopic },
+      verbose: args.verbose,
+      log: args.verbose ? (line) => progress.log(line) : () => {},
+      onBatchTiming: (t) => progress.update((applied += t.records)),
+    });
+    try {
+      const caughtUp = async (): Promise<void> => {
+        const deadline = Date.now() + 300_000;
+        for (;;) {
+          await sleep(250);
+          const committed = await committedTotal(conn, args.group, input);
+          if (committed >= end) return;
+          if (Date.now() > deadline) throw new Error(`live worker did not catch up within 5 minutes (${formatCount(committed)} of ${formatCount(end)} transactions committed)`);
+        }
+      };
+      await progress.around(caughtUp(), () => end);
+    } finally {
+      await worker.stop();
     }
-    process.stdout.write('\n');
+    return { vectors: await topicSize(conn, args.outputTopics.card_features), seconds: (Date.now() - started) / 1000 };
   } finally {
     await conn.close();
-    await worker.stop();
   }
-  return { vectors, seconds: (Date.now() - started) / 1000 };
 }
 
 const indent = (s: string): string => s.replace(/^/gm, '    ');
@@ -121,10 +139,13 @@ export async function runDemoSkew(flags: DemoSkewFlags): Promise<void> {
   mkdirSync(out, { recursive: true });
 
   say('1/5 making sure Kafka and the schema registry are up');
-  const stack = await ensureLocalStack((m: string) => say(`    ${m}`));
+  // A cluster configured with --config / SKEWLESS_CONFIG (e.g. the secured local stack) is used as it is.
+  const configured = flags.config !== undefined || process.env.SKEWLESS_CONFIG ? kafkaEndpoints({ config: flags.config }) : undefined;
+  const stack = configured
+    ? { brokers: configured.brokers.join(','), registryUrl: configured.registryUrl, startedHere: false, stop: async () => {} }
+    : await ensureLocalStack((m: string) => say(`    ${m}`));
   say(`    brokers ${stack.brokers}, registry ${stack.registryUrl}${stack.startedHere ? ' (started for this demo, stopped at the end)' : ''}`);
-  const brokers = stack.brokers.split(',');
-  const registryUrl = stack.registryUrl;
+  const { brokers, registryUrl, security } = configured ?? kafkaEndpoints({}, { ...process.env, KAFKA_BROKERS: stack.brokers, SCHEMA_REGISTRY_URL: stack.registryUrl });
 
   const run = randomUUID().slice(0, 8);
   const topics = {
@@ -146,47 +167,61 @@ export async function runDemoSkew(flags: DemoSkewFlags): Promise<void> {
   let ok = false;
   try {
     const dataDir = join(out, 'data');
-    say(`2/5 generating ${events.toLocaleString('en-US')} card transactions (seed ${seed}) into ${dataDir}`);
-    const data = await writeCardDataset({ outDir: dataDir, events, seed, format: 'avro' });
-    say(`    ${data.cards.toLocaleString('en-US')} cards, ${data.fraudTransactions} fraudulent transactions, ${data.chargebacks} chargebacks`);
+    say(`2/5 generating ${formatCount(events)} card transactions (seed ${seed}) into ${dataDir}`);
+    const generating = new Progress('    generate', { unit: 'transactions', total: events });
+    const data = await generating.around(writeCardDataset({ outDir: dataDir, events, seed, format: 'avro', onProgress: (n) => generating.update(n) }), (d) => d.events);
+    say(`    ${formatCount(data.cards)} cards, ${formatCount(data.fraudTransactions)} fraudulent transactions, ${formatCount(data.chargebacks)} chargebacks`);
 
     const plan = await loadTopology(join(TOPOLOGIES, 'card-fraud.ts'));
     const skewedPlan = await loadTopology(join(TOPOLOGIES, 'card-fraud-skewed.ts'));
     say(`    producing to ${topics.transactions} and ${topics.chargebacks} (${PARTITIONS} partitions)`);
-    const common = { plan, partitions: PARTITIONS, brokers, registryUrl, verbose };
-    await produceFile({ ...common, source: 'chargebacks', input: data.chargebacksPath, topic: topics.chargebacks });
-    const produced = await produceFile({ ...common, source: 'transactions', input: data.transactionsPath, topic: topics.transactions });
+    const common = { plan, partitions: PARTITIONS, brokers, registryUrl, security, verbose };
+    // Both files at once: each keeps its own order, which is all that matters.
+    const producing = new Progress('    produce', { total: data.events + data.chargebacks });
+    const handled = { transactions: 0, chargebacks: 0 };
+    const load = (source: 'transactions' | 'chargebacks', input: string): Promise<unknown> =>
+      produceFile({
+        ...common, source, input, topic: topics[source],
+        onProgress: (n) => producing.update((handled[source] = n) + handled[source === 'transactions' ? 'chargebacks' : 'transactions']),
+      });
+    await producing.around(Promise.all([load('chargebacks', data.chargebacksPath), load('transactions', data.transactionsPath)]), () => data.events + data.chargebacks);
     const sourceTopics = { transactions: topics.transactions, chargebacks: topics.chargebacks };
 
     const live = async (p: CompiledPlan, v: ReturnType<typeof variant>): Promise<LiveRun> => {
       rmSync(v.state, { recursive: true, force: true });
       return runLiveUntilCaughtUp({
-        plan: p, brokers, registryUrl, stateDir: v.state, group: v.group, sourceTopics,
+        plan: p, brokers, registryUrl, security, stateDir: v.state, group: v.group, sourceTopics,
         outputTopics: { card_features: v.features, card_daily_spend: v.daily },
-        sidePrefix: v.side, parityTopic: v.parity, events: produced.produced, verbose,
+        sidePrefix: v.side, parityTopic: v.parity, verbose,
       });
     };
-    const parity = (sampleTopic: string): Promise<ParityRunResult> => runParity({ plan, brokers, registryUrl, sample: { topic: sampleTopic }, topics: sourceTopics, verbose });
+    // One replay thread: each worker thread loads the topology and every module again (about
+    // 1.5 s of CPU), more than the replay of the demo's topics takes.
+    const parity = (sampleTopic: string): Promise<ParityRunResult> => {
+      const progress = new Progress('    parity replay');
+      const onReplayProgress = (done: number, total: number): void => progress.updateOf(done, total);
+      return progress.around(runParity({ plan, brokers, registryUrl, security, sample: { topic: sampleTopic }, topics: sourceTopics, workers: 1, verbose, onReplayProgress }));
+    };
 
     // (a) the correct topology served live, checked against itself offline.
     say(`3/5 (a) serving topologies/card-fraud.ts live (version ${plan.version}), sampling ${PARITY_RATE * 100}% of cards into ${correct.parity}`);
     const a = await live(plan, correct);
-    say(`    caught up in ${a.seconds.toFixed(1)} s`);
+    say(`    caught up in ${formatSeconds(a.seconds)}: ${formatCount(a.vectors)} feature vectors served`);
     say('    parity: replaying the topics offline and comparing every sampled vector');
     const ra = await parity(correct.parity);
     const htmlA = join(out, 'parity-correct.html');
-    writeFileSync(htmlA, renderParityHtml(ra));
+    writeFileSync(htmlA, redactSecrets(renderParityHtml(ra)));
     say(indent(formatParityTerminal(ra)));
     say(`    HTML report: ${htmlA}`);
 
     // (b) the skewed serving path, checked against the CORRECT topology offline.
     say(`4/5 (b) serving topologies/card-fraud-skewed.ts live (version ${skewedPlan.version}: 23h count, amounts including the current event)`);
     const b = await live(skewedPlan, skewed);
-    say(`    caught up in ${b.seconds.toFixed(1)} s`);
+    say(`    caught up in ${formatSeconds(b.seconds)}: ${formatCount(b.vectors)} feature vectors served`);
     say(`    parity of topologies/card-fraud.ts (the training pipeline) over the skewed parity log ${skewed.parity}`);
     const rb = await parity(skewed.parity);
     const htmlB = join(out, 'parity-skewed.html');
-    writeFileSync(htmlB, renderParityHtml(rb));
+    writeFileSync(htmlB, redactSecrets(renderParityHtml(rb)));
     say(indent(formatParityTerminal(rb)));
     say(`    HTML report: ${htmlB}`);
 
@@ -196,8 +231,8 @@ export async function runDemoSkew(flags: DemoSkewFlags): Promise<void> {
     const flagged = rb.report.summary.differingFeatures;
     const named = SKEWED_FEATURES.filter((f) => flagged.includes(f) || rb.reasons.some((r) => r.includes(f)));
     const bAlerted = rb.alert && named.includes('txn_count_24h');
-    say(`    (a) card-fraud live vs offline: ${aHeld ? 'parity holds' : 'UNEXPECTED ALERT'} — ${ra.sample.matched} sampled vectors, ${ra.mismatchCount} mismatching values`);
-    say(`    (b) skewed serving vs card-fraud offline: ${bAlerted ? 'alert, as expected' : 'NO ALERT (unexpected)'} — ${rb.mismatchCount} mismatching values over ${rb.sample.matched} sampled vectors`);
+    say(`    (a) card-fraud live vs offline: ${aHeld ? 'parity holds' : 'UNEXPECTED ALERT'} — ${formatCount(ra.sample.matched)} sampled vectors, ${formatCount(ra.mismatchCount)} mismatching values`);
+    say(`    (b) skewed serving vs card-fraud offline: ${bAlerted ? 'alert, as expected' : 'NO ALERT (unexpected)'} — ${formatCount(rb.mismatchCount)} mismatching values over ${formatCount(rb.sample.matched)} sampled vectors`);
     say(`        features flagged: ${flagged.length > 0 ? flagged.join(', ') : '(none)'}`);
     if (rb.sample.otherVersion > 0) say(`        served by version ${skewedPlan.version}, checked against ${plan.version}: the version differs, so the deploy pipeline would also have flagged this build`);
     const unexpected = flagged.filter((f) => !(SKEWED_FEATURES as readonly string[]).includes(f));
@@ -207,7 +242,7 @@ export async function runDemoSkew(flags: DemoSkewFlags): Promise<void> {
     if (!ok) say('    demo did NOT behave as expected');
   } finally {
     if (!flags.keepTopics) {
-      const conn = await KafkaConnection.open({ brokers });
+      const conn = await KafkaConnection.open({ brokers, security: security.kafka });
       try {
         await deleteTopics(conn, allTopics).catch(() => {});
         for (const g of [correct.group, skewed.group]) await deleteGroup(conn, g).catch(() => {});

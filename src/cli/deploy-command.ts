@@ -1,5 +1,5 @@
 /**
- * `skewless deploy <topology> [--state dir] [--dry-run] [--registry url] [--json]`
+ * `skewless deploy <topology> [--state dir] [--dry-run] [--registry url] [--config file] [--json]`
  * (`strictDecimals`, as `schemas check --strict-decimals`, when the caller passes it)
  *
  * The gate before a topology goes live, in order:
@@ -16,7 +16,6 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VersionMismatchError, type TaskMeta } from '../engine/task.js';
-import { RegistryCompatibilityClient } from '../io/avro/registry-compatibility.js';
 import type { Json } from '../plan/canonical-json.js';
 import type { CompiledPlan } from '../plan/compile.js';
 import { diffPlans } from '../plan/plan-diff.js';
@@ -24,12 +23,14 @@ import { checkSubjects, type SubjectCheck } from '../schemas/registry-check.js';
 import { registerSubjects, type RegisteredSubject } from '../schemas/registry-register.js';
 import { loadTopologies } from '../schemas/registry-topologies.js';
 import { LevelBackend } from '../state/state-backend.js';
-import { formatFinding, registryFindings, registryUrlOf, type SchemasCheckFinding } from './schemas-command.js';
+import { formatFinding, registryClientOf, registryFindings, type SchemasCheckFinding } from './schemas-command.js';
 
 export interface DeployOptions {
   state?: string;
   dryRun?: boolean;
   registry?: string;
+  /** Connection config file (default $SKEWLESS_CONFIG). */
+  config?: string;
   /** Refuse decimal precision or scale changes, as `schemas check --strict-decimals`. */
   strictDecimals?: boolean;
   json?: boolean;
@@ -107,10 +108,9 @@ export async function stateVersionCheck(stateDir: string, plan: CompiledPlan): P
 
 /** Run the deploy gate; prints nothing. Usage errors and registry outages throw. */
 export async function deploy(file: string, opts: DeployOptions, cwd: string = process.cwd()): Promise<DeployResult> {
-  const registryUrl = registryUrlOf(opts.registry);
+  const client = registryClientOf(opts);
   const loaded = await loadTopologies([file], cwd);
   const plan = loaded.plans[0];
-  const client = new RegistryCompatibilityClient(registryUrl);
   const checkOpts = { strictDecimals: opts.strictDecimals };
   const checks = await checkSubjects(client, loaded.subjects, checkOpts);
   const findings = registryFindings(loaded, checks);

@@ -10,6 +10,13 @@ import { runProduce } from './produce-command.js';
 import { registerParityCommand } from './parity-command.js';
 import { runLive } from './run-command.js';
 import { registerSchemasCommand, STRICT_DECIMALS_HELP } from './schemas-command.js';
+import { CONFIG_HELP } from './kafka-endpoints.js';
+import { redactOutputStreams, redactSecrets } from '../io/secret-redaction.js';
+
+// Everything skewless prints goes through the redactor: configured secrets and URL passwords never leave the process.
+redactOutputStreams();
+
+const METRICS_HOST_HELP = 'address the metrics endpoint binds to (default 127.0.0.1, this machine only; 0.0.0.0 serves every interface)';
 
 const program = new Command();
 program
@@ -37,6 +44,7 @@ program
   .option('--until <iso>', 'with --from-kafka: stop before the first record with a Kafka timestamp at or after this time (default: the end offsets when the backfill starts)')
   .option('--brokers <list>', 'with --from-kafka: Kafka bootstrap brokers host:port,... (default $KAFKA_BROKERS)')
   .option('--registry <url>', 'with --from-kafka: schema registry URL (default $SCHEMA_REGISTRY_URL)')
+  .option('--config <file>', `with --from-kafka: ${CONFIG_HELP}`)
   .option('--state <dir>', 'keep the final state in this LevelDB directory (default: temporary)')
   .option('--dead-letter <dir>', 'directory for malformed records with their reason, position and raw form, one NDJSON file per partition (default <out>/_dead_letters)')
   .option('--batch-size <n>', 'records per input batch', '4096')
@@ -56,6 +64,7 @@ program
   .option('--partitions <n>', 'partitions to create the topic with if it does not exist (an existing topic must have as many)', '8')
   .option('--brokers <list>', 'Kafka bootstrap brokers host:port,... (default $KAFKA_BROKERS)')
   .option('--registry <url>', 'schema registry URL (default $SCHEMA_REGISTRY_URL)')
+  .option('--config <file>', CONFIG_HELP)
   .option('--batch-size <n>', 'messages per produce request', '4096')
   .option('--json', 'print the summary as JSON')
   .action(runProduce);
@@ -68,7 +77,9 @@ program
   .option('--group <id>', 'consumer group (default skewless-<topology>)')
   .option('--brokers <list>', 'Kafka bootstrap brokers host:port,... (default $KAFKA_BROKERS)')
   .option('--registry <url>', 'schema registry URL (default $SCHEMA_REGISTRY_URL)')
-  .option('--metrics-port <port>', 'serve Prometheus metrics on 127.0.0.1:<port>/metrics')
+  .option('--config <file>', CONFIG_HELP)
+  .option('--metrics-port <port>', 'serve Prometheus metrics on <metrics-host>:<port>/metrics')
+  .option('--metrics-host <host>', METRICS_HOST_HELP)
   .option('--max-batch <n>', 'apply at most n records per engine step (checkpoint after each)')
   .option('--cache-keys <n>', 'keys of lookback state kept in memory per group and partition; colder keys are evicted at checkpoints and read back from LevelDB (default 250000)')
   .option('--topic <source=topic...>', "a source's topic (default the topology's)")
@@ -94,12 +105,14 @@ program
   .option('--side-prefix <prefix>', 'live: prefix of the <prefix>-late and <prefix>-dead-letters topics (default the topology name)')
   .option('--brokers <list>', 'Kafka bootstrap brokers host:port,... (default $KAFKA_BROKERS)')
   .option('--registry <url>', 'schema registry URL (default $SCHEMA_REGISTRY_URL)')
+  .option('--config <file>', CONFIG_HELP)
   .option('--out <dir>', "keep the replay's training output here (default: a temporary directory, removed)")
   .option('--workers <n>', 'replay worker threads (default: number of cores)')
   .option('--batch-size <n>', 'replay: records per input batch', '4096')
   .option('--force', 'overwrite offsets the group has already committed')
   .option('--no-run', 'stop after the handoff (state filled, group offsets set) instead of running live')
-  .option('--metrics-port <port>', 'live: serve Prometheus metrics on 127.0.0.1:<port>/metrics')
+  .option('--metrics-port <port>', 'live: serve Prometheus metrics on <metrics-host>:<port>/metrics')
+  .option('--metrics-host <host>', `live: ${METRICS_HOST_HELP}`)
   .option('--max-batch <n>', 'live: apply at most n records per engine step (checkpoint after each)')
   .option('--cache-keys <n>', 'live: keys of lookback state kept in memory per group and partition; colder keys are evicted at checkpoints and read back from LevelDB (default 250000)')
   .option('--json', 'print the bootstrap summary as JSON')
@@ -130,6 +143,7 @@ demo
   .option('--seed <n>', 'random seed', '42')
   .option('--out <dir>', 'working directory (data, parity-correct.html, parity-skewed.html)', 'out/demo-skew')
   .option('--keep-topics', 'keep the demo topics and consumer groups instead of deleting them')
+  .option('--config <file>', CONFIG_HELP)
   .action((flags: Record<string, unknown>) => {
     // Commander matches `demo skew --events/--seed/--out` against demo's own options of the same names: take them from there when given.
     const given = Object.fromEntries(['events', 'seed', 'out'].filter((k) => demo.getOptionValueSource(k) === 'cli').map((k) => [k, demo.opts()[k]]));
@@ -137,7 +151,7 @@ demo
   });
 
 registerSchemasCommand(program);
-program.command('deploy').description('gate a deploy: schemas check, version check of --state, then schemas register (--dry-run: change nothing)').argument('<topology>', 'topology file').option('--state <dir>', 'state root the topology will run on (checked for task state of another version)').option('--dry-run', 'check and print what would be registered; change nothing').option('--registry <url>', 'schema registry URL (default $SCHEMA_REGISTRY_URL)').option('--strict-decimals', STRICT_DECIMALS_HELP).option('--json', 'print the outcome as JSON').action(runDeploy);
+program.command('deploy').description('gate a deploy: schemas check, version check of --state, then schemas register (--dry-run: change nothing)').argument('<topology>', 'topology file').option('--state <dir>', 'state root the topology will run on (checked for task state of another version)').option('--dry-run', 'check and print what would be registered; change nothing').option('--registry <url>', 'schema registry URL (default $SCHEMA_REGISTRY_URL)').option('--config <file>', CONFIG_HELP).option('--strict-decimals', STRICT_DECIMALS_HELP).option('--json', 'print the outcome as JSON').action(runDeploy);
 registerParityCommand(program);
 
 try {
@@ -145,8 +159,8 @@ try {
 } catch (e) {
   const verbose = process.argv.includes('--verbose');
   const msg = e instanceof Error ? e.message : String(e);
-  process.stderr.write(`skewless: ${msg.replace(/^skewless: /, '')}\n`);
-  if (verbose && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
+  process.stderr.write(redactSecrets(`skewless: ${msg.replace(/^skewless: /, '')}\n`));
+  if (verbose && e instanceof Error && e.stack) process.stderr.write(redactSecrets(`${e.stack}\n`));
   // A failed command may leave client sockets (Kafka, registry) open; they must not keep a
   // failed worker alive. Exit once stderr is flushed.
   process.stderr.write('', () => process.exit(2));

@@ -7,7 +7,9 @@ import { formatParityTerminal } from '../parity/terminal-report.js';
 import { loadTopology } from '../plan/load-topology.js';
 import { parseDuration } from '../dsl/duration.js';
 import { parseInstant, parseTopics, positiveInt } from './cli-args.js';
-import { kafkaEndpoints } from './kafka-endpoints.js';
+import { CONFIG_HELP, kafkaEndpoints } from './kafka-endpoints.js';
+import { Progress } from './progress.js';
+import { redactSecrets } from '../io/secret-redaction.js';
 
 export interface ParityFlags {
   sample: string;
@@ -17,6 +19,7 @@ export interface ParityFlags {
   html?: string;
   brokers?: string;
   registry?: string;
+  config?: string;
   workers?: string;
   since?: string;
   until?: string;
@@ -67,7 +70,8 @@ export async function runParityCommand(file: string, flags: ParityFlags, command
   const since = flags.since === undefined ? undefined : parseSampleBound(flags.since, '--since', now);
   const until = flags.until === undefined ? undefined : parseSampleBound(flags.until, '--until', now);
   if (since !== undefined && until !== undefined && since >= until) throw new Error(`--since ${flags.since} is not before --until ${flags.until}`);
-  const result = await runParity({
+  const progress = new Progress('parity replay', { quiet: flags.json });
+  const result = await progress.around(runParity({
     plan,
     ...kafkaEndpoints(flags),
     sample: sampleOf(flags.sample),
@@ -78,8 +82,9 @@ export async function runParityCommand(file: string, flags: ParityFlags, command
     tolerance,
     workers: flags.workers === undefined ? undefined : positiveInt(flags.workers, '--workers'),
     verbose: command.optsWithGlobals<{ verbose?: boolean }>().verbose === true,
-  });
-  if (flags.html !== undefined) writeFileSync(flags.html, renderParityHtml(result));
+    onReplayProgress: (done, total) => progress.updateOf(done, total),
+  }));
+  if (flags.html !== undefined) writeFileSync(flags.html, redactSecrets(renderParityHtml(result)));
   process.stdout.write(`${flags.json ? toJson(result) : formatParityTerminal(result)}\n`);
   process.exitCode = result.alert ? 1 : 0;
 }
@@ -100,6 +105,7 @@ export function registerParityCommand(program: Command): void {
     .option('--html <file>', 'also write a self-contained HTML report')
     .option('--brokers <list>', 'Kafka bootstrap brokers host:port,... (default $KAFKA_BROKERS)')
     .option('--registry <url>', 'schema registry URL (default $SCHEMA_REGISTRY_URL)')
+    .option('--config <file>', CONFIG_HELP)
     .option('--workers <n>', 'replay worker threads (default: number of cores)')
     // Usage errors must exit 2 like every other error (commander's default is 1, which means "alert" here).
     .exitOverride((err) => {

@@ -2,16 +2,19 @@ import { RegistryUnreachableError } from '../io/avro/registry-client.js';
 import { KafkaUnreachableError } from '../io/kafka/kafka-connection.js';
 import { startLiveWorker, type Delivery, type LiveOptions, type LiveWorker } from '../modes/live-worker.js';
 import { loadCheckedTopology } from './checked-topology.js';
-import { MetricsRegistry, serveMetrics } from '../serve/metrics.js';
+import { metricsUrl, MetricsRegistry, serveMetrics } from '../serve/metrics.js';
 import { positiveInt } from './cli-args.js';
 import { kafkaEndpoints } from './kafka-endpoints.js';
+import { LiveStatus } from './live-status.js';
 
 export interface RunFlags {
   state: string;
   group?: string;
   brokers?: string;
   registry?: string;
+  config?: string;
   metricsPort?: string;
+  metricsHost?: string;
   maxBatch?: string;
   cacheKeys?: string;
   topic?: string[];
@@ -60,7 +63,7 @@ function parityFlags(flags: RunFlags): { rate: number; topic: string; file?: str
  * reached: a worker restarted during a broker restart or a registry outage waits it out like a
  * running one. Undefined when a stop was requested meanwhile.
  */
-async function startWhenReachable(options: LiveOptions, stopRequested: Promise<string>): Promise<LiveWorker | undefined> {
+async function startWhenReachable(options: LiveOptions, stopRequested: Promise<string>, log: (line: string) => void): Promise<LiveWorker | undefined> {
   const deadline = Date.now() + (options.retryDeadlineMs ?? 300_000);
   let stop = false;
   void stopRequested.then(() => (stop = true));
@@ -70,7 +73,7 @@ async function startWhenReachable(options: LiveOptions, stopRequested: Promise<s
     } catch (e) {
       const unreachable = e instanceof KafkaUnreachableError || e instanceof RegistryUnreachableError;
       if (!unreachable || Date.now() > deadline) throw e;
-      if (attempt === 0) process.stderr.write(`skewless: ${(e as Error).message}; retrying until it answers (--retry-deadline-ms)\n`);
+      if (attempt === 0) log(`skewless: ${(e as Error).message}; retrying until it answers (--retry-deadline-ms)`);
       for (let waited = 0; waited < Math.min(5000, 250 * 2 ** attempt) && !stop; waited += 250) await new Promise((r) => setTimeout(r, 250));
       if (stop) return undefined;
     }
@@ -86,13 +89,19 @@ export async function runLive(file: string, flags: RunFlags): Promise<void> {
     process.once('SIGINT', () => resolve('SIGINT'));
   });
   const plan = await loadCheckedTopology(file);
-  const { brokers, registryUrl } = kafkaEndpoints(flags);
+  const { brokers, registryUrl, security } = kafkaEndpoints(flags);
   const metrics = new MetricsRegistry();
-  const server = flags.metricsPort === undefined ? undefined : await serveMetrics(metrics, Number(flags.metricsPort));
+  // On a terminal: restore progress, then a status line; worker log lines print above them.
+  const status = new LiveStatus();
+  const log = (line: string): void => status.log(line);
+  if (flags.metricsHost !== undefined && flags.metricsPort === undefined) throw new Error('--metrics-host needs --metrics-port <port>');
+  const metricsHost = flags.metricsHost ?? '127.0.0.1';
+  const server = flags.metricsPort === undefined ? undefined : await serveMetrics(metrics, Number(flags.metricsPort), metricsHost);
   const options: LiveOptions = {
     plan,
     brokers,
     registryUrl,
+    security,
     stateDir: flags.state,
     group: flags.group,
     maxBatch: flags.maxBatch === undefined ? undefined : positiveInt(flags.maxBatch, '--max-batch'),
@@ -107,14 +116,20 @@ export async function runLive(file: string, flags: RunFlags): Promise<void> {
     retryDeadlineMs: flags.retryDeadlineMs === undefined ? undefined : positiveInt(flags.retryDeadlineMs, '--retry-deadline-ms'),
     metrics,
     verbose: flags.verbose,
+    log,
+    onRestoreProgress: (partition, applied, total) => status.restored(partition, applied, total),
+    onBatchTiming: (t) => status.batch(t.topic, t.partition, t.records, metrics.get('skewless_consumer_lag', { topic: t.topic, partition: String(t.partition) })),
   };
-  const worker = await startWhenReachable(options, stopRequested);
+  const worker = await startWhenReachable(options, stopRequested, log);
   if (worker === undefined) {
+    status.close();
     await server?.close();
     return;
   }
-  process.stderr.write(`skewless: running ${plan.topology.name} version ${plan.version}${server ? `, metrics on http://127.0.0.1:${server.port}/metrics` : ''}\n`);
+  log(`skewless: running ${plan.topology.name} version ${plan.version}${server ? `, metrics on ${metricsUrl(metricsHost, server.port)}` : ''}`);
+  status.started();
   const outcome = await Promise.race([stopRequested, worker.failed]);
+  status.close();
   if (outcome instanceof Error) {
     await worker.stop().catch(() => undefined);
     await server?.close();

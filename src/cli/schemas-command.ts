@@ -1,7 +1,7 @@
 /**
- * `skewless schemas check [topology...] [--registry <url>] [--strict-decimals] [--json]`
- * `skewless schemas check [topology...] --offline [--against <ref>] [--level BACKWARD] [--strict-decimals] [--json]`
- * `skewless schemas register [topology...] [--registry <url>] [--strict-decimals] [--json]`
+ * `skewless schemas check <topology...> [--registry <url>] [--config <file>] [--strict-decimals] [--json]`
+ * `skewless schemas check <topology...> --offline [--against <ref>] [--level BACKWARD] [--strict-decimals] [--json]`
+ * `skewless schemas register <topology...> [--registry <url>] [--config <file>] [--strict-decimals] [--json]`
  *
  * With a registry (the default): every source subject `<topic>-value` and every sink subject
  * (the live output topics' record schemas) against the subject's registered versions at the
@@ -9,8 +9,7 @@
  * each problem (see src/schemas/registry-check.ts). A subject the registry does not hold is
  * new: nothing to check. `register` runs the same check and registers nothing when it fails.
  *
- * Offline: for every source of every topology
- * (default: topologies/*.ts), the subject `<topic>-value`'s local .avsc against the same file
+ * Offline: for every source of every topology given, the subject `<topic>-value`'s local .avsc against the same file
  * at a git ref under a compatibility level.
  *
  * Both also run the topology field check (every field the topology's functions read exists
@@ -26,8 +25,7 @@
  * twice (two topology files reading one source with the same topology name) is listed once.
  * Exit 1 on any problem, 0 when clean, 2 on a usage error (through main's error handler).
  */
-import { existsSync, readdirSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { relative, resolve } from 'node:path';
 import type { Command, CommanderError } from 'commander';
 import { loadTopology } from '../plan/load-topology.js';
 import type { AvroSchemaJson } from '../schemas/avro-model.js';
@@ -35,6 +33,8 @@ import { checkAgainstLevel, COMPATIBILITY_LEVELS, parseCompatibilityLevel, type 
 import { gitRepoRoot, resolveGitRef, schemaVersionsAtRefs } from '../schemas/git-ref-schemas.js';
 import { checkTopologyFields } from '../schemas/topology-field-check.js';
 import { RegistryCompatibilityClient } from '../io/avro/registry-compatibility.js';
+import { registryEndpoint } from '../io/avro/registry-http.js';
+import { CONFIG_HELP, registryEndpoints, type KafkaEndpointFlags } from './kafka-endpoints.js';
 import { checkSubjects, type SubjectCheck } from '../schemas/registry-check.js';
 import { registerSubjects, type RegisteredSubject } from '../schemas/registry-register.js';
 import { loadTopologies, type LoadedTopologies } from '../schemas/registry-topologies.js';
@@ -43,6 +43,8 @@ export interface SchemasCheckOptions {
   offline?: boolean;
   /** Registry URL (default $SCHEMA_REGISTRY_URL); not with --offline. */
   registry?: string;
+  /** Connection config file (default $SKEWLESS_CONFIG); not with --offline. */
+  config?: string;
   /** Git refs to compare with, oldest first (the last is "latest"); default ['HEAD']. */
   against?: string[];
   level?: string;
@@ -81,14 +83,16 @@ export interface SchemasCheckResult {
   readonly subjects: ReadonlyArray<{ readonly subject: string; readonly schema: string; readonly versions: readonly string[] }>;
 }
 
-/** The topology files to check: the arguments, or every topologies/*.ts under `cwd`. */
-export function defaultTopologies(cwd: string): string[] {
-  const dir = join(cwd, 'topologies');
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))
-    .sort()
-    .map((f) => join('topologies', f));
+/**
+ * The topology files named on the command line, and only those: a topology file is code that
+ * runs with the command's privileges and environment (registry credentials included), so
+ * nothing is loaded that the caller did not name.
+ */
+function topologyFiles(topologyArgs: readonly string[], command: string): string[] {
+  if (topologyArgs.length === 0) {
+    throw new Error(`${command}: name the topology files, e.g. \`skewless ${command} topologies/card-fraud.ts\` (a shell glob such as topologies/*.ts works): only the files named are loaded, since a topology file is code`);
+  }
+  return [...topologyArgs];
 }
 
 /** Run the check and return what it found (no output, no exit code). Usage errors throw. */
@@ -99,8 +103,7 @@ export async function schemasCheck(topologyArgs: readonly string[], opts: Schema
   }
   const level = parseCompatibilityLevel(opts.level ?? 'BACKWARD');
   const against = opts.against && opts.against.length > 0 ? [...opts.against] : ['HEAD'];
-  const files = topologyArgs.length > 0 ? [...topologyArgs] : defaultTopologies(cwd);
-  if (files.length === 0) throw new Error(`schemas check: no topology given and no topologies/*.ts in ${cwd}`);
+  const files = topologyFiles(topologyArgs, 'schemas check');
 
   const findings: SchemasCheckFinding[] = [];
   const subjects: Array<{ subject: string; schema: string; versions: string[] }> = [];
@@ -189,20 +192,10 @@ export interface RegistryCheckResult {
   readonly subjects: readonly SubjectCheck[];
 }
 
-/** The registry URL from the flag or $SCHEMA_REGISTRY_URL; a usage error without either. */
-export function registryUrlOf(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  const url = flag ?? env.SCHEMA_REGISTRY_URL;
-  if (!url) {
-    throw new Error('no schema registry configured: set SCHEMA_REGISTRY_URL or pass --registry <url> (local: `npm run stack:up`), or check against git with --offline');
-  }
-  if (!/^https?:\/\/\S+$/.test(url)) throw new Error(`bad schema registry URL "${url}": expected http(s)://host:port/path`);
-  return url;
-}
-
-function topologyFiles(topologyArgs: readonly string[], cwd: string, command: string): string[] {
-  const files = topologyArgs.length > 0 ? [...topologyArgs] : defaultTopologies(cwd);
-  if (files.length === 0) throw new Error(`${command}: no topology given and no topologies/*.ts in ${cwd}`);
-  return files;
+/** A client of the configured registry (--registry, --config, the environment); a usage error without one. */
+export function registryClientOf(flags: KafkaEndpointFlags, alternative?: string): RegistryCompatibilityClient {
+  const { registryUrl, security } = registryEndpoints(flags, process.env, alternative);
+  return new RegistryCompatibilityClient(registryEndpoint(registryUrl, security.registry));
 }
 
 /** Registry problems and topology field problems as findings, subject by subject. */
@@ -220,14 +213,15 @@ export function registryFindings(loaded: LoadedTopologies, checks: readonly Subj
   return uniqueFindings(findings);
 }
 
-/** The registry check of the given topologies (default topologies/*.ts); no output, no exit code. */
+/** The registry check of the given topologies; no output, no exit code. */
 export async function registrySchemasCheck(topologyArgs: readonly string[], opts: SchemasCheckOptions, cwd: string = process.cwd()): Promise<RegistryCheckResult> {
   if (opts.against && opts.against.length > 0) throw new Error('schemas check: --against compares with git refs and needs --offline');
   if (opts.level !== undefined) throw new Error("schemas check: --level is for --offline; with a registry each subject's own level applies");
-  const registryUrl = registryUrlOf(opts.registry);
-  const loaded = await loadTopologies(topologyFiles(topologyArgs, cwd, 'schemas check'), cwd);
-  const checks = await checkSubjects(new RegistryCompatibilityClient(registryUrl), loaded.subjects, { strictDecimals: opts.strictDecimals });
-  return { findings: registryFindings(loaded, checks), registryUrl, topologies: loaded.plans.map((p) => p.topology.name), subjects: checks };
+  const files = topologyFiles(topologyArgs, 'schemas check');
+  const client = registryClientOf(opts, ', or check against git with --offline');
+  const loaded = await loadTopologies(files, cwd);
+  const checks = await checkSubjects(client, loaded.subjects, { strictDecimals: opts.strictDecimals });
+  return { findings: registryFindings(loaded, checks), registryUrl: client.url, topologies: loaded.plans.map((p) => p.topology.name), subjects: checks };
 }
 
 /** `schemas check (registry <url>): 3 subject(s) of 1 topology, new: a-value, no problems`. */
@@ -244,6 +238,7 @@ export function registrySummary(r: RegistryCheckResult): string {
 
 export interface SchemasRegisterOptions {
   registry?: string;
+  config?: string;
   strictDecimals?: boolean;
   json?: boolean;
 }
@@ -257,9 +252,9 @@ export interface RegisterResult {
 
 /** Check, then register every subject; refuses (registers nothing) on any problem, topology field problems included. */
 export async function schemasRegister(topologyArgs: readonly string[], opts: SchemasRegisterOptions, cwd: string = process.cwd()): Promise<RegisterResult> {
-  const registryUrl = registryUrlOf(opts.registry);
-  const loaded = await loadTopologies(topologyFiles(topologyArgs, cwd, 'schemas register'), cwd);
-  const client = new RegistryCompatibilityClient(registryUrl);
+  const files = topologyFiles(topologyArgs, 'schemas register');
+  const client = registryClientOf(opts);
+  const loaded = await loadTopologies(files, cwd);
   const checkOpts = { strictDecimals: opts.strictDecimals };
   if (loaded.fieldProblems.length > 0) {
     // The topology cannot read its own sources: nothing it would write is worth registering.
@@ -310,7 +305,7 @@ export async function runSchemasCheck(topologies: string[], opts: SchemasCheckOp
     process.exitCode = r.findings.length > 0 ? 1 : 0;
     return;
   }
-  if (opts.registry !== undefined) throw new Error('schemas check: --registry and --offline exclude each other');
+  if (opts.registry !== undefined || opts.config !== undefined) throw new Error(`schemas check: ${opts.registry !== undefined ? '--registry' : '--config'} and --offline exclude each other`);
   const result = await schemasCheck(topologies, opts);
   if (opts.json) {
     process.stdout.write(`${JSON.stringify(result.findings, null, 2)}\n`);
@@ -351,8 +346,9 @@ export function registerSchemasCommand(program: Command): void {
   schemas
     .command('check')
     .description("check each source and sink schema against its subject's registered versions at the subject's level (or a git ref with --offline) and the fields each topology reads")
-    .argument('[topology...]', 'topology files (default: every topologies/*.ts)')
+    .argument('[topology...]', 'topology files (only these are loaded: a topology file is code)')
     .option('--registry <url>', 'schema registry URL (default $SCHEMA_REGISTRY_URL)')
+    .option('--config <file>', CONFIG_HELP)
     .option('--offline', 'compare with the schemas at a git ref instead of a registry')
     .option('--against <ref>', 'git ref to compare with; repeat for several versions, oldest first (default HEAD)', collect, [])
     // No commander default: with a registry, --level is a usage error (the subject's level applies).
@@ -365,8 +361,9 @@ export function registerSchemasCommand(program: Command): void {
   schemas
     .command('register')
     .description('check, then register every source and sink schema under its subject <topic>-value; registers nothing when the check fails')
-    .argument('[topology...]', 'topology files (default: every topologies/*.ts)')
+    .argument('[topology...]', 'topology files (only these are loaded: a topology file is code)')
     .option('--registry <url>', 'schema registry URL (default $SCHEMA_REGISTRY_URL)')
+    .option('--config <file>', CONFIG_HELP)
     .option('--strict-decimals', STRICT_DECIMALS_HELP)
     .option('--json', 'print the outcome as JSON')
     .configureOutput({ outputError: () => {} })

@@ -8,12 +8,14 @@ export interface TaskCounters {
   deadLetters: number;
   filtered: number;
   windowRows: number;
+  /** Of windowRows: windows still open when a replay's input ended, written with final = false. */
+  openWindowRows: number;
   /** Live only: times an idle input was skipped by the merge (see DESIGN.md rule 3). */
   mergeSkips: number;
 }
 
 export function emptyCounters(): TaskCounters {
-  return { processed: 0, emitted: 0, late: 0, lateDropped: 0, lateSideOutput: 0, deadLetters: 0, filtered: 0, windowRows: 0, mergeSkips: 0 };
+  return { processed: 0, emitted: 0, late: 0, lateDropped: 0, lateSideOutput: 0, deadLetters: 0, filtered: 0, windowRows: 0, openWindowRows: 0, mergeSkips: 0 };
 }
 
 export function addCounters(into: TaskCounters, c: TaskCounters): TaskCounters {

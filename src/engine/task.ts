@@ -25,6 +25,7 @@ import type { GroupProgram, Program, SourceProgram, StreamProgram } from './prog
 import { emptyCounters, type TaskCounters } from './task-counters.js';
 
 /** What a checkpoint stores besides keyed state. */
+import { formatDuration as durationAsWritten } from '../dsl/duration.js';
 export interface TaskMeta {
   /** Encoding of the stored entries (src/state/task-state-keys.ts STATE_FORMAT). */
   readonly format: number;
@@ -319,14 +320,26 @@ export class Task {
     await this.drain();
   }
 
-  /** This source will deliver nothing more (end of replay range): lets the merge release the rest. */
+  /**
+   * This source will deliver nothing more (end of replay range): lets the merge release the
+   * rest. Once every source has ended, windows still open are written with final = false and
+   * stay open in the state (WindowedAggregation.openRows): a replay has seen its whole input, and
+   * a run continuing from this state still closes them as final, as live would.
+   */
   async endOfInput(source: string): Promise<void> {
     const s = this.program.sources.find((x) => x.node.name === source);
     if (!s) return;
+    const wasEnded = this.ended.size === this.program.sources.length;
     this.merge.end(s.rank);
     this.ended.add(source);
     await this.drain();
-    if (this.ended.size === this.program.sources.length) await this.flushWarmup();
+    if (this.ended.size < this.program.sources.length || wasEnded) return;
+    await this.flushWarmup();
+    for (const [name, op] of this.windows) {
+      op.advance(this.streamTime, this.windowRows);
+      this.counters.openWindowRows += op.openRows(this.windowRows);
+      this.flushWindowRows(name);
+    }
   }
 
   /** Apply the held first records, judged against the median event time among them. */
@@ -555,7 +568,7 @@ export class Task {
     }
     const grace = p.source.node.grace;
     if (p.t < this.streamTime - grace) {
-      this.late(p, `event time ${formatEventTime(p.t)} is more than the grace ${grace} ms behind stream time ${formatEventTime(this.streamTime)}${unitHint(p.t)}`);
+      this.late(p, `event time ${formatEventTime(p.t)} is more than the grace ${durationAsWritten(grace)} behind stream time ${formatEventTime(this.streamTime)}${unitHint(p.t)}`);
       return;
     }
     const advanced = p.t > this.streamTime;

@@ -24,6 +24,10 @@
  *   gets a (false / friendly-fraud) chargeback 3–40 days later. Only chargebacks reported by the
  *   snapshot end are emitted, so recent labels are not yet mature.
  *
+ * - Amounts are drawn in US dollars, billed in the currency of the country where the card is
+ *   used (`amount`, `currency`) and converted back at the fixed rates of UNITS_PER_USD
+ *   (`amount_usd`), so features can add up a card's spending in one currency.
+ *
  * Partitioning is not decided here: the record key is `card_id`, and consumers partition with
  * Kafka's murmur2 partitioner.
  */
@@ -37,6 +41,8 @@ export interface CardTransaction {
   /** In `currency`, 2 decimals. */
   amount: number;
   currency: string;
+  /** `amount` in US dollars at the fixed rate of `currency` (UNITS_PER_USD), 2 decimals: sums and maxima across countries mean something. */
+  amount_usd: number;
   /** Epoch ms when the card was swiped. */
   event_time: number;
   /** ISO 3166-1 alpha-2 country of the transaction. */
@@ -120,35 +126,57 @@ const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 
+/**
+ * Units of each currency per US dollar: fixed, illustrative rates (about early 2024), the
+ * same for the whole data set so that `amount_usd` is deterministic. Documented in the README.
+ */
+export const UNITS_PER_USD: Readonly<Record<string, number>> = {
+  USD: 1,
+  CAD: 1.36,
+  GBP: 0.79,
+  EUR: 0.92,
+  MXN: 17.1,
+  JPY: 149,
+  BRL: 4.95,
+  NGN: 1500,
+  RON: 4.6,
+  RUB: 90,
+  UAH: 38,
+  TRY: 31,
+  INR: 83,
+  CNY: 7.2,
+  IDR: 15600,
+  PHP: 56,
+};
+
 interface CountryInfo {
+  /** ISO 4217 code, a key of UNITS_PER_USD. */
   currency: string;
-  /** Units of local currency per USD (fixed, illustrative). */
-  fx: number;
   /** Fixed UTC offset in hours (no DST, good enough for a daily profile). */
   utcOffset: number;
 }
 
 const COUNTRIES: Record<string, CountryInfo> = {
-  US: { currency: 'USD', fx: 1, utcOffset: -5 },
-  CA: { currency: 'CAD', fx: 1.36, utcOffset: -5 },
-  GB: { currency: 'GBP', fx: 0.79, utcOffset: 0 },
-  DE: { currency: 'EUR', fx: 0.92, utcOffset: 1 },
-  FR: { currency: 'EUR', fx: 0.92, utcOffset: 1 },
-  ES: { currency: 'EUR', fx: 0.92, utcOffset: 1 },
-  IT: { currency: 'EUR', fx: 0.92, utcOffset: 1 },
-  NL: { currency: 'EUR', fx: 0.92, utcOffset: 1 },
-  MX: { currency: 'MXN', fx: 17.1, utcOffset: -6 },
-  JP: { currency: 'JPY', fx: 149, utcOffset: 9 },
-  BR: { currency: 'BRL', fx: 4.95, utcOffset: -3 },
-  NG: { currency: 'NGN', fx: 1500, utcOffset: 1 },
-  RO: { currency: 'RON', fx: 4.6, utcOffset: 2 },
-  RU: { currency: 'RUB', fx: 90, utcOffset: 3 },
-  UA: { currency: 'UAH', fx: 38, utcOffset: 2 },
-  TR: { currency: 'TRY', fx: 31, utcOffset: 3 },
-  IN: { currency: 'INR', fx: 83, utcOffset: 5.5 },
-  CN: { currency: 'CNY', fx: 7.2, utcOffset: 8 },
-  ID: { currency: 'IDR', fx: 15600, utcOffset: 7 },
-  PH: { currency: 'PHP', fx: 56, utcOffset: 8 },
+  US: { currency: 'USD', utcOffset: -5 },
+  CA: { currency: 'CAD', utcOffset: -5 },
+  GB: { currency: 'GBP', utcOffset: 0 },
+  DE: { currency: 'EUR', utcOffset: 1 },
+  FR: { currency: 'EUR', utcOffset: 1 },
+  ES: { currency: 'EUR', utcOffset: 1 },
+  IT: { currency: 'EUR', utcOffset: 1 },
+  NL: { currency: 'EUR', utcOffset: 1 },
+  MX: { currency: 'MXN', utcOffset: -6 },
+  JP: { currency: 'JPY', utcOffset: 9 },
+  BR: { currency: 'BRL', utcOffset: -3 },
+  NG: { currency: 'NGN', utcOffset: 1 },
+  RO: { currency: 'RON', utcOffset: 2 },
+  RU: { currency: 'RUB', utcOffset: 3 },
+  UA: { currency: 'UAH', utcOffset: 2 },
+  TR: { currency: 'TRY', utcOffset: 3 },
+  IN: { currency: 'INR', utcOffset: 5.5 },
+  CN: { currency: 'CNY', utcOffset: 8 },
+  ID: { currency: 'IDR', utcOffset: 7 },
+  PH: { currency: 'PHP', utcOffset: 8 },
 };
 
 const HOME_COUNTRIES: readonly [string, number][] = [
@@ -375,9 +403,14 @@ export function* cardEventStream(opts: CardGenOptions): Generator<CardStreamItem
     reports.push({ key: value.reported_at, seq: cbSeq++, value, fraud });
   };
 
-  const toLocal = (usd: number, country: string): number => {
-    const amount = round2(usd * COUNTRIES[country]!.fx);
-    return amount > 0 ? amount : 0.01;
+  /** The money fields of a transaction of `usd` dollars made in `country`. */
+  const priced = (usd: number, country: string): Pick<CardTransaction, 'amount' | 'currency' | 'amount_usd'> => {
+    const currency = COUNTRIES[country]!.currency;
+    const rate = UNITS_PER_USD[currency]!;
+    const local = round2(usd * rate);
+    const amount = local > 0 ? local : 0.01;
+    // Converted back from the billed amount, as a ledger would: anyone can recompute it from amount and currency.
+    return { amount, currency, amount_usd: round2(amount / rate) };
   };
 
   const legit = (c: number, t: number): void => {
@@ -409,8 +442,7 @@ export function* cardEventStream(opts: CardGenOptions): Generator<CardStreamItem
       txn_id: `tx-${hex8(mix32(seq ^ idKey))}`,
       card_id: cardIds[c]!,
       merchant_id: merchantIds[merchant]!,
-      amount: toLocal(usd, country),
-      currency: COUNTRIES[country]!.currency,
+      ...priced(usd, country),
       event_time: t,
       country,
     };
@@ -466,8 +498,7 @@ export function* cardEventStream(opts: CardGenOptions): Generator<CardStreamItem
       txn_id: `tx-${hex8(mix32(seq ^ idKey))}`,
       card_id: cardIds[c]!,
       merchant_id: merchantIds[merchant]!,
-      amount: toLocal(usd, country),
-      currency: COUNTRIES[country]!.currency,
+      ...priced(usd, country),
       event_time: t,
       country,
     };

@@ -21,6 +21,8 @@ export interface WriteCardDatasetOptions extends Omit<CardGenOptions, 'events' |
   format: 'ndjson' | 'avro';
   /** Avro block codec, default 'null' (uncompressed). */
   avroCodec?: 'null' | 'deflate';
+  /** Called with the number of transactions written so far, every few thousand. */
+  onProgress?: (transactions: number) => void;
 }
 
 export interface WriteCardDatasetResult extends CardGenSummary {
@@ -83,7 +85,7 @@ function avroSink(path: string, schemaName: 'card_transaction' | 'chargeback', s
 }
 
 export async function writeCardDataset(opts: WriteCardDatasetOptions): Promise<WriteCardDatasetResult> {
-  const { outDir, format, avroCodec, ...genOpts } = opts;
+  const { outDir, format, avroCodec, onProgress, ...genOpts } = opts;
   if (format !== 'ndjson' && format !== 'avro') throw new RangeError(`unknown format: ${String(format)}`);
   mkdirSync(outDir, { recursive: true });
   const ext = format === 'avro' ? 'avro' : 'ndjson';
@@ -103,6 +105,7 @@ export async function writeCardDataset(opts: WriteCardDatasetOptions): Promise<W
 
   const it = cardEventStream(genOpts);
   let summary: CardGenSummary;
+  let transactions = 0;
   try {
     for (;;) {
       const r = it.next();
@@ -111,6 +114,7 @@ export async function writeCardDataset(opts: WriteCardDatasetOptions): Promise<W
         break;
       }
       const item = r.value;
+      if (item.topic === 'transactions' && ++transactions % 4096 === 0) onProgress?.(transactions);
       const wait = item.topic === 'transactions' ? txSink.write(item.value) : cbSink.write(item.value);
       if (wait) await wait;
     }

@@ -11,6 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TaskMeta } from '../engine/task.js';
 import { SchemaRegistryClient } from '../io/avro/registry-client.js';
+import { registryEndpoint } from '../io/avro/registry-http.js';
+import type { ClientEndpoints } from '../io/client-security.js';
 import { KafkaConnection } from '../io/kafka/kafka-connection.js';
 import { commitGroupOffsets, topicPartitionCount } from '../io/kafka/topic-admin.js';
 import type { CompiledPlan } from '../plan/compile.js';
@@ -18,10 +20,8 @@ import { LevelBackend } from '../state/state-backend.js';
 import { replayKafka } from './replay-kafka.js';
 import type { ReplaySummary } from './replay-partitions.js';
 
-export interface BootstrapOptions {
+export interface BootstrapOptions extends ClientEndpoints {
   readonly plan: CompiledPlan;
-  readonly brokers: readonly string[];
-  readonly registryUrl: string;
   /** State root for the live worker (one LevelDB per task); must not hold task state yet. */
   readonly stateDir: string;
   /** Consumer group the live worker will join; default `skewless-<topology>` (as `run`). */
@@ -35,6 +35,8 @@ export interface BootstrapOptions {
   readonly workers?: number;
   readonly batchSize?: number;
   readonly onProgress?: (processed: number) => void;
+  /** The number of records the replay will read, once its snapshot is taken. */
+  readonly onTotal?: (records: number) => void;
   readonly verbose?: boolean;
 }
 
@@ -110,10 +112,10 @@ export async function bootstrap(opts: BootstrapOptions): Promise<BootstrapResult
 
   // 2. The group must not have offsets of its own (a running or earlier deployment), unless forced.
   //    Checked before the replay, which may take long; checked again when committing.
-  const conn = await KafkaConnection.open({ brokers: opts.brokers, verbose: opts.verbose });
+  const conn = await KafkaConnection.open({ brokers: opts.brokers, security: opts.security?.kafka, verbose: opts.verbose });
   const replaced: HandoffOffset[] = [];
   try {
-    await SchemaRegistryClient.open(opts.registryUrl);
+    await SchemaRegistryClient.open(registryEndpoint(opts.registryUrl, opts.security?.registry));
     for (const { source, topic } of engine) {
       if ((await topicPartitionCount(conn, topic)) === undefined) {
         throw new Error(`Kafka topic "${topic}" of source "${source}" does not exist: produce it (skewless produce <topology> --source ${source} --input <file>) or pass --topic ${source}=<topic>`);
@@ -139,12 +141,14 @@ export async function bootstrap(opts: BootstrapOptions): Promise<BootstrapResult
         plan,
         brokers: opts.brokers,
         registryUrl: opts.registryUrl,
+        security: opts.security,
         topics: opts.topics,
         out,
         stateDir,
         workers: opts.workers,
         batchSize: opts.batchSize,
         onProgress: opts.onProgress,
+        onTotal: opts.onTotal,
         verbose: opts.verbose,
       });
       metas = await readCheckpoints(stateDir);
@@ -175,7 +179,7 @@ export async function bootstrap(opts: BootstrapOptions): Promise<BootstrapResult
 
   // 5. Commit them for the group. Should this fail, the state is still complete: `run` on it
   //    reads the topics from the start and skips every offset the checkpoints already hold.
-  const commit = await KafkaConnection.open({ brokers: opts.brokers, verbose: opts.verbose });
+  const commit = await KafkaConnection.open({ brokers: opts.brokers, security: opts.security?.kafka, verbose: opts.verbose });
   try {
     for (const { topic } of engine) {
       const mine = offsets.filter((o) => o.topic === topic).map(({ partition, offset }) => ({ partition, offset }));

@@ -1,6 +1,7 @@
 import type { InputBatch, InputRange, InputRecord } from '../engine/input.js';
 import type { Program } from '../engine/program.js';
 import { SchemaRegistryClient } from '../io/avro/registry-client.js';
+import { registryEndpoint } from '../io/avro/registry-http.js';
 import { WireDecoder } from '../io/avro/wire-decoder.js';
 import { KafkaConnection } from '../io/kafka/kafka-connection.js';
 import { readTopicRanges, type PartitionRange, type TopicBatch } from '../io/kafka/topic-reader.js';
@@ -37,8 +38,8 @@ export async function openKafkaReplayInput(
   spec: KafkaInputSpec,
   partitionFilter: (partition: number) => boolean = () => true,
 ): Promise<ReplayInput> {
-  const registry = await SchemaRegistryClient.open(spec.registryUrl);
-  const conn = await KafkaConnection.open({ brokers: spec.brokers, verbose: spec.verbose });
+  const registry = await SchemaRegistryClient.open(registryEndpoint(spec.registryUrl, spec.security?.registry));
+  const conn = await KafkaConnection.open({ brokers: spec.brokers, security: spec.security?.kafka, verbose: spec.verbose });
   const bySource = new Map(spec.sources.map((s) => [s.source, s]));
   const decoders = new Map<string, WireDecoder>();
   const decoder = (source: string): WireDecoder => {

@@ -19,7 +19,7 @@ export interface KafkaSnapshotOptions {
   readonly until?: number;
 }
 
-export type KafkaSnapshot = Omit<KafkaInputSpec, 'kind' | 'brokers' | 'registryUrl' | 'verbose' | 'batchSize'>;
+export type KafkaSnapshot = Omit<KafkaInputSpec, 'kind' | 'brokers' | 'registryUrl' | 'security' | 'verbose' | 'batchSize'>;
 
 export async function snapshotKafkaRanges(conn: KafkaConnection, opts: KafkaSnapshotOptions): Promise<KafkaSnapshot> {
   const { plan } = opts;
@@ -67,4 +67,9 @@ export async function snapshotKafkaRanges(conn: KafkaConnection, opts: KafkaSnap
     sources.push({ source, topic, ranges });
   }
   return { partitions: partitions ?? 0, sources };
+}
+
+/** Offsets the snapshot selects from the engine sources' topics (transaction markers included, so an upper bound on records). */
+export function snapshotEngineOffsets(plan: CompiledPlan, snapshot: KafkaSnapshot): number {
+  return snapshot.sources.filter((s) => plan.engineSources.includes(s.source)).reduce((n, s) => n + s.ranges.reduce((m, r) => m + r.end - r.start, 0), 0);
 }

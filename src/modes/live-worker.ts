@@ -12,10 +12,13 @@ import type { InputRecord } from '../engine/input.js';
 import { buildProgram, type Program } from '../engine/program.js';
 import { GroupKeyError, StateFormatError, Task, VersionMismatchError } from '../engine/task.js';
 import { SchemaRegistryClient, type SchemaRegistryPort } from '../io/avro/registry-client.js';
+import { registryEndpoint } from '../io/avro/registry-http.js';
+import type { ClientEndpoints } from '../io/client-security.js';
 import { WireDecoder } from '../io/avro/wire-decoder.js';
 import type { BatchControl, ConsumedBatch } from '../io/kafka/group-consumer.js';
 import { KafkaConnection } from '../io/kafka/kafka-connection.js';
 import { kafkaErrorText } from '../io/kafka/kafka-retry.js';
+import { formatCount } from '../io/number-format.js';
 import { TaskFencedError } from '../io/kafka/task-producer.js';
 import { EVENT_TIME_TOPIC_CONFIGS } from '../io/kafka/topic-limits.js';
 import { LiveParityLog } from '../parity/parity-log.js';
@@ -37,10 +40,8 @@ export { deadLetterTopic, lateTopic } from './live/record-collector.js';
 
 export type Delivery = 'exactly-once' | 'at-least-once';
 
-export interface LiveOptions {
+export interface LiveOptions extends ClientEndpoints {
   readonly plan: CompiledPlan;
-  readonly brokers: readonly string[];
-  readonly registryUrl: string;
   /** State root: one LevelDB per task; may be shared by several workers on one host. */
   readonly stateDir: string;
   /** Consumer group; default `skewless-<topology>`. */
@@ -70,6 +71,8 @@ export interface LiveOptions {
   readonly metrics?: MetricsRegistry;
   readonly verbose?: boolean;
   readonly log?: (line: string) => void;
+  /** While a task's state is restored or caught up from the changelog: offsets applied of those to apply (a progress display). */
+  readonly onRestoreProgress?: (partition: number, applied: number, total: number) => void;
   /** Also write served vectors of sampled keys (rate in [0, 1], by key hash) to this parity log topic, and optionally a local file (src/parity/parity-log.ts). */
   readonly parity?: { readonly rate: number; readonly topic: string; readonly file?: string };
   /** Profiling hook (default off): called once per fetched batch after it is committed. */
@@ -116,9 +119,9 @@ function isFatal(e: unknown): boolean {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export async function startLiveWorker(opts: LiveOptions): Promise<LiveWorker> {
-  const conn = await KafkaConnection.open({ brokers: opts.brokers, verbose: opts.verbose });
+  const conn = await KafkaConnection.open({ brokers: opts.brokers, security: opts.security?.kafka, verbose: opts.verbose });
   try {
-    const registry = await SchemaRegistryClient.open(opts.registryUrl);
+    const registry = await SchemaRegistryClient.open(registryEndpoint(opts.registryUrl, opts.security?.registry));
     const worker = await startLiveWorkerOn(new KafkaLiveCluster(conn), registry, opts);
     return {
       ...worker,
@@ -135,7 +138,7 @@ export async function startLiveWorker(opts: LiveOptions): Promise<LiveWorker> {
 }
 
 /** The live driver on any cluster (Kafka, or memory-cluster.ts in tests) and schema registry. */
-export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRegistryPort, opts: Omit<LiveOptions, 'brokers' | 'registryUrl'>): Promise<LiveWorker> {
+export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRegistryPort, opts: Omit<LiveOptions, 'brokers' | 'registryUrl' | 'security'>): Promise<LiveWorker> {
   const program: Program = buildProgram(opts.plan);
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const metrics = opts.metrics ?? new MetricsRegistry();
@@ -191,6 +194,7 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
     version: plan.version,
     exactlyOnce,
     log,
+    onRestoreProgress: opts.onRestoreProgress,
     onRestore: (p, records, seconds) => {
       const labels = { partition: String(p) };
       metrics.inc('skewless_restored_records_total', 'Changelog records applied to restore task state', records, labels);
@@ -219,7 +223,7 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
         await store.backend.close();
         throw e;
       }
-      log(`skewless: task ${partition} ready at ${JSON.stringify(holder.task.resumePositions())}${store.restoredRecords > 0 ? ` after applying ${store.restoredRecords} changelog records` : ''}`);
+      log(`skewless: task ${partition} ready at ${JSON.stringify(holder.task.resumePositions())}${store.restoredRecords > 0 ? ` after applying ${formatCount(store.restoredRecords)} changelog records` : ''}`);
       return holder;
     } catch (e) {
       await producer.close().catch(() => undefined);

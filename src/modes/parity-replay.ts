@@ -19,10 +19,11 @@ import { join } from 'node:path';
 import { buildProgram, type Program } from '../engine/program.js';
 import type { TaskMeta } from '../engine/task.js';
 import { SchemaRegistryClient } from '../io/avro/registry-client.js';
+import { registryEndpoint } from '../io/avro/registry-http.js';
 import { KafkaConnection } from '../io/kafka/kafka-connection.js';
 import { compareWithReplay, readParitySample, type OfflineReplay, type ParityRunOptions, type ParityRunResult, type ParitySample } from '../parity/parity-run.js';
 import { readCheckpoints } from './bootstrap.js';
-import { snapshotKafkaRanges, type KafkaSnapshot } from './kafka-snapshot.js';
+import { snapshotEngineOffsets, snapshotKafkaRanges, type KafkaSnapshot } from './kafka-snapshot.js';
 import { checkSampledKeys, openParityState, parityStateInfo, saveParityState } from './parity-state.js';
 import { replayInParallel } from './replay-parallel.js';
 import type { KeySelection } from './replay-partitions.js';
@@ -47,9 +48,9 @@ export async function runParity(opts: ParityRunOptions): Promise<ParityRunResult
 
 /** The source topics' offset ranges now; label sources are left out (parity compares features only). */
 async function takeSnapshot(opts: ParityRunOptions): Promise<KafkaSnapshot> {
-  const conn = await KafkaConnection.open({ brokers: opts.brokers, verbose: opts.verbose });
+  const conn = await KafkaConnection.open({ brokers: opts.brokers, security: opts.security?.kafka, verbose: opts.verbose });
   try {
-    await SchemaRegistryClient.open(opts.registryUrl);
+    await SchemaRegistryClient.open(registryEndpoint(opts.registryUrl, opts.security?.registry));
     const full = await snapshotKafkaRanges(conn, { plan: opts.plan, topics: opts.topics });
     const engine = new Set(opts.plan.engineSources);
     return { ...full, sources: full.sources.map((s) => (engine.has(s.source) ? s : { ...s, ranges: s.ranges.map((r) => ({ ...r, start: r.end })) })) };
@@ -68,9 +69,12 @@ async function replayPart(
   stopAtFrontier: boolean,
 ): Promise<OfflineReplay & { readonly read: number }> {
   const replay: OfflineReplay = { out: join(work, name), droppedLateDir: join(work, `${name}-dropped-late`) };
+  // Counted from the ranges: the tasks' own counters carry over from the state's earlier runs.
+  const read = snapshotEngineOffsets(opts.plan, snap);
+  opts.onReplayProgress?.(0, read);
   await replayInParallel({
     plan: opts.plan,
-    input: { kind: 'kafka', brokers: opts.brokers, registryUrl: opts.registryUrl, verbose: opts.verbose, ...snap },
+    input: { kind: 'kafka', brokers: opts.brokers, registryUrl: opts.registryUrl, security: opts.security, verbose: opts.verbose, ...snap },
     partitions: snap.partitions,
     out: replay.out,
     droppedLateDir: replay.droppedLateDir,
@@ -78,10 +82,8 @@ async function replayPart(
     workers: opts.workers,
     keys,
     stopAtFrontier,
+    onProgress: opts.onReplayProgress === undefined ? undefined : (n) => opts.onReplayProgress!(n, read),
   });
-  // Counted from the ranges: the tasks' own counters carry over from the state's earlier runs.
-  const engine = new Set(opts.plan.engineSources);
-  const read = snap.sources.filter((s) => engine.has(s.source)).reduce((n, s) => n + s.ranges.reduce((m, r) => m + r.end - r.start, 0), 0);
   return { ...replay, read };
 }
 

@@ -1,15 +1,20 @@
 import { statSync } from 'node:fs';
 import { SchemaRegistryClient } from '../io/avro/registry-client.js';
+import { registryEndpoint } from '../io/avro/registry-http.js';
+import type { ClientEndpoints } from '../io/client-security.js';
 import { WireEncoder } from '../io/avro/wire-encoder.js';
 import { detectFileFormat } from '../io/files/input-format.js';
 import { readFileRecords } from '../io/files/read-file-records.js';
 import { KafkaConnection } from '../io/kafka/kafka-connection.js';
 import { withKafkaRetry } from '../io/kafka/kafka-retry.js';
 import { checkTopicPartitions, ensureTopic } from '../io/kafka/topic-admin.js';
+import { EVENT_TIME_TOPIC_CONFIGS, topicLimits } from '../io/kafka/topic-limits.js';
 import { TopicProducer } from '../io/kafka/topic-producer.js';
 import type { CompiledPlan } from '../plan/compile.js';
+import { toEventTime } from '../time/event-time.js';
+import { RecordTimestamps, type LoadTimeReason } from './produce-timestamps.js';
 
-export interface ProduceOptions {
+export interface ProduceOptions extends ClientEndpoints {
   readonly plan: CompiledPlan;
   /** The source whose schema and key function the records follow. */
   readonly source: string;
@@ -19,12 +24,11 @@ export interface ProduceOptions {
   readonly topic?: string;
   /** Partitions to create the topic with when it does not exist (default 8); an existing topic must have this many. */
   readonly partitions?: number;
-  readonly brokers: readonly string[];
-  readonly registryUrl: string;
   /** Messages per produce request (default 4096). */
   readonly batchSize?: number;
   readonly verbose?: boolean;
-  readonly onProgress?: (produced: number) => void;
+  /** Records of the file handled so far (produced or skipped). */
+  readonly onProgress?: (records: number) => void;
 }
 
 export interface ProduceSummary {
@@ -38,7 +42,15 @@ export interface ProduceSummary {
   readonly skipped: number;
   /** The first few skipped records: position in the file and why. */
   readonly skippedExamples: ReadonlyArray<{ readonly index: number; readonly reason: string }>;
+  /** Record timestamps: how many records carry their event time, and why the others carry the load time. */
+  readonly timestamps: { readonly eventTime: number; readonly loadTime: number; readonly loadTimeReasons: readonly LoadTimeReason[] };
 }
+
+/**
+ * A topic produce creates holds history stamped with event times: it accepts any timestamp and
+ * keeps records for good (time-based retention would delete old event times at once).
+ */
+export const PRODUCED_TOPIC_CONFIGS: Readonly<Record<string, string>> = EVENT_TIME_TOPIC_CONFIGS;
 
 const MAX_EXAMPLES = 10;
 
@@ -47,7 +59,9 @@ const MAX_EXAMPLES = 10;
  * Confluent wire format under `<topic>-value`, keyed by the source's key function and placed
  * by Kafka's default (murmur2) partitioner, in file order. The topic's partitions then hold
  * exactly the records, in the same order, that a file backfill with the same partition count
- * assigns to them, so the two replays can be compared row for row.
+ * assigns to them, so the two replays can be compared row for row. Each record's timestamp is
+ * its event time where the topic keeps it so (produce-timestamps.ts), so --since/--until of a
+ * Kafka backfill select by event time.
  *
  * Records that cannot be produced are skipped and counted (the file backfill would
  * dead-letter them instead); an unkeyed record goes to partition 0, as the file split puts it.
@@ -65,13 +79,14 @@ export async function produceFile(opts: ProduceOptions): Promise<ProduceSummary>
   const subject = `${topic}-value`;
   const partitions = opts.partitions ?? 8;
 
-  const conn = await KafkaConnection.open({ brokers: opts.brokers, verbose: opts.verbose });
+  const conn = await KafkaConnection.open({ brokers: opts.brokers, security: opts.security?.kafka, verbose: opts.verbose });
   try {
-    const registry = await SchemaRegistryClient.open(opts.registryUrl);
+    const registry = await SchemaRegistryClient.open(registryEndpoint(opts.registryUrl, opts.security?.registry));
     // Check the topic before registering, so a wrong partition count leaves no schema behind.
     await checkTopicPartitions(conn, topic, partitions);
     const schemaId = await registry.register(subject, schema.json);
-    const ensured = await ensureTopic(conn, topic, partitions);
+    const ensured = await ensureTopic(conn, topic, partitions, PRODUCED_TOPIC_CONFIGS);
+    const timestamps = new RecordTimestamps(topic, (await topicLimits(conn, [topic])).get(topic));
     const encoder = new WireEncoder(schema.json, schemaId);
     // ensureTopic waited for the topic's leaders; the producer's own connect may still meet a broker that is (re)starting.
     const producer = await withKafkaRetry('connecting the producer', () => TopicProducer.open(conn, { maxBatchMessages: opts.batchSize }));
@@ -81,6 +96,7 @@ export async function produceFile(opts: ProduceOptions): Promise<ProduceSummary>
       skipped++;
       if (skippedExamples.length < MAX_EXAMPLES) skippedExamples.push({ index, reason });
     };
+    let handled = 0;
     try {
       for await (const batch of readFileRecords(opts.input, format, { readerSchema: schema.json })) {
         for (const rec of batch) {
@@ -100,18 +116,24 @@ export async function produceFile(opts: ProduceOptions): Promise<ProduceSummary>
             skip(rec.offset, encoded.error);
             continue;
           }
+          let eventTime: number | string;
+          try {
+            eventTime = toEventTime(node.eventTime(rec.value));
+          } catch (e) {
+            eventTime = `event-time extractor threw: ${e instanceof Error ? e.message : String(e)}`;
+          }
           const keyed = key !== null && key !== undefined;
           // String() as the file split does; kafkajs hashes the UTF-8 bytes (src/io/partitioning.ts).
-          await producer.add(topic, { key: keyed ? Buffer.from(String(key), 'utf8') : null, value: encoded.bytes, partition: keyed ? undefined : 0 });
+          await producer.add(topic, { key: keyed ? Buffer.from(String(key), 'utf8') : null, value: encoded.bytes, partition: keyed ? undefined : 0, timestamp: timestamps.stamp(eventTime) });
         }
-        opts.onProgress?.(producer.sent);
+        handled += batch.length;
+        opts.onProgress?.(handled);
       }
       await producer.flush();
-      opts.onProgress?.(producer.sent);
     } finally {
       await producer.close();
     }
-    return { topic, subject, schemaId, partitions, topicCreated: ensured.created, produced: producer.sent, skipped, skippedExamples };
+    return { topic, subject, schemaId, partitions, topicCreated: ensured.created, produced: producer.sent, skipped, skippedExamples, timestamps: timestamps.summary() };
   } finally {
     await conn.close();
   }

@@ -3,6 +3,7 @@
  * archive files and Kafka topics; only this input differs, as DESIGN.md asks of modes.
  */
 import type { InputBatch, InputRange, InputRecord } from '../engine/input.js';
+import type { ClientSecurity } from '../io/client-security.js';
 
 /** An opened input: label data for the training join, then the engine sources' records. */
 export interface ReplayInput {
@@ -42,6 +43,8 @@ export interface KafkaInputSpec {
   readonly kind: 'kafka';
   readonly brokers: readonly string[];
   readonly registryUrl: string;
+  /** Passed on to every worker thread; undefined: plaintext, no registry auth. */
+  readonly security: ClientSecurity | undefined;
   readonly verbose?: boolean;
   /** Engine partitions (every engine topic has this many). */
   readonly partitions: number;

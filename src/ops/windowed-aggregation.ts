@@ -35,6 +35,10 @@ import type { Accumulator, AggValue, AggregationDef } from './aggregation.js';
  * closed by one call ends before any window closed by a later call, the concatenation of all
  * `advance` outputs is in that order too, however the calls are spaced.
  *
+ * End of input (a replay): `openRows` reports the windows still open as rows with final: false,
+ * without closing them. Closing them would make the state disagree with a run that goes on
+ * (live after a bootstrap), which emits them as final once stream time passes their close.
+ *
  * State lives in memory (bounded by the open windows) and is persisted per key through
  * `dirtyKeys` / `encodeKey` / `loadKey`. Closed windows not yet removed by `advance` are part
  * of the state and are emitted by the first `advance` after a restart.
@@ -372,6 +376,21 @@ export class WindowedAggregation {
       this.dirty.add(w.key);
       if (this.emit === 'final') out.push(this.row(w, true));
     }
+  }
+
+  /**
+   * With 'final' emission, push a row (final: false) for every window still held, in canonical
+   * order (windowEnd, windowStart, key), leaving them open. Call `advance` first, so that the
+   * rows are exactly the windows not yet closed. 'update' emission already pushed every change.
+   * Returns the number of rows pushed.
+   */
+  openRows(out: WindowRow[]): number {
+    if (this.emit !== 'final') return 0;
+    const open: Win[] = [];
+    for (const wins of this.keys.values()) open.push(...wins);
+    open.sort((a, b) => a.end - b.end || a.start - b.start || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    for (const w of open) out.push(this.row(w, false));
+    return open.length;
   }
 
   /** Keys whose state changed since the last `clearDirty`, in first-touched order. */

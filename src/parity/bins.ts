@@ -88,6 +88,34 @@ export function fitNumericBins(reference: readonly number[], binCount: number = 
   return { kind: 'numeric', cuts, count: cuts.length + 1, requested: binCount };
 }
 
+/**
+ * A numeric bin as an interval of values: `lo`/`hi` are ±Infinity at the open ends, and the
+ * inclusive flags say whether an edge value belongs to the bin.
+ */
+export interface NumericBinRange {
+  readonly lo: number;
+  readonly hi: number;
+  readonly loInclusive: boolean;
+  readonly hiInclusive: boolean;
+}
+
+/**
+ * The bins as intervals of the reference's own values, for people: a point-mass bin
+ * (nextDown(v), v] reads [v, v] and the bin below it (a, nextDown(v)] reads (a, v), so no
+ * edge is a nextDown value (such as −4.9e−324 below a mass at 0). The intervals are the same
+ * sets of numbers as the cuts define.
+ */
+export function numericBinRanges(bins: NumericBins): NumericBinRange[] {
+  const c = bins.cuts;
+  return Array.from({ length: bins.count }, (_, i) => {
+    const lower = i === 0 ? -Infinity : c[i - 1];
+    const upper = i === c.length ? Infinity : c[i];
+    if (i > 0 && i < c.length && lower === nextDown(upper)) return { lo: upper, hi: upper, loInclusive: true, hiInclusive: true };
+    const belowPoint = i + 1 < c.length && upper === nextDown(c[i + 1]);
+    return { lo: lower, hi: belowPoint ? c[i + 1] : upper, loInclusive: false, hiInclusive: !belowPoint && upper !== Infinity };
+  });
+}
+
 /** Bin index of a numeric value: the number of cuts strictly below it. NaN is rejected. */
 export function numericBinIndex(bins: NumericBins, value: number): number {
   if (Number.isNaN(value)) throw new RangeError('cannot bin NaN');

@@ -47,6 +47,7 @@ import { binCategorical, binNumeric, compareCodeUnits, DEFAULT_BIN_COUNT, type B
 import { chiSquareHomogeneity, type ChiSquareResult } from './chi-square.js';
 import { jensenShannonDivergence } from './jensen-shannon.js';
 import { ksTwoSample, type KsMethod, type KsResult } from './ks-test.js';
+import { quantileSorted, sortedCopy } from './numeric.js';
 import { populationStabilityIndex, PSI_EPSILON } from './psi.js';
 import {
   compareRows,
@@ -131,6 +132,13 @@ export interface DistributionCheck {
   readonly nOffline: number;
 }
 
+/** Quantiles of one side's finite values (NumPy's default linear interpolation). */
+export interface ValueQuantiles {
+  readonly p5: number;
+  readonly p50: number;
+  readonly p95: number;
+}
+
 export interface BinSummary {
   readonly bins: Bins;
   readonly online: readonly number[];
@@ -143,6 +151,8 @@ export interface FeatureParityResult {
   readonly rows: RowComparison;
   /** Non-null values per side, the samples of the distribution tests. */
   readonly sampleSizes: { readonly online: number; readonly offline: number };
+  /** What the values look like, per side (numeric features; null for a side without finite values). */
+  readonly valueQuantiles: { readonly online: ValueQuantiles | null; readonly offline: ValueQuantiles | null } | null;
   readonly ks: KsResult | null;
   readonly chiSquare: ChiSquareResult | null;
   readonly binned: BinSummary | null;
@@ -201,6 +211,12 @@ function numericValues(values: readonly FeatureValue[]): number[] {
     else if (typeof v === 'bigint') out.push(Number(v));
   }
   return out;
+}
+
+function valueQuantiles(values: readonly number[]): ValueQuantiles | null {
+  const sorted = sortedCopy(values.filter(Number.isFinite));
+  if (sorted.length === 0) return null;
+  return { p5: quantileSorted(sorted, 0.05), p50: quantileSorted(sorted, 0.5), p95: quantileSorted(sorted, 0.95) };
 }
 
 function categoryValues(values: readonly FeatureValue[]): string[] {
@@ -320,6 +336,7 @@ export function compareFeature(input: FeatureInput, options: ParityOptions = {})
     type,
     rows,
     sampleSizes: { online: nOnline, offline: nOffline },
+    valueQuantiles: numeric ? { online: valueQuantiles(onlineValues as number[]), offline: valueQuantiles(offlineValues as number[]) } : null,
     ks,
     chiSquare,
     binned,

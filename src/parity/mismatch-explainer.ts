@@ -4,8 +4,12 @@
  * live (a merge skip, which replay never does); or its key had records that live treated as
  * late but replay did not (or the reverse), so one side's windows held a record the other's
  * did not.
+ *
+ * Each reason has a cause, worded the same for every vector it applies to so that a report can
+ * state it once for a group of rows, and a detail naming this vector's own merge skips or late
+ * records.
  */
-import type { LateLiveEntry, ParityEntry } from './parity-log.js';
+import { positionId, type LateLiveEntry, type ParityEntry } from './parity-log.js';
 
 /** A record replay treated as late, as the replay's late-record files hold it. */
 export interface LateOfflineRecord {
@@ -19,38 +23,63 @@ export interface LateOfflineRecord {
 export interface LateComparison {
   /** Late live, not offline: live dropped or side-output a record replay used. */
   readonly liveOnly: readonly LateLiveEntry[];
-  /** Late offline, not live, for keys in the parity log (only when the log records late markers). */
+  /** Late offline, not live, among the records the sampling workers served (see {@link compareLate}). */
   readonly offlineOnly: readonly LateOfflineRecord[];
   /** Late on both sides: cannot explain a difference. */
   readonly both: number;
 }
 
-const at = (source: string, partition: number, offset: number): string => `${source}\u0000${partition}\u0000${offset}`;
-
 /**
- * Pairs the late records of sampled keys: live markers by their topic (mapped to the source
- * name), offline records by source. Offline records are only compared for keys the log sampled.
+ * Pairs the late records of sampled keys by position: live markers name their topic, offline
+ * records their source (read from the topic `sourceOfTopic` maps to it).
+ *
+ * A record late offline counts as "late in replay but not live" only when the log holds the
+ * vector live served for it (`vectorsAt`, positions by topic): a live task that treats a
+ * record as late serves no vector for it and logs a marker instead, so a logged vector is the
+ * proof that a sampling worker processed the record and did not find it late. Records of
+ * sampled keys without either were processed by a worker that did not sample (before the
+ * sampling run began, e.g. an earlier run without --parity-rate, or between two sampling
+ * runs), or are no longer in the log; the log says nothing about what live did with them.
  */
 export function compareLate(
   live: readonly LateLiveEntry[],
   offline: readonly LateOfflineRecord[],
   sourceOfTopic: ReadonlyMap<string, string>,
-  sampledKeys: ReadonlySet<string>,
+  vectorsAt: ReadonlySet<string>,
 ): LateComparison {
-  const offlineAt = new Set(offline.map((r) => at(r.source, r.partition, r.offset)));
+  const topicOfSource = new Map([...sourceOfTopic].map(([topic, source]) => [source, topic]));
+  const topicOf = (source: string): string => topicOfSource.get(source) ?? source;
+  const offlineAt = new Set(offline.map((r) => positionId(topicOf(r.source), r.partition, r.offset)));
   const liveAt = new Set<string>();
   const liveOnly: LateLiveEntry[] = [];
   let both = 0;
   for (const l of live) {
-    const id = at(sourceOfTopic.get(l.topic) ?? l.topic, l.partition, l.offset);
+    const id = positionId(l.topic, l.partition, l.offset);
     liveAt.add(id);
     if (offlineAt.has(id)) both++;
     else liveOnly.push(l);
   }
-  // Logs written before late markers existed hold none: offline-only would then be everything.
-  const offlineOnly = live.length === 0 ? [] : offline.filter((r) => sampledKeys.has(r.key) && !liveAt.has(at(r.source, r.partition, r.offset)));
+  const offlineOnly = offline.filter((r) => {
+    const id = positionId(topicOf(r.source), r.partition, r.offset);
+    return vectorsAt.has(id) && !liveAt.has(id);
+  });
   return { liveOnly, offlineOnly, both };
 }
+
+/** One reason a vector may differ: `cause` is the same for every vector it applies to, `detail` is this vector's. */
+export interface MismatchReason {
+  readonly cause: string;
+  readonly detail: string | null;
+}
+
+/** What is known about one vector: the causes (a group's heading), this vector's details, and both in one text. */
+export interface MismatchExplanation {
+  readonly cause: string;
+  readonly detail: string | null;
+  readonly explanation: string;
+}
+
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 /** Explains one sampled vector's mismatch; null when nothing the engine knows applies. */
 export class MismatchExplainer {
@@ -65,16 +94,33 @@ export class MismatchExplainer {
     for (const r of late.offlineOnly) push(this.offlineOnlyByKey, r.key, r);
   }
 
-  explain(e: ParityEntry): string | null {
-    const why: string[] = [];
-    if (e.version !== this.checkedVersion) why.push(`served by version ${e.version}, checked against ${this.checkedVersion}`);
-    if (e.mergeSkips > 0) why.push(`served after ${e.mergeSkips} merge skip${e.mergeSkips === 1 ? '' : 's'} on partition ${e.partition} (live skipped an idle input; replay merges canonically)`);
+  reasons(e: ParityEntry): MismatchReason[] {
+    const why: MismatchReason[] = [];
+    if (e.version !== this.checkedVersion) why.push({ cause: `served by version ${e.version}, checked against ${this.checkedVersion}`, detail: null });
+    if (e.mergeSkips > 0) {
+      why.push({ cause: 'served after live skipped an idle input (a merge skip; replay always merges its inputs canonically)', detail: `${plural(e.mergeSkips, 'merge skip')} on partition ${e.partition}` });
+    }
     // A late record can only have touched windows of the same key ending at or after its event time.
     const liveOnly = (this.liveOnlyByKey.get(e.key) ?? []).filter((l) => l.partition === e.partition && l.eventTime <= e.eventTime);
-    if (liveOnly.length > 0) why.push(`${liveOnly.length} earlier record${liveOnly.length === 1 ? '' : 's'} of key ${e.key} late live but not in replay (first ${liveOnly[0].topic}/${liveOnly[0].partition}@${liveOnly[0].offset})`);
+    if (liveOnly.length > 0) {
+      why.push({ cause: 'an earlier record of its key was late live but not in replay', detail: `${plural(liveOnly.length, 'record')}, first ${liveOnly[0].topic}/${liveOnly[0].partition}@${liveOnly[0].offset}` });
+    }
     const offlineOnly = (this.offlineOnlyByKey.get(e.key) ?? []).filter((r) => r.partition === e.partition && r.eventTime <= e.eventTime);
-    if (offlineOnly.length > 0) why.push(`${offlineOnly.length} earlier record${offlineOnly.length === 1 ? '' : 's'} of key ${e.key} late in replay but not live (first ${offlineOnly[0].source}/${offlineOnly[0].partition}@${offlineOnly[0].offset})`);
-    return why.length === 0 ? null : why.join('; ');
+    if (offlineOnly.length > 0) {
+      why.push({ cause: 'an earlier record of its key was late in replay but not live', detail: `${plural(offlineOnly.length, 'record')}, first ${offlineOnly[0].source}/${offlineOnly[0].partition}@${offlineOnly[0].offset}` });
+    }
+    return why;
+  }
+
+  explain(e: ParityEntry): MismatchExplanation | null {
+    const why = this.reasons(e);
+    if (why.length === 0) return null;
+    const details = why.flatMap((r) => (r.detail === null ? [] : [r.detail]));
+    return {
+      cause: why.map((r) => r.cause).join('; '),
+      detail: details.length === 0 ? null : details.join('; '),
+      explanation: why.map((r) => (r.detail === null ? r.cause : `${r.cause} (${r.detail})`)).join('; '),
+    };
   }
 }
 

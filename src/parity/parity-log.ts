@@ -229,9 +229,17 @@ export function decodeParityValue(v: ParityValue, numeric: boolean): ParityValue
   return v;
 }
 
+/** A record's position as the log names it: its source topic, partition and offset. */
+export const positionId = (topic: string, partition: number, offset: number): string => `${topic}\u0000${partition}\u0000${offset}`;
+
 export interface ParityLogContents {
   /** Unique served vectors, in partition then offset order of the log. */
   readonly entries: readonly ParityEntry[];
+  /**
+   * {@link positionId} of every served vector in the whole log, whatever part of it `entries`
+   * keeps (--since/--until): the input records the sampling workers are known to have served.
+   */
+  readonly vectorsAt: ReadonlySet<string>;
   /** Unique records of sampled keys that were late live, in the same order. */
   readonly late: readonly LateLiveEntry[];
   /** Records seen again for the same (output, topic, partition, offset): at-least-once delivery after a crash. */
@@ -246,6 +254,7 @@ class ParityLogCollector {
   private readonly seen = new Set<string>();
   private readonly vectors = new Map<number, ParityEntry[]>();
   private readonly late = new Map<number, LateLiveEntry[]>();
+  private readonly vectorsAt = new Set<string>();
   private duplicates = 0;
   private undecodable = 0;
   private readonly errors: string[] = [];
@@ -278,6 +287,7 @@ class ParityLogCollector {
       };
       if (this.repeat(`${entry.output}\u0000${entry.topic}\u0000${entry.partition}\u0000${entry.offset}`)) return;
       listOf(this.vectors, partition).push(entry);
+      this.vectorsAt.add(positionId(entry.topic, entry.partition, entry.offset));
     } catch (e) {
       this.fail(where, `values are not JSON: ${e instanceof Error ? e.message : String(e)}`);
     }
@@ -285,7 +295,7 @@ class ParityLogCollector {
 
   contents(): ParityLogContents {
     const ordered = <T>(m: Map<number, T[]>): T[] => [...m.keys()].sort((a, b) => a - b).flatMap((p) => m.get(p)!);
-    return { entries: ordered(this.vectors), late: ordered(this.late), duplicates: this.duplicates, undecodable: this.undecodable, errors: this.errors };
+    return { entries: ordered(this.vectors), vectorsAt: this.vectorsAt, late: ordered(this.late), duplicates: this.duplicates, undecodable: this.undecodable, errors: this.errors };
   }
 
   private repeat(id: string): boolean {

@@ -13,18 +13,19 @@ import { parquetReadObjects } from 'hyparquet';
 import type { OutputColumn } from '../engine/outputs.js';
 import type { Program } from '../engine/program.js';
 import { SchemaRegistryClient } from '../io/avro/registry-client.js';
+import { registryEndpoint } from '../io/avro/registry-http.js';
+import type { ClientEndpoints } from '../io/client-security.js';
 import { KafkaConnection } from '../io/kafka/kafka-connection.js';
 import type { ColumnType } from '../ops/aggregation.js';
 import type { CompiledPlan } from '../plan/compile.js';
 import { buildParityReport, type FeatureInput, type ParityReport } from './feature-report.js';
+import { MismatchExamples, valueDifference, type MismatchGroup, type MismatchRow } from './mismatch-examples.js';
 import { compareLate, MismatchExplainer, type LateOfflineRecord } from './mismatch-explainer.js';
 import { decodeParityValue, readParityFile, readParityLog, type ParityEntry, type ParityLogContents, type ParityValue } from './parity-log.js';
 import { DEFAULT_MISMATCH_TOLERANCE, isNullValue, valuesAgree, type FeatureType, type FeatureValue } from './row-compare.js';
 
-export interface ParityRunOptions {
+export interface ParityRunOptions extends ClientEndpoints {
   readonly plan: CompiledPlan;
-  readonly brokers: readonly string[];
-  readonly registryUrl: string;
   /** The parity log: its topic (`skewless run --parity-topic`) or local file (`--parity-file`). */
   readonly sample: { readonly topic: string } | { readonly file: string };
   /** Only check sampled vectors with event time in [since, until) (ms). */
@@ -42,23 +43,13 @@ export interface ParityRunOptions {
   readonly tolerance?: number;
   readonly workers?: number;
   readonly verbose?: boolean;
-  /** At most this many mismatching values are listed (all are counted). Default 200. */
-  readonly maxMismatchRows?: number;
+  /** Records replayed so far of the replay's total (a progress display); once per replayed part. */
+  readonly onReplayProgress?: (done: number, total: number) => void;
+  /** Mismatching values listed per feature and cause, the first in log order (all are counted). Default 5. */
+  readonly examplesPerGroup?: number;
 }
 
-/** One value that differs between the served vector and its recomputation. */
-export interface MismatchRow {
-  readonly output: string;
-  readonly feature: string;
-  readonly partition: number;
-  readonly offset: number;
-  readonly key: string;
-  readonly eventTime: number;
-  readonly online: ParityValue;
-  readonly offline: ParityValue;
-  /** Why, where the engine knows (e.g. a different topology version served it); null otherwise. */
-  readonly explanation: string | null;
-}
+export type { MismatchGroup, MismatchRow } from './mismatch-examples.js';
 
 export interface ParitySampleSummary {
   readonly topic: string;
@@ -92,7 +83,10 @@ export interface ParityRunResult {
   readonly sample: ParitySampleSummary;
   readonly explanations: readonly string[];
   readonly mismatchCount: number;
+  /** Examples of mismatching values, grouped as `mismatchGroups` lists them. */
   readonly mismatches: readonly MismatchRow[];
+  /** Mismatching values per feature and cause, with how many of each are listed in `mismatches`. */
+  readonly mismatchGroups: readonly MismatchGroup[];
   readonly report: ParityReport;
   readonly seconds: number;
   /** Input records the recomputation read (an incremental run reads only what is new, plus what the merge held back). */
@@ -185,9 +179,9 @@ export async function readParitySample(opts: ParityRunOptions): Promise<ParitySa
   const sampleName = 'topic' in opts.sample ? opts.sample.topic : opts.sample.file;
   let full: ParityLogContents;
   if ('topic' in opts.sample) {
-    const conn = await KafkaConnection.open({ brokers: opts.brokers, verbose: opts.verbose });
+    const conn = await KafkaConnection.open({ brokers: opts.brokers, security: opts.security?.kafka, verbose: opts.verbose });
     try {
-      const registry = await SchemaRegistryClient.open(opts.registryUrl);
+      const registry = await SchemaRegistryClient.open(registryEndpoint(opts.registryUrl, opts.security?.registry));
       full = await readParityLog(conn, registry, opts.sample.topic);
     } finally {
       await conn.close();
@@ -228,7 +222,6 @@ export async function compareWithReplay(
 ): Promise<ParityRunResult> {
   const { plan } = opts;
   const tolerance = opts.tolerance ?? DEFAULT_MISMATCH_TOLERANCE;
-  const maxRows = opts.maxMismatchRows ?? 200;
   const { name: sampleName, log } = sample;
 
   const explanations: string[] = [...notes];
@@ -247,7 +240,7 @@ export async function compareWithReplay(
   }
   const sourceOfTopic = new Map(plan.topology.sources.map((s) => [opts.topics?.[s.name] ?? s.topic, s.name]));
   const offlineLate = replays.flatMap((r) => [...readLateRecords(join(r.out, '_late_records')), ...readLateRecords(r.droppedLateDir)]);
-  const late = compareLate(log.late, offlineLate, sourceOfTopic, new Set(log.entries.map((e) => e.key)));
+  const late = compareLate(log.late, offlineLate, sourceOfTopic, log.vectorsAt);
   if (late.liveOnly.length > 0) {
     const l = late.liveOnly[0];
     explanations.push(`${late.liveOnly.length} records of sampled keys were late live but not in replay (first ${l.topic}/${l.partition}@${l.offset}, key ${l.key}: ${l.reason}): vectors of those keys after them may differ`);
@@ -259,7 +252,7 @@ export async function compareWithReplay(
   const explainer = new MismatchExplainer(plan.version, late);
 
   const inputs: FeatureInput[] = [];
-  const mismatches: MismatchRow[] = [];
+  const mismatches = new MismatchExamples(opts.examplesPerGroup ?? 5);
   let mismatchCount = 0;
   let matched = 0;
   let missingOffline = 0;
@@ -297,10 +290,12 @@ export async function compareWithReplay(
       pairs.forEach((p, i) => {
         if (!pairValuesDiffer(online[i], offline[i], type, tolerance)) return;
         mismatchCount++;
-        if (mismatches.length >= maxRows) return;
         const e = p.entry;
-        const explanation = explainer.explain(e);
-        mismatches.push({ output: outputName, feature: name, partition: e.partition, offset: e.offset, key: e.key, eventTime: e.eventTime, online: online[i], offline: offline[i], explanation });
+        const why = explainer.explain(e);
+        mismatches.add({
+          output: outputName, feature: name, partition: e.partition, offset: e.offset, key: e.key, eventTime: e.eventTime,
+          online: online[i], offline: offline[i], difference: valueDifference(online[i], offline[i]), cause: why?.cause ?? null, detail: why?.detail ?? null, explanation: why?.explanation ?? null,
+        });
       });
     }
   }
@@ -318,7 +313,8 @@ export async function compareWithReplay(
     sample: { topic: sampleName, records: log.entries.length, duplicates: log.duplicates, undecodable: log.undecodable, matched, missingOffline, otherVersion, servedVersions, afterMergeSkips, lateLive: log.late.length, lateLiveOnly: late.liveOnly.length, lateOfflineOnly: late.offlineOnly.length },
     explanations,
     mismatchCount,
-    mismatches,
+    mismatches: mismatches.rows(),
+    mismatchGroups: mismatches.groups(),
     report,
     seconds: (Date.now() - started) / 1000,
   };

@@ -1,54 +1,72 @@
 /**
- * The terminal form of a parity run: a per-feature table, then the verdict, reasons and
- * explanations. Plain text (no colours), so it reads the same in CI logs.
+ * The terminal form of a parity run: a per-feature table; per flagged or mismatching feature
+ * its online − offline quantiles and its mismatches grouped by cause, each cause stated once
+ * with a few examples; then the notes, the verdict and its reasons. Plain text (no colours),
+ * so it reads the same in CI logs.
  */
-import type { FeatureParityResult } from './feature-report.js';
 import type { ParityRunResult } from './parity-run.js';
+import { formatCount, formatDifferenceQuantiles, formatNumber, formatPercent, formatSigned, formatValuePair } from './report-format.js';
+import { featureSections, featureVerdict, UNEXPLAINED } from './report-sections.js';
 
-/** OK, or what failed: row mismatches above the rate, a distribution test, or both. */
-export function featureVerdict(f: FeatureParityResult): string {
-  if (f.rowMismatchExceeded && f.distributionFailed) return 'MISMATCH+DIST';
-  if (f.rowMismatchExceeded) return 'MISMATCH';
-  if (f.distributionFailed) return 'DIST';
-  return 'ok';
+/** Examples per cause in the terminal; the JSON and HTML reports list more. */
+const TERMINAL_EXAMPLES = 3;
+
+const stat = (x: number | null): string => (x === null ? '-' : formatNumber(x, 3));
+
+/** `left`: the columns of names, left-aligned; numbers are right-aligned so columns of figures line up by magnitude. */
+function table(header: readonly string[], rows: readonly (readonly string[])[], left: ReadonlySet<number>, indent = ''): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: readonly string[]): string => indent + cells.map((c, i) => (left.has(i) ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
 }
 
-const num = (x: number | null, digits = 3): string => (x === null ? '-' : x === 0 ? '0' : Math.abs(x) < 1e-3 ? x.toExponential(1) : x.toFixed(digits));
-
-function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  // Names left-aligned, numbers right-aligned, so columns of figures line up by magnitude.
-  const line = (cells: readonly string[]): string => cells.map((c, i) => (i === 0 || i === cells.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+function mismatchLines(r: ParityRunResult): string[] {
+  const lines: string[] = [];
+  for (const s of featureSections(r)) {
+    const f = s.feature;
+    const q = f.rows.differenceQuantiles;
+    lines.push(
+      `${f.name} (${s.verdict}): ${formatCount(f.rows.mismatchedRows)} of ${formatCount(f.rows.total)} values differ (${formatPercent(f.rows.mismatchRate)})` +
+        `${q === null ? '' : `; online − offline ${formatDifferenceQuantiles(q)}`}`,
+    );
+    if (f.distributionFailed) lines.push(`  distribution: ${f.checks.filter((c) => c.failed).map((c) => c.test).join(', ')} failed`);
+    for (const { group, examples } of s.causes) {
+      lines.push(`  ${formatCount(group.count)} value${group.count === 1 ? '' : 's'}: ${group.cause ?? UNEXPLAINED}`);
+      const shown = examples.slice(0, TERMINAL_EXAMPLES);
+      const details = shown.some((m) => m.detail !== null);
+      const rows = shown.map((m) => {
+        const [live, replay] = formatValuePair(m.online, m.offline, f.type);
+        return [`${m.partition}@${m.offset}`, m.key, live, replay, m.difference === null ? '-' : formatSigned(m.difference), ...(details ? [m.detail ?? ''] : [])];
+      });
+      lines.push(...table(['partition@offset', 'key', 'live', 'replay', 'live − replay', ...(details ? ['detail'] : [])], rows, new Set([0, 1, 5]), '    '));
+      if (group.count > shown.length) lines.push(`    … ${formatCount(group.count - shown.length)} more`);
+    }
+    lines.push('');
+  }
+  return lines;
 }
 
 export function formatParityTerminal(r: ParityRunResult): string {
   const rows = r.report.features.map((f) => [
     f.name,
-    String(f.rows.total),
-    `${f.rows.mismatchedRows} (${(f.rows.mismatchRate * 100).toFixed(1)}%)`,
-    num(f.rows.smape),
-    f.ks === null ? '-' : `${num(f.ks.statistic)} / ${num(f.ks.pValue)}`,
-    num(f.jensenShannon),
-    num(f.psi),
+    formatCount(f.rows.total),
+    `${formatCount(f.rows.mismatchedRows)} (${formatPercent(f.rows.mismatchRate)})`,
+    stat(f.rows.smape),
+    f.ks === null ? '-' : `${stat(f.ks.statistic)} / ${stat(f.ks.pValue)}`,
+    stat(f.jensenShannon),
+    stat(f.psi),
     featureVerdict(f),
   ]);
   const s = r.sample;
   const lines = [
-    `parity ${r.topology} version ${r.version}: ${s.records} sampled vectors from ${s.topic}, ${s.matched} paired with replay` +
-      `${s.duplicates > 0 ? `, ${s.duplicates} duplicates ignored` : ''}${s.undecodable > 0 ? `, ${s.undecodable} undecodable` : ''}` +
-      `, ${s.lateLive} late live (${s.lateLiveOnly} not late in replay), ${s.afterMergeSkips} after merge skips (${r.seconds.toFixed(1)} s)`,
+    `parity ${r.topology} version ${r.version}: ${formatCount(s.records)} sampled vectors from ${s.topic}, ${formatCount(s.matched)} paired with replay` +
+      `${s.duplicates > 0 ? `, ${formatCount(s.duplicates)} duplicates ignored` : ''}${s.undecodable > 0 ? `, ${formatCount(s.undecodable)} undecodable` : ''}` +
+      `, ${formatCount(s.lateLive)} late live (${formatCount(s.lateLiveOnly)} not late in replay), ${formatCount(s.afterMergeSkips)} after merge skips (${r.seconds.toFixed(1)} s)`,
     '',
-    table(['feature', 'n', 'mismatches', 'SMAPE', 'KS D / p', 'JS', 'PSI', 'verdict'], rows),
+    ...table(['feature', 'n', 'mismatches', 'SMAPE', 'KS D / p', 'JS', 'PSI', 'verdict'], rows, new Set([0, 7])),
     '',
+    ...mismatchLines(r),
   ];
-  if (r.mismatches.length > 0) {
-    lines.push(`first mismatches (${r.mismatches.length} of ${r.mismatchCount}):`);
-    for (const m of r.mismatches.slice(0, 10)) {
-      lines.push(`  ${m.feature} @ ${m.partition}/${m.offset} key ${m.key}: live ${String(m.online)} vs replay ${String(m.offline)}${m.explanation ? ` (${m.explanation})` : ''}`);
-    }
-    lines.push('');
-  }
   for (const e of r.explanations) lines.push(`note: ${e}`);
   lines.push(r.alert ? `ALERT: parity does not hold (tolerance ${r.tolerance})` : `parity holds (tolerance ${r.tolerance})`);
   for (const reason of r.reasons) lines.push(`  - ${reason}`);

@@ -24,7 +24,7 @@ export type RegisterOutcome =
 export async function registerSubjects(client: RegistryCompatibilityClient, subjects: readonly TopologySubject[], opts: CheckSubjectOptions = {}): Promise<RegisterOutcome> {
   const checks = await checkSubjects(client, subjects, opts);
   if (checks.some((c) => c.problems.length > 0)) return { refused: true, checks };
-  const registry = await SchemaRegistryClient.open(client.url);
+  const registry = await SchemaRegistryClient.open(client.endpoint);
   const registered: RegisteredSubject[] = [];
   for (const s of subjects) {
     const before = checks.find((c) => c.subject === s.subject)?.versions.length ?? 0;

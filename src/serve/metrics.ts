@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { redactSecrets } from '../io/secret-redaction.js';
 
 export type MetricType = 'counter' | 'gauge';
 export type Labels = Readonly<Record<string, string>>;
@@ -74,23 +75,55 @@ export class MetricsRegistry {
   }
 }
 
-/** Serve GET /metrics (and /healthz) on 127.0.0.1; port 0 picks a free one. */
+const ALLOWED_METHODS = 'GET, HEAD';
+
+/** The request path without its query string and one trailing slash: `/metrics/?x=1` → `/metrics`, as Prometheus exporters serve it. */
+function route(url: string | undefined): string {
+  const path = (url ?? '/').split(/[?#]/, 1)[0];
+  return path.length > 1 ? path.replace(/\/$/, '') : path;
+}
+
+/** `http://[::1]:9464/metrics`: the address as a URL names it. */
+export function metricsUrl(host: string, port: number): string {
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}/metrics`;
+}
+
+/**
+ * Serve /metrics (and /healthz) on `host` (default 127.0.0.1: binding other interfaces is the
+ * caller's explicit choice); port 0 picks a free one. Only GET and HEAD are served (others get
+ * 405 with Allow); the text goes through the secret redactor like every other output.
+ */
 export async function serveMetrics(registry: MetricsRegistry, port: number, host = '127.0.0.1'): Promise<{ port: number; close: () => Promise<void> }> {
   const server: Server = createServer((req, res) => {
-    if (req.url === '/metrics') {
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-      res.end(registry.render());
-    } else if (req.url === '/healthz') {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: ALLOWED_METHODS, 'content-type': 'text/plain' });
+      res.end(`method ${req.method ?? ''} not allowed: use GET or HEAD\n`);
+      return;
+    }
+    const path = route(req.url);
+    if (path === '/metrics') {
+      // HEAD: Node sends the headers and drops the body.
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+      res.end(redactSecrets(registry.render()));
+    } else if (path === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.end('ok\n');
     } else {
-      res.writeHead(404);
-      res.end();
+      res.writeHead(404, { 'content-type': 'text/plain' });
+      res.end('not found: metrics are at /metrics\n');
     }
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) =>
-      reject(new Error(e.code === 'EADDRINUSE' ? `metrics port ${port} is in use; pass another --metrics-port` : e.message)),
+      reject(
+        new Error(
+          e.code === 'EADDRINUSE'
+            ? `metrics port ${port} is in use on ${host}; pass another --metrics-port`
+            : e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN'
+              ? `--metrics-host ${host} is not an address of this machine; pass one of its addresses (default 127.0.0.1, 0.0.0.0 for every interface)`
+              : `cannot serve metrics on ${host}:${port}: ${e.message}`,
+        ),
+      ),
     );
     server.listen(port, host, () => resolve());
   });

@@ -3,14 +3,15 @@
  * effort. Clean-up never fails the suite, also when Kafka is gone by then (a stack stopped
  * early, a broker restarted by a test): it gives up within seconds and says so on stderr.
  */
+import type { KafkaSecurity } from '../../src/io/client-security.js';
 import { KafkaConnection } from '../../src/io/kafka/kafka-connection.js';
 import { deleteGroup, deleteTopics } from '../../src/io/kafka/topic-admin.js';
 
-export async function cleanUpKafka(brokers: readonly string[], topics: readonly string[], groups: readonly string[] = []): Promise<void> {
+export async function cleanUpKafka(brokers: readonly string[], topics: readonly string[], groups: readonly string[] = [], security?: KafkaSecurity): Promise<void> {
   const note = (what: string): void => void process.stderr.write(`test clean-up: ${what} left behind\n`);
   let conn: KafkaConnection;
   try {
-    conn = await KafkaConnection.open({ brokers });
+    conn = await KafkaConnection.open({ brokers, security });
   } catch (e) {
     note(`${topics.length} topics and ${groups.length} groups (${e instanceof Error ? e.message.split(' (')[0] : String(e)})`);
     return;

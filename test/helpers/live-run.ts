@@ -180,7 +180,13 @@ export interface VectorComparison {
   readonly examples: string[];
 }
 
-const plainValue = (v: unknown): unknown => (typeof v === 'bigint' ? Number(v) : v instanceof Date ? v.getTime() : v ?? null);
+const plainValue = (v: unknown): unknown => {
+  if (typeof v === 'bigint') return Number(v);
+  if (v instanceof Date) return v.getTime();
+  // A map column (hyparquet reads its int64 values as bigints).
+  if (v !== null && typeof v === 'object' && !Array.isArray(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plainValue(x)]));
+  return v ?? null;
+};
 
 /** Compare live records with replayed rows per (partition, offset) of the input. */
 export function compareVectors(live: readonly LiveVector[], replayed: ReadonlyMap<string, Record<string, unknown>>, output: OutputProgram): VectorComparison {

@@ -10,9 +10,9 @@ import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parquetMetadata, parquetReadObjects } from 'hyparquet';
+import { parquetReadObjects } from 'hyparquet';
 import type { InputRange } from '../../src/engine/input.js';
 import { kafkaEndpoints } from '../../src/cli/kafka-endpoints.js';
 import { toWireFormat } from '../../src/io/avro/wire-format.js';
@@ -28,6 +28,7 @@ import { replayKafka } from '../../src/modes/replay-kafka.js';
 import { loadTopology } from '../../src/plan/load-topology.js';
 import { cleanUpKafka } from '../helpers/kafka-cleanup.js';
 import { stackForTests } from '../helpers/stack.js';
+import { arrayBuffer, assertSameTraining, keyValues } from '../helpers/training-files.js';
 
 const stack = await stackForTests();
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -46,60 +47,6 @@ test.after(async () => {
 function skewless(args: string[], env: NodeJS.ProcessEnv = stack.env): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 120_000, env });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function parquetFiles(root: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string): void => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      if (e.isDirectory()) walk(join(d, e.name));
-      else if (e.name.endsWith('.parquet')) out.push(relative(root, join(d, e.name)));
-    }
-  };
-  walk(root);
-  return out.sort();
-}
-
-function arrayBuffer(bytes: Buffer): ArrayBuffer {
-  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-}
-
-/** The footer's key-value metadata as a map. */
-function keyValues(bytes: Buffer): Record<string, string> {
-  const meta = parquetMetadata(arrayBuffer(bytes));
-  return Object.fromEntries((meta.key_value_metadata ?? []).map((kv) => [kv.key, kv.value ?? '']));
-}
-
-/**
- * Every training file of `a` and `b` is the same: the bytes up to the footer (every page),
- * the footer's structure, every row (all columns, compared exactly), and every key-value
- * metadata entry but the input ranges, which say where the records came from.
- */
-async function assertSameTraining(a: string, b: string): Promise<void> {
-  const files = parquetFiles(a);
-  assert.deepEqual(parquetFiles(b), files, 'the same training files');
-  assert.ok(files.length >= PARTITIONS * 2, `features and daily windows for every partition: ${files.join(', ')}`);
-  for (const f of files) {
-    const x = readFileSync(join(a, f));
-    const y = readFileSync(join(b, f));
-    const pagesEnd = (buf: Buffer): number => buf.length - 8 - buf.readUInt32LE(buf.length - 8);
-    assert.ok(x.subarray(0, pagesEnd(x)).equals(y.subarray(0, pagesEnd(y))), `${f}: identical bytes before the footer`);
-    // The footer's length and key-value entries differ with the input ranges; the rest must not.
-    const { key_value_metadata: _kx, metadata_length: _lx, ...footerX } = parquetMetadata(arrayBuffer(x));
-    const { key_value_metadata: _ky, metadata_length: _ly, ...footerY } = parquetMetadata(arrayBuffer(y));
-    assert.deepStrictEqual(footerX, footerY, `${f}: footer`);
-    const kvX = keyValues(x);
-    const kvY = keyValues(y);
-    assert.ok(kvX['skewless.input_ranges'] && kvY['skewless.input_ranges'], `${f}: input ranges recorded`);
-    delete kvX['skewless.input_ranges'];
-    delete kvY['skewless.input_ranges'];
-    assert.deepStrictEqual(kvX, kvY, `${f}: metadata other than input ranges`);
-    const rowsX = await parquetReadObjects({ file: arrayBuffer(x) });
-    const rowsY = await parquetReadObjects({ file: arrayBuffer(y) });
-    assert.ok(rowsX.length > 0, `${f}: has rows`);
-    // deepStrictEqual compares numbers with Object.is: -0, NaN and every last bit count.
-    assert.deepStrictEqual(rowsY, rowsX, `${f}: rows`);
-  }
 }
 
 function ndjsonLines(d: string): Array<Record<string, unknown>> {
@@ -170,7 +117,7 @@ test('backfill --from-kafka writes the same training files as the file backfill 
   const fileSummary = await replayFiles({ plan: cardFraud, inputs: { transactions: data.transactionsPath, chargebacks: data.chargebacksPath }, out: fileOut, partitions: PARTITIONS });
   assert.deepEqual(kafkaSummary.counters, fileSummary.counters);
   assert.ok(fileSummary.counters.lateSideOutput > 0, 'the data has late records, so the late path is compared too');
-  await assertSameTraining(fileOut, kafkaOut);
+  await assertSameTraining(fileOut, kafkaOut, PARTITIONS * 2);
   // The input ranges name the topic and its offsets: the same offsets as the file split.
   const perPartition = (s: ReplaySummary): Array<[number, number]> => s.inputRanges.map((x: InputRange) => [x.partition, x.endOffset]);
   assert.deepEqual(perPartition(kafkaSummary), perPartition(fileSummary));
@@ -210,10 +157,10 @@ test('poison records in the topic are dead-lettered with their reason; every oth
     { source: 'transactions', partition: 2, offset: end(2), reason: `unknown schema id ${unknownId}`, raw: `base64:${toWireFormat(unknownId, Buffer.from([2, 0x61])).toString('base64')}` },
     { source: 'transactions', partition: 3, offset: end(3), reason: 'empty record value (null, e.g. a tombstone)' },
   ]);
-  await assertSameTraining(fileOut, out);
+  await assertSameTraining(fileOut, out, PARTITIONS * 2);
 });
 
-test('--since and --until select records by Kafka timestamp: the ranges start and end where the time falls', async () => {
+test('--since and --until select records by Kafka timestamp, which produce sets to the event time: the ranges start and end where the time falls', async () => {
   const flights = await loadTopology(join(ROOT, 'topologies/flight-delays.ts'));
   const topic = `test-flights-${run}`;
   const t0 = Date.UTC(2001, 0, 1, 8);
@@ -225,10 +172,9 @@ test('--since and --until select records by Kafka timestamp: the ranges start an
   };
   const common = { plan: flights, source: 'flights', topic, partitions: 1, brokers: stack.brokers, registryUrl: stack.registryUrl };
   await produceFile({ ...common, input: file('early.ndjson', 0) });
-  await new Promise((r) => setTimeout(r, 20));
-  const between = Date.now();
-  await new Promise((r) => setTimeout(r, 20));
   await produceFile({ ...common, input: file('late.ndjson', 3) });
+  // Event times are t0 + 0, 1, 2 and t0 + 3, 4, 5 minutes: half a minute before the fourth.
+  const between = t0 + 150_000;
 
   const replay = (name: string, range: { since?: number; until?: number }): Promise<ReplaySummary> =>
     replayKafka({ plan: flights, ...kafkaEndpoints({}, stack.env), topics: { flights: topic }, out: join(dir, name), workers: 1, ...range });

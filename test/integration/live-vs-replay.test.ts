@@ -101,6 +101,16 @@ test('live == replay for every (partition, offset), across SIGKILL restarts whil
     assert.equal(m.positions.transactions, ends.get(m.partition), `partition ${m.partition}: checkpoint at the end of the topic`);
     assert.equal(m.counters.processed, ends.get(m.partition), `partition ${m.partition}: each record applied once`);
   }
+  // Topics skewless created hold event-time timestamps of any age: no time-based retention may delete them.
+  const outputs = [topics.features, topics.daily, `${topics.side}-late`, `${topics.side}-dead-letters`, topics.transactions];
+  // (set on the topic itself, not inherited: the local stack's broker default is unlimited too, a production cluster's is 7 days)
+  const described = await conn.admin.describeConfigs({ resources: outputs.map((name) => ({ type: 2, name })), includeSynonyms: false });
+  for (const r of described.resources) {
+    const entry = r.configEntries.find((e) => e.configName === 'retention.ms');
+    assert.equal(entry?.configValue, '-1', `${r.resourceName}: retention.ms`);
+    assert.equal(entry?.isDefault, false, `${r.resourceName}: retention.ms set on the topic`);
+  }
+  assert.equal(described.resources.length, outputs.length);
 
   await conn.close();
 

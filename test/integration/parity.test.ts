@@ -224,8 +224,12 @@ test('sampled live vectors match their replay; a skewed serving path alerts and 
   assert.equal(bad.result.sample.afterMergeSkips, 1);
   assert.equal(bad.result.sample.lateLiveOnly, 1, 'only the test marker is late live but not in replay');
   const explained = (e: { partition: number; offset: number }): string | null => bad.result.mismatches.find((m) => m.partition === e.partition && m.offset === e.offset)?.explanation ?? null;
-  assert.match(explained(first) ?? '', /served after 2 merge skips on partition/);
-  assert.match(explained(target) ?? '', new RegExp(`late live but not in replay \\(first ${earlier.topic}/${earlier.partition}@${earlier.offset}\\)`));
+  assert.match(explained(first) ?? '', /served after live skipped an idle input .*\(2 merge skips on partition \d+\)/);
+  assert.match(explained(target) ?? '', new RegExp(`late live but not in replay \\(1 record, first ${earlier.topic}/${earlier.partition}@${earlier.offset}\\)`));
+  // Each cause is one group per feature, listed with its count and a few examples.
+  const groups = bad.result.mismatchGroups;
+  assert.equal(groups.reduce((n, g) => n + g.count, 0), altered);
+  assert.ok(groups.every((g) => g.feature === 'txn_count_24h' && g.examples <= 5 && g.examples === Math.min(5, g.count)), JSON.stringify(groups));
   assert.ok(bad.result.explanations.some((x) => x.includes('merge skip')), bad.result.explanations.join('\n'));
   process.stderr.write(`parity test: data+live ${((tLive - t0) / 1000).toFixed(1)} s, parity ${((tParity - tLive) / 1000).toFixed(1)} s, skewed ${((Date.now() - tParity) / 1000).toFixed(1)} s, ${log.entries.length} sampled vectors\n`);
 });

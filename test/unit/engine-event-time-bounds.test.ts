@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { topology } from '../../src/dsl/index.js';
+import { topology, type Duration } from '../../src/dsl/index.js';
 import type { InputRecord } from '../../src/engine/input.js';
 import { buildProgram } from '../../src/engine/program.js';
 import { GroupKeyError, Task } from '../../src/engine/task.js';
@@ -26,7 +26,7 @@ interface Ev {
   at: number;
 }
 
-function program(maxFutureSkew?: string | null) {
+function program(maxFutureSkew?: Duration | null) {
   const topo = topology('time-bounds', (b) => {
     const ev = b.source<Ev>('ev', { schema: '../../schemas/card_transaction.avsc', key: (x) => x.k, eventTime: (x) => x.at, grace: '5m', ...(maxFutureSkew === undefined ? {} : { maxFutureSkew }) });
     ev.features('f', { n: ev.groupBy('k', (x) => x.k).lookback('1h').count() });

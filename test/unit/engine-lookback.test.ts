@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { topology } from '../../src/dsl/index.js';
+import { topology, type Duration } from '../../src/dsl/index.js';
 import type { InputRecord } from '../../src/engine/input.js';
 import { buildProgram, type Program } from '../../src/engine/program.js';
 import { Task } from '../../src/engine/task.js';
@@ -28,7 +28,7 @@ type Txn = {
   event_time: unknown;
 };
 
-function cardTopology(opts: { grace: string; late: 'drop' | 'sideOutput' }) {
+function cardTopology(opts: { grace: Duration; late: 'drop' | 'sideOutput' }) {
   return topology('lookback-test', (t) => {
     const txns = t.source<Txn>('txns', {
       schema: '../../schemas/card_transaction.avsc',
@@ -58,7 +58,7 @@ function cardTopology(opts: { grace: string; late: 'drop' | 'sideOutput' }) {
   });
 }
 
-async function openTask(opts: { grace: string; late: 'drop' | 'sideOutput' }): Promise<{ program: Program; task: Task; out: Collected }> {
+async function openTask(opts: { grace: Duration; late: 'drop' | 'sideOutput' }): Promise<{ program: Program; task: Task; out: Collected }> {
   const program = buildProgram(compilePlan(cardTopology(opts), HERE));
   const { sinks, out } = collectingSinks();
   const task = await Task.open(program, 0, new MemoryBackend(), sinks);

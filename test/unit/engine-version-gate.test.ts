@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { topology } from '../../src/dsl/index.js';
+import { topology, type Duration } from '../../src/dsl/index.js';
 import { buildProgram } from '../../src/engine/program.js';
 import { Task, VersionMismatchError } from '../../src/engine/task.js';
 import { compilePlan } from '../../src/plan/compile.js';
@@ -16,7 +16,7 @@ import { collectingSinks } from '../helpers/engine.js';
 const HERE = fileURLToPath(import.meta.url);
 type Txn = { card_id: string; merchant_id: string; amount: number; event_time: number };
 
-const version = (window: string, extra: boolean) =>
+const version = (window: Duration, extra: boolean) =>
   compilePlan(
     topology('gate', (t) => {
       const txns = t.source<Txn>('txns', { schema: '../../schemas/card_transaction.avsc', key: (x) => x.card_id, eventTime: (x) => x.event_time, maxFutureSkew: null });

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import {
   DEFAULT_START,
   cardEventStream,
@@ -62,7 +63,7 @@ test('records are well formed', () => {
     assert.ok(Number.isSafeInteger(t.event_time) && t.event_time >= DEFAULT_START);
     assert.match(t.currency, /^[A-Z]{3}$/);
     assert.match(t.country, /^[A-Z]{2}$/);
-    assert.deepEqual(Object.keys(t), ['txn_id', 'card_id', 'merchant_id', 'amount', 'currency', 'event_time', 'country']);
+    assert.deepEqual(Object.keys(t), ['txn_id', 'card_id', 'merchant_id', 'amount', 'currency', 'amount_usd', 'event_time', 'country']);
     ids.add(t.txn_id);
     if (t.currency === 'USD') usd++;
   }
@@ -74,6 +75,31 @@ test('records are well formed', () => {
   // ~100 transactions per card at 1.5/day → roughly two months of data
   const spanDays = (summary.endTime - DEFAULT_START) / DAY;
   assert.ok(spanDays > 45 && spanDays < 90, `span ${spanDays} days`);
+});
+
+/** The fixed rates the README documents (units per US dollar), read from the README rather than the generator. */
+function readmeRates(): Record<string, number> {
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const m = /Fixed rates \(units per US dollar\):([^.]*(?:\.\d[^.]*)*)\./.exec(readme);
+  assert.ok(m, 'the README lists the fixed rates');
+  return Object.fromEntries([...m[1].matchAll(/([A-Z]{3}) (\d+(?:\.\d+)?)/g)].map(([, c, r]) => [c, Number(r)]));
+}
+
+test('amount_usd is the amount converted at the documented fixed rate, so amounts compare across currencies', () => {
+  const README_RATES = readmeRates();
+  assert.equal(Object.keys(README_RATES).length, 16);
+  const currencies = new Set<string>();
+  let maxUsd = 0;
+  for (const t of BIG.transactions) {
+    const rate = README_RATES[t.currency];
+    assert.ok(rate !== undefined, `currency ${t.currency} is in the README's table`);
+    currencies.add(t.currency);
+    assert.equal(t.amount_usd, Math.round((t.amount / rate) * 100) / 100, `${t.txn_id}: ${t.amount} ${t.currency}`);
+    if (t.amount_usd > maxUsd) maxUsd = t.amount_usd;
+  }
+  assert.ok(currencies.size >= 10, `many currencies (${[...currencies].join(' ')})`);
+  // Draws are capped at 25,000 USD (legitimate) and 9,999 USD (fraud); rounding adds at most a cent.
+  assert.ok(maxUsd > 1000 && maxUsd <= 25_000.01, `largest amount_usd ${maxUsd}`);
 });
 
 test('arrival order: arrivals non-decreasing, delay between 0 and 30 h', () => {

@@ -98,7 +98,7 @@ test('deflate codec round-trips', async (t) => {
 
 test('example schemas parse with avsc, are documented, and use timestamp-millis longs', () => {
   const expectFields: Record<string, string[]> = {
-    card_transaction: ['txn_id', 'card_id', 'merchant_id', 'amount', 'currency', 'event_time', 'country'],
+    card_transaction: ['txn_id', 'card_id', 'merchant_id', 'amount', 'currency', 'amount_usd', 'event_time', 'country'],
     chargeback: ['txn_id', 'card_id', 'reported_at', 'reason'],
     flight: ['date', 'delay', 'distance', 'origin', 'destination'],
   };

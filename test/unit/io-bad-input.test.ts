@@ -39,6 +39,7 @@ const txn = (over: Record<string, unknown> = {}): Record<string, unknown> => ({
   merchant_id: 'm1',
   amount: 10.5,
   currency: 'EUR',
+  amount_usd: 11.41,
   event_time: 1_700_000_000_000,
   country: 'DE',
   ...over,
@@ -58,7 +59,7 @@ test('NDJSON records are checked against the reader schema: wrong types are erro
     writeFileSync(path, lines.join('\n'));
     const records = await readAll(path, 'ndjson', cardSchema);
     assert.deepEqual(records[0].value, txn(), 'schema fields only, in schema order');
-    assert.deepEqual(Object.keys(records[0].value!), ['txn_id', 'card_id', 'merchant_id', 'amount', 'currency', 'event_time', 'country']);
+    assert.deepEqual(Object.keys(records[0].value!), ['txn_id', 'card_id', 'merchant_id', 'amount', 'currency', 'amount_usd', 'event_time', 'country']);
     assert.equal(records[1].error, 'invalid record at line 2: field "amount": expected double, got string "12.5"');
     assert.equal(records[2].error, 'invalid record at line 3: field "card_id": expected string, got object {"nested":true}');
     assert.equal(records[3].error, 'invalid record at line 4: field "card_id": expected string, got number 42');

@@ -10,7 +10,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { topology, type Topology } from '../../src/dsl/index.js';
+import { topology, type Duration, type Topology } from '../../src/dsl/index.js';
 import { compilePlan } from '../../src/plan/compile.js';
 import { functionFingerprint, normalizedFunctionSource } from '../../src/plan/function-fingerprint.js';
 
@@ -40,9 +40,9 @@ function fromSource(src: string): Fn {
 }
 
 interface Variant {
-  size1h?: string;
+  size1h?: Duration;
   meanKind?: 'mean' | 'sum';
-  grace?: string;
+  grace?: Duration;
   amount?: (x: Txn) => number;
   schema?: string;
 }

@@ -5,11 +5,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { formatFinding, schemasCheck, versionLabel, type SchemasCheckFinding } from '../../src/cli/schemas-command.js';
+import { formatFinding, registrySchemasCheck, schemasCheck, schemasRegister, versionLabel, type SchemasCheckFinding } from '../../src/cli/schemas-command.js';
 import { checkAgainstLevel } from '../../src/schemas/compatibility-level.js';
 import { gitRepoRoot, readSchemaAtRef, resolveGitRef, schemaVersionsAtRefs } from '../../src/schemas/git-ref-schemas.js';
 
@@ -92,7 +92,7 @@ test('git refs: the file at HEAD, null for a file new since the ref, errors for 
 test('schemasCheck against HEAD: schema problems and topology field problems, all at once', async (t) => {
   const { dir, schema, topology } = repo(t);
   // Clean at first.
-  const clean = await schemasCheck([], { offline: true }, dir);
+  const clean = await schemasCheck([topology], { offline: true }, dir);
   assert.deepEqual(clean.findings, []);
   assert.deepEqual(clean.subjects, [{ subject: 'payments-value', schema: join('schemas', 'payment.avsc'), versions: ['HEAD'] }]);
   assert.deepEqual(clean.topologies, ['payments']);
@@ -142,12 +142,13 @@ test('transitive levels across several refs: compatible with HEAD, not with the 
 });
 
 test('git refs are labelled as written (v1, release/one, never vv1), and a problem two topology files find is listed once', async (t) => {
-  const { dir, schema } = repo(t);
+  const { dir, schema, topology } = repo(t);
   git(dir, 'branch', 'release/one');
   // A variant of the topology under the same topology name reads the same source.
-  writeFileSync(join(dir, 'topologies', 'payments-variant.ts'), TOPOLOGY);
+  const variant = join(dir, 'topologies', 'payments-variant.ts');
+  writeFileSync(variant, TOPOLOGY);
   writeSchema(schema, [V1.fields[0], V1.fields[1], { name: 'amount', type: 'string' }, V1.fields[3]]);
-  const r = await schemasCheck([], { offline: true, against: ['v1', 'release/one'], level: 'BACKWARD_TRANSITIVE' }, dir);
+  const r = await schemasCheck([topology, variant], { offline: true, against: ['v1', 'release/one'], level: 'BACKWARD_TRANSITIVE' }, dir);
   assert.deepEqual(r.topologies, ['payments', 'payments']);
   assert.deepEqual(brief(r.findings), [
     'payments-value v1 backward amount: type-changed',
@@ -182,7 +183,7 @@ test('the command: one line per problem and exit 1; --json; exit 0 when clean; e
     return { status: r.status, stdout: r.stdout, stderr: r.stderr };
   };
 
-  const ok = run('schemas', 'check', '--offline');
+  const ok = run('schemas', 'check', 'topologies/payments.ts', '--offline');
   assert.equal(ok.status, 0, ok.stderr);
   assert.equal(ok.stdout, '');
   assert.match(ok.stderr, /1 subject\(s\) of 1 topology, no problems/);
@@ -195,7 +196,7 @@ test('the command: one line per problem and exit 1; --json; exit 0 when clean; e
   assert.match(lines[0], /^payments-value HEAD currency: field-added-without-default — .*; fix: /);
   assert.match(lines[1], /^payments-value local payments\.account: topology-field-missing — /);
 
-  const json = run('schemas', 'check', '--offline', '--json', '--level', 'FULL');
+  const json = run('schemas', 'check', 'topologies/payments.ts', '--offline', '--json', '--level', 'FULL');
   assert.equal(json.status, 1);
   const parsed = JSON.parse(json.stdout) as SchemasCheckFinding[];
   assert.deepEqual(
@@ -207,11 +208,25 @@ test('the command: one line per problem and exit 1; --json; exit 0 when clean; e
     ],
   );
 
-  for (const args of [['schemas', 'check', '--level', 'FULL'], ['schemas', 'check', '--offline', '--level', 'SIDEWAYS'], ['schemas', 'check', '--offline', '--bogus'], ['schemas', 'check', '--offline', '--against', 'nope']]) {
+  for (const args of [['schemas', 'check', '--offline'], ['schemas', 'check', 'topologies/payments.ts', '--level', 'FULL'], ['schemas', 'check', '--offline', '--level', 'SIDEWAYS'], ['schemas', 'check', '--offline', '--bogus'], ['schemas', 'check', '--offline', '--against', 'nope']]) {
     const r = run(...args);
     assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
     const errLines = r.stderr.trim().split('\n');
     assert.equal(errLines.length, 1, r.stderr);
     assert.match(errLines[0], /^skewless: /);
   }
+});
+
+test('topology files are code: schemas check and register load only the files named, and name none by default', async (t) => {
+  const { dir, topology } = repo(t);
+  // Another file in topologies/ that does something when imported.
+  const marker = join(dir, 'imported.txt');
+  writeFileSync(join(dir, 'topologies', 'other.ts'), `import { writeFileSync } from 'node:fs';\nwriteFileSync(${JSON.stringify(marker)}, 'ran');\nexport default {};\n`);
+  const r = await schemasCheck([topology], { offline: true }, dir);
+  assert.deepEqual(r.topologies, ['payments']);
+  const named = /name the topology files, e\.g\. `skewless schemas (check|register) topologies\/card-fraud\.ts`.*only the files named are loaded, since a topology file is code$/;
+  await assert.rejects(schemasCheck([], { offline: true }, dir), named);
+  await assert.rejects(registrySchemasCheck([], { registry: 'http://127.0.0.1:9' }, dir), named);
+  await assert.rejects(schemasRegister([], { registry: 'http://127.0.0.1:9' }, dir), named);
+  assert.equal(existsSync(marker), false, 'a topology file that was not named was loaded');
 });

@@ -10,31 +10,17 @@
  */
 import avsc from 'avsc';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import { RegistryHttp, RegistryUnreachableError, registryCauseText, type RegistryAnswer, type RegistryEndpoint } from './registry-http.js';
 
-const CONTENT_TYPE = 'application/vnd.schemaregistry.v1+json';
+export { RegistryUnreachableError } from './registry-http.js';
 
-/** No registry answers at the URL: a configuration problem, reported as one line. */
-export class RegistryUnreachableError extends Error {
-  constructor(url: string, cause: string) {
-    super(
-      `cannot reach the schema registry at ${url} (${cause}): start the local stack with \`npm run stack:up\` ` +
-        '(then `export $(node scripts/stack/up.mjs)`) or set SCHEMA_REGISTRY_URL / --registry',
-    );
-    this.name = 'RegistryUnreachableError';
-  }
-}
+const TIMEOUT_MS = 15_000;
 
 /** The writer schema behind an id, or why there is none. */
 export type WriterSchema =
   | { readonly type: avsc.Type }
   | { readonly missing: true }
   | { readonly notAvro: string };
-
-function causeText(e: unknown): string {
-  if (!(e instanceof Error)) return String(e);
-  const cause = (e as Error & { cause?: unknown }).cause;
-  return cause instanceof Error ? `${e.message}: ${cause.message}` : e.message;
-}
 
 /** What the live path needs of a schema registry: the HTTP client, or an in-memory one for broker-free tests. */
 export interface SchemaRegistryPort {
@@ -44,41 +30,39 @@ export interface SchemaRegistryPort {
   writerSchema(id: number): Promise<WriterSchema>;
 }
 
+const ok = (a: RegistryAnswer): boolean => a.status >= 200 && a.status < 300;
+
 export class SchemaRegistryClient implements SchemaRegistryPort {
   private readonly registry: SchemaRegistry;
   /** Ids the registry said it does not have, until when (wall clock ms) that answer is trusted. */
   private readonly missing = new Map<number, number>();
 
   private constructor(
-    readonly url: string,
+    private readonly http: RegistryHttp,
     private readonly missingTtlMs: number,
   ) {
-    this.registry = new SchemaRegistry({ host: url, clientId: 'skewless' });
+    this.registry = new SchemaRegistry({ ...http.libraryArgs(), clientId: 'skewless' });
+  }
+
+  /** The registry's URL as messages show it (a password masked). */
+  get url(): string {
+    return this.http.shown;
   }
 
   /**
-   * A client for `url`, after checking that a registry answers there. An id the registry does
+   * A client for the registry, after checking that it answers. An id the registry does
    * not know is asked again after `missingTtlMs` (default 30 s): a follower that lagged behind a
    * registration must not dead-letter that id's records until a restart.
    */
-  static async open(url: string, options: { readonly missingTtlMs?: number } = {}): Promise<SchemaRegistryClient> {
-    const client = new SchemaRegistryClient(url.replace(/\/+$/, ''), options.missingTtlMs ?? 30_000);
+  static async open(registry: RegistryEndpoint | string, options: { readonly missingTtlMs?: number } = {}): Promise<SchemaRegistryClient> {
+    const client = new SchemaRegistryClient(new RegistryHttp(registry), options.missingTtlMs ?? 30_000);
     const res = await client.request('GET', '/subjects');
-    if (!res.ok) throw new RegistryUnreachableError(client.url, `GET /subjects answered HTTP ${res.status}`);
+    if (!ok(res)) throw new RegistryUnreachableError(client.url, `GET /subjects answered HTTP ${res.status}`);
     return client;
   }
 
-  private async request(method: string, path: string, body?: unknown): Promise<Response> {
-    try {
-      return await fetch(`${this.url}${path}`, {
-        method,
-        headers: { accept: CONTENT_TYPE, ...(body === undefined ? {} : { 'content-type': CONTENT_TYPE }) },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(15_000),
-      });
-    } catch (e) {
-      throw new RegistryUnreachableError(this.url, causeText(e));
-    }
+  private request(method: string, path: string, body?: unknown): Promise<RegistryAnswer> {
+    return this.http.request(method, path, body, TIMEOUT_MS);
   }
 
   /**
@@ -87,14 +71,14 @@ export class SchemaRegistryClient implements SchemaRegistryPort {
    */
   async register(subject: string, schema: object): Promise<number> {
     const res = await this.request('POST', `/subjects/${encodeURIComponent(subject)}/versions`, { schemaType: 'AVRO', schema: JSON.stringify(schema) });
-    const text = await res.text();
+    const text = res.text;
     let parsed: { id?: unknown; message?: unknown } = {};
     try {
       parsed = JSON.parse(text) as typeof parsed;
     } catch {
       // Not JSON: the status line and raw text below say what happened.
     }
-    if (!res.ok) {
+    if (!ok(res)) {
       const message = typeof parsed.message === 'string' ? parsed.message : text.slice(0, 300);
       const why = res.status === 409 ? 'it is incompatible with the versions already registered' : `HTTP ${res.status}`;
       throw new Error(`cannot register the schema under subject ${subject}: ${why} (${message.replace(/\s+/g, ' ')})`);
@@ -116,13 +100,15 @@ export class SchemaRegistryClient implements SchemaRegistryPort {
       schema = await this.registry.getSchema(id);
     } catch (e) {
       const status = (e as { status?: unknown }).status;
+      const denied = typeof status === 'number' ? this.http.authError(`GET /schemas/ids/${id}`, status) : undefined;
+      if (denied) throw denied;
       if (status === 404) {
         this.missing.set(id, Date.now() + this.missingTtlMs);
         return { missing: true };
       }
-      if (typeof status === 'number' && status !== 400) throw new Error(`schema registry ${this.url}: looking up schema id ${id} failed: ${causeText(e)}`);
+      if (typeof status === 'number' && status !== 400) throw new Error(`schema registry ${this.url}: looking up schema id ${id} failed: ${registryCauseText(e)}`);
       // mappersmith reports a failed connection as status 400 without a body.
-      throw new RegistryUnreachableError(this.url, causeText(e));
+      throw new RegistryUnreachableError(this.url, registryCauseText(e));
     }
     if (schema instanceof avsc.Type) return { type: schema };
     return { notAvro: typeof schema === 'object' && schema !== null ? schema.constructor.name.replace(/Schema$/, '') || 'non-Avro' : 'non-Avro' };

@@ -13,7 +13,7 @@
  */
 // avsc's schema JSON type, which schemas/avro-model.ts also calls AvroSchemaJson.
 import type { Schema as AvroSchemaJson } from 'avsc';
-import { RegistryUnreachableError } from './registry-client.js';
+import { RegistryHttp, type RegistryEndpoint } from './registry-http.js';
 
 /** The registry's compatibility levels; schemas/compatibility-level.ts says what each one checks. */
 export const COMPATIBILITY_LEVELS = [
@@ -28,7 +28,6 @@ export const COMPATIBILITY_LEVELS = [
 
 export type CompatibilityLevel = (typeof COMPATIBILITY_LEVELS)[number];
 
-const CONTENT_TYPE = 'application/vnd.schemaregistry.v1+json';
 const DEFAULT_TIMEOUT_MS = 15_000;
 /** Confluent error code for "subject not found". */
 const SUBJECT_NOT_FOUND = 40401;
@@ -80,13 +79,6 @@ interface JsonAnswer {
   readonly text: string;
 }
 
-function causeText(e: unknown): string {
-  if (!(e instanceof Error)) return String(e);
-  const cause = (e as Error & { cause?: unknown }).cause;
-  if (e.name === 'TimeoutError') return `no answer within the timeout`;
-  return cause instanceof Error ? `${e.message}: ${cause.message}` : e.message;
-}
-
 function field(body: unknown, name: string): unknown {
   return body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>)[name] : undefined;
 }
@@ -98,34 +90,34 @@ function levelOf(value: unknown, what: string): CompatibilityLevel {
 }
 
 export class RegistryCompatibilityClient {
-  readonly url: string;
+  private readonly http: RegistryHttp;
   private readonly timeoutMs: number;
 
-  constructor(url: string, opts: RegistryCompatibilityOptions = {}) {
-    this.url = url.replace(/\/+$/, '');
+  /** A registry URL (credentials in it become basic auth) or an endpoint with its auth and TLS. */
+  constructor(registry: RegistryEndpoint | string, opts: RegistryCompatibilityOptions = {}) {
+    this.http = new RegistryHttp(registry);
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   }
 
+  /** The registry's URL as messages show it (a password masked). */
+  get url(): string {
+    return this.http.shown;
+  }
+
+  /** The registry and its credentials, for another client of the same registry. */
+  get endpoint(): RegistryEndpoint {
+    return this.http.endpoint;
+  }
+
   private async call(method: string, path: string, body?: unknown): Promise<JsonAnswer> {
-    let res: Response;
-    try {
-      res = await fetch(`${this.url}${path}`, {
-        method,
-        headers: { accept: CONTENT_TYPE, ...(body === undefined ? {} : { 'content-type': CONTENT_TYPE }) },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
-    } catch (e) {
-      throw new RegistryUnreachableError(this.url, `${method} ${path}: ${causeText(e)}`);
-    }
-    const text = await res.text();
+    const { status, text } = await this.http.request(method, path, body, this.timeoutMs);
     let parsed: unknown = undefined;
     try {
       parsed = text === '' ? undefined : (JSON.parse(text) as unknown);
     } catch {
       // Not JSON (a proxy's error page...): the raw text goes into the error below.
     }
-    return { status: res.status, body: parsed, text };
+    return { status, body: parsed, text };
   }
 
   private fail(method: string, path: string, a: JsonAnswer): never {

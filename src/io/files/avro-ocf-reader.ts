@@ -107,6 +107,30 @@ export async function* readAvroRecords(path: string, options: AvroReadOptions = 
   }
 }
 
+/**
+ * The number of records an Avro object container file declares, for a progress total: the
+ * block headers are read and the bodies skipped. Counting stops at the first damaged block
+ * (the reader then salvages what it can, so the count is a lower bound there).
+ */
+export async function countAvroRecords(path: string): Promise<number> {
+  const bytes = await FileBytes.open(path);
+  try {
+    const header = await readHeader(bytes);
+    let count = 0;
+    for (let pos = header.end; pos < bytes.size; ) {
+      const head = await bytes.read(pos, BLOCK_HEADER_MAX);
+      const records = readLong(head, 0);
+      const size = records && readLong(head, records.next);
+      if (!records || !size || records.value < 0 || size.value < 0) break;
+      count += records.value;
+      pos += size.next + size.value + SYNC_SIZE;
+    }
+    return count;
+  } finally {
+    await bytes.close();
+  }
+}
+
 function createDecoding(path: string, writerSchema: unknown, readerSchema: object | undefined): Decoding {
   let writerType: avsc.Type;
   try {

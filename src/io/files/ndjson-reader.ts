@@ -100,6 +100,45 @@ export async function* readNdjsonRecords(path: string, options: NdjsonReadOption
   }
 }
 
+/** Bytes a blank line may hold: ASCII whitespace and the parts of a UTF-8 byte-order mark. */
+const BLANK = new Set([0x20, 0x09, 0x0d, 0x0b, 0x0c, 0xef, 0xbb, 0xbf]);
+
+/**
+ * The number of records readNdjsonRecords yields (its non-blank lines), for a progress total.
+ * Exact except for a line holding only non-ASCII whitespace, which the reader skips and this
+ * counts; a scan of the bytes, without decoding.
+ */
+export async function countNdjsonRecords(path: string): Promise<number> {
+  const handle = await open(path, 'r').catch((err: unknown) => {
+    throw fileOpenError(path, err);
+  });
+  const stream = handle.createReadStream({ highWaterMark: 1 << 20 });
+  let count = 0;
+  /** The line in progress (it may span chunks) has a byte that is not blank. */
+  let content = false;
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      let start = 0;
+      while (start < chunk.length) {
+        const nl = chunk.indexOf(NEWLINE, start);
+        const end = nl === -1 ? chunk.length : nl;
+        // Almost every line starts with its content, so this stops at the first byte.
+        for (let i = start; i < end && !content; i++) if (!BLANK.has(chunk[i])) content = true;
+        if (nl === -1) break;
+        if (content) count++;
+        content = false;
+        start = nl + 1;
+      }
+    }
+  } catch (err) {
+    throw fileOpenError(path, err);
+  } finally {
+    stream.destroy();
+    await handle.close().catch(() => undefined);
+  }
+  return content ? count + 1 : count;
+}
+
 function parseLine(line: string, lineNumber: number, offset: number, conformer: RecordConformer | undefined): FileRecord {
   let parsed: unknown;
   try {

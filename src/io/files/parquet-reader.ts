@@ -84,6 +84,16 @@ export async function* readParquetRecords(path: string, options: ParquetReadOpti
   }
 }
 
+/** The number of rows a Parquet file holds (its footer says), for a progress total. */
+export async function countParquetRows(path: string): Promise<number> {
+  const bytes = await FileBytes.open(path);
+  try {
+    return Number((await readMetadata(bytes)).num_rows);
+  } finally {
+    await bytes.close();
+  }
+}
+
 async function readMetadata(bytes: FileBytes): Promise<FileMetaData> {
   const head = Buffer.from(await bytes.copy(0, MAGIC.length));
   const tail = Buffer.from(await bytes.copy(Math.max(0, bytes.size - MAGIC.length), bytes.size));

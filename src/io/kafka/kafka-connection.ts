@@ -2,28 +2,91 @@
  * The one place a kafkajs client is created. Everything kafkajs lives under src/io/kafka/ so
  * another client could replace it without touching modes or the engine (DESIGN.md).
  */
+import type { ConnectionOptions } from 'node:tls';
 import kafkajs from './kafkajs-runtime.js';
-import type { Admin, Kafka, LogEntry, logCreator, RetryOptions } from 'kafkajs';
-import { kafkaErrorText } from './kafka-retry.js';
+import type { Admin, Kafka, KafkaConfig, LogEntry, logCreator, RetryOptions, SASLOptions } from 'kafkajs';
+import type { KafkaSecurity, SaslSettings } from '../client-security.js';
+import { redactSecrets } from '../secret-redaction.js';
+import { tlsFailureHint } from '../tls-failure.js';
+import { connectionRefusal, kafkaErrorText, type ConnectionRefusal } from './kafka-retry.js';
 
 const { Kafka: KafkaClient, logLevel } = kafkajs;
 
 export interface KafkaConnectionOptions {
   /** host:port of the bootstrap brokers. */
   readonly brokers: readonly string[];
+  /** TLS and SASL as configured (src/io/client-config.ts); default plaintext. */
+  readonly security?: KafkaSecurity;
   /** Log kafkajs' own messages (info and above) to stderr; otherwise it stays silent. */
   readonly verbose?: boolean;
 }
 
 /** Raised when no broker answers: a configuration problem the user fixes, not a bug. */
 export class KafkaUnreachableError extends Error {
-  constructor(brokers: readonly string[], cause: string) {
+  constructor(brokers: readonly string[], cause: string, protocol = 'PLAINTEXT') {
     super(
-      `cannot reach Kafka at ${brokers.join(',')} (${cause}): start the local stack with \`npm run stack:up\` ` +
-        '(then `export $(node scripts/stack/up.mjs)`) or set KAFKA_BROKERS / --brokers to a running cluster',
+      protocol === 'PLAINTEXT'
+        ? `cannot reach Kafka at ${brokers.join(',')} (${cause}): start the local stack with \`npm run stack:up\` ` +
+            '(then `export $(node scripts/stack/up.mjs)`) or set KAFKA_BROKERS / --brokers to a running cluster ' +
+            '(a TLS or SASL listener also needs its security.protocol: README, "Production")'
+        : `cannot reach Kafka at ${brokers.join(',')} over ${protocol} (${cause}): check that the cluster runs and that these are ${protocol} listeners (security.protocol, --brokers)`,
     );
     this.name = 'KafkaUnreachableError';
   }
+}
+
+/** The one line for a refused connection: what was refused and the setting that fixes it. */
+function refusalText(brokers: readonly string[], sasl: SaslSettings | undefined, refusal: ConnectionRefusal): string {
+  const at = `Kafka at ${brokers.join(',')}`;
+  switch (refusal.kind) {
+    case 'sasl':
+      return sasl
+        ? `${at} refused SASL ${sasl.mechanism} authentication of user "${sasl.username}" (${refusal.message}): check sasl.username and sasl.password (from ${sasl.source})`
+        : `${at} asks for SASL authentication (${refusal.message}): set security.protocol=SASL_SSL (or SASL_PLAINTEXT), sasl.mechanism, sasl.username and sasl.password in the config file`;
+    case 'sasl-listener':
+      return `${at} does not accept SASL ${sasl?.mechanism ?? ''} on this port (${refusal.message}): check security.protocol and the port (a PLAINTEXT or SSL listener takes no SASL), and that the listener enables this sasl.mechanism`;
+    case 'tls':
+      return `TLS with ${at} failed (${refusal.message}): ${tlsFailureHint(refusal.code, 'ssl.') ?? 'check the ssl.* settings'}`;
+  }
+}
+
+/** The broker refused the connection as configured (SASL, TLS): retrying cannot help. */
+export class KafkaRefusedError extends Error {
+  constructor(brokers: readonly string[], security: KafkaSecurity | undefined, refusal: ConnectionRefusal) {
+    super(refusalText(brokers, security?.sasl, refusal));
+    this.name = 'KafkaRefusedError';
+  }
+}
+
+function saslOptions(sasl: SaslSettings): SASLOptions {
+  const { username, password } = sasl;
+  switch (sasl.mechanism) {
+    case 'PLAIN':
+      return { mechanism: 'plain', username, password };
+    case 'SCRAM-SHA-256':
+      return { mechanism: 'scram-sha-256', username, password };
+    case 'SCRAM-SHA-512':
+      return { mechanism: 'scram-sha-512', username, password };
+  }
+}
+
+/** kafkajs' `ssl` and `sasl` client options for the configured security (none for PLAINTEXT). */
+export function kafkajsSecurityOptions(security: KafkaSecurity | undefined): Pick<KafkaConfig, 'ssl' | 'sasl'> {
+  if (security === undefined) return {};
+  const { tls, sasl } = security;
+  let ssl: ConnectionOptions | undefined;
+  if (tls) {
+    ssl = {
+      rejectUnauthorized: true,
+      ...(tls.ca === undefined ? {} : { ca: [tls.ca] }),
+      ...(tls.cert === undefined ? {} : { cert: tls.cert }),
+      ...(tls.key === undefined ? {} : { key: tls.key }),
+      ...(tls.keyPassword === undefined ? {} : { passphrase: tls.keyPassword }),
+      // ssl.endpoint.identification.algorithm=none: the chain is verified, the host name is not.
+      ...(tls.verifyHostname ? {} : { checkServerIdentity: () => undefined }),
+    };
+  }
+  return { ...(ssl ? { ssl } : {}), ...(sasl ? { sasl: saslOptions(sasl) } : {}) };
 }
 
 /** `a:1,b:2` → ['a:1', 'b:2'], rejecting entries without a port so a typo fails here, not in a retry loop. */
@@ -50,7 +113,7 @@ function stderrLogger(verbose: boolean): logCreator {
       const { message, ...extra } = entry.log;
       delete (extra as { timestamp?: string }).timestamp;
       const detail = Object.keys(extra).length > 0 ? ` ${JSON.stringify(extra)}` : '';
-      process.stderr.write(`[kafka ${entry.label} ${entry.namespace}] ${message}${detail}\n`);
+      process.stderr.write(redactSecrets(`[kafka ${entry.label} ${entry.namespace}] ${message}${detail}\n`));
     };
 }
 
@@ -75,6 +138,7 @@ export class KafkaConnection {
       new KafkaClient({
         clientId: 'skewless',
         brokers: [...options.brokers],
+        ...kafkajsSecurityOptions(options.security),
         connectionTimeout: 3000,
         logLevel: verbose ? logLevel.INFO : logLevel.NOTHING,
         logCreator: stderrLogger(verbose),
@@ -89,7 +153,9 @@ export class KafkaConnection {
       await probe.listTopics();
     } catch (e) {
       await probe.disconnect().catch(() => undefined);
-      throw new KafkaUnreachableError(options.brokers, kafkaErrorText(e));
+      const refusal = connectionRefusal(e);
+      if (refusal !== undefined) throw new KafkaRefusedError(options.brokers, options.security, refusal);
+      throw new KafkaUnreachableError(options.brokers, kafkaErrorText(e), options.security?.protocol);
     }
     await probe.disconnect();
     const kafka = client();

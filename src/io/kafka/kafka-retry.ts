@@ -7,6 +7,7 @@
  * errors only: everything else (a missing topic, a wrong partition count, a group with running
  * members) fails at once.
  */
+import { tlsErrorText } from '../tls-failure.js';
 
 export interface KafkaRetryOptions {
   /** Give up once this much time has passed since the first attempt (default 30 s). */
@@ -91,14 +92,54 @@ export function errorChain(e: unknown): ErrorLike[] {
   return chain;
 }
 
+/** SASL refusals: wrong credentials (kafkajs' error, SASL_AUTHENTICATION_FAILED = 58). */
+const SASL_CREDENTIALS = { names: new Set(['KafkaJSSASLAuthenticationError']), types: new Set(['SASL_AUTHENTICATION_FAILED']), codes: new Set([58]) };
+/** A listener that does not take this mechanism (UNSUPPORTED_SASL_MECHANISM = 33) or no SASL at all (ILLEGAL_SASL_STATE = 34). */
+const SASL_LISTENER = { types: new Set(['UNSUPPORTED_SASL_MECHANISM', 'ILLEGAL_SASL_STATE']), codes: new Set([33, 34]) };
+
+/** Node's codes of TLS failures that repeat on every attempt (a socket error like ECONNRESET does not). */
+const TLS_REFUSAL = /^(ERR_SSL_|ERR_TLS_|SELF_SIGNED_CERT_IN_CHAIN$|DEPTH_ZERO_SELF_SIGNED_CERT$|UNABLE_TO_(VERIFY_LEAF_SIGNATURE|GET_ISSUER_CERT|GET_ISSUER_CERT_LOCALLY)$|CERT_)/;
+
+/** A connection the broker refuses as configured: why, or undefined when `e` is no such refusal. */
+export interface ConnectionRefusal {
+  /** sasl: credentials refused; sasl-listener: the listener does not take this mechanism or SASL at all. */
+  readonly kind: 'sasl' | 'sasl-listener' | 'tls';
+  /** The message of the error that says so. */
+  readonly message: string;
+  /** Node's TLS error code, for kind 'tls'. */
+  readonly code?: string;
+}
+
+/**
+ * Whether `e` (or an error it wraps) says the broker refused the connection as configured:
+ * SASL authentication failed, or TLS cannot succeed. Retrying would only hide the cause.
+ */
+export function connectionRefusal(e: unknown): ConnectionRefusal | undefined {
+  for (const err of errorChain(e)) {
+    const message = (typeof err.message === 'string' ? err.message : String(err)).replace(/\s*\n\s*/g, ' ');
+    if (
+      (typeof err.name === 'string' && SASL_CREDENTIALS.names.has(err.name)) ||
+      (typeof err.type === 'string' && SASL_CREDENTIALS.types.has(err.type)) ||
+      (typeof err.code === 'number' && SASL_CREDENTIALS.codes.has(err.code))
+    ) {
+      return { kind: 'sasl', message };
+    }
+    if ((typeof err.type === 'string' && SASL_LISTENER.types.has(err.type)) || (typeof err.code === 'number' && SASL_LISTENER.codes.has(err.code))) return { kind: 'sasl-listener', message };
+    if (typeof err.code === 'string' && TLS_REFUSAL.test(err.code)) return { kind: 'tls', message: tlsErrorText(message), code: err.code };
+  }
+  return undefined;
+}
+
 /**
  * Whether `e` is a transient Kafka condition worth retrying: kafkajs flags it retriable (for
  * protocol errors, Kafka's own classification), or it or an error it wraps is one of the
  * readiness errors (by type, code, kafkajs error name, socket errno or message), or an aggregate
- * of such errors only. kafkajs'
+ * of such errors only, and never a refused SASL or TLS handshake (connectionRefusal). kafkajs'
  * "number of retries exceeded" is not retriable itself but wraps what it gave up on.
  */
 export function isRetriableKafkaError(e: unknown): boolean {
+  // kafkajs wraps a refused handshake in a connection error, which is otherwise transient.
+  if (connectionRefusal(e) !== undefined) return false;
   return errorChain(e).some(
     (err) =>
       // An aggregate (e.g. createTopics of several topics) is worth repeating only when all its parts are.

@@ -218,7 +218,7 @@ export async function commitGroupOffsets(
 }
 
 /** What a group has committed for `topic`, by partition (partitions without a commit are absent). */
-async function committedOffsets(conn: KafkaConnection, groupId: string, topic: string): Promise<Array<{ partition: number; offset: number }>> {
+export async function committedOffsets(conn: KafkaConnection, groupId: string, topic: string): Promise<Array<{ partition: number; offset: number }>> {
   const fetched = await withKafkaRetry(`reading the offsets of consumer group "${groupId}"`, () => conn.admin.fetchOffsets({ groupId, topics: [topic] }));
   return (fetched.find((t) => t.topic === topic)?.partitions ?? [])
     .filter((p) => Number(p.offset) >= 0)

@@ -14,6 +14,8 @@ export interface TopicLimits {
   readonly timestampType: 'CreateTime' | 'LogAppendTime';
   readonly timestampAfterMaxMs: number;
   readonly timestampBeforeMaxMs: number;
+  /** retention.ms: records whose timestamp is older go with their segment (Infinity: kept for good). */
+  readonly retentionMs: number;
 }
 
 /** The largest value Kafka takes for a long config: no bound. */
@@ -21,17 +23,27 @@ export const UNBOUNDED_MS = '9223372036854775807';
 
 /**
  * Configs for topics skewless creates for its outputs: record timestamps are event times (of
- * any age, e.g. during a bootstrap of old history), so the broker must not bound them.
+ * any age, e.g. during a bootstrap of old history), so the broker must not bound them, and
+ * time-based retention is off: under a cluster default of 7 days, outputs stamped with older
+ * event times would be deleted as soon as their segment rolled. Users who want a bound set
+ * retention.bytes, or retention.ms knowing that it counts from event time.
  */
 export const EVENT_TIME_TOPIC_CONFIGS: Readonly<Record<string, string>> = {
   'message.timestamp.type': 'CreateTime',
   'message.timestamp.after.max.ms': UNBOUNDED_MS,
   'message.timestamp.before.max.ms': UNBOUNDED_MS,
+  'retention.ms': '-1',
 };
 
 const num = (v: string | undefined, fallback: number): number => {
   const n = Number(v);
   return v === undefined || !Number.isFinite(n) ? fallback : n;
+};
+
+/** Kafka's -1 (any negative value) means no time limit. */
+const retention = (v: string | undefined): number => {
+  const n = num(v, -1);
+  return n < 0 ? Number.POSITIVE_INFINITY : n;
 };
 
 export async function topicLimits(conn: KafkaConnection, topics: readonly string[]): Promise<Map<string, TopicLimits>> {
@@ -51,6 +63,7 @@ export async function topicLimits(conn: KafkaConnection, topics: readonly string
       // Kafka before 3.6 had only message.timestamp.difference.max.ms (both directions).
       timestampAfterMaxMs: num(entries.get('message.timestamp.after.max.ms') ?? entries.get('message.timestamp.difference.max.ms'), Number.MAX_SAFE_INTEGER),
       timestampBeforeMaxMs: num(entries.get('message.timestamp.before.max.ms') ?? entries.get('message.timestamp.difference.max.ms'), Number.MAX_SAFE_INTEGER),
+      retentionMs: retention(entries.get('retention.ms')),
     });
   }
   return out;

@@ -12,6 +12,7 @@ import type { LiveCluster } from './live-cluster.js';
 import { LevelBackend, type BatchOp } from '../../state/state-backend.js';
 import { decodeLocalMeta, encodeLocalMeta, localKey, metaKey, STATE_FORMAT } from '../../state/task-state-keys.js';
 import { taskStateDir } from '../../state/task-state-dir.js';
+import { formatCount, formatRate, formatSeconds } from '../../io/number-format.js';
 
 export interface TaskStoreContext {
   readonly cluster: LiveCluster;
@@ -26,6 +27,8 @@ export interface TaskStoreContext {
   readonly log: (line: string) => void;
   /** Restore progress, for metrics. */
   readonly onRestore?: (partition: number, records: number, seconds: number) => void;
+  /** While a task's store is restored or caught up: changelog offsets applied of those to apply, for a progress display. */
+  readonly onRestoreProgress?: (partition: number, applied: number, total: number) => void;
 }
 
 export interface OpenedStore {
@@ -108,7 +111,7 @@ export async function openTaskStore(ctx: TaskStoreContext, partition: number, fo
     await backend.close();
     backend = undefined;
   }
-  ctx.log(`skewless: task ${partition}: rebuilding local state from changelog ${ctx.changelog} (${end} offsets) because ${reason}`);
+  ctx.log(`skewless: task ${partition}: rebuilding local state from changelog ${ctx.changelog} (${formatCount(end)} offsets) because ${reason}`);
   rmSync(dir, { recursive: true, force: true });
   backend = await openBackend(dir);
   try {
@@ -126,6 +129,7 @@ async function applyChangelog(ctx: TaskStoreContext, partition: number, backend:
   let records = 0;
   let lastLog = t0;
   if (end > from) {
+    ctx.onRestoreProgress?.(partition, 0, end - from);
     for await (const batch of ctx.cluster.readRange(ctx.changelog, partition, from, end)) {
       const ops: BatchOp[] = [];
       for (const r of batch) {
@@ -135,18 +139,21 @@ async function applyChangelog(ctx: TaskStoreContext, partition: number, backend:
       }
       await backend.write(ops);
       records += batch.length;
+      ctx.onRestoreProgress?.(partition, batch[batch.length - 1].offset + 1 - from, end - from);
       const now = performance.now();
       if (now - lastLog > 5000) {
         lastLog = now;
-        ctx.log(`skewless: task ${partition}: ${what} from ${ctx.changelog}: ${records} records, offset ${batch[batch.length - 1].offset + 1} of ${end}`);
+        ctx.log(`skewless: task ${partition}: ${what} from ${ctx.changelog}: ${formatCount(records)} records, offset ${formatCount(batch[batch.length - 1].offset + 1)} of ${formatCount(end)}`);
       }
     }
   }
   await backend.write([{ type: 'put', key: localKey(partition), value: encodeLocalMeta({ changelogNext: end, changelog: ctx.changelog }) }]);
+  // Offsets past the last record (transaction markers) are applied too: the task is done.
+  if (end > from) ctx.onRestoreProgress?.(partition, end - from, end - from);
   const seconds = (performance.now() - t0) / 1000;
   ctx.onRestore?.(partition, records, seconds);
   if (records > 0 || end > from) {
-    ctx.log(`skewless: task ${partition}: ${what} done: ${records} changelog records in ${seconds.toFixed(2)} s${seconds > 0 ? ` (${Math.round(records / seconds)} records/s)` : ''}`);
+    ctx.log(`skewless: task ${partition}: ${what} done: ${formatCount(records)} changelog records in ${formatSeconds(seconds)}${seconds > 0 ? ` (${formatRate(records / seconds, 'records')})` : ''}`);
   }
   return records;
 }

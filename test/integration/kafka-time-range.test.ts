@@ -1,0 +1,135 @@
+/**
+ * The README's Kafka backfill with `--since` / `--until`, run as written against the local
+ * stack: generate with the README's seed and format, produce both files with the README's
+ * commands (to this run's topics, via the README's `--topic`), then the README's backfill
+ * command with the README's range. `produce` stamps records with their event time, so the range
+ * selects the records whose event time falls in it; the expected count comes from the Avro file
+ * itself (decoded with avsc, split with kafkajs' own partitioner, cut where Kafka's time index
+ * cuts: the first offset at or after each bound). A range that selects nothing warns on stderr
+ * with the timestamps the records carry, and a Kafka backfill reports its total up front.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import avro from 'avsc';
+import kafkajs from 'kafkajs';
+import { kafkaEndpoints } from '../../src/cli/kafka-endpoints.js';
+import { replayKafka } from '../../src/modes/replay-kafka.js';
+import { loadTopology } from '../../src/plan/load-topology.js';
+import { cleanUpKafka } from '../helpers/kafka-cleanup.js';
+import { stackForTests } from '../helpers/stack.js';
+
+const stack = await stackForTests();
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const BIN = join(ROOT, 'bin', 'skewless.mjs');
+const dir = mkdtempSync(join(tmpdir(), 'skewless-time-range-'));
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+const run = randomUUID().slice(0, 8);
+const topics = { transactions: `test-range-tx-${run}`, chargebacks: `test-range-cb-${run}` };
+test.after(() => cleanUpKafka(stack.brokers, Object.values(topics)));
+
+function skewless(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 180_000, env: stack.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The README's shell commands, continuation lines joined, `npx skewless` lines only. */
+function readmeCommands(): string[] {
+  const text = readFileSync(join(ROOT, 'README.md'), 'utf8').replace(/\\\n\s*/g, '');
+  return [...text.matchAll(/^npx skewless (.*?)(?:\s+#.*)?$/gm)].map((m) => m[1]);
+}
+
+const flag = (command: string, name: string): string => {
+  const m = new RegExp(`\\[?${name} (\\S+?)\\]?(?:\\s|$)`).exec(command);
+  assert.ok(m, `${name} in: ${command}`);
+  return m[1];
+};
+
+const commands = readmeCommands();
+const generate = commands.find((c) => c.startsWith('generate card-transactions'))!;
+const produceTx = commands.find((c) => c.startsWith('produce topologies/card-fraud.ts --source transactions'))!;
+const produceCb = commands.find((c) => c.startsWith('produce topologies/card-fraud.ts --source chargebacks'))!;
+const backfill = commands.find((c) => c.startsWith('backfill topologies/card-fraud.ts --from-kafka'))!;
+const since = flag(backfill, '--since');
+const until = flag(backfill, '--until');
+const partitions = Number(flag(produceTx, '--partitions'));
+
+// The README's seed and format; fewer events than its 1,000,000 (the data spans the same
+// months whatever the count: the generator spreads them from 2026-01-05 over about ten weeks).
+const data = join(dir, 'cards');
+const generated = skewless(['generate', 'card-transactions', '--events', '20000', '--seed', flag(generate, '--seed'), '--format', flag(generate, '--format'), '--out', data]);
+assert.equal(generated.status, 0, generated.stderr);
+
+/** Records per partition in file order, as (event time) lists: the split a keyed topic gets. */
+async function partitionedEventTimes(): Promise<number[][]> {
+  const partitioner = kafkajs.Partitioners.DefaultPartitioner();
+  const partitionMetadata = Array.from({ length: partitions }, (_, i) => ({ partitionId: i, leader: 0, replicas: [0], isr: [0], partitionErrorCode: 0 }));
+  const out: number[][] = Array.from({ length: partitions }, () => []);
+  const decoder = avro.createFileDecoder(join(data, 'transactions.avro'));
+  for await (const r of decoder as AsyncIterable<{ card_id: string; event_time: number }>) {
+    out[partitioner({ topic: topics.transactions, partitionMetadata, message: { key: Buffer.from(r.card_id), value: null } })].push(Number(r.event_time));
+  }
+  return out;
+}
+
+/** What Kafka's time index selects: per partition from the first record at or after `from` to the first at or after `to`. */
+function selected(perPartition: number[][], from: number | undefined, to: number | undefined): number {
+  const first = (ts: number[], bound: number | undefined): number => {
+    if (bound === undefined) return ts.length;
+    const i = ts.findIndex((t) => t >= bound);
+    return i < 0 ? ts.length : i;
+  };
+  return perPartition.reduce((n, ts) => n + Math.max(0, first(ts, to) - (from === undefined ? 0 : first(ts, from))), 0);
+}
+
+test('the README example: produce, then backfill --from-kafka --since/--until returns the records of the range', { timeout: 300_000 }, async () => {
+  const swap = (command: string, source: 'transactions' | 'chargebacks'): string[] =>
+    command.replace(/--input \S+/, `--input ${join(data, `${source}.avro`)}`).split(/\s+/).concat(['--topic', topics[source]]);
+  for (const [command, source] of [[produceTx, 'transactions'], [produceCb, 'chargebacks']] as const) {
+    const p = skewless(swap(command, source));
+    assert.equal(p.status, 0, p.stderr);
+    assert.match(p.stdout, /record timestamps: event time for [\d,]+ records \(/, p.stdout);
+    assert.doesNotMatch(p.stdout, /load time for/, 'a topic produce created takes every event time');
+  }
+
+  // As written: README's flags, with its optional --topic filled in and --json for reading the result.
+  const args = backfill
+    .replace(/\[--topic \S+\]/, `--topic transactions=${topics.transactions} --topic chargebacks=${topics.chargebacks}`)
+    .replace(/[[\]]/g, '')
+    .replace(/--out \S+/, `--out ${join(dir, 'out')}`)
+    .split(/\s+/);
+  const b = skewless([...args, '--json']);
+  assert.equal(b.status, 0, b.stderr);
+  assert.equal(b.stderr, '', 'no warning: the range selects records');
+  const summary = JSON.parse(b.stdout) as { counters: { processed: number }; warnings: string[] };
+  const expected = selected(await partitionedEventTimes(), Date.parse(since), Date.parse(until));
+  assert.ok(expected > 1000, `the README range holds a good part of the data (${expected} of 20,000)`);
+  assert.equal(summary.counters.processed, expected);
+  assert.deepEqual(summary.warnings, []);
+});
+
+test('a range that selects nothing warns with the timestamps the records carry', { timeout: 120_000 }, () => {
+  const b = skewless(['backfill', 'topologies/card-fraud.ts', '--from-kafka', '--out', join(dir, 'empty'), '--since', '2030-01-01', '--topic', `transactions=${topics.transactions}`, '--topic', `chargebacks=${topics.chargebacks}`]);
+  assert.equal(b.status, 0, b.stderr);
+  assert.match(b.stdout, /^processed 0 records/m);
+  const lines = b.stderr.split('\n').filter((l) => l !== '');
+  assert.equal(lines.length, 1, b.stderr);
+  assert.match(lines[0], new RegExp(`^skewless: warning: --since 2030-01-01T00:00:00\\.000Z selects none of the 20,000 records of topic "${topics.transactions}" \\(source transactions\\): `));
+  // The first records of the partitions are from the first days of the data (2026-01-05 on).
+  assert.match(lines[0], /carry 2026-01-0\d.* to 2026-01-\d\d/);
+});
+
+test('a Kafka backfill reports its total before it starts: the offsets of the selected ranges', { timeout: 120_000 }, async () => {
+  const plan = await loadTopology(join(ROOT, 'topologies/card-fraud.ts'));
+  const totals: number[] = [];
+  const from = Date.parse(since);
+  const summary = await replayKafka({ plan, ...kafkaEndpoints({}, stack.env), topics, since: from, out: join(dir, 'total'), workers: 2, onTotal: (n) => totals.push(n) });
+  const expected = selected(await partitionedEventTimes(), from, undefined);
+  assert.deepEqual(totals, [expected]);
+  assert.equal(summary.counters.processed, expected);
+});
