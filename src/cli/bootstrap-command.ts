@@ -1,3 +1,4 @@
+import { refuseLiveRegrouping } from '../modes/live-regrouping.js';
 import type { Command } from 'commander';
 import { bootstrap, defaultGroup } from '../modes/bootstrap.js';
 import { loadCheckedTopology } from './checked-topology.js';
@@ -42,6 +43,7 @@ export async function runBootstrap(file: string, flags: BootstrapFlags, command:
   }
   const verbose = command.optsWithGlobals<{ verbose?: boolean }>().verbose === true;
   const plan = await loadCheckedTopology(file);
+  refuseLiveRegrouping(plan, 'bootstrap');
   const endpoints = kafkaEndpoints(flags);
   const topics = parseTopics(flags.topic ?? [], plan.topology.sources.map((s) => s.name));
   const group = flags.group ?? defaultGroup(plan);

@@ -6,8 +6,11 @@
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type UserFn = (...args: any[]) => unknown;
 
-/** Column types of feature outputs; they map 1:1 onto Parquet and Avro types. */
-export type ColumnType = 'int64' | 'double' | 'string' | 'boolean';
+/**
+ * Column types of feature outputs; they map 1:1 onto Parquet and Avro types (lists: Parquet
+ * LIST and Avro array; map<int64>: Parquet MAP and Avro map of string keys to longs).
+ */
+export type ColumnType = 'int64' | 'double' | 'string' | 'boolean' | 'list<double>' | 'list<string>' | 'map<int64>';
 
 export type LatePolicy = 'drop' | 'sideOutput';
 export type TimeUnit = 'ms' | 'seconds' | 'minutes' | 'hours' | 'days';
@@ -37,9 +40,31 @@ export interface GroupNode {
   readonly name: string;
   readonly stream: string;
   readonly key: UserFn;
+  /** Declared with regroupBy: keyed by something other than the partition key, so its state lives in regrouped tasks. */
+  readonly regroup?: true;
 }
 
-export type AggKind = 'count' | 'sum' | 'mean' | 'min' | 'max' | 'stddev' | 'variance' | 'countDistinct' | 'last';
+export type AggKind =
+  | 'count'
+  | 'sum'
+  | 'mean'
+  | 'min'
+  | 'max'
+  | 'stddev'
+  | 'variance'
+  | 'skewness'
+  | 'kurtosis'
+  | 'quantile'
+  | 'quantiles'
+  | 'countDistinct'
+  | 'first'
+  | 'last'
+  | 'firstK'
+  | 'lastK'
+  | 'topK'
+  | 'bottomK'
+  | 'mostFrequent'
+  | 'histogram';
 
 export interface AggNode {
   readonly kind: AggKind;
@@ -56,6 +81,8 @@ export type FeatureNode =
       /** Tile size h for a sawtooth window (bounded state); 0 for an exact window. */
       readonly tile: number;
       readonly agg: AggNode;
+      /** Lag L in ms of a regrouped group's feature: it covers (t − L − W, t − L]. Absent for the event's own groups. */
+      readonly asOf?: number;
     }
   | { readonly kind: 'sinceLast'; readonly group: string; readonly unit: TimeUnit };
 

@@ -69,6 +69,29 @@ export type VectorOf<S extends FeatureSpecs> = { [K in keyof S]: ValueOf<S[K]> }
 type Num<V> = (value: V) => number | bigint | null | undefined;
 type Scalar<V> = (value: V) => string | number | null | undefined;
 
+function checkQuantile(q: number): number {
+  if (typeof q !== 'number' || !(q >= 0 && q <= 1)) throw new Error(`quantile: q must be a number from 0 to 1 (got ${String(q)}); the median is 0.5`);
+  return q;
+}
+
+function checkK(k: number, what: string): number {
+  if (!Number.isInteger(k) || k < 1 || k > 10_000) throw new Error(`${what}: k must be an integer from 1 to 10,000 (got ${String(k)})`);
+  return k;
+}
+
+function checkBound(n: number, what: string): number {
+  if (!Number.isInteger(n) || n < 1 || n > 1_000_000) throw new Error(`${what}: exactUpTo must be an integer from 1 to 1,000,000 (got ${String(n)})`);
+  return n;
+}
+
+function sketchBounds(opts: { exactUpTo?: number; relativeError?: number }, what: string): { exactUpTo: number; relativeError: number } {
+  const relativeError = opts.relativeError ?? 0.01;
+  if (typeof relativeError !== 'number' || !(relativeError >= 1e-4 && relativeError <= 0.5)) {
+    throw new Error(`${what}: relativeError must be from 0.0001 to 0.5 (got ${String(relativeError)}); 0.01 means within 1 %`);
+  }
+  return { exactUpTo: checkBound(opts.exactUpTo ?? 1000, what), relativeError };
+}
+
 /** The aggregations, shared by lookback windows and tumbling/hopping/session windows. */
 export class AggBuilder<V, Out> {
   constructor(private readonly wrap: (agg: AggNode) => unknown) {}
@@ -98,9 +121,101 @@ export class AggBuilder<V, Out> {
   variance(value: Num<V>, opts: { population?: boolean } = {}): Out & { __value?: number | null } {
     return this.make<number | null>('variance', value, { sample: !opts.population });
   }
-  /** Exact number of distinct non-null values. */
-  countDistinct(value: Scalar<V>): Out & { __value?: number } {
-    return this.make<number>('countDistinct', value);
+  /**
+   * Skewness of the values: sample-adjusted (G1, as pandas' skew()) unless `population` (g1);
+   * null below 3 values (1 for population) or when they do not spread.
+   */
+  skewness(value: Num<V>, opts: { population?: boolean } = {}): Out & { __value?: number | null } {
+    return this.make<number | null>('skewness', value, { sample: !opts.population });
+  }
+  /** Excess kurtosis: sample-adjusted (G2, as pandas' kurt()) unless `population` (g2); null below 4 values. */
+  kurtosis(value: Num<V>, opts: { population?: boolean } = {}): Out & { __value?: number | null } {
+    return this.make<number | null>('kurtosis', value, { sample: !opts.population });
+  }
+  /**
+   * The q-quantile (numpy's default linear interpolation), exact while the window holds at most
+   * `exactUpTo` values (default 1000); beyond, from a DDSketch whose values are each within
+   * `relativeError` (default 1 %) of the value they stand for. Null for an empty window.
+   */
+  quantile(value: Num<V>, q: number, opts: { exactUpTo?: number; relativeError?: number } = {}): Out & { __value?: number | null } {
+    return this.make<number | null>('quantile', value, { q: checkQuantile(q), ...sketchBounds(opts, 'quantile') });
+  }
+  /** Several quantiles at once, as a list in the order given (as quantile; null for an empty window). */
+  quantiles(value: Num<V>, qs: readonly number[], opts: { exactUpTo?: number; relativeError?: number } = {}): Out & { __value?: number[] | null } {
+    if (!Array.isArray(qs) || qs.length === 0) throw new Error('quantiles: give a non-empty list of quantiles, e.g. [0.5, 0.9, 0.99]');
+    return this.make<number[] | null>('quantiles', value, { qs: qs.map(checkQuantile).join(','), ...sketchBounds(opts, 'quantiles') });
+  }
+  /** The k largest values, largest first (repeats included); [] for an empty window. */
+  topK(value: Num<V>, k: number): Out & { __value?: number[] } {
+    return this.make<number[]>('topK', value, { k: checkK(k, 'topK') });
+  }
+  /** The k smallest values, smallest first (repeats included); [] for an empty window. */
+  bottomK(value: Num<V>, k: number): Out & { __value?: number[] } {
+    return this.make<number[]>('bottomK', value, { k: checkK(k, 'bottomK') });
+  }
+  /** The first k non-null values by event time (then processing order), oldest first. */
+  firstK(value: Num<V>, k: number): Out & { __value?: number[] };
+  firstK(value: (v: V) => string | null | undefined, k: number, opts: { type: 'string' }): Out & { __value?: string[] };
+  firstK(value: UserFn, k: number, opts: { type?: 'string' | 'double' } = {}): Out & { __value?: unknown } {
+    return this.make<unknown>('firstK', value, { k: checkK(k, 'firstK'), type: opts.type ?? 'double' });
+  }
+  /** The last k non-null values by event time (then processing order), newest first. */
+  lastK(value: Num<V>, k: number): Out & { __value?: number[] };
+  lastK(value: (v: V) => string | null | undefined, k: number, opts: { type: 'string' }): Out & { __value?: string[] };
+  lastK(value: UserFn, k: number, opts: { type?: 'string' | 'double' } = {}): Out & { __value?: unknown } {
+    return this.make<unknown>('lastK', value, { k: checkK(k, 'lastK'), type: opts.type ?? 'double' });
+  }
+  /**
+   * The k most frequent non-null strings, most frequent first; equal counts in ascending string
+   * (UTF-16 code unit) order. Exact counts: state grows with the distinct values (`plan` warns).
+   */
+  mostFrequent(value: (v: V) => string | null | undefined, k: number): Out & { __value?: string[] } {
+    return this.make<string[]>('mostFrequent', value, { k: checkK(k, 'mostFrequent') });
+  }
+  /**
+   * Number of distinct non-null values. Exact and unbounded by default (state grows with the
+   * distinct values; `plan` warns); with `exactUpTo`, exact up to that many and a HyperLogLog
+   * estimate above (2^precision registers, default 12: relative standard error 1.04 / 64 ≈ 1.6 %).
+   */
+  countDistinct(value: Scalar<V>, opts: { exactUpTo?: number; precision?: number } = {}): Out & { __value?: number } {
+    if (opts.exactUpTo === undefined) {
+      if (opts.precision !== undefined) throw new Error('countDistinct: precision needs exactUpTo (the bound past which the HyperLogLog answers)');
+      return this.make<number>('countDistinct', value);
+    }
+    const precision = opts.precision ?? 12;
+    if (!Number.isInteger(precision) || precision < 4 || precision > 16) throw new Error(`countDistinct: precision must be an integer from 4 to 16 (got ${String(precision)})`);
+    return this.make<number>('countDistinct', value, { exactUpTo: checkBound(opts.exactUpTo, 'countDistinct'), precision });
+  }
+  /**
+   * Counts per bucket, as a map: over declared numeric `bins` (edges e0 < e1 < …; keys
+   * "[e0,e1)", …), declared string `categories`, or the `maxCategories` most frequent strings
+   * (ties in ascending order). Every declared bucket is listed (zeros included); values outside
+   * them, or past maxCategories, count in "other", always listed last.
+   */
+  histogram(value: Num<V>, opts: { bins: readonly number[] }): Out & { __value?: Record<string, number> };
+  histogram(value: (v: V) => string | null | undefined, opts: { categories: readonly string[] } | { maxCategories: number }): Out & { __value?: Record<string, number> };
+  histogram(value: UserFn, opts: { bins?: readonly number[]; categories?: readonly string[]; maxCategories?: number }): Out & { __value?: unknown } {
+    const given = [opts.bins, opts.categories, opts.maxCategories].filter((x) => x !== undefined).length;
+    if (given !== 1) throw new Error('histogram: declare exactly one of bins (numeric edges), categories (strings) or maxCategories (a bound)');
+    if (opts.bins !== undefined) {
+      const e = opts.bins;
+      if (e.length < 2 || !e.every((x, i) => Number.isFinite(x) && (i === 0 || x > e[i - 1]))) throw new Error(`histogram: bins must be at least 2 finite, increasing edges (got [${e.join(', ')}])`);
+      return this.make<unknown>('histogram', value, { bins: e.join(',') });
+    }
+    if (opts.categories !== undefined) {
+      const c = opts.categories;
+      if (c.length === 0 || new Set(c).size !== c.length || c.includes('other') || !c.every((x) => typeof x === 'string')) {
+        throw new Error('histogram: categories must be distinct strings, at least one, and not "other" (the bucket of everything else)');
+      }
+      return this.make<unknown>('histogram', value, { categories: JSON.stringify(c) });
+    }
+    return this.make<unknown>('histogram', value, { maxCategories: checkK(opts.maxCategories!, 'histogram maxCategories') });
+  }
+  /** The non-null value of the earliest event (by event time, then processing order). */
+  first(value: Num<V>): Out & { __value?: number | null };
+  first(value: (v: V) => string | null | undefined, opts: { type: 'string' }): Out & { __value?: string | null };
+  first(value: UserFn, opts: { type?: 'string' | 'double' } = {}): Out & { __value?: unknown } {
+    return this.make<unknown>('first', value, { type: opts.type ?? 'double' });
   }
   /** The non-null value of the latest event (by event time). */
   last(value: Num<V>): Out & { __value?: number | null };
@@ -120,6 +235,13 @@ export interface LookbackOptions {
    * the tile holding t, stays exact. Must divide the window length.
    */
   tile?: Duration;
+  /**
+   * Required for a group declared with regroupBy, refused otherwise: the lag L. The feature of
+   * an event at time t covers the group key's events with event time in (t − L − W, t − L], so
+   * its value never depends on which partition saw which event first. A smaller lag is
+   * fresher; live, it makes the event wait until every partition has passed t − L.
+   */
+  asOf?: Duration;
 }
 
 export interface WindowOptions {
@@ -177,9 +299,9 @@ export class Group<V> {
     if (opts.tile !== undefined && (tile <= 0 || ms % tile !== 0)) {
       throw new Error(`lookback ${String(size)} of group ${this.name}: tile ${String(opts.tile)} must be above 0 and divide the window`);
     }
-    return new AggBuilder<V, FeatureSpec<unknown>>((agg) => ({
-      node: { kind: 'lookback', group: this.name, size: ms, includeCurrent: opts.includeCurrent ?? false, tile, agg },
-    }));
+    const base = { kind: 'lookback' as const, group: this.name, size: ms, includeCurrent: opts.includeCurrent ?? false, tile };
+    const asOf = opts.asOf === undefined ? undefined : parseDuration(opts.asOf, `asOf of lookback ${String(size)} of group ${this.name}`);
+    return new AggBuilder<V, FeatureSpec<unknown>>((agg) => ({ node: asOf === undefined ? { ...base, agg } : { ...base, agg, asOf } }));
   }
 
   /** Time since the previous event of this key (event time ≤ the current one), null if none. */
@@ -271,6 +393,15 @@ export class Stream<V> {
     return this.t.addGroup<V>(name, this.id, key);
   }
 
+  /**
+   * Group by another entity's key (e.g. the destination of a flight partitioned by origin).
+   * Its events are routed to the task that owns the new key, and its lookback features need
+   * `asOf`: the declared staleness that makes them independent of the partitioning.
+   */
+  regroupBy(name: string, key: (value: V) => string): Group<V> {
+    return this.t.addGroup<V>(name, this.id, key, true);
+  }
+
   /** The per-event feature vector: one output row per event of this stream. */
   features<S extends FeatureSpecs, D = Record<never, never>, L = Record<never, never>, J = never>(
     name: string,
@@ -331,9 +462,9 @@ export class TopologyBuilder {
     return new Stream<U>(this, id, parent.source);
   }
 
-  addGroup<V>(name: string, stream: string, key: UserFn): Group<V> {
+  addGroup<V>(name: string, stream: string, key: UserFn, regroup = false): Group<V> {
     if (this.groups.some((g) => g.name === name)) throw new Error(`group "${name}" is declared twice`);
-    this.groups.push({ name, stream, key });
+    this.groups.push(regroup ? { name, stream, key, regroup: true } : { name, stream, key });
     return new Group<V>(this, name);
   }
 

@@ -1,4 +1,5 @@
 import type { AggValue, ColumnType } from '../ops/aggregation.js';
+import type { RegroupSinks } from './regroup-messages.js';
 
 export interface OutputColumn {
   readonly name: string;
@@ -62,4 +63,6 @@ export interface TaskSinks {
    * bookkeeping that must know which records were late, e.g. the parity log.
    */
   lateDropped?(l: LateRecord): void;
+  /** Required when the topology has a regrouping: rows with regrouped columns go here instead of feature(). */
+  readonly regroup?: RegroupSinks;
 }

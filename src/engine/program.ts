@@ -23,6 +23,21 @@ export interface GroupProgram {
   readonly width: number;
   readonly hasTimeline: boolean;
   readonly windowOps: readonly WindowOpProgram[];
+  /** Declared with regroupBy: the origin task only routes its events; RegroupedTasks keep its state. */
+  readonly regroup: boolean;
+}
+
+/**
+ * One read of a regrouped group for an output row: the group's slots at qt = t − lag, and the
+ * output columns they fill. An output has one per (regrouped group, lag).
+ */
+export interface RegroupQueryProgram {
+  /** Position in OutputProgram.regroupQueries. */
+  readonly index: number;
+  readonly group: number;
+  readonly lag: number;
+  readonly columns: readonly number[];
+  readonly slots: readonly number[];
 }
 
 export interface WindowOpProgram {
@@ -43,6 +58,8 @@ export interface OutputProgram {
   readonly derived: ReadonlyArray<readonly [string, UserFn]>;
   readonly labels: ReadonlyArray<UserFn>;
   readonly labelJoin?: LabelJoinNode;
+  /** Reads of regrouped groups; empty for an output computed entirely in its own task. */
+  readonly regroupQueries: readonly RegroupQueryProgram[];
 }
 
 export interface StreamProgram {
@@ -50,7 +67,10 @@ export interface StreamProgram {
   readonly kind: 'source' | 'map' | 'filter';
   readonly fn?: UserFn;
   readonly children: StreamProgram[];
+  /** Groups whose state lives in this task. */
   readonly groups: GroupProgram[];
+  /** Groups declared with regroupBy: this task routes their events to RegroupedTasks. */
+  readonly regroups: GroupProgram[];
   readonly outputs: OutputProgram[];
 }
 
@@ -67,6 +87,13 @@ export interface Program {
   readonly groups: readonly GroupProgram[];
   readonly outputs: readonly OutputProgram[];
   readonly windowOps: readonly WindowOpProgram[];
+  /** The groups declared with regroupBy (a subset of groups); empty for most topologies. */
+  readonly regroups: readonly GroupProgram[];
+  /**
+   * How far below an origin task's stream time its future UPDATEs can lie: the largest grace
+   * of a source feeding a regrouping. Its watermark is stream time minus this.
+   */
+  readonly regroupGrace: number;
 }
 
 const UNIT_MS: Readonly<Record<TimeUnit, number>> = { ms: 1, seconds: 1000, minutes: 60_000, hours: 3_600_000, days: 86_400_000 };
@@ -150,12 +177,24 @@ export function buildProgram(plan: CompiledPlan): Program {
       const featureSlots = features.map(([, f]) => [groupNames.indexOf(f.group), assemblers.get(f.group)!.slot(f)] as const);
       const derived = [...o.derived].sort(byName);
       const labels = [...o.labels].sort(byName);
+      const regroupQueries: RegroupQueryProgram[] = [];
+      features.forEach(([, f], column) => {
+        if (f.kind !== 'lookback' || f.asOf === undefined) return;
+        const [group, slot] = featureSlots[column];
+        let q = regroupQueries.find((x) => x.group === group && x.lag === f.asOf);
+        if (!q) {
+          q = { index: regroupQueries.length, group, lag: f.asOf, columns: [], slots: [] };
+          regroupQueries.push(q);
+        }
+        (q.columns as number[]).push(column);
+        (q.slots as number[]).push(slot);
+      });
       const columns: OutputColumn[] = [
         ...features.map(([name, f]) => ({ name, type: typeOf(f), role: 'feature' as const })),
         ...derived.map(([name]) => ({ name, type: 'double' as const, role: 'derived' as const })),
         ...labels.map(([name, l]) => ({ name, type: l.type, role: 'label' as const })),
       ];
-      return { name: o.name, index, topic: o.topic, columns, featureSlots, derived, labels: labels.map(([, l]) => l.fn), labelJoin: o.labelJoin };
+      return { name: o.name, index, topic: o.topic, columns, featureSlots, derived, labels: labels.map(([, l]) => l.fn), labelJoin: o.labelJoin, regroupQueries };
     });
 
   const windowOps: WindowOpProgram[] = [...t.windowOutputs]
@@ -184,16 +223,20 @@ export function buildProgram(plan: CompiledPlan): Program {
       width: asm.width,
       hasTimeline: layout.windows.length > 0 || layout.tiledWindows.length > 0 || layout.sinceLast.length > 0,
       windowOps: windowOps.filter((w) => w.node.group === name),
+      regroup: g.regroup === true,
     };
   });
 
   const streamPrograms = new Map<string, StreamProgram>();
   for (const s of [...t.streams].sort((a, b) => (a.id < b.id ? -1 : 1))) {
-    streamPrograms.set(s.id, { id: s.id, kind: s.kind, fn: s.fn, children: [], groups: [], outputs: [] });
+    streamPrograms.set(s.id, { id: s.id, kind: s.kind, fn: s.fn, children: [], groups: [], regroups: [], outputs: [] });
   }
   for (const s of t.streams) if (s.parent) streamPrograms.get(s.parent)!.children.push(streamPrograms.get(s.id)!);
   for (const p of streamPrograms.values()) p.children.sort((a, b) => (a.id < b.id ? -1 : 1));
-  for (const g of groups) streamPrograms.get(t.groups.find((x) => x.name === g.name)!.stream)!.groups.push(g);
+  for (const g of groups) {
+    const stream = streamPrograms.get(t.groups.find((x) => x.name === g.name)!.stream)!;
+    (g.regroup ? stream.regroups : stream.groups).push(g);
+  }
   for (const o of outputs) {
     const node = t.outputs.find((x) => x.name === o.name)!;
     streamPrograms.get(node.stream)!.outputs.push(o);
@@ -210,5 +253,8 @@ export function buildProgram(plan: CompiledPlan): Program {
     rank,
     root: streamPrograms.get(name)!,
   }));
-  return { plan, version: plan.version, sources, groups, outputs, windowOps };
+  const regroups = groups.filter((g) => g.regroup);
+  const regroupSources = new Set(t.groups.filter((g) => g.regroup === true).map((g) => t.streams.find((s) => s.id === g.stream)!.source));
+  const regroupGrace = t.sources.filter((s) => regroupSources.has(s.name)).reduce((m, s) => Math.max(m, s.grace), 0);
+  return { plan, version: plan.version, sources, groups, outputs, windowOps, regroups, regroupGrace };
 }

@@ -7,7 +7,6 @@ import type { BatchOp, StateBackend } from '../state/state-backend.js';
 import { formatEventTime, toEventTime, unitHint } from '../time/event-time.js';
 import { KeyTimeline } from '../time/lookback-window.js';
 import {
-  eventSuffix,
   metaKey,
   parseEventSuffix,
   planKey,
@@ -21,11 +20,14 @@ import {
 import type { InputBatch, InputRecord, SourceValue } from './input.js';
 import { InputMerge } from './input-merge.js';
 import type { LateRecord, TaskSinks } from './outputs.js';
-import type { GroupProgram, Program, SourceProgram, StreamProgram } from './program.js';
+import { fillDerived } from './derived-features.js';
+import { timelineChanges } from './timeline-changes.js';
+import type { GroupProgram, OutputProgram, Program, SourceProgram, StreamProgram } from './program.js';
+import type { RegroupSinks } from './regroup-messages.js';
 import { emptyCounters, type TaskCounters } from './task-counters.js';
+import { formatDuration as durationAsWritten } from '../dsl/duration.js';
 
 /** What a checkpoint stores besides keyed state. */
-import { formatDuration as durationAsWritten } from '../dsl/duration.js';
 export interface TaskMeta {
   /** Encoding of the stored entries (src/state/task-state-keys.ts STATE_FORMAT). */
   readonly format: number;
@@ -62,6 +64,9 @@ interface Visit {
   /** Per group of the stream: its key and value columns (or an error). */
   readonly keys: string[];
   readonly vals: AggValue[][];
+  /** The same per regrouped group of the stream. */
+  readonly rkeys: string[];
+  readonly rvals: AggValue[][];
 }
 
 interface Prepared {
@@ -82,6 +87,9 @@ interface Prepared {
 function rejected(source: SourceProgram, partition: number, rec: InputRecord, error: string, key = ''): Prepared {
   return { t: -Infinity, rank: source.rank, partition, offset: rec.offset, source, rec, key, visits: [], keep: true, error };
 }
+
+const NO_KEYS: string[] = [];
+const NO_VALS: AggValue[][] = [];
 
 /** Placeholder for a timeline whose stored state is being fetched. */
 const PENDING = null as unknown as KeyTimeline;
@@ -217,6 +225,7 @@ export class Task {
   /** Sources whose input ended (replay). */
   private readonly ended = new Set<string>();
   private readonly writer = new ByteWriter(256);
+  private readonly regroupSinks: RegroupSinks | undefined;
 
   private constructor(
     private readonly program: Program,
@@ -225,6 +234,11 @@ export class Task {
     private readonly sinks: TaskSinks,
     options: TaskOptions,
   ) {
+    if (program.regroups.length > 0) {
+      if (sinks.regroup === undefined) throw new Error(`topology ${program.plan.topology.name} has a regrouping (regroupBy), which this mode cannot run yet: use backfill`);
+      if (options.keyFilter !== undefined) throw new Error(`topology ${program.plan.topology.name} has a regrouping (regroupBy): recomputing sampled keys only (parity) is not available for it yet`);
+      this.regroupSinks = sinks.regroup;
+    }
     this.maxCachedKeys = options.maxCachedKeys ?? DEFAULT_MAX_CACHED_KEYS;
     this.keyFilter = options.keyFilter;
     if (!Number.isInteger(this.maxCachedKeys) || this.maxCachedKeys < 1) throw new RangeError(`maxCachedKeys must be a positive integer, got ${this.maxCachedKeys}`);
@@ -425,7 +439,17 @@ export class Task {
     }
     const keys: string[] = [];
     const vals: AggValue[][] = [];
-    for (const g of stream.groups) {
+    this.groupColumns(stream.groups, v, keys, vals);
+    // Most streams have no regrouping: share one empty pair instead of allocating per record.
+    const rkeys: string[] = stream.regroups.length > 0 ? [] : NO_KEYS;
+    const rvals: AggValue[][] = stream.regroups.length > 0 ? [] : NO_VALS;
+    if (stream.regroups.length > 0) this.groupColumns(stream.regroups, v, rkeys, rvals);
+    out.push({ stream, value: v, keys, vals, rkeys, rvals });
+    for (const c of stream.children) this.visit(c, v, out);
+  }
+
+  private groupColumns(groups: readonly GroupProgram[], v: SourceValue, keys: string[], vals: AggValue[][]): void {
+    for (const g of groups) {
       let k: unknown;
       try {
         k = g.key(v);
@@ -444,8 +468,6 @@ export class Task {
       }
       vals.push(row);
     }
-    out.push({ stream, value: v, keys, vals });
-    for (const c of stream.children) this.visit(c, v, out);
   }
 
   private async drain(): Promise<void> {
@@ -602,18 +624,18 @@ export class Task {
         let c = 0;
         const slots = o.featureSlots;
         for (let i = 0; i < slots.length; i++) values[c++] = this.groupResults[slots[i][0]][slots[i][1]];
-        if (o.derived.length > 0) {
-          const vector: Record<string, AggValue> = {};
-          for (let i = 0; i < o.featureSlots.length; i++) vector[o.columns[i].name] = values[i];
-          for (const [, fn] of o.derived) values[c++] = toAggValue(fn(vector, visit.value));
-        }
+        // Derived features of a row with regrouped columns wait for them (RowAssembler).
+        if (o.regroupQueries.length === 0) fillDerived(o, values, visit.value);
+        c += o.derived.length;
         for (const fn of o.labels) {
           const v = fn(visit.value);
           values[c++] = typeof v === 'boolean' ? (v ? 1 : 0) : toAggValue(v);
         }
         this.counters.emitted++;
-        this.sinks.feature({ output: o.name, source: name, partition: p.partition, offset: p.offset, key: p.key, eventTime: p.t, values, event: visit.value });
+        if (o.regroupQueries.length === 0) this.sinks.feature({ output: o.name, source: name, partition: p.partition, offset: p.offset, key: p.key, eventTime: p.t, values, event: visit.value });
+        else this.queryRegroups(o, visit, p);
       }
+      if (visit.stream.regroups.length > 0) this.updateRegroups(visit, p.t);
     }
     if (advanced) {
       for (const [opName, op] of this.windows) {
@@ -621,6 +643,33 @@ export class Task {
         this.flushWindowRows(opName);
       }
     }
+  }
+
+  /** Send this accepted event to the tasks owning its regrouped keys. */
+  private updateRegroups(visit: Visit, t: number): void {
+    const regroups = visit.stream.regroups;
+    for (let i = 0; i < regroups.length; i++) this.regroupSinks!.update({ kind: 'update', group: regroups[i].index, key: visit.rkeys[i], t, vals: visit.rvals[i] });
+  }
+
+  /** Ask for the row's regrouped columns (one query per group and lag) and hand over the rest of the row. */
+  private queryRegroups(o: OutputProgram, visit: Visit, p: Prepared): void {
+    const sinks = this.regroupSinks!;
+    const source = p.source.node.name;
+    const regroups = visit.stream.regroups;
+    for (const q of o.regroupQueries) {
+      let r = 0;
+      while (regroups[r].index !== q.group) r++;
+      sinks.query({ kind: 'query', partition: p.partition, source, offset: p.offset, output: o.index, group: q.group, key: visit.rkeys[r], qt: p.t - q.lag, query: q.index });
+    }
+    sinks.partialRow({ partition: p.partition, source, offset: p.offset, output: o.index, key: p.key, eventTime: p.t, values: this.rowValues[o.index], event: visit.value });
+  }
+
+  /**
+   * Origin side of regroupings: no future UPDATE of this task lies below this (every record it
+   * still accepts is at most the grace behind stream time). -Infinity before stream time exists.
+   */
+  get regroupWatermark(): number {
+    return this.streamTime - this.program.regroupGrace;
   }
 
   private late(p: Prepared, reason: string, count = true): void {
@@ -665,18 +714,7 @@ export class Task {
     const w = this.writer;
     for (const g of this.program.groups) {
       for (const key of this.dirty[g.index]) {
-        const tl = this.timelines[g.index].get(key)!;
-        const prefix = timelineEventsPrefix(p, g.name, key);
-        tl.drainChanges(
-          this.seq,
-          w,
-          (t, seq, value) => ops.push({ type: 'put', key: prefix + eventSuffix(t, seq), value }),
-          (t, seq) => ops.push({ type: 'del', key: prefix + eventSuffix(t, seq) }),
-        );
-        w.reset();
-        tl.encodeHead(w);
-        tl.dirty = false;
-        ops.push({ type: 'put', key: timelineHeadKey(p, g.name, key), value: w.bytes() });
+        timelineChanges(this.timelines[g.index].get(key)!, this.seq, w, timelineEventsPrefix(p, g.name, key), timelineHeadKey(p, g.name, key), ops);
       }
       this.dirty[g.index] = [];
     }

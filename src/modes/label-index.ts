@@ -1,6 +1,9 @@
 import type { LabelJoinNode } from '../dsl/nodes.js';
 import type { SourceNode } from '../dsl/nodes.js';
 import type { InputBatch } from '../engine/input.js';
+import type { Program } from '../engine/program.js';
+import type { CompiledPlan } from '../plan/compile.js';
+import type { ReplayInput } from './replay-input.js';
 import { toEventTime } from '../time/event-time.js';
 
 /**
@@ -57,4 +60,17 @@ export class LabelIndex {
   get size(): number {
     return this.earliest.size;
   }
+}
+
+/** One index per output with a label join, read from the input's label sources. */
+export async function loadLabelIndexes(plan: CompiledPlan, program: Program, input: ReplayInput): Promise<Map<string, LabelIndex>> {
+  const indexes = new Map<string, LabelIndex>();
+  for (const o of program.outputs) {
+    if (!o.labelJoin) continue;
+    const src = plan.topology.sources.find((s) => s.name === o.labelJoin!.source)!;
+    const idx = new LabelIndex(src, o.labelJoin);
+    for await (const batch of input.labelBatches(src.name)) idx.add(batch);
+    indexes.set(o.name, idx);
+  }
+  return indexes;
 }

@@ -3,9 +3,12 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { addCounters, emptyCounters } from '../engine/task-counters.js';
-import type { CompiledPlan } from '../plan/compile.js';
+import type { InputRange } from '../engine/input.js';
+import type { TrainingFileSummary } from '../io/files/parquet-training-writer.js';
+import { hasRegrouping, type CompiledPlan } from '../plan/compile.js';
 import type { ReplayInputSpec } from './replay-input.js';
-import { replayPartitions, type ReplayOutputOptions, type ReplaySummary } from './replay-partitions.js';
+import { replayPartitions, type RegroupSpillOptions, type ReplayOutputOptions, type ReplaySummary } from './replay-partitions.js';
+import { answerRegroupPartitions, assembleOriginPartitions } from './replay-regrouped.js';
 import { clearOwnOutputs } from './replay-targets.js';
 import type { ReplayWorkerData, ReplayWorkerMessage } from './replay-worker-main.js';
 
@@ -33,6 +36,7 @@ export async function replayInParallel(opts: ParallelReplayOptions): Promise<Rep
   const tempState = opts.stateDir === undefined;
   const stateDir = opts.stateDir ?? mkdtempSync(join(tmpdir(), 'skewless-state-'));
   try {
+    if (hasRegrouping(opts.plan.topology)) return await replayRegrouped(opts, stateDir, workers);
     if (workers === 1) {
       const { plan, input, out, deadLetterDir, droppedLateDir, onProgress, keys, stopAtFrontier } = opts;
       return await replayPartitions({ plan, input, out, deadLetterDir, droppedLateDir, onProgress, keys, stopAtFrontier, stateDir });
@@ -43,10 +47,50 @@ export async function replayInParallel(opts: ParallelReplayOptions): Promise<Rep
       opts.onProgress?.(processed);
     };
     const results = await Promise.all(Array.from({ length: workers }, (_, i) => runWorker(opts, stateDir, i, workers, onProgress)));
-    return mergeSummaries(results);
+    return mergeSummaries(results.map((r) => r.summary!));
   } finally {
     if (tempState) rmSync(stateDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * A topology with a regrouping replays in three passes over spill files (replay-regrouped.ts):
+ * origin tasks, then regrouped tasks, then row assembly; each pass splits its partitions over
+ * the workers and ends before the next starts.
+ */
+async function replayRegrouped(opts: ParallelReplayOptions, stateDir: string, workers: number): Promise<ReplaySummary> {
+  if (opts.stopAtFrontier === true) throw new Error(`topology ${opts.plan.topology.name} has a regrouping (regroupBy): stopping at the canonical frontier (parity --state) is not available for it yet`);
+  const regroup: RegroupSpillOptions = { dir: mkdtempSync(join(tmpdir(), 'skewless-regroup-')), partitions: opts.partitions };
+  try {
+    let origin: ReplaySummary;
+    let files: TrainingFileSummary[];
+    if (workers === 1) {
+      const { plan, input, out, deadLetterDir, droppedLateDir, onProgress, keys } = opts;
+      origin = await replayPartitions({ plan, input, out, deadLetterDir, droppedLateDir, onProgress, keys, stateDir, regroup });
+      const pass = { plan, input, out, spillDir: regroup.dir, partitions: regroup.partitions, inputRanges: origin.inputRanges };
+      await answerRegroupPartitions(pass);
+      files = await assembleOriginPartitions(pass);
+    } else {
+      let processed = 0;
+      const onProgress = (n: number): void => {
+        processed += n;
+        opts.onProgress?.(processed);
+      };
+      const all = (stage: NonNullable<ReplayWorkerData['stage']>, inputRanges?: readonly InputRange[]): Promise<WorkerResult[]> =>
+        Promise.all(Array.from({ length: workers }, (_, i) => runWorker(opts, stateDir, i, workers, onProgress, { regroup, stage, inputRanges })));
+      origin = mergeSummaries((await all('origin')).map((r) => r.summary!));
+      await all('answer');
+      files = (await all('assemble', origin.inputRanges)).flatMap((r) => r.files);
+    }
+    return { ...origin, files: [...origin.files, ...files].sort((a, b) => (a.path < b.path ? -1 : 1)) };
+  } finally {
+    rmSync(regroup.dir, { recursive: true, force: true });
+  }
+}
+
+interface WorkerResult {
+  readonly summary?: ReplaySummary;
+  readonly files: readonly TrainingFileSummary[];
 }
 
 function runWorker(
@@ -55,8 +99,10 @@ function runWorker(
   worker: number,
   workers: number,
   progress: (processed: number) => void,
-): Promise<ReplaySummary> {
+  regroupStage: Pick<ReplayWorkerData, 'regroup' | 'stage' | 'inputRanges'> = {},
+): Promise<WorkerResult> {
   const data: ReplayWorkerData = {
+    ...regroupStage,
     topologyFile: opts.plan.file,
     version: opts.plan.version,
     input: opts.input,
@@ -76,7 +122,10 @@ function runWorker(
       if (m.type === 'progress') progress(m.processed);
       else if (m.type === 'done') {
         done = true;
-        resolve(m.summary);
+        resolve({ summary: m.summary, files: m.summary.files });
+      } else if (m.type === 'files') {
+        done = true;
+        resolve({ files: m.files });
       } else {
         done = true;
         reject(new Error(m.message));

@@ -6,17 +6,17 @@ import { buildProgram, type Program } from '../engine/program.js';
 import { Task } from '../engine/task.js';
 import { addCounters, emptyCounters, type TaskCounters } from '../engine/task-counters.js';
 import type { TrainingFileSummary } from '../io/files/parquet-training-writer.js';
-import { canonicalJson } from '../plan/canonical-json.js';
 import type { CompiledPlan } from '../plan/compile.js';
 import { KeySampler } from '../parity/sampler.js';
 import { LevelBackend } from '../state/state-backend.js';
 import { taskStateDir } from '../state/task-state-dir.js';
-import { LabelIndex } from './label-index.js';
+import { loadLabelIndexes } from './label-index.js';
+import { OriginSpill } from './regroup-spill.js';
 import { PartitionedNdjson } from './ndjson-sink.js';
 import { DeadLetterRecords } from './replay-dead-letters.js';
 import { openReplayInput } from './open-replay-input.js';
 import type { ReplayInputSpec } from './replay-input.js';
-import { TrainingSink } from './training-sink.js';
+import { TrainingSink, trainingMetadata } from './training-sink.js';
 
 /** Where a replay writes, whatever it reads. */
 export interface ReplayOutputOptions {
@@ -59,6 +59,14 @@ export interface ReplayPartitionsOptions extends ReplayOutputOptions {
   readonly stateDir: string;
   /** Only run the tasks of these partitions (a worker's share); all when absent. */
   readonly partitionFilter?: (partition: number) => boolean;
+  /** For a topology with a regrouping: spill its messages and partial rows here (pass 1 of replay-regrouped.ts). */
+  readonly regroup?: RegroupSpillOptions;
+}
+
+/** Where pass 1 spills, and into how many regroup partitions. Plain data for worker threads. */
+export interface RegroupSpillOptions {
+  readonly dir: string;
+  readonly partitions: number;
 }
 
 export interface ReplaySummary {
@@ -80,32 +88,9 @@ export async function replayPartitions(opts: ReplayPartitionsOptions): Promise<R
   const mine = opts.partitionFilter ?? (() => true);
   const input = await openReplayInput(plan, program, opts.input, opts.partitionFilter);
   try {
-    const labelIndexes = new Map<string, LabelIndex>();
-    for (const o of program.outputs) {
-      if (!o.labelJoin) continue;
-      const src = plan.topology.sources.find((s) => s.name === o.labelJoin!.source)!;
-      const idx = new LabelIndex(src, o.labelJoin);
-      for await (const batch of input.labelBatches(src.name)) idx.add(batch);
-      labelIndexes.set(o.name, idx);
-    }
-    const rangesFor = (partition: number): InputRange[] => input.ranges().filter((r) => r.partition === partition);
-
-    const fingerprints: Record<string, string> = {};
-    for (const [name, s] of plan.schemas) fingerprints[name] = s.fingerprint;
-    const training = new TrainingSink(
-      opts.out,
-      program,
-      (output, partition) => ({
-        'skewless.version': plan.version,
-        'skewless.topology': plan.topology.name,
-        'skewless.output': output,
-        'skewless.partition': String(partition),
-        'skewless.input_ranges': JSON.stringify(rangesFor(partition)),
-        'skewless.schema_fingerprints': canonicalJson(fingerprints),
-        'skewless.plan': canonicalJson(plan.canonical),
-      }),
-      labelIndexes,
-    );
+    const labelIndexes = await loadLabelIndexes(plan, program, input);
+    // Ranges are complete once the input is read, before any training file is closed.
+    const training = new TrainingSink(opts.out, program, (output, partition) => trainingMetadata(plan, input.ranges())(output, partition), labelIndexes);
     const dead = new PartitionedNdjson(opts.deadLetterDir ?? join(opts.out, '_dead_letters'));
     const deadRecords = new DeadLetterRecords(input);
     const late = new PartitionedNdjson(join(opts.out, '_late_records'));
@@ -122,6 +107,7 @@ export async function replayPartitions(opts: ReplayPartitionsOptions): Promise<R
     const keyFilter = keyFilterOf(opts.keys);
     const tasks = new Map<number, Task>();
     const backends = new Map<number, LevelBackend>();
+    const spills = new Map<number, OriginSpill>();
     let processed = 0;
     try {
       for await (const batch of input.engineBatches()) {
@@ -130,11 +116,18 @@ export async function replayPartitions(opts: ReplayPartitionsOptions): Promise<R
         if (!task) {
           const backend = await LevelBackend.open(taskStateDir(opts.stateDir, batch.partition));
           backends.set(batch.partition, backend);
-          task = await Task.open(program, batch.partition, backend, sinks, { keyFilter });
+          let taskSinks = sinks;
+          if (opts.regroup !== undefined) {
+            const spill = new OriginSpill(opts.regroup.dir, program, batch.partition, opts.regroup.partitions);
+            spills.set(batch.partition, spill);
+            taskSinks = { ...sinks, regroup: spill };
+          }
+          task = await Task.open(program, batch.partition, backend, taskSinks, { keyFilter });
           tasks.set(batch.partition, task);
         }
         deadRecords.hold(batch);
         await task.process(batch);
+        spills.get(batch.partition)?.watermarkAt(task.regroupWatermark);
         deadRecords.release(batch.partition, task);
         processed += batch.records.length;
         opts.onProgress?.(processed);
@@ -142,6 +135,7 @@ export async function replayPartitions(opts: ReplayPartitionsOptions): Promise<R
       const partitions = [...tasks.keys()].sort((a, b) => a - b);
       if (opts.stopAtFrontier !== true) for (const p of partitions) for (const s of program.sources) await tasks.get(p)!.endOfInput(s.node.name);
       for (const p of partitions) await tasks.get(p)!.checkpoint();
+      for (const [p, spill] of spills) spill.watermarkAt(tasks.get(p)!.regroupWatermark);
     } catch (e) {
       training.abort();
       throw e;
@@ -149,6 +143,7 @@ export async function replayPartitions(opts: ReplayPartitionsOptions): Promise<R
       dead.close();
       late.close();
       droppedLate?.close();
+      for (const spill of spills.values()) spill.close();
       for (const b of backends.values()) await b.close();
     }
     const files = training.close();

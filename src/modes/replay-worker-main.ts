@@ -1,7 +1,11 @@
 import { parentPort, workerData } from 'node:worker_threads';
+import type { CompiledPlan } from '../plan/compile.js';
 import { loadTopology } from '../plan/load-topology.js';
 import type { ReplayInputSpec } from './replay-input.js';
-import { replayPartitions, type KeySelection, type ReplaySummary } from './replay-partitions.js';
+import type { InputRange } from '../engine/input.js';
+import type { TrainingFileSummary } from '../io/files/parquet-training-writer.js';
+import { replayPartitions, type KeySelection, type RegroupSpillOptions, type ReplaySummary } from './replay-partitions.js';
+import { answerRegroupPartitions, assembleOriginPartitions } from './replay-regrouped.js';
 
 /** What the coordinating thread sends a replay worker. */
 export interface ReplayWorkerData {
@@ -16,19 +20,23 @@ export interface ReplayWorkerData {
   readonly stopAtFrontier?: boolean;
   readonly worker: number;
   readonly workers: number;
+  /** Topologies with a regrouping: the spill and which pass this worker runs (default the origin tasks). */
+  readonly regroup?: RegroupSpillOptions;
+  readonly stage?: 'origin' | 'answer' | 'assemble';
+  /** For the assemble stage: the input ranges pass 1 read. */
+  readonly inputRanges?: readonly InputRange[];
 }
 
 export type ReplayWorkerMessage =
   | { readonly type: 'progress'; readonly processed: number }
   | { readonly type: 'done'; readonly summary: ReplaySummary }
+  | { readonly type: 'files'; readonly files: readonly TrainingFileSummary[] }
   | { readonly type: 'error'; readonly message: string };
 
 const data = workerData as ReplayWorkerData;
 const post = (m: ReplayWorkerMessage): void => parentPort!.postMessage(m);
 
-try {
-  const plan = await loadTopology(data.topologyFile);
-  if (plan.version !== data.version) throw new Error(`topology ${data.topologyFile} changed while the backfill was starting (version ${plan.version}, expected ${data.version})`);
+async function runOrigin(plan: CompiledPlan, partitionFilter: (p: number) => boolean): Promise<void> {
   let reported = 0;
   // Posted often enough for a smooth progress bar, rarely enough to cost nothing (the clock drives display only).
   let postedAt = Date.now();
@@ -41,7 +49,8 @@ try {
     droppedLateDir: data.droppedLateDir,
     keys: data.keys,
     stopAtFrontier: data.stopAtFrontier,
-    partitionFilter: (p) => p % data.workers === data.worker,
+    partitionFilter,
+    regroup: data.regroup,
     onProgress: (n) => {
       if (n - reported >= 65536 || (n > reported && Date.now() - postedAt >= 250)) {
         post({ type: 'progress', processed: n - reported });
@@ -52,6 +61,23 @@ try {
   });
   post({ type: 'progress', processed: summary.counters.processed - reported });
   post({ type: 'done', summary });
+}
+
+/** Passes 2 and 3 of a regrouped replay (replay-regrouped.ts). */
+async function runRegroupPass(plan: CompiledPlan, stage: 'answer' | 'assemble', partitionFilter: (p: number) => boolean): Promise<void> {
+  const regroup = data.regroup!;
+  const pass = { plan, input: data.input, out: data.out, spillDir: regroup.dir, partitions: regroup.partitions, inputRanges: data.inputRanges ?? [], partitionFilter };
+  if (stage === 'answer') await answerRegroupPartitions(pass);
+  post({ type: 'files', files: stage === 'assemble' ? await assembleOriginPartitions(pass) : [] });
+}
+
+try {
+  const plan = await loadTopology(data.topologyFile);
+  if (plan.version !== data.version) throw new Error(`topology ${data.topologyFile} changed while the backfill was starting (version ${plan.version}, expected ${data.version})`);
+  const partitionFilter = (p: number): boolean => p % data.workers === data.worker;
+  const stage = data.stage ?? 'origin';
+  if (stage === 'origin') await runOrigin(plan, partitionFilter);
+  else await runRegroupPass(plan, stage, partitionFilter);
 } catch (e) {
   post({ type: 'error', message: e instanceof Error ? e.message : String(e) });
 }

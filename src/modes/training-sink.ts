@@ -4,9 +4,27 @@ import type { AggValue } from '../ops/aggregation.js';
 import type { FeatureRow, OutputColumn, WindowRowOut } from '../engine/outputs.js';
 import type { OutputProgram, Program, WindowOpProgram } from '../engine/program.js';
 import { createTrainingWriter, type ColumnSpec, type TrainingFileSummary, type TrainingWriter } from '../io/files/parquet-training-writer.js';
+import type { InputRange } from '../engine/input.js';
+import { canonicalJson } from '../plan/canonical-json.js';
+import type { CompiledPlan } from '../plan/compile.js';
 import type { LabelIndex } from './label-index.js';
 
 const CHUNK = 16384;
+
+/** The footer metadata of a training file: what produced it, from which input ranges. */
+export function trainingMetadata(plan: CompiledPlan, ranges: readonly InputRange[]): (output: string, partition: number) => Record<string, string> {
+  const fingerprints: Record<string, string> = {};
+  for (const [name, s] of plan.schemas) fingerprints[name] = s.fingerprint;
+  return (output, partition) => ({
+    'skewless.version': plan.version,
+    'skewless.topology': plan.topology.name,
+    'skewless.output': output,
+    'skewless.partition': String(partition),
+    'skewless.input_ranges': JSON.stringify(ranges.filter((r) => r.partition === partition)),
+    'skewless.schema_fingerprints': canonicalJson(fingerprints),
+    'skewless.plan': canonicalJson(plan.canonical),
+  });
+}
 
 /** Column buffers for one Parquet file; handed to the writer CHUNK rows at a time. */
 class ColumnBuffer {

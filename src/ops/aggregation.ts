@@ -1,10 +1,10 @@
 import type { ColumnType } from '../dsl/nodes.js';
-import type { AccumulatorFactory, AggValue } from '../time/accumulator.js';
+import type { AccumulatorFactory, ScalarValue } from '../time/accumulator.js';
 
 // The value and accumulator contract lives with the windows that keep accumulators (time/), the
 // column types with the DSL that declares them; aggregation code imports all of them from here.
 export type { ColumnType } from '../dsl/nodes.js';
-export type { Accumulator, AggValue } from '../time/accumulator.js';
+export type { Accumulator, AggValue, MapValue, ScalarValue } from '../time/accumulator.js';
 
 /** An aggregation: how to make its accumulators, plus what identifies it in plans and outputs. */
 export interface AggregationDef extends AccumulatorFactory {
@@ -18,7 +18,7 @@ export interface AggregationDef extends AccumulatorFactory {
 }
 
 /** Normalise what a user value function returned: NaN, undefined and non-finite become null. */
-export function toAggValue(v: unknown): AggValue {
+export function toAggValue(v: unknown): ScalarValue {
   if (v === null || v === undefined) return null;
   if (typeof v === 'number') return Number.isFinite(v) ? v : null;
   if (typeof v === 'string') return v;

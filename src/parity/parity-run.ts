@@ -93,14 +93,37 @@ export interface ParityRunResult {
   readonly replayedRecords?: number;
 }
 
-const FEATURE_TYPE: Readonly<Record<ColumnType, FeatureType>> = { int64: 'integer', double: 'float', string: 'string', boolean: 'boolean' };
+/** Lists and maps compare as their text: equal only when every item is, and categorical in the distribution tests. */
+const FEATURE_TYPE: Readonly<Record<ColumnType, FeatureType>> = {
+  int64: 'integer',
+  double: 'float',
+  string: 'string',
+  boolean: 'boolean',
+  'list<double>': 'string',
+  'list<string>': 'string',
+  'map<int64>': 'string',
+};
+
+/** A list or map as text that is equal exactly when the values are (maps: keys sorted, as Parquet and Avro may order them differently). */
+function structuredText(v: object): string {
+  if (Array.isArray(v)) return JSON.stringify(v);
+  // Parquet int64 map values arrive as bigints.
+  const entries = Object.entries(v).map(([k, x]) => [k, typeof x === 'bigint' ? Number(x) : x] as const);
+  return JSON.stringify(entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
 
 /** Parquet int64 columns arrive as bigint; the log holds JS numbers: compare as numbers (exact below 2^53). */
 function offlineValue(v: unknown): ParityValue {
   if (v === undefined || v === null) return null;
   if (typeof v === 'bigint') return Number(v);
   if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') return v;
+  if (typeof v === 'object') return structuredText(v);
   return String(v);
+}
+
+/** A logged value as compared: a list or map (JSON in the log) as its text, like offlineValue. */
+function onlineValue(v: unknown): ParityValue {
+  return typeof v === 'object' && v !== null ? structuredText(v) : (v as ParityValue);
 }
 
 /** Offline rows of one output at the wanted (partition, offset)s, from each replay's directory of it. */
@@ -283,7 +306,7 @@ export async function compareWithReplay(
     for (const c of served) {
       const type = FEATURE_TYPE[c.type];
       const numeric = type === 'float' || type === 'integer';
-      const online = pairs.map((p) => decodeParityValue(p.entry.values[c.name] ?? null, numeric));
+      const online = pairs.map((p) => decodeParityValue(onlineValue(p.entry.values[c.name] ?? null), numeric));
       const offline = pairs.map((p) => offlineValue(p.row[c.name]));
       const name = multipleOutputs ? `${outputName}.${c.name}` : c.name;
       inputs.push({ name, type, online, offline });

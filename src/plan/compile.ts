@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { dirname } from 'node:path';
 import { formatDuration } from '../dsl/duration.js';
-import type { AggNode, FeatureNode, TopologyNode, WindowShape } from '../dsl/nodes.js';
+import type { AggNode, FeatureNode, GroupNode, TopologyNode, WindowShape } from '../dsl/nodes.js';
 import type { Topology } from '../dsl/topology.js';
 import { aggregationFor } from '../ops/aggregation-registry.js';
 import { canonicalJson, type Json } from './canonical-json.js';
@@ -37,8 +37,9 @@ function aggJson(a: AggNode): Json {
 function featureJson(f: FeatureNode): Json {
   if (f.kind === 'sinceLast') return { kind: f.kind, group: f.group, unit: f.unit };
   const base = { kind: f.kind, group: f.group, window: formatDuration(f.size), includeCurrent: f.includeCurrent, agg: aggJson(f.agg) };
-  // Exact windows keep the canonical form they had before tiles existed, so their versions do not move.
-  return f.tile > 0 ? { ...base, tile: formatDuration(f.tile) } : base;
+  // Exact windows keep the canonical form they had before tiles and lags existed, so their versions do not move.
+  const tiled = f.tile > 0 ? { ...base, tile: formatDuration(f.tile) } : base;
+  return f.asOf === undefined ? tiled : { ...tiled, asOf: formatDuration(f.asOf) };
 }
 
 function windowJson(w: WindowShape): Json {
@@ -59,6 +60,9 @@ function validate(t: TopologyNode): void {
   const groups = new Map(t.groups.map((g) => [g.name, g]));
   if (t.sources.length === 0) throw new Error(`topology ${t.name}: declares no source`);
   if (t.outputs.length + t.windowOutputs.length === 0) throw new Error(`topology ${t.name}: declares no output (features or windows)`);
+  for (const w of t.windowOutputs) {
+    if (groups.get(w.group)?.regroup === true) throw new Error(`window output ${w.name}: windows of regrouped group ${w.group} are not available yet; group by the partition key, or use lookback(..., { asOf }) features`);
+  }
   for (const o of t.outputs) {
     if (!streams.has(o.stream)) throw new Error(`output ${o.name}: unknown stream ${o.stream}`);
     const names = new Set<string>();
@@ -66,11 +70,39 @@ function validate(t: TopologyNode): void {
       if (names.has(n)) throw new Error(`output ${o.name}: column ${n} is declared twice`);
       names.add(n);
     }
-    for (const [n, f] of o.features) if (!groups.has(f.group)) throw new Error(`feature ${n}: unknown group ${f.group}`);
+    for (const [n, f] of o.features) {
+      const g = groups.get(f.group);
+      if (!g) throw new Error(`feature ${n}: unknown group ${f.group}`);
+      validateRegroupedFeature(n, f, g);
+    }
     if (o.labelJoin && !t.sources.some((s) => s.name === o.labelJoin?.source)) {
       throw new Error(`output ${o.name}: label source ${o.labelJoin.source} is not declared with t.source`);
     }
   }
+}
+
+/** A regrouped group's features are read as of t − lag in another task: only lag-declared lookbacks fit that. */
+function validateRegroupedFeature(name: string, f: FeatureNode, g: GroupNode): void {
+  if (g.regroup !== true) {
+    if (f.kind === 'lookback' && f.asOf !== undefined) {
+      throw new Error(`feature ${name}: asOf is for groups declared with regroupBy; group ${g.name} is keyed within the partition key, so its features are exact at t (remove asOf)`);
+    }
+    return;
+  }
+  const fix = `group ${g.name} is a regrouping: its features are computed in the tasks that own its keys and read as of t − lag`;
+  if (f.kind !== 'lookback') throw new Error(`feature ${name}: timeSinceLast is not available on a regrouped group yet (${fix}); use lookback(..., { asOf })`);
+  if (f.asOf === undefined) {
+    throw new Error(
+      `feature ${name}: a lookback of regrouped group ${g.name} needs asOf, the declared staleness (e.g. lookback('1h', { asOf: '5m' })): ` +
+        'its value covers (t − asOf − W, t − asOf], so it does not depend on which partition saw which event first',
+    );
+  }
+  if (f.tile > 0 || f.includeCurrent) throw new Error(`feature ${name}: tile and includeCurrent are not available on a regrouped group (${fix}); remove them`);
+}
+
+/** Does the topology group by a key other than the partition key (regroupBy)? */
+export function hasRegrouping(t: TopologyNode): boolean {
+  return t.groups.some((g) => g.regroup === true);
 }
 
 /** Compile a topology into its canonical plan and version hash. */
@@ -113,7 +145,10 @@ export function compilePlan(topology: Topology<unknown>, file: string): Compiled
     streams: [...t.streams]
       .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
       .map((s) => ({ id: s.id, source: s.source, kind: s.kind, parent: s.parent ?? null, fn: s.fn ? functionFingerprint(s.fn) : null })),
-    groups: [...t.groups].sort(byName).map((g) => ({ name: g.name, stream: g.stream, key: functionFingerprint(g.key) })),
+    groups: [...t.groups].sort(byName).map((g) => {
+      const base = { name: g.name, stream: g.stream, key: functionFingerprint(g.key) };
+      return g.regroup === true ? { ...base, regroup: true } : base;
+    }),
     outputs: [...t.outputs].sort(byName).map((o) => ({
       name: o.name,
       stream: o.stream,

@@ -4,7 +4,8 @@ import type { CompiledPlan } from './compile.js';
 
 function feature(f: FeatureNode): string {
   if (f.kind === 'sinceLast') return `timeSinceLast(${f.unit}) by ${f.group}`;
-  const incl = (f.includeCurrent ? ', including current' : '') + (f.tile > 0 ? `, tiles of ${formatDuration(f.tile)}` : '');
+  const incl =
+    (f.includeCurrent ? ', including current' : '') + (f.tile > 0 ? `, tiles of ${formatDuration(f.tile)}` : '') + (f.asOf !== undefined ? `, as of t − ${formatDuration(f.asOf)}` : '');
   return `${f.agg.kind}${f.agg.value ? '(value)' : '()'} over lookback ${formatDuration(f.size)}${incl} by ${f.group}`;
 }
 
@@ -35,7 +36,7 @@ export function renderPlan(plan: CompiledPlan): string {
   lines.push('', 'streams:');
   for (const s of t.streams) lines.push(`  ${s.id}${s.parent ? ` <- ${s.kind}(${s.parent})` : ' (source)'}`);
   lines.push('', 'groups:');
-  for (const g of t.groups) lines.push(`  ${g.name} on ${g.stream}`);
+  for (const g of t.groups) lines.push(`  ${g.name} on ${g.stream}${g.regroup === true ? ' (regrouped: its own tasks, keyed by hash)' : ''}`);
   for (const o of [...t.outputs].sort((a, b) => (a.name < b.name ? -1 : 1))) {
     lines.push('', `features ${o.name} -> topic ${o.topic} (one row per ${o.stream} event):`);
     for (const [n, f] of [...o.features].sort(([a], [b]) => (a < b ? -1 : 1))) lines.push(`  ${n.padEnd(28)} ${feature(f)}`);

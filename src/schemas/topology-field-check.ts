@@ -49,12 +49,16 @@ export interface FnUse {
   readonly expect: Expect;
 }
 
-const NUMERIC_AGGS = new Set(['sum', 'mean', 'min', 'max', 'stddev', 'variance']);
+const NUMERIC_AGGS = new Set(['sum', 'mean', 'min', 'max', 'stddev', 'variance', 'skewness', 'kurtosis', 'quantile', 'quantiles', 'topK', 'bottomK']);
+/** Aggregations of a number, or of a string with { type: 'string' }. */
+const TYPED_AGGS = new Set(['first', 'last', 'firstK', 'lastK']);
 const MILLIS_LOGICAL = new Set(['timestamp-millis', 'local-timestamp-millis']);
 
 function aggExpect(kind: string, params: Readonly<Record<string, unknown>>): Expect {
   if (NUMERIC_AGGS.has(kind)) return 'numeric';
-  if (kind === 'last') return params.type === 'string' ? 'string' : 'numeric';
+  if (TYPED_AGGS.has(kind)) return params.type === 'string' ? 'string' : 'numeric';
+  if (kind === 'mostFrequent') return 'string';
+  if (kind === 'histogram') return params.bins !== undefined ? 'numeric' : 'string';
   return null;
 }
 
@@ -210,8 +214,8 @@ export function checkTopologyFields(plan: TopologyWithSchemas): TopologyFieldPro
         use.source,
         chain,
         'topology-field-not-string',
-        `last(..., { type: 'string' }) reads field "${chain.join('.')}" of source ${use.source}, which is ${describeType(r.type)}, not a string`,
-        `drop { type: 'string' } to keep the last number, or read a string field`,
+        `an aggregation of strings reads field "${chain.join('.')}" of source ${use.source}, which is ${describeType(r.type)}, not a string`,
+        `read a string field, or (first, last, firstK, lastK) drop { type: 'string' } to keep numbers`,
         use.where,
       );
     } else if (use.expect === 'eventTime') {

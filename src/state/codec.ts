@@ -43,6 +43,20 @@ export class ByteWriter {
   }
 
   str(s: string): void {
+    // Keys are mostly short ASCII: copied directly, without an encoder call and its allocation.
+    if (s.length < 64) {
+      this.ensure(s.length + 1);
+      const at = this.pos;
+      this.buf[this.pos++] = s.length;
+      let i = 0;
+      for (; i < s.length; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        this.buf[this.pos++] = c;
+      }
+      if (i === s.length) return;
+      this.pos = at;
+    }
     const bytes = textEncoder.encode(s);
     this.uint(bytes.length);
     this.ensure(bytes.length);
@@ -65,6 +79,11 @@ export class ByteWriter {
 
   bytes(): Uint8Array {
     return this.buf.slice(0, this.pos);
+  }
+
+  /** The bytes written so far without a copy: valid until the next write or reset. */
+  written(): Uint8Array {
+    return this.buf.subarray(0, this.pos);
   }
 
   /** Start over (bytes() copies, so a writer can be reused for many small entries). */
@@ -101,6 +120,15 @@ export class ByteReader {
 
   str(): string {
     const len = this.uint();
+    if (len < 16) {
+      let ascii = '';
+      let i = 0;
+      for (; i < len && this.buf[this.pos + i] < 0x80; i++) ascii += String.fromCharCode(this.buf[this.pos + i]);
+      if (i === len) {
+        this.pos += len;
+        return ascii;
+      }
+    }
     const s = textDecoder.decode(this.buf.subarray(this.pos, this.pos + len));
     this.pos += len;
     return s;

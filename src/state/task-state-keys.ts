@@ -31,6 +31,20 @@ export const timelineEventsPrefix = (p: number, group: string, key: string): str
 export const windowPrefix = (p: number, op: string): string => `p${p}/w/${op}/`;
 export const windowKey = (p: number, op: string, key: string): string => `${windowPrefix(p, op)}${key}`;
 
+/**
+ * A RegroupedTask's entries, beside the origin tasks' under their own prefix r<n>/ so both can
+ * share a store and, live, a changelog layout:
+ *
+ *   r<n>/meta                          watermarks per upstream, sequence (JSON, every checkpoint)
+ *   r<n>/t/<group>/<len>:<key>/h       a regrouped key's timeline head (same encoding as above)
+ *   r<n>/t/<group>/<len>:<key>/e/<ts>  one buffered event
+ *   r<n>/q/<arrival>                   a received message still held below the watermarks
+ */
+export const regroupMetaKey = (r: number): string => `r${r}/meta`;
+export const regroupTimelinePrefix = (r: number, group: string, key: string): string => `r${r}/t/${group}/${entity(key)}/`;
+export const regroupHeldPrefix = (r: number): string => `r${r}/q/`;
+export const regroupHeldKey = (r: number, arrival: number): string => `${regroupHeldPrefix(r)}${arrival.toString(16).padStart(14, '0')}`;
+
 const f64 = new DataView(new ArrayBuffer(8));
 
 /**

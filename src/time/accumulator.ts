@@ -6,8 +6,14 @@
  */
 import type { ByteReader, ByteWriter } from '../state/codec.js';
 
-/** A value fed to an aggregation: what a value function returned, normalised. */
-export type AggValue = number | string | null;
+/** A value fed to an aggregation (what a value function returned, normalised): never a list or map. */
+export type ScalarValue = number | string | null;
+
+/** A map result (histogram): bucket → count, keys in the aggregation's canonical order. */
+export type MapValue = Readonly<Record<string, number>>;
+
+/** What an aggregation returns: a scalar, a list (top k, last k, quantiles...) or a map. */
+export type AggValue = ScalarValue | readonly number[] | readonly string[] | MapValue;
 
 /**
  * Running state of one aggregation. Mutable on purpose: the hot path updates millions of
@@ -29,6 +35,26 @@ export interface Accumulator {
 /** How a window makes the accumulators of one aggregation, and restores them from a checkpoint. */
 export interface AccumulatorFactory {
   readonly removal: 'invertible' | 'front';
+  /**
+   * True when the result follows from the events held, not from the order they were folded
+   * in. A lookback window then stores nothing of the running accumulator in its head and
+   * rebuilds it from its buffered events on restore, so a key's changelog stays one entry per
+   * event however large the aggregate is (sorted values, first values, distinct sets).
+   */
+  readonly rebuildable?: boolean;
   create(): Accumulator;
+  /**
+   * An accumulator that will see removals (a lookback window's running aggregate). Aggregates
+   * that keep less when only added to (k values, one first event, a sketch past its exact
+   * bound) could not undo a removal, so they keep what the window holds here, where its buffer
+   * holds the events anyway. Default: create().
+   */
+  createSliding?(): Accumulator;
   decode(r: ByteReader): Accumulator;
+  /**
+   * Restore a sliding accumulator from its encoding plus the values of the events it holds
+   * (from the window's buffer, in (time, sequence) order), for accumulators that keep those
+   * values beside a fold-order dependent state. Default: decode().
+   */
+  decodeSliding?(r: ByteReader, values: readonly AggValue[]): Accumulator;
 }

@@ -1,5 +1,5 @@
 import type { ByteReader, ByteWriter } from '../state/codec.js';
-import type { Accumulator, AccumulatorFactory, AggValue } from './accumulator.js';
+import type { Accumulator, AccumulatorFactory, AggValue, ScalarValue } from './accumulator.js';
 import { TiledRun, type RawEvents, type TiledWindowSpec } from './tiled-window.js';
 import { windowKernels, type WindowKernels } from './window-kernels.js';
 
@@ -51,6 +51,21 @@ interface WindowRun {
   lo: number;
   accs: Accumulator[];
 }
+
+/** Event columns hold what value functions returned, normalised to scalars: lists and maps are results only. */
+function scalarOf(v: AggValue): ScalarValue {
+  return typeof v === 'object' && v !== null ? null : v;
+}
+
+function slidingAcc(def: AccumulatorFactory): Accumulator {
+  return def.createSliding ? def.createSliding() : def.create();
+}
+
+/** Read tiles per window length in KeyTimeline.readAt. */
+const READ_TILES = 32;
+
+/** Length of a read tile: fixed by the window length alone (whole ms). */
+const readTileSize = (size: number): number => Math.max(1, Math.floor(size / READ_TILES));
 
 /** First index in [from, to) whose time is ≥ x (times are sorted). */
 function lowerBound(times: number[], from: number, to: number, x: number): number {
@@ -109,12 +124,14 @@ export class KeyTimeline implements RawEvents {
   lastBatch = 0;
 
   private readonly kernels: WindowKernels[];
+  /** Per exact window: read tile → its aggregate (readAt only; not persisted, recomputed alike). */
+  private readTiles: Array<Map<number, Accumulator[] | null>> | undefined;
 
   constructor(private readonly layout: TimelineLayout) {
     this.kernels = layout.windows.map(windowKernels);
     this.cols = [];
     for (let c = 0; c < layout.columns; c++) this.cols.push([]);
-    this.runs = layout.windows.map((w) => ({ lo: 0, accs: w.aggs.map((a) => a.def.create()) }));
+    this.runs = layout.windows.map((w) => ({ lo: 0, accs: w.aggs.map((a) => slidingAcc(a.def)) }));
     this.tiled = layout.tiledWindows.map((w) => new TiledRun(w));
   }
 
@@ -197,11 +214,97 @@ export class KeyTimeline implements RawEvents {
     }
   }
 
+  /**
+   * Buffer an event without computing anything: for timelines that are only read with
+   * readAt (a regrouped group's), whose running aggregates stay empty.
+   */
+  insert(t: number, seq: number, vals: readonly AggValue[]): void {
+    const pos = t >= this.clock ? this.times.length : upperBound(this.times, this.start, this.times.length, t);
+    this.times.splice(pos, 0, t);
+    this.seqs.splice(pos, 0, seq);
+    for (let c = 0; c < this.cols.length; c++) this.cols[c].splice(pos, 0, vals[c]);
+    if (t > this.clock) this.clock = t;
+    if (this.readTiles !== undefined) {
+      const windows = this.layout.windows;
+      for (let w = 0; w < windows.length; w++) this.readTiles[w].delete(Math.floor(t / readTileSize(windows[w].size)));
+    }
+  }
+
+  /**
+   * Every exact window's aggregates over the buffered events with time in (qt − W, qt]. The
+   * range is cut at read tiles of W / READ_TILES, fixed by the window alone: the events before
+   * the first whole tile are added one by one in (time, sequence) order, then each whole tile's
+   * aggregate (a fold of its events, cached until an insert lands in it) is merged, then the
+   * events after the last whole tile are added. That decomposition depends on qt, W and the
+   * events held only, so the answer is the same bits whenever it is asked, and costs about
+   * 2W / READ_TILES events plus READ_TILES merges instead of a pass over the window.
+   */
+  readAt(qt: number, out: AggValue[]): void {
+    const end = upperBound(this.times, this.start, this.times.length, qt);
+    const windows = this.layout.windows;
+    this.readTiles ??= windows.map(() => new Map());
+    for (let w = 0; w < windows.length; w++) this.readWindow(w, qt - windows[w].size, qt, end, out);
+  }
+
+  private readWindow(w: number, lo: number, hi: number, end: number, out: AggValue[]): void {
+    const spec = this.layout.windows[w];
+    const h = readTileSize(spec.size);
+    const from = upperBound(this.times, this.start, end, lo);
+    const accs = spec.aggs.map((a) => a.def.create());
+    const first = Math.floor(lo / h) + 1;
+    const last = Math.floor(hi / h) - 1;
+    if (first > last) this.fold(spec, accs, from, end);
+    else {
+      const leftEnd = lowerBound(this.times, from, end, first * h);
+      this.fold(spec, accs, from, leftEnd);
+      for (let k = first; k <= last; k++) {
+        const tile = this.readTile(w, k);
+        if (tile !== null) for (let a = 0; a < accs.length; a++) accs[a].merge(tile[a]);
+      }
+      this.fold(spec, accs, lowerBound(this.times, leftEnd, end, (last + 1) * h), end);
+    }
+    for (let a = 0; a < accs.length; a++) out[spec.aggs[a].out] = accs[a].result();
+  }
+
+  /** The aggregate of the events in read tile k of window w, null when it has none. */
+  private readTile(w: number, k: number): Accumulator[] | null {
+    const cache = this.readTiles![w];
+    const known = cache.get(k);
+    if (known !== undefined) return known;
+    const spec = this.layout.windows[w];
+    const h = readTileSize(spec.size);
+    const n = this.times.length;
+    const i0 = lowerBound(this.times, this.start, n, k * h);
+    const i1 = lowerBound(this.times, i0, n, (k + 1) * h);
+    let tile: Accumulator[] | null = null;
+    if (i1 > i0) {
+      tile = spec.aggs.map((a) => a.def.create());
+      this.fold(spec, tile, i0, i1);
+    }
+    cache.set(k, tile);
+    return tile;
+  }
+
+  private fold(spec: LookbackWindowSpec, accs: Accumulator[], from: number, to: number): void {
+    for (let a = 0; a < accs.length; a++) {
+      const col = spec.aggs[a].column < 0 ? null : this.cols[spec.aggs[a].column];
+      const acc = accs[a];
+      for (let i = from; i < to; i++) acc.add(col === null ? null : col[i], this.times[i], this.seqs[i]);
+    }
+  }
+
   private build(slot: LookbackAggSlot, from: number, to: number): Accumulator {
-    const acc = slot.def.create();
+    const acc = slidingAcc(slot.def);
     const col = slot.column < 0 ? null : this.cols[slot.column];
     for (let i = from; i < to; i++) acc.add(col === null ? null : col[i], this.times[i], this.seqs[i]);
     return acc;
+  }
+
+  private restore(slot: LookbackAggSlot, lo: number, head: ByteReader): Accumulator {
+    const def = slot.def;
+    if (def.rebuildable) return this.build(slot, lo, this.times.length);
+    if (def.decodeSliding === undefined) return def.decode(head);
+    return def.decodeSliding(head, slot.column < 0 ? [] : this.cols[slot.column].slice(lo));
   }
 
   private scan(spec: LookbackWindowSpec, from: number, to: number, out: AggValue[]): void {
@@ -226,7 +329,20 @@ export class KeyTimeline implements RawEvents {
       this.start++;
     }
     for (const run of this.runs) if (run.lo < this.start) run.lo = this.start;
+    if (this.readTiles !== undefined) this.pruneReadTiles();
     if (this.start > 256 && this.start * 2 > n) this.compact();
+  }
+
+  /** Read tiles that begin before the oldest held event can never be whole in a later read. */
+  private pruneReadTiles(): void {
+    const oldest = this.start < this.times.length ? this.times[this.start] : Infinity;
+    const windows = this.layout.windows;
+    for (let w = 0; w < windows.length; w++) {
+      const cache = this.readTiles![w];
+      if (cache.size <= 2 * READ_TILES) continue;
+      const h = readTileSize(windows[w].size);
+      for (const k of [...cache.keys()]) if (k * h < oldest) cache.delete(k);
+    }
   }
 
   private compact(): void {
@@ -254,7 +370,7 @@ export class KeyTimeline implements RawEvents {
     for (let i = this.start; i < this.times.length; i++) {
       if (this.seqs[i] < this.persistedBelow) continue;
       w.reset();
-      for (let c = 0; c < this.cols.length; c++) w.scalar(this.cols[c][i]);
+      for (let c = 0; c < this.cols.length; c++) w.scalar(scalarOf(this.cols[c][i]));
       put(this.times[i], this.seqs[i], w.bytes());
     }
     this.persistedBelow = seqBound;
@@ -273,9 +389,11 @@ export class KeyTimeline implements RawEvents {
       w.f64(this.times[this.start]);
       w.f64(this.seqs[this.start]);
     }
-    for (const run of this.runs) {
+    const windows = this.layout.windows;
+    for (let r = 0; r < this.runs.length; r++) {
+      const run = this.runs[r];
       w.uint(run.lo - this.start);
-      for (const acc of run.accs) acc.encode(w);
+      for (let a = 0; a < run.accs.length; a++) if (!windows[r].aggs[a].def.rebuildable) run.accs[a].encode(w);
     }
     for (const run of this.tiled) run.encode(w);
   }
@@ -308,7 +426,11 @@ export class KeyTimeline implements RawEvents {
       k.seqs.push(seq);
       for (const col of k.cols) col.push(r.scalar());
     }
-    k.runs = layout.windows.map((w) => ({ lo: head.uint(), accs: w.aggs.map((a) => a.def.decode(head)) }));
+    k.runs = layout.windows.map((w) => {
+      const lo = head.uint();
+      if (lo > k.times.length) throw new CorruptTimelineError(`running window starts at event ${lo} of ${k.times.length}`);
+      return { lo, accs: w.aggs.map((a) => k.restore(a, lo, head)) };
+    });
     k.tiled = layout.tiledWindows.map((w) => TiledRun.decode(w, head));
     return k;
   }

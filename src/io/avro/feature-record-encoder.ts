@@ -91,6 +91,8 @@ class AvroWriter {
   }
 }
 
+const DIRECT_TYPES: ReadonlySet<string> = new Set(['int64', 'double', 'string', 'boolean', 'list<double>', 'list<string>', 'map<int64>']);
+
 const isLong = (n: number): boolean => Number.isInteger(n) && n >= -MAX_LONG && n <= MAX_LONG;
 
 export class FeatureRecordEncoder {
@@ -106,7 +108,7 @@ export class FeatureRecordEncoder {
   ) {
     this.fallback = new WireEncoder(featureRecordSchema(output, columns), schemaId);
     this.served = columns.map((column, index) => ({ index, column })).filter((c) => c.column.role !== 'label');
-    this.direct = this.served.every((c) => c.column.type === 'int64' || c.column.type === 'double' || c.column.type === 'string' || c.column.type === 'boolean');
+    this.direct = this.served.every((c) => DIRECT_TYPES.has(c.column.type));
   }
 
   /** The record as avsc sees it (the parity log and the fallback use it). */
@@ -114,7 +116,7 @@ export class FeatureRecordEncoder {
     const value: Record<string, unknown> = { key: head.key, event_time: head.eventTime, partition: head.partition, offset: head.offset };
     for (const { index, column } of this.served) {
       const v = values[index];
-      value[column.name] = v === null ? null : column.type === 'boolean' ? v === 1 : v;
+      value[column.name] = v === null ? null : column.type === 'boolean' ? v === 1 : Array.isArray(v) ? [...v] : typeof v === 'object' ? { ...v } : v;
     }
     return value;
   }
@@ -160,6 +162,38 @@ export class FeatureRecordEncoder {
           w.byte(2);
           w.byte(v);
           break;
+        case 'list<double>':
+        case 'list<string>': {
+          // One block of all items, then the empty block that ends an Avro array (avsc writes the same).
+          const item = column.type === 'list<double>' ? 'number' : 'string';
+          if (!Array.isArray(v) || !v.every((x) => typeof x === item)) return undefined;
+          w.byte(2);
+          if (v.length > 0) {
+            w.long(v.length);
+            for (const x of v) {
+              if (item === 'number') w.double(x as number);
+              else w.string(x as string);
+            }
+          }
+          w.long(0);
+          break;
+        }
+        case 'map<int64>': {
+          // As an array: one block of (key, value) pairs in the object's key order, then the end block.
+          if (typeof v !== 'object' || Array.isArray(v)) return undefined;
+          const entries = Object.entries(v);
+          if (!entries.every(([, x]) => isLong(x))) return undefined;
+          w.byte(2);
+          if (entries.length > 0) {
+            w.long(entries.length);
+            for (const [k, x] of entries) {
+              w.string(k);
+              w.long(x);
+            }
+          }
+          w.long(0);
+          break;
+        }
         default:
           return undefined;
       }

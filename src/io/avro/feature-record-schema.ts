@@ -1,7 +1,16 @@
 import type { ColumnType } from '../../ops/aggregation.js';
 import type { OutputColumn } from '../../engine/outputs.js';
 
-const AVRO_TYPE: Readonly<Record<ColumnType, string>> = { int64: 'long', double: 'double', string: 'string', boolean: 'boolean' };
+/** Lists are Avro arrays (never null inside: aggregations skip null values), histograms Avro maps. */
+const AVRO_TYPE: Readonly<Record<ColumnType, string | object>> = {
+  int64: 'long',
+  double: 'double',
+  string: 'string',
+  boolean: 'boolean',
+  'list<double>': { type: 'array', items: 'double' },
+  'list<string>': { type: 'array', items: 'string' },
+  'map<int64>': { type: 'map', values: 'long' },
+};
 
 function avroName(name: string): string {
   const cleaned = name.replace(/[^A-Za-z0-9_]/g, '_');

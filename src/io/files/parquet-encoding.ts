@@ -155,15 +155,20 @@ export function bitWidthOf(max: number): number {
 }
 
 /**
- * Definition levels of an optional flat column (1 = present), v1 page style: a 4-byte
- * length, then the RLE/bit-packed hybrid at bit width 1.
+ * Repetition or definition levels, v1 page style: a 4-byte length, then the RLE/bit-packed
+ * hybrid at the bit width of the column's maximum level.
  */
-export function writeDefinitionLevels(out: ByteBuf, defs: Uint8Array, n: number): void {
+export function writeLevels(out: ByteBuf, levels: Uint8Array, n: number, bitWidth: number): void {
   out.ensure(4);
   const lengthAt = out.pos;
   out.pos += 4;
-  writeRleHybrid(out, defs, n, 1);
+  writeRleHybrid(out, levels, n, bitWidth);
   out.view.setUint32(lengthAt, out.pos - lengthAt - 4, true);
+}
+
+/** Definition levels of an optional flat column (1 = present). */
+export function writeDefinitionLevels(out: ByteBuf, defs: Uint8Array, n: number): void {
+  writeLevels(out, defs, n, 1);
 }
 
 /** PLAIN DOUBLE values. */

@@ -1,6 +1,7 @@
 /**
  * The Thrift compact-protocol structures the training writer needs: page headers and the file
- * footer (FileMetaData), for flat schemas of primitive columns. Field ids follow parquet.thrift.
+ * footer (FileMetaData), for primitive columns and the LIST / MAP groups of list and map
+ * features. Field ids follow parquet.thrift.
  */
 import { ByteBuf } from './parquet-encoding.js';
 
@@ -151,11 +152,18 @@ export function writeDataPageHeader(out: ByteBuf, h: DataPageHeader): void {
   w.end();
 }
 
+/**
+ * One element of the flattened schema (depth first, as FileMetaData lists it): a leaf with a
+ * physical type, or a group with `children` elements following it.
+ */
 export interface SchemaLeaf {
   readonly name: string;
-  readonly type: PhysicalType;
+  readonly type?: PhysicalType;
   readonly optional: boolean;
-  readonly logical?: 'string' | 'timestamp-ms-utc';
+  /** The repeated level of a LIST or MAP group. */
+  readonly repeated?: boolean;
+  readonly children?: number;
+  readonly logical?: 'string' | 'timestamp-ms-utc' | 'list' | 'map';
 }
 
 export interface ChunkStatistics {
@@ -167,7 +175,8 @@ export interface ChunkStatistics {
 
 export interface ColumnChunkMeta {
   readonly type: PhysicalType;
-  readonly path: string;
+  /** Path of the leaf in the schema: [name] for a flat column, [name, 'list', 'element'] in a list. */
+  readonly path: readonly string[];
   /** Encodings used, in the order they appear. */
   readonly encodings: readonly Encoding[];
   readonly numValues: number;
@@ -194,20 +203,38 @@ export interface FileMeta {
 }
 
 const CONVERTED_UTF8 = 0;
+const CONVERTED_MAP = 1;
+const CONVERTED_LIST = 3;
 const CONVERTED_TIMESTAMP_MILLIS = 9;
+
+/** How many top-level columns a flattened schema has (groups count once, with their subtree). */
+function topLevelCount(schema: readonly SchemaLeaf[]): number {
+  let top = 0;
+  let pending = 0;
+  for (const e of schema) {
+    if (pending === 0) top++;
+    else pending--;
+    pending += e.children ?? 0;
+  }
+  return top;
+}
 
 /** FileMetaData, as Parquet files end with it (without the length and magic). */
 export function writeFileMetaData(out: ByteBuf, meta: FileMeta): void {
   const w = new CompactWriter(out).begin();
   w.i32(1, 2);
   w.list(2, T_STRUCT, meta.schema.length + 1);
-  w.begin().binary(4, 'root').i32(5, meta.schema.length).end();
+  w.begin().binary(4, 'root').i32(5, topLevelCount(meta.schema)).end();
   for (const leaf of meta.schema) {
-    w.begin().i32(1, leaf.type).i32(3, leaf.optional ? 1 : 0).binary(4, leaf.name);
+    w.begin();
+    if (leaf.type !== undefined) w.i32(1, leaf.type);
+    w.i32(3, leaf.repeated ? 2 : leaf.optional ? 1 : 0).binary(4, leaf.name);
+    if (leaf.children !== undefined) w.i32(5, leaf.children);
     if (leaf.logical === 'string') w.i32(6, CONVERTED_UTF8).struct(10).struct(1).end().end();
     else if (leaf.logical === 'timestamp-ms-utc') {
       w.i32(6, CONVERTED_TIMESTAMP_MILLIS).struct(10).struct(8).bool(1, true).struct(2).struct(1).end().end().end().end();
-    }
+    } else if (leaf.logical === 'list') w.i32(6, CONVERTED_LIST).struct(10).struct(3).end().end();
+    else if (leaf.logical === 'map') w.i32(6, CONVERTED_MAP).struct(10).struct(2).end().end();
     w.end();
   }
   w.i64(3, meta.numRows);
@@ -215,7 +242,7 @@ export function writeFileMetaData(out: ByteBuf, meta: FileMeta): void {
     w.listStructs(1, rg.columns, (c) => {
       w.i64(2, c.dictionaryPageOffset ?? c.dataPageOffset);
       w.struct(3);
-      w.i32(1, c.type).listI32(2, c.encodings).listStrings(3, [c.path]).i32(4, 0);
+      w.i32(1, c.type).listI32(2, c.encodings).listStrings(3, c.path).i32(4, 0);
       w.i64(5, c.numValues).i64(6, c.size).i64(7, c.size).i64(9, c.dataPageOffset);
       if (c.dictionaryPageOffset !== undefined) w.i64(11, c.dictionaryPageOffset);
       const s = c.statistics;
@@ -234,6 +261,6 @@ export function writeFileMetaData(out: ByteBuf, meta: FileMeta): void {
   if (meta.keyValue.length > 0) w.listStructs(5, meta.keyValue, (kv) => void w.binary(1, kv.key).binary(2, kv.value));
   w.binary(6, meta.createdBy);
   // ColumnOrder: TypeDefinedOrder for every leaf, so readers trust min/max statistics.
-  w.listStructs(7, meta.schema, () => void w.struct(1).end());
+  w.listStructs(7, meta.schema.filter((e) => e.children === undefined), () => void w.struct(1).end());
   w.end();
 }

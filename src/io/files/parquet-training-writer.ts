@@ -2,7 +2,7 @@ import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSyn
 import { basename, dirname, join } from 'node:path';
 import { ByteBuf } from './parquet-encoding.js';
 import { writeFileMetaData, type RowGroupMeta } from './parquet-thrift.js';
-import { EncodeContext, createColumnBuffer, schemaLeaf, type ColumnSpec } from './training-columns.js';
+import { EncodeContext, createColumnBuffer, schemaElements, type ColumnSpec } from './training-columns.js';
 
 export type { ColumnSpec, ColumnType } from './training-columns.js';
 
@@ -97,7 +97,7 @@ export function createTrainingWriter(options: TrainingWriterOptions): TrainingWr
       const ctx = (encodeContext ??= new EncodeContext());
       ctx.out.pos = 0;
       ctx.fileOffset = fileOffset;
-      const chunks = buffers.map((buffer) => buffer.encode(buffered, ctx));
+      const chunks = buffers.flatMap((buffer) => buffer.encode(buffered, ctx));
       rowGroupMetas.push({ columns: chunks, numRows: buffered, fileOffset, size: ctx.out.pos });
       writeOut(ctx.out.view0());
     } catch (err) {
@@ -152,7 +152,7 @@ export function createTrainingWriter(options: TrainingWriterOptions): TrainingWr
       try {
         const footer = new ByteBuf(1 << 12);
         writeFileMetaData(footer, {
-          schema: columns.map(schemaLeaf),
+          schema: columns.flatMap(schemaElements),
           numRows: rowsWritten,
           rowGroups: rowGroupMetas,
           keyValue: keyValueMetadata({ ...options.metadata?.(), ...kv }),

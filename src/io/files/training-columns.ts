@@ -13,10 +13,12 @@ import {
   writePlainString,
   writeRleHybrid,
 } from './parquet-encoding.js';
+import { ListBuffer, listSchema } from './list-column.js';
+import { MapBuffer, mapSchema } from './map-column.js';
 import { Encoding, PhysicalType, writeDataPageHeader, writeDictionaryPageHeader, type ChunkStatistics, type ColumnChunkMeta, type SchemaLeaf } from './parquet-thrift.js';
 
 /** Column types of training data, each with one fixed Parquet representation. */
-export type ColumnType = 'string' | 'int32' | 'int64' | 'double' | 'boolean' | 'timestamp-ms';
+export type ColumnType = 'string' | 'int32' | 'int64' | 'double' | 'boolean' | 'timestamp-ms' | 'list<double>' | 'list<string>' | 'map<int64>';
 
 export interface ColumnSpec {
   readonly name: string;
@@ -24,8 +26,22 @@ export interface ColumnSpec {
   readonly nullable: boolean;
 }
 
-export function schemaLeaf({ name, type, nullable }: ColumnSpec): SchemaLeaf {
+/** The column's schema elements: one leaf, or a LIST group with its levels. */
+export function schemaElements({ name, type, nullable }: ColumnSpec): SchemaLeaf[] {
   const optional = nullable;
+  switch (type) {
+    case 'list<double>':
+      return listSchema(name, nullable, 'double');
+    case 'list<string>':
+      return listSchema(name, nullable, 'string');
+    case 'map<int64>':
+      return mapSchema(name, nullable);
+    default:
+      return [schemaLeaf(name, type, optional)];
+  }
+}
+
+function schemaLeaf(name: string, type: Exclude<ColumnType, 'list<double>' | 'list<string>' | 'map<int64>'>, optional: boolean): SchemaLeaf {
   switch (type) {
     case 'string':
       return { name, optional, type: PhysicalType.BYTE_ARRAY, logical: 'string' };
@@ -81,8 +97,11 @@ export interface ColumnBuffer {
   append(source: ArrayLike<unknown> | undefined, from: number, count: number, at: number, row: number): void;
   /** Stores `value` at slot `i`; `row` is the file row, for error messages. */
   set(i: number, value: unknown, row: number): void;
-  /** Appends the first `n` slots as one column chunk to `ctx.out`; the buffer is reusable afterwards. */
-  encode(n: number, ctx: EncodeContext): ColumnChunkMeta;
+  /**
+   * Appends the first `n` slots to `ctx.out` as the column's chunks (one per leaf: two for a
+   * map); the buffer is reusable afterwards.
+   */
+  encode(n: number, ctx: EncodeContext): readonly ColumnChunkMeta[];
 }
 
 export function createColumnBuffer(spec: ColumnSpec, capacity: number): ColumnBuffer {
@@ -96,6 +115,11 @@ export function createColumnBuffer(spec: ColumnSpec, capacity: number): ColumnBu
     case 'int64':
     case 'timestamp-ms':
       return new NumberBuffer(spec, capacity);
+    case 'list<double>':
+    case 'list<string>':
+      return new ListBuffer(spec);
+    case 'map<int64>':
+      return new MapBuffer(spec);
   }
 }
 
@@ -145,7 +169,7 @@ function writeChunk(
   out.append(ctx.page.view0());
   return {
     type,
-    path: spec.name,
+    path: [spec.name],
     encodings: dictionary ? [Encoding.PLAIN, Encoding.RLE, Encoding.RLE_DICTIONARY] : [encoding, Encoding.RLE],
     numValues: n,
     size: out.pos - start,
@@ -280,7 +304,7 @@ class NumberBuffer implements ColumnBuffer {
     if (this.defs) this.defs[i] = 1;
   }
 
-  encode(n: number, ctx: EncodeContext): ColumnChunkMeta {
+  encode(n: number, ctx: EncodeContext): readonly ColumnChunkMeta[] {
     const { spec, kind } = this;
     const defs = this.defs;
     const nulls = countNulls(defs, n);
@@ -351,7 +375,7 @@ class NumberBuffer implements ColumnBuffer {
     let statistics: ChunkStatistics = { nullCount: nulls };
     // Min/max of feature values (doubles) hardly ever prune a read; integers keep them.
     if (kind !== 0 && m > 0) statistics = { nullCount: nulls, ...integerMinMax(vals, m, big, kind === 1) };
-    return writeChunk(ctx, spec, type, n, encoding, dictionary, statistics);
+    return [writeChunk(ctx, spec, type, n, encoding, dictionary, statistics)];
   }
 }
 
@@ -428,7 +452,7 @@ class BooleanBuffer implements ColumnBuffer {
     else reject(this.spec, row, value, 'a boolean');
   }
 
-  encode(n: number, ctx: EncodeContext): ColumnChunkMeta {
+  encode(n: number, ctx: EncodeContext): readonly ColumnChunkMeta[] {
     const defs = this.defs;
     const nulls = countNulls(defs, n);
     const m = n - nulls;
@@ -447,7 +471,7 @@ class BooleanBuffer implements ColumnBuffer {
     writePlainBooleans(page, vals, m);
     const statistics: ChunkStatistics =
       m === 0 ? { nullCount: nulls } : { nullCount: nulls, min: Uint8Array.of(trues === m ? 1 : 0), max: Uint8Array.of(trues > 0 ? 1 : 0) };
-    return writeChunk(ctx, this.spec, PhysicalType.BOOLEAN, n, Encoding.PLAIN, undefined, statistics);
+    return [writeChunk(ctx, this.spec, PhysicalType.BOOLEAN, n, Encoding.PLAIN, undefined, statistics)];
   }
 }
 
@@ -495,7 +519,7 @@ class StringBuffer implements ColumnBuffer {
     else reject(this.spec, row, value, 'a string');
   }
 
-  encode(n: number, ctx: EncodeContext): ColumnChunkMeta {
+  encode(n: number, ctx: EncodeContext): readonly ColumnChunkMeta[] {
     const strings = this.values;
     const page = ctx.page;
     page.pos = 0;
@@ -574,7 +598,7 @@ class StringBuffer implements ColumnBuffer {
       }
     }
     const statistics = stringStatistics(dictionary ? entries! : strings, dictionary ? entries!.length : n, nulls);
-    return writeChunk(ctx, this.spec, PhysicalType.BYTE_ARRAY, n, dictionary ? Encoding.RLE_DICTIONARY : Encoding.PLAIN, dictionary, statistics);
+    return [writeChunk(ctx, this.spec, PhysicalType.BYTE_ARRAY, n, dictionary ? Encoding.RLE_DICTIONARY : Encoding.PLAIN, dictionary, statistics)];
   }
 }
 

@@ -9,12 +9,12 @@ import type { ByteReader, ByteWriter } from '../../state/codec.js';
 class CountDistinctAcc implements Accumulator {
   constructor(public counts = new Map<string | number, number>()) {}
   add(v: AggValue): void {
-    if (v === null) return;
+    if (v === null || typeof v === 'object') return;
     const c = this.counts.get(v);
     this.counts.set(v, c === undefined ? 1 : c + 1);
   }
   remove(v: AggValue): void {
-    if (v === null) return;
+    if (v === null || typeof v === 'object') return;
     const c = this.counts.get(v);
     if (c === undefined) return;
     if (c <= 1) this.counts.delete(v);

@@ -1,16 +1,16 @@
-import type { Accumulator, AggValue, AggregationDef, ColumnType } from '../aggregation.js';
+import type { Accumulator, AggValue, AggregationDef, ColumnType, ScalarValue } from '../aggregation.js';
 import type { ByteReader, ByteWriter } from '../../state/codec.js';
 
 /** The non-null value with the greatest (event time, apply sequence). */
 class LastAcc implements Accumulator {
   constructor(
     public n = 0,
-    public value: AggValue = null,
+    public value: ScalarValue = null,
     public t = -Infinity,
     public seq = -1,
   ) {}
   add(v: AggValue, t: number, seq: number): void {
-    if (v === null) return;
+    if (v === null || typeof v === 'object') return;
     this.n++;
     if (t > this.t || (t === this.t && seq > this.seq)) {
       this.value = v;

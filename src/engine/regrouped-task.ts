@@ -1,0 +1,232 @@
+import type { AggValue } from '../ops/aggregation.js';
+import { ByteReader, ByteWriter } from '../state/codec.js';
+import type { BatchOp, StateBackend } from '../state/state-backend.js';
+import { parseEventSuffix, regroupHeldKey, regroupHeldPrefix, regroupMetaKey, regroupTimelinePrefix, STATE_FORMAT } from '../state/task-state-keys.js';
+import { KeyTimeline } from '../time/lookback-window.js';
+import type { GroupProgram, Program } from './program.js';
+import { readRegroupMessage, writeRegroupMessage } from './regroup-codec.js';
+import { timelineChanges } from './timeline-changes.js';
+import type { RegroupAnswer, RegroupMessage, RegroupQuery, RegroupUpdate } from './regroup-messages.js';
+
+/** A received UPDATE or QUERY waiting for every upstream watermark to pass its time. */
+interface Held {
+  readonly msg: RegroupUpdate | RegroupQuery;
+  /** Event time of an update, qt of a query. */
+  readonly time: number;
+  /** Arrival number: names its state entry, never its place in the order. */
+  readonly arrival: number;
+}
+
+interface RegroupMeta {
+  readonly format: number;
+  readonly version: string;
+  readonly partition: number;
+  readonly seq: number;
+  readonly arrivals: number;
+  /** Per upstream, as strings so that ±Infinity survive JSON. */
+  readonly watermarks: readonly string[];
+}
+
+function compareValues(a: readonly AggValue[], b: readonly AggValue[]): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a[i];
+    const y = b[i];
+    if (x === y) continue;
+    const rx = x === null ? 0 : typeof x === 'number' ? 1 : 2;
+    const ry = y === null ? 0 : typeof y === 'number' ? 1 : 2;
+    if (rx !== ry) return rx - ry;
+    if (rx === 1) {
+      if ((x as number) !== (y as number)) return (x as number) < (y as number) ? -1 : 1;
+      // 0 and -0: equal to <, not to a sum's sign; -0 first.
+      return Object.is(x, -0) ? -1 : 1;
+    }
+    return String(x) < String(y) ? -1 : 1;
+  }
+  return a.length - b.length;
+}
+
+const cmp = (a: string | number, b: string | number): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * The order a RegroupedTask applies items in, fixed by the data alone: time, UPDATE before
+ * QUERY (a query at qt sees the updates at qt), then an update's values compared value by
+ * value, then key and group. Updates equal in all of these are interchangeable; queries do not
+ * change state, so their order only fixes the order of answers.
+ */
+export function compareRegroupItems(a: RegroupUpdate | RegroupQuery, b: RegroupUpdate | RegroupQuery): number {
+  const ta = a.kind === 'update' ? a.t : a.qt;
+  const tb = b.kind === 'update' ? b.t : b.qt;
+  if (ta !== tb) return ta < tb ? -1 : 1;
+  if (a.kind !== b.kind) return a.kind === 'update' ? -1 : 1;
+  if (a.kind === 'update' && b.kind === 'update') return compareValues(a.vals, b.vals) || cmp(a.key, b.key) || a.group - b.group;
+  const qa = a as RegroupQuery;
+  const qb = b as RegroupQuery;
+  return cmp(qa.key, qb.key) || qa.group - qb.group || qa.partition - qb.partition || cmp(qa.source, qb.source) || qa.offset - qb.offset || qa.output - qb.output || qa.query - qb.query;
+}
+
+/**
+ * One partition of the regrouped key space (keys hash to it). It receives UPDATEs, QUERYs and
+ * WATERMARKs from every upstream task in any arrival order, holds them, and applies those below
+ * the minimum watermark in compareRegroupItems order: updates go into the key's timeline,
+ * queries read (qt − W, qt] from it and produce an answer. Pure of I/O except through its
+ * StateBackend; the same operator serves replay and live.
+ */
+export class RegroupedTask {
+  private seq = 0;
+  private arrivals = 0;
+  private readonly watermarks: number[];
+  /** Everything below this is applied. */
+  private frontier = -Infinity;
+  private held: Held[] = [];
+  /** Held items with an arrival below this are in the store. */
+  private heldStoredBelow = 0;
+  private heldDeletes: number[] = [];
+  private readonly timelines: Array<Map<string, KeyTimeline>>;
+  private readonly dirty: Array<Set<string>>;
+  private readonly results: AggValue[][];
+  /** Longest lag of any query: a late query reads at most this far below the frontier. */
+  private readonly maxLag: number;
+  private readonly writer = new ByteWriter(256);
+
+  private constructor(
+    private readonly program: Program,
+    readonly partition: number,
+    upstreams: number,
+    private readonly backend: StateBackend,
+    private readonly answer: (a: RegroupAnswer) => void,
+  ) {
+    this.watermarks = new Array<number>(upstreams).fill(-Infinity);
+    this.timelines = program.groups.map(() => new Map());
+    this.dirty = program.groups.map(() => new Set());
+    this.results = program.groups.map((g) => new Array<AggValue>(g.width).fill(null));
+    this.maxLag = program.outputs.reduce((m, o) => o.regroupQueries.reduce((n, q) => Math.max(n, q.lag), m), 0);
+  }
+
+  /** Open regroup partition `partition` fed by `upstreams` origin tasks, restoring its last checkpoint. */
+  static async open(program: Program, partition: number, upstreams: number, backend: StateBackend, answer: (a: RegroupAnswer) => void): Promise<RegroupedTask> {
+    const task = new RegroupedTask(program, partition, upstreams, backend, answer);
+    const [metaBytes] = await backend.getMany([regroupMetaKey(partition)]);
+    if (metaBytes === undefined) return task;
+    const meta = JSON.parse(new TextDecoder().decode(metaBytes)) as RegroupMeta;
+    if (meta.format !== STATE_FORMAT || meta.version !== program.version) {
+      throw new Error(`state of regroup partition ${partition} was written by topology version ${meta.version} (format ${meta.format}), this is ${program.version}: use a new --state`);
+    }
+    if (meta.watermarks.length !== upstreams) throw new Error(`regroup partition ${partition} was fed by ${meta.watermarks.length} upstream tasks, now ${upstreams}: the partition count cannot change under kept state`);
+    task.seq = meta.seq;
+    task.arrivals = meta.arrivals;
+    task.heldStoredBelow = meta.arrivals;
+    meta.watermarks.forEach((w, i) => (task.watermarks[i] = Number(w)));
+    task.frontier = Math.min(...task.watermarks);
+    const prefix = regroupHeldPrefix(partition);
+    for (const [k, v] of await backend.scan(prefix)) {
+      const msg = readRegroupMessage(new ByteReader(v));
+      if (msg.kind === 'watermark') continue;
+      task.held.push({ msg, time: msg.kind === 'update' ? msg.t : msg.qt, arrival: parseInt(k.slice(prefix.length), 16) });
+    }
+    return task;
+  }
+
+  /** Messages held below the watermarks. */
+  get pending(): number {
+    return this.held.length;
+  }
+
+  /** Take messages in arrival order; applies what every upstream's watermark has passed. */
+  async receive(messages: readonly RegroupMessage[]): Promise<void> {
+    for (const m of messages) {
+      if (m.kind === 'watermark') {
+        if (m.upstream >= this.watermarks.length) throw new RangeError(`regroup partition ${this.partition}: watermark of upstream ${m.upstream}, but only ${this.watermarks.length} feed it`);
+        if (m.watermark > this.watermarks[m.upstream]) this.watermarks[m.upstream] = m.watermark;
+      } else this.held.push({ msg: m, time: m.kind === 'update' ? m.t : m.qt, arrival: this.arrivals++ });
+    }
+    await this.release();
+  }
+
+  private async release(): Promise<void> {
+    let w = Infinity;
+    for (const x of this.watermarks) if (x < w) w = x;
+    // Watermarks only grow; a query that arrives below the frontier is released at once (below).
+    this.frontier = w;
+    const ready: Held[] = [];
+    const keep: Held[] = [];
+    for (const h of this.held) (h.time < w ? ready : keep).push(h);
+    if (ready.length === 0) return;
+    this.held = keep;
+    ready.sort((a, b) => compareRegroupItems(a.msg, b.msg));
+    await this.load(ready);
+    const touched = new Set<KeyTimeline>();
+    for (const h of ready) {
+      if (h.arrival < this.heldStoredBelow) this.heldDeletes.push(h.arrival);
+      const m = h.msg;
+      const tl = this.timelines[m.group].get(m.key)!;
+      if (m.kind === 'update') {
+        tl.insert(m.t, this.seq++, m.vals);
+        this.dirty[m.group].add(m.key);
+        touched.add(tl);
+        continue;
+      }
+      const out = this.results[m.group];
+      tl.readAt(m.qt, out);
+      const q = this.program.outputs[m.output].regroupQueries[m.query];
+      this.answer({ partition: m.partition, source: m.source, offset: m.offset, output: m.output, query: m.query, values: q.slots.map((s) => out[s]) });
+    }
+    // A query still on its way reads at qt ≥ its upstream's watermark − its lag ≥ w − maxLag.
+    for (const tl of touched) tl.trim(w - this.maxLag);
+  }
+
+  /** Fetch the timelines a batch of items touches that are not in memory yet. */
+  private async load(ready: readonly Held[]): Promise<void> {
+    const missing: Array<[GroupProgram, string]> = [];
+    for (const { msg } of ready) {
+      const map = this.timelines[msg.group];
+      if (map.has(msg.key)) continue;
+      const g = this.program.groups[msg.group];
+      map.set(msg.key, new KeyTimeline(g.layout));
+      missing.push([g, msg.key]);
+    }
+    if (missing.length === 0) return;
+    const prefixes = missing.map(([g, key]) => regroupTimelinePrefix(this.partition, g.name, key));
+    const heads = await this.backend.getMany(prefixes.map((p) => `${p}h`));
+    for (let i = 0; i < missing.length; i++) {
+      const head = heads[i];
+      if (head === undefined) continue;
+      const [g, key] = missing[i];
+      const events = await this.backend.scan(`${prefixes[i]}e/`);
+      const parts = events.map(([k, v]) => [...parseEventSuffix(k.slice(prefixes[i].length + 2)), new ByteReader(v)] as const);
+      const tl = KeyTimeline.fromParts(g.layout, new ByteReader(head), parts);
+      tl.persistedBelow = this.seq;
+      this.timelines[g.index].set(key, tl);
+    }
+  }
+
+  /** Every state change since the last call, ending with the checkpoint record (see Task.changes). */
+  changes(): BatchOp[] {
+    const ops: BatchOp[] = [];
+    const r = this.partition;
+    const w = this.writer;
+    for (const g of this.program.groups) {
+      for (const key of this.dirty[g.index]) {
+        const prefix = regroupTimelinePrefix(r, g.name, key);
+        timelineChanges(this.timelines[g.index].get(key)!, this.seq, w, `${prefix}e/`, `${prefix}h`, ops);
+      }
+      this.dirty[g.index].clear();
+    }
+    for (const a of this.heldDeletes) ops.push({ type: 'del', key: regroupHeldKey(r, a) });
+    this.heldDeletes = [];
+    for (const h of this.held) {
+      if (h.arrival < this.heldStoredBelow) continue;
+      w.reset();
+      writeRegroupMessage(w, h.msg);
+      ops.push({ type: 'put', key: regroupHeldKey(r, h.arrival), value: w.bytes() });
+    }
+    this.heldStoredBelow = this.arrivals;
+    const meta: RegroupMeta = { format: STATE_FORMAT, version: this.program.version, partition: r, seq: this.seq, arrivals: this.arrivals, watermarks: this.watermarks.map(String) };
+    ops.push({ type: 'put', key: regroupMetaKey(r), value: new TextEncoder().encode(JSON.stringify(meta)) });
+    return ops;
+  }
+
+  async checkpoint(): Promise<void> {
+    await this.backend.write(this.changes());
+  }
+}

@@ -1,0 +1,85 @@
+import type { AggValue } from '../ops/aggregation.js';
+import { fillDerived } from './derived-features.js';
+import type { FeatureRow } from './outputs.js';
+import type { Program } from './program.js';
+import type { PartialRow, RegroupAnswer, RowRef } from './regroup-messages.js';
+
+interface Waiting {
+  readonly row: PartialRow;
+  readonly values: AggValue[];
+  missing: number;
+}
+
+const refId = (r: RowRef): string => `${r.output}|${r.source}|${r.offset}`;
+
+/**
+ * Joins one origin partition's partial rows with the answers of the RegroupedTasks and emits
+ * complete rows (regrouped columns, then derived features) in the order the task emitted the
+ * partial rows: the partition's processing order, as rows without regroupings. Answers may come
+ * in any order, before or after their row.
+ */
+export class RowAssembler {
+  private readonly queue: Waiting[] = [];
+  private head = 0;
+  private readonly byRef = new Map<string, Waiting>();
+  /** Answers that came before their row. */
+  private readonly early = new Map<string, RegroupAnswer[]>();
+
+  constructor(
+    private readonly program: Program,
+    readonly partition: number,
+    private readonly emit: (row: FeatureRow) => void,
+  ) {}
+
+  /** Rows waiting for an answer (or behind one that is). */
+  get pending(): number {
+    return this.queue.length - this.head;
+  }
+
+  row(row: PartialRow): void {
+    const o = this.program.outputs[row.output];
+    const w: Waiting = { row, values: [...row.values], missing: o.regroupQueries.length };
+    const id = refId(row);
+    this.queue.push(w);
+    this.byRef.set(id, w);
+    const early = this.early.get(id);
+    if (early !== undefined) {
+      this.early.delete(id);
+      for (const a of early) this.fill(w, a);
+    }
+    this.flush();
+  }
+
+  answer(a: RegroupAnswer): void {
+    const id = refId(a);
+    const w = this.byRef.get(id);
+    if (w === undefined) {
+      const list = this.early.get(id);
+      if (list === undefined) this.early.set(id, [a]);
+      else list.push(a);
+      return;
+    }
+    this.fill(w, a);
+    this.flush();
+  }
+
+  private fill(w: Waiting, a: RegroupAnswer): void {
+    const columns = this.program.outputs[a.output].regroupQueries[a.query].columns;
+    for (let i = 0; i < columns.length; i++) w.values[columns[i]] = a.values[i];
+    w.missing--;
+  }
+
+  private flush(): void {
+    while (this.head < this.queue.length && this.queue[this.head].missing === 0) {
+      const { row, values } = this.queue[this.head++];
+      this.byRef.delete(refId(row));
+      const o = this.program.outputs[row.output];
+      fillDerived(o, values, row.event);
+      this.emit({ output: o.name, source: row.source, partition: row.partition, offset: row.offset, key: row.key, eventTime: row.eventTime, values, event: row.event });
+    }
+    if (this.head > 4096 && this.head * 2 > this.queue.length) {
+      this.queue.splice(0, this.head);
+      this.head = 0;
+    }
+  }
+}

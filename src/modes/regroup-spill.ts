@@ -1,0 +1,105 @@
+import { join } from 'node:path';
+import { deserialize, serialize } from 'node:v8';
+import type { PartialRow, RegroupMessage, RegroupSinks } from '../engine/regroup-messages.js';
+import { readAggValues, writeAggValues, writeRegroupMessage, writeRowRef } from '../engine/regroup-codec.js';
+import type { Program } from '../engine/program.js';
+import { kafkaPartition } from '../io/partitioning.js';
+import { ByteReader, ByteWriter } from '../state/codec.js';
+import { SpillReader, SpillWriter } from './spill-file.js';
+
+/**
+ * Replay's shuffle for regroupings, on disk. Pass 1 (origin tasks) writes, per origin
+ * partition P, its messages for regroup partition R to `m-R-from-P.bin` and its partial rows to
+ * `rows-P.bin`; pass 2 writes the answers of regroup partition R for P to `a-P-from-R.bin`.
+ * One writer per file, so worker threads never share one.
+ */
+export const messageFile = (dir: string, regroup: number, origin: number): string => join(dir, `m-${regroup}-from-${origin}.bin`);
+export const rowFile = (dir: string, origin: number): string => join(dir, `rows-${origin}.bin`);
+export const answerFile = (dir: string, origin: number, regroup: number): string => join(dir, `a-${origin}-from-${regroup}.bin`);
+
+/** Regroup partition of a key: Kafka's murmur2 partitioner, as a repartition topic with that many partitions would place it. */
+export const regroupPartition = (key: string, partitions: number): number => kafkaPartition(key, partitions);
+
+const EMPTY = new Uint8Array(0);
+const NO_EVENT: Readonly<Record<string, unknown>> = Object.freeze({});
+
+/** Pass 1's RegroupSinks for one origin partition. */
+export class OriginSpill implements RegroupSinks {
+  private readonly messages: SpillWriter[];
+  private readonly rows: SpillWriter;
+  private readonly w = new ByteWriter(256);
+  private watermark = -Infinity;
+  private readonly needsEvent: readonly boolean[];
+
+  constructor(
+    dir: string,
+    program: Program,
+    private readonly origin: number,
+    private readonly partitions: number,
+  ) {
+    this.messages = Array.from({ length: partitions }, (_, r) => new SpillWriter(messageFile(dir, r, origin)));
+    this.rows = new SpillWriter(rowFile(dir, origin));
+    this.needsEvent = program.outputs.map((o) => o.labelJoin !== undefined || o.derived.some(([, fn]) => fn.length !== 1));
+  }
+
+  private send(r: number, m: RegroupMessage): void {
+    this.w.reset();
+    writeRegroupMessage(this.w, m);
+    this.messages[r].write(this.w.written());
+  }
+
+  update(u: Parameters<RegroupSinks['update']>[0]): void {
+    this.send(regroupPartition(u.key, this.partitions), u);
+  }
+
+  query(q: Parameters<RegroupSinks['query']>[0]): void {
+    this.send(regroupPartition(q.key, this.partitions), q);
+  }
+
+  partialRow(row: PartialRow): void {
+    this.w.reset();
+    writePartialRow(this.w, row);
+    this.rows.write(this.w.written());
+    // The event crosses only when the assembler needs it: a label join, or a derived feature
+    // that takes it (a second parameter). v8's serializer keeps bigint, Date and -0 as they were.
+    this.rows.write(this.needsEvent[row.output] ? serialize(row.event) : EMPTY);
+  }
+
+  /** After each batch: tell every regroup partition how far this task has come. */
+  watermarkAt(watermark: number): void {
+    if (!(watermark > this.watermark)) return;
+    this.watermark = watermark;
+    for (let r = 0; r < this.partitions; r++) this.send(r, { kind: 'watermark', upstream: this.origin, watermark });
+  }
+
+  close(): void {
+    for (const m of this.messages) m.close();
+    this.rows.close();
+  }
+}
+
+function writePartialRow(w: ByteWriter, row: PartialRow): void {
+  writeRowRef(w, row);
+  w.str(row.key);
+  w.f64(row.eventTime);
+  writeAggValues(w, row.values);
+}
+
+/** The next partial row of a rows file, or undefined at its end. */
+export function readPartialRow(reader: SpillReader): PartialRow | undefined {
+  const frame = reader.next();
+  if (frame === undefined) return undefined;
+  const r = new ByteReader(frame);
+  // Read in the order writePartialRow wrote (writeRowRef first); no object spread on this path.
+  const partition = r.uint();
+  const source = r.str();
+  const offset = r.uint();
+  const output = r.uint();
+  const key = r.str();
+  const eventTime = r.f64();
+  const values = readAggValues(r);
+  const eventFrame = reader.next();
+  if (eventFrame === undefined) throw new Error(`${reader.path}: partial row without its event frame; the spill file is incomplete`);
+  const event = eventFrame.length === 0 ? NO_EVENT : (deserialize(eventFrame) as Record<string, unknown>);
+  return { partition, source, offset, output, key, eventTime, values, event };
+}

@@ -1,0 +1,158 @@
+import { existsSync } from 'node:fs';
+import type { InputRange } from '../engine/input.js';
+import { buildProgram, type Program } from '../engine/program.js';
+import { readRegroupAnswer, readRegroupMessage, writeRegroupAnswer } from '../engine/regroup-codec.js';
+import type { RegroupMessage } from '../engine/regroup-messages.js';
+import { RegroupedTask } from '../engine/regrouped-task.js';
+import { RowAssembler } from '../engine/row-assembler.js';
+import type { TrainingFileSummary } from '../io/files/parquet-training-writer.js';
+import type { CompiledPlan } from '../plan/compile.js';
+import { ByteReader, ByteWriter } from '../state/codec.js';
+import { MemoryBackend } from '../state/state-backend.js';
+import { loadLabelIndexes, type LabelIndex } from './label-index.js';
+import { openReplayInput } from './open-replay-input.js';
+import { answerFile, messageFile, readPartialRow, rowFile } from './regroup-spill.js';
+import type { ReplayInputSpec } from './replay-input.js';
+import { SpillReader, SpillWriter } from './spill-file.js';
+import { TrainingSink, trainingMetadata } from './training-sink.js';
+
+/**
+ * Passes 2 and 3 of a replay with regroupings (pass 1 is the origin tasks of
+ * replay-partitions.ts, spilling through OriginSpill):
+ *   2. each regroup partition's RegroupedTask reads the messages every origin partition sent it
+ *      and writes its answers per origin partition;
+ *   3. each origin partition's RowAssembler joins its partial rows with their answers and
+ *      writes the training Parquet as the training sink always does.
+ */
+
+/** Messages read from one upstream before looking at the others: keeps upstreams close in time, so little is held. */
+const CHUNK = 4096;
+
+/** Pass 2 for regroup partition `r` of `partitions` (as many as origin partitions). */
+export async function answerRegroupPartition(program: Program, dir: string, r: number, partitions: number): Promise<void> {
+  const writers = Array.from({ length: partitions }, (_, p) => new SpillWriter(answerFile(dir, p, r)));
+  const w = new ByteWriter(256);
+  try {
+    // The replay's state is not kept: a regrouped task's store matters live, where it is changelogged.
+    const task = await RegroupedTask.open(program, r, partitions, new MemoryBackend(), (a) => {
+      w.reset();
+      writeRegroupAnswer(w, a);
+      writers[a.partition].write(w.written());
+    });
+    const readers = Array.from({ length: partitions }, (_, p) => (existsSync(messageFile(dir, r, p)) ? new SpillReader(messageFile(dir, r, p)) : undefined));
+    const watermark = new Array<number>(partitions).fill(-Infinity);
+    const ended = (p: number): RegroupMessage => ({ kind: 'watermark', upstream: p, watermark: Infinity });
+    // Origin partitions without input never send anything: they are done from the start.
+    await task.receive(readers.flatMap((reader, p) => (reader === undefined ? [ended(p)] : [])));
+    try {
+      for (;;) {
+        // The upstream furthest behind goes next; ties by number, so the reading order is fixed too.
+        let p = -1;
+        for (let i = 0; i < partitions; i++) if (readers[i] !== undefined && (p < 0 || watermark[i] < watermark[p])) p = i;
+        if (p < 0) break;
+        const reader = readers[p]!;
+        const batch: RegroupMessage[] = [];
+        for (let i = 0; i < CHUNK; i++) {
+          const frame = reader.next();
+          if (frame === undefined) {
+            batch.push(ended(p));
+            reader.close();
+            readers[p] = undefined;
+            break;
+          }
+          const m = readRegroupMessage(new ByteReader(frame));
+          if (m.kind === 'watermark') watermark[p] = m.watermark;
+          batch.push(m);
+        }
+        await task.receive(batch);
+      }
+    } finally {
+      for (const reader of readers) reader?.close();
+    }
+    if (task.pending > 0) throw new Error(`regroup partition ${r}: ${task.pending} messages still held after every upstream ended`);
+  } finally {
+    for (const writer of writers) writer.close();
+  }
+}
+
+/** Pass 3 for origin partition `p`: its complete rows into `training`. */
+export function assembleOriginPartition(program: Program, dir: string, p: number, partitions: number, training: TrainingSink): void {
+  if (!existsSync(rowFile(dir, p))) return;
+  const assembler = new RowAssembler(program, p, (row) => training.feature(row));
+  const rows = new SpillReader(rowFile(dir, p));
+  const answers: Array<SpillReader | undefined> = Array.from({ length: partitions }, (_, r) => new SpillReader(answerFile(dir, p, r)));
+  // Answers come roughly in time order from each regroup partition, as rows do: reading a
+  // chunk of each whenever the oldest row waits keeps the early answers few.
+  const readAnswers = (): boolean => {
+    let any = false;
+    for (let r = 0; r < partitions; r++) {
+      const reader = answers[r];
+      if (reader === undefined) continue;
+      any = true;
+      for (let i = 0; i < CHUNK; i++) {
+        const frame = reader.next();
+        if (frame === undefined) {
+          reader.close();
+          answers[r] = undefined;
+          break;
+        }
+        assembler.answer(readRegroupAnswer(new ByteReader(frame)));
+      }
+    }
+    return any;
+  };
+  try {
+    for (let row = readPartialRow(rows); row !== undefined; row = readPartialRow(rows)) {
+      assembler.row(row);
+      while (assembler.pending > 0 && readAnswers());
+    }
+    while (readAnswers());
+    if (assembler.pending > 0) throw new Error(`origin partition ${p}: ${assembler.pending} rows never got their regrouped features; the spill files in ${dir} are incomplete`);
+  } finally {
+    rows.close();
+    for (const reader of answers) reader?.close();
+  }
+}
+
+export interface RegroupedPassOptions {
+  readonly plan: CompiledPlan;
+  readonly input: ReplayInputSpec;
+  readonly out: string;
+  readonly spillDir: string;
+  readonly partitions: number;
+  /** Input ranges pass 1 read, for the training files' metadata. */
+  readonly inputRanges: readonly InputRange[];
+  /** This thread's share of the partitions; all when absent. */
+  readonly partitionFilter?: (partition: number) => boolean;
+}
+
+/** Pass 2 for this thread's regroup partitions. */
+export async function answerRegroupPartitions(opts: RegroupedPassOptions): Promise<void> {
+  const program = buildProgram(opts.plan);
+  const mine = opts.partitionFilter ?? (() => true);
+  for (let r = 0; r < opts.partitions; r++) if (mine(r)) await answerRegroupPartition(program, opts.spillDir, r, opts.partitions);
+}
+
+/** Pass 3 for this thread's origin partitions: the training files of outputs with regrouped features. */
+export async function assembleOriginPartitions(opts: RegroupedPassOptions): Promise<TrainingFileSummary[]> {
+  const { plan } = opts;
+  const program = buildProgram(plan);
+  const mine = opts.partitionFilter ?? (() => true);
+  let labels = new Map<string, LabelIndex>();
+  if (program.outputs.some((o) => o.labelJoin !== undefined)) {
+    const input = await openReplayInput(plan, program, opts.input, () => false);
+    try {
+      labels = await loadLabelIndexes(plan, program, input);
+    } finally {
+      await input.close();
+    }
+  }
+  const training = new TrainingSink(opts.out, program, trainingMetadata(plan, opts.inputRanges), labels);
+  try {
+    for (let p = 0; p < opts.partitions; p++) if (mine(p)) assembleOriginPartition(program, opts.spillDir, p, opts.partitions, training);
+  } catch (e) {
+    training.abort();
+    throw e;
+  }
+  return training.close();
+}

@@ -1,0 +1,32 @@
+import type { AggNode } from '../dsl/nodes.js';
+import type { CompiledPlan } from './compile.js';
+
+function unboundedState(a: AggNode): string | null {
+  if (a.kind === 'countDistinct' && a.params.exactUpTo === undefined) {
+    return 'countDistinct keeps every distinct value of its window in state (one entry each, per key); declare countDistinct(fn, { exactUpTo: n }) to bound it (a HyperLogLog answers above n)';
+  }
+  if (a.kind === 'mostFrequent') return 'mostFrequent keeps a count per distinct value of its window in state (per key)';
+  if (a.kind === 'histogram' && a.params.maxCategories !== undefined) {
+    return 'histogram with maxCategories keeps a count per distinct category of its window in state (per key); declare categories: [...] to bound it';
+  }
+  return null;
+}
+
+/** What `plan` points out without refusing: aggregations whose state grows with the data. */
+export function planWarnings(plan: CompiledPlan): string[] {
+  const t = plan.topology;
+  const out: string[] = [];
+  for (const o of [...t.outputs].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    for (const [n, f] of [...o.features].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      const w = f.kind === 'lookback' ? unboundedState(f.agg) : null;
+      if (w !== null) out.push(`feature ${o.name}.${n}: ${w}`);
+    }
+  }
+  for (const wo of [...t.windowOutputs].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    for (const [n, a] of [...wo.aggs].sort(([x], [y]) => (x < y ? -1 : 1))) {
+      const w = unboundedState(a);
+      if (w !== null) out.push(`window ${wo.name}.${n}: ${w}`);
+    }
+  }
+  return out;
+}

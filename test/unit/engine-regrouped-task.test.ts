@@ -1,0 +1,304 @@
+/**
+ * Regrouped features in the engine (DESIGN.md, "Regrouping and features across entities"):
+ * origin Tasks send UPDATEs, QUERYs and watermarks; RegroupedTasks answer; RowAssemblers join.
+ * Expectations come from plain loops over the generated events (lateness decided by the
+ * source's rule, windows by their definition), never from the engine. The RegroupedTask must
+ * answer bit for bit the same whatever the arrival order across upstreams, the batch sizes and
+ * a restart from its store.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { topology } from '../../src/dsl/index.js';
+import type { InputRecord } from '../../src/engine/input.js';
+import type { FeatureRow } from '../../src/engine/outputs.js';
+import { buildProgram, type Program } from '../../src/engine/program.js';
+import type { PartialRow, RegroupAnswer, RegroupMessage } from '../../src/engine/regroup-messages.js';
+import { RegroupedTask } from '../../src/engine/regrouped-task.js';
+import { RowAssembler } from '../../src/engine/row-assembler.js';
+import { Task } from '../../src/engine/task.js';
+import { kafkaPartition } from '../../src/io/partitioning.js';
+import { compilePlan } from '../../src/plan/compile.js';
+import { aggregationFor } from '../../src/ops/aggregation-registry.js';
+import { MemoryBackend } from '../../src/state/state-backend.js';
+import { KeyTimeline, type TimelineLayout } from '../../src/time/lookback-window.js';
+import { assertClose, collectingSinks, exact } from '../helpers/engine.js';
+import { Rng } from '../helpers/prng.js';
+
+const HERE = fileURLToPath(import.meta.url);
+const M = 60_000;
+const T0 = Date.UTC(2024, 0, 1);
+const GRACE = 10 * M;
+const ORIGINS = 3;
+const REGROUPS = 2;
+
+type Txn = { card_id: string; merchant_id: string; amount: number; event_time: number };
+
+const regroupTopology = topology('regroup-test', (t) => {
+  const txns = t.source<Txn>('txns', {
+    schema: '../../schemas/card_transaction.avsc',
+    key: (x) => x.card_id,
+    eventTime: (x) => x.event_time,
+    grace: '10m',
+    late: 'drop',
+  });
+  const card = txns.groupBy('card', (x) => x.card_id);
+  const merchant = txns.regroupBy('merchant', (x) => x.merchant_id);
+  txns.features(
+    'f',
+    {
+      card_n_1h: card.lookback('1h').count(),
+      m_n_1h: merchant.lookback('1h', { asOf: '5m' }).count(),
+      m_sum_1h: merchant.lookback('1h', { asOf: '5m' }).sum((x) => x.amount),
+      m_last_1h: merchant.lookback('1h', { asOf: '5m' }).last((x) => x.amount),
+      m_mean_30m: merchant.lookback('30m', { asOf: '2m' }).mean((x) => x.amount),
+      m_max_1h: merchant.lookback('1h', { asOf: '5m' }).max((x) => x.amount),
+      m_cards_1h: merchant.lookback('1h', { asOf: '5m' }).countDistinct((x) => x.card_id),
+      m_std_1h: merchant.lookback('1h', { asOf: '5m' }).stddev((x) => x.amount),
+    },
+    { derive: { m_n_minus_card: (v) => v.m_n_1h - v.card_n_1h } },
+  );
+  return {};
+});
+
+// A type alias (not an interface) so that it is assignable to the engine's SourceValue record type.
+type Event = Txn & { readonly partition: number; readonly offset: number };
+
+/**
+ * Events per origin partition: times on a coarse grid (so one merchant gets several events at
+ * the same instant, with different amounts) and out of order by up to 15 minutes (so some are
+ * later than the 10-minute grace).
+ */
+function generate(seed: number, perPartition: number): Event[][] {
+  const rng = new Rng(seed);
+  return Array.from({ length: ORIGINS }, (_, p) => {
+    const events: Event[] = [];
+    let clock = T0;
+    for (let offset = 0; offset < perPartition; offset++) {
+      clock += rng.int(0, 2) * M;
+      const t = clock - (rng.chance(0.2) ? rng.int(0, 15) * M : 0);
+      events.push({
+        card_id: `c${p}-${rng.int(0, 5)}`,
+        merchant_id: `m${rng.int(0, 4)}`,
+        amount: rng.int(1, 999) / 100,
+        event_time: t,
+        partition: p,
+        offset,
+      });
+    }
+    return events;
+  });
+}
+
+interface OriginOutput {
+  /** Per regroup partition: the messages this origin sent it, in order. */
+  readonly messages: RegroupMessage[][];
+  readonly rows: PartialRow[];
+}
+
+/** Run one origin partition through a Task in batches, sending a watermark after each. */
+async function runOrigin(program: Program, events: readonly Event[], rng: Rng): Promise<OriginOutput> {
+  const out: OriginOutput = { messages: Array.from({ length: REGROUPS }, () => []), rows: [] };
+  const route = (m: RegroupMessage & { key: string }): void => void out.messages[kafkaPartition(m.key, REGROUPS)].push(m);
+  const { sinks } = collectingSinks();
+  const task = await Task.open(program, events[0].partition, new MemoryBackend(), {
+    ...sinks,
+    regroup: { update: route, query: route, partialRow: (r) => out.rows.push({ ...r, values: [...r.values] }) },
+  });
+  let last = -Infinity;
+  for (let i = 0; i < events.length; ) {
+    const n = rng.int(1, 40);
+    const records: InputRecord[] = events.slice(i, i + n).map((e) => ({ offset: e.offset, value: e }));
+    i += n;
+    await task.process({ source: 'txns', partition: events[0].partition, records });
+    if (task.regroupWatermark > last) {
+      last = task.regroupWatermark;
+      for (const list of out.messages) list.push({ kind: 'watermark', upstream: events[0].partition, watermark: last });
+    }
+  }
+  await task.endOfInput('txns');
+  return out;
+}
+
+const answerId = (a: { partition: number; offset: number; output: number; query: number }): string => `${a.partition}/${a.offset}/${a.output}/${a.query}`;
+
+/**
+ * Feed regroup partition r the upstream streams interleaved at random (each upstream's own
+ * order kept, as a Kafka partition keeps it) in random batch sizes, optionally reopening the
+ * task from its store once midway. Every upstream ends with watermark +∞.
+ */
+async function answerPartition(program: Program, r: number, streams: ReadonlyArray<readonly RegroupMessage[]>, rng: Rng, restartAt?: number): Promise<Map<string, RegroupAnswer>> {
+  const answers = new Map<string, RegroupAnswer>();
+  const collect = (a: RegroupAnswer): void => {
+    const id = answerId(a);
+    assert.ok(!answers.has(id), `answer ${id} emitted twice`);
+    answers.set(id, a);
+  };
+  const backend = new MemoryBackend();
+  let task = await RegroupedTask.open(program, r, ORIGINS, backend, collect);
+  const queues = streams.map((s, p) => [...s, { kind: 'watermark', upstream: p, watermark: Infinity } as RegroupMessage]);
+  const heads = queues.map(() => 0);
+  let sent = 0;
+  let restarted = false;
+  for (;;) {
+    const open = queues.map((_, p) => p).filter((p) => heads[p] < queues[p].length);
+    if (open.length === 0) break;
+    const p = rng.pick(open);
+    const n = rng.int(1, 50);
+    const batch = queues[p].slice(heads[p], heads[p] + n);
+    heads[p] += batch.length;
+    await task.receive(batch);
+    sent += batch.length;
+    if (restartAt !== undefined && !restarted && sent >= restartAt) {
+      // Crash right after a checkpoint: a new task from the store continues where it was.
+      restarted = true;
+      await task.checkpoint();
+      task = await RegroupedTask.open(program, r, ORIGINS, backend, collect);
+    }
+  }
+  assert.equal(task.pending, 0);
+  if (restartAt !== undefined) assert.ok(restarted, 'the restart happened');
+  return answers;
+}
+
+interface Expected {
+  m_max_1h: number | null;
+  m_cards_1h: number;
+  m_std_1h: number | null;
+  m_n_1h: number;
+  m_sum_1h: number;
+  m_last_1h: number | null;
+  m_mean_30m: number | null;
+}
+
+/** The accepted events of each origin partition, by the source's lateness rule (plain loop). */
+function accepted(events: readonly Event[]): Event[] {
+  let streamTime = -Infinity;
+  return events.filter((e) => {
+    if (e.event_time < streamTime - GRACE) return false;
+    streamTime = Math.max(streamTime, e.event_time);
+    return true;
+  });
+}
+
+/**
+ * By the definition: the merchant's accepted events with time in (t − L − W, t − L]; last is
+ * the amount of the latest one. Equal-time updates are applied in ascending order of their
+ * value columns, which come in the order the plan first reads them (features sorted by name:
+ * m_cards_1h reads card_id, then the others amount), so a tie goes to the largest
+ * (card_id, amount).
+ */
+function expectedFor(all: readonly Event[], e: Event): Expected {
+  const inWindow = (lag: number, w: number): Event[] => all.filter((x) => x.merchant_id === e.merchant_id && x.event_time > e.event_time - lag - w && x.event_time <= e.event_time - lag);
+  const h = inWindow(5 * M, 60 * M);
+  const half = inWindow(2 * M, 30 * M);
+  let lastEvent: Event | undefined;
+  const later = (x: Event, y: Event): boolean =>
+    x.event_time !== y.event_time ? x.event_time > y.event_time : x.card_id !== y.card_id ? x.card_id > y.card_id : x.amount > y.amount;
+  for (const x of h) if (!lastEvent || later(x, lastEvent)) lastEvent = x;
+  const mean = h.reduce((s, x) => s + x.amount, 0) / h.length;
+  return {
+    m_max_1h: h.length === 0 ? null : Math.max(...h.map((x) => x.amount)),
+    m_cards_1h: new Set(h.map((x) => x.card_id)).size,
+    // Two-pass sample standard deviation, a different algorithm from the engine's Welford.
+    m_std_1h: h.length < 2 ? null : Math.sqrt(h.reduce((s, x) => s + (x.amount - mean) ** 2, 0) / (h.length - 1)),
+    m_n_1h: h.length,
+    m_sum_1h: h.reduce((s, x) => s + x.amount, 0),
+    m_last_1h: lastEvent?.amount ?? null,
+    m_mean_30m: half.length === 0 ? null : half.reduce((s, x) => s + x.amount, 0) / half.length,
+  };
+}
+
+async function pipeline(seed: number, perPartition: number) {
+  const plan = compilePlan(regroupTopology, HERE);
+  const program = buildProgram(plan);
+  const events = generate(seed, perPartition);
+  const rng = new Rng(seed + 1);
+  const origins: OriginOutput[] = [];
+  for (const list of events) origins.push(await runOrigin(program, list, rng));
+  const streams = (r: number): RegroupMessage[][] => origins.map((o) => o.messages[r]);
+  return { program, events, origins, streams };
+}
+
+test('regrouped features equal a brute-force computation over all accepted events, and rows assemble in order', async () => {
+  const { program, events, origins, streams } = await pipeline(7, 400);
+  const answers = new Map<string, RegroupAnswer>();
+  for (let r = 0; r < REGROUPS; r++) for (const [k, a] of await answerPartition(program, r, streams(r), new Rng(100 + r))) answers.set(k, a);
+
+  const all = events.flatMap(accepted);
+  assert.ok(all.length < ORIGINS * 400, 'some events are late (so lateness is exercised)');
+  const f = program.outputs[0];
+  const col = (name: string): number => f.columns.findIndex((c) => c.name === name);
+  let rows = 0;
+  let ties = 0;
+  for (let p = 0; p < ORIGINS; p++) {
+    const assembled: FeatureRow[] = [];
+    const assembler = new RowAssembler(program, p, (row) => assembled.push({ ...row, values: [...row.values] }));
+    // Answers first, then rows: the assembler takes them in any order.
+    for (const a of answers.values()) if (a.partition === p) assembler.answer(a);
+    for (const row of origins[p].rows) assembler.row(row);
+    assert.equal(assembler.pending, 0);
+    assert.deepEqual(assembled.map((r) => r.offset), accepted(events[p]).map((e) => e.offset), 'one row per accepted event, in offset order');
+    for (const row of assembled) {
+      const e = events[p][row.offset];
+      const want = expectedFor(all, e);
+      const got = (name: string): unknown => row.values[col(name)];
+      assert.equal(got('m_n_1h'), want.m_n_1h, `m_n_1h of ${p}/${row.offset}`);
+      assertClose(got('m_sum_1h'), want.m_sum_1h, `m_sum_1h of ${p}/${row.offset}`, 1e-9);
+      assert.equal(got('m_last_1h'), want.m_last_1h, `m_last_1h of ${p}/${row.offset}`);
+      assertClose(got('m_mean_30m'), want.m_mean_30m, `m_mean_30m of ${p}/${row.offset}`, 1e-9);
+      assert.equal(got('m_max_1h'), want.m_max_1h, `m_max_1h of ${p}/${row.offset}`);
+      assert.equal(got('m_cards_1h'), want.m_cards_1h, `m_cards_1h of ${p}/${row.offset}`);
+      assertClose(got('m_std_1h'), want.m_std_1h, `m_std_1h of ${p}/${row.offset}`, 1e-9);
+      assert.equal(got('m_n_minus_card'), want.m_n_1h - (got('card_n_1h') as number), 'derived features see the regrouped values');
+      if (all.filter((x) => x.merchant_id === e.merchant_id && x.event_time === e.event_time).length > 1) ties++;
+      rows++;
+    }
+  }
+  assert.equal(rows, all.length);
+  assert.ok(ties > 50, `equal-time events of one merchant occur (${ties})`);
+});
+
+test('a RegroupedTask answers bit for bit the same for any arrival order, batch sizes and a restart from its store', async () => {
+  const { program, streams } = await pipeline(11, 300);
+  const signature = (answers: Map<string, RegroupAnswer>): string[] => [...answers].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, a]) => `${k}=${a.values.map(exact).join(',')}`);
+  for (let r = 0; r < REGROUPS; r++) {
+    const reference = signature(await answerPartition(program, r, streams(r), new Rng(1)));
+    assert.ok(reference.length > 100);
+    for (let seed = 2; seed < 14; seed++) {
+      const total = streams(r).reduce((n, s) => n + s.length, 0);
+      const restartAt = seed % 2 === 0 ? new Rng(seed).int(1, total) : undefined;
+      const got = signature(await answerPartition(program, r, streams(r), new Rng(seed), restartAt));
+      assert.deepEqual(got, reference, `regroup partition ${r}, arrival seed ${seed}${restartAt === undefined ? '' : `, restart after ${restartAt} messages`}`);
+    }
+  }
+});
+
+test('KeyTimeline.readAt: a read after an insert into an already-read tile sees the insert', () => {
+  const W = 64 * M;
+  const layout: TimelineLayout = {
+    windows: [{ size: W, includeCurrent: false, aggs: [{ def: aggregationFor({ kind: 'count', params: {} }), column: -1, out: 0 }] }],
+    tiledWindows: [],
+    columns: 0,
+    sinceLast: [],
+    maxWindow: W,
+  };
+  const tl = new KeyTimeline(layout);
+  let seq = 0;
+  const times: number[] = [];
+  const insert = (t: number): void => {
+    tl.insert(t, seq++, []);
+    times.push(t);
+  };
+  const countAt = (qt: number): number => times.filter((t) => t > qt - W && t <= qt).length;
+  for (let t = 0; t < 200 * M; t += 3 * M) insert(t);
+  const out: Array<number | null> = [null];
+  const qt = 150 * M + 7;
+  tl.readAt(qt, out as never);
+  assert.equal(out[0], countAt(qt));
+  // Behind the reads: lands in a tile the read above folded whole.
+  insert(120 * M + 1);
+  insert(120 * M + 2);
+  tl.readAt(qt, out as never);
+  assert.equal(out[0], countAt(qt), 'the cached tile was refreshed');
+});
