@@ -32,6 +32,11 @@ export function murmur3(bytes: Uint8Array, seed: number): number {
       h ^= k;
   }
   h ^= bytes.length;
+  return fmix32(h);
+}
+
+/** murmur3's 32-bit finaliser: every input bit affects every output bit. */
+export function fmix32(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
