@@ -3,12 +3,16 @@
  * path as `skewless backfill`. Prints events/s and peak RSS. Not part of `npm test`.
  *   npm run bench            (runs 3 times, prints each and the median)
  *   npm run bench -- --runs 5 --partitions 8
+ * Then the same number of runs of the baseline (bench/flights-baseline.ts: one tight loop over
+ * the same file computing the same 8 features with typed arrays, no framework), and the ratio
+ * skewless / baseline of the medians, measured in the same process (the machines are noisy).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { replayFiles } from '../src/modes/replay-files.js';
+import { flightsBaseline } from './flights-baseline.js';
 import { loadTopology } from '../src/plan/load-topology.js';
 
 const root = resolve(fileURLToPath(import.meta.url), '../..');
@@ -41,3 +45,16 @@ clearInterval(sampler);
 rates.sort((a, b) => a - b);
 const median = rates[Math.floor(rates.length / 2)];
 process.stdout.write(`median ${Math.round(median).toLocaleString('en-US')} events/s over ${runs} runs, peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB (floor: 300,000 events/s, < 1.5 GB)\n`);
+
+const baseline: number[] = [];
+for (let r = 0; r < runs; r++) {
+  const b = await flightsBaseline(input);
+  baseline.push(b.events / b.seconds);
+  process.stdout.write(`baseline run ${r + 1}: ${b.events.toLocaleString('en-US')} flights in ${b.seconds.toFixed(2)} s = ${Math.round(b.events / b.seconds).toLocaleString('en-US')} events/s (checksum ${b.checksum.toFixed(0)})\n`);
+}
+baseline.sort((a, b) => a - b);
+const baselineMedian = baseline[Math.floor(baseline.length / 2)];
+process.stdout.write(
+  `baseline median ${Math.round(baselineMedian).toLocaleString('en-US')} events/s (one thread, read included, no framework); ` +
+    `skewless / baseline ${(median / baselineMedian).toFixed(2)} (target ≥ 1.0 with 2 worker threads)\n`,
+);
