@@ -20,7 +20,7 @@ import { KafkaConnection } from '../io/kafka/kafka-connection.js';
 import { kafkaErrorText } from '../io/kafka/kafka-retry.js';
 import { formatCount } from '../io/number-format.js';
 import { TaskFencedError } from '../io/kafka/task-producer.js';
-import { EVENT_TIME_TOPIC_CONFIGS } from '../io/kafka/topic-limits.js';
+import { EVENT_TIME_TOPIC_CONFIGS, retentionWarnings } from '../io/kafka/topic-limits.js';
 import { LiveParityLog } from '../parity/parity-log.js';
 import type { CompiledPlan } from '../plan/compile.js';
 import { MetricsRegistry } from '../serve/metrics.js';
@@ -175,6 +175,9 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
   const changelog = changelogTopic(groupId, plan.version);
   await cluster.ensureTopic(changelog, partitions, CHANGELOG_CONFIGS);
   const outputTopicNames = [...features.map((f) => f.topic), ...windows.map((w) => w.topic), late, deadLetters, ...(parityLog ? [parityLog.topic] : [])];
+  const limits = await cluster.topicLimits(outputTopicNames);
+  // Topics skewless creates keep records for good; ones that existed before may not.
+  for (const warning of retentionWarnings(limits)) log(warning);
   const collector = await RecordCollector.open({
     registry,
     features,
@@ -184,7 +187,7 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
     version: plan.version,
     topology: plan.topology.name,
     parityLog,
-    limits: await cluster.topicLimits(outputTopicNames),
+    limits,
   });
 
   const storeContext: TaskStoreContext = {

@@ -68,3 +68,26 @@ export async function topicLimits(conn: KafkaConnection, topics: readonly string
   }
   return out;
 }
+
+/** retention.ms as people write it: the largest whole unit. */
+function retentionText(ms: number): string {
+  for (const [size, unit] of [[86_400_000, 'd'], [3_600_000, 'h'], [60_000, 'm'], [1000, 's']] as const) if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  return `${ms} ms`;
+}
+
+/**
+ * One line per output topic that deletes by record age: skewless stamps output records with
+ * their event time, so outputs of events older than the topic's retention.ms (a bootstrap of
+ * last year's history, a backfill of late data) are deleted as soon as their segment rolls.
+ */
+export function retentionWarnings(limits: ReadonlyMap<string, TopicLimits>): string[] {
+  const out: string[] = [];
+  for (const [topic, l] of [...limits].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+    if (!Number.isFinite(l.retentionMs)) continue;
+    out.push(
+      `skewless: warning: output topic ${topic} deletes records older than retention.ms ${retentionText(l.retentionMs)} by their timestamp, and skewless stamps records with event time: ` +
+        `outputs of older events are deleted at once; set retention.ms=-1 on the topic (and bound it with retention.bytes) to keep them`,
+    );
+  }
+  return out;
+}
