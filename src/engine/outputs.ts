@@ -7,6 +7,13 @@ export interface OutputColumn {
   readonly role: 'feature' | 'derived' | 'label';
 }
 
+/** A column's value as every output writes it: the engine holds booleans as 1 / 0. */
+export function outputValue(v: AggValue, c: OutputColumn): unknown {
+  if (v === null) return null;
+  if (c.type === 'boolean') return v === 1;
+  return v;
+}
+
 /** One per-event feature vector. `values` follow the output's columns. */
 export interface FeatureRow {
   readonly output: string;

@@ -1,7 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AggValue } from '../ops/aggregation.js';
-import type { FeatureRow, OutputColumn, WindowRowOut } from '../engine/outputs.js';
+import { outputValue, type FeatureRow, type OutputColumn, type WindowRowOut } from '../engine/outputs.js';
 import type { OutputProgram, Program, WindowOpProgram } from '../engine/program.js';
 import { createTrainingWriter, type ColumnSpec, type TrainingFileSummary, type TrainingWriter } from '../io/files/parquet-training-writer.js';
 import type { InputRange } from '../engine/input.js';
@@ -53,12 +52,6 @@ class ColumnBuffer {
     this.writer.appendColumns(this.cols, this.n);
     this.reset();
   }
-}
-
-function toParquetValue(v: AggValue, c: OutputColumn): unknown {
-  if (v === null) return null;
-  if (c.type === 'boolean') return v === 1;
-  return v;
 }
 
 /**
@@ -146,7 +139,7 @@ export class TrainingSink {
     c.partition.push(row.partition);
     c.offset.push(row.offset);
     const ordered = b.ordered;
-    for (let i = 0; i < o.columns.length; i++) ordered[i].push(toParquetValue(row.values[i], o.columns[i]));
+    for (let i = 0; i < o.columns.length; i++) ordered[i].push(outputValue(row.values[i], o.columns[i]));
     if (o.labelJoin) {
       const idx = this.labels.get(row.output)!;
       const id = o.labelJoin.on(row.event);
@@ -170,7 +163,7 @@ export class TrainingSink {
     c.partition.push(row.partition);
     c.final.push(row.final);
     const ordered = b.ordered;
-    for (let i = 0; i < w.columns.length; i++) ordered[i].push(toParquetValue(row.values[i], w.columns[i]));
+    for (let i = 0; i < w.columns.length; i++) ordered[i].push(outputValue(row.values[i], w.columns[i]));
     c._version.push(this.program.version);
     b.rowDone();
   }

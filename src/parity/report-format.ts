@@ -3,15 +3,13 @@
  * style for both, counts with thousands separators, measured values to 4 significant digits,
  * and never so few digits that two different values read the same.
  */
+import { formatCount, formatPercent } from '../io/number-format.js';
 import { numericBinRanges, type Bins } from './bins.js';
 import type { ParityValue } from './parity-log.js';
 import type { DifferenceQuantiles, FeatureType } from './row-compare.js';
 
-/** A count: 6780 → "6,780". */
-export const formatCount = (n: number): string => n.toLocaleString('en-US');
-
-/** A share as a percentage with one decimal: 0.6821 → "68.2%". */
-export const formatPercent = (x: number): string => `${(x * 100).toFixed(1)}%`;
+// Counts and shares as every human-facing output writes them.
+export { formatCount, formatPercent };
 
 /**
  * A measured number to `digits` significant digits: thousands separators below 1e9, exponent

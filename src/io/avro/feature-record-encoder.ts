@@ -8,7 +8,7 @@
  * are written with Buffer.write, so a lone surrogate becomes U+FFFD (valid UTF-8; avsc would
  * write bytes a strict reader refuses).
  */
-import type { OutputColumn } from '../../engine/outputs.js';
+import { outputValue, type OutputColumn } from '../../engine/outputs.js';
 import type { AggValue } from '../../ops/aggregation.js';
 import { featureRecordSchema } from './feature-record-schema.js';
 import { WireEncoder, type EncodeResult } from './wire-encoder.js';
@@ -115,8 +115,9 @@ export class FeatureRecordEncoder {
   value(head: FeatureVectorHead, values: readonly AggValue[]): Record<string, unknown> {
     const value: Record<string, unknown> = { key: head.key, event_time: head.eventTime, partition: head.partition, offset: head.offset };
     for (const { index, column } of this.served) {
-      const v = values[index];
-      value[column.name] = v === null ? null : column.type === 'boolean' ? v === 1 : Array.isArray(v) ? [...v] : typeof v === 'object' ? { ...v } : v;
+      // Lists and maps are copied so the record shares nothing with the engine's values.
+      const v = outputValue(values[index], column);
+      value[column.name] = Array.isArray(v) ? [...v] : typeof v === 'object' && v !== null ? { ...v } : v;
     }
     return value;
   }

@@ -5,7 +5,7 @@
  * its size limit) become dead letters here, with the reason, instead of failing every retry
  * of the batch.
  */
-import type { DeadLetter, FeatureRow, LateRecord, OutputColumn, TaskSinks, WindowRowOut } from '../../engine/outputs.js';
+import { outputValue, type DeadLetter, type OutputColumn, type FeatureRow, type LateRecord, type TaskSinks, type WindowRowOut } from '../../engine/outputs.js';
 import { featureRecordSchema, windowRecordSchema } from '../../io/avro/feature-record-schema.js';
 import type { SchemaRegistryPort } from '../../io/avro/registry-client.js';
 import { FeatureRecordEncoder } from '../../io/avro/feature-record-encoder.js';
@@ -13,7 +13,6 @@ import { WireEncoder } from '../../io/avro/wire-encoder.js';
 import type { TaskRecord } from '../../io/kafka/task-producer.js';
 import type { TopicLimits } from '../../io/kafka/topic-limits.js';
 import type { OutgoingMessage } from '../../io/kafka/topic-producer.js';
-import type { AggValue } from '../../ops/aggregation.js';
 import type { LiveParityLog } from '../../parity/parity-log.js';
 import { formatEventTime } from '../../time/event-time.js';
 
@@ -34,12 +33,6 @@ export const deadLetterTopic = (prefix: string): string => `${prefix}-dead-lette
 
 /** Timestamp bounds at or above this are no bound (Kafka's Long.MAX_VALUE read as a JS number). */
 const UNBOUNDED = 2 ** 62;
-
-function columnValue(v: AggValue, c: OutputColumn): unknown {
-  if (v === null) return null;
-  if (c.type === 'boolean') return v === 1;
-  return v;
-}
 
 /** Where one task's records collect between commits. */
 export interface RecordBuffer {
@@ -176,7 +169,7 @@ export class RecordCollector {
       window: (r: WindowRowOut) => {
         const e = this.windows.get(r.output)!;
         const value: Record<string, unknown> = { key: r.key, window_start: r.windowStart, window_end: r.windowEnd, partition: r.partition, final: r.final };
-        e.columns.forEach((c, i) => (value[c.name] = columnValue(r.values[i], c)));
+        e.columns.forEach((c, i) => (value[c.name] = outputValue(r.values[i], c)));
         const enc = e.encoder.encode(value);
         if (enc.error !== undefined) throw new Error(`window output ${r.output}: ${enc.error}`);
         this.push(buf(), e.topic, { key: r.key, value: enc.bytes, partition: r.partition, timestamp: r.windowEnd, headers }, r.output, r.windowEnd);
