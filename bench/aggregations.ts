@@ -49,6 +49,10 @@ const AGGS: Record<string, (a: Builder) => unknown> = {
   'quantiles([.5, .9, .99])': (a) => a.quantiles((x) => x.amount, [0.5, 0.9, 0.99]),
   'histogram (8 bins)': (a) => a.histogram((x) => x.amount, { bins: [0, 1, 2, 5, 10, 20, 50, 100, 1000] }),
   'histogram (maxCategories 5)': (a) => a.histogram((x) => x.merchant_id, { maxCategories: 5 }),
+  'sumBy (5 categories)': (a) => a.sumBy((x) => x.amount, { by: (x) => x.merchant_id, categories: ['m1', 'm2', 'm3', 'm4', 'm5'] }),
+  'meanBy (5 categories)': (a) => a.meanBy((x) => x.amount, { by: (x) => x.merchant_id, categories: ['m1', 'm2', 'm3', 'm4', 'm5'] }),
+  'countBy (5 categories)': (a) => a.countBy({ by: (x) => x.merchant_id, categories: ['m1', 'm2', 'm3', 'm4', 'm5'] }),
+  'sumBy (maxCategories 5)': (a) => a.sumBy((x) => x.amount, { by: (x) => x.merchant_id, maxCategories: 5 }),
 };
 
 function program(name: string, shape: 'lookback' | 'tumbling'): Program {

@@ -8,9 +8,11 @@ export type UserFn = (...args: any[]) => unknown;
 
 /**
  * Column types of feature outputs; they map 1:1 onto Parquet and Avro types (lists: Parquet
- * LIST and Avro array; map<int64>: Parquet MAP and Avro map of string keys to longs).
+ * LIST and Avro array; map<int64>: Parquet MAP and Avro map of string keys to longs;
+ * map<double>: Parquet MAP with optional double values and Avro map of ["null", "double"],
+ * null being the mean of an empty bucket).
  */
-export type ColumnType = 'int64' | 'double' | 'string' | 'boolean' | 'list<double>' | 'list<string>' | 'map<int64>';
+export type ColumnType = 'int64' | 'double' | 'string' | 'boolean' | 'list<double>' | 'list<string>' | 'map<int64>' | 'map<double>';
 
 export type LatePolicy = 'drop' | 'sideOutput';
 export type TimeUnit = 'ms' | 'seconds' | 'minutes' | 'hours' | 'days';
@@ -64,11 +66,16 @@ export type AggKind =
   | 'topK'
   | 'bottomK'
   | 'mostFrequent'
-  | 'histogram';
+  | 'histogram'
+  | 'countBy'
+  | 'sumBy'
+  | 'meanBy';
 
 export interface AggNode {
   readonly kind: AggKind;
   readonly value?: UserFn;
+  /** The category of an event for the bucketed aggregations (countBy, sumBy, meanBy). */
+  readonly by?: UserFn;
   readonly params: Readonly<Record<string, string | number | boolean>>;
 }
 

@@ -92,11 +92,40 @@ function sketchBounds(opts: { exactUpTo?: number; relativeError?: number }, what
   return { exactUpTo: checkBound(opts.exactUpTo ?? 1000, what), relativeError };
 }
 
+/** Which categories a map result lists: declared ones, or a bound on the most frequent. */
+export type CategoryBound = { readonly categories: readonly string[] } | { readonly maxCategories: number };
+
+/** The category function and category bound of a bucketed aggregation (countBy, sumBy, meanBy). */
+export type BucketOptions<V> = { readonly by: (v: V) => string | null | undefined } & CategoryBound;
+
+function categoryParams(opts: { categories?: readonly string[]; maxCategories?: number }, what: string): AggNode['params'] {
+  if (opts.categories !== undefined) {
+    const c = opts.categories;
+    if (!Array.isArray(c) || c.length === 0 || new Set(c).size !== c.length || c.includes('other') || !c.every((x) => typeof x === 'string')) {
+      throw new Error(`${what}: categories must be distinct strings, at least one, and not "other" (the bucket of everything else)`);
+    }
+    return { categories: JSON.stringify(c) };
+  }
+  return { maxCategories: checkK(opts.maxCategories!, `${what} maxCategories`) };
+}
+
+function bucketParams<V>(opts: BucketOptions<V> | undefined, what: string): AggNode['params'] {
+  if (opts === undefined || typeof opts.by !== 'function') throw new Error(`${what}: give the category function as { by: (x) => x.<field>, categories: [...] } or { by, maxCategories: n }`);
+  const o = opts as { categories?: readonly string[]; maxCategories?: number };
+  if ((o.categories === undefined) === (o.maxCategories === undefined)) throw new Error(`${what}: declare exactly one of categories (strings) or maxCategories (a bound)`);
+  return categoryParams(o, what);
+}
+
+function checkValue<F>(value: F, what: string): F {
+  if (typeof value !== 'function') throw new Error(`${what}: the first argument is the value function, e.g. (x) => x.amount`);
+  return value;
+}
+
 /** The aggregations, shared by lookback windows and tumbling/hopping/session windows. */
 export class AggBuilder<V, Out> {
   constructor(private readonly wrap: (agg: AggNode) => unknown) {}
-  private make<R>(kind: AggNode['kind'], value?: UserFn, params: AggNode['params'] = {}): Out & { __value?: R } {
-    return this.wrap({ kind, value, params }) as Out & { __value?: R };
+  private make<R>(kind: AggNode['kind'], value?: UserFn, params: AggNode['params'] = {}, by?: UserFn): Out & { __value?: R } {
+    return this.wrap(by === undefined ? { kind, value, params } : { kind, value, params, by }) as Out & { __value?: R };
   }
   /** Number of events (or of non-null values of `value`). */
   count(value?: (v: V) => unknown): Out & { __value?: number } {
@@ -202,14 +231,31 @@ export class AggBuilder<V, Out> {
       if (e.length < 2 || !e.every((x, i) => Number.isFinite(x) && (i === 0 || x > e[i - 1]))) throw new Error(`histogram: bins must be at least 2 finite, increasing edges (got [${e.join(', ')}])`);
       return this.make<unknown>('histogram', value, { bins: e.join(',') });
     }
-    if (opts.categories !== undefined) {
-      const c = opts.categories;
-      if (c.length === 0 || new Set(c).size !== c.length || c.includes('other') || !c.every((x) => typeof x === 'string')) {
-        throw new Error('histogram: categories must be distinct strings, at least one, and not "other" (the bucket of everything else)');
-      }
-      return this.make<unknown>('histogram', value, { categories: JSON.stringify(c) });
-    }
-    return this.make<unknown>('histogram', value, { maxCategories: checkK(opts.maxCategories!, 'histogram maxCategories') });
+    return this.make<unknown>('histogram', value, categoryParams(opts, 'histogram'));
+  }
+  /**
+   * Events per category, as a map: `by` gives an event's category (null: the event is skipped);
+   * with `value`, only events whose value is not null count. The categories listed are the
+   * declared `categories`, or the `maxCategories` with the most events in the window (equal
+   * counts in ascending string order); every declared one is listed (zeros included) and
+   * "other", always last, counts the rest.
+   */
+  countBy(opts: BucketOptions<V>): Out & { __value?: Record<string, number> };
+  countBy(value: (v: V) => unknown, opts: BucketOptions<V>): Out & { __value?: Record<string, number> };
+  countBy(a: UserFn | BucketOptions<V>, b?: BucketOptions<V>): Out & { __value?: unknown } {
+    const [value, opts] = typeof a === 'function' ? [a, b] : [undefined, a];
+    return this.make<unknown>('countBy', value, bucketParams(opts, 'countBy'), opts!.by);
+  }
+  /**
+   * The sum of `value` per category (0 for an empty bucket), as a map: categories and "other"
+   * as in countBy, ranked by their non-null values. A Neumaier-compensated sum per bucket.
+   */
+  sumBy(value: Num<V>, opts: BucketOptions<V>): Out & { __value?: Record<string, number> } {
+    return this.make<Record<string, number>>('sumBy', checkValue(value, 'sumBy'), bucketParams(opts, 'sumBy'), opts.by);
+  }
+  /** The mean of `value` per category, null for an empty bucket; categories and "other" as in sumBy. */
+  meanBy(value: Num<V>, opts: BucketOptions<V>): Out & { __value?: Record<string, number | null> } {
+    return this.make<Record<string, number | null>>('meanBy', checkValue(value, 'meanBy'), bucketParams(opts, 'meanBy'), opts.by);
   }
   /** The non-null value of the earliest event (by event time, then processing order). */
   first(value: Num<V>): Out & { __value?: number | null };

@@ -1,6 +1,7 @@
-import type { FeatureNode, LabelJoinNode, SourceNode, TimeUnit, UserFn, WindowOutputNode } from '../dsl/nodes.js';
+import type { AggNode, FeatureNode, LabelJoinNode, SourceNode, TimeUnit, UserFn, WindowOutputNode } from '../dsl/nodes.js';
 import type { AggregationDef, ColumnType } from '../ops/aggregation.js';
 import { aggregationFor } from '../ops/aggregation-registry.js';
+import { categorizedColumn } from '../ops/aggregations/bucketed.js';
 import { functionFingerprint } from '../plan/function-fingerprint.js';
 import type { CompiledPlan } from '../plan/compile.js';
 import type { LookbackAggSlot, LookbackWindowSpec, TiledWindowSpec, TimelineLayout } from '../time/lookback-window.js';
@@ -108,9 +109,13 @@ class GroupAssembler {
   private readonly slotIds = new Map<string, number>();
   width = 0;
 
-  column(fn: UserFn | undefined): number {
-    if (!fn) return -1;
-    const id = functionFingerprint(fn);
+  /** The value column an aggregation reads (−1 for count()); a bucketed one reads (category, value) pairs. */
+  column(agg: AggNode): number {
+    if (agg.by !== undefined) return this.addColumn(`by/${functionFingerprint(agg.by)}/${agg.value ? functionFingerprint(agg.value) : ''}`, categorizedColumn(agg.by, agg.value));
+    return agg.value ? this.addColumn(functionFingerprint(agg.value), agg.value) : -1;
+  }
+
+  private addColumn(id: string, fn: UserFn): number {
     const i = this.valueIds.indexOf(id);
     if (i >= 0) return i;
     this.valueIds.push(id);
@@ -130,7 +135,7 @@ class GroupAssembler {
       return out;
     }
     const def = aggregationFor(f.agg);
-    const column = this.column(f.agg.value);
+    const column = this.column(f.agg);
     const id = `lb/${f.size}/${f.includeCurrent}/${f.tile}/${def.kind}/${JSON.stringify(def.params)}/${column}`;
     const known = this.slotIds.get(id);
     if (known !== undefined) return known;
@@ -205,7 +210,7 @@ export function buildProgram(plan: CompiledPlan): Program {
       return {
         name: w.name,
         node: w,
-        aggs: aggs.map(([, a]) => ({ def: aggregationFor(a), column: asm.column(a.value) })),
+        aggs: aggs.map(([, a]) => ({ def: aggregationFor(a), column: asm.column(a) })),
         columns: aggs.map(([name, a]) => ({ name, type: aggregationFor(a).resultType, role: 'feature' as const })),
       };
     });

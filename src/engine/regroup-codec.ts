@@ -1,4 +1,4 @@
-import type { AggValue } from '../ops/aggregation.js';
+import { Categorized, type AggValue } from '../ops/aggregation.js';
 import { ByteReader, ByteWriter } from '../state/codec.js';
 import type { RegroupAnswer, RegroupMessage, RowRef } from './regroup-messages.js';
 
@@ -15,6 +15,10 @@ const WATERMARK = 3;
 const SCALAR = 0;
 const LIST = 1;
 const MAP = 2;
+/** A bucketed aggregation's (category, number) event value. */
+const PAIR = 3;
+/** A map with null values (meanBy): values as scalars. */
+const NULLABLE_MAP = 4;
 
 /** Values are scalars or, as results of some aggregations, lists or maps: a tag, then the value. */
 export function writeAggValues(w: ByteWriter, values: readonly AggValue[]): void {
@@ -24,17 +28,23 @@ export function writeAggValues(w: ByteWriter, values: readonly AggValue[]): void
     if (v === null || typeof v !== 'object') {
       w.uint(SCALAR);
       w.scalar(v);
+    } else if (v instanceof Categorized) {
+      w.uint(PAIR);
+      w.str(v.category);
+      w.scalar(v.value);
     } else if (Array.isArray(v)) {
       w.uint(LIST);
       w.uint(v.length);
       for (const x of v as ReadonlyArray<number | string>) w.scalar(x);
     } else {
-      const entries = Object.entries(v as Readonly<Record<string, number>>);
-      w.uint(MAP);
+      const entries = Object.entries(v as Readonly<Record<string, number | null>>);
+      const nullable = entries.some(([, x]) => x === null);
+      w.uint(nullable ? NULLABLE_MAP : MAP);
       w.uint(entries.length);
       for (const [k, x] of entries) {
         w.str(k);
-        w.f64(x);
+        if (nullable) w.scalar(x);
+        else w.f64(x!);
       }
     }
   }
@@ -50,9 +60,13 @@ export function readAggValues(r: ByteReader): AggValue[] {
       const list: Array<number | string | null> = [];
       for (let j = r.uint(); j > 0; j--) list.push(r.scalar());
       values[i] = list as AggValue;
+    } else if (tag === PAIR) {
+      const category = r.str();
+      const x = r.scalar();
+      values[i] = new Categorized(category, typeof x === 'number' ? x : null);
     } else {
-      const map: Record<string, number> = {};
-      for (let j = r.uint(); j > 0; j--) map[r.str()] = r.f64();
+      const map: Record<string, number | null> = {};
+      for (let j = r.uint(); j > 0; j--) map[r.str()] = tag === NULLABLE_MAP ? (r.scalar() as number | null) : r.f64();
       values[i] = map as AggValue;
     }
   }

@@ -5,6 +5,7 @@ import { boundedCountDistinctAgg } from './aggregations/bounded-count-distinct.j
 import { countDistinctAgg } from './aggregations/count-distinct.js';
 import { extremeAgg } from './aggregations/extreme.js';
 import { lastAgg } from './aggregations/last.js';
+import { bucketedAgg, type BucketedSpec } from './aggregations/bucketed.js';
 import { histogramAgg } from './aggregations/histogram.js';
 import { momentsAgg } from './aggregations/moments.js';
 import { mostFrequentAgg } from './aggregations/most-frequent.js';
@@ -55,5 +56,11 @@ export function aggregationFor(a: AggNode): AggregationDef {
       if (a.params.bins !== undefined) return histogramAgg({ bins: String(a.params.bins).split(',').map(Number) });
       if (a.params.categories !== undefined) return histogramAgg({ categories: JSON.parse(String(a.params.categories)) as string[] });
       return histogramAgg({ maxCategories: Number(a.params.maxCategories) });
+    case 'countBy':
+    case 'sumBy':
+    case 'meanBy': {
+      const spec: BucketedSpec = a.params.categories !== undefined ? { categories: JSON.parse(String(a.params.categories)) as string[] } : { maxCategories: Number(a.params.maxCategories) };
+      return bucketedAgg(a.kind === 'countBy' ? 'count' : a.kind === 'sumBy' ? 'sum' : 'mean', spec, a.value !== undefined);
+    }
   }
 }

@@ -102,6 +102,7 @@ const FEATURE_TYPE: Readonly<Record<ColumnType, FeatureType>> = {
   'list<double>': 'string',
   'list<string>': 'string',
   'map<int64>': 'string',
+  'map<double>': 'string',
 };
 
 /** A list or map as text that is equal exactly when the values are (maps: keys sorted, as Parquet and Avro may order them differently). */

@@ -31,7 +31,9 @@ const byFirst = <T extends readonly [string, unknown]>(a: T, b: T): number => (a
 
 function aggJson(a: AggNode): Json {
   const def = aggregationFor(a);
-  return { kind: a.kind, semver: def.semver, params: { ...a.params }, value: a.value ? functionFingerprint(a.value) : null };
+  const json = { kind: a.kind, semver: def.semver, params: { ...a.params }, value: a.value ? functionFingerprint(a.value) : null };
+  // Only bucketed aggregations have a category function: the others keep the form (and version) they had.
+  return a.by === undefined ? json : { ...json, by: functionFingerprint(a.by) };
 }
 
 function featureJson(f: FeatureNode): Json {

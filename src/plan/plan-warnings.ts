@@ -6,8 +6,10 @@ function unboundedState(a: AggNode): string | null {
     return 'countDistinct keeps every distinct value of its window in state (one entry each, per key); declare countDistinct(fn, { exactUpTo: n }) to bound it (a HyperLogLog answers above n)';
   }
   if (a.kind === 'mostFrequent') return 'mostFrequent keeps a count per distinct value of its window in state (per key)';
-  if (a.kind === 'histogram' && a.params.maxCategories !== undefined) {
-    return 'histogram with maxCategories keeps a count per distinct category of its window in state (per key); declare categories: [...] to bound it';
+  const bucketed = a.kind === 'histogram' || a.kind === 'countBy' || a.kind === 'sumBy' || a.kind === 'meanBy';
+  if (bucketed && a.params.maxCategories !== undefined) {
+    const what = a.kind === 'histogram' || a.kind === 'countBy' ? 'a count' : 'a sum and count';
+    return `${a.kind} with maxCategories keeps ${what} per distinct category of its window in state (per key); declare categories: [...] to bound it`;
   }
   return null;
 }

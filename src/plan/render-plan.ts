@@ -6,7 +6,7 @@ function feature(f: FeatureNode): string {
   if (f.kind === 'sinceLast') return `timeSinceLast(${f.unit}) by ${f.group}`;
   const incl =
     (f.includeCurrent ? ', including current' : '') + (f.tile > 0 ? `, tiles of ${formatDuration(f.tile)}` : '') + (f.asOf !== undefined ? `, as of t − ${formatDuration(f.asOf)}` : '');
-  return `${f.agg.kind}${f.agg.value ? '(value)' : '()'} over lookback ${formatDuration(f.size)}${incl} by ${f.group}`;
+  return `${f.agg.kind}${f.agg.value ? '(value)' : '()'}${f.agg.by ? ' per category' : ''} over lookback ${formatDuration(f.size)}${incl} by ${f.group}`;
 }
 
 function shape(w: WindowShape): string {

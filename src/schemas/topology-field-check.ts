@@ -49,7 +49,7 @@ export interface FnUse {
   readonly expect: Expect;
 }
 
-const NUMERIC_AGGS = new Set(['sum', 'mean', 'min', 'max', 'stddev', 'variance', 'skewness', 'kurtosis', 'quantile', 'quantiles', 'topK', 'bottomK']);
+const NUMERIC_AGGS = new Set(['sum', 'mean', 'min', 'max', 'stddev', 'variance', 'skewness', 'kurtosis', 'quantile', 'quantiles', 'topK', 'bottomK', 'sumBy', 'meanBy']);
 /** Aggregations of a number, or of a string with { type: 'string' }. */
 const TYPED_AGGS = new Set(['first', 'last', 'firstK', 'lastK']);
 const MILLIS_LOGICAL = new Set(['timestamp-millis', 'local-timestamp-millis']);
@@ -89,8 +89,10 @@ export function functionUses(t: TopologyNode): FnUse[] {
   for (const o of t.outputs) {
     const src = recordSource(o.stream);
     for (const [name, f] of o.features) {
-      if (f.kind !== 'lookback' || !f.agg.value) continue;
-      add(recordSource(groupStream.get(f.group) ?? ''), `feature ${name} (${f.agg.kind})`, f.agg.value, aggExpect(f.agg.kind, f.agg.params));
+      if (f.kind !== 'lookback') continue;
+      const fsrc = recordSource(groupStream.get(f.group) ?? '');
+      add(fsrc, `feature ${name} (${f.agg.kind})`, f.agg.value, aggExpect(f.agg.kind, f.agg.params));
+      add(fsrc, `the category of feature ${name} (${f.agg.kind})`, f.agg.by);
     }
     for (const [name, fn] of o.derived) add(src, `derived feature ${name}`, fn, null, 1); // (vector, event) => ...
     for (const [name, l] of o.labels) add(src, `label ${name}`, l.fn);
@@ -102,7 +104,8 @@ export function functionUses(t: TopologyNode): FnUse[] {
   for (const w of t.windowOutputs) {
     const src = recordSource(groupStream.get(w.group) ?? '');
     for (const [name, a] of w.aggs) {
-      if (a.value) add(src, `window ${w.name}.${name} (${a.kind})`, a.value, aggExpect(a.kind, a.params));
+      add(src, `window ${w.name}.${name} (${a.kind})`, a.value, aggExpect(a.kind, a.params));
+      add(src, `the category of window ${w.name}.${name} (${a.kind})`, a.by);
     }
   }
   return uses;

@@ -4,6 +4,8 @@
  */
 
 const textEncoder = new TextEncoder();
+/** Tag of ByteWriter.pair, after the scalar tags 0 (null), 1 (number) and 2 (string). */
+const PAIR = 3;
 const textDecoder = new TextDecoder();
 
 export class ByteWriter {
@@ -77,6 +79,17 @@ export class ByteWriter {
     }
   }
 
+  /**
+   * A (string, number or null) pair: an event's input to a bucketed aggregation. Tagged after
+   * the scalars, so stored scalars read as before; read back with scalarOrPair.
+   */
+  pair(a: string, b: number | null): void {
+    this.ensure(1);
+    this.buf[this.pos++] = PAIR;
+    this.str(a);
+    this.scalar(b);
+  }
+
   bytes(): Uint8Array {
     return this.buf.slice(0, this.pos);
   }
@@ -140,6 +153,16 @@ export class ByteReader {
     if (tag === 1) return this.f64();
     if (tag === 2) return this.str();
     throw new Error(`state decode: bad scalar tag ${String(tag)}`);
+  }
+
+  /** A scalar, or a pair written by ByteWriter.pair (made into a P by `pair`). */
+  scalarOrPair<P>(pair: (a: string, b: number | null) => P): number | string | null | P {
+    if (this.buf[this.pos] !== PAIR) return this.scalar();
+    this.pos++;
+    const a = this.str();
+    const b = this.scalar();
+    if (typeof b === 'string') throw new Error('state decode: a pair holds a string where a number or null belongs');
+    return pair(a, b);
   }
 
   get done(): boolean {

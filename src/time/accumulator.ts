@@ -6,11 +6,26 @@
  */
 import type { ByteReader, ByteWriter } from '../state/codec.js';
 
-/** A value fed to an aggregation (what a value function returned, normalised): never a list or map. */
-export type ScalarValue = number | string | null;
+/**
+ * One event's input to a bucketed aggregation (countBy, sumBy, meanBy): its category and its
+ * number (null when it has none, or for countBy without a value). A class, so that event
+ * columns, state and regroup codecs tell it apart from a map at run time.
+ */
+export class Categorized {
+  constructor(
+    readonly category: string,
+    readonly value: number | null,
+  ) {}
+}
 
-/** A map result (histogram): bucket → count, keys in the aggregation's canonical order. */
-export type MapValue = Readonly<Record<string, number>>;
+/** A value fed to an aggregation (what a value function returned, normalised): never a list or map. */
+export type ScalarValue = number | string | null | Categorized;
+
+/**
+ * A map result: bucket → count (histogram, countBy) or → sum / mean (sumBy, meanBy; null for
+ * the mean of an empty bucket), keys in the aggregation's canonical order.
+ */
+export type MapValue = Readonly<Record<string, number | null>>;
 
 /** What an aggregation returns: a scalar, a list (top k, last k, quantiles...) or a map. */
 export type AggValue = ScalarValue | readonly number[] | readonly string[] | MapValue;

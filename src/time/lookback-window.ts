@@ -1,5 +1,5 @@
 import type { ByteReader, ByteWriter } from '../state/codec.js';
-import type { Accumulator, AccumulatorFactory, AggValue, ScalarValue } from './accumulator.js';
+import { Categorized, type Accumulator, type AccumulatorFactory, type AggValue, type ScalarValue } from './accumulator.js';
 import { TiledRun, type RawEvents, type TiledWindowSpec } from './tiled-window.js';
 import { windowKernels, type WindowKernels } from './window-kernels.js';
 
@@ -52,9 +52,17 @@ interface WindowRun {
   accs: Accumulator[];
 }
 
-/** Event columns hold what value functions returned, normalised to scalars: lists and maps are results only. */
-function scalarOf(v: AggValue): ScalarValue {
-  return typeof v === 'object' && v !== null ? null : v;
+/**
+ * An event column's value in the store: what a value function returned, normalised to a
+ * scalar (lists and maps are results only), or a bucketed aggregation's (category, number).
+ */
+function writeEventValue(w: ByteWriter, v: AggValue): void {
+  if (v instanceof Categorized) w.pair(v.category, v.value);
+  else w.scalar(typeof v === 'object' && v !== null ? null : v);
+}
+
+function readEventValue(r: ByteReader): ScalarValue {
+  return r.scalarOrPair((category, value) => new Categorized(category, value));
 }
 
 function slidingAcc(def: AccumulatorFactory): Accumulator {
@@ -370,7 +378,7 @@ export class KeyTimeline implements RawEvents {
     for (let i = this.start; i < this.times.length; i++) {
       if (this.seqs[i] < this.persistedBelow) continue;
       w.reset();
-      for (let c = 0; c < this.cols.length; c++) w.scalar(scalarOf(this.cols[c][i]));
+      for (let c = 0; c < this.cols.length; c++) writeEventValue(w, this.cols[c][i]);
       put(this.times[i], this.seqs[i], w.bytes());
     }
     this.persistedBelow = seqBound;
@@ -424,7 +432,7 @@ export class KeyTimeline implements RawEvents {
       const [t, seq, r] = events[i];
       k.times.push(t);
       k.seqs.push(seq);
-      for (const col of k.cols) col.push(r.scalar());
+      for (const col of k.cols) col.push(readEventValue(r));
     }
     k.runs = layout.windows.map((w) => {
       const lo = head.uint();

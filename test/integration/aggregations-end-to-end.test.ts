@@ -42,16 +42,20 @@ test('file backfill: list and map columns are Parquet LIST and MAP for pyarrow, 
   assert.equal(py.arrow_types.amount_p95_24h, 'double');
   assert.match(py.arrow_types.amount_bins_24h, /^map<string, int64/);
   assert.equal(py.duckdb_types.countries_hist_7d, 'MAP(VARCHAR, BIGINT)');
+  assert.match(py.arrow_types.mean_by_country_24h, /^map<string, double/);
+  assert.equal(py.duckdb_types.spend_by_country_7d, 'MAP(VARCHAR, DOUBLE)');
   const js = await readReplayVectors(out, 'agg_features');
   const mine = [...js.values()].filter((r) => r.partition === 0).sort((a, b) => Number(a.offset) - Number(b.offset));
   for (const name of ['top_amounts_24h', 'last_merchants_24h', 'countries_24h', 'amount_quartiles_24h', 'top_amounts_7d']) {
     for (const reader of ['pyarrow', 'pandas', 'duckdb'] as const) assert.deepEqual(py[reader][name], mine.map((r) => r[name]), `${reader} ${name}`);
   }
   // Maps: [key, count] pairs in Python, objects with bigint counts in hyparquet.
-  for (const name of ['amount_bins_24h', 'countries_hist_7d']) {
-    const pairs = mine.map((r) => Object.entries(r[name] as Record<string, bigint>).map(([k, v]) => [k, Number(v)]));
+  for (const name of ['amount_bins_24h', 'countries_hist_7d', 'spend_by_country_7d', 'mean_by_country_24h']) {
+    const pairs = mine.map((r) => Object.entries(r[name] as Record<string, bigint | number | null>).map(([k, v]) => [k, v === null ? null : Number(v)]));
     for (const reader of ['pyarrow', 'pandas', 'duckdb'] as const) assert.deepEqual(py[reader][name], pairs, `${reader} ${name}`);
   }
+  // The mean of an empty bucket is a null value in the map, never NaN.
+  assert.ok(mine.some((r) => Object.values(r.mean_by_country_24h as object).includes(null)), 'some means per country are null');
   assert.ok(mine.some((r) => (r.top_amounts_24h as number[]).length === 3), 'some windows hold more than k values');
 });
 
@@ -65,11 +69,11 @@ interface ParityJson {
 /** `skewless parity` over a local parity file, as JSON. */
 async function parity(sample: string, topic: string): Promise<{ code: number | null; result: ParityJson }> {
   const stack = await stackForTests();
-  const r = spawnSync(process.execPath, [join(ROOT, 'bin/skewless.mjs'), 'parity', FIXTURE, '--sample', sample, '--topic', `transactions=${topic}`, '--json'], { cwd: ROOT, env: stack.env, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [join(ROOT, 'bin/skewless.mjs'), 'parity', FIXTURE, '--sample', sample, '--topic', `transactions=${topic}`, '--json'], { cwd: ROOT, env: stack.env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }); // the report lists map values' distributions: 1.5 MB here
   try {
     return { code: r.status, result: JSON.parse(r.stdout) as ParityJson };
   } catch {
-    return assert.fail(`parity printed no JSON (exit ${r.status}): ${r.stderr}`);
+    return assert.fail(`parity printed no JSON (exit ${r.status}${r.signal ? `, ${r.signal}` : ''}${r.error ? `, ${r.error.message}` : ''}): ${r.stderr}`);
   }
 }
 
@@ -98,6 +102,9 @@ test('live serves exactly what a Kafka replay computes, lists and maps included;
     for (const v of live) assert.ok(v.value, `decodable live vector: ${v.error}`);
     assert.ok(live.some((v) => Array.isArray(v.value?.top_amounts_24h) && (v.value?.top_amounts_24h as number[]).length === 3), 'lists are served as Avro arrays');
     assert.ok(live.every((v) => typeof v.value?.amount_bins_24h === 'object' && 'other' in (v.value?.amount_bins_24h as object)), 'histograms are served as Avro maps');
+    const means = live.map((v) => v.value?.mean_by_country_24h as Record<string, number | null>);
+    assert.ok(means.every((m) => Object.keys(m).join() === 'US,CA,MX,other'), 'bucketed means are served as Avro maps, declared categories first');
+    assert.ok(means.some((m) => m.CA === null) && means.some((m) => typeof m.US === 'number'), 'with null for an empty bucket');
     const out = join(dir, 'kafka');
     await replayKafka({ plan, brokers: stack.brokers, registryUrl: stack.registryUrl, topics: { transactions: topics.transactions }, out, workers: 1 });
     const c = compareVectors(live, await readReplayVectors(out, output.name), output);

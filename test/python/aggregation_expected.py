@@ -72,6 +72,27 @@ def value(agg, rows):
             return [[k, v] for k, v in counts.items()]
         top = sorted(Counter(cats).items(), key=lambda kv: (-kv[1], kv[0]))[: agg["maxCategories"]]
         return [[k, v] for k, v in top] + [["other", len(cats) - sum(v for _, v in top)]]
+    if kind in ("countBy", "sumBy", "meanBy"):
+        # Answered as [category, value] pairs: declared categories in order, or the most
+        # frequent first (ties ascending), then "other". Sums with math.fsum (exact, rounded once).
+        valued = kind != "countBy" or agg.get("valued", False)
+        pairs = [(r[3], r[2]) for r in rows if r[3] is not None and (not valued or r[2] is not None)]
+
+        def cell(xs):
+            if kind == "countBy":
+                return len(xs)
+            if kind == "sumBy":
+                return math.fsum(xs)
+            return math.fsum(xs) / len(xs) if xs else None
+
+        if "categories" in agg:
+            buckets = {c: [] for c in agg["categories"] + ["other"]}
+            for c, x in pairs:
+                buckets[c if c in agg["categories"] else "other"].append(x)
+            return [[k, cell(v)] for k, v in buckets.items()]
+        top = sorted(Counter(c for c, _ in pairs).items(), key=lambda kv: (-kv[1], kv[0]))[: agg["maxCategories"]]
+        listed = [c for c, _ in top]
+        return [[c, cell([x for d, x in pairs if d == c])] for c in listed] + [["other", cell([x for d, x in pairs if d not in listed])]]
     if kind == "distinct":
         return len({r[3] for r in rows if r[3] is not None})
     if kind == "quantile":

@@ -18,6 +18,7 @@ const columns: OutputColumn[] = [
   { name: 'n', type: 'int64', role: 'feature' },
   { name: 'last_merchants', type: 'list<string>', role: 'feature' },
   { name: 'hist', type: 'map<int64>', role: 'feature' },
+  { name: 'means', type: 'map<double>', role: 'feature' },
 ];
 const schemaId = 42;
 
@@ -26,6 +27,7 @@ test('list and map columns are nullable Avro arrays and maps, written byte for b
   assert.deepEqual(schema.fields.find((f) => f.name === 'top3')?.type, ['null', { type: 'array', items: 'double' }]);
   assert.deepEqual(schema.fields.find((f) => f.name === 'last_merchants')?.type, ['null', { type: 'array', items: 'string' }]);
   assert.deepEqual(schema.fields.find((f) => f.name === 'hist')?.type, ['null', { type: 'map', values: 'long' }]);
+  assert.deepEqual(schema.fields.find((f) => f.name === 'means')?.type, ['null', { type: 'map', values: ['null', 'double'] }]);
   const type = avsc.Type.forSchema(schema as avsc.Schema);
   const encoder = new FeatureRecordEncoder('f', columns, schemaId);
   const rng = new Rng(3);
@@ -38,14 +40,15 @@ test('list and map columns are nullable Avro arrays and maps, written byte for b
       rng.chance(0.1) ? null : rng.int(-5, 5),
       rng.chance(0.1) ? null : Array.from({ length: len() }, () => rng.pick(strings)),
       rng.chance(0.1) ? null : Object.fromEntries(Array.from({ length: len() }, (_, j) => [`${rng.pick(strings)}${j}`, rng.pick([0, 1, -1, 63, 64, 2 ** 40, 9007199254740990])])),
+      rng.chance(0.1) ? null : Object.fromEntries(Array.from({ length: len() }, (_, j) => [`${rng.pick(strings)}${j}`, rng.pick([null, ...doubles])])),
     ];
     const head = { key: rng.pick(strings), eventTime: 1_735_689_600_000 + i, partition: i % 4, offset: i };
     const got = encoder.encode(head, values);
     assert.equal(got.error, undefined);
-    const record = { key: head.key, event_time: head.eventTime, partition: head.partition, offset: head.offset, top3: values[0], n: values[1], last_merchants: values[2], hist: values[3] };
+    const record = { key: head.key, event_time: head.eventTime, partition: head.partition, offset: head.offset, top3: values[0], n: values[1], last_merchants: values[2], hist: values[3], means: values[4] };
     const payload = type.toBuffer(record);
     assert.deepEqual(got.bytes!.subarray(5), payload, `vector ${i}`);
     const back = type.fromBuffer(got.bytes!.subarray(5)) as Record<string, unknown>;
-    assert.deepEqual([back.top3, back.n, back.last_merchants, back.hist], values);
+    assert.deepEqual([back.top3, back.n, back.last_merchants, back.hist, back.means], values);
   }
 });

@@ -91,7 +91,7 @@ class AvroWriter {
   }
 }
 
-const DIRECT_TYPES: ReadonlySet<string> = new Set(['int64', 'double', 'string', 'boolean', 'list<double>', 'list<string>', 'map<int64>']);
+const DIRECT_TYPES: ReadonlySet<string> = new Set(['int64', 'double', 'string', 'boolean', 'list<double>', 'list<string>', 'map<int64>', 'map<double>']);
 
 const isLong = (n: number): boolean => Number.isInteger(n) && n >= -MAX_LONG && n <= MAX_LONG;
 
@@ -179,17 +179,25 @@ export class FeatureRecordEncoder {
           w.long(0);
           break;
         }
-        case 'map<int64>': {
+        case 'map<int64>':
+        case 'map<double>': {
           // As an array: one block of (key, value) pairs in the object's key order, then the end block.
           if (typeof v !== 'object' || Array.isArray(v)) return undefined;
           const entries = Object.entries(v);
-          if (!entries.every(([, x]) => isLong(x))) return undefined;
+          const longs = column.type === 'map<int64>';
+          if (!entries.every(([, x]) => (longs ? isLong(x) : x === null || typeof x === 'number'))) return undefined;
           w.byte(2);
           if (entries.length > 0) {
             w.long(entries.length);
             for (const [k, x] of entries) {
               w.string(k);
-              w.long(x);
+              if (longs) w.long(x as number);
+              // map<double> values are the union ["null", "double"]: branch 0 or branch 1 and the double.
+              else if (x === null) w.byte(0);
+              else {
+                w.byte(2);
+                w.double(x);
+              }
             }
           }
           w.long(0);

@@ -1,7 +1,7 @@
 import type { ColumnType } from '../../ops/aggregation.js';
 import type { OutputColumn } from '../../engine/outputs.js';
 
-/** Lists are Avro arrays (never null inside: aggregations skip null values), histograms Avro maps. */
+/** Lists are Avro arrays (never null inside: aggregations skip null values), histograms and bucketed aggregates Avro maps. */
 const AVRO_TYPE: Readonly<Record<ColumnType, string | object>> = {
   int64: 'long',
   double: 'double',
@@ -10,6 +10,8 @@ const AVRO_TYPE: Readonly<Record<ColumnType, string | object>> = {
   'list<double>': { type: 'array', items: 'double' },
   'list<string>': { type: 'array', items: 'string' },
   'map<int64>': { type: 'map', values: 'long' },
+  // The mean of an empty bucket is null.
+  'map<double>': { type: 'map', values: ['null', 'double'] },
 };
 
 function avroName(name: string): string {

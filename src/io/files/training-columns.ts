@@ -18,7 +18,7 @@ import { MapBuffer, mapSchema } from './map-column.js';
 import { Encoding, PhysicalType, writeDataPageHeader, writeDictionaryPageHeader, type ChunkStatistics, type ColumnChunkMeta, type SchemaLeaf } from './parquet-thrift.js';
 
 /** Column types of training data, each with one fixed Parquet representation. */
-export type ColumnType = 'string' | 'int32' | 'int64' | 'double' | 'boolean' | 'timestamp-ms' | 'list<double>' | 'list<string>' | 'map<int64>';
+export type ColumnType = 'string' | 'int32' | 'int64' | 'double' | 'boolean' | 'timestamp-ms' | 'list<double>' | 'list<string>' | 'map<int64>' | 'map<double>';
 
 export interface ColumnSpec {
   readonly name: string;
@@ -35,13 +35,15 @@ export function schemaElements({ name, type, nullable }: ColumnSpec): SchemaLeaf
     case 'list<string>':
       return listSchema(name, nullable, 'string');
     case 'map<int64>':
-      return mapSchema(name, nullable);
+      return mapSchema(name, nullable, 'int64');
+    case 'map<double>':
+      return mapSchema(name, nullable, 'double');
     default:
       return [schemaLeaf(name, type, optional)];
   }
 }
 
-function schemaLeaf(name: string, type: Exclude<ColumnType, 'list<double>' | 'list<string>' | 'map<int64>'>, optional: boolean): SchemaLeaf {
+function schemaLeaf(name: string, type: Exclude<ColumnType, 'list<double>' | 'list<string>' | 'map<int64>' | 'map<double>'>, optional: boolean): SchemaLeaf {
   switch (type) {
     case 'string':
       return { name, optional, type: PhysicalType.BYTE_ARRAY, logical: 'string' };
@@ -119,6 +121,7 @@ export function createColumnBuffer(spec: ColumnSpec, capacity: number): ColumnBu
     case 'list<string>':
       return new ListBuffer(spec);
     case 'map<int64>':
+    case 'map<double>':
       return new MapBuffer(spec);
   }
 }

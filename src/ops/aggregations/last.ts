@@ -1,11 +1,11 @@
-import type { Accumulator, AggValue, AggregationDef, ColumnType, ScalarValue } from '../aggregation.js';
+import type { Accumulator, AggValue, AggregationDef, ColumnType } from '../aggregation.js';
 import type { ByteReader, ByteWriter } from '../../state/codec.js';
 
 /** The non-null value with the greatest (event time, apply sequence). */
 class LastAcc implements Accumulator {
   constructor(
     public n = 0,
-    public value: ScalarValue = null,
+    public value: number | string | null = null,
     public t = -Infinity,
     public seq = -1,
   ) {}

@@ -7,11 +7,13 @@ const ranksBefore = (ca: number, a: string, cb: number, b: string): boolean => c
 /**
  * The k most frequent values with their counts, most frequent first, equal counts in
  * ascending order: one pass keeping the best k in order, O(distinct × k), no sort of the map.
+ * `countOf` reads the count of an entry that holds more than its count (a bucket's state).
  */
-export function mostFrequentOf(counts: ReadonlyMap<string, number>, k: number): { values: string[]; counts: number[] } {
+export function mostFrequentOf<T = number>(counts: ReadonlyMap<string, T>, k: number, countOf?: (entry: T) => number): { values: string[]; counts: number[] } {
   const best: string[] = [];
   const bestCounts: number[] = [];
-  for (const [v, c] of counts) {
+  for (const [v, entry] of counts) {
+    const c = countOf === undefined ? (entry as number) : countOf(entry);
     if (best.length === k && !ranksBefore(c, v, bestCounts[k - 1], best[k - 1])) continue;
     let i = best.length === k ? k - 1 : best.length;
     while (i > 0 && ranksBefore(c, v, bestCounts[i - 1], best[i - 1])) {
