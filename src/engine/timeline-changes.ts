@@ -4,8 +4,8 @@ import { eventSuffix } from '../state/task-state-keys.js';
 import type { KeyTimeline } from '../time/lookback-window.js';
 
 /**
- * A timeline's store operations since the last checkpoint: one entry per event applied, a
- * deletion per stored event evicted, then its head. Origin and regrouped tasks share it, so
+ * A timeline's store operations since the last checkpoint: a deletion per stored segment whose
+ * events have all left, one segment with the events applied since, then its head. Origin and regrouped tasks share it, so
  * both changelog the same way.
  */
 export function timelineChanges(tl: KeyTimeline, seqBound: number, w: ByteWriter, eventsPrefix: string, headKey: string, ops: BatchOp[]): void {

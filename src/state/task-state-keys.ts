@@ -5,17 +5,17 @@
  *   p<n>/meta                          positions, stream time, counters (JSON, every checkpoint)
  *   p<n>/plan                          canonical plan that wrote the state (JSON, once)
  *   p<n>/t/<group>/<len>:<key>/h       a lookback timeline's head: clocks, running accumulators, tiles
- *   p<n>/t/<group>/<len>:<key>/e/<ts>  one buffered event (sortable time + apply sequence)
+ *   p<n>/t/<group>/<len>:<key>/e/<ts>  a segment: the events one checkpoint added (named by its first event's sortable time + apply sequence)
  *   p<n>/w/<op>/<key>                  one key's open windows
  *   p<n>/local                         local-only: which changelog offset the copy reflects (never in the changelog)
  *
  * Entity keys are length-prefixed so no key's entries share a prefix with another key's.
- * Event suffixes sort by (event time, sequence), the timeline's own order, so a prefix scan
- * returns a timeline's events ready to use.
+ * Segment names sort by their first event's (event time, sequence), the timeline's own order,
+ * so a prefix scan returns a timeline's segments nearly in order (src/time/event-segments.ts).
  */
 
 /** Bump when the encoding of any entry changes: a store of another format is restored, never read. */
-export const STATE_FORMAT = 2;
+export const STATE_FORMAT = 3;
 
 export const metaKey = (p: number): string => `p${p}/meta`;
 export const planKey = (p: number): string => `p${p}/plan`;
@@ -37,7 +37,7 @@ export const windowKey = (p: number, op: string, key: string): string => `${wind
  *
  *   r<n>/meta                          watermarks per upstream, sequence (JSON, every checkpoint)
  *   r<n>/t/<group>/<len>:<key>/h       a regrouped key's timeline head (same encoding as above)
- *   r<n>/t/<group>/<len>:<key>/e/<ts>  one buffered event
+ *   r<n>/t/<group>/<len>:<key>/e/<ts>  a segment of buffered events
  *   r<n>/q/<arrival>                   a received message still held below the watermarks
  */
 export const regroupMetaKey = (r: number): string => `r${r}/meta`;

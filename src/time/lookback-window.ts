@@ -1,5 +1,6 @@
 import type { ByteReader, ByteWriter } from '../state/codec.js';
-import { Categorized, type Accumulator, type AccumulatorFactory, type AggValue, type ScalarValue } from './accumulator.js';
+import type { Accumulator, AccumulatorFactory, AggValue, ScalarValue } from './accumulator.js';
+import { decodeSegment, encodeSegment, eventBefore, mergeSegmentEvents, type SegmentEvent, type StoredSegment } from './event-segments.js';
 import { TiledRun, type RawEvents, type TiledWindowSpec } from './tiled-window.js';
 import { windowKernels, type WindowKernels } from './window-kernels.js';
 
@@ -37,12 +38,6 @@ export interface TimelineLayout {
   readonly maxWindow: number;
 }
 
-/** Event identities as parallel arrays. */
-export interface PendingEvents {
-  times: number[];
-  seqs: number[];
-}
-
 /** Thrown when stored timeline entries do not fit together: the store must be restored. */
 export class CorruptTimelineError extends Error {}
 
@@ -52,18 +47,6 @@ interface WindowRun {
   accs: Accumulator[];
 }
 
-/**
- * An event column's value in the store: what a value function returned, normalised to a
- * scalar (lists and maps are results only), or a bucketed aggregation's (category, number).
- */
-function writeEventValue(w: ByteWriter, v: AggValue): void {
-  if (v instanceof Categorized) w.pair(v.category, v.value);
-  else w.scalar(typeof v === 'object' && v !== null ? null : v);
-}
-
-function readEventValue(r: ByteReader): ScalarValue {
-  return r.scalarOrPair((category, value) => new Categorized(category, value));
-}
 
 function slidingAcc(def: AccumulatorFactory): Accumulator {
   return def.createSliding ? def.createSliding() : def.create();
@@ -126,8 +109,8 @@ export class KeyTimeline implements RawEvents {
    * checkpoint (sequences grow with every applied record, so no list of additions is kept).
    */
   persistedBelow = 0;
-  /** Stored events evicted since the last checkpoint: their entries must be deleted (not persisted). */
-  readonly evicted: PendingEvents = { times: [], seqs: [] };
+  /** Segments in the store (event-segments.ts), oldest first: each goes once its last event has left. */
+  stored: StoredSegment[] = [];
   /** The owning task's batch number when it last used this timeline (cache eviction; not persisted). */
   lastBatch = 0;
 
@@ -330,10 +313,6 @@ export class KeyTimeline implements RawEvents {
     const n = this.times.length;
     while (this.start < n && this.times[this.start] <= horizon) {
       this.evictedUpTo = this.times[this.start];
-      if (this.seqs[this.start] < this.persistedBelow) {
-        this.evicted.times.push(this.evictedUpTo);
-        this.evicted.seqs.push(this.seqs[this.start]);
-      }
       this.start++;
     }
     for (const run of this.runs) if (run.lo < this.start) run.lo = this.start;
@@ -367,19 +346,30 @@ export class KeyTimeline implements RawEvents {
   }
 
   /**
-   * Hand every change since the last call to `put` (buffered events applied since then) and
-   * `del` (stored events evicted since then), then mark them written: from now on sequences
-   * below `seqBound` count as stored.
+   * Hand every change since the last call to the store: `del` for each stored segment whose
+   * events have all left the buffer, then `put` of one segment with the events applied since
+   * (none when there are none), and mark them written: from now on sequences below `seqBound`
+   * count as stored.
    */
   drainChanges(seqBound: number, w: ByteWriter, put: (t: number, seq: number, value: Uint8Array) => void, del: (t: number, seq: number) => void): void {
-    for (let i = 0; i < this.evicted.times.length; i++) del(this.evicted.times[i], this.evicted.seqs[i]);
-    this.evicted.times.length = 0;
-    this.evicted.seqs.length = 0;
-    for (let i = this.start; i < this.times.length; i++) {
-      if (this.seqs[i] < this.persistedBelow) continue;
-      w.reset();
-      for (let c = 0; c < this.cols.length; c++) writeEventValue(w, this.cols[c][i]);
-      put(this.times[i], this.seqs[i], w.bytes());
+    const first = this.start;
+    const held = first < this.times.length;
+    if (this.stored.length > 0) {
+      const keep: StoredSegment[] = [];
+      for (const seg of this.stored) {
+        if (!held || eventBefore(seg.lastT, seg.lastSeq, this.times[first], this.seqs[first])) del(seg.t, seg.seq);
+        else keep.push(seg);
+      }
+      this.stored = keep;
+    }
+    const fresh: number[] = [];
+    for (let i = first; i < this.times.length; i++) if (this.seqs[i] >= this.persistedBelow) fresh.push(i);
+    if (fresh.length > 0) {
+      encodeSegment(w, this.times, this.seqs, this.cols, fresh);
+      const a = fresh[0];
+      const b = fresh[fresh.length - 1];
+      put(this.times[a], this.seqs[a], w.bytes());
+      this.stored.push({ t: this.times[a], seq: this.seqs[a], lastT: this.times[b], lastSeq: this.seqs[b] });
     }
     this.persistedBelow = seqBound;
   }
@@ -407,32 +397,43 @@ export class KeyTimeline implements RawEvents {
   }
 
   /**
-   * Rebuild from a head and the stored events in (time, sequence) order. Events before the
-   * head's first retained one are leftovers of a missed deletion and are skipped (returned in
-   * `stale` for the caller to delete); any other disagreement throws CorruptTimelineError.
+   * Rebuild from a head and the stored segments (name (time, sequence) and value each, any
+   * order). Events before the head's first retained one left the window; a segment holding
+   * only such events is a leftover of a missed deletion and is skipped (its name returned in
+   * `stale` for the caller to delete). Any other disagreement throws CorruptTimelineError.
    */
-  static fromParts(layout: TimelineLayout, head: ByteReader, events: ReadonlyArray<readonly [number, number, ByteReader]>, stale: Array<readonly [number, number]> = []): KeyTimeline {
+  static fromParts(layout: TimelineLayout, head: ByteReader, segments: ReadonlyArray<readonly [number, number, ByteReader]>, stale: Array<readonly [number, number]> = []): KeyTimeline {
     const k = new KeyTimeline(layout);
     k.clock = head.f64();
     k.evictedUpTo = head.f64();
     const n = head.uint();
-    let i = 0;
-    if (n > 0) {
-      const t0 = head.f64();
-      const s0 = head.f64();
-      while (i < events.length && (events[i][0] < t0 || (events[i][0] === t0 && events[i][1] < s0))) {
-        stale.push([events[i][0], events[i][1]]);
-        i++;
+    const t0 = n > 0 ? head.f64() : Infinity;
+    const s0 = n > 0 ? head.f64() : Infinity;
+    let decoded: SegmentEvent[] = [];
+    for (let i = 0; i < segments.length; i++) {
+      try {
+        decodeSegment(segments[i][2], layout.columns, i, decoded);
+      } catch (e) {
+        throw new CorruptTimelineError(`segment ${i}: ${e instanceof Error ? e.message : String(e)}`);
       }
-    } else {
-      for (; i < events.length; i++) stale.push([events[i][0], events[i][1]]);
     }
-    if (events.length - i !== n) throw new CorruptTimelineError(`timeline holds ${events.length - i} events, its head says ${n}`);
-    for (; i < events.length; i++) {
-      const [t, seq, r] = events[i];
-      k.times.push(t);
-      k.seqs.push(seq);
-      for (const col of k.cols) col.push(readEventValue(r));
+    decoded = mergeSegmentEvents(decoded);
+    const lastOf = segments.map(() => -1);
+    decoded.forEach((e, i) => (lastOf[e.segment] = i));
+    for (let i = 0; i < segments.length; i++) {
+      const last = lastOf[i] < 0 ? undefined : decoded[lastOf[i]];
+      if (last === undefined || eventBefore(last.t, last.seq, t0, s0)) stale.push([segments[i][0], segments[i][1]]);
+      else k.stored.push({ t: segments[i][0], seq: segments[i][1], lastT: last.t, lastSeq: last.seq });
+    }
+    let i = 0;
+    while (i < decoded.length && eventBefore(decoded[i].t, decoded[i].seq, t0, s0)) i++;
+    if (decoded.length - i !== n) throw new CorruptTimelineError(`timeline holds ${decoded.length - i} events, its head says ${n}`);
+    if (n > 0 && (decoded[i].t !== t0 || decoded[i].seq !== s0)) throw new CorruptTimelineError(`timeline's first held event is (${decoded[i].t}, ${decoded[i].seq}), its head says (${t0}, ${s0})`);
+    for (; i < decoded.length; i++) {
+      const e = decoded[i];
+      k.times.push(e.t);
+      k.seqs.push(e.seq);
+      for (let c = 0; c < k.cols.length; c++) k.cols[c].push(e.values[c]);
     }
     k.runs = layout.windows.map((w) => {
       const lo = head.uint();

@@ -72,7 +72,20 @@ test('event keys sort by (time, sequence) and parse back exactly, for negative, 
   assert.deepEqual(sorted, keys, 'string order of the suffixes is (time, sequence) order');
 });
 
-test('a checkpoint writes one entry per new event plus a head per key, not the key\'s whole window', async () => {
+/** Events in a segment value: its leading count (LEB128), read without the code under test. */
+function segmentEvents(op: BatchOp | undefined): number {
+  assert.ok(op?.type === 'put', 'a segment put');
+  let n = 0;
+  let mul = 1;
+  for (const b of op.value) {
+    n += (b & 0x7f) * mul;
+    if (b < 0x80) break;
+    mul *= 0x80;
+  }
+  return n;
+}
+
+test('a checkpoint writes one segment with the key\'s new events plus its head, not the key\'s whole window; a segment goes once all its events left', async () => {
   const prog = program();
   const backend = new RecordingBackend();
   const task = await Task.open(prog, 0, backend, collectingSinks().sinks);
@@ -82,25 +95,34 @@ test('a checkpoint writes one entry per new event plus a head per key, not the k
   await task.process({ source: 'txns', partition: 0, records });
   await task.checkpoint();
   const eventPrefix = timelineEventsPrefix(0, 'card', 'c1');
-  const first = backend.writes[0];
-  assert.equal(first.filter((o) => o.type === 'put' && o.key.startsWith(eventPrefix)).length, 500);
-  // One more event: one event entry, one head, the checkpoint record — whatever the window holds.
+  const segmentsOf = (ops: BatchOp[], type: 'put' | 'del'): BatchOp[] => ops.filter((o) => o.type === type && o.key.startsWith(eventPrefix));
+  const first = segmentsOf(backend.writes[0], 'put');
+  assert.equal(first.length, 1, 'one segment');
+  assert.equal(segmentsOf(backend.writes[0], 'del').length, 0);
+  assert.equal(segmentEvents(first[0]), 500, 'holding the 500 events');
+  // One more event: one segment of one event, one head, the checkpoint record — whatever the window holds.
   await task.process({ source: 'txns', partition: 0, records: [{ offset: 500, value: { card: 'c1', at: T0 + 500 * MIN, v: 3 } }] });
   await task.checkpoint();
   const second = backend.writes[1];
-  assert.equal(second.filter((o) => o.key.startsWith(eventPrefix)).length, 1, 'one event entry');
+  const secondPuts = segmentsOf(second, 'put');
+  assert.equal(secondPuts.length, 1);
+  assert.equal(segmentEvents(secondPuts[0]), 1, 'only the new event');
   assert.ok(second.length <= 3, `ops in the second checkpoint: ${second.map((o) => o.key).join(', ')}`);
-  // Events leave the 24 h window + grace: their entries are deleted, still without rewriting the rest.
+  // Stream time T0 + 1940 min: events at or before 1940 − 10 (grace) − 1440 = 490 min leave; the
+  // first segment still holds 491..499, so it stays.
   await task.process({ source: 'txns', partition: 0, records: [{ offset: 501, value: { card: 'c1', at: T0 + (490 + 24 * 60 + 10) * MIN, v: 1 } }] });
   await task.checkpoint();
-  const third = backend.writes[2];
-  const dels = third.filter((o) => o.type === 'del' && o.key.startsWith(eventPrefix)).length;
-  const puts = third.filter((o) => o.type === 'put' && o.key.startsWith(eventPrefix)).length;
-  // Stream time T0 + 1940 min: events at or before 1940 − 10 (grace) − 1440 = 490 min leave → offsets 0..490; 491..501 stay.
-  assert.equal(dels, 491, 'events 0..490 evicted');
-  assert.equal(puts, 1);
-  const stored = [...backend.data.keys()].filter((k) => k.startsWith(eventPrefix)).length;
-  assert.equal(stored, 11, 'events 491..501 remain');
+  assert.equal(segmentsOf(backend.writes[2], 'del').length, 0, 'no segment is wholly out of the window');
+  assert.equal(segmentsOf(backend.writes[2], 'put').length, 1);
+  // Stream time T0 + 1950 min: events up to 500 min leave: the segments of 0..499 and of 500 go.
+  await task.process({ source: 'txns', partition: 0, records: [{ offset: 502, value: { card: 'c1', at: T0 + (500 + 24 * 60 + 10) * MIN, v: 1 } }] });
+  await task.checkpoint();
+  assert.deepEqual(
+    segmentsOf(backend.writes[3], 'del').map((o) => o.key),
+    [timelineEventKey(0, 'card', 'c1', T0, 0), timelineEventKey(0, 'card', 'c1', T0 + 500 * MIN, 500)],
+  );
+  const stored = [...backend.data.keys()].filter((k) => k.startsWith(eventPrefix));
+  assert.equal(stored.length, 2, 'the segments of offsets 501 and 502 remain');
 });
 
 test('replaying the checkpoints\' operations (a changelog) into an empty store continues bit-identically, with random batch and checkpoint sizes', async () => {
@@ -157,10 +179,11 @@ test('event entries a missed deletion left behind never change an output, and ar
   const task = await Task.open(prog, 0, backend, out.sinks);
   await task.process({ source: 'txns', partition: 0, records: records.slice(0, 30) });
   await task.checkpoint();
-  // Resurrect an evicted event (offset 2, long out of the 24 h window), as a compacted-away tombstone would.
+  // Resurrect an evicted event (offset 2, long out of the 24 h window) as a segment of its own, as
+  // a compacted-away tombstone would: count 1, time (f64 LE), sequence 2, value (scalar tag 1, f64 2).
   const ghost = timelineEventKey(0, 'card', 'c1', T0 + 2 * 60 * MIN, 2);
   assert.equal(backend.data.has(ghost), false, 'offset 2 was evicted');
-  backend.data.set(ghost, new Uint8Array([1, ...new Uint8Array(new Float64Array([2]).buffer)]));
+  backend.data.set(ghost, new Uint8Array([1, ...new Uint8Array(new Float64Array([T0 + 2 * 60 * MIN]).buffer), 2, 1, ...new Uint8Array(new Float64Array([2]).buffer)]));
   const second = collectingSinks();
   const restarted = await Task.open(prog, 0, backend, second.sinks);
   await restarted.process({ source: 'txns', partition: 0, records: records.slice(30) });
@@ -175,7 +198,7 @@ test('a timeline whose entries disagree with its head is reported as unreadable 
   const task = await Task.open(prog, 0, backend, collectingSinks().sinks);
   await task.process({ source: 'txns', partition: 0, records: [0, 1, 2].map((i) => ({ offset: i, value: { card: 'c1', at: T0 + i * MIN, v: i } })) });
   await task.checkpoint();
-  backend.data.delete(timelineEventKey(0, 'card', 'c1', T0 + 2 * MIN, 2));
+  backend.data.delete(timelineEventKey(0, 'card', 'c1', T0, 0));
   const restarted = await Task.open(prog, 0, backend, collectingSinks().sinks);
   await assert.rejects(restarted.process({ source: 'txns', partition: 0, records: [{ offset: 3, value: { card: 'c1', at: T0 + 3 * MIN, v: 3 } }] }), StateFormatError);
 });

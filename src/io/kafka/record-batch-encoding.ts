@@ -71,22 +71,43 @@ function writeBytes(buf: Buffer, pos: number, v: Buffer | string, len: number): 
   return pos + len;
 }
 
-interface HeaderEntry {
-  readonly key: string;
-  readonly keyLen: number;
-  readonly value: Buffer | string | null;
-  readonly valueLen: number;
+/** A record's headers as they appear on the wire: the count, then each key and value. */
+function encodeHeaderBlock(headers: BatchRecordInput['headers']): Buffer {
+  const entries: Array<readonly [Buffer, Buffer | null]> = [];
+  if (headers) {
+    for (const key of Object.keys(headers)) {
+      const v = headers[key];
+      const values: ReadonlyArray<Buffer | string | null> = Array.isArray(v) ? (v as ReadonlyArray<Buffer | string>) : [v as Buffer | string | null];
+      for (const value of values) entries.push([Buffer.from(key, 'utf8'), value === null ? null : typeof value === 'string' ? Buffer.from(value, 'utf8') : value]);
+    }
+  }
+  let size = varintSize(entries.length);
+  for (const [k, v] of entries) size += varintSize(k.length) + k.length + varintSize(v === null ? -1 : v.length) + (v?.length ?? 0);
+  const block = Buffer.allocUnsafe(size);
+  let pos = writeUvarint(block, 0, zigzag32(entries.length));
+  for (const [k, v] of entries) {
+    pos = writeUvarint(block, pos, zigzag32(k.length));
+    pos += k.copy(block, pos);
+    pos = writeUvarint(block, pos, zigzag32(v === null ? -1 : v.length));
+    if (v !== null) pos += v.copy(block, pos);
+  }
+  return block;
 }
 
-function headerEntries(headers: BatchRecordInput['headers']): HeaderEntry[] {
-  const out: HeaderEntry[] = [];
-  if (!headers) return out;
-  for (const key of Object.keys(headers)) {
-    const v = headers[key];
-    const values: ReadonlyArray<Buffer | string | null> = Array.isArray(v) ? (v as ReadonlyArray<Buffer | string>) : [v as Buffer | string | null];
-    for (const value of values) out.push({ key, keyLen: Buffer.byteLength(key, 'utf8'), value, valueLen: value === null ? -1 : byteLength(value) });
-  }
-  return out;
+const NO_HEADERS = encodeHeaderBlock(undefined);
+/**
+ * Encoded blocks of frozen header objects: outputs share one frozen object per topology (its
+ * version), so each is encoded once instead of once per record. Only frozen objects are kept:
+ * a mutable one could change after its block was cached.
+ */
+const sharedHeaderBlocks = new WeakMap<object, Buffer>();
+
+function headerBlock(headers: BatchRecordInput['headers']): Buffer {
+  if (headers === undefined) return NO_HEADERS;
+  if (!Object.isFrozen(headers)) return encodeHeaderBlock(headers);
+  let block = sharedHeaderBlocks.get(headers);
+  if (block === undefined) sharedHeaderBlocks.set(headers, (block = encodeHeaderBlock(headers)));
+  return block;
 }
 
 const timestampOf = (r: BatchRecordInput, now: number): number => (r.timestamp === undefined || r.timestamp === null || r.timestamp === '' ? now : Number(r.timestamp));
@@ -111,7 +132,7 @@ export function encodeRecordBatch(records: readonly BatchRecordInput[], opts: Re
 
   // Pass 1: sizes.
   const bodySizes = new Array<number>(n);
-  const headerLists = new Array<HeaderEntry[]>(n);
+  const headerBlocks = new Array<Buffer>(n);
   const keyLens = new Int32Array(n);
   const valueLens = new Int32Array(n);
   let total = LOG_OVERHEAD + BATCH_HEADER;
@@ -120,13 +141,12 @@ export function encodeRecordBatch(records: readonly BatchRecordInput[], opts: Re
     const key = r.key ?? null;
     const keyLen = key === null ? -1 : byteLength(key);
     const valueLen = r.value === null ? -1 : byteLength(r.value);
-    const headers = headerEntries(r.headers);
+    const headers = headerBlock(r.headers);
     let size = 1 + uvarintSize(zigzag64(timestamps[i] - first)) + varintSize(i);
     size += varintSize(keyLen) + Math.max(keyLen, 0) + varintSize(valueLen) + Math.max(valueLen, 0);
-    size += varintSize(headers.length);
-    for (const h of headers) size += varintSize(h.keyLen) + h.keyLen + varintSize(h.valueLen) + Math.max(h.valueLen, 0);
+    size += headers.length;
     bodySizes[i] = size;
-    headerLists[i] = headers;
+    headerBlocks[i] = headers;
     keyLens[i] = keyLen;
     valueLens[i] = valueLen;
     total += varintSize(size) + size;
@@ -158,14 +178,7 @@ export function encodeRecordBatch(records: readonly BatchRecordInput[], opts: Re
     if (keyLens[i] >= 0) pos = writeBytes(buf, pos, r.key as Buffer | string, keyLens[i]);
     pos = writeUvarint(buf, pos, zigzag32(valueLens[i]));
     if (valueLens[i] >= 0) pos = writeBytes(buf, pos, r.value as Buffer | string, valueLens[i]);
-    const headers = headerLists[i];
-    pos = writeUvarint(buf, pos, zigzag32(headers.length));
-    for (const h of headers) {
-      pos = writeUvarint(buf, pos, zigzag32(h.keyLen));
-      pos = writeBytes(buf, pos, h.key, h.keyLen);
-      pos = writeUvarint(buf, pos, zigzag32(h.valueLen));
-      if (h.value !== null) pos = writeBytes(buf, pos, h.value, h.valueLen);
-    }
+    pos += headerBlocks[i].copy(buf, pos);
   }
   if (pos !== total) throw new Error(`record batch encoding wrote ${pos} of ${total} bytes`);
   buf.writeUInt32BE(crc32c(buf, CRC_START, total), 17);

@@ -91,7 +91,8 @@ export class RecordCollector {
       late: opts.late,
       deadLetters: opts.deadLetters,
     };
-    const headers = { 'skewless-version': opts.version, 'skewless-topology': opts.topology };
+    // Frozen: shared by every output record, so the batch encoder encodes it once (record-batch-encoding.ts).
+    const headers = Object.freeze({ 'skewless-version': opts.version, 'skewless-topology': opts.topology });
     return new RecordCollector(features, windows, topics, headers, opts.parityLog, opts.limits, opts.now ?? Date.now);
   }
 
@@ -158,7 +159,8 @@ export class RecordCollector {
         const enc = e.encoder.encode(r, r.values);
         if (enc.error !== undefined) throw new Error(`output ${r.output}: ${enc.error}`);
         const b = buf();
-        this.push(b, e.topic, { key: r.key, value: enc.bytes, partition: r.partition, timestamp: r.eventTime, headers: { ...headers, 'skewless-source': r.source, 'skewless-offset': String(r.offset) } }, r.source, r.offset);
+        // Source and offset are fields of the value, so the record carries only the shared headers.
+        this.push(b, e.topic, { key: r.key, value: enc.bytes, partition: r.partition, timestamp: r.eventTime, headers }, r.source, r.offset);
         // The served record itself goes to the parity log, in the same transaction as the feature record.
         const sampled = this.parityLog?.messageFor(r, () => e.encoder.value(r, r.values), b.mergeSkips());
         if (sampled !== undefined) {
