@@ -60,8 +60,10 @@ export function toKafkaMessage(message: OutgoingMessage): Message {
  * (names and values) and ~20 bytes of per-record framing. Keys and header values are counted
  * as UTF-16 length × 3 at worst for text, so a limit is never exceeded by multi-byte text.
  */
+const textBytes = (s: string): number => (s.length < 64 ? s.length * 3 : Buffer.byteLength(s));
+
 export function messageBytes(message: OutgoingMessage): number {
-  const text = (s: string): number => (s.length < 64 ? s.length * 3 : Buffer.byteLength(s));
+  const text = textBytes;
   let n = 20 + (message.key === null ? 0 : typeof message.key === 'string' ? text(message.key) : message.key.byteLength) + (message.value?.byteLength ?? 0);
   const h = message.headers;
   if (h !== undefined) for (const k in h) {
