@@ -17,6 +17,7 @@ export async function runGenerate(dataset: string, flags: { events: string; seed
   process.stdout.write(
     `wrote ${formatCount(r.events)} transactions to ${r.transactionsPath}\n` +
       `wrote ${formatCount(r.chargebacks)} chargebacks to ${r.chargebacksPath}\n` +
+      `wrote ${formatCount(r.cardLimits)} credit-limit versions to ${r.cardLimitsPath}\n` +
       `${formatCount(r.cards)} cards, ${formatCount(r.fraudTransactions)} fraudulent transactions, data from ${new Date(r.start).toISOString()} to ${new Date(r.endTime).toISOString()}\n`,
   );
 }

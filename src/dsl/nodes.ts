@@ -28,6 +28,13 @@ export interface SourceNode {
   readonly late: LatePolicy;
   /** A record whose event time runs further ahead of stream time is dead-lettered (ms; null = no bound). */
   readonly maxFutureSkew: number | null;
+  /** Declared with t.table: a table of versions (eventTime is the validity time), read by as-of lookups. */
+  readonly table?: TableNode;
+}
+
+export interface TableNode {
+  /** How long versions stay behind stream time (ms); the latest one at or before that horizon always stays. */
+  readonly retention: number;
 }
 
 export interface StreamNode {
@@ -91,7 +98,26 @@ export type FeatureNode =
       /** Lag L in ms of a regrouped group's feature: it covers (t − L − W, t − L]. Absent for the event's own groups. */
       readonly asOf?: number;
     }
-  | { readonly kind: 'sinceLast'; readonly group: string; readonly unit: TimeUnit };
+  | { readonly kind: 'sinceLast'; readonly group: string; readonly unit: TimeUnit }
+  | AsOfNode;
+
+/**
+ * An as-of lookup in a table: the version of `key(event)` with the greatest validity time at or
+ * before t − lag, read through `value`; null when the key has none.
+ */
+export interface AsOfNode {
+  readonly kind: 'asOf';
+  readonly table: string;
+  /** The stream whose events look the table up (its outputs only may use it). */
+  readonly stream: string;
+  readonly key: UserFn;
+  readonly lag: number;
+  readonly value: UserFn;
+  readonly type: 'double' | 'string';
+}
+
+/** Features read from groups (everything but table lookups). */
+export type GroupFeatureNode = Exclude<FeatureNode, AsOfNode>;
 
 export interface LabelNode {
   readonly type: ColumnType;

@@ -1,6 +1,7 @@
 import { parseDuration, type Duration } from './duration.js';
 import type {
   AggNode,
+  AsOfNode,
   ColumnType,
   FeatureNode,
   FeatureOutputNode,
@@ -39,6 +40,56 @@ export interface SourceOptions<V> {
    * Raise it for a source that may legitimately resume after a longer silence.
    */
   maxFutureSkew?: Duration | null;
+}
+
+/** A table of versions: each record holds from its validity time until the key's next version. */
+export interface TableOptions<V> {
+  /** Kafka topic (a compacted one is fine); defaults to the table name. */
+  topic?: string;
+  /** The value's Avro schema, relative to the topology file. */
+  schema: string;
+  /**
+   * The table's key, which is also its partition key: a lookup must give the partition key of
+   * the event looking it up, so a key's versions live in that event's task.
+   */
+  key: (value: V) => string;
+  /** From when this version holds: its event time, in the canonical merge like any event's. */
+  validFrom: (value: V) => EventTimeValue | null | undefined;
+  /**
+   * How long versions are kept behind stream time; the latest version at or before that
+   * horizon always stays, so a key never loses its current value. It must be at least the
+   * lag plus the grace of every stream looking the table up (a plan error says so), so it
+   * bounds state without ever changing a lookup.
+   */
+  retention: Duration;
+  /** How far behind stream time a version is still accepted (default 0); later ones are late. */
+  grace?: Duration;
+  late?: LatePolicy;
+  maxFutureSkew?: Duration | null;
+}
+
+/** A table declared with t.table, looked up with stream.asOf(table, key). */
+export class Table<V> {
+  /** Phantom: carries the version type to lookups. Never set at run time. */
+  readonly __version?: V;
+  constructor(readonly name: string) {}
+}
+
+export interface AsOfOptions {
+  /** Read the version valid at t − lag instead of at the event's time t. Default 0. */
+  lag?: Duration;
+}
+
+/** A lookup of one table by the event's key; `value` turns it into a feature. */
+export class TableLookup<L> {
+  constructor(private readonly base: Omit<AsOfNode, 'value' | 'type'>) {}
+  /** A field of the version valid at t − lag (t: the event's time); null when the key has none. */
+  value(fn: (version: L) => number | bigint | null | undefined): FeatureSpec<number | null>;
+  value(fn: (version: L) => string | null | undefined, opts: { type: 'string' }): FeatureSpec<string | null>;
+  value(fn: UserFn, opts: { type?: 'string' | 'double' } = {}): FeatureSpec<unknown> {
+    if (typeof fn !== 'function') throw new Error(`asOf lookup of table ${this.base.table}: value takes a function of the version, e.g. (x) => x.limit_usd`);
+    return { node: { ...this.base, value: fn, type: opts.type ?? 'double' } };
+  }
 }
 
 /** Default bound on how far an event may run ahead of stream time. */
@@ -448,6 +499,19 @@ export class Stream<V> {
     return this.t.addGroup<V>(name, this.id, key, true);
   }
 
+  /**
+   * Look up a table (t.table) as of this event's time t, or t − lag: the version of `key` with
+   * the greatest validity time at or before it. The key must be this event's partition key
+   * (the table's versions live in the event's task).
+   */
+  asOf<L>(table: Table<L>, key: (value: V) => string, opts: AsOfOptions = {}): TableLookup<L> {
+    if (!(table instanceof Table)) throw new Error(`asOf on stream ${this.id}: the first argument is a table declared with t.table(...)`);
+    if (typeof key !== 'function') throw new Error(`asOf lookup of table ${table.name}: give the key function, e.g. (x) => x.card_id (the event's partition key)`);
+    const lag = parseDuration(opts.lag ?? 0, `lag of the asOf lookup of table ${table.name}`);
+    if (lag < 0) throw new Error(`asOf lookup of table ${table.name}: lag must not be negative`);
+    return new TableLookup<L>({ kind: 'asOf', table: table.name, stream: this.id, key, lag });
+  }
+
   /** The per-event feature vector: one output row per event of this stream. */
   features<S extends FeatureSpecs, D = Record<never, never>, L = Record<never, never>, J = never>(
     name: string,
@@ -482,6 +546,21 @@ export class TopologyBuilder {
   private readonly windowOutputs: WindowOutputNode[] = [];
 
   source<V>(name: string, opts: SourceOptions<V>): Stream<V> {
+    this.addSource(name, opts);
+    return new Stream<V>(this, name, name);
+  }
+
+  /** A table of versions (e.g. a card's credit limit over time), read by stream.asOf lookups. */
+  table<V>(name: string, opts: TableOptions<V>): Table<V> {
+    if (typeof opts.validFrom !== 'function') throw new Error(`table "${name}" has no validFrom function: add validFrom: (x) => x.<validity time field>`);
+    if (opts.retention === undefined) throw new Error(`table "${name}" has no retention: add retention: '<how long versions stay behind stream time>', e.g. '90d'`);
+    const retention = parseDuration(opts.retention, `retention of table ${name}`);
+    const { validFrom, retention: _, ...rest } = opts;
+    this.addSource(name, { ...rest, eventTime: validFrom }, { retention });
+    return new Table<V>(name);
+  }
+
+  private addSource<V>(name: string, opts: SourceOptions<V>, table?: { retention: number }): void {
     if (this.sources.some((s) => s.name === name)) throw new Error(`source "${name}" is declared twice`);
     if (typeof opts.schema !== 'string' || opts.schema === '') {
       throw new Error(`source "${name}" has no schema: add schema: '<path of its .avsc, relative to the topology file>' to its options`);
@@ -497,9 +576,9 @@ export class TopologyBuilder {
       grace: parseDuration(opts.grace ?? 0, `grace of source ${name}`),
       late: opts.late ?? 'drop',
       maxFutureSkew: opts.maxFutureSkew === null ? null : parseDuration(opts.maxFutureSkew ?? DEFAULT_MAX_FUTURE_SKEW, `maxFutureSkew of source ${name}`),
+      ...(table === undefined ? {} : { table }),
     });
     this.streams.push({ id: name, source: name, kind: 'source' });
-    return new Stream<V>(this, name, name);
   }
 
   addStream<U>(parent: Stream<unknown>, kind: 'map' | 'filter', fn: UserFn): Stream<U> {

@@ -1,4 +1,4 @@
-import type { AggNode, FeatureNode, LabelJoinNode, SourceNode, TimeUnit, UserFn, WindowOutputNode } from '../dsl/nodes.js';
+import type { AggNode, AsOfNode, FeatureNode, GroupFeatureNode, LabelJoinNode, SourceNode, TimeUnit, UserFn, WindowOutputNode } from '../dsl/nodes.js';
 import type { AggregationDef, ColumnType } from '../ops/aggregation.js';
 import { aggregationFor } from '../ops/aggregation-registry.js';
 import { categorizedColumn } from '../ops/aggregations/bucketed.js';
@@ -41,6 +41,31 @@ export interface RegroupQueryProgram {
   readonly slots: readonly number[];
 }
 
+/** A table of versions (t.table): its source and the value functions its lookups read. */
+export interface TableProgram {
+  readonly name: string;
+  /** Position in Program.tables. */
+  readonly index: number;
+  readonly retention: number;
+  /** What a version stores: one value per function, in this order, of the type its lookup columns declare. */
+  readonly valueFns: readonly UserFn[];
+  readonly valueTypes: ReadonlyArray<'double' | 'string'>;
+}
+
+/**
+ * One as-of lookup of a table by the events of a stream: the version at t − lag, and the
+ * values its features read, each into a slot of the task's lookup row.
+ */
+export interface LookupProgram {
+  /** Position in Program.lookups. */
+  readonly index: number;
+  readonly table: number;
+  readonly key: UserFn;
+  readonly lag: number;
+  /** [value function of the table, slot in the lookup row]. */
+  readonly values: ReadonlyArray<readonly [number, number]>;
+}
+
 export interface WindowOpProgram {
   readonly name: string;
   readonly node: WindowOutputNode;
@@ -73,12 +98,16 @@ export interface StreamProgram {
   /** Groups declared with regroupBy: this task routes their events to RegroupedTasks. */
   readonly regroups: GroupProgram[];
   readonly outputs: OutputProgram[];
+  /** Table lookups the outputs of this stream read. */
+  readonly lookups: LookupProgram[];
 }
 
 export interface SourceProgram {
   readonly node: SourceNode;
   readonly rank: number;
   readonly root: StreamProgram;
+  /** Set for a table: its records are versions, kept for lookups, not events. */
+  readonly table?: TableProgram;
 }
 
 export interface Program {
@@ -95,6 +124,13 @@ export interface Program {
    * of a source feeding a regrouping. Its watermark is stream time minus this.
    */
   readonly regroupGrace: number;
+  readonly tables: readonly TableProgram[];
+  readonly lookups: readonly LookupProgram[];
+  /**
+   * Lookup results live in one extra row after the groups' (index groups.length, this wide),
+   * so output columns read them through featureSlots like group features.
+   */
+  readonly lookupWidth: number;
 }
 
 const UNIT_MS: Readonly<Record<TimeUnit, number>> = { ms: 1, seconds: 1000, minutes: 60_000, hours: 3_600_000, days: 86_400_000 };
@@ -124,7 +160,7 @@ class GroupAssembler {
   }
 
   /** Slot of a feature in the group's result array; identical features share one slot. */
-  slot(f: FeatureNode): number {
+  slot(f: GroupFeatureNode): number {
     if (f.kind === 'sinceLast') {
       const id = `since/${f.unit}`;
       const known = this.slotIds.get(id);
@@ -167,19 +203,73 @@ class GroupAssembler {
 }
 
 function typeOf(f: FeatureNode): ColumnType {
+  if (f.kind === 'asOf') return f.type;
   return f.kind === 'sinceLast' ? 'double' : aggregationFor(f.agg).resultType;
+}
+
+/** Lookups and the table value functions they read; identical lookups and values share. */
+class LookupAssembler {
+  readonly tables: Array<TableProgram & { valueFns: UserFn[]; valueTypes: Array<'double' | 'string'> }>;
+  readonly lookups: Array<LookupProgram & { values: Array<readonly [number, number]> }> = [];
+  private readonly valueIds: string[][];
+  private readonly lookupIds: string[] = [];
+  private readonly slotIds = new Map<string, number>();
+  width = 0;
+
+  constructor(tables: readonly SourceNode[]) {
+    this.tables = tables.map((s, index) => ({ name: s.name, index, retention: s.table!.retention, valueFns: [], valueTypes: [] }));
+    this.valueIds = tables.map(() => []);
+  }
+
+  slot(f: AsOfNode): number {
+    const table = this.tables.findIndex((x) => x.name === f.table);
+    const id = `${f.table}/${f.stream}/${functionFingerprint(f.key)}/${f.lag}`;
+    let li = this.lookupIds.indexOf(id);
+    if (li < 0) {
+      li = this.lookups.length;
+      this.lookupIds.push(id);
+      this.lookups.push({ index: li, table, key: f.key, lag: f.lag, values: [] });
+    }
+    const valueId = `${f.type}/${functionFingerprint(f.value)}`;
+    const known = this.slotIds.get(`${li}/${valueId}`);
+    if (known !== undefined) return known;
+    let column = this.valueIds[table].indexOf(valueId);
+    if (column < 0) {
+      column = this.valueIds[table].length;
+      this.valueIds[table].push(valueId);
+      this.tables[table].valueFns.push(f.value);
+      this.tables[table].valueTypes.push(f.type);
+    }
+    const out = this.width++;
+    this.lookups[li].values.push([column, out]);
+    this.slotIds.set(`${li}/${valueId}`, out);
+    return out;
+  }
 }
 
 export function buildProgram(plan: CompiledPlan): Program {
   const t = plan.topology;
   const groupNames = [...t.groups].map((g) => g.name).sort();
   const assemblers = new Map(groupNames.map((n) => [n, new GroupAssembler()]));
+  const tableSources = plan.engineSources.map((n) => t.sources.find((s) => s.name === n)!).filter((s) => s.table !== undefined);
+  const lookupAsm = new LookupAssembler(tableSources);
+  const lookupRow = groupNames.length;
+  const lookupsOfStream = new Map<string, Set<number>>();
+  const featureSlot = (f: FeatureNode): readonly [number, number] => {
+    if (f.kind !== 'asOf') return [groupNames.indexOf(f.group), assemblers.get(f.group)!.slot(f)];
+    const slot = lookupAsm.slot(f);
+    const lookup = lookupAsm.lookups.find((l) => l.values.some(([, s]) => s === slot))!;
+    let set = lookupsOfStream.get(f.stream);
+    if (!set) lookupsOfStream.set(f.stream, (set = new Set()));
+    set.add(lookup.index);
+    return [lookupRow, slot];
+  };
 
   const outputs: OutputProgram[] = [...t.outputs]
     .sort((a, b) => (a.name < b.name ? -1 : 1))
     .map((o, index) => {
       const features = [...o.features].sort(byName);
-      const featureSlots = features.map(([, f]) => [groupNames.indexOf(f.group), assemblers.get(f.group)!.slot(f)] as const);
+      const featureSlots = features.map(([, f]) => featureSlot(f));
       const derived = [...o.derived].sort(byName);
       const labels = [...o.labels].sort(byName);
       const regroupQueries: RegroupQueryProgram[] = [];
@@ -234,7 +324,8 @@ export function buildProgram(plan: CompiledPlan): Program {
 
   const streamPrograms = new Map<string, StreamProgram>();
   for (const s of [...t.streams].sort((a, b) => (a.id < b.id ? -1 : 1))) {
-    streamPrograms.set(s.id, { id: s.id, kind: s.kind, fn: s.fn, children: [], groups: [], regroups: [], outputs: [] });
+    const lookups = [...(lookupsOfStream.get(s.id) ?? [])].sort((a, b) => a - b).map((i) => lookupAsm.lookups[i]);
+    streamPrograms.set(s.id, { id: s.id, kind: s.kind, fn: s.fn, children: [], groups: [], regroups: [], outputs: [], lookups });
   }
   for (const s of t.streams) if (s.parent) streamPrograms.get(s.parent)!.children.push(streamPrograms.get(s.id)!);
   for (const p of streamPrograms.values()) p.children.sort((a, b) => (a.id < b.id ? -1 : 1));
@@ -246,6 +337,7 @@ export function buildProgram(plan: CompiledPlan): Program {
     const node = t.outputs.find((x) => x.name === o.name)!;
     streamPrograms.get(node.stream)!.outputs.push(o);
     for (const [n, f] of node.features) {
+      if (f.kind === 'asOf') continue;
       const gStream = t.groups.find((g) => g.name === f.group)!.stream;
       if (gStream !== node.stream) {
         throw new Error(`feature ${n} of output ${o.name}: group ${f.group} is defined on stream ${gStream}, not on ${node.stream}; features must group the stream they are emitted for`);
@@ -253,13 +345,12 @@ export function buildProgram(plan: CompiledPlan): Program {
     }
   }
 
-  const sources: SourceProgram[] = plan.engineSources.map((name, rank) => ({
-    node: t.sources.find((s) => s.name === name)!,
-    rank,
-    root: streamPrograms.get(name)!,
-  }));
+  const sources: SourceProgram[] = plan.engineSources.map((name, rank) => {
+    const table = lookupAsm.tables.find((x) => x.name === name);
+    return { node: t.sources.find((s) => s.name === name)!, rank, root: streamPrograms.get(name)!, ...(table === undefined ? {} : { table }) };
+  });
   const regroups = groups.filter((g) => g.regroup);
   const regroupSources = new Set(t.groups.filter((g) => g.regroup === true).map((g) => t.streams.find((s) => s.id === g.stream)!.source));
   const regroupGrace = t.sources.filter((s) => regroupSources.has(s.name)).reduce((m, s) => Math.max(m, s.grace), 0);
-  return { plan, version: plan.version, sources, groups, outputs, windowOps, regroups, regroupGrace };
+  return { plan, version: plan.version, sources, groups, outputs, windowOps, regroups, regroupGrace, tables: lookupAsm.tables, lookups: lookupAsm.lookups, lookupWidth: lookupAsm.width };
 }

@@ -24,6 +24,8 @@ import { fillDerived } from './derived-features.js';
 import { timelineChanges } from './timeline-changes.js';
 import type { GroupProgram, OutputProgram, Program, SourceProgram, StreamProgram } from './program.js';
 import type { RegroupSinks } from './regroup-messages.js';
+import { TableLookups } from './table-lookups.js';
+import type { VersionValues } from '../time/version-table.js';
 import { emptyCounters, type TaskCounters } from './task-counters.js';
 import { formatDuration as durationAsWritten } from '../dsl/duration.js';
 
@@ -67,6 +69,8 @@ interface Visit {
   /** The same per regrouped group of the stream. */
   readonly rkeys: string[];
   readonly rvals: AggValue[][];
+  /** Per table lookup of the stream: its key. */
+  readonly lkeys: string[];
 }
 
 interface Prepared {
@@ -81,6 +85,8 @@ interface Prepared {
   /** False when the task's key filter leaves this record's key out: it moves stream time but touches no state. */
   readonly keep: boolean;
   readonly error?: string;
+  /** A table record: the version's values (table-lookups.ts). */
+  readonly version?: VersionValues;
 }
 
 /** A record that will be dead-lettered: it sorts first in the merge, since it has no event time. */
@@ -226,6 +232,7 @@ export class Task {
   private readonly ended = new Set<string>();
   private readonly writer = new ByteWriter(256);
   private readonly regroupSinks: RegroupSinks | undefined;
+  private readonly tables: TableLookups;
 
   private constructor(
     private readonly program: Program,
@@ -249,7 +256,9 @@ export class Task {
       ]),
     );
     this.merge = new InputMerge<Prepared>(program.sources.length);
-    this.groupResults = program.groups.map((g) => new Array<AggValue>(g.width).fill(null));
+    // One more row after the groups' for table lookups (Program.lookupWidth).
+    this.groupResults = [...program.groups.map((g) => new Array<AggValue>(g.width).fill(null)), new Array<AggValue>(program.lookupWidth).fill(null)];
+    this.tables = new TableLookups(program, partition, backend);
     this.timelines = program.groups.map(() => new Map<string, KeyTimeline>());
     this.groupOwners = program.groups.map(() => new Map<string, string>());
     this.rowValues = program.outputs.map((o) => new Array<AggValue>(o.columns.length).fill(null));
@@ -407,6 +416,14 @@ export class Task {
     } catch (e) {
       return rejected(source, partition, rec, `the key function of source ${source.node.name} threw: ${errorText(e)}`);
     }
+    const keep = this.keyFilter === undefined || this.keyFilter(key);
+    if (source.table !== undefined) {
+      try {
+        return { t, rank: source.rank, partition, offset: rec.offset, source, rec, key, visits: [], keep, version: this.tables.versionValues(source.table, rec.value) };
+      } catch (e) {
+        return rejected(source, partition, rec, errorText(e), key);
+      }
+    }
     const visits: Visit[] = [];
     try {
       this.visit(source.root, rec.value, visits);
@@ -425,8 +442,9 @@ export class Task {
           if (k !== key) owners.set(k, key);
         } else if (owner !== key) throw new GroupKeyError(groups[i].name, k, owner, key, source.node.name, partition, rec.offset);
       }
+      if (visit.lkeys.length > 0) this.tables.checkKeys(visit.stream, visit.lkeys, key, source.node.name, partition, rec.offset);
     }
-    return { t, rank: source.rank, partition, offset: rec.offset, source, rec, key, visits, keep: this.keyFilter === undefined || this.keyFilter(key), error: undefined };
+    return { t, rank: source.rank, partition, offset: rec.offset, source, rec, key, visits, keep, error: undefined };
   }
 
   private visit(stream: StreamProgram, value: SourceValue, out: Visit[]): void {
@@ -444,7 +462,8 @@ export class Task {
     const rkeys: string[] = stream.regroups.length > 0 ? [] : NO_KEYS;
     const rvals: AggValue[][] = stream.regroups.length > 0 ? [] : NO_VALS;
     if (stream.regroups.length > 0) this.groupColumns(stream.regroups, v, rkeys, rvals);
-    out.push({ stream, value: v, keys, vals, rkeys, rvals });
+    const lkeys = stream.lookups.length > 0 ? this.tables.lookupKeys(stream, v) : NO_KEYS;
+    out.push({ stream, value: v, keys, vals, rkeys, rvals, lkeys });
     for (const c of stream.children) this.visit(c, v, out);
   }
 
@@ -479,6 +498,7 @@ export class Task {
   get cacheStats(): TaskCacheStats {
     let cachedKeys = 0;
     for (const m of this.timelines) cachedKeys += m.size;
+    cachedKeys += this.tables.cachedKeys;
     return { cachedKeys, evictions: this.evictions };
   }
 
@@ -504,6 +524,7 @@ export class Task {
     }
     this.batchNo++;
     await this.loadTimelines(ready);
+    await this.tables.load(ready, this.batchNo, this.seq);
     for (let i = 0; i < ready.length; i++) this.apply(ready[i]);
   }
 
@@ -596,7 +617,9 @@ export class Task {
     const advanced = p.t > this.streamTime;
     if (advanced) this.streamTime = p.t;
     const seq = this.seq++;
-    if (p.visits.length === 0) this.counters.filtered++;
+    if (p.version !== undefined) {
+      if (p.keep) this.tables.insert(p.source.table!, p.key, p.t, seq, p.version, this.streamTime);
+    } else if (p.visits.length === 0) this.counters.filtered++;
     const visits = p.keep ? p.visits : [];
     for (const visit of visits) {
       const groups = visit.stream.groups;
@@ -619,6 +642,7 @@ export class Task {
           this.flushWindowRows(w.name);
         }
       }
+      if (visit.lkeys.length > 0) this.tables.resolve(visit.stream, visit.lkeys, p.t, this.streamTime, this.groupResults[this.program.groups.length], this.counters);
       for (const o of visit.stream.outputs) {
         const values = this.rowValues[o.index];
         let c = 0;
@@ -718,6 +742,7 @@ export class Task {
       }
       this.dirty[g.index] = [];
     }
+    this.tables.changes(this.seq, w, ops);
     for (const [name, op] of this.windows) {
       for (const key of op.dirtyKeys()) {
         const bytes = op.encodeKey(key);
@@ -746,6 +771,7 @@ export class Task {
   /** The operations of changes() are durable: cold keys may now leave memory. */
   afterDurable(): void {
     this.evictColdKeys();
+    this.evictions += this.tables.evict(this.batchNo, this.maxCachedKeys);
   }
 
   /**

@@ -121,6 +121,11 @@ export interface CardGenSummary {
 
 export const DEFAULT_START = Date.UTC(2026, 0, 5); // 2026-01-05T00:00:00Z
 
+/** The id of card number c (0-based), the record key of its transactions. */
+export function cardId(c: number): string {
+  return `card-${String(c).padStart(6, '0')}`;
+}
+
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
@@ -335,7 +340,7 @@ export function* cardEventStream(opts: CardGenOptions): Generator<CardStreamItem
   const tripEnd = new Float64Array(nCards);
   const tripCountry: string[] = new Array(nCards);
   for (let c = 0; c < nCards; c++) {
-    cardIds[c] = `card-${String(c).padStart(6, '0')}`;
+    cardIds[c] = cardId(c);
     cardWeight[c] = world.logNormal(0, 1.0);
     const h = home.codes[home.alias.sample(world)]!;
     cardHome[c] = h;

@@ -1,7 +1,8 @@
 /**
  * Writes a synthetic card dataset to `<outDir>/transactions.<ext>` and `<outDir>/chargebacks.<ext>`
- * in arrival order — what the two Kafka topics would contain — as NDJSON or Avro object
- * container files (schemas/card_transaction.avsc, schemas/chargeback.avsc). Streams records
+ * in arrival order — what the two Kafka topics would contain — and the table of the cards'
+ * credit-limit versions to `<outDir>/card_limits.<ext>` in validity order, as NDJSON or Avro
+ * object container files (schemas/card_transaction.avsc, chargeback.avsc, card_limit.avsc). Streams records
  * with back-pressure; output files are byte-identical for the same options (the Avro sync
  * markers are derived from the seed instead of being random).
  */
@@ -10,8 +11,9 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import avro from 'avsc';
+import { cardLimitVersions } from './card-limits.js';
 import { cardEventStream, type CardGenOptions, type CardGenSummary } from './card-transactions.js';
-import { readExampleSchema } from './schemas.js';
+import { readExampleSchema, type ExampleSchema } from './schemas.js';
 import { SeededRandom } from './seeded-random.js';
 
 export interface WriteCardDatasetOptions extends Omit<CardGenOptions, 'events' | 'seed'> {
@@ -32,6 +34,9 @@ export interface WriteCardDatasetResult extends CardGenSummary {
   events: number;
   /** Number of chargebacks written. */
   chargebacks: number;
+  cardLimitsPath: string;
+  /** Number of credit-limit versions written. */
+  cardLimits: number;
 }
 
 interface RecordSink {
@@ -63,7 +68,7 @@ function ndjsonSink(path: string): RecordSink {
   };
 }
 
-function avroSink(path: string, schemaName: 'card_transaction' | 'chargeback', syncMarker: Buffer, codec: string): RecordSink {
+function avroSink(path: string, schemaName: ExampleSchema, syncMarker: Buffer, codec: string): RecordSink {
   // Same wiring as avsc's createFileEncoder (BlockEncoder piped into a file stream), but keeps
   // the pipeline promise so completion and errors of the file write can be awaited. The header
   // is written eagerly, so a sink without records (a tiny dataset without chargebacks) is still
@@ -91,21 +96,26 @@ export async function writeCardDataset(opts: WriteCardDatasetOptions): Promise<W
   const ext = format === 'avro' ? 'avro' : 'ndjson';
   const transactionsPath = join(outDir, `transactions.${ext}`);
   const chargebacksPath = join(outDir, `chargebacks.${ext}`);
+  const cardLimitsPath = join(outDir, `card_limits.${ext}`);
   let txSink: RecordSink;
   let cbSink: RecordSink;
+  let limitSink: RecordSink;
   if (format === 'avro') {
     const markers = new SeededRandom(opts.seed, 3);
     const codec = avroCodec ?? 'null';
     txSink = avroSink(transactionsPath, 'card_transaction', markers.bytes(16), codec);
     cbSink = avroSink(chargebacksPath, 'chargeback', markers.bytes(16), codec);
+    limitSink = avroSink(cardLimitsPath, 'card_limit', markers.bytes(16), codec);
   } else {
     txSink = ndjsonSink(transactionsPath);
     cbSink = ndjsonSink(chargebacksPath);
+    limitSink = ndjsonSink(cardLimitsPath);
   }
 
   const it = cardEventStream(genOpts);
   let summary: CardGenSummary;
   let transactions = 0;
+  let cardLimits = 0;
   try {
     for (;;) {
       const r = it.next();
@@ -118,8 +128,13 @@ export async function writeCardDataset(opts: WriteCardDatasetOptions): Promise<W
       const wait = item.topic === 'transactions' ? txSink.write(item.value) : cbSink.write(item.value);
       if (wait) await wait;
     }
+    for (const v of cardLimitVersions({ seed: opts.seed, cards: summary.cards, start: summary.start, end: summary.endTime })) {
+      cardLimits++;
+      const wait = limitSink.write(v);
+      if (wait) await wait;
+    }
   } finally {
-    await Promise.all([txSink.close(), cbSink.close()]);
+    await Promise.all([txSink.close(), cbSink.close(), limitSink.close()]);
   }
-  return { ...summary, transactionsPath, chargebacksPath };
+  return { ...summary, transactionsPath, chargebacksPath, cardLimitsPath, cardLimits };
 }

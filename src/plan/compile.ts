@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { dirname } from 'node:path';
 import { formatDuration } from '../dsl/duration.js';
-import type { AggNode, FeatureNode, GroupNode, TopologyNode, WindowShape } from '../dsl/nodes.js';
+import type { AggNode, AsOfNode, FeatureNode, GroupFeatureNode, GroupNode, SourceNode, TopologyNode, WindowShape } from '../dsl/nodes.js';
 import type { Topology } from '../dsl/topology.js';
 import { aggregationFor } from '../ops/aggregation-registry.js';
 import { canonicalJson, type Json } from './canonical-json.js';
@@ -20,7 +20,10 @@ export interface CompiledPlan {
   readonly version: string;
   readonly canonical: Json;
   readonly schemas: ReadonlyMap<string, LoadedSchema>;
-  /** Sources the engine consumes, in canonical order: their index is the merge rank. */
+  /**
+   * Sources the engine consumes, in canonical order: their index is the merge rank. Tables come
+   * first, so a version valid at exactly t is applied before an event at t and seen by it.
+   */
   readonly engineSources: readonly string[];
   /** Sources read only to label training data. */
   readonly labelSources: readonly string[];
@@ -37,6 +40,7 @@ function aggJson(a: AggNode): Json {
 }
 
 function featureJson(f: FeatureNode): Json {
+  if (f.kind === 'asOf') return { kind: f.kind, table: f.table, stream: f.stream, key: functionFingerprint(f.key), lag: formatDuration(f.lag), value: functionFingerprint(f.value), type: f.type };
   if (f.kind === 'sinceLast') return { kind: f.kind, group: f.group, unit: f.unit };
   const base = { kind: f.kind, group: f.group, window: formatDuration(f.size), includeCurrent: f.includeCurrent, agg: aggJson(f.agg) };
   // Exact windows keep the canonical form they had before tiles and lags existed, so their versions do not move.
@@ -73,6 +77,10 @@ function validate(t: TopologyNode): void {
       names.add(n);
     }
     for (const [n, f] of o.features) {
+      if (f.kind === 'asOf') {
+        validateLookup(t, n, o.stream, f);
+        continue;
+      }
       const g = groups.get(f.group);
       if (!g) throw new Error(`feature ${n}: unknown group ${f.group}`);
       validateRegroupedFeature(n, f, g);
@@ -83,8 +91,34 @@ function validate(t: TopologyNode): void {
   }
 }
 
+/** The source a stream reads. */
+function sourceOfStream(t: TopologyNode, stream: string): SourceNode | undefined {
+  const s = t.streams.find((x) => x.id === stream);
+  return t.sources.find((x) => x.name === s?.source);
+}
+
+/**
+ * An as-of lookup reads the versions held by the event's own task. Retention must cover what
+ * an accepted event can still ask for (t − lag ≥ stream time − grace − lag), so dropping old
+ * versions never changes a lookup.
+ */
+function validateLookup(t: TopologyNode, name: string, outputStream: string, f: AsOfNode): void {
+  const table = t.sources.find((s) => s.name === f.table);
+  if (table?.table === undefined) throw new Error(`feature ${name}: ${f.table} is not a table declared with t.table`);
+  if (f.stream !== outputStream) throw new Error(`feature ${name}: the lookup of table ${f.table} is declared on stream ${f.stream}, not on ${outputStream}; look the table up from the stream the features are emitted for`);
+  const source = sourceOfStream(t, f.stream)!;
+  if (source.table !== undefined) throw new Error(`feature ${name}: table ${source.name} cannot look up a table; look it up from an event stream`);
+  const needed = f.lag + source.grace;
+  if (table.table.retention < needed) {
+    throw new Error(
+      `feature ${name}: the retention ${formatDuration(table.table.retention)} of table ${f.table} is shorter than the lookup's lag ${formatDuration(f.lag)} plus the grace ${formatDuration(source.grace)} of source ${source.name}; ` +
+        `raise it to at least ${formatDuration(needed)}, so an accepted event never asks for a version already dropped`,
+    );
+  }
+}
+
 /** A regrouped group's features are read as of t − lag in another task: only lag-declared lookbacks fit that. */
-function validateRegroupedFeature(name: string, f: FeatureNode, g: GroupNode): void {
+function validateRegroupedFeature(name: string, f: GroupFeatureNode, g: GroupNode): void {
   if (g.regroup !== true) {
     if (f.kind === 'lookback' && f.asOf !== undefined) {
       throw new Error(`feature ${name}: asOf is for groups declared with regroupBy; group ${g.name} is keyed within the partition key, so its features are exact at t (remove asOf)`);
@@ -100,6 +134,11 @@ function validateRegroupedFeature(name: string, f: FeatureNode, g: GroupNode): v
     );
   }
   if (f.tile > 0 || f.includeCurrent) throw new Error(`feature ${name}: tile and includeCurrent are not available on a regrouped group (${fix}); remove them`);
+}
+
+/** A table's retention joins its source's canonical form; plain sources keep the form they had. */
+function sourceJson(s: SourceNode, json: Record<string, Json>): Json {
+  return s.table === undefined ? json : { ...json, table: { retention: formatDuration(s.table.retention) } };
 }
 
 /** Does the topology group by a key other than the partition key (regroupBy)? */
@@ -120,20 +159,21 @@ export function compilePlan(topology: Topology<unknown>, file: string): Compiled
   const used = new Set<string>();
   for (const o of t.outputs) {
     used.add(streamSource.get(o.stream) ?? '');
-    for (const [, f] of o.features) used.add(groupSource.get(f.group) ?? '');
+    for (const [, f] of o.features) used.add(f.kind === 'asOf' ? f.table : groupSource.get(f.group) ?? '');
   }
   for (const w of t.windowOutputs) used.add(groupSource.get(w.group) ?? '');
   // Groups feed state even when no output reads them yet, so their sources are inputs too.
   for (const g of t.groups) used.add(groupSource.get(g.name) ?? '');
   const sourceNames = [...t.sources].sort(byName).map((s) => s.name);
-  const engineSources = sourceNames.filter((n) => used.has(n));
+  const isTable = (n: string): boolean => t.sources.some((s) => s.name === n && s.table !== undefined);
+  const engineSources = [...sourceNames.filter((n) => used.has(n) && isTable(n)), ...sourceNames.filter((n) => used.has(n) && !isTable(n))];
   const labelSources = sourceNames.filter((n) => !used.has(n));
 
   const canonical: Json = {
     format: 1,
     engine: ENGINE_SEMVER,
     name: t.name,
-    sources: [...t.sources].sort(byName).map((s) => ({
+    sources: [...t.sources].sort(byName).map((s) => sourceJson(s, {
       name: s.name,
       topic: s.topic,
       schema: schemas.get(s.name)?.fingerprint ?? '',

@@ -3,6 +3,7 @@ import type { FeatureNode, WindowShape } from '../dsl/nodes.js';
 import type { CompiledPlan } from './compile.js';
 
 function feature(f: FeatureNode): string {
+  if (f.kind === 'asOf') return `value (${f.type}) of the version of table ${f.table} valid at t${f.lag > 0 ? ` − ${formatDuration(f.lag)}` : ''}`;
   if (f.kind === 'sinceLast') return `timeSinceLast(${f.unit}) by ${f.group}`;
   const incl =
     (f.includeCurrent ? ', including current' : '') + (f.tile > 0 ? `, tiles of ${formatDuration(f.tile)}` : '') + (f.asOf !== undefined ? `, as of t − ${formatDuration(f.asOf)}` : '');
@@ -31,7 +32,8 @@ export function renderPlan(plan: CompiledPlan): string {
   for (const s of [...t.sources].sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const rank = plan.engineSources.indexOf(s.name);
     const role = rank >= 0 ? `[${rank}]` : '[labels only]';
-    lines.push(`  ${role} ${s.name}  topic=${s.topic}  grace=${formatDuration(s.grace)}  late=${s.late}  schema=${plan.schemas.get(s.name)?.fingerprint.slice(0, 12)}`);
+    const table = s.table === undefined ? '' : `  table, retention=${formatDuration(s.table.retention)}`;
+    lines.push(`  ${role} ${s.name}  topic=${s.topic}  grace=${formatDuration(s.grace)}  late=${s.late}${table}  schema=${plan.schemas.get(s.name)?.fingerprint.slice(0, 12)}`);
   }
   lines.push('', 'streams:');
   for (const s of t.streams) lines.push(`  ${s.id}${s.parent ? ` <- ${s.kind}(${s.parent})` : ' (source)'}`);

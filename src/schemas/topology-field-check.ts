@@ -89,6 +89,11 @@ export function functionUses(t: TopologyNode): FnUse[] {
   for (const o of t.outputs) {
     const src = recordSource(o.stream);
     for (const [name, f] of o.features) {
+      if (f.kind === 'asOf') {
+        add(recordSource(f.stream), `the key of lookup ${name}`, f.key);
+        add(f.table, `lookup ${name} (value of table ${f.table})`, f.value, f.type === 'string' ? 'string' : 'numeric');
+        continue;
+      }
       if (f.kind !== 'lookback') continue;
       const fsrc = recordSource(groupStream.get(f.group) ?? '');
       add(fsrc, `feature ${name} (${f.agg.kind})`, f.agg.value, aggExpect(f.agg.kind, f.agg.params));

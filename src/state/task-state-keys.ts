@@ -7,6 +7,7 @@
  *   p<n>/t/<group>/<len>:<key>/h       a lookback timeline's head: clocks, running accumulators, tiles
  *   p<n>/t/<group>/<len>:<key>/e/<ts>  a segment: the events one checkpoint added (named by its first event's sortable time + apply sequence)
  *   p<n>/w/<op>/<key>                  one key's open windows
+ *   p<n>/v/<table>/<len>:<key>/<ts>    one version of a table key (its values), named by its validity time + apply sequence
  *   p<n>/local                         local-only: which changelog offset the copy reflects (never in the changelog)
  *
  * Entity keys are length-prefixed so no key's entries share a prefix with another key's.
@@ -29,6 +30,7 @@ export const timelinePrefix = (p: number, group: string, key: string): string =>
 export const timelineHeadKey = (p: number, group: string, key: string): string => `${timelinePrefix(p, group, key)}h`;
 export const timelineEventsPrefix = (p: number, group: string, key: string): string => `${timelinePrefix(p, group, key)}e/`;
 export const windowPrefix = (p: number, op: string): string => `p${p}/w/${op}/`;
+export const versionsPrefix = (p: number, table: string, key: string): string => `p${p}/v/${table}/${entity(key)}/`;
 export const windowKey = (p: number, op: string, key: string): string => `${windowPrefix(p, op)}${key}`;
 
 /**

@@ -1,9 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import avro from 'avsc';
+import { cardLimitVersions } from '../../src/gen/card-limits.js';
 import { generateCardTransactions } from '../../src/gen/card-transactions.js';
 import { writeCardDataset } from '../../src/gen/write-card-dataset.js';
 import { exampleSchemaPath, readExampleSchema } from '../../src/gen/schemas.js';
@@ -50,10 +52,13 @@ test('avro files decode back with avsc to the generated records, in arrival orde
   assert.equal(res.events, EVENTS);
   assert.equal(res.chargebacks, expected.chargebacks.length);
   assert.ok(res.chargebacks > 0);
-  assert.deepEqual({ ...res, transactionsPath: undefined, chargebacksPath: undefined }, {
+  const limits = cardLimitVersions({ seed: SEED, cards: expected.summary.cards, start: expected.summary.start, end: expected.summary.endTime });
+  assert.deepEqual({ ...res, transactionsPath: undefined, chargebacksPath: undefined, cardLimitsPath: undefined }, {
     ...expected.summary,
     transactionsPath: undefined,
     chargebacksPath: undefined,
+    cardLimitsPath: undefined,
+    cardLimits: limits.length,
   });
 
   const tx = await decodeAvro(res.transactionsPath);
@@ -64,6 +69,50 @@ test('avro files decode back with avsc to the generated records, in arrival orde
   const cb = await decodeAvro(res.chargebacksPath);
   assert.deepEqual(cb.records, expected.chargebacks);
   assert.equal(typeof cb.records[0]!.reported_at, 'number');
+  const cl = await decodeAvro(res.cardLimitsPath);
+  assert.equal((cl.schema as { name: string }).name, 'skewless.examples.CardLimit');
+  assert.deepEqual(cl.records, limits);
+});
+
+test('adding the card-limits table changed no byte of the transactions and chargebacks a seed gives', async (t) => {
+  // SHA-256 prefixes of the files written by the generator before the table existed (commit 4596545,
+  // --events 30000), so the limits' own random stream provably leaves the other two untouched.
+  const before: Record<string, string> = {
+    'avro/7/transactions': '1f4137f63401',
+    'avro/7/chargebacks': 'a6f0f5aa388e',
+    'ndjson/7/transactions': 'dbd19099055b',
+    'ndjson/7/chargebacks': 'aacd1ab7b9cd',
+    'avro/42/transactions': '80968b5be323',
+    'avro/42/chargebacks': '9d0370ccde17',
+    'ndjson/42/transactions': 'f5f7f5f261d2',
+    'ndjson/42/chargebacks': '95f8d1c95fe1',
+  };
+  const dir = tmp(t);
+  for (const format of ['avro', 'ndjson'] as const) {
+    for (const seed of [7, 42]) {
+      const res = await writeCardDataset({ outDir: join(dir, `${format}-${seed}`), events: 30_000, seed, format });
+      for (const [name, path] of [['transactions', res.transactionsPath], ['chargebacks', res.chargebacksPath]] as const) {
+        const hash = createHash('sha256').update(readFileSync(path)).digest('hex').slice(0, 12);
+        assert.equal(hash, before[`${format}/${seed}/${name}`], `${format} ${name} of seed ${seed}`);
+      }
+    }
+  }
+});
+
+test('card limits: an initial version per card before the data start, changes up to the snapshot end, in validity order', () => {
+  const expected = generateCardTransactions({ events: EVENTS, seed: SEED });
+  const { cards, start, endTime } = expected.summary;
+  const limits = cardLimitVersions({ seed: SEED, cards, start, end: endTime });
+  const perCard = new Map<string, typeof limits>();
+  for (const l of limits) perCard.set(l.card_id, [...(perCard.get(l.card_id) ?? []), l]);
+  assert.equal(perCard.size, cards, 'every card has a limit');
+  for (const [card, vs] of perCard) {
+    assert.ok(vs[0].valid_from <= start && vs[0].valid_from > start - 28 * 86_400_000, `${card}: opened within 28 days before the start`);
+    for (let i = 1; i < vs.length; i++) assert.notEqual(vs[i].limit_usd, vs[i - 1].limit_usd, `${card}: a version changes the limit`);
+    for (const v of vs) assert.ok(v.valid_from <= endTime && v.limit_usd >= 300 && v.limit_usd <= 50_000 && v.limit_usd % 100 === 0 && v.valid_from % 60_000 === 0);
+  }
+  assert.ok(limits.length > cards * 1.5, `changes over time: ${limits.length} versions for ${cards} cards`);
+  for (let i = 1; i < limits.length; i++) assert.ok(limits[i - 1].valid_from <= limits[i].valid_from, 'sorted by validity time');
 });
 
 test('ndjson files hold the same records, one JSON object per line', async (t) => {
@@ -83,6 +132,8 @@ test('output files are byte-identical for the same seed and differ for another s
     const c = await writeCardDataset({ outDir: join(dir, `${format}-c`), events: 5_000, seed: 2, format });
     assert.ok(readFileSync(a.transactionsPath).equals(readFileSync(b.transactionsPath)), `${format} transactions`);
     assert.ok(readFileSync(a.chargebacksPath).equals(readFileSync(b.chargebacksPath)), `${format} chargebacks`);
+    assert.ok(readFileSync(a.cardLimitsPath).equals(readFileSync(b.cardLimitsPath)), `${format} card limits`);
+    assert.ok(!readFileSync(a.cardLimitsPath).equals(readFileSync(c.cardLimitsPath)));
     assert.ok(!readFileSync(a.transactionsPath).equals(readFileSync(c.transactionsPath)));
   }
 });
@@ -100,10 +151,11 @@ test('example schemas parse with avsc, are documented, and use timestamp-millis 
   const expectFields: Record<string, string[]> = {
     card_transaction: ['txn_id', 'card_id', 'merchant_id', 'amount', 'currency', 'amount_usd', 'event_time', 'country'],
     chargeback: ['txn_id', 'card_id', 'reported_at', 'reason'],
+    card_limit: ['card_id', 'valid_from', 'limit_usd'],
     flight: ['date', 'delay', 'distance', 'origin', 'destination'],
   };
-  const timeField: Record<string, string> = { card_transaction: 'event_time', chargeback: 'reported_at', flight: 'date' };
-  for (const name of ['card_transaction', 'chargeback', 'flight'] as const) {
+  const timeField: Record<string, string> = { card_transaction: 'event_time', chargeback: 'reported_at', card_limit: 'valid_from', flight: 'date' };
+  for (const name of ['card_transaction', 'chargeback', 'card_limit', 'flight'] as const) {
     const raw = JSON.parse(readFileSync(exampleSchemaPath(name), 'utf8'));
     assert.equal(raw.type, 'record');
     assert.equal(raw.namespace, 'skewless.examples');
