@@ -16,6 +16,7 @@ import { SchemaRegistryClient } from '../io/avro/registry-client.js';
 import { registryEndpoint } from '../io/avro/registry-http.js';
 import type { ClientEndpoints } from '../io/client-security.js';
 import { KafkaConnection } from '../io/kafka/kafka-connection.js';
+import { formatCount } from '../io/number-format.js';
 import type { ColumnType } from '../ops/aggregation.js';
 import type { CompiledPlan } from '../plan/compile.js';
 import { buildParityReport, type FeatureInput, type ParityReport } from './feature-report.js';
@@ -217,10 +218,21 @@ export async function readParitySample(opts: ParityRunOptions): Promise<ParitySa
   const log: ParityLogContents = { ...full, entries: full.entries.filter((e) => inRange(e.eventTime)) };
   if (log.entries.length === 0) {
     const range = opts.since !== undefined || opts.until !== undefined ? ` with event time in [${opts.since === undefined ? '-∞' : new Date(opts.since).toISOString()}, ${opts.until === undefined ? '∞' : new Date(opts.until).toISOString()})` : '';
-    throw new Error(
-      `parity log ${sampleName} holds no sampled vectors${range}${full.entries.length > 0 ? ` (${full.entries.length} outside it)` : ''}${log.undecodable > 0 ? ` (${log.undecodable} undecodable: ${log.errors.join('; ')})` : ''}: ` +
-        'run the live worker with --parity-rate and --parity-topic first',
-    );
+    const undecodable = log.undecodable > 0 ? ` (${log.undecodable} undecodable: ${log.errors.join('; ')})` : '';
+    if (full.entries.length > 0) {
+      // Samples exist, just not in the range asked for: say where they are rather than to start sampling.
+      let lo = Infinity;
+      let hi = -Infinity;
+      for (const e of full.entries) {
+        if (e.eventTime < lo) lo = e.eventTime;
+        if (e.eventTime > hi) hi = e.eventTime;
+      }
+      throw new Error(
+        `parity log ${sampleName} holds no sampled vectors${range}${undecodable}: its ${formatCount(full.entries.length)} vectors have event times from ` +
+          `${new Date(lo).toISOString()} to ${new Date(hi).toISOString()}; widen --since / --until`,
+      );
+    }
+    throw new Error(`parity log ${sampleName} holds no sampled vectors${range}${undecodable}: run the live worker with --parity-rate and --parity-topic first`);
   }
   return { name: sampleName, log, loggedUpTo: loggedFrontiers(full) };
 }
@@ -254,24 +266,24 @@ export async function compareWithReplay(
   const otherVersion = log.entries.filter((e) => e.version !== plan.version).length;
   if (otherVersion > 0) {
     explanations.push(
-      `${otherVersion} sampled vectors were served by another topology version (${Object.keys(servedVersions).filter((v) => v !== plan.version).join(', ')}) than the one checked (${plan.version}): ` +
+      `${formatCount(otherVersion)} sampled vectors were served by another topology version (${Object.keys(servedVersions).filter((v) => v !== plan.version).join(', ')}) than the one checked (${plan.version}): ` +
         'differences in them may come from the version change rather than skew; check them with the topology file of their version, or sample only after the deploy',
     );
   }
   const afterMergeSkips = log.entries.filter((e) => e.mergeSkips > 0).length;
   if (afterMergeSkips > 0) {
-    explanations.push(`${afterMergeSkips} sampled vectors were served after their task skipped an idle input live (a merge skip; replay always merges canonically, DESIGN.md rule 3): differences in them are explained by that`);
+    explanations.push(`${formatCount(afterMergeSkips)} sampled vectors were served after their task skipped an idle input live (a merge skip; replay always merges canonically, DESIGN.md rule 3): differences in them are explained by that`);
   }
   const sourceOfTopic = new Map(plan.topology.sources.map((s) => [opts.topics?.[s.name] ?? s.topic, s.name]));
   const offlineLate = replays.flatMap((r) => [...readLateRecords(join(r.out, '_late_records')), ...readLateRecords(r.droppedLateDir)]);
   const late = compareLate(log.late, offlineLate, sourceOfTopic, log.vectorsAt);
   if (late.liveOnly.length > 0) {
     const l = late.liveOnly[0];
-    explanations.push(`${late.liveOnly.length} records of sampled keys were late live but not in replay (first ${l.topic}/${l.partition}@${l.offset}, key ${l.key}: ${l.reason}): vectors of those keys after them may differ`);
+    explanations.push(`${formatCount(late.liveOnly.length)} records of sampled keys were late live but not in replay (first ${l.topic}/${l.partition}@${l.offset}, key ${l.key}: ${l.reason}): vectors of those keys after them may differ`);
   }
   if (late.offlineOnly.length > 0) {
     const r = late.offlineOnly[0];
-    explanations.push(`${late.offlineOnly.length} records of sampled keys were late in replay but not live (first ${r.source}/${r.partition}@${r.offset}, key ${r.key})`);
+    explanations.push(`${formatCount(late.offlineOnly.length)} records of sampled keys were late in replay but not live (first ${r.source}/${r.partition}@${r.offset}, key ${r.key})`);
   }
   const explainer = new MismatchExplainer(plan.version, late);
 
@@ -286,7 +298,7 @@ export async function compareWithReplay(
     const output = outputs.get(outputName);
     const entries = log.entries.filter((e) => e.output === outputName);
     if (output === undefined) {
-      explanations.push(`${entries.length} sampled vectors belong to output ${outputName}, which topology ${plan.topology.name} does not have`);
+      explanations.push(`${formatCount(entries.length)} sampled vectors belong to output ${outputName}, which topology ${plan.topology.name} does not have`);
       missingOffline += entries.length;
       continue;
     }
@@ -301,7 +313,7 @@ export async function compareWithReplay(
     matched += pairs.length;
     missingOffline += missing.length;
     if (missing.length > 0) {
-      explanations.push(`${missing.length} sampled vectors of ${outputName} have no offline row (first: ${missing.slice(0, 5).join(', ')}): the source topics no longer hold those offsets, or --topic names other topics than live read`);
+      explanations.push(`${formatCount(missing.length)} sampled vectors of ${outputName} have no offline row (first: ${missing.slice(0, 5).join(', ')}): the source topics no longer hold those offsets, or --topic names other topics than live read`);
     }
     const served: readonly OutputColumn[] = output.columns.filter((c) => c.role !== 'label');
     for (const c of served) {
@@ -326,7 +338,7 @@ export async function compareWithReplay(
 
   const report = buildParityReport(inputs, { thresholds: { mismatchTolerance: tolerance } });
   const reasons = [...report.reasons];
-  if (missingOffline > 0) reasons.push(`${missingOffline} sampled vectors could not be recomputed offline`);
+  if (missingOffline > 0) reasons.push(`${formatCount(missingOffline)} sampled vectors could not be recomputed offline`);
   if (matched === 0) reasons.push('no sampled vector could be paired with an offline row');
   return {
     topology: plan.topology.name,
