@@ -71,7 +71,7 @@ export class KeyVersions {
 
   /**
    * The store operations since the last call: a deletion per dropped stored version, a put per
-   * version added (named by its time and sequence through `name`). Marks the key clean.
+   * version added (named by its time and sequence). Marks the key clean.
    */
   drainChanges(seqBound: number, w: ByteWriter, put: (t: number, seq: number, value: Uint8Array) => void, del: (t: number, seq: number) => void): void {
     for (const [t, seq] of this.dropped) del(t, seq);
