@@ -661,7 +661,8 @@ export class Task {
       }
       if (visit.stream.regroups.length > 0) this.updateRegroups(visit, p.t);
     }
-    if (advanced) {
+    // Most topologies have no window operator: no Map iterator per event for them.
+    if (advanced && this.windows.size > 0) {
       for (const [opName, op] of this.windows) {
         op.advance(this.streamTime, this.windowRows);
         this.flushWindowRows(opName);

@@ -132,7 +132,8 @@ export class TrainingSink {
 
   feature(row: FeatureRow): void {
     const o = this.outputByName.get(row.output)!;
-    const b = this.buffer(row.output, row.partition, () => this.featureColumns(o));
+    // The buffer exists after a partition's first row: no closure per row for the lookup.
+    const b = this.byOutput.get(row.output)?.[row.partition] ?? this.buffer(row.output, row.partition, () => this.featureColumns(o));
     const c = b.cols;
     c.key.push(row.key);
     c.event_time.push(row.eventTime);
