@@ -128,6 +128,26 @@ test('withKafkaRetry retries transient errors, logs once, then returns the resul
   [20, 40, 40, 40].forEach((min, i) => assert.ok(gaps[i] >= min - 2, `pause ${i}: ${gaps[i]} ms < ${min}`));
 });
 
+test('withKafkaRetry with quietForMs says nothing about a short wait, and once about a long one', async () => {
+  const run = async (failures: number, quietForMs: number): Promise<string[]> => {
+    const lines: string[] = [];
+    let attempts = 0;
+    await withKafkaRetry(
+      'waiting for Kafka topic "t" to get leaders',
+      async () => {
+        if (++attempts <= failures) throw new KafkaNotReadyError('topic "t" is not in the metadata yet');
+        return 'ok';
+      },
+      { initialMs: 20, maxMs: 40, quietForMs, log: (l) => lines.push(l) },
+    );
+    return lines;
+  };
+  // Two retries take about 60 ms: under a 1 s quiet period, nothing is said.
+  assert.deepEqual(await run(2, 1000), []);
+  // Eight retries take about 300 ms: past a 100 ms quiet period, one line.
+  assert.deepEqual(await run(8, 100), ['skewless: waiting for Kafka topic "t" to get leaders: topic "t" is not in the metadata yet; retrying for up to 30s']);
+});
+
 test('withKafkaRetry rethrows other errors at once, without logging', async () => {
   const lines: string[] = [];
   let calls = 0;

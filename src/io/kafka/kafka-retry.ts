@@ -18,6 +18,8 @@ export interface KafkaRetryOptions {
   readonly maxMs?: number;
   /** Where the one "retrying" line goes (default stderr). */
   readonly log?: (line: string) => void;
+  /** Say nothing while the retrying has lasted less than this (default 0: say it at the first retry); for waits that are normal, such as a topic just created. */
+  readonly quietForMs?: number;
 }
 
 /** Kafka error types that mean "not ready yet" (kafkajs' names, and Kafka's where they differ). */
@@ -189,7 +191,9 @@ export async function withKafkaRetry<T>(what: string, op: () => Promise<T>, opts
   const initialMs = opts.initialMs ?? 100;
   const maxMs = opts.maxMs ?? 2000;
   const log = opts.log ?? stderrLine;
+  const quietForMs = opts.quietForMs ?? 0;
   const started = Date.now();
+  let logged = false;
   for (let retry = 0; ; retry++) {
     try {
       return await op();
@@ -200,7 +204,10 @@ export async function withKafkaRetry<T>(what: string, op: () => Promise<T>, opts
         const tried = `${(elapsed / 1000).toFixed(1)}s`;
         throw new Error(`${what} failed after retrying for ${tried} (${retry + 1} attempts): ${kafkaErrorText(e)}`, { cause: e });
       }
-      if (retry === 0) log(`skewless: ${what}: ${kafkaErrorText(e)}; retrying for up to ${Math.ceil(deadlineMs / 1000)}s`);
+      if (!logged && elapsed >= quietForMs) {
+        logged = true;
+        log(`skewless: ${what}: ${kafkaErrorText(e)}; retrying for up to ${Math.ceil(deadlineMs / 1000)}s`);
+      }
       await sleep(Math.min(kafkaRetryDelay(retry, initialMs, maxMs), deadlineMs - elapsed));
     }
   }

@@ -110,6 +110,9 @@ export async function ensureTopic(
  * ("does not host this topic-partition") or its partitions may have no leader; a producer or
  * consumer started then fails. A topic that shows another partition count is an error.
  */
+/** A topic just created takes a moment to appear everywhere: only a longer wait is news. */
+const QUIET_TOPIC_WAIT = { quietForMs: 3000 } as const;
+
 async function waitForTopic(conn: KafkaConnection, topic: string, partitions: number): Promise<void> {
   await withKafkaRetry(`waiting for Kafka topic "${topic}" to get leaders`, async () => {
     if (!(await topicListed(conn, topic))) throw new KafkaNotReadyError(`topic "${topic}" is not in the metadata yet`);
@@ -120,7 +123,7 @@ async function waitForTopic(conn: KafkaConnection, topic: string, partitions: nu
     if (found.length < partitions || ready < partitions) {
       throw new KafkaNotReadyError(`${ready} of ${partitions} partitions of "${topic}" have a leader`);
     }
-  });
+  }, QUIET_TOPIC_WAIT);
 }
 
 /** Earliest and latest offsets of every partition, by partition. */
