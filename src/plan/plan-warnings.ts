@@ -24,6 +24,10 @@ export function planWarnings(plan: CompiledPlan): string[] {
       if (w !== null) out.push(`feature ${o.name}.${n}: ${w}`);
     }
   }
+  const lookedUp = new Set(t.outputs.flatMap((o) => [...o.features].flatMap(([, f]) => (f.kind === 'asOf' ? [f.table] : []))));
+  for (const s of [...t.sources].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    if (s.table !== undefined && !lookedUp.has(s.name)) out.push(`table ${s.name}: no feature looks it up (asOf), so it is not read; remove it or add a lookup`);
+  }
   for (const wo of [...t.windowOutputs].sort((a, b) => (a.name < b.name ? -1 : 1))) {
     for (const [n, a] of [...wo.aggs].sort(([x], [y]) => (x < y ? -1 : 1))) {
       const w = unboundedState(a);

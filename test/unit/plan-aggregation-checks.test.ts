@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { topology, type Group } from '../../src/dsl/index.js';
 import { compilePlan } from '../../src/plan/compile.js';
 import { planWarnings } from '../../src/plan/plan-warnings.js';
+import { renderPlan } from '../../src/plan/render-plan.js';
 import { checkTopologyFields } from '../../src/schemas/topology-field-check.js';
 
 const HERE = fileURLToPath(import.meta.url);
@@ -70,4 +71,20 @@ test('the schema field check knows the new aggregations: numeric ones refuse a s
   const notString = problems.find((p) => p.rule === 'topology-field-not-string')!;
   assert.match(notString.message, /feature frequent \(mostFrequent\), feature last_merchants \(lastK\)/);
   assert.match(notString.message, /which is double, not a string/);
+});
+
+test('plan warns about a table no feature looks up, and shows it as unused rather than as labels', () => {
+  type Limit = { card_id: string; valid_from: number; limit_usd: number };
+  const topo = topology('unused-table', (b) => {
+    const txns = b.source<Txn>('txns', { schema: '../../schemas/card_transaction.avsc', key: (x) => x.card_id, eventTime: (x) => x.event_time });
+    b.table<Limit>('card_limits', { schema: '../../schemas/card_limit.avsc', key: (l) => l.card_id, validFrom: (l) => l.valid_from, retention: '30d' });
+    txns.features('f', { n: txns.groupBy('card', (x) => x.card_id).lookback('1h').count() });
+    return {};
+  });
+  const plan = compilePlan(topo, HERE);
+  assert.deepEqual(
+    planWarnings(plan).filter((w) => w.startsWith('table')),
+    ['table card_limits: no feature looks it up (asOf), so it is not read; remove it or add a lookup'],
+  );
+  assert.match(renderPlan(plan), /\[unused table\] card_limits/);
 });
