@@ -38,9 +38,11 @@ export interface NumericBins {
 
 export interface CategoricalBins {
   readonly kind: 'categorical';
-  /** Sorted union of the categories seen on either side; bin i is categories[i]. */
+  /** Sorted union of the categories seen on either side (or the most frequent of them, then otherBin); bin i is categories[i]. */
   readonly categories: readonly string[];
   readonly count: number;
+  /** The label of the last bin when categories were capped (categoricalBins): the values not listed. */
+  readonly otherBin?: string;
 }
 
 export type Bins = NumericBins | CategoricalBins;
@@ -142,22 +144,41 @@ export function compareCodeUnits(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** Categorical bins over the union of the categories on both sides. */
-export function categoricalBins(online: readonly string[], offline: readonly string[]): CategoricalBins {
-  const set = new Set<string>();
-  for (const v of online) set.add(v);
-  for (const v of offline) set.add(v);
-  const categories = [...set].sort(compareCodeUnits);
-  return { kind: 'categorical', categories, count: categories.length };
+/**
+ * Bins of a categorical feature at most: more categories than this are mostly sparse (a
+ * chi-square needs about 5 expected values per bin) and made reports of megabytes for features
+ * with many distinct values (ids, lists and maps of values).
+ */
+export const MAX_CATEGORICAL_BINS = 50;
+
+/**
+ * Categorical bins over the union of the categories on both sides, in code-unit order. Past
+ * maxBins categories, the maxBins − 1 most frequent over both sides are kept (equal counts in
+ * code-unit order) and the rest share a last bin, `otherBin`.
+ */
+export function categoricalBins(online: readonly string[], offline: readonly string[], maxBins: number = MAX_CATEGORICAL_BINS): CategoricalBins {
+  const counts = new Map<string, number>();
+  for (const v of online) counts.set(v, (counts.get(v) ?? 0) + 1);
+  for (const v of offline) counts.set(v, (counts.get(v) ?? 0) + 1);
+  if (counts.size <= maxBins) {
+    const categories = [...counts.keys()].sort(compareCodeUnits);
+    return { kind: 'categorical', categories, count: categories.length };
+  }
+  const ranked = [...counts].sort((a, b) => b[1] - a[1] || compareCodeUnits(a[0], b[0]));
+  const kept = ranked.slice(0, maxBins - 1).map(([c]) => c).sort(compareCodeUnits);
+  let otherBin = `(${counts.size - kept.length} other values)`;
+  while (counts.has(otherBin)) otherBin = `${otherBin}*`; // never the name of a real value
+  return { kind: 'categorical', categories: [...kept, otherBin], count: kept.length + 1, otherBin };
 }
 
-/** Histogram of categorical values; a value outside the bins is an error. */
+/** Histogram of categorical values; a value outside the bins goes to the other bin, or is an error without one. */
 export function countCategorical(bins: CategoricalBins, values: readonly string[]): number[] {
   const index = new Map<string, number>();
   bins.categories.forEach((c, i) => index.set(c, i));
+  const other = bins.otherBin === undefined ? undefined : bins.count - 1;
   const counts = new Array<number>(bins.count).fill(0);
   for (const v of values) {
-    const i = index.get(v);
+    const i = index.get(v) ?? other;
     if (i === undefined) throw new RangeError(`category ${JSON.stringify(v)} is not in the bins`);
     counts[i]++;
   }
@@ -172,7 +193,7 @@ export function binNumeric(online: readonly number[], offline: readonly number[]
 }
 
 /** Categorical bins over the union, and both sides counted. */
-export function binCategorical(online: readonly string[], offline: readonly string[]): BinnedCounts {
-  const bins = categoricalBins(online, offline);
+export function binCategorical(online: readonly string[], offline: readonly string[], maxBins: number = MAX_CATEGORICAL_BINS): BinnedCounts {
+  const bins = categoricalBins(online, offline, maxBins);
   return { bins, online: countCategorical(bins, online), offline: countCategorical(bins, offline) };
 }

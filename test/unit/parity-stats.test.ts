@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { binNumeric, categoricalBins, fitNumericBins, numericBinIndex } from '../../src/parity/bins.js';
+import { binCategorical, binNumeric, categoricalBins, fitNumericBins, numericBinIndex } from '../../src/parity/bins.js';
 import { chiSquareHomogeneity, chiSquareOfValues } from '../../src/parity/chi-square.js';
 import { chiSquareSurvival, regularizedGammaQ } from '../../src/parity/incomplete-gamma.js';
 import { jensenShannonDivergence } from '../../src/parity/jensen-shannon.js';
@@ -101,6 +101,28 @@ test('numeric bins: quantile cuts, point masses, end bins, ±Infinity', () => {
   assert.equal(fitNumericBins([Number.NaN, Infinity]), undefined, 'no finite reference value');
   assert.throws(() => fitNumericBins([1, 2], 1), /bin count/);
   assert.deepEqual(categoricalBins(['b', 'a'], ['c', 'a']).categories, ['a', 'b', 'c']);
+});
+
+test('categorical bins are capped: the most frequent categories (ties in code-unit order), then one bin for the rest', () => {
+  // c00..c09 appear 10..1 times online; d0..d5 once each offline; "a" 3 times on each side.
+  const online: string[] = [];
+  for (let i = 0; i < 10; i++) for (let n = 0; n < 10 - i; n++) online.push(`c0${i}`);
+  const offline = ['d0', 'd1', 'd2', 'd3', 'd4', 'd5'];
+  for (let n = 0; n < 3; n++) {
+    online.push('a');
+    offline.push('a');
+  }
+  // 17 distinct values, 5 bins: the 4 most frequent are c00 (10), c01 (9), c02 (8), c03 (7);
+  // "a" (6) is next. The other 13 share the last bin.
+  const bins = categoricalBins(online, offline, 5);
+  assert.deepEqual(bins.categories, ['c00', 'c01', 'c02', 'c03', '(13 other values)']);
+  const counted = binCategorical(online, offline, 5);
+  assert.deepEqual(counted.online, [10, 9, 8, 7, 6 + 5 + 4 + 3 + 2 + 1 + 3]);
+  assert.deepEqual(counted.offline, [0, 0, 0, 0, 9]);
+  // Equal counts: code-unit order decides which are kept ("B" < "a" < "b").
+  assert.deepEqual(categoricalBins(['b', 'a', 'B', 'z', 'z'], [], 3).categories, ['B', 'z', '(2 other values)']);
+  // At or under the cap: every category, as before.
+  assert.deepEqual(categoricalBins(online, offline, 17).categories.length, 17);
 });
 
 test('numeric helpers: numpy quantiles, half-even rounding, compensated sums', () => {
