@@ -13,6 +13,7 @@ import { KeyVersions, type VersionValues } from '../time/version-table.js';
 import type { SourceValue } from './input.js';
 import type { LookupProgram, Program, StreamProgram, TableProgram } from './program.js';
 import type { TaskCounters } from './task-counters.js';
+import { errorText, keyRefusal } from './user-functions.js';
 
 /**
  * A lookup whose key is not the event's partition key: the key's versions live in another
@@ -36,10 +37,6 @@ export interface TableWork {
   readonly key: string;
   readonly source: { readonly table?: TableProgram };
   readonly visits: ReadonlyArray<{ readonly stream: StreamProgram; readonly lkeys: readonly string[] }>;
-}
-
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
 
 /** A value of a lookup column as the output declares it: a finite number, or a string. */
@@ -85,7 +82,8 @@ export class TableLookups {
       } catch (e) {
         throw new Error(`the key function of the asOf lookup of table ${table} threw: ${errorText(e)}`);
       }
-      if (k === null || k === undefined || typeof k === 'object') throw new Error(`the key function of the asOf lookup of table ${table} returned ${k === null ? 'null' : typeof k === 'object' ? 'an object' : 'undefined'}, not a string`);
+      const refusal = keyRefusal(k);
+      if (refusal !== undefined) throw new Error(`the key function of the asOf lookup of table ${table} ${refusal}`);
       return String(k);
     });
   }

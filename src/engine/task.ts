@@ -25,6 +25,7 @@ import { timelineChanges } from './timeline-changes.js';
 import type { GroupProgram, OutputProgram, Program, SourceProgram, StreamProgram } from './program.js';
 import type { RegroupSinks } from './regroup-messages.js';
 import { TableLookups } from './table-lookups.js';
+import { errorText, keyRefusal } from './user-functions.js';
 import type { VersionValues } from '../time/version-table.js';
 import { emptyCounters, type TaskCounters } from './task-counters.js';
 import { formatDuration as durationAsWritten } from '../dsl/duration.js';
@@ -99,10 +100,6 @@ const NO_VALS: AggValue[][] = [];
 
 /** Placeholder for a timeline whose stored state is being fetched. */
 const PENDING = null as unknown as KeyTimeline;
-
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
 
 /** The stored state is of an older encoding (or unreadable): it must be rebuilt, never read. */
 export class StateFormatError extends Error {
@@ -411,7 +408,8 @@ export class Task {
     if (typeof t === 'string') return rejected(source, partition, rec, t);
     try {
       const k = source.node.key(rec.value);
-      if (k === null || k === undefined || typeof k === 'object') return rejected(source, partition, rec, `the key function of source ${source.node.name} returned ${k === null ? 'null' : typeof k === 'object' ? 'an object' : 'undefined'}, not a string`);
+      const refusal = keyRefusal(k);
+      if (refusal !== undefined) return rejected(source, partition, rec, `the key function of source ${source.node.name} ${refusal}`);
       key = String(k);
     } catch (e) {
       return rejected(source, partition, rec, `the key function of source ${source.node.name} threw: ${errorText(e)}`);
@@ -475,7 +473,8 @@ export class Task {
       } catch (e) {
         throw new Error(`the key function of groupBy ${g.name} threw: ${errorText(e)}`);
       }
-      if (k === null || k === undefined || typeof k === 'object') throw new Error(`the key function of groupBy ${g.name} returned ${k === null ? 'null' : typeof k === 'object' ? 'an object' : 'undefined'}, not a string`);
+      const refusal = keyRefusal(k);
+      if (refusal !== undefined) throw new Error(`the key function of groupBy ${g.name} ${refusal}`);
       keys.push(String(k));
       const row = new Array<AggValue>(g.valueFns.length);
       for (let i = 0; i < g.valueFns.length; i++) {
