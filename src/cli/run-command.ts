@@ -1,4 +1,3 @@
-import { refuseLiveRegrouping } from '../modes/live-regrouping.js';
 import { RegistryUnreachableError } from '../io/avro/registry-client.js';
 import { KafkaUnreachableError } from '../io/kafka/kafka-connection.js';
 import { startLiveWorker, type Delivery, type LiveOptions, type LiveWorker } from '../modes/live-worker.js';
@@ -90,7 +89,6 @@ export async function runLive(file: string, flags: RunFlags): Promise<void> {
     process.once('SIGINT', () => resolve('SIGINT'));
   });
   const plan = await loadCheckedTopology(file);
-  refuseLiveRegrouping(plan, 'run');
   const { brokers, registryUrl, security } = kafkaEndpoints(flags);
   const metrics = new MetricsRegistry();
   // On a terminal: restore progress, then a status line; worker log lines print above them.

@@ -1,6 +1,6 @@
 import { Categorized, type AggValue } from '../ops/aggregation.js';
 import { ByteReader, ByteWriter } from '../state/codec.js';
-import type { RegroupAnswer, RegroupMessage, RowRef } from './regroup-messages.js';
+import type { PartialRow, RegroupAnswer, RegroupMessage, RowRef } from './regroup-messages.js';
 
 /**
  * Binary encoding of regroup messages and answers: for a RegroupedTask's held items in its
@@ -11,6 +11,7 @@ import type { RegroupAnswer, RegroupMessage, RowRef } from './regroup-messages.j
 const UPDATE = 1;
 const QUERY = 2;
 const WATERMARK = 3;
+const IDLE = 4;
 
 const SCALAR = 0;
 const LIST = 1;
@@ -88,10 +89,13 @@ export function writeRegroupMessage(w: ByteWriter, m: RegroupMessage): void {
     w.f64(m.qt);
     writeRowRef(w, m);
     w.uint(m.query);
-  } else {
+  } else if (m.kind === 'watermark') {
     w.uint(WATERMARK);
     w.uint(m.upstream);
     w.f64(m.watermark);
+  } else {
+    w.uint(IDLE);
+    w.uint(m.upstream);
   }
 }
 
@@ -106,6 +110,7 @@ export function readRegroupMessage(r: ByteReader): RegroupMessage {
     return { kind: 'query', group, key, qt, partition: r.uint(), source: r.str(), offset: r.uint(), output: r.uint(), query: r.uint() };
   }
   if (tag === WATERMARK) return { kind: 'watermark', upstream: r.uint(), watermark: r.f64() };
+  if (tag === IDLE) return { kind: 'idle', upstream: r.uint() };
   throw new Error(`regroup message: unknown tag ${tag}`);
 }
 
@@ -125,4 +130,24 @@ export function writeRegroupAnswer(w: ByteWriter, a: RegroupAnswer): void {
 
 export function readRegroupAnswer(r: ByteReader): RegroupAnswer {
   return { partition: r.uint(), source: r.str(), offset: r.uint(), output: r.uint(), query: r.uint(), values: readAggValues(r) };
+}
+
+/** A partial row without its event (which crosses separately, and only when the row needs it). */
+export function writePartialRow(w: ByteWriter, row: PartialRow): void {
+  writeRowRef(w, row);
+  w.str(row.key);
+  w.f64(row.eventTime);
+  writeAggValues(w, row.values);
+}
+
+export function readPartialRowFields(r: ByteReader, event: Readonly<Record<string, unknown>>): PartialRow {
+  // Read in the order writePartialRow wrote (writeRowRef first); no object spread on this path.
+  const partition = r.uint();
+  const source = r.str();
+  const offset = r.uint();
+  const output = r.uint();
+  const key = r.str();
+  const eventTime = r.f64();
+  const values = readAggValues(r);
+  return { partition, source, offset, output, key, eventTime, values, event };
 }

@@ -42,7 +42,18 @@ export interface RegroupWatermark {
   readonly watermark: number;
 }
 
-export type RegroupMessage = RegroupUpdate | RegroupQuery | RegroupWatermark;
+/**
+ * Live only: the upstream task is caught up with its inputs and has been quiet for the idle
+ * time. Until its next message it does not hold back the others (Flink's idleness): what is
+ * released meanwhile may be applied before a record it sends later, the one place a regrouped
+ * value may differ from replay, counted as an idle release.
+ */
+export interface RegroupIdle {
+  readonly kind: 'idle';
+  readonly upstream: number;
+}
+
+export type RegroupMessage = RegroupUpdate | RegroupQuery | RegroupWatermark | RegroupIdle;
 
 /** The values of one query, in the order of its RegroupQueryProgram's columns. */
 export interface RegroupAnswer extends RowRef {

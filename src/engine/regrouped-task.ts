@@ -25,6 +25,11 @@ interface RegroupMeta {
   readonly arrivals: number;
   /** Per upstream, as strings so that ±Infinity survive JSON. */
   readonly watermarks: readonly string[];
+  /** Upstreams that declared themselves idle (live only; absent in older checkpoints). */
+  readonly idle?: readonly boolean[];
+  /** Everything below this was applied (absent: the minimum of the watermarks). */
+  readonly frontier?: string;
+  readonly idleReleases?: number;
 }
 
 function compareValues(a: readonly AggValue[], b: readonly AggValue[]): number {
@@ -76,8 +81,10 @@ export class RegroupedTask {
   private seq = 0;
   private arrivals = 0;
   private readonly watermarks: number[];
-  /** Everything below this is applied. */
+  private readonly idle: boolean[];
+  /** Everything below this is applied; never decreases, even when an idle upstream comes back behind it. */
   private frontier = -Infinity;
+  private idleReleaseCount = 0;
   private held: Held[] = [];
   /** Held items with an arrival below this are in the store. */
   private heldStoredBelow = 0;
@@ -97,6 +104,7 @@ export class RegroupedTask {
     private readonly answer: (a: RegroupAnswer) => void,
   ) {
     this.watermarks = new Array<number>(upstreams).fill(-Infinity);
+    this.idle = new Array<boolean>(upstreams).fill(false);
     this.timelines = program.groups.map(() => new Map());
     this.dirty = program.groups.map(() => new Set());
     this.results = program.groups.map((g) => new Array<AggValue>(g.width).fill(null));
@@ -117,11 +125,13 @@ export class RegroupedTask {
     task.arrivals = meta.arrivals;
     task.heldStoredBelow = meta.arrivals;
     meta.watermarks.forEach((w, i) => (task.watermarks[i] = Number(w)));
-    task.frontier = Math.min(...task.watermarks);
+    meta.idle?.forEach((x, i) => (task.idle[i] = x));
+    task.frontier = meta.frontier === undefined ? Math.min(...task.watermarks) : Number(meta.frontier);
+    task.idleReleaseCount = meta.idleReleases ?? 0;
     const prefix = regroupHeldPrefix(partition);
     for (const [k, v] of await backend.scan(prefix)) {
       const msg = readRegroupMessage(new ByteReader(v));
-      if (msg.kind === 'watermark') continue;
+      if (msg.kind === 'watermark' || msg.kind === 'idle') continue;
       task.held.push({ msg, time: msg.kind === 'update' ? msg.t : msg.qt, arrival: parseInt(k.slice(prefix.length), 16) });
     }
     return task;
@@ -132,26 +142,54 @@ export class RegroupedTask {
     return this.held.length;
   }
 
+  /** Releases that went past a quiet upstream (live idle rule): where a value may differ from replay. */
+  get idleReleases(): number {
+    return this.idleReleaseCount;
+  }
+
   /** Take messages in arrival order; applies what every upstream's watermark has passed. */
   async receive(messages: readonly RegroupMessage[]): Promise<void> {
     for (const m of messages) {
-      if (m.kind === 'watermark') {
-        if (m.upstream >= this.watermarks.length) throw new RangeError(`regroup partition ${this.partition}: watermark of upstream ${m.upstream}, but only ${this.watermarks.length} feed it`);
-        if (m.watermark > this.watermarks[m.upstream]) this.watermarks[m.upstream] = m.watermark;
+      if (m.kind === 'watermark' || m.kind === 'idle') {
+        if (m.upstream >= this.watermarks.length) throw new RangeError(`regroup partition ${this.partition}: ${m.kind} of upstream ${m.upstream}, but only ${this.watermarks.length} feed it`);
+        // An upstream coming back sends a watermark before anything else (live-regroup-task.ts).
+        this.idle[m.upstream] = m.kind === 'idle';
+        if (m.kind === 'watermark' && m.watermark > this.watermarks[m.upstream]) this.watermarks[m.upstream] = m.watermark;
       } else this.held.push({ msg: m, time: m.kind === 'update' ? m.t : m.qt, arrival: this.arrivals++ });
     }
     await this.release();
   }
 
   private async release(): Promise<void> {
-    let w = Infinity;
-    for (const x of this.watermarks) if (x < w) w = x;
-    // Watermarks only grow; a query that arrives below the frontier is released at once (below).
-    this.frontier = w;
+    let active = Infinity;
+    let all = Infinity;
+    let highest = -Infinity;
+    let idle = 0;
+    for (let u = 0; u < this.watermarks.length; u++) {
+      const x = this.watermarks[u];
+      if (x < all) all = x;
+      if (x > highest) highest = x;
+      if (this.idle[u]) idle++;
+      else if (x < active) active = x;
+    }
+    // Every upstream quiet: release everything held (the end of a live input, as replay's end
+    // does), but keep the frontier finite so that later records still find their timelines.
+    const below = idle === this.watermarks.length ? Infinity : Math.max(this.frontier, active);
+    // A query that arrives below the frontier is released at once: it changes no state.
+    if (idle > 0) this.frontier = Math.max(this.frontier, idle === this.watermarks.length ? highest : active);
+    else this.frontier = below;
     const ready: Held[] = [];
     const keep: Held[] = [];
-    for (const h of this.held) (h.time < w ? ready : keep).push(h);
+    let pastQuiet = false;
+    for (const h of this.held) {
+      if (h.time < below) {
+        ready.push(h);
+        if (h.time >= all) pastQuiet = true;
+      } else keep.push(h);
+    }
     if (ready.length === 0) return;
+    if (pastQuiet) this.idleReleaseCount++;
+    const w = this.frontier;
     this.held = keep;
     ready.sort((a, b) => compareRegroupItems(a.msg, b.msg));
     await this.load(ready);
@@ -172,7 +210,7 @@ export class RegroupedTask {
       this.answer({ partition: m.partition, source: m.source, offset: m.offset, output: m.output, query: m.query, values: q.slots.map((s) => out[s]) });
     }
     // A query still on its way reads at qt ≥ its upstream's watermark − its lag ≥ w − maxLag.
-    for (const tl of touched) tl.trim(w - this.maxLag);
+    if (w > -Infinity) for (const tl of touched) tl.trim(w - this.maxLag);
   }
 
   /** Fetch the timelines a batch of items touches that are not in memory yet. */
@@ -221,7 +259,11 @@ export class RegroupedTask {
       ops.push({ type: 'put', key: regroupHeldKey(r, h.arrival), value: w.bytes() });
     }
     this.heldStoredBelow = this.arrivals;
-    const meta: RegroupMeta = { format: STATE_FORMAT, version: this.program.version, partition: r, seq: this.seq, arrivals: this.arrivals, watermarks: this.watermarks.map(String) };
+    const meta: RegroupMeta = { format: STATE_FORMAT, version: this.program.version, partition: r, seq: this.seq, arrivals: this.arrivals, watermarks: this.watermarks.map(String),
+      idle: this.idle,
+      frontier: String(this.frontier),
+      idleReleases: this.idleReleaseCount,
+    };
     ops.push({ type: 'put', key: regroupMetaKey(r), value: new TextEncoder().encode(JSON.stringify(meta)) });
     return ops;
   }

@@ -1,7 +1,7 @@
 import type { AggValue } from '../ops/aggregation.js';
 import { fillDerived } from './derived-features.js';
 import type { FeatureRow } from './outputs.js';
-import type { Program } from './program.js';
+import type { OutputProgram, Program } from './program.js';
 import type { PartialRow, RegroupAnswer, RowRef } from './regroup-messages.js';
 
 interface Waiting {
@@ -9,6 +9,12 @@ interface Waiting {
   readonly values: AggValue[];
   missing: number;
 }
+
+/**
+ * A partial row carries its event only when the assembler needs it: a label join, or a derived
+ * feature that takes it (a second parameter).
+ */
+export const rowNeedsEvent = (o: OutputProgram): boolean => o.labelJoin !== undefined || o.derived.some(([, fn]) => fn.length !== 1);
 
 const refId = (r: RowRef): string => `${r.output}|${r.source}|${r.offset}`;
 

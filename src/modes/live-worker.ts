@@ -30,6 +30,7 @@ import { FailureBackoff } from './live/failure-backoff.js';
 import { IdleInputs } from './live/idle-inputs.js';
 import { checkInputPosition } from './live/input-position.js';
 import { LiveTask } from './live/live-task.js';
+import { LiveRegroupTask, REGROUP_TOPIC_CONFIGS, regroupTopics, type RegroupTopics } from './live/live-regroup-task.js';
 import { TaskRegistry } from './live/task-registry.js';
 import { deadLetterTopic, lateTopic, RecordCollector } from './live/record-collector.js';
 import { commitTask, type CommitContext } from './live/task-commit.js';
@@ -118,7 +119,20 @@ function isFatal(e: unknown): boolean {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Live regrouping needs exactly-once: a batch retried under at-least-once would send its
+ * updates to the repartition topic again and the regrouped state would count them twice.
+ */
+function refuseRegroupedAtLeastOnce(plan: CompiledPlan, delivery: Delivery): void {
+  const groups = plan.topology.groups.filter((g) => g.regroup === true).map((g) => g.name);
+  if (groups.length === 0 || delivery === 'exactly-once') return;
+  throw new Error(
+    `${plan.file}: topology ${plan.topology.name} regroups by ${groups.join(', ')} (regroupBy), which live serves with exactly-once delivery only (a retried batch would count its updates twice): drop --delivery at-least-once`,
+  );
+}
+
 export async function startLiveWorker(opts: LiveOptions): Promise<LiveWorker> {
+  refuseRegroupedAtLeastOnce(opts.plan, opts.delivery ?? 'exactly-once');
   const conn = await KafkaConnection.open({ brokers: opts.brokers, security: opts.security?.kafka, verbose: opts.verbose });
   try {
     const registry = await SchemaRegistryClient.open(registryEndpoint(opts.registryUrl, opts.security?.registry));
@@ -146,6 +160,7 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
   const { plan } = opts;
   const delivery: Delivery = opts.delivery ?? 'exactly-once';
   const exactlyOnce = delivery === 'exactly-once';
+  refuseRegroupedAtLeastOnce(plan, delivery);
   const groupId = opts.group ?? `skewless-${plan.topology.name}`;
   mkdirSync(opts.stateDir, { recursive: true });
 
@@ -174,6 +189,12 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
   }
   const changelog = changelogTopic(groupId, plan.version);
   await cluster.ensureTopic(changelog, partitions, CHANGELOG_CONFIGS);
+  let regroup: RegroupTopics | undefined;
+  if (program.regroups.length > 0) {
+    regroup = regroupTopics(groupId, plan.version, partitions);
+    await cluster.ensureTopic(regroup.messages, partitions, REGROUP_TOPIC_CONFIGS);
+    await cluster.ensureTopic(regroup.answers, partitions, REGROUP_TOPIC_CONFIGS);
+  }
   const outputTopicNames = [...features.map((f) => f.topic), ...windows.map((w) => w.topic), late, deadLetters, ...(parityLog ? [parityLog.topic] : [])];
   const limits = await cluster.topicLimits(outputTopicNames);
   // Topics skewless creates keep records for good; ones that existed before may not.
@@ -220,8 +241,14 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
       const store = await openTaskStore(storeContext, partition, rebuild);
       let holder: LiveTask | undefined;
       try {
-        const task = await Task.open(program, partition, store.backend, collector.sinksFor(() => holder!), { maxCachedKeys: opts.maxCachedKeys });
+        const sinks = collector.sinksFor(() => holder!);
+        const rg =
+          regroup === undefined
+            ? undefined
+            : await LiveRegroupTask.open(program, partition, regroup, store.backend, () => holder!.out, () => holder!.task.regroupWatermark, sinks.feature);
+        const task = await Task.open(program, partition, store.backend, rg === undefined ? sinks : { ...sinks, regroup: rg }, { maxCachedKeys: opts.maxCachedKeys });
         holder = new LiveTask(partition, task, store.backend, producer, store.seedChangelog, clock(), program.sources.map((s) => s.node.name));
+        holder.regroup = rg;
       } catch (e) {
         await store.backend.close();
         throw e;
@@ -272,8 +299,39 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
     }
   }
 
+  /** A batch of an internal regroup topic: the regrouped task's messages or the assembler's answers. */
+  async function onRegroupBatch(batch: ConsumedBatch, ctl: BatchControl): Promise<void> {
+    let lt: LiveTask | undefined;
+    let touched = false;
+    try {
+      lt = await tasks.taskFor(batch.partition);
+      const task = lt;
+      await task.serial(async () => {
+        if (task.closed) return;
+        const rg = task.regroup!;
+        const position = checkInputPosition(task, batch, batch.topic, rg.nextOffset(batch.topic), clock());
+        if (position.kind === 'stop') return fail(position.error);
+        if (position.kind === 'seek') {
+          log(`skewless: task ${task.partition}: ${batch.topic} fetched from offset ${batch.fetchedOffset} but the state needs ${position.offset}; seeking back`);
+          return consumer!.seek(batch.topic, task.partition, position.offset);
+        }
+        touched = true;
+        if (batch.topic === regroup!.messages) await rg.receiveMessages(batch.messages);
+        else rg.receiveAnswers(batch.messages);
+        await commitTask(task, commitContext);
+        ctl.done();
+        backoff.succeeded(batch.partition);
+        publishTaskMetrics(metrics, task, parityLog !== undefined);
+      });
+    } catch (e) {
+      if (stopping) return;
+      await onFailure(batch.partition, touched ? lt : undefined, e, ctl);
+    }
+  }
+
   const onBatchTiming = opts.onBatchTiming;
   async function onBatch(batch: ConsumedBatch, ctl: BatchControl): Promise<void> {
+    if (regroup !== undefined && (batch.topic === regroup.messages || batch.topic === regroup.answers)) return onRegroupBatch(batch, ctl);
     const fetchedAt = performance.now();
     const source = sourceOfTopic.get(batch.topic)!;
     const name = source.node.name;
@@ -291,7 +349,7 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
       const task = lt;
       await task.serial(async () => {
         if (task.closed) return; // revoked meanwhile: the new owner reads these records
-        const position = checkInputPosition(task, batch, name, clock());
+        const position = checkInputPosition(task, batch, name, task.task.nextOffset(name), clock());
         if (position.kind === 'stop') return fail(position.error);
         if (position.kind === 'seek') {
           log(`skewless: task ${task.partition}: ${batch.topic} fetched from offset ${batch.fetchedOffset} but the state needs ${position.offset}; seeking back`);
@@ -355,7 +413,7 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
   consumer = await cluster.joinGroup({
     onFatal: (e) => fail(e),
     groupId,
-    topics: [...sourceOfTopic.keys()],
+    topics: [...sourceOfTopic.keys(), ...(regroup === undefined ? [] : [regroup.messages, regroup.answers])],
     onBatch,
     maxBytesPerPartition: opts.maxBytesPerPartition,
     partitionsConcurrently: opts.partitionsConcurrently ?? 1,
@@ -370,7 +428,7 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
       for (const p of toOpen) void tasks.taskFor(p).catch((e: unknown) => onFailure(p, undefined, e));
     },
   });
-  log(`skewless: ${delivery} delivery, changelog ${changelog}`);
+  log(`skewless: ${delivery} delivery, changelog ${changelog}${regroup === undefined ? '' : `, regroup topics ${regroup.messages} and ${regroup.answers}`}`);
 
   return {
     metrics,

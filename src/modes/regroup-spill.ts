@@ -1,8 +1,9 @@
 import { join } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
 import type { PartialRow, RegroupMessage, RegroupSinks } from '../engine/regroup-messages.js';
-import { readAggValues, writeAggValues, writeRegroupMessage, writeRowRef } from '../engine/regroup-codec.js';
+import { readPartialRowFields, writePartialRow, writeRegroupMessage } from '../engine/regroup-codec.js';
 import type { Program } from '../engine/program.js';
+import { rowNeedsEvent } from '../engine/row-assembler.js';
 import { kafkaPartition } from '../io/partitioning.js';
 import { ByteReader, ByteWriter } from '../state/codec.js';
 import { SpillReader, SpillWriter } from './spill-file.js';
@@ -39,7 +40,7 @@ export class OriginSpill implements RegroupSinks {
   ) {
     this.messages = Array.from({ length: partitions }, (_, r) => new SpillWriter(messageFile(dir, r, origin)));
     this.rows = new SpillWriter(rowFile(dir, origin));
-    this.needsEvent = program.outputs.map((o) => o.labelJoin !== undefined || o.derived.some(([, fn]) => fn.length !== 1));
+    this.needsEvent = program.outputs.map(rowNeedsEvent);
   }
 
   private send(r: number, m: RegroupMessage): void {
@@ -60,8 +61,7 @@ export class OriginSpill implements RegroupSinks {
     this.w.reset();
     writePartialRow(this.w, row);
     this.rows.write(this.w.written());
-    // The event crosses only when the assembler needs it: a label join, or a derived feature
-    // that takes it (a second parameter). v8's serializer keeps bigint, Date and -0 as they were.
+    // v8's serializer keeps bigint, Date and -0 as they were.
     this.rows.write(this.needsEvent[row.output] ? serialize(row.event) : EMPTY);
   }
 
@@ -78,28 +78,11 @@ export class OriginSpill implements RegroupSinks {
   }
 }
 
-function writePartialRow(w: ByteWriter, row: PartialRow): void {
-  writeRowRef(w, row);
-  w.str(row.key);
-  w.f64(row.eventTime);
-  writeAggValues(w, row.values);
-}
-
 /** The next partial row of a rows file, or undefined at its end. */
 export function readPartialRow(reader: SpillReader): PartialRow | undefined {
   const frame = reader.next();
   if (frame === undefined) return undefined;
-  const r = new ByteReader(frame);
-  // Read in the order writePartialRow wrote (writeRowRef first); no object spread on this path.
-  const partition = r.uint();
-  const source = r.str();
-  const offset = r.uint();
-  const output = r.uint();
-  const key = r.str();
-  const eventTime = r.f64();
-  const values = readAggValues(r);
   const eventFrame = reader.next();
   if (eventFrame === undefined) throw new Error(`${reader.path}: partial row without its event frame; the spill file is incomplete`);
-  const event = eventFrame.length === 0 ? NO_EVENT : (deserialize(eventFrame) as Record<string, unknown>);
-  return { partition, source, offset, output, key, eventTime, values, event };
+  return readPartialRowFields(new ByteReader(frame), eventFrame.length === 0 ? NO_EVENT : (deserialize(eventFrame) as Record<string, unknown>));
 }

@@ -47,6 +47,22 @@ export const regroupTimelinePrefix = (r: number, group: string, key: string): st
 export const regroupHeldPrefix = (r: number): string => `r${r}/q/`;
 export const regroupHeldKey = (r: number, arrival: number): string => `${regroupHeldPrefix(r)}${arrival.toString(16).padStart(14, '0')}`;
 
+/**
+ * Live only, a task's rows waiting for regrouped answers (src/engine/durable-row-assembler.ts)
+ * and where its reading of the internal regroup topics stands:
+ *
+ *   a<n>/meta                          next row sequence and internal topic positions (JSON)
+ *   a<n>/r/<seq>                       a partial row, in the order the task emitted it
+ *   a<n>/r/<seq>/e                     its event (v8 serialization), when the row needs it
+ *   a<n>/r/<seq>/q<i>                  an answer the row already has
+ */
+export const assemblerMetaKey = (p: number): string => `a${p}/meta`;
+export const assemblerRowsPrefix = (p: number): string => `a${p}/r/`;
+export const assemblerRowKey = (p: number, seq: number): string => `${assemblerRowsPrefix(p)}${seq.toString(16).padStart(14, '0')}`;
+
+/** Every prefix a live task's entries live under: its own, its regroup partition's, its row assembler's. */
+export const taskPrefixes = (p: number): readonly string[] => [taskPrefix(p), `r${p}/`, `a${p}/`];
+
 const f64 = new DataView(new ArrayBuffer(8));
 
 /**

@@ -6,6 +6,10 @@
  */
 import type { Consumer, EachBatchPayload } from 'kafkajs';
 import type { KafkaConnection } from './kafka-connection.js';
+import { coPartitionedAssigner } from './co-partitioned-assigner.js';
+import kafkajs from './kafkajs-runtime.js';
+
+const { PartitionAssigners } = kafkajs;
 
 export interface ConsumedMessage {
   readonly offset: number;
@@ -92,6 +96,8 @@ export class GroupConsumer {
       heartbeatInterval: Math.max(500, Math.floor(sessionTimeout / 10)),
       maxWaitTimeInMs: opts.maxWaitMs ?? 500,
       readUncommitted: false,
+      // Round robin stays second so a group of older workers (which only offer it) can still form during an upgrade.
+      partitionAssigners: [coPartitionedAssigner, PartitionAssigners.roundRobin],
       // Ride out broker restarts: kafkajs restarts the member after a crash it deems retriable.
       retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 10_000 },
     });

@@ -34,14 +34,49 @@ export class IdleInputs {
     this.running = true;
     try {
       const waiting = this.ctx.tasks().filter((lt) => lt.task.pendingInputs > 0);
-      if (waiting.length === 0) return;
+      const origins = this.ctx.tasks().filter((lt) => lt.regroup !== undefined && !lt.regroup.declaredIdle);
+      if (waiting.length === 0 && origins.length === 0) return;
       const ends = new Map<string, Map<number, number>>();
       for (const topic of new Set(this.ctx.sourceTopics.values())) ends.set(topic, await this.ctx.cluster.endOffsets(topic));
       const now = this.ctx.clock();
       for (const lt of waiting) for (const [name, topic] of this.ctx.sourceTopics) await this.consider(lt, name, topic, ends.get(topic)?.get(lt.partition) ?? 0, now);
+      for (const lt of origins) await this.considerRegroup(lt, ends, now);
     } finally {
       this.running = false;
     }
+  }
+
+  /** How far a task has read an input, and how long that input has been quiet; undefined while it is not caught up. */
+  private quietFor(lt: LiveTask, name: string, topic: string, end: number, now: number): number | undefined {
+    const reached = Math.max(lt.task.nextOffset(name), this.ctx.member()?.fetchedUpTo(topic, lt.partition) ?? 0);
+    return reached < end ? undefined : now - (lt.lastInputAt.get(name) ?? now);
+  }
+
+  /**
+   * The same rule for regroupings: an origin task whose inputs are all caught up and quiet
+   * tells the regrouped tasks not to wait for it (idle mark) until it sends again. Without it
+   * the rows of the last minutes before a pause would wait for the next record of every
+   * partition; replay's end of input releases them the same way.
+   */
+  private async considerRegroup(lt: LiveTask, ends: ReadonlyMap<string, ReadonlyMap<number, number>>, now: number): Promise<void> {
+    if (lt.task.pendingInputs > 0) return;
+    let quiet = Infinity;
+    for (const [name, topic] of this.ctx.sourceTopics) {
+      const q = this.quietFor(lt, name, topic, ends.get(topic)?.get(lt.partition) ?? 0, now);
+      if (q === undefined || q < this.ctx.idleMs) return;
+      quiet = Math.min(quiet, q);
+    }
+    await lt.serial(async () => {
+      const rg = lt.regroup!;
+      if (lt.closed || rg.declaredIdle || lt.task.pendingInputs > 0) return;
+      try {
+        rg.declareIdle();
+        this.ctx.log(`skewless: task ${lt.partition}: inputs caught up and idle ${Math.round(quiet)} ms at stream time ${formatEventTime(lt.task.currentStreamTime)}; regrouped tasks no longer wait for it until it sends again`);
+        await this.ctx.commit(lt);
+      } catch (e) {
+        await this.ctx.onFailure(lt, e);
+      }
+    });
   }
 
   private async consider(lt: LiveTask, name: string, topic: string, end: number, now: number): Promise<void> {

@@ -10,8 +10,8 @@ import type { LiveTask } from './live-task.js';
 
 export type PositionDecision = { readonly kind: 'process' } | { readonly kind: 'seek'; readonly offset: number } | { readonly kind: 'stop'; readonly error: Error };
 
-export function checkInputPosition(lt: LiveTask, batch: ConsumedBatch, source: string, now: number): PositionDecision {
-  const need = lt.task.nextOffset(source);
+/** `need`: the offset of batch.topic the task's state needs next; `source` names that input in errors. */
+export function checkInputPosition(lt: LiveTask, batch: ConsumedBatch, source: string, need: number, now: number): PositionDecision {
   if (batch.fetchedOffset <= need) {
     lt.seeks.delete(batch.topic);
     return { kind: 'process' };

@@ -7,6 +7,7 @@ import type { Task } from '../../engine/task.js';
 import type { TaskRecord } from '../../io/kafka/task-producer.js';
 import type { LevelBackend } from '../../state/state-backend.js';
 import type { TaskOutputPort } from './live-cluster.js';
+import type { LiveRegroupTask } from './live-regroup-task.js';
 import type { RecordBuffer } from './record-collector.js';
 
 export class LiveTask implements RecordBuffer {
@@ -19,6 +20,8 @@ export class LiveTask implements RecordBuffer {
   readonly seeks = new Map<string, { offset: number; count: number; since: number }>();
   /** Set once the task is dropped (revoked, fenced or failed): queued work must not touch it. */
   closed = false;
+  /** The regrouping parts of the task, when the topology has a regrouping (live-regroup-task.ts). */
+  regroup: LiveRegroupTask | undefined;
 
   constructor(
     readonly partition: number,

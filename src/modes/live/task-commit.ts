@@ -14,7 +14,7 @@
  */
 import type { TopicPartitionOffset } from '../../io/kafka/group-consumer.js';
 import { topicPartitionId, type TaskRecord } from '../../io/kafka/task-producer.js';
-import { encodeLocalMeta, isLocalOnlyKey, localKey, taskPrefix } from '../../state/task-state-keys.js';
+import { encodeLocalMeta, isLocalOnlyKey, localKey, taskPrefixes } from '../../state/task-state-keys.js';
 import type { BatchOp } from '../../state/state-backend.js';
 import { changelogRecords } from './changelog.js';
 import type { LiveTask } from './live-task.js';
@@ -42,14 +42,17 @@ export interface CommitResult {
 
 export async function commitTask(lt: LiveTask, ctx: CommitContext): Promise<CommitResult> {
   const p = lt.partition;
+  // The watermark goes out after the batch's updates, in the same transaction.
+  lt.regroup?.flushWatermark();
   const ops = lt.task.changes();
+  if (lt.regroup !== undefined) for (const op of lt.regroup.changes()) ops.push(op);
   const outputs = lt.out.length;
   const records: TaskRecord[] = lt.out.splice(0);
   const firstChangelog = records.length;
   if (lt.seedChangelog) {
     // Everything the store holds goes first; this batch's changes follow and win.
     const seed: BatchOp[] = [];
-    for (const [key, value] of await lt.backend.scan(taskPrefix(p))) if (!isLocalOnlyKey(p, key)) seed.push({ type: 'put', key, value });
+    for (const prefix of taskPrefixes(p)) for (const [key, value] of await lt.backend.scan(prefix)) if (!isLocalOnlyKey(p, key)) seed.push({ type: 'put', key, value });
     changelogRecords(ctx.changelog, p, seed, records);
   }
   changelogRecords(ctx.changelog, p, ops, records);
@@ -61,6 +64,7 @@ export async function commitTask(lt: LiveTask, ctx: CommitContext): Promise<Comm
   const positions = lt.task.resumePositions();
   const offsets: TopicPartitionOffset[] = [];
   for (const [source, topic] of ctx.sourceTopics) offsets.push({ topic, partition: p, offset: positions[source] ?? 0 });
+  if (lt.regroup !== undefined) offsets.push(...lt.regroup.offsets());
 
   ctx.beforeSend?.();
   const last = await lt.producer.commit(records, lt.producer.exactlyOnce ? { groupId: ctx.groupId, offsets } : undefined);

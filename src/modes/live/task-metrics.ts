@@ -15,6 +15,12 @@ export function publishTaskMetrics(metrics: MetricsRegistry, lt: LiveTask, parit
   const cache = task.cacheStats;
   metrics.set('skewless_state_cached_keys', 'gauge', 'Keys whose lookback state is in memory', cache.cachedKeys, labels);
   metrics.set('skewless_state_cache_evictions_total', 'counter', 'Keys evicted from memory at checkpoints since start (read back when they come again)', cache.evictions, labels);
+  const rg = lt.regroup;
+  if (rg !== undefined) {
+    metrics.set('skewless_regroup_held', 'gauge', 'Regroup messages held until every upstream watermark passes them', rg.held, labels);
+    metrics.set('skewless_regroup_waiting_rows', 'gauge', 'Rows waiting for their regrouped features', rg.waitingRows, labels);
+    metrics.set('skewless_regroup_idle_releases_total', 'counter', 'Regrouped releases past an idle upstream (where live may differ from replay)', rg.idleReleases, labels);
+  }
   if (parity) metrics.set('skewless_parity_samples_total', 'counter', 'Served vectors written to the parity log since the task opened', lt.paritySamples, labels);
   if (Number.isFinite(task.currentStreamTime)) {
     // Wall clock here feeds a metric only, never an output.

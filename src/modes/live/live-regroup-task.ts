@@ -1,0 +1,209 @@
+/**
+ * The regrouping side of one live task P (DESIGN.md, "Regrouping and features across
+ * entities"). Task P owns partition P of the inputs, of the repartition topic and of the
+ * answers topic (the group's assigner keeps them together), so one transactional producer,
+ * one store and one changelog partition cover all three parts:
+ *
+ *  - origin: the engine task's updates and queries go to the repartition partition of their
+ *    key (Kafka's murmur2, as replay's shuffle places them), followed after every batch by the
+ *    task's watermark to every repartition partition; its partial rows wait here;
+ *  - regrouped: repartition partition P's messages feed regroup partition P's RegroupedTask,
+ *    whose answers go to the answers partition of the row's origin task;
+ *  - assembler: answers partition P's answers complete the waiting rows, emitted in the order
+ *    the engine task produced them.
+ *
+ * Everything a batch writes goes out in that batch's transaction (task-commit.ts), and the
+ * internal topics are read with read_committed, so a record is applied once or not at all.
+ */
+import type { Program } from '../../engine/program.js';
+import type { FeatureRow } from '../../engine/outputs.js';
+import { readRegroupAnswer, readRegroupMessage, writeRegroupAnswer, writeRegroupMessage } from '../../engine/regroup-codec.js';
+import type { PartialRow, RegroupAnswer, RegroupMessage, RegroupQuery, RegroupSinks, RegroupUpdate } from '../../engine/regroup-messages.js';
+import { RegroupedTask } from '../../engine/regrouped-task.js';
+import { DurableRowAssembler } from '../../engine/durable-row-assembler.js';
+import type { ConsumedMessage, TopicPartitionOffset } from '../../io/kafka/group-consumer.js';
+import type { TaskRecord } from '../../io/kafka/task-producer.js';
+import { kafkaPartition } from '../../io/partitioning.js';
+import { ByteReader, ByteWriter } from '../../state/codec.js';
+import type { BatchOp, StateBackend } from '../../state/state-backend.js';
+
+/** The two internal topics of a topology's regroupings, with as many partitions as its inputs. */
+export interface RegroupTopics {
+  /** Updates, queries, watermarks and idle marks, by regrouped key. */
+  readonly messages: string;
+  /** Answers, by the origin partition of the row they belong to. */
+  readonly answers: string;
+  readonly partitions: number;
+}
+
+/** Named after the group and the topology version, like the changelog: a new version starts clean. */
+export const regroupTopics = (group: string, version: string, partitions: number): RegroupTopics => ({
+  messages: `${group}-${version}-regroup`,
+  answers: `${group}-${version}-regroup-answers`,
+  partitions,
+});
+
+/**
+ * Internal records are needed only until every task that reads them has committed past them;
+ * a week covers any outage a worker comes back from (a task further behind stops at the gap).
+ */
+export const REGROUP_TOPIC_CONFIGS: Readonly<Record<string, string>> = {
+  'cleanup.policy': 'delete',
+  'retention.ms': String(7 * 24 * 3600 * 1000),
+  'message.timestamp.type': 'CreateTime',
+};
+
+export class LiveRegroupTask implements RegroupSinks {
+  private readonly w = new ByteWriter(256);
+  private sentWatermark = -Infinity;
+  /**
+   * True until this owner sent a watermark, and again after it declared itself idle: the
+   * regrouped tasks may hold this upstream as idle, so its next update or query is preceded by
+   * a watermark that makes it count again.
+   */
+  private mustWake = true;
+  /** The idle mark went out and nothing since. */
+  private idleDeclared = false;
+
+  private constructor(
+    readonly partition: number,
+    private readonly topics: RegroupTopics,
+    private readonly out: () => TaskRecord[],
+    /** The engine task's watermark: stream time − grace (no later update lies below it). */
+    private readonly watermark: () => number,
+    private regrouped: RegroupedTask | undefined,
+    private assembler: DurableRowAssembler | undefined,
+  ) {}
+
+  static async open(
+    program: Program,
+    partition: number,
+    topics: RegroupTopics,
+    backend: StateBackend,
+    out: () => TaskRecord[],
+    watermark: () => number,
+    emit: (row: FeatureRow) => void,
+  ): Promise<LiveRegroupTask> {
+    const t = new LiveRegroupTask(partition, topics, out, watermark, undefined, undefined);
+    t.regrouped = await RegroupedTask.open(program, partition, topics.partitions, backend, (a) => t.sendAnswer(a));
+    t.assembler = await DurableRowAssembler.open(program, partition, backend, emit);
+    return t;
+  }
+
+  /** Messages held in the regrouped task below the watermarks. */
+  get held(): number {
+    return this.regrouped!.pending;
+  }
+
+  /** Rows waiting for regrouped answers. */
+  get waitingRows(): number {
+    return this.assembler!.pending;
+  }
+
+  get idleReleases(): number {
+    return this.regrouped!.idleReleases;
+  }
+
+  /** True when this origin told the regrouped tasks it is idle and sent nothing since. */
+  get declaredIdle(): boolean {
+    return this.idleDeclared;
+  }
+
+  // --- origin side (RegroupSinks of the engine task) ---
+
+  update(u: RegroupUpdate): void {
+    this.wake(u.t);
+    this.send(kafkaPartition(u.key, this.topics.partitions), u.key, u);
+  }
+
+  query(q: RegroupQuery): void {
+    this.wake(q.qt);
+    this.send(kafkaPartition(q.key, this.topics.partitions), q.key, q);
+  }
+
+  partialRow(row: PartialRow): void {
+    // The engine reuses row.values; the assembler copies what it keeps.
+    this.assembler!.row(row);
+  }
+
+  /** Before a commit: tell every regrouped task how far this origin has come, if further. */
+  flushWatermark(): void {
+    const w = this.watermark();
+    if (!(w > this.sentWatermark)) return;
+    this.broadcast(w);
+  }
+
+  /** The origin is caught up and quiet: stop holding the regrouped tasks back until it sends again. */
+  declareIdle(): void {
+    for (let r = 0; r < this.topics.partitions; r++) this.send(r, null, { kind: 'idle', upstream: this.partition });
+    this.idleDeclared = true;
+    this.mustWake = true;
+  }
+
+  private wake(time: number): void {
+    if (!this.mustWake) return;
+    // At most the time of what follows, so it never claims more than this origin can keep.
+    this.broadcast(Math.min(this.watermark(), time));
+  }
+
+  private broadcast(w: number): void {
+    for (let r = 0; r < this.topics.partitions; r++) this.send(r, null, { kind: 'watermark', upstream: this.partition, watermark: w });
+    if (w > this.sentWatermark) this.sentWatermark = w;
+    this.mustWake = false;
+    this.idleDeclared = false;
+  }
+
+  private send(partition: number, key: string | null, m: RegroupMessage): void {
+    this.w.reset();
+    writeRegroupMessage(this.w, m);
+    this.out().push({ topic: this.topics.messages, message: { key, value: this.w.bytes(), partition } });
+  }
+
+  private sendAnswer(a: RegroupAnswer): void {
+    this.w.reset();
+    writeRegroupAnswer(this.w, a);
+    this.out().push({ topic: this.topics.answers, message: { key: null, value: this.w.bytes(), partition: a.partition } });
+  }
+
+  // --- regrouped and assembler sides ---
+
+  /** Next offset of the internal topic `topic` (partition P) this state needs. */
+  nextOffset(topic: string): number {
+    return this.assembler!.position(topic);
+  }
+
+  /** Apply a fetched batch of the repartition topic; records this state already reflects are skipped. */
+  async receiveMessages(messages: readonly ConsumedMessage[]): Promise<void> {
+    const batch: RegroupMessage[] = [];
+    const next = this.take(this.topics.messages, messages, (bytes) => batch.push(readRegroupMessage(new ByteReader(bytes))));
+    await this.regrouped!.receive(batch);
+    this.assembler!.setPosition(this.topics.messages, next);
+  }
+
+  /** Apply a fetched batch of the answers topic: complete rows are emitted. */
+  receiveAnswers(messages: readonly ConsumedMessage[]): void {
+    const next = this.take(this.topics.answers, messages, (bytes) => this.assembler!.answer(readRegroupAnswer(new ByteReader(bytes))));
+    this.assembler!.setPosition(this.topics.answers, next);
+  }
+
+  private take(topic: string, messages: readonly ConsumedMessage[], each: (bytes: Uint8Array) => void): number {
+    let next = this.nextOffset(topic);
+    for (const m of messages) {
+      if (m.offset < next) continue;
+      if (m.value === null) throw new Error(`${topic} partition ${this.partition} offset ${m.offset}: a record without a value; only skewless writes this topic`);
+      each(m.value);
+      next = m.offset + 1;
+    }
+    return next;
+  }
+
+  /** State changes of the regrouped task and the assembler since the last call. */
+  changes(): BatchOp[] {
+    return [...this.regrouped!.changes(), ...this.assembler!.changes()];
+  }
+
+  /** The internal topics' consumer offsets, committed with the batch. */
+  offsets(): TopicPartitionOffset[] {
+    return [this.topics.messages, this.topics.answers].map((topic) => ({ topic, partition: this.partition, offset: this.nextOffset(topic) }));
+  }
+}

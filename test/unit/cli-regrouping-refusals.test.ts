@@ -1,0 +1,40 @@
+/**
+ * What live cannot do with a regrouped topology yet, it refuses in one line before touching
+ * Kafka: `run --delivery at-least-once` (a retried batch would send its updates twice) and
+ * `bootstrap` (replay keeps no regrouped state to hand over). A Task refuses to run such a
+ * topology without somewhere to send its regroup messages: never a silent per-partition
+ * computation.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { buildProgram } from '../../src/engine/program.js';
+import { Task } from '../../src/engine/task.js';
+import { loadTopology } from '../../src/plan/load-topology.js';
+import { MemoryBackend } from '../../src/state/state-backend.js';
+import { collectingSinks } from '../helpers/engine.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+const CASES: ReadonlyArray<{ readonly args: readonly string[]; readonly message: RegExp }> = [
+  { args: ['run', 'topologies/flight-network.ts', '--delivery', 'at-least-once'], message: /flight-network\.ts: topology flight-network regroups by dest .*exactly-once delivery only.*drop --delivery at-least-once/ },
+  { args: ['bootstrap', 'topologies/flight-network.ts', '--state', '/nonexistent/skewless-state'], message: /flight-network\.ts: topology flight-network regroups by dest .*skewless bootstrap` cannot build regrouped state yet.*skewless run` on a new --group/ },
+];
+
+for (const { args, message } of CASES) {
+  test(`skewless ${args.join(' ')} refuses in one line, before connecting`, () => {
+    // No broker is reachable at this address: the refusal must come before any connection.
+    const env = { ...process.env, KAFKA_BROKERS: '127.0.0.1:1', SCHEMA_REGISTRY_URL: 'http://127.0.0.1:1' };
+    const r = spawnSync(process.execPath, ['bin/skewless.mjs', ...args], { cwd: ROOT, encoding: 'utf8', env, timeout: 60_000 });
+    assert.notEqual(r.status, 0);
+    const lines = r.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0], message);
+  });
+}
+
+test('a Task without regroup sinks refuses a regrouped topology', async () => {
+  const program = buildProgram(await loadTopology(`${ROOT}topologies/flight-network.ts`));
+  await assert.rejects(Task.open(program, 0, new MemoryBackend(), collectingSinks().sinks), /has a regrouping \(regroupBy\), which this mode cannot run yet: use backfill/);
+});
