@@ -316,8 +316,12 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
           return consumer!.seek(batch.topic, task.partition, position.offset);
         }
         touched = true;
+        const idleReleases = rg.idleReleases;
         if (batch.topic === regroup!.messages) await rg.receiveMessages(batch.messages);
         else rg.receiveAnswers(batch.messages);
+        if (rg.idleReleases > idleReleases) {
+          log(`skewless: task ${task.partition}: regroup idle release ${rg.idleReleases}: applied messages past the watermark of an idle input partition (it may send earlier events later; counted in skewless_regroup_idle_releases_total)`);
+        }
         await commitTask(task, commitContext);
         ctl.done();
         backoff.succeeded(batch.partition);

@@ -23,7 +23,10 @@ export interface ConsumedBatch {
   readonly topic: string;
   readonly partition: number;
   readonly messages: readonly ConsumedMessage[];
-  /** The offset this fetch started from: offsets before the first message hold no data. */
+  /**
+   * The offset this fetch started from, for a read_committed reader: offsets before the first
+   * message hold no data (transaction markers and aborted records included).
+   */
   readonly fetchedOffset: number;
   /** The partition's log end offset when the batch was fetched. */
   readonly highWatermark: number;
@@ -72,13 +75,42 @@ export interface GroupConsumerOptions {
 export class GroupConsumer {
   /** Per `topic:partition`: the offset after the last one fetched, control records included. */
   private readonly fetched = new Map<string, number>();
+  /**
+   * Per `topic:partition`: offsets [from, to) right before the next fetch that a read_committed
+   * reader never sees: the transaction marker that ended the last delivered batch (kafkajs
+   * counts it in the batch's last offset and fetches on after it) and fetches that held only
+   * markers or aborted records (kafkajs passes over those by itself). The next batch reports
+   * its fetch as starting at `from`, so a task whose state ends right before a marker does not
+   * take the marker for a gap and seek back onto it again and again.
+   */
+  private readonly invisible = new Map<string, { from: number; to: number }>();
+  /** Batches handed to onBatch, `topic:partition@lastOffset` → the offset after their last message. */
+  private readonly delivered = new Map<string, number>();
 
   private constructor(private readonly consumer: Consumer) {
     consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
       const id = `${payload.topic}:${payload.partition}`;
       const next = Number(payload.lastOffset) + 1;
       if (next > (this.fetched.get(id) ?? 0)) this.fetched.set(id, next);
+      const key = `${id}@${payload.lastOffset}`;
+      const afterMessages = this.delivered.get(key);
+      if (afterMessages !== undefined) {
+        this.delivered.delete(key);
+        if (afterMessages < next) this.invisible.set(id, { from: afterMessages, to: next });
+        else this.invisible.delete(id);
+        return;
+      }
+      const first = payload.firstOffset === null || payload.firstOffset === undefined ? Number(payload.lastOffset) : Number(payload.firstOffset);
+      const prev = this.invisible.get(id);
+      this.invisible.set(id, prev !== undefined && prev.to === first ? { from: prev.from, to: next } : { from: first, to: next });
     });
+  }
+
+  /** Where a fetch that started at `fetchedOffset` starts for a read_committed reader (see `invisible`). */
+  private visibleFrom(id: string, fetchedOffset: number): number {
+    const skipped = this.invisible.get(id);
+    this.invisible.delete(id);
+    return skipped !== undefined && skipped.to === fetchedOffset ? skipped.from : fetchedOffset;
   }
 
   /** The offset after the last record fetched from a partition (0 before any). */
@@ -119,11 +151,13 @@ export class GroupConsumer {
         const { batch } = p;
         if (batch.messages.length === 0) return;
         const last = batch.lastOffset();
+        const id = `${batch.topic}:${batch.partition}`;
+        member.delivered.set(`${id}@${last}`, Number(batch.messages[batch.messages.length - 1].offset) + 1);
         await opts.onBatch(
           {
             topic: batch.topic,
             partition: batch.partition,
-            fetchedOffset: Number((batch as unknown as { fetchedOffset: string }).fetchedOffset),
+            fetchedOffset: member.visibleFrom(id, Number((batch as unknown as { fetchedOffset: string }).fetchedOffset)),
             highWatermark: Number(batch.highWatermark),
             messages: batch.messages.map((m) => ({ offset: Number(m.offset), key: m.key, value: m.value, timestamp: Number(m.timestamp) })),
           },
@@ -138,6 +172,7 @@ export class GroupConsumer {
   /** Fetch this partition from `offset` next (where the task's state stands). */
   seek(topic: string, partition: number, offset: number): void {
     this.fetched.delete(`${topic}:${partition}`);
+    this.invisible.delete(`${topic}:${partition}`);
     this.consumer.seek({ topic, partition, offset: String(offset) });
   }
 
