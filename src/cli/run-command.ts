@@ -139,4 +139,8 @@ export async function runLive(file: string, flags: RunFlags): Promise<void> {
   await worker.stop();
   await server?.close();
   process.stderr.write('skewless: stopped cleanly\n');
+  // Every applied batch is committed and every task closed. kafkajs may still hold a socket or a
+  // timer of a group rejoin that raced the stop (seen when SIGTERM came during a rebalance):
+  // those must not keep the process alive.
+  setTimeout(() => process.exit(0), 2000).unref();
 }

@@ -96,6 +96,8 @@ export function writeRegroupMessage(w: ByteWriter, m: RegroupMessage): void {
   } else {
     w.uint(IDLE);
     w.uint(m.upstream);
+    w.uint(m.positions.length);
+    for (const p of m.positions) w.uint(p);
   }
 }
 
@@ -110,7 +112,12 @@ export function readRegroupMessage(r: ByteReader): RegroupMessage {
     return { kind: 'query', group, key, qt, partition: r.uint(), source: r.str(), offset: r.uint(), output: r.uint(), query: r.uint() };
   }
   if (tag === WATERMARK) return { kind: 'watermark', upstream: r.uint(), watermark: r.f64() };
-  if (tag === IDLE) return { kind: 'idle', upstream: r.uint() };
+  if (tag === IDLE) {
+    const upstream = r.uint();
+    const positions: number[] = [];
+    for (let n = r.uint(); n > 0; n--) positions.push(r.uint());
+    return { kind: 'idle', upstream, positions };
+  }
   throw new Error(`regroup message: unknown tag ${tag}`);
 }
 

@@ -51,6 +51,8 @@ export interface RegroupWatermark {
 export interface RegroupIdle {
   readonly kind: 'idle';
   readonly upstream: number;
+  /** How far the upstream had read each of its inputs (program source order): once an input's end passes this, it is not idle. */
+  readonly positions: readonly number[];
 }
 
 export type RegroupMessage = RegroupUpdate | RegroupQuery | RegroupWatermark | RegroupIdle;

@@ -13,8 +13,8 @@ interface Held {
   readonly msg: RegroupUpdate | RegroupQuery;
   /** Event time of an update, qt of a query. */
   readonly time: number;
-  /** Arrival number: names its state entry, never its place in the order. */
-  readonly arrival: number;
+  /** The state entry holding it (see RegroupedTask.changes), once a checkpoint stored it. */
+  chunk: number | undefined;
 }
 
 interface RegroupMeta {
@@ -27,6 +27,8 @@ interface RegroupMeta {
   readonly watermarks: readonly string[];
   /** Upstreams that declared themselves idle (live only; absent in older checkpoints). */
   readonly idle?: readonly boolean[];
+  /** Per idle upstream, the input positions it declared idle at. */
+  readonly idlePositions?: ReadonlyArray<readonly number[] | null>;
   /** Everything below this was applied (absent: the minimum of the watermarks). */
   readonly frontier?: string;
   readonly idleReleases?: number;
@@ -82,12 +84,13 @@ export class RegroupedTask {
   private arrivals = 0;
   private readonly watermarks: number[];
   private readonly idle: boolean[];
+  private readonly idlePositions: Array<readonly number[] | undefined>;
   /** Everything below this is applied; never decreases, even when an idle upstream comes back behind it. */
   private frontier = -Infinity;
   private idleReleaseCount = 0;
   private held: Held[] = [];
-  /** Held items with an arrival below this are in the store. */
-  private heldStoredBelow = 0;
+  /** Per stored chunk of held items, how many are not released yet. */
+  private readonly chunkLeft = new Map<number, number>();
   private heldDeletes: number[] = [];
   private readonly timelines: Array<Map<string, KeyTimeline>>;
   private readonly dirty: Array<Set<string>>;
@@ -105,6 +108,7 @@ export class RegroupedTask {
   ) {
     this.watermarks = new Array<number>(upstreams).fill(-Infinity);
     this.idle = new Array<boolean>(upstreams).fill(false);
+    this.idlePositions = new Array<readonly number[] | undefined>(upstreams).fill(undefined);
     this.timelines = program.groups.map(() => new Map());
     this.dirty = program.groups.map(() => new Set());
     this.results = program.groups.map((g) => new Array<AggValue>(g.width).fill(null));
@@ -123,16 +127,26 @@ export class RegroupedTask {
     if (meta.watermarks.length !== upstreams) throw new Error(`regroup partition ${partition} was fed by ${meta.watermarks.length} upstream tasks, now ${upstreams}: the partition count cannot change under kept state`);
     task.seq = meta.seq;
     task.arrivals = meta.arrivals;
-    task.heldStoredBelow = meta.arrivals;
     meta.watermarks.forEach((w, i) => (task.watermarks[i] = Number(w)));
     meta.idle?.forEach((x, i) => (task.idle[i] = x));
+    meta.idlePositions?.forEach((x, i) => (task.idlePositions[i] = x ?? undefined));
     task.frontier = meta.frontier === undefined ? Math.min(...task.watermarks) : Number(meta.frontier);
     task.idleReleaseCount = meta.idleReleases ?? 0;
     const prefix = regroupHeldPrefix(partition);
     for (const [k, v] of await backend.scan(prefix)) {
-      const msg = readRegroupMessage(new ByteReader(v));
-      if (msg.kind === 'watermark' || msg.kind === 'idle') continue;
-      task.held.push({ msg, time: msg.kind === 'update' ? msg.t : msg.qt, arrival: parseInt(k.slice(prefix.length), 16) });
+      const chunk = parseInt(k.slice(prefix.length), 16);
+      let left = 0;
+      for (const r = new ByteReader(v); !r.done; ) {
+        const msg = readRegroupMessage(r);
+        if (msg.kind === 'watermark' || msg.kind === 'idle') continue;
+        const time = msg.kind === 'update' ? msg.t : msg.qt;
+        // Released already (see changes()): every release applies all items below the frontier.
+        if (time < task.frontier) continue;
+        task.held.push({ msg, time, chunk });
+        left++;
+      }
+      task.chunkLeft.set(chunk, left);
+      if (left === 0) task.heldDeletes.push(chunk);
     }
     return task;
   }
@@ -147,15 +161,33 @@ export class RegroupedTask {
     return this.idleReleaseCount;
   }
 
-  /** Take messages in arrival order; applies what every upstream's watermark has passed. */
-  async receive(messages: readonly RegroupMessage[]): Promise<void> {
+  /**
+   * Take messages in arrival order; applies what every upstream's watermark has passed.
+   * `stillIdle` (live) is asked, before a release, which upstreams that declared themselves idle
+   * still are: one whose input grew since is waited for again, though it has not sent anything
+   * yet (its task may be slow, dead or moving to another worker).
+   */
+  async receive(messages: readonly RegroupMessage[], stillIdle?: (idle: ReadonlyArray<{ readonly upstream: number; readonly positions: readonly number[] }>) => Promise<readonly boolean[]>): Promise<void> {
     for (const m of messages) {
       if (m.kind === 'watermark' || m.kind === 'idle') {
         if (m.upstream >= this.watermarks.length) throw new RangeError(`regroup partition ${this.partition}: ${m.kind} of upstream ${m.upstream}, but only ${this.watermarks.length} feed it`);
         // An upstream coming back sends a watermark before anything else (live-regroup-task.ts).
         this.idle[m.upstream] = m.kind === 'idle';
+        this.idlePositions[m.upstream] = m.kind === 'idle' ? m.positions : undefined;
         if (m.kind === 'watermark' && m.watermark > this.watermarks[m.upstream]) this.watermarks[m.upstream] = m.watermark;
-      } else this.held.push({ msg: m, time: m.kind === 'update' ? m.t : m.qt, arrival: this.arrivals++ });
+      } else {
+        this.held.push({ msg: m, time: m.kind === 'update' ? m.t : m.qt, chunk: undefined });
+        this.arrivals++;
+      }
+    }
+    if (stillIdle !== undefined && this.idle.some((x) => x)) {
+      const idle = this.idle.flatMap((x, upstream) => (x ? [{ upstream, positions: this.idlePositions[upstream] ?? [] }] : []));
+      const still = await stillIdle(idle);
+      idle.forEach(({ upstream }, i) => {
+        if (still[i]) return;
+        this.idle[upstream] = false;
+        this.idlePositions[upstream] = undefined;
+      });
     }
     await this.release();
   }
@@ -195,7 +227,14 @@ export class RegroupedTask {
     await this.load(ready);
     const touched = new Set<KeyTimeline>();
     for (const h of ready) {
-      if (h.arrival < this.heldStoredBelow) this.heldDeletes.push(h.arrival);
+      if (h.chunk !== undefined) {
+        const left = this.chunkLeft.get(h.chunk)! - 1;
+        if (left > 0) this.chunkLeft.set(h.chunk, left);
+        else {
+          this.chunkLeft.delete(h.chunk);
+          this.heldDeletes.push(h.chunk);
+        }
+      }
       const m = h.msg;
       const tl = this.timelines[m.group].get(m.key)!;
       if (m.kind === 'update') {
@@ -210,7 +249,12 @@ export class RegroupedTask {
       this.answer({ partition: m.partition, source: m.source, offset: m.offset, output: m.output, query: m.query, values: q.slots.map((s) => out[s]) });
     }
     // A query still on its way reads at qt ≥ its upstream's watermark − its lag ≥ w − maxLag.
-    if (w > -Infinity) for (const tl of touched) tl.trim(w - this.maxLag);
+    // Not below an upstream's own watermark either: one coming back from idle may still ask
+    // for windows below the frontier (its answers may miss other late events, as counted, but
+    // never whole windows of events that were there).
+    let floor = w;
+    for (const x of this.watermarks) if (x > -Infinity && x < floor) floor = x;
+    if (floor > -Infinity) for (const tl of touched) tl.trim(floor - this.maxLag);
   }
 
   /** Fetch the timelines a batch of items touches that are not in memory yet. */
@@ -252,15 +296,25 @@ export class RegroupedTask {
     }
     for (const a of this.heldDeletes) ops.push({ type: 'del', key: regroupHeldKey(r, a) });
     this.heldDeletes = [];
+    // Items held since the last checkpoint go into one entry, deleted once all of them are
+    // released: an entry per item would be two changelog records per message. Every release
+    // applies all items below the frontier, and a release of everything (all upstreams idle)
+    // empties every chunk, so on restore a chunk's items below the frontier are the released ones.
+    w.reset();
+    let chunk = 0;
     for (const h of this.held) {
-      if (h.arrival < this.heldStoredBelow) continue;
-      w.reset();
+      if (h.chunk !== undefined) continue;
       writeRegroupMessage(w, h.msg);
-      ops.push({ type: 'put', key: regroupHeldKey(r, h.arrival), value: w.bytes() });
+      h.chunk = this.arrivals;
+      chunk++;
     }
-    this.heldStoredBelow = this.arrivals;
+    if (chunk > 0) {
+      ops.push({ type: 'put', key: regroupHeldKey(r, this.arrivals), value: w.bytes() });
+      this.chunkLeft.set(this.arrivals, chunk);
+    }
     const meta: RegroupMeta = { format: STATE_FORMAT, version: this.program.version, partition: r, seq: this.seq, arrivals: this.arrivals, watermarks: this.watermarks.map(String),
       idle: this.idle,
+      idlePositions: this.idlePositions.map((x) => x ?? null),
       frontier: String(this.frontier),
       idleReleases: this.idleReleaseCount,
     };

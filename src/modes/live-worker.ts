@@ -190,6 +190,8 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
   const changelog = changelogTopic(groupId, plan.version);
   await cluster.ensureTopic(changelog, partitions, CHANGELOG_CONFIGS);
   let regroup: RegroupTopics | undefined;
+  /** Where each source's partitions end now (program source order): whether an idle origin still is. */
+  const inputEnds = (): Promise<Array<Map<number, number>>> => Promise.all(program.sources.map((s) => cluster.endOffsets(topicOfSource.get(s.node.name)!)));
   if (program.regroups.length > 0) {
     regroup = regroupTopics(groupId, plan.version, partitions);
     await cluster.ensureTopic(regroup.messages, partitions, REGROUP_TOPIC_CONFIGS);
@@ -245,7 +247,7 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
         const rg =
           regroup === undefined
             ? undefined
-            : await LiveRegroupTask.open(program, partition, regroup, store.backend, () => holder!.out, () => holder!.task.regroupWatermark, sinks.feature);
+            : await LiveRegroupTask.open(program, partition, regroup, store.backend, () => holder!.out, () => holder!.task.regroupWatermark, inputEnds, sinks.feature);
         const task = await Task.open(program, partition, store.backend, rg === undefined ? sinks : { ...sinks, regroup: rg }, { maxCachedKeys: opts.maxCachedKeys });
         holder = new LiveTask(partition, task, store.backend, producer, store.seedChangelog, clock(), program.sources.map((s) => s.node.name));
         holder.regroup = rg;

@@ -8,7 +8,12 @@
  * read_committed) is compared per (partition, offset) of the input with the offline replay of
  * the same topic: lost, duplicated and divergent vectors. Exit code 1 when any is non-zero.
  *
+ * The workers run topologies/card-fraud.ts, or with --topology another topology of the card data
+ * set (transactions, and chargebacks when it declares them) with one features output, e.g. the
+ * regrouped test/fixtures/card-merchants.ts.
+ *
  *   npm run chaos -- --kills 100 --workers 3
+ *   npm run chaos -- --topology test/fixtures/card-merchants.ts --kills 10
  *   KAFKA_BROKERS=... SCHEMA_REGISTRY_URL=... STACK_DIR=... npm run chaos -- --broker-kill --registry-pause-s 5 --wipe-state --json
  *
  * The stack comes from KAFKA_BROKERS / SCHEMA_REGISTRY_URL (loopback only; without them the
@@ -22,18 +27,22 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { buildProgram } from '../../src/engine/program.js';
+import { buildProgram, type OutputProgram, type Program } from '../../src/engine/program.js';
 import { writeCardDataset } from '../../src/gen/write-card-dataset.js';
 import { KafkaConnection } from '../../src/io/kafka/kafka-connection.js';
 import { commitGroupOffsets, deleteGroup, deleteTopics, fetchOffsets } from '../../src/io/kafka/topic-admin.js';
+import { regroupTopics } from '../../src/modes/live/live-regroup-task.js';
 import { produceFile } from '../../src/modes/produce-file.js';
 import { replayKafka } from '../../src/modes/replay-kafka.js';
+import type { CompiledPlan } from '../../src/plan/compile.js';
 import { loadTopology } from '../../src/plan/load-topology.js';
 import { ensureStack, PORTS, restartKafka, stackPid, STACK_DIR } from '../../scripts/stack/stack.mjs';
 import { compareVectors, exited, produceInSlices, readLiveVectors, readReplayVectors, ROOT, sleep, spawnSkewless, topicEndOffsets, waitForTopic, type VectorComparison, type Worker } from '../helpers/live-run.js';
 import { Rng } from '../helpers/prng.js';
 
 export interface CampaignOptions {
+  /** Topology file the workers run (relative to the repository root); default DEFAULTS.topology. */
+  readonly topology?: string;
   readonly kills: number;
   readonly workers: number;
   readonly events: number;
@@ -52,6 +61,12 @@ export interface CampaignOptions {
   readonly delivery?: string;
   /** Passed to `skewless run` as `--session-timeout-ms` when given: how long a killed worker holds its partitions. */
   readonly sessionTimeoutMs?: number;
+  /**
+   * Passed to `skewless run` as `--idle-ms` when given. The produce pauses are about
+   * killIntervalMs × kills / slices long: a pause longer than this lets the tasks declare their
+   * inputs idle mid-run (the idle rule, where a regrouped value may differ from replay).
+   */
+  readonly idleMs?: number;
   /** Keep topics, group and directories. */
   readonly keep: boolean;
   /** How long the workers get to catch up once everything is produced. */
@@ -65,6 +80,8 @@ export interface CampaignOptions {
 export interface CampaignResult {
   readonly ok: boolean;
   readonly run: string;
+  /** The topology's name. */
+  readonly topology: string;
   readonly seed: number;
   readonly workers: number;
   readonly partitions: number;
@@ -92,6 +109,7 @@ export interface CampaignResult {
 }
 
 export const DEFAULTS = {
+  topology: 'topologies/card-fraud.ts',
   kills: 30,
   workers: 3,
   events: 30_000,
@@ -168,6 +186,25 @@ async function groupLag(brokers: readonly string[], group: string, topic: string
   }
 }
 
+/** Rejects after `ms`: a read_committed read stays below an open transaction for good. */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not finish in ${ms / 1000} s`)), ms)))]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * The campaign produces the card data set, so the topology must read `transactions` (and may
+ * read `chargebacks`, which it gets too) and nothing else; its one features output is compared.
+ */
+function comparedOutput(plan: CompiledPlan, program: Program): OutputProgram {
+  const sources = plan.topology.sources.map((s) => s.name);
+  if (!sources.includes('transactions') || sources.some((n) => n !== 'transactions' && n !== 'chargebacks')) {
+    throw new Error(`${plan.file}: the campaign produces card transactions and chargebacks only; this topology reads ${sources.join(', ')}`);
+  }
+  if (program.outputs.length !== 1) throw new Error(`${plan.file}: the campaign compares one features output; this topology has ${program.outputs.map((x) => x.name).join(', ') || 'none'}`);
+  return program.outputs[0];
+}
+
 export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
   assertLoopback(o.brokers, o.registryUrl);
   assertOwnStack(o);
@@ -178,16 +215,24 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
   const rng = new Rng(o.seed);
   const workerRng = new Rng(o.seed + 1);
   const run = randomUUID().slice(0, 8);
-  const T = { tx: `chaos-tx-${run}`, cb: `chaos-cb-${run}`, features: `chaos-features-${run}`, daily: `chaos-daily-${run}`, side: `chaos-${run}` };
+  const plan = await loadTopology(resolve(ROOT, o.topology ?? DEFAULTS.topology));
+  const program = buildProgram(plan);
+  const output = comparedOutput(plan, program);
+  // Live regrouping is exactly-once only: the worker refuses anything else and would crash-loop.
+  if (program.regroups.length > 0 && o.delivery !== undefined && o.delivery !== 'exactly-once') throw new Error(`${plan.file} regroups: --delivery ${o.delivery} is refused by skewless run (exactly-once only)`);
+  const chargebacks = plan.topology.sources.some((s) => s.name === 'chargebacks');
+  const T = { tx: `chaos-tx-${run}`, cb: `chaos-cb-${run}`, features: `chaos-features-${run}`, side: `chaos-${run}` };
+  // Every output to a topic of this run, never the topology's own (card-fraud's daily spend too).
+  const outputTopics: Record<string, string> = { [output.name]: T.features, ...Object.fromEntries(plan.topology.windowOutputs.map((w) => [w.name, `chaos-${w.name}-${run}`])) };
   const group = `chaos-${run}`;
+  // A regrouping's internal topics (named as live-worker.ts names them): kept with --keep, to dig in.
+  const regroup = program.regroups.length > 0 ? regroupTopics(group, plan.version, o.partitions) : undefined;
   const dir = mkdtempSync(join(tmpdir(), 'skewless-chaos-'));
   mkdirSync(join(dir, 'logs'));
   mkdirSync(join(dir, 'input'));
   const env = { ...process.env, KAFKA_BROKERS: o.brokers.join(','), SCHEMA_REGISTRY_URL: o.registryUrl };
-  const plan = await loadTopology(join(ROOT, 'topologies/card-fraud.ts'));
-  const output = buildProgram(plan).outputs.find((x) => x.name === 'card_features')!;
   const common = { plan, partitions: o.partitions, brokers: o.brokers, registryUrl: o.registryUrl };
-  say(`run ${run}: ${o.workers} workers, ${o.kills} kills, ${o.events} events on ${o.partitions} partitions, seed ${o.seed}; dir ${dir}`);
+  say(`run ${run}: ${plan.topology.name}, ${o.workers} workers, ${o.kills} kills, ${o.events} events on ${o.partitions} partitions, seed ${o.seed}; dir ${dir}`);
 
   let stopping = false;
   // Timers of the schedule, cleared when the campaign ends (a fault never fires after it).
@@ -219,10 +264,12 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
 
   const slots: Slot[] = Array.from({ length: o.workers }, (_, i) => ({ index: i, stateDir: join(dir, `state-w${i}`), logFile: join(dir, 'logs', `w${i}.log`), incarnations: 0, expected: false }));
   const start = (s: Slot): void => {
-    const args = ['run', 'topologies/card-fraud.ts', '--state', s.stateDir, '--group', group, '--max-batch', String(workerRng.int(20, 400)), '--cache-keys', '100'];
-    args.push('--topic', `transactions=${T.tx}`, '--output-topic', `card_features=${T.features}`, '--output-topic', `card_daily_spend=${T.daily}`, '--side-prefix', T.side);
+    const args = ['run', plan.file, '--state', s.stateDir, '--group', group, '--max-batch', String(workerRng.int(20, 400)), '--cache-keys', '100'];
+    args.push('--topic', `transactions=${T.tx}`, '--side-prefix', T.side);
+    for (const [name, topic] of Object.entries(outputTopics)) args.push('--output-topic', `${name}=${topic}`);
     if (o.delivery !== undefined) args.push('--delivery', o.delivery);
     if (o.sessionTimeoutMs !== undefined) args.push('--session-timeout-ms', String(o.sessionTimeoutMs));
+    if (o.idleMs !== undefined) args.push('--idle-ms', String(o.idleMs));
     s.incarnations++;
     s.expected = false;
     const w = spawnSkewless(args, env, s.logFile);
@@ -249,17 +296,21 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
   };
 
   const disruption = new Mutex();
-  const topics = [T.tx, T.cb, T.features, T.daily, `${T.side}-late`, `${T.side}-dead-letters`];
+  const topics = [T.tx, ...(chargebacks ? [T.cb] : []), ...Object.values(outputTopics), `${T.side}-late`, `${T.side}-dead-letters`, ...(regroup ? [regroup.messages, regroup.answers] : [])];
   let result: CampaignResult | undefined;
   try {
     const data = await writeCardDataset({ outDir: join(dir, 'data'), events: o.events, seed: o.seed, format: 'ndjson' });
-    await produceFile({ ...common, source: 'chargebacks', input: data.chargebacksPath, topic: T.cb });
+    if (chargebacks) await produceFile({ ...common, source: 'chargebacks', input: data.chargebacksPath, topic: T.cb });
 
     // The kill schedule, drawn up front from the seed: bursts of `burst` kills, bursts ~killIntervalMs apart.
     const gaps = Array.from({ length: o.kills }, (_, k) => (k % o.burst === 0 ? Math.round(o.killIntervalMs * (0.6 + 0.8 * rng.next())) : rng.int(300, 1500)));
     const phaseMs = Math.max(10_000, gaps.reduce((a, b) => a + b, 0));
     const wipeAt = o.wipeState ? Math.floor(o.kills / 2) : -1;
     const slices = Math.max(4, Math.min(40, Math.ceil(o.events / 1000)));
+    const pauseMs = Math.round(phaseMs / slices);
+    // Say so, since then a divergence may be the idle rule's rather than a fault's.
+    const idleMs = o.idleMs ?? 5000;
+    if (regroup && pauseMs >= idleMs) say(`produce pauses of ${pauseMs} ms ≥ idle time ${idleMs} ms: origin tasks go idle between slices, and regrouped values may differ from replay there (idle releases)`);
 
     let produced = 0;
     const producing = produceInSlices({
@@ -269,7 +320,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
       topic: T.tx,
       dir: join(dir, 'input'),
       slices,
-      pauseMs: Math.round(phaseMs / slices),
+      pauseMs,
       around: (fn) => disruption.run(fn),
       onSlice: (n, total) => {
         produced = n;
@@ -344,21 +395,39 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
     for (const s of slots) if (!s.proc) start(s);
     say(`all ${produced} events produced, ${kills} kills done; waiting for the workers to catch up`);
 
-    // Caught up: the group has committed the end of every input partition.
+    // The input is complete: the replay (which the regrouped catch-up below needs) runs now.
+    say('replaying the input offline');
+    const summary = await replayKafka({ plan, brokers: o.brokers, registryUrl: o.registryUrl, topics: { transactions: T.tx, ...(chargebacks ? { chargebacks: T.cb } : {}) }, out: join(dir, 'replay'), workers: 1 });
+    const replayed = await readReplayVectors(join(dir, 'replay'), output.name);
+
+    // Caught up: the group has committed the end of every input partition. With a regrouping
+    // that is not enough: a row waits for its answers after its input offset is committed, and
+    // the last rows until the idle rule (--idle-ms, 5 s) releases them, so there every replayed
+    // input must also have been served. (The internal topics' lag says nothing: they are written
+    // in transactions, so their high watermark counts the commit markers the group never commits past.)
     const deadline = Date.now() + o.catchUpTimeoutMs;
     let lag = Number.POSITIVE_INFINITY;
+    let served = 0;
+    let servedAtEnd = -1;
     let lastSaid = 0;
     for (;;) {
       lag = await groupLag(o.brokers, group, T.tx).catch(() => Number.POSITIVE_INFINITY);
-      if (lag === 0 || Date.now() > deadline) break;
+      const end = await topicEndOffsets(o.brokers, T.features).catch(() => -1);
+      // Decoding the whole topic is the costly part: only when nothing lags and it grew.
+      if (regroup && lag === 0 && end !== servedAtEnd) {
+        const live = await within(readLiveVectors(o.brokers, o.registryUrl, output, T.features), 60_000, `reading ${T.features}`).catch(() => undefined);
+        if (live) [served, servedAtEnd] = [new Set(live.map((v) => v.id)).size, end];
+      }
+      if ((lag === 0 && (!regroup || served >= replayed.size)) || Date.now() > deadline) break;
       if (Date.now() - lastSaid > 10_000) {
-        say(`lag ${lag}, ${await topicEndOffsets(o.brokers, T.features)} records in the feature topic`);
+        say(`lag ${lag}, ${end} records in the feature topic${regroup ? ` (${served} of ${replayed.size} inputs served when last read)` : ''}`);
         lastSaid = Date.now();
       }
       await sleep(1000);
     }
-    const caughtUp = lag === 0;
-    say(caughtUp ? 'caught up (group lag 0); stopping the workers with SIGTERM' : `NOT caught up after ${o.catchUpTimeoutMs} ms (lag ${lag}); stopping the workers`);
+    const caughtUp = lag === 0 && (!regroup || served >= replayed.size);
+    const unserved = regroup ? `, ${served} of ${replayed.size} inputs served` : '';
+    say(caughtUp ? `caught up (group lag 0${unserved}); stopping the workers with SIGTERM` : `NOT caught up after ${o.catchUpTimeoutMs} ms (lag ${lag}${unserved}); stopping the workers`);
     stopping = true;
     const stopExitCodes = await Promise.all(
       slots.map(async (s) => {
@@ -380,19 +449,14 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
 
     say('reading the feature topic (read_committed)');
     // A transaction left open would hold read_committed below the end for good: bounded wait.
-    let readTimer: NodeJS.Timeout | undefined;
-    const live = await Promise.race([
-      readLiveVectors(o.brokers, o.registryUrl, output, T.features),
-      new Promise<never>((_, reject) => (readTimer = setTimeout(() => reject(new Error(`reading ${T.features} with read_committed did not reach its end in 180 s (an open transaction?)`)), 180_000))),
-    ]).finally(() => clearTimeout(readTimer));
-    say(`read ${live.length} live records; replaying the input offline`);
-    const summary = await replayKafka({ plan, brokers: o.brokers, registryUrl: o.registryUrl, topics: { transactions: T.tx, chargebacks: T.cb }, out: join(dir, 'replay'), workers: 1 });
-    const replayed = await readReplayVectors(join(dir, 'replay'), output.name);
+    const live = await within(readLiveVectors(o.brokers, o.registryUrl, output, T.features), 180_000, `reading ${T.features} with read_committed to its end (an open transaction?)`);
+    say(`read ${live.length} live records; comparing them with the replay`);
     const c = compareVectors(live, replayed, output);
     const bad = c.lost + c.duplicates + c.divergent + c.unexpected + c.misplaced;
     result = {
       ok: bad === 0,
       run,
+      topology: plan.topology.name,
       seed: o.seed,
       workers: o.workers,
       partitions: o.partitions,
@@ -454,7 +518,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
 export function formatResult(r: CampaignResult): string {
   const c = r.comparison;
   return [
-    `chaos run ${r.run} (seed ${r.seed}): ${r.workers} workers, ${r.partitions} partitions, ${r.seconds} s`,
+    `chaos run ${r.run} (${r.topology}, seed ${r.seed}): ${r.workers} workers, ${r.partitions} partitions, ${r.seconds} s`,
     `faults: ${r.kills} kills (SIGKILL), ${r.wipes} state wipes, ${r.brokerKills} broker kills, ${r.registryPauses} registry pauses, ${r.crashes} crashes by themselves`,
     `input: ${r.events} events generated, ${r.produced} produced; replay: ${r.replay.processed} processed, ${r.replay.vectors} vectors, ${r.replay.late} late, ${r.replay.deadLetters} dead letters`,
     `live: ${c.liveRecords} records, ${c.liveDistinct} distinct inputs; caught up: ${r.caughtUp ? 'yes' : `NO (lag ${r.lag})`}; exit codes on SIGTERM: ${r.stopExitCodes.join(', ')}`,
@@ -478,6 +542,7 @@ async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
+      topology: { type: 'string' },
       kills: { type: 'string' },
       workers: { type: 'string' },
       events: { type: 'string' },
@@ -490,6 +555,7 @@ async function main(argv: string[]): Promise<number> {
       'wipe-state': { type: 'boolean' },
       delivery: { type: 'string' },
       'session-timeout-ms': { type: 'string' },
+      'idle-ms': { type: 'string' },
       'catch-up-timeout-s': { type: 'string' },
       keep: { type: 'boolean' },
       json: { type: 'boolean' },
@@ -498,9 +564,9 @@ async function main(argv: string[]): Promise<number> {
   });
   if (values.help) {
     process.stdout.write(
-      `usage: npm run chaos -- [--kills N=${DEFAULTS.kills}] [--workers W=${DEFAULTS.workers}] [--events E=${DEFAULTS.events}] [--partitions P=${DEFAULTS.partitions}]\n` +
+      `usage: npm run chaos -- [--topology FILE=${DEFAULTS.topology}] [--kills N=${DEFAULTS.kills}] [--workers W=${DEFAULTS.workers}] [--events E=${DEFAULTS.events}] [--partitions P=${DEFAULTS.partitions}]\n` +
         `  [--seed S=${DEFAULTS.seed}] [--kill-interval-ms MS=${DEFAULTS.killIntervalMs}] [--burst B=${DEFAULTS.burst}] [--broker-kill] [--registry-pause-s N]\n` +
-        `  [--wipe-state] [--delivery exactly-once|at-least-once] [--session-timeout-ms MS] [--catch-up-timeout-s S=${DEFAULTS.catchUpTimeoutMs / 1000}] [--keep] [--json]\n` +
+        `  [--wipe-state] [--delivery exactly-once|at-least-once] [--session-timeout-ms MS] [--idle-ms MS] [--catch-up-timeout-s S=${DEFAULTS.catchUpTimeoutMs / 1000}] [--keep] [--json]\n` +
         'Stack: KAFKA_BROKERS / SCHEMA_REGISTRY_URL (loopback), STACK_DIR for --broker-kill / --registry-pause-s (never the shared stack).\n' +
         'Exit 0: nothing lost, duplicated or divergent; 1: something was; 2: the campaign itself failed.\n',
     );
@@ -512,6 +578,8 @@ async function main(argv: string[]): Promise<number> {
   if (process.env.KAFKA_BROKERS && process.env.SCHEMA_REGISTRY_URL) assertLoopback(process.env.KAFKA_BROKERS.split(','), process.env.SCHEMA_REGISTRY_URL);
   const stack = await ensureStack();
   const r = await runCampaign({
+    // Relative to where the command runs (npm run: the repository root).
+    ...(values.topology === undefined ? {} : { topology: resolve(values.topology) }),
     kills: intFlag(values.kills, 'kills', DEFAULTS.kills),
     workers: intFlag(values.workers, 'workers', DEFAULTS.workers, 1),
     events: intFlag(values.events, 'events', DEFAULTS.events, 1),
@@ -524,6 +592,7 @@ async function main(argv: string[]): Promise<number> {
     wipeState: values['wipe-state'] === true,
     ...(values.delivery === undefined ? {} : { delivery: values.delivery }),
     ...(values['session-timeout-ms'] === undefined ? {} : { sessionTimeoutMs: intFlag(values['session-timeout-ms'], 'session-timeout-ms', 0, 1) }),
+    ...(values['idle-ms'] === undefined ? {} : { idleMs: intFlag(values['idle-ms'], 'idle-ms', 0, 1) }),
     keep: values.keep === true,
     catchUpTimeoutMs: intFlag(values['catch-up-timeout-s'], 'catch-up-timeout-s', DEFAULTS.catchUpTimeoutMs / 1000, 1) * 1000,
     brokers: stack.brokers.split(','),

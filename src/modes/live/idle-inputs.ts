@@ -47,9 +47,9 @@ export class IdleInputs {
   }
 
   /** How far a task has read an input, and how long that input has been quiet; undefined while it is not caught up. */
-  private quietFor(lt: LiveTask, name: string, topic: string, end: number, now: number): number | undefined {
+  private quietFor(lt: LiveTask, name: string, topic: string, end: number, now: number): { readonly reached: number; readonly quiet: number } | undefined {
     const reached = Math.max(lt.task.nextOffset(name), this.ctx.member()?.fetchedUpTo(topic, lt.partition) ?? 0);
-    return reached < end ? undefined : now - (lt.lastInputAt.get(name) ?? now);
+    return reached < end ? undefined : { reached, quiet: now - (lt.lastInputAt.get(name) ?? now) };
   }
 
   /**
@@ -61,16 +61,18 @@ export class IdleInputs {
   private async considerRegroup(lt: LiveTask, ends: ReadonlyMap<string, ReadonlyMap<number, number>>, now: number): Promise<void> {
     if (lt.task.pendingInputs > 0) return;
     let quiet = Infinity;
+    const positions: number[] = [];
     for (const [name, topic] of this.ctx.sourceTopics) {
       const q = this.quietFor(lt, name, topic, ends.get(topic)?.get(lt.partition) ?? 0, now);
-      if (q === undefined || q < this.ctx.idleMs) return;
-      quiet = Math.min(quiet, q);
+      if (q === undefined || q.quiet < this.ctx.idleMs) return;
+      quiet = Math.min(quiet, q.quiet);
+      positions.push(q.reached);
     }
     await lt.serial(async () => {
       const rg = lt.regroup!;
       if (lt.closed || rg.declaredIdle || lt.task.pendingInputs > 0) return;
       try {
-        rg.declareIdle();
+        rg.declareIdle(positions);
         this.ctx.log(`skewless: task ${lt.partition}: inputs caught up and idle ${Math.round(quiet)} ms at stream time ${formatEventTime(lt.task.currentStreamTime)}; regrouped tasks no longer wait for it until it sends again`);
         await this.ctx.commit(lt);
       } catch (e) {

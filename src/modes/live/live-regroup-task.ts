@@ -53,8 +53,18 @@ export const REGROUP_TOPIC_CONFIGS: Readonly<Record<string, string>> = {
   'message.timestamp.type': 'CreateTime',
 };
 
+/**
+ * Messages for one partition go out as one record per commit (split past this size): a record
+ * per update, query and answer would make Kafka's per-record work the cost of a regrouping.
+ * Messages are self-delimiting, so a record is their concatenation.
+ */
+const BUNDLE_BYTES = 256 * 1024;
+
 export class LiveRegroupTask implements RegroupSinks {
-  private readonly w = new ByteWriter(256);
+  /** Per repartition partition, the messages of the batch so far. */
+  private readonly messageBundles: ByteWriter[];
+  /** Per origin partition, the answers of the batch so far. */
+  private readonly answerBundles: ByteWriter[];
   private sentWatermark = -Infinity;
   /**
    * True until this owner sent a watermark, and again after it declared itself idle: the
@@ -71,9 +81,14 @@ export class LiveRegroupTask implements RegroupSinks {
     private readonly out: () => TaskRecord[],
     /** The engine task's watermark: stream time − grace (no later update lies below it). */
     private readonly watermark: () => number,
+    /** Per source (program order), the end offset of each input partition now. */
+    private readonly inputEnds: () => Promise<ReadonlyArray<ReadonlyMap<number, number>>>,
     private regrouped: RegroupedTask | undefined,
     private assembler: DurableRowAssembler | undefined,
-  ) {}
+  ) {
+    this.messageBundles = Array.from({ length: topics.partitions }, () => new ByteWriter(4096));
+    this.answerBundles = Array.from({ length: topics.partitions }, () => new ByteWriter(4096));
+  }
 
   static async open(
     program: Program,
@@ -82,9 +97,10 @@ export class LiveRegroupTask implements RegroupSinks {
     backend: StateBackend,
     out: () => TaskRecord[],
     watermark: () => number,
+    inputEnds: () => Promise<ReadonlyArray<ReadonlyMap<number, number>>>,
     emit: (row: FeatureRow) => void,
   ): Promise<LiveRegroupTask> {
-    const t = new LiveRegroupTask(partition, topics, out, watermark, undefined, undefined);
+    const t = new LiveRegroupTask(partition, topics, out, watermark, inputEnds, undefined, undefined);
     t.regrouped = await RegroupedTask.open(program, partition, topics.partitions, backend, (a) => t.sendAnswer(a));
     t.assembler = await DurableRowAssembler.open(program, partition, backend, emit);
     return t;
@@ -113,12 +129,12 @@ export class LiveRegroupTask implements RegroupSinks {
 
   update(u: RegroupUpdate): void {
     this.wake(u.t);
-    this.send(kafkaPartition(u.key, this.topics.partitions), u.key, u);
+    this.send(kafkaPartition(u.key, this.topics.partitions), u);
   }
 
   query(q: RegroupQuery): void {
     this.wake(q.qt);
-    this.send(kafkaPartition(q.key, this.topics.partitions), q.key, q);
+    this.send(kafkaPartition(q.key, this.topics.partitions), q);
   }
 
   partialRow(row: PartialRow): void {
@@ -126,16 +142,25 @@ export class LiveRegroupTask implements RegroupSinks {
     this.assembler!.row(row);
   }
 
-  /** Before a commit: tell every regrouped task how far this origin has come, if further. */
-  flushWatermark(): void {
+  /**
+   * Before a commit: tell every regrouped task how far this origin has come, if further, and
+   * hand the batch's messages and answers to the commit, after everything the batch sent.
+   */
+  beforeCommit(): void {
     const w = this.watermark();
-    if (!(w > this.sentWatermark)) return;
-    this.broadcast(w);
+    if (w > this.sentWatermark) this.broadcast(w);
+    for (let r = 0; r < this.topics.partitions; r++) {
+      this.flush(this.topics.messages, r, this.messageBundles[r]);
+      this.flush(this.topics.answers, r, this.answerBundles[r]);
+    }
   }
 
-  /** The origin is caught up and quiet: stop holding the regrouped tasks back until it sends again. */
-  declareIdle(): void {
-    for (let r = 0; r < this.topics.partitions; r++) this.send(r, null, { kind: 'idle', upstream: this.partition });
+  /**
+   * The origin is caught up and quiet, at these input positions (program source order): stop
+   * holding the regrouped tasks back until it sends again or its inputs grow.
+   */
+  declareIdle(positions: readonly number[]): void {
+    for (let r = 0; r < this.topics.partitions; r++) this.send(r, { kind: 'idle', upstream: this.partition, positions });
     this.idleDeclared = true;
     this.mustWake = true;
   }
@@ -147,22 +172,28 @@ export class LiveRegroupTask implements RegroupSinks {
   }
 
   private broadcast(w: number): void {
-    for (let r = 0; r < this.topics.partitions; r++) this.send(r, null, { kind: 'watermark', upstream: this.partition, watermark: w });
+    for (let r = 0; r < this.topics.partitions; r++) this.send(r, { kind: 'watermark', upstream: this.partition, watermark: w });
     if (w > this.sentWatermark) this.sentWatermark = w;
     this.mustWake = false;
     this.idleDeclared = false;
   }
 
-  private send(partition: number, key: string | null, m: RegroupMessage): void {
-    this.w.reset();
-    writeRegroupMessage(this.w, m);
-    this.out().push({ topic: this.topics.messages, message: { key, value: this.w.bytes(), partition } });
+  private send(partition: number, m: RegroupMessage): void {
+    const w = this.messageBundles[partition];
+    writeRegroupMessage(w, m);
+    if (w.written().length >= BUNDLE_BYTES) this.flush(this.topics.messages, partition, w);
   }
 
   private sendAnswer(a: RegroupAnswer): void {
-    this.w.reset();
-    writeRegroupAnswer(this.w, a);
-    this.out().push({ topic: this.topics.answers, message: { key: null, value: this.w.bytes(), partition: a.partition } });
+    const w = this.answerBundles[a.partition];
+    writeRegroupAnswer(w, a);
+    if (w.written().length >= BUNDLE_BYTES) this.flush(this.topics.answers, a.partition, w);
+  }
+
+  private flush(topic: string, partition: number, w: ByteWriter): void {
+    if (w.written().length === 0) return;
+    this.out().push({ topic, message: { key: null, value: w.bytes(), partition } });
+    w.reset();
   }
 
   // --- regrouped and assembler sides ---
@@ -175,14 +206,21 @@ export class LiveRegroupTask implements RegroupSinks {
   /** Apply a fetched batch of the repartition topic; records this state already reflects are skipped. */
   async receiveMessages(messages: readonly ConsumedMessage[]): Promise<void> {
     const batch: RegroupMessage[] = [];
-    const next = this.take(this.topics.messages, messages, (bytes) => batch.push(readRegroupMessage(new ByteReader(bytes))));
-    await this.regrouped!.receive(batch);
+    const next = this.take(this.topics.messages, messages, (bytes) => {
+      for (const r = new ByteReader(bytes); !r.done; ) batch.push(readRegroupMessage(r));
+    });
+    await this.regrouped!.receive(batch, async (idle) => {
+      const ends = await this.inputEnds();
+      return idle.map(({ upstream, positions }) => positions.every((p, i) => (ends[i]?.get(upstream) ?? 0) <= p));
+    });
     this.assembler!.setPosition(this.topics.messages, next);
   }
 
   /** Apply a fetched batch of the answers topic: complete rows are emitted. */
   receiveAnswers(messages: readonly ConsumedMessage[]): void {
-    const next = this.take(this.topics.answers, messages, (bytes) => this.assembler!.answer(readRegroupAnswer(new ByteReader(bytes))));
+    const next = this.take(this.topics.answers, messages, (bytes) => {
+      for (const r = new ByteReader(bytes); !r.done; ) this.assembler!.answer(readRegroupAnswer(r));
+    });
     this.assembler!.setPosition(this.topics.answers, next);
   }
 

@@ -43,7 +43,7 @@ export interface CommitResult {
 export async function commitTask(lt: LiveTask, ctx: CommitContext): Promise<CommitResult> {
   const p = lt.partition;
   // The watermark goes out after the batch's updates, in the same transaction.
-  lt.regroup?.flushWatermark();
+  lt.regroup?.beforeCommit();
   const ops = lt.task.changes();
   if (lt.regroup !== undefined) for (const op of lt.regroup.changes()) ops.push(op);
   const outputs = lt.out.length;

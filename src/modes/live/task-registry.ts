@@ -79,6 +79,9 @@ export class TaskRegistry {
   /** Close every task after its queued work. */
   async closeAll(): Promise<void> {
     this.stopped = true;
+    // An open still in flight (a restore started by the last assignment) closes its task itself
+    // once it sees `stopped`: wait for it, so that no store or producer outlives the stop.
+    await Promise.allSettled([...this.opening.values()]);
     for (const lt of this.tasks.values()) await lt.serial(() => lt.close());
     this.tasks.clear();
   }

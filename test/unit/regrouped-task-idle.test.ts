@@ -1,0 +1,73 @@
+/**
+ * The idle rule of a RegroupedTask (live): an upstream that declared itself idle stops holding
+ * the others back only while it still is. One whose input grew since its idle mark is waited
+ * for again before its task has sent anything: otherwise rows would be answered without the
+ * events of a partition whose task is slow, dead or moving to another worker (the fault
+ * campaign over a regrouped topology found 717 such rows when pauses were longer than idleMs).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { topology } from '../../src/dsl/index.js';
+import { buildProgram } from '../../src/engine/program.js';
+import type { RegroupAnswer, RegroupMessage } from '../../src/engine/regroup-messages.js';
+import { RegroupedTask } from '../../src/engine/regrouped-task.js';
+import { compilePlan } from '../../src/plan/compile.js';
+import { MemoryBackend } from '../../src/state/state-backend.js';
+
+const M = 60_000;
+const T = Date.UTC(2024, 0, 1);
+
+const program = buildProgram(
+  compilePlan(
+    topology('idle-test', (t) => {
+      const txns = t.source<{ card_id: string; merchant_id: string; event_time: number; amount: number }>('txns', {
+        schema: '../../schemas/card_transaction.avsc',
+        key: (x) => x.card_id,
+        eventTime: (x) => x.event_time,
+        grace: '10m',
+        late: 'drop',
+      });
+      const merchant = txns.regroupBy('merchant', (x) => x.merchant_id);
+      txns.features('f', { m_n_1h: merchant.lookback('1h', { asOf: '5m' }).count() });
+      return {};
+    }),
+    fileURLToPath(import.meta.url),
+  ),
+);
+
+const update = (t: number): RegroupMessage => ({ kind: 'update', group: 0, key: 'm1', t, vals: [null] });
+const query = (qt: number, offset: number): RegroupMessage => ({ kind: 'query', group: 0, key: 'm1', qt, partition: 0, source: 'txns', offset, output: 0, query: 0 });
+const watermark = (upstream: number, w: number): RegroupMessage => ({ kind: 'watermark', upstream, watermark: w });
+
+async function scenario(stillIdle: boolean): Promise<{ task: RegroupedTask; answers: RegroupAnswer[]; asked: number[] }> {
+  const answers: RegroupAnswer[] = [];
+  const asked: number[] = [];
+  const task = await RegroupedTask.open(program, 0, 2, new MemoryBackend(), (a) => answers.push(a));
+  await task.receive([watermark(0, T), watermark(1, T)]);
+  // Upstream 1 is caught up at offset 10 and quiet; upstream 0 goes on.
+  await task.receive([{ kind: 'idle', upstream: 1, positions: [10] }, update(T + 10 * M), query(T + 20 * M, 7), watermark(0, T + 30 * M)], async (idle) => {
+    asked.push(...idle.map((i) => i.upstream));
+    assert.deepEqual(idle, [{ upstream: 1, positions: [10] }]);
+    return idle.map(() => stillIdle);
+  });
+  return { task, answers, asked };
+}
+
+test('an upstream still idle (its input did not grow) does not hold the others back', async () => {
+  const { task, answers, asked } = await scenario(true);
+  assert.deepEqual(asked, [1]);
+  assert.deepEqual(answers.map((a) => [a.offset, a.values]), [[7, [1]]]);
+  assert.equal(task.pending, 0);
+  assert.equal(task.idleReleases, 1, 'counted: the release went past the idle upstream');
+});
+
+test('an idle upstream whose input grew is waited for again before it sends anything', async () => {
+  const { task, answers } = await scenario(false);
+  assert.equal(answers.length, 0, 'nothing released past its watermark');
+  assert.equal(task.pending, 2);
+  // Its task catches up: its watermark releases the query, with every event there.
+  await task.receive([update(T + 12 * M), watermark(1, T + 40 * M)]);
+  assert.deepEqual(answers.map((a) => [a.offset, a.values]), [[7, [2]]]);
+  assert.equal(task.idleReleases, 0);
+});
