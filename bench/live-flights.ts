@@ -35,36 +35,26 @@
  * p50/p99 over batches.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { once } from 'node:events';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { buildProgram } from '../src/engine/program.js';
-import { featureRecordSchema } from '../src/io/avro/feature-record-schema.js';
 import { SchemaRegistryClient } from '../src/io/avro/registry-client.js';
-import { WireDecoder } from '../src/io/avro/wire-decoder.js';
-import { WireEncoder } from '../src/io/avro/wire-encoder.js';
-import { readFileRecords } from '../src/io/files/read-file-records.js';
-import { GroupConsumer } from '../src/io/kafka/group-consumer.js';
-import { KafkaConnection, parseBrokers } from '../src/io/kafka/kafka-connection.js';
+import type { GroupConsumer } from '../src/io/kafka/group-consumer.js';
+import { KafkaConnection } from '../src/io/kafka/kafka-connection.js';
 import { commitGroupOffsets, deleteGroup, deleteTopics, fetchOffsets } from '../src/io/kafka/topic-admin.js';
-import { TopicProducer } from '../src/io/kafka/topic-producer.js';
-import { kafkaPartition } from '../src/io/partitioning.js';
 import { changelogTopic } from '../src/modes/live/changelog.js';
 import { deadLetterTopic, lateTopic, startLiveWorker, type Delivery, type LiveBatchTiming } from '../src/modes/live-worker.js';
 import { produceFile } from '../src/modes/produce-file.js';
 import { loadTopology } from '../src/plan/load-topology.js';
+import { flag, fmt, median, numberArg, quantile, say, secs, sleep, stackEnv } from './lib/bench-util.js';
+import { LaterFlights, prepareSlice } from './lib/flight-slice.js';
+import { Trickle, watchVectors } from './lib/live-watch.js';
 
 const root = resolve(fileURLToPath(import.meta.url), '../..');
-const arg = (name: string, dflt: number): number => {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : dflt;
-  if (!Number.isFinite(v)) throw new Error(`--${name} ${process.argv[i + 1]}: expected a number`);
-  return v;
-};
-const flag = (name: string): boolean => process.argv.includes(`--${name}`);
+const arg = numberArg;
 const runs = arg('runs', 3);
 const partitions = arg('partitions', 8);
 const wanted = arg('records', 1_000_000);
@@ -87,119 +77,14 @@ const sessionTimeouts = (() => {
 const DEFAULT_SESSION_TIMEOUT_MS = 10_000;
 const verbose = flag('verbose');
 
-const brokersEnv = process.env.KAFKA_BROKERS;
-const registryUrl = process.env.SCHEMA_REGISTRY_URL ?? '';
-if (!brokersEnv || !registryUrl) {
-  process.stderr.write('bench:live needs the stack: export $(node scripts/stack/up.mjs) (KAFKA_BROKERS, SCHEMA_REGISTRY_URL)\n');
-  process.exit(2);
-}
-const brokers = parseBrokers(brokersEnv);
+const { brokers, registryUrl } = stackEnv('bench:live');
 const topologyFile = 'topologies/flight-delays.ts';
 const plan = await loadTopology(join(root, topologyFile));
 const flightSchema = plan.schemas.get('flights')!.json;
 const featureOutput = buildProgram(plan).outputs.find((o) => o.name === 'flight_features')!;
 const parquet = join(root, 'node_modules/vega-datasets/data/flights-3m.parquet');
-const say = (line: string): void => void process.stdout.write(`${line}\n`);
-const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
-const secs = (ms: number): string => (ms / 1000).toFixed(1);
-const quantile = (sorted: readonly number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** The first `wanted` flights as NDJSON (file order = arrival order), written once for all runs. */
-async function writeSlice(path: string): Promise<number> {
-  const out = createWriteStream(path);
-  let n = 0;
-  for await (const batch of readFileRecords(parquet, 'parquet')) {
-    let chunk = '';
-    for (const rec of batch) {
-      if (n >= wanted) break;
-      if (rec.value === undefined) throw new Error(`flight ${rec.offset}: ${rec.error}`);
-      chunk += `${JSON.stringify(rec.value)}\n`;
-      n++;
-    }
-    if (!out.write(chunk)) await once(out, 'drain');
-    if (n >= wanted) break;
-  }
-  out.end();
-  await once(out, 'finish');
-  return n;
-}
 
-type FlightValue = Record<string, unknown> & { date: number; origin: string };
-
-interface SliceFacts {
-  /** Sum of the records' Avro values as produced (Confluent framing: 5 header bytes + Avro body). */
-  readonly valueBytes: number;
-  readonly records: number;
-  /** Latest event time in the slice: later flights are never late. */
-  readonly maxDate: number;
-  /** One real flight per partition (by the murmur2 partition of its key), to copy with later dates. */
-  readonly templates: ReadonlyMap<number, FlightValue>;
-}
-
-/** Reads the slice through the Avro encoder exactly as produceFile does: value sizes, latest date, one flight per partition. */
-async function inspectSlice(path: string): Promise<SliceFacts> {
-  const encoder = new WireEncoder(flightSchema, 1); // the id's value does not change the size
-  let valueBytes = 0;
-  let records = 0;
-  let maxDate = -Infinity;
-  const templates = new Map<number, FlightValue>();
-  for await (const batch of readFileRecords(path, 'ndjson', { readerSchema: flightSchema })) {
-    for (const rec of batch) {
-      const v = rec.value as FlightValue | undefined;
-      if (v === undefined) continue;
-      const enc = encoder.encode(v);
-      if (enc.error !== undefined) continue;
-      valueBytes += enc.bytes.byteLength;
-      records++;
-      if (v.date > maxDate) maxDate = v.date;
-      const p = kafkaPartition(String(v.origin), partitions);
-      if (!templates.has(p)) templates.set(p, { ...v });
-    }
-  }
-  if (templates.size < partitions) throw new Error(`the slice has flights for only ${templates.size} of ${partitions} partitions`);
-  return { valueBytes, records, maxDate, templates };
-}
-
-/** Produces copies of real flights with ever later dates into one input topic, one per partition per round. */
-class LaterFlights {
-  private seq = 0;
-  private constructor(
-    private readonly producer: TopicProducer,
-    private readonly encoder: WireEncoder,
-    private readonly topic: string,
-    private readonly facts: SliceFacts,
-  ) {}
-
-  static async open(conn: KafkaConnection, topic: string, schemaId: number, facts: SliceFacts): Promise<LaterFlights> {
-    return new LaterFlights(await TopicProducer.open(conn, { maxBatchMessages: 1 << 20 }), new WireEncoder(flightSchema, schemaId), topic, facts);
-  }
-
-  /** Sequence number the next round starts with (a round started later has a higher one). */
-  get next(): number {
-    return this.seq;
-  }
-
-  /** One flight per partition, one second apart in event time, acknowledged when this resolves. */
-  async round(): Promise<void> {
-    for (const [p, f] of this.facts.templates) {
-      const date = this.facts.maxDate + 60_000 + 1000 * this.seq++;
-      const enc = this.encoder.encode({ ...f, date });
-      if (enc.error !== undefined) throw new Error(enc.error);
-      this.producer.buffer(this.topic, { key: Buffer.from(String(f.origin), 'utf8'), value: enc.bytes, partition: p });
-    }
-    await this.producer.flush();
-  }
-
-  close(): Promise<void> {
-    return this.producer.close();
-  }
-}
 
 interface ModeResult {
   readonly delivery: Delivery;
@@ -482,12 +367,10 @@ async function timeFailover(o: { label: string; input: string; id: string; sessi
   ];
   const workers = [spawnWorker('a', args(join(work, `${o.id}-host-a`))), spawnWorker('b', args(join(work, `${o.id}-host-b`)))];
   let watcher: GroupConsumer | undefined;
-  let trickle: NodeJS.Timeout | undefined;
-  let trickleError: unknown;
-  let trickleBusy: Promise<void> | undefined;
+  let trickle: Trickle | undefined;
   const alive = (): void => {
     for (const w of workers) if (w.proc.exitCode !== null || (w.proc.signalCode !== null && w !== workers[o.victim])) throw new Error(`worker ${w.name} exited (${w.proc.exitCode ?? w.proc.signalCode}):\n${tail(w)}`);
-    if (trickleError !== undefined) throw trickleError instanceof Error ? trickleError : new Error(String(trickleError));
+    trickle?.check();
   };
   try {
     // Both assigned (disjoint, covering every partition) and caught up with the pre-loaded input.
@@ -505,37 +388,16 @@ async function timeFailover(o: { label: string; input: string; id: string; sessi
     const catchUp = performance.now() - s0;
 
     // Watch the output from its current end, read_committed: the time each partition last showed a vector, by input offset.
-    const outEnds = await fetchOffsets(conn, output);
-    await commitGroupOffsets(conn, watchGroup, output, outEnds.map((p) => ({ partition: p.partition, offset: p.high })));
-    const decoder = new WireDecoder(registry, featureRecordSchema(featureOutput.name, featureOutput.columns));
     const seen = new Map<number, { t: number; offset: number }>();
-    watcher = await GroupConsumer.start(conn, {
-      groupId: watchGroup,
-      topics: [output],
-      maxWaitMs: 50,
-      onBatch: async (batch, ctl) => {
-        const t = performance.now();
-        const decoded = await decoder.decodeAll(batch.messages.map((m) => m.value));
-        for (const d of decoded) {
-          if (d.value === undefined) continue;
-          const v = d.value as Record<string, unknown>;
-          const p = Number(v.partition);
-          const offset = Number(v.offset);
-          const prev = seen.get(p);
-          if (!prev || offset > prev.offset) seen.set(p, { t, offset });
-        }
-        ctl.done();
-      },
+    watcher = await watchVectors(conn, registry, { groupId: watchGroup, topic: output, output: featureOutput }, (v, t) => {
+      const p = Number(v.partition);
+      const offset = Number(v.offset);
+      const prev = seen.get(p);
+      if (!prev || offset > prev.offset) seen.set(p, { t, offset });
     });
 
     // The trickle: one new flight per partition every 100 ms.
-    trickle = setInterval(() => {
-      if (trickleBusy) return;
-      trickleBusy = o.later.round().then(
-        () => void (trickleBusy = undefined),
-        (e: unknown) => void ((trickleError = e), (trickleBusy = undefined)),
-      );
-    }, 100);
+    trickle = new Trickle(() => o.later.round(), 100);
     // Steady state: both workers serve the trickle in every partition and the watcher sees it.
     const trickleStart = performance.now();
     const w0 = await fetchOffsets(conn, o.input);
@@ -592,8 +454,7 @@ async function timeFailover(o: { label: string; input: string; id: string; sessi
     );
     return r;
   } finally {
-    if (trickle) clearInterval(trickle);
-    await trickleBusy;
+    await trickle?.stop();
     await watcher?.stop().catch(() => undefined);
     for (const w of workers) if (w.proc.exitCode === null && w.proc.signalCode === null) w.proc.kill('SIGTERM');
     for (const w of workers) if (!(await exited(w.proc, 30_000))) w.proc.kill('SIGKILL');
@@ -620,13 +481,11 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 try {
-  const s0 = performance.now();
-  const sliced = await writeSlice(slice);
-  const facts = await inspectSlice(slice);
-  if (facts.records !== sliced) throw new Error(`${sliced - facts.records} flights of the slice do not fit the Avro schema`);
+  const facts = await prepareSlice(parquet, slice, wanted, flightSchema, partitions);
+  const sliced = facts.records;
   inputBytesPerRecord = facts.valueBytes / facts.records;
   say(
-    `slice: first ${fmt(sliced)} flights of flights-3m.parquet in ${secs(performance.now() - s0)} s; input records: mean Avro value ${inputBytesPerRecord.toFixed(1)} bytes ` +
+    `slice: first ${fmt(sliced)} flights of flights-3m.parquet in ${secs(facts.ms)} s; input records: mean Avro value ${inputBytesPerRecord.toFixed(1)} bytes ` +
       `(Confluent framing included; ${fmt(facts.valueBytes)} bytes in all)`,
   );
 
@@ -646,7 +505,7 @@ try {
       const produced = await produceFile({ plan, source: 'flights', input: slice, topic: input, partitions, brokers, registryUrl, batchSize: 16384 });
       if (produced.produced !== sliced) throw new Error(`produced ${produced.produced} of ${sliced} flights (${produced.skipped} skipped)`);
       say(`${label}: pre-loaded ${fmt(produced.produced)} flights into ${input} (${partitions} partitions) in ${secs(performance.now() - p0)} s (not timed)`);
-      later = await LaterFlights.open(conn, input, produced.schemaId, facts);
+      later = await LaterFlights.open(conn, input, flightSchema, produced.schemaId, facts);
 
       // 1. Throughput of both delivery modes over the same input, alternating which goes first.
       const order = r % 2 === 0 ? deliveries : [...deliveries].reverse();
