@@ -1,42 +1,57 @@
 import { deserialize, serialize } from 'node:v8';
 import { ByteReader, ByteWriter } from '../state/codec.js';
 import type { BatchOp, StateBackend } from '../state/state-backend.js';
-import { assemblerMetaKey, assemblerRowKey, assemblerRowsPrefix } from '../state/task-state-keys.js';
+import { assemblerAnswersKey, assemblerAnswersPrefix, assemblerMetaKey, assemblerRowsKey, assemblerRowsPrefix } from '../state/task-state-keys.js';
 import type { FeatureRow } from './outputs.js';
 import type { Program } from './program.js';
-import { readAggValues, readPartialRowFields, writeAggValues, writePartialRow } from './regroup-codec.js';
-import type { PartialRow, RegroupAnswer, RowRef } from './regroup-messages.js';
+import { readPartialRowFields, readRegroupAnswer, writePartialRow, writeRegroupAnswer } from './regroup-codec.js';
+import type { PartialRow, RegroupAnswer } from './regroup-messages.js';
 import { RowAssembler, rowNeedsEvent } from './row-assembler.js';
 
 interface AssemblerMeta {
   /** Sequence of the next partial row. */
   readonly seq: number;
+  /** Rows below this sequence are emitted (rows leave in sequence order). */
+  readonly emitted: number;
+  /** Number of the next answers entry. */
+  readonly answerEntries: number;
   /** Next offset of each internal topic partition whose records this state reflects. */
   readonly positions: Readonly<Record<string, number>>;
+}
+
+/** A stored entry: rows or answers of one checkpoint, deleted once every row it holds or serves is emitted. */
+interface Chunk {
+  readonly key: string;
+  /** The highest row sequence it holds or answers. */
+  readonly last: number;
 }
 
 const NO_EVENT: Readonly<Record<string, unknown>> = Object.freeze({});
 const refId = (output: number, source: string, offset: number): string => `${output}|${source}|${offset}`;
 
 /**
- * A live task's RowAssembler whose waiting rows survive a restart: each partial row, its event
- * (when the row needs it) and each answer it already has are state entries, written with the
- * batch that produced them and deleted with the batch that completes the row (the same
- * changelog and transaction as everything else of the task). Answers come only for rows the
- * task committed with their queries, so an answer without its row is a broken invariant.
+ * A live task's RowAssembler whose waiting rows survive a restart. Rows leave in the order they
+ * came (RowAssembler), so the state is: the rows each checkpoint added, in one entry per
+ * checkpoint; the answers each checkpoint received for rows still waiting, likewise; and how
+ * many rows have left. An entry is deleted once every row it holds or answers has left, so a
+ * row costs no changelog record of its own. Answers come only for rows the task committed with
+ * their queries, so an answer without its row is a broken invariant.
  */
 export class DurableRowAssembler {
   private seq = 0;
+  private emitted = 0;
+  private answerEntries = 0;
   private positions: Record<string, number> = {};
   private readonly inner: RowAssembler;
   /** Sequence of each waiting row, by reference. */
   private readonly seqOf = new Map<string, number>();
-  /** Entries written since the last changes(); a row completed before then needs no put and no delete. */
-  private readonly puts = new Map<string, Uint8Array>();
-  private dels: string[] = [];
+  private readonly chunks: Chunk[] = [];
+  /** Rows and answers since the last changes(). */
+  private readonly rows = new ByteWriter(4096);
+  private rowsFrom = -1;
+  private answers: Array<{ readonly a: RegroupAnswer; readonly seq: number }> = [];
   private readonly outputIndex: ReadonlyMap<string, number>;
   private readonly needsEvent: readonly boolean[];
-  private readonly w = new ByteWriter(256);
 
   private constructor(
     private readonly program: Program,
@@ -46,7 +61,9 @@ export class DurableRowAssembler {
     this.outputIndex = new Map(program.outputs.map((o) => [o.name, o.index]));
     this.needsEvent = program.outputs.map(rowNeedsEvent);
     this.inner = new RowAssembler(program, partition, (row) => {
-      this.forget(this.outputIndex.get(row.output)!, row.source, row.offset);
+      const id = refId(this.outputIndex.get(row.output)!, row.source, row.offset);
+      this.emitted = this.seqOf.get(id)! + 1;
+      this.seqOf.delete(id);
       emit(row);
     });
   }
@@ -58,31 +75,33 @@ export class DurableRowAssembler {
     if (metaBytes === undefined) return a;
     const meta = JSON.parse(new TextDecoder().decode(metaBytes)) as AssemblerMeta;
     a.seq = meta.seq;
+    a.emitted = meta.emitted;
+    a.answerEntries = meta.answerEntries;
     a.positions = { ...meta.positions };
-    const prefix = assemblerRowsPrefix(partition);
-    // Keys sort as row, its event, its answers; rows in sequence order.
-    let row: { fields: Uint8Array; seq: number; event: Readonly<Record<string, unknown>>; answers: RegroupAnswer[] } | undefined;
-    const flush = (): void => {
-      if (row === undefined) return;
-      const r = readPartialRowFields(new ByteReader(row.fields), row.event);
-      a.seqOf.set(refId(r.output, r.source, r.offset), row.seq);
-      a.inner.row(r);
-      for (const ans of row.answers) a.inner.answer(ans);
-    };
-    for (const [key, value] of await backend.scan(prefix)) {
-      const rest = key.slice(prefix.length);
-      const slash = rest.indexOf('/');
-      if (slash < 0) {
-        flush();
-        row = { fields: value, seq: parseInt(rest, 16), event: NO_EVENT, answers: [] };
-      } else if (row === undefined) throw new Error(`row assembler of task ${partition}: entry ${key} without its row`);
-      else if (rest.endsWith('/e')) row.event = deserialize(value) as Record<string, unknown>;
-      else {
-        const r = new ByteReader(value);
-        row.answers.push({ ...refOf(row.fields), query: parseInt(rest.slice(slash + 2), 10), values: readAggValues(r) });
+    const rowsPrefix = assemblerRowsPrefix(partition);
+    for (const [key, value] of await backend.scan(rowsPrefix)) {
+      let seq = parseInt(key.slice(rowsPrefix.length), 16);
+      for (const r = new ByteReader(value); !r.done; seq++) {
+        const hasEvent = r.uint() === 1;
+        const event = hasEvent ? (deserialize(r.blob()) as Record<string, unknown>) : NO_EVENT;
+        const row = readPartialRowFields(r, event);
+        if (seq < a.emitted) continue;
+        a.seqOf.set(refId(row.output, row.source, row.offset), seq);
+        a.inner.row(row);
       }
+      a.chunks.push({ key, last: seq - 1 });
     }
-    flush();
+    for (const [key, value] of await backend.scan(assemblerAnswersPrefix(partition))) {
+      let last = -1;
+      for (const r = new ByteReader(value); !r.done; ) {
+        const ans = readRegroupAnswer(r);
+        const seq = a.seqOf.get(refId(ans.output, ans.source, ans.offset));
+        if (seq === undefined) continue; // its row left after this entry was written
+        last = Math.max(last, seq);
+        a.inner.answer(ans);
+      }
+      a.chunks.push({ key, last });
+    }
     return a;
   }
 
@@ -102,11 +121,11 @@ export class DurableRowAssembler {
 
   row(row: PartialRow): void {
     const seq = this.seq++;
-    const key = assemblerRowKey(this.partition, seq);
-    this.w.reset();
-    writePartialRow(this.w, row);
-    this.puts.set(key, this.w.bytes());
-    if (this.needsEvent[row.output]) this.puts.set(`${key}/e`, serialize(row.event));
+    if (this.rowsFrom < 0) this.rowsFrom = seq;
+    const needsEvent = this.needsEvent[row.output];
+    this.rows.uint(needsEvent ? 1 : 0);
+    if (needsEvent) this.rows.blob(serialize(row.event));
+    writePartialRow(this.rows, row);
     this.seqOf.set(refId(row.output, row.source, row.offset), seq);
     this.inner.row(row);
   }
@@ -118,35 +137,37 @@ export class DurableRowAssembler {
         `task ${this.partition}: a regrouped answer for ${this.program.outputs[a.output]?.name ?? `output ${a.output}`} at ${a.source} offset ${a.offset} came for a row this task does not hold; its state does not match the answers topic`,
       );
     }
-    this.w.reset();
-    writeAggValues(this.w, a.values);
-    this.puts.set(`${assemblerRowKey(this.partition, seq)}/q${a.query}`, this.w.bytes());
+    this.answers.push({ a, seq });
     this.inner.answer(a);
-  }
-
-  private forget(output: number, source: string, offset: number): void {
-    const id = refId(output, source, offset);
-    const seq = this.seqOf.get(id)!;
-    this.seqOf.delete(id);
-    const key = assemblerRowKey(this.partition, seq);
-    const keys = [key, ...(this.needsEvent[output] ? [`${key}/e`] : []), ...this.program.outputs[output].regroupQueries.map((q) => `${key}/q${q.index}`)];
-    for (const k of keys) if (!this.puts.delete(k)) this.dels.push(k);
   }
 
   /** State changes since the last call, ending with the assembler's meta. */
   changes(): BatchOp[] {
-    const ops: BatchOp[] = this.dels.map((key) => ({ type: 'del', key }));
-    this.dels = [];
-    for (const [key, value] of this.puts) ops.push({ type: 'put', key, value });
-    this.puts.clear();
-    const meta: AssemblerMeta = { seq: this.seq, positions: this.positions };
+    const ops: BatchOp[] = [];
+    // Rows and answers of this checkpoint that are still needed go into one entry each.
+    if (this.rowsFrom >= 0 && this.seq - 1 >= this.emitted) {
+      const key = assemblerRowsKey(this.partition, this.rowsFrom);
+      ops.push({ type: 'put', key, value: this.rows.bytes() });
+      this.chunks.push({ key, last: this.seq - 1 });
+    }
+    this.rows.reset();
+    this.rowsFrom = -1;
+    const waiting = this.answers.filter((x) => x.seq >= this.emitted);
+    if (waiting.length > 0) {
+      const w = new ByteWriter(256);
+      for (const { a } of waiting) writeRegroupAnswer(w, a);
+      const key = assemblerAnswersKey(this.partition, this.answerEntries++);
+      ops.push({ type: 'put', key, value: w.bytes() });
+      this.chunks.push({ key, last: waiting.reduce((m, x) => Math.max(m, x.seq), -1) });
+    }
+    this.answers = [];
+    for (let i = this.chunks.length - 1; i >= 0; i--) {
+      if (this.chunks[i].last >= this.emitted) continue;
+      ops.push({ type: 'del', key: this.chunks[i].key });
+      this.chunks.splice(i, 1);
+    }
+    const meta: AssemblerMeta = { seq: this.seq, emitted: this.emitted, answerEntries: this.answerEntries, positions: this.positions };
     ops.push({ type: 'put', key: assemblerMetaKey(this.partition), value: new TextEncoder().encode(JSON.stringify(meta)) });
     return ops;
   }
-}
-
-/** The reference part of a stored partial row (it starts with writeRowRef). */
-function refOf(fields: Uint8Array): RowRef {
-  const r = new ByteReader(fields);
-  return { partition: r.uint(), source: r.str(), offset: r.uint(), output: r.uint() };
 }

@@ -90,6 +90,14 @@ export class ByteWriter {
     this.scalar(b);
   }
 
+  /** Length-prefixed bytes, read back with ByteReader.blob. */
+  blob(bytes: Uint8Array): void {
+    this.uint(bytes.length);
+    this.ensure(bytes.length);
+    this.buf.set(bytes, this.pos);
+    this.pos += bytes.length;
+  }
+
   bytes(): Uint8Array {
     return this.buf.slice(0, this.pos);
   }
@@ -163,6 +171,14 @@ export class ByteReader {
     const b = this.scalar();
     if (typeof b === 'string') throw new Error('state decode: a pair holds a string where a number or null belongs');
     return pair(a, b);
+  }
+
+  /** Bytes written by ByteWriter.blob (a view, not a copy). */
+  blob(): Uint8Array {
+    const len = this.uint();
+    const out = this.buf.subarray(this.pos, this.pos + len);
+    this.pos += len;
+    return out;
   }
 
   get done(): boolean {

@@ -51,14 +51,16 @@ export const regroupHeldKey = (r: number, arrival: number): string => `${regroup
  * Live only, a task's rows waiting for regrouped answers (src/engine/durable-row-assembler.ts)
  * and where its reading of the internal regroup topics stands:
  *
- *   a<n>/meta                          next row sequence and internal topic positions (JSON)
- *   a<n>/r/<seq>                       a partial row, in the order the task emitted it
- *   a<n>/r/<seq>/e                     its event (v8 serialization), when the row needs it
- *   a<n>/r/<seq>/q<i>                  an answer the row already has
+ *   a<n>/meta                          next row sequence, rows emitted, internal topic positions (JSON)
+ *   a<n>/r/<seq>                       the partial rows one checkpoint added (with their events when needed), from row seq
+ *   a<n>/q/<seq>                       the answers one checkpoint received for rows still waiting
  */
 export const assemblerMetaKey = (p: number): string => `a${p}/meta`;
 export const assemblerRowsPrefix = (p: number): string => `a${p}/r/`;
-export const assemblerRowKey = (p: number, seq: number): string => `${assemblerRowsPrefix(p)}${seq.toString(16).padStart(14, '0')}`;
+export const assemblerAnswersPrefix = (p: number): string => `a${p}/q/`;
+const seqName = (seq: number): string => seq.toString(16).padStart(14, '0');
+export const assemblerRowsKey = (p: number, seq: number): string => `${assemblerRowsPrefix(p)}${seqName(seq)}`;
+export const assemblerAnswersKey = (p: number, seq: number): string => `${assemblerAnswersPrefix(p)}${seqName(seq)}`;
 
 /** Every prefix a live task's entries live under: its own, its regroup partition's, its row assembler's. */
 export const taskPrefixes = (p: number): readonly string[] => [taskPrefix(p), `r${p}/`, `a${p}/`];
