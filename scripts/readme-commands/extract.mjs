@@ -43,6 +43,7 @@ export const SKIPS = [
   { match: /^node scripts\/readme-commands\.mjs$/, reason: 'this script: it would run every README command again, inside its own run' },
   { match: /^node scripts\/run-tests\.mjs test\/unit\/x\.test\.ts$/, reason: 'x.test.ts stands for a test file of your choice' },
   { match: /^npm run bench$/, heavy: true, reason: 'benchmark: three 3M-flight replays on both cores (about 2 min); it would skew other measurements on a shared machine' },
+  { match: /^npm run bench:regroup$/, heavy: true, reason: 'benchmark: 3 runs of 300,000 flights through two live workers each, then five trickle latency runs (about 13 min)' },
   { match: /^npm run bench:aggs$/, heavy: true, reason: 'benchmark: 5 rounds of every aggregation on both cores' },
   { match: /^npm run bench:live( -- --parity 0\.01)?$/, heavy: true, reason: 'benchmark: 3 runs of 1M flights through live workers with kill -9 failovers (10-20 min)' },
   { match: /^npx tsx bench\/parity-cards\.ts$/, heavy: true, reason: 'benchmark: serves 1M card transactions live, then parity and a full backfill of them' },

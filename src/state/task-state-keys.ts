@@ -40,7 +40,7 @@ export const windowKey = (p: number, op: string, key: string): string => `${wind
  *   r<n>/meta                          watermarks per upstream, sequence (JSON, every checkpoint)
  *   r<n>/t/<group>/<len>:<key>/h       a regrouped key's timeline head (same encoding as above)
  *   r<n>/t/<group>/<len>:<key>/e/<ts>  a segment of buffered events
- *   r<n>/q/<arrival>                   a received message still held below the watermarks
+ *   r<n>/q/<arrival>                   the messages held since one checkpoint (named by the arrival count then), until all are released
  */
 export const regroupMetaKey = (r: number): string => `r${r}/meta`;
 export const regroupTimelinePrefix = (r: number, group: string, key: string): string => `r${r}/t/${group}/${entity(key)}/`;
