@@ -27,6 +27,8 @@ interface Chunk {
 }
 
 const NO_EVENT: Readonly<Record<string, unknown>> = Object.freeze({});
+/** A state entry (and its changelog record) stays well below Kafka's default 1 MiB record limit. */
+const ENTRY_BYTES = 256 * 1024;
 const refId = (output: number, source: string, offset: number): string => `${output}|${source}|${offset}`;
 
 /**
@@ -50,6 +52,8 @@ export class DurableRowAssembler {
   private readonly rows = new ByteWriter(4096);
   private rowsFrom = -1;
   private answers: Array<{ readonly a: RegroupAnswer; readonly seq: number }> = [];
+  /** Entries of rows closed before changes() (split by size). */
+  private pendingOps: BatchOp[] = [];
   private readonly outputIndex: ReadonlyMap<string, number>;
   private readonly needsEvent: readonly boolean[];
 
@@ -122,6 +126,10 @@ export class DurableRowAssembler {
   row(row: PartialRow): void {
     const seq = this.seq++;
     if (this.rowsFrom < 0) this.rowsFrom = seq;
+    else if (this.rows.written().length >= ENTRY_BYTES) {
+      this.closeRows(seq - 1);
+      this.rowsFrom = seq;
+    }
     const needsEvent = this.needsEvent[row.output];
     this.rows.uint(needsEvent ? 1 : 0);
     if (needsEvent) this.rows.blob(serialize(row.event));
@@ -141,25 +149,40 @@ export class DurableRowAssembler {
     this.inner.answer(a);
   }
 
-  /** State changes since the last call, ending with the assembler's meta. */
-  changes(): BatchOp[] {
-    const ops: BatchOp[] = [];
-    // Rows and answers of this checkpoint that are still needed go into one entry each.
-    if (this.rowsFrom >= 0 && this.seq - 1 >= this.emitted) {
+  /** Rows rowsFrom..last, written so far, become one entry (unless they have all left). */
+  private closeRows(last: number): void {
+    if (last >= this.emitted) {
       const key = assemblerRowsKey(this.partition, this.rowsFrom);
-      ops.push({ type: 'put', key, value: this.rows.bytes() });
-      this.chunks.push({ key, last: this.seq - 1 });
+      this.pendingOps.push({ type: 'put', key, value: this.rows.bytes() });
+      this.chunks.push({ key, last });
     }
     this.rows.reset();
     this.rowsFrom = -1;
-    const waiting = this.answers.filter((x) => x.seq >= this.emitted);
-    if (waiting.length > 0) {
-      const w = new ByteWriter(256);
-      for (const { a } of waiting) writeRegroupAnswer(w, a);
+  }
+
+  /** State changes since the last call, ending with the assembler's meta. */
+  changes(): BatchOp[] {
+    // Rows and answers of this checkpoint that are still needed go into entries of at most ENTRY_BYTES.
+    if (this.rowsFrom >= 0) this.closeRows(this.seq - 1);
+    const ops = this.pendingOps;
+    this.pendingOps = [];
+    const w = new ByteWriter(256);
+    let last = -1;
+    const close = (): void => {
+      if (last < 0) return;
       const key = assemblerAnswersKey(this.partition, this.answerEntries++);
       ops.push({ type: 'put', key, value: w.bytes() });
-      this.chunks.push({ key, last: waiting.reduce((m, x) => Math.max(m, x.seq), -1) });
+      this.chunks.push({ key, last });
+      w.reset();
+      last = -1;
+    };
+    for (const { a, seq } of this.answers) {
+      if (seq < this.emitted) continue;
+      writeRegroupAnswer(w, a);
+      last = Math.max(last, seq);
+      if (w.written().length >= ENTRY_BYTES) close();
     }
+    close();
     this.answers = [];
     for (let i = this.chunks.length - 1; i >= 0; i--) {
       if (this.chunks[i].last >= this.emitted) continue;

@@ -13,9 +13,14 @@ interface Held {
   readonly msg: RegroupUpdate | RegroupQuery;
   /** Event time of an update, qt of a query. */
   readonly time: number;
+  /** Arrival number (names the state entry of a chunk that starts with it). */
+  readonly arrival: number;
   /** The state entry holding it (see RegroupedTask.changes), once a checkpoint stored it. */
   chunk: number | undefined;
 }
+
+/** A state entry (and its changelog record) stays well below Kafka's default 1 MiB record limit. */
+const CHUNK_BYTES = 256 * 1024;
 
 interface RegroupMeta {
   readonly format: number;
@@ -142,7 +147,7 @@ export class RegroupedTask {
         const time = msg.kind === 'update' ? msg.t : msg.qt;
         // Released already (see changes()): every release applies all items below the frontier.
         if (time < task.frontier) continue;
-        task.held.push({ msg, time, chunk });
+        task.held.push({ msg, time, arrival: chunk + left, chunk });
         left++;
       }
       task.chunkLeft.set(chunk, left);
@@ -176,8 +181,7 @@ export class RegroupedTask {
         this.idlePositions[m.upstream] = m.kind === 'idle' ? m.positions : undefined;
         if (m.kind === 'watermark' && m.watermark > this.watermarks[m.upstream]) this.watermarks[m.upstream] = m.watermark;
       } else {
-        this.held.push({ msg: m, time: m.kind === 'update' ? m.t : m.qt, chunk: undefined });
-        this.arrivals++;
+        this.held.push({ msg: m, time: m.kind === 'update' ? m.t : m.qt, arrival: this.arrivals++, chunk: undefined });
       }
     }
     if (stillIdle !== undefined && this.idle.some((x) => x)) {
@@ -300,18 +304,27 @@ export class RegroupedTask {
     // released: an entry per item would be two changelog records per message. Every release
     // applies all items below the frontier, and a release of everything (all upstreams idle)
     // empties every chunk, so on restore a chunk's items below the frontier are the released ones.
+    // A chunk is named by the arrival number of its first item (items arrived after the last
+    // checkpoint's chunks, so names never repeat) and split past CHUNK_BYTES.
     w.reset();
-    let chunk = 0;
+    let chunk = -1;
+    let count = 0;
+    const close = (): void => {
+      if (count === 0) return;
+      ops.push({ type: 'put', key: regroupHeldKey(r, chunk), value: w.bytes() });
+      this.chunkLeft.set(chunk, count);
+      w.reset();
+      count = 0;
+    };
     for (const h of this.held) {
       if (h.chunk !== undefined) continue;
+      if (count === 0) chunk = h.arrival;
       writeRegroupMessage(w, h.msg);
-      h.chunk = this.arrivals;
-      chunk++;
+      h.chunk = chunk;
+      count++;
+      if (w.written().length >= CHUNK_BYTES) close();
     }
-    if (chunk > 0) {
-      ops.push({ type: 'put', key: regroupHeldKey(r, this.arrivals), value: w.bytes() });
-      this.chunkLeft.set(this.arrivals, chunk);
-    }
+    close();
     const meta: RegroupMeta = { format: STATE_FORMAT, version: this.program.version, partition: r, seq: this.seq, arrivals: this.arrivals, watermarks: this.watermarks.map(String),
       idle: this.idle,
       idlePositions: this.idlePositions.map((x) => x ?? null),

@@ -1,9 +1,12 @@
 /**
- * The idle rule of a RegroupedTask (live): an upstream that declared itself idle stops holding
- * the others back only while it still is. One whose input grew since its idle mark is waited
- * for again before its task has sent anything: otherwise rows would be answered without the
- * events of a partition whose task is slow, dead or moving to another worker (the fault
- * campaign over a regrouped topology found 717 such rows when pauses were longer than idleMs).
+ * What live regrouping adds to a RegroupedTask and a row assembler:
+ *  - the idle rule: an upstream that declared itself idle stops holding the others back only
+ *    while it still is. One whose input grew since its idle mark is waited for again before its
+ *    task has sent anything: otherwise rows would be answered without the events of a partition
+ *    whose task is slow, dead or moving to another worker (the fault campaign over a regrouped
+ *    topology found 717 such rows when pauses were longer than idleMs);
+ *  - state entries per checkpoint, split well below Kafka's 1 MiB record limit (a whole batch
+ *    in one entry was refused by the broker as a changelog record), restored whole.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,6 +15,7 @@ import { topology } from '../../src/dsl/index.js';
 import { buildProgram } from '../../src/engine/program.js';
 import type { RegroupAnswer, RegroupMessage } from '../../src/engine/regroup-messages.js';
 import { RegroupedTask } from '../../src/engine/regrouped-task.js';
+import { DurableRowAssembler } from '../../src/engine/durable-row-assembler.js';
 import { compilePlan } from '../../src/plan/compile.js';
 import { MemoryBackend } from '../../src/state/state-backend.js';
 
@@ -70,4 +74,39 @@ test('an idle upstream whose input grew is waited for again before it sends anyt
   await task.receive([update(T + 12 * M), watermark(1, T + 40 * M)]);
   assert.deepEqual(answers.map((a) => [a.offset, a.values]), [[7, [2]]]);
   assert.equal(task.idleReleases, 0);
+});
+
+test('a checkpoint of many held messages is split into entries well below a Kafka record, and restores whole', async () => {
+  const backend = new MemoryBackend();
+  const task = await RegroupedTask.open(program, 0, 2, backend, () => undefined);
+  await task.receive([watermark(0, T), watermark(1, T)]);
+  const n = 40_000;
+  await task.receive(Array.from({ length: n }, (_, i) => (i % 2 === 0 ? update(T + 1 + i) : query(T + 1 + i, i))));
+  const ops = task.changes();
+  const puts = ops.filter((o) => o.type === 'put' && o.key.startsWith('r0/q/'));
+  assert.ok(puts.length > 1, `${puts.length} entries`);
+  for (const p of puts) assert.ok(p.type === 'put' && p.value.byteLength <= 256 * 1024 + 200, `${p.key}: ${p.type === 'put' ? p.value.byteLength : 0} bytes`);
+  await backend.write(ops);
+  const restored = await RegroupedTask.open(program, 0, 2, backend, () => undefined);
+  assert.equal(restored.pending, n);
+});
+
+test('a checkpoint of many waiting rows is split the same way, and restores whole and in order', async () => {
+  const backend = new MemoryBackend();
+  const emitted: number[] = [];
+  const a = await DurableRowAssembler.open(program, 0, backend, (row) => emitted.push(row.offset));
+  const n = 20_000;
+  for (let i = 0; i < n; i++) a.row({ partition: 0, source: 'txns', offset: i, output: 0, key: `card-${i}`, eventTime: T + i, values: [null], event: {} });
+  // Answers for the second half only: those rows wait behind the first.
+  for (let i = n / 2; i < n; i++) a.answer({ partition: 0, source: 'txns', offset: i, output: 0, query: 0, values: [i] });
+  const ops = a.changes();
+  const puts = ops.filter((o) => o.type === 'put' && o.key !== 'a0/meta');
+  assert.ok(puts.length > 2, `${puts.length} entries`);
+  for (const p of puts) assert.ok(p.type === 'put' && p.value.byteLength <= 256 * 1024 + 200, `${p.key}: ${p.type === 'put' ? p.value.byteLength : 0} bytes`);
+  await backend.write(ops);
+  const b = await DurableRowAssembler.open(program, 0, backend, (row) => emitted.push(row.offset));
+  assert.equal(b.pending, n);
+  for (let i = 0; i < n / 2; i++) b.answer({ partition: 0, source: 'txns', offset: i, output: 0, query: 0, values: [i] });
+  assert.equal(b.pending, 0);
+  assert.deepEqual(emitted, Array.from({ length: n }, (_, i) => i));
 });
