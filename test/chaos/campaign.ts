@@ -310,7 +310,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
     const pauseMs = Math.round(phaseMs / slices);
     // Say so, since then a divergence may be the idle rule's rather than a fault's.
     const idleMs = o.idleMs ?? 5000;
-    if (regroup && pauseMs >= idleMs) say(`produce pauses of ${pauseMs} ms ≥ idle time ${idleMs} ms: origin tasks go idle between slices, and regrouped values may differ from replay there (idle releases)`);
+    if (regroup && pauseMs >= idleMs) say(`produce pauses of ${pauseMs} ms ≥ idle time ${idleMs} ms: origin tasks go idle between slices, so the campaign exercises the regrouping idle rule (a task whose input grew is waited for again)`);
 
     let produced = 0;
     const producing = produceInSlices({
