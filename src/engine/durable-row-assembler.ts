@@ -27,9 +27,9 @@ interface Chunk {
 }
 
 const NO_EVENT: Readonly<Record<string, unknown>> = Object.freeze({});
+
 /** A state entry (and its changelog record) stays well below Kafka's default 1 MiB record limit. */
 const ENTRY_BYTES = 256 * 1024;
-const refId = (output: number, source: string, offset: number): string => `${output}|${source}|${offset}`;
 
 /**
  * A live task's RowAssembler whose waiting rows survive a restart. Rows leave in the order they
@@ -45,8 +45,6 @@ export class DurableRowAssembler {
   private answerEntries = 0;
   private positions: Record<string, number> = {};
   private readonly inner: RowAssembler;
-  /** Sequence of each waiting row, by reference. */
-  private readonly seqOf = new Map<string, number>();
   private readonly chunks: Chunk[] = [];
   /** Rows and answers since the last changes(). */
   private readonly rows = new ByteWriter(4096);
@@ -54,7 +52,6 @@ export class DurableRowAssembler {
   private answers: Array<{ readonly a: RegroupAnswer; readonly seq: number }> = [];
   /** Entries of rows closed before changes() (split by size). */
   private pendingOps: BatchOp[] = [];
-  private readonly outputIndex: ReadonlyMap<string, number>;
   private readonly needsEvent: readonly boolean[];
 
   private constructor(
@@ -62,12 +59,9 @@ export class DurableRowAssembler {
     readonly partition: number,
     emit: (row: FeatureRow) => void,
   ) {
-    this.outputIndex = new Map(program.outputs.map((o) => [o.name, o.index]));
     this.needsEvent = program.outputs.map(rowNeedsEvent);
-    this.inner = new RowAssembler(program, partition, (row) => {
-      const id = refId(this.outputIndex.get(row.output)!, row.source, row.offset);
-      this.emitted = this.seqOf.get(id)! + 1;
-      this.seqOf.delete(id);
+    this.inner = new RowAssembler(program, partition, (row, seq) => {
+      this.emitted = seq + 1;
       emit(row);
     });
   }
@@ -90,8 +84,7 @@ export class DurableRowAssembler {
         const event = hasEvent ? (deserialize(r.blob()) as Record<string, unknown>) : NO_EVENT;
         const row = readPartialRowFields(r, event);
         if (seq < a.emitted) continue;
-        a.seqOf.set(refId(row.output, row.source, row.offset), seq);
-        a.inner.row(row);
+        a.inner.row(row, seq);
       }
       a.chunks.push({ key, last: seq - 1 });
     }
@@ -99,10 +92,8 @@ export class DurableRowAssembler {
       let last = -1;
       for (const r = new ByteReader(value); !r.done; ) {
         const ans = readRegroupAnswer(r);
-        const seq = a.seqOf.get(refId(ans.output, ans.source, ans.offset));
-        if (seq === undefined) continue; // its row left after this entry was written
-        last = Math.max(last, seq);
-        a.inner.answer(ans);
+        if (!a.inner.holds(ans)) continue; // its row left after this entry was written
+        last = Math.max(last, a.inner.answer(ans));
       }
       a.chunks.push({ key, last });
     }
@@ -134,19 +125,17 @@ export class DurableRowAssembler {
     this.rows.uint(needsEvent ? 1 : 0);
     if (needsEvent) this.rows.blob(serialize(row.event));
     writePartialRow(this.rows, row);
-    this.seqOf.set(refId(row.output, row.source, row.offset), seq);
-    this.inner.row(row);
+    this.inner.row(row, seq);
   }
 
   answer(a: RegroupAnswer): void {
-    const seq = this.seqOf.get(refId(a.output, a.source, a.offset));
-    if (seq === undefined) {
+    const seq = this.inner.answer(a);
+    if (seq < 0) {
       throw new Error(
         `task ${this.partition}: a regrouped answer for ${this.program.outputs[a.output]?.name ?? `output ${a.output}`} at ${a.source} offset ${a.offset} came for a row this task does not hold; its state does not match the answers topic`,
       );
     }
     this.answers.push({ a, seq });
-    this.inner.answer(a);
   }
 
   /** Rows rowsFrom..last, written so far, become one entry (unless they have all left). */

@@ -6,6 +6,8 @@ import type { PartialRow, RegroupAnswer, RowRef } from './regroup-messages.js';
 
 interface Waiting {
   readonly row: PartialRow;
+  /** Its place in the order rows came in (and leave in). */
+  readonly seq: number;
   readonly values: AggValue[];
   missing: number;
 }
@@ -26,6 +28,7 @@ const refId = (r: RowRef): string => `${r.output}|${r.source}|${r.offset}`;
  */
 export class RowAssembler {
   private readonly queue: Waiting[] = [];
+  private nextSeq = 0;
   private head = 0;
   private readonly byRef = new Map<string, Waiting>();
   /** Answers that came before their row. */
@@ -34,7 +37,7 @@ export class RowAssembler {
   constructor(
     private readonly program: Program,
     readonly partition: number,
-    private readonly emit: (row: FeatureRow) => void,
+    private readonly emit: (row: FeatureRow, seq: number) => void,
   ) {}
 
   /** Rows waiting for an answer (or behind one that is). */
@@ -42,9 +45,11 @@ export class RowAssembler {
     return this.queue.length - this.head;
   }
 
-  row(row: PartialRow): void {
+  /** Add the next row; `seq` (default: one past the last) numbers it, for a caller that restores rows. */
+  row(row: PartialRow, seq = this.nextSeq): void {
+    this.nextSeq = seq + 1;
     const o = this.program.outputs[row.output];
-    const w: Waiting = { row, values: [...row.values], missing: o.regroupQueries.length };
+    const w: Waiting = { row, seq, values: [...row.values], missing: o.regroupQueries.length };
     const id = refId(row);
     this.queue.push(w);
     this.byRef.set(id, w);
@@ -56,17 +61,24 @@ export class RowAssembler {
     this.flush();
   }
 
-  answer(a: RegroupAnswer): void {
+  /** The row `ref` names is waiting here. */
+  holds(ref: RowRef): boolean {
+    return this.byRef.has(refId(ref));
+  }
+
+  /** Fill a row's answer; returns the row's seq, or -1 when its row has not come yet (kept until it does). */
+  answer(a: RegroupAnswer): number {
     const id = refId(a);
     const w = this.byRef.get(id);
     if (w === undefined) {
       const list = this.early.get(id);
       if (list === undefined) this.early.set(id, [a]);
       else list.push(a);
-      return;
+      return -1;
     }
     this.fill(w, a);
     this.flush();
+    return w.seq;
   }
 
   private fill(w: Waiting, a: RegroupAnswer): void {
@@ -77,11 +89,11 @@ export class RowAssembler {
 
   private flush(): void {
     while (this.head < this.queue.length && this.queue[this.head].missing === 0) {
-      const { row, values } = this.queue[this.head++];
+      const { row, seq, values } = this.queue[this.head++];
       this.byRef.delete(refId(row));
       const o = this.program.outputs[row.output];
       fillDerived(o, values, row.event);
-      this.emit({ output: o.name, source: row.source, partition: row.partition, offset: row.offset, key: row.key, eventTime: row.eventTime, values, event: row.event });
+      this.emit({ output: o.name, source: row.source, partition: row.partition, offset: row.offset, key: row.key, eventTime: row.eventTime, values, event: row.event }, seq);
     }
     if (this.head > 4096 && this.head * 2 > this.queue.length) {
       this.queue.splice(0, this.head);
