@@ -301,6 +301,17 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
     }
   }
 
+  /** The gap rule for one fetched batch: true to process it; otherwise the fetch moves back or the worker stops. */
+  function atPosition(task: LiveTask, batch: ConsumedBatch, name: string, need: number): boolean {
+    const position = checkInputPosition(task, batch, name, need, clock());
+    if (position.kind === 'stop') fail(position.error);
+    else if (position.kind === 'seek') {
+      log(`skewless: task ${task.partition}: ${batch.topic} fetched from offset ${batch.fetchedOffset} but the state needs ${position.offset}; seeking back`);
+      consumer!.seek(batch.topic, task.partition, position.offset);
+    }
+    return position.kind === 'process';
+  }
+
   /** A batch of an internal regroup topic: the regrouped task's messages or the assembler's answers. */
   async function onRegroupBatch(batch: ConsumedBatch, ctl: BatchControl): Promise<void> {
     let lt: LiveTask | undefined;
@@ -311,12 +322,7 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
       await task.serial(async () => {
         if (task.closed) return;
         const rg = task.regroup!;
-        const position = checkInputPosition(task, batch, batch.topic, rg.nextOffset(batch.topic), clock());
-        if (position.kind === 'stop') return fail(position.error);
-        if (position.kind === 'seek') {
-          log(`skewless: task ${task.partition}: ${batch.topic} fetched from offset ${batch.fetchedOffset} but the state needs ${position.offset}; seeking back`);
-          return consumer!.seek(batch.topic, task.partition, position.offset);
-        }
+        if (!atPosition(task, batch, batch.topic, rg.nextOffset(batch.topic))) return;
         touched = true;
         const idleReleases = rg.idleReleases;
         if (batch.topic === regroup!.messages) await rg.receiveMessages(batch.messages);
@@ -355,12 +361,7 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
       const task = lt;
       await task.serial(async () => {
         if (task.closed) return; // revoked meanwhile: the new owner reads these records
-        const position = checkInputPosition(task, batch, name, task.task.nextOffset(name), clock());
-        if (position.kind === 'stop') return fail(position.error);
-        if (position.kind === 'seek') {
-          log(`skewless: task ${task.partition}: ${batch.topic} fetched from offset ${batch.fetchedOffset} but the state needs ${position.offset}; seeking back`);
-          return consumer!.seek(batch.topic, task.partition, position.offset);
-        }
+        if (!atPosition(task, batch, name, task.task.nextOffset(name))) return;
         touched = true;
         const startedAt = performance.now();
         task.lastInputAt.set(name, clock());

@@ -18,7 +18,7 @@ export const messageFile = (dir: string, regroup: number, origin: number): strin
 export const rowFile = (dir: string, origin: number): string => join(dir, `rows-${origin}.bin`);
 export const answerFile = (dir: string, origin: number, regroup: number): string => join(dir, `a-${origin}-from-${regroup}.bin`);
 
-/** Regroup partition of a key: Kafka's murmur2 partitioner, as a repartition topic with that many partitions would place it. */
+/** Regroup partition of a key: Kafka's murmur2 partitioner, as the live repartition topic places it (live-regroup-task.ts uses this too). */
 export const regroupPartition = (key: string, partitions: number): number => kafkaPartition(key, partitions);
 
 const EMPTY = new Uint8Array(0);

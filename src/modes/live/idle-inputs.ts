@@ -83,9 +83,9 @@ export class IdleInputs {
 
   private async consider(lt: LiveTask, name: string, topic: string, end: number, now: number): Promise<void> {
     if (lt.task.pendingOf(name) > 0) return;
-    const reached = Math.max(lt.task.nextOffset(name), this.ctx.member()?.fetchedUpTo(topic, lt.partition) ?? 0);
-    const quietFor = now - (lt.lastInputAt.get(name) ?? now);
-    if (reached < end || quietFor < this.ctx.idleMs) return;
+    const q = this.quietFor(lt, name, topic, end, now);
+    if (q === undefined || q.quiet < this.ctx.idleMs) return;
+    const { reached, quiet: quietFor } = q;
     await lt.serial(async () => {
       if (lt.closed || lt.task.pendingOf(name) > 0) return;
       const before = lt.task.currentStreamTime;

@@ -23,9 +23,9 @@ import { RegroupedTask } from '../../engine/regrouped-task.js';
 import { DurableRowAssembler } from '../../engine/durable-row-assembler.js';
 import type { ConsumedMessage, TopicPartitionOffset } from '../../io/kafka/group-consumer.js';
 import type { TaskRecord } from '../../io/kafka/task-producer.js';
-import { kafkaPartition } from '../../io/partitioning.js';
 import { ByteReader, ByteWriter } from '../../state/codec.js';
 import type { BatchOp, StateBackend } from '../../state/state-backend.js';
+import { regroupPartition } from '../regroup-spill.js';
 
 /** The two internal topics of a topology's regroupings, with as many partitions as its inputs. */
 export interface RegroupTopics {
@@ -74,6 +74,8 @@ export class LiveRegroupTask implements RegroupSinks {
   private mustWake = true;
   /** The idle mark went out and nothing since. */
   private idleDeclared = false;
+  /** Internal records handed to the commit since the last beforeCommit(). */
+  private internalRecords = 0;
 
   private constructor(
     readonly partition: number,
@@ -83,11 +85,12 @@ export class LiveRegroupTask implements RegroupSinks {
     private readonly watermark: () => number,
     /** Per source (program order), the end offset of each input partition now. */
     private readonly inputEnds: () => Promise<ReadonlyArray<ReadonlyMap<number, number>>>,
-    private regrouped: RegroupedTask | undefined,
-    private assembler: DurableRowAssembler | undefined,
+    private readonly regrouped: RegroupedTask,
+    private readonly assembler: DurableRowAssembler,
+    answerBundles: ByteWriter[],
   ) {
     this.messageBundles = Array.from({ length: topics.partitions }, () => new ByteWriter(4096));
-    this.answerBundles = Array.from({ length: topics.partitions }, () => new ByteWriter(4096));
+    this.answerBundles = answerBundles;
   }
 
   static async open(
@@ -100,24 +103,27 @@ export class LiveRegroupTask implements RegroupSinks {
     inputEnds: () => Promise<ReadonlyArray<ReadonlyMap<number, number>>>,
     emit: (row: FeatureRow) => void,
   ): Promise<LiveRegroupTask> {
-    const t = new LiveRegroupTask(partition, topics, out, watermark, inputEnds, undefined, undefined);
-    t.regrouped = await RegroupedTask.open(program, partition, topics.partitions, backend, (a) => t.sendAnswer(a));
-    t.assembler = await DurableRowAssembler.open(program, partition, backend, emit);
-    return t;
+    // The regrouped task answers into bundles that exist before the task that flushes them.
+    const answerBundles = Array.from({ length: topics.partitions }, () => new ByteWriter(4096));
+    let self: LiveRegroupTask | undefined;
+    const regrouped = await RegroupedTask.open(program, partition, topics.partitions, backend, (a) => self!.sendAnswer(a));
+    const assembler = await DurableRowAssembler.open(program, partition, backend, emit);
+    self = new LiveRegroupTask(partition, topics, out, watermark, inputEnds, regrouped, assembler, answerBundles);
+    return self;
   }
 
   /** Messages held in the regrouped task below the watermarks. */
   get held(): number {
-    return this.regrouped!.pending;
+    return this.regrouped.pending;
   }
 
   /** Rows waiting for regrouped answers. */
   get waitingRows(): number {
-    return this.assembler!.pending;
+    return this.assembler.pending;
   }
 
   get idleReleases(): number {
-    return this.regrouped!.idleReleases;
+    return this.regrouped.idleReleases;
   }
 
   /** True when this origin told the regrouped tasks it is idle and sent nothing since. */
@@ -129,30 +135,34 @@ export class LiveRegroupTask implements RegroupSinks {
 
   update(u: RegroupUpdate): void {
     this.wake(u.t);
-    this.send(kafkaPartition(u.key, this.topics.partitions), u);
+    this.send(regroupPartition(u.key, this.topics.partitions), u);
   }
 
   query(q: RegroupQuery): void {
     this.wake(q.qt);
-    this.send(kafkaPartition(q.key, this.topics.partitions), q);
+    this.send(regroupPartition(q.key, this.topics.partitions), q);
   }
 
   partialRow(row: PartialRow): void {
     // The engine reuses row.values; the assembler copies what it keeps.
-    this.assembler!.row(row);
+    this.assembler.row(row);
   }
 
   /**
    * Before a commit: tell every regrouped task how far this origin has come, if further, and
    * hand the batch's messages and answers to the commit, after everything the batch sent.
+   * Returns how many internal records went to the commit since the last call (not outputs).
    */
-  beforeCommit(): void {
+  beforeCommit(): number {
     const w = this.watermark();
     if (w > this.sentWatermark) this.broadcast(w);
     for (let r = 0; r < this.topics.partitions; r++) {
       this.flush(this.topics.messages, r, this.messageBundles[r]);
       this.flush(this.topics.answers, r, this.answerBundles[r]);
     }
+    const n = this.internalRecords;
+    this.internalRecords = 0;
+    return n;
   }
 
   /**
@@ -193,6 +203,7 @@ export class LiveRegroupTask implements RegroupSinks {
   private flush(topic: string, partition: number, w: ByteWriter): void {
     if (w.written().length === 0) return;
     this.out().push({ topic, message: { key: null, value: w.bytes(), partition } });
+    this.internalRecords++;
     w.reset();
   }
 
@@ -200,7 +211,7 @@ export class LiveRegroupTask implements RegroupSinks {
 
   /** Next offset of the internal topic `topic` (partition P) this state needs. */
   nextOffset(topic: string): number {
-    return this.assembler!.position(topic);
+    return this.assembler.position(topic);
   }
 
   /** Apply a fetched batch of the repartition topic; records this state already reflects are skipped. */
@@ -209,19 +220,19 @@ export class LiveRegroupTask implements RegroupSinks {
     const next = this.take(this.topics.messages, messages, (bytes) => {
       for (const r = new ByteReader(bytes); !r.done; ) batch.push(readRegroupMessage(r));
     });
-    await this.regrouped!.receive(batch, async (idle) => {
+    await this.regrouped.receive(batch, async (idle) => {
       const ends = await this.inputEnds();
       return idle.map(({ upstream, positions }) => positions.every((p, i) => (ends[i]?.get(upstream) ?? 0) <= p));
     });
-    this.assembler!.setPosition(this.topics.messages, next);
+    this.assembler.setPosition(this.topics.messages, next);
   }
 
   /** Apply a fetched batch of the answers topic: complete rows are emitted. */
   receiveAnswers(messages: readonly ConsumedMessage[]): void {
     const next = this.take(this.topics.answers, messages, (bytes) => {
-      for (const r = new ByteReader(bytes); !r.done; ) this.assembler!.answer(readRegroupAnswer(r));
+      for (const r = new ByteReader(bytes); !r.done; ) this.assembler.answer(readRegroupAnswer(r));
     });
-    this.assembler!.setPosition(this.topics.answers, next);
+    this.assembler.setPosition(this.topics.answers, next);
   }
 
   private take(topic: string, messages: readonly ConsumedMessage[], each: (bytes: Uint8Array) => void): number {
@@ -237,7 +248,7 @@ export class LiveRegroupTask implements RegroupSinks {
 
   /** State changes of the regrouped task and the assembler since the last call. */
   changes(): BatchOp[] {
-    return [...this.regrouped!.changes(), ...this.assembler!.changes()];
+    return [...this.regrouped.changes(), ...this.assembler.changes()];
   }
 
   /** The internal topics' consumer offsets, committed with the batch. */

@@ -42,11 +42,12 @@ export interface CommitResult {
 
 export async function commitTask(lt: LiveTask, ctx: CommitContext): Promise<CommitResult> {
   const p = lt.partition;
-  // The watermark goes out after the batch's updates, in the same transaction.
-  lt.regroup?.beforeCommit();
+  // The watermark goes out after the batch's updates, in the same transaction; the
+  // regrouping's internal records are not outputs.
+  const internal = lt.regroup?.beforeCommit() ?? 0;
+  const outputs = lt.out.length - internal;
   const ops = lt.task.changes();
   if (lt.regroup !== undefined) for (const op of lt.regroup.changes()) ops.push(op);
-  const outputs = lt.out.length;
   const records: TaskRecord[] = lt.out.splice(0);
   const firstChangelog = records.length;
   if (lt.seedChangelog) {
