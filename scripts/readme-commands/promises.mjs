@@ -62,7 +62,7 @@ export const PROMISES = [
   { match: /^npx skewless plan /, check: (r) => (/version [0-9a-f]{8,}/.test(r.stdout) ? undefined : 'no version hash printed') },
   {
     match: /^npx skewless generate card-transactions .*--out data\/cards --format avro$/,
-    check: (r) => ['transactions.avro', 'chargebacks.avro'].map((f) => (fs.existsSync(path.join(r.clone, 'data/cards', f)) ? undefined : `data/cards/${f} missing`)).find(Boolean),
+    check: (r) => ['transactions.avro', 'chargebacks.avro', 'card_limits.avro', 'merchant_tiers.avro'].map((f) => (fs.existsSync(path.join(r.clone, 'data/cards', f)) ? undefined : `data/cards/${f} missing`)).find(Boolean),
   },
   { match: /^npx skewless backfill topologies\/card-fraud\.ts --input .*--out out\/cards$/, check: (r) => needParts(r.clone, 'out/cards/card_features', 8) },
   { match: /^npx skewless backfill topologies\/flight-delays\.ts .*--out out\/flights$/, check: (r) => needParts(r.clone, 'out/flights/flight_features', 8) },

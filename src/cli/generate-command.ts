@@ -18,6 +18,7 @@ export async function runGenerate(dataset: string, flags: { events: string; seed
     `wrote ${formatCount(r.events)} transactions to ${r.transactionsPath}\n` +
       `wrote ${formatCount(r.chargebacks)} chargebacks to ${r.chargebacksPath}\n` +
       `wrote ${formatCount(r.cardLimits)} credit-limit versions to ${r.cardLimitsPath}\n` +
-      `${formatCount(r.cards)} cards, ${formatCount(r.fraudTransactions)} fraudulent transactions, data from ${new Date(r.start).toISOString()} to ${new Date(r.endTime).toISOString()}\n`,
+      `wrote ${formatCount(r.merchantTiers)} merchant risk-tier versions to ${r.merchantTiersPath}\n` +
+      `${formatCount(r.cards)} cards, ${formatCount(r.merchants)} merchants, ${formatCount(r.fraudTransactions)} fraudulent transactions, data from ${new Date(r.start).toISOString()} to ${new Date(r.endTime).toISOString()}\n`,
   );
 }

@@ -35,6 +35,11 @@ export interface SourceNode {
 export interface TableNode {
   /** How long versions stay behind stream time (ms); the latest one at or before that horizon always stays. */
   readonly retention: number;
+  /**
+   * Keyed by another entity than the events that look it up (a merchant's risk tier for
+   * card-keyed transactions): its versions live in regrouped tasks, like a regroupBy's events.
+   */
+  readonly regroup?: boolean;
 }
 
 export interface StreamNode {

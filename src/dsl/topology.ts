@@ -10,6 +10,7 @@ import type {
   LatePolicy,
   SourceNode,
   StreamNode,
+  TableNode,
   TimeUnit,
   TopologyNode,
   UserFn,
@@ -49,10 +50,18 @@ export interface TableOptions<V> {
   /** The value's Avro schema, relative to the topology file. */
   schema: string;
   /**
-   * The table's key, which is also its partition key: a lookup must give the partition key of
-   * the event looking it up, so a key's versions live in that event's task.
+   * The table's key, which is also its partition key. Without `regroup`, a lookup must give the
+   * partition key of the event looking it up, so a key's versions live in that event's task.
    */
   key: (value: V) => string;
+  /**
+   * The table is keyed by another entity than the events that look it up (a merchant's risk
+   * tier, looked up from transactions partitioned by card). Its versions are routed to the tasks
+   * that own their key, as regroupBy routes events; a lookup reads the version valid at t − lag
+   * once every upstream task has passed t − lag, so its answer does not depend on the
+   * partitioning or on timing. Declare the staleness with the lookup's `lag`.
+   */
+  regroup?: boolean;
   /** From when this version holds: its event time, in the canonical merge like any event's. */
   validFrom: (value: V) => EventTimeValue | null | undefined;
   /**
@@ -502,7 +511,8 @@ export class Stream<V> {
   /**
    * Look up a table (t.table) as of this event's time t, or t − lag: the version of `key` with
    * the greatest validity time at or before it. The key must be this event's partition key
-   * (the table's versions live in the event's task).
+   * (the table's versions live in the event's task), unless the table is declared with
+   * `regroup: true` (keyed by another entity: its versions live in regrouped tasks).
    */
   asOf<L>(table: Table<L>, key: (value: V) => string, opts: AsOfOptions = {}): TableLookup<L> {
     if (!(table instanceof Table)) throw new Error(`asOf on stream ${this.id}: the first argument is a table declared with t.table(...)`);
@@ -555,12 +565,13 @@ export class TopologyBuilder {
     if (typeof opts.validFrom !== 'function') throw new Error(`table "${name}" has no validFrom function: add validFrom: (x) => x.<validity time field>`);
     if (opts.retention === undefined) throw new Error(`table "${name}" has no retention: add retention: '<how long versions stay behind stream time>', e.g. '90d'`);
     const retention = parseDuration(opts.retention, `retention of table ${name}`);
-    const { validFrom, retention: _, ...rest } = opts;
-    this.addSource(name, { ...rest, eventTime: validFrom }, { retention });
+    if (opts.regroup !== undefined && typeof opts.regroup !== 'boolean') throw new Error(`table "${name}": regroup is true or false`);
+    const { validFrom, retention: _, regroup, ...rest } = opts;
+    this.addSource(name, { ...rest, eventTime: validFrom }, regroup === true ? { retention, regroup } : { retention });
     return new Table<V>(name);
   }
 
-  private addSource<V>(name: string, opts: SourceOptions<V>, table?: { retention: number }): void {
+  private addSource<V>(name: string, opts: SourceOptions<V>, table?: TableNode): void {
     if (this.sources.some((s) => s.name === name)) throw new Error(`source "${name}" is declared twice`);
     if (typeof opts.schema !== 'string' || opts.schema === '') {
       throw new Error(`source "${name}" has no schema: add schema: '<path of its .avsc, relative to the topology file>' to its options`);

@@ -29,16 +29,21 @@ export interface GroupProgram {
 }
 
 /**
- * One read of a regrouped group for an output row: the group's slots at qt = t − lag, and the
- * output columns they fill. An output has one per (regrouped group, lag).
+ * One read of regrouped state for an output row at qt = t − lag, and the output columns it
+ * fills: a regrouped group's slots (one query per group and lag), or the values of a table
+ * keyed by another entity (one query per lookup).
  */
 export interface RegroupQueryProgram {
   /** Position in OutputProgram.regroupQueries. */
   readonly index: number;
+  /** What it reads: a group's index, or regroupTarget(program, table) for a table (see RegroupUpdate.group). */
   readonly group: number;
   readonly lag: number;
   readonly columns: readonly number[];
+  /** Slots of the group's result array, or value columns of the table's versions. */
   readonly slots: readonly number[];
+  /** A table read: its lookup (Program.lookups), whose key function gives the table key. */
+  readonly lookup?: number;
 }
 
 /** A table of versions (t.table): its source and the value functions its lookups read. */
@@ -47,6 +52,8 @@ export interface TableProgram {
   /** Position in Program.tables. */
   readonly index: number;
   readonly retention: number;
+  /** Keyed by another entity: versions live in RegroupedTasks, lookups are regroup queries. */
+  readonly regroup: boolean;
   /** What a version stores: one value per function, in this order, of the type its lookup columns declare. */
   readonly valueFns: readonly UserFn[];
   readonly valueTypes: ReadonlyArray<'double' | 'string'>;
@@ -98,8 +105,10 @@ export interface StreamProgram {
   /** Groups declared with regroupBy: this task routes their events to RegroupedTasks. */
   readonly regroups: GroupProgram[];
   readonly outputs: OutputProgram[];
-  /** Table lookups the outputs of this stream read. */
+  /** Table lookups the outputs of this stream read in this task. */
   readonly lookups: LookupProgram[];
+  /** Lookups of tables keyed by another entity: their keys route regroup queries. */
+  readonly remoteLookups: LookupProgram[];
 }
 
 export interface SourceProgram {
@@ -131,6 +140,17 @@ export interface Program {
    * so output columns read them through featureSlots like group features.
    */
   readonly lookupWidth: number;
+}
+
+/**
+ * Regroup messages address a regrouped group by its index and a table keyed by another entity
+ * by the number of groups plus its index, so one field routes both.
+ */
+export const regroupTarget = (program: Pick<Program, 'groups'>, table: number): number => program.groups.length + table;
+
+/** Does anything of the program live in RegroupedTasks (a regroupBy, a table keyed by another entity)? */
+export function hasRegrouping(program: Program): boolean {
+  return program.regroups.length > 0 || program.tables.some((t) => t.regroup);
 }
 
 const UNIT_MS: Readonly<Record<TimeUnit, number>> = { ms: 1, seconds: 1000, minutes: 60_000, hours: 3_600_000, days: 86_400_000 };
@@ -217,7 +237,7 @@ class LookupAssembler {
   width = 0;
 
   constructor(tables: readonly SourceNode[]) {
-    this.tables = tables.map((s, index) => ({ name: s.name, index, retention: s.table!.retention, valueFns: [], valueTypes: [] }));
+    this.tables = tables.map((s, index) => ({ name: s.name, index, retention: s.table!.retention, regroup: s.table!.regroup === true, valueFns: [], valueTypes: [] }));
     this.valueIds = tables.map(() => []);
   }
 
@@ -274,6 +294,22 @@ export function buildProgram(plan: CompiledPlan): Program {
       const labels = [...o.labels].sort(byName);
       const regroupQueries: RegroupQueryProgram[] = [];
       features.forEach(([, f], column) => {
+        if (f.kind === 'asOf') {
+          const table = lookupAsm.tables.find((x) => x.name === f.table)!;
+          if (!table.regroup) return;
+          // The version's value column: the lookup row slot featureSlot gave maps back to it.
+          const slot = featureSlots[column][1];
+          const lookup = lookupAsm.lookups.find((l) => l.values.some(([, s]) => s === slot))!;
+          const [valueColumn] = lookup.values.find(([, s]) => s === slot)!;
+          let q = regroupQueries.find((x) => x.lookup === lookup.index);
+          if (!q) {
+            q = { index: regroupQueries.length, group: groupNames.length + table.index, lag: f.lag, columns: [], slots: [], lookup: lookup.index };
+            regroupQueries.push(q);
+          }
+          (q.columns as number[]).push(column);
+          (q.slots as number[]).push(valueColumn);
+          return;
+        }
         if (f.kind !== 'lookback' || f.asOf === undefined) return;
         const [group, slot] = featureSlots[column];
         let q = regroupQueries.find((x) => x.group === group && x.lag === f.asOf);
@@ -324,8 +360,10 @@ export function buildProgram(plan: CompiledPlan): Program {
 
   const streamPrograms = new Map<string, StreamProgram>();
   for (const s of [...t.streams].sort((a, b) => (a.id < b.id ? -1 : 1))) {
-    const lookups = [...(lookupsOfStream.get(s.id) ?? [])].sort((a, b) => a - b).map((i) => lookupAsm.lookups[i]);
-    streamPrograms.set(s.id, { id: s.id, kind: s.kind, fn: s.fn, children: [], groups: [], regroups: [], outputs: [], lookups });
+    const all = [...(lookupsOfStream.get(s.id) ?? [])].sort((a, b) => a - b).map((i) => lookupAsm.lookups[i]);
+    const lookups = all.filter((l) => !lookupAsm.tables[l.table].regroup);
+    const remoteLookups = all.filter((l) => lookupAsm.tables[l.table].regroup);
+    streamPrograms.set(s.id, { id: s.id, kind: s.kind, fn: s.fn, children: [], groups: [], regroups: [], outputs: [], lookups, remoteLookups });
   }
   for (const s of t.streams) if (s.parent) streamPrograms.get(s.parent)!.children.push(streamPrograms.get(s.id)!);
   for (const p of streamPrograms.values()) p.children.sort((a, b) => (a.id < b.id ? -1 : 1));
@@ -351,6 +389,10 @@ export function buildProgram(plan: CompiledPlan): Program {
   });
   const regroups = groups.filter((g) => g.regroup);
   const regroupSources = new Set(t.groups.filter((g) => g.regroup === true).map((g) => t.streams.find((s) => s.id === g.stream)!.source));
+  // A regrouped table's versions are updates too: they may lie its grace below stream time.
+  for (const table of lookupAsm.tables) if (table.regroup) regroupSources.add(table.name);
+  // Queries too: a RegroupedTask keeps what a query at t − lag of an accepted event can read.
+  for (const o of t.outputs) if (outputs.find((x) => x.name === o.name)!.regroupQueries.length > 0) regroupSources.add(t.streams.find((s) => s.id === o.stream)!.source);
   const regroupGrace = t.sources.filter((s) => regroupSources.has(s.name)).reduce((m, s) => Math.max(m, s.grace), 0);
   return { plan, version: plan.version, sources, groups, outputs, windowOps, regroups, regroupGrace, tables: lookupAsm.tables, lookups: lookupAsm.lookups, lookupWidth: lookupAsm.width };
 }

@@ -1,9 +1,10 @@
 import type { AggValue } from '../ops/aggregation.js';
 import { ByteReader, ByteWriter } from '../state/codec.js';
 import type { BatchOp, StateBackend } from '../state/state-backend.js';
-import { parseEventSuffix, regroupHeldKey, regroupHeldPrefix, regroupMetaKey, regroupTimelinePrefix, STATE_FORMAT } from '../state/task-state-keys.js';
+import { eventSuffix, parseEventSuffix, regroupHeldKey, regroupHeldPrefix, regroupMetaKey, regroupTimelinePrefix, regroupVersionsPrefix, STATE_FORMAT } from '../state/task-state-keys.js';
 import { KeyTimeline } from '../time/lookback-window.js';
-import type { GroupProgram, Program } from './program.js';
+import { KeyVersions, type VersionValues } from '../time/version-table.js';
+import type { GroupProgram, Program, TableProgram } from './program.js';
 import { readRegroupMessage, writeRegroupMessage } from './regroup-codec.js';
 import { timelineChanges } from './timeline-changes.js';
 import type { RegroupAnswer, RegroupMessage, RegroupQuery, RegroupUpdate } from './regroup-messages.js';
@@ -37,6 +38,8 @@ interface RegroupMeta {
   /** Everything below this was applied (absent: the minimum of the watermarks). */
   readonly frontier?: string;
   readonly idleReleases?: number;
+  /** Lookups of a table keyed by another entity that found no version (absent in older checkpoints). */
+  readonly lookupMisses?: number;
 }
 
 function compareValues(a: readonly AggValue[], b: readonly AggValue[]): number {
@@ -99,6 +102,10 @@ export class RegroupedTask {
   private heldDeletes: number[] = [];
   private readonly timelines: Array<Map<string, KeyTimeline>>;
   private readonly dirty: Array<Set<string>>;
+  /** Per table keyed by another entity (by Program.tables index): key → its versions. */
+  private readonly versions: Array<Map<string, KeyVersions>>;
+  private readonly dirtyVersions: Array<Set<string>>;
+  private lookupMissCount = 0;
   private readonly results: AggValue[][];
   /** Longest lag of any query: a late query reads at most this far below the frontier. */
   private readonly maxLag: number;
@@ -116,6 +123,8 @@ export class RegroupedTask {
     this.idlePositions = new Array<readonly number[] | undefined>(upstreams).fill(undefined);
     this.timelines = program.groups.map(() => new Map());
     this.dirty = program.groups.map(() => new Set());
+    this.versions = program.tables.map(() => new Map());
+    this.dirtyVersions = program.tables.map(() => new Set());
     this.results = program.groups.map((g) => new Array<AggValue>(g.width).fill(null));
     this.maxLag = program.outputs.reduce((m, o) => o.regroupQueries.reduce((n, q) => Math.max(n, q.lag), m), 0);
   }
@@ -137,6 +146,7 @@ export class RegroupedTask {
     meta.idlePositions?.forEach((x, i) => (task.idlePositions[i] = x ?? undefined));
     task.frontier = meta.frontier === undefined ? Math.min(...task.watermarks) : Number(meta.frontier);
     task.idleReleaseCount = meta.idleReleases ?? 0;
+    task.lookupMissCount = meta.lookupMisses ?? 0;
     const prefix = regroupHeldPrefix(partition);
     for (const [k, v] of await backend.scan(prefix)) {
       const chunk = parseInt(k.slice(prefix.length), 16);
@@ -159,6 +169,11 @@ export class RegroupedTask {
   /** Messages held below the watermarks. */
   get pending(): number {
     return this.held.length;
+  }
+
+  /** Lookups of a table keyed by another entity that found no version for their key (they answer nulls). */
+  get lookupMisses(): number {
+    return this.lookupMissCount;
   }
 
   /** Releases that went past a quiet upstream (live idle rule): where a value may differ from replay. */
@@ -230,6 +245,8 @@ export class RegroupedTask {
     ready.sort((a, b) => compareRegroupItems(a.msg, b.msg));
     await this.load(ready);
     const touched = new Set<KeyTimeline>();
+    const touchedVersions = new Map<KeyVersions, readonly [TableProgram, string]>();
+    const groupCount = this.program.groups.length;
     for (const h of ready) {
       if (h.chunk !== undefined) {
         const left = this.chunkLeft.get(h.chunk)! - 1;
@@ -240,6 +257,10 @@ export class RegroupedTask {
         }
       }
       const m = h.msg;
+      if (m.group >= groupCount) {
+        this.applyTableItem(m, this.program.tables[m.group - groupCount], touchedVersions);
+        continue;
+      }
       const tl = this.timelines[m.group].get(m.key)!;
       if (m.kind === 'update') {
         tl.insert(m.t, this.seq++, m.vals);
@@ -259,18 +280,51 @@ export class RegroupedTask {
     let floor = w;
     for (const x of this.watermarks) if (x > -Infinity && x < floor) floor = x;
     if (floor > -Infinity) for (const tl of touched) tl.trim(floor - this.maxLag);
+    // Retention covers lag + grace (plan check): a query still on its way reads above this.
+    if (floor > -Infinity) {
+      for (const [kv, [table, key]] of touchedVersions) {
+        kv.trim(floor - table.retention);
+        if (kv.dirty) this.dirtyVersions[table.index].add(key);
+      }
+    }
+  }
+
+  /** A table's version goes into its key's versions; a query reads the one valid at qt (nulls and a miss when none). */
+  private applyTableItem(m: RegroupUpdate | RegroupQuery, table: TableProgram, touched: Map<KeyVersions, readonly [TableProgram, string]>): void {
+    const kv = this.versions[table.index].get(m.key)!;
+    if (m.kind === 'update') {
+      kv.insert(m.t, this.seq++, m.vals as VersionValues);
+      this.dirtyVersions[table.index].add(m.key);
+      touched.set(kv, [table, m.key]);
+      return;
+    }
+    const version = kv.at(m.qt);
+    if (version === undefined) this.lookupMissCount++;
+    const q = this.program.outputs[m.output].regroupQueries[m.query];
+    this.answer({ partition: m.partition, source: m.source, offset: m.offset, output: m.output, query: m.query, values: q.slots.map((c) => (version === undefined ? null : version[c])) });
   }
 
   /** Fetch the timelines a batch of items touches that are not in memory yet. */
   private async load(ready: readonly Held[]): Promise<void> {
     const missing: Array<[GroupProgram, string]> = [];
+    const missingVersions: Array<[TableProgram, string]> = [];
+    const groupCount = this.program.groups.length;
     for (const { msg } of ready) {
+      if (msg.group >= groupCount) {
+        const table = this.program.tables[msg.group - groupCount];
+        const versions = this.versions[table.index];
+        if (versions.has(msg.key)) continue;
+        versions.set(msg.key, new KeyVersions(this.seq));
+        missingVersions.push([table, msg.key]);
+        continue;
+      }
       const map = this.timelines[msg.group];
       if (map.has(msg.key)) continue;
       const g = this.program.groups[msg.group];
       map.set(msg.key, new KeyTimeline(g.layout));
       missing.push([g, msg.key]);
     }
+    await this.loadVersions(missingVersions);
     if (missing.length === 0) return;
     const prefixes = missing.map(([g, key]) => regroupTimelinePrefix(this.partition, g.name, key));
     const heads = await this.backend.getMany(prefixes.map((p) => `${p}h`));
@@ -286,6 +340,19 @@ export class RegroupedTask {
     }
   }
 
+  /** Read back the stored versions of table keys first used since the task opened. */
+  private async loadVersions(missing: ReadonlyArray<readonly [TableProgram, string]>): Promise<void> {
+    if (missing.length === 0) return;
+    const prefixes = missing.map(([table, key]) => regroupVersionsPrefix(this.partition, table.name, key));
+    const stored = await Promise.all(prefixes.map((p) => this.backend.scan(p)));
+    for (let i = 0; i < missing.length; i++) {
+      if (stored[i].length === 0) continue;
+      const [table, key] = missing[i];
+      const entries = stored[i].map(([k, v]) => [...parseEventSuffix(k.slice(prefixes[i].length)), v] as const);
+      this.versions[table.index].set(key, KeyVersions.fromStored(entries, table.valueFns.length, this.seq));
+    }
+  }
+
   /** Every state change since the last call, ending with the checkpoint record (see Task.changes). */
   changes(): BatchOp[] {
     const ops: BatchOp[] = [];
@@ -297,6 +364,18 @@ export class RegroupedTask {
         timelineChanges(this.timelines[g.index].get(key)!, this.seq, w, `${prefix}e/`, `${prefix}h`, ops);
       }
       this.dirty[g.index].clear();
+    }
+    for (const table of this.program.tables) {
+      for (const key of this.dirtyVersions[table.index]) {
+        const prefix = regroupVersionsPrefix(r, table.name, key);
+        this.versions[table.index].get(key)!.drainChanges(
+          this.seq,
+          w,
+          (t, seq, value) => ops.push({ type: 'put', key: prefix + eventSuffix(t, seq), value }),
+          (t, seq) => ops.push({ type: 'del', key: prefix + eventSuffix(t, seq) }),
+        );
+      }
+      this.dirtyVersions[table.index].clear();
     }
     for (const a of this.heldDeletes) ops.push({ type: 'del', key: regroupHeldKey(r, a) });
     this.heldDeletes = [];
@@ -330,6 +409,7 @@ export class RegroupedTask {
       idlePositions: this.idlePositions.map((x) => x ?? null),
       frontier: String(this.frontier),
       idleReleases: this.idleReleaseCount,
+      lookupMisses: this.lookupMissCount,
     };
     ops.push({ type: 'put', key: regroupMetaKey(r), value: new TextEncoder().encode(JSON.stringify(meta)) });
     return ops;

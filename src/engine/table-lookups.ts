@@ -24,8 +24,8 @@ export class LookupKeyError extends Error {
     super(
       `asOf lookup of table ${table}: key ${JSON.stringify(lookupKey)} is not the event's partition key ${JSON.stringify(sourceKey)} ` +
         `(source ${source}, partition ${partition}, offset ${offset}). A table's versions live in the task of their key, so a lookup ` +
-        `must give the event's partition key; looking up a table keyed by another entity needs a regrouping, which is not available ` +
-        `for tables yet: key the table's topic by the event's partition key.`,
+        `must give the event's partition key. A table keyed by another entity is declared with regroup: true (t.table), and its ` +
+        `lookups with the staleness they accept (lag).`,
     );
     this.name = 'LookupKeyError';
   }
@@ -72,9 +72,9 @@ export class TableLookups {
     });
   }
 
-  /** The keys an event of `stream` looks its tables up by, in the order of stream.lookups. */
-  lookupKeys(stream: StreamProgram, value: SourceValue): string[] {
-    return stream.lookups.map((l) => {
+  /** The keys an event looks its tables up by, in the order of `lookups` (a stream's lookups or remoteLookups). */
+  lookupKeys(lookups: readonly LookupProgram[], value: SourceValue): string[] {
+    return lookups.map((l) => {
       const table = this.program.tables[l.table].name;
       let k: unknown;
       try {
@@ -113,7 +113,7 @@ export class TableLookups {
     };
     for (const w of batch) {
       if (!w.keep) continue;
-      if (w.source.table !== undefined) need(w.source.table.index, w.key);
+      if (w.source.table !== undefined && !w.source.table.regroup) need(w.source.table.index, w.key);
       for (const v of w.visits) for (let i = 0; i < v.lkeys.length; i++) need(v.stream.lookups[i].table, v.lkeys[i]);
     }
     if (missing.length === 0) return;

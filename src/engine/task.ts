@@ -22,7 +22,7 @@ import { InputMerge } from './input-merge.js';
 import type { LateRecord, TaskSinks } from './outputs.js';
 import { fillDerived } from './derived-features.js';
 import { timelineChanges } from './timeline-changes.js';
-import type { GroupProgram, OutputProgram, Program, SourceProgram, StreamProgram } from './program.js';
+import { hasRegrouping, regroupTarget, type GroupProgram, type OutputProgram, type Program, type SourceProgram, type StreamProgram } from './program.js';
 import type { RegroupSinks } from './regroup-messages.js';
 import { TableLookups } from './table-lookups.js';
 import { errorText, keyRefusal } from './user-functions.js';
@@ -72,6 +72,8 @@ interface Visit {
   readonly rvals: AggValue[][];
   /** Per table lookup of the stream: its key. */
   readonly lkeys: string[];
+  /** Per lookup of a table keyed by another entity (stream.remoteLookups): its key. */
+  readonly tkeys: string[];
 }
 
 interface Prepared {
@@ -238,9 +240,9 @@ export class Task {
     private readonly sinks: TaskSinks,
     options: TaskOptions,
   ) {
-    if (program.regroups.length > 0) {
-      if (sinks.regroup === undefined) throw new Error(`topology ${program.plan.topology.name} has a regrouping (regroupBy), which this mode cannot run yet: use backfill`);
-      if (options.keyFilter !== undefined) throw new Error(`topology ${program.plan.topology.name} has a regrouping (regroupBy): recomputing sampled keys only (parity) is not available for it yet`);
+    if (hasRegrouping(program)) {
+      if (sinks.regroup === undefined) throw new Error(`topology ${program.plan.topology.name} has a regrouping (regroupBy or a table keyed by another entity), which this mode cannot run yet: use backfill`);
+      if (options.keyFilter !== undefined) throw new Error(`topology ${program.plan.topology.name} has a regrouping (regroupBy or a table keyed by another entity): a key filter would leave out the other keys' events its regrouped features read (parity replays every key for it)`);
       this.regroupSinks = sinks.regroup;
     }
     this.maxCachedKeys = options.maxCachedKeys ?? DEFAULT_MAX_CACHED_KEYS;
@@ -460,8 +462,9 @@ export class Task {
     const rkeys: string[] = stream.regroups.length > 0 ? [] : NO_KEYS;
     const rvals: AggValue[][] = stream.regroups.length > 0 ? [] : NO_VALS;
     if (stream.regroups.length > 0) this.groupColumns(stream.regroups, v, rkeys, rvals);
-    const lkeys = stream.lookups.length > 0 ? this.tables.lookupKeys(stream, v) : NO_KEYS;
-    out.push({ stream, value: v, keys, vals, rkeys, rvals, lkeys });
+    const lkeys = stream.lookups.length > 0 ? this.tables.lookupKeys(stream.lookups, v) : NO_KEYS;
+    const tkeys = stream.remoteLookups.length > 0 ? this.tables.lookupKeys(stream.remoteLookups, v) : NO_KEYS;
+    out.push({ stream, value: v, keys, vals, rkeys, rvals, lkeys, tkeys });
     for (const c of stream.children) this.visit(c, v, out);
   }
 
@@ -617,7 +620,10 @@ export class Task {
     if (advanced) this.streamTime = p.t;
     const seq = this.seq++;
     if (p.version !== undefined) {
-      if (p.keep) this.tables.insert(p.source.table!, p.key, p.t, seq, p.version, this.streamTime);
+      const table = p.source.table!;
+      // A table keyed by another entity keeps its versions where their key's regrouped task is.
+      if (table.regroup) this.regroupSinks!.update({ kind: 'update', group: regroupTarget(this.program, table.index), key: p.key, t: p.t, vals: p.version });
+      else if (p.keep) this.tables.insert(table, p.key, p.t, seq, p.version, this.streamTime);
     } else if (p.visits.length === 0) this.counters.filtered++;
     const visits = p.keep ? p.visits : [];
     for (const visit of visits) {
@@ -681,9 +687,18 @@ export class Task {
     const source = p.source.node.name;
     const regroups = visit.stream.regroups;
     for (const q of o.regroupQueries) {
-      let r = 0;
-      while (regroups[r].index !== q.group) r++;
-      sinks.query({ kind: 'query', partition: p.partition, source, offset: p.offset, output: o.index, group: q.group, key: visit.rkeys[r], qt: p.t - q.lag, query: q.index });
+      let key: string;
+      if (q.lookup !== undefined) {
+        const lookups = visit.stream.remoteLookups;
+        let l = 0;
+        while (lookups[l].index !== q.lookup) l++;
+        key = visit.tkeys[l];
+      } else {
+        let r = 0;
+        while (regroups[r].index !== q.group) r++;
+        key = visit.rkeys[r];
+      }
+      sinks.query({ kind: 'query', partition: p.partition, source, offset: p.offset, output: o.index, group: q.group, key, qt: p.t - q.lag, query: q.index });
     }
     sinks.partialRow({ partition: p.partition, source, offset: p.offset, output: o.index, key: p.key, eventTime: p.t, values: this.rowValues[o.index], event: visit.value });
   }

@@ -12,6 +12,7 @@
  */
 import { cardId } from './card-transactions.js';
 import { AliasTable, SeededRandom } from './seeded-random.js';
+import { DAY, sortVersions, versionTimes, type VersionSpan } from './versions.js';
 
 export interface CardLimit {
   card_id: string;
@@ -21,16 +22,10 @@ export interface CardLimit {
   limit_usd: number;
 }
 
-export interface CardLimitOptions {
-  seed: number;
+export interface CardLimitOptions extends VersionSpan {
   cards: number;
-  /** Data start and snapshot end (epoch ms), as in the transactions' summary. */
-  start: number;
-  end: number;
 }
 
-const MINUTE = 60_000;
-const DAY = 86_400_000;
 /** The random stream of the limits (1: the card world, 2: the events, 3: Avro sync markers). */
 const LIMITS_STREAM = 4;
 const INITIAL: ReadonlyArray<readonly [number, number]> = [
@@ -52,18 +47,15 @@ export function cardLimitVersions(opts: CardLimitOptions): CardLimit[] {
   const out: CardLimit[] = [];
   for (let c = 0; c < opts.cards; c++) {
     const card_id = cardId(c);
-    let at = opts.start - Math.floor(rng.float(0, 28 * DAY) / MINUTE) * MINUTE;
-    let limit = INITIAL[initial.sample(rng)][0];
-    out.push({ card_id, valid_from: at, limit_usd: limit });
-    for (;;) {
-      at += Math.max(MINUTE, Math.floor(rng.exponential(60 * DAY) / MINUTE) * MINUTE);
-      if (at > opts.end) break;
-      const raise = rng.chance(0.75);
-      const next = roundLimit(limit * (raise ? rng.float(1.25, 2) : rng.float(0.5, 0.9)));
+    let limit = 0; // none yet: the first time draws the opening limit
+    for (const valid_from of versionTimes(rng, opts.start, opts.end, 60 * DAY)) {
+      const next = limit === 0
+        ? INITIAL[initial.sample(rng)][0]
+        : roundLimit(limit * (rng.chance(0.75) ? rng.float(1.25, 2) : rng.float(0.5, 0.9)));
       if (next === limit) continue;
       limit = next;
-      out.push({ card_id, valid_from: at, limit_usd: limit });
+      out.push({ card_id, valid_from, limit_usd: limit });
     }
   }
-  return out.sort((a, b) => a.valid_from - b.valid_from || (a.card_id < b.card_id ? -1 : a.card_id > b.card_id ? 1 : 0));
+  return sortVersions(out, (v) => v.card_id);
 }

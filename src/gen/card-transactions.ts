@@ -126,6 +126,47 @@ export function cardId(c: number): string {
   return `card-${String(c).padStart(6, '0')}`;
 }
 
+/** The id of merchant number m (0-based), the merchant_id of its transactions. */
+export function merchantId(m: number): string {
+  return `mer-${String(m).padStart(5, '0')}`;
+}
+
+interface Merchants {
+  ids: string[];
+  /** Price level (multiplies a card's typical spend). */
+  price: Float64Array;
+  popularity: Float64Array;
+  /** Merchant numbers that fraud bursts favour (never empty). */
+  highRisk: number[];
+}
+
+/**
+ * Draws the merchants from the world stream. The cards are drawn from the same stream right
+ * after, so the number and order of draws here must stay as they are for a seed's data to stay.
+ */
+function drawMerchants(world: SeededRandom, n: number): Merchants {
+  const ids: string[] = new Array(n);
+  const price = new Float64Array(n);
+  const popularity = new Float64Array(n);
+  const highRisk: number[] = [];
+  for (let m = 0; m < n; m++) {
+    ids[m] = merchantId(m);
+    price[m] = world.logNormal(0, 0.6);
+    popularity[m] = 1 / Math.pow(1 + world.next() * n, 0.9); // Zipf-like, shuffled
+    if (world.chance(0.04)) highRisk.push(m);
+  }
+  if (highRisk.length === 0) highRisk.push(n - 1);
+  return { ids, price, popularity, highRisk };
+}
+
+/**
+ * The merchants fraud bursts favour (55 % of fraudulent transactions go to one of them) in the
+ * data set of `seed` with `merchants` merchants (the summary's count), by merchant number.
+ */
+export function highRiskMerchants(seed: number, merchants: number): number[] {
+  return drawMerchants(new SeededRandom(seed, 1), positiveInt('merchants', merchants)).highRisk;
+}
+
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
@@ -309,17 +350,7 @@ export function* cardEventStream(opts: CardGenOptions): Generator<CardStreamItem
 
   // ---- static world: merchants and cards (own random stream, independent of `events`) ----
   const world = new SeededRandom(seed, 1);
-  const merchantIds: string[] = new Array(nMerchants);
-  const merchantPrice = new Float64Array(nMerchants);
-  const merchantPopularity = new Float64Array(nMerchants);
-  const highRisk: number[] = [];
-  for (let m = 0; m < nMerchants; m++) {
-    merchantIds[m] = `mer-${String(m).padStart(5, '0')}`;
-    merchantPrice[m] = world.logNormal(0, 0.6);
-    merchantPopularity[m] = 1 / Math.pow(1 + world.next() * nMerchants, 0.9); // Zipf-like, shuffled
-    if (world.chance(0.04)) highRisk.push(m);
-  }
-  if (highRisk.length === 0) highRisk.push(nMerchants - 1);
+  const { ids: merchantIds, price: merchantPrice, popularity: merchantPopularity, highRisk } = drawMerchants(world, nMerchants);
   const merchantAlias = new AliasTable(merchantPopularity);
 
   const home = countryTable(HOME_COUNTRIES);

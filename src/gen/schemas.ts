@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { Schema } from 'avsc';
 
 /** The .avsc files under schemas/ by name. */
-export type ExampleSchema = 'card_transaction' | 'chargeback' | 'card_limit' | 'flight';
+export type ExampleSchema = 'card_transaction' | 'chargeback' | 'card_limit' | 'merchant_tier' | 'flight';
 
 const SCHEMAS_DIR = new URL('../../schemas/', import.meta.url);
 

@@ -1,9 +1,10 @@
 /**
  * Writes a synthetic card dataset to `<outDir>/transactions.<ext>` and `<outDir>/chargebacks.<ext>`
- * in arrival order — what the two Kafka topics would contain — and the table of the cards'
- * credit-limit versions to `<outDir>/card_limits.<ext>` in validity order, as NDJSON or Avro
- * object container files (schemas/card_transaction.avsc, chargeback.avsc, card_limit.avsc). Streams records
- * with back-pressure; output files are byte-identical for the same options (the Avro sync
+ * in arrival order — what the two Kafka topics would contain — and the tables of the cards'
+ * credit-limit versions and the merchants' risk-tier versions to `<outDir>/card_limits.<ext>` and
+ * `<outDir>/merchant_tiers.<ext>` in validity order, as NDJSON or Avro object container files
+ * (schemas/card_transaction.avsc, chargeback.avsc, card_limit.avsc, merchant_tier.avsc). Streams
+ * records with back-pressure; output files are byte-identical for the same options (the Avro sync
  * markers are derived from the seed instead of being random).
  */
 import { createWriteStream, mkdirSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import avro from 'avsc';
 import { cardLimitVersions } from './card-limits.js';
+import { merchantTierVersions } from './merchant-tiers.js';
 import { cardEventStream, type CardGenOptions, type CardGenSummary } from './card-transactions.js';
 import { readExampleSchema, type ExampleSchema } from './schemas.js';
 import { SeededRandom } from './seeded-random.js';
@@ -37,6 +39,9 @@ export interface WriteCardDatasetResult extends CardGenSummary {
   cardLimitsPath: string;
   /** Number of credit-limit versions written. */
   cardLimits: number;
+  merchantTiersPath: string;
+  /** Number of merchant risk-tier versions written. */
+  merchantTiers: number;
 }
 
 interface RecordSink {
@@ -94,28 +99,24 @@ export async function writeCardDataset(opts: WriteCardDatasetOptions): Promise<W
   if (format !== 'ndjson' && format !== 'avro') throw new RangeError(`unknown format: ${String(format)}`);
   mkdirSync(outDir, { recursive: true });
   const ext = format === 'avro' ? 'avro' : 'ndjson';
-  const transactionsPath = join(outDir, `transactions.${ext}`);
-  const chargebacksPath = join(outDir, `chargebacks.${ext}`);
-  const cardLimitsPath = join(outDir, `card_limits.${ext}`);
-  let txSink: RecordSink;
-  let cbSink: RecordSink;
-  let limitSink: RecordSink;
-  if (format === 'avro') {
-    const markers = new SeededRandom(opts.seed, 3);
-    const codec = avroCodec ?? 'null';
-    txSink = avroSink(transactionsPath, 'card_transaction', markers.bytes(16), codec);
-    cbSink = avroSink(chargebacksPath, 'chargeback', markers.bytes(16), codec);
-    limitSink = avroSink(cardLimitsPath, 'card_limit', markers.bytes(16), codec);
-  } else {
-    txSink = ndjsonSink(transactionsPath);
-    cbSink = ndjsonSink(chargebacksPath);
-    limitSink = ndjsonSink(cardLimitsPath);
-  }
+  // Sync markers are drawn in the order the files are opened: a new file goes last, so the
+  // markers, and with them the bytes, of the files before it stay as they were for a seed.
+  const markers = new SeededRandom(opts.seed, 3);
+  const open = (file: string, schema: ExampleSchema): { path: string; sink: RecordSink } => {
+    const path = join(outDir, `${file}.${ext}`);
+    const sink = format === 'avro' ? avroSink(path, schema, markers.bytes(16), avroCodec ?? 'null') : ndjsonSink(path);
+    return { path, sink };
+  };
+  const tx = open('transactions', 'card_transaction');
+  const cb = open('chargebacks', 'chargeback');
+  const limits = open('card_limits', 'card_limit');
+  const tiers = open('merchant_tiers', 'merchant_tier');
 
   const it = cardEventStream(genOpts);
   let summary: CardGenSummary;
   let transactions = 0;
   let cardLimits = 0;
+  let merchantTiers = 0;
   try {
     for (;;) {
       const r = it.next();
@@ -125,16 +126,31 @@ export async function writeCardDataset(opts: WriteCardDatasetOptions): Promise<W
       }
       const item = r.value;
       if (item.topic === 'transactions' && ++transactions % 4096 === 0) onProgress?.(transactions);
-      const wait = item.topic === 'transactions' ? txSink.write(item.value) : cbSink.write(item.value);
+      const wait = item.topic === 'transactions' ? tx.sink.write(item.value) : cb.sink.write(item.value);
       if (wait) await wait;
     }
-    for (const v of cardLimitVersions({ seed: opts.seed, cards: summary.cards, start: summary.start, end: summary.endTime })) {
-      cardLimits++;
-      const wait = limitSink.write(v);
-      if (wait) await wait;
-    }
+    const span = { seed: opts.seed, start: summary.start, end: summary.endTime };
+    cardLimits = await writeAll(limits.sink, cardLimitVersions({ ...span, cards: summary.cards }));
+    merchantTiers = await writeAll(tiers.sink, merchantTierVersions({ ...span, merchants: summary.merchants }));
   } finally {
-    await Promise.all([txSink.close(), cbSink.close(), limitSink.close()]);
+    await Promise.all([tx.sink.close(), cb.sink.close(), limits.sink.close(), tiers.sink.close()]);
   }
-  return { ...summary, transactionsPath, chargebacksPath, cardLimitsPath, cardLimits };
+  return {
+    ...summary,
+    transactionsPath: tx.path,
+    chargebacksPath: cb.path,
+    cardLimitsPath: limits.path,
+    cardLimits,
+    merchantTiersPath: tiers.path,
+    merchantTiers,
+  };
+}
+
+/** Writes every record, waiting whenever the sink asks to; returns how many. */
+async function writeAll(sink: RecordSink, records: readonly object[]): Promise<number> {
+  for (const record of records) {
+    const wait = sink.write(record);
+    if (wait) await wait;
+  }
+  return records.length;
 }

@@ -9,7 +9,7 @@
 import { mkdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { InputRecord } from '../engine/input.js';
-import { buildProgram, type Program } from '../engine/program.js';
+import { buildProgram, hasRegrouping, type Program } from '../engine/program.js';
 import { GroupKeyError, StateFormatError, Task, VersionMismatchError } from '../engine/task.js';
 import { SchemaRegistryClient, type SchemaRegistryPort } from '../io/avro/registry-client.js';
 import { registryEndpoint } from '../io/avro/registry-http.js';
@@ -22,7 +22,7 @@ import { formatCount } from '../io/number-format.js';
 import { TaskFencedError } from '../io/kafka/task-producer.js';
 import { EVENT_TIME_TOPIC_CONFIGS, retentionWarnings } from '../io/kafka/topic-limits.js';
 import { LiveParityLog } from '../parity/parity-log.js';
-import type { CompiledPlan } from '../plan/compile.js';
+import { regroupedParts, type CompiledPlan } from '../plan/compile.js';
 import { MetricsRegistry } from '../serve/metrics.js';
 import { CHANGELOG_CONFIGS, changelogTopic } from './live/changelog.js';
 import { KafkaLiveCluster, type GroupMember, type LiveCluster } from './live/live-cluster.js';
@@ -124,10 +124,10 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  * updates to the repartition topic again and the regrouped state would count them twice.
  */
 function refuseRegroupedAtLeastOnce(plan: CompiledPlan, delivery: Delivery): void {
-  const groups = plan.topology.groups.filter((g) => g.regroup === true).map((g) => g.name);
-  if (groups.length === 0 || delivery === 'exactly-once') return;
+  const parts = regroupedParts(plan.topology);
+  if (parts.length === 0 || delivery === 'exactly-once') return;
   throw new Error(
-    `${plan.file}: topology ${plan.topology.name} regroups by ${groups.join(', ')} (regroupBy), which live serves with exactly-once delivery only (a retried batch would count its updates twice): drop --delivery at-least-once`,
+    `${plan.file}: topology ${plan.topology.name} regroups by another entity (${parts.join(', ')}), which live serves with exactly-once delivery only (a retried batch would count its updates twice): drop --delivery at-least-once`,
   );
 }
 
@@ -192,7 +192,7 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
   let regroup: RegroupTopics | undefined;
   /** Where each source's partitions end now (program source order): whether an idle origin still is. */
   const inputEnds = (): Promise<Array<Map<number, number>>> => Promise.all(program.sources.map((s) => cluster.endOffsets(topicOfSource.get(s.node.name)!)));
-  if (program.regroups.length > 0) {
+  if (hasRegrouping(program)) {
     regroup = regroupTopics(groupId, plan.version, partitions);
     await cluster.ensureTopic(regroup.messages, partitions, REGROUP_TOPIC_CONFIGS);
     await cluster.ensureTopic(regroup.answers, partitions, REGROUP_TOPIC_CONFIGS);

@@ -64,11 +64,13 @@ async function replayRegrouped(opts: ParallelReplayOptions, stateDir: string, wo
   try {
     let origin: ReplaySummary;
     let files: TrainingFileSummary[];
+    // Lookups of tables keyed by another entity are answered in pass 2: their misses count there.
+    let lookupMisses: number;
     if (workers === 1) {
       const { plan, input, out, deadLetterDir, droppedLateDir, onProgress, keys } = opts;
       origin = await replayPartitions({ plan, input, out, deadLetterDir, droppedLateDir, onProgress, keys, stateDir, regroup });
       const pass = { plan, input, out, spillDir: regroup.dir, partitions: regroup.partitions, inputRanges: origin.inputRanges };
-      await answerRegroupPartitions(pass);
+      lookupMisses = await answerRegroupPartitions(pass);
       files = await assembleOriginPartitions(pass);
     } else {
       let processed = 0;
@@ -79,10 +81,11 @@ async function replayRegrouped(opts: ParallelReplayOptions, stateDir: string, wo
       const all = (stage: NonNullable<ReplayWorkerData['stage']>, inputRanges?: readonly InputRange[]): Promise<WorkerResult[]> =>
         Promise.all(Array.from({ length: workers }, (_, i) => runWorker(opts, stateDir, i, workers, onProgress, { regroup, stage, inputRanges })));
       origin = mergeSummaries((await all('origin')).map((r) => r.summary!));
-      await all('answer');
+      lookupMisses = (await all('answer')).reduce((n, r) => n + r.lookupMisses, 0);
       files = (await all('assemble', origin.inputRanges)).flatMap((r) => r.files);
     }
-    return { ...origin, files: [...origin.files, ...files].sort((a, b) => (a.path < b.path ? -1 : 1)) };
+    const counters = { ...origin.counters, lookupMisses: origin.counters.lookupMisses + lookupMisses };
+    return { ...origin, counters, files: [...origin.files, ...files].sort((a, b) => (a.path < b.path ? -1 : 1)) };
   } finally {
     rmSync(regroup.dir, { recursive: true, force: true });
   }
@@ -91,6 +94,7 @@ async function replayRegrouped(opts: ParallelReplayOptions, stateDir: string, wo
 interface WorkerResult {
   readonly summary?: ReplaySummary;
   readonly files: readonly TrainingFileSummary[];
+  readonly lookupMisses: number;
 }
 
 function runWorker(
@@ -122,10 +126,10 @@ function runWorker(
       if (m.type === 'progress') progress(m.processed);
       else if (m.type === 'done') {
         done = true;
-        resolve({ summary: m.summary, files: m.summary.files });
+        resolve({ summary: m.summary, files: m.summary.files, lookupMisses: 0 });
       } else if (m.type === 'files') {
         done = true;
-        resolve({ files: m.files });
+        resolve({ files: m.files, lookupMisses: m.lookupMisses });
       } else {
         done = true;
         reject(new Error(m.message));

@@ -28,8 +28,8 @@ import { TrainingSink, trainingMetadata } from './training-sink.js';
 /** Messages read from one upstream before looking at the others: keeps upstreams close in time, so little is held. */
 const CHUNK = 4096;
 
-/** Pass 2 for regroup partition `r` of `partitions` (as many as origin partitions). */
-export async function answerRegroupPartition(program: Program, dir: string, r: number, partitions: number): Promise<void> {
+/** Pass 2 for regroup partition `r` of `partitions` (as many as origin partitions); returns its table lookups without a version. */
+export async function answerRegroupPartition(program: Program, dir: string, r: number, partitions: number): Promise<number> {
   const writers = Array.from({ length: partitions }, (_, p) => new SpillWriter(answerFile(dir, p, r)));
   const w = new ByteWriter(256);
   try {
@@ -70,6 +70,7 @@ export async function answerRegroupPartition(program: Program, dir: string, r: n
       for (const reader of readers) reader?.close();
     }
     if (task.pending > 0) throw new Error(`regroup partition ${r}: ${task.pending} messages still held after every upstream ended`);
+    return task.lookupMisses;
   } finally {
     for (const writer of writers) writer.close();
   }
@@ -126,11 +127,13 @@ export interface RegroupedPassOptions {
   readonly partitionFilter?: (partition: number) => boolean;
 }
 
-/** Pass 2 for this thread's regroup partitions. */
-export async function answerRegroupPartitions(opts: RegroupedPassOptions): Promise<void> {
+/** Pass 2 for this thread's regroup partitions; returns their table lookups without a version. */
+export async function answerRegroupPartitions(opts: RegroupedPassOptions): Promise<number> {
   const program = buildProgram(opts.plan);
   const mine = opts.partitionFilter ?? (() => true);
-  for (let r = 0; r < opts.partitions; r++) if (mine(r)) await answerRegroupPartition(program, opts.spillDir, r, opts.partitions);
+  let misses = 0;
+  for (let r = 0; r < opts.partitions; r++) if (mine(r)) misses += await answerRegroupPartition(program, opts.spillDir, r, opts.partitions);
+  return misses;
 }
 
 /** Pass 3 for this thread's origin partitions: the training files of outputs with regrouped features. */

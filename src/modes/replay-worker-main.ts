@@ -30,7 +30,7 @@ export interface ReplayWorkerData {
 export type ReplayWorkerMessage =
   | { readonly type: 'progress'; readonly processed: number }
   | { readonly type: 'done'; readonly summary: ReplaySummary }
-  | { readonly type: 'files'; readonly files: readonly TrainingFileSummary[] }
+  | { readonly type: 'files'; readonly files: readonly TrainingFileSummary[]; readonly lookupMisses: number }
   | { readonly type: 'error'; readonly message: string };
 
 const data = workerData as ReplayWorkerData;
@@ -67,8 +67,8 @@ async function runOrigin(plan: CompiledPlan, partitionFilter: (p: number) => boo
 async function runRegroupPass(plan: CompiledPlan, stage: 'answer' | 'assemble', partitionFilter: (p: number) => boolean): Promise<void> {
   const regroup = data.regroup!;
   const pass = { plan, input: data.input, out: data.out, spillDir: regroup.dir, partitions: regroup.partitions, inputRanges: data.inputRanges ?? [], partitionFilter };
-  if (stage === 'answer') await answerRegroupPartitions(pass);
-  post({ type: 'files', files: stage === 'assemble' ? await assembleOriginPartitions(pass) : [] });
+  const lookupMisses = stage === 'answer' ? await answerRegroupPartitions(pass) : 0;
+  post({ type: 'files', files: stage === 'assemble' ? await assembleOriginPartitions(pass) : [], lookupMisses });
 }
 
 try {

@@ -138,12 +138,25 @@ function validateRegroupedFeature(name: string, f: GroupFeatureNode, g: GroupNod
 
 /** A table's retention joins its source's canonical form; plain sources keep the form they had. */
 function sourceJson(s: SourceNode, json: Record<string, Json>): Json {
-  return s.table === undefined ? json : { ...json, table: { retention: formatDuration(s.table.retention) } };
+  if (s.table === undefined) return json;
+  const retention = formatDuration(s.table.retention);
+  return { ...json, table: s.table.regroup === true ? { retention, regroup: true } : { retention } };
 }
 
-/** Does the topology group by a key other than the partition key (regroupBy)? */
+/**
+ * What of the topology lives in regrouped tasks, for messages: groups declared with regroupBy
+ * and tables keyed by another entity (t.table with regroup).
+ */
+export function regroupedParts(t: TopologyNode): string[] {
+  return [
+    ...t.groups.filter((g) => g.regroup === true).map((g) => `group ${g.name}`),
+    ...t.sources.filter((s) => s.table?.regroup === true).map((s) => `table ${s.name}`),
+  ];
+}
+
+/** Does the topology group or look up by a key other than the partition key (regroupBy, a regrouped table)? */
 export function hasRegrouping(t: TopologyNode): boolean {
-  return t.groups.some((g) => g.regroup === true);
+  return regroupedParts(t).length > 0;
 }
 
 /** Compile a topology into its canonical plan and version hash. */

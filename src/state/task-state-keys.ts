@@ -41,10 +41,12 @@ export const windowKey = (p: number, op: string, key: string): string => `${wind
  *   r<n>/t/<group>/<len>:<key>/h       a regrouped key's timeline head (same encoding as above)
  *   r<n>/t/<group>/<len>:<key>/e/<ts>  a segment of buffered events
  *   r<n>/q/<arrival>                   the messages held since one checkpoint (named by the arrival count then), until all are released
+ *   r<n>/v/<table>/<len>:<key>/<ts>    one version of a key of a table keyed by another entity (as p<n>/v/ above)
  */
 export const regroupMetaKey = (r: number): string => `r${r}/meta`;
 export const regroupTimelinePrefix = (r: number, group: string, key: string): string => `r${r}/t/${group}/${entity(key)}/`;
 export const regroupHeldPrefix = (r: number): string => `r${r}/q/`;
+export const regroupVersionsPrefix = (r: number, table: string, key: string): string => `r${r}/v/${table}/${entity(key)}/`;
 export const regroupHeldKey = (r: number, arrival: number): string => `${regroupHeldPrefix(r)}${arrival.toString(16).padStart(14, '0')}`;
 
 /**

@@ -162,6 +162,7 @@ test('the CLI with piped stderr draws no progress: generate and a file backfill 
   assert.equal(gen.status, 0, gen.stderr);
   assert.equal(gen.stderr, '', 'nothing on stderr');
   assert.match(gen.stdout, /^wrote 5,000 transactions to /m);
+  assert.match(gen.stdout, /^wrote [\d,]+ merchant risk-tier versions to .*merchant_tiers\.avro$/m);
 
   const back = run(['backfill', 'topologies/card-fraud.ts', '--input', `transactions=${join(dir, 'data', 'transactions.avro')}`, '--input', `chargebacks=${join(dir, 'data', 'chargebacks.avro')}`, '--partitions', '2', '--out', join(dir, 'out')]);
   assert.equal(back.status, 0, back.stderr);

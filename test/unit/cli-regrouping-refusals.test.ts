@@ -18,8 +18,8 @@ import { collectingSinks } from '../helpers/engine.js';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 const CASES: ReadonlyArray<{ readonly args: readonly string[]; readonly message: RegExp }> = [
-  { args: ['run', 'topologies/flight-network.ts', '--delivery', 'at-least-once'], message: /flight-network\.ts: topology flight-network regroups by dest .*exactly-once delivery only.*drop --delivery at-least-once/ },
-  { args: ['bootstrap', 'topologies/flight-network.ts', '--state', '/nonexistent/skewless-state'], message: /flight-network\.ts: topology flight-network regroups by dest .*skewless bootstrap` cannot build regrouped state yet.*skewless run` on a new --group/ },
+  { args: ['run', 'topologies/flight-network.ts', '--delivery', 'at-least-once'], message: /flight-network\.ts: topology flight-network regroups by another entity \(group dest\).*exactly-once delivery only.*drop --delivery at-least-once/ },
+  { args: ['bootstrap', 'topologies/flight-network.ts', '--state', '/nonexistent/skewless-state'], message: /flight-network\.ts: topology flight-network regroups by another entity \(group dest\).*skewless bootstrap` cannot build regrouped state yet.*skewless run` on a new --group/ },
 ];
 
 for (const { args, message } of CASES) {
@@ -36,5 +36,5 @@ for (const { args, message } of CASES) {
 
 test('a Task without regroup sinks refuses a regrouped topology', async () => {
   const program = buildProgram(await loadTopology(`${ROOT}topologies/flight-network.ts`));
-  await assert.rejects(Task.open(program, 0, new MemoryBackend(), collectingSinks().sinks), /has a regrouping \(regroupBy\), which this mode cannot run yet: use backfill/);
+  await assert.rejects(Task.open(program, 0, new MemoryBackend(), collectingSinks().sinks), /has a regrouping \(regroupBy or a table keyed by another entity\), which this mode cannot run yet: use backfill/);
 });

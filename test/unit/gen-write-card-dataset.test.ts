@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import avro from 'avsc';
 import { cardLimitVersions } from '../../src/gen/card-limits.js';
 import { generateCardTransactions } from '../../src/gen/card-transactions.js';
+import { merchantTierVersions } from '../../src/gen/merchant-tiers.js';
 import { writeCardDataset } from '../../src/gen/write-card-dataset.js';
 import { exampleSchemaPath, readExampleSchema } from '../../src/gen/schemas.js';
 
@@ -52,14 +53,12 @@ test('avro files decode back with avsc to the generated records, in arrival orde
   assert.equal(res.events, EVENTS);
   assert.equal(res.chargebacks, expected.chargebacks.length);
   assert.ok(res.chargebacks > 0);
-  const limits = cardLimitVersions({ seed: SEED, cards: expected.summary.cards, start: expected.summary.start, end: expected.summary.endTime });
-  assert.deepEqual({ ...res, transactionsPath: undefined, chargebacksPath: undefined, cardLimitsPath: undefined }, {
-    ...expected.summary,
-    transactionsPath: undefined,
-    chargebacksPath: undefined,
-    cardLimitsPath: undefined,
-    cardLimits: limits.length,
-  });
+  const span = { seed: SEED, start: expected.summary.start, end: expected.summary.endTime };
+  const limits = cardLimitVersions({ ...span, cards: expected.summary.cards });
+  const tiers = merchantTierVersions({ ...span, merchants: expected.summary.merchants });
+  assert.equal(res.merchantTiersPath, join(dir, 'merchant_tiers.avro'));
+  const paths = { transactionsPath: undefined, chargebacksPath: undefined, cardLimitsPath: undefined, merchantTiersPath: undefined };
+  assert.deepEqual({ ...res, ...paths }, { ...expected.summary, ...paths, cardLimits: limits.length, merchantTiers: tiers.length });
 
   const tx = await decodeAvro(res.transactionsPath);
   assert.equal(tx.codec, 'null');
@@ -72,26 +71,35 @@ test('avro files decode back with avsc to the generated records, in arrival orde
   const cl = await decodeAvro(res.cardLimitsPath);
   assert.equal((cl.schema as { name: string }).name, 'skewless.examples.CardLimit');
   assert.deepEqual(cl.records, limits);
+  const mt = await decodeAvro(res.merchantTiersPath);
+  assert.equal((mt.schema as { name: string }).name, 'skewless.examples.MerchantTier');
+  assert.deepEqual(mt.records, tiers);
 });
 
-test('adding the card-limits table changed no byte of the transactions and chargebacks a seed gives', async (t) => {
-  // SHA-256 prefixes of the files written by the generator before the table existed (commit 4596545,
-  // --events 30000), so the limits' own random stream provably leaves the other two untouched.
+test('adding the card-limits and merchant-tier tables changed no byte of the files a seed gave before', async (t) => {
+  // SHA-256 prefixes (--events 30000) of the transactions and chargebacks written before the
+  // card-limits table existed (commit 4596545), and of the card limits written before the
+  // merchant-tier table existed (commit 1b16178): each table's own random stream, and the Avro
+  // sync marker of its file drawn after the others', provably leave the earlier files untouched.
   const before: Record<string, string> = {
     'avro/7/transactions': '1f4137f63401',
     'avro/7/chargebacks': 'a6f0f5aa388e',
+    'avro/7/card_limits': 'a01bb9311999',
     'ndjson/7/transactions': 'dbd19099055b',
     'ndjson/7/chargebacks': 'aacd1ab7b9cd',
+    'ndjson/7/card_limits': '61d3001cd057',
     'avro/42/transactions': '80968b5be323',
     'avro/42/chargebacks': '9d0370ccde17',
+    'avro/42/card_limits': '13162bb1f613',
     'ndjson/42/transactions': 'f5f7f5f261d2',
     'ndjson/42/chargebacks': '95f8d1c95fe1',
+    'ndjson/42/card_limits': '253aaf512e70',
   };
   const dir = tmp(t);
   for (const format of ['avro', 'ndjson'] as const) {
     for (const seed of [7, 42]) {
       const res = await writeCardDataset({ outDir: join(dir, `${format}-${seed}`), events: 30_000, seed, format });
-      for (const [name, path] of [['transactions', res.transactionsPath], ['chargebacks', res.chargebacksPath]] as const) {
+      for (const [name, path] of [['transactions', res.transactionsPath], ['chargebacks', res.chargebacksPath], ['card_limits', res.cardLimitsPath]] as const) {
         const hash = createHash('sha256').update(readFileSync(path)).digest('hex').slice(0, 12);
         assert.equal(hash, before[`${format}/${seed}/${name}`], `${format} ${name} of seed ${seed}`);
       }
@@ -122,6 +130,8 @@ test('ndjson files hold the same records, one JSON object per line', async (t) =
   assert.ok(res.transactionsPath.endsWith('transactions.ndjson'));
   assert.deepEqual(readNdjson(res.transactionsPath), expected.transactions);
   assert.deepEqual(readNdjson(res.chargebacksPath), expected.chargebacks);
+  const { merchants, start, endTime } = expected.summary;
+  assert.deepEqual(readNdjson(res.merchantTiersPath), merchantTierVersions({ seed: SEED, merchants, start, end: endTime }));
 });
 
 test('output files are byte-identical for the same seed and differ for another seed', async (t) => {
@@ -134,6 +144,8 @@ test('output files are byte-identical for the same seed and differ for another s
     assert.ok(readFileSync(a.chargebacksPath).equals(readFileSync(b.chargebacksPath)), `${format} chargebacks`);
     assert.ok(readFileSync(a.cardLimitsPath).equals(readFileSync(b.cardLimitsPath)), `${format} card limits`);
     assert.ok(!readFileSync(a.cardLimitsPath).equals(readFileSync(c.cardLimitsPath)));
+    assert.ok(readFileSync(a.merchantTiersPath).equals(readFileSync(b.merchantTiersPath)), `${format} merchant tiers`);
+    assert.ok(!readFileSync(a.merchantTiersPath).equals(readFileSync(c.merchantTiersPath)));
     assert.ok(!readFileSync(a.transactionsPath).equals(readFileSync(c.transactionsPath)));
   }
 });
@@ -152,10 +164,11 @@ test('example schemas parse with avsc, are documented, and use timestamp-millis 
     card_transaction: ['txn_id', 'card_id', 'merchant_id', 'amount', 'currency', 'amount_usd', 'event_time', 'country'],
     chargeback: ['txn_id', 'card_id', 'reported_at', 'reason'],
     card_limit: ['card_id', 'valid_from', 'limit_usd'],
+    merchant_tier: ['merchant_id', 'valid_from', 'risk_tier', 'tier_score'],
     flight: ['date', 'delay', 'distance', 'origin', 'destination'],
   };
-  const timeField: Record<string, string> = { card_transaction: 'event_time', chargeback: 'reported_at', card_limit: 'valid_from', flight: 'date' };
-  for (const name of ['card_transaction', 'chargeback', 'card_limit', 'flight'] as const) {
+  const timeField: Record<string, string> = { card_transaction: 'event_time', chargeback: 'reported_at', card_limit: 'valid_from', merchant_tier: 'valid_from', flight: 'date' };
+  for (const name of ['card_transaction', 'chargeback', 'card_limit', 'merchant_tier', 'flight'] as const) {
     const raw = JSON.parse(readFileSync(exampleSchemaPath(name), 'utf8'));
     assert.equal(raw.type, 'record');
     assert.equal(raw.namespace, 'skewless.examples');

@@ -126,6 +126,11 @@ export class LiveRegroupTask implements RegroupSinks {
     return this.regrouped.idleReleases;
   }
 
+  /** Lookups of tables keyed by another entity answered here without a version. */
+  get lookupMisses(): number {
+    return this.regrouped.lookupMisses;
+  }
+
   /** True when this origin told the regrouped tasks it is idle and sent nothing since. */
   get declaredIdle(): boolean {
     return this.idleDeclared;

@@ -10,7 +10,9 @@ export function publishTaskMetrics(metrics: MetricsRegistry, lt: LiveTask, parit
   metrics.set('skewless_features_total', 'counter', 'Feature vectors emitted', c.emitted, labels);
   metrics.set('skewless_late_total', 'counter', 'Late records (dropped or side output)', c.late, labels);
   metrics.set('skewless_dead_letters_total', 'counter', 'Records dead-lettered with a reason', c.deadLetters, labels);
-  metrics.set('skewless_lookup_misses_total', 'counter', 'Table lookups (asOf) of a key without a version at the time asked', c.lookupMisses, labels);
+  // A table keyed by another entity is looked up in the regrouped task of this partition.
+  const misses = c.lookupMisses + (lt.regroup?.lookupMisses ?? 0);
+  metrics.set('skewless_lookup_misses_total', 'counter', 'Table lookups (asOf) of a key without a version at the time asked', misses, labels);
   metrics.set('skewless_merge_skips_total', 'counter', 'Idle inputs skipped by the canonical merge', c.mergeSkips, labels);
   const cache = task.cacheStats;
   metrics.set('skewless_state_cached_keys', 'gauge', 'Keys whose lookback state is in memory', cache.cachedKeys, labels);
