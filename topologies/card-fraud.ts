@@ -1,12 +1,19 @@
 /**
- * Card-fraud features per card, on the synthetic transactions of `skewless generate
- * card-transactions`. Chargebacks arrive days later and label the training rows.
+ * Card-fraud features per card and per merchant, on the synthetic transactions of `skewless
+ * generate card-transactions`. Chargebacks arrive days later and label the training rows.
+ * Transactions are partitioned by card; the merchant's features and risk tier come through a
+ * regrouping, as of one minute before the transaction.
  */
 import { topology, type RowOf } from '../src/dsl/index.js';
 import type { CardTransaction, Chargeback } from '../src/gen/card-transactions.js';
+import type { MerchantTier } from '../src/gen/merchant-tiers.js';
 
 // The record types of the synthetic data set (src/gen) are the source value types.
 export type { CardTransaction, Chargeback } from '../src/gen/card-transactions.js';
+export type { MerchantTier } from '../src/gen/merchant-tiers.js';
+
+/** How stale the merchant's features may be: they cover its transactions up to t − 1 min. */
+const MERCHANT_LAG = '1m';
 
 const cardFraud = topology(
   'card-fraud',
@@ -24,7 +31,17 @@ const cardFraud = topology(
       key: (c) => c.card_id,
       eventTime: (c) => c.reported_at,
     });
+    // A merchant's risk tier over time, keyed by merchant: its versions live where the merchant's features do.
+    const merchantTiers = t.table<MerchantTier>('merchant_tiers', {
+      schema: '../schemas/merchant_tier.avsc',
+      key: (m) => m.merchant_id,
+      validFrom: (m) => m.valid_from,
+      retention: '7d',
+      regroup: true,
+    });
     const card = txns.groupBy('card', (x) => x.card_id);
+    const merchant = txns.regroupBy('merchant', (x) => x.merchant_id);
+    const tier = txns.asOf(merchantTiers, (x) => x.merchant_id, { lag: MERCHANT_LAG });
 
     // Amounts are read in US dollars (amount_usd): `amount` is in each transaction's local currency.
     const features = txns.features(
@@ -39,6 +56,12 @@ const cardFraud = topology(
         amount_std_7d: card.lookback('7d').stddev((x) => x.amount_usd),
         merchants_24h: card.lookback('24h').countDistinct((x) => x.merchant_id),
         minutes_since_prev: card.timeSinceLast('minutes'),
+        merchant_txn_count_1h: merchant.lookback('1h', { asOf: MERCHANT_LAG }).count(),
+        merchant_txn_count_24h: merchant.lookback('24h', { asOf: MERCHANT_LAG }).count(),
+        merchant_amount_mean_1h: merchant.lookback('1h', { asOf: MERCHANT_LAG }).mean((x) => x.amount_usd),
+        merchant_amount_mean_24h: merchant.lookback('24h', { asOf: MERCHANT_LAG }).mean((x) => x.amount_usd),
+        merchant_risk_tier: tier.value((m) => m.risk_tier, { type: 'string' }),
+        merchant_tier_score: tier.value((m) => m.tier_score),
       },
       {
         derive: {
@@ -60,7 +83,7 @@ const cardFraud = topology(
     }));
     return { features, daily };
   },
-  { description: 'Velocity and amount features per card; labels from chargebacks within 45 days.' },
+  { description: "Velocity and amount features per card, the merchant's activity and risk tier as of 1 minute before; labels from chargebacks within 45 days." },
 );
 
 export default cardFraud;

@@ -27,7 +27,7 @@ export async function runDemo(flags: { events: string; seed: string; out: string
   const summary = await progress.around(
     replayFiles({
       plan,
-      inputs: { transactions: data.transactionsPath, chargebacks: data.chargebacksPath },
+      inputs: { transactions: data.transactionsPath, chargebacks: data.chargebacksPath, merchant_tiers: data.merchantTiersPath },
       out,
       partitions: 8,
       onProgress: (n) => progress.update(n),

@@ -80,8 +80,10 @@ export class OriginSpill implements RegroupSinks {
 
 /** The next partial row of a rows file, or undefined at its end. */
 export function readPartialRow(reader: SpillReader): PartialRow | undefined {
-  const frame = reader.next();
-  if (frame === undefined) return undefined;
+  const view = reader.next();
+  if (view === undefined) return undefined;
+  // A frame is a view into the reader's buffer, which reading the event frame may refill.
+  const frame = new Uint8Array(view);
   const eventFrame = reader.next();
   if (eventFrame === undefined) throw new Error(`${reader.path}: partial row without its event frame; the spill file is incomplete`);
   return readPartialRowFields(new ByteReader(frame), eventFrame.length === 0 ? NO_EVENT : (deserialize(eventFrame) as Record<string, unknown>));

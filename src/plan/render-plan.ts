@@ -32,7 +32,7 @@ export function renderPlan(plan: CompiledPlan): string {
   for (const s of [...t.sources].sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const rank = plan.engineSources.indexOf(s.name);
     const role = rank >= 0 ? `[${rank}]` : s.table !== undefined ? '[unused table]' : '[labels only]';
-    const table = s.table === undefined ? '' : `  table, retention=${formatDuration(s.table.retention)}`;
+    const table = s.table === undefined ? '' : `  table, retention=${formatDuration(s.table.retention)}${s.table.regroup === true ? ', keyed by another entity (regrouped)' : ''}`;
     lines.push(`  ${role} ${s.name}  topic=${s.topic}  grace=${formatDuration(s.grace)}  late=${s.late}${table}  schema=${plan.schemas.get(s.name)?.fingerprint.slice(0, 12)}`);
   }
   lines.push('', 'streams:');

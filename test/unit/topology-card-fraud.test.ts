@@ -1,56 +1,132 @@
 /**
- * topologies/card-fraud.ts over generated transactions, against a brute-force computation:
- * its amount features are in one currency (amount_usd), so a card that pays in NGN or JPY abroad
- * does not reach millions.
+ * topologies/card-fraud.ts over a generated data set, backfilled from files, against a
+ * brute-force computation over every transaction and tier version: its amount features are in
+ * one currency (amount_usd), so a card that pays in NGN or JPY abroad does not reach millions;
+ * its merchant features and risk tier come through the regrouping as of t − 1 min.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildProgram } from '../../src/engine/program.js';
-import { Task } from '../../src/engine/task.js';
-import { generateCardTransactions } from '../../src/gen/card-transactions.js';
-import { compilePlan } from '../../src/plan/compile.js';
-import { MemoryBackend } from '../../src/state/state-backend.js';
-import cardFraud from '../../topologies/card-fraud.js';
-import { assertClose, collectingSinks, rowsByName } from '../helpers/engine.js';
+import { parquetReadObjects } from 'hyparquet';
+import type { CardTransaction } from '../../src/gen/card-transactions.js';
+import type { MerchantTier } from '../../src/gen/merchant-tiers.js';
+import { writeCardDataset } from '../../src/gen/write-card-dataset.js';
+import { kafkaPartition } from '../../src/io/partitioning.js';
+import { replayFiles } from '../../src/modes/replay-files.js';
+import { loadTopology } from '../../src/plan/load-topology.js';
+import { assertClose } from '../helpers/engine.js';
+import { arrayBuffer, parquetFiles } from '../helpers/training-files.js';
 
 const FILE = fileURLToPath(new URL('../../topologies/card-fraud.ts', import.meta.url));
-const HOUR = 3_600_000;
-const GRACE = 30 * 60_000;
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+const GRACE = 30 * MIN;
+const LAG = MIN;
 
-test('card-fraud amount features are sums and maxima of amount_usd (brute force over every row)', async () => {
-  const { transactions } = generateCardTransactions({ events: 20_000, seed: 3 });
-  assert.ok(transactions.some((t) => t.currency !== 'USD' && t.amount > 10 * t.amount_usd), 'the data has amounts in weak currencies');
+const readNdjson = <T>(path: string): T[] =>
+  readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as T);
 
-  const program = buildProgram(compilePlan(cardFraud, FILE));
-  const { sinks, out } = collectingSinks();
-  const task = await Task.open(program, 0, new MemoryBackend(), sinks);
-  await task.process({ source: 'transactions', partition: 0, records: transactions.map((value, offset) => ({ offset, value: { ...value } })) });
-  for (const s of program.sources) await task.endOfInput(s.node.name);
-  const rows = rowsByName(out.features, program.outputs[0].columns);
-
-  // Brute force: arrival order is processing order; a record more than the grace behind the
-  // largest event time so far is late and gets no row; a row covers the card's earlier on-time
-  // records with event time in (t − W, t].
-  const seen = new Map<string, Array<{ t: number; usd: number }>>();
-  let streamTime = -Infinity;
-  let r = 0;
+/** The on-time transactions of each partition: arrival order is processing order, a record more than the grace behind the partition's largest event time so far is late. */
+function onTime(transactions: readonly CardTransaction[], partitions: number): Map<string, CardTransaction & { partition: number; offset: number }> {
+  const out = new Map<string, CardTransaction & { partition: number; offset: number }>();
+  const streamTime = new Array<number>(partitions).fill(-Infinity);
+  const offsets = new Array<number>(partitions).fill(0);
   for (const x of transactions) {
-    if (x.event_time < streamTime - GRACE) continue;
-    streamTime = Math.max(streamTime, x.event_time);
-    const earlier = seen.get(x.card_id) ?? [];
-    const within = (w: number): number[] => earlier.filter((e) => e.t > x.event_time - w && e.t <= x.event_time).map((e) => e.usd);
-    const day = within(24 * HOUR);
-    const week = within(7 * 24 * HOUR);
-    const row = rows[r++];
-    assert.equal(row.key, x.card_id);
-    assert.equal(row.amount_max_7d, week.length === 0 ? null : Math.max(...week), `amount_max_7d of ${x.txn_id}`);
-    assertClose(row.amount_sum_24h, day.reduce((a, b) => a + b, 0), `amount_sum_24h of ${x.txn_id}`, 1e-9);
-    earlier.push({ t: x.event_time, usd: x.amount_usd });
-    seen.set(x.card_id, earlier);
+    const p = kafkaPartition(x.card_id, partitions);
+    const offset = offsets[p]++;
+    if (x.event_time < streamTime[p] - GRACE) continue;
+    streamTime[p] = Math.max(streamTime[p], x.event_time);
+    out.set(`${p}/${offset}`, { ...x, partition: p, offset });
   }
-  assert.equal(r, rows.length, 'one row per on-time transaction');
-  assert.equal(out.late.length, transactions.length - rows.length, 'the others went to the late records');
-  const maxUsd = Math.max(...transactions.map((t) => t.amount_usd));
-  assert.ok(rows.every((row) => row.amount_max_7d === null || (row.amount_max_7d as number) <= maxUsd), `amount_max_7d stays within ${maxUsd} USD`);
+  return out;
+}
+
+/** The merchant's version with the greatest validity time ≤ qt; of equal times the greater (risk_tier, tier_score), the regrouped task's order. */
+function tierAt(versions: readonly MerchantTier[], qt: number): MerchantTier | undefined {
+  let best: MerchantTier | undefined;
+  for (const v of versions) {
+    if (v.valid_from > qt) continue;
+    const greater = !best || v.valid_from > best.valid_from || (v.valid_from === best.valid_from && (v.risk_tier > best.risk_tier || (v.risk_tier === best.risk_tier && v.tier_score > best.tier_score)));
+    if (greater) best = v;
+  }
+  return best;
+}
+
+test('card-fraud card and merchant features equal a brute force over every transaction and tier version, with 1 and 3 partitions', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'skewless-card-fraud-'));
+  try {
+    const data = await writeCardDataset({ outDir: join(dir, 'data'), events: 20_000, seed: 3, format: 'ndjson' });
+    const transactions = readNdjson<CardTransaction>(data.transactionsPath);
+    const tiers = readNdjson<MerchantTier>(data.merchantTiersPath);
+    assert.ok(transactions.some((t) => t.currency !== 'USD' && t.amount > 10 * t.amount_usd), 'the data has amounts in weak currencies');
+    const tiersOf = new Map<string, MerchantTier[]>();
+    const push = <K, V>(map: Map<K, V[]>, k: K, v: V): void => void (map.get(k) ?? map.set(k, []).get(k)!).push(v);
+    for (const v of tiers) push(tiersOf, v.merchant_id, v);
+    const plan = await loadTopology(FILE);
+
+    for (const partitions of [1, 3]) {
+      const out = join(dir, `out-${partitions}`);
+      await replayFiles({ plan, inputs: { transactions: data.transactionsPath, chargebacks: data.chargebacksPath, merchant_tiers: data.merchantTiersPath }, out, partitions });
+      const rows: Array<Record<string, unknown>> = [];
+      for (const f of parquetFiles(join(out, 'card_features'))) rows.push(...(await parquetReadObjects({ file: arrayBuffer(readFileSync(join(out, 'card_features', f))) })));
+      const accepted = onTime(transactions, partitions);
+      assert.equal(rows.length, accepted.size, `one row per on-time transaction (${partitions} partitions)`);
+      const all = [...accepted.values()];
+      const byMerchant = new Map<string, typeof all>();
+      for (const x of all) push(byMerchant, x.merchant_id, x);
+      for (const list of byMerchant.values()) list.sort((a, b) => a.event_time - b.event_time);
+      const byCard = new Map<string, typeof all>();
+      for (const x of all) push(byCard, x.card_id, x);
+      let tierChanges = 0;
+      const dataStart = Math.min(...transactions.map((e) => e.event_time));
+      for (const row of rows) {
+        const x = accepted.get(`${row.partition as number}/${Number(row.offset)}`)!;
+        assert.ok(x, `row ${row.partition}/${row.offset} is an on-time transaction`);
+        const t = x.event_time;
+        // Card features: the card's on-time transactions processed before it with time in (t − W, t].
+        const cardRows = byCard.get(x.card_id)!.filter((e) => e.offset < x.offset && e.event_time > t - 7 * 24 * HOUR && e.event_time <= t);
+        const week = cardRows.map((e) => e.amount_usd);
+        const day = cardRows.filter((e) => e.event_time > t - 24 * HOUR).map((e) => e.amount_usd);
+        assert.equal(row.amount_max_7d ?? null, week.length === 0 ? null : Math.max(...week), `amount_max_7d of ${x.txn_id}`);
+        assertClose(row.amount_sum_24h, day.reduce((a, b) => a + b, 0), `amount_sum_24h of ${x.txn_id}`, 1e-9);
+        // Merchant features: every partition's on-time transactions of the merchant with time in (t − 1m − W, t − 1m].
+        const m = (w: number): number[] => {
+          // The merchant's transactions sorted by time: the window is one slice of it.
+          const list = byMerchant.get(x.merchant_id)!;
+          const first = (bound: number): number => {
+            let lo = 0;
+            let hi = list.length;
+            while (lo < hi) {
+              const mid = (lo + hi) >> 1;
+              if (list[mid].event_time <= bound) lo = mid + 1;
+              else hi = mid;
+            }
+            return lo;
+          };
+          return list.slice(first(t - LAG - w), first(t - LAG)).map((e) => e.amount_usd);
+        };
+        const h = m(HOUR);
+        const d = m(24 * HOUR);
+        assert.equal(Number(row.merchant_txn_count_1h), h.length, `merchant_txn_count_1h of ${x.txn_id}`);
+        assert.equal(Number(row.merchant_txn_count_24h), d.length, `merchant_txn_count_24h of ${x.txn_id}`);
+        assertClose(row.merchant_amount_mean_1h ?? null, h.length === 0 ? null : h.reduce((a, b) => a + b, 0) / h.length, `merchant_amount_mean_1h of ${x.txn_id}`, 1e-9);
+        assertClose(row.merchant_amount_mean_24h ?? null, d.length === 0 ? null : d.reduce((a, b) => a + b, 0) / d.length, `merchant_amount_mean_24h of ${x.txn_id}`, 1e-9);
+        const tier = tierAt(tiersOf.get(x.merchant_id) ?? [], t - LAG);
+        assert.equal(row.merchant_risk_tier ?? null, tier?.risk_tier ?? null, `merchant_risk_tier of ${x.txn_id}`);
+        assert.equal(row.merchant_tier_score ?? null, tier?.tier_score ?? null, `merchant_tier_score of ${x.txn_id}`);
+        if (tier !== undefined && tier.valid_from > dataStart) tierChanges++;
+      }
+      assert.ok(tierChanges > 100, `rows read a tier version that became valid during the data (${tierChanges})`);
+      const maxUsd = Math.max(...transactions.map((t) => t.amount_usd));
+      assert.ok(rows.every((row) => row.amount_max_7d === null || (row.amount_max_7d as number) <= maxUsd), `amount_max_7d stays within ${maxUsd} USD`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
