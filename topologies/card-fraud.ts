@@ -31,17 +31,21 @@ const cardFraud = topology(
       key: (c) => c.card_id,
       eventTime: (c) => c.reported_at,
     });
+    const card = txns.groupBy('card', (x) => x.card_id);
+    // #region merchant-tier
+    // The merchant's features: transactions are keyed by card, so they are computed where the merchant is.
+    const merchant = txns.regroupBy('merchant', (x) => x.merchant_id);
     // A merchant's risk tier over time, keyed by merchant: its versions live where the merchant's features do.
     const merchantTiers = t.table<MerchantTier>('merchant_tiers', {
       schema: '../schemas/merchant_tier.avsc',
       key: (m) => m.merchant_id,
       validFrom: (m) => m.valid_from,
       retention: '7d',
-      regroup: true,
+      regroup: true, // keyed by another entity than the transactions
     });
-    const card = txns.groupBy('card', (x) => x.card_id);
-    const merchant = txns.regroupBy('merchant', (x) => x.merchant_id);
+    // The version valid 1 minute before the transaction (MERCHANT_LAG = '1m').
     const tier = txns.asOf(merchantTiers, (x) => x.merchant_id, { lag: MERCHANT_LAG });
+    // #endregion merchant-tier
 
     // Amounts are read in US dollars (amount_usd): `amount` is in each transaction's local currency.
     const features = txns.features(

@@ -120,7 +120,7 @@ test('column lists in the docs are what a backfill writes', async (t) => {
     if (written.size === 0) {
       const out = join(dir, 'out');
       const plan = await loadTopology(join(ROOT, topologyFile));
-      await replayFiles({ plan, inputs: { transactions: data.transactionsPath, chargebacks: data.chargebacksPath }, out, partitions: 1, workers: 1 });
+      await replayFiles({ plan, inputs: { transactions: data.transactionsPath, chargebacks: data.chargebacksPath, merchant_tiers: data.merchantTiersPath }, out, partitions: 1, workers: 1 });
       for (const o of readdirSync(out).filter((d) => !d.startsWith('_'))) {
         const buf = readFileSync(join(out, o, 'part-00000.parquet'));
         const meta = parquetMetadata(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer);

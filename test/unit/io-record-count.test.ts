@@ -60,13 +60,16 @@ test('Parquet: the row count of the footer; a directory sums its partition files
 
 test('a file backfill reports its total before it starts: every engine record, labels excluded', async () => {
   const data = await writeCardDataset({ outDir: join(dir, 'cards'), events: 3000, seed: 5, format: 'ndjson' });
-  const lines = readFileSync(data.transactionsPath, 'utf8').split('\n').filter((l) => l.trim() !== '').length;
+  const count = (path: string): number => readFileSync(path, 'utf8').split('\n').filter((l) => l.trim() !== '').length;
+  const transactions = count(data.transactionsPath);
+  // The merchant tiers are an engine input too (a table); the chargebacks only label.
+  const lines = transactions + count(data.merchantTiersPath);
   const plan = await loadTopology(join(ROOT, 'topologies/card-fraud.ts'));
   const totals: number[] = [];
   let lastProgress = 0;
   const summary = await replayFiles({
     plan,
-    inputs: { transactions: data.transactionsPath, chargebacks: data.chargebacksPath },
+    inputs: { transactions: data.transactionsPath, chargebacks: data.chargebacksPath, merchant_tiers: data.merchantTiersPath },
     partitions: 3,
     out: join(dir, 'out'),
     workers: 2,
@@ -74,7 +77,8 @@ test('a file backfill reports its total before it starts: every engine record, l
     onProgress: (n) => (lastProgress = n),
   });
   assert.deepEqual(totals, [lines]);
-  assert.equal(lines, 3000);
+  assert.equal(transactions, 3000);
+  assert.ok(lines > transactions, 'tier versions are counted');
   assert.equal(summary.counters.processed, lines);
   assert.equal(lastProgress, lines, 'progress ends at the total');
 });

@@ -25,7 +25,8 @@ import { MemoryBackend } from '../../src/state/state-backend.js';
 import { collectingSinks, featureSignature } from '../helpers/engine.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const cardFraud = await loadTopology(join(ROOT, 'topologies/card-fraud.ts'));
+// The driver's mechanics on card features alone: the expected side runs one Task per partition.
+const cardOnly = await loadTopology(join(ROOT, 'test/fixtures/card-only.ts'));
 const twoStreams = await loadTopology(join(ROOT, 'test/fixtures/two-streams.ts'));
 const T0 = Date.UTC(2025, 2, 1);
 const MIN = 60_000;
@@ -133,9 +134,9 @@ async function assertServedExactlyOnce(s: Setup, plan: CompiledPlan, items: Read
 }
 
 test('a commit that fails leaves nothing visible; the batch is recomputed from the last commit and served once', async (t) => {
-  const s = await setup(t, cardFraud);
+  const s = await setup(t, cardOnly);
   const items = transactions(600);
-  await produceAll(s, cardFraud, 'transactions', 'transactions', items);
+  await produceAll(s, cardOnly, 'transactions', 'transactions', items);
   // Every 4th transaction fails after its records were written (aborted), every 7th send before anything was written.
   let commits = 0;
   let sends = 0;
@@ -148,38 +149,38 @@ test('a commit that fails leaves nothing visible; the batch is recomputed from t
   await w.stop();
   assert.deepEqual([aborted >= 6, refused >= 6], [true, true], `faults injected: ${aborted} aborted, ${refused} refused`);
   assert.ok(s.logs.some((l) => /batch not committed \(broker went away mid-transaction\); state dropped/.test(l)), s.logs.join('\n'));
-  await assertServedExactlyOnce(s, cardFraud, items);
+  await assertServedExactlyOnce(s, cardOnly, items);
   // The group offsets moved with the transactions: each partition committed up to its end.
   for (let p = 0; p < PARTITIONS; p++) assert.equal(s.cluster.groupOffset(GROUP, 'transactions', p), items.filter((i) => i.partition === p).length);
 });
 
 test('partitions move between workers with their own state dirs: restored or caught up from the changelog, never computed from other state', async (t) => {
-  const s = await setup(t, cardFraud);
+  const s = await setup(t, cardOnly);
   const items = transactions(900, 7);
   const thirds = [items.slice(0, 300), items.slice(300, 600), items.slice(600)];
-  await produceAll(s, cardFraud, 'transactions', 'transactions', thirds[0]);
+  await produceAll(s, cardOnly, 'transactions', 'transactions', thirds[0]);
   const a = await s.start('a', { maxBatch: 29 });
   await s.cluster.runUntilIdle(40);
   const b = await s.start('b', { maxBatch: 31 }); // joins: takes some partitions it has no state for
-  await produceAll(s, cardFraud, 'transactions', 'transactions', thirds[1]);
+  await produceAll(s, cardOnly, 'transactions', 'transactions', thirds[1]);
   await s.cluster.runUntilIdle(40);
   await b.stop(); // leaves: a takes them back with an older local copy
-  await produceAll(s, cardFraud, 'transactions', 'transactions', thirds[2]);
+  await produceAll(s, cardOnly, 'transactions', 'transactions', thirds[2]);
   await s.cluster.runUntilIdle(40);
   await a.stop();
   const text = s.logs.join('\n');
   assert.match(text, /\[b\] skewless: task \d: rebuilding local state from changelog g-\w+-changelog \(\d+ offsets\) because there is no local copy/);
   assert.match(text, /\[a\] skewless: task \d: catching up done: [1-9][\d,]* changelog records/);
-  await assertServedExactlyOnce(s, cardFraud, items);
+  await assertServedExactlyOnce(s, cardOnly, items);
 });
 
 test('a worker that lost its partition mid-transaction is fenced: its commit fails and nothing it wrote is visible', async (t) => {
-  const s = await setup(t, cardFraud);
+  const s = await setup(t, cardOnly);
   const items = transactions(300, 3);
-  await produceAll(s, cardFraud, 'transactions', 'transactions', items.slice(0, 150));
+  await produceAll(s, cardOnly, 'transactions', 'transactions', items.slice(0, 150));
   const a = await s.start('a', { maxBatch: 50 });
   await s.cluster.runUntilIdle(40);
-  await produceAll(s, cardFraud, 'transactions', 'transactions', items.slice(150));
+  await produceAll(s, cardOnly, 'transactions', 'transactions', items.slice(150));
   // While a's next transaction is open, its session times out (a long GC pause) and b takes over,
   // claiming every task's transactional id before a's commit goes out.
   let b: LiveWorker | undefined;
@@ -199,23 +200,23 @@ test('a worker that lost its partition mid-transaction is fenced: its commit fai
   await b!.stop();
   await a.stop();
   assert.ok(s.logs.some((l) => /^\[a\] .*was fenced by a newer owner of the task .*giving it up/.test(l)), s.logs.join('\n'));
-  await assertServedExactlyOnce(s, cardFraud, items);
+  await assertServedExactlyOnce(s, cardOnly, items);
 });
 
 test('gap rule: a group offset ahead of the state moves the fetch back; input gone from the log stops the worker, naming both positions', async (t) => {
-  const s = await setup(t, cardFraud);
+  const s = await setup(t, cardOnly);
   const items = transactions(120, 5);
-  await produceAll(s, cardFraud, 'transactions', 'transactions', items);
+  await produceAll(s, cardOnly, 'transactions', 'transactions', items);
   // Offsets committed by something else (a reset tool, another version): the state has nothing.
   s.cluster.setGroupOffset(GROUP, 'transactions', 1, 20);
   const w = await s.start('a');
   await s.cluster.runUntilIdle(30);
   await w.stop();
   assert.ok(s.logs.some((l) => /task 1: transactions fetched from offset 20 but the state needs 0; seeking back/.test(l)), s.logs.join('\n'));
-  await assertServedExactlyOnce(s, cardFraud, items);
+  await assertServedExactlyOnce(s, cardOnly, items);
 
-  const s2 = await setup(t, cardFraud);
-  await produceAll(s2, cardFraud, 'transactions', 'transactions', items);
+  const s2 = await setup(t, cardOnly);
+  await produceAll(s2, cardOnly, 'transactions', 'transactions', items);
   s2.cluster.truncate('transactions', 2, 10); // retention removed offsets the (empty) state needs
   let now = 0;
   const w2 = await s2.start('a', { clock: () => (now += 1000) });
