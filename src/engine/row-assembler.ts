@@ -18,7 +18,33 @@ interface Waiting {
  */
 export const rowNeedsEvent = (o: OutputProgram): boolean => o.labelJoin !== undefined || o.derived.some(([, fn]) => fn.length !== 1);
 
-const refId = (r: RowRef): string => `${r.output}|${r.source}|${r.offset}`;
+/**
+ * Rows and early answers by reference: per output and source, by offset. Numbers, not a string
+ * per reference: the assembler sees every row and every answer of a regrouped replay.
+ */
+class RefIndex<T> {
+  private readonly byOutput: Array<Map<string, Map<number, T>>> = [];
+
+  private offsets(r: RowRef): Map<number, T> {
+    let bySource = this.byOutput[r.output];
+    if (bySource === undefined) this.byOutput[r.output] = bySource = new Map();
+    let byOffset = bySource.get(r.source);
+    if (byOffset === undefined) bySource.set(r.source, (byOffset = new Map()));
+    return byOffset;
+  }
+
+  get(r: RowRef): T | undefined {
+    return this.offsets(r).get(r.offset);
+  }
+
+  set(r: RowRef, value: T): void {
+    this.offsets(r).set(r.offset, value);
+  }
+
+  delete(r: RowRef): void {
+    this.offsets(r).delete(r.offset);
+  }
+}
 
 /**
  * Joins one origin partition's partial rows with the answers of the RegroupedTasks and emits
@@ -30,9 +56,9 @@ export class RowAssembler {
   private readonly queue: Waiting[] = [];
   private nextSeq = 0;
   private head = 0;
-  private readonly byRef = new Map<string, Waiting>();
+  private readonly byRef = new RefIndex<Waiting>();
   /** Answers that came before their row. */
-  private readonly early = new Map<string, RegroupAnswer[]>();
+  private readonly early = new RefIndex<RegroupAnswer[]>();
 
   constructor(
     private readonly program: Program,
@@ -50,12 +76,11 @@ export class RowAssembler {
     this.nextSeq = seq + 1;
     const o = this.program.outputs[row.output];
     const w: Waiting = { row, seq, values: [...row.values], missing: o.regroupQueries.length };
-    const id = refId(row);
     this.queue.push(w);
-    this.byRef.set(id, w);
-    const early = this.early.get(id);
+    this.byRef.set(row, w);
+    const early = this.early.get(row);
     if (early !== undefined) {
-      this.early.delete(id);
+      this.early.delete(row);
       for (const a of early) this.fill(w, a);
     }
     this.flush();
@@ -63,16 +88,15 @@ export class RowAssembler {
 
   /** The row `ref` names is waiting here. */
   holds(ref: RowRef): boolean {
-    return this.byRef.has(refId(ref));
+    return this.byRef.get(ref) !== undefined;
   }
 
   /** Fill a row's answer; returns the row's seq, or -1 when its row has not come yet (kept until it does). */
   answer(a: RegroupAnswer): number {
-    const id = refId(a);
-    const w = this.byRef.get(id);
+    const w = this.byRef.get(a);
     if (w === undefined) {
-      const list = this.early.get(id);
-      if (list === undefined) this.early.set(id, [a]);
+      const list = this.early.get(a);
+      if (list === undefined) this.early.set(a, [a]);
       else list.push(a);
       return -1;
     }
@@ -90,7 +114,7 @@ export class RowAssembler {
   private flush(): void {
     while (this.head < this.queue.length && this.queue[this.head].missing === 0) {
       const { row, seq, values } = this.queue[this.head++];
-      this.byRef.delete(refId(row));
+      this.byRef.delete(row);
       const o = this.program.outputs[row.output];
       fillDerived(o, values, row.event);
       this.emit({ output: o.name, source: row.source, partition: row.partition, offset: row.offset, key: row.key, eventTime: row.eventTime, values, event: row.event }, seq);
