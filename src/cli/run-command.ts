@@ -25,6 +25,7 @@ export interface RunFlags {
   parityFile?: string;
   delivery?: string;
   idleMs?: string;
+  purgeIntervalMs?: string;
   sessionTimeoutMs?: string;
   retryDeadlineMs?: string;
   verbose?: boolean;
@@ -112,6 +113,7 @@ export async function runLive(file: string, flags: RunFlags): Promise<void> {
     parity: parityFlags(flags),
     delivery: deliveryFlag(flags.delivery),
     idleMs: flags.idleMs === undefined ? undefined : positiveInt(flags.idleMs, '--idle-ms'),
+    purgeIntervalMs: flags.purgeIntervalMs === undefined ? undefined : positiveInt(flags.purgeIntervalMs, '--purge-interval-ms'),
     sessionTimeoutMs: flags.sessionTimeoutMs === undefined ? undefined : positiveInt(flags.sessionTimeoutMs, '--session-timeout-ms'),
     retryDeadlineMs: flags.retryDeadlineMs === undefined ? undefined : positiveInt(flags.retryDeadlineMs, '--retry-deadline-ms'),
     metrics,

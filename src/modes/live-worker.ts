@@ -34,6 +34,7 @@ import { LiveRegroupTask, REGROUP_TOPIC_CONFIGS, regroupTopics, type RegroupTopi
 import { TaskRegistry } from './live/task-registry.js';
 import { deadLetterTopic, lateTopic, RecordCollector } from './live/record-collector.js';
 import { commitTask, type CommitContext } from './live/task-commit.js';
+import { RegroupPurge } from './live/regroup-purge.js';
 import { openTaskStore, StoreLockedError, type TaskStoreContext } from './live/task-store.js';
 import { publishTaskMetrics } from './live/task-metrics.js';
 
@@ -65,6 +66,8 @@ export interface LiveOptions extends ClientEndpoints {
   readonly sideTopicPrefix?: string;
   /** A multi-source task skips an input that is caught up and has been idle this long (default 5,000 ms). */
   readonly idleMs?: number;
+  /** How often the regrouping's internal topics are purged below the committed positions (default 30 s). */
+  readonly purgeIntervalMs?: number;
   /** Failover time after a kill -9: the group session timeout (default 10,000 ms). */
   readonly sessionTimeoutMs?: number;
   /** Keep retrying a failing partition (broker or registry outage) this long before the worker gives up (default 300,000 ms). */
@@ -107,6 +110,8 @@ export interface LiveWorker {
   stop(): Promise<void>;
   /** Apply the idle-skip rule now (a timer does it every idleMs / 2; tests call it directly). */
   checkIdleInputs(): Promise<void>;
+  /** Delete what the regrouping's internal topics hold below the committed positions now (a timer does it every purgeIntervalMs); returns the partitions purged. */
+  purgeRegroupTopics(): Promise<number>;
   /** Resolves with the error when processing failed in a way the worker cannot continue from. */
   readonly failed: Promise<Error>;
   readonly metrics: MetricsRegistry;
@@ -140,6 +145,7 @@ export async function startLiveWorker(opts: LiveOptions): Promise<LiveWorker> {
     return {
       ...worker,
       checkIdleInputs: () => worker.checkIdleInputs(),
+      purgeRegroupTopics: () => worker.purgeRegroupTopics(),
       async stop(): Promise<void> {
         await worker.stop();
         await conn.close();
@@ -197,6 +203,13 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
     await cluster.ensureTopic(regroup.messages, partitions, REGROUP_TOPIC_CONFIGS);
     await cluster.ensureTopic(regroup.answers, partitions, REGROUP_TOPIC_CONFIGS);
   }
+  const purge = regroup === undefined ? undefined : new RegroupPurge(cluster, [regroup.messages, regroup.answers]);
+  // Like Kafka Streams' repartition.purge.interval.ms; with an injected clock the caller purges (purgeRegroupTopics).
+  const purgeTimer =
+    purge !== undefined && opts.clock === undefined
+      ? setInterval(() => void purge.purge().catch((e: unknown) => log(`skewless: purging the regroup topics failed: ${kafkaErrorText(e)}`)), opts.purgeIntervalMs ?? 30_000)
+      : undefined;
+  purgeTimer?.unref();
   const outputTopicNames = [...features.map((f) => f.topic), ...windows.map((w) => w.topic), late, deadLetters, ...(parityLog ? [parityLog.topic] : [])];
   const limits = await cluster.topicLimits(outputTopicNames);
   // Topics skewless creates keep records for good; ones that existed before may not.
@@ -270,6 +283,7 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
     sourceTopics: topicOfSource,
     commitGroupOffsets: exactlyOnce ? undefined : (offsets) => consumer!.commit(offsets),
     beforeSend: () => parityLog?.flushFile(),
+    afterCommit: purge === undefined ? undefined : (offsets) => purge.committed(offsets),
   };
 
   /** A failure while handling a partition: drop what is not durable, back off, let the fetch repeat. */
@@ -441,11 +455,15 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
     metrics,
     failed,
     checkIdleInputs: () => idle.check(),
+    purgeRegroupTopics: () => purge?.purge() ?? Promise.resolve(0),
     async stop(): Promise<void> {
       stopping = true;
       if (idleTimer) clearInterval(idleTimer);
+      if (purgeTimer) clearInterval(purgeTimer);
       await consumer!.stop();
       await tasks.closeAll();
+      // What the last commits made purgeable; a failure here only leaves records for the next purge.
+      await purge?.purge().catch((e: unknown) => log(`skewless: purging the regroup topics failed: ${kafkaErrorText(e)}`));
     },
   };
 }

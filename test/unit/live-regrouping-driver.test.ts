@@ -168,7 +168,7 @@ test('regrouped features served live equal the brute force, once per flight in o
   assert.equal(Number(w.metrics.get('skewless_regroup_waiting_rows', { partition: '0' })), 0);
 });
 
-test('regrouping with partitions moving between workers on separate state dirs: restored from the changelog, served once, equal to the brute force', async (t) => {
+test('regrouping with partitions moving between workers on separate state dirs, internal topics purged below the committed positions: restored from the changelog, served once, equal to the brute force', async (t) => {
   const s = await setup(t);
   const all = flights(900, 8);
   const thirds = [all.slice(0, 300), all.slice(300, 600), all.slice(600)];
@@ -177,6 +177,15 @@ test('regrouping with partitions moving between workers on separate state dirs: 
   await produce(s, thirds[0]);
   const a = await s.start('a', { maxBatch: 29, clock });
   await s.cluster.runUntilIdle(41);
+  // What a committed: its tasks never read it again, and b restores past it.
+  const internal = [`${GROUP}-${plan.version}-regroup`, `${GROUP}-${plan.version}-regroup-answers`];
+  const purged = await a.purgeRegroupTopics();
+  assert.ok(purged > 0, 'positions were committed on the internal topics');
+  for (const topic of internal) {
+    const starts = Array.from({ length: PARTITIONS }, (_, p) => s.cluster.logStartOf(topic, p));
+    assert.ok(starts.some((x) => x > 0), `${topic} purged: log starts ${starts.join(', ')}`);
+    for (let p = 0; p < PARTITIONS; p++) assert.ok(starts[p] <= s.cluster.groupOffset(GROUP, topic, p), `${topic} ${p}: nothing at or after the committed position purged`);
+  }
   const b = await s.start('b', { maxBatch: 31, clock }); // joins: takes tasks it has no state for
   await produce(s, thirds[1]);
   await s.cluster.runUntilIdle(17);

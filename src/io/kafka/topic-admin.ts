@@ -146,6 +146,15 @@ export async function offsetsForTime(conn: KafkaConnection, topic: string, times
 }
 
 /** Remove a consumer group (the throwaway groups replays use), ignoring one that is already gone. */
+/**
+ * Delete the records of `topic` below the given offset per partition (Kafka's DeleteRecords):
+ * for internal topics whose every reader has committed past them.
+ */
+export async function deleteRecordsBefore(conn: KafkaConnection, topic: string, offsets: ReadonlyArray<{ readonly partition: number; readonly offset: number }>): Promise<void> {
+  if (offsets.length === 0) return;
+  await conn.admin.deleteTopicRecords({ topic, partitions: offsets.map((o) => ({ partition: o.partition, offset: String(o.offset) })) });
+}
+
 export async function deleteGroup(conn: KafkaConnection, groupId: string): Promise<void> {
   try {
     await conn.admin.deleteGroups([groupId]);

@@ -8,7 +8,7 @@ import type { BatchControl, ConsumedBatch, GroupConsumerOptions, TopicPartitionO
 import { GroupConsumer } from '../../io/kafka/group-consumer.js';
 import type { KafkaConnection } from '../../io/kafka/kafka-connection.js';
 import { TaskProducer, type LastOffsets, type TaskOffsets, type TaskRecord } from '../../io/kafka/task-producer.js';
-import { ensureTopic, fetchOffsets, topicPartitionCount } from '../../io/kafka/topic-admin.js';
+import { deleteRecordsBefore, ensureTopic, fetchOffsets, topicPartitionCount } from '../../io/kafka/topic-admin.js';
 import { topicLimits, type TopicLimits } from '../../io/kafka/topic-limits.js';
 import { readTopicRanges, type KafkaRecord } from '../../io/kafka/topic-reader.js';
 
@@ -42,6 +42,8 @@ export interface LiveCluster {
   /** A producer for one task; with a transactional id it fences every earlier holder of that id first. */
   openTaskProducer(transactionalId: string | undefined): Promise<TaskOutputPort>;
   joinGroup(options: GroupConsumerOptions): Promise<GroupMember>;
+  /** Delete records below the given offsets (internal topics that every reader has committed past). */
+  deleteRecordsBefore(topic: string, offsets: ReadonlyArray<{ readonly partition: number; readonly offset: number }>): Promise<void>;
 }
 
 /** The live cluster on a real Kafka connection. */
@@ -74,5 +76,9 @@ export class KafkaLiveCluster implements LiveCluster {
 
   joinGroup(options: GroupConsumerOptions): Promise<GroupMember> {
     return GroupConsumer.start(this.conn, options);
+  }
+
+  deleteRecordsBefore(topic: string, offsets: ReadonlyArray<{ readonly partition: number; readonly offset: number }>): Promise<void> {
+    return deleteRecordsBefore(this.conn, topic, offsets);
   }
 }

@@ -81,6 +81,15 @@ export class MemoryCluster implements LiveCluster {
     return this.append(topic, partition, message);
   }
 
+  async deleteRecordsBefore(topic: string, offsets: ReadonlyArray<{ readonly partition: number; readonly offset: number }>): Promise<void> {
+    for (const o of offsets) this.truncate(topic, o.partition, o.offset);
+  }
+
+  /** The first offset a partition still holds. */
+  logStartOf(topic: string, partition: number): number {
+    return this.partition(topic, partition).logStart;
+  }
+
   /** Delete offsets below `offset` (retention). */
   truncate(topic: string, partition: number, offset: number): void {
     const p = this.partition(topic, partition);

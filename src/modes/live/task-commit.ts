@@ -32,6 +32,8 @@ export interface CommitContext {
    * then fails are written again when it is retried, and the file's reader drops repeats).
    */
   readonly beforeSend?: () => void;
+  /** After the batch is durable: the input and internal positions it committed. */
+  readonly afterCommit?: (offsets: readonly TopicPartitionOffset[]) => void;
 }
 
 export interface CommitResult {
@@ -76,5 +78,6 @@ export async function commitTask(lt: LiveTask, ctx: CommitContext): Promise<Comm
   await lt.backend.write(ops);
   await ctx.commitGroupOffsets?.(offsets);
   lt.task.afterDurable();
+  ctx.afterCommit?.(offsets);
   return { outputs, changelogRecords: records.length - firstChangelog, changelogBytes };
 }
