@@ -34,7 +34,10 @@ export class IdleInputs {
     this.running = true;
     try {
       const waiting = this.ctx.tasks().filter((lt) => lt.task.pendingInputs > 0);
-      const origins = this.ctx.tasks().filter((lt) => lt.regroup !== undefined && !lt.regroup.declaredIdle);
+      // Idle origins too: their input end may move past the positions they declared without a
+      // record to read (an aborted transaction); the regrouped tasks then wait for them again,
+      // and only a new mark at the new positions releases them.
+      const origins = this.ctx.tasks().filter((lt) => lt.regroup !== undefined);
       if (waiting.length === 0 && origins.length === 0) return;
       const ends = new Map<string, Map<number, number>>();
       for (const topic of new Set(this.ctx.sourceTopics.values())) ends.set(topic, await this.ctx.cluster.endOffsets(topic));
@@ -68,9 +71,11 @@ export class IdleInputs {
       quiet = Math.min(quiet, q.quiet);
       positions.push(q.reached);
     }
+    const same = (declared: readonly number[] | undefined): boolean => declared !== undefined && declared.length === positions.length && declared.every((x, i) => x === positions[i]);
+    if (same(lt.regroup!.idlePositions)) return;
     await lt.serial(async () => {
       const rg = lt.regroup!;
-      if (lt.closed || rg.declaredIdle || lt.task.pendingInputs > 0) return;
+      if (lt.closed || same(rg.idlePositions) || lt.task.pendingInputs > 0) return;
       try {
         rg.declareIdle(positions);
         this.ctx.log(`skewless: task ${lt.partition}: inputs caught up and idle ${Math.round(quiet)} ms at stream time ${formatEventTime(lt.task.currentStreamTime)}; regrouped tasks no longer wait for it until it sends again`);

@@ -74,6 +74,7 @@ export class LiveRegroupTask implements RegroupSinks {
   private mustWake = true;
   /** The idle mark went out and nothing since. */
   private idleDeclared = false;
+  private declaredAt: readonly number[] = [];
   /** Internal records handed to the commit since the last beforeCommit(). */
   private internalRecords = 0;
 
@@ -136,6 +137,11 @@ export class LiveRegroupTask implements RegroupSinks {
     return this.idleDeclared;
   }
 
+  /** The input positions of the idle mark in force, while this origin is declared idle. */
+  get idlePositions(): readonly number[] | undefined {
+    return this.idleDeclared ? this.declaredAt : undefined;
+  }
+
   // --- origin side (RegroupSinks of the engine task) ---
 
   update(u: RegroupUpdate): void {
@@ -177,6 +183,7 @@ export class LiveRegroupTask implements RegroupSinks {
   declareIdle(positions: readonly number[]): void {
     for (let r = 0; r < this.topics.partitions; r++) this.send(r, { kind: 'idle', upstream: this.partition, positions });
     this.idleDeclared = true;
+    this.declaredAt = positions;
     this.mustWake = true;
   }
 
