@@ -257,6 +257,8 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
       let holder: LiveTask | undefined;
       try {
         const sinks = collector.sinksFor(() => holder!);
+        // Rows the assembler completes leave through the same feature sink as any other: their
+        // parity samples go out with them, in the transaction of the answers batch that completed them.
         const rg =
           regroup === undefined
             ? undefined

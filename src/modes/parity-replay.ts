@@ -5,23 +5,29 @@
  *
  * The replay computes state and rows for the sampled keys only; every other record still goes
  * through the engine's checks and moves stream time (Task keyFilter), so the sampled keys'
- * vectors are exactly those of a full replay at a fraction of the cost.
+ * vectors are exactly those of a full replay at a fraction of the cost. A topology with a
+ * regrouping is the exception: a sampled vector's regrouped features are computed from other
+ * keys' events, so it is recomputed by a full replay of every key, and the report says so.
  *
  * With `state`, runs are incremental: the state of the sampled keys is kept at a canonical
  * frontier and each run replays only what lies after it. The frontier never passes what the
  * log already holds (ParitySample.loggedUpTo), so no vector logged later can fall behind it
  * unchecked. Records below the log's end that the canonical merge still holds back are
- * finished in a throw-away copy of the state, as a full replay to the same end would.
+ * finished in a throw-away copy of the state, as a full replay to the same end would. A
+ * regrouped topology has no incremental form: its regrouped tasks' state is not kept between
+ * runs (replay-regrouped.ts), so `--state` is refused for it.
  */
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildProgram, type Program } from '../engine/program.js';
+import { buildProgram, hasRegrouping, type Program } from '../engine/program.js';
 import type { TaskMeta } from '../engine/task.js';
 import { SchemaRegistryClient } from '../io/avro/registry-client.js';
 import { registryEndpoint } from '../io/avro/registry-http.js';
 import { KafkaConnection } from '../io/kafka/kafka-connection.js';
+import { formatCount } from '../io/number-format.js';
 import { compareWithReplay, readParitySample, type OfflineReplay, type ParityRunOptions, type ParityRunResult, type ParitySample } from '../parity/parity-run.js';
+import { regroupedParts, type CompiledPlan } from '../plan/compile.js';
 import { readCheckpoints } from './bootstrap.js';
 import { snapshotEngineOffsets, snapshotKafkaRanges, type KafkaSnapshot } from './kafka-snapshot.js';
 import { checkSampledKeys, openParityState, parityStateInfo, saveParityState } from './parity-state.js';
@@ -33,17 +39,34 @@ import type { KafkaPartitionRange } from './replay-input.js';
 export async function runParity(opts: ParityRunOptions): Promise<ParityRunResult> {
   const started = Date.now();
   const program = buildProgram(opts.plan);
+  const regrouped = hasRegrouping(program);
+  if (opts.state !== undefined && regrouped) {
+    throw new Error(
+      `${regroupingOf(opts.plan)}, and parity --state cannot keep regrouped state between runs: ` +
+        'drop --state and --parity-rate (each run then replays the whole history of the source topics)',
+    );
+  }
   const sample = await readParitySample(opts);
   const work = mkdtempSync(join(tmpdir(), 'skewless-parity-'));
   try {
     if (opts.state !== undefined) return await runIncremental(opts, opts.state, program, sample, work, started);
     const snap = await takeSnapshot(opts);
-    const keys: KeySelection = { keys: [...new Set(sample.log.entries.map((e) => e.key))].sort() };
+    // A regrouped feature of a sampled key is computed from other keys' events: only a replay of every key gives it.
+    const keys: KeySelection | undefined = regrouped ? undefined : { keys: [...new Set(sample.log.entries.map((e) => e.key))].sort() };
     const replay = await replayPart(opts, snap, work, 'all', join(work, 'state'), keys, false);
-    return { ...(await compareWithReplay(opts, program, sample, [replay], started)), replayedRecords: replay.read };
+    const notes = regrouped ? [fullReplayNote(opts.plan, replay.read)] : [];
+    return { ...(await compareWithReplay(opts, program, sample, [replay], started, notes)), replayedRecords: replay.read };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** What the topology regroups, for messages: `topology t regroups by another entity (group g)`. */
+const regroupingOf = (plan: CompiledPlan): string => `topology ${plan.topology.name} regroups by another entity (${regroupedParts(plan.topology).join(', ')})`;
+
+/** The report's line on the cost: why this check replayed every key rather than the sampled ones. */
+function fullReplayNote(plan: CompiledPlan, records: number): string {
+  return `recomputed by a full replay of every key (${formatCount(records)} input records), not of the sampled keys only: ${regroupingOf(plan)}, so a sampled vector's regrouped values come from other keys' events`;
 }
 
 /** The source topics' offset ranges now; label sources are left out (parity compares features only). */
@@ -65,7 +88,8 @@ async function replayPart(
   work: string,
   name: string,
   stateDir: string,
-  keys: KeySelection,
+  /** The keys to recompute; every key when absent (a full replay). */
+  keys: KeySelection | undefined,
   stopAtFrontier: boolean,
 ): Promise<OfflineReplay & { readonly read: number }> {
   const replay: OfflineReplay = { out: join(work, name), droppedLateDir: join(work, `${name}-dropped-late`) };

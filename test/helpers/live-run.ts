@@ -18,7 +18,7 @@ import { WireDecoder } from '../../src/io/avro/wire-decoder.js';
 import { WireEncoder } from '../../src/io/avro/wire-encoder.js';
 import { readWireHeader } from '../../src/io/avro/wire-format.js';
 import { KafkaConnection } from '../../src/io/kafka/kafka-connection.js';
-import { fetchOffsets } from '../../src/io/kafka/topic-admin.js';
+import { committedOffsets, fetchOffsets } from '../../src/io/kafka/topic-admin.js';
 import { readTopicRanges } from '../../src/io/kafka/topic-reader.js';
 import { produceFile } from '../../src/modes/produce-file.js';
 import type { CompiledPlan } from '../../src/plan/compile.js';
@@ -46,6 +46,43 @@ export function spawnSkewless(args: readonly string[], env: NodeJS.ProcessEnv, l
 /** Resolves with the exit code (null after a signal) once the process has exited. */
 export const exited = (c: ChildProcess): Promise<number | null> =>
   c.exitCode !== null || c.signalCode !== null ? Promise.resolve(c.exitCode) : new Promise((r) => c.once('exit', (code) => r(code)));
+
+/**
+ * Poll `done` until it holds. Fails at once with the logs when one of `ws` has exited (a refusal
+ * at start would otherwise look like a hang), and with them after `timeoutMs`.
+ */
+export async function until(what: string, ws: readonly Worker[], done: () => Promise<boolean> | boolean, timeoutMs = 60_000, pollMs = 200): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const logs = (): string => ws.map((w) => w.log).join('\n---\n');
+  while (!(await done())) {
+    for (const w of ws) if (w.exitCode !== null || w.signalCode !== null) throw new Error(`waiting for ${what}: a worker exited (${w.exitCode ?? w.signalCode}):\n${logs()}`);
+    if (Date.now() > deadline) throw new Error(`waiting for ${what}: not done after ${timeoutMs} ms:\n${logs()}`);
+    await sleep(pollMs);
+  }
+}
+
+/** Wait until `group` has committed every offset `topic` holds now, while `ws` run. */
+export async function inputCommitted(brokers: readonly string[], group: string, topic: string, ws: readonly Worker[]): Promise<void> {
+  const conn = await KafkaConnection.open({ brokers });
+  try {
+    const ends = (await fetchOffsets(conn, topic)).map((o) => [o.partition, o.high] as const);
+    await until(`the committed input offsets to reach the end of ${topic}`, ws, async () => {
+      const committed = new Map((await committedOffsets(conn, group, topic)).map((p) => [p.partition, p.offset]));
+      return ends.every(([p, end]) => (committed.get(p) ?? 0) >= end);
+    }, 90_000, 500);
+  } finally {
+    await conn.close();
+  }
+}
+
+/** A test's `after`: kill the workers still running and wait until all have exited. */
+export async function stopLeftoverWorkers(workers: readonly Worker[]): Promise<void> {
+  const running = workers.filter((w) => w.exitCode === null && w.signalCode === null);
+  for (const w of running) w.kill('SIGKILL');
+  await Promise.all(workers.map((w) => exited(w)));
+  // A killed member stays in the group until its session times out, and a group with members cannot be deleted.
+  if (running.length > 0) await sleep(7000);
+}
 
 /** Sum of the partitions' high watermarks (0 while the topic does not exist). */
 export async function topicEndOffsets(brokers: readonly string[], topic: string): Promise<number> {

@@ -20,21 +20,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parquetReadObjects } from 'hyparquet';
 import { buildProgram } from '../../src/engine/program.js';
-import { KafkaConnection } from '../../src/io/kafka/kafka-connection.js';
-import { committedOffsets, fetchOffsets } from '../../src/io/kafka/topic-admin.js';
 import { replayKafka } from '../../src/modes/replay-kafka.js';
 import { loadTopology } from '../../src/plan/load-topology.js';
 import { cleanUpKafka } from '../helpers/kafka-cleanup.js';
 import {
   compareVectors,
   exited,
+  inputCommitted,
   produceInSlices,
   readLiveVectors,
   readReplayVectors,
   ROOT,
-  sleep,
   spawnSkewless,
+  stopLeftoverWorkers,
   topicEndOffsets,
+  until,
   waitForTopic,
   type LiveVector,
   type Worker,
@@ -69,11 +69,7 @@ const answersTopic = `${regroupTopic}-answers`;
 const workers: Worker[] = [];
 
 test.after(async () => {
-  const running = workers.filter((w) => w.exitCode === null && w.signalCode === null);
-  for (const w of running) w.kill('SIGKILL');
-  await Promise.all(workers.map((w) => exited(w)));
-  // A killed member stays in the group until its session times out, and a group with members cannot be deleted.
-  if (running.length > 0) await sleep(7000);
+  await stopLeftoverWorkers(workers);
   rmSync(dir, { recursive: true, force: true });
   await cleanUpKafka(
     stack.brokers,
@@ -121,36 +117,11 @@ function worker(state: string): Worker {
   return w;
 }
 
-/**
- * Poll `done` until it holds. Fails at once with the logs when one of `ws` has exited (a refusal
- * at start would otherwise look like a hang), and with them after `timeoutMs`.
- */
-async function until(what: string, ws: readonly Worker[], done: () => Promise<boolean> | boolean, timeoutMs = 60_000, pollMs = 200): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  const logs = (): string => ws.map((w) => w.log).join('\n---\n');
-  while (!(await done())) {
-    for (const w of ws) if (w.exitCode !== null || w.signalCode !== null) throw new Error(`waiting for ${what}: a worker exited (${w.exitCode ?? w.signalCode}):\n${logs()}`);
-    if (Date.now() > deadline) throw new Error(`waiting for ${what}: not done after ${timeoutMs} ms:\n${logs()}`);
-    await sleep(pollMs);
-  }
-}
-
 /** `w` has logged `pattern` after the first `from` characters of its log. */
 const logged = (w: Worker, pattern: RegExp, from = 0): Promise<void> => until(`${pattern} in a worker's log`, [w], () => pattern.test(w.log.slice(from)));
 
 /** The group has committed every input offset of the flights topic. */
-async function caughtUp(ws: readonly Worker[]): Promise<void> {
-  const conn = await KafkaConnection.open({ brokers: stack.brokers });
-  try {
-    const ends = (await fetchOffsets(conn, t.flights)).map((o) => [o.partition, o.high] as const);
-    await until('the committed input offsets to reach the end of the flights topic', ws, async () => {
-      const committed = new Map((await committedOffsets(conn, t.group, t.flights)).map((p) => [p.partition, p.offset]));
-      return ends.every(([p, end]) => (committed.get(p) ?? 0) >= end);
-    }, 90_000, 500);
-  } finally {
-    await conn.close();
-  }
-}
+const caughtUp = (ws: readonly Worker[]): Promise<void> => inputCommitted(stack.brokers, t.group, t.flights, ws);
 
 /**
  * The feature topic holds a committed vector for every flight. Committed input offsets are not

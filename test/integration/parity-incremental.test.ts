@@ -17,11 +17,10 @@ import { SchemaRegistryClient } from '../../src/io/avro/registry-client.js';
 import { KafkaConnection } from '../../src/io/kafka/kafka-connection.js';
 import { produceFile } from '../../src/modes/produce-file.js';
 import { readParityLog } from '../../src/parity/parity-log.js';
-import type { ParityRunResult } from '../../src/parity/parity-run.js';
 import { loadTopology } from '../../src/plan/load-topology.js';
 import { cleanUpKafka } from '../helpers/kafka-cleanup.js';
 import { exited, ROOT, sleep, spawnSkewless, topicEndOffsets } from '../helpers/live-run.js';
-import { spawn } from 'node:child_process';
+import { runParityCli, type ParityCliRun } from '../helpers/parity-cli.js';
 import { stackForTests } from '../helpers/stack.js';
 
 const stack = await stackForTests();
@@ -30,38 +29,26 @@ const RATE = 0.3;
 const run = randomUUID().slice(0, 8);
 const topics = { transactions: `pinc-tx-${run}`, chargebacks: `pinc-cb-${run}`, features: `pinc-features-${run}`, daily: `pinc-daily-${run}`, side: `pinc-${run}`, parity: `pinc-log-${run}` };
 const dir = mkdtempSync(join(tmpdir(), 'skewless-parity-inc-'));
-const plan = await loadTopology(join(ROOT, 'topologies/card-fraud.ts'));
+// --state is for topologies without a regrouping (a regrouped one is refused: parity-regrouped.test.ts):
+// card-fraud's card features alone.
+const TOPOLOGY = 'test/fixtures/card-only.ts';
+const plan = await loadTopology(join(ROOT, TOPOLOGY));
 
 test.after(async () => {
   rmSync(dir, { recursive: true, force: true });
   await cleanUpKafka(stack.brokers, [topics.transactions, topics.chargebacks, topics.features, topics.daily, `${topics.side}-late`, `${topics.side}-dead-letters`, topics.parity]);
 });
 
-function parity(extra: readonly string[]): Promise<{ code: number | null; result?: ParityRunResult; stderr: string }> {
-  const args = ['parity', 'topologies/card-fraud.ts', '--sample', topics.parity, '--topic', `transactions=${topics.transactions}`, '--topic', `chargebacks=${topics.chargebacks}`, '--tolerance', '0', '--json', ...extra];
-  const child = spawn(process.execPath, [join(ROOT, 'bin', 'skewless.mjs'), ...args], { cwd: ROOT, env: stack.env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-  return new Promise((resolve) =>
-    child.once('close', (code) => {
-      let result: ParityRunResult | undefined;
-      try {
-        result = JSON.parse(stdout) as ParityRunResult;
-      } catch {
-        result = undefined;
-      }
-      resolve({ code, result, stderr });
-    }),
-  );
+function parity(extra: readonly string[]): Promise<ParityCliRun> {
+  const args = [TOPOLOGY, '--sample', topics.parity, '--topic', `transactions=${topics.transactions}`, '--topic', `chargebacks=${topics.chargebacks}`, '--tolerance', '0', '--json', ...extra];
+  return runParityCli(args, stack.env);
 }
 
 /** Runs the live worker until it has served every vector it will for the produced input, then stops it. */
 async function serve(produced: number): Promise<void> {
   const worker = spawnSkewless(
     [
-      'run', 'topologies/card-fraud.ts', '--state', join(dir, 'live-state'), '--group', `pinc-${run}`,
+      'run', TOPOLOGY, '--state', join(dir, 'live-state'), '--group', `pinc-${run}`,
       '--topic', `transactions=${topics.transactions}`, '--output-topic', `card_features=${topics.features}`, '--output-topic', `card_daily_spend=${topics.daily}`,
       '--side-prefix', topics.side, '--parity-rate', String(RATE), '--parity-topic', topics.parity,
     ],

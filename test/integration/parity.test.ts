@@ -42,6 +42,7 @@ const topics = {
   side: `parity-${run}`,
   parity: `parity-log-${run}`,
   skewed: `parity-log-skewed-${run}`,
+  tiers: `parity-tiers-${run}`,
 };
 const dir = mkdtempSync(join(tmpdir(), 'skewless-parity-test-'));
 const plan = await loadTopology(join(ROOT, 'topologies/card-fraud.ts'));
@@ -49,7 +50,7 @@ const parityFile = join(dir, 'parity', 'card-fraud.ndjson');
 
 test.after(async () => {
   rmSync(dir, { recursive: true, force: true });
-  await cleanUpKafka(stack.brokers, [topics.transactions, topics.chargebacks, topics.features, topics.daily, `${topics.side}-late`, `${topics.side}-dead-letters`, topics.parity, topics.skewed]);
+  await cleanUpKafka(stack.brokers, [topics.transactions, topics.chargebacks, topics.features, topics.daily, `${topics.side}-late`, `${topics.side}-dead-letters`, topics.parity, topics.skewed, topics.tiers, `parity-${run}-${plan.version}-regroup`, `parity-${run}-${plan.version}-regroup-answers`]);
 });
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -71,7 +72,7 @@ function spawnCli(args: readonly string[]): { child: ChildProcess; done: Promise
 }
 
 async function parity(sampleTopic: string, extra: readonly string[] = []): Promise<{ code: number | null; result: ParityRunResult; stderr: string }> {
-  const args = ['parity', 'topologies/card-fraud.ts', '--sample', sampleTopic, '--topic', `transactions=${topics.transactions}`, '--topic', `chargebacks=${topics.chargebacks}`, '--json', ...extra];
+  const args = ['parity', 'topologies/card-fraud.ts', '--sample', sampleTopic, '--topic', `transactions=${topics.transactions}`, '--topic', `chargebacks=${topics.chargebacks}`, '--topic', `merchant_tiers=${topics.tiers}`, '--json', ...extra];
   const { done } = spawnCli(args);
   const f = await done;
   let result: ParityRunResult;
@@ -96,12 +97,13 @@ test('sampled live vectors match their replay; a skewed serving path alerts and 
   const t0 = Date.now();
   const data = await writeCardDataset({ outDir: join(dir, 'data'), events: EVENTS, seed: 11, format: 'ndjson' });
   const common = { plan, partitions: PARTITIONS, brokers: stack.brokers, registryUrl: stack.registryUrl };
+  await produceFile({ ...common, source: 'merchant_tiers', input: data.merchantTiersPath, topic: topics.tiers });
   await produceFile({ ...common, source: 'chargebacks', input: data.chargebacksPath, topic: topics.chargebacks });
   await produceFile({ ...common, source: 'transactions', input: data.transactionsPath, topic: topics.transactions });
 
   const workerArgs = [
     'run', 'topologies/card-fraud.ts', '--state', join(dir, 'state'), '--group', `parity-${run}`,
-    '--topic', `transactions=${topics.transactions}`, '--output-topic', `card_features=${topics.features}`, '--output-topic', `card_daily_spend=${topics.daily}`,
+    '--topic', `transactions=${topics.transactions}`, '--topic', `merchant_tiers=${topics.tiers}`, '--output-topic', `card_features=${topics.features}`, '--output-topic', `card_daily_spend=${topics.daily}`,
     '--side-prefix', topics.side, '--parity-rate', String(RATE), '--parity-topic', topics.parity, '--parity-file', parityFile,
   ];
   // Two kill -9s mid-stream (small engine steps, so the kills land mid-backlog), then a clean stop.
