@@ -158,11 +158,12 @@ test('sampled live vectors match their replay; a skewed serving path alerts and 
   assert.equal(ok.result.sample.records, log.entries.length);
   assert.equal(ok.result.sample.matched, log.entries.length);
   assert.equal(ok.result.mismatchCount, 0);
-  // Live and replay agree on which records were late; no merge skips on a single-source task.
+  // Live and replay agree on which records were late. The merchant tiers are a second input of
+  // each task, quiet once produced: transactions after its last version are released by merge
+  // skips (afterMergeSkips counts them), which change nothing here since no version comes later.
   assert.equal(ok.result.sample.lateLive, log.late.length);
   assert.equal(ok.result.sample.lateLiveOnly, 0);
   assert.equal(ok.result.sample.lateOfflineOnly, 0);
-  assert.equal(ok.result.sample.afterMergeSkips, 0);
   assert.ok(ok.result.report.features.some((f) => f.name === 'txn_count_24h'));
   for (const f of ok.result.report.features) assert.equal(f.rows.mismatchedRows, 0, f.name);
   assert.ok(existsSync(html));
@@ -199,9 +200,10 @@ test('sampled live vectors match their replay; a skewed serving path alerts and 
       altered++;
       skewedAt.add(i);
     }
-    // Explanations: the first altered vector says it was served after merge skips.
-    const mergeSkips = i === 0 ? 2 : e.mergeSkips;
-    await producer.add(topics.skewed, encoder.message(skew ? { ...e, values: { ...e.values, txn_count_24h: (count as number) + 1 }, mergeSkips } : e));
+    // Explanations: the first altered vector says it was served after merge skips. The live run
+    // made merge skips of its own (the quiet tiers input): cleared here, so this one is the only one.
+    const mergeSkips = i === 0 ? 2 : 0;
+    await producer.add(topics.skewed, encoder.message(skew ? { ...e, values: { ...e.values, txn_count_24h: (count as number) + 1 }, mergeSkips } : { ...e, mergeSkips }));
   }
   const first = log.entries[0];
   assert.ok(skewedAt.has(0));
