@@ -1,4 +1,3 @@
-import { refuseRegroupedBootstrap } from '../modes/regrouped-bootstrap.js';
 import type { Command } from 'commander';
 import { bootstrap, defaultGroup } from '../modes/bootstrap.js';
 import { loadCheckedTopology } from './checked-topology.js';
@@ -43,7 +42,6 @@ export async function runBootstrap(file: string, flags: BootstrapFlags, command:
   }
   const verbose = command.optsWithGlobals<{ verbose?: boolean }>().verbose === true;
   const plan = await loadCheckedTopology(file);
-  refuseRegroupedBootstrap(plan);
   const endpoints = kafkaEndpoints(flags);
   const topics = parseTopics(flags.topic ?? [], plan.topology.sources.map((s) => s.name));
   const group = flags.group ?? defaultGroup(plan);

@@ -182,6 +182,26 @@ export class RegroupedTask {
   }
 
   /**
+   * Remove the held QUERIES and return them; held UPDATES stay. For bootstrap
+   * (src/modes/regroup-handover.ts): a replayed history's queries belong to rows that become
+   * training data, not to any live row assembler, so the checkpoint handed to live must not hold
+   * them; the replay receives them again afterwards to answer them for its own output (the order
+   * they are applied in depends on the data alone). Only for queries no checkpoint stored yet:
+   * one in a stored chunk would come back on restore.
+   */
+  takeHeldQueries(): RegroupQuery[] {
+    const queries: RegroupQuery[] = [];
+    const updates: Held[] = [];
+    for (const h of this.held) {
+      if (h.msg.kind === 'update') updates.push(h);
+      else if (h.chunk !== undefined) throw new Error(`regroup partition ${this.partition}: a held query is in a stored checkpoint already; take the held queries before the first checkpoint`);
+      else queries.push(h.msg);
+    }
+    this.held = updates;
+    return queries;
+  }
+
+  /**
    * Take messages in arrival order; applies what every upstream's watermark has passed.
    * `stillIdle` (live) is asked, before a release, which upstreams that declared themselves idle
    * still are: one whose input grew since is waited for again, though it has not sent anything

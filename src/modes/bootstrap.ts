@@ -1,10 +1,15 @@
 /**
  * Bootstrap (DESIGN.md): replay history into state, then hand off to live at the exact next
- * offsets. The replay is an ordinary Kafka replay (`replayKafka`) that keeps its final state:
- * every task's checkpoint holds its state and its positions, which are the end offsets the
- * replay snapshotted. The consumer group's offsets are then set to exactly those positions,
- * so a live worker on the same state and group reads the first record after the history and
- * never re-reads (or re-emits) the history.
+ * offsets. The replay is an ordinary Kafka replay (`replayKafka`) that keeps its final state,
+ * stopped at the canonical frontier: what the merge of several inputs still holds at the end
+ * (a table's versions ahead of the stream) stays unapplied, as live holds it, instead of moving
+ * stream time past records live has yet to read. Every task's checkpoint holds its state and
+ * its positions, the next offsets to apply (the end offsets the replay snapshotted, unless the
+ * merge held records); with a regrouping, task P's store also holds regroup partition P's state
+ * as of the end of the history (regroup-handover.ts), and its row assembler starts empty. The
+ * consumer group's offsets are then set to exactly those positions, so a live worker on the
+ * same state and group reads the first record the state has not applied and never re-reads
+ * (or re-emits) what it has.
  */
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -145,6 +150,9 @@ export async function bootstrap(opts: BootstrapOptions): Promise<BootstrapResult
         topics: opts.topics,
         out,
         stateDir,
+        // Regrouped tasks as of the end of the history, beside the origin tasks (regroup-handover.ts).
+        keepRegroupedState: true,
+        stopAtFrontier: true,
         workers: opts.workers,
         batchSize: opts.batchSize,
         onProgress: opts.onProgress,

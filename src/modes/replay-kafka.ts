@@ -16,6 +16,8 @@ export interface KafkaBackfillOptions extends ReplayOutputOptions, ClientEndpoin
   readonly since?: number;
   readonly until?: number;
   readonly stateDir?: string;
+  /** Keep the regrouped tasks' state in stateDir too (see ParallelReplayOptions). */
+  readonly keepRegroupedState?: boolean;
   readonly batchSize?: number;
   readonly workers?: number;
   /** kafkajs logs on stderr. */
@@ -55,6 +57,8 @@ export async function replayKafka(opts: KafkaBackfillOptions): Promise<KafkaRepl
     deadLetterDir: opts.deadLetterDir,
     droppedLateDir: opts.droppedLateDir,
     stateDir: opts.stateDir,
+    keepRegroupedState: opts.keepRegroupedState,
+    stopAtFrontier: opts.stopAtFrontier,
     workers: opts.workers,
     onProgress: opts.onProgress,
   });

@@ -19,6 +19,11 @@ export interface ParallelReplayOptions extends ReplayOutputOptions {
   readonly partitions: number;
   /** Keep the final state here (one LevelDB per task) for bootstrap; default a temporary directory removed at the end. */
   readonly stateDir?: string;
+  /**
+   * Topologies with a regrouping: keep each regroup partition's state in `stateDir` too, as of
+   * the end of the input (bootstrap: live continues from it; see regroup-handover.ts).
+   */
+  readonly keepRegroupedState?: boolean;
   /** Worker threads; partition p goes to worker p mod workers. Default: min(cores, partitions). */
   readonly workers?: number;
 }
@@ -59,17 +64,17 @@ export async function replayInParallel(opts: ParallelReplayOptions): Promise<Rep
  * the workers and ends before the next starts.
  */
 async function replayRegrouped(opts: ParallelReplayOptions, stateDir: string, workers: number): Promise<ReplaySummary> {
-  if (opts.stopAtFrontier === true) throw new Error(`topology ${opts.plan.topology.name} has a regrouping (regroupBy): stopping at the canonical frontier (parity --state) is not available for it yet`);
   const regroup: RegroupSpillOptions = { dir: mkdtempSync(join(tmpdir(), 'skewless-regroup-')), partitions: opts.partitions };
   try {
     let origin: ReplaySummary;
     let files: TrainingFileSummary[];
     // Lookups of tables keyed by another entity are answered in pass 2: their misses count there.
     let lookupMisses: number;
+    const keptState = opts.keepRegroupedState === true ? stateDir : undefined;
     if (workers === 1) {
-      const { plan, input, out, deadLetterDir, droppedLateDir, onProgress, keys } = opts;
-      origin = await replayPartitions({ plan, input, out, deadLetterDir, droppedLateDir, onProgress, keys, stateDir, regroup });
-      const pass = { plan, input, out, spillDir: regroup.dir, partitions: regroup.partitions, inputRanges: origin.inputRanges };
+      const { plan, input, out, deadLetterDir, droppedLateDir, onProgress, keys, stopAtFrontier } = opts;
+      origin = await replayPartitions({ plan, input, out, deadLetterDir, droppedLateDir, onProgress, keys, stopAtFrontier, stateDir, regroup });
+      const pass = { plan, input, out, spillDir: regroup.dir, partitions: regroup.partitions, inputRanges: origin.inputRanges, stateDir: keptState };
       lookupMisses = await answerRegroupPartitions(pass);
       files = await assembleOriginPartitions(pass);
     } else {
@@ -79,9 +84,9 @@ async function replayRegrouped(opts: ParallelReplayOptions, stateDir: string, wo
         opts.onProgress?.(processed);
       };
       const all = (stage: NonNullable<ReplayWorkerData['stage']>, inputRanges?: readonly InputRange[]): Promise<WorkerResult[]> =>
-        Promise.all(Array.from({ length: workers }, (_, i) => runWorker(opts, stateDir, i, workers, onProgress, { regroup, stage, inputRanges })));
+        Promise.all(Array.from({ length: workers }, (_, i) => runWorker(opts, stateDir, i, workers, onProgress, { regroup, stage, inputRanges, keepRegroupedState: keptState !== undefined })));
       origin = mergeSummaries((await all('origin')).map((r) => r.summary!));
-      lookupMisses = (await all('answer')).reduce((n, r) => n + r.lookupMisses, 0);
+      lookupMisses = (await all('answer', origin.inputRanges)).reduce((n, r) => n + r.lookupMisses, 0);
       files = (await all('assemble', origin.inputRanges)).flatMap((r) => r.files);
     }
     const counters = { ...origin.counters, lookupMisses: origin.counters.lookupMisses + lookupMisses };
@@ -103,7 +108,7 @@ function runWorker(
   worker: number,
   workers: number,
   progress: (processed: number) => void,
-  regroupStage: Pick<ReplayWorkerData, 'regroup' | 'stage' | 'inputRanges'> = {},
+  regroupStage: Pick<ReplayWorkerData, 'regroup' | 'stage' | 'inputRanges' | 'keepRegroupedState'> = {},
 ): Promise<WorkerResult> {
   const data: ReplayWorkerData = {
     ...regroupStage,

@@ -109,22 +109,23 @@ export async function replayPartitions(opts: ReplayPartitionsOptions): Promise<R
     const backends = new Map<number, LevelBackend>();
     const spills = new Map<number, OriginSpill>();
     let processed = 0;
+    const openTask = async (partition: number): Promise<Task> => {
+      const backend = await LevelBackend.open(taskStateDir(opts.stateDir, partition));
+      backends.set(partition, backend);
+      let taskSinks = sinks;
+      if (opts.regroup !== undefined) {
+        const spill = new OriginSpill(opts.regroup.dir, program, partition, opts.regroup.partitions);
+        spills.set(partition, spill);
+        taskSinks = { ...sinks, regroup: spill };
+      }
+      const task = await Task.open(program, partition, backend, taskSinks, { keyFilter });
+      tasks.set(partition, task);
+      return task;
+    };
     try {
       for await (const batch of input.engineBatches()) {
         if (!mine(batch.partition)) continue;
-        let task = tasks.get(batch.partition);
-        if (!task) {
-          const backend = await LevelBackend.open(taskStateDir(opts.stateDir, batch.partition));
-          backends.set(batch.partition, backend);
-          let taskSinks = sinks;
-          if (opts.regroup !== undefined) {
-            const spill = new OriginSpill(opts.regroup.dir, program, batch.partition, opts.regroup.partitions);
-            spills.set(batch.partition, spill);
-            taskSinks = { ...sinks, regroup: spill };
-          }
-          task = await Task.open(program, batch.partition, backend, taskSinks, { keyFilter });
-          tasks.set(batch.partition, task);
-        }
+        const task = tasks.get(batch.partition) ?? (await openTask(batch.partition));
         deadRecords.hold(batch);
         await task.process(batch);
         spills.get(batch.partition)?.watermarkAt(task.regroupWatermark);
@@ -132,6 +133,10 @@ export async function replayPartitions(opts: ReplayPartitionsOptions): Promise<R
         processed += batch.records.length;
         opts.onProgress?.(processed);
       }
+      // A regrouped task's state lives in its partition's store (task-state-keys.ts), which a
+      // kept state root must hold with a checkpoint even where the input had no record: live
+      // publishes a store to the changelog only when it has one (task-store.ts).
+      if (opts.regroup !== undefined) for (let p = 0; p < opts.regroup.partitions; p++) if (mine(p) && !tasks.has(p)) await openTask(p);
       const partitions = [...tasks.keys()].sort((a, b) => a - b);
       if (opts.stopAtFrontier !== true) for (const p of partitions) for (const s of program.sources) await tasks.get(p)!.endOfInput(s.node.name);
       for (const p of partitions) await tasks.get(p)!.checkpoint();

@@ -11,6 +11,7 @@ import { ByteReader, ByteWriter } from '../state/codec.js';
 import { MemoryBackend } from '../state/state-backend.js';
 import { loadLabelIndexes, type LabelIndex } from './label-index.js';
 import { openReplayInput } from './open-replay-input.js';
+import { endOfUpstream, RegroupHandover, type RegroupStateTarget } from './regroup-handover.js';
 import { answerFile, messageFile, readPartialRow, rowFile } from './regroup-spill.js';
 import type { ReplayInputSpec } from './replay-input.js';
 import { SpillReader, SpillWriter } from './spill-file.js';
@@ -28,22 +29,26 @@ import { TrainingSink, trainingMetadata } from './training-sink.js';
 /** Messages read from one upstream before looking at the others: keeps upstreams close in time, so little is held. */
 const CHUNK = 4096;
 
-/** Pass 2 for regroup partition `r` of `partitions` (as many as origin partitions); returns its table lookups without a version. */
-export async function answerRegroupPartition(program: Program, dir: string, r: number, partitions: number): Promise<number> {
+/**
+ * Pass 2 for regroup partition `r` of `partitions` (as many as origin partitions); returns its
+ * table lookups without a version. With `keep`, its state as of the end of the history goes into
+ * task r's store for live (regroup-handover.ts); otherwise it is thrown away.
+ */
+export async function answerRegroupPartition(program: Program, dir: string, r: number, partitions: number, keep?: RegroupStateTarget): Promise<number> {
   const writers = Array.from({ length: partitions }, (_, p) => new SpillWriter(answerFile(dir, p, r)));
   const w = new ByteWriter(256);
+  const handover = keep === undefined ? undefined : await RegroupHandover.open(program, keep, r);
   try {
-    // The replay's state is not kept: a regrouped task's store matters live, where it is changelogged.
-    const task = await RegroupedTask.open(program, r, partitions, new MemoryBackend(), (a) => {
+    const task = await RegroupedTask.open(program, r, partitions, handover?.backend ?? new MemoryBackend(), (a) => {
       w.reset();
       writeRegroupAnswer(w, a);
       writers[a.partition].write(w.written());
     });
     const readers = Array.from({ length: partitions }, (_, p) => (existsSync(messageFile(dir, r, p)) ? new SpillReader(messageFile(dir, r, p)) : undefined));
     const watermark = new Array<number>(partitions).fill(-Infinity);
-    const ended = (p: number): RegroupMessage => ({ kind: 'watermark', upstream: p, watermark: Infinity });
-    // Origin partitions without input never send anything: they are done from the start.
-    await task.receive(readers.flatMap((reader, p) => (reader === undefined ? [ended(p)] : [])));
+    const ended = (p: number): RegroupMessage[] => handover?.ended(p, watermark[p]) ?? [endOfUpstream(p)];
+    // Origin partitions without input never send anything: they are done from the start (idle, when the state is kept).
+    await task.receive(readers.flatMap((reader, p) => (reader === undefined ? ended(p) : [])));
     try {
       for (;;) {
         // The upstream furthest behind goes next; ties by number, so the reading order is fixed too.
@@ -55,7 +60,7 @@ export async function answerRegroupPartition(program: Program, dir: string, r: n
         for (let i = 0; i < CHUNK; i++) {
           const frame = reader.next();
           if (frame === undefined) {
-            batch.push(ended(p));
+            batch.push(...ended(p));
             reader.close();
             readers[p] = undefined;
             break;
@@ -69,10 +74,12 @@ export async function answerRegroupPartition(program: Program, dir: string, r: n
     } finally {
       for (const reader of readers) reader?.close();
     }
+    if (handover !== undefined) await task.receive(await handover.checkpoint(task));
     if (task.pending > 0) throw new Error(`regroup partition ${r}: ${task.pending} messages still held after every upstream ended`);
     return task.lookupMisses;
   } finally {
     for (const writer of writers) writer.close();
+    await handover?.close();
   }
 }
 
@@ -121,8 +128,10 @@ export interface RegroupedPassOptions {
   readonly out: string;
   readonly spillDir: string;
   readonly partitions: number;
-  /** Input ranges pass 1 read, for the training files' metadata. */
+  /** Input ranges pass 1 read, for the training files' metadata and the kept regrouped state. */
   readonly inputRanges: readonly InputRange[];
+  /** Keep each regroup partition's state as of the end of the input in this state root (bootstrap); thrown away when absent. */
+  readonly stateDir?: string;
   /** This thread's share of the partitions; all when absent. */
   readonly partitionFilter?: (partition: number) => boolean;
 }
@@ -131,8 +140,9 @@ export interface RegroupedPassOptions {
 export async function answerRegroupPartitions(opts: RegroupedPassOptions): Promise<number> {
   const program = buildProgram(opts.plan);
   const mine = opts.partitionFilter ?? (() => true);
+  const keep = opts.stateDir === undefined ? undefined : { stateDir: opts.stateDir, inputRanges: opts.inputRanges };
   let misses = 0;
-  for (let r = 0; r < opts.partitions; r++) if (mine(r)) misses += await answerRegroupPartition(program, opts.spillDir, r, opts.partitions);
+  for (let r = 0; r < opts.partitions; r++) if (mine(r)) misses += await answerRegroupPartition(program, opts.spillDir, r, opts.partitions, keep);
   return misses;
 }
 

@@ -23,8 +23,10 @@ export interface ReplayWorkerData {
   /** Topologies with a regrouping: the spill and which pass this worker runs (default the origin tasks). */
   readonly regroup?: RegroupSpillOptions;
   readonly stage?: 'origin' | 'answer' | 'assemble';
-  /** For the assemble stage: the input ranges pass 1 read. */
+  /** For the answer and assemble stages: the input ranges pass 1 read. */
   readonly inputRanges?: readonly InputRange[];
+  /** For the answer stage: keep the regroup partitions' state in stateDir (ParallelReplayOptions.keepRegroupedState). */
+  readonly keepRegroupedState?: boolean;
 }
 
 export type ReplayWorkerMessage =
@@ -66,7 +68,8 @@ async function runOrigin(plan: CompiledPlan, partitionFilter: (p: number) => boo
 /** Passes 2 and 3 of a regrouped replay (replay-regrouped.ts). */
 async function runRegroupPass(plan: CompiledPlan, stage: 'answer' | 'assemble', partitionFilter: (p: number) => boolean): Promise<void> {
   const regroup = data.regroup!;
-  const pass = { plan, input: data.input, out: data.out, spillDir: regroup.dir, partitions: regroup.partitions, inputRanges: data.inputRanges ?? [], partitionFilter };
+  const stateDir = data.keepRegroupedState === true ? data.stateDir : undefined;
+  const pass = { plan, input: data.input, out: data.out, spillDir: regroup.dir, partitions: regroup.partitions, inputRanges: data.inputRanges ?? [], partitionFilter, stateDir };
   const lookupMisses = stage === 'answer' ? await answerRegroupPartitions(pass) : 0;
   post({ type: 'files', files: stage === 'assemble' ? await assembleOriginPartitions(pass) : [], lookupMisses });
 }

@@ -1,15 +1,17 @@
 /**
- * What live cannot do with a regrouped topology yet, it refuses in one line before touching
+ * What skewless cannot do with a regrouped topology yet, it refuses in one line before touching
  * Kafka: `run --delivery at-least-once` (a retried batch would send its updates twice) and
- * `bootstrap` (replay keeps no regrouped state to hand over). A Task refuses to run such a
- * topology without somewhere to send its regroup messages: never a silent per-partition
- * computation.
+ * `parity --state` (parity keeps no regrouped state between runs). `bootstrap` hands regrouped
+ * state over (test/integration/bootstrap-regrouped.test.ts), so it does not refuse. A Task
+ * refuses to run such a topology without somewhere to send its regroup messages: never a
+ * silent per-partition computation.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { buildProgram } from '../../src/engine/program.js';
+import type { RegroupSinks } from '../../src/engine/regroup-messages.js';
 import { Task } from '../../src/engine/task.js';
 import { loadTopology } from '../../src/plan/load-topology.js';
 import { MemoryBackend } from '../../src/state/state-backend.js';
@@ -19,7 +21,10 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 const CASES: ReadonlyArray<{ readonly args: readonly string[]; readonly message: RegExp }> = [
   { args: ['run', 'topologies/flight-network.ts', '--delivery', 'at-least-once'], message: /flight-network\.ts: topology flight-network regroups by another entity \(group dest\).*exactly-once delivery only.*drop --delivery at-least-once/ },
-  { args: ['bootstrap', 'topologies/flight-network.ts', '--state', '/nonexistent/skewless-state'], message: /flight-network\.ts: topology flight-network regroups by another entity \(group dest\).*skewless bootstrap` cannot build regrouped state yet.*skewless run` on a new --group/ },
+  {
+    args: ['parity', 'topologies/flight-network.ts', '--sample', 'flight-network-parity', '--state', '/nonexistent/parity-state', '--parity-rate', '0.1'],
+    message: /topology flight-network regroups by another entity \(group dest\), and parity --state cannot keep regrouped state between runs: drop --state and --parity-rate/,
+  },
 ];
 
 for (const { args, message } of CASES) {
@@ -34,7 +39,24 @@ for (const { args, message } of CASES) {
   });
 }
 
+test('skewless bootstrap takes a regrouped topology: it goes on to connect to Kafka', () => {
+  const env = { ...process.env, KAFKA_BROKERS: '127.0.0.1:1', SCHEMA_REGISTRY_URL: 'http://127.0.0.1:1' };
+  const r = spawnSync(process.execPath, ['bin/skewless.mjs', 'bootstrap', 'topologies/flight-network.ts', '--state', '/nonexistent/skewless-state'], { cwd: ROOT, encoding: 'utf8', env, timeout: 60_000 });
+  assert.notEqual(r.status, 0);
+  assert.doesNotMatch(r.stderr, /regroup/);
+  assert.match(r.stderr, /cannot reach Kafka at 127\.0\.0\.1:1/);
+});
+
 test('a Task without regroup sinks refuses a regrouped topology', async () => {
   const program = buildProgram(await loadTopology(`${ROOT}topologies/flight-network.ts`));
   await assert.rejects(Task.open(program, 0, new MemoryBackend(), collectingSinks().sinks), /has a regrouping \(regroupBy or a table keyed by another entity\), which this mode cannot run yet: use backfill/);
+});
+
+test('a Task refuses a key filter on a regrouped topology: other keys feed its regrouped features', async () => {
+  const program = buildProgram(await loadTopology(`${ROOT}topologies/flight-network.ts`));
+  const regroup: RegroupSinks = { update: () => undefined, query: () => undefined, partialRow: () => undefined };
+  await assert.rejects(
+    Task.open(program, 0, new MemoryBackend(), { ...collectingSinks().sinks, regroup }, { keyFilter: () => true }),
+    /has a regrouping .*: a key filter would leave out the other keys' events its regrouped features read/,
+  );
 });

@@ -123,9 +123,28 @@ async function runOrigin(program: Program, events: readonly Event[], rng: Rng): 
 const answerId = (a: { partition: number; offset: number; output: number; query: number }): string => `${a.partition}/${a.offset}/${a.output}/${a.query}`;
 
 /**
- * Feed regroup partition r the upstream streams interleaved at random (each upstream's own
- * order kept, as a Kafka partition keeps it) in random batch sizes, optionally reopening the
- * task from its store once midway. Every upstream ends with watermark +∞.
+ * Feed the task `task()` returns the upstream queues interleaved at random (each upstream's own
+ * order kept, as a Kafka partition keeps it) in random batch sizes; `afterBatch` is told how many
+ * messages went in so far.
+ */
+async function feed(task: () => RegroupedTask, queues: ReadonlyArray<readonly RegroupMessage[]>, rng: Rng, afterBatch?: (sent: number) => Promise<void>): Promise<void> {
+  const heads = queues.map(() => 0);
+  let sent = 0;
+  for (;;) {
+    const open = queues.map((_, p) => p).filter((p) => heads[p] < queues[p].length);
+    if (open.length === 0) return;
+    const p = rng.pick(open);
+    const batch = queues[p].slice(heads[p], heads[p] + rng.int(1, 50));
+    heads[p] += batch.length;
+    await task().receive(batch);
+    sent += batch.length;
+    await afterBatch?.(sent);
+  }
+}
+
+/**
+ * Feed regroup partition r the upstream streams (see feed), optionally reopening the task from
+ * its store once midway. Every upstream ends with watermark +∞.
  */
 async function answerPartition(program: Program, r: number, streams: ReadonlyArray<readonly RegroupMessage[]>, rng: Rng, restartAt?: number): Promise<Map<string, RegroupAnswer>> {
   const answers = new Map<string, RegroupAnswer>();
@@ -137,25 +156,14 @@ async function answerPartition(program: Program, r: number, streams: ReadonlyArr
   const backend = new MemoryBackend();
   let task = await RegroupedTask.open(program, r, ORIGINS, backend, collect);
   const queues = streams.map((s, p) => [...s, { kind: 'watermark', upstream: p, watermark: Infinity } as RegroupMessage]);
-  const heads = queues.map(() => 0);
-  let sent = 0;
   let restarted = false;
-  for (;;) {
-    const open = queues.map((_, p) => p).filter((p) => heads[p] < queues[p].length);
-    if (open.length === 0) break;
-    const p = rng.pick(open);
-    const n = rng.int(1, 50);
-    const batch = queues[p].slice(heads[p], heads[p] + n);
-    heads[p] += batch.length;
-    await task.receive(batch);
-    sent += batch.length;
-    if (restartAt !== undefined && !restarted && sent >= restartAt) {
-      // Crash right after a checkpoint: a new task from the store continues where it was.
-      restarted = true;
-      await task.checkpoint();
-      task = await RegroupedTask.open(program, r, ORIGINS, backend, collect);
-    }
-  }
+  await feed(() => task, queues, rng, async (sent) => {
+    if (restartAt === undefined || restarted || sent < restartAt) return;
+    // Crash right after a checkpoint: a new task from the store continues where it was.
+    restarted = true;
+    await task.checkpoint();
+    task = await RegroupedTask.open(program, r, ORIGINS, backend, collect);
+  });
   assert.equal(task.pending, 0);
   if (restartAt !== undefined) assert.ok(restarted, 'the restart happened');
   return answers;
@@ -272,6 +280,54 @@ test('a RegroupedTask answers bit for bit the same for any arrival order, batch 
       assert.deepEqual(got, reference, `regroup partition ${r}, arrival seed ${seed}${restartAt === undefined ? '' : `, restart after ${restartAt} messages`}`);
     }
   }
+});
+
+test('a hand-over (bootstrap) checkpoints the held updates but not the held queries: continuing from it answers every later query as a run over everything', async () => {
+  const { program, streams } = await pipeline(23, 300);
+  const signature = (answers: Iterable<[string, RegroupAnswer]>): string[] => [...answers].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, a]) => `${k}=${a.values.map(exact).join(',')}`);
+  const rng = new Rng(24);
+  for (let r = 0; r < REGROUPS; r++) {
+    const reference = await answerPartition(program, r, streams(r), new Rng(1));
+    // The history: each upstream's messages up to its first watermark past two thirds (its real final watermark).
+    const cut = streams(r).map((s) => {
+      let i = Math.floor((s.length * 2) / 3);
+      while (i < s.length && s[i].kind !== 'watermark') i++;
+      return i + 1;
+    });
+    const historyQueries = new Set(streams(r).flatMap((s, p) => s.slice(0, cut[p]).flatMap((m) => (m.kind === 'query' ? [answerId(m)] : []))));
+    const backend = new MemoryBackend();
+    const historyAnswers = new Map<string, RegroupAnswer>();
+    const history = await RegroupedTask.open(program, r, ORIGINS, backend, (a) => historyAnswers.set(answerId(a), a));
+    await feed(() => history, streams(r).map((s, p) => s.slice(0, cut[p])), rng);
+    const taken = history.takeHeldQueries();
+    const heldUpdates = history.pending;
+    assert.ok(taken.length > 0 && heldUpdates > 0, `regroup partition ${r}: the hand-over holds queries (${taken.length}) and updates (${heldUpdates})`);
+    await history.checkpoint();
+    assert.equal(historyAnswers.size + taken.length, historyQueries.size, 'each query of the history is answered or taken');
+    for (const q of taken) assert.ok(historyQueries.has(answerId(q)) && !historyAnswers.has(answerId(q)));
+
+    // Live from the hand-over: the rest of every upstream, then its end.
+    const liveAnswers = new Map<string, RegroupAnswer>();
+    const live = await RegroupedTask.open(program, r, ORIGINS, backend, (a) => {
+      assert.ok(!historyQueries.has(answerId(a)), `answer ${answerId(a)} for a query of the history`);
+      assert.ok(!liveAnswers.has(answerId(a)), `answer ${answerId(a)} emitted twice`);
+      liveAnswers.set(answerId(a), a);
+    });
+    assert.equal(live.pending, heldUpdates, 'the held updates come back, the held queries do not');
+    await feed(() => live, streams(r).map((s, p) => [...s.slice(cut[p]), { kind: 'watermark', upstream: p, watermark: Infinity } as RegroupMessage]), rng);
+    assert.equal(live.pending, 0);
+    const later = [...reference].filter(([id]) => !historyQueries.has(id));
+    assert.ok(later.length > 50);
+    assert.deepEqual(signature(liveAnswers), signature(later), `regroup partition ${r}: later queries answered as by a run over everything`);
+  }
+});
+
+test('held queries already in a checkpoint cannot be taken', async () => {
+  const { program, streams } = await pipeline(23, 100);
+  const task = await RegroupedTask.open(program, 0, ORIGINS, new MemoryBackend(), () => undefined);
+  await task.receive(streams(0).flat().filter((m) => m.kind === 'query'));
+  await task.checkpoint();
+  assert.throws(() => task.takeHeldQueries(), /a held query is in a stored checkpoint already/);
 });
 
 test('KeyTimeline.readAt: a read after an insert into an already-read tile sees the insert', () => {
