@@ -10,6 +10,7 @@ import { mkdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { InputRecord } from '../engine/input.js';
 import { buildProgram, hasRegrouping, type Program } from '../engine/program.js';
+import type { RegroupSinks } from '../engine/regroup-messages.js';
 import { GroupKeyError, StateFormatError, Task, VersionMismatchError } from '../engine/task.js';
 import { SchemaRegistryClient, type SchemaRegistryPort } from '../io/avro/registry-client.js';
 import { registryEndpoint } from '../io/avro/registry-http.js';
@@ -259,11 +260,16 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
         const sinks = collector.sinksFor(() => holder!);
         // Rows the assembler completes leave through the same feature sink as any other: their
         // parity samples go out with them, in the transaction of the answers batch that completed them.
-        const rg =
+        // The engine task opens first: state of another topology version is refused by its
+        // VersionMismatchError (fatal, with the plan's changes), not retried as the regrouped
+        // part's own check would be. Its regroup sink forwards to the part opened next.
+        let rg: LiveRegroupTask | undefined;
+        const forward: RegroupSinks = { update: (u) => rg!.update(u), query: (q) => rg!.query(q), partialRow: (r) => rg!.partialRow(r) };
+        const task = await Task.open(program, partition, store.backend, regroup === undefined ? sinks : { ...sinks, regroup: forward }, { maxCachedKeys: opts.maxCachedKeys });
+        rg =
           regroup === undefined
             ? undefined
             : await LiveRegroupTask.open(program, partition, regroup, store.backend, () => holder!.out, () => holder!.task.regroupWatermark, inputEnds, sinks.feature);
-        const task = await Task.open(program, partition, store.backend, rg === undefined ? sinks : { ...sinks, regroup: rg }, { maxCachedKeys: opts.maxCachedKeys });
         holder = new LiveTask(partition, task, store.backend, producer, store.seedChangelog, clock(), program.sources.map((s) => s.node.name));
         holder.regroup = rg;
       } catch (e) {
@@ -271,6 +277,15 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
         throw e;
       }
       log(`skewless: task ${partition} ready at ${JSON.stringify(holder.task.resumePositions())}${store.restoredRecords > 0 ? ` after applying ${formatCount(store.restoredRecords)} changelog records` : ''}`);
+      // A task reopened after its memory was dropped (a failed batch) lost the records its merge
+      // held: their batches were done, so the fetch is past them, and when their input has nothing
+      // more, no batch comes for the gap rule to move back (the idle rule would even take that
+      // input as caught up). Fetch every input again from where the state stands.
+      for (const s of program.sources) {
+        const topic = topicOfSource.get(s.node.name)!;
+        const need = holder.task.nextOffset(s.node.name);
+        if (consumer !== undefined && consumer.fetchedUpTo(topic, partition) > need) consumer.seek(topic, partition, need);
+      }
       return holder;
     } catch (e) {
       await producer.close().catch(() => undefined);
