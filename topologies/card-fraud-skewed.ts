@@ -6,10 +6,17 @@
  * computed differently (marked `SKEW BUG` below). `skewless demo skew` runs it live and checks
  * its served vectors with parity *against the correct topology* (card-fraud.ts), which must
  * alert and name txn_count_24h, amount_sum_24h and amount_mean_24h.
+ *
+ * Everything else is declared exactly as in card-fraud.ts, the merchant's features and risk
+ * tier through the regrouping included: parity then finds those equal, so what it flags is the
+ * deliberate bugs and nothing else.
  */
 import { topology, type RowOf } from '../src/dsl/index.js';
 import type { CardTransaction, Chargeback } from '../src/gen/card-transactions.js';
+import type { MerchantTier } from '../src/gen/merchant-tiers.js';
 
+/** How stale the merchant's features may be, as in card-fraud.ts. */
+const MERCHANT_LAG = '1m';
 
 const cardFraudSkewed = topology(
   'card-fraud',
@@ -27,7 +34,17 @@ const cardFraudSkewed = topology(
       key: (c) => c.card_id,
       eventTime: (c) => c.reported_at,
     });
+    // A merchant's risk tier over time, keyed by merchant: its versions live where the merchant's features do.
+    const merchantTiers = t.table<MerchantTier>('merchant_tiers', {
+      schema: '../schemas/merchant_tier.avsc',
+      key: (m) => m.merchant_id,
+      validFrom: (m) => m.valid_from,
+      retention: '7d',
+      regroup: true,
+    });
     const card = txns.groupBy('card', (x) => x.card_id);
+    const merchant = txns.regroupBy('merchant', (x) => x.merchant_id);
+    const tier = txns.asOf(merchantTiers, (x) => x.merchant_id, { lag: MERCHANT_LAG });
 
     const features = txns.features(
       'card_features',
@@ -44,6 +61,12 @@ const cardFraudSkewed = topology(
         amount_std_7d: card.lookback('7d').stddev((x) => x.amount_usd),
         merchants_24h: card.lookback('24h').countDistinct((x) => x.merchant_id),
         minutes_since_prev: card.timeSinceLast('minutes'),
+        merchant_txn_count_1h: merchant.lookback('1h', { asOf: MERCHANT_LAG }).count(),
+        merchant_txn_count_24h: merchant.lookback('24h', { asOf: MERCHANT_LAG }).count(),
+        merchant_amount_mean_1h: merchant.lookback('1h', { asOf: MERCHANT_LAG }).mean((x) => x.amount_usd),
+        merchant_amount_mean_24h: merchant.lookback('24h', { asOf: MERCHANT_LAG }).mean((x) => x.amount_usd),
+        merchant_risk_tier: tier.value((m) => m.risk_tier, { type: 'string' }),
+        merchant_tier_score: tier.value((m) => m.tier_score),
       },
       {
         derive: {

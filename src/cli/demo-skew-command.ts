@@ -2,7 +2,8 @@
  * `skewless demo skew`: training/serving skew and its cure in one command, on the local stack.
  *
  * 1. ensure Kafka + registry (started here only if none is reachable; stopped at the end then),
- * 2. generate card transactions + chargebacks and produce them to fresh topics,
+ * 2. generate card transactions, chargebacks and merchant risk tiers and produce them to fresh
+ *    topics (card-fraud reads all three: the tiers through its regrouping by merchant),
  * 3. (a) run topologies/card-fraud.ts live with a parity log, then `parity` of the same topology:
  *        parity holds;
  *    (b) run topologies/card-fraud-skewed.ts (a serving path with deliberate skew bugs) live into
@@ -23,14 +24,17 @@ import { KafkaConnection } from '../io/kafka/kafka-connection.js';
 import { redactSecrets } from '../io/secret-redaction.js';
 import { committedOffsets, deleteGroup, deleteTopics, fetchOffsets } from '../io/kafka/topic-admin.js';
 import { formatCount, formatSeconds } from '../io/number-format.js';
+import { changelogTopic } from '../modes/live/changelog.js';
+import { regroupTopics } from '../modes/live/live-regroup-task.js';
 import { startLiveWorker } from '../modes/live-worker.js';
 import { runParity } from '../modes/parity-replay.js';
 import { produceFile } from '../modes/produce-file.js';
 import { renderParityHtml } from '../parity/html-report.js';
 import type { ParityRunResult } from '../parity/parity-run.js';
 import { formatParityTerminal } from '../parity/terminal-report.js';
-import type { CompiledPlan } from '../plan/compile.js';
+import { hasRegrouping, type CompiledPlan } from '../plan/compile.js';
 import { loadTopology } from '../plan/load-topology.js';
+import { MetricsRegistry } from '../serve/metrics.js';
 import { positiveInt } from './cli-args.js';
 import { kafkaEndpoints } from './kafka-endpoints.js';
 import { ensureLocalStack } from './local-stack.js';
@@ -63,15 +67,33 @@ async function committedTotal(conn: KafkaConnection, group: string, topic: strin
   return (await committedOffsets(conn, group, topic)).reduce((n, p) => n + p.offset, 0);
 }
 
+/** A per-partition metric of the worker summed over every partition, or undefined while a partition has not published it yet. */
+function summedOverPartitions(metrics: MetricsRegistry, name: string): number | undefined {
+  let sum = 0;
+  for (let p = 0; p < PARTITIONS; p++) {
+    const v = metrics.get(name, { partition: String(p) });
+    if (v === undefined) return undefined;
+    sum += v;
+  }
+  return sum;
+}
+
 interface LiveRun {
   readonly vectors: number;
   readonly seconds: number;
 }
 
 /**
- * Runs a topology live in-process until it has committed every input record. Exactly-once
- * commits the consumer offsets in the transaction that holds a batch's vectors and parity
- * samples, so once the group's offsets reach the input's end offsets, both topics are complete.
+ * Runs a topology live in-process until it has committed every input record and served every
+ * row. Exactly-once commits the consumer offsets in the transaction that holds a batch's vectors
+ * and parity samples, so without a regrouping, once the group's offsets reach the input's end
+ * offsets, both topics are complete. card-fraud's merchant features come through a regrouping:
+ * a row then waits, after its input offset is committed, for the answers of the merchant's
+ * task, and the last rows until the idle rule (--idle-ms, 5 s) releases them; so the run also
+ * waits until no task holds a row waiting for its answers. The worker publishes that count
+ * after each commit, and publishes its applied-record count at the same time: only once that
+ * count covers every record of the inputs is the waiting count the one after the last input
+ * batch (read before, it could still be the count from before that batch's rows).
  */
 async function runLiveUntilCaughtUp(args: {
   plan: CompiledPlan;
@@ -91,8 +113,14 @@ async function runLiveUntilCaughtUp(args: {
   const conn = await KafkaConnection.open({ brokers: args.brokers, security: args.security.kafka });
   try {
     const end = await topicSize(conn, input);
-    const progress = new Progress('    live', { unit: 'transactions', total: end });
+    // Every record of the topics the tasks apply (the label topic, chargebacks, is read by the
+    // replay only); produced without transactions, so the end offsets count records only.
+    let records = 0;
+    for (const source of args.plan.engineSources) records += await topicSize(conn, args.sourceTopics[source]);
+    // Records of every input the tasks apply (the tier versions too), as onBatchTiming counts them.
+    const progress = new Progress('    live', { unit: 'records', total: records });
     let applied = 0;
+    const metrics = new MetricsRegistry();
     const worker = await startLiveWorker({
       plan: args.plan,
       brokers: args.brokers,
@@ -104,25 +132,33 @@ async function runLiveUntilCaughtUp(args: {
       outputTopics: args.outputTopics,
       sideTopicPrefix: args.sidePrefix,
       parity: { rate: PARITY_RATE, topic: args.parityTopic },
+      metrics,
       verbose: args.verbose,
       log: args.verbose ? (line) => progress.log(line) : () => {},
       onBatchTiming: (t) => progress.update((applied += t.records)),
     });
     try {
+      const regrouping = hasRegrouping(args.plan.topology);
       const caughtUp = async (): Promise<void> => {
         const deadline = Date.now() + 300_000;
         for (;;) {
           await sleep(250);
           const committed = await committedTotal(conn, args.group, input);
-          if (committed >= end) return;
-          if (Date.now() > deadline) throw new Error(`live worker did not catch up within 5 minutes (${formatCount(committed)} of ${formatCount(end)} transactions committed)`);
+          const done = summedOverPartitions(metrics, 'skewless_records_total') ?? 0;
+          const waiting = summedOverPartitions(metrics, 'skewless_regroup_waiting_rows');
+          if (committed >= end && (!regrouping || (done >= records && waiting === 0))) return;
+          if (Date.now() > deadline) {
+            const rows = regrouping ? `, ${formatCount(done)} of ${formatCount(records)} input records applied, ${waiting === undefined ? 'not every task open' : `${formatCount(waiting)} rows waiting for their regrouped features`}` : '';
+            throw new Error(`live worker did not catch up within 5 minutes (${formatCount(committed)} of ${formatCount(end)} transactions committed${rows})`);
+          }
         }
       };
-      await progress.around(caughtUp(), () => end);
+      await progress.around(caughtUp(), () => records);
     } finally {
       await worker.stop();
     }
-    return { vectors: await topicSize(conn, args.outputTopics.card_features), seconds: (Date.now() - started) / 1000 };
+    // The worker's own count: the feature topic's end offsets also count its transactions' commit markers.
+    return { vectors: summedOverPartitions(metrics, 'skewless_features_total') ?? 0, seconds: (Date.now() - started) / 1000 };
   } finally {
     await conn.close();
   }
@@ -151,6 +187,7 @@ export async function runDemoSkew(flags: DemoSkewFlags): Promise<void> {
   const topics = {
     transactions: `demo-skew-tx-${run}`,
     chargebacks: `demo-skew-cb-${run}`,
+    merchant_tiers: `demo-skew-mt-${run}`,
   };
   const variant = (name: string) => ({
     features: `demo-skew-${name}-features-${run}`,
@@ -162,7 +199,14 @@ export async function runDemoSkew(flags: DemoSkewFlags): Promise<void> {
   });
   const correct = variant('correct');
   const skewed = variant('skewed');
-  const allTopics = [topics.transactions, topics.chargebacks, ...[correct, skewed].flatMap((v) => [v.features, v.daily, `${v.side}-late`, `${v.side}-dead-letters`, v.parity])];
+  const allTopics = [...Object.values(topics), ...[correct, skewed].flatMap((v) => [v.features, v.daily, `${v.side}-late`, `${v.side}-dead-letters`, v.parity])];
+  /** The topics a live run of `plan` under the variant's group creates itself: changelog, and the regrouping's repartition and answers topics. */
+  const internalTopics = (p: CompiledPlan, v: ReturnType<typeof variant>): string[] => {
+    const regroup = regroupTopics(v.group, p.version, PARTITIONS);
+    return [changelogTopic(v.group, p.version), ...(hasRegrouping(p.topology) ? [regroup.messages, regroup.answers] : [])];
+  };
+  /** Filled once the plans are loaded: what to delete besides allTopics. */
+  const createdByRuns: string[] = [];
 
   let ok = false;
   try {
@@ -174,18 +218,26 @@ export async function runDemoSkew(flags: DemoSkewFlags): Promise<void> {
 
     const plan = await loadTopology(join(TOPOLOGIES, 'card-fraud.ts'));
     const skewedPlan = await loadTopology(join(TOPOLOGIES, 'card-fraud-skewed.ts'));
-    say(`    producing to ${topics.transactions} and ${topics.chargebacks} (${PARTITIONS} partitions)`);
+    createdByRuns.push(...internalTopics(plan, correct), ...internalTopics(skewedPlan, skewed));
+    say(`    producing to ${topics.transactions}, ${topics.chargebacks} and ${topics.merchant_tiers} (${PARTITIONS} partitions)`);
     const common = { plan, partitions: PARTITIONS, brokers, registryUrl, security, verbose };
-    // Both files at once: each keeps its own order, which is all that matters.
-    const producing = new Progress('    produce', { total: data.events + data.chargebacks });
-    const handled = { transactions: 0, chargebacks: 0 };
-    const load = (source: 'transactions' | 'chargebacks', input: string): Promise<unknown> =>
+    // All files at once: each keeps its own order, which is all that matters.
+    const total = data.events + data.chargebacks + data.merchantTiers;
+    const producing = new Progress('    produce', { total });
+    const handled: Record<keyof typeof topics, number> = { transactions: 0, chargebacks: 0, merchant_tiers: 0 };
+    const load = (source: keyof typeof topics, input: string): Promise<unknown> =>
       produceFile({
         ...common, source, input, topic: topics[source],
-        onProgress: (n) => producing.update((handled[source] = n) + handled[source === 'transactions' ? 'chargebacks' : 'transactions']),
+        onProgress: (n) => {
+          handled[source] = n;
+          producing.update(handled.transactions + handled.chargebacks + handled.merchant_tiers);
+        },
       });
-    await producing.around(Promise.all([load('chargebacks', data.chargebacksPath), load('transactions', data.transactionsPath)]), () => data.events + data.chargebacks);
-    const sourceTopics = { transactions: topics.transactions, chargebacks: topics.chargebacks };
+    await producing.around(
+      Promise.all([load('merchant_tiers', data.merchantTiersPath), load('chargebacks', data.chargebacksPath), load('transactions', data.transactionsPath)]),
+      () => total,
+    );
+    const sourceTopics: Record<string, string> = { ...topics };
 
     const live = async (p: CompiledPlan, v: ReturnType<typeof variant>): Promise<LiveRun> => {
       rmSync(v.state, { recursive: true, force: true });
@@ -244,7 +296,7 @@ export async function runDemoSkew(flags: DemoSkewFlags): Promise<void> {
     if (!flags.keepTopics) {
       const conn = await KafkaConnection.open({ brokers, security: security.kafka });
       try {
-        await deleteTopics(conn, allTopics).catch(() => {});
+        await deleteTopics(conn, [...allTopics, ...createdByRuns]).catch(() => {});
         for (const g of [correct.group, skewed.group]) await deleteGroup(conn, g).catch(() => {});
       } finally {
         await conn.close();

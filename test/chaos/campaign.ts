@@ -9,8 +9,15 @@
  * the same topic: lost, duplicated and divergent vectors. Exit code 1 when any is non-zero.
  *
  * The workers run topologies/card-fraud.ts, or with --topology another topology of the card data
- * set (transactions, and chargebacks when it declares them) with one features output, e.g. the
- * regrouped test/fixtures/card-merchants.ts.
+ * set (transactions, and chargebacks and the merchant_tiers table when it declares them) with one
+ * features output, e.g. the regrouped test/fixtures/card-merchants.ts. card-fraud itself regroups
+ * (its merchant features and the merchants' risk tiers), so its internal repartition and answers
+ * topics are under the kills too. The tier versions are produced in step with the transactions
+ * (test/helpers/card-inputs.ts, tierGroupsInStep), as a feed of versions becoming valid would
+ * bring them: versions produced up front would reach weeks past what a task has read, and a task
+ * idle between two slices would release them and move its stream time past the next slice. In
+ * step, a gap between two slices of the idle time does the same with one slice's versions, so
+ * the workers then run with an --idle-ms longer than any gap (tierIdleMs) unless one is given.
  *
  *   npm run chaos -- --kills 100 --workers 3
  *   npm run chaos -- --topology test/fixtures/card-merchants.ts --kills 10
@@ -27,7 +34,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { buildProgram, type OutputProgram, type Program } from '../../src/engine/program.js';
+import { buildProgram, hasRegrouping, type OutputProgram, type Program } from '../../src/engine/program.js';
 import { writeCardDataset } from '../../src/gen/write-card-dataset.js';
 import { KafkaConnection } from '../../src/io/kafka/kafka-connection.js';
 import { commitGroupOffsets, deleteGroup, deleteTopics, fetchOffsets } from '../../src/io/kafka/topic-admin.js';
@@ -37,7 +44,8 @@ import { replayKafka } from '../../src/modes/replay-kafka.js';
 import type { CompiledPlan } from '../../src/plan/compile.js';
 import { loadTopology } from '../../src/plan/load-topology.js';
 import { ensureStack, PORTS, restartKafka, stackPid, STACK_DIR } from '../../scripts/stack/stack.mjs';
-import { compareVectors, exited, produceInSlices, readLiveVectors, readReplayVectors, ROOT, sleep, spawnSkewless, topicEndOffsets, waitForTopic, type VectorComparison, type Worker } from '../helpers/live-run.js';
+import { ndjsonLines, produceLines, tierGroupsInStep } from '../helpers/card-inputs.js';
+import { compareVectors, exited, readLiveVectors, readReplayVectors, ROOT, sleep, spawnSkewless, topicEndOffsets, waitForTopic, type VectorComparison, type Worker } from '../helpers/live-run.js';
 import { Rng } from '../helpers/prng.js';
 
 export interface CampaignOptions {
@@ -64,7 +72,10 @@ export interface CampaignOptions {
   /**
    * Passed to `skewless run` as `--idle-ms` when given. The produce pauses are about
    * killIntervalMs × kills / slices long: a pause longer than this lets the tasks declare their
-   * inputs idle mid-run (the idle rule, where a regrouped value may differ from replay).
+   * inputs idle mid-run (the idle rule, where a regrouped value may differ from replay). For a
+   * topology reading the merchant_tiers table the default is longer than the longest gap
+   * between two slices (tierIdleMs): there a pause of the idle time lets the next slice's tier
+   * versions be released ahead of its transactions.
    */
   readonly idleMs?: number;
   /** Keep topics, group and directories. */
@@ -152,6 +163,20 @@ function assertOwnStack(o: CampaignOptions): void {
   if (o.registryPauseS > 0 && !stackPid('registry')) throw new Error(`no running registry of ${STACK_DIR} (pid file ${STACK_DIR}/run/registry.pid)`);
 }
 
+/**
+ * The workers' idle time for a topology reading the tier table in step with the transactions:
+ * longer than the longest gap between two slices (the pause, and a fault holding the produce
+ * lock meanwhile: a broker's kill and restart, or the registry's pause), plus the default 5 s.
+ * Each slice's tier versions are produced just before its transactions; after a gap of the idle
+ * time a task would take the transactions input for idle, release those versions (a merge skip),
+ * move its stream time to them and find the slice's transactions late, which replay does not.
+ */
+export function tierIdleMs(pauseMs: number, o: Pick<CampaignOptions, 'brokerKill' | 'registryPauseS'>): number {
+  // A broker kill: down 1-5 s, then a restart that took 12-15 s on 2 vCPUs.
+  const fault = Math.max(o.brokerKill ? 30_000 : 0, o.registryPauseS * 1000);
+  return pauseMs + fault + 5000;
+}
+
 /** Runs one thing at a time: a produce slice never overlaps a broker kill or a registry pause. */
 class Mutex {
   private tail: Promise<unknown> = Promise.resolve();
@@ -192,14 +217,18 @@ function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not finish in ${ms / 1000} s`)), ms)))]).finally(() => clearTimeout(timer));
 }
 
+/** The sources of the card data set the campaign produces, each when the topology reads it. */
+const CARD_SOURCES: readonly string[] = ['transactions', 'chargebacks', 'merchant_tiers'];
+
 /**
  * The campaign produces the card data set, so the topology must read `transactions` (and may
- * read `chargebacks`, which it gets too) and nothing else; its one features output is compared.
+ * read `chargebacks` and the `merchant_tiers` table, which it then gets too) and nothing else;
+ * its one features output is compared.
  */
 function comparedOutput(plan: CompiledPlan, program: Program): OutputProgram {
   const sources = plan.topology.sources.map((s) => s.name);
-  if (!sources.includes('transactions') || sources.some((n) => n !== 'transactions' && n !== 'chargebacks')) {
-    throw new Error(`${plan.file}: the campaign produces card transactions and chargebacks only; this topology reads ${sources.join(', ')}`);
+  if (!sources.includes('transactions') || sources.some((n) => !CARD_SOURCES.includes(n))) {
+    throw new Error(`${plan.file}: the campaign produces card transactions, chargebacks and merchant risk tiers only; this topology reads ${sources.join(', ')}`);
   }
   if (program.outputs.length !== 1) throw new Error(`${plan.file}: the campaign compares one features output; this topology has ${program.outputs.map((x) => x.name).join(', ') || 'none'}`);
   return program.outputs[0];
@@ -219,14 +248,17 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
   const program = buildProgram(plan);
   const output = comparedOutput(plan, program);
   // Live regrouping is exactly-once only: the worker refuses anything else and would crash-loop.
-  if (program.regroups.length > 0 && o.delivery !== undefined && o.delivery !== 'exactly-once') throw new Error(`${plan.file} regroups: --delivery ${o.delivery} is refused by skewless run (exactly-once only)`);
+  if (hasRegrouping(program) && o.delivery !== undefined && o.delivery !== 'exactly-once') throw new Error(`${plan.file} regroups: --delivery ${o.delivery} is refused by skewless run (exactly-once only)`);
   const chargebacks = plan.topology.sources.some((s) => s.name === 'chargebacks');
-  const T = { tx: `chaos-tx-${run}`, cb: `chaos-cb-${run}`, features: `chaos-features-${run}`, side: `chaos-${run}` };
+  const tiers = plan.topology.sources.some((s) => s.name === 'merchant_tiers');
+  const T = { tx: `chaos-tx-${run}`, cb: `chaos-cb-${run}`, mt: `chaos-mt-${run}`, features: `chaos-features-${run}`, side: `chaos-${run}` };
+  /** Source → topic of this run, for the workers and the replay. */
+  const sourceTopics: Record<string, string> = { transactions: T.tx, ...(chargebacks ? { chargebacks: T.cb } : {}), ...(tiers ? { merchant_tiers: T.mt } : {}) };
   // Every output to a topic of this run, never the topology's own (card-fraud's daily spend too).
   const outputTopics: Record<string, string> = { [output.name]: T.features, ...Object.fromEntries(plan.topology.windowOutputs.map((w) => [w.name, `chaos-${w.name}-${run}`])) };
   const group = `chaos-${run}`;
   // A regrouping's internal topics (named as live-worker.ts names them): kept with --keep, to dig in.
-  const regroup = program.regroups.length > 0 ? regroupTopics(group, plan.version, o.partitions) : undefined;
+  const regroup = hasRegrouping(program) ? regroupTopics(group, plan.version, o.partitions) : undefined;
   const dir = mkdtempSync(join(tmpdir(), 'skewless-chaos-'));
   mkdirSync(join(dir, 'logs'));
   mkdirSync(join(dir, 'input'));
@@ -262,14 +294,17 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
   };
   process.once('exit', resumeRegistry);
 
+  /** `--idle-ms` of the workers: the option, or for the tier table one longer than the produce gaps (set with the schedule below). */
+  let workerIdleMs = o.idleMs;
   const slots: Slot[] = Array.from({ length: o.workers }, (_, i) => ({ index: i, stateDir: join(dir, `state-w${i}`), logFile: join(dir, 'logs', `w${i}.log`), incarnations: 0, expected: false }));
   const start = (s: Slot): void => {
     const args = ['run', plan.file, '--state', s.stateDir, '--group', group, '--max-batch', String(workerRng.int(20, 400)), '--cache-keys', '100'];
-    args.push('--topic', `transactions=${T.tx}`, '--side-prefix', T.side);
+    for (const [source, topic] of Object.entries(sourceTopics)) args.push('--topic', `${source}=${topic}`);
+    args.push('--side-prefix', T.side);
     for (const [name, topic] of Object.entries(outputTopics)) args.push('--output-topic', `${name}=${topic}`);
     if (o.delivery !== undefined) args.push('--delivery', o.delivery);
     if (o.sessionTimeoutMs !== undefined) args.push('--session-timeout-ms', String(o.sessionTimeoutMs));
-    if (o.idleMs !== undefined) args.push('--idle-ms', String(o.idleMs));
+    if (workerIdleMs !== undefined) args.push('--idle-ms', String(workerIdleMs));
     s.incarnations++;
     s.expected = false;
     const w = spawnSkewless(args, env, s.logFile);
@@ -296,7 +331,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
   };
 
   const disruption = new Mutex();
-  const topics = [T.tx, ...(chargebacks ? [T.cb] : []), ...Object.values(outputTopics), `${T.side}-late`, `${T.side}-dead-letters`, ...(regroup ? [regroup.messages, regroup.answers] : [])];
+  const topics = [...Object.values(sourceTopics), ...Object.values(outputTopics), `${T.side}-late`, `${T.side}-dead-letters`, ...(regroup ? [regroup.messages, regroup.answers] : [])];
   let result: CampaignResult | undefined;
   try {
     const data = await writeCardDataset({ outDir: join(dir, 'data'), events: o.events, seed: o.seed, format: 'ndjson' });
@@ -308,25 +343,36 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
     const wipeAt = o.wipeState ? Math.floor(o.kills / 2) : -1;
     const slices = Math.max(4, Math.min(40, Math.ceil(o.events / 1000)));
     const pauseMs = Math.round(phaseMs / slices);
+    if (tiers && workerIdleMs === undefined) {
+      workerIdleMs = tierIdleMs(pauseMs, o);
+      say(`workers run with --idle-ms ${workerIdleMs}: longer than any gap between two slices (produce pauses of ${pauseMs} ms and the faults), as the tier versions produced in step need`);
+    } else if (tiers && workerIdleMs !== undefined && workerIdleMs < tierIdleMs(pauseMs, o)) {
+      say(`--idle-ms ${workerIdleMs} is shorter than a gap between two slices may be (${tierIdleMs(pauseMs, o)} ms with the faults): a task may release a slice's tier versions ahead of its transactions and find them late, where replay does not`);
+    }
     // Say so, since then a divergence may be the idle rule's rather than a fault's.
-    const idleMs = o.idleMs ?? 5000;
+    const idleMs = workerIdleMs ?? 5000;
     if (regroup && pauseMs >= idleMs) say(`produce pauses of ${pauseMs} ms ≥ idle time ${idleMs} ms: origin tasks go idle between slices, so the campaign exercises the regrouping idle rule (a task whose input grew is waited for again)`);
 
     let produced = 0;
-    const producing = produceInSlices({
-      ...common,
-      source: 'transactions',
-      input: data.transactionsPath,
-      topic: T.tx,
-      dir: join(dir, 'input'),
-      slices,
-      pauseMs,
-      around: (fn) => disruption.run(fn),
-      onSlice: (n, total) => {
-        produced = n;
-        say(`produced ${n}/${total}`);
-      },
-    });
+    // The transactions in slices with pauses, so the workers consume while the producer still
+    // writes; each slice after the tier versions valid up to it, under the disruption lock.
+    const lines = ndjsonLines(data.transactionsPath);
+    const txSlices = Array.from({ length: slices }, (_, i) => lines.slice(Math.floor((i * lines.length) / slices), Math.floor(((i + 1) * lines.length) / slices)));
+    const tierGroups = tiers ? tierGroupsInStep(ndjsonLines(data.merchantTiersPath), txSlices, o.partitions) : txSlices.map((): string[] => []);
+    const producing = (async (): Promise<number> => {
+      for (let i = 0; i < slices; i++) {
+        await disruption.run(async () => {
+          const input = (source: string): string => join(dir, 'input', `${source}-${i}.ndjson`);
+          if (tierGroups[i].length > 0) await produceLines({ ...common, source: 'merchant_tiers', lines: tierGroups[i], file: input('merchant_tiers'), topic: T.mt, batchSize: 500 });
+          produced += (await produceLines({ ...common, source: 'transactions', lines: txSlices[i], file: input('transactions'), topic: T.tx, batchSize: 500 })).produced;
+        });
+        say(`produced ${produced}/${lines.length}${tiers ? ` (with the tier versions valid up to them)` : ''}`);
+        if (i < slices - 1) await sleep(pauseMs);
+      }
+      return produced;
+    })();
+    producing.catch(() => undefined); // awaited after the kills, where a failure ends the campaign through its clean-up
+    // The first slice's tier versions go first (every merchant has one valid before the data start): both topics exist then.
     await waitForTopic(o.brokers, T.tx, 60_000);
     for (const s of slots) start(s);
     say(`started ${o.workers} workers (group ${group})`);
@@ -397,7 +443,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
 
     // The input is complete: the replay (which the regrouped catch-up below needs) runs now.
     say('replaying the input offline');
-    const summary = await replayKafka({ plan, brokers: o.brokers, registryUrl: o.registryUrl, topics: { transactions: T.tx, ...(chargebacks ? { chargebacks: T.cb } : {}) }, out: join(dir, 'replay'), workers: 1 });
+    const summary = await replayKafka({ plan, brokers: o.brokers, registryUrl: o.registryUrl, topics: sourceTopics, out: join(dir, 'replay'), workers: 1 });
     const replayed = await readReplayVectors(join(dir, 'replay'), output.name);
 
     // Caught up: the group has committed the end of every input partition. With a regrouping

@@ -10,6 +10,9 @@
  * The registry is the local stack's, behind a proxy on 127.0.0.1 that forwards only requests
  * carrying the configured basic auth (so the commands demonstrably authenticated). The secured
  * stack's own test (secure-stack.test.ts) does the same against SASL_SSL and an https registry.
+ * card-fraud reads three sources (transactions, chargebacks, the merchant_tiers table), all
+ * produced to this run's topics; its live run also creates a changelog and, since it regroups by
+ * merchant, a repartition and an answers topic, all deleted at the end.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,6 +24,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadTopology } from '../../src/plan/load-topology.js';
+import { cardTopicArgs, liveInternalTopics } from '../helpers/card-inputs.js';
 import { cleanUpKafka } from '../helpers/kafka-cleanup.js';
 import { stackForTests } from '../helpers/stack.js';
 
@@ -34,6 +39,7 @@ const USER = 'svc-skewless';
 const topics = {
   transactions: `secrets-tx-${run}`,
   chargebacks: `secrets-cb-${run}`,
+  merchant_tiers: `secrets-mt-${run}`,
   features: `secrets-features-${run}`,
   daily: `secrets-daily-${run}`,
   side: `secrets-${run}`,
@@ -41,10 +47,11 @@ const topics = {
 };
 const group = `secrets-group-${run}`;
 const dir = mkdtempSync(join(tmpdir(), 'skewless-secrets-test-'));
+const plan = await loadTopology(join(ROOT, 'topologies/card-fraud.ts'));
 
 test.after(async () => {
   rmSync(dir, { recursive: true, force: true });
-  await cleanUpKafka(stack.brokers, [topics.transactions, topics.chargebacks, topics.features, topics.daily, `${topics.side}-late`, `${topics.side}-dead-letters`, topics.parity], [group]);
+  await cleanUpKafka(stack.brokers, [...Object.values(topics), `${topics.side}-late`, `${topics.side}-dead-letters`, ...liveInternalTopics(group, plan)], [group]);
 });
 
 /** Forwards to the stack's registry only requests with the configured basic auth; counts the others. */
@@ -117,11 +124,12 @@ test('a full run with registry and SASL passwords configured prints and writes t
   const viaFile = { SKEWLESS_CONFIG: config };
   const viaUrl = { KAFKA_BROKERS: stack.brokers.join(','), SCHEMA_REGISTRY_URL: proxy.url.replace('http://', `http://${USER}:${encodeURIComponent(REGISTRY_PASSWORD)}@`) };
   const out = join(dir, 'out');
-  const topicFlags = ['--topic', `transactions=${topics.transactions}`, '--topic', `chargebacks=${topics.chargebacks}`];
+  const topicFlags = cardTopicArgs(topics);
 
   const gen = await cli(['generate', 'card-transactions', '--events', '3000', '--out', join(out, 'data'), '--json'], {});
   assert.equal(gen.status, 0, gen.stderr);
-  for (const source of ['chargebacks', 'transactions'] as const) {
+  const tierVersions = (JSON.parse(gen.stdout) as { merchantTiers: number }).merchantTiers;
+  for (const source of ['merchant_tiers', 'chargebacks', 'transactions'] as const) {
     const p = await cli(['produce', 'topologies/card-fraud.ts', '--source', source, '--input', join(out, 'data', `${source}.ndjson`), '--topic', topics[source], '--partitions', '2', '--json'], viaFile);
     assert.equal(p.status, 0, p.stderr);
     assert.match(p.stderr, new RegExp(`^skewless: warning: ${config.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} holds secrets \\(schema\\.registry\\.basic\\.auth\\.user\\.info\\) and is readable by group or others \\(mode 644\\): run chmod 600 `, 'm'));
@@ -136,7 +144,8 @@ test('a full run with registry and SASL passwords configured prints and writes t
   const deploy = await cli(['deploy', 'topologies/card-fraud.ts', '--dry-run', '--json'], viaFile);
   assert.equal(deploy.status, 0, deploy.stderr);
 
-  // Live, with metrics and a local parity file, until every transaction is applied.
+  // Live, with metrics and a local parity file, until every transaction and tier version is
+  // applied and no row waits for its merchant features (the last ones wait for the idle rule).
   const live = spawn(
     process.execPath,
     [BIN, '--verbose', 'run', 'topologies/card-fraud.ts', '--config', config, '--state', join(out, 'state'), '--group', group, ...topicFlags,
@@ -157,10 +166,11 @@ test('a full run with registry and SASL passwords configured prints and writes t
     const url = /metrics on (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(liveErr)?.[1];
     if (url !== undefined) {
       metricsText = await (await fetch(url)).text();
-      const applied = [...metricsText.matchAll(/^skewless_records_total\{partition="\d+"\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
-      if (applied >= 3000) break;
+      const summed = (name: string): number => [...metricsText.matchAll(new RegExp(`^${name}\\{partition="\\d+"\\} (\\d+)$`, 'gm'))].reduce((n, m) => n + Number(m[1]), 0);
+      // Both are published after each commit: a waiting count read with every record applied is the last batch's or later.
+      if (summed('skewless_records_total') >= 3000 + tierVersions && summed('skewless_regroup_waiting_rows') === 0) break;
     }
-    assert.ok(Date.now() < deadline, `live worker did not apply 3000 records in time: ${liveErr.slice(-2000)}`);
+    assert.ok(Date.now() < deadline, `live worker did not apply the 3000 transactions and ${tierVersions} tier versions and serve every row in time: ${liveErr.slice(-2000)}`);
   }
   live.kill('SIGTERM');
   assert.equal(await liveDone, 0, liveErr);

@@ -4,7 +4,9 @@
  * killed with SIGKILL at random points and restarted; finally stopped with SIGTERM. Replaying
  * the same topic offline must give, for every (partition, offset), exactly the vector live
  * served: none missing, none duplicated (exactly-once delivery, read_committed), and the
- * checkpointed state must have applied every input record exactly once.
+ * checkpointed state must have applied every input record exactly once. card-fraud's merchant
+ * features and risk tier come through a regrouping (repartition and answers topics), so this
+ * covers the regrouped path's exactly-once too.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,12 +18,13 @@ import { buildProgram } from '../../src/engine/program.js';
 import { KafkaConnection } from '../../src/io/kafka/kafka-connection.js';
 import { fetchOffsets } from '../../src/io/kafka/topic-admin.js';
 import { writeCardDataset } from '../../src/gen/write-card-dataset.js';
-import { produceFile } from '../../src/modes/produce-file.js';
 import { replayKafka } from '../../src/modes/replay-kafka.js';
 import { loadTopology } from '../../src/plan/load-topology.js';
-import { compareVectors, exited, produceInSlices, readLiveVectors, readReplayVectors, ROOT, sleep, spawnSkewless, topicEndOffsets, waitForTopic, type Worker } from '../helpers/live-run.js';
+import { compareVectors, exited, readLiveVectors, readReplayVectors, ROOT, sleep, spawnSkewless, stopLeftoverWorkers, waitForTopic, type Worker } from '../helpers/live-run.js';
 import { mulberry32 } from '../helpers/prng.js';
+import { cardTopicArgs, liveInternalTopics, merchantCoverage, produceCardInputs, produceCardInSlices } from '../helpers/card-inputs.js';
 import { cleanUpKafka } from '../helpers/kafka-cleanup.js';
+import { servedAll } from '../helpers/live-served.js';
 import { stackForTests } from '../helpers/stack.js';
 import { readTaskCheckpoints } from '../helpers/task-checkpoints.js';
 
@@ -32,6 +35,7 @@ const run = randomUUID().slice(0, 8);
 const topics = {
   transactions: `live-tx-${run}`,
   chargebacks: `live-cb-${run}`,
+  merchant_tiers: `live-tiers-${run}`,
   features: `live-features-${run}`,
   daily: `live-daily-${run}`,
   side: `live-${run}`,
@@ -39,28 +43,39 @@ const topics = {
 const dir = mkdtempSync(join(tmpdir(), 'skewless-live-'));
 const plan = await loadTopology(join(ROOT, 'topologies/card-fraud.ts'));
 const output = buildProgram(plan).outputs[0];
+const group = `live-${run}`;
+/** Every worker this file started: one still running when the test fails is killed on the way out. */
+const workers: Worker[] = [];
 
 test.after(async () => {
+  await stopLeftoverWorkers(workers);
   rmSync(dir, { recursive: true, force: true });
-  await cleanUpKafka(stack.brokers, [topics.transactions, topics.chargebacks, topics.features, topics.daily, `${topics.side}-late`, `${topics.side}-dead-letters`]);
+  await cleanUpKafka(
+    stack.brokers,
+    [topics.transactions, topics.chargebacks, topics.merchant_tiers, topics.features, topics.daily, `${topics.side}-late`, `${topics.side}-dead-letters`, ...liveInternalTopics(group, plan)],
+    [group],
+  );
 });
 
 function startWorker(maxBatch: number): Worker {
-  const args = ['run', 'topologies/card-fraud.ts', '--state', join(dir, 'state'), '--group', `live-${run}`, '--max-batch', String(maxBatch)];
-  args.push('--topic', `transactions=${topics.transactions}`, '--output-topic', `card_features=${topics.features}`, '--output-topic', `card_daily_spend=${topics.daily}`);
+  const args = ['run', 'topologies/card-fraud.ts', '--state', join(dir, 'state'), '--group', group, '--max-batch', String(maxBatch)];
+  args.push(...cardTopicArgs({ transactions: topics.transactions, merchant_tiers: topics.merchant_tiers }), '--output-topic', `card_features=${topics.features}`, '--output-topic', `card_daily_spend=${topics.daily}`);
   args.push('--side-prefix', topics.side);
   // A state cache far smaller than the number of cards: keys are evicted at checkpoints and read back from LevelDB.
   args.push('--cache-keys', '25');
-  return spawnSkewless(args, stack.env);
+  const w = spawnSkewless(args, stack.env);
+  workers.push(w);
+  return w;
 }
 
 test('live == replay for every (partition, offset), across SIGKILL restarts while the producer is still writing', { timeout: 240_000 }, async () => {
   const rng = mulberry32(20261126);
   const data = await writeCardDataset({ outDir: join(dir, 'data'), events: EVENTS, seed: 5, format: 'ndjson' });
-  await produceFile({ plan, source: 'chargebacks', input: data.chargebacksPath, topic: topics.chargebacks, partitions: PARTITIONS, brokers: stack.brokers, registryUrl: stack.registryUrl });
+  await produceCardInputs({ plan, data, topics: { chargebacks: topics.chargebacks }, partitions: PARTITIONS, brokers: stack.brokers, registryUrl: stack.registryUrl });
 
-  // The producer writes in slices with pauses, so the worker consumes while it is still writing.
-  const producing = produceInSlices({ plan, source: 'transactions', input: data.transactionsPath, topic: topics.transactions, partitions: PARTITIONS, brokers: stack.brokers, registryUrl: stack.registryUrl, dir, slices: 6, pauseMs: 700 });
+  // The producer writes in slices with pauses, so the worker consumes while it is still writing;
+  // the merchants' tier versions arrive in step with the transactions, as a feed of them would.
+  const producing = produceCardInSlices({ plan, data, topics: { transactions: topics.transactions, merchant_tiers: topics.merchant_tiers }, partitions: PARTITIONS, brokers: stack.brokers, registryUrl: stack.registryUrl, dir, slices: 6, pauseMs: 700 });
   // The worker needs the topic; the first slice creates it.
   await waitForTopic(stack.brokers, topics.transactions);
 
@@ -71,38 +86,37 @@ test('live == replay for every (partition, offset), across SIGKILL restarts whil
     w.kill('SIGKILL');
     await exited(w);
   }
-  await producing;
+  assert.deepEqual(await producing, { transactions: EVENTS, merchant_tiers: data.merchantTiers });
 
-  // The last incarnation runs until the checkpoints cover every input record, then stops on SIGTERM.
+  // The offline path over the same topics, now complete: the rows live must serve.
+  const out = join(dir, 'replay');
+  const summary = await replayKafka({ plan, brokers: stack.brokers, registryUrl: stack.registryUrl, topics: { transactions: topics.transactions, chargebacks: topics.chargebacks, merchant_tiers: topics.merchant_tiers }, out, workers: 1 });
+  // Every record of the input topics is applied once: the transactions and the tier versions (a table is an input of its task).
+  assert.equal(summary.counters.processed, EVENTS + data.merchantTiers);
+  const replayed = await readReplayVectors(out, output.name);
+
+  // The last incarnation runs until it has served every replayed row, then stops on SIGTERM.
+  // Committed input offsets or a feature topic that stopped growing are not enough: the merchant
+  // columns of the last rows wait for every partition's watermark, i.e. for the idle rule
+  // (--idle-ms, default 5 s) once the input has ended.
   const last = startWorker(1 + Math.floor(rng() * 60));
-  // Caught up: this incarnation is running, and afterwards the output topic holds at least one
-  // vector per input record but the few late ones (side output) and stops growing. The
-  // checkpoint assertions below check completeness exactly.
-  const log = (): string => last.log;
-  const deadline = Date.now() + 120_000;
-  while (!/skewless: running/.test(log()) && Date.now() < deadline) await sleep(200);
-  let previous = -1;
-  for (;;) {
-    await sleep(2000);
-    const outCount = await topicEndOffsets(stack.brokers, topics.features);
-    if ((outCount === previous && outCount >= EVENTS * 0.97) || Date.now() > deadline) break;
-    previous = outCount;
-  }
-  await sleep(3000);
+  await servedAll({ brokers: stack.brokers, registryUrl: stack.registryUrl, output, topic: topics.features, expected: replayed.keys(), workers: [last], timeoutMs: 150_000 });
   last.kill('SIGTERM');
   assert.equal(await exited(last), 0, `worker exits cleanly on SIGTERM: ${last.log}`);
 
-  // State: every input record applied exactly once (processed = partition length).
+  // State: every input record applied exactly once (processed = the partition lengths of both inputs).
   const conn = await KafkaConnection.open({ brokers: stack.brokers });
   const ends = new Map((await fetchOffsets(conn, topics.transactions)).map((p) => [p.partition, p.high]));
+  const tierEnds = new Map((await fetchOffsets(conn, topics.merchant_tiers)).map((p) => [p.partition, p.high]));
   const metas = await readTaskCheckpoints(join(dir, 'state'));
   assert.equal(metas.length, PARTITIONS);
   for (const m of metas) {
     assert.equal(m.positions.transactions, ends.get(m.partition), `partition ${m.partition}: checkpoint at the end of the topic`);
-    assert.equal(m.counters.processed, ends.get(m.partition), `partition ${m.partition}: each record applied once`);
+    assert.equal(m.positions.merchant_tiers, tierEnds.get(m.partition), `partition ${m.partition}: checkpoint at the end of the tiers topic`);
+    assert.equal(m.counters.processed, ends.get(m.partition)! + tierEnds.get(m.partition)!, `partition ${m.partition}: each record applied once`);
   }
   // Topics skewless created hold event-time timestamps of any age: no time-based retention may delete them.
-  const outputs = [topics.features, topics.daily, `${topics.side}-late`, `${topics.side}-dead-letters`, topics.transactions];
+  const outputs = [topics.features, topics.daily, `${topics.side}-late`, `${topics.side}-dead-letters`, topics.transactions, topics.merchant_tiers];
   // (set on the topic itself, not inherited: the local stack's broker default is unlimited too, a production cluster's is 7 days)
   const described = await conn.admin.describeConfigs({ resources: outputs.map((name) => ({ type: 2, name })), includeSynonyms: false });
   for (const r of described.resources) {
@@ -118,16 +132,15 @@ test('live == replay for every (partition, offset), across SIGKILL restarts whil
   const live = await readLiveVectors(stack.brokers, stack.registryUrl, output, topics.features);
   for (const v of live) assert.ok(v.value, `decodable live vector: ${v.error}`);
 
-  // The offline path over the same topic.
-  const out = join(dir, 'replay');
-  const summary = await replayKafka({ plan, brokers: stack.brokers, registryUrl: stack.registryUrl, topics: { transactions: topics.transactions, chargebacks: topics.chargebacks }, out, workers: 1 });
-  assert.equal(summary.counters.processed, EVENTS);
-  const c = compareVectors(live, await readReplayVectors(out, output.name), output);
+  const c = compareVectors(live, replayed, output);
   assert.equal(c.misplaced, 0, 'vectors go to the partition of their input');
   assert.equal(c.duplicatesDiffering, 0, 'duplicates are byte-identical');
   assert.equal(c.liveDistinct, c.expected, `live vectors ${c.liveDistinct} (+${c.duplicateRecords} duplicates) vs replayed ${c.expected}`);
   assert.deepEqual({ lost: c.lost, unexpected: c.unexpected, divergent: c.divergent }, { lost: 0, unexpected: 0, divergent: 0 }, c.examples.join('\n'));
   const served = output.columns.filter((col) => col.role !== 'label');
   assert.ok(c.valuesCompared > EVENTS * served.length * 0.9, `compared ${c.valuesCompared} values`);
+  // The merchant columns (regrouped) take part in the comparison with real values, not nulls on both sides.
+  const merchants = merchantCoverage(replayed.values());
+  assert.ok(merchants.withTier > merchants.rows * 0.9 && merchants.withMerchantHistory > merchants.rows * 0.5, `merchant values in the rows compared: ${JSON.stringify(merchants)}`);
   assert.ok(kills === 3);
 });

@@ -5,6 +5,9 @@
  * parity → backfill --from-kafka must give what a file backfill of the same data gives; wrong
  * credentials and a plaintext client must fail at once with one line that says what to fix;
  * and no secret of the configuration may appear in anything the commands print or write.
+ * card-fraud reads three sources (transactions, chargebacks, the merchant_tiers table), all
+ * produced to this run's topics, and serves merchant features through a regrouping: its live run
+ * also creates a changelog, a repartition and an answers topic, deleted at the end.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,7 +18,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ParityRunResult } from '../../src/parity/parity-run.js';
 import { writeCardDataset } from '../../src/gen/write-card-dataset.js';
-import { fetchOffsets } from '../../src/io/kafka/topic-admin.js';
+import { loadTopology } from '../../src/plan/load-topology.js';
+import { cardTopicArgs, liveInternalTopics } from '../helpers/card-inputs.js';
 import { cleanUpKafka } from '../helpers/kafka-cleanup.js';
 import { BIN, exited, ROOT, sleep, spawnSkewless } from '../helpers/live-run.js';
 import { envWithoutConnections, secureStackForTests } from '../helpers/secure-stack.js';
@@ -28,6 +32,7 @@ const run = randomUUID().slice(0, 8);
 const topics = {
   transactions: `secure-tx-${run}`,
   chargebacks: `secure-cb-${run}`,
+  merchant_tiers: `secure-mt-${run}`,
   features: `secure-features-${run}`,
   daily: `secure-daily-${run}`,
   side: `secure-${run}`,
@@ -36,6 +41,9 @@ const topics = {
   mtlsRefused: `secure-mtls-refused-${run}`,
 };
 const group = `secure-${run}`;
+const plan = await loadTopology(join(ROOT, 'topologies/card-fraud.ts'));
+/** `--topic <source>=<topic>` for card-fraud's three sources. */
+const topicArgs = cardTopicArgs(topics);
 /** What the commands write; the secret grep reads all of it. */
 const dir = mkdtempSync(join(tmpdir(), 'skewless-secure-'));
 /** Configuration files the tests write (they hold secrets on purpose): not an output. */
@@ -43,7 +51,7 @@ const confDir = mkdtempSync(join(tmpdir(), 'skewless-secure-conf-'));
 test.after(async () => {
   rmSync(dir, { recursive: true, force: true });
   rmSync(confDir, { recursive: true, force: true });
-  await cleanUpKafka(stack.brokers, [...Object.values(topics), `${topics.side}-late`, `${topics.side}-dead-letters`], [group], stack.kafkaSecurity);
+  await cleanUpKafka(stack.brokers, [...Object.values(topics), `${topics.side}-late`, `${topics.side}-dead-letters`, ...liveInternalTopics(group, plan)], [group], stack.kafkaSecurity);
 });
 
 /** Everything the commands printed, for the secret grep. */
@@ -100,19 +108,14 @@ function configWith(name: string, changes: Readonly<Record<string, string | unde
 /** Only SKEWLESS_CONFIG: every setting comes from the file. */
 const onlyConfig = (file: string): NodeJS.ProcessEnv => ({ ...envWithoutConnections(), SKEWLESS_CONFIG: file });
 
-async function endOffsets(topic: string): Promise<number> {
-  const conn = await stack.connect();
-  try {
-    return (await fetchOffsets(conn, topic).catch(() => [])).reduce((n, p) => n + p.high, 0);
-  } finally {
-    await conn.close();
-  }
-}
+/** A per-partition metric of the exposition text, summed over the partitions. */
+const summed = (text: string, name: string): number => [...text.matchAll(new RegExp(`^${name}\\{partition="\\d+"\\} (\\d+)$`, 'gm'))].reduce((n, m) => n + Number(m[1]), 0);
 
 const data = await writeCardDataset({ outDir: join(dir, 'data'), events: EVENTS, seed: 23, format: 'ndjson' });
 
 test('produce → run → parity → backfill --from-kafka through SASL_SSL and an authenticated registry equal a file backfill', { timeout: 300_000 }, async () => {
   for (const [source, input, topic, count] of [
+    ['merchant_tiers', data.merchantTiersPath, topics.merchant_tiers, data.merchantTiers],
     ['chargebacks', data.chargebacksPath, topics.chargebacks, data.chargebacks],
     ['transactions', data.transactionsPath, topics.transactions, EVENTS],
   ] as const) {
@@ -123,7 +126,7 @@ test('produce → run → parity → backfill --from-kafka through SASL_SSL and 
 
   // The reference: a backfill of the same files, no Kafka, no registry. Live must serve one vector per row of it.
   const fileOut = join(dir, 'from-files');
-  const f = skewless(['backfill', 'topologies/card-fraud.ts', '--input', `transactions=${data.transactionsPath}`, '--input', `chargebacks=${data.chargebacksPath}`, '--partitions', String(PARTITIONS), '--out', fileOut, '--json'], envWithoutConnections());
+  const f = skewless(['backfill', 'topologies/card-fraud.ts', '--input', `transactions=${data.transactionsPath}`, '--input', `chargebacks=${data.chargebacksPath}`, '--input', `merchant_tiers=${data.merchantTiersPath}`, '--partitions', String(PARTITIONS), '--out', fileOut, '--json'], envWithoutConnections());
   assert.equal(f.status, 0, f.stderr);
   const fileSummary = JSON.parse(f.stdout) as Summary;
   const vectors = fileSummary.files.filter((x) => x.path.includes('/card_features/')).reduce((n, x) => n + x.rows, 0);
@@ -132,25 +135,34 @@ test('produce → run → parity → backfill --from-kafka through SASL_SSL and 
   // Live, every key sampled into the parity log (topic and local file).
   const worker = spawnSkewless([
     'run', 'topologies/card-fraud.ts', '--state', join(dir, 'state'), '--group', group,
-    '--topic', `transactions=${topics.transactions}`, '--output-topic', `card_features=${topics.features}`, '--output-topic', `card_daily_spend=${topics.daily}`,
+    ...topicArgs, '--output-topic', `card_features=${topics.features}`, '--output-topic', `card_daily_spend=${topics.daily}`,
     '--side-prefix', topics.side, '--parity-rate', '1', '--parity-topic', topics.parity, '--parity-file', join(dir, 'parity', 'card-fraud.ndjson'),
+    '--metrics-port', '0',
   ], stack.env);
-  // Caught up: the feature topic's end (vectors plus transaction markers) reaches the vector count and stops growing.
+  // Caught up: every vector of the file backfill emitted and none waiting for its merchant features
+  // (the rows of the last grace − lag of event time wait for the idle rule, --idle-ms, 5 s). The
+  // worker publishes both counts after each commit; the feature topic's end offsets would also
+  // count its transactions' commit markers.
   const deadline = Date.now() + 150_000;
-  const ends: number[] = [];
+  let served = false;
+  let metrics = '';
   while (Date.now() < deadline && worker.exitCode === null) {
-    await sleep(2000);
-    ends.push(await endOffsets(topics.features));
-    const [a, b, c] = ends.slice(-3);
-    if (ends.length >= 3 && a === b && b === c && c >= vectors) break;
+    await sleep(1000);
+    const url = /metrics on (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(worker.log)?.[1];
+    if (url === undefined) continue;
+    metrics = await fetch(url).then((r) => r.text(), () => '');
+    served = summed(metrics, 'skewless_features_total') >= vectors && summed(metrics, 'skewless_regroup_waiting_rows') === 0;
+    if (served) break;
   }
+  printed.push(metrics);
   worker.kill('SIGTERM');
   assert.equal(await exited(worker), 0, `worker exits cleanly on SIGTERM: ${worker.log}`);
   printed.push(worker.log);
+  assert.ok(served, `live served the ${vectors} vectors within 150 s:\n${metrics}\n${worker.log.slice(-2000)}`);
 
   // Parity recomputes every served vector from the source topics: all there, all equal.
   const html = join(dir, 'parity.html');
-  const p = skewless(['parity', 'topologies/card-fraud.ts', '--sample', topics.parity, '--topic', `transactions=${topics.transactions}`, '--topic', `chargebacks=${topics.chargebacks}`, '--json', '--html', html]);
+  const p = skewless(['parity', 'topologies/card-fraud.ts', '--sample', topics.parity, ...topicArgs, '--json', '--html', html]);
   assert.equal(p.status, 0, `parity holds: ${p.stderr}\n${p.stdout.slice(0, 2000)}`);
   const parity = JSON.parse(p.stdout) as ParityRunResult;
   assert.equal(parity.alert, false);
@@ -160,10 +172,11 @@ test('produce → run → parity → backfill --from-kafka through SASL_SSL and 
 
   // Replay from the topics, every setting from the config file alone: the same training files as from the files.
   const kafkaOut = join(dir, 'from-kafka');
-  const k = skewless(['backfill', 'topologies/card-fraud.ts', '--from-kafka', '--topic', `transactions=${topics.transactions}`, '--topic', `chargebacks=${topics.chargebacks}`, '--out', kafkaOut, '--json'], onlyConfig(stack.config));
+  const k = skewless(['backfill', 'topologies/card-fraud.ts', '--from-kafka', ...topicArgs, '--out', kafkaOut, '--json'], onlyConfig(stack.config));
   assert.equal(k.status, 0, k.stderr);
   const kafkaSummary = JSON.parse(k.stdout) as Summary;
-  assert.equal(kafkaSummary.counters.processed, EVENTS);
+  // The tier versions are records of the tasks too (a table is an input of its task's merge).
+  assert.equal(kafkaSummary.counters.processed, EVENTS + data.merchantTiers);
   assert.deepEqual(kafkaSummary.counters, fileSummary.counters);
   await assertSameTraining(fileOut, kafkaOut, PARTITIONS * 2);
 });
@@ -177,7 +190,7 @@ test('schemas check reaches the authenticated registry with only SKEWLESS_CONFIG
 test('a wrong Kafka password: one line naming the setting, within seconds', () => {
   const wrong = randomUUID().replace(/-/g, '');
   wrongSecrets.push(wrong);
-  const r = skewless(['backfill', 'topologies/card-fraud.ts', '--from-kafka', '--topic', `transactions=${topics.transactions}`, '--topic', `chargebacks=${topics.chargebacks}`, '--out', join(dir, 'refused')],
+  const r = skewless(['backfill', 'topologies/card-fraud.ts', '--from-kafka', ...topicArgs, '--out', join(dir, 'refused')],
     onlyConfig(configWith('wrong-kafka-password.properties', { 'sasl.password': wrong })), 60_000);
   assertClearFailure(r, /SCRAM-SHA-512.*sasl\.password|sasl\.password.*SCRAM-SHA-512/, 'wrong sasl.password');
 });
@@ -193,7 +206,7 @@ test('a wrong registry password: one line saying the registry refused the creden
 
 test('a plaintext client against the SASL_SSL listener fails at once and points at security.protocol', () => {
   const plain = configWith('plaintext.properties', { 'security.protocol': undefined, 'sasl.mechanism': undefined, 'sasl.username': undefined, 'sasl.password': undefined, 'ssl.ca.location': undefined });
-  const r = skewless(['backfill', 'topologies/card-fraud.ts', '--from-kafka', '--topic', `transactions=${topics.transactions}`, '--topic', `chargebacks=${topics.chargebacks}`, '--out', join(dir, 'plaintext')], onlyConfig(plain), 60_000);
+  const r = skewless(['backfill', 'topologies/card-fraud.ts', '--from-kafka', ...topicArgs, '--out', join(dir, 'plaintext')], onlyConfig(plain), 60_000);
   assertClearFailure(r, /security\.protocol/, 'PLAINTEXT client on a SASL_SSL port');
   assert.match(r.stderr, new RegExp(stack.brokers[0].replace(/\./g, '\\.')), 'names the broker');
 });

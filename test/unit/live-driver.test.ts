@@ -257,3 +257,32 @@ test('idle skip: only once the quiet input is caught up with the broker and idle
   assert.equal(Number(w.metrics.get('skewless_merge_skips_total', { partition: '1' })), 1);
   assert.equal(Number(w.metrics.get('skewless_merge_skips_total', { partition: '0' })), 0);
 });
+
+test('a failed commit loses no record another input left in the merge: the reopened task reads that input again from its state', async (t) => {
+  const s = await setup(t, twoStreams);
+  let now = 1_000_000;
+  // Chargebacks reported after every transaction below: partition 0's merge holds them while the transactions go through.
+  const chargebacks = [0, 1, 2, 3, 4].map((i) => ({ partition: 0, value: { txn_id: `t${i}`, card_id: 'card-0', reported_at: T0 + (1000 + i) * MIN, reason: 'fraud' } }));
+  const txns = (from: number, to: number): Array<{ partition: number; value: Record<string, unknown> }> =>
+    Array.from({ length: to - from }, (_, k) => ({ partition: 0, value: { txn_id: `t${from + k}`, card_id: 'card-0', merchant_id: 'm1', ...eur(10), event_time: T0 + (from + k) * MIN, country: 'FR' } }));
+  await produceAll(s, twoStreams, 'chargebacks', 'chargebacks', chargebacks);
+  await produceAll(s, twoStreams, 'transactions', 'transactions', txns(0, 20));
+  const w = await s.start('a', { maxBatch: 5, idleMs: 5000, clock: () => now });
+  await s.cluster.runUntilIdle(10);
+  // The next transactions' first commit fails: the task's memory, the held chargebacks with it, is dropped.
+  let commits = 0;
+  s.cluster.faults.beforeCommit = () => (commits++ === 0 ? new Error('broker went away mid-transaction') : undefined);
+  await produceAll(s, twoStreams, 'transactions', 'transactions', txns(20, 40));
+  await s.cluster.runUntilIdle(10);
+  assert.ok(s.logs.some((l) => /task 0: batch not committed \(broker went away mid-transaction\); state dropped/.test(l)), s.logs.join('\n'));
+  // Everything has been read; the inputs go quiet and the idle rule releases the chargebacks.
+  now += 10_000;
+  await w.checkIdleInputs();
+  await s.cluster.runUntilIdle(10);
+  await w.stop();
+  // Before, the chargebacks were never fetched again, and the idle rule took their input as caught up at offset 5.
+  assert.doesNotMatch(s.logs.join('\n'), /merge skip \d+: input chargebacks/);
+  assert.equal(s.cluster.committedRecords('chargeback_features', 0).length, chargebacks.length, 'every chargeback served');
+  assert.equal(s.cluster.groupOffset(GROUP, 'chargebacks', 0), chargebacks.length);
+  assert.equal(s.cluster.committedRecords('card_features', 0).length, 40);
+});

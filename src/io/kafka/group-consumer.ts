@@ -86,14 +86,25 @@ export class GroupConsumer {
   private readonly invisible = new Map<string, { from: number; to: number }>();
   /** Batches handed to onBatch, `topic:partition@lastOffset` → the offset after their last message. */
   private readonly delivered = new Map<string, number>();
+  /**
+   * Delivered batches whose records a task took (ctl.done()). Only these, and fetches without
+   * messages, move `fetched`: a batch that failed is fetched again from the last one taken, and one
+   * that made the task seek is fetched from the seek, so until then the input is not read that far
+   * (the idle rule takes an input read up to the end offset as caught up).
+   */
+  private readonly taken = new Set<string>();
 
   private constructor(private readonly consumer: Consumer) {
     consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
       const id = `${payload.topic}:${payload.partition}`;
       const next = Number(payload.lastOffset) + 1;
-      if (next > (this.fetched.get(id) ?? 0)) this.fetched.set(id, next);
       const key = `${id}@${payload.lastOffset}`;
       const afterMessages = this.delivered.get(key);
+      if (afterMessages !== undefined && !this.taken.delete(key)) {
+        this.delivered.delete(key);
+        return;
+      }
+      if (next > (this.fetched.get(id) ?? 0)) this.fetched.set(id, next);
       if (afterMessages !== undefined) {
         this.delivered.delete(key);
         if (afterMessages < next) this.invisible.set(id, { from: afterMessages, to: next });
@@ -153,6 +164,8 @@ export class GroupConsumer {
         const last = batch.lastOffset();
         const id = `${batch.topic}:${batch.partition}`;
         member.delivered.set(`${id}@${last}`, Number(batch.messages[batch.messages.length - 1].offset) + 1);
+        // A batch delivered again (after a crash of the consumer mid-batch) is not taken until done() says so.
+        member.taken.delete(`${id}@${last}`);
         await opts.onBatch(
           {
             topic: batch.topic,
@@ -161,7 +174,13 @@ export class GroupConsumer {
             highWatermark: Number(batch.highWatermark),
             messages: batch.messages.map((m) => ({ offset: Number(m.offset), key: m.key, value: m.value, timestamp: Number(m.timestamp) })),
           },
-          { heartbeat: () => p.heartbeat(), done: () => p.resolveOffset(last) },
+          {
+            heartbeat: () => p.heartbeat(),
+            done: () => {
+              p.resolveOffset(last);
+              member.taken.add(`${id}@${last}`);
+            },
+          },
         );
         await p.heartbeat();
       },

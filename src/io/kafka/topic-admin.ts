@@ -152,6 +152,10 @@ export async function offsetsForTime(conn: KafkaConnection, topic: string, times
  */
 export async function deleteRecordsBefore(conn: KafkaConnection, topic: string, offsets: ReadonlyArray<{ readonly partition: number; readonly offset: number }>): Promise<void> {
   if (offsets.length === 0) return;
+  // kafkajs' deleteTopicRecords looks the partitions' leaders up before it adds the topic to the
+  // client's metadata (its own fetchTopicOffsets, after the lookup, does that): on a client that
+  // has not touched the topic yet it fails with "Could not find the leader for the partition".
+  await conn.admin.fetchTopicOffsets(topic);
   await conn.admin.deleteTopicRecords({ topic, partitions: offsets.map((o) => ({ partition: o.partition, offset: String(o.offset) })) });
 }
 

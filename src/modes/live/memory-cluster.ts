@@ -351,6 +351,9 @@ export class MemoryMember implements GroupMember {
 
   seek(topic: string, partition: number, offset: number): void {
     this.seeks.set(`${topic}:${partition}`, offset);
+    // As with Kafka, the next fetch of that partition starts there, also when it is not the one
+    // being delivered (deliver() still lets a seek during a partition's own batch win over its advance).
+    this.positions.set(`${topic}:${partition}`, offset);
     this.fetched.delete(`${topic}:${partition}`);
   }
 
