@@ -1,7 +1,7 @@
 import type { AggValue } from '../ops/aggregation.js';
 import { ByteReader, ByteWriter } from '../state/codec.js';
 import type { BatchOp, StateBackend } from '../state/state-backend.js';
-import { eventSuffix, parseEventSuffix, regroupHeldKey, regroupHeldPrefix, regroupMetaKey, regroupTimelinePrefix, regroupVersionsPrefix, STATE_FORMAT } from '../state/task-state-keys.js';
+import { parseEventSuffix, regroupHeldKey, regroupHeldPrefix, regroupMetaKey, regroupTimelinePrefix, regroupVersionsPrefix, STATE_FORMAT } from '../state/task-state-keys.js';
 import { KeyTimeline } from '../time/lookback-window.js';
 import { KeyVersions, type VersionValues } from '../time/version-table.js';
 import type { GroupProgram, Program, TableProgram } from './program.js';
@@ -368,8 +368,7 @@ export class RegroupedTask {
     for (let i = 0; i < missing.length; i++) {
       if (stored[i].length === 0) continue;
       const [table, key] = missing[i];
-      const entries = stored[i].map(([k, v]) => [...parseEventSuffix(k.slice(prefixes[i].length)), v] as const);
-      this.versions[table.index].set(key, KeyVersions.fromStored(entries, table.valueFns.length, this.seq));
+      this.versions[table.index].set(key, KeyVersions.fromEntries(prefixes[i], stored[i], table.valueFns.length, this.seq));
     }
   }
 
@@ -387,13 +386,7 @@ export class RegroupedTask {
     }
     for (const table of this.program.tables) {
       for (const key of this.dirtyVersions[table.index]) {
-        const prefix = regroupVersionsPrefix(r, table.name, key);
-        this.versions[table.index].get(key)!.drainChanges(
-          this.seq,
-          w,
-          (t, seq, value) => ops.push({ type: 'put', key: prefix + eventSuffix(t, seq), value }),
-          (t, seq) => ops.push({ type: 'del', key: prefix + eventSuffix(t, seq) }),
-        );
+        this.versions[table.index].get(key)!.changeOps(regroupVersionsPrefix(r, table.name, key), this.seq, w, ops);
       }
       this.dirtyVersions[table.index].clear();
     }

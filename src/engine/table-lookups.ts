@@ -8,7 +8,7 @@
 import { toAggValue, type AggValue } from '../ops/aggregation.js';
 import type { ByteWriter } from '../state/codec.js';
 import type { BatchOp, StateBackend } from '../state/state-backend.js';
-import { eventSuffix, parseEventSuffix, versionsPrefix } from '../state/task-state-keys.js';
+import { versionsPrefix } from '../state/task-state-keys.js';
 import { KeyVersions, type VersionValues } from '../time/version-table.js';
 import type { SourceValue } from './input.js';
 import type { LookupProgram, Program, StreamProgram, TableProgram } from './program.js';
@@ -122,9 +122,8 @@ export class TableLookups {
       for (let i = 0; i < missing.length; i++) {
         if (stored[i].length === 0) continue;
         const [table, key] = missing[i];
-        const prefixLength = versionsPrefix(this.partition, this.program.tables[table].name, key).length;
-        const entries = stored[i].map(([k, v]) => [...parseEventSuffix(k.slice(prefixLength)), v] as const);
-        const kv = KeyVersions.fromStored(entries, this.program.tables[table].valueFns.length, savedBelow);
+        const prefix = versionsPrefix(this.partition, this.program.tables[table].name, key);
+        const kv = KeyVersions.fromEntries(prefix, stored[i], this.program.tables[table].valueFns.length, savedBelow);
         kv.lastBatch = batchNo;
         this.keys[table].set(key, kv);
       }
@@ -168,13 +167,7 @@ export class TableLookups {
   changes(seqBound: number, w: ByteWriter, ops: BatchOp[]): void {
     for (const table of this.program.tables) {
       for (const key of this.dirty[table.index]) {
-        const prefix = versionsPrefix(this.partition, table.name, key);
-        this.keys[table.index].get(key)!.drainChanges(
-          seqBound,
-          w,
-          (t, seq, value) => ops.push({ type: 'put', key: prefix + eventSuffix(t, seq), value }),
-          (t, seq) => ops.push({ type: 'del', key: prefix + eventSuffix(t, seq) }),
-        );
+        this.keys[table.index].get(key)!.changeOps(versionsPrefix(this.partition, table.name, key), seqBound, w, ops);
       }
       this.dirty[table.index] = [];
     }

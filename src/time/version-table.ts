@@ -7,6 +7,8 @@
  * history.
  */
 import { ByteReader, ByteWriter } from '../state/codec.js';
+import type { BatchOp } from '../state/state-backend.js';
+import { eventSuffix, parseEventSuffix } from '../state/task-state-keys.js';
 
 /** A version's stored values: one per value function its table's lookups read. */
 export type VersionValues = ReadonlyArray<number | string | null>;
@@ -84,6 +86,21 @@ export class KeyVersions {
     }
     this.savedBelow = seqBound;
     this.dirty = false;
+  }
+
+  /** The store operations since the last call, as entries under `prefix` named by time and sequence (see drainChanges). */
+  changeOps(prefix: string, seqBound: number, w: ByteWriter, ops: BatchOp[]): void {
+    this.drainChanges(
+      seqBound,
+      w,
+      (t, seq, value) => ops.push({ type: 'put', key: prefix + eventSuffix(t, seq), value }),
+      (t, seq) => ops.push({ type: 'del', key: prefix + eventSuffix(t, seq) }),
+    );
+  }
+
+  /** A key read back from its store entries under `prefix` (as changeOps names them), in any order. */
+  static fromEntries(prefix: string, stored: ReadonlyArray<readonly [string, Uint8Array]>, columns: number, savedBelow: number): KeyVersions {
+    return KeyVersions.fromStored(stored.map(([k, v]) => [...parseEventSuffix(k.slice(prefix.length)), v] as const), columns, savedBelow);
   }
 
   /** A key read back from its stored versions ((time, sequence, value bytes) in any order). */
