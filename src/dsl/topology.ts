@@ -74,6 +74,11 @@ export interface TableOptions<V> {
   /** How far behind stream time a version is still accepted (default 0); later ones are late. */
   grace?: Duration;
   late?: LatePolicy;
+  /**
+   * How far ahead of the latest record of its task (event or version) a version may be valid
+   * from; default null (no bound): versions never move stream time, so a far-ahead one cannot
+   * make events late, and a sparse table's versions may lie months apart.
+   */
   maxFutureSkew?: Duration | null;
 }
 
@@ -567,7 +572,9 @@ export class TopologyBuilder {
     const retention = parseDuration(opts.retention, `retention of table ${name}`);
     if (opts.regroup !== undefined && typeof opts.regroup !== 'boolean') throw new Error(`table "${name}": regroup is true or false`);
     const { validFrom, retention: _, regroup, ...rest } = opts;
-    this.addSource(name, { ...rest, eventTime: validFrom }, regroup === true ? { retention, regroup } : { retention });
+    // No future-skew bound unless declared: a version does not move stream time, so a far-ahead
+    // one cannot make events late, and a sparse table's versions may lie months apart.
+    this.addSource(name, { ...rest, maxFutureSkew: rest.maxFutureSkew ?? null, eventTime: validFrom }, regroup === true ? { retention, regroup } : { retention });
     return new Table<V>(name);
   }
 

@@ -37,6 +37,8 @@ export interface TaskMeta {
   readonly version: string;
   readonly partition: number;
   readonly streamTime: number;
+  /** Largest time of any record applied, versions included (absent in older checkpoints). */
+  readonly frontier?: number;
   readonly seq: number;
   /** Next offset to read, per source. */
   readonly positions: Readonly<Record<string, number>>;
@@ -196,7 +198,15 @@ function formatDuration(ms: number): string {
  * whether it runs live or in replay.
  */
 export class Task {
+  /** Largest event time of the events applied: lateness, windows, retention and the regroup watermark. */
   private streamTime = -Infinity;
+  /**
+   * Largest time of any record applied, table versions included: the future-skew reference for
+   * versions only. A version may be valid from any time ahead (a live skip of a quiet event
+   * input releases a table's far-ahead versions), so it must never move stream time and make
+   * the next events late; but a version further ahead than the versions before it is still a bad clock.
+   */
+  private frontier = -Infinity;
   private seq = 0;
   private readonly positions: Record<string, number> = {};
   /** Next offset after the last record handed to the merge, per source (not persisted: the merge queue is not). */
@@ -220,10 +230,10 @@ export class Task {
   private readonly keyFilter: ((sourceKey: string) => boolean) | undefined;
   /** Stale event entries found while loading, deleted at the next checkpoint. */
   private staleDeletes: string[] = [];
-  /** The first records, held until WARMUP carry a time (null once stream time is set). */
+  /** The first events (and the records after them), held until WARMUP events carry a time (null once stream time is set). */
   private warmup: Prepared[] | null = [];
   private warmupTimed = 0;
-  /** Median event time of the first records: the future-skew reference before stream time exists. */
+  /** Median event time of the first events: the future-skew reference before stream time exists. */
   private warmupReference = -Infinity;
   /** Per group: the source key each group key was seen with (a groupBy must refine the partition key). */
   private readonly groupOwners: Array<Map<string, string>>;
@@ -285,6 +295,8 @@ export class Task {
         throw new VersionMismatchError(meta.version, program.version, partition, changes);
       }
       task.streamTime = meta.streamTime ?? -Infinity;
+      task.frontier = Math.max(meta.frontier ?? -Infinity, task.streamTime);
+      if (task.streamTime !== -Infinity) task.warmup = null;
       task.seq = meta.seq;
       Object.assign(task.positions, meta.positions);
       Object.assign(task.counters, meta.counters);
@@ -369,7 +381,7 @@ export class Task {
     const held = this.warmup;
     this.warmup = null;
     if (held === null || held.length === 0) return 0;
-    const times = held.filter((r) => r.error === undefined).map((r) => r.t).sort((a, b) => a - b);
+    const times = held.filter((r) => r.error === undefined && r.source.table === undefined).map((r) => r.t).sort((a, b) => a - b);
     this.warmupReference = times.length > 0 ? times[(times.length - 1) >> 1] : -Infinity;
     await this.applyAll(held);
     return held.length;
@@ -510,13 +522,18 @@ export class Task {
     if (this.warmup !== null) {
       if (this.streamTime !== -Infinity) this.warmup = null;
       else {
-        // No stream time yet: hold the first records until WARMUP of them carry a time, so the
+        // No stream time yet: hold the first events until WARMUP of them carry a time, so the
         // very first one is judged against their median rather than setting stream time alone.
         // Exactly the first WARMUP, whatever the batches, so the decision depends on the input only.
+        // Table versions before the first event pass (they do not move stream time, and a replay
+        // from --since reads every version before it); from the first event on, everything is
+        // held, so the canonical order stays as it is.
         let i = 0;
+        while (i < ready.length && this.warmup.length === 0 && ready[i].source.table !== undefined) i++;
+        if (i > 0) await this.applyNow(ready.slice(0, i));
         for (; i < ready.length && this.warmupTimed < WARMUP; i++) {
           this.warmup.push(ready[i]);
-          if (ready[i].error === undefined) this.warmupTimed++;
+          if (ready[i].error === undefined && ready[i].source.table === undefined) this.warmupTimed++;
         }
         if (this.warmupTimed < WARMUP) return;
         await this.flushWarmup();
@@ -524,6 +541,10 @@ export class Task {
         ready = ready.slice(i);
       }
     }
+    await this.applyNow(ready);
+  }
+
+  private async applyNow(ready: readonly Prepared[]): Promise<void> {
     this.batchNo++;
     await this.loadTimelines(ready);
     await this.tables.load(ready, this.batchNo, this.seq);
@@ -596,17 +617,19 @@ export class Task {
       this.sinks.deadLetter({ source: name, partition: p.partition, offset: p.offset, reason: p.error, raw: p.rec.raw });
       return;
     }
+    const isVersion = p.source.table !== undefined;
     const skew = p.source.node.maxFutureSkew;
-    const reference = this.streamTime !== -Infinity ? this.streamTime : this.warmupReference;
+    const own = isVersion ? this.frontier : this.streamTime;
+    const reference = own !== -Infinity ? own : this.warmupReference;
     if (skew !== null && reference !== -Infinity && p.t > reference + skew) {
       // Never touches stream time or state: one bad clock cannot make every later record late.
-      const what = this.streamTime !== -Infinity ? 'stream time' : "the median of the task's first records";
+      const what = own === -Infinity ? "the median of the task's first records" : isVersion ? 'the latest record of the task' : 'stream time';
       this.counters.deadLetters++;
       this.sinks.deadLetter({
         source: name,
         partition: p.partition,
         offset: p.offset,
-        reason: `event time ${formatEventTime(p.t)} is ${formatDuration(p.t - reference)} ahead of ${what} ${formatEventTime(reference)}, beyond the source's maxFutureSkew ${formatDuration(skew)}${unitHint(p.t)}`,
+        reason: `event time ${formatEventTime(p.t)} is ${formatDuration(p.t - reference)} ahead of ${what} ${formatEventTime(reference)}, beyond the source's maxFutureSkew ${durationAsWritten(skew)}${unitHint(p.t)}`,
         raw: p.rec.raw,
       });
       return;
@@ -616,8 +639,9 @@ export class Task {
       this.late(p, `event time ${formatEventTime(p.t)} is more than the grace ${durationAsWritten(grace)} behind stream time ${formatEventTime(this.streamTime)}${unitHint(p.t)}`);
       return;
     }
-    const advanced = p.t > this.streamTime;
+    const advanced = !isVersion && p.t > this.streamTime;
     if (advanced) this.streamTime = p.t;
+    if (p.t > this.frontier) this.frontier = p.t;
     const seq = this.seq++;
     if (p.version !== undefined) {
       const table = p.source.table!;
@@ -771,6 +795,7 @@ export class Task {
       version: this.program.version,
       partition: p,
       streamTime: this.streamTime,
+      frontier: this.frontier,
       seq: this.seq,
       positions: this.positions,
       counters: this.counters,

@@ -36,8 +36,10 @@ export async function emptyRangeWarnings(conn: KafkaConnection, plan: CompiledPl
     const lo = Math.min(...stamps);
     const hi = Math.max(...stamps);
     const carried = stamps.length === 0 ? '' : lo === hi ? `; its first record carries ${formatEventTime(lo)}` : `; the first records of its partitions carry ${formatEventTime(lo)} to ${formatEventTime(hi)}`;
+    // A table is not cut by --since (kafka-snapshot.ts): only --until can have emptied it.
+    const table = plan.topology.sources.find((x) => x.name === s.source)?.table !== undefined;
     warnings.push(
-      `${range(since, until)} selects none of the ${formatCount(held)} records of topic "${s.topic}" (source ${s.source}): the range is matched against Kafka record timestamps${carried}. ` +
+      `${range(table ? undefined : since, until)} selects none of the ${formatCount(held)} records of topic "${s.topic}" (source ${s.source}): the range is matched against Kafka record timestamps${carried}. ` +
         'skewless produce stamps records with their event time; other producers usually stamp the time of loading: choose a range within the timestamps the records carry, or leave out --since/--until',
     );
   }

@@ -13,7 +13,11 @@ export interface KafkaSnapshotOptions {
   readonly plan: CompiledPlan;
   /** Source name → topic, overriding the topology's `topic` (default: the source name). */
   readonly topics?: Readonly<Record<string, string>>;
-  /** Engine sources start at the first record with a Kafka timestamp ≥ since (ms); default the earliest offset. */
+  /**
+   * Engine streams start at the first record with a Kafka timestamp ≥ since (ms); default the
+   * earliest offset. Tables are read from their earliest offset whatever `since`: the version
+   * in force at `since` was published before it, and the first events of the range look it up.
+   */
   readonly since?: number;
   /** Every source ends before the first record with a Kafka timestamp ≥ until (ms); default the latest offset now. */
   readonly until?: number;
@@ -57,7 +61,8 @@ export async function snapshotKafkaRanges(conn: KafkaConnection, opts: KafkaSnap
     }
     // The snapshot: latest offsets now. Offsets for `until` are read after it, and capped by it.
     const offsets = await fetchOffsets(conn, topic);
-    const from = !label && opts.since !== undefined ? await offsetsForTime(conn, topic, opts.since) : undefined;
+    const table = plan.topology.sources.find((s) => s.name === source)?.table !== undefined;
+    const from = !label && !table && opts.since !== undefined ? await offsetsForTime(conn, topic, opts.since) : undefined;
     const to = opts.until !== undefined ? await offsetsForTime(conn, topic, opts.until) : undefined;
     const ranges: KafkaPartitionRange[] = offsets.map((o) => {
       const end = Math.max(o.low, Math.min(o.high, to?.get(o.partition) ?? o.high));

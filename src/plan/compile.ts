@@ -12,7 +12,7 @@ import { loadSchema, type LoadedSchema } from './source-schema.js';
  * Semantic version of the engine's time rules (lookback bounds, lateness, merge order). Part
  * of every topology version: bump it whenever the same input could produce another output.
  */
-export const ENGINE_SEMVER = 2;
+export const ENGINE_SEMVER = 3;
 
 export interface CompiledPlan {
   readonly topology: TopologyNode;

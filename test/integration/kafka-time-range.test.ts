@@ -99,11 +99,15 @@ function selected(perPartition: number[][], from: number | undefined, to: number
   return perPartition.reduce((n, ts) => n + Math.max(0, first(ts, to) - (from === undefined ? 0 : first(ts, from))), 0);
 }
 
-/** What a replay of [from, to) reads: the selected records of every engine source (a table's versions are input records of their task too). */
+/**
+ * What a replay of [from, to) reads: the selected records of every engine source (a table's
+ * versions are input records of their task too). A table is not cut by `from`: the versions in
+ * force at the range's start were published before it.
+ */
 async function selectedRecords(from: number | undefined, to: number | undefined): Promise<Record<EngineSource, number>> {
   return {
     transactions: selected(await partitionedEventTimes('transactions'), from, to),
-    merchant_tiers: selected(await partitionedEventTimes('merchant_tiers'), from, to),
+    merchant_tiers: selected(await partitionedEventTimes('merchant_tiers'), undefined, to),
   };
 }
 
@@ -125,31 +129,43 @@ test('the README example: produce, then backfill --from-kafka --since/--until re
   const b = skewless([...args, '--json']);
   assert.equal(b.status, 0, b.stderr);
   assert.equal(b.stderr, '', 'no warning: the range selects records');
-  const summary = JSON.parse(b.stdout) as { counters: { processed: number }; warnings: string[] };
+  const summary = JSON.parse(b.stdout) as { counters: { processed: number; lookupMisses: number }; warnings: string[] };
   const expected = await selectedRecords(Date.parse(since), Date.parse(until));
   assert.ok(expected.transactions > 1000, `the README range holds a good part of the data (${expected.transactions} of 20,000)`);
-  assert.ok(expected.merchant_tiers > 0, 'the range holds tier versions too');
+  const tiersInRange = selected(await partitionedEventTimes('merchant_tiers'), Date.parse(since), Date.parse(until));
+  assert.ok(expected.merchant_tiers > tiersInRange && tiersInRange > 0, `the versions before the range are read too (${expected.merchant_tiers} against ${tiersInRange} inside it)`);
   assert.equal(summary.counters.processed, expected.transactions + expected.merchant_tiers);
+  // Every merchant has a version from before the data start (the generator's rule, checked below),
+  // so no lookup of the range misses: cut at --since, its first transactions would get null tiers.
+  assert.equal(summary.counters.lookupMisses, 0);
   assert.deepEqual(summary.warnings, []);
 });
 
 test('a range that selects nothing warns with the timestamps the records carry', { timeout: 120_000 }, async () => {
-  const b = skewless(['backfill', 'topologies/card-fraud.ts', '--from-kafka', '--out', join(dir, 'empty'), '--since', '2030-01-01', ...cardTopicArgs(topics)]);
+  const b = skewless(['backfill', 'topologies/card-fraud.ts', '--from-kafka', '--out', join(dir, 'empty'), '--until', '2020-01-01', ...cardTopicArgs(topics)]);
   assert.equal(b.status, 0, b.stderr);
   assert.match(b.stdout, /^processed 0 records/m);
   // One warning per engine topic the range empties: the table of tier versions, then the transactions (the plan's order).
   const lines = b.stderr.split('\n').filter((l) => l !== '');
   assert.equal(lines.length, 2, b.stderr);
   const tierVersions = (await partitionedEventTimes('merchant_tiers')).reduce((n, ts) => n + ts.length, 0);
-  assert.match(lines[0], new RegExp(`^skewless: warning: --since 2030-01-01T00:00:00\\.000Z selects none of the ${tierVersions.toLocaleString('en-US')} records of topic "${topics.merchant_tiers}" \\(source merchant_tiers\\): `));
+  assert.match(lines[0], new RegExp(`^skewless: warning: --until 2020-01-01T00:00:00\\.000Z selects none of the ${tierVersions.toLocaleString('en-US')} records of topic "${topics.merchant_tiers}" \\(source merchant_tiers\\): `));
   // A merchant's first version is valid from 0 to 28 days before the data start (2026-01-05).
   const carried = /carry (\S+Z) to (\S+Z)/.exec(lines[0]);
   assert.ok(carried, lines[0]);
   const dataStart = Date.UTC(2026, 0, 5);
   for (const at of carried.slice(1).map((x) => Date.parse(x))) assert.ok(at >= dataStart - 28 * 86_400_000 && at <= dataStart, `${lines[0]}: first versions within 28 days before the data start`);
-  assert.match(lines[1], new RegExp(`^skewless: warning: --since 2030-01-01T00:00:00\\.000Z selects none of the 20,000 records of topic "${topics.transactions}" \\(source transactions\\): `));
+  assert.match(lines[1], new RegExp(`^skewless: warning: --until 2020-01-01T00:00:00\\.000Z selects none of the 20,000 records of topic "${topics.transactions}" \\(source transactions\\): `));
   // The first records of the partitions are from the first days of the data (2026-01-05 on).
   assert.match(lines[1], /carry 2026-01-0\d.* to 2026-01-\d\d/);
+
+  // A --since past every event: the table is still read whole (only --until cuts it), so only the transactions warn.
+  const late = skewless(['backfill', 'topologies/card-fraud.ts', '--from-kafka', '--out', join(dir, 'late'), '--since', '2030-01-01', ...cardTopicArgs(topics)]);
+  assert.equal(late.status, 0, late.stderr);
+  assert.match(late.stdout, new RegExp(`^processed ${tierVersions.toLocaleString('en-US')} records`, 'm'));
+  const lateLines = late.stderr.split('\n').filter((l) => l !== '');
+  assert.equal(lateLines.length, 1, late.stderr);
+  assert.match(lateLines[0], new RegExp(`^skewless: warning: --since 2030-01-01T00:00:00\\.000Z selects none of the 20,000 records of topic "${topics.transactions}"`));
 });
 
 test('a Kafka backfill reports its total before it starts: the offsets of the selected ranges', { timeout: 120_000 }, async () => {

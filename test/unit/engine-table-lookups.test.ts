@@ -27,7 +27,7 @@ type Txn = { card: string; other: string; at: number };
 type Limit = { card: string; from: number; limit: number; tier: string };
 
 // The table is named so that it sorts after the stream: tables rank first in the merge by rule, not by name.
-function program(opts: { retention?: Duration; lookupKey?: (x: Txn) => string; tableGrace?: Duration } = {}): Program {
+function program(opts: { retention?: Duration; lookupKey?: (x: Txn) => string; tableGrace?: Duration; tableSkew?: Duration | null } = {}): Program {
   const topo = topology('table-lookups', (t) => {
     const txns = t.source<Txn>('txns', { schema: '../../schemas/card_transaction.avsc', key: (x) => x.card, eventTime: (x) => x.at, grace: '10m', maxFutureSkew: null });
     const limits = t.table<Limit>('zlimits', {
@@ -37,7 +37,7 @@ function program(opts: { retention?: Duration; lookupKey?: (x: Txn) => string; t
       retention: opts.retention ?? '2h',
       grace: opts.tableGrace ?? '5m',
       late: 'sideOutput',
-      maxFutureSkew: null,
+      maxFutureSkew: opts.tableSkew ?? null,
     });
     const card = txns.groupBy('card', (x) => x.card);
     const key = opts.lookupKey ?? ((x: Txn) => x.card);
@@ -57,13 +57,13 @@ const version = (card: string, from: number, limit: number, tier: string): Limit
 const records = (values: readonly object[]): InputRecord[] => values.map((value, offset) => ({ offset, value: value as InputRecord['value'] }));
 
 /** The hand-worked scenario: ties, lag, a late version, one within grace, a card without versions. */
-const TXNS = [txn('c', at(9, 59)), txn('c', at(10)), txn('c', at(10, 30)), txn('d', at(10, 45)), txn('c', at(11)), txn('c', at(12, 30)), txn('c', at(13, 13))];
+const TXNS = [txn('c', at(9, 59)), txn('c', at(10)), txn('c', at(10, 30)), txn('d', at(10, 45)), txn('c', at(11)), txn('c', at(12, 14)), txn('c', at(12, 30)), txn('c', at(13, 13))];
 const LIMITS = [
   version('c', at(10), 100, 'a'),
   version('c', at(11), 200, 'b'),
   version('c', at(11), 250, 'c'), // same validity time, later in the topic: wins
   version('c', at(12, 15), 300, 'd'),
-  version('c', at(12, 5), 999, 'z'), // 10 min behind stream time 12:15, grace 5 min: late
+  version('c', at(12, 5), 999, 'z'), // 9 min behind stream time 12:14 (the event's: versions do not move it), grace 5 min: late
   version('c', at(12, 11), 555, 'e'), // 4 min behind: accepted
 ];
 
@@ -82,21 +82,53 @@ test('a lookup gives the version with the greatest validity time ≤ t (a versio
   const { task, out } = await runAll(prog, TXNS, LIMITS);
   const cols = prog.outputs[0].columns.map((c) => c.name);
   assert.deepEqual(cols, ['limit', 'limit_1h', 'n_1h', 'tier']);
-  // Worked by hand: merge order 9:59e 10:00v 10:00e 10:30e 10:45e 11:00v 11:00v 11:00e 12:15v 12:05v(late) 12:11v 12:30e 13:13e.
+  // Worked by hand: merge order 9:59e 10:00v 10:00e 10:30e 10:45e 11:00v 11:00v 11:00e 12:14e 12:15v 12:05v(late) 12:11v 12:30e 13:13e.
   const expected = [
     { offset: 0, key: 'c', eventTime: at(9, 59), limit: null, limit_1h: null, n_1h: 0, tier: null }, // nothing yet: 2 misses
     { offset: 1, key: 'c', eventTime: at(10), limit: 100, limit_1h: null, n_1h: 1, tier: 'a' }, // valid from exactly 10:00: seen; 9:00: miss
     { offset: 2, key: 'c', eventTime: at(10, 30), limit: 100, limit_1h: null, n_1h: 2, tier: 'a' }, // 9:30: miss
     { offset: 3, key: 'd', eventTime: at(10, 45), limit: null, limit_1h: null, n_1h: 0, tier: null }, // card d has no version: 2 misses
     { offset: 4, key: 'c', eventTime: at(11), limit: 250, limit_1h: 100, n_1h: 1, tier: 'c' }, // two versions at 11:00: the later one
-    { offset: 5, key: 'c', eventTime: at(12, 30), limit: 300, limit_1h: 250, n_1h: 0, tier: 'd' },
-    { offset: 6, key: 'c', eventTime: at(13, 13), limit: 300, limit_1h: 555, n_1h: 1, tier: 'd' }, // 12:13 → the 12:11 version (within grace)
+    { offset: 5, key: 'c', eventTime: at(12, 14), limit: 250, limit_1h: 250, n_1h: 0, tier: 'c' }, // 11:14: the later 11:00 version
+    { offset: 6, key: 'c', eventTime: at(12, 30), limit: 300, limit_1h: 250, n_1h: 1, tier: 'd' },
+    { offset: 7, key: 'c', eventTime: at(13, 13), limit: 300, limit_1h: 555, n_1h: 2, tier: 'd' }, // 12:13 → the 12:11 version (within grace)
   ];
   assert.deepEqual(rowsByName(out.features, prog.outputs[0].columns), expected);
   assert.equal(task.counters.lookupMisses, 6);
   assert.deepEqual(out.late.map((l) => [l.source, l.offset]), [['zlimits', 4]], 'the version 10 min behind stream time is late (its own side output)');
   assert.equal(task.counters.late, 1);
   assert.equal(task.counters.filtered, 0, 'versions are not counted as filtered events');
+});
+
+test('a live skip of a quiet event input releases far-ahead versions without moving stream time: the next events are not late, and every row is the brute force\'s', async () => {
+  // Versions days ahead, each within the table's future-skew bound of the one before, the last
+  // three days ahead of the events: a reference table published ahead of its validity.
+  const prog = program({ tableSkew: '1d' });
+  const limits = [version('c', at(9), 100, 'a'), version('c', at(24 + 9), 200, 'b'), version('c', at(48 + 8), 300, 'c'), version('c', at(72 + 7), 400, 'd')];
+  const txns = [txn('c', at(10)), txn('c', at(10, 30)), txn('c', at(10, 21)), txn('c', at(10, 40)), txn('c', at(34)), txn('c', at(80))];
+  const { sinks, out } = collectingSinks();
+  const task = await Task.open(prog, 0, new MemoryBackend(), sinks);
+  await task.process({ source: 'txns', partition: 0, records: records(txns.slice(0, 2)) });
+  await task.process({ source: 'zlimits', partition: 0, records: records(limits) });
+  // The events are read to the end and quiet: the skip releases the three held versions.
+  assert.ok((await task.skipIdleInput('txns')) > 0, 'the skip released the versions');
+  assert.equal(task.currentStreamTime, at(10, 30), 'stream time is the events\', not the versions\'');
+  await task.process({ source: 'txns', partition: 0, records: records(txns).slice(2) });
+  await task.endOfInput('txns');
+  await task.endOfInput('zlimits');
+  assert.equal(task.counters.late, 0, out.late.map((l) => l.reason).join('\n'));
+  assert.equal(task.counters.deadLetters, 0, out.dead.map((d) => d.reason).join('\n'));
+  const got = rowsByName(out.features, prog.outputs[0].columns).map((r) => [r.offset, r.limit, r.limit_1h, r.n_1h, r.tier]);
+  assert.deepEqual(got, expectedRows(txns, limits));
+
+  // A version further ahead of the latest record than the bound is still a bad clock.
+  const { sinks: sinks2, out: out2 } = collectingSinks();
+  const other = await Task.open(prog, 0, new MemoryBackend(), sinks2);
+  await other.process({ source: 'txns', partition: 0, records: records(txns.slice(0, 2)) });
+  await other.process({ source: 'zlimits', partition: 0, records: records([limits[0], version('c', at(24 * 5), 500, 'x')]) });
+  await other.skipIdleInput('txns');
+  assert.deepEqual(out2.dead.map((d) => [d.source, d.offset]), [['zlimits', 1]]);
+  assert.match(out2.dead[0].reason, /ahead of the latest record of the task .* beyond the source's maxFutureSkew 1d/);
 });
 
 test('retention drops versions an accepted event can no longer ask for, but keeps the latest at or before the horizon; the store holds one entry per version', async () => {
@@ -113,7 +145,7 @@ test('retention drops versions an accepted event can no longer ask for, but keep
   // An event after a long quiet time still sees the card's current value, dropped history or not.
   const { sinks, out } = collectingSinks();
   const reopened = await Task.open(prog, 0, backend, sinks);
-  await reopened.process({ source: 'txns', partition: 0, records: [{ offset: 7, value: txn('c', at(20)) }] });
+  await reopened.process({ source: 'txns', partition: 0, records: [{ offset: 8, value: txn('c', at(20)) }] });
   await reopened.endOfInput('txns');
   await reopened.endOfInput('zlimits');
   assert.deepEqual(rowsByName(out.features, prog.outputs[0].columns).map((r) => [r.limit, r.limit_1h, r.tier]), [[300, 300, 'd']]);
@@ -135,11 +167,11 @@ test('a checkpoint writes the versions it added and deletes the ones dropped, ne
   await task.checkpoint();
   const versionOps = (ops: BatchOp[]): BatchOp[] => ops.filter((o) => o.key.startsWith('p0/v/'));
   assert.equal(versionOps(writes[0]).filter((o) => o.type === 'put').length, 50);
-  await task.process({ source: 'zlimits', partition: 0, records: [{ offset: 50, value: version('c', at(2, 30), 50, 'x') }] });
-  await task.process({ source: 'txns', partition: 0, records: [{ offset: 1, value: txn('c', at(2, 31)) }] });
+  await task.process({ source: 'zlimits', partition: 0, records: records([version('c', at(2, 30), 50, 'x'), version('c', at(2, 40), 51, 'y')]).map((r) => ({ ...r, offset: r.offset + 50 })) });
+  await task.process({ source: 'txns', partition: 0, records: [{ offset: 1, value: txn('c', at(2, 30)) }] });
   await task.checkpoint();
-  // The event at 2:31 waits in the merge for the table's next record, so stream time is 2:30 (the new
-  // version's) and the horizon 0:30: versions 0:00 .. 0:29 go (30 deletions), one put for the new version.
+  // The merge releases the 2:30 version, then the event at 2:30 (stream time 2:30, horizon 0:30);
+  // the 2:40 version waits for the next event. Versions 0:00 .. 0:29 go (30 deletions), one put for 2:30.
   const second = versionOps(writes[1]);
   assert.equal(second.filter((o) => o.type === 'put').length, 1);
   assert.equal(second.filter((o) => o.type === 'del').length, 30);
