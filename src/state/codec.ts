@@ -113,18 +113,25 @@ export class ByteWriter {
   }
 }
 
+/** One 8-byte scratch for f64 reads: a DataView per reader cost more than the decoding (readers are made per message). */
+const F64_SCRATCH = new Float64Array(1);
+const F64_BYTES = new Uint8Array(F64_SCRATCH.buffer);
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 export class ByteReader {
-  private readonly view: DataView;
   private pos = 0;
 
-  constructor(private readonly buf: Uint8Array) {
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  }
+  constructor(private readonly buf: Uint8Array) {}
 
   f64(): number {
-    const v = this.view.getFloat64(this.pos, true);
-    this.pos += 8;
-    return v;
+    const b = this.buf;
+    const p = this.pos;
+    if (p + 8 > b.length) throw new Error('state decode: unexpected end of buffer');
+    // Stored little-endian (ByteWriter.f64).
+    if (LITTLE_ENDIAN) for (let i = 0; i < 8; i++) F64_BYTES[i] = b[p + i];
+    else for (let i = 0; i < 8; i++) F64_BYTES[7 - i] = b[p + i];
+    this.pos = p + 8;
+    return F64_SCRATCH[0];
   }
 
   uint(): number {

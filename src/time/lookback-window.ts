@@ -2,6 +2,7 @@ import type { ByteReader, ByteWriter } from '../state/codec.js';
 import type { Accumulator, AccumulatorFactory, AggValue, ScalarValue } from './accumulator.js';
 import { decodeSegment, encodeSegment, eventBefore, mergeSegmentEvents, type SegmentEvent, type StoredSegment } from './event-segments.js';
 import { TiledRun, type RawEvents, type TiledWindowSpec } from './tiled-window.js';
+import { ReadTileCache } from './read-tile-cache.js';
 import { windowKernels, type WindowKernels } from './window-kernels.js';
 
 export type { TiledWindowSpec } from './tiled-window.js';
@@ -116,7 +117,7 @@ export class KeyTimeline implements RawEvents {
 
   private readonly kernels: WindowKernels[];
   /** Per exact window: read tile → its aggregate (readAt only; not persisted, recomputed alike). */
-  private readTiles: Array<Map<number, Accumulator[] | null>> | undefined;
+  private readTiles: Array<ReadTileCache<Accumulator[]>> | undefined;
 
   constructor(private readonly layout: TimelineLayout) {
     this.kernels = layout.windows.map(windowKernels);
@@ -217,7 +218,7 @@ export class KeyTimeline implements RawEvents {
     if (t > this.clock) this.clock = t;
     if (this.readTiles !== undefined) {
       const windows = this.layout.windows;
-      for (let w = 0; w < windows.length; w++) this.readTiles[w].delete(Math.floor(t / readTileSize(windows[w].size)));
+      for (let w = 0; w < windows.length; w++) this.readTiles[w].invalidate(Math.floor(t / readTileSize(windows[w].size)));
     }
   }
 
@@ -233,7 +234,7 @@ export class KeyTimeline implements RawEvents {
   readAt(qt: number, out: AggValue[]): void {
     const end = upperBound(this.times, this.start, this.times.length, qt);
     const windows = this.layout.windows;
-    this.readTiles ??= windows.map(() => new Map());
+    this.readTiles ??= windows.map(() => new ReadTileCache<Accumulator[]>(2 * READ_TILES));
     for (let w = 0; w < windows.length; w++) this.readWindow(w, qt - windows[w].size, qt, end, out);
   }
 
@@ -326,9 +327,9 @@ export class KeyTimeline implements RawEvents {
     const windows = this.layout.windows;
     for (let w = 0; w < windows.length; w++) {
       const cache = this.readTiles![w];
-      if (cache.size <= 2 * READ_TILES) continue;
-      const h = readTileSize(windows[w].size);
-      for (const k of [...cache.keys()]) if (k * h < oldest) cache.delete(k);
+      if (cache.size <= 2 * READ_TILES || oldest === Infinity) continue;
+      // Tiles that begin before the oldest event: k · h < oldest.
+      cache.dropBelow(Math.ceil(oldest / readTileSize(windows[w].size)));
     }
   }
 
