@@ -149,6 +149,8 @@ async function startWorker(s: WorkerSpec, onBatchTiming?: (t: LiveBatchTiming) =
     outputTopics: { flight_features: outputOf(s) },
     sideTopicPrefix: s.id,
     idleMs,
+    // Kept whole, so that the Kafka bytes the regrouping adds can be read back after the run.
+    purgeIntervalMs: Infinity,
     log: (line) => {
       const m = /task (\d+) ready at/.exec(line);
       if (m) ready.add(Number(m[1]));

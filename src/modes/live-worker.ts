@@ -67,7 +67,7 @@ export interface LiveOptions extends ClientEndpoints {
   readonly sideTopicPrefix?: string;
   /** A multi-source task skips an input that is caught up and has been idle this long (default 5,000 ms). */
   readonly idleMs?: number;
-  /** How often the regrouping's internal topics are purged below the committed positions (default 30 s). */
+  /** How often the regrouping's internal topics are purged below the committed positions (default 30 s; Infinity: never, not even at stop). */
   readonly purgeIntervalMs?: number;
   /** Failover time after a kill -9: the group session timeout (default 10,000 ms). */
   readonly sessionTimeoutMs?: number;
@@ -204,7 +204,7 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
     await cluster.ensureTopic(regroup.messages, partitions, REGROUP_TOPIC_CONFIGS);
     await cluster.ensureTopic(regroup.answers, partitions, REGROUP_TOPIC_CONFIGS);
   }
-  const purge = regroup === undefined ? undefined : new RegroupPurge(cluster, [regroup.messages, regroup.answers]);
+  const purge = regroup === undefined || opts.purgeIntervalMs === Infinity ? undefined : new RegroupPurge(cluster, [regroup.messages, regroup.answers]);
   // Like Kafka Streams' repartition.purge.interval.ms; with an injected clock the caller purges (purgeRegroupTopics).
   const purgeTimer =
     purge !== undefined && opts.clock === undefined
