@@ -58,7 +58,7 @@ function tierAt(versions: readonly MerchantTier[], qt: number): MerchantTier | u
   return best;
 }
 
-test('card-fraud card and merchant features equal a brute force over every transaction and tier version, with 1 and 3 partitions', async () => {
+test('card-fraud card and merchant features equal a brute force over every transaction and tier version, with 1, 3 and 8 partitions', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'skewless-card-fraud-'));
   try {
     const data = await writeCardDataset({ outDir: join(dir, 'data'), events: 20_000, seed: 3, format: 'ndjson' });
@@ -70,7 +70,7 @@ test('card-fraud card and merchant features equal a brute force over every trans
     for (const v of tiers) push(tiersOf, v.merchant_id, v);
     const plan = await loadTopology(FILE);
 
-    for (const partitions of [1, 3]) {
+    for (const partitions of [1, 3, 8]) {
       const out = join(dir, `out-${partitions}`);
       await replayFiles({ plan, inputs: { transactions: data.transactionsPath, chargebacks: data.chargebacksPath, merchant_tiers: data.merchantTiersPath }, out, partitions });
       const rows: Array<Record<string, unknown>> = [];
