@@ -36,7 +36,8 @@ const POM = path.join(HERE, 'pom.xml');
 
 const DEFAULT_PORTS = {
   plain: { kafka: 19092, controller: 19093, registry: 18081, registryManagement: 18082 },
-  secure: { kafka: 39092, controller: 39093, internal: 39094, mtls: 39095, registry: 38081, registryManagement: 38082 },
+  // Below Linux's ephemeral range (32768–60999): a client connection's local port there made the broker fail to bind.
+  secure: { kafka: 29092, controller: 29093, internal: 29094, mtls: 29095, registry: 28081, registryManagement: 28082 },
 };
 
 /**

@@ -1,5 +1,6 @@
 import type { AggValue } from '../ops/aggregation.js';
 import { fillDerived } from './derived-features.js';
+import { OffsetSlots } from './offset-slots.js';
 import type { FeatureRow } from './outputs.js';
 import type { OutputProgram, Program } from './program.js';
 import type { PartialRow, RegroupAnswer, RowRef } from './regroup-messages.js';
@@ -23,13 +24,13 @@ export const rowNeedsEvent = (o: OutputProgram): boolean => o.labelJoin !== unde
  * per reference: the assembler sees every row and every answer of a regrouped replay.
  */
 class RefIndex<T> {
-  private readonly byOutput: Array<Map<string, Map<number, T>>> = [];
+  private readonly byOutput: Array<Map<string, OffsetSlots<T>>> = [];
 
-  private offsets(r: RowRef): Map<number, T> {
+  private offsets(r: RowRef): OffsetSlots<T> {
     let bySource = this.byOutput[r.output];
     if (bySource === undefined) this.byOutput[r.output] = bySource = new Map();
     let byOffset = bySource.get(r.source);
-    if (byOffset === undefined) bySource.set(r.source, (byOffset = new Map()));
+    if (byOffset === undefined) bySource.set(r.source, (byOffset = new OffsetSlots()));
     return byOffset;
   }
 
