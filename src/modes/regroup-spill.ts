@@ -1,3 +1,4 @@
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
 import type { PartialRow, RegroupMessage, RegroupSinks } from '../engine/regroup-messages.js';
@@ -17,6 +18,18 @@ import { SpillReader, SpillWriter } from './spill-file.js';
 export const messageFile = (dir: string, regroup: number, origin: number): string => join(dir, `m-${regroup}-from-${origin}.bin`);
 export const rowFile = (dir: string, origin: number): string => join(dir, `rows-${origin}.bin`);
 export const answerFile = (dir: string, origin: number, regroup: number): string => join(dir, `a-${origin}-from-${regroup}.bin`);
+
+const fileSize = (path: string): number => (existsSync(path) ? statSync(path).size : 0);
+
+/** Per regroup partition: the bytes pass 2 reads (the messages every origin partition sent it). */
+export function answerPassWeights(dir: string, partitions: number): number[] {
+  return Array.from({ length: partitions }, (_, r) => Array.from({ length: partitions }, (_, p) => fileSize(messageFile(dir, r, p))).reduce((a, b) => a + b, 0));
+}
+
+/** Per origin partition: the bytes pass 3 reads (its partial rows and the answers for them). */
+export function assemblePassWeights(dir: string, partitions: number): number[] {
+  return Array.from({ length: partitions }, (_, p) => fileSize(rowFile(dir, p)) + Array.from({ length: partitions }, (_, r) => fileSize(answerFile(dir, p, r))).reduce((a, b) => a + b, 0));
+}
 
 /** Regroup partition of a key: Kafka's murmur2 partitioner, as the live repartition topic places it (live-regroup-task.ts uses this too). */
 export const regroupPartition = (key: string, partitions: number): number => kafkaPartition(key, partitions);

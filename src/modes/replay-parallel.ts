@@ -9,6 +9,8 @@ import { hasRegrouping, type CompiledPlan } from '../plan/compile.js';
 import type { ReplayInputSpec } from './replay-input.js';
 import { replayPartitions, type RegroupSpillOptions, type ReplayOutputOptions, type ReplaySummary } from './replay-partitions.js';
 import { answerRegroupPartitions, assembleOriginPartitions } from './replay-regrouped.js';
+import { balancedShares } from './partition-shares.js';
+import { answerPassWeights, assemblePassWeights } from './regroup-spill.js';
 import { clearOwnOutputs } from './replay-targets.js';
 import type { ReplayWorkerData, ReplayWorkerMessage } from './replay-worker-main.js';
 
@@ -83,11 +85,16 @@ async function replayRegrouped(opts: ParallelReplayOptions, stateDir: string, wo
         processed += n;
         opts.onProgress?.(processed);
       };
-      const all = (stage: NonNullable<ReplayWorkerData['stage']>, inputRanges?: readonly InputRange[]): Promise<WorkerResult[]> =>
-        Promise.all(Array.from({ length: workers }, (_, i) => runWorker(opts, stateDir, i, workers, onProgress, { regroup, stage, inputRanges, keepRegroupedState: keptState !== undefined })));
+      const all = (stage: NonNullable<ReplayWorkerData['stage']>, inputRanges?: readonly InputRange[], shares?: readonly number[][]): Promise<WorkerResult[]> =>
+        Promise.all(
+          Array.from({ length: workers }, (_, i) =>
+            runWorker(opts, stateDir, i, workers, onProgress, { regroup, stage, inputRanges, keepRegroupedState: keptState !== undefined, partitions: shares?.[i] }),
+          ),
+        );
       origin = mergeSummaries((await all('origin')).map((r) => r.summary!));
-      lookupMisses = (await all('answer', origin.inputRanges)).reduce((n, r) => n + r.lookupMisses, 0);
-      files = (await all('assemble', origin.inputRanges)).flatMap((r) => r.files);
+      // Passes 2 and 3 split their partitions by the size of what each reads, not by number.
+      lookupMisses = (await all('answer', origin.inputRanges, balancedShares(answerPassWeights(regroup.dir, regroup.partitions), workers))).reduce((n, r) => n + r.lookupMisses, 0);
+      files = (await all('assemble', origin.inputRanges, balancedShares(assemblePassWeights(regroup.dir, regroup.partitions), workers))).flatMap((r) => r.files);
     }
     const counters = { ...origin.counters, lookupMisses: origin.counters.lookupMisses + lookupMisses };
     return { ...origin, counters, files: [...origin.files, ...files].sort((a, b) => (a.path < b.path ? -1 : 1)) };
@@ -108,7 +115,7 @@ function runWorker(
   worker: number,
   workers: number,
   progress: (processed: number) => void,
-  regroupStage: Pick<ReplayWorkerData, 'regroup' | 'stage' | 'inputRanges' | 'keepRegroupedState'> = {},
+  regroupStage: Pick<ReplayWorkerData, 'regroup' | 'stage' | 'inputRanges' | 'keepRegroupedState' | 'partitions'> = {},
 ): Promise<WorkerResult> {
   const data: ReplayWorkerData = {
     ...regroupStage,

@@ -27,6 +27,8 @@ export interface ReplayWorkerData {
   readonly inputRanges?: readonly InputRange[];
   /** For the answer stage: keep the regroup partitions' state in stateDir (ParallelReplayOptions.keepRegroupedState). */
   readonly keepRegroupedState?: boolean;
+  /** For the answer and assemble stages: this worker's partitions (partition-shares.ts); default p % workers. */
+  readonly partitions?: readonly number[];
 }
 
 export type ReplayWorkerMessage =
@@ -77,7 +79,8 @@ async function runRegroupPass(plan: CompiledPlan, stage: 'answer' | 'assemble', 
 try {
   const plan = await loadTopology(data.topologyFile);
   if (plan.version !== data.version) throw new Error(`topology ${data.topologyFile} changed while the backfill was starting (version ${plan.version}, expected ${data.version})`);
-  const partitionFilter = (p: number): boolean => p % data.workers === data.worker;
+  const mine = data.partitions;
+  const partitionFilter = (p: number): boolean => (mine === undefined ? p % data.workers === data.worker : mine.includes(p));
   const stage = data.stage ?? 'origin';
   if (stage === 'origin') await runOrigin(plan, partitionFilter);
   else await runRegroupPass(plan, stage, partitionFilter);
