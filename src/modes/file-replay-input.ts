@@ -1,7 +1,8 @@
 import type { InputBatch } from '../engine/input.js';
 import type { Program } from '../engine/program.js';
-import { openFileInput, type FileInput } from '../io/files/partitioned-file-input.js';
+import { estimatePartitionBytes, openFileInput, type FileInput, type FileInputOptions } from '../io/files/partitioned-file-input.js';
 import type { CompiledPlan } from '../plan/compile.js';
+import type { SourceNode } from '../dsl/nodes.js';
 import type { FileInputSpec, ReplayInput } from './replay-input.js';
 
 /** One batch from each partition's reader in turn, so every task makes progress. */
@@ -24,22 +25,25 @@ function requireInput(spec: FileInputSpec, source: string): string {
   return p;
 }
 
+/** How an engine source's files are read: split by the source's key into the spec's partitions. */
+function engineFileOptions(plan: CompiledPlan, node: SourceNode, spec: FileInputSpec, partitionFilter?: (partition: number) => boolean): FileInputOptions {
+  return {
+    source: node.name,
+    path: requireInput(spec, node.name),
+    readerSchema: plan.schemas.get(node.name)?.json,
+    partitions: spec.partitions,
+    partitionKey: (v) => {
+      const k = node.key(v);
+      return k === null || k === undefined ? null : String(k);
+    },
+    batchSize: spec.batchSize,
+    partitionFilter,
+  };
+}
+
 /** Archive files as replay input. File layout problems throw here, before any reading. */
 export function openFileReplayInput(plan: CompiledPlan, program: Program, spec: FileInputSpec, partitionFilter?: (partition: number) => boolean): ReplayInput {
-  const inputs = program.sources.map((s) =>
-    openFileInput({
-      source: s.node.name,
-      path: requireInput(spec, s.node.name),
-      readerSchema: plan.schemas.get(s.node.name)?.json,
-      partitions: spec.partitions,
-      partitionKey: (v) => {
-        const k = s.node.key(v);
-        return k === null || k === undefined ? null : String(k);
-      },
-      batchSize: spec.batchSize,
-      partitionFilter,
-    }),
-  );
+  const inputs = program.sources.map((s) => openFileInput(engineFileOptions(plan, s.node, spec, partitionFilter)));
   return {
     labelBatches: (source) => openFileInput({ source, path: requireInput(spec, source), readerSchema: plan.schemas.get(source)?.json }).batches(),
     engineBatches: () => roundRobin(inputs),
@@ -47,4 +51,15 @@ export function openFileReplayInput(plan: CompiledPlan, program: Program, spec: 
     position: (source, partition, record) => inputs[program.sources.findIndex((s) => s.node.name === source)]?.position(partition, record),
     close: async () => undefined,
   };
+}
+
+/** Per engine partition, about how many bytes of input files it holds (see estimatePartitionBytes). */
+export async function filePartitionBytes(plan: CompiledPlan, spec: FileInputSpec): Promise<number[]> {
+  const total = new Array<number>(spec.partitions).fill(0);
+  for (const name of plan.engineSources) {
+    const node = plan.topology.sources.find((s) => s.name === name)!;
+    const bytes = await estimatePartitionBytes(engineFileOptions(plan, node, spec), spec.partitions);
+    for (let p = 0; p < spec.partitions; p++) total[p] += bytes[p];
+  }
+  return total;
 }

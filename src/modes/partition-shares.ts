@@ -1,7 +1,7 @@
 /**
- * Which worker thread takes which partitions in the passes of a regrouped replay that follow
- * the origin pass: by the size of what each partition will read (its spill files), so the
- * threads finish together. Partitions by key hash are far from even (flights by origin: 61.5 %
+ * Which worker thread takes which partitions in a replay pass: by the size of what each
+ * partition will read (its input, or in the later passes of a regrouped replay its spill
+ * files), so the threads finish together. Partitions by key hash are far from even (flights by origin: 61.5 %
  * on the odd partitions of 8), and a pass ends with its slowest thread. The assignment depends
  * on the sizes only, and no output depends on it: each partition's work is the same on any thread.
  */

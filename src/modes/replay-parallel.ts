@@ -9,6 +9,7 @@ import { hasRegrouping, type CompiledPlan } from '../plan/compile.js';
 import type { ReplayInputSpec } from './replay-input.js';
 import { replayPartitions, type RegroupSpillOptions, type ReplayOutputOptions, type ReplaySummary } from './replay-partitions.js';
 import { answerRegroupPartitions, assembleOriginPartitions } from './replay-regrouped.js';
+import { inputPartitionWeights } from './input-weights.js';
 import { balancedShares } from './partition-shares.js';
 import { answerPassWeights, assemblePassWeights } from './regroup-spill.js';
 import { clearOwnOutputs } from './replay-targets.js';
@@ -26,7 +27,7 @@ export interface ParallelReplayOptions extends ReplayOutputOptions {
    * the end of the input (bootstrap: live continues from it; see regroup-handover.ts).
    */
   readonly keepRegroupedState?: boolean;
-  /** Worker threads; partition p goes to worker p mod workers. Default: min(cores, partitions). */
+  /** Worker threads, each taking a share of the partitions balanced by input size (partition-shares.ts). Default: min(cores, partitions). */
   readonly workers?: number;
 }
 
@@ -53,7 +54,8 @@ export async function replayInParallel(opts: ParallelReplayOptions): Promise<Rep
       processed += n;
       opts.onProgress?.(processed);
     };
-    const results = await Promise.all(Array.from({ length: workers }, (_, i) => runWorker(opts, stateDir, i, workers, onProgress)));
+    const shares = await inputShares(opts, workers);
+    const results = await Promise.all(Array.from({ length: workers }, (_, i) => runWorker(opts, stateDir, i, workers, onProgress, { partitions: shares?.[i] })));
     return mergeSummaries(results.map((r) => r.summary!));
   } finally {
     if (tempState) rmSync(stateDir, { recursive: true, force: true });
@@ -91,8 +93,8 @@ async function replayRegrouped(opts: ParallelReplayOptions, stateDir: string, wo
             runWorker(opts, stateDir, i, workers, onProgress, { regroup, stage, inputRanges, keepRegroupedState: keptState !== undefined, partitions: shares?.[i] }),
           ),
         );
-      origin = mergeSummaries((await all('origin')).map((r) => r.summary!));
-      // Passes 2 and 3 split their partitions by the size of what each reads, not by number.
+      origin = mergeSummaries((await all('origin', undefined, await inputShares(opts, workers))).map((r) => r.summary!));
+      // Passes 2 and 3 split their partitions by the size of the spill each reads.
       lookupMisses = (await all('answer', origin.inputRanges, balancedShares(answerPassWeights(regroup.dir, regroup.partitions), workers))).reduce((n, r) => n + r.lookupMisses, 0);
       files = (await all('assemble', origin.inputRanges, balancedShares(assemblePassWeights(regroup.dir, regroup.partitions), workers))).flatMap((r) => r.files);
     }
@@ -101,6 +103,21 @@ async function replayRegrouped(opts: ParallelReplayOptions, stateDir: string, wo
   } finally {
     rmSync(regroup.dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The origin tasks' partitions per thread, balanced by how much input each partition holds
+ * (keys by hash are far from even). An input the estimate cannot read is left to the workers,
+ * which report its problem as they always do; the shares then fall back to p mod workers.
+ */
+async function inputShares(opts: ParallelReplayOptions, workers: number): Promise<number[][] | undefined> {
+  let weights: number[];
+  try {
+    weights = await inputPartitionWeights(opts.plan, opts.input);
+  } catch {
+    return undefined;
+  }
+  return balancedShares(weights, workers);
 }
 
 interface WorkerResult {

@@ -27,7 +27,7 @@ export interface ReplayWorkerData {
   readonly inputRanges?: readonly InputRange[];
   /** For the answer stage: keep the regroup partitions' state in stateDir (ParallelReplayOptions.keepRegroupedState). */
   readonly keepRegroupedState?: boolean;
-  /** For the answer and assemble stages: this worker's partitions (partition-shares.ts); default p % workers. */
+  /** This worker's partitions in its stage (partition-shares.ts); default those with p % workers === worker. */
   readonly partitions?: readonly number[];
 }
 

@@ -106,7 +106,15 @@ test('backfill --from-kafka writes the same training files as the file backfill 
   const replayGroups = async (): Promise<string[]> => {
     const conn = await KafkaConnection.open({ brokers: stack.brokers });
     try {
-      return (await conn.admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith(REPLAY_GROUP_PREFIX));
+      // A broker started moments ago answers "the coordinator is loading" (retriable) for a while.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return (await conn.admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith(REPLAY_GROUP_PREFIX));
+        } catch (err) {
+          if (attempt >= 60 || (err as { retriable?: boolean }).retriable !== true) throw err;
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
     } finally {
       await conn.close();
     }

@@ -1,0 +1,18 @@
+import type { CompiledPlan } from '../plan/compile.js';
+import { filePartitionBytes } from './file-replay-input.js';
+import type { ReplayInputSpec } from './replay-input.js';
+
+/**
+ * Per engine partition, how much input its task will read, in units comparable within one
+ * input: records of the snapshot's offset ranges for Kafka, bytes of file (estimated for a split
+ * file) for archives. Replay gives partitions to threads by it (partition-shares.ts).
+ */
+export async function inputPartitionWeights(plan: CompiledPlan, spec: ReplayInputSpec): Promise<number[]> {
+  if (spec.kind === 'files') return filePartitionBytes(plan, spec);
+  const weights = new Array<number>(spec.partitions).fill(0);
+  for (const s of spec.sources) {
+    if (!plan.engineSources.includes(s.source)) continue;
+    for (const r of s.ranges) if (r.partition < spec.partitions) weights[r.partition] += r.end - r.start;
+  }
+  return weights;
+}
