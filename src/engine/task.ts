@@ -158,8 +158,9 @@ export interface TaskOptions {
   readonly maxCachedKeys?: number;
   /**
    * Only records whose source key passes get state and outputs; the others still pass every
-   * check and move stream time, so the kept keys' values, late decisions and window closings
-   * are exactly those of an unfiltered run (parity recomputes only the sampled keys this way).
+   * check, move stream time and send their updates to regrouped keys, so the kept keys' values
+   * (their regrouped features included), late decisions and window closings are exactly those
+   * of an unfiltered run (parity recomputes only the sampled keys this way).
    * Sound because a group key refines the source key (GroupKeyError), so no kept group sees a
    * left-out record.
    */
@@ -252,7 +253,6 @@ export class Task {
   ) {
     if (hasRegrouping(program)) {
       if (sinks.regroup === undefined) throw new Error(`topology ${program.plan.topology.name} has a regrouping (regroupBy or a table keyed by another entity), which this mode cannot run yet: use backfill`);
-      if (options.keyFilter !== undefined) throw new Error(`topology ${program.plan.topology.name} has a regrouping (regroupBy or a table keyed by another entity): a key filter would leave out the other keys' events its regrouped features read (parity replays every key for it)`);
       this.regroupSinks = sinks.regroup;
     }
     this.maxCachedKeys = options.maxCachedKeys ?? DEFAULT_MAX_CACHED_KEYS;
@@ -690,6 +690,9 @@ export class Task {
       }
       if (visit.stream.regroups.length > 0) this.updateRegroups(visit, p.t);
     }
+    // A key the filter leaves out (parity's sampled replay) still feeds the entities it is
+    // regrouped by: their features of a sampled key's event count every key's events.
+    if (!p.keep) for (const visit of p.visits) if (visit.stream.regroups.length > 0) this.updateRegroups(visit, p.t);
     // Most topologies have no window operator: no Map iterator per event for them.
     if (advanced && this.windows.size > 0) {
       for (const [opName, op] of this.windows) {

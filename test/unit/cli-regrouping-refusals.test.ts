@@ -11,7 +11,6 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { buildProgram } from '../../src/engine/program.js';
-import type { RegroupSinks } from '../../src/engine/regroup-messages.js';
 import { Task } from '../../src/engine/task.js';
 import { loadTopology } from '../../src/plan/load-topology.js';
 import { MemoryBackend } from '../../src/state/state-backend.js';
@@ -50,13 +49,4 @@ test('skewless bootstrap takes a regrouped topology: it goes on to connect to Ka
 test('a Task without regroup sinks refuses a regrouped topology', async () => {
   const program = buildProgram(await loadTopology(`${ROOT}topologies/flight-network.ts`));
   await assert.rejects(Task.open(program, 0, new MemoryBackend(), collectingSinks().sinks), /has a regrouping \(regroupBy or a table keyed by another entity\), which this mode cannot run yet: use backfill/);
-});
-
-test('a Task refuses a key filter on a regrouped topology: other keys feed its regrouped features', async () => {
-  const program = buildProgram(await loadTopology(`${ROOT}topologies/flight-network.ts`));
-  const regroup: RegroupSinks = { update: () => undefined, query: () => undefined, partialRow: () => undefined };
-  await assert.rejects(
-    Task.open(program, 0, new MemoryBackend(), { ...collectingSinks().sinks, regroup }, { keyFilter: () => true }),
-    /has a regrouping .*: a key filter would leave out the other keys' events its regrouped features read/,
-  );
 });

@@ -330,6 +330,40 @@ test('held queries already in a checkpoint cannot be taken', async () => {
   assert.throws(() => task.takeHeldQueries(), /a held query is in a stored checkpoint already/);
 });
 
+test("a key filter (parity's sampled replay): every card's accepted events still update their merchants, only the kept cards' events ask and hand over rows", async () => {
+  const program = buildProgram(compilePlan(regroupTopology, HERE));
+  const events = generate(17, 300)[0];
+  const kept = (card: string): boolean => card.endsWith('1');
+  const run = async (filter?: (key: string) => boolean): Promise<{ updates: string[]; queries: string[]; rows: number[] }> => {
+    const got = { updates: [] as string[], queries: [] as string[], rows: [] as number[] };
+    const task = await Task.open(
+      program,
+      events[0].partition,
+      new MemoryBackend(),
+      {
+        ...collectingSinks().sinks,
+        regroup: {
+          update: (m) => void got.updates.push(`${m.key}@${m.t}:${JSON.stringify(m.vals)}`),
+          query: (m) => void got.queries.push(`${m.offset}/${m.query}`),
+          partialRow: (r) => void got.rows.push(r.offset),
+        },
+      },
+      filter === undefined ? {} : { keyFilter: filter },
+    );
+    await task.process({ source: 'txns', partition: events[0].partition, records: events.map((e) => ({ offset: e.offset, value: e })) });
+    await task.endOfInput('txns');
+    return got;
+  };
+  const all = await run();
+  const filtered = await run(kept);
+  const keptOffsets = new Set(events.filter((e) => kept(e.card_id)).map((e) => e.offset));
+  assert.ok(keptOffsets.size > 10 && keptOffsets.size < events.length / 2, `${keptOffsets.size} of ${events.length} events kept`);
+  assert.deepEqual(filtered.updates, all.updates, 'the same updates, in the same order, for every card');
+  assert.deepEqual(filtered.rows, all.rows.filter((o) => keptOffsets.has(o)), 'rows of the kept cards only');
+  assert.deepEqual(filtered.queries, all.queries.filter((q) => keptOffsets.has(Number(q.split('/')[0]))), 'queries of the kept cards only');
+  assert.ok(filtered.rows.length > 0 && filtered.queries.length > 0);
+});
+
 test('KeyTimeline.readAt: a read after an insert into an already-read tile sees the insert', () => {
   const W = 64 * M;
   const layout: TimelineLayout = {
