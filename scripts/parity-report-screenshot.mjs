@@ -18,7 +18,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ROOT } from './stack/stack.mjs';
 
-const { values } = parseArgs({ options: { out: { type: 'string', default: join(ROOT, 'docs', 'parity-report.png') }, height: { type: 'string', default: '2450' }, width: { type: 'string', default: '1280' } } });
+const { values } = parseArgs({ options: { out: { type: 'string', default: join(ROOT, 'docs', 'parity-report.png') }, height: { type: 'string', default: '2450' }, width: { type: 'string', default: '1440' } } });
 
 const candidates = [process.env.CHROMIUM, 'chromium-headless-shell', 'chromium', 'chromium-browser'].filter(Boolean);
 const browser = candidates.find((c) => spawnSync(c, ['--version'], { stdio: 'ignore' }).status === 0);
