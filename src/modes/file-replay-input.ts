@@ -1,6 +1,6 @@
 import type { InputBatch } from '../engine/input.js';
 import type { Program } from '../engine/program.js';
-import { estimatePartitionBytes, openFileInput, type FileInput, type FileInputOptions } from '../io/files/partitioned-file-input.js';
+import { openFileInput, partitionBytes, type FileInput, type FileInputOptions } from '../io/files/partitioned-file-input.js';
 import type { CompiledPlan } from '../plan/compile.js';
 import type { SourceNode } from '../dsl/nodes.js';
 import type { FileInputSpec, ReplayInput } from './replay-input.js';
@@ -53,12 +53,13 @@ export function openFileReplayInput(plan: CompiledPlan, program: Program, spec: 
   };
 }
 
-/** Per engine partition, about how many bytes of input files it holds (see estimatePartitionBytes). */
-export async function filePartitionBytes(plan: CompiledPlan, spec: FileInputSpec): Promise<number[]> {
+/** Per engine partition, how many bytes of input files it holds (see partitionBytes); undefined when a split file is too large to count. */
+export async function filePartitionBytes(plan: CompiledPlan, spec: FileInputSpec): Promise<number[] | undefined> {
   const total = new Array<number>(spec.partitions).fill(0);
   for (const name of plan.engineSources) {
     const node = plan.topology.sources.find((s) => s.name === name)!;
-    const bytes = await estimatePartitionBytes(engineFileOptions(plan, node, spec), spec.partitions);
+    const bytes = await partitionBytes(engineFileOptions(plan, node, spec), spec.partitions);
+    if (bytes === undefined) return undefined;
     for (let p = 0; p < spec.partitions; p++) total[p] += bytes[p];
   }
   return total;

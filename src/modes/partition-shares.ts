@@ -8,11 +8,12 @@
 export function balancedShares(weights: readonly number[], workers: number): number[][] {
   const shares: number[][] = Array.from({ length: workers }, () => []);
   const load = new Array<number>(workers).fill(0);
-  // Largest first (ties by number), each to the least loaded thread (ties by number).
+  // Largest first (ties by number), each to the least loaded thread (ties: the one with fewer
+  // partitions, then by number, so empty partitions spread and no thread is left without any).
   const order = weights.map((w, p) => [w, p] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
   for (const [w, p] of order) {
     let best = 0;
-    for (let i = 1; i < workers; i++) if (load[i] < load[best]) best = i;
+    for (let i = 1; i < workers; i++) if (load[i] < load[best] || (load[i] === load[best] && shares[i].length < shares[best].length)) best = i;
     shares[best].push(p);
     load[best] += w;
   }

@@ -107,17 +107,17 @@ async function replayRegrouped(opts: ParallelReplayOptions, stateDir: string, wo
 
 /**
  * The origin tasks' partitions per thread, balanced by how much input each partition holds
- * (keys by hash are far from even). An input the estimate cannot read is left to the workers,
- * which report its problem as they always do; the shares then fall back to p mod workers.
+ * (keys by hash are far from even). When that is unknown (a large split file), or the input
+ * cannot be read (the workers report the problem as they always do), p mod workers.
  */
 async function inputShares(opts: ParallelReplayOptions, workers: number): Promise<number[][] | undefined> {
-  let weights: number[];
+  let weights: number[] | undefined;
   try {
     weights = await inputPartitionWeights(opts.plan, opts.input);
   } catch {
     return undefined;
   }
-  return balancedShares(weights, workers);
+  return weights === undefined ? undefined : balancedShares(weights, workers);
 }
 
 interface WorkerResult {

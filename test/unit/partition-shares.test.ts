@@ -50,3 +50,10 @@ test('random weights: each partition exactly once, the same answer every time, t
     assert.ok(heaviest <= (bestMax(weights, workers) * 4) / 3 + 1e-9, `weights ${weights.join(',')} on ${workers}: ${JSON.stringify(shares)}`);
   }
 });
+
+test('partitions of equal weight (empty ones included) spread over the threads: none is left without partitions', () => {
+  assert.deepEqual(balancedShares([0, 0, 0, 0], 2), [[0, 2], [1, 3]]);
+  assert.deepEqual(balancedShares([9, 0, 0, 0], 2), [[0], [1, 2, 3]]);
+  assert.deepEqual(balancedShares([5, 5, 0, 0, 0, 0], 3), [[0], [1], [2, 3, 4, 5]]);
+  assert.deepEqual(balancedShares([0, 0, 0, 0, 0, 0], 3), [[0, 3], [1, 4], [2, 5]]);
+});

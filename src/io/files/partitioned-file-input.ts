@@ -84,12 +84,14 @@ export function openFileInput(options: FileInputOptions): FileInput {
 }
 
 /**
- * How much of the input each partition holds, in bytes of file, estimated without reading it
- * all: a directory's partitions are its files; a split file is divided in proportion to how its
- * first `sampleRecords` records split (for a Parquet file, its first row group is decoded in any
- * case). For dividing partitions among replay threads only: no output may depend on it.
+ * How much of the input each partition holds, in bytes of file: a directory's partitions are
+ * its files; a split file is divided in proportion to how its records split, when it holds at
+ * most `sampleRecords` records. A larger split file gives undefined rather than an estimate from
+ * its head: a file sorted by key would put its whole head in one partition, and the estimate
+ * would be worse than none. For dividing partitions among replay threads only: no output may
+ * depend on it.
  */
-export async function estimatePartitionBytes(options: FileInputOptions, partitions: number, sampleRecords = 65_536): Promise<number[]> {
+export async function partitionBytes(options: FileInputOptions, partitions: number, sampleRecords = 65_536): Promise<number[] | undefined> {
   const layout = planLayout(options);
   const bytes = new Array<number>(partitions).fill(0);
   if (layout.kind === 'files') {
@@ -97,19 +99,19 @@ export async function estimatePartitionBytes(options: FileInputOptions, partitio
     return bytes;
   }
   const counts = new Array<number>(partitions).fill(0);
-  let sampled = 0;
+  let read = 0;
   const records = readFileRecords(layout.file.path, layout.file.format, { batchSize: DEFAULT_BATCH_SIZE, readerSchema: options.readerSchema });
   try {
     for await (const batch of records) {
+      read += batch.length;
+      if (read > sampleRecords) return undefined;
       for (const record of batch) counts[route(record, layout.key, layout.partitions).partition]++;
-      sampled += batch.length;
-      if (sampled >= sampleRecords) break;
     }
   } finally {
     await records.return(undefined);
   }
   const size = statSync(layout.file.path).size;
-  for (let p = 0; p < partitions; p++) bytes[p] = sampled === 0 ? 0 : (size * counts[p]) / sampled;
+  for (let p = 0; p < partitions; p++) bytes[p] = read === 0 ? 0 : (size * counts[p]) / read;
   return bytes;
 }
 
