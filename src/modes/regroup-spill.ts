@@ -1,4 +1,4 @@
-import { existsSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
 import type { PartialRow, RegroupMessage, RegroupSinks } from '../engine/regroup-messages.js';
@@ -19,7 +19,7 @@ export const messageFile = (dir: string, regroup: number, origin: number): strin
 export const rowFile = (dir: string, origin: number): string => join(dir, `rows-${origin}.bin`);
 export const answerFile = (dir: string, origin: number, regroup: number): string => join(dir, `a-${origin}-from-${regroup}.bin`);
 
-const fileSize = (path: string): number => (existsSync(path) ? statSync(path).size : 0);
+const fileSize = (path: string): number => statSync(path, { throwIfNoEntry: false })?.size ?? 0;
 
 /** Per regroup partition: the bytes pass 2 reads (the messages every origin partition sent it). */
 export function answerPassWeights(dir: string, partitions: number): number[] {

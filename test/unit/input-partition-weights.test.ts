@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import kafkajs from '../../src/io/kafka/kafkajs-runtime.js';
 import { partitionBytes } from '../../src/io/files/partitioned-file-input.js';
 import { inputPartitionWeights } from '../../src/modes/input-weights.js';
@@ -39,6 +40,11 @@ test('a split file: its size divided as all its records split; none when it hold
   for (let p = 0; p < 4; p++) assert.ok(Math.abs(all[p] - (size * counts[p]) / keys.length) < 1e-6, `partition ${p}: ${all[p]}`);
   assert.equal(await partitionBytes(split, 4, 4096), undefined);
   assert.equal(await partitionBytes(split, 4, 9_999), undefined);
+});
+
+test('a large Parquet file split by key: none, known from its footer (3,000,000 flights by origin)', async () => {
+  const flights = fileURLToPath(new URL('../../node_modules/vega-datasets/data/flights-3m.parquet', import.meta.url));
+  assert.equal(await partitionBytes({ source: 'flights', path: flights, partitions: 8, partitionKey: (v) => String((v as { origin: string }).origin) }, 8), undefined);
 });
 
 test('a directory: each partition weighs its file', async () => {

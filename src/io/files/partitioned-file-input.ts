@@ -2,6 +2,7 @@ import { statSync } from 'node:fs';
 import type { InputBatch, InputRange, InputRecord, SourceValue } from '../../engine/input.js';
 import { kafkaPartition } from '../partitioning.js';
 import { describeError, fileOpenError, FileInputError } from './file-input-error.js';
+import { countInputRecords } from './input-record-count.js';
 import type { FileRecord } from './file-record.js';
 import { detectFileFormat, type FileFormat } from './input-format.js';
 import { listPartitionFiles, type PartitionFile } from './partition-files.js';
@@ -98,6 +99,9 @@ export async function partitionBytes(options: FileInputOptions, partitions: numb
     for (const f of layout.files) if (f.partition < partitions) bytes[f.partition] += statSync(f.path).size;
     return bytes;
   }
+  // Parquet and Avro files say how many records they hold without decoding one: a file over the
+  // sample is known before its first row group or block is decoded. NDJSON is read as far as needed.
+  if (layout.file.format !== 'ndjson' && (await countInputRecords(layout.file.path, layout.file.format)) > sampleRecords) return undefined;
   const counts = new Array<number>(partitions).fill(0);
   let read = 0;
   const records = readFileRecords(layout.file.path, layout.file.format, { batchSize: DEFAULT_BATCH_SIZE, readerSchema: options.readerSchema });
