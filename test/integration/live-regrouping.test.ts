@@ -278,7 +278,7 @@ test('live regrouping through repartition topics, across a SIGKILL and a stale r
   assert.ok(logs.includes(regroupTopic), `the workers name their repartition topics:\n${logs}`);
   // One source: the merge has nothing to skip, whatever the timing.
   assert.doesNotMatch(logs, /merge skip/, 'no idle input skipped');
-  // The internal topics are transactional: their markers are not gaps (group-consumer-markers.test.ts).
+  // The internal topics are transactional: their markers are not gaps (group-consumer.test.ts).
   assert.doesNotMatch(logs, /regroup(-answers)? fetched from offset \d+ but the state needs/, 'no seek on an internal topic');
   assert.doesNotMatch(logs, /does not hold/, 'every answer found its row');
   // No assertion on idle releases: besides the end of the input, they also happen whenever the
