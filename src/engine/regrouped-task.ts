@@ -4,6 +4,7 @@ import type { BatchOp, StateBackend } from '../state/state-backend.js';
 import { parseEventSuffix, regroupHeldKey, regroupHeldPrefix, regroupMetaKey, regroupTimelinePrefix, regroupVersionsPrefix, STATE_FORMAT } from '../state/task-state-keys.js';
 import { KeyTimeline } from '../time/lookback-window.js';
 import { KeyVersions, type VersionValues } from '../time/version-table.js';
+import { HeldRuns } from './held-runs.js';
 import type { GroupProgram, Program, TableProgram } from './program.js';
 import { readRegroupMessage, writeRegroupMessage } from './regroup-codec.js';
 import { timelineChanges } from './timeline-changes.js';
@@ -96,7 +97,7 @@ export class RegroupedTask {
   /** Everything below this is applied; never decreases, even when an idle upstream comes back behind it. */
   private frontier = -Infinity;
   private idleReleaseCount = 0;
-  private held: Held[] = [];
+  private readonly held = new HeldRuns<Held>((a, b) => compareRegroupItems(a.msg, b.msg));
   /** Per stored chunk of held items, how many are not released yet. */
   private readonly chunkLeft = new Map<number, number>();
   private heldDeletes: number[] = [];
@@ -148,6 +149,7 @@ export class RegroupedTask {
     task.idleReleaseCount = meta.idleReleases ?? 0;
     task.lookupMissCount = meta.lookupMisses ?? 0;
     const prefix = regroupHeldPrefix(partition);
+    const restored: Held[] = [];
     for (const [k, v] of await backend.scan(prefix)) {
       const chunk = parseInt(k.slice(prefix.length), 16);
       let left = 0;
@@ -157,18 +159,19 @@ export class RegroupedTask {
         const time = msg.kind === 'update' ? msg.t : msg.qt;
         // Released already (see changes()): every release applies all items below the frontier.
         if (time < task.frontier) continue;
-        task.held.push({ msg, time, arrival: chunk + left, chunk });
+        restored.push({ msg, time, arrival: chunk + left, chunk });
         left++;
       }
       task.chunkLeft.set(chunk, left);
       if (left === 0) task.heldDeletes.push(chunk);
     }
+    task.held.add(restored);
     return task;
   }
 
   /** Messages held below the watermarks. */
   get pending(): number {
-    return this.held.length;
+    return this.held.size;
   }
 
   /** Lookups of a table keyed by another entity that found no version for their key (they answer nulls). */
@@ -190,15 +193,11 @@ export class RegroupedTask {
    * one in a stored chunk would come back on restore.
    */
   takeHeldQueries(): RegroupQuery[] {
-    const queries: RegroupQuery[] = [];
-    const updates: Held[] = [];
-    for (const h of this.held) {
-      if (h.msg.kind === 'update') updates.push(h);
-      else if (h.chunk !== undefined) throw new Error(`regroup partition ${this.partition}: a held query is in a stored checkpoint already; take the held queries before the first checkpoint`);
-      else queries.push(h.msg);
+    const taken = this.held.extract((h) => h.msg.kind === 'query');
+    if (taken.some((h) => h.chunk !== undefined)) {
+      throw new Error(`regroup partition ${this.partition}: a held query is in a stored checkpoint already; take the held queries before the first checkpoint`);
     }
-    this.held = updates;
-    return queries;
+    return taken.map((h) => h.msg as RegroupQuery);
   }
 
   /**
@@ -208,6 +207,7 @@ export class RegroupedTask {
    * yet (its task may be slow, dead or moving to another worker).
    */
   async receive(messages: readonly RegroupMessage[], stillIdle?: (idle: ReadonlyArray<{ readonly upstream: number; readonly positions: readonly number[] }>) => Promise<readonly boolean[]>): Promise<void> {
+    const arrived: Held[] = [];
     for (const m of messages) {
       if (m.kind === 'watermark' || m.kind === 'idle') {
         if (m.upstream >= this.watermarks.length) throw new RangeError(`regroup partition ${this.partition}: ${m.kind} of upstream ${m.upstream}, but only ${this.watermarks.length} feed it`);
@@ -216,9 +216,10 @@ export class RegroupedTask {
         this.idlePositions[m.upstream] = m.kind === 'idle' ? m.positions : undefined;
         if (m.kind === 'watermark' && m.watermark > this.watermarks[m.upstream]) this.watermarks[m.upstream] = m.watermark;
       } else {
-        this.held.push({ msg: m, time: m.kind === 'update' ? m.t : m.qt, arrival: this.arrivals++, chunk: undefined });
+        arrived.push({ msg: m, time: m.kind === 'update' ? m.t : m.qt, arrival: this.arrivals++, chunk: undefined });
       }
     }
+    this.held.add(arrived);
     if (stillIdle !== undefined && this.idle.some((x) => x)) {
       const idle = this.idle.flatMap((x, upstream) => (x ? [{ upstream, positions: this.idlePositions[upstream] ?? [] }] : []));
       const still = await stillIdle(idle);
@@ -249,20 +250,11 @@ export class RegroupedTask {
     // A query that arrives below the frontier is released at once: it changes no state.
     if (idle > 0) this.frontier = Math.max(this.frontier, idle === this.watermarks.length ? highest : active);
     else this.frontier = below;
-    const ready: Held[] = [];
-    const keep: Held[] = [];
-    let pastQuiet = false;
-    for (const h of this.held) {
-      if (h.time < below) {
-        ready.push(h);
-        if (h.time >= all) pastQuiet = true;
-      } else keep.push(h);
-    }
+    // In compareRegroupItems order, so by time: the last is the latest.
+    const ready = this.held.takeBelow(below);
     if (ready.length === 0) return;
-    if (pastQuiet) this.idleReleaseCount++;
+    if (ready[ready.length - 1].time >= all) this.idleReleaseCount++;
     const w = this.frontier;
-    this.held = keep;
-    ready.sort((a, b) => compareRegroupItems(a.msg, b.msg));
     await this.load(ready);
     const touched = new Set<KeyTimeline>();
     const touchedVersions = new Map<KeyVersions, readonly [TableProgram, string]>();
@@ -291,7 +283,7 @@ export class RegroupedTask {
       const out = this.results[m.group];
       tl.readAt(m.qt, out);
       const q = this.program.outputs[m.output].regroupQueries[m.query];
-      this.answer({ partition: m.partition, source: m.source, offset: m.offset, output: m.output, query: m.query, values: q.slots.map((s) => out[s]) });
+      this.answer({ partition: m.partition, source: m.source, offset: m.offset, output: m.output, query: m.query, idleReleases: this.idleReleaseCount, values: q.slots.map((s) => out[s]) });
     }
     // A query still on its way reads at qt ≥ its upstream's watermark − its lag ≥ w − maxLag.
     // Not below an upstream's own watermark either: one coming back from idle may still ask
@@ -321,7 +313,7 @@ export class RegroupedTask {
     const version = kv.at(m.qt);
     if (version === undefined) this.lookupMissCount++;
     const q = this.program.outputs[m.output].regroupQueries[m.query];
-    this.answer({ partition: m.partition, source: m.source, offset: m.offset, output: m.output, query: m.query, values: q.slots.map((c) => (version === undefined ? null : version[c])) });
+    this.answer({ partition: m.partition, source: m.source, offset: m.offset, output: m.output, query: m.query, idleReleases: this.idleReleaseCount, values: q.slots.map((c) => (version === undefined ? null : version[c])) });
   }
 
   /** Fetch the timelines a batch of items touches that are not in memory yet. */

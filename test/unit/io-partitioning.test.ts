@@ -51,6 +51,14 @@ test('kafkaPartition equals kafkajs DefaultPartitioner for string and byte keys'
   }
 });
 
+test('kafkaPartition hashes a string key without encoding it as its UTF-8 bytes would hash: Java vectors, every tail length, the ASCII boundary', () => {
+  const java: [string, number][] = [['21', -973932308], ['foobar', -790332482], ['a-little-bit-longer-string', -1486304829], ['abc', 479470107]];
+  for (const [key, hash] of java) assert.equal(kafkaPartition(key, 1_000_003), (hash & 0x7fffffff) % 1_000_003, key);
+  const keys = ['', '\u0000', '\u007f', '\u0080', 'ab\u007f', 'ab\u00ff', 'é', '\u{10ffff}'];
+  for (let n = 0; n < 12; n++) keys.push('SFOJFKxyzw12'.slice(0, n), `${'~'.repeat(n)}\u0080`);
+  for (const key of keys) assert.equal(kafkaPartition(key, 1_000_003), (kafkajsMurmur2(key) & 0x7fffffff) % 1_000_003, JSON.stringify(key));
+});
+
 test('kafkaPartition masks the sign bit rather than taking abs (Integer.MIN_VALUE-safe)', () => {
   // "21" hashes negative; Kafka maps it with & 0x7fffffff.
   assert.equal(kafkaPartition('21', 1000), (-973932308 & 0x7fffffff) % 1000);
