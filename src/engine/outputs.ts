@@ -25,6 +25,8 @@ export interface FeatureRow {
   readonly values: readonly AggValue[];
   /** The source value, for label joins downstream (training data only). */
   readonly event: Readonly<Record<string, unknown>>;
+  /** Regrouped rows, live: the most idle releases any answering task had made (RegroupAnswer.idleReleases). */
+  readonly idleReleases?: number;
 }
 
 export interface WindowRowOut {

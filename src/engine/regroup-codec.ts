@@ -132,11 +132,12 @@ export function writeRowRef(w: ByteWriter, ref: RowRef): void {
 export function writeRegroupAnswer(w: ByteWriter, a: RegroupAnswer): void {
   writeRowRef(w, a);
   w.uint(a.query);
+  w.uint(a.idleReleases);
   writeAggValues(w, a.values);
 }
 
 export function readRegroupAnswer(r: ByteReader): RegroupAnswer {
-  return { partition: r.uint(), source: r.str(), offset: r.uint(), output: r.uint(), query: r.uint(), values: readAggValues(r) };
+  return { partition: r.uint(), source: r.str(), offset: r.uint(), output: r.uint(), query: r.uint(), idleReleases: r.uint(), values: readAggValues(r) };
 }
 
 /** A partial row without its event (which crosses separately, and only when the row needs it). */

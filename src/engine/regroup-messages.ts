@@ -60,6 +60,12 @@ export type RegroupMessage = RegroupUpdate | RegroupQuery | RegroupWatermark | R
 /** The values of one query, in the order of its RegroupQueryProgram's columns. */
 export interface RegroupAnswer extends RowRef {
   readonly query: number;
+  /**
+   * The answering task's idle releases so far (live only; replay never releases past an
+   * upstream): above 0, the values may miss an event an idle upstream sent later, which replay
+   * counts. Parity explains a difference in such a row by it.
+   */
+  readonly idleReleases: number;
   readonly values: readonly AggValue[];
 }
 

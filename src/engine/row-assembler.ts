@@ -11,6 +11,7 @@ interface Waiting {
   readonly seq: number;
   readonly values: AggValue[];
   missing: number;
+  idleReleases: number;
 }
 
 /**
@@ -76,7 +77,7 @@ export class RowAssembler {
   row(row: PartialRow, seq = this.nextSeq): void {
     this.nextSeq = seq + 1;
     const o = this.program.outputs[row.output];
-    const w: Waiting = { row, seq, values: [...row.values], missing: o.regroupQueries.length };
+    const w: Waiting = { row, seq, values: [...row.values], missing: o.regroupQueries.length, idleReleases: 0 };
     this.queue.push(w);
     this.byRef.set(row, w);
     const early = this.early.get(row);
@@ -110,15 +111,16 @@ export class RowAssembler {
     const columns = this.program.outputs[a.output].regroupQueries[a.query].columns;
     for (let i = 0; i < columns.length; i++) w.values[columns[i]] = a.values[i];
     w.missing--;
+    if (a.idleReleases > w.idleReleases) w.idleReleases = a.idleReleases;
   }
 
   private flush(): void {
     while (this.head < this.queue.length && this.queue[this.head].missing === 0) {
-      const { row, seq, values } = this.queue[this.head++];
+      const { row, seq, values, idleReleases } = this.queue[this.head++];
       this.byRef.delete(row);
       const o = this.program.outputs[row.output];
       fillDerived(o, values, row.event);
-      this.emit({ output: o.name, source: row.source, partition: row.partition, offset: row.offset, key: row.key, eventTime: row.eventTime, values, event: row.event }, seq);
+      this.emit({ output: o.name, source: row.source, partition: row.partition, offset: row.offset, key: row.key, eventTime: row.eventTime, values, event: row.event, idleReleases }, seq);
     }
     if (this.head > 4096 && this.head * 2 > this.queue.length) {
       this.queue.splice(0, this.head);

@@ -82,6 +82,7 @@ export function renderParityHtml(r: ParityRunResult): string {
     [s.undecodable, 'undecodable'],
     [s.otherVersion, 'served by another version'],
     [s.afterMergeSkips, 'served after merge skips'],
+    [s.afterIdleReleases, 'answered after idle releases (regrouped features)'],
     [s.lateLive, `records of sampled keys late live (${formatCount(s.lateLiveOnly)} of them not late in replay)`],
     [s.lateOfflineOnly, 'records of sampled keys late only in replay'],
   ] as const;

@@ -100,6 +100,12 @@ export class MismatchExplainer {
     if (e.mergeSkips > 0) {
       why.push({ cause: 'served after live skipped an idle input (a merge skip; replay always merges its inputs canonically)', detail: `${plural(e.mergeSkips, 'merge skip')} on partition ${e.partition}` });
     }
+    if (e.idleReleases > 0) {
+      why.push({
+        cause: 'its regrouped features were answered after live released past a quiet upstream (an idle release; replay waits for every upstream)',
+        detail: `${plural(e.idleReleases, 'idle release')} on the regroup partition that answered`,
+      });
+    }
     // A late record can only have touched windows of the same key ending at or after its event time.
     const liveOnly = (this.liveOnlyByKey.get(e.key) ?? []).filter((l) => l.partition === e.partition && l.eventTime <= e.eventTime);
     if (liveOnly.length > 0) {

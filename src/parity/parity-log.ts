@@ -16,6 +16,9 @@
  *               holds {"reason": ...}. Parity compares these with the records replay found late.
  *   merge_skips the serving task's merge-skip count when it served the vector: above 0, live
  *               had skipped an idle input, which replay never does (DESIGN.md rule 3)
+ *   idle_releases for a vector with regrouped features, the most idle releases any regrouped
+ *               task answering it had made: above 0, an answer may miss an event that a quiet
+ *               upstream sent after the release, which replay counts
  *
  * Why a JSON string rather than map<union{...}>: the set of features differs per output and
  * changes with versions; one fixed schema keeps the subject's history a single version, and
@@ -51,6 +54,7 @@ export const PARITY_RECORD_SCHEMA: object = Object.freeze({
     { name: 'values', type: 'string', doc: 'served values as a JSON object {feature: value}' },
     { name: 'kind', type: 'string', default: 'vector', doc: 'vector: a served vector; late: a record of a sampled key that was late live' },
     { name: 'merge_skips', type: 'long', default: 0, doc: 'merge skips of the serving task before this vector' },
+    { name: 'idle_releases', type: 'long', default: 0, doc: 'idle releases of the regrouped tasks that answered this vector, the most of any' },
   ],
 });
 
@@ -72,6 +76,8 @@ export interface ParityEntry extends SampledRecord {
   readonly values: Readonly<Record<string, ParityValue>>;
   /** Merge skips of the serving task before this vector (0 when none). */
   readonly mergeSkips: number;
+  /** Idle releases of the regrouped tasks that answered it, the most of any (0 when none, or no regrouping). */
+  readonly idleReleases: number;
 }
 
 /** A record of a sampled key that the live task treated as late. */
@@ -84,12 +90,12 @@ export const paritySubject = (topic: string): string => `${topic}-value`;
 /** The Avro record of one served vector, as the schema's field names expect (also a line of a parity file). */
 function toRecord(e: ParityEntry): Record<string, unknown> {
   const values = JSON.stringify(e.values, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v));
-  return { topic: e.topic, partition: e.partition, offset: e.offset, event_time: e.eventTime, version: e.version, key: e.key, output: e.output, values, kind: 'vector', merge_skips: e.mergeSkips };
+  return { topic: e.topic, partition: e.partition, offset: e.offset, event_time: e.eventTime, version: e.version, key: e.key, output: e.output, values, kind: 'vector', merge_skips: e.mergeSkips, idle_releases: e.idleReleases };
 }
 
 /** The Avro record of a late-live marker. */
 function toLateRecord(l: LateLiveEntry): Record<string, unknown> {
-  return { topic: l.topic, partition: l.partition, offset: l.offset, event_time: l.eventTime, version: l.version, key: l.key, output: '', values: JSON.stringify({ reason: l.reason }), kind: 'late', merge_skips: 0 };
+  return { topic: l.topic, partition: l.partition, offset: l.offset, event_time: l.eventTime, version: l.version, key: l.key, output: '', values: JSON.stringify({ reason: l.reason }), kind: 'late', merge_skips: 0, idle_releases: 0 };
 }
 
 /**
@@ -208,7 +214,7 @@ export class LiveParityLog {
     // The served record is built only for sampled keys: the live hot path encodes without it.
     for (const [name, v] of Object.entries(served())) if (!LOCATION_FIELDS.has(name)) values[name] = v as ParityValue;
     const topic = this.sourceTopics.get(row.source) ?? row.source;
-    const entry: ParityEntry = { topic, partition: row.partition, offset: row.offset, eventTime: row.eventTime, version: this.version, key: row.key, output: row.output, values, mergeSkips };
+    const entry: ParityEntry = { topic, partition: row.partition, offset: row.offset, eventTime: row.eventTime, version: this.version, key: row.key, output: row.output, values, mergeSkips, idleReleases: row.idleReleases ?? 0 };
     this.file?.add(toRecord(entry));
     return this.encoder.message(entry);
   }
@@ -284,6 +290,7 @@ class ParityLogCollector {
         output: String(r.output),
         values: JSON.parse(String(r.values)) as Record<string, ParityValue>,
         mergeSkips: Number(r.merge_skips ?? 0),
+        idleReleases: Number(r.idle_releases ?? 0),
       };
       if (this.repeat(`${entry.output}\u0000${entry.topic}\u0000${entry.partition}\u0000${entry.offset}`)) return;
       listOf(this.vectors, partition).push(entry);

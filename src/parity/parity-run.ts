@@ -67,6 +67,8 @@ export interface ParitySampleSummary {
   readonly servedVersions: Readonly<Record<string, number>>;
   /** Sampled vectors served after their task had skipped an idle input live. */
   readonly afterMergeSkips: number;
+  /** Sampled vectors whose regrouped features a regrouped task answered after releasing past a quiet upstream live. */
+  readonly afterIdleReleases: number;
   /** Records of sampled keys the live tasks treated as late (markers in the log). */
   readonly lateLive: number;
   /** Of those, records replay did not treat as late; and records of sampled keys late only in replay. */
@@ -274,6 +276,13 @@ export async function compareWithReplay(
   if (afterMergeSkips > 0) {
     explanations.push(`${formatCount(afterMergeSkips)} sampled vectors were served after their task skipped an idle input live (a merge skip; replay always merges canonically, DESIGN.md rule 3): differences in them are explained by that`);
   }
+  const afterIdleReleases = log.entries.filter((e) => e.idleReleases > 0).length;
+  if (afterIdleReleases > 0) {
+    explanations.push(
+      `${formatCount(afterIdleReleases)} sampled vectors had regrouped features answered after live released past a quiet upstream (an idle release; replay waits for every upstream): ` +
+        'an event that upstream sent later is missing from them, so differences in them are explained by that',
+    );
+  }
   const sourceOfTopic = new Map(plan.topology.sources.map((s) => [opts.topics?.[s.name] ?? s.topic, s.name]));
   const offlineLate = replays.flatMap((r) => [...readLateRecords(join(r.out, '_late_records')), ...readLateRecords(r.droppedLateDir)]);
   const late = compareLate(log.late, offlineLate, sourceOfTopic, log.vectorsAt);
@@ -346,7 +355,7 @@ export async function compareWithReplay(
     tolerance,
     alert: reasons.length > 0,
     reasons,
-    sample: { topic: sampleName, records: log.entries.length, duplicates: log.duplicates, undecodable: log.undecodable, matched, missingOffline, otherVersion, servedVersions, afterMergeSkips, lateLive: log.late.length, lateLiveOnly: late.liveOnly.length, lateOfflineOnly: late.offlineOnly.length },
+    sample: { topic: sampleName, records: log.entries.length, duplicates: log.duplicates, undecodable: log.undecodable, matched, missingOffline, otherVersion, servedVersions, afterMergeSkips, afterIdleReleases, lateLive: log.late.length, lateLiveOnly: late.liveOnly.length, lateOfflineOnly: late.offlineOnly.length },
     explanations,
     mismatchCount,
     mismatches: mismatches.rows(),

@@ -61,7 +61,8 @@ export function formatParityTerminal(r: ParityRunResult): string {
   const lines = [
     `parity ${r.topology} version ${r.version}: ${formatCount(s.records)} sampled vectors from ${s.topic}, ${formatCount(s.matched)} paired with replay` +
       `${s.duplicates > 0 ? `, ${formatCount(s.duplicates)} duplicates ignored` : ''}${s.undecodable > 0 ? `, ${formatCount(s.undecodable)} undecodable` : ''}` +
-      `, ${formatCount(s.lateLive)} late live (${formatCount(s.lateLiveOnly)} not late in replay), ${formatCount(s.afterMergeSkips)} after merge skips (${r.seconds.toFixed(1)} s)`,
+      `, ${formatCount(s.lateLive)} late live (${formatCount(s.lateLiveOnly)} not late in replay), ${formatCount(s.afterMergeSkips)} after merge skips` +
+      `${s.afterIdleReleases > 0 ? `, ${formatCount(s.afterIdleReleases)} answered after idle releases` : ''} (${r.seconds.toFixed(1)} s)`,
     '',
     ...table(['feature', 'n', 'mismatches', 'SMAPE', 'KS D / p', 'JS', 'PSI', 'verdict'], rows, new Set([0, 7])),
     '',

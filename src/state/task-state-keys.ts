@@ -16,7 +16,7 @@
  */
 
 /** Bump when the encoding of any entry changes: a store of another format is restored, never read. */
-export const STATE_FORMAT = 3;
+export const STATE_FORMAT = 4;
 
 export const metaKey = (p: number): string => `p${p}/meta`;
 export const planKey = (p: number): string => `p${p}/plan`;

@@ -5,7 +5,7 @@ import { positionId, type LateLiveEntry, type ParityEntry } from '../../src/pari
 
 const live = (partition: number, offset: number, key: string, eventTime: number): LateLiveEntry => ({ topic: 'tx-topic', partition, offset, eventTime, version: 'v1', key, reason: 'late' });
 const offline = (partition: number, offset: number, key: string, eventTime: number): LateOfflineRecord => ({ source: 'transactions', partition, offset, key, eventTime });
-const vector = (over: Partial<ParityEntry>): ParityEntry => ({ topic: 'tx-topic', partition: 1, offset: 100, eventTime: 10_000, version: 'v1', key: 'k1', output: 'card_features', values: {}, mergeSkips: 0, ...over });
+const vector = (over: Partial<ParityEntry>): ParityEntry => ({ topic: 'tx-topic', partition: 1, offset: 100, eventTime: 10_000, version: 'v1', key: 'k1', output: 'card_features', values: {}, mergeSkips: 0, idleReleases: 0, ...over });
 const topics = new Map([['tx-topic', 'transactions']]);
 /** The positions of the vectors a sampling run served, as the parity log's reader collects them. */
 const served = (...at: Array<[partition: number, offset: number]>): Set<string> => new Set(at.map(([p, o]) => positionId('tx-topic', p, o)));
@@ -67,4 +67,10 @@ test('explanations: version, merge skips, and earlier late records of the same k
   assert.match(skips(3, 1).explanation, /^served after live skipped an idle input .* \(3 merge skips on partition 1\)$/);
   assert.match(skips(1, 2).explanation, /\(1 merge skip on partition 2\)$/);
   assert.equal(skips(1, 2).detail, '1 merge skip on partition 2');
+  // Regrouped features answered after a release past a quiet upstream: worded alike, counted in the detail.
+  const released = (n: number) => x.explain(vector({ key: 'k2', idleReleases: n }))!;
+  assert.equal(released(2).cause, released(1).cause);
+  assert.match(released(2).explanation, /^its regrouped features were answered after live released past a quiet upstream .* \(2 idle releases on the regroup partition that answered\)$/);
+  assert.equal(released(1).detail, '1 idle release on the regroup partition that answered');
+  assert.equal(x.explain(vector({ key: 'k2', idleReleases: 0 })), null, 'no release: nothing known');
 });

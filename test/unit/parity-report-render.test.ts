@@ -51,7 +51,7 @@ function result(perGroup = 5): ParityRunResult {
     tolerance: 0.1,
     alert: report.alert,
     reasons: report.reasons,
-    sample: { topic: 'parity-log', records: n, duplicates: 0, undecodable: 0, matched: n, missingOffline: 0, otherVersion: 300, servedVersions: { v0: 300, v1: 100 }, afterMergeSkips: 0, lateLive: 1, lateLiveOnly: 1, lateOfflineOnly: 0 },
+    sample: { topic: 'parity-log', records: n, duplicates: 0, undecodable: 0, matched: n, missingOffline: 0, otherVersion: 300, servedVersions: { v0: 300, v1: 100 }, afterMergeSkips: 0, afterIdleReleases: 0, lateLive: 1, lateLiveOnly: 1, lateOfflineOnly: 0 },
     explanations: [],
     mismatchCount: 350,
     mismatches: examples.rows(),

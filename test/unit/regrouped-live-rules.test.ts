@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { topology } from '../../src/dsl/index.js';
 import { buildProgram } from '../../src/engine/program.js';
+import type { FeatureRow } from '../../src/engine/outputs.js';
 import type { RegroupAnswer, RegroupMessage } from '../../src/engine/regroup-messages.js';
 import { RegroupedTask } from '../../src/engine/regrouped-task.js';
 import { DurableRowAssembler } from '../../src/engine/durable-row-assembler.js';
@@ -61,7 +62,7 @@ async function scenario(stillIdle: boolean): Promise<{ task: RegroupedTask; answ
 test('an upstream still idle (its input did not grow) does not hold the others back', async () => {
   const { task, answers, asked } = await scenario(true);
   assert.deepEqual(asked, [1]);
-  assert.deepEqual(answers.map((a) => [a.offset, a.values]), [[7, [1]]]);
+  assert.deepEqual(answers.map((a) => [a.offset, a.values, a.idleReleases]), [[7, [1], 1]], 'the answer says it came after an idle release (parity explains by it)');
   assert.equal(task.pending, 0);
   assert.equal(task.idleReleases, 1, 'counted: the release went past the idle upstream');
 });
@@ -72,7 +73,7 @@ test('an idle upstream whose input grew is waited for again before it sends anyt
   assert.equal(task.pending, 2);
   // Its task catches up: its watermark releases the query, with every event there.
   await task.receive([update(T + 12 * M), watermark(1, T + 40 * M)]);
-  assert.deepEqual(answers.map((a) => [a.offset, a.values]), [[7, [2]]]);
+  assert.deepEqual(answers.map((a) => [a.offset, a.values, a.idleReleases]), [[7, [2], 0]]);
   assert.equal(task.idleReleases, 0);
 });
 
@@ -91,22 +92,28 @@ test('a checkpoint of many held messages is split into entries well below a Kafk
   assert.equal(restored.pending, n);
 });
 
-test('a checkpoint of many waiting rows is split the same way, and restores whole and in order', async () => {
+test('a checkpoint of many waiting rows is split the same way, and restores whole and in order, with the idle releases of their answers', async () => {
   const backend = new MemoryBackend();
   const emitted: number[] = [];
-  const a = await DurableRowAssembler.open(program, 0, backend, (row) => emitted.push(row.offset));
+  const releases: number[] = [];
+  const collect = (row: FeatureRow): void => {
+    emitted.push(row.offset);
+    releases.push(row.idleReleases ?? -1);
+  };
+  const a = await DurableRowAssembler.open(program, 0, backend, collect);
   const n = 20_000;
   for (let i = 0; i < n; i++) a.row({ partition: 0, source: 'txns', offset: i, output: 0, key: `card-${i}`, eventTime: T + i, values: [null], event: {} });
   // Answers for the second half only: those rows wait behind the first.
-  for (let i = n / 2; i < n; i++) a.answer({ partition: 0, source: 'txns', offset: i, output: 0, query: 0, values: [i] });
+  for (let i = n / 2; i < n; i++) a.answer({ partition: 0, source: 'txns', offset: i, output: 0, query: 0, idleReleases: i % 3, values: [i] });
   const ops = a.changes();
   const puts = ops.filter((o) => o.type === 'put' && o.key !== 'a0/meta');
   assert.ok(puts.length > 2, `${puts.length} entries`);
   for (const p of puts) assert.ok(p.type === 'put' && p.value.byteLength <= 256 * 1024 + 200, `${p.key}: ${p.type === 'put' ? p.value.byteLength : 0} bytes`);
   await backend.write(ops);
-  const b = await DurableRowAssembler.open(program, 0, backend, (row) => emitted.push(row.offset));
+  const b = await DurableRowAssembler.open(program, 0, backend, collect);
   assert.equal(b.pending, n);
-  for (let i = 0; i < n / 2; i++) b.answer({ partition: 0, source: 'txns', offset: i, output: 0, query: 0, values: [i] });
+  for (let i = 0; i < n / 2; i++) b.answer({ partition: 0, source: 'txns', offset: i, output: 0, query: 0, idleReleases: 0, values: [i] });
   assert.equal(b.pending, 0);
   assert.deepEqual(emitted, Array.from({ length: n }, (_, i) => i));
+  assert.deepEqual(releases, Array.from({ length: n }, (_, i) => (i < n / 2 ? 0 : i % 3)));
 });
