@@ -74,6 +74,18 @@ export function readAggValues(r: ByteReader): AggValue[] {
   return values;
 }
 
+/**
+ * The group and key an encoded update or query is for, as `group NUL key`, read without
+ * decoding the rest; undefined for a watermark or an idle mark.
+ */
+export function regroupMessageTarget(frame: Uint8Array): { readonly query: boolean; readonly target: string } | undefined {
+  const r = new ByteReader(frame);
+  const tag = r.uint();
+  if (tag !== UPDATE && tag !== QUERY) return undefined;
+  const group = r.uint();
+  return { query: tag === QUERY, target: `${group}\u0000${r.str()}` };
+}
+
 /** Append one message to `w` (the caller resets and takes bytes()). */
 export function writeRegroupMessage(w: ByteWriter, m: RegroupMessage): void {
   if (m.kind === 'update') {

@@ -1,9 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { addCounters, emptyCounters } from '../engine/task-counters.js';
-import type { InputRange } from '../engine/input.js';
 import type { TrainingFileSummary } from '../io/files/parquet-training-writer.js';
 import { hasRegrouping, type CompiledPlan } from '../plan/compile.js';
 import type { ReplayInputSpec } from './replay-input.js';
@@ -13,7 +11,8 @@ import { inputPartitionWeights } from './input-weights.js';
 import { balancedShares } from './partition-shares.js';
 import { answerPassWeights, assemblePassWeights } from './regroup-spill.js';
 import { clearOwnOutputs } from './replay-targets.js';
-import type { ReplayWorkerData, ReplayWorkerMessage } from './replay-worker-main.js';
+import type { ReplayWorkerData } from './replay-worker-main.js';
+import { ReplayWorkerPool } from './replay-worker-pool.js';
 
 export interface ParallelReplayOptions extends ReplayOutputOptions {
   readonly plan: CompiledPlan;
@@ -49,14 +48,12 @@ export async function replayInParallel(opts: ParallelReplayOptions): Promise<Rep
       const { plan, input, out, deadLetterDir, droppedLateDir, onProgress, keys, stopAtFrontier } = opts;
       return await replayPartitions({ plan, input, out, deadLetterDir, droppedLateDir, onProgress, keys, stopAtFrontier, stateDir });
     }
-    let processed = 0;
-    const onProgress = (n: number): void => {
-      processed += n;
-      opts.onProgress?.(processed);
-    };
-    const shares = await inputShares(opts, workers);
-    const results = await Promise.all(Array.from({ length: workers }, (_, i) => runWorker(opts, stateDir, i, workers, onProgress, { partitions: shares?.[i] })));
-    return mergeSummaries(results.map((r) => r.summary!));
+    const pool = new ReplayWorkerPool(workerData(opts, stateDir, workers), totalProgress(opts));
+    try {
+      return mergeSummaries((await pool.run('origin', await inputShares(opts, workers))).map((r) => r.summary!));
+    } finally {
+      await pool.close();
+    }
   } finally {
     if (tempState) rmSync(stateDir, { recursive: true, force: true });
   }
@@ -78,25 +75,19 @@ async function replayRegrouped(opts: ParallelReplayOptions, stateDir: string, wo
     if (workers === 1) {
       const { plan, input, out, deadLetterDir, droppedLateDir, onProgress, keys, stopAtFrontier } = opts;
       origin = await replayPartitions({ plan, input, out, deadLetterDir, droppedLateDir, onProgress, keys, stopAtFrontier, stateDir, regroup });
-      const pass = { plan, input, out, spillDir: regroup.dir, partitions: regroup.partitions, inputRanges: origin.inputRanges, stateDir: keptState };
+      const pass = { plan, input, out, spillDir: regroup.dir, partitions: regroup.partitions, inputRanges: origin.inputRanges, stateDir: keptState, queriedKeysOnly: keys !== undefined };
       lookupMisses = await answerRegroupPartitions(pass);
       files = await assembleOriginPartitions(pass);
     } else {
-      let processed = 0;
-      const onProgress = (n: number): void => {
-        processed += n;
-        opts.onProgress?.(processed);
-      };
-      const all = (stage: NonNullable<ReplayWorkerData['stage']>, inputRanges?: readonly InputRange[], shares?: readonly number[][]): Promise<WorkerResult[]> =>
-        Promise.all(
-          Array.from({ length: workers }, (_, i) =>
-            runWorker(opts, stateDir, i, workers, onProgress, { regroup, stage, inputRanges, keepRegroupedState: keptState !== undefined, partitions: shares?.[i] }),
-          ),
-        );
-      origin = mergeSummaries((await all('origin', undefined, await inputShares(opts, workers))).map((r) => r.summary!));
-      // Passes 2 and 3 split their partitions by the size of the spill each reads.
-      lookupMisses = (await all('answer', origin.inputRanges, balancedShares(answerPassWeights(regroup.dir, regroup.partitions), workers))).reduce((n, r) => n + r.lookupMisses, 0);
-      files = (await all('assemble', origin.inputRanges, balancedShares(assemblePassWeights(regroup.dir, regroup.partitions), workers))).flatMap((r) => r.files);
+      const pool = new ReplayWorkerPool({ ...workerData(opts, stateDir, workers), regroup, keepRegroupedState: keptState !== undefined }, totalProgress(opts));
+      try {
+        origin = mergeSummaries((await pool.run('origin', await inputShares(opts, workers))).map((r) => r.summary!));
+        // Passes 2 and 3 split their partitions by the size of the spill each reads.
+        lookupMisses = (await pool.run('answer', balancedShares(answerPassWeights(regroup.dir, regroup.partitions), workers), origin.inputRanges)).reduce((n, r) => n + r.lookupMisses, 0);
+        files = (await pool.run('assemble', balancedShares(assemblePassWeights(regroup.dir, regroup.partitions), workers), origin.inputRanges)).flatMap((r) => r.files);
+      } finally {
+        await pool.close();
+      }
     }
     const counters = { ...origin.counters, lookupMisses: origin.counters.lookupMisses + lookupMisses };
     return { ...origin, counters, files: [...origin.files, ...files].sort((a, b) => (a.path < b.path ? -1 : 1)) };
@@ -120,22 +111,9 @@ async function inputShares(opts: ParallelReplayOptions, workers: number): Promis
   return weights === undefined ? undefined : balancedShares(weights, workers);
 }
 
-interface WorkerResult {
-  readonly summary?: ReplaySummary;
-  readonly files: readonly TrainingFileSummary[];
-  readonly lookupMisses: number;
-}
-
-function runWorker(
-  opts: ParallelReplayOptions,
-  stateDir: string,
-  worker: number,
-  workers: number,
-  progress: (processed: number) => void,
-  regroupStage: Pick<ReplayWorkerData, 'regroup' | 'stage' | 'inputRanges' | 'keepRegroupedState' | 'partitions'> = {},
-): Promise<WorkerResult> {
-  const data: ReplayWorkerData = {
-    ...regroupStage,
+/** What every thread of the replay shares; each also gets its number. */
+function workerData(opts: ParallelReplayOptions, stateDir: string, workers: number): Omit<ReplayWorkerData, 'worker'> {
+  return {
     topologyFile: opts.plan.file,
     version: opts.plan.version,
     input: opts.input,
@@ -145,30 +123,17 @@ function runWorker(
     droppedLateDir: opts.droppedLateDir,
     keys: opts.keys,
     stopAtFrontier: opts.stopAtFrontier,
-    worker,
     workers,
   };
-  return new Promise((resolve, reject) => {
-    const w = new Worker(new URL('./replay-worker.mjs', import.meta.url), { workerData: data });
-    let done = false;
-    w.on('message', (m: ReplayWorkerMessage) => {
-      if (m.type === 'progress') progress(m.processed);
-      else if (m.type === 'done') {
-        done = true;
-        resolve({ summary: m.summary, files: m.summary.files, lookupMisses: 0 });
-      } else if (m.type === 'files') {
-        done = true;
-        resolve({ files: m.files, lookupMisses: m.lookupMisses });
-      } else {
-        done = true;
-        reject(new Error(m.message));
-      }
-    });
-    w.on('error', (e) => reject(e));
-    w.on('exit', (code) => {
-      if (!done) reject(new Error(`replay worker ${worker} exited with code ${code} before finishing`));
-    });
-  });
+}
+
+/** Progress summed over the threads, reported as the running total. */
+function totalProgress(opts: ParallelReplayOptions): (n: number) => void {
+  let processed = 0;
+  return (n) => {
+    processed += n;
+    opts.onProgress?.(processed);
+  };
 }
 
 function mergeSummaries(parts: readonly ReplaySummary[]): ReplaySummary {

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import type { InputRange } from '../engine/input.js';
 import { buildProgram, type Program } from '../engine/program.js';
-import { readRegroupAnswer, readRegroupMessage, writeRegroupAnswer } from '../engine/regroup-codec.js';
+import { readRegroupAnswer, readRegroupMessage, regroupMessageTarget, writeRegroupAnswer } from '../engine/regroup-codec.js';
 import type { RegroupMessage } from '../engine/regroup-messages.js';
 import { RegroupedTask } from '../engine/regrouped-task.js';
 import { RowAssembler } from '../engine/row-assembler.js';
@@ -34,7 +34,7 @@ const CHUNK = 4096;
  * table lookups without a version. With `keep`, its state as of the end of the history goes into
  * task r's store for live (regroup-handover.ts); otherwise it is thrown away.
  */
-export async function answerRegroupPartition(program: Program, dir: string, r: number, partitions: number, keep?: RegroupStateTarget): Promise<number> {
+export async function answerRegroupPartition(program: Program, dir: string, r: number, partitions: number, keep?: RegroupStateTarget, queriedKeysOnly = false): Promise<number> {
   const writers = Array.from({ length: partitions }, (_, p) => new SpillWriter(answerFile(dir, p, r)));
   const w = new ByteWriter(256);
   const handover = keep === undefined ? undefined : await RegroupHandover.open(program, keep, r);
@@ -47,6 +47,8 @@ export async function answerRegroupPartition(program: Program, dir: string, r: n
     const readers = Array.from({ length: partitions }, (_, p) => (existsSync(messageFile(dir, r, p)) ? new SpillReader(messageFile(dir, r, p)) : undefined));
     const watermark = new Array<number>(partitions).fill(-Infinity);
     const ended = (p: number): RegroupMessage[] => handover?.ended(p, watermark[p]) ?? [endOfUpstream(p)];
+    // Each key's state is its own: one no query reads changes no answer (replay never checkpoints it).
+    const queried = queriedKeysOnly && handover === undefined ? queriedTargets(readers.map((reader, p) => (reader === undefined ? undefined : messageFile(dir, r, p)))) : undefined;
     // Origin partitions without input never send anything: they are done from the start (idle, when the state is kept).
     await task.receive(readers.flatMap((reader, p) => (reader === undefined ? ended(p) : [])));
     try {
@@ -65,6 +67,10 @@ export async function answerRegroupPartition(program: Program, dir: string, r: n
             readers[p] = undefined;
             break;
           }
+          if (queried !== undefined) {
+            const at = regroupMessageTarget(frame);
+            if (at !== undefined && !at.query && !queried.has(at.target)) continue;
+          }
           const m = readRegroupMessage(new ByteReader(frame));
           if (m.kind === 'watermark') watermark[p] = m.watermark;
           batch.push(m);
@@ -81,6 +87,24 @@ export async function answerRegroupPartition(program: Program, dir: string, r: n
     for (const writer of writers) writer.close();
     await handover?.close();
   }
+}
+
+/** The `group NUL key` of every query in these message files. */
+function queriedTargets(files: ReadonlyArray<string | undefined>): Set<string> {
+  const targets = new Set<string>();
+  for (const file of files) {
+    if (file === undefined) continue;
+    const reader = new SpillReader(file);
+    try {
+      for (let frame = reader.next(); frame !== undefined; frame = reader.next()) {
+        const at = regroupMessageTarget(frame);
+        if (at?.query === true) targets.add(at.target);
+      }
+    } finally {
+      reader.close();
+    }
+  }
+  return targets;
 }
 
 /** Pass 3 for origin partition `p`: its complete rows into `training`. */
@@ -134,6 +158,11 @@ export interface RegroupedPassOptions {
   readonly stateDir?: string;
   /** This thread's share of the partitions; all when absent. */
   readonly partitionFilter?: (partition: number) => boolean;
+  /**
+   * Rows are computed for some source keys only (parity's sample): a regrouped key that none of
+   * their queries reads needs no state, so its updates are skipped (without the state kept).
+   */
+  readonly queriedKeysOnly?: boolean;
 }
 
 /** Pass 2 for this thread's regroup partitions; returns their table lookups without a version. */
@@ -142,7 +171,7 @@ export async function answerRegroupPartitions(opts: RegroupedPassOptions): Promi
   const mine = opts.partitionFilter ?? (() => true);
   const keep = opts.stateDir === undefined ? undefined : { stateDir: opts.stateDir, inputRanges: opts.inputRanges };
   let misses = 0;
-  for (let r = 0; r < opts.partitions; r++) if (mine(r)) misses += await answerRegroupPartition(program, opts.spillDir, r, opts.partitions, keep);
+  for (let r = 0; r < opts.partitions; r++) if (mine(r)) misses += await answerRegroupPartition(program, opts.spillDir, r, opts.partitions, keep, opts.queriedKeysOnly === true);
   return misses;
 }
 

@@ -20,16 +20,23 @@ export interface ReplayWorkerData {
   readonly stopAtFrontier?: boolean;
   readonly worker: number;
   readonly workers: number;
-  /** Topologies with a regrouping: the spill and which pass this worker runs (default the origin tasks). */
+  /** Topologies with a regrouping: the spill the passes write and read. */
   readonly regroup?: RegroupSpillOptions;
-  readonly stage?: 'origin' | 'answer' | 'assemble';
-  /** For the answer and assemble stages: the input ranges pass 1 read. */
-  readonly inputRanges?: readonly InputRange[];
   /** For the answer stage: keep the regroup partitions' state in stateDir (ParallelReplayOptions.keepRegroupedState). */
   readonly keepRegroupedState?: boolean;
-  /** This worker's partitions in its stage (partition-shares.ts); default those with p % workers === worker. */
+}
+
+/** One stage for a worker: the origin tasks, or pass 2 or 3 of a regrouped replay (replay-regrouped.ts). */
+export interface ReplayStage {
+  readonly stage: 'origin' | 'answer' | 'assemble';
+  /** For the answer and assemble stages: the input ranges pass 1 read. */
+  readonly inputRanges?: readonly InputRange[];
+  /** This worker's partitions in the stage (partition-shares.ts); default those with p % workers === worker. */
   readonly partitions?: readonly number[];
 }
+
+/** The coordinator's messages: a stage to run, or the end (the thread then exits). */
+export type ReplayWorkerRequest = ReplayStage | { readonly stage: 'end' };
 
 export type ReplayWorkerMessage =
   | { readonly type: 'progress'; readonly processed: number }
@@ -68,22 +75,35 @@ async function runOrigin(plan: CompiledPlan, partitionFilter: (p: number) => boo
 }
 
 /** Passes 2 and 3 of a regrouped replay (replay-regrouped.ts). */
-async function runRegroupPass(plan: CompiledPlan, stage: 'answer' | 'assemble', partitionFilter: (p: number) => boolean): Promise<void> {
+async function runRegroupPass(plan: CompiledPlan, stage: 'answer' | 'assemble', partitionFilter: (p: number) => boolean, inputRanges: readonly InputRange[]): Promise<void> {
   const regroup = data.regroup!;
   const stateDir = data.keepRegroupedState === true ? data.stateDir : undefined;
-  const pass = { plan, input: data.input, out: data.out, spillDir: regroup.dir, partitions: regroup.partitions, inputRanges: data.inputRanges ?? [], partitionFilter, stateDir };
+  const pass = { plan, input: data.input, out: data.out, spillDir: regroup.dir, partitions: regroup.partitions, inputRanges, partitionFilter, stateDir, queriedKeysOnly: data.keys !== undefined };
   const lookupMisses = stage === 'answer' ? await answerRegroupPartitions(pass) : 0;
   post({ type: 'files', files: stage === 'assemble' ? await assembleOriginPartitions(pass) : [], lookupMisses });
 }
 
-try {
-  const plan = await loadTopology(data.topologyFile);
+// Loaded once, while the coordinator prepares the first stage.
+const planLoaded = loadTopology(data.topologyFile).then((plan) => {
   if (plan.version !== data.version) throw new Error(`topology ${data.topologyFile} changed while the backfill was starting (version ${plan.version}, expected ${data.version})`);
-  const mine = data.partitions;
-  const partitionFilter = (p: number): boolean => (mine === undefined ? p % data.workers === data.worker : mine.includes(p));
-  const stage = data.stage ?? 'origin';
-  if (stage === 'origin') await runOrigin(plan, partitionFilter);
-  else await runRegroupPass(plan, stage, partitionFilter);
-} catch (e) {
-  post({ type: 'error', message: e instanceof Error ? e.message : String(e) });
+  return plan;
+});
+// Unhandled until the first stage awaits it.
+planLoaded.catch(() => undefined);
+
+async function runStage(s: ReplayStage): Promise<void> {
+  try {
+    const plan = await planLoaded;
+    const mine = s.partitions;
+    const partitionFilter = (p: number): boolean => (mine === undefined ? p % data.workers === data.worker : mine.includes(p));
+    if (s.stage === 'origin') await runOrigin(plan, partitionFilter);
+    else await runRegroupPass(plan, s.stage, partitionFilter, s.inputRanges ?? []);
+  } catch (e) {
+    post({ type: 'error', message: e instanceof Error ? e.message : String(e) });
+  }
 }
+
+parentPort!.on('message', (m: ReplayWorkerRequest) => {
+  if (m.stage === 'end') parentPort!.close();
+  else void runStage(m);
+});

@@ -285,3 +285,12 @@ export function compareVectors(live: readonly LiveVector[], replayed: ReadonlyMa
   }
   return { expected: replayed.size, liveRecords: live.length, liveDistinct: byId.size, ...n, misplaced, examples };
 }
+
+/** A metric of a worker started with `--metrics-port 0`, summed over its partitions' series; undefined before it serves metrics. */
+export async function summedMetric(w: Worker, name: string): Promise<number | undefined> {
+  const url = /metrics on (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(w.log)?.[1];
+  if (url === undefined) return undefined;
+  const text = await fetch(url).then((r) => r.text(), () => undefined);
+  if (text === undefined) return undefined;
+  return [...text.matchAll(new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, 'gm'))].reduce((n, m) => n + Number(m[1]), 0);
+}

@@ -1,0 +1,92 @@
+import { Worker } from 'node:worker_threads';
+import type { InputRange } from '../engine/input.js';
+import type { TrainingFileSummary } from '../io/files/parquet-training-writer.js';
+import type { ReplaySummary } from './replay-partitions.js';
+import type { ReplayStage, ReplayWorkerData, ReplayWorkerMessage, ReplayWorkerRequest } from './replay-worker-main.js';
+
+/** What one thread reports for a stage. */
+export interface WorkerResult {
+  readonly summary?: ReplaySummary;
+  readonly files: readonly TrainingFileSummary[];
+  readonly lookupMisses: number;
+}
+
+interface Pending {
+  readonly resolve: (r: WorkerResult) => void;
+  readonly reject: (e: Error) => void;
+}
+
+/**
+ * The replay's worker threads, started once and given one stage after another (a regrouped
+ * replay has three). A thread loads TypeScript and the topology when it starts, about a second
+ * of a short replay (a parity check of a regrouped topology took three of its twelve seconds
+ * starting threads per pass); and it starts while the coordinator is still sizing the shares.
+ */
+export class ReplayWorkerPool {
+  private readonly threads: Worker[];
+  private readonly pending: Array<Pending | undefined>;
+  private readonly exited: Array<Promise<void> | undefined>;
+  private ending = false;
+  private failure: Error | undefined;
+
+  constructor(data: Omit<ReplayWorkerData, 'worker'>, progress: (processed: number) => void) {
+    this.pending = new Array<Pending | undefined>(data.workers).fill(undefined);
+    this.exited = new Array<Promise<void> | undefined>(data.workers).fill(undefined);
+    this.threads = Array.from({ length: data.workers }, (_, worker) => {
+      const w = new Worker(new URL('./replay-worker.mjs', import.meta.url), { workerData: { ...data, worker } satisfies ReplayWorkerData });
+      w.on('message', (m: ReplayWorkerMessage) => {
+        if (m.type === 'progress') progress(m.processed);
+        else if (m.type === 'done') this.settle(worker, { summary: m.summary, files: m.summary.files, lookupMisses: 0 });
+        else if (m.type === 'files') this.settle(worker, { files: m.files, lookupMisses: m.lookupMisses });
+        else this.fail(worker, new Error(m.message));
+      });
+      w.on('error', (e) => this.fail(worker, e));
+      this.exited[worker] = new Promise<void>((resolve) =>
+        w.once('exit', (code) => {
+          if (!this.ending || this.pending[worker] !== undefined) this.fail(worker, new Error(`replay worker ${worker} exited with code ${code} before finishing`));
+          resolve();
+        }),
+      );
+      return w;
+    });
+  }
+
+  get size(): number {
+    return this.threads.length;
+  }
+
+  /** Run `stage` on every thread, thread i on `shares[i]` (default: the partitions p with p mod threads = i). */
+  run(stage: ReplayStage['stage'], shares?: readonly (readonly number[])[], inputRanges?: readonly InputRange[]): Promise<WorkerResult[]> {
+    return Promise.all(
+      this.threads.map((w, i) => {
+        if (this.failure !== undefined) return Promise.reject(this.failure);
+        const result = new Promise<WorkerResult>((resolve, reject) => (this.pending[i] = { resolve, reject }));
+        w.postMessage({ stage, partitions: shares?.[i], inputRanges } satisfies ReplayWorkerRequest);
+        return result;
+      }),
+    );
+  }
+
+  /** Let every thread finish and wait for it; after a failure, stop them. */
+  async close(): Promise<void> {
+    this.ending = true;
+    for (const w of this.threads) {
+      if (this.failure !== undefined) void w.terminate();
+      else w.postMessage({ stage: 'end' } satisfies ReplayWorkerRequest);
+    }
+    await Promise.all(this.exited);
+  }
+
+  private settle(worker: number, r: WorkerResult): void {
+    const p = this.pending[worker];
+    this.pending[worker] = undefined;
+    p?.resolve(r);
+  }
+
+  private fail(worker: number, e: Error): void {
+    const p = this.pending[worker];
+    this.pending[worker] = undefined;
+    this.failure ??= e;
+    p?.reject(e);
+  }
+}
