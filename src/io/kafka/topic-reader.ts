@@ -153,6 +153,11 @@ export async function* readTopicRanges(conn: KafkaConnection, ranges: readonly P
     allowAutoTopicCreation: false,
     // A partition with nothing left to fetch should not hold a fetch for kafkajs' default 5 s.
     maxWaitTimeInMs: 250,
+    // kafkajs decodes a whole fetch into objects that live until the engine has taken them: a
+    // quarter of its 1 MiB default keeps fewer alive through each young-generation collection.
+    // Measured on a parity check of 1M card transactions: 10.75 s against 11.15 s (medians of
+    // four alternated runs), 120 MB less resident; a full backfill within noise (+3 %, two runs).
+    maxBytesPerPartition: 256 * 1024,
   });
 
   /**
