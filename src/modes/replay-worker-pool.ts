@@ -51,10 +51,6 @@ export class ReplayWorkerPool {
     });
   }
 
-  get size(): number {
-    return this.threads.length;
-  }
-
   /** Run `stage` on every thread, thread i on `shares[i]` (default: the partitions p with p mod threads = i). */
   run(stage: ReplayStage['stage'], shares?: readonly (readonly number[])[], inputRanges?: readonly InputRange[]): Promise<WorkerResult[]> {
     return Promise.all(
