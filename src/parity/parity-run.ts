@@ -280,7 +280,7 @@ export async function compareWithReplay(
   if (afterIdleReleases > 0) {
     explanations.push(
       `${formatCount(afterIdleReleases)} sampled vectors had regrouped features answered after live released past a quiet upstream (an idle release; replay waits for every upstream): ` +
-        'an event that upstream sent later is missing from them, so differences in them are explained by that',
+        'an event that upstream sent afterwards may be missing from them, so differences in them are explained by that',
     );
   }
   const sourceOfTopic = new Map(plan.topology.sources.map((s) => [opts.topics?.[s.name] ?? s.topic, s.name]));
