@@ -8,9 +8,8 @@
 const SEED = 0x9747b28c;
 const M = 0x5bd1e995;
 
-/** Kafka's murmur2 variant: a signed 32-bit hash of the bytes. */
-export function murmur2(data: Uint8Array): number {
-  const length = data.length;
+/** Kafka's murmur2 variant: a signed 32-bit hash of the bytes (the first `length` of them). */
+export function murmur2(data: Uint8Array, length = data.length): number {
   let h = SEED ^ length;
   const whole = length & ~3;
 
@@ -46,37 +45,31 @@ export function kafkaPartition(key: string | Uint8Array, numPartitions: number):
   if (!Number.isInteger(numPartitions) || numPartitions < 1) {
     throw new RangeError(`numPartitions must be a positive integer, got ${numPartitions}`);
   }
-  const hash = typeof key !== 'string' ? murmur2(key) : asciiMurmur2(key) ?? murmur2(Buffer.from(key, 'utf8'));
+  let hash: number;
+  if (typeof key !== 'string') hash = murmur2(key);
+  else {
+    const ascii = asciiBytes(key);
+    hash = ascii === undefined ? murmur2(Buffer.from(key, 'utf8')) : murmur2(scratch, ascii);
+  }
   // Masking (not Math.abs) is what Kafka does: abs(MIN_VALUE) would stay negative.
   return (hash & 0x7fffffff) % numPartitions;
 }
 
+/** Reused by asciiBytes: a key's bytes without a buffer per key. */
+let scratch = new Uint8Array(256);
+
 /**
- * murmur2 of an ASCII string's bytes (its UTF-8 encoding is its char codes) without encoding
- * it first: replay routes every record and every regroup message by a string key, and a
- * Buffer per key was a tenth of a regrouped replay. Undefined for any other string.
+ * Copy an ASCII string (its UTF-8 encoding is its char codes) into `scratch` and return its
+ * length; undefined for any other string. Replay routes every record and every regroup message
+ * by a string key, and a Buffer per key was a tenth of a regrouped replay.
  */
-function asciiMurmur2(s: string): number | undefined {
+function asciiBytes(s: string): number | undefined {
   const length = s.length;
-  for (let i = 0; i < length; i++) if (s.charCodeAt(i) >= 0x80) return undefined;
-  let h = SEED ^ length;
-  const whole = length & ~3;
-  for (let i = 0; i < whole; i += 4) {
-    let k = s.charCodeAt(i) | (s.charCodeAt(i + 1) << 8) | (s.charCodeAt(i + 2) << 16) | (s.charCodeAt(i + 3) << 24);
-    k = Math.imul(k, M);
-    k ^= k >>> 24;
-    k = Math.imul(k, M);
-    h = Math.imul(h, M) ^ k;
+  if (length > scratch.length) scratch = new Uint8Array(2 * length);
+  for (let i = 0; i < length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) return undefined;
+    scratch[i] = c;
   }
-  const tail = length & 3;
-  if (tail === 3) h ^= s.charCodeAt(whole + 2) << 16;
-  if (tail >= 2) h ^= s.charCodeAt(whole + 1) << 8;
-  if (tail >= 1) {
-    h ^= s.charCodeAt(whole);
-    h = Math.imul(h, M);
-  }
-  h ^= h >>> 13;
-  h = Math.imul(h, M);
-  h ^= h >>> 15;
-  return h | 0;
+  return length;
 }
