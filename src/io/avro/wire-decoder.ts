@@ -10,8 +10,9 @@
 import type avsc from 'avsc';
 import type { SourceValue } from '../../engine/input.js';
 import { strictUtf8Type } from './avro-strict-strings.js';
+import { PlainRecordReader, toPlain } from './plain-record-reader.js';
 import type { SchemaRegistryPort } from './registry-client.js';
-import { readWireHeader } from './wire-format.js';
+import { HEADER_SIZE, readWireHeader, wireSchemaId } from './wire-format.js';
 import { emptyValue, notAvroSchema, undecodableAvro, unknownSchemaId, unresolvableSchema } from './wire-format-error.js';
 
 export type DecodeResult = { readonly value: SourceValue; readonly error?: undefined } | { readonly error: string; readonly value?: undefined };
@@ -25,20 +26,10 @@ function errorText(e: unknown): string {
   return (e instanceof Error ? e.message : String(e)).replace(/\s*[\r\n]+\s*/g, ' ');
 }
 
-/**
- * avsc decodes records into instances of generated classes; sources get plain objects (as
- * JSON.parse gives for NDJSON), with the same field values. Bytes stay Buffers, arrays arrays.
- */
-function toPlain(v: unknown): unknown {
-  if (v === null || typeof v !== 'object' || Buffer.isBuffer(v)) return v;
-  if (Array.isArray(v)) return v.map(toPlain);
-  const out: Record<string, unknown> = {};
-  for (const k of Object.keys(v)) out[k] = toPlain((v as Record<string, unknown>)[k]);
-  return out;
-}
-
 export class WireDecoder {
   private readonly readerType: avsc.Type;
+  /** Values written with the reader's own schema are read straight into plain objects. */
+  private readonly plain: PlainRecordReader;
   private readonly readings = new Map<number, Reading>();
 
   constructor(
@@ -48,6 +39,7 @@ export class WireDecoder {
   ) {
     // Strict UTF-8, as the archive readers: invalid text is an error record, never a merged key.
     this.readerType = strictUtf8Type(readerSchema);
+    this.plain = new PlainRecordReader(this.readerType);
   }
 
   /** Decode one value. */
@@ -59,8 +51,8 @@ export class WireDecoder {
   async decodeAll(values: ReadonlyArray<Uint8Array | null>): Promise<DecodeResult[]> {
     for (const bytes of values) {
       if (bytes === null) continue;
-      const header = readWireHeader(bytes);
-      if ('schemaId' in header && !this.readings.has(header.schemaId)) this.readings.set(header.schemaId, await this.load(header.schemaId));
+      const id = wireSchemaId(bytes);
+      if (id !== undefined && !this.readings.has(id)) this.readings.set(id, await this.load(id));
     }
     return values.map((bytes) => this.decodeLoaded(bytes));
   }
@@ -80,21 +72,29 @@ export class WireDecoder {
 
   private decodeLoaded(bytes: Uint8Array | null): DecodeResult {
     if (bytes === null) return { error: emptyValue() };
-    const header = readWireHeader(bytes);
-    if ('error' in header) return { error: header.error };
-    const id = header.schemaId;
+    const id = wireSchemaId(bytes);
+    if (id === undefined) return { error: (readWireHeader(bytes) as { error: string }).error };
     const reading = this.readings.get(id)!;
     if ('error' in reading) return { error: reading.error };
-    const payload = Buffer.isBuffer(header.payload) ? header.payload : Buffer.from(header.payload.buffer, header.payload.byteOffset, header.payload.byteLength);
-    let decoded: { value: unknown; offset: number };
+    const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const size = buf.length - HEADER_SIZE;
+    let value: unknown;
+    let end: number;
     try {
-      decoded = this.readerType.decode(payload, 0, reading.resolver);
+      if (reading.resolver === undefined) {
+        value = this.plain.read(buf, HEADER_SIZE);
+        end = this.plain.end <= buf.length ? this.plain.end - HEADER_SIZE : -1;
+      } else {
+        const decoded = this.readerType.decode(buf.subarray(HEADER_SIZE), 0, reading.resolver);
+        value = toPlain(decoded.value);
+        end = decoded.offset;
+      }
     } catch (e) {
       return { error: undecodableAvro(id, errorText(e)) };
     }
-    if (decoded.offset < 0) return { error: undecodableAvro(id, `truncated: the value ends inside the record (${payload.length} bytes)`) };
+    if (end < 0) return { error: undecodableAvro(id, `truncated: the value ends inside the record (${size} bytes)`) };
     // Extra bytes mean the framing is not what the header claims; accepting them would hide corruption.
-    if (decoded.offset !== payload.length) return { error: undecodableAvro(id, `${payload.length - decoded.offset} trailing bytes after the record`) };
-    return { value: toPlain(decoded.value) as SourceValue };
+    if (end !== size) return { error: undecodableAvro(id, `${size - end} trailing bytes after the record`) };
+    return { value: value as SourceValue };
   }
 }

@@ -255,9 +255,19 @@ function recordsInRange(batch: Batch, s: PartitionState): KafkaRecord[] {
     const offset = Number(m.offset);
     // Below `next`: already delivered (re-fetch after a rejoin). At or past `end`: after the snapshot.
     if (offset < s.next || offset >= s.range.end) continue;
-    const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(m.headers ?? {})) if (v !== undefined) headers[k] = Array.isArray(v) ? v.map(String).join(',') : String(v);
-    out.push({ offset, key: m.key ?? null, value: m.value ?? null, timestamp: Number(m.timestamp), headers });
+    out.push({ offset, key: m.key ?? null, value: m.value ?? null, timestamp: Number(m.timestamp), headers: headerText(m.headers) });
   }
   return out;
+}
+
+/** Most records carry no headers: they share one frozen empty object instead of one each. */
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+
+function headerText(h: Batch['messages'][number]['headers']): Readonly<Record<string, string>> {
+  let headers: Record<string, string> | undefined;
+  for (const k in h) {
+    const v = h[k];
+    if (v !== undefined) (headers ??= {})[k] = Array.isArray(v) ? v.map(String).join(',') : String(v);
+  }
+  return headers ?? NO_HEADERS;
 }
