@@ -5,7 +5,8 @@
  * `parity --state` (which also keeps the state for the next), and as the baseline in the same run
  * what parity used to do: a full `backfill --from-kafka` of the same topics to Parquet. Needs the
  * local stack:
- *   export $(node scripts/stack/up.mjs) && npx tsx bench/parity-cards.ts [--events 1000000] [--rate 0.01]
+ *   export $(node scripts/stack/up.mjs) && npx tsx bench/parity-cards.ts [--events 1000000] [--rate 0.01] [--keep]
+ * (--keep leaves the topics in place and prints the parity command, to profile or repeat it.)
  *
  * card-fraud serves merchant features through a regrouping (and looks the merchant's tier up in
  * a table keyed by merchant): parity computes rows for the sampled cards only, but every card's
@@ -30,6 +31,8 @@ const arg = (name: string, dflt: number): number => {
 };
 const EVENTS = arg('events', 1_000_000);
 const RATE = arg('rate', 0.01);
+/** Keep the topics and print the parity command, to profile or repeat it without loading again. */
+const KEEP = process.argv.includes('--keep');
 const brokers = parseBrokers(process.env.KAFKA_BROKERS ?? '');
 const id = `bench-parity-${Date.now().toString(36)}`;
 const dir = mkdtempSync(join(tmpdir(), 'skewless-parity-bench-'));
@@ -111,6 +114,11 @@ try {
       `parity / baseline ${(full.seconds / baseline.seconds).toFixed(2)} (all from process start)\n`,
   );
 } finally {
+  if (KEEP) {
+    process.stdout.write(`kept: skewless parity topologies/card-fraud.ts --sample ${topics.parity} ${topicArgs.join(' ')} --json\n`);
+    await conn.close();
+    process.exit(0);
+  }
   await deleteGroup(conn, group).catch(() => undefined);
   await deleteTopics(conn, (await conn.admin.listTopics()).filter((t) => t.startsWith(id))).catch(() => undefined);
   await conn.close();

@@ -83,8 +83,11 @@ export function regroupMessageTarget(frame: Uint8Array): { readonly query: boole
   const tag = r.uint();
   if (tag !== UPDATE && tag !== QUERY) return undefined;
   const group = r.uint();
-  return { query: tag === QUERY, target: `${group}\u0000${r.str()}` };
+  return { query: tag === QUERY, target: regroupQueryTarget(group, r.str()) };
 }
+
+/** One regrouped key of one group, as regroupMessageTarget names it. */
+export const regroupQueryTarget = (group: number, key: string): string => `${group}\u0000${key}`;
 
 /** Append one message to `w` (the caller resets and takes bytes()). */
 export function writeRegroupMessage(w: ByteWriter, m: RegroupMessage): void {

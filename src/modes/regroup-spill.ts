@@ -1,8 +1,8 @@
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
 import type { PartialRow, RegroupMessage, RegroupSinks } from '../engine/regroup-messages.js';
-import { readPartialRowFields, writePartialRow, writeRegroupMessage } from '../engine/regroup-codec.js';
+import { readPartialRowFields, regroupQueryTarget, writePartialRow, writeRegroupMessage } from '../engine/regroup-codec.js';
 import type { Program } from '../engine/program.js';
 import { rowNeedsEvent } from '../engine/row-assembler.js';
 import { kafkaPartition } from '../io/partitioning.js';
@@ -13,11 +13,15 @@ import { SpillReader, SpillWriter } from './spill-file.js';
  * Replay's shuffle for regroupings, on disk. Pass 1 (origin tasks) writes, per origin
  * partition P, its messages for regroup partition R to `m-R-from-P.bin` and its partial rows to
  * `rows-P.bin`; pass 2 writes the answers of regroup partition R for P to `a-P-from-R.bin`.
+ * When rows are computed for some source keys only (parity's sample), pass 1 also writes the
+ * regrouped keys that P's rows query in R to `q-R-from-P.bin` (regroupQueryTarget per frame), so
+ * pass 2 knows which keys need state without reading its messages twice.
  * One writer per file, so worker threads never share one.
  */
 export const messageFile = (dir: string, regroup: number, origin: number): string => join(dir, `m-${regroup}-from-${origin}.bin`);
 export const rowFile = (dir: string, origin: number): string => join(dir, `rows-${origin}.bin`);
 export const answerFile = (dir: string, origin: number, regroup: number): string => join(dir, `a-${origin}-from-${regroup}.bin`);
+export const queriedFile = (dir: string, regroup: number, origin: number): string => join(dir, `q-${regroup}-from-${origin}.bin`);
 
 const fileSize = (path: string): number => statSync(path, { throwIfNoEntry: false })?.size ?? 0;
 
@@ -44,16 +48,21 @@ export class OriginSpill implements RegroupSinks {
   private readonly w = new ByteWriter(256);
   private watermark = -Infinity;
   private readonly needsEvent: readonly boolean[];
+  /** Per regroup partition, the targets (regroupQueryTarget) this origin's rows query; only when asked to keep them. */
+  private readonly queried: Array<Set<string>> | undefined;
 
   constructor(
-    dir: string,
+    private readonly dir: string,
     program: Program,
     private readonly origin: number,
     private readonly partitions: number,
+    /** Write `q-R-from-P.bin` on close (parity's sampled replay, RegroupSpillOptions.recordQueries). */
+    recordQueries = false,
   ) {
     this.messages = Array.from({ length: partitions }, (_, r) => new SpillWriter(messageFile(dir, r, origin)));
     this.rows = new SpillWriter(rowFile(dir, origin));
     this.needsEvent = program.outputs.map(rowNeedsEvent);
+    this.queried = recordQueries ? Array.from({ length: partitions }, () => new Set<string>()) : undefined;
   }
 
   private send(r: number, m: RegroupMessage): void {
@@ -67,7 +76,9 @@ export class OriginSpill implements RegroupSinks {
   }
 
   query(q: Parameters<RegroupSinks['query']>[0]): void {
-    this.send(regroupPartition(q.key, this.partitions), q);
+    const r = regroupPartition(q.key, this.partitions);
+    this.send(r, q);
+    this.queried?.[r].add(regroupQueryTarget(q.group, q.key));
   }
 
   partialRow(row: PartialRow): void {
@@ -88,7 +99,32 @@ export class OriginSpill implements RegroupSinks {
   close(): void {
     for (const m of this.messages) m.close();
     this.rows.close();
+    if (this.queried === undefined) return;
+    for (let r = 0; r < this.partitions; r++) {
+      const out = new SpillWriter(queriedFile(this.dir, r, this.origin));
+      try {
+        for (const target of this.queried[r]) out.write(Buffer.from(target, 'utf8'));
+      } finally {
+        out.close();
+      }
+    }
   }
+}
+
+/** The regrouped keys queried in regroup partition `regroup`, from the `q-R-from-P.bin` of every origin partition that wrote one. */
+export function readQueriedTargets(dir: string, regroup: number, partitions: number): Set<string> {
+  const targets = new Set<string>();
+  for (let p = 0; p < partitions; p++) {
+    const file = queriedFile(dir, regroup, p);
+    if (!existsSync(file)) continue;
+    const reader = new SpillReader(file);
+    try {
+      for (let frame = reader.next(); frame !== undefined; frame = reader.next()) targets.add(Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength).toString('utf8'));
+    } finally {
+      reader.close();
+    }
+  }
+  return targets;
 }
 
 /** The next partial row of a rows file, or undefined at its end. */

@@ -65,7 +65,8 @@ export async function replayInParallel(opts: ParallelReplayOptions): Promise<Rep
  * the workers and ends before the next starts.
  */
 async function replayRegrouped(opts: ParallelReplayOptions, stateDir: string, workers: number): Promise<ReplaySummary> {
-  const regroup: RegroupSpillOptions = { dir: mkdtempSync(join(tmpdir(), 'skewless-regroup-')), partitions: opts.partitions };
+  // A sampled replay answers only the regrouped keys its rows query: pass 1 lists them.
+  const regroup: RegroupSpillOptions = { dir: mkdtempSync(join(tmpdir(), 'skewless-regroup-')), partitions: opts.partitions, recordQueries: opts.keys !== undefined };
   try {
     let origin: ReplaySummary;
     let files: TrainingFileSummary[];

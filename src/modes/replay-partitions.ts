@@ -67,6 +67,8 @@ export interface ReplayPartitionsOptions extends ReplayOutputOptions {
 export interface RegroupSpillOptions {
   readonly dir: string;
   readonly partitions: number;
+  /** Also list the regrouped keys each origin partition's rows query (regroup-spill.ts queriedFile), for RegroupedPassOptions.queriedKeysOnly. */
+  readonly recordQueries?: boolean;
 }
 
 export interface ReplaySummary {
@@ -114,7 +116,7 @@ export async function replayPartitions(opts: ReplayPartitionsOptions): Promise<R
       backends.set(partition, backend);
       let taskSinks = sinks;
       if (opts.regroup !== undefined) {
-        const spill = new OriginSpill(opts.regroup.dir, program, partition, opts.regroup.partitions);
+        const spill = new OriginSpill(opts.regroup.dir, program, partition, opts.regroup.partitions, opts.regroup.recordQueries === true);
         spills.set(partition, spill);
         taskSinks = { ...sinks, regroup: spill };
       }

@@ -12,7 +12,7 @@ import { MemoryBackend } from '../state/state-backend.js';
 import { loadLabelIndexes, type LabelIndex } from './label-index.js';
 import { openReplayInput } from './open-replay-input.js';
 import { endOfUpstream, RegroupHandover, type RegroupStateTarget } from './regroup-handover.js';
-import { answerFile, messageFile, readPartialRow, rowFile } from './regroup-spill.js';
+import { answerFile, messageFile, queriedFile, readPartialRow, readQueriedTargets, rowFile } from './regroup-spill.js';
 import type { ReplayInputSpec } from './replay-input.js';
 import { SpillReader, SpillWriter } from './spill-file.js';
 import { TrainingSink, trainingMetadata } from './training-sink.js';
@@ -48,7 +48,7 @@ export async function answerRegroupPartition(program: Program, dir: string, r: n
     const watermark = new Array<number>(partitions).fill(-Infinity);
     const ended = (p: number): RegroupMessage[] => handover?.ended(p, watermark[p]) ?? [endOfUpstream(p)];
     // Each key's state is its own: one no query reads changes no answer (replay never checkpoints it).
-    const queried = queriedKeysOnly && handover === undefined ? queriedTargets(readers.map((reader, p) => (reader === undefined ? undefined : messageFile(dir, r, p)))) : undefined;
+    const queried = queriedKeysOnly && handover === undefined ? queriedTargets(dir, r, readers.map((reader) => reader !== undefined)) : undefined;
     // Origin partitions without input never send anything: they are done from the start (idle, when the state is kept).
     await task.receive(readers.flatMap((reader, p) => (reader === undefined ? ended(p) : [])));
     try {
@@ -89,22 +89,16 @@ export async function answerRegroupPartition(program: Program, dir: string, r: n
   }
 }
 
-/** The `group NUL key` of every query in these message files. */
-function queriedTargets(files: ReadonlyArray<string | undefined>): Set<string> {
-  const targets = new Set<string>();
-  for (const file of files) {
-    if (file === undefined) continue;
-    const reader = new SpillReader(file);
-    try {
-      for (let frame = reader.next(); frame !== undefined; frame = reader.next()) {
-        const at = regroupMessageTarget(frame);
-        if (at?.query === true) targets.add(at.target);
-      }
-    } finally {
-      reader.close();
-    }
-  }
-  return targets;
+/**
+ * The `group NUL key` of every query regroup partition `r` receives, as pass 1 listed them. An
+ * origin partition that sent messages but no list would leave its queried keys without state:
+ * refused, not guessed.
+ */
+function queriedTargets(dir: string, r: number, sent: readonly boolean[]): Set<string> {
+  sent.forEach((s, p) => {
+    if (s && !existsSync(queriedFile(dir, r, p))) throw new Error(`${queriedFile(dir, r, p)} is missing: pass 1 did not list the queried keys (RegroupSpillOptions.recordQueries)`);
+  });
+  return readQueriedTargets(dir, r, sent.length);
 }
 
 /** Pass 3 for origin partition `p`: its complete rows into `training`. */
