@@ -7,6 +7,7 @@ import { KeyVersions, type VersionValues } from '../time/version-table.js';
 import { HeldRuns } from './held-runs.js';
 import type { GroupProgram, Program, TableProgram } from './program.js';
 import { readRegroupMessage, writeRegroupMessage } from './regroup-codec.js';
+import { StateFormatError, VersionMismatchError } from './task.js';
 import { timelineChanges } from './timeline-changes.js';
 import type { RegroupAnswer, RegroupMessage, RegroupQuery, RegroupUpdate } from './regroup-messages.js';
 
@@ -136,9 +137,9 @@ export class RegroupedTask {
     const [metaBytes] = await backend.getMany([regroupMetaKey(partition)]);
     if (metaBytes === undefined) return task;
     const meta = JSON.parse(new TextDecoder().decode(metaBytes)) as RegroupMeta;
-    if (meta.format !== STATE_FORMAT || meta.version !== program.version) {
-      throw new Error(`state of regroup partition ${partition} was written by topology version ${meta.version} (format ${meta.format}), this is ${program.version}: use a new --state`);
-    }
+    // The same refusals as Task.open's, so that a live worker stops on them rather than retrying what cannot change.
+    if (meta.format !== STATE_FORMAT) throw new StateFormatError(partition, `regroup state format ${meta.format}, this build reads ${STATE_FORMAT}`);
+    if (meta.version !== program.version) throw new VersionMismatchError(meta.version, program.version, partition);
     if (meta.watermarks.length !== upstreams) throw new Error(`regroup partition ${partition} was fed by ${meta.watermarks.length} upstream tasks, now ${upstreams}: the partition count cannot change under kept state`);
     task.seq = meta.seq;
     task.arrivals = meta.arrivals;

@@ -24,6 +24,7 @@ import { TaskFencedError } from '../io/kafka/task-producer.js';
 import { EVENT_TIME_TOPIC_CONFIGS, retentionWarnings } from '../io/kafka/topic-limits.js';
 import { LiveParityLog } from '../parity/parity-log.js';
 import { regroupedParts, type CompiledPlan } from '../plan/compile.js';
+import { STATE_FORMAT } from '../state/task-state-keys.js';
 import { MetricsRegistry } from '../serve/metrics.js';
 import { CHANGELOG_CONFIGS, changelogTopic } from './live/changelog.js';
 import { KafkaLiveCluster, type GroupMember, type LiveCluster } from './live/live-cluster.js';
@@ -36,7 +37,8 @@ import { TaskRegistry } from './live/task-registry.js';
 import { deadLetterTopic, lateTopic, RecordCollector } from './live/record-collector.js';
 import { commitTask, type CommitContext } from './live/task-commit.js';
 import { RegroupPurge } from './live/regroup-purge.js';
-import { openTaskStore, StoreLockedError, type TaskStoreContext } from './live/task-store.js';
+import { ChangelogFormatError, openTaskStore, StoreLockedError, type OpenedStore, type TaskStoreContext } from './live/task-store.js';
+import { unreadableChangelog, UnreadableChangelogError, type ChangelogOwner } from './live/unreadable-changelog.js';
 import { publishTaskMetrics } from './live/task-metrics.js';
 
 export { deadLetterTopic, lateTopic } from './live/record-collector.js';
@@ -120,7 +122,7 @@ export interface LiveWorker {
 
 /** Errors retrying cannot fix: the worker stops with the message. */
 function isFatal(e: unknown): boolean {
-  return e instanceof VersionMismatchError || e instanceof GroupKeyError;
+  return e instanceof VersionMismatchError || e instanceof GroupKeyError || e instanceof UnreadableChangelogError;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -247,6 +249,7 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
   let fail: (e: Error) => void = () => {};
   const failed = new Promise<Error>((resolve) => (fail = resolve));
   const backoff = new FailureBackoff(opts.retryDeadlineMs ?? 300_000);
+  const changelogOwner: ChangelogOwner = { group: groupId, changelog, topologyFile: plan.file, stateDir: opts.stateDir };
 
   async function openTask(partition: number, rebuild: boolean): Promise<LiveTask> {
     const transactionalId = exactlyOnce ? `${groupId}-${plan.version}-task-${partition}` : undefined;
@@ -254,7 +257,14 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
     // so the changelog read next holds everything committed and nothing can follow it.
     const producer = await cluster.openTaskProducer(transactionalId);
     try {
-      const store = await openTaskStore(storeContext, partition, rebuild);
+      let store: OpenedStore;
+      try {
+        store = await openTaskStore(storeContext, partition, rebuild);
+      } catch (e) {
+        // Checkpoints of another state format came from the changelog: the next restore reads them again.
+        if (e instanceof ChangelogFormatError) throw unreadableChangelog(changelogOwner, partition, `holds state format ${String(e.format)}, this build reads ${STATE_FORMAT}`);
+        throw e;
+      }
       let holder: LiveTask | undefined;
       try {
         const sinks = collector.sinksFor(() => holder!);
@@ -272,8 +282,11 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
             : await LiveRegroupTask.open(program, partition, regroup, store.backend, () => holder!.out, () => holder!.task.regroupWatermark, inputEnds, sinks.feature);
         holder = new LiveTask(partition, task, store.backend, producer, store.seedChangelog, clock(), program.sources.map((s) => s.node.name));
         holder.regroup = rg;
+        holder.rebuiltFromChangelog = store.rebuilt;
       } catch (e) {
         await store.backend.close();
+        // State just rebuilt from the changelog that the engine cannot read: a rebuild brings it back.
+        if (e instanceof StateFormatError && store.rebuilt) throw unreadableChangelog(changelogOwner, partition, `holds state this build cannot read (${e.message})`);
         throw e;
       }
       log(`skewless: task ${partition} ready at ${JSON.stringify(holder.task.resumePositions())}${store.restoredRecords > 0 ? ` after applying ${formatCount(store.restoredRecords)} changelog records` : ''}`);
@@ -305,11 +318,20 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
 
   /** A failure while handling a partition: drop what is not durable, back off, let the fetch repeat. */
   async function onFailure(partition: number, lt: LiveTask | undefined, e: unknown, ctl?: BatchControl): Promise<void> {
+    // Stopping (e.g. on another partition's fatal error): an open cut short is no failure to retry or report.
+    if (stopping) return;
     if (isFatal(e)) {
       fail(e as Error);
       return;
     }
-    if (e instanceof StateFormatError) tasks.markForRebuild(partition);
+    if (e instanceof StateFormatError) {
+      // Unreadable state in a store rebuilt from the changelog is in the changelog: stop. Otherwise the local copy may be at fault: rebuild it.
+      if (lt?.rebuiltFromChangelog) {
+        fail(unreadableChangelog(changelogOwner, partition, `holds state this build cannot read (${e.message})`));
+        return;
+      }
+      tasks.markForRebuild(partition);
+    }
     if (lt) {
       parityLog?.discardFile();
       await tasks.drop(lt);

@@ -22,6 +22,8 @@ export class LiveTask implements RecordBuffer {
   closed = false;
   /** The regrouping parts of the task, when the topology has a regrouping (live-regroup-task.ts). */
   regroup: LiveRegroupTask | undefined;
+  /** The store was rebuilt from the changelog when the task opened: what the engine cannot read in it, a rebuild would bring back. */
+  rebuiltFromChangelog = false;
 
   constructor(
     readonly partition: number,

@@ -4,13 +4,14 @@
  * when it is missing, behind, ahead, of another format or unreadable, it is caught up from or
  * rebuilt out of the changelog (read_committed, after the task's producer fenced any earlier
  * owner, so nothing uncommitted is pending). A store that was never in a changelog seeds an
- * empty one.
+ * empty one. A changelog whose checkpoints are of another state format (an older build wrote
+ * them) is refused: every restore would read the same records (ChangelogFormatError).
  */
 import { rmSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { LiveCluster } from './live-cluster.js';
 import { LevelBackend, type BatchOp } from '../../state/state-backend.js';
-import { decodeLocalMeta, encodeLocalMeta, localKey, metaKey, STATE_FORMAT } from '../../state/task-state-keys.js';
+import { decodeLocalMeta, encodeLocalMeta, localKey, metaKey, regroupMetaKey, STATE_FORMAT } from '../../state/task-state-keys.js';
 import { taskStateDir } from '../../state/task-state-dir.js';
 import { formatCount, formatRate, formatSeconds } from '../../io/number-format.js';
 
@@ -37,10 +38,28 @@ export interface OpenedStore {
   readonly seedChangelog: boolean;
   /** Changelog records applied to get here (0 when the local copy was current). */
   readonly restoredRecords: number;
+  /** Every entry was just rebuilt from the changelog: state the engine cannot read would come back the same from another rebuild. */
+  readonly rebuilt: boolean;
 }
 
 /** Another process holds the store's lock (a worker on the same --state root still closing it). */
 export class StoreLockedError extends Error {}
+
+/**
+ * The task's changelog partition holds checkpoints of a state format this build does not read
+ * (an older build ran the group): restoring again reads the same records, so this never clears.
+ */
+export class ChangelogFormatError extends Error {
+  constructor(
+    readonly changelog: string,
+    readonly partition: number,
+    /** The format the changelog's last checkpoint claims. */
+    readonly format: unknown,
+  ) {
+    super(`changelog ${changelog} partition ${partition} holds state format ${String(format)}, this build reads ${STATE_FORMAT}`);
+    this.name = 'ChangelogFormatError';
+  }
+}
 
 async function openBackend(dir: string): Promise<LevelBackend> {
   try {
@@ -90,23 +109,29 @@ export async function openTaskStore(ctx: TaskStoreContext, partition: number, fo
     const local = await readLocal(backend, partition);
     if (local.unusable !== undefined) reason = `the local store is unreadable (${local.unusable})`;
     else if (local.meta === undefined) {
-      if (end === 0) return { backend, seedChangelog: false, restoredRecords: 0 };
+      if (end === 0) return { backend, seedChangelog: false, restoredRecords: 0, rebuilt: false };
       reason = 'there is no local copy';
     } else if (local.meta.format !== STATE_FORMAT) reason = `the local copy has state format ${local.meta.format}, this build uses ${STATE_FORMAT}`;
     else if (local.changelog !== ctx.changelog || local.changelogNext === null) {
       // Written by replay/bootstrap, or by at-least-once runs of another group: authoritative only if the changelog is empty.
       if (end === 0) {
-        if (local.meta.version !== ctx.version) return { backend, seedChangelog: false, restoredRecords: 0 }; // Task.open refuses it with what changed.
+        if (local.meta.version !== ctx.version) return { backend, seedChangelog: false, restoredRecords: 0, rebuilt: false }; // Task.open refuses it with what changed.
         ctx.log(`skewless: task ${partition}: local state is not in changelog ${ctx.changelog} yet; publishing it with the first commit`);
-        return { backend, seedChangelog: true, restoredRecords: 0 };
+        return { backend, seedChangelog: true, restoredRecords: 0, rebuilt: false };
       }
       reason = `the local copy was not written through changelog ${ctx.changelog}`;
     } else if (local.changelogNext > end) reason = `the local copy (changelog offset ${local.changelogNext}) is ahead of the committed changelog (end ${end})`;
-    else if (end - local.changelogNext <= (ctx.exactlyOnce ? 1 : 0)) return { backend, seedChangelog: false, restoredRecords: 0 };
+    else if (end - local.changelogNext <= (ctx.exactlyOnce ? 1 : 0)) return { backend, seedChangelog: false, restoredRecords: 0, rebuilt: false };
     else {
       // Behind: another worker committed batches of this task since; apply just those.
-      const n = await applyChangelog(ctx, partition, backend, local.changelogNext, end, 'catching up');
-      return { backend, seedChangelog: false, restoredRecords: n };
+      try {
+        const n = await applyChangelog(ctx, partition, backend, local.changelogNext, end, 'catching up');
+        await refuseOtherFormat(ctx, partition, backend);
+        return { backend, seedChangelog: false, restoredRecords: n, rebuilt: false };
+      } catch (e) {
+        await backend.close().catch(() => undefined);
+        throw e;
+      }
     }
     await backend.close();
     backend = undefined;
@@ -116,10 +141,31 @@ export async function openTaskStore(ctx: TaskStoreContext, partition: number, fo
   backend = await openBackend(dir);
   try {
     const n = await applyChangelog(ctx, partition, backend, 0, end, 'restoring');
-    return { backend, seedChangelog: false, restoredRecords: n };
+    await refuseOtherFormat(ctx, partition, backend);
+    return { backend, seedChangelog: false, restoredRecords: n, rebuilt: true };
   } catch (e) {
     await backend.close().catch(() => undefined);
     throw e;
+  }
+}
+
+/**
+ * After changelog records were applied: the task's checkpoints (its own and its regroup
+ * partition's) must be of this build's format. One of another format came from the changelog
+ * (a local copy of another format is rebuilt before anything is applied to it), and is what
+ * every later restore would read too. An unreadable checkpoint is left to the engine's open,
+ * which says what is wrong with it.
+ */
+async function refuseOtherFormat(ctx: TaskStoreContext, partition: number, backend: LevelBackend): Promise<void> {
+  for (const bytes of await backend.getMany([metaKey(partition), regroupMetaKey(partition)])) {
+    if (bytes === undefined) continue;
+    let format: unknown;
+    try {
+      format = (JSON.parse(new TextDecoder().decode(bytes)) as { format?: unknown }).format ?? 1;
+    } catch {
+      continue;
+    }
+    if (format !== STATE_FORMAT) throw new ChangelogFormatError(ctx.changelog, partition, format);
   }
 }
 
