@@ -19,7 +19,7 @@
  * runs (replay-regrouped.ts), so `--state` is refused for it.
  */
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildProgram, hasRegrouping, type Program } from '../engine/program.js';
 import type { TaskMeta } from '../engine/task.js';
@@ -31,9 +31,15 @@ import { regroupedParts, type CompiledPlan } from '../plan/compile.js';
 import { readCheckpoints } from './bootstrap.js';
 import { snapshotEngineOffsets, snapshotKafkaRanges, type KafkaSnapshot } from './kafka-snapshot.js';
 import { checkSampledKeys, openParityState, parityStateInfo, saveParityState } from './parity-state.js';
-import { replayInParallel } from './replay-parallel.js';
+import { replayInParallel, startReplayPool } from './replay-parallel.js';
+import type { ReplayWorkerPool } from './replay-worker-pool.js';
 import type { KeySelection } from './replay-partitions.js';
 import type { KafkaPartitionRange } from './replay-input.js';
+
+/** The run's options, with the replay threads it started: one set for every replay of the run (an incremental run has two). */
+interface ParityContext extends ParityRunOptions {
+  pool: ReplayWorkerPool | undefined;
+}
 
 /** Replays the sources and compares every sampled vector with its recomputation. */
 export async function runParity(opts: ParityRunOptions): Promise<ParityRunResult> {
@@ -46,16 +52,21 @@ export async function runParity(opts: ParityRunOptions): Promise<ParityRunResult
         'drop --state and --parity-rate (each run then replays the whole history of the source topics)',
     );
   }
-  const sample = await readParitySample(opts);
-  const work = mkdtempSync(join(tmpdir(), 'skewless-parity-'));
+  const ctx: ParityContext = { ...opts, pool: undefined };
   try {
-    if (opts.state !== undefined) return await runIncremental(opts, opts.state, program, sample, work, started);
-    const snap = await takeSnapshot(opts);
-    const keys: KeySelection = { keys: [...new Set(sample.log.entries.map((e) => e.key))].sort() };
-    const replay = await replayPart(opts, snap, work, 'all', join(work, 'state'), keys, false);
-    return { ...(await compareWithReplay(opts, program, sample, [replay], started, [])), replayedRecords: replay.read };
+    const sample = await readParitySample(ctx);
+    const work = mkdtempSync(join(tmpdir(), 'skewless-parity-'));
+    try {
+      if (ctx.state !== undefined) return await runIncremental(ctx, ctx.state, program, sample, work, started);
+      const snap = await takeSnapshot(ctx);
+      const keys: KeySelection = { keys: [...new Set(sample.log.entries.map((e) => e.key))].sort() };
+      const replay = await replayPart(ctx, snap, work, 'all', join(work, 'state'), keys, false);
+      return { ...(await compareWithReplay(ctx, program, sample, [replay], started, [])), replayedRecords: replay.read };
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
   } finally {
-    rmSync(work, { recursive: true, force: true });
+    await ctx.pool?.close();
   }
 }
 
@@ -76,7 +87,7 @@ async function takeSnapshot(opts: ParityRunOptions): Promise<KafkaSnapshot> {
 }
 
 async function replayPart(
-  opts: ParityRunOptions,
+  opts: ParityContext,
   snap: KafkaSnapshot,
   work: string,
   name: string,
@@ -86,6 +97,9 @@ async function replayPart(
   stopAtFrontier: boolean,
 ): Promise<OfflineReplay & { readonly read: number }> {
   const replay: OfflineReplay = { out: join(work, name), droppedLateDir: join(work, `${name}-dropped-late`) };
+  // Started once, at the first replay: a thread loads TypeScript and the topology (about a second).
+  const workers = Math.min(opts.workers ?? availableParallelism(), snap.partitions);
+  if (opts.pool === undefined && workers > 1) opts.pool = startReplayPool(opts.plan, workers);
   // Counted from the ranges: the tasks' own counters carry over from the state's earlier runs.
   const read = snapshotEngineOffsets(opts.plan, snap);
   opts.onReplayProgress?.(0, read);
@@ -97,6 +111,7 @@ async function replayPart(
     droppedLateDir: replay.droppedLateDir,
     stateDir,
     workers: opts.workers,
+    pool: opts.pool,
     keys,
     stopAtFrontier,
     onProgress: opts.onReplayProgress === undefined ? undefined : (n) => opts.onReplayProgress!(n, read),
@@ -112,7 +127,7 @@ function withRanges(snap: KafkaSnapshot, engine: ReadonlySet<string>, range: (so
 const position = (metas: ReadonlyMap<number, TaskMeta>, source: string, partition: number): number => metas.get(partition)?.positions[source] ?? 0;
 
 async function runIncremental(
-  opts: ParityRunOptions,
+  opts: ParityContext,
   state: { readonly dir: string; readonly rate: number },
   program: Program,
   sample: ParitySample,

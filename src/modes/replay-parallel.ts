@@ -11,7 +11,7 @@ import { inputPartitionWeights } from './input-weights.js';
 import { balancedShares } from './partition-shares.js';
 import { answerPassWeights, assemblePassWeights } from './regroup-spill.js';
 import { clearOwnOutputs } from './replay-targets.js';
-import type { ReplayWorkerData } from './replay-worker-main.js';
+import type { ReplayJob } from './replay-worker-main.js';
 import { ReplayWorkerPool } from './replay-worker-pool.js';
 
 export interface ParallelReplayOptions extends ReplayOutputOptions {
@@ -28,6 +28,16 @@ export interface ParallelReplayOptions extends ReplayOutputOptions {
   readonly keepRegroupedState?: boolean;
   /** Worker threads, each taking a share of the partitions balanced by input size (partition-shares.ts). Default: min(cores, partitions). */
   readonly workers?: number;
+  /**
+   * Threads started earlier for this plan (startReplayPool), used instead of `workers` and left
+   * running for the caller to close. A thread may then get no partition.
+   */
+  readonly pool?: ReplayWorkerPool;
+}
+
+/** Replay threads for `plan`, started now so they load while the caller prepares the replay; close them when done. */
+export function startReplayPool(plan: CompiledPlan, workers: number = availableParallelism()): ReplayWorkerPool {
+  return new ReplayWorkerPool({ topologyFile: plan.file, version: plan.version, workers });
 }
 
 /**
@@ -37,23 +47,18 @@ export interface ParallelReplayOptions extends ReplayOutputOptions {
  * workers, nor on whether the input is files or Kafka.
  */
 export async function replayInParallel(opts: ParallelReplayOptions): Promise<ReplaySummary> {
-  const workers = Math.max(1, Math.min(opts.workers ?? availableParallelism(), opts.partitions));
+  const workers = opts.pool?.size ?? Math.max(1, Math.min(opts.workers ?? availableParallelism(), opts.partitions));
   // Part files of an earlier run into the same directories would mix with this run's.
   clearOwnOutputs(opts.out, [opts.deadLetterDir ?? join(opts.out, '_dead_letters'), join(opts.out, '_late_records'), ...(opts.droppedLateDir === undefined ? [] : [opts.droppedLateDir])]);
   const tempState = opts.stateDir === undefined;
   const stateDir = opts.stateDir ?? mkdtempSync(join(tmpdir(), 'skewless-state-'));
   try {
     if (hasRegrouping(opts.plan.topology)) return await replayRegrouped(opts, stateDir, workers);
-    if (workers === 1) {
+    if (workers === 1 && opts.pool === undefined) {
       const { plan, input, out, deadLetterDir, droppedLateDir, onProgress, keys, stopAtFrontier } = opts;
       return await replayPartitions({ plan, input, out, deadLetterDir, droppedLateDir, onProgress, keys, stopAtFrontier, stateDir });
     }
-    const pool = new ReplayWorkerPool(workerData(opts, stateDir, workers), totalProgress(opts));
-    try {
-      return mergeSummaries((await pool.run('origin', await inputShares(opts, workers))).map((r) => r.summary!));
-    } finally {
-      await pool.close();
-    }
+    return await withPool(opts, workers, async (pool) => mergeSummaries((await pool.run('origin', job(opts, stateDir), totalProgress(opts), await inputShares(opts, workers))).map((r) => r.summary!)));
   } finally {
     if (tempState) rmSync(stateDir, { recursive: true, force: true });
   }
@@ -73,22 +78,22 @@ async function replayRegrouped(opts: ParallelReplayOptions, stateDir: string, wo
     // Lookups of tables keyed by another entity are answered in pass 2: their misses count there.
     let lookupMisses: number;
     const keptState = opts.keepRegroupedState === true ? stateDir : undefined;
-    if (workers === 1) {
+    if (workers === 1 && opts.pool === undefined) {
       const { plan, input, out, deadLetterDir, droppedLateDir, onProgress, keys, stopAtFrontier } = opts;
       origin = await replayPartitions({ plan, input, out, deadLetterDir, droppedLateDir, onProgress, keys, stopAtFrontier, stateDir, regroup });
       const pass = { plan, input, out, spillDir: regroup.dir, partitions: regroup.partitions, inputRanges: origin.inputRanges, stateDir: keptState, queriedKeysOnly: keys !== undefined };
       lookupMisses = await answerRegroupPartitions(pass);
       files = await assembleOriginPartitions(pass);
     } else {
-      const pool = new ReplayWorkerPool({ ...workerData(opts, stateDir, workers), regroup, keepRegroupedState: keptState !== undefined }, totalProgress(opts));
-      try {
-        origin = mergeSummaries((await pool.run('origin', await inputShares(opts, workers))).map((r) => r.summary!));
+      const stages = { ...job(opts, stateDir), regroup, keepRegroupedState: keptState !== undefined };
+      const progress = totalProgress(opts);
+      [origin, lookupMisses, files] = await withPool(opts, workers, async (pool) => {
+        const first = mergeSummaries((await pool.run('origin', stages, progress, await inputShares(opts, workers))).map((r) => r.summary!));
         // Passes 2 and 3 split their partitions by the size of the spill each reads.
-        lookupMisses = (await pool.run('answer', balancedShares(answerPassWeights(regroup.dir, regroup.partitions), workers), origin.inputRanges)).reduce((n, r) => n + r.lookupMisses, 0);
-        files = (await pool.run('assemble', balancedShares(assemblePassWeights(regroup.dir, regroup.partitions), workers), origin.inputRanges)).flatMap((r) => r.files);
-      } finally {
-        await pool.close();
-      }
+        const answered = await pool.run('answer', stages, progress, balancedShares(answerPassWeights(regroup.dir, regroup.partitions), workers), first.inputRanges);
+        const assembled = await pool.run('assemble', stages, progress, balancedShares(assemblePassWeights(regroup.dir, regroup.partitions), workers), first.inputRanges);
+        return [first, answered.reduce((n, r) => n + r.lookupMisses, 0), assembled.flatMap((r) => r.files)] as const;
+      });
     }
     const counters = { ...origin.counters, lookupMisses: origin.counters.lookupMisses + lookupMisses };
     return { ...origin, counters, files: [...origin.files, ...files].sort((a, b) => (a.path < b.path ? -1 : 1)) };
@@ -112,11 +117,20 @@ async function inputShares(opts: ParallelReplayOptions, workers: number): Promis
   return weights === undefined ? undefined : balancedShares(weights, workers);
 }
 
-/** What every thread of the replay shares; each also gets its number. */
-function workerData(opts: ParallelReplayOptions, stateDir: string, workers: number): Omit<ReplayWorkerData, 'worker'> {
+/** The caller's pool, or threads of this replay's own, closed when it ends. */
+async function withPool<T>(opts: ParallelReplayOptions, workers: number, use: (pool: ReplayWorkerPool) => Promise<T>): Promise<T> {
+  if (opts.pool !== undefined) return use(opts.pool);
+  const pool = startReplayPool(opts.plan, workers);
+  try {
+    return await use(pool);
+  } finally {
+    await pool.close();
+  }
+}
+
+/** What every thread of the replay is given with each stage. */
+function job(opts: ParallelReplayOptions, stateDir: string): ReplayJob {
   return {
-    topologyFile: opts.plan.file,
-    version: opts.plan.version,
     input: opts.input,
     out: opts.out,
     stateDir,
@@ -124,7 +138,6 @@ function workerData(opts: ParallelReplayOptions, stateDir: string, workers: numb
     droppedLateDir: opts.droppedLateDir,
     keys: opts.keys,
     stopAtFrontier: opts.stopAtFrontier,
-    workers,
   };
 }
 

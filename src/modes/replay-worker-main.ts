@@ -7,10 +7,16 @@ import type { TrainingFileSummary } from '../io/files/parquet-training-writer.js
 import { replayPartitions, type KeySelection, type RegroupSpillOptions, type ReplaySummary } from './replay-partitions.js';
 import { answerRegroupPartitions, assembleOriginPartitions } from './replay-regrouped.js';
 
-/** What the coordinating thread sends a replay worker. */
+/** What a replay thread is started with: the topology it loads while the coordinator prepares the first stage. */
 export interface ReplayWorkerData {
   readonly topologyFile: string;
   readonly version: string;
+  readonly worker: number;
+  readonly workers: number;
+}
+
+/** The replay a stage belongs to: its input, outputs and options (the same for every stage of one replay). */
+export interface ReplayJob {
   readonly input: ReplayInputSpec;
   readonly out: string;
   readonly stateDir: string;
@@ -18,8 +24,6 @@ export interface ReplayWorkerData {
   readonly droppedLateDir?: string;
   readonly keys?: KeySelection;
   readonly stopAtFrontier?: boolean;
-  readonly worker: number;
-  readonly workers: number;
   /** Topologies with a regrouping: the spill the passes write and read. */
   readonly regroup?: RegroupSpillOptions;
   /** For the answer stage: keep the regroup partitions' state in stateDir (ParallelReplayOptions.keepRegroupedState). */
@@ -29,6 +33,7 @@ export interface ReplayWorkerData {
 /** One stage for a worker: the origin tasks, or pass 2 or 3 of a regrouped replay (replay-regrouped.ts). */
 export interface ReplayStage {
   readonly stage: 'origin' | 'answer' | 'assemble';
+  readonly job: ReplayJob;
   /** For the answer and assemble stages: the input ranges pass 1 read. */
   readonly inputRanges?: readonly InputRange[];
   /** This worker's partitions in the stage (partition-shares.ts); default those with p % workers === worker. */
@@ -47,21 +52,21 @@ export type ReplayWorkerMessage =
 const data = workerData as ReplayWorkerData;
 const post = (m: ReplayWorkerMessage): void => parentPort!.postMessage(m);
 
-async function runOrigin(plan: CompiledPlan, partitionFilter: (p: number) => boolean): Promise<void> {
+async function runOrigin(plan: CompiledPlan, job: ReplayJob, partitionFilter: (p: number) => boolean): Promise<void> {
   let reported = 0;
   // Posted often enough for a smooth progress bar, rarely enough to cost nothing (the clock drives display only).
   let postedAt = Date.now();
   const summary = await replayPartitions({
     plan,
-    input: data.input,
-    out: data.out,
-    stateDir: data.stateDir,
-    deadLetterDir: data.deadLetterDir,
-    droppedLateDir: data.droppedLateDir,
-    keys: data.keys,
-    stopAtFrontier: data.stopAtFrontier,
+    input: job.input,
+    out: job.out,
+    stateDir: job.stateDir,
+    deadLetterDir: job.deadLetterDir,
+    droppedLateDir: job.droppedLateDir,
+    keys: job.keys,
+    stopAtFrontier: job.stopAtFrontier,
     partitionFilter,
-    regroup: data.regroup,
+    regroup: job.regroup,
     onProgress: (n) => {
       if (n - reported >= 65536 || (n > reported && Date.now() - postedAt >= 250)) {
         post({ type: 'progress', processed: n - reported });
@@ -75,15 +80,15 @@ async function runOrigin(plan: CompiledPlan, partitionFilter: (p: number) => boo
 }
 
 /** Passes 2 and 3 of a regrouped replay (replay-regrouped.ts). */
-async function runRegroupPass(plan: CompiledPlan, stage: 'answer' | 'assemble', partitionFilter: (p: number) => boolean, inputRanges: readonly InputRange[]): Promise<void> {
-  const regroup = data.regroup!;
-  const stateDir = data.keepRegroupedState === true ? data.stateDir : undefined;
-  const pass = { plan, input: data.input, out: data.out, spillDir: regroup.dir, partitions: regroup.partitions, inputRanges, partitionFilter, stateDir, queriedKeysOnly: data.keys !== undefined };
+async function runRegroupPass(plan: CompiledPlan, job: ReplayJob, stage: 'answer' | 'assemble', partitionFilter: (p: number) => boolean, inputRanges: readonly InputRange[]): Promise<void> {
+  const regroup = job.regroup!;
+  const stateDir = job.keepRegroupedState === true ? job.stateDir : undefined;
+  const pass = { plan, input: job.input, out: job.out, spillDir: regroup.dir, partitions: regroup.partitions, inputRanges, partitionFilter, stateDir, queriedKeysOnly: job.keys !== undefined };
   const lookupMisses = stage === 'answer' ? await answerRegroupPartitions(pass) : 0;
   post({ type: 'files', files: stage === 'assemble' ? await assembleOriginPartitions(pass) : [], lookupMisses });
 }
 
-// Loaded once, while the coordinator prepares the first stage.
+// Loaded once, while the coordinator prepares the first stage (for parity: while it reads the sample and snapshots the topics).
 const planLoaded = loadTopology(data.topologyFile).then((plan) => {
   if (plan.version !== data.version) throw new Error(`topology ${data.topologyFile} changed while the backfill was starting (version ${plan.version}, expected ${data.version})`);
   return plan;
@@ -96,8 +101,8 @@ async function runStage(s: ReplayStage): Promise<void> {
     const plan = await planLoaded;
     const mine = s.partitions;
     const partitionFilter = (p: number): boolean => (mine === undefined ? p % data.workers === data.worker : mine.includes(p));
-    if (s.stage === 'origin') await runOrigin(plan, partitionFilter);
-    else await runRegroupPass(plan, s.stage, partitionFilter, s.inputRanges ?? []);
+    if (s.stage === 'origin') await runOrigin(plan, s.job, partitionFilter);
+    else await runRegroupPass(plan, s.job, s.stage, partitionFilter, s.inputRanges ?? []);
   } catch (e) {
     post({ type: 'error', message: e instanceof Error ? e.message : String(e) });
   }

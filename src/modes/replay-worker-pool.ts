@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import type { InputRange } from '../engine/input.js';
 import type { TrainingFileSummary } from '../io/files/parquet-training-writer.js';
 import type { ReplaySummary } from './replay-partitions.js';
-import type { ReplayStage, ReplayWorkerData, ReplayWorkerMessage, ReplayWorkerRequest } from './replay-worker-main.js';
+import type { ReplayJob, ReplayStage, ReplayWorkerData, ReplayWorkerMessage, ReplayWorkerRequest } from './replay-worker-main.js';
 
 /** What one thread reports for a stage. */
 export interface WorkerResult {
@@ -20,7 +20,9 @@ interface Pending {
  * The replay's worker threads, started once and given one stage after another (a regrouped
  * replay has three). A thread loads TypeScript and the topology when it starts, about a second
  * of a short replay (a parity check of a regrouped topology took three of its twelve seconds
- * starting threads per pass); and it starts while the coordinator is still sizing the shares.
+ * starting threads per pass). The job comes with each stage, so a caller can start the pool
+ * before it knows the input (parity starts it before reading its sample and snapshotting the
+ * topics) and the threads load while it works.
  */
 export class ReplayWorkerPool {
   private readonly threads: Worker[];
@@ -28,14 +30,15 @@ export class ReplayWorkerPool {
   private readonly exited: Array<Promise<void> | undefined>;
   private ending = false;
   private failure: Error | undefined;
+  private progress: (processed: number) => void = () => {};
 
-  constructor(data: Omit<ReplayWorkerData, 'worker'>, progress: (processed: number) => void) {
+  constructor(data: Omit<ReplayWorkerData, 'worker'>) {
     this.pending = new Array<Pending | undefined>(data.workers).fill(undefined);
     this.exited = new Array<Promise<void> | undefined>(data.workers).fill(undefined);
     this.threads = Array.from({ length: data.workers }, (_, worker) => {
       const w = new Worker(new URL('./replay-worker.mjs', import.meta.url), { workerData: { ...data, worker } satisfies ReplayWorkerData });
       w.on('message', (m: ReplayWorkerMessage) => {
-        if (m.type === 'progress') progress(m.processed);
+        if (m.type === 'progress') this.progress(m.processed);
         else if (m.type === 'done') this.settle(worker, { summary: m.summary, files: m.summary.files, lookupMisses: 0 });
         else if (m.type === 'files') this.settle(worker, { files: m.files, lookupMisses: m.lookupMisses });
         else this.fail(worker, new Error(m.message));
@@ -51,13 +54,22 @@ export class ReplayWorkerPool {
     });
   }
 
-  /** Run `stage` on every thread, thread i on `shares[i]` (default: the partitions p with p mod threads = i). */
-  run(stage: ReplayStage['stage'], shares?: readonly (readonly number[])[], inputRanges?: readonly InputRange[]): Promise<WorkerResult[]> {
+  /** The number of threads. */
+  get size(): number {
+    return this.threads.length;
+  }
+
+  /**
+   * Run `stage` of `job` on every thread, thread i on `shares[i]` (default: the partitions p
+   * with p mod threads = i); `progress` gets each thread's processed records as they come.
+   */
+  run(stage: ReplayStage['stage'], job: ReplayJob, progress: (processed: number) => void, shares?: readonly (readonly number[])[], inputRanges?: readonly InputRange[]): Promise<WorkerResult[]> {
+    this.progress = progress;
     return Promise.all(
       this.threads.map((w, i) => {
         if (this.failure !== undefined) return Promise.reject(this.failure);
         const result = new Promise<WorkerResult>((resolve, reject) => (this.pending[i] = { resolve, reject }));
-        w.postMessage({ stage, partitions: shares?.[i], inputRanges } satisfies ReplayWorkerRequest);
+        w.postMessage({ stage, job, partitions: shares?.[i], inputRanges } satisfies ReplayWorkerRequest);
         return result;
       }),
     );
