@@ -23,6 +23,7 @@ import { KafkaConnection, parseBrokers } from '../src/io/kafka/kafka-connection.
 import { deleteGroup, deleteTopics, fetchOffsets } from '../src/io/kafka/topic-admin.js';
 import { hasRegrouping } from '../src/plan/compile.js';
 import { loadTopology } from '../src/plan/load-topology.js';
+import { skewlessArgs } from './lib/bench-util.js';
 
 const root = resolve(fileURLToPath(import.meta.url), '../..');
 const arg = (name: string, dflt: number): number => {
@@ -47,7 +48,7 @@ const topicArgs = ['--topic', `transactions=${topics.tx}`, '--topic', `chargebac
 
 function cli(args: readonly string[]): Promise<{ code: number | null; stdout: string; seconds: number }> {
   const t0 = performance.now();
-  const child = spawn(process.execPath, [join(root, 'bin/skewless.mjs'), ...args], { cwd: root, env: process.env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, skewlessArgs(...args), { cwd: root, env: process.env, stdio: ['ignore', 'pipe', 'inherit'] });
   let stdout = '';
   child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
   return new Promise((r) => child.once('close', (code) => r({ code, stdout, seconds: (performance.now() - t0) / 1000 })));
@@ -73,9 +74,9 @@ const summed = (text: string, name: string): number =>
  * the last grace − lag of event time wait for the idle rule (--idle-ms, 5 s).
  */
 async function serve(records: number): Promise<void> {
-  const worker = spawn(process.execPath, [join(root, 'bin/skewless.mjs'), 'run', 'topologies/card-fraud.ts', '--state', join(dir, 'state'), '--group', group,
+  const worker = spawn(process.execPath, skewlessArgs('run', 'topologies/card-fraud.ts', '--state', join(dir, 'state'), '--group', group,
     ...topicArgs, '--output-topic', `card_features=${topics.features}`, '--output-topic', `card_daily_spend=${topics.daily}`,
-    '--side-prefix', topics.side, '--parity-rate', String(RATE), '--parity-topic', topics.parity, '--metrics-port', '0'], { cwd: root, env: process.env, stdio: ['ignore', 'ignore', 'pipe'] });
+    '--side-prefix', topics.side, '--parity-rate', String(RATE), '--parity-topic', topics.parity, '--metrics-port', '0'), { cwd: root, env: process.env, stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   worker.stderr.setEncoding('utf8').on('data', (s: string) => (log += s));
   const gone = new Promise((r) => worker.once('exit', r));

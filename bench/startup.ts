@@ -17,6 +17,7 @@ import { KafkaConnection, parseBrokers } from '../src/io/kafka/kafka-connection.
 import { deleteGroup, deleteTopics, fetchOffsets } from '../src/io/kafka/topic-admin.js';
 import { produceFile } from '../src/modes/produce-file.js';
 import { loadTopology } from '../src/plan/load-topology.js';
+import { skewlessArgs } from './lib/bench-util.js';
 
 const root = resolve(fileURLToPath(import.meta.url), '../..');
 const runsArg = process.argv.indexOf('--runs');
@@ -46,7 +47,7 @@ async function once(run: number): Promise<number> {
   created.push(out, `${out}-side-late`, `${out}-side-dead-letters`, `${group}-${plan.version}-changelog`);
   groups.push(group);
   const t0 = performance.now();
-  const child = spawn(process.execPath, [join(root, 'bin/skewless.mjs'), 'run', 'topologies/flight-delays.ts', '--state', join(dir, `state-${run}`), '--group', group, '--topic', `flights=${id}-in`, '--output-topic', `flight_features=${out}`, '--side-prefix', `${out}-side`], { cwd: root, env: process.env, stdio: 'ignore' });
+  const child = spawn(process.execPath, skewlessArgs('run', 'topologies/flight-delays.ts', '--state', join(dir, `state-${run}`), '--group', group, '--topic', `flights=${id}-in`, '--output-topic', `flight_features=${out}`, '--side-prefix', `${out}-side`), { cwd: root, env: process.env, stdio: 'ignore' });
   try {
     for (;;) {
       const n = (await fetchOffsets(conn, out).catch(() => [])).reduce((a, p) => a + p.high, 0);

@@ -45,6 +45,7 @@ export const SKIPS = [
   { match: /^npm run bench$/, heavy: true, reason: 'benchmark: three 3M-flight replays on both cores (about 2 min); it would skew other measurements on a shared machine' },
   { match: /^npm run bench:regroup$/, heavy: true, reason: 'benchmark: 3 runs of 300,000 flights through two live workers each, then five trickle latency runs (about 13 min)' },
   { match: /^npm run bench:aggs$/, heavy: true, reason: 'benchmark: 5 rounds of every aggregation on both cores' },
+  { match: /^npm run bench:scale( -- .*)?$/, heavy: true, reason: 'benchmark: nine 3M-flight replays (three topologies, alternated) on both cores, about 5 min' },
   { match: /^npm run bench:live( -- --parity 0\.01)?$/, heavy: true, reason: 'benchmark: 3 runs of 1M flights through live workers with kill -9 failovers (10-20 min)' },
   { match: /^npx tsx bench\/parity-cards\.ts$/, heavy: true, reason: 'benchmark: serves 1M card transactions live, then parity and a full backfill of them' },
   { match: /^npx tsx bench\/startup\.ts$/, heavy: true, reason: 'benchmark: 5 live workers started and timed; a busy machine makes the figures meaningless' },
