@@ -214,3 +214,17 @@ test('files that cannot be read at all fail with a one-line message', async () =
   const header = (await encodeOcf(paymentV1, payments(1))).subarray(0, 30);
   await assert.rejects(readBytes(header), { message: /truncated Avro header/ });
 });
+
+test('records come out as plain objects, as the Kafka decoder gives them: with the file schema, the same reader schema, and through a resolver', async () => {
+  const file = await encodeOcf(paymentV1, payments(40), { codec: 'deflate' });
+  for (const readerSchema of [undefined, paymentV1, paymentV2]) {
+    const { records } = await readBytes(file, readerSchema === undefined ? {} : { readerSchema });
+    assert.equal(records.length, 40);
+    for (const r of records) {
+      // An avsc record instance has its own prototype (and a toString() that gives JSON): a key or event-time function could tell them apart.
+      assert.equal(Object.getPrototypeOf(r.value), Object.prototype, `reader schema ${readerSchema === undefined ? 'none' : (readerSchema.fields.length === 3 ? 'v1' : 'v2')}`);
+      assert.equal(String(r.value), '[object Object]');
+    }
+    assert.deepEqual(Object.keys(records[0].value as object), (readerSchema ?? paymentV1).fields.map((f) => f.name));
+  }
+});

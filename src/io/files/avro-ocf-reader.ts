@@ -2,6 +2,7 @@ import avsc from 'avsc';
 import type { InputRecord, SourceValue } from '../../engine/input.js';
 import { AVRO_CODECS, AVRO_PARTIAL_CODECS, type AvroBlockCodec } from './avro-codecs.js';
 import { strictUtf8Type } from '../avro/avro-strict-strings.js';
+import { PlainRecordReader, toPlain } from '../avro/plain-record-reader.js';
 import { FileBytes } from './file-bytes.js';
 import { describeError, FileInputError } from './file-input-error.js';
 import { checkBatchSize, DEFAULT_BATCH_SIZE, type RecordBatches } from './record-batches.js';
@@ -34,6 +35,8 @@ type Resolver = ReturnType<avsc.Type['createResolver']>;
 interface Decoding {
   readonly type: avsc.Type;
   readonly resolver?: Resolver;
+  /** Without a resolver: values read straight into plain objects, as the Kafka decoder gives them. */
+  readonly plain?: PlainRecordReader;
   readonly writerSchema: unknown;
   /** Built on first need: finds the end of a record the normal decoder rejected. */
   skipper?: avsc.Type;
@@ -138,7 +141,7 @@ function createDecoding(path: string, writerSchema: unknown, readerSchema: objec
   } catch (err) {
     throw new FileInputError(path, `invalid writer schema in the file header: ${describeError(err)}`, 'The file is damaged or not written by an Avro writer');
   }
-  if (!readerSchema) return { type: requireRecord(path, writerType, 'writer'), writerSchema };
+  if (!readerSchema) return { type: requireRecord(path, writerType, 'writer'), plain: new PlainRecordReader(writerType), writerSchema };
   let readerType: avsc.Type;
   try {
     // avroReaderType's construction (shared with the Kafka decoder, so archived and live records
@@ -148,6 +151,8 @@ function createDecoding(path: string, writerSchema: unknown, readerSchema: objec
     throw new FileInputError(path, `invalid reader schema: ${describeError(err)}`, "Fix the source's .avsc schema");
   }
   requireRecord(path, readerType, 'reader');
+  // Same canonical form: identical binary layout, read directly (as the Kafka decoder does).
+  if (readerType.equals(writerType)) return { type: readerType, plain: new PlainRecordReader(readerType), writerSchema };
   try {
     return { type: readerType, resolver: readerType.createResolver(writerType), writerSchema };
   } catch (err) {
@@ -160,6 +165,19 @@ function createDecoding(path: string, writerSchema: unknown, readerSchema: objec
 }
 
 /** Source values are objects, so an archive of bare strings or numbers is not a source. */
+/**
+ * The record at `p` as a plain object (sources get the same JS values from files as from
+ * Kafka: wire-decoder.ts), and where it ends; offset −1 when the data ends inside it.
+ */
+function decodeAt(d: Decoding, data: Buffer, p: number): { value: unknown; offset: number } {
+  if (d.plain !== undefined) {
+    const value = d.plain.read(data, p);
+    return d.plain.end > data.length ? { value: undefined, offset: -1 } : { value, offset: d.plain.end };
+  }
+  const r = d.type.decode(data, p, d.resolver);
+  return r.offset < 0 ? r : { value: toPlain(r.value), offset: r.offset };
+}
+
 function requireRecord(path: string, type: avsc.Type, which: string): avsc.Type {
   if (type.typeName !== 'record') {
     throw new FileInputError(path, `the ${which} schema is a ${type.typeName}, not a record`, 'Source archives must hold Avro records');
@@ -246,7 +264,7 @@ function salvageCutBlock(
   while (data && recovered < cut.count) {
     let decoded: { value: unknown; offset: number };
     try {
-      decoded = decoding.type.decode(data, p, decoding.resolver);
+      decoded = decodeAt(decoding, data, p);
     } catch {
       break;
     }
@@ -285,7 +303,7 @@ function decodeBlock(
   for (let i = 0; i < block.count; i++) {
     let problem: string;
     try {
-      const decoded = decoding.type.decode(data, p, decoding.resolver);
+      const decoded = decodeAt(decoding, data, p);
       if (decoded.offset >= 0) {
         push({ value: decoded.value as SourceValue });
         p = decoded.offset;
