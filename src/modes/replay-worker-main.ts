@@ -88,7 +88,7 @@ async function runRegroupPass(plan: CompiledPlan, job: ReplayJob, stage: 'answer
   post({ type: 'files', files: stage === 'assemble' ? await assembleOriginPartitions(pass) : [], lookupMisses });
 }
 
-// Loaded once, while the coordinator prepares the first stage (for parity: while it reads the sample and snapshots the topics).
+// Loaded once, while the coordinator prepares the first stage.
 const planLoaded = loadTopology(data.topologyFile).then((plan) => {
   if (plan.version !== data.version) throw new Error(`topology ${data.topologyFile} changed while the backfill was starting (version ${plan.version}, expected ${data.version})`);
   return plan;

@@ -20,9 +20,10 @@ interface Pending {
  * The replay's worker threads, started once and given one stage after another (a regrouped
  * replay has three). A thread loads TypeScript and the topology when it starts, about a second
  * of a short replay (a parity check of a regrouped topology took three of its twelve seconds
- * starting threads per pass). The job comes with each stage, so a caller can start the pool
- * before it knows the input (parity starts it before reading its sample and snapshotting the
- * topics) and the threads load while it works.
+ * starting threads per pass). The job comes with each stage, so one pool can serve several
+ * replays (an incremental parity run has two). Starting it before the input is known, while the
+ * coordinator read parity's sample, did not measurably help on two vCPUs: the threads loading
+ * compete with the coordinator.
  */
 export class ReplayWorkerPool {
   private readonly threads: Worker[];
