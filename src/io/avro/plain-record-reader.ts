@@ -124,3 +124,35 @@ export class PlainRecordReader {
     }
   }
 }
+
+type Resolver = ReturnType<avsc.Type['createResolver']>;
+
+/**
+ * Values of one writer schema as plain objects: read directly by a PlainRecordReader when it is
+ * the reader's own schema, through avsc's resolver (then copied) otherwise. The Kafka decoder and
+ * the archive reader both decode through it, so sources get the same JS values from either.
+ */
+export class PlainValueDecoder {
+  private readonly plain: PlainRecordReader | undefined;
+  /** Where the last value decoded ended; −1 when the data ended inside it. */
+  end = 0;
+
+  constructor(
+    private readonly type: avsc.Type,
+    private readonly resolver?: Resolver,
+  ) {
+    this.plain = resolver === undefined ? new PlainRecordReader(type) : undefined;
+  }
+
+  /** The value starting at `pos` of `buf`, then `end` says where it ended. Throws what avsc's readers throw. */
+  decode(buf: Buffer, pos: number): unknown {
+    if (this.plain !== undefined) {
+      const value = this.plain.read(buf, pos);
+      this.end = this.plain.end > buf.length ? -1 : this.plain.end;
+      return this.end < 0 ? undefined : value;
+    }
+    const decoded = this.type.decode(buf, pos, this.resolver);
+    this.end = decoded.offset;
+    return decoded.offset < 0 ? undefined : toPlain(decoded.value);
+  }
+}

@@ -10,17 +10,15 @@
 import type avsc from 'avsc';
 import type { SourceValue } from '../../engine/input.js';
 import { strictUtf8Type } from './avro-strict-strings.js';
-import { PlainRecordReader, toPlain } from './plain-record-reader.js';
+import { PlainValueDecoder } from './plain-record-reader.js';
 import type { SchemaRegistryPort } from './registry-client.js';
 import { HEADER_SIZE, readWireHeader, wireSchemaId } from './wire-format.js';
 import { emptyValue, notAvroSchema, undecodableAvro, unknownSchemaId, unresolvableSchema } from './wire-format-error.js';
 
 export type DecodeResult = { readonly value: SourceValue; readonly error?: undefined } | { readonly error: string; readonly value?: undefined };
 
-type Resolver = ReturnType<avsc.Type['createResolver']>;
-
-/** How values of one writer schema id are read: directly (same schema), through a resolver, or not at all. */
-type Reading = { readonly resolver: Resolver | undefined } | { readonly error: string };
+/** How values of one writer schema id are read: directly (same schema) or through a resolver, or not at all. */
+type Reading = { readonly decoder: PlainValueDecoder } | { readonly error: string };
 
 function errorText(e: unknown): string {
   return (e instanceof Error ? e.message : String(e)).replace(/\s*[\r\n]+\s*/g, ' ');
@@ -28,8 +26,6 @@ function errorText(e: unknown): string {
 
 export class WireDecoder {
   private readonly readerType: avsc.Type;
-  /** Values written with the reader's own schema are read straight into plain objects. */
-  private readonly plain: PlainRecordReader;
   private readonly readings = new Map<number, Reading>();
 
   constructor(
@@ -39,7 +35,6 @@ export class WireDecoder {
   ) {
     // Strict UTF-8, as the archive readers: invalid text is an error record, never a merged key.
     this.readerType = strictUtf8Type(readerSchema);
-    this.plain = new PlainRecordReader(this.readerType);
   }
 
   /** Decode one value. */
@@ -62,9 +57,9 @@ export class WireDecoder {
     if ('missing' in writer) return { error: unknownSchemaId(id) };
     if ('notAvro' in writer) return { error: notAvroSchema(id, writer.notAvro) };
     // Same canonical form: identical binary layout, so the reader type decodes it directly (faster than a resolver).
-    if (writer.type.equals(this.readerType)) return { resolver: undefined };
+    if (writer.type.equals(this.readerType)) return { decoder: new PlainValueDecoder(this.readerType) };
     try {
-      return { resolver: this.readerType.createResolver(writer.type) };
+      return { decoder: new PlainValueDecoder(this.readerType, this.readerType.createResolver(writer.type)) };
     } catch (e) {
       return { error: unresolvableSchema(id, errorText(e)) };
     }
@@ -79,19 +74,12 @@ export class WireDecoder {
     const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const size = buf.length - HEADER_SIZE;
     let value: unknown;
-    let end: number;
     try {
-      if (reading.resolver === undefined) {
-        value = this.plain.read(buf, HEADER_SIZE);
-        end = this.plain.end <= buf.length ? this.plain.end - HEADER_SIZE : -1;
-      } else {
-        const decoded = this.readerType.decode(buf.subarray(HEADER_SIZE), 0, reading.resolver);
-        value = toPlain(decoded.value);
-        end = decoded.offset;
-      }
+      value = reading.decoder.decode(buf, HEADER_SIZE);
     } catch (e) {
       return { error: undecodableAvro(id, errorText(e)) };
     }
+    const end = reading.decoder.end < 0 ? -1 : reading.decoder.end - HEADER_SIZE;
     if (end < 0) return { error: undecodableAvro(id, `truncated: the value ends inside the record (${size} bytes)`) };
     // Extra bytes mean the framing is not what the header claims; accepting them would hide corruption.
     if (end !== size) return { error: undecodableAvro(id, `${size - end} trailing bytes after the record`) };

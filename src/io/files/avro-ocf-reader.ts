@@ -2,7 +2,7 @@ import avsc from 'avsc';
 import type { InputRecord, SourceValue } from '../../engine/input.js';
 import { AVRO_CODECS, AVRO_PARTIAL_CODECS, type AvroBlockCodec } from './avro-codecs.js';
 import { strictUtf8Type } from '../avro/avro-strict-strings.js';
-import { PlainRecordReader, toPlain } from '../avro/plain-record-reader.js';
+import { PlainValueDecoder } from '../avro/plain-record-reader.js';
 import { FileBytes } from './file-bytes.js';
 import { describeError, FileInputError } from './file-input-error.js';
 import { checkBatchSize, DEFAULT_BATCH_SIZE, type RecordBatches } from './record-batches.js';
@@ -29,14 +29,10 @@ interface OcfHeader {
   readonly end: number;
 }
 
-type Resolver = ReturnType<avsc.Type['createResolver']>;
-
 /** How records are decoded: avsc types built once per file. */
 interface Decoding {
-  readonly type: avsc.Type;
-  readonly resolver?: Resolver;
-  /** Without a resolver: values read straight into plain objects, as the Kafka decoder gives them. */
-  readonly plain?: PlainRecordReader;
+  /** Plain objects, as the Kafka decoder gives them: directly, or through a resolver into the reader schema. */
+  readonly decoder: PlainValueDecoder;
   readonly writerSchema: unknown;
   /** Built on first need: finds the end of a record the normal decoder rejected. */
   skipper?: avsc.Type;
@@ -141,7 +137,7 @@ function createDecoding(path: string, writerSchema: unknown, readerSchema: objec
   } catch (err) {
     throw new FileInputError(path, `invalid writer schema in the file header: ${describeError(err)}`, 'The file is damaged or not written by an Avro writer');
   }
-  if (!readerSchema) return { type: requireRecord(path, writerType, 'writer'), plain: new PlainRecordReader(writerType), writerSchema };
+  if (!readerSchema) return { decoder: new PlainValueDecoder(requireRecord(path, writerType, 'writer')), writerSchema };
   let readerType: avsc.Type;
   try {
     // avroReaderType's construction (shared with the Kafka decoder, so archived and live records
@@ -152,9 +148,9 @@ function createDecoding(path: string, writerSchema: unknown, readerSchema: objec
   }
   requireRecord(path, readerType, 'reader');
   // Same canonical form: identical binary layout, read directly (as the Kafka decoder does).
-  if (readerType.equals(writerType)) return { type: readerType, plain: new PlainRecordReader(readerType), writerSchema };
+  if (readerType.equals(writerType)) return { decoder: new PlainValueDecoder(readerType), writerSchema };
   try {
-    return { type: readerType, resolver: readerType.createResolver(writerType), writerSchema };
+    return { decoder: new PlainValueDecoder(readerType, readerType.createResolver(writerType)), writerSchema };
   } catch (err) {
     throw new FileInputError(
       path,
@@ -165,19 +161,6 @@ function createDecoding(path: string, writerSchema: unknown, readerSchema: objec
 }
 
 /** Source values are objects, so an archive of bare strings or numbers is not a source. */
-/**
- * The record at `p` as a plain object (sources get the same JS values from files as from
- * Kafka: wire-decoder.ts), and where it ends; offset −1 when the data ends inside it.
- */
-function decodeAt(d: Decoding, data: Buffer, p: number): { value: unknown; offset: number } {
-  if (d.plain !== undefined) {
-    const value = d.plain.read(data, p);
-    return d.plain.end > data.length ? { value: undefined, offset: -1 } : { value, offset: d.plain.end };
-  }
-  const r = d.type.decode(data, p, d.resolver);
-  return r.offset < 0 ? r : { value: toPlain(r.value), offset: r.offset };
-}
-
 function requireRecord(path: string, type: avsc.Type, which: string): avsc.Type {
   if (type.typeName !== 'record') {
     throw new FileInputError(path, `the ${which} schema is a ${type.typeName}, not a record`, 'Source archives must hold Avro records');
@@ -262,15 +245,15 @@ function salvageCutBlock(
   let recovered = 0;
   let p = 0;
   while (data && recovered < cut.count) {
-    let decoded: { value: unknown; offset: number };
+    let value: unknown;
     try {
-      decoded = decodeAt(decoding, data, p);
+      value = decoding.decoder.decode(data, p);
     } catch {
       break;
     }
-    if (decoded.offset < 0) break;
-    push({ value: decoded.value as SourceValue });
-    p = decoded.offset;
+    if (decoding.decoder.end < 0) break;
+    push({ value: value as SourceValue });
+    p = decoding.decoder.end;
     recovered++;
   }
   const reason =
@@ -303,10 +286,10 @@ function decodeBlock(
   for (let i = 0; i < block.count; i++) {
     let problem: string;
     try {
-      const decoded = decodeAt(decoding, data, p);
-      if (decoded.offset >= 0) {
-        push({ value: decoded.value as SourceValue });
-        p = decoded.offset;
+      const value = decoding.decoder.decode(data, p);
+      if (decoding.decoder.end >= 0) {
+        push({ value: value as SourceValue });
+        p = decoding.decoder.end;
         continue;
       }
       problem = 'block ends in the middle of a record';
