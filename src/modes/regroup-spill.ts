@@ -111,19 +111,24 @@ export class OriginSpill implements RegroupSinks {
   }
 }
 
-/** The regrouped keys queried in regroup partition `regroup`, from the `q-R-from-P.bin` of every origin partition that wrote one. */
-export function readQueriedTargets(dir: string, regroup: number, partitions: number): Set<string> {
+/**
+ * The regrouped keys queried in regroup partition `regroup`, from the `q-R-from-P.bin` of every
+ * origin partition P that sent it messages (`sent[P]`). A list missing for such a partition
+ * would leave its queried keys without state: refused, not guessed.
+ */
+export function readQueriedTargets(dir: string, regroup: number, sent: readonly boolean[]): Set<string> {
   const targets = new Set<string>();
-  for (let p = 0; p < partitions; p++) {
+  sent.forEach((s, p) => {
+    if (!s) return;
     const file = queriedFile(dir, regroup, p);
-    if (!existsSync(file)) continue;
+    if (!existsSync(file)) throw new Error(`${file} is missing: pass 1 did not list the queried keys (RegroupSpillOptions.recordQueries)`);
     const reader = new SpillReader(file);
     try {
       for (let frame = reader.next(); frame !== undefined; frame = reader.next()) targets.add(Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength).toString('utf8'));
     } finally {
       reader.close();
     }
-  }
+  });
   return targets;
 }
 

@@ -81,7 +81,7 @@ async function replayRegrouped(opts: ParallelReplayOptions, stateDir: string, wo
     if (workers === 1 && opts.pool === undefined) {
       const { plan, input, out, deadLetterDir, droppedLateDir, onProgress, keys, stopAtFrontier } = opts;
       origin = await replayPartitions({ plan, input, out, deadLetterDir, droppedLateDir, onProgress, keys, stopAtFrontier, stateDir, regroup });
-      const pass = { plan, input, out, spillDir: regroup.dir, partitions: regroup.partitions, inputRanges: origin.inputRanges, stateDir: keptState, queriedKeysOnly: keys !== undefined };
+      const pass = { plan, input, out, spillDir: regroup.dir, partitions: regroup.partitions, inputRanges: origin.inputRanges, stateDir: keptState, queriedKeysOnly: regroup.recordQueries === true };
       lookupMisses = await answerRegroupPartitions(pass);
       files = await assembleOriginPartitions(pass);
     } else {

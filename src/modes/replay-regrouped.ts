@@ -12,7 +12,7 @@ import { MemoryBackend } from '../state/state-backend.js';
 import { loadLabelIndexes, type LabelIndex } from './label-index.js';
 import { openReplayInput } from './open-replay-input.js';
 import { endOfUpstream, RegroupHandover, type RegroupStateTarget } from './regroup-handover.js';
-import { answerFile, messageFile, queriedFile, readPartialRow, readQueriedTargets, rowFile } from './regroup-spill.js';
+import { answerFile, messageFile, readPartialRow, readQueriedTargets, rowFile } from './regroup-spill.js';
 import type { ReplayInputSpec } from './replay-input.js';
 import { SpillReader, SpillWriter } from './spill-file.js';
 import { TrainingSink, trainingMetadata } from './training-sink.js';
@@ -48,7 +48,7 @@ export async function answerRegroupPartition(program: Program, dir: string, r: n
     const watermark = new Array<number>(partitions).fill(-Infinity);
     const ended = (p: number): RegroupMessage[] => handover?.ended(p, watermark[p]) ?? [endOfUpstream(p)];
     // Each key's state is its own: one no query reads changes no answer (replay never checkpoints it).
-    const queried = queriedKeysOnly && handover === undefined ? queriedTargets(dir, r, readers.map((reader) => reader !== undefined)) : undefined;
+    const queried = queriedKeysOnly && handover === undefined ? readQueriedTargets(dir, r, readers.map((reader) => reader !== undefined)) : undefined;
     // Origin partitions without input never send anything: they are done from the start (idle, when the state is kept).
     await task.receive(readers.flatMap((reader, p) => (reader === undefined ? ended(p) : [])));
     try {
@@ -87,18 +87,6 @@ export async function answerRegroupPartition(program: Program, dir: string, r: n
     for (const writer of writers) writer.close();
     await handover?.close();
   }
-}
-
-/**
- * The `group NUL key` of every query regroup partition `r` receives, as pass 1 listed them. An
- * origin partition that sent messages but no list would leave its queried keys without state:
- * refused, not guessed.
- */
-function queriedTargets(dir: string, r: number, sent: readonly boolean[]): Set<string> {
-  sent.forEach((s, p) => {
-    if (s && !existsSync(queriedFile(dir, r, p))) throw new Error(`${queriedFile(dir, r, p)} is missing: pass 1 did not list the queried keys (RegroupSpillOptions.recordQueries)`);
-  });
-  return readQueriedTargets(dir, r, sent.length);
 }
 
 /** Pass 3 for origin partition `p`: its complete rows into `training`. */

@@ -83,7 +83,7 @@ async function runOrigin(plan: CompiledPlan, job: ReplayJob, partitionFilter: (p
 async function runRegroupPass(plan: CompiledPlan, job: ReplayJob, stage: 'answer' | 'assemble', partitionFilter: (p: number) => boolean, inputRanges: readonly InputRange[]): Promise<void> {
   const regroup = job.regroup!;
   const stateDir = job.keepRegroupedState === true ? job.stateDir : undefined;
-  const pass = { plan, input: job.input, out: job.out, spillDir: regroup.dir, partitions: regroup.partitions, inputRanges, partitionFilter, stateDir, queriedKeysOnly: job.keys !== undefined };
+  const pass = { plan, input: job.input, out: job.out, spillDir: regroup.dir, partitions: regroup.partitions, inputRanges, partitionFilter, stateDir, queriedKeysOnly: regroup.recordQueries === true };
   const lookupMisses = stage === 'answer' ? await answerRegroupPartitions(pass) : 0;
   post({ type: 'files', files: stage === 'assemble' ? await assembleOriginPartitions(pass) : [], lookupMisses });
 }
