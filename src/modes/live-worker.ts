@@ -262,7 +262,7 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
         store = await openTaskStore(storeContext, partition, rebuild);
       } catch (e) {
         // Checkpoints of another state format came from the changelog: the next restore reads them again.
-        if (e instanceof ChangelogFormatError) throw unreadableChangelog(changelogOwner, partition, `holds state format ${String(e.format)}, this build reads ${STATE_FORMAT}`);
+        if (e instanceof ChangelogFormatError) throw unreadableChangelog(changelogOwner, partition, `holds state format ${e.format}, this build reads ${STATE_FORMAT}`);
         throw e;
       }
       let holder: LiveTask | undefined;

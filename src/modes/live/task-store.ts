@@ -54,9 +54,9 @@ export class ChangelogFormatError extends Error {
     readonly changelog: string,
     readonly partition: number,
     /** The format the changelog's last checkpoint claims. */
-    readonly format: unknown,
+    readonly format: number,
   ) {
-    super(`changelog ${changelog} partition ${partition} holds state format ${String(format)}, this build reads ${STATE_FORMAT}`);
+    super(`changelog ${changelog} partition ${partition} holds state format ${format}, this build reads ${STATE_FORMAT}`);
     this.name = 'ChangelogFormatError';
   }
 }
@@ -80,13 +80,18 @@ interface LocalState {
   readonly unusable?: string;
 }
 
+/** The format (1 when absent: the first builds wrote none) and version of a checkpoint record, a task's or a regroup partition's; throws when it is not JSON. */
+function checkpointHead(bytes: Uint8Array): { readonly format: number; readonly version: string } {
+  const meta = JSON.parse(new TextDecoder().decode(bytes)) as { format?: number; version?: string };
+  return { format: meta.format ?? 1, version: String(meta.version) };
+}
+
 async function readLocal(backend: LevelBackend, partition: number): Promise<LocalState> {
   try {
     const [metaBytes, localBytes] = await backend.getMany([metaKey(partition), localKey(partition)]);
     const local = decodeLocalMeta(localBytes);
     if (metaBytes === undefined) return { changelogNext: null, changelog: null };
-    const meta = JSON.parse(new TextDecoder().decode(metaBytes)) as { format?: number; version?: string };
-    return { meta: { format: meta.format ?? 1, version: String(meta.version) }, changelogNext: local?.changelogNext ?? null, changelog: local?.changelog ?? null };
+    return { meta: checkpointHead(metaBytes), changelogNext: local?.changelogNext ?? null, changelog: local?.changelog ?? null };
   } catch (e) {
     return { changelogNext: null, changelog: null, unusable: e instanceof Error ? e.message : String(e) };
   }
@@ -159,9 +164,9 @@ export async function openTaskStore(ctx: TaskStoreContext, partition: number, fo
 async function refuseOtherFormat(ctx: TaskStoreContext, partition: number, backend: LevelBackend): Promise<void> {
   for (const bytes of await backend.getMany([metaKey(partition), regroupMetaKey(partition)])) {
     if (bytes === undefined) continue;
-    let format: unknown;
+    let format: number;
     try {
-      format = (JSON.parse(new TextDecoder().decode(bytes)) as { format?: unknown }).format ?? 1;
+      format = checkpointHead(bytes).format;
     } catch {
       continue;
     }
