@@ -23,17 +23,13 @@ import { KafkaConnection, parseBrokers } from '../src/io/kafka/kafka-connection.
 import { deleteGroup, deleteTopics, fetchOffsets } from '../src/io/kafka/topic-admin.js';
 import { hasRegrouping } from '../src/plan/compile.js';
 import { loadTopology } from '../src/plan/load-topology.js';
-import { skewlessArgs } from './lib/bench-util.js';
+import { numberArg, skewlessArgs } from './lib/bench-util.js';
 
 const root = resolve(fileURLToPath(import.meta.url), '../..');
-const arg = (name: string, dflt: number): number => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
-};
-const EVENTS = arg('events', 1_000_000);
-const RATE = arg('rate', 0.01);
+const EVENTS = numberArg('events', 1_000_000);
+const RATE = numberArg('rate', 0.01);
 /** Parity runs over the same topics (the median is reported); the baseline runs once, it takes four times as long. */
-const RUNS = arg('runs', 3);
+const RUNS = numberArg('runs', 3);
 /** Keep the topics and print the parity command, to profile or repeat it without loading again. */
 const KEEP = process.argv.includes('--keep');
 const brokers = parseBrokers(process.env.KAFKA_BROKERS ?? '');
