@@ -37,7 +37,7 @@ import { TaskRegistry } from './live/task-registry.js';
 import { deadLetterTopic, lateTopic, RecordCollector } from './live/record-collector.js';
 import { commitTask, type CommitContext } from './live/task-commit.js';
 import { RegroupPurge } from './live/regroup-purge.js';
-import { ChangelogFormatError, openTaskStore, StoreLockedError, type OpenedStore, type TaskStoreContext } from './live/task-store.js';
+import { ChangelogFormatError, ChangelogUndecidedError, openTaskStore, StoreLockedError, type OpenedStore, type TaskStoreContext } from './live/task-store.js';
 import { unreadableChangelog, UnreadableChangelogError, type ChangelogOwner } from './live/unreadable-changelog.js';
 import { publishTaskMetrics } from './live/task-metrics.js';
 
@@ -347,7 +347,15 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
       fail(new Error(`partition ${partition} kept failing for ${decision.failingForS} s: ${text}`));
       return;
     }
-    log(`skewless: task ${partition}: batch not committed (${text}); state dropped, retrying from the last commit${decision.failingForS > 0 ? ` (failing for ${decision.failingForS} s)` : ''}`);
+    if (e instanceof ChangelogUndecidedError) {
+      log(
+        decision.failingForS === 0
+          ? `skewless: task ${partition}: not opened: ${e.message}`
+          : `skewless: task ${partition}: changelog partition still undecided at offset ${e.end} (local copy at ${e.localNext}); waiting (${decision.failingForS} s)`,
+      );
+    } else {
+      log(`skewless: task ${partition}: batch not committed (${text}); state dropped, retrying from the last commit${decision.failingForS > 0 ? ` (failing for ${decision.failingForS} s)` : ''}`);
+    }
     for (let waited = 0; waited < decision.delayMs && !stopping; waited += 500) {
       await sleep(Math.min(500, decision.delayMs - waited));
       await ctl?.heartbeat().catch(() => undefined);

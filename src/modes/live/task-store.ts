@@ -1,10 +1,11 @@
 /**
  * Opens a live task's local store so that it reflects exactly the task's last committed
  * batch: the changelog decides. The local LevelDB records which changelog offset it reflects;
- * when it is missing, behind, ahead, of another format or unreadable, it is caught up from or
- * rebuilt out of the changelog (read_committed, after the task's producer fenced any earlier
- * owner, so nothing uncommitted is pending). A store that was never in a changelog seeds an
- * empty one. A changelog whose checkpoints are of another state format (an older build wrote
+ * when it is missing, behind, of another format or unreadable, it is caught up from or rebuilt
+ * out of the changelog (read_committed, after the task's producer fenced any earlier owner, so
+ * none of this task's transactions is pending). Ahead of the changelog's committed end, it is
+ * kept under exactly-once and the open waits (ChangelogUndecidedError). A store that was never
+ * in a changelog seeds an empty one. A changelog whose checkpoints are of another state format (an older build wrote
  * them) is refused: every restore would read the same records (ChangelogFormatError).
  */
 import { rmSync } from 'node:fs';
@@ -58,6 +59,33 @@ export class ChangelogFormatError extends Error {
   ) {
     super(`changelog ${changelog} partition ${partition} holds state format ${format}, this build reads ${STATE_FORMAT}`);
     this.name = 'ChangelogFormatError';
+  }
+}
+
+/**
+ * Exactly-once: the changelog's committed end is below the local copy, which was written only
+ * after its batch's commit was acknowledged. A read_committed end stops at the first record of
+ * a transaction that has not ended, and after a broker restart the markers of transactions
+ * decided before the crash are written only once the coordinator has reloaded them; another
+ * producer's open transaction holds the end back the same way. Rebuilding from the shorter
+ * changelog would bring back an older state and serve its inputs again, so the open is retried
+ * until the end catches up (retriable; the worker's failure deadline bounds the wait).
+ */
+export class ChangelogUndecidedError extends Error {
+  constructor(
+    readonly changelog: string,
+    readonly partition: number,
+    readonly end: number,
+    readonly localNext: number,
+    taskDir: string,
+  ) {
+    super(
+      `changelog ${changelog} partition ${partition}: its committed records end at offset ${end}, below this task's local copy (committed up to offset ${localNext}): ` +
+        'a transaction on the partition is undecided (after a broker restart, until the coordinator has written the commit markers of transactions decided before it); ' +
+        'waiting for it instead of rebuilding an older state. If this never clears, a transaction hangs on the partition (kafka-transactions.sh find-hanging, then abort it) ' +
+        `or the broker lost committed records (then delete ${taskDir} so that the task rebuilds from what the changelog holds)`,
+    );
+    this.name = 'ChangelogUndecidedError';
   }
 }
 
@@ -125,7 +153,14 @@ export async function openTaskStore(ctx: TaskStoreContext, partition: number, fo
         return { backend, seedChangelog: true, restoredRecords: 0, rebuilt: false };
       }
       reason = `the local copy was not written through changelog ${ctx.changelog}`;
-    } else if (local.changelogNext > end) reason = `the local copy (changelog offset ${local.changelogNext}) is ahead of the committed changelog (end ${end})`;
+    } else if (local.changelogNext > end) {
+      if (ctx.exactlyOnce) {
+        await backend.close();
+        throw new ChangelogUndecidedError(ctx.changelog, partition, end, local.changelogNext, dir);
+      }
+      // At-least-once writes no transactions: the changelog lost records (recreated, unclean leader election).
+      reason = `the local copy (changelog offset ${local.changelogNext}) is ahead of the committed changelog (end ${end})`;
+    }
     else if (end - local.changelogNext <= (ctx.exactlyOnce ? 1 : 0)) return { backend, seedChangelog: false, restoredRecords: 0, rebuilt: false };
     else {
       // Behind: another worker committed batches of this task since; apply just those.
