@@ -18,6 +18,7 @@ import { featureRecordSchema } from '../../src/io/avro/feature-record-schema.js'
 import { WireDecoder } from '../../src/io/avro/wire-decoder.js';
 import { WireEncoder } from '../../src/io/avro/wire-encoder.js';
 import { startLiveWorkerOn, type LiveOptions, type LiveWorker } from '../../src/modes/live-worker.js';
+import { changelogTopic } from '../../src/modes/live/changelog.js';
 import { MemoryCluster, MemorySchemaRegistry } from '../../src/modes/live/memory-cluster.js';
 import type { CompiledPlan } from '../../src/plan/compile.js';
 import { loadTopology } from '../../src/plan/load-topology.js';
@@ -226,6 +227,51 @@ test('gap rule: a group offset ahead of the state moves the fetch back; input go
   assert.ok(failure instanceof Error, 'the worker stopped');
   assert.match(failure.message, /partition 2 of transactions: state reflects input up to offset 0 but input was delivered from offset 10/);
   assert.match(failure.message, /skewless bootstrap/);
+});
+
+test('a task reopened while its changelog\'s committed end is below its local copy keeps the copy and waits; a wait that never clears stops the worker with what to do', async (t) => {
+  const s = await setup(t, cardOnly);
+  const items = transactions(600, 11);
+  const thirds = [items.slice(0, 200), items.slice(200, 400), items.slice(400)];
+  const changelog = changelogTopic(GROUP, cardOnly.version);
+  await produceAll(s, cardOnly, 'transactions', 'transactions', thirds[0]);
+  const a = await s.start('a', { maxBatch: 37 });
+  await s.cluster.runUntilIdle(40);
+  // Undecided under the worker's later commits: read_committed readers stop at it.
+  const stray = s.cluster.openTransaction('stray', changelog, 0, { key: 'stray', value: new TextEncoder().encode('not state'), partition: 0 });
+  await produceAll(s, cardOnly, 'transactions', 'transactions', thirds[1]);
+  await s.cluster.runUntilIdle(40);
+  await a.stop();
+  // Restarted on the kept local copies; a task opens at its partition's first batch.
+  const b = await s.start('a', { maxBatch: 37 });
+  await produceAll(s, cardOnly, 'transactions', 'transactions', thirds[2]);
+  for (let i = 0; i < 5; i++) await s.cluster.poll(40);
+  const waited = s.logs.join('\n');
+  assert.match(waited, /task 0: not opened: changelog g-\w+-changelog partition 0: its committed records end at offset \d+, below this task's local copy/, waited);
+  assert.doesNotMatch(waited, /rebuilding local state/, waited);
+  stray.end('aborted');
+  await s.cluster.runUntilIdle(40);
+  await b.stop();
+  assert.doesNotMatch(s.logs.join('\n'), /rebuilding local state/);
+  await assertServedExactlyOnce(s, cardOnly, items);
+
+  // Never decided (a hanging transaction, or records the broker lost): stopped at the failure deadline, naming the task's directory.
+  const s2 = await setup(t, cardOnly);
+  await produceAll(s2, cardOnly, 'transactions', 'transactions', thirds[0]);
+  const c = await s2.start('a');
+  await s2.cluster.runUntilIdle(40);
+  s2.cluster.openTransaction('stray', changelog, 0, { key: 'stray', value: new TextEncoder().encode('not state'), partition: 0 });
+  await produceAll(s2, cardOnly, 'transactions', 'transactions', thirds[1]);
+  await s2.cluster.runUntilIdle(40);
+  await c.stop();
+  let now = 0;
+  const d = await s2.start('a', { clock: () => (now += 1000), retryDeadlineMs: 5000 });
+  await produceAll(s2, cardOnly, 'transactions', 'transactions', thirds[2]);
+  for (let i = 0; i < 10; i++) await s2.cluster.poll(40);
+  const failure = await Promise.race([d.failed, new Promise<undefined>((r) => setTimeout(() => r(undefined), 5000))]);
+  await d.stop();
+  assert.ok(failure instanceof Error, `the worker stopped:\n${s2.logs.join('\n')}`);
+  assert.match(failure.message, /partition 0 kept failing for \d+ s: .*below this task's local copy.*kafka-transactions\.sh find-hanging.*delete \S+task-0/);
 });
 
 test('idle skip: only once the quiet input is caught up with the broker and idle for idleMs; each skip logged and counted once', async (t) => {

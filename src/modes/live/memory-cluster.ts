@@ -170,6 +170,18 @@ export class MemoryCluster implements LiveCluster {
     this.openTxns.delete(id);
   }
 
+  /**
+   * Another producer's transaction with one record, left open: it holds the partition's
+   * read_committed end at that record (as a transaction does whose commit markers the broker has
+   * not written yet) until `end` decides it.
+   */
+  openTransaction(transactionalId: string, topic: string, partition: number, message: OutgoingMessage): { end(state: 'committed' | 'aborted'): void } {
+    const txn: Txn = { state: 'open' };
+    this.openTxns.set(transactionalId, { txn, touched: new Set([topicPartitionId(topic, partition)]) });
+    this.append(topic, partition, message, txn);
+    return { end: (state) => this.finish(transactionalId, state) };
+  }
+
   /** A newer holder claims the transactional id: older producers are fenced, their open transaction aborted. */
   fence(transactionalId: string): number {
     const epoch = (this.epochs.get(transactionalId) ?? 0) + 1;
