@@ -5,8 +5,9 @@
  * out of the changelog (read_committed, after the task's producer fenced any earlier owner, so
  * none of this task's transactions is pending). Ahead of the changelog's committed end, it is
  * kept under exactly-once and the open waits (ChangelogUndecidedError). A store that was never
- * in a changelog seeds an empty one. A changelog whose checkpoints are of another state format (an older build wrote
- * them) is refused: every restore would read the same records (ChangelogFormatError).
+ * in a changelog seeds an empty one. A changelog whose checkpoints are of another state format
+ * (an older build wrote them) is refused: every restore would read the same records
+ * (ChangelogFormatError).
  */
 import { rmSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -160,8 +161,7 @@ export async function openTaskStore(ctx: TaskStoreContext, partition: number, fo
       }
       // At-least-once writes no transactions: the changelog lost records (recreated, unclean leader election).
       reason = `the local copy (changelog offset ${local.changelogNext}) is ahead of the committed changelog (end ${end})`;
-    }
-    else if (end - local.changelogNext <= (ctx.exactlyOnce ? 1 : 0)) return { backend, seedChangelog: false, restoredRecords: 0, rebuilt: false };
+    } else if (end - local.changelogNext <= (ctx.exactlyOnce ? 1 : 0)) return { backend, seedChangelog: false, restoredRecords: 0, rebuilt: false };
     else {
       // Behind: another worker committed batches of this task since; apply just those.
       try {
