@@ -32,6 +32,18 @@ const NO_EVENT: Readonly<Record<string, unknown>> = Object.freeze({});
 const ENTRY_BYTES = 256 * 1024;
 
 /**
+ * An answer arrived for a row the task's state does not hold: its state and the answers topic
+ * disagree. Every retry from the same state meets it again; a local copy may be at fault (it is
+ * rebuilt from the changelog once), a store just rebuilt from the changelog is not.
+ */
+export class AnswerWithoutRowError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'AnswerWithoutRowError';
+  }
+}
+
+/**
  * A live task's RowAssembler whose waiting rows survive a restart. Rows leave in the order they
  * came (RowAssembler), so the state is: the rows each checkpoint added, in one entry per
  * checkpoint; the answers each checkpoint received for rows still waiting, likewise; and how
@@ -131,7 +143,7 @@ export class DurableRowAssembler {
   answer(a: RegroupAnswer): void {
     const seq = this.inner.answer(a);
     if (seq < 0) {
-      throw new Error(
+      throw new AnswerWithoutRowError(
         `task ${this.partition}: a regrouped answer for ${this.program.outputs[a.output]?.name ?? `output ${a.output}`} at ${a.source} offset ${a.offset} came for a row this task does not hold; its state does not match the answers topic`,
       );
     }

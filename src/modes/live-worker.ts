@@ -8,6 +8,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import { AnswerWithoutRowError } from '../engine/durable-row-assembler.js';
 import type { InputRecord } from '../engine/input.js';
 import { buildProgram, hasRegrouping, type Program } from '../engine/program.js';
 import type { RegroupSinks } from '../engine/regroup-messages.js';
@@ -324,10 +325,12 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
       fail(e as Error);
       return;
     }
-    if (e instanceof StateFormatError) {
-      // Unreadable state in a store rebuilt from the changelog is in the changelog: stop. Otherwise the local copy may be at fault: rebuild it.
+    if (e instanceof StateFormatError || e instanceof AnswerWithoutRowError) {
+      // Unreadable state in a store rebuilt from the changelog is in the changelog, and so is one
+      // that disagrees with the answers topic: stop. Otherwise the local copy may be at fault: rebuild it.
       if (lt?.rebuiltFromChangelog) {
-        fail(unreadableChangelog(changelogOwner, partition, `holds state this build cannot read (${e.message})`));
+        const what = e instanceof StateFormatError ? `holds state this build cannot read (${e.message})` : `holds state that does not match the regroup answers topic ${regroup?.answers} (${e.message})`;
+        fail(unreadableChangelog(changelogOwner, partition, what));
         return;
       }
       tasks.markForRebuild(partition);

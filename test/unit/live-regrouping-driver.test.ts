@@ -12,12 +12,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildProgram } from '../../src/engine/program.js';
+import { writeRegroupAnswer } from '../../src/engine/regroup-codec.js';
 import { featureRecordSchema } from '../../src/io/avro/feature-record-schema.js';
 import { WireDecoder } from '../../src/io/avro/wire-decoder.js';
 import { WireEncoder } from '../../src/io/avro/wire-encoder.js';
 import { startLiveWorkerOn, type LiveOptions, type LiveWorker } from '../../src/modes/live-worker.js';
 import { MemoryCluster, MemorySchemaRegistry } from '../../src/modes/live/memory-cluster.js';
 import { loadTopology } from '../../src/plan/load-topology.js';
+import { ByteWriter } from '../../src/state/codec.js';
 import { mulberry32 } from '../helpers/prng.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -273,4 +275,24 @@ test('an idle origin whose input grows only by an aborted transaction declares i
   await w.stop();
   assert.ok(s.logs.filter((l) => /\[a\] skewless: task 0: inputs caught up and idle/.test(l)).length >= 2, `origin 0 declared itself idle again:\n${s.logs.join('\n')}`);
   await assertServed(s, [...first, ...later]);
+});
+
+test('an answer for a row the task does not hold: the local copy is rebuilt from the changelog once, then the worker stops saying how to go forward (not retried until the deadline)', async (t) => {
+  const s = await setup(t);
+  const all = flights(200, 5);
+  await produce(s, all);
+  const w = await s.start('a', { maxBatch: 50 });
+  await s.cluster.runUntilIdle(37);
+  // An answer no query of task 0 asked for: its state and the answers topic disagree.
+  const answer = new ByteWriter();
+  writeRegroupAnswer(answer, { partition: 0, source: 'flights', offset: 99_999, output: 0, query: 0, idleReleases: 0, values: [1] });
+  s.cluster.produce(`${GROUP}-${plan.version}-regroup-answers`, 0, { key: null, value: answer.bytes(), partition: 0 });
+  for (let i = 0; i < 8; i++) await s.cluster.poll(37);
+  const failure = await Promise.race([w.failed, new Promise<undefined>((r) => setTimeout(() => r(undefined), 3000))]);
+  await w.stop();
+  const logs = s.logs.join('\n');
+  assert.ok(failure instanceof Error, `the worker stopped:\n${logs}`);
+  assert.match(logs, /task 0: rebuilding local state from changelog .* because the local copy proved unusable/, logs);
+  assert.match(failure.message, /changelog \S+ partition 0 of group g holds state that does not match the regroup answers topic \S+-regroup-answers \(task 0: a regrouped answer for flight_features at flights offset 99999 came for a row this task does not hold/);
+  assert.match(failure.message, /skewless bootstrap/);
 });

@@ -9,7 +9,7 @@ export class TaskRegistry {
   private readonly tasks = new Map<number, LiveTask>();
   private readonly opening = new Map<number, Promise<LiveTask>>();
   private owned = new Set<number>();
-  /** Partitions whose local copy failed to load: rebuilt from the changelog on the next open. */
+  /** Partitions whose local copy proved unusable: rebuilt from the changelog on the next open. */
   private readonly rebuild = new Set<number>();
   private stopped = false;
 

@@ -130,7 +130,7 @@ export async function openTaskStore(ctx: TaskStoreContext, partition: number, fo
   const dir = taskStateDir(ctx.stateDir, partition);
   const end = (await ctx.cluster.endOffsets(ctx.changelog)).get(partition) ?? 0;
   let backend: LevelBackend | undefined;
-  let reason: string | undefined = forceRebuild ? 'the local copy failed to load' : undefined;
+  let reason: string | undefined = forceRebuild ? 'the local copy proved unusable (the error above)' : undefined;
   if (reason === undefined) {
     try {
       backend = await openBackend(dir);
