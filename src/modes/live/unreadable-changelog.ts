@@ -1,8 +1,9 @@
 /**
- * Task state in a changelog that this build cannot read: checkpoints of another state format
- * (an older build ran the group), or entries the engine cannot decode in a store just rebuilt
- * from the changelog. Every restore reads the same records, so no retry can help: the worker
- * stops at once with one line that says where the state is and how to go forward.
+ * Task state in a changelog that this build cannot use: checkpoints of another state format
+ * (an older build ran the group), entries the engine cannot decode in a store just rebuilt
+ * from the changelog, or a regrouped state just rebuilt that disagrees with its answers topic.
+ * Every restore reads the same records, so no retry can help: the worker stops at once with one
+ * line that says where the state is and how to go forward.
  */
 import { isAbsolute, relative } from 'node:path';
 import { STATE_FORMAT } from '../../state/task-state-keys.js';
