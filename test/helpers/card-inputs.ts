@@ -109,6 +109,20 @@ export async function produceLines(o: LinesProduce): Promise<ProduceSummary> {
 export const ndjsonLines = (file: string): string[] => readFileSync(file, 'utf8').split('\n').filter((l) => l !== '');
 
 /**
+ * The NDJSON file cut into consecutive parts ending before each of `ends` (the last part runs to
+ * the end), each written to `<dir>/<name>-<i>.ndjson`; returns their paths, to produce one by one.
+ */
+export function writeNdjsonParts(file: string, ends: readonly number[], dir: string, name: string): string[] {
+  const lines = ndjsonLines(file);
+  const bounds = [0, ...ends, lines.length];
+  return bounds.slice(1).map((end, i) => {
+    const part = join(dir, `${name}-${i}.ndjson`);
+    writeFileSync(part, `${lines.slice(bounds[i], end).join('\n')}\n`);
+    return part;
+  });
+}
+
+/**
  * The tier versions to produce before each slice of transactions: per partition (the merchant's
  * for a version, the card's for a transaction), the versions valid up to the latest event time
  * of that partition's transactions so far and not produced yet; the last group also takes the

@@ -19,7 +19,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildProgram } from '../../src/engine/program.js';
@@ -29,7 +29,7 @@ import { changelogTopic } from '../../src/modes/live/changelog.js';
 import { produceFile } from '../../src/modes/produce-file.js';
 import { replayKafka } from '../../src/modes/replay-kafka.js';
 import { loadTopology } from '../../src/plan/load-topology.js';
-import { liveInternalTopics } from '../helpers/card-inputs.js';
+import { liveInternalTopics, writeNdjsonParts } from '../helpers/card-inputs.js';
 import { cleanUpKafka } from '../helpers/kafka-cleanup.js';
 import { compareVectors, exited, inputCommitted, readLiveVectors, readReplayVectors, ROOT, sleep, spawnSkewless, stopLeftoverWorkers, until, type Worker } from '../helpers/live-run.js';
 import { servedAll } from '../helpers/live-served.js';
@@ -67,12 +67,7 @@ function startWorker(): Worker {
 
 test('live: a task reopened under an undecided changelog transaction waits for it and keeps its state (no rebuild, no vector served twice)', { timeout: 300_000 }, async () => {
   const data = await writeCardDataset({ outDir: join(dir, 'data'), events: 1500, seed: 41, format: 'ndjson' });
-  const lines = readFileSync(data.transactionsPath, 'utf8').split('\n').filter((l) => l !== '');
-  const parts = [lines.slice(0, 500), lines.slice(500, 1000), lines.slice(1000)].map((part, i) => {
-    const file = join(dir, `transactions-${i}.ndjson`);
-    writeFileSync(file, `${part.join('\n')}\n`);
-    return file;
-  });
+  const parts = writeNdjsonParts(data.transactionsPath, [500, 1000], dir, 'transactions');
   const produce = (input: string, source = 'transactions', topic = t.transactions): Promise<unknown> => produceFile({ plan, source, input, topic, partitions: 2, brokers: stack.brokers, registryUrl: stack.registryUrl });
   await produce(data.chargebacksPath, 'chargebacks', t.chargebacks);
   await produce(parts[0]);

@@ -15,7 +15,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeCardDataset } from '../../src/gen/write-card-dataset.js';
@@ -25,7 +25,7 @@ import { changelogTopic } from '../../src/modes/live/changelog.js';
 import { produceFile } from '../../src/modes/produce-file.js';
 import { loadTopology } from '../../src/plan/load-topology.js';
 import { metaKey, STATE_FORMAT } from '../../src/state/task-state-keys.js';
-import { liveInternalTopics } from '../helpers/card-inputs.js';
+import { liveInternalTopics, writeNdjsonParts } from '../helpers/card-inputs.js';
 import { cleanUpKafka } from '../helpers/kafka-cleanup.js';
 import { exited, inputCommitted, ROOT, spawnSkewless, stopLeftoverWorkers, type Worker } from '../helpers/live-run.js';
 import { stackForTests } from '../helpers/stack.js';
@@ -99,12 +99,7 @@ function assertRefusal(r: { code: number | null; ms: number; log: string }): str
 test('live: a changelog of an older state format stops the worker at once, saying how to go forward', { timeout: 300_000 }, async (ctx) => {
   const data = await writeCardDataset({ outDir: join(dir, 'data'), events: 1200, seed: 31, format: 'ndjson' });
   // The first part now, more later: the refused workers have input to fetch, as a worker in production would.
-  const lines = readFileSync(data.transactionsPath, 'utf8').split('\n').filter((l) => l !== '');
-  const parts = [lines.slice(0, 600), lines.slice(600, 900), lines.slice(900)].map((part, i) => {
-    const file = join(dir, `transactions-${i}.ndjson`);
-    writeFileSync(file, `${part.join('\n')}\n`);
-    return file;
-  });
+  const parts = writeNdjsonParts(data.transactionsPath, [600, 900], dir, 'transactions');
   const produce = (input: string, source = 'transactions', topic = t.transactions): Promise<unknown> => produceFile({ plan, source, input, topic, partitions: 2, brokers: stack.brokers, registryUrl: stack.registryUrl });
   await produce(data.chargebacksPath, 'chargebacks', t.chargebacks);
   await produce(parts[0]);
