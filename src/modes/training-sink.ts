@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { outputValue, type FeatureRow, type OutputColumn, type WindowRowOut } from '../engine/outputs.js';
 import type { OutputProgram, Program, WindowOpProgram } from '../engine/program.js';
+import { NullableNumbers } from '../io/files/nullable-numbers.js';
 import { createTrainingWriter, type ColumnSpec, type TrainingFileSummary, type TrainingWriter } from '../io/files/parquet-training-writer.js';
 import type { InputRange } from '../engine/input.js';
 import { canonicalJson } from '../plan/canonical-json.js';
@@ -25,23 +26,33 @@ export function trainingMetadata(plan: CompiledPlan, ranges: readonly InputRange
   });
 }
 
+/** Value columns the training writer takes as typed numbers (NullableNumbers). */
+const NUMBER_TYPES: ReadonlySet<string> = new Set(['double', 'int32', 'int64', 'timestamp-ms']);
+
 /** Column buffers for one Parquet file; handed to the writer CHUNK rows at a time. */
 class ColumnBuffer {
-  cols: Record<string, unknown[]> = {};
+  cols: Record<string, unknown[] | NullableNumbers> = {};
   /** The value columns in output order, so the hot path indexes instead of looking up names. */
-  ordered: unknown[][] = [];
+  ordered: Array<{ push(v: unknown): void }> = [];
+  /** Number value columns, reused chunk after chunk (the writer copies them). */
+  private readonly numbers = new Map<string, NullableNumbers>();
   n = 0;
   constructor(
     private readonly names: readonly string[],
-    private readonly valueNames: readonly string[],
+    private readonly valueColumns: readonly OutputColumn[],
     readonly writer: TrainingWriter,
   ) {
+    for (const c of valueColumns) if (NUMBER_TYPES.has(c.type)) this.numbers.set(c.name, new NullableNumbers(CHUNK));
     this.reset();
   }
   private reset(): void {
     this.cols = {};
     for (const name of this.names) this.cols[name] = [];
-    this.ordered = this.valueNames.map((n) => this.cols[n]);
+    for (const [name, column] of this.numbers) {
+      column.clear();
+      this.cols[name] = column;
+    }
+    this.ordered = this.valueColumns.map((c) => this.cols[c.name] as { push(v: unknown): void });
     this.n = 0;
   }
   rowDone(): void {
@@ -122,7 +133,7 @@ export class TrainingSink {
         columns: specs,
         metadata: () => this.metadata(output, partition),
       });
-      const valueColumns = (this.outputByName.get(output)?.columns ?? this.windowByName.get(output)?.columns ?? []).map((col) => col.name);
+      const valueColumns = this.outputByName.get(output)?.columns ?? this.windowByName.get(output)?.columns ?? [];
       b = new ColumnBuffer(specs.map((s) => s.name), valueColumns, writer);
       this.buffers.set(id, b);
       byPartition[partition] = b;

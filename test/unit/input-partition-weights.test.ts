@@ -1,9 +1,10 @@
 /**
  * Replay hands partitions to threads by how much input each holds. A file split by key is
  * divided as its records split (expected here from kafkajs' own partitioner, not from skewless'
- * router) when it holds no more than the sample; a larger one gives no weights at all, since its
- * head can be all one key; a directory's partitions weigh their files' sizes; a Kafka snapshot's
- * partitions their engine records.
+ * router) when it holds no more than the sample; a larger NDJSON or Avro file gives no weights at
+ * all, since its head can be all one key, while a larger Parquet file is weighed whole from its
+ * key column; a directory's partitions weigh their files' sizes; a Kafka snapshot's partitions
+ * their engine records.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +12,8 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { asyncBufferFromFile, parquetRead } from 'hyparquet';
+import { compressors } from 'hyparquet-compressors';
 import kafkajs from '../../src/io/kafka/kafkajs-runtime.js';
 import { partitionBytes } from '../../src/io/files/partitioned-file-input.js';
 import { inputPartitionWeights } from '../../src/modes/input-weights.js';
@@ -42,9 +45,31 @@ test('a split file: its size divided as all its records split; none when it hold
   assert.equal(await partitionBytes(split, 4, 9_999), undefined);
 });
 
-test('a large Parquet file split by key: none, known from its footer (3,000,000 flights by origin)', async () => {
+test('a large Parquet file split by key: all its rows split, from the key column alone (3,000,000 flights by origin)', async () => {
   const flights = fileURLToPath(new URL('../../node_modules/vega-datasets/data/flights-3m.parquet', import.meta.url));
-  assert.equal(await partitionBytes({ source: 'flights', path: flights, partitions: 8, partitionKey: (v) => String((v as { origin: string }).origin) }, 8), undefined);
+  // Expected: every origin read with hyparquet directly, partitioned by kafkajs' partitioner.
+  const origins = new Map<string, number>();
+  await parquetRead({
+    file: await asyncBufferFromFile(flights),
+    compressors,
+    columns: ['origin'],
+    onChunk: ({ columnData }) => {
+      for (let i = 0; i < columnData.length; i++) {
+        const o = String(columnData[i]);
+        origins.set(o, (origins.get(o) ?? 0) + 1);
+      }
+    },
+  });
+  const counts = new Array<number>(8).fill(0);
+  for (const [origin, n] of origins) counts[kafkajsPartition(origin, 8)] += n;
+  const rows = counts.reduce((a, b) => a + b, 0);
+  assert.equal(rows, 3_000_000);
+  const size = statSync(flights).size;
+  const bytes = await partitionBytes({ source: 'flights', path: flights, partitions: 8, partitionKey: (v) => String((v as { origin: string }).origin) }, 8);
+  assert.ok(bytes !== undefined);
+  for (let p = 0; p < 8; p++) assert.ok(Math.abs(bytes[p] - (size * counts[p]) / rows) < 1e-3, `partition ${p}: ${bytes[p]} against ${(size * counts[p]) / rows}`);
+  // A key that reads no column of the file gives no weights (every row would look keyless).
+  assert.equal(await partitionBytes({ source: 'flights', path: flights, partitions: 8, partitionKey: (v) => String((v as { airport: string }).airport) }, 8), undefined);
 });
 
 test('a directory: each partition weighs its file', async () => {

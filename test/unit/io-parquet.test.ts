@@ -9,6 +9,7 @@ import type { InputRecord } from '../../src/engine/input.js';
 import { readParquetRecords } from '../../src/io/files/parquet-reader.js';
 import { createTrainingWriter, type ColumnSpec } from '../../src/io/files/parquet-training-writer.js';
 import { compileRowBuilder } from '../../src/io/files/row-builder.js';
+import { NullableNumbers } from '../../src/io/files/nullable-numbers.js';
 
 async function withTempDir(fn: (dir: string) => unknown): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'skewless-io-parquet-'));
@@ -83,6 +84,38 @@ test('row groups are cut at fixed row counts, so the file bytes do not depend on
     assert.deepEqual(metadata.row_groups.map((g) => Number(g.num_rows)), [3, 3, 1]);
     assert.deepEqual(metadata.key_value_metadata, [{ key: 'a', value: '2' }, { key: 'z', value: '1' }]);
     assert.equal(metadata.created_by, 'skewless');
+  }));
+
+test('number columns handed over typed (NullableNumbers) give the bytes of plain arrays, and are refused alike', () =>
+  withTempDir(async (dir) => {
+    const many = Array.from({ length: 11 }, (_, i) => ({ ...rows[i % rows.length], key: `k${i}`, x: i === 7 ? -0 : i === 8 ? Number.NaN : rows[i % rows.length].x }));
+    const typed = (name: string, from: number, to: number): NullableNumbers => {
+      const column = new NullableNumbers(2); // grows past its first capacity
+      for (const r of many.slice(from, to)) column.push(r[name as keyof typeof r]);
+      return column;
+    };
+    const plain = (name: string, from: number, to: number) => many.slice(from, to).map((r) => r[name as keyof typeof r]);
+    const write = (path: string, column: typeof typed | typeof plain) => {
+      const w = createTrainingWriter({ path, columns, rowGroupSize: 4 });
+      for (const [from, to] of [[0, 3], [3, 11]]) {
+        w.appendColumns(Object.fromEntries(columns.map((c) => [c.name, c.type === 'string' || c.type === 'boolean' ? plain(c.name, from, to) : column(c.name, from, to)])), to - from);
+      }
+      w.close();
+      return readFileSync(path);
+    };
+    assert.ok(write(join(dir, 'typed.parquet'), typed).equals(write(join(dir, 'plain.parquet'), plain)), 'typed and plain number columns give identical files');
+    // A typed column given to a boolean column is read as its plain values.
+    const flags = new NullableNumbers(4);
+    flags.push(1);
+    const w = createTrainingWriter({ path: join(dir, 'refused.parquet'), columns });
+    assert.throws(() => w.appendColumns({ key: ['a'], flag: flags }, 1), { message: 'skewless: training column "flag" (boolean) row 0: expected a boolean or null, got 1' });
+    const n32 = new NullableNumbers(4);
+    n32.push(1.5);
+    assert.throws(() => w.appendColumns({ key: ['a'], n32 }, 1), { message: 'skewless: training column "n32" (int32) row 0: expected a 32-bit integer or null, got 1.5' });
+    const x = new NullableNumbers(4);
+    x.push('7');
+    assert.throws(() => w.appendColumns({ key: ['a'], x }, 1), { message: 'skewless: training column "x" (double) row 0: expected a number or null, got "7"' });
+    w.abort();
   }));
 
 test('the training file appears only at close; abort leaves nothing behind', () =>

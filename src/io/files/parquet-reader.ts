@@ -16,6 +16,11 @@ export interface ParquetReadOptions {
    * checked against it; a row that does not match is an error record naming the field.
    */
   readonly readerSchema?: object;
+  /**
+   * Read only these columns (those the file has), without a reader schema: rows hold just
+   * them. For passes that need a few fields of every row, such as weighing a split by its key.
+   */
+  readonly columns?: readonly string[];
 }
 
 /** How rows are built: from which columns, and checked by what. */
@@ -59,7 +64,8 @@ export async function* readParquetRecords(path: string, options: ParquetReadOpti
   try {
     const metadata = await readMetadata(bytes);
     const file: AsyncBuffer = { byteLength: bytes.size, slice: (start, end) => bytes.copy(start, end ?? bytes.size) };
-    const shape = rowShape(parquetSchema(metadata).children.map((child) => child.element.name), options.readerSchema);
+    const present = parquetSchema(metadata).children.map((child) => child.element.name);
+    const shape = options.columns === undefined ? rowShape(present, options.readerSchema) : columnsShape(present, options.columns);
     const buildRow = compileRowBuilder(shape.names);
 
     let groupStart = 0;
@@ -112,6 +118,11 @@ function rowShape(columns: readonly string[], readerSchema: object | undefined):
   if (!readerSchema) return { names: columns, read: columns };
   const conformer = recordConformer(readerSchema);
   return { names: conformer.fields, read: conformer.fields.filter((f) => columns.includes(f)), conformer };
+}
+
+function columnsShape(present: readonly string[], wanted: readonly string[]): RowShape {
+  const names = present.filter((name) => wanted.includes(name));
+  return { names, read: names };
 }
 
 async function readRowGroup(

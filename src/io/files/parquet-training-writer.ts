@@ -1,5 +1,6 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { NullableNumbers, plainValues, type ColumnValues } from './nullable-numbers.js';
 import { ByteBuf } from './parquet-encoding.js';
 import { writeFileMetaData, type RowGroupMeta } from './parquet-thrift.js';
 import { EncodeContext, createColumnBuffer, schemaElements, type ColumnSpec } from './training-columns.js';
@@ -30,7 +31,7 @@ export interface TrainingWriter {
    * double → number; boolean → boolean; timestamp-ms → epoch milliseconds (number, bigint
    * or Date). null/undefined → null (nullable columns only).
    */
-  appendColumns(columns: Readonly<Record<string, ArrayLike<unknown>>>, rowCount: number): void;
+  appendColumns(columns: Readonly<Record<string, ColumnValues>>, rowCount: number): void;
   /** Appends one row; keys outside the column spec are ignored. */
   appendRow(row: Readonly<Record<string, unknown>>): void;
   /** Writes the last row group and the footer with `kv` (over `metadata()`), then publishes the file. */
@@ -132,7 +133,14 @@ export function createTrainingWriter(options: TrainingWriterOptions): TrainingWr
       for (let done = 0; done < rowCount; ) {
         const take = Math.min(rowCount - done, rowGroupSize - buffered);
         const row = rowsWritten + buffered;
-        for (let c = 0; c < buffers.length; c++) buffers[c].append(sources[c], done, take, buffered, row);
+        for (let c = 0; c < buffers.length; c++) {
+          const source = sources[c];
+          const buffer = buffers[c];
+          if (source instanceof NullableNumbers) {
+            if (buffer.appendNumbers !== undefined) buffer.appendNumbers(source, done, take, buffered, row);
+            else buffer.append(plainValues(source), done, take, buffered, row);
+          } else buffer.append(source, done, take, buffered, row);
+        }
         buffered += take;
         done += take;
         if (buffered === rowGroupSize) flushGroup();

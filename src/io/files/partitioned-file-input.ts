@@ -8,6 +8,8 @@ import { detectFileFormat, type FileFormat } from './input-format.js';
 import { listPartitionFiles, type PartitionFile } from './partition-files.js';
 import { checkBatchSize, DEFAULT_BATCH_SIZE, type RecordBatches } from './record-batches.js';
 import { readFileRecords } from './read-file-records.js';
+import { fieldsReadBy } from './key-fields.js';
+import { readParquetRecords } from './parquet-reader.js';
 
 export interface FileInputOptions {
   /** Source name the batches are tagged with. */
@@ -87,7 +89,8 @@ export function openFileInput(options: FileInputOptions): FileInput {
 /**
  * How much of the input each partition holds, in bytes of file: a directory's partitions are
  * its files; a split file is divided in proportion to how its records split, when it holds at
- * most `sampleRecords` records. A larger split file gives undefined rather than an estimate from
+ * most `sampleRecords` records, or, a larger Parquet file, as all its rows split by the key's
+ * columns alone. Any other larger split file gives undefined rather than an estimate from
  * its head: a file sorted by key would put its whole head in one partition, and the estimate
  * would be worse than none. For dividing partitions among replay threads only: no output may
  * depend on it.
@@ -101,10 +104,21 @@ export async function partitionBytes(options: FileInputOptions, partitions: numb
   }
   // Parquet and Avro files say how many records they hold without decoding one: a file over the
   // sample is known before its first row group or block is decoded. NDJSON is read as far as needed.
-  if (layout.file.format !== 'ndjson' && (await countInputRecords(layout.file.path, layout.file.format)) > sampleRecords) return undefined;
-  const counts = new Array<number>(partitions).fill(0);
+  const large = layout.file.format !== 'ndjson' && (await countInputRecords(layout.file.path, layout.file.format)) > sampleRecords;
+  // A large Parquet file is weighed whole from its key's columns alone: a fraction of a full read.
+  const counts = large ? (layout.file.format === 'parquet' ? await keyColumnCounts(layout) : undefined) : await sampleCounts(layout, options.readerSchema, sampleRecords);
+  if (counts === undefined) return undefined;
+  const read = counts.reduce((a, b) => a + b, 0);
+  const size = statSync(layout.file.path).size;
+  for (let p = 0; p < partitions; p++) bytes[p] = read === 0 ? 0 : (size * counts[p]) / read;
+  return bytes;
+}
+
+/** Records per partition of a split file, or undefined when it holds more than `sampleRecords`. */
+async function sampleCounts(layout: Extract<Layout, { kind: 'split' }>, readerSchema: object | undefined, sampleRecords: number): Promise<number[] | undefined> {
+  const counts = new Array<number>(layout.partitions).fill(0);
   let read = 0;
-  const records = readFileRecords(layout.file.path, layout.file.format, { batchSize: DEFAULT_BATCH_SIZE, readerSchema: options.readerSchema });
+  const records = readFileRecords(layout.file.path, layout.file.format, { batchSize: DEFAULT_BATCH_SIZE, readerSchema });
   try {
     for await (const batch of records) {
       read += batch.length;
@@ -114,9 +128,40 @@ export async function partitionBytes(options: FileInputOptions, partitions: numb
   } finally {
     await records.return(undefined);
   }
-  const size = statSync(layout.file.path).size;
-  for (let p = 0; p < partitions; p++) bytes[p] = read === 0 ? 0 : (size * counts[p]) / read;
-  return bytes;
+  return counts;
+}
+
+/**
+ * Records per partition of a Parquet file split by key, from the columns the key reads
+ * (key-fields.ts), each distinct key hashed once; undefined when the key reads no column the
+ * file has. Rows are built from those columns alone, so a key that needs more gives rougher
+ * weights, never a different split: the replay itself routes whole rows.
+ */
+async function keyColumnCounts(layout: Extract<Layout, { kind: 'split' }>): Promise<number[] | undefined> {
+  const columns = fieldsReadBy(layout.key);
+  if (columns.length === 0) return undefined;
+  const counts = new Array<number>(layout.partitions).fill(0);
+  const partitionOf = new Map<string, number>();
+  for await (const batch of readParquetRecords(layout.file.path, { columns, batchSize: 65_536 })) {
+    // Rows with no field: the key reads no column of this file.
+    if (batch.length > 0 && batch[0].value !== undefined && Object.keys(batch[0].value).length === 0) return undefined;
+    for (const record of batch) {
+      let k: string | null = null;
+      try {
+        if (record.value !== undefined) k = layout.key(record.value);
+      } catch {
+        // Weighed with partition 0, where the replay sends records whose key cannot be computed.
+      }
+      let p = 0;
+      if (k !== null && k !== undefined) {
+        const known = partitionOf.get(k);
+        if (known === undefined) partitionOf.set(k, (p = kafkaPartition(String(k), layout.partitions)));
+        else p = known;
+      }
+      counts[p]++;
+    }
+  }
+  return counts;
 }
 
 function filePosition(file: PartitionFile, record: FileRecord): FilePosition {

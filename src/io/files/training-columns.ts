@@ -14,6 +14,7 @@ import {
   writeRleHybrid,
 } from './parquet-encoding.js';
 import { ListBuffer, listSchema } from './list-column.js';
+import type { NullableNumbers } from './nullable-numbers.js';
 import { MapBuffer, mapSchema } from './map-column.js';
 import { Encoding, PhysicalType, writeDataPageHeader, writeDictionaryPageHeader, type ChunkStatistics, type ColumnChunkMeta, type SchemaLeaf } from './parquet-thrift.js';
 
@@ -97,6 +98,8 @@ export interface ColumnBuffer {
    * `at ..`; `row` is the file row of `source[from]`, for error messages.
    */
   append(source: ArrayLike<unknown> | undefined, from: number, count: number, at: number, row: number): void;
+  /** As append, from typed numbers (number columns only; the writer turns them into plain values for the others). */
+  appendNumbers?(source: NullableNumbers, from: number, count: number, at: number, row: number): void;
   /** Stores `value` at slot `i`; `row` is the file row, for error messages. */
   set(i: number, value: unknown, row: number): void;
   /**
@@ -279,6 +282,25 @@ class NumberBuffer implements ColumnBuffer {
       }
     } else {
       for (let k = 0; k < count; k++) this.set(at + k, source[from + k], row + k);
+    }
+  }
+
+  /** The same checks and slots as append() gives the same values as plain numbers and nulls. */
+  appendNumbers(source: NullableNumbers, from: number, count: number, at: number, row: number): void {
+    this.reserve(at + count);
+    const values = this.values;
+    const defs = this.defs;
+    const src = source.values;
+    const present = source.present;
+    const kind = this.kind;
+    const plain = this.big === undefined;
+    for (let k = 0; k < count; k++) {
+      const p = present[from + k];
+      const v = src[from + k];
+      if (p === 1 && plain && (kind === 0 || (kind === 1 ? (v | 0) === v : Number.isSafeInteger(v)))) {
+        values[at + k] = kind === 1 ? v | 0 : kind === 2 ? v + 0 : v;
+        if (defs) defs[at + k] = 1;
+      } else this.set(at + k, source.at(from + k), row + k);
     }
   }
 
