@@ -3,6 +3,7 @@ import type { AsyncBuffer, DecodedArray, FileMetaData, ParquetParsers } from 'hy
 import { compressors } from 'hyparquet-compressors';
 import type { InputRecord, SourceValue } from '../../engine/input.js';
 import { FileBytes } from './file-bytes.js';
+import { decodeFlatChunk, flatChunks, type FlatColumn } from './parquet-flat-decoder.js';
 import { describeError, FileInputError } from './file-input-error.js';
 import { checkBatchSize, DEFAULT_BATCH_SIZE, type RecordBatches } from './record-batches.js';
 import { recordConformer, type RecordConformer } from './record-conformer.js';
@@ -21,6 +22,11 @@ export interface ParquetReadOptions {
    * them. For passes that need a few fields of every row, such as weighing a split by its key.
    */
   readonly columns?: readonly string[];
+  /**
+   * false: decode every row group with hyparquet, never with the flat-column decoder
+   * (parquet-flat-decoder.ts), which is checked against it value for value. Default true.
+   */
+  readonly flatDecoder?: boolean;
 }
 
 /** How rows are built: from which columns, and checked by what. */
@@ -74,7 +80,7 @@ export async function* readParquetRecords(path: string, options: ParquetReadOpti
       let columns: RowGroupColumns | undefined;
       let problem = '';
       try {
-        columns = await readRowGroup(file, metadata, shape, groupStart, rows);
+        columns = (options.flatDecoder === false ? undefined : await readFlatRowGroup(file, metadata, index, shape, groupStart, rows)) ?? (await readRowGroup(file, metadata, shape, groupStart, rows));
       } catch (err) {
         problem = `corrupt Parquet row group #${index} (rows ${groupStart}..${groupStart + rows - 1}): ${describeError(err)}`;
       }
@@ -123,6 +129,31 @@ function rowShape(columns: readonly string[], readerSchema: object | undefined):
 function columnsShape(present: readonly string[], wanted: readonly string[]): RowShape {
   const names = present.filter((name) => wanted.includes(name));
   return { names, read: names };
+}
+
+/**
+ * A row group through the flat-column decoder; undefined when it does not cover one of the
+ * columns, or cannot read a page: hyparquet then decodes the group (and reports a damaged one).
+ */
+async function readFlatRowGroup(file: AsyncBuffer, metadata: FileMetaData, index: number, shape: RowShape, groupStart: number, rows: number): Promise<RowGroupColumns | undefined> {
+  const chunks = flatChunks(metadata, index, shape.read);
+  if (chunks === undefined) return undefined;
+  const decoded = new Map<string, FlatColumn>();
+  try {
+    for (const chunk of chunks) {
+      const column = decodeFlatChunk(new Uint8Array(await file.slice(chunk.start, chunk.end)), chunk, rows);
+      if (column === undefined) return undefined;
+      decoded.set(chunk.name, column);
+    }
+  } catch {
+    return undefined;
+  }
+  const rowErrors = new Map<number, string>();
+  const arrays = shape.names.map((name, i) => {
+    const column = decoded.get(name);
+    return column !== undefined ? toJsColumn(name, column, groupStart, rowErrors) : constantColumn(shape.conformer?.defaultOf(i), rows);
+  });
+  return { arrays, rowErrors };
 }
 
 async function readRowGroup(

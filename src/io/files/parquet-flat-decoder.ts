@@ -1,0 +1,512 @@
+import type { ColumnChunk, FileMetaData, SchemaElement } from 'hyparquet';
+import { compressors } from 'hyparquet-compressors';
+
+/**
+ * A decoder for the common shape of event archives: top-level columns of numbers, timestamps
+ * and strings, optional or required, in PLAIN or dictionary pages (v1 or v2), any codec
+ * hyparquet-compressors knows. hyparquet decodes the same pages through its nested-data
+ * assembly, a boxed BigInt per INT64 value and an array per page, which cost a replay thread
+ * about a tenth of its time; this writes each column straight into one array per row group.
+ *
+ * It covers what it recognises and declines the rest (returns undefined): the caller then
+ * decodes that row group with hyparquet, the reference it is tested against value for value.
+ * The values are those hyparquet gives with the reader's parsers: numbers, timestamps as epoch
+ * milliseconds (floored), dates as epoch milliseconds, strings decoded as UTF-8 with
+ * replacement, null where a value is missing, and an INT64 beyond ±2^53 as a bigint, which the
+ * caller turns into an error record.
+ */
+
+type ValueKind = 'int32' | 'date' | 'int64' | 'ts-ms' | 'ts-us' | 'ts-ns' | 'float' | 'double' | 'string';
+
+/** A column chunk's values, in row order: a typed array when no value is null or a bigint. */
+export type FlatColumn = Int32Array | Float64Array | unknown[];
+
+const utf8 = new TextDecoder();
+
+/** What a top-level column decodes as, or undefined when this decoder does not cover it. */
+function valueKind(element: SchemaElement): ValueKind | undefined {
+  const ctype = element.converted_type;
+  const ltype = element.logical_type;
+  switch (element.type) {
+    case 'INT32':
+      if (ctype === undefined && ltype === undefined) return 'int32';
+      if (ctype === 'DATE') return 'date';
+      return undefined;
+    case 'INT64':
+      if (ctype === undefined && ltype === undefined) return 'int64';
+      if (ctype === 'TIMESTAMP_MILLIS') return 'ts-ms';
+      if (ctype === 'TIMESTAMP_MICROS') return 'ts-us';
+      if (ctype === undefined && ltype?.type === 'TIMESTAMP') return ltype.unit === 'MILLIS' ? 'ts-ms' : ltype.unit === 'MICROS' ? 'ts-us' : 'ts-ns';
+      return undefined;
+    case 'FLOAT':
+      return ctype === undefined && ltype === undefined ? 'float' : undefined;
+    case 'DOUBLE':
+      return ctype === undefined && ltype === undefined ? 'double' : undefined;
+    case 'BYTE_ARRAY':
+      return (ctype === undefined || ctype === 'UTF8') && (ltype === undefined || ltype.type === 'STRING') ? 'string' : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** The leaf of each top-level column that has no children, by name. */
+function flatColumns(metadata: FileMetaData): Map<string, SchemaElement> {
+  const out = new Map<string, SchemaElement>();
+  const schema = metadata.schema;
+  // schema[0] is the root; a top-level child with num_children is a group (nested): skipped with its subtree.
+  let i = 1;
+  const skip = (at: number): number => {
+    let next = at + 1;
+    for (let c = 0; c < (schema[at].num_children ?? 0); c++) next = skip(next);
+    return next;
+  };
+  while (i < schema.length) {
+    const e = schema[i];
+    if ((e.num_children ?? 0) === 0 && e.repetition_type !== 'REPEATED') out.set(e.name, e);
+    i = skip(i);
+  }
+  return out;
+}
+
+/** The byte range of a column chunk in the file, when this decoder covers the column. */
+export interface FlatChunk {
+  readonly name: string;
+  readonly start: number;
+  readonly end: number;
+  readonly kind: ValueKind;
+  readonly optional: boolean;
+  readonly codec: string;
+}
+
+/** The chunks of `names` in row group `g`, or undefined when any is not a flat column this decoder covers. */
+export function flatChunks(metadata: FileMetaData, g: number, names: readonly string[]): FlatChunk[] | undefined {
+  const elements = flatColumns(metadata);
+  const chunks: FlatChunk[] = [];
+  for (const name of names) {
+    const element = elements.get(name);
+    const kind = element === undefined ? undefined : valueKind(element);
+    const chunk: ColumnChunk | undefined = metadata.row_groups[g].columns.find((c) => c.meta_data?.path_in_schema.length === 1 && c.meta_data.path_in_schema[0] === name);
+    const meta = chunk?.meta_data;
+    if (element === undefined || kind === undefined || meta === undefined || chunk?.file_path) return undefined;
+    const dict = meta.dictionary_page_offset === undefined ? undefined : Number(meta.dictionary_page_offset);
+    const data = Number(meta.data_page_offset);
+    const start = dict !== undefined && dict > 0 && dict < data ? dict : data;
+    chunks.push({ name, start, end: start + Number(meta.total_compressed_size), kind, optional: element.repetition_type === 'OPTIONAL', codec: meta.codec });
+  }
+  return chunks;
+}
+
+/** Thrift compact protocol, as much as page headers need. */
+class CompactReader {
+  pos: number;
+  constructor(
+    private readonly bytes: Uint8Array,
+    pos: number,
+  ) {
+    this.pos = pos;
+  }
+  varint(): number {
+    let result = 0;
+    let shift = 0;
+    for (;;) {
+      const b = this.bytes[this.pos++];
+      if (b === undefined) throw new Error('page header runs past the column chunk');
+      result += (b & 0x7f) * 2 ** shift;
+      if ((b & 0x80) === 0) return result;
+      shift += 7;
+      if (shift > 63) throw new Error('varint too long in a page header');
+    }
+  }
+  zigzag(): number {
+    const n = this.varint();
+    return n % 2 === 0 ? n / 2 : -(n + 1) / 2;
+  }
+  /** A struct's fields as (id, type, read-or-skip); `field` reads the ones it knows and returns false for the others. */
+  struct(field: (id: number, type: number) => boolean): void {
+    let last = 0;
+    for (;;) {
+      const head = this.bytes[this.pos++];
+      if (head === undefined) throw new Error('page header runs past the column chunk');
+      if (head === 0) return;
+      const type = head & 0x0f;
+      const delta = head >> 4;
+      const id = delta === 0 ? this.zigzag() : last + delta;
+      last = id;
+      if (!field(id, type)) this.skip(type);
+    }
+  }
+  skip(type: number): void {
+    switch (type) {
+      case 1:
+      case 2:
+        return; // booleans live in the field header
+      case 3:
+        this.pos++;
+        return;
+      case 4:
+      case 5:
+      case 6:
+        this.varint();
+        return;
+      case 7:
+        this.pos += 8;
+        return;
+      case 8: {
+        const length = this.varint(); // read before adding: `pos += varint()` would add to the old pos
+        this.pos += length;
+        return;
+      }
+      case 9:
+      case 10: {
+        const head = this.bytes[this.pos++];
+        const size = head >> 4 === 0x0f ? this.varint() : head >> 4;
+        for (let i = 0; i < size; i++) this.skip(head & 0x0f);
+        return;
+      }
+      case 11: {
+        const size = this.varint();
+        if (size === 0) return;
+        const kv = this.bytes[this.pos++];
+        for (let i = 0; i < size; i++) {
+          this.skip(kv >> 4);
+          this.skip(kv & 0x0f);
+        }
+        return;
+      }
+      case 12:
+        this.struct(() => false);
+        return;
+      default:
+        throw new Error(`unknown thrift type ${type} in a page header`);
+    }
+  }
+}
+
+interface PageHeader {
+  type: number;
+  uncompressed: number;
+  compressed: number;
+  numValues: number;
+  encoding: number;
+  defEncoding: number;
+  /** v2 only */
+  numNulls: number;
+  defBytes: number;
+  repBytes: number;
+  isCompressed: boolean;
+}
+
+function readPageHeader(r: CompactReader): PageHeader {
+  const h: PageHeader = { type: -1, uncompressed: -1, compressed: -1, numValues: 0, encoding: -1, defEncoding: 3, numNulls: 0, defBytes: 0, repBytes: 0, isCompressed: true };
+  r.struct((id, type) => {
+    if (id === 1 && type === 5) h.type = r.zigzag();
+    else if (id === 2 && type === 5) h.uncompressed = r.zigzag();
+    else if (id === 3 && type === 5) h.compressed = r.zigzag();
+    else if ((id === 5 || id === 7) && type === 12) {
+      // Data page v1 and dictionary page: num_values, encoding, (v1) definition level encoding.
+      r.struct((f, t) => {
+        if (f === 1 && t === 5) h.numValues = r.zigzag();
+        else if (f === 2 && t === 5) h.encoding = r.zigzag();
+        else if (f === 3 && t === 5 && id === 5) h.defEncoding = r.zigzag();
+        else return false;
+        return true;
+      });
+    } else if (id === 8 && type === 12) {
+      r.struct((f, t) => {
+        if (f === 1 && t === 5) h.numValues = r.zigzag();
+        else if (f === 2 && t === 5) h.numNulls = r.zigzag();
+        else if (f === 4 && t === 5) h.encoding = r.zigzag();
+        else if (f === 5 && t === 5) h.defBytes = r.zigzag();
+        else if (f === 6 && t === 5) h.repBytes = r.zigzag();
+        else if (f === 7 && (t === 1 || t === 2)) h.isCompressed = t === 1;
+        else return false;
+        return true;
+      });
+    } else return false;
+    return true;
+  });
+  return h;
+}
+
+const PLAIN = 0;
+const PLAIN_DICTIONARY = 2;
+const RLE = 3;
+const RLE_DICTIONARY = 8;
+
+function decompress(codec: string, input: Uint8Array, length: number): Uint8Array {
+  if (codec === 'UNCOMPRESSED') return input;
+  const fn = (compressors as Record<string, ((input: Uint8Array, length: number) => Uint8Array) | undefined>)[codec];
+  if (fn === undefined) throw new Error(`unsupported codec ${codec}`);
+  const out = fn(input, length);
+  if (out.length !== length) throw new Error(`decompressed page length ${out.length} does not match header ${length}`);
+  return out;
+}
+
+/**
+ * The RLE / bit-packed hybrid (levels and dictionary indexes): `count` values of `width` bits
+ * from bytes[pos, end) into out[at ..]. Returns the values written.
+ */
+function readHybrid(bytes: Uint8Array, pos: number, end: number, width: number, out: Int32Array, at: number, count: number): number {
+  let n = 0;
+  const byteWidth = (width + 7) >> 3;
+  while (n < count && pos < end) {
+    let header = 0;
+    let shift = 0;
+    for (;;) {
+      const b = bytes[pos++];
+      header += (b & 0x7f) * 2 ** shift;
+      if ((b & 0x80) === 0) break;
+      shift += 7;
+    }
+    if ((header & 1) === 0) {
+      const run = Math.floor(header / 2);
+      let value = 0;
+      for (let k = 0; k < byteWidth; k++) value |= bytes[pos++] << (8 * k);
+      const take = Math.min(run, count - n);
+      out.fill(value, at + n, at + n + take);
+      n += take;
+    } else {
+      const values = Math.floor(header / 2) * 8;
+      let bit = 0;
+      const base = pos;
+      const mask = width === 32 ? -1 : (1 << width) - 1;
+      for (let v = 0; v < values; v++) {
+        let value = 0;
+        for (let got = 0; got < width; ) {
+          const byte = bytes[base + (bit >> 3)];
+          const off = bit & 7;
+          const take = Math.min(8 - off, width - got);
+          value |= ((byte >> off) & ((1 << take) - 1)) << got;
+          got += take;
+          bit += take;
+        }
+        if (n < count) out[at + n++] = value & mask;
+      }
+      pos = base + ((values * width) >> 3);
+    }
+  }
+  if (n < count) throw new Error(`levels or indexes end after ${n} of ${count} values`);
+  return n;
+}
+
+/** Plain values of a kind: numbers (a bigint beyond ±2^53), strings. */
+function readPlain(bytes: Uint8Array, pos: number, end: number, kind: ValueKind, count: number): unknown[] {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out = new Array<unknown>(count);
+  for (let i = 0; i < count; i++) {
+    switch (kind) {
+      case 'int32':
+        out[i] = view.getInt32(pos, true);
+        pos += 4;
+        break;
+      case 'date':
+        out[i] = view.getInt32(pos, true) * 86_400_000;
+        pos += 4;
+        break;
+      case 'float':
+        out[i] = view.getFloat32(pos, true);
+        pos += 4;
+        break;
+      case 'double':
+        out[i] = view.getFloat64(pos, true);
+        pos += 8;
+        break;
+      case 'string': {
+        const len = view.getUint32(pos, true);
+        pos += 4;
+        if (pos + len > end) throw new Error('string runs past its page');
+        out[i] = utf8.decode(bytes.subarray(pos, pos + len));
+        pos += len;
+        break;
+      }
+      default:
+        out[i] = int64Value(view, pos, kind);
+        pos += 8;
+    }
+    if (pos > end) throw new Error('values run past their page');
+  }
+  return out;
+}
+
+/** An INT64 as hyparquet's value with the reader's parsers: a number, or a bigint beyond ±2^53. */
+function int64Value(view: DataView, pos: number, kind: ValueKind): number | bigint {
+  const lo = view.getUint32(pos, true);
+  const hi = view.getInt32(pos + 4, true);
+  // Exact as a number while |hi| < 2^21.
+  if (hi >= -0x200000 && hi < 0x200000) {
+    const v = hi * 4294967296 + lo;
+    if (kind === 'int64' || kind === 'ts-ms') return v;
+    return floorDivExact(v, kind === 'ts-us' ? 1000 : 1_000_000);
+  }
+  const big = view.getBigInt64(pos, true);
+  if (kind === 'int64' || kind === 'ts-ms') return big;
+  const d = kind === 'ts-us' ? 1000n : 1_000_000n;
+  const q = big / d;
+  const floored = big < 0n && q * d !== big ? q - 1n : q;
+  const n = Number(floored);
+  return Number.isSafeInteger(n) ? n : floored;
+}
+
+/** floor(v / d) for a safe integer v, exactly (a float division can round across an integer). */
+function floorDivExact(v: number, d: number): number {
+  let q = Math.trunc(v / d);
+  const r = v - q * d;
+  if (r < 0) q -= 1;
+  else if (r >= d) q += 1;
+  return q;
+}
+
+/** One column chunk's values as they are decoded: numbers in a typed array, with the rare nulls and bigints beside. */
+class ColumnValues {
+  readonly nums: Float64Array | undefined;
+  readonly strs: Array<string | null> | undefined;
+  /** 1 where the value is null. */
+  nulls: Uint8Array | undefined;
+  bigs: Map<number, bigint> | undefined;
+
+  constructor(
+    readonly kind: ValueKind,
+    readonly rows: number,
+  ) {
+    if (kind === 'string') this.strs = new Array<string | null>(rows);
+    else this.nums = new Float64Array(rows);
+  }
+
+  setNull(i: number): void {
+    if (this.strs !== undefined) this.strs[i] = null;
+    else (this.nulls ??= new Uint8Array(this.rows))[i] = 1;
+  }
+
+  set(i: number, v: unknown): void {
+    if (this.strs !== undefined) this.strs[i] = v as string;
+    else if (typeof v === 'number') this.nums![i] = v;
+    else (this.bigs ??= new Map()).set(i, v as bigint);
+  }
+
+  /** A typed array when no value is null or a bigint (small integers as Int32, so rows hold them unboxed). */
+  result(): FlatColumn {
+    if (this.strs !== undefined) return this.strs;
+    const nums = this.nums!;
+    if (this.nulls === undefined && this.bigs === undefined) {
+      if (this.kind === 'float' || this.kind === 'double') return nums;
+      for (let i = 0; i < nums.length; i++) if ((nums[i] | 0) !== nums[i]) return nums;
+      return Int32Array.from(nums);
+    }
+    const out = new Array<unknown>(nums.length);
+    for (let i = 0; i < nums.length; i++) out[i] = this.nulls?.[i] === 1 ? null : (this.bigs?.get(i) ?? nums[i]);
+    return out;
+  }
+}
+
+/** PLAIN values of a data page into rows row.. (levels: 0 = null), from page[at ..]. */
+function plainInto(page: Uint8Array, at: number, out: ColumnValues, row: number, count: number, levels: Int32Array | undefined): void {
+  const view = new DataView(page.buffer, page.byteOffset, page.byteLength);
+  const end = page.length;
+  const kind = out.kind;
+  const nums = out.nums;
+  let pos = at;
+  const width = kind === 'int32' || kind === 'date' || kind === 'float' ? 4 : 8;
+  for (let i = 0; i < count; i++) {
+    if (levels !== undefined && levels[i] === 0) {
+      out.setNull(row + i);
+      continue;
+    }
+    if (kind === 'string') {
+      const len = view.getUint32(pos, true);
+      pos += 4;
+      if (pos + len > end) throw new Error('string runs past its page');
+      out.strs![row + i] = utf8.decode(page.subarray(pos, pos + len));
+      pos += len;
+      continue;
+    }
+    if (pos + width > end) throw new Error('values run past their page');
+    if (kind === 'double') nums![row + i] = view.getFloat64(pos, true);
+    else if (kind === 'int32') nums![row + i] = view.getInt32(pos, true);
+    else if (kind === 'float') nums![row + i] = view.getFloat32(pos, true);
+    else if (kind === 'date') nums![row + i] = view.getInt32(pos, true) * 86_400_000;
+    else {
+      const v = int64Value(view, pos, kind);
+      if (typeof v === 'number') nums![row + i] = v;
+      else out.set(row + i, v);
+    }
+    pos += width;
+  }
+}
+
+/**
+ * The values of one column chunk (bytes from the file, `rows` rows), or an error for a page it
+ * cannot read; undefined for an encoding or page kind it does not cover.
+ */
+export function decodeFlatChunk(bytes: Uint8Array, chunk: FlatChunk, rows: number): FlatColumn | undefined {
+  let dictionary: unknown[] | undefined;
+  const out = new ColumnValues(chunk.kind, rows);
+  let levels = new Int32Array(chunk.optional ? 1 << 16 : 0);
+  let indexes = new Int32Array(1 << 16);
+  let row = 0;
+  let pos = 0;
+  const reader = new CompactReader(bytes, 0);
+  while (row < rows) {
+    if (pos >= bytes.length) throw new Error(`column ${chunk.name} ends after ${row} of ${rows} rows`);
+    reader.pos = pos;
+    const h = readPageHeader(reader);
+    const body = reader.pos;
+    pos = body + h.compressed;
+    if (h.compressed < 0 || pos > bytes.length) throw new Error(`page of column ${chunk.name} runs past its chunk`);
+    if (h.type === 1) continue; // index page
+    if (h.type === 2) {
+      if (h.encoding !== PLAIN && h.encoding !== PLAIN_DICTIONARY) return undefined;
+      const page = decompress(chunk.codec, bytes.subarray(body, pos), h.uncompressed);
+      dictionary = readPlain(page, 0, page.length, chunk.kind, h.numValues);
+      continue;
+    }
+    if (h.type !== 0 && h.type !== 3) return undefined;
+    const count = h.numValues;
+    if (row + count > rows) throw new Error(`column ${chunk.name} holds more values than its row group's ${rows} rows`);
+    if (chunk.optional && levels.length < count) levels = new Int32Array(count);
+    let page: Uint8Array;
+    let at = 0;
+    if (h.type === 0) {
+      page = decompress(chunk.codec, bytes.subarray(body, pos), h.uncompressed);
+      if (chunk.optional) {
+        if (h.defEncoding !== RLE) return undefined;
+        const len = new DataView(page.buffer, page.byteOffset, page.byteLength).getUint32(0, true);
+        readHybrid(page, 4, 4 + len, 1, levels, 0, count);
+        at = 4 + len;
+      }
+    } else {
+      if (h.repBytes !== 0) return undefined;
+      if (chunk.optional) readHybrid(bytes, body, body + h.defBytes, 1, levels, 0, count);
+      const raw = bytes.subarray(body + h.defBytes, pos);
+      page = h.isCompressed ? decompress(chunk.codec, raw, h.uncompressed - h.defBytes) : raw;
+    }
+    const pageLevels = chunk.optional ? levels : undefined;
+    if (h.encoding === PLAIN) plainInto(page, at, out, row, count, pageLevels);
+    else if (h.encoding === RLE_DICTIONARY || h.encoding === PLAIN_DICTIONARY) {
+      if (dictionary === undefined) throw new Error(`column ${chunk.name}: dictionary-encoded page without a dictionary`);
+      let present = count;
+      if (pageLevels !== undefined) {
+        present = 0;
+        for (let i = 0; i < count; i++) present += pageLevels[i];
+      }
+      if (indexes.length < present) indexes = new Int32Array(present);
+      const width = page[at];
+      if (present > 0) {
+        if (width === 0) indexes.fill(0, 0, present);
+        else readHybrid(page, at + 1, page.length, width, indexes, 0, present);
+      }
+      const dict = dictionary;
+      let v = 0;
+      for (let i = 0; i < count; i++) {
+        if (pageLevels !== undefined && pageLevels[i] === 0) {
+          out.setNull(row + i);
+          continue;
+        }
+        const k = indexes[v++];
+        if (k >= dict.length) throw new Error(`column ${chunk.name}: dictionary index ${k} beyond its ${dict.length} entries`);
+        out.set(row + i, dict[k]);
+      }
+    } else return undefined;
+    row += count;
+  }
+  return out.result();
+}
