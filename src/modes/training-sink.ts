@@ -26,7 +26,7 @@ export function trainingMetadata(plan: CompiledPlan, ranges: readonly InputRange
   });
 }
 
-/** Value columns the training writer takes as typed numbers (NullableNumbers). */
+/** Columns the training writer takes as typed numbers (NullableNumbers). */
 const NUMBER_TYPES: ReadonlySet<string> = new Set(['double', 'int32', 'int64', 'timestamp-ms']);
 
 /** Column buffers for one Parquet file; handed to the writer CHUNK rows at a time. */
@@ -34,20 +34,20 @@ class ColumnBuffer {
   cols: Record<string, unknown[] | NullableNumbers> = {};
   /** The value columns in output order, so the hot path indexes instead of looking up names. */
   ordered: Array<{ push(v: unknown): void }> = [];
-  /** Number value columns, reused chunk after chunk (the writer copies them). */
+  /** Number columns, reused chunk after chunk (the writer copies them). */
   private readonly numbers = new Map<string, NullableNumbers>();
   n = 0;
   constructor(
-    private readonly names: readonly string[],
+    private readonly specs: readonly ColumnSpec[],
     private readonly valueColumns: readonly OutputColumn[],
     readonly writer: TrainingWriter,
   ) {
-    for (const c of valueColumns) if (NUMBER_TYPES.has(c.type)) this.numbers.set(c.name, new NullableNumbers(CHUNK));
+    for (const c of specs) if (NUMBER_TYPES.has(c.type)) this.numbers.set(c.name, new NullableNumbers(CHUNK));
     this.reset();
   }
   private reset(): void {
     this.cols = {};
-    for (const name of this.names) this.cols[name] = [];
+    for (const { name } of this.specs) this.cols[name] = [];
     for (const [name, column] of this.numbers) {
       column.clear();
       this.cols[name] = column;
@@ -134,7 +134,7 @@ export class TrainingSink {
         metadata: () => this.metadata(output, partition),
       });
       const valueColumns = this.outputByName.get(output)?.columns ?? this.windowByName.get(output)?.columns ?? [];
-      b = new ColumnBuffer(specs.map((s) => s.name), valueColumns, writer);
+      b = new ColumnBuffer(specs, valueColumns, writer);
       this.buffers.set(id, b);
       byPartition[partition] = b;
     }
