@@ -62,7 +62,7 @@ export interface LateRecord {
 
 /** Where a task's results go. Calls are synchronous appends; drivers flush at checkpoints. */
 export interface TaskSinks {
-  /** `row.values` is reused by the task once this returns: copy it to keep it. */
+  /** `row` and `row.values` are reused by the task once this returns: copy what you keep. */
   feature(row: FeatureRow): void;
   window(row: WindowRowOut): void;
   deadLetter(d: DeadLetter): void;

@@ -19,7 +19,7 @@ import {
 } from '../state/task-state-keys.js';
 import type { InputBatch, InputRecord, SourceValue } from './input.js';
 import { InputMerge } from './input-merge.js';
-import type { LateRecord, TaskSinks } from './outputs.js';
+import type { FeatureRow, LateRecord, TaskSinks } from './outputs.js';
 import { fillDerived } from './derived-features.js';
 import { timelineChanges } from './timeline-changes.js';
 import { hasRegrouping, regroupTarget, type GroupProgram, type OutputProgram, type Program, type SourceProgram, type StreamProgram } from './program.js';
@@ -101,6 +101,7 @@ function rejected(source: SourceProgram, partition: number, rec: InputRecord, er
 
 const NO_KEYS: string[] = [];
 const NO_VALS: AggValue[][] = [];
+const NO_VISITS: Visit[] = [];
 
 /** Placeholder for a timeline whose stored state is being fetched. */
 const PENDING = null as unknown as KeyTimeline;
@@ -224,6 +225,8 @@ export class Task {
   private planStored = false;
   /** One reused values array per output: sinks copy what they keep (see TaskSinks.feature). */
   private readonly rowValues: AggValue[][];
+  /** One reused row per output, around its values array: no object per served vector. */
+  private readonly featureRows: Array<{ -readonly [K in keyof FeatureRow]: FeatureRow[K] }>;
   /** Batches applied: a timeline's lastBatch tells whether the latest batch used it. */
   private batchNo = 0;
   private evictions = 0;
@@ -271,6 +274,7 @@ export class Task {
     this.timelines = program.groups.map(() => new Map<string, KeyTimeline>());
     this.groupOwners = program.groups.map(() => new Map<string, string>());
     this.rowValues = program.outputs.map((o) => new Array<AggValue>(o.columns.length).fill(null));
+    this.featureRows = program.outputs.map((o) => ({ output: o.name, source: '', partition: partition, offset: 0, key: '', eventTime: 0, values: this.rowValues[o.index], event: {} }));
     this.dirty = program.groups.map(() => []);
     for (const s of program.sources) this.positions[s.node.name] = 0;
     // Without a future-skew bound there is nothing to judge the first records against.
@@ -436,9 +440,16 @@ export class Task {
         return rejected(source, partition, rec, errorText(e), key);
       }
     }
-    const visits: Visit[] = [];
+    let visits: Visit[];
     try {
-      this.visit(source.root, rec.value, visits);
+      // Most sources feed one stream: an exact one-element list (a pushed-to [] reserves 17 slots).
+      if (source.root.children.length === 0) {
+        const only = this.visitStream(source.root, rec.value);
+        visits = only === undefined ? NO_VISITS : [only];
+      } else {
+        visits = [];
+        this.visit(source.root, rec.value, visits);
+      }
     } catch (e) {
       return rejected(source, partition, rec, errorText(e), key);
     }
@@ -459,29 +470,41 @@ export class Task {
     return { t, rank: source.rank, partition, offset: rec.offset, source, rec, key, visits, keep, error: undefined };
   }
 
+  /** The stream and its descendants, in visiting order, for a record that passes their filters. */
   private visit(stream: StreamProgram, value: SourceValue, out: Visit[]): void {
+    const visit = this.visitStream(stream, value);
+    if (visit === undefined) return;
+    out.push(visit);
+    for (const c of stream.children) this.visit(c, visit.value, out);
+  }
+
+  /** One stream's visit of a record, undefined when its filter drops it. */
+  private visitStream(stream: StreamProgram, value: SourceValue): Visit | undefined {
     let v = value;
     try {
       if (stream.kind === 'map') v = stream.fn!(value) as SourceValue;
-      else if (stream.kind === 'filter' && !stream.fn!(value)) return;
+      else if (stream.kind === 'filter' && !stream.fn!(value)) return undefined;
     } catch (e) {
       throw new Error(`the ${stream.kind} function of stream ${stream.id} threw: ${errorText(e)}`);
     }
-    const keys: string[] = [];
-    const vals: AggValue[][] = [];
-    this.groupColumns(stream.groups, v, keys, vals);
     // Most streams have no regrouping: share one empty pair instead of allocating per record.
-    const rkeys: string[] = stream.regroups.length > 0 ? [] : NO_KEYS;
-    const rvals: AggValue[][] = stream.regroups.length > 0 ? [] : NO_VALS;
-    if (stream.regroups.length > 0) this.groupColumns(stream.regroups, v, rkeys, rvals);
+    const n = stream.groups.length;
+    const keys = n > 0 ? new Array<string>(n) : NO_KEYS;
+    const vals = n > 0 ? new Array<AggValue[]>(n) : NO_VALS;
+    if (n > 0) this.groupColumns(stream.groups, v, keys, vals);
+    const r = stream.regroups.length;
+    const rkeys = r > 0 ? new Array<string>(r) : NO_KEYS;
+    const rvals = r > 0 ? new Array<AggValue[]>(r) : NO_VALS;
+    if (r > 0) this.groupColumns(stream.regroups, v, rkeys, rvals);
     const lkeys = stream.lookups.length > 0 ? this.tables.lookupKeys(stream.lookups, v) : NO_KEYS;
     const tkeys = stream.remoteLookups.length > 0 ? this.tables.lookupKeys(stream.remoteLookups, v) : NO_KEYS;
-    out.push({ stream, value: v, keys, vals, rkeys, rvals, lkeys, tkeys });
-    for (const c of stream.children) this.visit(c, v, out);
+    return { stream, value: v, keys, vals, rkeys, rvals, lkeys, tkeys };
   }
 
+  /** Per group: its key and its value columns, into arrays of exact length (a visit lives until its batch is applied). */
   private groupColumns(groups: readonly GroupProgram[], v: SourceValue, keys: string[], vals: AggValue[][]): void {
-    for (const g of groups) {
+    for (let gi = 0; gi < groups.length; gi++) {
+      const g = groups[gi];
       let k: unknown;
       try {
         k = g.key(v);
@@ -490,7 +513,7 @@ export class Task {
       }
       const refusal = keyRefusal(k);
       if (refusal !== undefined) throw new Error(`the key function of groupBy ${g.name} ${refusal}`);
-      keys.push(String(k));
+      keys[gi] = String(k);
       const row = new Array<AggValue>(g.valueFns.length);
       for (let i = 0; i < g.valueFns.length; i++) {
         try {
@@ -499,7 +522,7 @@ export class Task {
           throw new Error(`value function ${i + 1} of groupBy ${g.name} threw: ${errorText(e)}`);
         }
       }
-      vals.push(row);
+      vals[gi] = row;
     }
   }
 
@@ -685,7 +708,16 @@ export class Task {
           values[c++] = typeof v === 'boolean' ? (v ? 1 : 0) : toAggValue(v);
         }
         this.counters.emitted++;
-        if (o.regroupQueries.length === 0) this.sinks.feature({ output: o.name, source: name, partition: p.partition, offset: p.offset, key: p.key, eventTime: p.t, values, event: visit.value });
+        if (o.regroupQueries.length === 0) {
+          const row = this.featureRows[o.index];
+          row.source = name;
+          row.partition = p.partition;
+          row.offset = p.offset;
+          row.key = p.key;
+          row.eventTime = p.t;
+          row.event = visit.value;
+          this.sinks.feature(row);
+        }
         else this.queryRegroups(o, visit, p);
       }
       if (visit.stream.regroups.length > 0) this.updateRegroups(visit, p.t);

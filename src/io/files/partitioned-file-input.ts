@@ -117,13 +117,14 @@ export async function partitionBytes(options: FileInputOptions, partitions: numb
 /** Records per partition of a split file, or undefined when it holds more than `sampleRecords`. */
 async function sampleCounts(layout: Extract<Layout, { kind: 'split' }>, readerSchema: object | undefined, sampleRecords: number): Promise<number[] | undefined> {
   const counts = new Array<number>(layout.partitions).fill(0);
+  const router = new KeyRouter(layout.key, layout.partitions);
   let read = 0;
   const records = readFileRecords(layout.file.path, layout.file.format, { batchSize: DEFAULT_BATCH_SIZE, readerSchema });
   try {
     for await (const batch of records) {
       read += batch.length;
       if (read > sampleRecords) return undefined;
-      for (const record of batch) counts[route(record, layout.key, layout.partitions).partition]++;
+      for (const record of batch) counts[Math.max(0, router.partition(record))]++;
     }
   } finally {
     await records.return(undefined);
@@ -271,6 +272,7 @@ async function* splitFile(
   keep: (partition: number) => boolean,
 ): AsyncGenerator<InputBatch> {
   const { file, partitions, key } = layout;
+  const router = new KeyRouter(key, partitions);
   const kept = Array.from({ length: partitions }, (_, p) => keep(p));
   const pending: InputRecord[][] = Array.from({ length: partitions }, () => []);
   const nextOffset = new Array<number>(partitions).fill(0);
@@ -278,18 +280,20 @@ async function* splitFile(
 
   for await (const batch of records) {
     for (const record of batch) {
-      const { partition, routed } = route(record, key, partitions);
-      if (!kept[partition]) {
-        nextOffset[partition]++;
+      const partition = router.partition(record);
+      const routed = partition >= 0 ? record : router.keyErrorRecord(record);
+      const p = partition >= 0 ? partition : 0;
+      if (!kept[p]) {
+        nextOffset[p]++;
         continue;
       }
-      const renumbered = withOffset(routed, nextOffset[partition]++);
-      const queue = pending[partition];
+      const renumbered = withOffset(routed, nextOffset[p]++);
+      const queue = pending[p];
       queue.push(renumbered);
       if (queue.length >= options.batchSize) {
-        pending[partition] = [];
-        recordRead(ranges, partition, queue);
-        yield { source, partition, records: queue };
+        pending[p] = [];
+        recordRead(ranges, p, queue);
+        yield { source, partition: p, records: queue };
       }
     }
   }
@@ -303,29 +307,39 @@ async function* splitFile(
 }
 
 /**
- * The partition of one record. Malformed records, unkeyed records and records whose key
- * cannot be computed all go to partition 0: they have no partition of their own, and
- * dropping them would lose them silently, whereas on partition 0 the engine sees them
- * (and dead-letters the malformed ones), deterministically.
+ * Routes records to partitions. Malformed records, unkeyed records and records whose key
+ * cannot be computed all go to partition 0: they have no partition of their own, and dropping
+ * them would lose them silently, whereas on partition 0 the engine sees them (and dead-letters
+ * the malformed ones), deterministically.
  */
-function route(
-  record: InputRecord,
-  key: (value: SourceValue) => string | null,
-  partitions: number,
-): { partition: number; routed: InputRecord } {
-  if (record.error !== undefined || record.value === undefined) return { partition: 0, routed: record };
-  let k: string | null;
-  try {
-    k = key(record.value);
-  } catch (err) {
-    return {
-      partition: 0,
-      routed: { offset: record.offset, line: (record as FileRecord).line, error: `cannot compute the partition key: ${describeError(err)}`, raw: rawOf(record) } as FileRecord,
-    };
+class KeyRouter {
+  /** What the key function threw when partition() last returned -1. */
+  error: unknown;
+
+  constructor(
+    private readonly key: (value: SourceValue) => string | null,
+    private readonly partitions: number,
+  ) {}
+
+  /** The record's partition, or -1 when its key cannot be computed (see keyErrorRecord). A number, not a pair: nothing allocated per record. */
+  partition(record: InputRecord): number {
+    if (record.error !== undefined || record.value === undefined) return 0;
+    let k: string | null;
+    try {
+      k = this.key(record.value);
+    } catch (err) {
+      this.error = err;
+      return -1;
+    }
+    if (k === null || k === undefined) return 0;
+    // String() matches kafkajs, which stringifies non-Buffer keys before hashing.
+    return kafkaPartition(typeof k === 'string' ? k : String(k), this.partitions);
   }
-  if (k === null || k === undefined) return { partition: 0, routed: record };
-  // String() matches kafkajs, which stringifies non-Buffer keys before hashing.
-  return { partition: kafkaPartition(typeof k === 'string' ? k : String(k), partitions), routed: record };
+
+  /** The record partition() refused, as the dead letter that says why (it goes to partition 0). */
+  keyErrorRecord(record: InputRecord): FileRecord {
+    return { offset: record.offset, line: (record as FileRecord).line, error: `cannot compute the partition key: ${describeError(this.error)}`, raw: rawOf(record) } as FileRecord;
+  }
 }
 
 /** The record renumbered within its partition; it keeps its index in the file (and NDJSON line and text) for its dead letter. */
