@@ -701,7 +701,7 @@ export class Task {
         const slots = o.featureSlots;
         for (let i = 0; i < slots.length; i++) values[c++] = this.groupResults[slots[i][0]][slots[i][1]];
         // Derived features of a row with regrouped columns wait for them (RowAssembler).
-        if (o.regroupQueries.length === 0) fillDerived(o, values, visit.value);
+        if (o.derived.length > 0 && o.regroupQueries.length === 0) fillDerived(o, values, visit.value);
         c += o.derived.length;
         for (const fn of o.labels) {
           const v = fn(visit.value);
