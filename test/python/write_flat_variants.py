@@ -33,7 +33,7 @@ def maybe(i, salt, value):
 
 i32 = [maybe(i, 1, (rnd(i, 2) % 2000001) - 1000000) for i in range(N)]
 i32req = [(rnd(i, 3) % 100) - 50 for i in range(N)]
-i64 = [maybe(i, 4, [2**53 + 5, -(2**60), 2**31, -(2**31) - 1, 0][i % 5] if i % 97 == 0 else (rnd(i, 5) % 5000) - 2500) for i in range(N)]
+i64 = [maybe(i, 4, [2**53 + 5, -(2**60), 2**31, -(2**31) - 1, 0, -(2**53), 2**53, 2**53 - 1, -(2**53) + 1][i % 9] if i % 97 == 0 else (rnd(i, 5) % 5000) - 2500) for i in range(N)]
 i64big = [maybe(i, 6, rnd(i, 7) * 1_000_003 - 2**40) for i in range(N)]
 f32 = [maybe(i, 8, [float("nan"), -0.0, float("inf"), 1.5e38][i % 4] if i % 50 == 0 else (rnd(i, 9) % 100000) / 7.0) for i in range(N)]
 f64 = [maybe(i, 10, [float("nan"), -0.0, float("-inf"), 5e-324][i % 4] if i % 40 == 0 else (rnd(i, 11) % 1000003) / 3.0 - 1e5) for i in range(N)]

@@ -332,8 +332,8 @@ function readPlain(bytes: Uint8Array, pos: number, end: number, kind: ValueKind,
 function int64Value(view: DataView, pos: number, kind: ValueKind): number | bigint {
   const lo = view.getUint32(pos, true);
   const hi = view.getInt32(pos + 4, true);
-  // Exact as a number while |hi| < 2^21.
-  if (hi >= -0x200000 && hi < 0x200000) {
+  // Exact and safe as a number while -2^21 < hi < 2^21 (hi = -2^21 holds -2^53, which is not safe).
+  if (hi > -0x200000 && hi < 0x200000) {
     const v = hi * 4294967296 + lo;
     if (kind === 'int64' || kind === 'ts-ms') return v;
     return floorDivExact(v, kind === 'ts-us' ? 1000 : 1_000_000);

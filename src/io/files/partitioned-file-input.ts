@@ -156,8 +156,12 @@ async function keyColumnCounts(layout: Extract<Layout, { kind: 'split' }>): Prom
       let p = 0;
       if (k !== null && k !== undefined) {
         const known = partitionOf.get(k);
-        if (known === undefined) partitionOf.set(k, (p = kafkaPartition(String(k), layout.partitions)));
-        else p = known;
+        if (known !== undefined) p = known;
+        else {
+          p = kafkaPartition(String(k), layout.partitions);
+          // Remembered while the keys are few (origins, merchants); a key per record is just hashed.
+          if (partitionOf.size < 100_000) partitionOf.set(k, p);
+        }
       }
       counts[p]++;
     }
