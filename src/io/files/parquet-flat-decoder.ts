@@ -440,8 +440,9 @@ function plainInto(page: Uint8Array, at: number, out: ColumnValues, row: number,
 export function decodeFlatChunk(bytes: Uint8Array, chunk: FlatChunk, rows: number): FlatColumn | undefined {
   let dictionary: unknown[] | undefined;
   const out = new ColumnValues(chunk.kind, rows);
-  let levels = new Int32Array(chunk.optional ? 1 << 16 : 0);
-  let indexes = new Int32Array(1 << 16);
+  // Scratch for a page's levels and dictionary indexes, grown to the largest page.
+  let levels = new Int32Array(0);
+  let indexes = new Int32Array(0);
   let row = 0;
   let pos = 0;
   const reader = new CompactReader(bytes, 0);
