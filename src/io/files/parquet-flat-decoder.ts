@@ -115,18 +115,15 @@ function decompress(codec: string, input: Uint8Array, length: number): Uint8Arra
  * The RLE / bit-packed hybrid (levels and dictionary indexes): `count` values of `width` bits
  * from bytes[pos, end) into out[at ..]. Returns the values written.
  */
-function readHybrid(bytes: Uint8Array, pos: number, end: number, width: number, out: Int32Array, at: number, count: number): number {
+function readHybrid(bytes: Uint8Array, start: number, end: number, width: number, out: Int32Array, at: number, count: number): number {
   let n = 0;
   const byteWidth = (width + 7) >> 3;
+  const reader = new CompactReader(bytes, start);
+  let pos = start;
   while (n < count && pos < end) {
-    let header = 0;
-    let shift = 0;
-    for (;;) {
-      const b = bytes[pos++];
-      header += (b & 0x7f) * 2 ** shift;
-      if ((b & 0x80) === 0) break;
-      shift += 7;
-    }
+    reader.pos = pos;
+    const header = reader.varint();
+    pos = reader.pos;
     if ((header & 1) === 0) {
       const run = Math.floor(header / 2);
       let value = 0;
@@ -158,45 +155,6 @@ function readHybrid(bytes: Uint8Array, pos: number, end: number, width: number, 
   return n;
 }
 
-/** Plain values of a kind: numbers (a bigint beyond ±2^53), strings. */
-function readPlain(bytes: Uint8Array, pos: number, end: number, kind: ValueKind, count: number): unknown[] {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const out = new Array<unknown>(count);
-  for (let i = 0; i < count; i++) {
-    switch (kind) {
-      case 'int32':
-        out[i] = view.getInt32(pos, true);
-        pos += 4;
-        break;
-      case 'date':
-        out[i] = view.getInt32(pos, true) * 86_400_000;
-        pos += 4;
-        break;
-      case 'float':
-        out[i] = view.getFloat32(pos, true);
-        pos += 4;
-        break;
-      case 'double':
-        out[i] = view.getFloat64(pos, true);
-        pos += 8;
-        break;
-      case 'string': {
-        const len = view.getUint32(pos, true);
-        pos += 4;
-        if (pos + len > end) throw new Error('string runs past its page');
-        out[i] = utf8.decode(bytes.subarray(pos, pos + len));
-        pos += len;
-        break;
-      }
-      default:
-        out[i] = int64Value(view, pos, kind);
-        pos += 8;
-    }
-    if (pos > end) throw new Error('values run past their page');
-  }
-  return out;
-}
-
 /** An INT64 as hyparquet's value with the reader's parsers: a number, or a bigint beyond ±2^53. */
 function int64Value(view: DataView, pos: number, kind: ValueKind): number | bigint {
   const lo = view.getUint32(pos, true);
@@ -225,8 +183,8 @@ function floorDivExact(v: number, d: number): number {
   return q;
 }
 
-/** One column chunk's values as they are decoded: numbers in a typed array, with the rare nulls and bigints beside. */
-class ColumnValues {
+/** One column chunk's values (or a dictionary's) as they are decoded: numbers in a typed array, with the rare nulls and bigints beside. */
+class ChunkValues {
   readonly nums: Float64Array | undefined;
   readonly strs: Array<string | null> | undefined;
   /** 1 where the value is null. */
@@ -244,6 +202,12 @@ class ColumnValues {
   setNull(i: number): void {
     if (this.strs !== undefined) this.strs[i] = null;
     else (this.nulls ??= new Uint8Array(this.rows))[i] = 1;
+  }
+
+  /** Slot i as decoded (a dictionary holds no null). */
+  at(i: number): unknown {
+    if (this.strs !== undefined) return this.strs[i];
+    return this.bigs?.get(i) ?? this.nums![i];
   }
 
   set(i: number, v: unknown): void {
@@ -268,7 +232,7 @@ class ColumnValues {
 }
 
 /** PLAIN values of a data page into rows row.. (levels: 0 = null), from page[at ..]. */
-function plainInto(page: Uint8Array, at: number, out: ColumnValues, row: number, count: number, levels: Int32Array | undefined): void {
+function plainInto(page: Uint8Array, at: number, out: ChunkValues, row: number, count: number, levels: Int32Array | undefined): void {
   const view = new DataView(page.buffer, page.byteOffset, page.byteLength);
   const end = page.length;
   const kind = out.kind;
@@ -307,8 +271,8 @@ function plainInto(page: Uint8Array, at: number, out: ColumnValues, row: number,
  * cannot read; undefined for an encoding or page kind it does not cover.
  */
 export function decodeFlatChunk(bytes: Uint8Array, chunk: FlatChunk, rows: number): FlatColumn | undefined {
-  let dictionary: unknown[] | undefined;
-  const out = new ColumnValues(chunk.kind, rows);
+  let dictionary: ChunkValues | undefined;
+  const out = new ChunkValues(chunk.kind, rows);
   // Scratch for a page's levels and dictionary indexes, grown to the largest page.
   let levels = new Int32Array(0);
   let indexes = new Int32Array(0);
@@ -326,7 +290,8 @@ export function decodeFlatChunk(bytes: Uint8Array, chunk: FlatChunk, rows: numbe
     if (h.type === 2) {
       if (h.encoding !== PLAIN && h.encoding !== PLAIN_DICTIONARY) return undefined;
       const page = decompress(chunk.codec, bytes.subarray(body, pos), h.uncompressed);
-      dictionary = readPlain(page, 0, page.length, chunk.kind, h.numValues);
+      dictionary = new ChunkValues(chunk.kind, h.numValues);
+      plainInto(page, 0, dictionary, 0, h.numValues, undefined);
       continue;
     }
     if (h.type !== 0 && h.type !== 3) return undefined;
@@ -372,8 +337,8 @@ export function decodeFlatChunk(bytes: Uint8Array, chunk: FlatChunk, rows: numbe
           continue;
         }
         const k = indexes[v++];
-        if (k >= dict.length) throw new Error(`column ${chunk.name}: dictionary index ${k} beyond its ${dict.length} entries`);
-        out.set(row + i, dict[k]);
+        if (k >= dict.rows) throw new Error(`column ${chunk.name}: dictionary index ${k} beyond its ${dict.rows} entries`);
+        out.set(row + i, dict.at(k));
       }
     } else return undefined;
     row += count;

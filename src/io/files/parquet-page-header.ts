@@ -4,7 +4,7 @@
  * null count, level lengths and whether the values are compressed. Other fields are skipped.
  */
 
-/** Thrift compact protocol, as much as page headers need. */
+/** Thrift compact protocol, as much as page headers need; its varints also head the runs of RLE / bit-packed levels. */
 export class CompactReader {
   pos: number;
   constructor(
@@ -18,7 +18,7 @@ export class CompactReader {
     let shift = 0;
     for (;;) {
       const b = this.bytes[this.pos++];
-      if (b === undefined) throw new Error('page header runs past the column chunk');
+      if (b === undefined) throw new Error('a varint runs past its bytes');
       result += (b & 0x7f) * 2 ** shift;
       if ((b & 0x80) === 0) return result;
       shift += 7;

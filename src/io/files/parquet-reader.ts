@@ -148,12 +148,7 @@ async function readFlatRowGroup(file: AsyncBuffer, metadata: FileMetaData, index
   } catch {
     return undefined;
   }
-  const rowErrors = new Map<number, string>();
-  const arrays = shape.names.map((name, i) => {
-    const column = decoded.get(name);
-    return column !== undefined ? toJsColumn(name, column, groupStart, rowErrors) : constantColumn(shape.conformer?.defaultOf(i), rows);
-  });
-  return { arrays, rowErrors };
+  return groupColumns(shape, groupStart, rows, (name) => decoded.get(name)!);
 }
 
 async function readRowGroup(
@@ -178,10 +173,13 @@ async function readRowGroup(
       list.push({ rowStart: rowStart - groupStart, data: columnData });
     },
   });
+  return groupColumns(shape, groupStart, rows, (name) => joinChunks(name, chunks.get(name), rows));
+}
+
+/** The row group's columns in row order: each read column converted (toJsColumn), each unread schema field its default. */
+function groupColumns(shape: RowShape, groupStart: number, rows: number, read: (name: string) => ArrayLike<unknown>): RowGroupColumns {
   const rowErrors = new Map<number, string>();
-  const arrays = shape.names.map((name, i) =>
-    shape.read.includes(name) ? toJsColumn(name, joinChunks(name, chunks.get(name), rows), groupStart, rowErrors) : constantColumn(shape.conformer?.defaultOf(i), rows),
-  );
+  const arrays = shape.names.map((name, i) => (shape.read.includes(name) ? toJsColumn(name, read(name), groupStart, rowErrors) : constantColumn(shape.conformer?.defaultOf(i), rows)));
   return { arrays, rowErrors };
 }
 
