@@ -134,7 +134,7 @@ async function sampleCounts(layout: Extract<Layout, { kind: 'split' }>, readerSc
 
 /**
  * Records per partition of a Parquet file split by key, from the columns the key reads
- * (key-fields.ts), each distinct key hashed once; undefined when the key reads no column the
+ * (key-fields.ts), routed as the replay routes (KeyRouter); undefined when the key reads no column the
  * file has. Rows are built from those columns alone, so a key that needs more gives rougher
  * weights, never a different split: the replay itself routes whole rows.
  */
@@ -142,29 +142,12 @@ async function keyColumnCounts(layout: Extract<Layout, { kind: 'split' }>): Prom
   const columns = fieldsReadBy(layout.key);
   if (columns.length === 0) return undefined;
   const counts = new Array<number>(layout.partitions).fill(0);
-  const partitionOf = new Map<string, number>();
+  const router = new KeyRouter(layout.key, layout.partitions);
   for await (const batch of readParquetRecords(layout.file.path, { columns, batchSize: 65_536 })) {
     // Rows with no field: the key reads no column of this file.
     if (batch.length > 0 && batch[0].value !== undefined && Object.keys(batch[0].value).length === 0) return undefined;
-    for (const record of batch) {
-      let k: string | null = null;
-      try {
-        if (record.value !== undefined) k = layout.key(record.value);
-      } catch {
-        // Weighed with partition 0, where the replay sends records whose key cannot be computed.
-      }
-      let p = 0;
-      if (k !== null && k !== undefined) {
-        const known = partitionOf.get(k);
-        if (known !== undefined) p = known;
-        else {
-          p = kafkaPartition(String(k), layout.partitions);
-          // Remembered while the keys are few (origins, merchants); a key per record is just hashed.
-          if (partitionOf.size < 100_000) partitionOf.set(k, p);
-        }
-      }
-      counts[p]++;
-    }
+    // A key that cannot be computed weighs on partition 0, where the replay sends its record.
+    for (const record of batch) counts[Math.max(0, router.partition(record))]++;
   }
   return counts;
 }
@@ -319,6 +302,8 @@ async function* splitFile(
 class KeyRouter {
   /** What the key function threw when partition() last returned -1. */
   error: unknown;
+  /** Partition by key, while the keys are few (origins, merchants); a key per record is just hashed. */
+  private readonly known = new Map<string, number>();
 
   constructor(
     private readonly key: (value: SourceValue) => string | null,
@@ -337,7 +322,12 @@ class KeyRouter {
     }
     if (k === null || k === undefined) return 0;
     // String() matches kafkajs, which stringifies non-Buffer keys before hashing.
-    return kafkaPartition(typeof k === 'string' ? k : String(k), this.partitions);
+    const key = typeof k === 'string' ? k : String(k);
+    const known = this.known.get(key);
+    if (known !== undefined) return known;
+    const p = kafkaPartition(key, this.partitions);
+    if (this.known.size < 100_000) this.known.set(key, p);
+    return p;
   }
 
   /** The record partition() refused, as the dead letter that says why (it goes to partition 0). */
