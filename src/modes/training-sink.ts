@@ -47,10 +47,10 @@ class ColumnBuffer {
   }
   private reset(): void {
     this.cols = {};
-    for (const { name } of this.specs) this.cols[name] = [];
-    for (const [name, column] of this.numbers) {
-      column.clear();
-      this.cols[name] = column;
+    for (const { name } of this.specs) {
+      const column = this.numbers.get(name);
+      column?.clear();
+      this.cols[name] = column ?? [];
     }
     this.ordered = this.valueColumns.map((c) => this.cols[c.name] as { push(v: unknown): void });
     this.n = 0;
