@@ -221,6 +221,12 @@ export class Task {
   private readonly windows: Map<string, WindowedAggregation>;
   private readonly merge: InputMerge<Prepared>;
   private readonly groupResults: AggValue[][];
+  /**
+   * The timelines a batch applies to, in the order apply meets them, and where each record's
+   * first one is: loadTimelines looks each key up once, and apply does not look it up again.
+   */
+  private readonly batchTimelines: KeyTimeline[] = [];
+  private readonly batchTimelineStart: number[] = [];
   private readonly windowRows: WindowRow[] = [];
   private planStored = false;
   /** One reused values array per output: sinks copy what they keep (see TaskSinks.feature). */
@@ -571,13 +577,22 @@ export class Task {
     this.batchNo++;
     await this.loadTimelines(ready);
     await this.tables.load(ready, this.batchNo, this.seq);
-    for (let i = 0; i < ready.length; i++) this.apply(ready[i]);
+    for (let i = 0; i < ready.length; i++) this.apply(ready[i], this.batchTimelineStart[i]);
+    // Nothing may keep a timeline reachable past its batch: eviction drops it from the cache only.
+    this.batchTimelines.length = 0;
   }
 
   /** One getMany for every state a batch touches that is not cached yet. */
   private async loadTimelines(ready: readonly Prepared[]): Promise<void> {
     const missing: Array<[GroupProgram, string]> = [];
+    const found = this.batchTimelines;
+    const starts = this.batchTimelineStart;
+    // Places in `found` still to fill once the missing timelines are loaded, with their group and key.
+    const unfilled: Array<[number, GroupProgram, string]> = [];
+    found.length = 0;
+    starts.length = ready.length;
     for (let r = 0; r < ready.length; r++) {
+      starts[r] = found.length;
       if (!ready[r].keep) continue;
       const visits = ready[r].visits;
       for (let v = 0; v < visits.length; v++) {
@@ -588,10 +603,13 @@ export class Task {
           const map = this.timelines[g.index];
           const key = visit.keys[i];
           const cached = map.get(key);
-          if (cached !== undefined) {
-            if (cached !== PENDING) cached.lastBatch = this.batchNo;
+          found.push(cached ?? PENDING);
+          if (cached !== PENDING && cached !== undefined) {
+            cached.lastBatch = this.batchNo;
             continue;
           }
+          unfilled.push([found.length - 1, g, key]);
+          if (cached === PENDING) continue;
           // Reserve the slot so a key repeated in the batch is fetched once; filled below.
           map.set(key, PENDING);
           missing.push([g, key]);
@@ -625,13 +643,16 @@ export class Task {
         tl.persistedBelow = this.seq;
         this.timelines[g.index].set(key, tl);
       }
+      for (const [at, g, key] of unfilled) found[at] = this.timelines[g.index].get(key)!;
     } catch (e) {
+      found.length = 0;
       for (const [g, key] of missing) if (this.timelines[g.index].get(key) === PENDING) this.timelines[g.index].delete(key);
       throw e;
     }
   }
 
-  private apply(p: Prepared): void {
+  /** Apply one record; its timelines are batchTimelines from `timelineAt` on, in visiting order. */
+  private apply(p: Prepared, timelineAt: number): void {
     const name = p.source.node.name;
     this.positions[name] = p.offset + 1;
     this.counters.processed++;
@@ -680,7 +701,7 @@ export class Task {
         const key = visit.keys[gi];
         const vals = visit.vals[gi];
         if (g.hasTimeline) {
-          const tl = this.timelines[g.index].get(key)!;
+          const tl = this.batchTimelines[timelineAt++];
           tl.apply(p.t, seq, vals, this.groupResults[g.index]);
           tl.trim(this.streamTime - grace);
           if (!tl.dirty) {
