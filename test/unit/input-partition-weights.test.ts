@@ -12,7 +12,8 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { asyncBufferFromFile, parquetRead } from 'hyparquet';
+import { spawnSync } from 'node:child_process';
+import { asyncBufferFromFile, parquetRead, parquetReadObjects } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import kafkajs from '../../src/io/kafka/kafkajs-runtime.js';
 import { partitionBytes } from '../../src/io/files/partitioned-file-input.js';
@@ -70,6 +71,43 @@ test('a large Parquet file split by key: all its rows split, from the key column
   for (let p = 0; p < 8; p++) assert.ok(Math.abs(bytes[p] - (size * counts[p]) / rows) < 1e-3, `partition ${p}: ${bytes[p]} against ${(size * counts[p]) / rows}`);
   // A key that reads no column of the file gives no weights (every row would look keyless).
   assert.equal(await partitionBytes({ source: 'flights', path: flights, partitions: 8, partitionKey: (v) => String((v as { airport: string }).airport) }, 8), undefined);
+});
+
+/**
+ * Keys of one column are weighed by tallying the column and running the key once per distinct
+ * value; keys of several columns row by row. Both must split as the rows do: expected here from
+ * every row read with hyparquet and partitioned by kafkajs, a row whose key is null or whose
+ * INT64 does not fit a number (an error record) on partition 0, where the replay sends it.
+ */
+test('a Parquet file split by a key of one column or of two: nulls, NaN, -0 and INT64 beyond 2^53 weigh where the replay sends their rows', async () => {
+  const variants = join(dir, 'variants');
+  const result = spawnSync('python3', ['test/python/write_flat_variants.py', variants], { encoding: 'utf8' });
+  assert.equal(result.status, 0, `test/python/write_flat_variants.py (pip install -r requirements.txt): ${result.stderr}`);
+  const path = join(variants, 'zstd-v2-dict.parquet');
+  const rows = (await parquetReadObjects({ file: await asyncBufferFromFile(path), compressors })) as Array<Record<string, unknown>>;
+  assert.equal(rows.length, 3000);
+  const fits = (v: unknown): boolean => typeof v !== 'bigint' || (v >= -(2n ** 53n) + 1n && v <= 2n ** 53n - 1n);
+  const plain = (v: unknown): unknown => (typeof v === 'bigint' ? Number(v) : (v ?? null));
+  const keys: Array<[string, readonly string[], (v: Record<string, unknown>) => string | null]> = [
+    ['s', ['s'], (v) => (v.s === null ? null : String(v.s))],
+    ['i64', ['i64'], (v) => (v.i64 === null ? null : String(v.i64))],
+    ['f64', ['f64'], (v) => (v.f64 === null ? null : String(v.f64))],
+    ['s and i32', ['s', 'i32'], (v) => `${String(v.s)}/${String(v.i32)}`],
+  ];
+  const size = statSync(path).size;
+  for (const [what, columns, key] of keys) {
+    const counts = new Array<number>(8).fill(0);
+    for (const row of rows) {
+      const value = Object.fromEntries(columns.map((c) => [c, plain(row[c])]));
+      const k = columns.every((c) => fits(row[c])) ? key(value) : null;
+      counts[k === null ? 0 : kafkajsPartition(k, 8)]++;
+    }
+    assert.ok(counts.filter((n) => n > 0).length >= 4, `${what}: the rows spread over partitions`);
+    // A sample of 10 records makes this 3,000-row file a large one: weighed from its columns.
+    const bytes = await partitionBytes({ source: 'v', path, partitions: 8, partitionKey: key as (v: unknown) => string | null }, 8, 10);
+    assert.ok(bytes !== undefined, what);
+    for (let p = 0; p < 8; p++) assert.ok(Math.abs(bytes[p] - (size * counts[p]) / rows.length) < 1e-6, `${what}, partition ${p}: ${bytes[p]} against ${(size * counts[p]) / rows.length}`);
+  }
 });
 
 test('a directory: each partition weighs its file', async () => {

@@ -54,7 +54,7 @@ const PARSERS: Partial<ParquetParsers> = {
 };
 
 /** Columns of one row group as JS arrays, plus the rows that could not be converted. */
-interface RowGroupColumns {
+export interface RowGroupColumns {
   readonly arrays: ArrayLike<unknown>[];
   readonly rowErrors: Map<number, string>;
 }
@@ -66,14 +66,42 @@ interface RowGroupColumns {
  */
 export async function* readParquetRecords(path: string, options: ParquetReadOptions = {}): RecordBatches {
   const batchSize = checkBatchSize(options.batchSize ?? DEFAULT_BATCH_SIZE);
+  let buildRow: RowBuilder | undefined;
+  for await (const group of readParquetColumns(path, options)) {
+    const { rows, groupStart, columns } = group;
+    // Every group of a file has the same names: one compiled builder.
+    buildRow ??= compileRowBuilder(group.names);
+    for (let from = 0; from < rows; from += batchSize) {
+      const to = Math.min(rows, from + batchSize);
+      // A group that cannot be decoded keeps its row count, so later offsets do not shift.
+      yield columns ? buildRecords(buildRow, columns, groupStart, from, to, group.conformer) : errorRecords(group.problem, groupStart, from, to);
+    }
+  }
+}
+
+/** One row group's columns (in `names` order), or why the group cannot be read. */
+export interface ParquetColumnGroup {
+  readonly names: readonly string[];
+  readonly rows: number;
+  /** Row index in the file of the group's first row. */
+  readonly groupStart: number;
+  /** Undefined when the group is damaged: then `problem` says why. */
+  readonly columns: RowGroupColumns | undefined;
+  readonly problem: string;
+  readonly conformer: RecordConformer | undefined;
+}
+
+/**
+ * A Parquet file's row groups as converted columns, without building a row: for passes that
+ * need a column's values rather than records (weighing a split by its key).
+ */
+export async function* readParquetColumns(path: string, options: ParquetReadOptions = {}): AsyncGenerator<ParquetColumnGroup> {
   const bytes = await FileBytes.open(path);
   try {
     const metadata = await readMetadata(bytes);
     const file: AsyncBuffer = { byteLength: bytes.size, slice: (start, end) => bytes.copy(start, end ?? bytes.size) };
     const present = parquetSchema(metadata).children.map((child) => child.element.name);
     const shape = options.columns === undefined ? rowShape(present, options.readerSchema) : columnsShape(present, options.columns);
-    const buildRow = compileRowBuilder(shape.names);
-
     let groupStart = 0;
     for (const [index, group] of metadata.row_groups.entries()) {
       const rows = Number(group.num_rows);
@@ -84,11 +112,7 @@ export async function* readParquetRecords(path: string, options: ParquetReadOpti
       } catch (err) {
         problem = `corrupt Parquet row group #${index} (rows ${groupStart}..${groupStart + rows - 1}): ${describeError(err)}`;
       }
-      for (let from = 0; from < rows; from += batchSize) {
-        const to = Math.min(rows, from + batchSize);
-        // A group that cannot be decoded keeps its row count, so later offsets do not shift.
-        yield columns ? buildRecords(buildRow, columns, groupStart, from, to, shape.conformer) : errorRecords(problem, groupStart, from, to);
-      }
+      yield { names: shape.names, rows, groupStart, columns, problem, conformer: shape.conformer };
       groupStart += rows;
     }
   } finally {

@@ -9,7 +9,7 @@ import { listPartitionFiles, type PartitionFile } from './partition-files.js';
 import { checkBatchSize, DEFAULT_BATCH_SIZE, type RecordBatches } from './record-batches.js';
 import { readFileRecords } from './read-file-records.js';
 import { fieldsReadBy } from './key-fields.js';
-import { readParquetRecords } from './parquet-reader.js';
+import { readParquetColumns, readParquetRecords } from './parquet-reader.js';
 
 export interface FileInputOptions {
   /** Source name the batches are tagged with. */
@@ -143,12 +143,39 @@ async function keyColumnCounts(layout: Extract<Layout, { kind: 'split' }>): Prom
   if (columns.length === 0) return undefined;
   const counts = new Array<number>(layout.partitions).fill(0);
   const router = new KeyRouter(layout.key, layout.partitions);
+  if (columns.length === 1) return singleColumnCounts(layout, columns[0], router, counts);
   for await (const batch of readParquetRecords(layout.file.path, { columns, batchSize: 65_536 })) {
     // Rows with no field: the key reads no column of this file.
     if (batch.length > 0 && batch[0].value !== undefined && Object.keys(batch[0].value).length === 0) return undefined;
     // A key that cannot be computed weighs on partition 0, where the replay sends its record.
     for (const record of batch) counts[Math.max(0, router.partition(record))]++;
   }
+  return counts;
+}
+
+/**
+ * keyColumnCounts for a key that reads one column: its values are tallied straight from the
+ * decoded column, and the key runs once per distinct value on a row holding just that field
+ * (the row the record path would build), not once per row. Rows that cannot be converted
+ * weigh on partition 0, where the replay sends their records.
+ */
+async function singleColumnCounts(layout: Extract<Layout, { kind: 'split' }>, column: string, router: KeyRouter, counts: number[]): Promise<number[] | undefined> {
+  const tally = new Map<unknown, number>();
+  for await (const group of readParquetColumns(layout.file.path, { columns: [column] })) {
+    // The key reads no column of this file.
+    if (group.names.length === 0) return undefined;
+    if (group.columns === undefined) {
+      counts[0] += group.rows;
+      continue;
+    }
+    const { arrays, rowErrors } = group.columns;
+    const values = arrays[0];
+    for (let i = 0; i < group.rows; i++) {
+      if (rowErrors.size > 0 && rowErrors.has(i)) counts[0]++;
+      else tally.set(values[i], (tally.get(values[i]) ?? 0) + 1);
+    }
+  }
+  for (const [value, n] of tally) counts[Math.max(0, router.partition({ offset: 0, value: { [column]: value } as SourceValue }))] += n;
   return counts;
 }
 
