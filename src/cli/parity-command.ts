@@ -1,9 +1,6 @@
 import { statSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { runParity } from '../modes/parity-replay.js';
-import { renderParityHtml } from '../parity/html-report.js';
 import type { ParityRunResult } from '../parity/parity-run.js';
-import { formatParityTerminal } from '../parity/terminal-report.js';
 import { loadTopology } from '../plan/load-topology.js';
 import { parseDuration } from '../dsl/duration.js';
 import { parseInstant, parseTopics, positiveInt } from './cli-args.js';
@@ -71,6 +68,8 @@ export async function runParityCommand(file: string, flags: ParityFlags, command
   const until = flags.until === undefined ? undefined : parseSampleBound(flags.until, '--until', now);
   if (since !== undefined && until !== undefined && since >= until) throw new Error(`--since ${flags.since} is not before --until ${flags.until}`);
   const progress = new Progress('parity replay', { quiet: flags.json });
+  // Loaded here, not at start-up: other commands need none of the replay or the reports.
+  const [{ runParity }, { renderParityHtml }, { formatParityTerminal }] = await Promise.all([import('../modes/parity-replay.js'), import('../parity/html-report.js'), import('../parity/terminal-report.js')]);
   const result = await progress.around(runParity({
     plan,
     ...kafkaEndpoints(flags),
