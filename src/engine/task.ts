@@ -464,6 +464,8 @@ export class Task {
       for (let i = 0; i < groups.length; i++) {
         const owners = this.groupOwners[groups[i].index];
         const k = visit.keys[i];
+        // Nothing recorded yet (a group keyed by the source key keeps it so): no lookup per event.
+        if (k === key && owners.size === 0) continue;
         const owner = owners.get(k);
         // A group keyed by the source key itself (the common case) is remembered only if the
         // same value ever comes from another source key, so this map stays small.

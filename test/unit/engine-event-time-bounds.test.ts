@@ -142,4 +142,11 @@ test('a groupBy that does not refine the partition key is refused, naming the gr
     assert.match(e.message, /^groupBy merchant: key "m1" comes with source keys "c1" and "c2" \(source tx, partition 4, offset 2\)\. A groupBy must refine/);
     return true;
   });
+  // A group key equal to the record's own source key, after it came with another source key.
+  const same = await Task.open(make('merchant'), 4, new MemoryBackend(), collectingSinks().sinks);
+  const clash: InputRecord[] = [
+    { offset: 0, value: { card: 'c1', merchant: 'c2', at: T0 } },
+    { offset: 1, value: { card: 'c2', merchant: 'c2', at: T0 + MIN } },
+  ];
+  await assert.rejects(same.process({ source: 'tx', partition: 4, records: clash }), /^GroupKeyError: groupBy merchant: key "c2" comes with source keys "c1" and "c2" \(source tx, partition 4, offset 1\)/);
 });
