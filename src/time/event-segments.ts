@@ -25,7 +25,7 @@ export interface StoredSegment {
 export const eventBefore = (t1: number, s1: number, t2: number, s2: number): boolean => t1 < t2 || (t1 === t2 && s1 < s2);
 
 /** Write the events at `indexes` (ascending (time, sequence)) as one segment value. */
-export function encodeSegment(w: ByteWriter, times: readonly number[], seqs: readonly number[], cols: ReadonlyArray<readonly AggValue[]>, indexes: readonly number[]): void {
+export function encodeSegment(w: ByteWriter, times: ArrayLike<number>, seqs: ArrayLike<number>, cols: ReadonlyArray<readonly AggValue[]>, indexes: readonly number[]): void {
   w.reset();
   w.uint(indexes.length);
   for (const i of indexes) {

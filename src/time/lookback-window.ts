@@ -53,6 +53,27 @@ function slidingAcc(def: AccumulatorFactory): Accumulator {
   return def.createSliding ? def.createSliding() : def.create();
 }
 
+/** Events a timeline has room for before its first growth. */
+const INITIAL_CAPACITY = 8;
+
+/** A copy of the first n values with twice the room. */
+function grown(a: Float64Array, n: number): Float64Array {
+  const b = new Float64Array(Math.max(INITIAL_CAPACITY, n * 2));
+  b.set(a.subarray(0, n));
+  return b;
+}
+
+/** Values [from, to) moved to the front, in place or into a new array of `capacity`. */
+function moveToFront(a: Float64Array, from: number, to: number, capacity: number): Float64Array {
+  if (capacity === a.length) {
+    a.copyWithin(0, from, to);
+    return a;
+  }
+  const b = new Float64Array(capacity);
+  b.set(a.subarray(from, to));
+  return b;
+}
+
 /** Read tiles per window length in KeyTimeline.readAt. */
 const READ_TILES = 32;
 /** Read tiles per super tile: a read merges the whole super tiles it covers instead of their 8 tiles. */
@@ -62,7 +83,7 @@ const SUPER_TILE = 8;
 const readTileSize = (size: number): number => Math.max(1, Math.floor(size / READ_TILES));
 
 /** First index in [from, to) whose time is ≥ x (times are sorted). */
-function lowerBound(times: number[], from: number, to: number, x: number): number {
+function lowerBound(times: Float64Array, from: number, to: number, x: number): number {
   let lo = from;
   let hi = to;
   while (lo < hi) {
@@ -74,7 +95,7 @@ function lowerBound(times: number[], from: number, to: number, x: number): numbe
 }
 
 /** First index in [from, to) whose time is > x (times are sorted). */
-function upperBound(times: number[], from: number, to: number, x: number): number {
+function upperBound(times: Float64Array, from: number, to: number, x: number): number {
   let lo = from;
   let hi = to;
   while (lo < hi) {
@@ -96,8 +117,13 @@ function upperBound(times: number[], from: number, to: number, x: number): numbe
  * never counted (no future leakage); it is then inserted in order.
  */
 export class KeyTimeline implements RawEvents {
-  times: number[] = [];
-  seqs: number[] = [];
+  /**
+   * Event times and apply sequences, [0, n) in use: typed arrays, so a long buffer lives off the
+   * scavenged heap instead of being copied and promoted, array by array, as it grows.
+   */
+  times: Float64Array = new Float64Array(INITIAL_CAPACITY);
+  seqs: Float64Array = new Float64Array(INITIAL_CAPACITY);
+  n = 0;
   cols: AggValue[][];
   start = 0;
   clock = -Infinity;
@@ -131,8 +157,24 @@ export class KeyTimeline implements RawEvents {
     this.tiled = layout.tiledWindows.map((w) => new TiledRun(w));
   }
 
+  /** Put (t, seq) at index pos of the times and sequences, growing them when full. */
+  private insertAt(pos: number, t: number, seq: number): void {
+    const n = this.n;
+    if (n === this.times.length) {
+      this.times = grown(this.times, n);
+      this.seqs = grown(this.seqs, n);
+    }
+    if (pos < n) {
+      this.times.copyWithin(pos + 1, pos, n);
+      this.seqs.copyWithin(pos + 1, pos, n);
+    }
+    this.times[pos] = t;
+    this.seqs[pos] = seq;
+    this.n = n + 1;
+  }
+
   range(lo: number, hi: number): readonly [number, number] {
-    return [lowerBound(this.times, this.start, this.times.length, lo), upperBound(this.times, this.start, this.times.length, hi)];
+    return [lowerBound(this.times, this.start, this.n, lo), upperBound(this.times, this.start, this.n, hi)];
   }
 
   private readTiled(t: number, out: AggValue[], includingCurrent: boolean): void {
@@ -153,7 +195,7 @@ export class KeyTimeline implements RawEvents {
 
   private applyInOrder(t: number, seq: number, vals: readonly AggValue[], out: AggValue[]): void {
     const { windows, sinceLast } = this.layout;
-    const end = this.times.length;
+    const end = this.n;
     for (let w = 0; w < windows.length; w++) {
       const spec = windows[w];
       const run = this.runs[w];
@@ -167,8 +209,7 @@ export class KeyTimeline implements RawEvents {
     }
     for (const s of sinceLast) out[s.out] = this.clock === -Infinity ? null : (t - this.clock) / s.unitMs;
 
-    this.times.push(t);
-    this.seqs.push(seq);
+    this.insertAt(end, t, seq);
     for (let c = 0; c < this.cols.length; c++) this.cols[c].push(vals[c]);
     this.clock = t;
     for (let w = 0; w < windows.length; w++) {
@@ -181,7 +222,7 @@ export class KeyTimeline implements RawEvents {
 
   private applyBehindClock(t: number, seq: number, vals: readonly AggValue[], out: AggValue[]): void {
     const { windows, sinceLast } = this.layout;
-    const pos = upperBound(this.times, this.start, this.times.length, t);
+    const pos = upperBound(this.times, this.start, this.n, t);
     for (let w = 0; w < windows.length; w++) {
       const spec = windows[w];
       if (!spec.includeCurrent) this.scan(spec, upperBound(this.times, this.start, pos, t - spec.size), pos, out);
@@ -191,8 +232,7 @@ export class KeyTimeline implements RawEvents {
       out[s.out] = prev === -Infinity ? null : (t - prev) / s.unitMs;
     }
 
-    this.times.splice(pos, 0, t);
-    this.seqs.splice(pos, 0, seq);
+    this.insertAt(pos, t, seq);
     for (let c = 0; c < this.cols.length; c++) this.cols[c].splice(pos, 0, vals[c]);
     for (let w = 0; w < windows.length; w++) {
       const spec = windows[w];
@@ -203,7 +243,7 @@ export class KeyTimeline implements RawEvents {
         for (let a = 0; a < spec.aggs.length; a++) {
           const slot = spec.aggs[a];
           if (slot.def.removal === 'invertible') run.accs[a].add(slot.column < 0 ? null : vals[slot.column], t, seq);
-          else run.accs[a] = this.build(slot, run.lo, this.times.length);
+          else run.accs[a] = this.build(slot, run.lo, this.n);
         }
       } else run.lo++;
       if (spec.includeCurrent) this.scan(spec, upperBound(this.times, this.start, pos + 1, t - spec.size), pos + 1, out);
@@ -215,9 +255,8 @@ export class KeyTimeline implements RawEvents {
    * readAt (a regrouped group's), whose running aggregates stay empty.
    */
   insert(t: number, seq: number, vals: readonly AggValue[]): void {
-    const pos = t >= this.clock ? this.times.length : upperBound(this.times, this.start, this.times.length, t);
-    this.times.splice(pos, 0, t);
-    this.seqs.splice(pos, 0, seq);
+    const pos = t >= this.clock ? this.n : upperBound(this.times, this.start, this.n, t);
+    this.insertAt(pos, t, seq);
     for (let c = 0; c < this.cols.length; c++) this.cols[c].splice(pos, 0, vals[c]);
     if (t > this.clock) this.clock = t;
     if (this.readTiles !== undefined) {
@@ -241,7 +280,7 @@ export class KeyTimeline implements RawEvents {
    * 2W / READ_TILES events plus about READ_TILES / 3 merges instead of a pass over the window.
    */
   readAt(qt: number, out: AggValue[]): void {
-    const end = upperBound(this.times, this.start, this.times.length, qt);
+    const end = upperBound(this.times, this.start, this.n, qt);
     const windows = this.layout.windows;
     this.readTiles ??= windows.map(() => new ReadTileCache<Accumulator[]>(2 * READ_TILES));
     this.superTiles ??= windows.map(() => new ReadTileCache<Accumulator[]>((2 * READ_TILES) / SUPER_TILE));
@@ -278,7 +317,7 @@ export class KeyTimeline implements RawEvents {
     if (known !== undefined) return known;
     const spec = this.layout.windows[w];
     const h = readTileSize(spec.size);
-    const n = this.times.length;
+    const n = this.n;
     const i0 = lowerBound(this.times, this.start, n, k * h);
     const i1 = lowerBound(this.times, i0, n, (k + 1) * h);
     let tile: Accumulator[] | null = null;
@@ -323,7 +362,7 @@ export class KeyTimeline implements RawEvents {
 
   private restore(slot: LookbackAggSlot, lo: number, head: ByteReader): Accumulator {
     const def = slot.def;
-    if (def.rebuildable) return this.build(slot, lo, this.times.length);
+    if (def.rebuildable) return this.build(slot, lo, this.n);
     if (def.decodeSliding === undefined) return def.decode(head);
     return def.decodeSliding(head, slot.column < 0 ? [] : this.cols[slot.column].slice(lo));
   }
@@ -340,7 +379,7 @@ export class KeyTimeline implements RawEvents {
   trim(acceptFrom: number): void {
     for (const run of this.tiled) run.evict(acceptFrom);
     const horizon = acceptFrom - this.layout.maxWindow;
-    const n = this.times.length;
+    const n = this.n;
     while (this.start < n && this.times[this.start] <= horizon) {
       this.evictedUpTo = this.times[this.start];
       this.start++;
@@ -355,7 +394,7 @@ export class KeyTimeline implements RawEvents {
 
   /** Read tiles that begin before the oldest held event can never be whole in a later read. */
   private pruneReadTiles(): void {
-    const oldest = this.start < this.times.length ? this.times[this.start] : Infinity;
+    const oldest = this.start < this.n ? this.times[this.start] : Infinity;
     const windows = this.layout.windows;
     for (let w = 0; w < windows.length; w++) {
       const cache = this.readTiles![w];
@@ -368,15 +407,19 @@ export class KeyTimeline implements RawEvents {
 
   private compact(): void {
     const s = this.start;
-    this.times = this.times.slice(s);
-    this.seqs = this.seqs.slice(s);
+    const n = this.n - s;
+    // Three quarters of the room would stay free: a buffer that shrank for good gives memory back.
+    const capacity = this.times.length > 4 * INITIAL_CAPACITY && n * 4 < this.times.length ? Math.max(INITIAL_CAPACITY, n * 2) : this.times.length;
+    this.times = moveToFront(this.times, s, this.n, capacity);
+    this.seqs = moveToFront(this.seqs, s, this.n, capacity);
+    this.n = n;
     this.cols = this.cols.map((c) => c.slice(s));
     for (const run of this.runs) run.lo -= s;
     this.start = 0;
   }
 
   get size(): number {
-    return this.times.length - this.start;
+    return this.n - this.start;
   }
 
   /**
@@ -387,7 +430,7 @@ export class KeyTimeline implements RawEvents {
    */
   drainChanges(seqBound: number, w: ByteWriter, put: (t: number, seq: number, value: Uint8Array) => void, del: (t: number, seq: number) => void): void {
     const first = this.start;
-    const held = first < this.times.length;
+    const held = first < this.n;
     if (this.stored.length > 0) {
       const keep: StoredSegment[] = [];
       for (const seg of this.stored) {
@@ -397,7 +440,7 @@ export class KeyTimeline implements RawEvents {
       this.stored = keep;
     }
     const fresh: number[] = [];
-    for (let i = first; i < this.times.length; i++) if (this.seqs[i] >= this.persistedBelow) fresh.push(i);
+    for (let i = first; i < this.n; i++) if (this.seqs[i] >= this.persistedBelow) fresh.push(i);
     if (fresh.length > 0) {
       encodeSegment(w, this.times, this.seqs, this.cols, fresh);
       const a = fresh[0];
@@ -415,7 +458,7 @@ export class KeyTimeline implements RawEvents {
   encodeHead(w: ByteWriter): void {
     w.f64(this.clock);
     w.f64(this.evictedUpTo);
-    const n = this.times.length - this.start;
+    const n = this.n - this.start;
     w.uint(n);
     if (n > 0) {
       w.f64(this.times[this.start]);
@@ -465,13 +508,12 @@ export class KeyTimeline implements RawEvents {
     if (n > 0 && (decoded[i].t !== t0 || decoded[i].seq !== s0)) throw new CorruptTimelineError(`timeline's first held event is (${decoded[i].t}, ${decoded[i].seq}), its head says (${t0}, ${s0})`);
     for (; i < decoded.length; i++) {
       const e = decoded[i];
-      k.times.push(e.t);
-      k.seqs.push(e.seq);
+      k.insertAt(k.n, e.t, e.seq);
       for (let c = 0; c < k.cols.length; c++) k.cols[c].push(e.values[c]);
     }
     k.runs = layout.windows.map((w) => {
       const lo = head.uint();
-      if (lo > k.times.length) throw new CorruptTimelineError(`running window starts at event ${lo} of ${k.times.length}`);
+      if (lo > k.n) throw new CorruptTimelineError(`running window starts at event ${lo} of ${k.n}`);
       return { lo, accs: w.aggs.map((a) => k.restore(a, lo, head)) };
     });
     k.tiled = layout.tiledWindows.map((w) => TiledRun.decode(w, head));

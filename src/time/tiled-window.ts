@@ -14,8 +14,8 @@ export function floorTile(t: number, h: number): number {
 
 /** Read access to the key's raw, time-sorted event buffer. */
 export interface RawEvents {
-  readonly times: readonly number[];
-  readonly seqs: readonly number[];
+  readonly times: ArrayLike<number>;
+  readonly seqs: ArrayLike<number>;
   readonly cols: readonly (readonly AggValue[])[];
   /** Indexes [from, to) of buffered events with time in [lo, hi]. */
   range(lo: number, hi: number): readonly [number, number];
