@@ -10,7 +10,7 @@ export async function openReplayInput(plan: CompiledPlan, program: Program, spec
       return openFileReplayInput(plan, program, spec, partitionFilter);
     case 'kafka': {
       // Loaded on demand: kafkajs and the registry client cost each replay thread of a file
-      // replay about 0.2 s of start-up, while the other threads and the coordinator need the CPU.
+      // replay about 0.1 s of start-up, while the other threads and the coordinator need the CPU.
       const { openKafkaReplayInput } = await import('./kafka-replay-input.js');
       return openKafkaReplayInput(plan, program, spec, partitionFilter);
     }
