@@ -361,18 +361,18 @@ export class Task {
       // so a batch's prepared records do not all live (and get copied by every scavenge) until
       // its last one is applied; the slices keep the batch's locality (its keys' state stays in
       // the CPU caches), which a smaller input batch would lose between partitions.
-      for (let at = 0; at < records.length; at += APPLY_SLICE) {
-        const prepared: Prepared[] = [];
-        const end = Math.min(records.length, at + APPLY_SLICE);
-        for (let i = at; i < end; i++) if (records[i].offset >= from) prepared.push(this.prepare(source, batch.partition, records[i]));
-        await this.applyAll(prepared);
-      }
+      for (let at = 0; at < records.length; at += APPLY_SLICE) await this.applyAll(this.prepareRange(source, batch.partition, records, from, at, Math.min(records.length, at + APPLY_SLICE)));
       return;
     }
-    const prepared: Prepared[] = [];
-    for (let i = 0; i < records.length; i++) if (records[i].offset >= from) prepared.push(this.prepare(source, batch.partition, records[i]));
-    this.merge.push(source.rank, prepared);
+    this.merge.push(source.rank, this.prepareRange(source, batch.partition, records, from, 0, records.length));
     await this.drain();
+  }
+
+  /** records[at, end) prepared, leaving out those before offset `from` (already applied or waiting). */
+  private prepareRange(source: SourceProgram, partition: number, records: readonly InputRecord[], from: number, at: number, end: number): Prepared[] {
+    const prepared: Prepared[] = [];
+    for (let i = at; i < end; i++) if (records[i].offset >= from) prepared.push(this.prepare(source, partition, records[i]));
+    return prepared;
   }
 
   /**
