@@ -46,7 +46,7 @@ import type { GroupConsumer } from '../src/io/kafka/group-consumer.js';
 import { KafkaConnection } from '../src/io/kafka/kafka-connection.js';
 import { commitGroupOffsets, deleteGroup, deleteTopics, fetchOffsets } from '../src/io/kafka/topic-admin.js';
 import { changelogTopic } from '../src/modes/live/changelog.js';
-import { deadLetterTopic, lateTopic, startLiveWorker, type Delivery, type LiveBatchTiming } from '../src/modes/live-worker.js';
+import { DEFAULT_CONCURRENCY, deadLetterTopic, lateTopic, startLiveWorker, type Delivery, type LiveBatchTiming } from '../src/modes/live-worker.js';
 import { produceFile } from '../src/modes/produce-file.js';
 import { loadTopology } from '../src/plan/load-topology.js';
 import { flag, fmt, median, numberArg, quantile, say, secs, sleep, stackEnv } from './lib/bench-util.js';
@@ -59,7 +59,8 @@ const runs = arg('runs', 3);
 const partitions = arg('partitions', 8);
 const wanted = arg('records', 1_000_000);
 const maxBytes = arg('max-bytes', 0) || undefined;
-const concurrency = arg('concurrency', 1);
+/** Partitions processed at once (LiveOptions.partitionsConcurrently, `run --concurrency`); 0 (default): the worker's default. */
+const concurrency = arg('concurrency', 0) || undefined;
 /** Records per engine step and commit (LiveOptions.maxBatch, `run --max-batch`); 0 (default): the whole fetched batch. */
 const maxBatch = arg('max-batch', 0) || undefined;
 /** With --parity R, every run also times an exactly-once worker with parity sampling at rate R, to measure its cost. */
@@ -364,6 +365,7 @@ async function timeFailover(o: { label: string; input: string; id: string; sessi
     o.id,
     ...(o.sessionTimeoutMs === DEFAULT_SESSION_TIMEOUT_MS ? [] : ['--session-timeout-ms', String(o.sessionTimeoutMs)]),
     ...(maxBatch === undefined ? [] : ['--max-batch', String(maxBatch)]),
+    ...(concurrency === undefined ? [] : ['--concurrency', String(concurrency)]),
   ];
   const workers = [spawnWorker('a', args(join(work, `${o.id}-host-a`))), spawnWorker('b', args(join(work, `${o.id}-host-b`)))];
   let watcher: GroupConsumer | undefined;
@@ -490,7 +492,7 @@ try {
   );
 
   say(
-    `config: ${runs} runs, ${partitions} partitions, ${maxBatch === undefined ? 'whole fetched batches' : `at most ${fmt(maxBatch)} records`} per engine step and commit, ` +
+    `config: ${runs} runs, ${partitions} partitions, ${concurrency ?? DEFAULT_CONCURRENCY} processed at once, ${maxBatch === undefined ? 'whole fetched batches' : `at most ${fmt(maxBatch)} records`} per engine step and commit, ` +
       `fetch ${maxBytes === undefined ? 'default (1 MiB)' : `${fmt(maxBytes)} bytes`} per partition; failover ${skipFailover ? 'skipped' : `with session timeouts ${sessionTimeouts.join(', ')} ms`}`,
   );
   for (let r = 0; r < runs; r++) {

@@ -46,6 +46,9 @@ export { deadLetterTopic, lateTopic } from './live/record-collector.js';
 
 export type Delivery = 'exactly-once' | 'at-least-once';
 
+/** Partitions processed at once unless LiveOptions.partitionsConcurrently says otherwise. */
+export const DEFAULT_CONCURRENCY = 2;
+
 export interface LiveOptions extends ClientEndpoints {
   readonly plan: CompiledPlan;
   /** State root: one LevelDB per task; may be shared by several workers on one host. */
@@ -60,7 +63,11 @@ export interface LiveOptions extends ClientEndpoints {
   readonly maxBytesPerPartition?: number;
   /** Keys of lookback state kept in memory per group and task (default 250,000; see TaskOptions). */
   readonly maxCachedKeys?: number;
-  /** Partitions processed at once (default 1; on 2 cores with the broker beside it, more only adds latency). */
+  /**
+   * Batches of different partitions processed at once (default 2): one task's engine runs while
+   * another's commit waits on the broker. Measured on 2 cores with the broker beside the worker
+   * (bench/live-flights.ts --concurrency): 2 gained about 5 % over 1; more only adds latency.
+   */
   readonly partitionsConcurrently?: number;
   /** Topic per source, overriding the topology's (deployment config, like the group). */
   readonly sourceTopics?: Readonly<Record<string, string>>;
@@ -313,7 +320,7 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
     changelog,
     sourceTopics: topicOfSource,
     commitGroupOffsets: exactlyOnce ? undefined : (offsets) => consumer!.commit(offsets),
-    beforeSend: () => parityLog?.flushFile(),
+    beforeSend: (lt) => parityLog?.writeFile(lt.parityLines),
     afterCommit: purge === undefined ? undefined : (offsets) => purge.committed(offsets),
   };
 
@@ -335,10 +342,8 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
       }
       tasks.markForRebuild(partition);
     }
-    if (lt) {
-      parityLog?.discardFile();
-      await tasks.drop(lt);
-    }
+    // Dropping the task drops its uncommitted records and parity lines, and no other task's.
+    if (lt) await tasks.drop(lt);
     if (!tasks.owns(partition)) return; // revoked: the new owner takes it from its last commit
     if (e instanceof TaskFencedError) {
       log(`skewless: task ${partition}: ${e.message}; giving it up`);
@@ -487,7 +492,7 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
     topics: [...sourceOfTopic.keys(), ...(regroup === undefined ? [] : [regroup.messages, regroup.answers])],
     onBatch,
     maxBytesPerPartition: opts.maxBytesPerPartition,
-    partitionsConcurrently: opts.partitionsConcurrently ?? 1,
+    partitionsConcurrently: opts.partitionsConcurrently ?? DEFAULT_CONCURRENCY,
     sessionTimeoutMs: opts.sessionTimeoutMs,
     log,
     onAssignment: (assignment) => {

@@ -100,13 +100,12 @@ function toLateRecord(l: LateLiveEntry): Record<string, unknown> {
 
 /**
  * The optional local copy of the parity log: one JSON object per line with the Avro record's
- * fields. Lines are buffered and appended by flush(), which the live worker calls before each
- * checkpoint, so the file is never behind the state (after a crash it may repeat lines; the
- * reader drops repeats as it does for the topic).
+ * fields. Each live task keeps the lines of its uncommitted batch with its other uncommitted
+ * records (so a failed task drops only its own) and appends them as the batch is sent, so the
+ * file is never behind the state (after a crash it may repeat lines; the reader drops repeats
+ * as it does for the topic).
  */
 export class ParityFileWriter {
-  private lines: string[] = [];
-
   constructor(
     readonly path: string,
     /** Past this size the file is renamed to `<path>.1` (replacing an older one) and a new one begun. */
@@ -115,21 +114,16 @@ export class ParityFileWriter {
     mkdirSync(dirname(path), { recursive: true });
   }
 
-  add(record: Record<string, unknown>): void {
-    this.lines.push(JSON.stringify(record));
+  /** One line of the file for a parity record. */
+  static line(record: Record<string, unknown>): string {
+    return JSON.stringify(record);
   }
 
-  flush(): void {
-    if (this.lines.length === 0) return;
-    appendFileSync(this.path, `${this.lines.join('\n')}\n`);
-    this.lines = [];
+  append(lines: readonly string[]): void {
+    if (lines.length === 0) return;
+    appendFileSync(this.path, `${lines.join('\n')}\n`);
     // Bounded on disk: the current file and one rotated predecessor, which the reader reads first.
     if (statSync(this.path).size > this.maxBytes) renameSync(this.path, `${this.path}.1`);
-  }
-
-  /** Forget lines of a batch that was never committed (it will be computed again). */
-  discard(): void {
-    this.lines = [];
   }
 }
 
@@ -193,38 +187,34 @@ export class LiveParityLog {
     return new LiveParityLog(sampler, await ParityLogEncoder.open(registry, opts.topic, version, topology), sourceTopics, version, file);
   }
 
-  /** Append the buffered lines of the local copy (call as their batch is sent; the reader drops repeats). */
-  flushFile(): void {
-    this.file?.flush();
-  }
-
-  /** Drop the buffered lines of the local copy: their batch was aborted. */
-  discardFile(): void {
-    this.file?.discard();
+  /** Append a task's lines of the local copy and empty them (call as their batch is sent; the reader drops repeats). */
+  writeFile(lines: string[]): void {
+    this.file?.append(lines);
+    lines.length = 0;
   }
 
   get topic(): string {
     return this.encoder.topic;
   }
 
-  /** The message for a served vector, or undefined when its key is not sampled. */
-  messageFor(row: FeatureRow, served: () => Readonly<Record<string, unknown>>, mergeSkips: number): OutgoingMessage | undefined {
+  /** The message for a served vector, or undefined when its key is not sampled; its line of the local copy goes to `fileLines`. */
+  messageFor(row: FeatureRow, served: () => Readonly<Record<string, unknown>>, mergeSkips: number, fileLines: string[]): OutgoingMessage | undefined {
     if (!this.sampler.selects(row.key)) return undefined;
     const values: Record<string, ParityValue> = {};
     // The served record is built only for sampled keys: the live hot path encodes without it.
     for (const [name, v] of Object.entries(served())) if (!LOCATION_FIELDS.has(name)) values[name] = v as ParityValue;
     const topic = this.sourceTopics.get(row.source) ?? row.source;
     const entry: ParityEntry = { topic, partition: row.partition, offset: row.offset, eventTime: row.eventTime, version: this.version, key: row.key, output: row.output, values, mergeSkips, idleReleases: row.idleReleases ?? 0 };
-    this.file?.add(toRecord(entry));
+    if (this.file !== undefined) fileLines.push(ParityFileWriter.line(toRecord(entry)));
     return this.encoder.message(entry);
   }
 
-  /** The marker for a late record, or undefined when its key is not sampled. */
-  lateMessageFor(l: LateRecord): OutgoingMessage | undefined {
+  /** The marker for a late record, or undefined when its key is not sampled; its line of the local copy goes to `fileLines`. */
+  lateMessageFor(l: LateRecord, fileLines: string[]): OutgoingMessage | undefined {
     if (!this.sampler.selects(l.key)) return undefined;
     const topic = this.sourceTopics.get(l.source) ?? l.source;
     const entry: LateLiveEntry = { topic, partition: l.partition, offset: l.offset, eventTime: l.eventTime, version: this.version, key: l.key, reason: l.reason };
-    this.file?.add(toLateRecord(entry));
+    if (this.file !== undefined) fileLines.push(ParityFileWriter.line(toLateRecord(entry)));
     return this.encoder.lateMessage(entry);
   }
 }

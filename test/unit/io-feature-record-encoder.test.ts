@@ -58,6 +58,23 @@ test('direct encoding equals avsc for random vectors with edge values', () => {
   }
 });
 
+test('encoded vectors stay intact while later ones fill new arenas, with refused vectors between them', () => {
+  const rng = new Rng(11);
+  const encoder = new FeatureRecordEncoder('card_features', columns, schemaId);
+  const kept: Array<{ got: Buffer; want: Buffer }> = [];
+  // About 150 KB of records (long strings cross arena ends), every 7th refused half way through.
+  for (let i = 0; i < 3000; i++) {
+    const head = { key: `card-${i}`, eventTime: 1_735_689_600_000 + i, partition: i % 8, offset: i };
+    if (i % 7 === 3) {
+      assert.ok(encoder.encode(head, [1.5, 0, 'x', 1, 0, 0]).error !== undefined);
+      continue;
+    }
+    const values: AggValue[] = [i, rng.next(), 'x'.repeat(Math.floor(rng.next() * 120)), i % 2, null, 0];
+    kept.push({ got: encoder.encode(head, values).bytes!, want: reference(head, values) });
+  }
+  kept.forEach(({ got, want }, i) => assert.deepEqual(got, want, `vector ${i}`));
+});
+
 test('values avsc must judge go to avsc: a fraction in a long column is refused naming the field', () => {
   const encoder = new FeatureRecordEncoder('card_features', columns, schemaId);
   const bad = encoder.encode({ key: 'k', eventTime: 1, partition: 0, offset: 0 }, [1.5, 0, 'x', 1, 0, 0]);

@@ -23,6 +23,7 @@ import { MemoryCluster, MemorySchemaRegistry } from '../../src/modes/live/memory
 import type { CompiledPlan } from '../../src/plan/compile.js';
 import { loadTopology } from '../../src/plan/load-topology.js';
 import { MemoryBackend } from '../../src/state/state-backend.js';
+import { readParityFile } from '../../src/parity/parity-log.js';
 import { collectingSinks, featureSignature } from '../helpers/engine.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -153,6 +154,30 @@ test('a commit that fails leaves nothing visible; the batch is recomputed from t
   await assertServedExactlyOnce(s, cardOnly, items);
   // The group offsets moved with the transactions: each partition committed up to its end.
   for (let p = 0; p < PARTITIONS; p++) assert.equal(s.cluster.groupOffset(GROUP, 'transactions', p), items.filter((i) => i.partition === p).length);
+});
+
+test('partitions handled side by side: a task whose commits fail drops only its own records and parity lines', async (t) => {
+  const s = await setup(t, cardOnly);
+  const items = transactions(900, 5);
+  await produceAll(s, cardOnly, 'transactions', 'transactions', items);
+  // Task 1's transactions fail now and then, before and after its records were written; the
+  // other tasks' batches are in flight at the same time.
+  let sends = 0;
+  let commits = 0;
+  let failures = 0;
+  const fail = (message: string): Error | undefined => (failures < 12 ? (failures++, new Error(message)) : undefined);
+  s.cluster.faults.beforeSend = (id) => (id?.endsWith('task-1') && ++sends % 3 === 0 ? fail('NOT_LEADER_OR_FOLLOWER') : undefined);
+  s.cluster.faults.beforeCommit = (id) => (id?.endsWith('task-1') && ++commits % 4 === 0 ? fail('broker went away mid-transaction') : undefined);
+  const file = join(s.dir, 'parity.ndjson');
+  const w = await s.start('a', { maxBatch: 13, partitionsConcurrently: PARTITIONS, parity: { rate: 1, topic: 'parity', file } });
+  await s.cluster.runUntilIdle(40);
+  await w.stop();
+  assert.equal(failures, 12, 'faults injected');
+  await assertServedExactlyOnce(s, cardOnly, items);
+  // Every served vector (rate 1: all of them) is in the local parity file, once.
+  const { vectors } = await servedVectors(s, cardOnly);
+  const inFile = readParityFile(file).entries.filter((e) => e.output === 'card_features').map((e) => `${e.partition}/${e.offset}`);
+  assert.deepEqual([...new Set(inFile)].sort(), [...vectors.keys()].sort());
 });
 
 test('partitions move between workers with their own state dirs: restored or caught up from the changelog, never computed from other state', async (t) => {

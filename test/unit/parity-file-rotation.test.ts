@@ -15,13 +15,16 @@ test('the parity file rotates past its limit, keeps one predecessor, and the rea
   const path = join(dir, 'parity.ndjson');
   const w = new ParityFileWriter(path, 4096);
   const line = (offset: number) => ({ topic: 'tx', partition: 0, offset, event_time: 1000 + offset, version: 'v', key: `k${offset % 7}`, output: 'f', values: JSON.stringify({ n: offset }), kind: 'vector', merge_skips: 0 });
+  let lines: string[] = [];
   for (let offset = 0; offset < 200; offset++) {
-    w.add(line(offset));
-    if (offset % 10 === 9) w.flush();
+    lines.push(ParityFileWriter.line(line(offset)));
+    if (offset % 10 === 9) {
+      w.append(lines);
+      lines = [];
+    }
   }
   // A repeat after a retried batch is dropped by the reader.
-  w.add(line(199));
-  w.flush();
+  w.append([ParityFileWriter.line(line(199))]);
   assert.ok(existsSync(`${path}.1`), 'rotated');
   assert.ok(statSync(path).size <= 4096 + 2000 && statSync(`${path}.1`).size <= 4096 + 2000, 'each file bounded by the limit plus one flush');
   const contents = readParityFile(path);

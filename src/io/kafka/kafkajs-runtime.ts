@@ -7,7 +7,10 @@
  *    every message (quadratic); this one appends (same order, same result);
  *  - encoding a partition's records in a Produce request (v3 to v7, the versions any Kafka
  *    since 0.11 negotiates): record-batch-encoding.ts writes the same bytes into one buffer
- *    instead of allocating per record, header and varint.
+ *    instead of allocating per record, header and varint;
+ *  - decoding a fetched record batch: record-batch-decoding.ts builds the same objects with
+ *    number arithmetic instead of two Long parses per record (uncompressed batches; any other
+ *    goes to kafkajs' decoder, exported here as `kafkajsRecordBatchDecoder` for the tests).
  *
  * Both are pinned to kafkajs 2.2.4 (the last release; the project is unmaintained), whose
  * internal layout this relies on; a layout change fails loudly at start-up, not silently.
@@ -17,6 +20,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type * as KafkaJs from 'kafkajs';
 import { encodeRecordBatch, type BatchRecordInput } from './record-batch-encoding.js';
+import { decodeFetchedRecordBatch, type FetchedRecordBatch } from './record-batch-decoding.js';
 
 const require = createRequire(import.meta.url);
 const root = dirname(require.resolve('kafkajs/package.json'));
@@ -59,16 +63,27 @@ type GroupArgs = {
   readonly partitioner: (a: { topic: string; partitionMetadata: readonly unknown[]; message: unknown }) => number;
 };
 
+/** kafkajs' Decoder as the fetch path hands it to a record batch decoder. */
+interface KafkajsDecoder {
+  buffer: Buffer;
+  offset: number;
+}
+type RecordBatchDecoder = (decoder: KafkajsDecoder) => Promise<FetchedRecordBatch>;
+
 /** Whether the replacements were installed (false only if kafkajs was loaded elsewhere first). */
 export let fastProducePath = false;
+/** kafkajs' own record batch decoder, which the fetch path falls back to (and tests compare with). */
+export let kafkajsRecordBatchDecoder: RecordBatchDecoder | undefined;
 
 function install(): void {
   const sendMessagesPath = internal('producer/sendMessages.js');
   const groupPath = internal('producer/groupMessagesPerPartition.js');
   const v3Path = internal('protocol/requests/produce/v3/request.js');
   const laterVersions = [4, 5, 6, 7].map((v) => internal(`protocol/requests/produce/v${v}/request.js`));
+  const batchDecoderPath = internal('protocol/recordBatch/v0/decoder.js');
+  const decodeMessagesPath = internal('protocol/requests/fetch/v4/decodeMessages.js');
   // Modules that captured the originals already: replacing them now would patch half a path.
-  if (require.cache[sendMessagesPath] || laterVersions.some((p) => require.cache[p])) return;
+  if (require.cache[sendMessagesPath] || require.cache[decodeMessagesPath] || laterVersions.some((p) => require.cache[p])) return;
 
   require(groupPath);
   const groupModule = require.cache[groupPath];
@@ -76,7 +91,9 @@ function install(): void {
   const v3Module = require.cache[v3Path];
   const Encoder = require(internal('protocol/encoder.js')) as new (size?: number) => KafkajsEncoder;
   const compressionNone = (require(internal('protocol/message/compression/index.js')) as { Types: { None: number } }).Types.None;
-  if (!groupModule || !v3Module || typeof originalV3 !== 'function' || typeof Encoder !== 'function') {
+  const originalDecoder = require(batchDecoderPath) as RecordBatchDecoder;
+  const decoderModule = require.cache[batchDecoderPath];
+  if (!groupModule || !v3Module || !decoderModule || typeof originalV3 !== 'function' || typeof Encoder !== 'function' || typeof originalDecoder !== 'function') {
     throw new Error(`kafkajs at ${root} does not have the 2.2.x layout skewless patches (src/io/kafka/kafkajs-runtime.ts)`);
   }
 
@@ -116,6 +133,14 @@ function install(): void {
     return request;
   };
   fastProducePath = true;
+
+  kafkajsRecordBatchDecoder = originalDecoder;
+  decoderModule.exports = async (decoder: KafkajsDecoder): Promise<FetchedRecordBatch> => {
+    const fast = decodeFetchedRecordBatch(decoder.buffer, decoder.offset);
+    if (fast === undefined) return originalDecoder(decoder);
+    decoder.offset = fast.end;
+    return fast.batch;
+  };
 }
 
 install();

@@ -7,6 +7,7 @@
  *
  * Format: https://kafka.apache.org/documentation/#recordbatch
  */
+import { createRequire } from 'node:module';
 
 /** One record as kafkajs' producer hands it to the protocol layer. */
 export interface BatchRecordInput {
@@ -181,11 +182,30 @@ export function encodeRecordBatch(records: readonly BatchRecordInput[], opts: Re
     pos += headerBlocks[i].copy(buf, pos);
   }
   if (pos !== total) throw new Error(`record batch encoding wrote ${pos} of ${total} bytes`);
-  buf.writeUInt32BE(crc32c(buf, CRC_START, total), 17);
+  buf.writeUInt32BE(batchCrc(buf.subarray(CRC_START, total)), 17);
   return buf;
 }
 
-/** CRC-32C (Castagnoli, reflected 0x82F63B78), slice-by-8 tables. */
+/**
+ * CRC-32C with the CPU's instruction where @node-rs/crc32's prebuilt binary loads (about ten
+ * times the table code below, which was 4 % of a live worker's CPU), the table code otherwise.
+ */
+function loadNativeCrc(): ((b: Buffer) => number) | undefined {
+  try {
+    const native = createRequire(import.meta.url)('@node-rs/crc32') as { crc32c(b: Buffer): number };
+    if (native.crc32c(Buffer.from('123456789')) >>> 0 === 0xe3069283) return (b) => native.crc32c(b) >>> 0;
+  } catch {
+    // No binary for this platform: the table code is correct, only slower.
+  }
+  return undefined;
+}
+const nativeCrc = loadNativeCrc();
+const batchCrc: (b: Buffer) => number = nativeCrc ?? ((b) => crc32c(b));
+
+/** Whether record batches are checksummed by the native CRC-32C. */
+export const nativeBatchCrc = nativeCrc !== undefined;
+
+/** CRC-32C (Castagnoli, reflected 0x82F63B78), slice-by-8 tables: the portable fallback. */
 const CRC_TABLES: Uint32Array[] = (() => {
   const tables = Array.from({ length: 8 }, () => new Uint32Array(256));
   for (let i = 0; i < 256; i++) {

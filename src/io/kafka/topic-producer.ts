@@ -50,7 +50,9 @@ export function toKafkaMessage(message: OutgoingMessage): Message {
     value: message.value === null ? null : toBuffer(message.value),
   };
   if (message.partition !== undefined) m.partition = message.partition;
-  if (message.timestamp !== undefined) m.timestamp = String(message.timestamp);
+  // kafkajs types it as text, but its encoders and ours (record-batch-encoding.ts) take the
+  // number as it is; text would be printed and parsed back once per record.
+  if (message.timestamp !== undefined) m.timestamp = message.timestamp as unknown as string;
   if (message.headers) m.headers = kafkaHeaders(message.headers);
   return m;
 }

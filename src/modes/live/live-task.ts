@@ -13,6 +13,7 @@ import type { RecordBuffer } from './record-collector.js';
 export class LiveTask implements RecordBuffer {
   private chain: Promise<unknown> = Promise.resolve();
   readonly out: TaskRecord[] = [];
+  readonly parityLines: string[] = [];
   paritySamples = 0;
   /** Wall-clock time (ms) the last record of each source reached this task: idle detection only. */
   readonly lastInputAt = new Map<string, number>();
@@ -54,6 +55,7 @@ export class LiveTask implements RecordBuffer {
     if (this.closed) return;
     this.closed = true;
     this.out.length = 0;
+    this.parityLines.length = 0;
     await this.backend.close().catch(() => undefined);
     await this.producer.close().catch(() => undefined);
   }

@@ -208,8 +208,9 @@ export class MemoryCluster implements LiveCluster {
       touched.add(topicPartitionId(r.topic, p));
       last.set(topicPartitionId(r.topic, p), this.append(r.topic, p, r.message, txn));
     }
-    // A turn of the event loop, as a broker round trip: other work (a rebalance, a fence) may happen here.
-    await Promise.resolve();
+    // A turn of the event loop, as a broker round trip: other work (a rebalance, a fence, another
+    // task's engine reading its store) may happen here.
+    await new Promise((resolve) => setImmediate(resolve));
     const fault = this.faults.beforeCommit?.(id);
     if (this.epochs.get(id) !== producer.epoch) throw new TaskFencedError(id, 'INVALID_PRODUCER_EPOCH');
     if (fault) {
@@ -272,30 +273,34 @@ export class MemoryCluster implements LiveCluster {
 
   /**
    * One fetch round: every active member gets at most one batch per assigned partition (up to
-   * `maxRecords` offsets), handled to completion. Returns the batches delivered.
+   * `maxRecords` offsets), handled to completion, `partitionsConcurrently` of them at once as
+   * kafkajs hands them over. Returns the batches delivered.
    */
   async poll(maxRecords = 100): Promise<number> {
     let delivered = 0;
     for (const list of [...this.groups.values()]) {
       for (const m of [...list]) {
-        for (const [topic, p] of m.owned()) {
-          if (!m.active) break;
-          const part = this.partition(topic, p);
-          let pos = m.position(topic, p);
-          if (pos < part.logStart) pos = part.logStart; // out of range: auto.offset.reset=earliest
-          const lso = this.lso(part);
-          if (pos >= lso) continue;
-          const to = Math.min(lso, pos + maxRecords);
-          const records = this.visible(part, pos, to);
-          if (records.length === 0) {
-            m.advance(topic, p, to);
-            continue;
+        const owned = m.owned();
+        for (let i = 0; i < owned.length && m.active; i += m.concurrency) {
+          // Fetched just before they are handed over: a seek by the batches before them counts.
+          const group: Array<Promise<void>> = [];
+          for (const [topic, p] of owned.slice(i, i + m.concurrency)) {
+            const part = this.partition(topic, p);
+            let pos = m.position(topic, p);
+            if (pos < part.logStart) pos = part.logStart; // out of range: auto.offset.reset=earliest
+            const lso = this.lso(part);
+            if (pos >= lso) continue;
+            const to = Math.min(lso, pos + maxRecords);
+            const records = this.visible(part, pos, to);
+            if (records.length === 0) {
+              m.advance(topic, p, to);
+              continue;
+            }
+            const messages = records.map((e) => ({ offset: e.offset, key: e.key, value: e.value, timestamp: e.timestamp }));
+            group.push(m.deliver({ topic, partition: p, fetchedOffset: pos, highWatermark: lso, messages }, to));
           }
-          delivered++;
-          await m.deliver(
-            { topic, partition: p, fetchedOffset: pos, highWatermark: lso, messages: records.map((e) => ({ offset: e.offset, key: e.key, value: e.value, timestamp: e.timestamp })) },
-            to,
-          );
+          delivered += group.length;
+          await Promise.all(group);
         }
       }
     }
@@ -346,6 +351,11 @@ export class MemoryMember implements GroupMember {
   advance(topic: string, partition: number, to: number): void {
     this.positions.set(`${topic}:${partition}`, to);
     this.fetched.set(`${topic}:${partition}`, to);
+  }
+
+  /** Batches of different partitions handled at once. */
+  get concurrency(): number {
+    return Math.max(1, this.options.partitionsConcurrently ?? 1);
   }
 
   async deliver(batch: ConsumedBatch, rangeEnd: number): Promise<void> {

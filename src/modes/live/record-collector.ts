@@ -37,6 +37,8 @@ const UNBOUNDED = 2 ** 62;
 /** Where one task's records collect between commits. */
 export interface RecordBuffer {
   readonly out: TaskRecord[];
+  /** Lines of the local parity file for the parity records in `out`. */
+  readonly parityLines: string[];
   /** Served vectors sampled into the parity log (for metrics). */
   paritySamples: number;
   /** The task's merge skips so far (parity records carry it). */
@@ -162,7 +164,7 @@ export class RecordCollector {
         // Source and offset are fields of the value, so the record carries only the shared headers.
         this.push(b, e.topic, { key: r.key, value: enc.bytes, partition: r.partition, timestamp: r.eventTime, headers }, r.source, r.offset);
         // The served record itself goes to the parity log, in the same transaction as the feature record.
-        const sampled = this.parityLog?.messageFor(r, () => e.encoder.value(r, r.values), b.mergeSkips());
+        const sampled = this.parityLog?.messageFor(r, () => e.encoder.value(r, r.values), b.mergeSkips(), b.parityLines);
         if (sampled !== undefined) {
           this.push(b, this.parityLog!.topic, sampled, r.source, r.offset);
           b.paritySamples++;
@@ -210,7 +212,7 @@ export class RecordCollector {
 
   /** Late records of sampled keys go to the parity log too, so parity can tell which rows they touched. */
   private markLateForParity(b: RecordBuffer, l: LateRecord): void {
-    const marker = this.parityLog?.lateMessageFor(l);
+    const marker = this.parityLog?.lateMessageFor(l, b.parityLines);
     if (marker !== undefined) this.push(b, this.parityLog!.topic, marker, l.source, l.offset);
   }
 }

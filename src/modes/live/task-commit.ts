@@ -31,7 +31,7 @@ export interface CommitContext {
    * kill right after the commit must not leave the file behind the topic; lines of a batch that
    * then fails are written again when it is retried, and the file's reader drops repeats).
    */
-  readonly beforeSend?: () => void;
+  readonly beforeSend?: (task: LiveTask) => void;
   /** After the batch is durable: the input and internal positions it committed. */
   readonly afterCommit?: (offsets: readonly TopicPartitionOffset[]) => void;
 }
@@ -69,7 +69,7 @@ export async function commitTask(lt: LiveTask, ctx: CommitContext): Promise<Comm
   for (const [source, topic] of ctx.sourceTopics) offsets.push({ topic, partition: p, offset: positions[source] ?? 0 });
   if (lt.regroup !== undefined) offsets.push(...lt.regroup.offsets());
 
-  ctx.beforeSend?.();
+  ctx.beforeSend?.(lt);
   const last = await lt.producer.commit(records, lt.producer.exactlyOnce ? { groupId: ctx.groupId, offsets } : undefined);
   lt.seedChangelog = false;
   const lastChangelog = last.get(topicPartitionId(ctx.changelog, p));
