@@ -4,7 +4,8 @@
  * kafkajs' producer captures the originals:
  *
  *  - grouping a send's messages per partition: kafkajs copies the partition's whole list for
- *    every message (quadratic); this one appends (same order, same result);
+ *    every message (quadratic); this one appends (same order, same result), and takes an
+ *    explicit partition without asking the partitioner;
  *  - encoding a partition's records in a Produce request (v3 to v7, the versions any Kafka
  *    since 0.11 negotiates): record-batch-encoding.ts writes the same bytes into one buffer
  *    instead of allocating per record, header and varint;
@@ -101,7 +102,10 @@ function install(): void {
     const result: Record<number, unknown[]> = {};
     if (partitionMetadata.length === 0) return result;
     for (const message of messages) {
-      const p = partitioner({ topic, partitionMetadata, message });
+      // An explicit partition is what every kafkajs partitioner returns first; asking it would
+      // cost a filtered copy of the partition list per message.
+      const explicit = (message as { partition?: number | null }).partition;
+      const p = explicit !== null && explicit !== undefined ? explicit : partitioner({ topic, partitionMetadata, message });
       (result[p] ??= []).push(message);
     }
     return result;

@@ -133,33 +133,28 @@ export class TaskProducer {
     send: (req: { topicMessages: Array<{ topic: string; messages: Message[] }>; acks: number }) => Promise<RecordMetadata[]>,
     last: Map<string, number>,
   ): Promise<void> {
-    let pending = new Map<string, Message[]>();
+    // Per topic: its messages and how many go to each partition (to find the last offset of each).
+    let pending = new Map<string, { messages: Message[]; perPartition: Map<number, number> }>();
     let count = 0;
     let bytes = 0;
     const flush = async (): Promise<void> => {
       if (count === 0) return;
-      const topicMessages = [...pending].map(([topic, messages]) => ({ topic, messages }));
-      const perPartition = new Map<string, number>();
-      for (const { topic, messages } of topicMessages) {
-        for (const m of messages) {
-          const id = topicPartitionId(topic, m.partition ?? -1);
-          perPartition.set(id, (perPartition.get(id) ?? 0) + 1);
-        }
-      }
+      const sent = pending;
       pending = new Map();
       count = 0;
       bytes = 0;
-      const meta = await send({ topicMessages, acks: -1 });
+      const meta = await send({ topicMessages: [...sent].map(([topic, t]) => ({ topic, messages: t.messages })), acks: -1 });
       for (const m of meta) {
-        const id = topicPartitionId(m.topicName, m.partition);
-        const n = perPartition.get(id);
-        if (m.baseOffset !== undefined && n !== undefined) last.set(id, Number(m.baseOffset) + n - 1);
+        const n = sent.get(m.topicName)?.perPartition.get(m.partition);
+        if (m.baseOffset !== undefined && n !== undefined) last.set(topicPartitionId(m.topicName, m.partition), Number(m.baseOffset) + n - 1);
       }
     };
     for (const r of records) {
-      let list = pending.get(r.topic);
-      if (!list) pending.set(r.topic, (list = []));
-      list.push(toKafkaMessage(r.message));
+      let t = pending.get(r.topic);
+      if (!t) pending.set(r.topic, (t = { messages: [], perPartition: new Map() }));
+      t.messages.push(toKafkaMessage(r.message));
+      const p = r.message.partition ?? -1;
+      t.perPartition.set(p, (t.perPartition.get(p) ?? 0) + 1);
       count++;
       bytes += messageBytes(r.message);
       if (count >= MAX_REQUEST_MESSAGES || bytes >= MAX_REQUEST_BYTES) await flush();

@@ -43,17 +43,35 @@ export function kafkaHeaders(headers: Readonly<Record<string, string | Uint8Arra
   return headers as IHeaders;
 }
 
-/** kafkajs' message shape for one outgoing record. */
+/** Frozen header objects (outputs share one per topology) already known to be in kafkajs' shape. */
+const kafkaShapedHeaders = new WeakSet<object>();
+
+function inKafkaShape(headers: Readonly<Record<string, string | Uint8Array>>): boolean {
+  if (kafkaShapedHeaders.has(headers)) return true;
+  if (kafkaHeaders(headers) !== headers) return false;
+  if (Object.isFrozen(headers)) kafkaShapedHeaders.add(headers);
+  return true;
+}
+
+/**
+ * kafkajs' message shape for one outgoing record: the record itself when it already has that
+ * shape (text or Buffer key, Buffer value, text or Buffer headers), as live outputs do, since
+ * kafkajs only reads it; otherwise a converted copy.
+ */
 export function toKafkaMessage(message: OutgoingMessage): Message {
+  const { key, value, headers } = message;
+  if ((key === null || typeof key === 'string' || Buffer.isBuffer(key)) && (value === null || Buffer.isBuffer(value)) && (headers === undefined || inKafkaShape(headers))) {
+    // kafkajs types the timestamp as text, but its encoders and ours (record-batch-encoding.ts)
+    // take the number as it is; text would be printed and parsed back once per record.
+    return message as unknown as Message;
+  }
   const m: Message = {
-    key: message.key === null || typeof message.key === 'string' ? message.key : toBuffer(message.key),
-    value: message.value === null ? null : toBuffer(message.value),
+    key: key === null || typeof key === 'string' ? key : toBuffer(key),
+    value: value === null ? null : toBuffer(value),
   };
   if (message.partition !== undefined) m.partition = message.partition;
-  // kafkajs types it as text, but its encoders and ours (record-batch-encoding.ts) take the
-  // number as it is; text would be printed and parsed back once per record.
   if (message.timestamp !== undefined) m.timestamp = message.timestamp as unknown as string;
-  if (message.headers) m.headers = kafkaHeaders(message.headers);
+  if (headers) m.headers = kafkaHeaders(headers);
   return m;
 }
 
@@ -64,15 +82,25 @@ export function toKafkaMessage(message: OutgoingMessage): Message {
  */
 const textBytes = (s: string): number => (s.length < 64 ? s.length * 3 : Buffer.byteLength(s));
 
-export function messageBytes(message: OutgoingMessage): number {
-  const text = textBytes;
-  let n = 20 + (message.key === null ? 0 : typeof message.key === 'string' ? text(message.key) : message.key.byteLength) + (message.value?.byteLength ?? 0);
-  const h = message.headers;
-  if (h !== undefined) for (const k in h) {
+/** Header bytes of frozen header objects (shared by many records), counted once. */
+const sharedHeaderBytes = new WeakMap<object, number>();
+
+function headerBytes(h: Readonly<Record<string, string | Uint8Array>>): number {
+  const known = sharedHeaderBytes.get(h);
+  if (known !== undefined) return known;
+  let n = 0;
+  for (const k in h) {
     const v = h[k];
-    n += 2 + k.length + (typeof v === 'string' ? text(v) : v.byteLength);
+    n += 2 + k.length + (typeof v === 'string' ? textBytes(v) : v.byteLength);
   }
+  if (Object.isFrozen(h)) sharedHeaderBytes.set(h, n);
   return n;
+}
+
+export function messageBytes(message: OutgoingMessage): number {
+  const key = message.key;
+  const n = 20 + (key === null ? 0 : typeof key === 'string' ? textBytes(key) : key.byteLength) + (message.value?.byteLength ?? 0);
+  return message.headers === undefined ? n : n + headerBytes(message.headers);
 }
 
 export class TopicProducer {
