@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { crc32c, encodeRecordBatch, nativeBatchCrc, type BatchRecordInput } from '../../src/io/kafka/record-batch-encoding.js';
-import { fastProducePath, kafkajsRecordBatchDecoder } from '../../src/io/kafka/kafkajs-runtime.js';
+import { fastProducePath, kafkajsCreateRequest, kafkajsRecordBatchDecoder } from '../../src/io/kafka/kafkajs-runtime.js';
 
 const require = createRequire(import.meta.url);
 type Enc = { buffer: Buffer; writeString(s: string | null): Enc; writeInt16(n: number): Enc; writeInt32(n: number): Enc; writeArray(a: unknown[]): Enc; writeEncoder(e: Enc): Enc };
@@ -159,4 +159,24 @@ test('the produce request kafkajs sends through skewless equals its original enc
   }
   const theirs = new Encoder().writeString(null).writeInt16(-1).writeInt32(30_000).writeArray(topics).buffer;
   assert.ok(ours.equals(theirs), `first difference at byte ${ours.findIndex((x, i) => x !== theirs[i])} of ${theirs.length}`);
+});
+
+test('requests are framed byte for byte as kafkajs frames them', async () => {
+  const createRequest = require('kafkajs/src/protocol/request') as typeof kafkajsCreateRequest & object;
+  assert.notEqual(createRequest, kafkajsCreateRequest, 'the one-buffer framer is installed');
+  const topicData = [{ topic: 'features-☃', partitions: [{ partition: 2, firstSequence: 4, messages: randomRecords(21, 300) }] }];
+  const produce = produceProtocol.protocol({ version: 7 })({ acks: -1, timeout: 30_000, topicData, transactionalId: 'g-task-2', producerId: Long.fromValue('7'), producerEpoch: 2 }).request as {
+    apiKey: number;
+    apiVersion: number;
+    encode(): Promise<Enc>;
+  };
+  const small = { apiKey: 3, apiVersion: 6, encode: async () => new Encoder().writeInt32(0) };
+  for (const request of [produce, small]) {
+    for (const clientId of ['skewless', '', 'ünïcode-☃', null]) {
+      const args = { correlationId: 123_456, clientId, request };
+      const ours = (await createRequest!(args)).buffer;
+      const theirs = (await kafkajsCreateRequest!(args)).buffer;
+      assert.ok(ours.equals(theirs), `api ${request.apiKey}, client ${clientId}: first difference at byte ${ours.findIndex((x, i) => x !== theirs[i])} of ${theirs.length}`);
+    }
+  }
 });

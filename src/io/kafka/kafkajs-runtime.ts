@@ -9,6 +9,9 @@
  *  - encoding a partition's records in a Produce request (v3 to v7, the versions any Kafka
  *    since 0.11 negotiates): record-batch-encoding.ts writes the same bytes into one buffer
  *    instead of allocating per record, header and varint;
+ *  - framing every request: one buffer of its exact size instead of two Encoders grown by
+ *    doubling around the payload, and one for the produce payload itself (their zero-filled
+ *    buffers, as external memory, set off most of a live worker's scavenges);
  *  - decoding a fetched record batch: record-batch-decoding.ts builds the same objects with
  *    number arithmetic instead of two Long parses per record (uncompressed batches; any other
  *    goes to kafkajs' decoder, exported here as `kafkajsRecordBatchDecoder` for the tests).
@@ -30,6 +33,7 @@ const internal = (path: string): string => join(root, 'src', path);
 interface KafkajsEncoder {
   buf: Buffer;
   offset: number;
+  readonly buffer: Buffer;
   writeString(s: string | null): KafkajsEncoder;
   writeInt16(n: number): KafkajsEncoder;
   writeInt32(n: number): KafkajsEncoder;
@@ -71,10 +75,30 @@ interface KafkajsDecoder {
 }
 type RecordBatchDecoder = (decoder: KafkajsDecoder) => Promise<FetchedRecordBatch>;
 
+/** What kafkajs' connection hands its request framer. */
+interface RequestFrameArgs {
+  readonly correlationId: number;
+  readonly clientId?: string | null;
+  readonly request: { readonly apiKey: number; readonly apiVersion: number; encode(): Promise<{ readonly buffer: Buffer }> };
+}
+type CreateRequest = (args: RequestFrameArgs) => Promise<{ readonly buffer: Buffer }>;
+
+/** Bytes of a Kafka STRING (int16 length, -1 for null, then UTF-8). */
+const textSize = (s: string | null): number => 2 + (s === null ? 0 : Buffer.byteLength(s, 'utf8'));
+
+function writeText(buf: Buffer, pos: number, s: string | null): number {
+  if (s === null) return buf.writeInt16BE(-1, pos);
+  const n = Buffer.byteLength(s, 'utf8');
+  pos = buf.writeInt16BE(n, pos);
+  return pos + buf.write(s, pos, n, 'utf8');
+}
+
 /** Whether the replacements were installed (false only if kafkajs was loaded elsewhere first). */
 export let fastProducePath = false;
 /** kafkajs' own record batch decoder, which the fetch path falls back to (and tests compare with). */
 export let kafkajsRecordBatchDecoder: RecordBatchDecoder | undefined;
+/** kafkajs' own request framer (the tests compare with it). */
+export let kafkajsCreateRequest: CreateRequest | undefined;
 
 function install(): void {
   const sendMessagesPath = internal('producer/sendMessages.js');
@@ -82,9 +106,11 @@ function install(): void {
   const v3Path = internal('protocol/requests/produce/v3/request.js');
   const laterVersions = [4, 5, 6, 7].map((v) => internal(`protocol/requests/produce/v${v}/request.js`));
   const batchDecoderPath = internal('protocol/recordBatch/v0/decoder.js');
+  const requestPath = internal('protocol/request.js');
+  const connectionPath = internal('network/connection.js');
   const decodeMessagesPath = internal('protocol/requests/fetch/v4/decodeMessages.js');
   // Modules that captured the originals already: replacing them now would patch half a path.
-  if (require.cache[sendMessagesPath] || require.cache[decodeMessagesPath] || laterVersions.some((p) => require.cache[p])) return;
+  if (require.cache[sendMessagesPath] || require.cache[decodeMessagesPath] || require.cache[connectionPath] || laterVersions.some((p) => require.cache[p])) return;
 
   require(groupPath);
   const groupModule = require.cache[groupPath];
@@ -94,9 +120,19 @@ function install(): void {
   const compressionNone = (require(internal('protocol/message/compression/index.js')) as { Types: { None: number } }).Types.None;
   const originalDecoder = require(batchDecoderPath) as RecordBatchDecoder;
   const decoderModule = require.cache[batchDecoderPath];
-  if (!groupModule || !v3Module || !decoderModule || typeof originalV3 !== 'function' || typeof Encoder !== 'function' || typeof originalDecoder !== 'function') {
+  const originalCreateRequest = require(requestPath) as CreateRequest;
+  const requestModule = require.cache[requestPath];
+  if (!groupModule || !v3Module || !decoderModule || !requestModule || typeof originalV3 !== 'function' || typeof Encoder !== 'function' || typeof originalDecoder !== 'function' || typeof originalCreateRequest !== 'function') {
     throw new Error(`kafkajs at ${root} does not have the 2.2.x layout skewless patches (src/io/kafka/kafkajs-runtime.ts)`);
   }
+
+  /** A kafkajs Encoder holding exactly `buf` (its `buffer` is then a view of all of it). */
+  const filledEncoder = (buf: Buffer): KafkajsEncoder => {
+    const e = new Encoder(1);
+    e.buf = buf;
+    e.offset = buf.length;
+    return e;
+  };
 
   groupModule.exports = ({ topic, partitionMetadata, messages, partitioner }: GroupArgs): Record<number, unknown[]> => {
     const result: Record<number, unknown[]> = {};
@@ -118,10 +154,13 @@ function install(): void {
       const transactionalId = args.transactionalId ?? null;
       const producerId = BigInt(args.producerId?.toString() ?? '-1');
       const now = Date.now();
-      const out = new Encoder().writeString(transactionalId).writeInt16(args.acks).writeInt32(args.timeout).writeInt32(args.topicData.length);
+      // Sizes first, then one buffer of exactly the request's size: kafkajs' Encoder grows by
+      // doubling into zero-filled buffers, a copy of the whole request each time.
+      const batches: Buffer[] = [];
+      let size = textSize(transactionalId) + 2 + 4 + 4;
       for (const { topic, partitions } of args.topicData) {
-        out.writeString(topic).writeInt32(partitions.length);
-        for (const { partition, firstSequence, messages } of partitions) {
+        size += textSize(topic) + 4;
+        for (const { firstSequence, messages } of partitions) {
           const batch = encodeRecordBatch(messages, {
             producerId,
             producerEpoch: args.producerEpoch ?? 0,
@@ -129,14 +168,49 @@ function install(): void {
             transactional: transactionalId !== null,
             now,
           });
-          out.writeInt32(partition).writeInt32(batch.length).writeBuffer(batch);
+          batches.push(batch);
+          size += 4 + 4 + batch.length;
         }
       }
-      return out;
+      const out = Buffer.allocUnsafe(size);
+      let pos = writeText(out, 0, transactionalId);
+      pos = out.writeInt16BE(args.acks, pos);
+      pos = out.writeInt32BE(args.timeout, pos);
+      pos = out.writeInt32BE(args.topicData.length, pos);
+      let b = 0;
+      for (const { topic, partitions } of args.topicData) {
+        pos = writeText(out, pos, topic);
+        pos = out.writeInt32BE(partitions.length, pos);
+        for (const { partition } of partitions) {
+          const batch = batches[b++];
+          pos = out.writeInt32BE(partition, pos);
+          pos = out.writeInt32BE(batch.length, pos);
+          pos += batch.copy(out, pos);
+        }
+      }
+      return filledEncoder(out);
     };
     return request;
   };
   fastProducePath = true;
+
+  // Every request's frame (size, api key and version, correlation id, client id, then the
+  // payload) in one buffer of its exact size, where kafkajs copies the payload into two
+  // Encoders grown by doubling: three zero-filled buffers and three copies of every produce
+  // request, whose garbage of external memory set off most of a live worker's scavenges.
+  kafkajsCreateRequest = originalCreateRequest;
+  requestModule.exports = async ({ correlationId, clientId, request }: RequestFrameArgs): Promise<KafkajsEncoder> => {
+    const payload = (await request.encode()).buffer;
+    const head = 2 + 2 + 4 + textSize(clientId ?? null);
+    const out = Buffer.allocUnsafe(4 + head + payload.length);
+    let pos = out.writeInt32BE(head + payload.length, 0);
+    pos = out.writeInt16BE(request.apiKey, pos);
+    pos = out.writeInt16BE(request.apiVersion, pos);
+    pos = out.writeInt32BE(correlationId, pos);
+    pos = writeText(out, pos, clientId ?? null);
+    payload.copy(out, pos);
+    return filledEncoder(out);
+  };
 
   kafkajsRecordBatchDecoder = originalDecoder;
   decoderModule.exports = async (decoder: KafkajsDecoder): Promise<FetchedRecordBatch> => {
