@@ -119,6 +119,14 @@ test('what the fast decoder declines is decoded by kafkajs, with the same result
   assert.deepStrictEqual(await installed(new Decoder(nearEdge)), await kafkajsDecode(new Decoder(nearEdge)));
   // Compressed (gzip) batches go to kafkajs' codecs.
   assert.equal(decodeFetchedRecordBatch(withAttributes(batch(10, 5), 0x01), 0), undefined);
+  // A record claiming no bytes at all: whatever kafkajs makes of it, so does the installed decoder.
+  // It ends the fetched bytes, so a decoder reading on would run off the end.
+  const empty = Buffer.from(batch(18, 1).subarray(0, 12 + 49 + 1));
+  empty.writeInt32BE(49 + 1, 8);
+  empty[12 + 49] = 0;
+  assert.equal(decodeFetchedRecordBatch(empty, 0), undefined);
+  const outcome = async (d: (x: KDecoder) => Promise<unknown>): Promise<unknown> => d(new Decoder(empty)).then((v) => ({ value: v }), (e: Error) => ({ error: e.name }));
+  assert.deepStrictEqual(await outcome(installed), await outcome(kafkajsDecode));
   // A batch cut short: kafkajs' partial-message error, which its fetch path treats as the end.
   const cut = batch(11, 50).subarray(0, 400);
   assert.equal(decodeFetchedRecordBatch(cut, 0), undefined);

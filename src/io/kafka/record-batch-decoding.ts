@@ -183,7 +183,9 @@ export function decodeFetchedRecordBatch(buf: Buffer, start: number): { batch: F
   for (let i = 0; i < count; i++) {
     const size = c.varint();
     const recordEnd = c.at + size;
-    if (c.bad || size < 0 || recordEnd > end) return undefined;
+    // Six bytes is the least a record takes (attributes, then five one-byte varints): a shorter
+    // one is malformed, and kafkajs' decoder answers for it as it always did.
+    if (c.bad || size < 6 || recordEnd > end) return undefined;
     const recordAttributes = buf.readInt8(c.at++);
     const timestampDelta = c.varlong();
     const offsetDelta = c.varint();
