@@ -1,7 +1,7 @@
 /**
- * kafkajs, loaded with a faster produce path. Every module of skewless takes kafkajs from
- * here, never from 'kafkajs' directly, so the two replacements below are in place before
- * kafkajs' producer captures the originals:
+ * kafkajs, loaded with faster produce and fetch paths. Every module of skewless takes kafkajs
+ * from here, never from 'kafkajs' directly, so the replacements below are in place before
+ * kafkajs' producer, fetch decoder and connection capture the originals:
  *
  *  - grouping a send's messages per partition: kafkajs copies the partition's whole list for
  *    every message (quadratic); this one appends (same order, same result), and takes an
@@ -11,12 +11,12 @@
  *    instead of allocating per record, header and varint;
  *  - framing every request: one buffer of its exact size instead of two Encoders grown by
  *    doubling around the payload, and one for the produce payload itself (their zero-filled
- *    buffers, as external memory, set off most of a live worker's scavenges);
+ *    buffers, as external memory, set off a quarter of a live worker's scavenges);
  *  - decoding a fetched record batch: record-batch-decoding.ts builds the same objects with
  *    number arithmetic instead of two Long parses per record (uncompressed batches; any other
  *    goes to kafkajs' decoder, exported here as `kafkajsRecordBatchDecoder` for the tests).
  *
- * Both are pinned to kafkajs 2.2.4 (the last release; the project is unmaintained), whose
+ * All are pinned to kafkajs 2.2.4 (the last release; the project is unmaintained), whose
  * internal layout this relies on; a layout change fails loudly at start-up, not silently.
  * Compressed sends keep kafkajs' own encoder.
  */
@@ -197,7 +197,7 @@ function install(): void {
   // Every request's frame (size, api key and version, correlation id, client id, then the
   // payload) in one buffer of its exact size, where kafkajs copies the payload into two
   // Encoders grown by doubling: three zero-filled buffers and three copies of every produce
-  // request, whose garbage of external memory set off most of a live worker's scavenges.
+  // request, whose garbage of external memory set off a quarter of a live worker's scavenges.
   kafkajsCreateRequest = originalCreateRequest;
   requestModule.exports = async ({ correlationId, clientId, request }: RequestFrameArgs): Promise<KafkajsEncoder> => {
     const payload = (await request.encode()).buffer;
