@@ -46,11 +46,12 @@ export function kafkaHeaders(headers: Readonly<Record<string, string | Uint8Arra
 /** Frozen header objects (outputs share one per topology) already known to be in kafkajs' shape. */
 const kafkaShapedHeaders = new WeakSet<object>();
 
-function inKafkaShape(headers: Readonly<Record<string, string | Uint8Array>>): boolean {
-  if (kafkaShapedHeaders.has(headers)) return true;
-  if (kafkaHeaders(headers) !== headers) return false;
-  if (Object.isFrozen(headers)) kafkaShapedHeaders.add(headers);
-  return true;
+/** kafkaHeaders(), remembering the frozen objects it returns as they are. */
+function kafkaShaped(headers: Readonly<Record<string, string | Uint8Array>>): IHeaders {
+  if (kafkaShapedHeaders.has(headers)) return headers as IHeaders;
+  const shaped = kafkaHeaders(headers);
+  if (shaped === headers && Object.isFrozen(headers)) kafkaShapedHeaders.add(headers);
+  return shaped;
 }
 
 /**
@@ -60,7 +61,8 @@ function inKafkaShape(headers: Readonly<Record<string, string | Uint8Array>>): b
  */
 export function toKafkaMessage(message: OutgoingMessage): Message {
   const { key, value, headers } = message;
-  if ((key === null || typeof key === 'string' || Buffer.isBuffer(key)) && (value === null || Buffer.isBuffer(value)) && (headers === undefined || inKafkaShape(headers))) {
+  const shapedHeaders = headers === undefined ? undefined : kafkaShaped(headers);
+  if ((key === null || typeof key === 'string' || Buffer.isBuffer(key)) && (value === null || Buffer.isBuffer(value)) && shapedHeaders === headers) {
     // kafkajs types the timestamp as text, but its encoders and ours (record-batch-encoding.ts)
     // take the number as it is; text would be printed and parsed back once per record.
     return message as unknown as Message;
@@ -71,7 +73,7 @@ export function toKafkaMessage(message: OutgoingMessage): Message {
   };
   if (message.partition !== undefined) m.partition = message.partition;
   if (message.timestamp !== undefined) m.timestamp = message.timestamp as unknown as string;
-  if (headers) m.headers = kafkaHeaders(headers);
+  if (shapedHeaders !== undefined) m.headers = shapedHeaders;
   return m;
 }
 
