@@ -29,7 +29,7 @@
  *   npm run bench:live -- --runs 3 --records 300000 --skip-failover
  *   npm run bench:live -- --session-timeouts 10000,6000 --max-bytes 4194304 --max-batch 0 --keep-slice
  *   npm run bench:live -- --parity 0.01    (each run also an exactly-once worker with 1% parity sampling: its cost)
- *   npm run bench:live -- --warmup 0 --concurrency 1   (no untimed warm-up worker; one partition at a time)
+ *   npm run bench:live -- --warmup 0 --concurrency 2   (no untimed warm-up worker; two partitions at once)
  *
  * Latency: the topic is a pre-loaded backlog, so "event-to-output" is measured per fetched
  * batch, from when the batch was handed to the worker (fetched) to when it was committed;
