@@ -66,9 +66,9 @@ export interface LiveOptions extends ClientEndpoints {
   /**
    * Batches of different partitions processed at once (default 1). With 2, one task's engine runs
    * while another's commit waits on the broker: about 5 % more throughput on 2 cores with the
-   * broker beside the worker (bench/live-flights.ts --concurrency). Not the default: in one run of
-   * the broker kill -9 test (live-outage.test.ts) with 2, a changelog transaction hung after the
-   * restart and the task waited on it for good; that is not understood yet.
+   * broker beside the worker (bench/live-flights.ts --concurrency). Not the default: with two
+   * commits in flight when a lone broker is killed, one is more often caught by a broker race
+   * that leaves its commit markers unwritten (README, Performance), and its task then waits.
    */
   readonly partitionsConcurrently?: number;
   /** Topic per source, overriding the topology's (deployment config, like the group). */

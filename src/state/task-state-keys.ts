@@ -109,6 +109,11 @@ export interface LocalStateMeta {
   readonly changelogNext: number | null;
   /** The changelog topic it refers to. */
   readonly changelog: string | null;
+  /**
+   * Offset of the first changelog record of the last batch committed from this store (exactly-once),
+   * when known: with changelogNext it says which undecided records are this task's own committed batch.
+   */
+  readonly changelogFirst?: number;
 }
 
 export function encodeLocalMeta(m: LocalStateMeta): Uint8Array {
@@ -118,7 +123,8 @@ export function encodeLocalMeta(m: LocalStateMeta): Uint8Array {
 export function decodeLocalMeta(bytes: Uint8Array | undefined): LocalStateMeta | undefined {
   if (bytes === undefined) return undefined;
   const m = JSON.parse(new TextDecoder().decode(bytes)) as Partial<LocalStateMeta>;
-  return { changelogNext: m.changelogNext ?? null, changelog: m.changelog ?? null };
+  const first = typeof m.changelogFirst === 'number' ? { changelogFirst: m.changelogFirst } : {};
+  return { changelogNext: m.changelogNext ?? null, changelog: m.changelog ?? null, ...first };
 }
 
 /** Is this a local-only key (never written to the changelog)? */

@@ -3,14 +3,15 @@
  * readers see all of it or none), a newer holder of the transactional id fences the older one
  * with TaskFencedError, and a large batch of small records with headers is split under the
  * broker's per-batch limit (before, headers were not counted and such a batch was refused
- * with MESSAGE_TOO_LARGE).
+ * with MESSAGE_TOO_LARGE). The high watermark counts the records of a transaction not yet
+ * decided, where the read_committed end stops at its first record.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { KafkaConnection } from '../../src/io/kafka/kafka-connection.js';
 import { TaskFencedError, TaskProducer, type TaskRecord } from '../../src/io/kafka/task-producer.js';
-import { deleteTopics, ensureTopic, fetchOffsets } from '../../src/io/kafka/topic-admin.js';
+import { deleteTopics, ensureTopic, fetchHighWatermarks, fetchOffsets } from '../../src/io/kafka/topic-admin.js';
 import { readTopicRanges } from '../../src/io/kafka/topic-reader.js';
 import { stackForTests } from '../helpers/stack.js';
 
@@ -57,4 +58,23 @@ test('a newer holder of the transactional id fences the older producer; nothing 
   await old.close();
   await newer.close();
   assert.equal(await committed(), before + 15);
+});
+
+test('the high watermark counts the records of an undecided transaction; the read_committed end stops at its first', { timeout: 60_000 }, async () => {
+  const open = `task-producer-${run}-open`;
+  await ensureTopic(conn, open, 1);
+  const producer = conn.kafka.producer({ transactionalId: `tp-${run}-open`, idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  try {
+    const ends = async (): Promise<[number, number]> => [(await fetchOffsets(conn, open))[0].high, (await fetchHighWatermarks(conn, open, [0])).get(0)!];
+    const txn = await producer.transaction();
+    await txn.send({ topic: open, messages: [{ key: 'a', value: '1', partition: 0 }, { key: 'b', value: '2', partition: 0 }] });
+    assert.deepEqual(await ends(), [0, 2]);
+    await txn.commit();
+    // The commit marker takes an offset too.
+    assert.deepEqual(await ends(), [3, 3]);
+  } finally {
+    await producer.disconnect();
+    await deleteTopics(conn, [open]);
+  }
 });

@@ -42,6 +42,8 @@ function rng(seed: number): () => number {
   };
 }
 
+const TEXT_KEYS = ['', 'é', 'Zürich', '東京', '🛫 JFK', 'a\ud800b', 'x'.repeat(63), 'x'.repeat(64), `${'y'.repeat(62)}é`];
+
 function randomRecords(seed: number, n: number): BatchRecordInput[] {
   const r = rng(seed);
   const bytes = (len: number): Buffer => Buffer.from(Array.from({ length: len }, () => Math.floor(r() * 256)));
@@ -53,7 +55,8 @@ function randomRecords(seed: number, n: number): BatchRecordInput[] {
     if (r() < 0.2) headers['ünïcode-☃'] = 'välue ☃';
     if (r() < 0.2) headers.multi = [bytes(3), bytes(0), bytes(200)];
     return {
-      key: r() < 0.1 ? null : r() < 0.5 ? `card-${i}` : bytes(Math.floor(r() * 40)),
+      // Text keys: ASCII, and short ones of other characters (1 to 4 UTF-8 bytes each, a lone surrogate), and one past the short-key path.
+      key: r() < 0.1 ? null : r() < 0.35 ? `card-${i}` : r() < 0.6 ? TEXT_KEYS[i % TEXT_KEYS.length] : bytes(Math.floor(r() * 40)),
       value: r() < 0.05 ? null : bytes(Math.floor(r() * (r() < 0.1 ? 3000 : 120))),
       headers,
       // Out-of-order timestamps (negative deltas), all 13 digits like kafkajs' string sort needs.

@@ -56,7 +56,7 @@ async function setup(t: { after: (fn: () => void) => void }, plan: CompiledPlan)
     dir,
     logs,
     start: (state, extra = {}) =>
-      startLiveWorkerOn(cluster, registry, { plan, stateDir: join(dir, state), group: GROUP, log: (l) => void logs.push(`[${state}] ${l}`), retryDeadlineMs: 60_000, ...extra }),
+      startLiveWorkerOn(cluster, registry, { plan, stateDir: join(dir, state), group: GROUP, log: (l) => { logs.push(`[${state}] ${l}`); if (process.env.DRIVER_DEBUG) process.stderr.write(`[${state}] ${l}\n`); }, retryDeadlineMs: 60_000, ...extra }),
   };
 }
 
@@ -297,6 +297,52 @@ test('a task reopened while its changelog\'s committed end is below its local co
   await d.stop();
   assert.ok(failure instanceof Error, `the worker stopped:\n${s2.logs.join('\n')}`);
   assert.match(failure.message, /partition 0 kept failing for \d+ s: .*below this task's local copy.*kafka-transactions\.sh find-hanging.*delete \S+task-0/);
+});
+
+test('a task whose last committed batch lost its commit markers (a restarted broker) continues from its local copy; its next commit settles them; served exactly once', async (t) => {
+  const s = await setup(t, cardOnly);
+  const items = transactions(600, 13);
+  const changelog = changelogTopic(GROUP, cardOnly.version);
+  const lost = items.slice(300, 380).filter((i) => i.partition === 0);
+  const rest = [...items.slice(300, 380).filter((i) => i.partition !== 0), ...items.slice(380)];
+  assert.ok(lost.length > 0 && lost.length < 40, `one batch of partition 0 (${lost.length})`);
+  await produceAll(s, cardOnly, 'transactions', 'transactions', items.slice(0, 300));
+  const a = await s.start('a');
+  await s.cluster.runUntilIdle(40);
+  // Task 0's next commit is acknowledged, but no marker reaches any partition it wrote.
+  let armed = true;
+  let losing = false;
+  s.cluster.faults.beforeCommit = (id) => {
+    losing = armed && id !== undefined && id.endsWith('-task-0');
+    if (losing) armed = false;
+    return undefined;
+  };
+  s.cluster.faults.loseMarkers = () => losing;
+  await produceAll(s, cardOnly, 'transactions', 'transactions', lost);
+  await s.cluster.runUntilIdle(40);
+  assert.equal(armed, false, 'task 0 committed once more');
+  await a.stop();
+  const end = async (): Promise<number> => (await s.cluster.endOffsets(changelog)).get(0) ?? 0;
+  assert.ok((await end()) < (await s.cluster.highWatermark(changelog, 0)), 'task 0\'s last batch is undecided on its changelog partition');
+
+  const b = await s.start('a');
+  await produceAll(s, cardOnly, 'transactions', 'transactions', rest);
+  await s.cluster.runUntilIdle(40);
+  await b.stop();
+  const logs = s.logs.join('\n');
+  assert.match(logs, /task 0: changelog g-\w+-changelog partition 0 holds this task's last committed batch \(offsets \d+\.\.\d+\) without its commit marker/, logs);
+  assert.doesNotMatch(logs, /not opened|rebuilding local state/, logs);
+  assert.equal(await end(), await s.cluster.highWatermark(changelog, 0), 'every changelog record of task 0 is decided');
+  await assertServedExactlyOnce(s, cardOnly, items);
+
+  // What the changelog holds now rebuilds the same state: a worker without local copies serves the rest alike.
+  const more = transactions(660, 13).slice(600);
+  await produceAll(s, cardOnly, 'transactions', 'transactions', more);
+  const c = await s.start('fresh');
+  await s.cluster.runUntilIdle(40);
+  await c.stop();
+  assert.match(s.logs.join('\n'), /\[fresh\] skewless: task 0: rebuilding local state/);
+  await assertServedExactlyOnce(s, cardOnly, [...items, ...more]);
 });
 
 test('idle skip: only once the quiet input is caught up with the broker and idle for idleMs; each skip logged and counted once', async (t) => {

@@ -98,6 +98,23 @@ class AvroWriter {
   }
 
   string(s: string): void {
+    // Keys are mostly short ASCII (airport codes, ids): written char by char, without the two
+    // native calls (length, then write) a UTF-8 string costs. A length below 64 is one varint byte.
+    if (s.length < 64) {
+      this.ensure(1 + s.length);
+      const at = this.pos + 1;
+      let i = 0;
+      for (; i < s.length; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        this.buf[at + i] = c;
+      }
+      if (i === s.length) {
+        this.buf[this.pos] = s.length << 1;
+        this.pos = at + s.length;
+        return;
+      }
+    }
     const n = Buffer.byteLength(s, 'utf8');
     this.long(n);
     this.ensure(n);

@@ -64,11 +64,24 @@ function writeUvarint(buf: Buffer, pos: number, u: number): number {
   return pos;
 }
 
-const byteLength = (v: Buffer | string): number => (typeof v === 'string' ? Buffer.byteLength(v, 'utf8') : v.length);
+/** Below this length a string key is measured and written char by char when it is ASCII. */
+const SHORT = 64;
+
+function byteLength(v: Buffer | string): number {
+  if (typeof v !== 'string') return v.length;
+  if (v.length < SHORT) {
+    let i = 0;
+    while (i < v.length && v.charCodeAt(i) < 0x80) i++;
+    if (i === v.length) return i;
+  }
+  return Buffer.byteLength(v, 'utf8');
+}
 
 function writeBytes(buf: Buffer, pos: number, v: Buffer | string, len: number): number {
-  if (typeof v === 'string') buf.write(v, pos, len, 'utf8');
-  else v.copy(buf, pos);
+  if (typeof v !== 'string') v.copy(buf, pos);
+  // Byte length equal to the char count: ASCII (any other char takes two bytes or more).
+  else if (len === v.length && len < SHORT) for (let i = 0; i < len; i++) buf[pos + i] = v.charCodeAt(i);
+  else buf.write(v, pos, len, 'utf8');
   return pos + len;
 }
 

@@ -13,7 +13,10 @@ export interface PartitionOffsets {
   readonly partition: number;
   /** Earliest offset still in the log. */
   readonly low: number;
-  /** Offset the next record will get (the high watermark): the end of what is readable now. */
+  /**
+   * The end of what a read_committed reader can read now: the high watermark, or the first
+   * record of a transaction not yet decided (kafkajs' admin lists offsets read_committed).
+   */
   readonly high: number;
 }
 
@@ -124,6 +127,36 @@ async function waitForTopic(conn: KafkaConnection, topic: string, partitions: nu
       throw new KafkaNotReadyError(`${ready} of ${partitions} partitions of "${topic}" have a leader`);
     }
   }, QUIET_TOPIC_WAIT);
+}
+
+/** A kafkajs cluster, the client's private factory: the only way to list offsets read_uncommitted. */
+interface UncommittedCluster {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  addTargetTopic(topic: string): Promise<void>;
+  fetchTopicsOffset(topics: ReadonlyArray<{ topic: string; partitions: Array<{ partition: number }>; fromBeginning: boolean }>): Promise<Array<{ topic: string; partitions: Array<{ partition: number; offset: string }> }>>;
+}
+
+/**
+ * Per partition, the high watermark: the offset after the last record written, decided or not
+ * (read_uncommitted), where fetchOffsets' end stops at an undecided transaction. Through a
+ * cluster of kafkajs' own making with isolation level 0, since its admin asks read_committed only.
+ */
+export async function fetchHighWatermarks(conn: KafkaConnection, topic: string, partitions: readonly number[]): Promise<Map<number, number>> {
+  const factory = Object.getOwnPropertySymbols(conn.kafka).find((s) => s.description === 'private:Kafka:createCluster');
+  const create = factory === undefined ? undefined : (conn.kafka as unknown as Record<symbol, unknown>)[factory];
+  if (typeof create !== 'function') throw new Error('kafkajs changed: its client has no cluster factory to list offsets read_uncommitted');
+  const cluster = (create as (o: object) => UncommittedCluster)({ isolationLevel: 0, allowAutoTopicCreation: false });
+  await cluster.connect();
+  try {
+    return await onTopic(conn, topic, `reading the high watermarks of Kafka topic "${topic}"`, async () => {
+      await cluster.addTargetTopic(topic);
+      const [offsets] = await cluster.fetchTopicsOffset([{ topic, partitions: partitions.map((partition) => ({ partition })), fromBeginning: false }]);
+      return new Map((offsets?.partitions ?? []).map((o) => [o.partition, toOffset(o.offset, 'high watermark')]));
+    });
+  } finally {
+    await cluster.disconnect().catch(() => undefined);
+  }
 }
 
 /** Earliest and latest offsets of every partition, by partition. */

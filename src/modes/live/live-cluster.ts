@@ -8,7 +8,7 @@ import type { BatchControl, ConsumedBatch, GroupConsumerOptions, TopicPartitionO
 import { GroupConsumer } from '../../io/kafka/group-consumer.js';
 import type { KafkaConnection } from '../../io/kafka/kafka-connection.js';
 import { TaskProducer, type LastOffsets, type TaskOffsets, type TaskRecord } from '../../io/kafka/task-producer.js';
-import { deleteRecordsBefore, ensureTopic, fetchOffsets, topicPartitionCount } from '../../io/kafka/topic-admin.js';
+import { deleteRecordsBefore, ensureTopic, fetchHighWatermarks, fetchOffsets, topicPartitionCount } from '../../io/kafka/topic-admin.js';
 import { topicLimits, type TopicLimits } from '../../io/kafka/topic-limits.js';
 import { readTopicRanges, type KafkaRecord } from '../../io/kafka/topic-reader.js';
 
@@ -37,6 +37,8 @@ export interface LiveCluster {
   topicLimits(topics: readonly string[]): Promise<Map<string, TopicLimits>>;
   /** Per partition, the end of what a read_committed reader can read now. */
   endOffsets(topic: string): Promise<Map<number, number>>;
+  /** The offset after the last record written to a partition, decided or not (read_uncommitted). */
+  highWatermark(topic: string, partition: number): Promise<number>;
   /** The committed records of [start, end) of one partition, in offset order. */
   readRange(topic: string, partition: number, start: number, end: number): AsyncIterable<readonly KafkaRecord[]>;
   /** A producer for one task; with a transactional id it fences every earlier holder of that id first. */
@@ -64,6 +66,10 @@ export class KafkaLiveCluster implements LiveCluster {
 
   async endOffsets(topic: string): Promise<Map<number, number>> {
     return new Map((await fetchOffsets(this.conn, topic)).map((o) => [o.partition, o.high]));
+  }
+
+  async highWatermark(topic: string, partition: number): Promise<number> {
+    return (await fetchHighWatermarks(this.conn, topic, [partition])).get(partition) ?? 0;
   }
 
   async *readRange(topic: string, partition: number, start: number, end: number): AsyncIterable<readonly KafkaRecord[]> {

@@ -22,7 +22,8 @@ interface Entry {
   readonly value: Buffer | null;
   readonly timestamp: number;
   readonly headers: Readonly<Record<string, string>>;
-  readonly txn?: Txn;
+  /** Reassigned when the commit markers of its transaction are lost on its partition. */
+  txn?: Txn;
   /** A transaction marker: takes an offset, never delivered. */
   readonly control?: boolean;
 }
@@ -39,6 +40,13 @@ export interface CommitFaults {
   beforeSend?: (transactionalId: string | undefined, records: readonly TaskRecord[]) => Error | undefined;
   /** After the records are written into the transaction, before it commits: the transaction is aborted. */
   beforeCommit?: (transactionalId: string | undefined) => Error | undefined;
+  /**
+   * When it returns true for a partition of a transaction that commits, the commit is acknowledged
+   * but no marker reaches that partition (as a restarted broker's coordinator can skip them): its
+   * records stay undecided until a later transaction of the same id writes a marker there, which
+   * decides them with its own outcome (Kafka keeps one open transaction per producer and partition).
+   */
+  loseMarkers?: (transactionalId: string, topic: string, partition: number) => boolean;
 }
 
 const toBuffer = (b: Uint8Array | string | null): Buffer | null => (b === null ? null : typeof b === 'string' ? Buffer.from(b) : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
@@ -53,6 +61,8 @@ export class MemoryCluster implements LiveCluster {
   private readonly topics = new Map<string, Partition[]>();
   private readonly epochs = new Map<string, number>();
   private readonly openTxns = new Map<string, { txn: Txn; touched: Set<string> }>();
+  /** Per transactional id and partition, records left undecided by lost markers. */
+  private readonly undecided = new Map<string, Txn>();
   private readonly groups = new Map<string, MemoryMember[]>();
   private readonly committed = new Map<string, Map<string, number>>();
   readonly faults: CommitFaults = {};
@@ -165,6 +175,17 @@ export class MemoryCluster implements LiveCluster {
     for (const tp of open.touched) {
       const [topic, p] = splitId(tp);
       const part = this.partition(topic, p);
+      const left = this.undecided.get(`${id}|${tp}`);
+      if (state === 'committed' && this.faults.loseMarkers?.(id, topic, p) === true) {
+        const stuck = left ?? { state: 'open' };
+        for (const e of part.entries) if (e.txn === open.txn) e.txn = stuck;
+        this.undecided.set(`${id}|${tp}`, stuck);
+        continue;
+      }
+      if (left !== undefined) {
+        left.state = state;
+        this.undecided.delete(`${id}|${tp}`);
+      }
       part.entries.push({ offset: part.logStart + part.entries.length, key: null, value: null, timestamp: this.tick++, headers: {}, control: true });
     }
     this.openTxns.delete(id);
@@ -240,6 +261,11 @@ export class MemoryCluster implements LiveCluster {
 
   async endOffsets(topic: string): Promise<Map<number, number>> {
     return new Map((this.topics.get(topic) ?? []).map((p, i) => [i, this.lso(p)]));
+  }
+
+  async highWatermark(topic: string, partition: number): Promise<number> {
+    const p = this.partition(topic, partition);
+    return p.logStart + p.entries.length;
   }
 
   async *readRange(topic: string, partition: number, start: number, end: number): AsyncIterable<readonly KafkaRecord[]> {

@@ -74,7 +74,10 @@ export async function commitTask(lt: LiveTask, ctx: CommitContext): Promise<Comm
   lt.seedChangelog = false;
   const lastChangelog = last.get(topicPartitionId(ctx.changelog, p));
   if (lastChangelog === undefined) throw new Error(`task ${p}: the broker did not report where the changelog records of the batch landed`);
-  ops.push({ type: 'put', key: localKey(p), value: encodeLocalMeta({ changelogNext: lastChangelog + 1, changelog: ctx.changelog }) });
+  // One producer writes the partition, one request at a time: the batch's changelog records are contiguous.
+  const changelogFirst = lastChangelog - (records.length - firstChangelog - 1);
+  const local = lt.producer.exactlyOnce ? { changelogNext: lastChangelog + 1, changelog: ctx.changelog, changelogFirst } : { changelogNext: lastChangelog + 1, changelog: ctx.changelog };
+  ops.push({ type: 'put', key: localKey(p), value: encodeLocalMeta(local) });
   await lt.backend.write(ops);
   await ctx.commitGroupOffsets?.(offsets);
   lt.task.afterDurable();

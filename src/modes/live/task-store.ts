@@ -83,11 +83,29 @@ export class ChangelogUndecidedError extends Error {
     super(
       `changelog ${changelog} partition ${partition}: its committed records end at offset ${end}, below this task's local copy (committed up to offset ${localNext}): ` +
         'a transaction on the partition is undecided (after a broker restart, until the coordinator has written the commit markers of transactions decided before it); ' +
-        'waiting for it instead of rebuilding an older state. If this never clears, a transaction hangs on the partition (kafka-transactions.sh find-hanging, then abort it) ' +
-        `or the broker lost committed records (then delete ${taskDir} so that the task rebuilds from what the changelog holds)`,
+        'waiting for it instead of rebuilding an older state. If this never clears, a transaction hangs on the partition (find it with kafka-transactions.sh find-hanging and abort it; ' +
+        'a lone broker restarted after a crash can leave one) or the broker lost committed records; ' +
+        `either way then delete ${taskDir} so that the task rebuilds from what the changelog holds (the local copy holds a batch the changelog does not)`,
     );
     this.name = 'ChangelogUndecidedError';
   }
+}
+
+/**
+ * Exactly-once, committed end below the local copy: is what holds the end back this task's own
+ * last batch, committed (its commit was acknowledged before the local copy was written) but
+ * without markers? A restarted broker's coordinator can record a commit complete while skipping
+ * the markers of partitions that had no leader for a moment; nothing writes them later. Then the
+ * read_committed end sits exactly at the batch's first changelog record, and every record up to
+ * the local copy is in the log (the high watermark says so: a broker that lost them is the other
+ * case, and waits). Kafka keeps one open transaction per producer and partition, and this task's
+ * next transaction, from the same producer id (the transactional id keeps it across restarts),
+ * writes a marker there that settles those records as committed, as their coordinator decided.
+ * Another producer's open transaction starts elsewhere, and is still waited for.
+ */
+async function ownCommitUndecided(ctx: TaskStoreContext, partition: number, end: number, local: LocalState): Promise<boolean> {
+  if (local.changelogFirst === undefined || local.changelogNext === null || end !== local.changelogFirst) return false;
+  return (await ctx.cluster.highWatermark(ctx.changelog, partition)) >= local.changelogNext;
 }
 
 async function openBackend(dir: string): Promise<LevelBackend> {
@@ -105,6 +123,8 @@ interface LocalState {
   readonly meta?: { readonly format: number; readonly version: string };
   readonly changelogNext: number | null;
   readonly changelog: string | null;
+  /** First changelog offset of the last batch committed from this store (see LocalStateMeta). */
+  readonly changelogFirst?: number;
   /** Why the local copy cannot be used at all (unreadable), if so. */
   readonly unusable?: string;
 }
@@ -120,7 +140,7 @@ async function readLocal(backend: LevelBackend, partition: number): Promise<Loca
     const [metaBytes, localBytes] = await backend.getMany([metaKey(partition), localKey(partition)]);
     const local = decodeLocalMeta(localBytes);
     if (metaBytes === undefined) return { changelogNext: null, changelog: null };
-    return { meta: checkpointHead(metaBytes), changelogNext: local?.changelogNext ?? null, changelog: local?.changelog ?? null };
+    return { meta: checkpointHead(metaBytes), changelogNext: local?.changelogNext ?? null, changelog: local?.changelog ?? null, changelogFirst: local?.changelogFirst };
   } catch (e) {
     return { changelogNext: null, changelog: null, unusable: e instanceof Error ? e.message : String(e) };
   }
@@ -156,6 +176,13 @@ export async function openTaskStore(ctx: TaskStoreContext, partition: number, fo
       reason = `the local copy was not written through changelog ${ctx.changelog}`;
     } else if (local.changelogNext > end) {
       if (ctx.exactlyOnce) {
+        if (await ownCommitUndecided(ctx, partition, end, local)) {
+          ctx.log(
+            `skewless: task ${partition}: changelog ${ctx.changelog} partition ${partition} holds this task's last committed batch (offsets ${end}..${local.changelogNext - 1}) without its commit marker ` +
+              '(a broker restarted after a crash can skip markers); continuing from the local copy: the next commit of this task writes the marker that settles it',
+          );
+          return { backend, seedChangelog: false, restoredRecords: 0, rebuilt: false };
+        }
         await backend.close();
         throw new ChangelogUndecidedError(ctx.changelog, partition, end, local.changelogNext, dir);
       }
