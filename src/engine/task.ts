@@ -236,7 +236,7 @@ export class Task {
   private readonly rowValues: AggValue[][];
   /** One reused row per output, around its values array: no object per served vector. */
   private readonly featureRows: Array<{ -readonly [K in keyof FeatureRow]: FeatureRow[K] }>;
-  /** Batches applied: a timeline's lastBatch tells whether the latest batch used it. */
+  /** Commits made durable so far: a timeline whose lastBatch equals it was used since the last one. */
   private batchNo = 0;
   private evictions = 0;
   private readonly maxCachedKeys: number;
@@ -587,7 +587,6 @@ export class Task {
   }
 
   private async applyNow(ready: readonly Prepared[]): Promise<void> {
-    this.batchNo++;
     await this.loadTimelines(ready);
     await this.tables.load(ready, this.batchNo, this.seq);
     for (let i = 0; i < ready.length; i++) this.apply(ready[i], this.batchTimelineStart[i]);
@@ -881,6 +880,8 @@ export class Task {
   afterDurable(): void {
     this.evictColdKeys();
     this.evictions += this.tables.evict(this.batchNo, this.maxCachedKeys);
+    // Numbers the work between two commits (a fetched batch is applied in slices): what it used stays cached.
+    this.batchNo++;
   }
 
   /**

@@ -132,3 +132,23 @@ test('a record feeding several groups and streams gets each group’s vector, th
   for (let i = 0; i < all.length; i++) for (const [k, v] of Object.entries(expectedAll[i])) close(all[i][k], v, `offset ${i} ${k}`);
   for (let i = 0; i < big.length; i++) for (const [k, v] of Object.entries(expectedBig[i])) close(big[i][k], v, `big row ${i} ${k}`);
 });
+
+test('after a commit, every key the batch touched stays cached, also in a batch applied in several slices', async () => {
+  const program = buildProgram(compilePlan(topo, HERE));
+  const { sinks } = collectingSinks();
+  const task = await Task.open(program, 0, new MemoryBackend(), sinks, { maxCachedKeys: 100 });
+  const record = (offset: number, card: number): InputRecord => ({ offset, value: { card_id: `c${card}`, merchant_id: 'm', amount: 10, event_time: T0 + offset * 1000 } });
+  // One batch of 1,500 records, which the engine applies 512 at a time: 150 cards in its first
+  // 1,024 records, only 10 of them in the rest.
+  const first = Array.from({ length: 1500 }, (_, i) => record(i, i < 1024 ? i % 150 : i % 10));
+  await task.process({ source: 'txns', partition: 0, records: first });
+  await task.checkpoint();
+  // Two groups hold a key per card (card, and pair with a single merchant); no amount is big.
+  assert.equal(task.cacheStats.evictions, 0, 'nothing the batch used is evicted');
+  assert.equal(task.cacheStats.cachedKeys, 300);
+  // A batch of 10 cards: per group, 140 keys leave (down to 80 % of the bound, the batch's 10 kept).
+  await task.process({ source: 'txns', partition: 0, records: Array.from({ length: 10 }, (_, i) => record(1500 + i, i)) });
+  await task.checkpoint();
+  assert.equal(task.cacheStats.evictions, 2 * 70);
+  assert.equal(task.cacheStats.cachedKeys, 2 * 80);
+});
