@@ -79,33 +79,37 @@ export class ChangelogUndecidedError extends Error {
     readonly end: number,
     readonly localNext: number,
     taskDir: string,
+    /** What the partition shows about the cause (see undecidedCause). */
+    cause: string,
   ) {
     super(
-      `changelog ${changelog} partition ${partition}: its committed records end at offset ${end}, below this task's local copy (committed up to offset ${localNext}): ` +
-        'a transaction on the partition is undecided (after a broker restart, until the coordinator has written the commit markers of transactions decided before it); ' +
-        'waiting for it instead of rebuilding an older state. If this never clears, a transaction hangs on the partition (find it with kafka-transactions.sh find-hanging and abort it; ' +
-        'a lone broker restarted after a crash can leave one) or the broker lost committed records; ' +
-        `either way then delete ${taskDir} so that the task rebuilds from what the changelog holds (the local copy holds a batch the changelog does not)`,
+      `changelog ${changelog} partition ${partition}: its committed records end at offset ${end}, below this task's local copy (committed up to offset ${localNext}): ${cause}; ` +
+        'waiting for it to be decided (after a broker restart the coordinator writes the commit markers of transactions decided before it) instead of rebuilding an older state. ' +
+        'If this never clears, either a transaction hangs on the partition (find the hanging transactions with kafka-transactions.sh find-hanging and abort each of them) ' +
+        `or the broker lost committed records; either way then delete ${taskDir} so that the task rebuilds from what the changelog holds (the local copy holds a batch the changelog does not)`,
     );
     this.name = 'ChangelogUndecidedError';
   }
 }
 
 /**
- * Exactly-once, committed end below the local copy: is what holds the end back this task's own
- * last batch, committed (its commit was acknowledged before the local copy was written) but
- * without markers? A restarted broker's coordinator can record a commit complete while skipping
- * the markers of partitions that had no leader for a moment; nothing writes them later. Then the
- * read_committed end sits exactly at the batch's first changelog record, and every record up to
- * the local copy is in the log (the high watermark says so: a broker that lost them is the other
- * case, and waits). Kafka keeps one open transaction per producer and partition, and this task's
- * next transaction, from the same producer id (the transactional id keeps it across restarts),
- * writes a marker there that settles those records as committed, as their coordinator decided.
- * Another producer's open transaction starts elsewhere, and is still waited for.
+ * Exactly-once, committed end below the local copy: what the partition shows about why. The local
+ * copy was written only once its batch's commit was acknowledged, so that batch is committed.
+ * A restarted lone broker's coordinator can record a commit complete while skipping the markers
+ * of partitions that had no leader for a moment (README, How state moves between hosts); nothing
+ * writes them later. Then the committed end sits exactly at the batch's first changelog record,
+ * and the high watermark is at or past the local copy (the records are there, undecided). The
+ * task does not settle them itself: only its next transaction could, and if that one aborted, it
+ * would abort them with it, losing a batch the local copy holds; waiting fails loudly instead.
  */
-async function ownCommitUndecided(ctx: TaskStoreContext, partition: number, end: number, local: LocalState): Promise<boolean> {
-  if (local.changelogFirst === undefined || local.changelogNext === null || end !== local.changelogFirst) return false;
-  return (await ctx.cluster.highWatermark(ctx.changelog, partition)) >= local.changelogNext;
+async function undecidedCause(ctx: TaskStoreContext, partition: number, end: number, local: LocalState): Promise<string> {
+  const next = local.changelogNext ?? end;
+  const high = await ctx.cluster.highWatermark(ctx.changelog, partition);
+  if (high < next) return `the partition holds records up to offset ${high} only: the broker lost records of committed batches`;
+  if (local.changelogFirst === end) {
+    return `the partition holds this task's last committed batch (offsets ${end}..${next - 1}) undecided: its commit markers are late or lost (a lone broker restarted after a crash can lose them)`;
+  }
+  return `a transaction on the partition is undecided from offset ${end}`;
 }
 
 async function openBackend(dir: string): Promise<LevelBackend> {
@@ -176,15 +180,9 @@ export async function openTaskStore(ctx: TaskStoreContext, partition: number, fo
       reason = `the local copy was not written through changelog ${ctx.changelog}`;
     } else if (local.changelogNext > end) {
       if (ctx.exactlyOnce) {
-        if (await ownCommitUndecided(ctx, partition, end, local)) {
-          ctx.log(
-            `skewless: task ${partition}: changelog ${ctx.changelog} partition ${partition} holds this task's last committed batch (offsets ${end}..${local.changelogNext - 1}) without its commit marker ` +
-              '(a broker restarted after a crash can skip markers); continuing from the local copy: the next commit of this task writes the marker that settles it',
-          );
-          return { backend, seedChangelog: false, restoredRecords: 0, rebuilt: false };
-        }
+        const cause = await undecidedCause(ctx, partition, end, local).catch((e: unknown) => `a transaction on the partition is undecided (the high watermark could not be read: ${e instanceof Error ? e.message : String(e)})`);
         await backend.close();
-        throw new ChangelogUndecidedError(ctx.changelog, partition, end, local.changelogNext, dir);
+        throw new ChangelogUndecidedError(ctx.changelog, partition, end, local.changelogNext, dir, cause);
       }
       // At-least-once writes no transactions: the changelog lost records (recreated, unclean leader election).
       reason = `the local copy (changelog offset ${local.changelogNext}) is ahead of the committed changelog (end ${end})`;
