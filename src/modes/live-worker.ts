@@ -361,7 +361,7 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
       log(
         decision.failingForS === 0
           ? `skewless: task ${partition}: not opened: ${e.message}`
-          : `skewless: task ${partition}: changelog partition still undecided at offset ${e.end} (local copy at ${e.localNext}); waiting (${decision.failingForS} s)`,
+          : `skewless: task ${partition}: changelog partition still undecided from offset ${e.end} to ${e.high}; waiting (${decision.failingForS} s)`,
       );
     } else {
       log(`skewless: task ${partition}: batch not committed (${text}); state dropped, retrying from the last commit${decision.failingForS > 0 ? ` (failing for ${decision.failingForS} s)` : ''}`);

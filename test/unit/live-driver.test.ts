@@ -272,7 +272,7 @@ test('a task reopened while its changelog\'s committed end is below its local co
   await produceAll(s, cardOnly, 'transactions', 'transactions', thirds[2]);
   for (let i = 0; i < 5; i++) await s.cluster.poll(40);
   const waited = s.logs.join('\n');
-  assert.match(waited, /task 0: not opened: changelog g-\w+-changelog partition 0: its committed records end at offset \d+, below this task's local copy/, waited);
+  assert.match(waited, /task 0: not opened: changelog g-\w+-changelog partition 0: its committed records end at offset \d+, its records at \d+: a transaction on the partition is undecided from offset \d+/, waited);
   assert.doesNotMatch(waited, /rebuilding local state/, waited);
   stray.end('aborted');
   await s.cluster.runUntilIdle(40);
@@ -296,7 +296,7 @@ test('a task reopened while its changelog\'s committed end is below its local co
   const failure = await Promise.race([d.failed, new Promise<undefined>((r) => setTimeout(() => r(undefined), 5000))]);
   await d.stop();
   assert.ok(failure instanceof Error, `the worker stopped:\n${s2.logs.join('\n')}`);
-  assert.match(failure.message, /partition 0 kept failing for \d+ s: .*below this task's local copy.*kafka-transactions\.sh find-hanging.*delete \S+task-0/);
+  assert.match(failure.message, /partition 0 kept failing for \d+ s: .*a transaction on the partition is undecided.*kafka-transactions\.sh find-hanging.*delete \S+task-0/);
 });
 
 test('a task whose last committed batch lost its commit markers (a restarted broker) keeps its local copy, never settles or rebuilds, and stops at the deadline naming that batch', async (t) => {
@@ -336,11 +336,48 @@ test('a task whose last committed batch lost its commit markers (a restarted bro
   await b.stop();
   const logs = s.logs.join('\n');
   assert.ok(failure instanceof Error, `the worker stopped:\n${logs}`);
-  assert.match(failure.message, new RegExp(`partition 0 kept failing for \\d+ s: .*this task's last committed batch \\(offsets ${end}\\.\\.${high - 1}\\) undecided: its commit markers are late or lost.*find-hanging.*delete \\S+task-0`));
+  assert.match(failure.message, new RegExp(`partition 0 kept failing for \\d+ s: .*this task's last committed batch \\(offsets ${end}\\.\\.${high - 1}\\) is undecided: its commit markers are late or lost.*find-hanging.*delete \\S+task-0`));
   assert.doesNotMatch(logs, /rebuilding local state/, logs);
   assert.equal((await s.cluster.endOffsets(changelog)).get(0), end, 'nothing settled the undecided batch');
   assert.equal(await s.cluster.highWatermark(changelog, 0), high, 'task 0 wrote nothing more');
   // Whatever was served is right and served once: the other tasks' vectors, and task 0's before the lost batch.
+  const expected = await expectedVectors(cardOnly, items);
+  const { vectors, duplicates } = await servedVectors(s, cardOnly);
+  assert.equal(duplicates, 0);
+  for (const [id, sig] of vectors) assert.equal(sig, expected.get(id), `vector ${id}`);
+});
+
+test('a batch whose commit failed and whose abort markers were lost is not decided by the task\'s next commit: the task waits and stops at the deadline', async (t) => {
+  const s = await setup(t, cardOnly);
+  const items = transactions(600, 17);
+  const changelog = changelogTopic(GROUP, cardOnly.version);
+  const failed = items.slice(300, 380).filter((i) => i.partition === 0);
+  assert.ok(failed.length > 0 && failed.length < 40, `one batch of partition 0 (${failed.length})`);
+  await produceAll(s, cardOnly, 'transactions', 'transactions', items.slice(0, 300));
+  let now = 0;
+  const a = await s.start('a', { clock: () => (now += 1000), retryDeadlineMs: 5000 });
+  await s.cluster.runUntilIdle(40);
+  // Task 0's next commit fails after its records were written: aborted, but no abort marker lands.
+  let armed = true;
+  let losing = false;
+  s.cluster.faults.beforeCommit = (id) => {
+    losing = armed && id !== undefined && id.endsWith('-task-0');
+    if (!losing) return undefined;
+    armed = false;
+    return new Error('the broker went away');
+  };
+  s.cluster.faults.loseMarkers = (_id, _topic, _partition, outcome) => losing && outcome === 'aborted';
+  await produceAll(s, cardOnly, 'transactions', 'transactions', failed);
+  for (let i = 0; i < 10; i++) await s.cluster.poll(40);
+  const failure = await Promise.race([a.failed, new Promise<undefined>((r) => setTimeout(() => r(undefined), 5000))]);
+  await a.stop();
+  const logs = s.logs.join('\n');
+  assert.equal(armed, false, 'task 0 tried to commit the batch');
+  assert.ok(failure instanceof Error, `the worker stopped:\n${logs}`);
+  assert.match(failure.message, /partition 0 kept failing for \d+ s: .*records after this task's last committed batch are undecided: a batch whose commit failed.*find-hanging.*delete \S+task-0/);
+  const end = (await s.cluster.endOffsets(changelog)).get(0) ?? 0;
+  assert.ok(end < (await s.cluster.highWatermark(changelog, 0)), 'the failed batch is still undecided: no later marker decided it');
+  // The failed batch was never served, nor anything twice.
   const expected = await expectedVectors(cardOnly, items);
   const { vectors, duplicates } = await servedVectors(s, cardOnly);
   assert.equal(duplicates, 0);

@@ -41,12 +41,13 @@ export interface CommitFaults {
   /** After the records are written into the transaction, before it commits: the transaction is aborted. */
   beforeCommit?: (transactionalId: string | undefined) => Error | undefined;
   /**
-   * When it returns true for a partition of a transaction that commits, the commit is acknowledged
-   * but no marker reaches that partition (as a restarted broker's coordinator can skip them): its
-   * records stay undecided until a later transaction of the same id writes a marker there, which
-   * decides them with its own outcome (Kafka keeps one open transaction per producer and partition).
+   * When it returns true for a partition of a transaction that ends, the outcome stands (a commit
+   * is acknowledged) but no marker reaches that partition (as a restarted broker's coordinator can
+   * skip them): its records stay undecided until a later transaction of the same id writes a
+   * marker there, which decides them with its own outcome (Kafka keeps one open transaction per
+   * producer and partition).
    */
-  loseMarkers?: (transactionalId: string, topic: string, partition: number) => boolean;
+  loseMarkers?: (transactionalId: string, topic: string, partition: number, outcome: 'committed' | 'aborted') => boolean;
 }
 
 const toBuffer = (b: Uint8Array | string | null): Buffer | null => (b === null ? null : typeof b === 'string' ? Buffer.from(b) : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
@@ -176,7 +177,7 @@ export class MemoryCluster implements LiveCluster {
       const [topic, p] = splitId(tp);
       const part = this.partition(topic, p);
       const left = this.undecided.get(`${id}|${tp}`);
-      if (state === 'committed' && this.faults.loseMarkers?.(id, topic, p) === true) {
+      if (this.faults.loseMarkers?.(id, topic, p, state) === true) {
         const stuck = left ?? { state: 'open' };
         for (const e of part.entries) if (e.txn === open.txn) e.txn = stuck;
         this.undecided.set(`${id}|${tp}`, stuck);

@@ -64,27 +64,30 @@ export class ChangelogFormatError extends Error {
 }
 
 /**
- * Exactly-once: the changelog's committed end is below the local copy, which was written only
- * after its batch's commit was acknowledged. A read_committed end stops at the first record of
- * a transaction that has not ended, and after a broker restart the markers of transactions
- * decided before the crash are written only once the coordinator has reloaded them; another
- * producer's open transaction holds the end back the same way. Rebuilding from the shorter
- * changelog would bring back an older state and serve its inputs again, so the open is retried
- * until the end catches up (retriable; the worker's failure deadline bounds the wait).
+ * Exactly-once: records of the task's changelog partition are undecided (its committed end is
+ * below its high watermark). A read_committed end stops at the first record of a transaction
+ * that has not ended; after a broker restart the markers of transactions decided before the
+ * crash are written only once the coordinator has reloaded them. Until they are, the task
+ * neither rebuilds from the shorter changelog (an older state whose inputs it would serve again)
+ * nor commits on top: Kafka keeps one open transaction per producer and partition, so the task's
+ * next marker would decide its own undecided records with that transaction's outcome (a failed
+ * batch's records as committed, or a committed batch's as aborted). The open is retried until
+ * they are decided (retriable; the worker's failure deadline bounds the wait).
  */
 export class ChangelogUndecidedError extends Error {
   constructor(
     readonly changelog: string,
     readonly partition: number,
     readonly end: number,
-    readonly localNext: number,
+    /** The high watermark: records written up to here, decided or not. */
+    readonly high: number,
     taskDir: string,
     /** What the partition shows about the cause (see undecidedCause). */
     cause: string,
   ) {
     super(
-      `changelog ${changelog} partition ${partition}: its committed records end at offset ${end}, below this task's local copy (committed up to offset ${localNext}): ${cause}; ` +
-        'waiting for it to be decided (after a broker restart the coordinator writes the commit markers of transactions decided before it) instead of rebuilding an older state. ' +
+      `changelog ${changelog} partition ${partition}: its committed records end at offset ${end}, its records at ${high}: ${cause}; ` +
+        'waiting for it to be decided (after a broker restart the coordinator writes the commit markers of transactions decided before it) instead of rebuilding an older state or committing on top. ' +
         'If this never clears, either a transaction hangs on the partition (find the hanging transactions with kafka-transactions.sh find-hanging and abort each of them) ' +
         `or the broker lost committed records; either way then delete ${taskDir} so that the task rebuilds from what the changelog holds (the local copy holds a batch the changelog does not)`,
     );
@@ -93,21 +96,23 @@ export class ChangelogUndecidedError extends Error {
 }
 
 /**
- * Exactly-once, committed end below the local copy: what the partition shows about why. The local
- * copy was written only once its batch's commit was acknowledged, so that batch is committed.
- * A restarted lone broker's coordinator can record a commit complete while skipping the markers
- * of partitions that had no leader for a moment (README, How state moves between hosts); nothing
- * writes them later. Then the committed end sits exactly at the batch's first changelog record,
- * and the high watermark is at or past the local copy (the records are there, undecided). The
- * task does not settle them itself: only its next transaction could, and if that one aborted, it
- * would abort them with it, losing a batch the local copy holds; waiting fails loudly instead.
+ * Exactly-once, records of the changelog partition undecided: what the partition shows about
+ * why. The local copy was written only once its batch's commit was acknowledged, so that batch
+ * is committed. A restarted lone broker's coordinator can record a transaction complete while
+ * skipping the markers of partitions that had no leader for a moment (README, How state moves
+ * between hosts); nothing writes them later. The task's own committed batch then starts exactly
+ * at the committed end; records past the local copy are a batch that failed (its commit was
+ * never acknowledged). The task does not decide them itself: only its next transaction could,
+ * with its own outcome.
  */
-async function undecidedCause(ctx: TaskStoreContext, partition: number, end: number, local: LocalState): Promise<string> {
-  const next = local.changelogNext ?? end;
-  const high = await ctx.cluster.highWatermark(ctx.changelog, partition);
-  if (high < next) return `the partition holds records up to offset ${high} only: the broker lost records of committed batches`;
-  if (local.changelogFirst === end) {
-    return `the partition holds this task's last committed batch (offsets ${end}..${next - 1}) undecided: its commit markers are late or lost (a lone broker restarted after a crash can lose them)`;
+function undecidedCause(end: number, high: number, local: LocalState | undefined): string {
+  const next = local?.changelogNext ?? null;
+  if (next !== null && high < next) return `the partition holds records up to offset ${high} only, fewer than this task committed (up to ${next}): the broker lost records of committed batches`;
+  if (next !== null && next > end && local?.changelogFirst === end) {
+    return `this task's last committed batch (offsets ${end}..${next - 1}) is undecided: its commit markers are late or lost (a lone broker restarted after a crash can lose them)`;
+  }
+  if (next !== null && next <= end + 1) {
+    return `records after this task's last committed batch are undecided: a batch whose commit failed, its abort markers late or lost (a lone broker restarted after a crash can lose them)`;
   }
   return `a transaction on the partition is undecided from offset ${end}`;
 }
@@ -153,6 +158,8 @@ async function readLocal(backend: LevelBackend, partition: number): Promise<Loca
 export async function openTaskStore(ctx: TaskStoreContext, partition: number, forceRebuild = false): Promise<OpenedStore> {
   const dir = taskStateDir(ctx.stateDir, partition);
   const end = (await ctx.cluster.endOffsets(ctx.changelog)).get(partition) ?? 0;
+  // Without transactions every record is decided: the two ends are one.
+  const high = ctx.exactlyOnce ? await ctx.cluster.highWatermark(ctx.changelog, partition) : end;
   let backend: LevelBackend | undefined;
   let reason: string | undefined = forceRebuild ? 'the local copy proved unusable (the error above)' : undefined;
   if (reason === undefined) {
@@ -165,6 +172,11 @@ export async function openTaskStore(ctx: TaskStoreContext, partition: number, fo
   }
   if (backend !== undefined) {
     const local = await readLocal(backend, partition);
+    const ahead = local.meta?.format === STATE_FORMAT && local.changelog === ctx.changelog && local.changelogNext !== null && local.changelogNext > end;
+    if (ctx.exactlyOnce && (high > end || ahead)) {
+      await backend.close();
+      throw new ChangelogUndecidedError(ctx.changelog, partition, end, high, dir, undecidedCause(end, high, local));
+    }
     if (local.unusable !== undefined) reason = `the local store is unreadable (${local.unusable})`;
     else if (local.meta === undefined) {
       if (end === 0) return { backend, seedChangelog: false, restoredRecords: 0, rebuilt: false };
@@ -179,12 +191,7 @@ export async function openTaskStore(ctx: TaskStoreContext, partition: number, fo
       }
       reason = `the local copy was not written through changelog ${ctx.changelog}`;
     } else if (local.changelogNext > end) {
-      if (ctx.exactlyOnce) {
-        const cause = await undecidedCause(ctx, partition, end, local).catch((e: unknown) => `a transaction on the partition is undecided (the high watermark could not be read: ${e instanceof Error ? e.message : String(e)})`);
-        await backend.close();
-        throw new ChangelogUndecidedError(ctx.changelog, partition, end, local.changelogNext, dir, cause);
-      }
-      // At-least-once writes no transactions: the changelog lost records (recreated, unclean leader election).
+      // At-least-once writes no transactions (exactly-once waited above): the changelog lost records (recreated, unclean leader election).
       reason = `the local copy (changelog offset ${local.changelogNext}) is ahead of the committed changelog (end ${end})`;
     } else if (end - local.changelogNext <= (ctx.exactlyOnce ? 1 : 0)) return { backend, seedChangelog: false, restoredRecords: 0, rebuilt: false };
     else {
@@ -201,6 +208,7 @@ export async function openTaskStore(ctx: TaskStoreContext, partition: number, fo
     await backend.close();
     backend = undefined;
   }
+  if (high > end) throw new ChangelogUndecidedError(ctx.changelog, partition, end, high, dir, undecidedCause(end, high, undefined));
   ctx.log(`skewless: task ${partition}: rebuilding local state from changelog ${ctx.changelog} (${formatCount(end)} offsets) because ${reason}`);
   rmSync(dir, { recursive: true, force: true });
   backend = await openBackend(dir);
