@@ -135,6 +135,31 @@ async function assertServedExactlyOnce(s: Setup, plan: CompiledPlan, items: Read
   for (const [id, sig] of expected) assert.equal(vectors.get(id), sig, `vector ${id}`);
 }
 
+/** What a read_committed reader sees is right and nothing twice (some vectors may be missing). */
+async function assertServedRight(s: Setup, plan: CompiledPlan, items: ReadonlyArray<{ partition: number; value: Record<string, unknown> }>): Promise<void> {
+  const expected = await expectedVectors(plan, items);
+  const { vectors, duplicates } = await servedVectors(s, plan);
+  assert.equal(duplicates, 0, 'no vector twice under read_committed');
+  for (const [id, sig] of vectors) assert.equal(sig, expected.get(id), `vector ${id}`);
+}
+
+/**
+ * Task 0's next commit ends with `outcome` (an abort: its commit fails after the records were
+ * written), but no marker reaches any partition it wrote. Returns whether that commit is still to come.
+ */
+function loseTask0Markers(s: Setup, outcome: 'committed' | 'aborted'): () => boolean {
+  let armed = true;
+  let losing = false;
+  s.cluster.faults.beforeCommit = (id) => {
+    losing = armed && id !== undefined && id.endsWith('-task-0');
+    if (!losing) return undefined;
+    armed = false;
+    return outcome === 'aborted' ? new Error('the broker went away') : undefined;
+  };
+  s.cluster.faults.loseMarkers = (_id, _topic, _partition, ended) => losing && ended === outcome;
+  return () => armed;
+}
+
 test('a commit that fails leaves nothing visible; the batch is recomputed from the last commit and served once', async (t) => {
   const s = await setup(t, cardOnly);
   const items = transactions(600);
@@ -310,17 +335,10 @@ test('a task whose last committed batch lost its commit markers (a restarted bro
   const a = await s.start('a');
   await s.cluster.runUntilIdle(40);
   // Task 0's next commit is acknowledged, but no marker reaches any partition it wrote.
-  let armed = true;
-  let losing = false;
-  s.cluster.faults.beforeCommit = (id) => {
-    losing = armed && id !== undefined && id.endsWith('-task-0');
-    if (losing) armed = false;
-    return undefined;
-  };
-  s.cluster.faults.loseMarkers = () => losing;
+  const pending = loseTask0Markers(s, 'committed');
   await produceAll(s, cardOnly, 'transactions', 'transactions', lost);
   await s.cluster.runUntilIdle(40);
-  assert.equal(armed, false, 'task 0 committed once more');
+  assert.equal(pending(), false, 'task 0 committed once more');
   await a.stop();
   const end = (await s.cluster.endOffsets(changelog)).get(0) ?? 0;
   const high = await s.cluster.highWatermark(changelog, 0);
@@ -341,10 +359,7 @@ test('a task whose last committed batch lost its commit markers (a restarted bro
   assert.equal((await s.cluster.endOffsets(changelog)).get(0), end, 'nothing settled the undecided batch');
   assert.equal(await s.cluster.highWatermark(changelog, 0), high, 'task 0 wrote nothing more');
   // Whatever was served is right and served once: the other tasks' vectors, and task 0's before the lost batch.
-  const expected = await expectedVectors(cardOnly, items);
-  const { vectors, duplicates } = await servedVectors(s, cardOnly);
-  assert.equal(duplicates, 0);
-  for (const [id, sig] of vectors) assert.equal(sig, expected.get(id), `vector ${id}`);
+  await assertServedRight(s, cardOnly, items);
 });
 
 test('a batch whose commit failed and whose abort markers were lost is not decided by the task\'s next commit: the task waits and stops at the deadline', async (t) => {
@@ -358,30 +373,19 @@ test('a batch whose commit failed and whose abort markers were lost is not decid
   const a = await s.start('a', { clock: () => (now += 1000), retryDeadlineMs: 5000 });
   await s.cluster.runUntilIdle(40);
   // Task 0's next commit fails after its records were written: aborted, but no abort marker lands.
-  let armed = true;
-  let losing = false;
-  s.cluster.faults.beforeCommit = (id) => {
-    losing = armed && id !== undefined && id.endsWith('-task-0');
-    if (!losing) return undefined;
-    armed = false;
-    return new Error('the broker went away');
-  };
-  s.cluster.faults.loseMarkers = (_id, _topic, _partition, outcome) => losing && outcome === 'aborted';
+  const pending = loseTask0Markers(s, 'aborted');
   await produceAll(s, cardOnly, 'transactions', 'transactions', failed);
   for (let i = 0; i < 10; i++) await s.cluster.poll(40);
   const failure = await Promise.race([a.failed, new Promise<undefined>((r) => setTimeout(() => r(undefined), 5000))]);
   await a.stop();
   const logs = s.logs.join('\n');
-  assert.equal(armed, false, 'task 0 tried to commit the batch');
+  assert.equal(pending(), false, 'task 0 tried to commit the batch');
   assert.ok(failure instanceof Error, `the worker stopped:\n${logs}`);
   assert.match(failure.message, /partition 0 kept failing for \d+ s: .*records after this task's last committed batch are undecided: a batch whose commit failed.*find-hanging.*delete \S+task-0/);
   const end = (await s.cluster.endOffsets(changelog)).get(0) ?? 0;
   assert.ok(end < (await s.cluster.highWatermark(changelog, 0)), 'the failed batch is still undecided: no later marker decided it');
   // The failed batch was never served, nor anything twice.
-  const expected = await expectedVectors(cardOnly, items);
-  const { vectors, duplicates } = await servedVectors(s, cardOnly);
-  assert.equal(duplicates, 0);
-  for (const [id, sig] of vectors) assert.equal(sig, expected.get(id), `vector ${id}`);
+  await assertServedRight(s, cardOnly, items);
 });
 
 test('idle skip: only once the quiet input is caught up with the broker and idle for idleMs; each skip logged and counted once', async (t) => {
