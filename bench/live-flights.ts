@@ -29,7 +29,8 @@
  *   npm run bench:live -- --runs 3 --records 300000 --skip-failover
  *   npm run bench:live -- --session-timeouts 10000,6000 --max-bytes 4194304 --max-batch 0 --keep-slice
  *   npm run bench:live -- --parity 0.01    (each run also an exactly-once worker with 1% parity sampling: its cost)
- *   npm run bench:live -- --warmup 0 --concurrency 2   (no untimed warm-up worker; two partitions at once)
+ *   npm run bench:live -- --warmup 0 --concurrency 1   (no untimed warm-up worker; one partition at a time)
+ *   BENCH_PROFILE_WINDOW=1 node --cpu-prof --import tsx bench/live-flights.ts ...   (prints each timed worker's span in the profile's clock)
  *
  * Latency: the topic is a pre-loaded backlog, so "event-to-output" is measured per fetched
  * batch, from when the batch was handed to the worker (fetched) to when it was committed;
@@ -161,6 +162,7 @@ async function timeWorker(o: {
   o.topics.push(output, lateTopic(o.id), deadLetterTopic(o.id), changelogTopic(group, plan.version), ...(o.sampling > 0 ? [parityTopic] : []));
   const timings: LiveBatchTiming[] = [];
   const t0 = performance.now();
+  const h0 = process.hrtime.bigint() / 1000n;
   const worker = await startLiveWorker({
     plan,
     brokers,
@@ -197,6 +199,8 @@ async function timeWorker(o: {
     throw e;
   }
   const t1 = performance.now();
+  // For `node --cpu-prof`: the timed span in the profile's clock (µs of the monotonic clock), to cut the profile to it.
+  if (process.env.BENCH_PROFILE_WINDOW) process.stderr.write(`profile window ${o.delivery}: ${h0} ${process.hrtime.bigint() / 1000n}\n`);
   const features = sum('skewless_features_total');
   const late = sum('skewless_late_total');
   const dead = sum('skewless_dead_letters_total');

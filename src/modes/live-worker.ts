@@ -38,6 +38,7 @@ import { TaskRegistry } from './live/task-registry.js';
 import { deadLetterTopic, lateTopic, RecordCollector } from './live/record-collector.js';
 import { commitTask, type CommitContext } from './live/task-commit.js';
 import { RegroupPurge } from './live/regroup-purge.js';
+import { SerialQueue } from './live/serial-queue.js';
 import { ChangelogFormatError, ChangelogUndecidedError, openTaskStore, StoreLockedError, type OpenedStore, type TaskStoreContext } from './live/task-store.js';
 import { unreadableChangelog, UnreadableChangelogError, type ChangelogOwner } from './live/unreadable-changelog.js';
 import { publishTaskMetrics } from './live/task-metrics.js';
@@ -46,8 +47,11 @@ export { deadLetterTopic, lateTopic } from './live/record-collector.js';
 
 export type Delivery = 'exactly-once' | 'at-least-once';
 
-/** Partitions processed at once unless LiveOptions.partitionsConcurrently says otherwise. */
-export const DEFAULT_CONCURRENCY = 1;
+/**
+ * Partitions processed at once unless LiveOptions.partitionsConcurrently says otherwise: one
+ * task computes while another commits. Exactly-once transactions still take turns (CommitContext.transactions).
+ */
+export const DEFAULT_CONCURRENCY = 2;
 
 export interface LiveOptions extends ClientEndpoints {
   readonly plan: CompiledPlan;
@@ -324,6 +328,7 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
     commitGroupOffsets: exactlyOnce ? undefined : (offsets) => consumer!.commit(offsets),
     beforeSend: (lt) => parityLog?.writeFile(lt.parityLines),
     afterCommit: purge === undefined ? undefined : (offsets) => purge.committed(offsets),
+    transactions: new SerialQueue(),
   };
 
   /** A failure while handling a partition: drop what is not durable, back off, let the fetch repeat. */

@@ -205,6 +205,19 @@ test('partitions handled side by side: a task whose commits fail drops only its 
   assert.deepEqual([...new Set(inFile)].sort(), [...vectors.keys()].sort());
 });
 
+test('partitions handled side by side, exactly-once: the worker\'s transactions take turns, one open at a time', async (t) => {
+  const s = await setup(t, cardOnly);
+  const items = transactions(600, 11);
+  await produceAll(s, cardOnly, 'transactions', 'transactions', items);
+  // Every round hands each task a batch at once; a commit is a broker round trip long, so the
+  // other tasks reach their commits while one is in flight and, without turns, open theirs too.
+  const w = await s.start('a', { maxBatch: 17, partitionsConcurrently: PARTITIONS });
+  await s.cluster.runUntilIdle(40);
+  await w.stop();
+  assert.equal(s.cluster.peakTaskTransactions, 1, 'at most one task transaction open at any time');
+  await assertServedExactlyOnce(s, cardOnly, items);
+});
+
 test('partitions move between workers with their own state dirs: restored or caught up from the changelog, never computed from other state', async (t) => {
   const s = await setup(t, cardOnly);
   const items = transactions(900, 7);

@@ -27,12 +27,17 @@ export const UNBOUNDED_MS = '9223372036854775807';
  * time-based retention is off: under a cluster default of 7 days, outputs stamped with older
  * event times would be deleted as soon as their segment rolled. Users who want a bound set
  * retention.bytes, or retention.ms knowing that it counts from event time.
+ *
+ * Segments roll by size only: Kafka rolls once a segment's record timestamps span segment.ms
+ * (7 days by default), so history written with its event times became one small segment per
+ * week of event time, and a fetch, which never crosses a segment's end, read one week at a time.
  */
 export const EVENT_TIME_TOPIC_CONFIGS: Readonly<Record<string, string>> = {
   'message.timestamp.type': 'CreateTime',
   'message.timestamp.after.max.ms': UNBOUNDED_MS,
   'message.timestamp.before.max.ms': UNBOUNDED_MS,
   'retention.ms': '-1',
+  'segment.ms': UNBOUNDED_MS,
 };
 
 const num = (v: string | undefined, fallback: number): number => {

@@ -9,9 +9,10 @@ import type { LevelBackend } from '../../state/state-backend.js';
 import type { TaskOutputPort } from './live-cluster.js';
 import type { LiveRegroupTask } from './live-regroup-task.js';
 import type { RecordBuffer } from './record-collector.js';
+import { SerialQueue } from './serial-queue.js';
 
 export class LiveTask implements RecordBuffer {
-  private chain: Promise<unknown> = Promise.resolve();
+  private readonly queue = new SerialQueue();
   readonly out: TaskRecord[] = [];
   readonly parityLines: string[] = [];
   paritySamples = 0;
@@ -45,9 +46,7 @@ export class LiveTask implements RecordBuffer {
 
   /** Run fn after everything queued before it, whether that succeeded or not. */
   serial<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.chain.then(fn, fn);
-    this.chain = next.catch(() => undefined);
-    return next;
+    return this.queue.run(fn);
   }
 
   /** Release the store and the producer; whatever was not committed is forgotten. */

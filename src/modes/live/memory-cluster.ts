@@ -69,6 +69,9 @@ export class MemoryCluster implements LiveCluster {
   readonly faults: CommitFaults = {};
   /** Wall-clock-free record timestamps for records without one. */
   private tick = 0;
+  private taskTransactionsOpen = 0;
+  /** The most task transactions (commits of task producers) ever open at once. */
+  peakTaskTransactions = 0;
 
   createTopic(topic: string, partitions: number): void {
     if (!this.topics.has(topic)) this.topics.set(topic, Array.from({ length: partitions }, () => ({ entries: [], logStart: 0 })));
@@ -225,23 +228,29 @@ export class MemoryCluster implements LiveCluster {
     const txn: Txn = { state: 'open' };
     const touched = new Set<string>();
     this.openTxns.set(id, { txn, touched });
-    for (const r of records) {
-      const p = r.message.partition ?? 0;
-      touched.add(topicPartitionId(r.topic, p));
-      last.set(topicPartitionId(r.topic, p), this.append(r.topic, p, r.message, txn));
+    this.taskTransactionsOpen++;
+    this.peakTaskTransactions = Math.max(this.peakTaskTransactions, this.taskTransactionsOpen);
+    try {
+      for (const r of records) {
+        const p = r.message.partition ?? 0;
+        touched.add(topicPartitionId(r.topic, p));
+        last.set(topicPartitionId(r.topic, p), this.append(r.topic, p, r.message, txn));
+      }
+      // A turn of the event loop, as a broker round trip: other work (a rebalance, a fence, another
+      // task's engine reading its store) may happen here.
+      await new Promise((resolve) => setImmediate(resolve));
+      const fault = this.faults.beforeCommit?.(id);
+      if (this.epochs.get(id) !== producer.epoch) throw new TaskFencedError(id, 'INVALID_PRODUCER_EPOCH');
+      if (fault) {
+        this.finish(id, 'aborted');
+        throw fault;
+      }
+      this.finish(id, 'committed');
+      if (offsets) for (const o of offsets.offsets) this.setGroupOffset(offsets.groupId, o.topic, o.partition, o.offset);
+      return last;
+    } finally {
+      this.taskTransactionsOpen--;
     }
-    // A turn of the event loop, as a broker round trip: other work (a rebalance, a fence, another
-    // task's engine reading its store) may happen here.
-    await new Promise((resolve) => setImmediate(resolve));
-    const fault = this.faults.beforeCommit?.(id);
-    if (this.epochs.get(id) !== producer.epoch) throw new TaskFencedError(id, 'INVALID_PRODUCER_EPOCH');
-    if (fault) {
-      this.finish(id, 'aborted');
-      throw fault;
-    }
-    this.finish(id, 'committed');
-    if (offsets) for (const o of offsets.offsets) this.setGroupOffset(offsets.groupId, o.topic, o.partition, o.offset);
-    return last;
   }
 
   // ---- LiveCluster

@@ -13,11 +13,12 @@
  * open catches it up.
  */
 import type { TopicPartitionOffset } from '../../io/kafka/group-consumer.js';
-import { topicPartitionId, type TaskRecord } from '../../io/kafka/task-producer.js';
+import { topicPartitionId, type LastOffsets, type TaskRecord } from '../../io/kafka/task-producer.js';
 import { encodeLocalMeta, isLocalOnlyKey, localKey, taskPrefixes } from '../../state/task-state-keys.js';
 import type { BatchOp } from '../../state/state-backend.js';
 import { changelogRecords } from './changelog.js';
 import type { LiveTask } from './live-task.js';
+import type { SerialQueue } from './serial-queue.js';
 
 export interface CommitContext {
   readonly groupId: string;
@@ -34,6 +35,14 @@ export interface CommitContext {
   readonly beforeSend?: (task: LiveTask) => void;
   /** After the batch is durable: the input and internal positions it committed. */
   readonly afterCommit?: (offsets: readonly TopicPartitionOffset[]) => void;
+  /**
+   * Exactly-once: the worker's transactions take turns here, one open at a time. With several
+   * partitions processed at once, one task's engine still runs while another's transaction is in
+   * flight. A lone broker restarted after a crash can lose the markers of the transactions it was
+   * completing (see task-store.ts, ChangelogUndecidedError); turns keep that exposure at one
+   * transaction per worker, as with one partition at a time.
+   */
+  readonly transactions?: SerialQueue;
 }
 
 export interface CommitResult {
@@ -70,7 +79,8 @@ export async function commitTask(lt: LiveTask, ctx: CommitContext): Promise<Comm
   if (lt.regroup !== undefined) offsets.push(...lt.regroup.offsets());
 
   ctx.beforeSend?.(lt);
-  const last = await lt.producer.commit(records, lt.producer.exactlyOnce ? { groupId: ctx.groupId, offsets } : undefined);
+  const send = (): Promise<LastOffsets> => lt.producer.commit(records, lt.producer.exactlyOnce ? { groupId: ctx.groupId, offsets } : undefined);
+  const last = await (lt.producer.exactlyOnce && ctx.transactions !== undefined ? ctx.transactions.run(send) : send());
   lt.seedChangelog = false;
   const lastChangelog = last.get(topicPartitionId(ctx.changelog, p));
   if (lastChangelog === undefined) throw new Error(`task ${p}: the broker did not report where the changelog records of the batch landed`);
