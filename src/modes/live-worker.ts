@@ -48,10 +48,11 @@ export { deadLetterTopic, lateTopic } from './live/record-collector.js';
 export type Delivery = 'exactly-once' | 'at-least-once';
 
 /**
- * Partitions processed at once unless LiveOptions.partitionsConcurrently says otherwise: one
- * task computes while another commits. Exactly-once transactions still take turns (CommitContext.transactions).
+ * Partitions processed at once unless LiveOptions.partitionsConcurrently says otherwise. With
+ * more, one task computes while another commits (exactly-once transactions still take turns,
+ * CommitContext.transactions); measured, that gained nothing over one (README, Performance).
  */
-export const DEFAULT_CONCURRENCY = 2;
+export const DEFAULT_CONCURRENCY = 1;
 
 export interface LiveOptions extends ClientEndpoints {
   readonly plan: CompiledPlan;
