@@ -48,7 +48,7 @@ import type { GroupConsumer } from '../src/io/kafka/group-consumer.js';
 import { KafkaConnection } from '../src/io/kafka/kafka-connection.js';
 import { commitGroupOffsets, deleteGroup, deleteTopics, fetchOffsets } from '../src/io/kafka/topic-admin.js';
 import { changelogTopic } from '../src/modes/live/changelog.js';
-import { DEFAULT_CONCURRENCY, deadLetterTopic, lateTopic, startLiveWorker, type Delivery, type LiveBatchTiming } from '../src/modes/live-worker.js';
+import { DEFAULT_CONCURRENCY, DEFAULT_FETCH_BYTES, deadLetterTopic, lateTopic, startLiveWorker, type Delivery, type LiveBatchTiming } from '../src/modes/live-worker.js';
 import { produceFile } from '../src/modes/produce-file.js';
 import { loadTopology } from '../src/plan/load-topology.js';
 import { flag, fmt, median, numberArg, quantile, say, secs, sleep, stackEnv } from './lib/bench-util.js';
@@ -105,6 +105,8 @@ interface ModeResult {
   readonly breakdown: Record<string, number>;
   readonly changelogRecords: number;
   readonly changelogBytes: number;
+  /** Peak resident set of this process while the worker ran (the worker, and the bench's slice of flights), MiB. */
+  readonly peakRssMiB: number;
 }
 
 interface RestoreResult {
@@ -188,8 +190,10 @@ async function timeWorker(o: {
     return s;
   };
   const deadline = t0 + 900_000;
+  let peakRss = process.memoryUsage.rss();
   try {
     while (sum('skewless_records_total') < o.expected) {
+      peakRss = Math.max(peakRss, process.memoryUsage.rss());
       if (failure) throw failure;
       if (performance.now() > deadline) throw new Error(`timed out: ${sum('skewless_records_total')} of ${o.expected} applied after 900 s`);
       await sleep(5);
@@ -240,7 +244,7 @@ async function timeWorker(o: {
       `(${fmt(steadyRate)} from first fetch); ${fmt(features)} vectors, ${late} late, ${dead} dead letters; ` +
       (o.sampling > 0 ? `${fmt(samples)} vectors sampled to the parity log (${((100 * samples) / features).toFixed(2)}%); ` : '') +
       `${timings.length} batches (mean ${fmt(o.expected / timings.length)} records), fetch-to-commit p50 ${quantile(lat, 0.5).toFixed(0)} ms, p99 ${quantile(lat, 0.99).toFixed(0)} ms; ` +
-      `changelog ${fmt(changelogRecords)} records, ${fmt(changelogBytes)} bytes`,
+      `changelog ${fmt(changelogRecords)} records, ${fmt(changelogBytes)} bytes; peak RSS ${fmt(peakRss / 2 ** 20)} MiB`,
   );
   const inFlight = concurrency ?? DEFAULT_CONCURRENCY;
   if (inFlight > 1) say(`    (${inFlight} partitions processed at once: the batch phases are summed over the batches in flight and overlap each other and the wall time)`);
@@ -248,7 +252,7 @@ async function timeWorker(o: {
   // Grouped by output label so both modes line up in the medians.
   const keyed: Record<string, number> = {};
   for (const [k, v] of Object.entries(breakdown)) keyed[k === commitLabel ? 'commit (see per-run label)' : k] = v;
-  return { delivery: o.delivery, rate, steadyRate, secs: wall / 1000, p50: quantile(lat, 0.5), p99: quantile(lat, 0.99), breakdown: keyed, changelogRecords, changelogBytes };
+  return { delivery: o.delivery, rate, steadyRate, secs: wall / 1000, p50: quantile(lat, 0.5), p99: quantile(lat, 0.99), breakdown: keyed, changelogRecords, changelogBytes, peakRssMiB: peakRss / 2 ** 20 };
 }
 
 /** A new worker on the exactly-once group after its state directory was deleted: every task restores from the changelog. */
@@ -514,7 +518,7 @@ try {
 
   say(
     `config: ${runs} runs${warmup > 0 ? ` after an untimed warm-up worker over ${fmt(warmup)} flights` : ', no warm-up'}, ${partitions} partitions, ${concurrency ?? DEFAULT_CONCURRENCY} processed at once, ${maxBatch === undefined ? 'whole fetched batches' : `at most ${fmt(maxBatch)} records`} per engine step and commit, ` +
-      `fetch ${maxBytes === undefined ? 'default (1 MiB)' : `${fmt(maxBytes)} bytes`} per partition; failover ${skipFailover ? 'skipped' : `with session timeouts ${sessionTimeouts.join(', ')} ms`}`,
+      `fetch ${fmt(maxBytes ?? DEFAULT_FETCH_BYTES)} bytes per partition; failover ${skipFailover ? 'skipped' : `with session timeouts ${sessionTimeouts.join(', ')} ms`}`,
   );
   for (let r = 0; r < runs; r++) {
     const run = `bench-live-${Date.now().toString(36)}-${r + 1}`;
@@ -604,6 +608,7 @@ if (eosRuns.length > 0 && aloRuns.length > 0) {
     const rs = results[d];
     say(`  ${d}: ${fmt(median(rs.map((x) => x.rate)))} events/s from worker start (runs: ${runsOf(rs.map((x) => x.rate))}); ${fmt(median(rs.map((x) => x.steadyRate)))} from first fetch (runs: ${runsOf(rs.map((x) => x.steadyRate))})`);
     say(`    batch fetch-to-commit latency (pre-loaded backlog): p50 ${median(rs.map((x) => x.p50)).toFixed(0)} ms, p99 ${median(rs.map((x) => x.p99)).toFixed(0)} ms`);
+    say(`    peak RSS of the bench process while the worker ran: ${fmt(median(rs.map((x) => x.peakRssMiB)))} MiB (runs: ${runsOf(rs.map((x) => x.peakRssMiB))})`);
     say('    where the time goes (median seconds):');
     for (const k of Object.keys(rs[0].breakdown)) say(`      ${k.padEnd(56)} ${(median(rs.map((x) => x.breakdown[k])) / 1000).toFixed(2).padStart(7)} s`);
   }

@@ -83,6 +83,7 @@ program
   .option('--metrics-port <port>', 'serve Prometheus metrics on <metrics-host>:<port>/metrics')
   .option('--metrics-host <host>', METRICS_HOST_HELP)
   .option('--max-batch <n>', 'apply at most n records per engine step (checkpoint after each)')
+  .option('--fetch-bytes <n>', 'bytes fetched per partition and request; a fetched batch is one engine step and one commit (default 2097152)')
   .option('--concurrency <n>', 'batches of different partitions processed at once: one task computes while another commits; exactly-once transactions take turns (default 1)')
   .option('--cache-keys <n>', 'keys of lookback state kept in memory per group and partition; colder keys are evicted at checkpoints and read back from LevelDB (default 250000)')
   .option('--topic <source=topic...>', "a source's topic (default the topology's)")

@@ -16,6 +16,7 @@ export interface RunFlags {
   metricsPort?: string;
   metricsHost?: string;
   maxBatch?: string;
+  fetchBytes?: string;
   concurrency?: string;
   cacheKeys?: string;
   topic?: string[];
@@ -107,6 +108,7 @@ export async function runLive(file: string, flags: RunFlags): Promise<void> {
     stateDir: flags.state,
     group: flags.group,
     maxBatch: flags.maxBatch === undefined ? undefined : positiveInt(flags.maxBatch, '--max-batch'),
+    maxBytesPerPartition: flags.fetchBytes === undefined ? undefined : positiveInt(flags.fetchBytes, '--fetch-bytes'),
     partitionsConcurrently: flags.concurrency === undefined ? undefined : positiveInt(flags.concurrency, '--concurrency'),
     maxCachedKeys: flags.cacheKeys === undefined ? undefined : positiveInt(flags.cacheKeys, '--cache-keys'),
     sourceTopics: pairs(flags.topic, '--topic'),

@@ -54,6 +54,15 @@ export type Delivery = 'exactly-once' | 'at-least-once';
  */
 export const DEFAULT_CONCURRENCY = 1;
 
+/**
+ * Bytes fetched per partition and request unless LiveOptions.maxBytesPerPartition says
+ * otherwise. A fetched batch is one engine step and one commit (one transaction under
+ * exactly-once), so on a backlog, twice kafkajs' 1 MiB halves the commits and the changelog's
+ * rewrites of each key's last segment (README, Performance). A caught-up worker fetches what
+ * has arrived, far less.
+ */
+export const DEFAULT_FETCH_BYTES = 2 * 1024 * 1024;
+
 export interface LiveOptions extends ClientEndpoints {
   readonly plan: CompiledPlan;
   /** State root: one LevelDB per task; may be shared by several workers on one host. */
@@ -64,7 +73,7 @@ export interface LiveOptions extends ClientEndpoints {
   readonly delivery?: Delivery;
   /** Apply at most this many records per engine call and commit (small values exercise batching in tests). */
   readonly maxBatch?: number;
-  /** Bytes fetched per partition and request. */
+  /** Bytes fetched per partition and request (default DEFAULT_FETCH_BYTES). */
   readonly maxBytesPerPartition?: number;
   /** Keys of lookback state kept in memory per group and task (default 250,000; see TaskOptions). */
   readonly maxCachedKeys?: number;
@@ -499,7 +508,7 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
     groupId,
     topics: [...sourceOfTopic.keys(), ...(regroup === undefined ? [] : [regroup.messages, regroup.answers])],
     onBatch,
-    maxBytesPerPartition: opts.maxBytesPerPartition,
+    maxBytesPerPartition: opts.maxBytesPerPartition ?? DEFAULT_FETCH_BYTES,
     partitionsConcurrently: opts.partitionsConcurrently ?? DEFAULT_CONCURRENCY,
     sessionTimeoutMs: opts.sessionTimeoutMs,
     log,

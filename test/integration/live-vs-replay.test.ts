@@ -63,6 +63,8 @@ function startWorker(maxBatch: number): Worker {
   args.push('--side-prefix', topics.side);
   // A state cache far smaller than the number of cards: keys are evicted at checkpoints and read back from LevelDB.
   args.push('--cache-keys', '25');
+  // Small fetches: many batches, each its own engine step and commit; the output may not depend on them.
+  args.push('--fetch-bytes', '16384');
   const w = spawnSkewless(args, stack.env);
   workers.push(w);
   return w;

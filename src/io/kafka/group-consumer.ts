@@ -135,6 +135,8 @@ export class GroupConsumer {
       groupId: opts.groupId,
       allowAutoTopicCreation: false,
       maxBytesPerPartition: opts.maxBytesPerPartition ?? 1024 * 1024,
+      // kafkajs' whole-fetch default (10 MiB) would hold eight partitions below 2 MiB each.
+      maxBytes: Math.max(10 * 1024 * 1024, 8 * (opts.maxBytesPerPartition ?? 0)),
       sessionTimeout,
       heartbeatInterval: Math.max(500, Math.floor(sessionTimeout / 10)),
       maxWaitTimeInMs: opts.maxWaitMs ?? 500,
