@@ -31,6 +31,8 @@ export const UNBOUNDED_MS = '9223372036854775807';
  * Segments roll by size only: Kafka rolls once a segment's record timestamps span segment.ms
  * (7 days by default), so history written with its event times became one small segment per
  * week of event time, and a fetch, which never crosses a segment's end, read one week at a time.
+ * Retention deletes whole closed segments only, so a user who bounds such a topic also sets
+ * segment.bytes to a fraction of the bound.
  */
 export const EVENT_TIME_TOPIC_CONFIGS: Readonly<Record<string, string>> = {
   'message.timestamp.type': 'CreateTime',
