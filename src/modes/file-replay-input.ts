@@ -1,6 +1,11 @@
+import { statSync } from 'node:fs';
 import type { InputBatch } from '../engine/input.js';
 import type { Program } from '../engine/program.js';
+import { detectFileFormat } from '../io/files/input-format.js';
+import { flatValuesOnly } from '../io/files/parquet-reader.js';
+import type { SliceGroup, SplitSlicesOptions } from '../io/files/parquet-split-slices.js';
 import { openFileInput, partitionBytes, type FileInput, type FileInputOptions } from '../io/files/partitioned-file-input.js';
+import { slicedFileInput } from '../io/files/sliced-file-input.js';
 import type { CompiledPlan } from '../plan/compile.js';
 import type { SourceNode } from '../dsl/nodes.js';
 import type { FileInputSpec, ReplayInput } from './replay-input.js';
@@ -41,9 +46,22 @@ function engineFileOptions(plan: CompiledPlan, node: SourceNode, spec: FileInput
   };
 }
 
-/** Archive files as replay input. File layout problems throw here, before any reading. */
-export function openFileReplayInput(plan: CompiledPlan, program: Program, spec: FileInputSpec, partitionFilter?: (partition: number) => boolean): ReplayInput {
-  const inputs = program.sources.map((s) => openFileInput(engineFileOptions(plan, s.node, spec, partitionFilter)));
+/** A source whose split file another thread reads, and the slices of this thread's partitions it sends. */
+export interface SlicedSource {
+  readonly source: string;
+  readonly groups: AsyncIterable<SliceGroup>;
+}
+
+/**
+ * Archive files as replay input. File layout problems throw here, before any reading. The
+ * `sliced` source's records come from its slices instead of its file (sliceableSplit).
+ */
+export function openFileReplayInput(plan: CompiledPlan, program: Program, spec: FileInputSpec, partitionFilter?: (partition: number) => boolean, sliced?: SlicedSource): ReplayInput {
+  const inputs = program.sources.map((s) => {
+    const options = engineFileOptions(plan, s.node, spec, partitionFilter);
+    if (sliced === undefined || sliced.source !== s.node.name) return openFileInput(options);
+    return slicedFileInput({ source: options.source, path: options.path, partitions: spec.partitions, partitionFilter: partitionFilter ?? (() => true), groups: sliced.groups, batchSize: spec.batchSize });
+  });
   return {
     labelBatches: (source) => openFileInput({ source, path: requireInput(spec, source), readerSchema: plan.schemas.get(source)?.json }).batches(),
     engineBatches: () => roundRobin(inputs),
@@ -63,4 +81,26 @@ export async function filePartitionBytes(plan: CompiledPlan, spec: FileInputSpec
     for (let p = 0; p < spec.partitions; p++) total[p] += bytes[p];
   }
   return total;
+}
+
+/**
+ * When a file replay's only engine source is one Parquet file of plain values split into
+ * partitions, how to slice it (splitParquetSlices): the coordinator then decodes and routes the
+ * file once for all replay threads instead of each thread decoding all of it to keep its share.
+ * Undefined for any other input, which each thread reads itself.
+ */
+export async function sliceableSplit(plan: CompiledPlan, spec: FileInputSpec): Promise<(SplitSlicesOptions & { readonly source: string }) | undefined> {
+  if (spec.partitions < 2 || plan.engineSources.length !== 1) return undefined;
+  const source = plan.engineSources[0];
+  const node = plan.topology.sources.find((s) => s.name === source);
+  const path = spec.inputs[source];
+  if (node === undefined || path === undefined) return undefined;
+  try {
+    if (!statSync(path).isFile() || detectFileFormat(path) !== 'parquet') return undefined;
+  } catch {
+    return undefined;
+  }
+  const options = engineFileOptions(plan, node, spec);
+  if (!(await flatValuesOnly(path, { readerSchema: options.readerSchema }))) return undefined;
+  return { source, path, readerSchema: options.readerSchema, partitions: spec.partitions, key: options.partitionKey! };
 }

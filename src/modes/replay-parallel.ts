@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { MessageChannel } from 'node:worker_threads';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { addCounters, emptyCounters } from '../engine/task-counters.js';
@@ -12,7 +13,10 @@ import { balancedShares } from './partition-shares.js';
 import { answerPassWeights, assemblePassWeights } from './regroup-spill.js';
 import { clearOwnOutputs } from './replay-targets.js';
 import type { ReplayJob } from './replay-worker-main.js';
-import { ReplayWorkerPool } from './replay-worker-pool.js';
+import { ReplayWorkerPool, type WorkerResult } from './replay-worker-pool.js';
+import { sliceableSplit } from './file-replay-input.js';
+import { feedSlices } from './slice-feed.js';
+import { splitParquetSlices } from '../io/files/parquet-split-slices.js';
 
 export interface ParallelReplayOptions extends ReplayOutputOptions {
   readonly plan: CompiledPlan;
@@ -58,9 +62,32 @@ export async function replayInParallel(opts: ParallelReplayOptions): Promise<Rep
       const { plan, input, out, deadLetterDir, droppedLateDir, onProgress, keys, stopAtFrontier } = opts;
       return await replayPartitions({ plan, input, out, deadLetterDir, droppedLateDir, onProgress, keys, stopAtFrontier, stateDir });
     }
-    return await withPool(opts, workers, async (pool) => mergeSummaries((await pool.run('origin', job(opts, stateDir), totalProgress(opts), await inputShares(opts, workers))).map((r) => r.summary!)));
+    return await withPool(opts, workers, async (pool) => mergeSummaries((await runOrigin(opts, pool, job(opts, stateDir), await inputShares(opts, pool.size))).map((r) => r.summary!)));
   } finally {
     if (tempState) rmSync(stateDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The origin stage on every thread. A split Parquet file of plain values (sliceableSplit) is
+ * decoded and routed once, here, and each thread sent the slices of its partitions: two threads
+ * each decoding the whole file to keep half of it spent a tenth of the replay's CPU on the half
+ * they drop (README, performance). Any other input each thread reads itself.
+ */
+async function runOrigin(opts: ParallelReplayOptions, pool: ReplayWorkerPool, stage: ReplayJob, shares: number[][] | undefined): Promise<WorkerResult[]> {
+  const progress = totalProgress(opts);
+  const split = opts.input.kind === 'files' ? await sliceableSplit(opts.plan, opts.input) : undefined;
+  if (split === undefined) return pool.run('origin', stage, progress, shares);
+  const owner = new Int32Array(opts.partitions).map((_, p) => p % pool.size);
+  shares?.forEach((share, t) => share.forEach((p) => (owner[p] = t)));
+  const channels = Array.from({ length: pool.size }, () => new MessageChannel());
+  const feed = feedSlices(splitParquetSlices(split), (p) => owner[p], channels.map((c) => c.port1));
+  try {
+    return await pool.run('origin', stage, progress, shares, undefined, { source: split.source, ports: channels.map((c) => c.port2) });
+  } finally {
+    feed.stop();
+    await feed.done;
+    for (const c of channels) c.port1.close();
   }
 }
 

@@ -14,6 +14,7 @@ import { loadLabelIndexes } from './label-index.js';
 import { OriginSpill } from './regroup-spill.js';
 import { PartitionedNdjson } from './ndjson-sink.js';
 import { DeadLetterRecords } from './replay-dead-letters.js';
+import type { SlicedSource } from './file-replay-input.js';
 import { openReplayInput } from './open-replay-input.js';
 import type { ReplayInputSpec } from './replay-input.js';
 import { TrainingSink, trainingMetadata } from './training-sink.js';
@@ -61,6 +62,8 @@ export interface ReplayPartitionsOptions extends ReplayOutputOptions {
   readonly partitionFilter?: (partition: number) => boolean;
   /** For a topology with a regrouping: spill its messages and partial rows here (pass 1 of replay-regrouped.ts). */
   readonly regroup?: RegroupSpillOptions;
+  /** A file source another thread reads and slices for this one (file-replay-input.ts sliceableSplit). */
+  readonly sliced?: SlicedSource;
 }
 
 /** Where pass 1 spills, and into how many regroup partitions. Plain data for worker threads. */
@@ -88,7 +91,7 @@ export async function replayPartitions(opts: ReplayPartitionsOptions): Promise<R
   const program: Program = buildProgram(plan);
   mkdirSync(opts.out, { recursive: true });
   const mine = opts.partitionFilter ?? (() => true);
-  const input = await openReplayInput(plan, program, opts.input, opts.partitionFilter);
+  const input = await openReplayInput(plan, program, opts.input, opts.partitionFilter, opts.sliced);
   try {
     const labelIndexes = await loadLabelIndexes(plan, program, input);
     // Ranges are complete once the input is read, before any training file is closed.

@@ -1,4 +1,4 @@
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { CompiledPlan } from '../plan/compile.js';
 import { loadTopology } from '../plan/load-topology.js';
 import type { ReplayInputSpec } from './replay-input.js';
@@ -6,6 +6,7 @@ import type { InputRange } from '../engine/input.js';
 import type { TrainingFileSummary } from '../io/files/parquet-training-writer.js';
 import { replayPartitions, type KeySelection, type RegroupSpillOptions, type ReplaySummary } from './replay-partitions.js';
 import { answerRegroupPartitions, assembleOriginPartitions } from './replay-regrouped.js';
+import { receiveSlices } from './slice-feed.js';
 
 /** What a replay thread is started with: the topology it loads while the coordinator prepares the first stage. */
 export interface ReplayWorkerData {
@@ -38,6 +39,8 @@ export interface ReplayStage {
   readonly inputRanges?: readonly InputRange[];
   /** This worker's partitions in the stage (partition-shares.ts); default those with p % workers === worker. */
   readonly partitions?: readonly number[];
+  /** Origin stage: this source's records arrive as slices over this port instead of from its file (slice-feed.ts). */
+  readonly sliced?: { readonly source: string; readonly port: MessagePort };
 }
 
 /** The coordinator's messages: a stage to run, or the end (the thread then exits). */
@@ -52,7 +55,7 @@ export type ReplayWorkerMessage =
 const data = workerData as ReplayWorkerData;
 const post = (m: ReplayWorkerMessage): void => parentPort!.postMessage(m);
 
-async function runOrigin(plan: CompiledPlan, job: ReplayJob, partitionFilter: (p: number) => boolean): Promise<void> {
+async function runOrigin(plan: CompiledPlan, job: ReplayJob, partitionFilter: (p: number) => boolean, sliced: ReplayStage['sliced']): Promise<void> {
   let reported = 0;
   // Posted often enough for a smooth progress bar, rarely enough to cost nothing (the clock drives display only).
   let postedAt = Date.now();
@@ -67,6 +70,7 @@ async function runOrigin(plan: CompiledPlan, job: ReplayJob, partitionFilter: (p
     stopAtFrontier: job.stopAtFrontier,
     partitionFilter,
     regroup: job.regroup,
+    sliced: sliced === undefined ? undefined : { source: sliced.source, groups: receiveSlices(sliced.port) },
     onProgress: (n) => {
       if (n - reported >= 65536 || (n > reported && Date.now() - postedAt >= 250)) {
         post({ type: 'progress', processed: n - reported });
@@ -101,7 +105,7 @@ async function runStage(s: ReplayStage): Promise<void> {
     const plan = await planLoaded;
     const mine = s.partitions;
     const partitionFilter = (p: number): boolean => (mine === undefined ? p % data.workers === data.worker : mine.includes(p));
-    if (s.stage === 'origin') await runOrigin(plan, s.job, partitionFilter);
+    if (s.stage === 'origin') await runOrigin(plan, s.job, partitionFilter, s.sliced);
     else await runRegroupPass(plan, s.job, s.stage, partitionFilter, s.inputRanges ?? []);
   } catch (e) {
     post({ type: 'error', message: e instanceof Error ? e.message : String(e) });

@@ -1,4 +1,4 @@
-import { Worker } from 'node:worker_threads';
+import { Worker, type MessagePort } from 'node:worker_threads';
 import type { InputRange } from '../engine/input.js';
 import type { TrainingFileSummary } from '../io/files/parquet-training-writer.js';
 import type { ReplaySummary } from './replay-partitions.js';
@@ -63,14 +63,24 @@ export class ReplayWorkerPool {
   /**
    * Run `stage` of `job` on every thread, thread i on `shares[i]` (default: the partitions p
    * with p mod threads = i); `progress` gets each thread's processed records as they come.
+   * With `sliced`, thread i receives that source's records over `ports[i]` (slice-feed.ts).
    */
-  run(stage: ReplayStage['stage'], job: ReplayJob, progress: (processed: number) => void, shares?: readonly (readonly number[])[], inputRanges?: readonly InputRange[]): Promise<WorkerResult[]> {
+  run(
+    stage: ReplayStage['stage'],
+    job: ReplayJob,
+    progress: (processed: number) => void,
+    shares?: readonly (readonly number[])[],
+    inputRanges?: readonly InputRange[],
+    sliced?: { readonly source: string; readonly ports: readonly MessagePort[] },
+  ): Promise<WorkerResult[]> {
     this.progress = progress;
     return Promise.all(
       this.threads.map((w, i) => {
         if (this.failure !== undefined) return Promise.reject(this.failure);
         const result = new Promise<WorkerResult>((resolve, reject) => (this.pending[i] = { resolve, reject }));
-        w.postMessage({ stage, job, partitions: shares?.[i], inputRanges } satisfies ReplayWorkerRequest);
+        const port = sliced?.ports[i];
+        const message = { stage, job, partitions: shares?.[i], inputRanges, sliced: port === undefined ? undefined : { source: sliced!.source, port } } satisfies ReplayWorkerRequest;
+        w.postMessage(message, port === undefined ? [] : [port]);
         return result;
       }),
     );

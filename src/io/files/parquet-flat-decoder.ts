@@ -24,6 +24,23 @@ export type FlatColumn = Int32Array | Float64Array | unknown[];
 
 const utf8 = new TextDecoder();
 
+/** A string column chunk whose every data page is dictionary-encoded: its dictionary, and each row's entry (-1 for null). */
+export interface StringCodes {
+  readonly dictionary: readonly string[];
+  readonly codes: Int32Array;
+}
+
+const stringCodes = new WeakMap<object, StringCodes>();
+
+/**
+ * The dictionary codes behind a string column decodeFlatChunk returned, when its chunk was
+ * dictionary-encoded throughout: rows can then be routed and shipped to another thread as
+ * small integers instead of strings. Undefined for any other column.
+ */
+export function dictionaryCodesOf(column: unknown): StringCodes | undefined {
+  return typeof column === 'object' && column !== null ? stringCodes.get(column) : undefined;
+}
+
 /** What a top-level column decodes as, or undefined when this decoder does not cover it. */
 function valueKind(element: SchemaElement): ValueKind | undefined {
   const ctype = element.converted_type;
@@ -278,6 +295,8 @@ export function decodeFlatChunk(bytes: Uint8Array, chunk: FlatChunk, rows: numbe
   let indexes = new Int32Array(0);
   let row = 0;
   let pos = 0;
+  // A string chunk's dictionary code per row, while every data page is dictionary-encoded.
+  let codes: Int32Array | undefined = chunk.kind === 'string' ? new Int32Array(rows) : undefined;
   const reader = new CompactReader(bytes, 0);
   while (row < rows) {
     if (pos >= bytes.length) throw new Error(`column ${chunk.name} ends after ${row} of ${rows} rows`);
@@ -290,6 +309,8 @@ export function decodeFlatChunk(bytes: Uint8Array, chunk: FlatChunk, rows: numbe
     if (h.type === 2) {
       if (h.encoding !== PLAIN && h.encoding !== PLAIN_DICTIONARY) return undefined;
       const page = decompress(chunk.codec, bytes.subarray(body, pos), h.uncompressed);
+      // Codes taken before a second dictionary would point into the first.
+      if (row > 0) codes = undefined;
       dictionary = new ChunkValues(chunk.kind, h.numValues);
       plainInto(page, 0, dictionary, 0, h.numValues, undefined);
       continue;
@@ -315,7 +336,10 @@ export function decodeFlatChunk(bytes: Uint8Array, chunk: FlatChunk, rows: numbe
       page = h.isCompressed ? decompress(chunk.codec, raw, h.uncompressed - h.defBytes) : raw;
     }
     const pageLevels = chunk.optional ? levels : undefined;
-    if (h.encoding === PLAIN) plainInto(page, at, out, row, count, pageLevels);
+    if (h.encoding === PLAIN) {
+      codes = undefined;
+      plainInto(page, at, out, row, count, pageLevels);
+    }
     else if (h.encoding === RLE_DICTIONARY || h.encoding === PLAIN_DICTIONARY) {
       if (dictionary === undefined) throw new Error(`column ${chunk.name}: dictionary-encoded page without a dictionary`);
       let present = count;
@@ -334,14 +358,18 @@ export function decodeFlatChunk(bytes: Uint8Array, chunk: FlatChunk, rows: numbe
       for (let i = 0; i < count; i++) {
         if (pageLevels !== undefined && pageLevels[i] === 0) {
           out.setNull(row + i);
+          if (codes !== undefined) codes[row + i] = -1;
           continue;
         }
         const k = indexes[v++];
         if (k >= dict.rows) throw new Error(`column ${chunk.name}: dictionary index ${k} beyond its ${dict.rows} entries`);
         out.set(row + i, dict.at(k));
+        if (codes !== undefined) codes[row + i] = k;
       }
     } else return undefined;
     row += count;
   }
-  return out.result();
+  const result = out.result();
+  if (codes !== undefined && dictionary?.strs !== undefined) stringCodes.set(result, { dictionary: dictionary.strs as string[], codes });
+  return result;
 }

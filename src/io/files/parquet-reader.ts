@@ -120,6 +120,36 @@ export async function* readParquetColumns(path: string, options: ParquetReadOpti
   }
 }
 
+/**
+ * Whether every row group of the file decodes through the flat-column decoder into plain
+ * values (numbers, strings, null, the rare bigint), and every schema field the file lacks
+ * defaults to such a value: rows of such a file can be shipped to another thread as columns.
+ * False for a file that cannot be opened (the reader then reports it).
+ */
+export async function flatValuesOnly(path: string, options: ParquetReadOptions = {}): Promise<boolean> {
+  let bytes: FileBytes;
+  try {
+    bytes = await FileBytes.open(path);
+  } catch {
+    return false;
+  }
+  try {
+    const metadata = await readMetadata(bytes);
+    const present = parquetSchema(metadata).children.map((child) => child.element.name);
+    const shape = options.columns === undefined ? rowShape(present, options.readerSchema) : columnsShape(present, options.columns);
+    for (let g = 0; g < metadata.row_groups.length; g++) if (flatChunks(metadata, g, shape.read) === undefined) return false;
+    return shape.names.every((name, i) => {
+      if (shape.read.includes(name)) return true;
+      const d = shape.conformer?.defaultOf(i);
+      return d === undefined || d === null || typeof d !== 'object';
+    });
+  } catch {
+    return false;
+  } finally {
+    await bytes.close();
+  }
+}
+
 /** The number of rows a Parquet file holds (its footer says), for a progress total. */
 export async function countParquetRows(path: string): Promise<number> {
   const bytes = await FileBytes.open(path);
@@ -283,7 +313,8 @@ function normalizeNested(container: object): string {
   return '';
 }
 
-function buildRecords(buildRow: RowBuilder, columns: RowGroupColumns, groupStart: number, from: number, to: number, conformer: RecordConformer | undefined): InputRecord[] {
+/** Records [from, to) of a row group: its rows built and checked against the reader schema (error records where they fail). */
+export function buildRecords(buildRow: RowBuilder, columns: RowGroupColumns, groupStart: number, from: number, to: number, conformer: RecordConformer | undefined): InputRecord[] {
   const { arrays, rowErrors } = columns;
   const records = new Array<InputRecord>(to - from);
   for (let i = from; i < to; i++) {
@@ -296,7 +327,8 @@ function buildRecords(buildRow: RowBuilder, columns: RowGroupColumns, groupStart
   return records;
 }
 
-function errorRecords(error: string, groupStart: number, from: number, to: number): InputRecord[] {
+/** Records [from, to) of a row group that cannot be read, each carrying why. */
+export function errorRecords(error: string, groupStart: number, from: number, to: number): InputRecord[] {
   const records = new Array<InputRecord>(to - from);
   for (let i = from; i < to; i++) records[i - from] = { offset: groupStart + i, error };
   return records;

@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import type { InputBatch, InputRange, InputRecord, SourceValue } from '../../engine/input.js';
-import { kafkaPartition } from '../partitioning.js';
-import { describeError, fileOpenError, FileInputError } from './file-input-error.js';
+import { fileOpenError, FileInputError } from './file-input-error.js';
+import { KeyRouter } from './key-router.js';
 import { countInputRecords } from './input-record-count.js';
 import type { FileRecord } from './file-record.js';
 import { detectFileFormat, type FileFormat } from './input-format.js';
@@ -9,6 +9,7 @@ import { listPartitionFiles, type PartitionFile } from './partition-files.js';
 import { checkBatchSize, DEFAULT_BATCH_SIZE, type RecordBatches } from './record-batches.js';
 import { readFileRecords } from './read-file-records.js';
 import { fieldsReadBy } from './key-fields.js';
+import { dictionaryCodesOf } from './parquet-flat-decoder.js';
 import { readParquetColumns, readParquetRecords } from './parquet-reader.js';
 
 export interface FileInputOptions {
@@ -170,6 +171,19 @@ async function singleColumnCounts(layout: Extract<Layout, { kind: 'split' }>, co
     }
     const { arrays, rowErrors } = group.columns;
     const values = arrays[0];
+    const coded = dictionaryCodesOf(values);
+    if (coded !== undefined && rowErrors.size === 0) {
+      // Tallied by dictionary entry: a counter per entry instead of a map lookup per row.
+      const perCode = new Float64Array(coded.dictionary.length + 1);
+      for (let i = 0; i < coded.codes.length; i++) perCode[coded.codes[i] + 1]++;
+      perCode.forEach((n, k) => {
+        if (n > 0) {
+          const value = k === 0 ? null : coded.dictionary[k - 1];
+          tally.set(value, (tally.get(value) ?? 0) + n);
+        }
+      });
+      continue;
+    }
     for (let i = 0; i < group.rows; i++) {
       if (rowErrors.size > 0 && rowErrors.has(i)) counts[0]++;
       else tally.set(values[i], (tally.get(values[i]) ?? 0) + 1);
@@ -320,49 +334,6 @@ async function* splitFile(
   }
 }
 
-/**
- * Routes records to partitions. Malformed records, unkeyed records and records whose key
- * cannot be computed all go to partition 0: they have no partition of their own, and dropping
- * them would lose them silently, whereas on partition 0 the engine sees them (and dead-letters
- * the malformed ones), deterministically.
- */
-class KeyRouter {
-  /** What the key function threw when partition() last returned -1. */
-  error: unknown;
-  /** Partition by key, while the keys are few (origins, merchants); a key per record is just hashed. */
-  private readonly known = new Map<string, number>();
-
-  constructor(
-    private readonly key: (value: SourceValue) => string | null,
-    private readonly partitions: number,
-  ) {}
-
-  /** The record's partition, or -1 when its key cannot be computed (see keyErrorRecord). A number, not a pair: nothing allocated per record. */
-  partition(record: InputRecord): number {
-    if (record.error !== undefined || record.value === undefined) return 0;
-    let k: string | null;
-    try {
-      k = this.key(record.value);
-    } catch (err) {
-      this.error = err;
-      return -1;
-    }
-    if (k === null || k === undefined) return 0;
-    // String() matches kafkajs, which stringifies non-Buffer keys before hashing.
-    const key = typeof k === 'string' ? k : String(k);
-    const known = this.known.get(key);
-    if (known !== undefined) return known;
-    const p = kafkaPartition(key, this.partitions);
-    if (this.known.size < 100_000) this.known.set(key, p);
-    return p;
-  }
-
-  /** The record partition() refused, as the dead letter that says why (it goes to partition 0). */
-  keyErrorRecord(record: InputRecord): FileRecord {
-    return { offset: record.offset, line: (record as FileRecord).line, error: `cannot compute the partition key: ${describeError(this.error)}`, raw: rawOf(record) } as FileRecord;
-  }
-}
-
 /** The record renumbered within its partition; it keeps its index in the file (and NDJSON line and text) for its dead letter. */
 function withOffset(record: FileRecord, offset: number): FileRecord {
   const index = record.index ?? record.offset;
@@ -372,13 +343,4 @@ function withOffset(record: FileRecord, offset: number): FileRecord {
     return raw === undefined ? { offset, index, error: record.error } : { offset, index, error: record.error, raw };
   }
   return line === undefined ? { offset, index, value: record.value } : { offset, index, line, value: record.value, raw };
-}
-
-function rawOf(record: InputRecord): string | Uint8Array | undefined {
-  if (record.raw !== undefined) return record.raw;
-  try {
-    return JSON.stringify(record.value);
-  } catch {
-    return undefined;
-  }
 }

@@ -22,6 +22,8 @@ export interface RecordConformer {
   conform(value: Readonly<Record<string, unknown>>): SourceValue | undefined;
   /** True when a record that holds every schema field (e.g. a row built in schema order) matches. */
   check(value: Readonly<Record<string, unknown>>): boolean;
+  /** Per field, in schema order: whether a value is one of its type. check(v) is all of them on v's fields. */
+  readonly fieldChecks: ReadonlyArray<(x: unknown) => boolean>;
   /** Why a record does not match: `field "x": expected double, got string "12.5"`. */
   problem(value: Readonly<Record<string, unknown>>): string;
 }
@@ -69,8 +71,12 @@ function compileConformer(type: avsc.Type): RecordConformer {
   // eslint-disable-next-line @typescript-eslint/no-implied-eval -- as above
   const check = new Function('T', `return function check(v) {\n  return ${checkBody};\n};`)(types) as RecordConformer['check'];
 
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- as above
+  const fieldChecks = fields.map((f, i) => new Function('T', `return function checkField(x) {\n  return ${inlineCheck(f.type, 'x', i)};\n};`)(types) as (x: unknown) => boolean);
+
   return {
     fields: fields.map((f) => f.name),
+    fieldChecks,
     defaultOf: (i) => (fields[i].hasDefault ? fields[i].defaultValue() : undefined),
     conform,
     check,
