@@ -1,6 +1,7 @@
 import type { ColumnChunk, FileMetaData, SchemaElement } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import { CompactReader, readPageHeader } from './parquet-page-header.js';
+import { decompressZstd } from './zstd-pages.js';
 
 /**
  * A decoder for the common shape of event archives: top-level columns of numbers, timestamps
@@ -121,6 +122,10 @@ const RLE_DICTIONARY = 8;
 
 function decompress(codec: string, input: Uint8Array, length: number): Uint8Array {
   if (codec === 'UNCOMPRESSED') return input;
+  if (codec === 'ZSTD') {
+    const out = decompressZstd(input, length);
+    if (out !== undefined) return out;
+  }
   const fn = (compressors as Record<string, ((input: Uint8Array, length: number) => Uint8Array) | undefined>)[codec];
   if (fn === undefined) throw new Error(`unsupported codec ${codec}`);
   const out = fn(input, length);

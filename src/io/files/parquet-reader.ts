@@ -7,6 +7,7 @@ import { decodeFlatChunk, flatChunks, type FlatColumn } from './parquet-flat-dec
 import { describeError, FileInputError } from './file-input-error.js';
 import { checkBatchSize, DEFAULT_BATCH_SIZE, type RecordBatches } from './record-batches.js';
 import { recordConformer, type RecordConformer } from './record-conformer.js';
+import { zstdReady } from './zstd-pages.js';
 import { compileRowBuilder, type RowBuilder } from './row-builder.js';
 
 export interface ParquetReadOptions {
@@ -96,6 +97,7 @@ export interface ParquetColumnGroup {
  * need a column's values rather than records (weighing a split by its key).
  */
 export async function* readParquetColumns(path: string, options: ParquetReadOptions = {}): AsyncGenerator<ParquetColumnGroup> {
+  await zstdReady();
   const bytes = await FileBytes.open(path);
   try {
     const metadata = await readMetadata(bytes);
