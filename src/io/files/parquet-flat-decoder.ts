@@ -153,6 +153,24 @@ function readHybrid(bytes: Uint8Array, start: number, end: number, width: number
       const take = Math.min(run, count - n);
       out.fill(value, at + n, at + n + take);
       n += take;
+    } else if (width <= 24) {
+      // Bit-packed run, values of at most 24 bits: whole bytes shifted into a 31-bit accumulator.
+      const values = Math.floor(header / 2) * 8;
+      const mask = (1 << width) - 1;
+      const base = pos;
+      let p = base;
+      let acc = 0;
+      let bits = 0;
+      for (let v = 0; v < values; v++) {
+        while (bits < width) {
+          acc |= bytes[p++] << bits;
+          bits += 8;
+        }
+        if (n < count) out[at + n++] = acc & mask;
+        acc >>>= width;
+        bits -= width;
+      }
+      pos = base + ((values * width) >> 3);
     } else {
       const values = Math.floor(header / 2) * 8;
       let bit = 0;
@@ -288,6 +306,22 @@ function plainInto(page: Uint8Array, at: number, out: ChunkValues, row: number, 
   }
 }
 
+/** out[row + i] = dict[indexes[i]] for i < count (and the codes of a string chunk), when the page has no null and the dictionary no bigint. */
+function gather(indexes: Int32Array, count: number, dict: ChunkValues, out: ChunkValues, row: number, codes: Int32Array | undefined, name: string): void {
+  const entries = dict.rows;
+  for (let i = 0; i < count; i++) if (indexes[i] >= entries) throw new Error(`column ${name}: dictionary index ${indexes[i]} beyond its ${entries} entries`);
+  if (out.strs !== undefined) {
+    const strs = out.strs;
+    const words = dict.strs!;
+    for (let i = 0; i < count; i++) strs[row + i] = words[indexes[i]];
+    if (codes !== undefined) codes.set(indexes.subarray(0, count), row);
+  } else {
+    const nums = out.nums!;
+    const values = dict.nums!;
+    for (let i = 0; i < count; i++) nums[row + i] = values[indexes[i]];
+  }
+}
+
 /**
  * The values of one column chunk (bytes from the file, `rows` rows), or an error for a page it
  * cannot read; undefined for an encoding or page kind it does not cover.
@@ -359,6 +393,12 @@ export function decodeFlatChunk(bytes: Uint8Array, chunk: FlatChunk, rows: numbe
         else readHybrid(page, at + 1, page.length, width, indexes, 0, present);
       }
       const dict = dictionary;
+      if (present === count && dict.bigs === undefined) {
+        // No null on the page and plain dictionary values: a straight gather.
+        gather(indexes, count, dict, out, row, codes, chunk.name);
+        row += count;
+        continue;
+      }
       let v = 0;
       for (let i = 0; i < count; i++) {
         if (pageLevels !== undefined && pageLevels[i] === 0) {

@@ -3,7 +3,7 @@ import type { AsyncBuffer, DecodedArray, FileMetaData, ParquetParsers } from 'hy
 import { compressors } from 'hyparquet-compressors';
 import type { InputRecord, SourceValue } from '../../engine/input.js';
 import { FileBytes } from './file-bytes.js';
-import { decodeFlatChunk, flatChunks, type FlatColumn } from './parquet-flat-decoder.js';
+import { decodeFlatChunk, dictionaryCodesOf, flatChunks, type FlatColumn } from './parquet-flat-decoder.js';
 import { describeError, FileInputError } from './file-input-error.js';
 import { checkBatchSize, DEFAULT_BATCH_SIZE, type RecordBatches } from './record-batches.js';
 import { recordConformer, type RecordConformer } from './record-conformer.js';
@@ -273,6 +273,7 @@ function toJsColumn(name: string, data: ArrayLike<unknown>, groupStart: number, 
     return numbers;
   }
   if (!Array.isArray(data)) return data; // other typed arrays hold plain numbers
+  if (dictionaryCodesOf(data) !== undefined) return data; // strings and nulls only
   for (let i = 0; i < data.length; i++) {
     const v: unknown = data[i];
     if (v === undefined) data[i] = null;

@@ -130,6 +130,7 @@ function nonconforming(columns: RowGroupColumns, rows: number, conformer: Record
   for (const i of columns.rowErrors.keys()) mark(i);
   if (conformer === undefined) return bad;
   columns.arrays.forEach((values, c) => {
+    if (holdsOnlyValid(values, conformer.fieldTypes[c])) return;
     const check = conformer.fieldChecks[c];
     const coded = dictionaryCodesOf(values);
     if (coded !== undefined) {
@@ -143,6 +144,13 @@ function nonconforming(columns: RowGroupColumns, rows: number, conformer: Record
     } else for (let i = 0; i < values.length; i++) if (!check(values[i])) mark(i);
   });
   return bad;
+}
+
+/** Whether every value of a typed array is of the Avro type, whatever it holds: int32s are ints, longs and doubles; any number is a double. */
+function holdsOnlyValid(values: ArrayLike<unknown>, type: string): boolean {
+  if (values instanceof Int32Array) return type === 'int' || type === 'long' || type === 'float' || type === 'double';
+  if (values instanceof Float64Array) return type === 'float' || type === 'double';
+  return false;
 }
 
 /**

@@ -24,6 +24,8 @@ export interface RecordConformer {
   check(value: Readonly<Record<string, unknown>>): boolean;
   /** Per field, in schema order: whether a value is one of its type. check(v) is all of them on v's fields. */
   readonly fieldChecks: ReadonlyArray<(x: unknown) => boolean>;
+  /** Per field, in schema order: its Avro type name ('long', 'string', 'union:unwrapped', ...). */
+  readonly fieldTypes: readonly string[];
   /** Why a record does not match: `field "x": expected double, got string "12.5"`. */
   problem(value: Readonly<Record<string, unknown>>): string;
 }
@@ -77,6 +79,7 @@ function compileConformer(type: avsc.Type): RecordConformer {
   return {
     fields: fields.map((f) => f.name),
     fieldChecks,
+    fieldTypes: fields.map((f) => f.type.typeName),
     defaultOf: (i) => (fields[i].hasDefault ? fields[i].defaultValue() : undefined),
     conform,
     check,
