@@ -14,6 +14,8 @@ import { answerPassWeights, assemblePassWeights } from './regroup-spill.js';
 import { clearOwnOutputs } from './replay-targets.js';
 import type { ReplayJob } from './replay-worker-main.js';
 import { ReplayWorkerPool, type WorkerResult } from './replay-worker-pool.js';
+import { replayWorkerBundle } from './replay-worker-bundle.js';
+import { normalizedSources } from '../plan/function-fingerprint.js';
 import { sliceableSplit } from './file-replay-input.js';
 import { feedSlices } from './slice-feed.js';
 import { splitParquetSlices } from '../io/files/parquet-split-slices.js';
@@ -41,7 +43,7 @@ export interface ParallelReplayOptions extends ReplayOutputOptions {
 
 /** Replay threads for `plan`, started now so they load while the caller prepares the replay; close them when done. */
 export function startReplayPool(plan: CompiledPlan, workers: number = availableParallelism()): ReplayWorkerPool {
-  return new ReplayWorkerPool({ topologyFile: plan.file, version: plan.version, workers });
+  return new ReplayWorkerPool({ topologyFile: plan.file, version: plan.version, workers, bundle: replayWorkerBundle(), normalizedSources: normalizedSources() });
 }
 
 /**

@@ -1,5 +1,6 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { CompiledPlan } from '../plan/compile.js';
+import { seedNormalizedSources } from '../plan/function-fingerprint.js';
 import { loadTopology } from '../plan/load-topology.js';
 import type { ReplayInputSpec } from './replay-input.js';
 import type { InputRange } from '../engine/input.js';
@@ -11,6 +12,10 @@ import { receiveSlices } from './slice-feed.js';
 /** What a replay thread is started with: the topology it loads while the coordinator prepares the first stage. */
 export interface ReplayWorkerData {
   readonly topologyFile: string;
+  /** This module and what it imports as one JavaScript file (replay-worker-bundle.ts); the TypeScript sources through tsx when absent. */
+  readonly bundle?: string;
+  /** The coordinator's normalized function sources (function-fingerprint.ts), so compiling the plan here makes no esbuild call. */
+  readonly normalizedSources?: ReadonlyArray<readonly [string, string]>;
   readonly version: string;
   readonly worker: number;
   readonly workers: number;
@@ -92,17 +97,11 @@ async function runRegroupPass(plan: CompiledPlan, job: ReplayJob, stage: 'answer
   post({ type: 'files', files: stage === 'assemble' ? await assembleOriginPartitions(pass) : [], lookupMisses });
 }
 
-// Loaded once, while the coordinator prepares the first stage.
-const planLoaded = loadTopology(data.topologyFile).then((plan) => {
-  if (plan.version !== data.version) throw new Error(`topology ${data.topologyFile} changed while the backfill was starting (version ${plan.version}, expected ${data.version})`);
-  return plan;
-});
-// Unhandled until the first stage awaits it.
-planLoaded.catch(() => undefined);
+let planLoaded: Promise<CompiledPlan> | undefined;
 
 async function runStage(s: ReplayStage): Promise<void> {
   try {
-    const plan = await planLoaded;
+    const plan = await planLoaded!;
     const mine = s.partitions;
     const partitionFilter = (p: number): boolean => (mine === undefined ? p % data.workers === data.worker : mine.includes(p));
     if (s.stage === 'origin') await runOrigin(plan, s.job, partitionFilter, s.sliced);
@@ -112,7 +111,20 @@ async function runStage(s: ReplayStage): Promise<void> {
   }
 }
 
-parentPort!.on('message', (m: ReplayWorkerRequest) => {
-  if (m.stage === 'end') parentPort!.close();
-  else void runStage(m);
-});
+/**
+ * Start serving the coordinator: load the topology (through tsx, which the thread's entry has
+ * registered by now) while the coordinator prepares the first stage, then run stages as they come.
+ */
+export function startReplayWorker(): void {
+  seedNormalizedSources(data.normalizedSources ?? []);
+  planLoaded = loadTopology(data.topologyFile).then((plan) => {
+    if (plan.version !== data.version) throw new Error(`topology ${data.topologyFile} changed while the backfill was starting (version ${plan.version}, expected ${data.version})`);
+    return plan;
+  });
+  // Unhandled until the first stage awaits it.
+  planLoaded.catch(() => undefined);
+  parentPort!.on('message', (m: ReplayWorkerRequest) => {
+    if (m.stage === 'end') parentPort!.close();
+    else void runStage(m);
+  });
+}

@@ -12,14 +12,36 @@ import type { UserFn } from '../dsl/nodes.js';
  */
 const NORMALIZE = { minifyWhitespace: true, minifySyntax: true, loader: 'ts', format: 'esm' } as const;
 
+/**
+ * Normalized source by source text. Each esbuild call is a round trip to its service process;
+ * a replay thread compiling the plan its coordinator compiled is seeded with the coordinator's
+ * entries (seedNormalizedSources) instead of making them all again (~0.2 s of each thread's start).
+ */
+const normalized = new Map<string, string>();
+
 export function normalizedFunctionSource(fn: UserFn): string {
   const src = fn.toString();
+  const known = normalized.get(src);
+  if (known !== undefined) return known;
+  let out: string;
   try {
-    return transformSync(`export default (${src});`, NORMALIZE).code.trim();
+    out = transformSync(`export default (${src});`, NORMALIZE).code.trim();
   } catch {
     // Method shorthand (`key(v) { ... }`) is not an expression: wrap it in an object literal.
-    return transformSync(`export default ({${src}});`, NORMALIZE).code.trim();
+    out = transformSync(`export default ({${src}});`, NORMALIZE).code.trim();
   }
+  normalized.set(src, out);
+  return out;
+}
+
+/** Every normalized source of this thread so far, as [source text, normalized] pairs (plain data for another thread). */
+export function normalizedSources(): Array<[string, string]> {
+  return [...normalized];
+}
+
+/** Take another thread's normalizedSources(): the same esbuild normalizes the same text alike. */
+export function seedNormalizedSources(entries: ReadonlyArray<readonly [string, string]>): void {
+  for (const [src, out] of entries) normalized.set(src, out);
 }
 
 export function functionFingerprint(fn: UserFn): string {

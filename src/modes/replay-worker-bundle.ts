@@ -1,0 +1,104 @@
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * The replay thread's code (replay-worker-main.ts and every module of src it imports) as one
+ * JavaScript file, built with esbuild once per state of the sources and kept under
+ * node_modules/.cache. A thread loading TypeScript through tsx resolves and loads each of its
+ * ~110 modules through a loader thread of its own: that cost each replay thread about a second
+ * of CPU before its first record (two threads and their loader threads, on two cores, half of a
+ * short replay's start). The bundle loads without tsx; only the topology file (and the few DSL
+ * modules it imports) still go through it, after the bundle is in.
+ *
+ * The DSL in the bundle is a second copy of the one the topology imports: sound because the DSL
+ * keeps no state and the engine reads topology objects by their fields, never by identity or
+ * class (the one `instanceof` on a DSL class stays inside the user's copy).
+ *
+ * Undefined when the bundle cannot be built or written (a read-only install, no esbuild): the
+ * threads then load the sources through tsx, as they always could.
+ */
+const here = dirname(fileURLToPath(import.meta.url));
+const srcRoot = join(here, '..');
+const entry = join(here, 'replay-worker-main.ts');
+const cacheDir = join(srcRoot, '..', 'node_modules', '.cache', 'skewless');
+
+let known: { key: string; path: string | undefined } | undefined;
+
+export function replayWorkerBundle(): string | undefined {
+  if (process.env.SKEWLESS_REPLAY_BUNDLE === '0') return undefined;
+  let key: string;
+  try {
+    key = sourcesKey();
+  } catch {
+    return undefined;
+  }
+  if (known?.key === key) return known.path;
+  const dir = join(cacheDir, `replay-worker-${key}`);
+  const path = join(dir, 'replay-worker-main.js');
+  known = { key, path: existsSync(path) ? path : build(dir, path) };
+  return known.path;
+}
+
+/** A name for the sources as they are: every .ts file under src with its size and modification time, and the esbuild version. */
+function sourcesKey(): string {
+  const h = createHash('sha256');
+  const walk = (dir: string): void => {
+    for (const name of readdirSync(dir).sort()) {
+      const p = join(dir, name);
+      const s = statSync(p);
+      if (s.isDirectory()) walk(p);
+      else if (name.endsWith('.ts')) h.update(`${p}\0${s.size}\0${s.mtimeMs}\n`);
+    }
+  };
+  walk(srcRoot);
+  h.update(esbuildVersion() ?? 'none');
+  return h.digest('hex').slice(0, 16);
+}
+
+function esbuildVersion(): string | undefined {
+  try {
+    return (createRequire(import.meta.url)('esbuild/package.json') as { version: string }).version;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Build into a temporary directory renamed into place (threads of another replay may be reading
+ * the cache); older bundles are removed. Split at dynamic imports, so what the sources load on
+ * demand (the Kafka client and registry for a Kafka replay) is still loaded only on demand.
+ */
+function build(dir: string, path: string): string | undefined {
+  const temp = `${dir}.${process.pid}.tmp`;
+  try {
+    const esbuild = createRequire(import.meta.url)('esbuild') as typeof import('esbuild');
+    mkdirSync(cacheDir, { recursive: true });
+    rmSync(temp, { recursive: true, force: true });
+    esbuild.buildSync({
+      entryPoints: [entry],
+      bundle: true,
+      splitting: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      packages: 'external',
+      outdir: temp,
+      outExtension: { '.js': '.js' },
+      logLevel: 'silent',
+    });
+    // ESM by its extension wherever the cache lives: .js there would follow the nearest package.json.
+    writeFileSync(join(temp, 'package.json'), '{ "type": "module" }\n');
+    renameSync(temp, dir);
+    for (const name of readdirSync(cacheDir)) {
+      const old = join(cacheDir, name);
+      if (name.startsWith('replay-worker-') && old !== dir && !name.endsWith('.tmp')) rmSync(old, { recursive: true, force: true });
+    }
+    return existsSync(path) ? path : undefined;
+  } catch {
+    rmSync(temp, { recursive: true, force: true });
+    return existsSync(path) ? path : undefined;
+  }
+}
