@@ -14,7 +14,7 @@ import { answerPassWeights, assemblePassWeights } from './regroup-spill.js';
 import { clearOwnOutputs } from './replay-targets.js';
 import type { ReplayJob } from './replay-worker-main.js';
 import { ReplayWorkerPool, type WorkerResult } from './replay-worker-pool.js';
-import { replayWorkerBundle } from './replay-worker-bundle.js';
+import { replayWorkerBundle, topologyBundle } from './replay-worker-bundle.js';
 import { normalizedSources } from '../plan/function-fingerprint.js';
 import { sliceableSplit } from './file-replay-input.js';
 import { feedSlices } from './slice-feed.js';
@@ -43,7 +43,10 @@ export interface ParallelReplayOptions extends ReplayOutputOptions {
 
 /** Replay threads for `plan`, started now so they load while the caller prepares the replay; close them when done. */
 export function startReplayPool(plan: CompiledPlan, workers: number = availableParallelism()): ReplayWorkerPool {
-  return new ReplayWorkerPool({ topologyFile: plan.file, version: plan.version, workers, bundle: replayWorkerBundle(), normalizedSources: normalizedSources() });
+  const bundle = replayWorkerBundle();
+  // The topology's build only serves threads that load the bundle (the sources need tsx anyway).
+  const topologyBuild = bundle === undefined ? undefined : topologyBundle(plan.file);
+  return new ReplayWorkerPool({ topologyFile: plan.file, version: plan.version, workers, bundle, topologyBundle: topologyBuild, normalizedSources: normalizedSources() });
 }
 
 /**

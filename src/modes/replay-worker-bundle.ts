@@ -1,7 +1,7 @@
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
@@ -67,8 +67,98 @@ function esbuildVersion(): string | undefined {
 }
 
 /**
+ * The topology file (and what it imports but packages) as one JavaScript file, so a replay
+ * thread need not register tsx at all (registering it, which starts a loader thread, cost each
+ * replay thread 0.25 s of its start). Rebuilt when the file or anything it imports changed, as
+ * a manifest of their sizes and modification times says. The thread compiles the plan from it
+ * and checks the version: a build whose functions print differently from what tsx loads (their
+ * source is part of the version) is not used, and the thread loads the file through tsx.
+ * Undefined for a topology that reads `import.meta` (its URL would be the build's), or when it
+ * cannot be built.
+ */
+export function topologyBundle(file: string): string | undefined {
+  if (process.env.SKEWLESS_REPLAY_BUNDLE === '0') return undefined;
+  const dir = join(cacheDir, `topology-${createHash('sha256').update(file).digest('hex').slice(0, 16)}`);
+  const path = join(dir, 'topology.js');
+  const manifest = join(dir, 'inputs.json');
+  try {
+    if (existsSync(path) && existsSync(manifest) && unchanged(JSON.parse(readFileSync(manifest, 'utf8')) as Stamp[])) return path;
+  } catch {
+    // An unreadable manifest: build again.
+  }
+  const temp = `${dir}.${process.pid}.tmp`;
+  try {
+    const esbuild = createRequire(import.meta.url)('esbuild') as typeof import('esbuild');
+    rmSync(temp, { recursive: true, force: true });
+    mkdirSync(temp, { recursive: true });
+    // Printed as tsx prints it (its transform options), so the functions' source, part of the plan's version, reads alike.
+    const result = esbuild.buildSync({
+      entryPoints: [file],
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      packages: 'external',
+      target: `node${process.versions.node}`,
+      minifyWhitespace: true,
+      keepNames: true,
+      outfile: join(temp, 'topology.js'),
+      metafile: true,
+      absWorkingDir: process.cwd(),
+      logLevel: 'silent',
+    });
+    const inputs = Object.keys(result.metafile.inputs).map((p) => resolve(process.cwd(), p));
+    if (inputs.some((p) => readFileSync(p, 'utf8').includes('import.meta'))) {
+      rmSync(temp, { recursive: true, force: true });
+      return undefined;
+    }
+    writeFileSync(join(temp, 'package.json'), '{ "type": "module" }\n');
+    writeFileSync(join(temp, 'inputs.json'), JSON.stringify(inputs.map(stamp)));
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(temp, dir);
+    pruneTopologyBuilds();
+    return path;
+  } catch {
+    rmSync(temp, { recursive: true, force: true });
+    return undefined;
+  }
+}
+
+/** Builds of topologies whose files are gone (tests write theirs in temporary directories). */
+function pruneTopologyBuilds(): void {
+  for (const name of readdirSync(cacheDir)) {
+    if (!name.startsWith('topology-') || name.endsWith('.tmp')) continue;
+    try {
+      const stamps = JSON.parse(readFileSync(join(cacheDir, name, 'inputs.json'), 'utf8')) as Stamp[];
+      if (stamps.every(([path]) => existsSync(path))) continue;
+    } catch {
+      // No readable manifest: a partial build.
+    }
+    rmSync(join(cacheDir, name), { recursive: true, force: true });
+  }
+}
+
+/** A file as it was when a build read it. */
+type Stamp = readonly [path: string, size: number, mtimeMs: number];
+
+function stamp(path: string): Stamp {
+  const s = statSync(path);
+  return [path, s.size, s.mtimeMs];
+}
+
+function unchanged(stamps: readonly Stamp[]): boolean {
+  return stamps.every(([path, size, mtimeMs]) => {
+    try {
+      const s = statSync(path);
+      return s.size === size && s.mtimeMs === mtimeMs;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
  * Build into a temporary directory renamed into place (threads of another replay may be reading
- * the cache); older bundles are removed. Split at dynamic imports, so what the sources load on
+ * the cache); bundles of older sources are removed after an hour. Split at dynamic imports, so what the sources load on
  * demand (the Kafka client and registry for a Kafka replay) is still loaded only on demand.
  */
 function build(dir: string, path: string): string | undefined {
@@ -94,7 +184,8 @@ function build(dir: string, path: string): string | undefined {
     renameSync(temp, dir);
     for (const name of readdirSync(cacheDir)) {
       const old = join(cacheDir, name);
-      if (name.startsWith('replay-worker-') && old !== dir && !name.endsWith('.tmp')) rmSync(old, { recursive: true, force: true });
+      // Left an hour, for threads of a replay started before the sources changed that load a chunk late.
+      if (name.startsWith('replay-worker-') && old !== dir && Date.now() - statSync(old).mtimeMs > 3_600_000) rmSync(old, { recursive: true, force: true });
     }
     return existsSync(path) ? path : undefined;
   } catch {

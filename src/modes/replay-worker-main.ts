@@ -14,6 +14,8 @@ export interface ReplayWorkerData {
   readonly topologyFile: string;
   /** This module and what it imports as one JavaScript file (replay-worker-bundle.ts); the TypeScript sources through tsx when absent. */
   readonly bundle?: string;
+  /** The topology file built to JavaScript (replay-worker-bundle.ts topologyBundle): loaded without tsx when its plan has the expected version. */
+  readonly topologyBundle?: string;
   /** The coordinator's normalized function sources (function-fingerprint.ts), so compiling the plan here makes no esbuild call. */
   readonly normalizedSources?: ReadonlyArray<readonly [string, string]>;
   readonly version: string;
@@ -112,15 +114,27 @@ async function runStage(s: ReplayStage): Promise<void> {
 }
 
 /**
- * Start serving the coordinator: load the topology (through tsx, which the thread's entry has
- * registered by now) while the coordinator prepares the first stage, then run stages as they come.
+ * Start serving the coordinator: load the topology while the coordinator prepares the first
+ * stage, then run stages as they come. The topology comes from its JavaScript build when there
+ * is one and it compiles to the expected version; otherwise `registerTsx` is called (idempotent)
+ * and the file loads through tsx.
  */
-export function startReplayWorker(): void {
+export function startReplayWorker(registerTsx: () => void): void {
   seedNormalizedSources(data.normalizedSources ?? []);
-  planLoaded = loadTopology(data.topologyFile).then((plan) => {
+  planLoaded = (async () => {
+    if (data.topologyBundle !== undefined) {
+      try {
+        const built = await loadTopology(data.topologyFile, data.topologyBundle);
+        if (built.version === data.version) return built;
+      } catch {
+        // Loaded through tsx below, which reports what is wrong with the file.
+      }
+    }
+    registerTsx();
+    const plan = await loadTopology(data.topologyFile);
     if (plan.version !== data.version) throw new Error(`topology ${data.topologyFile} changed while the backfill was starting (version ${plan.version}, expected ${data.version})`);
     return plan;
-  });
+  })();
   // Unhandled until the first stage awaits it.
   planLoaded.catch(() => undefined);
   parentPort!.on('message', (m: ReplayWorkerRequest) => {

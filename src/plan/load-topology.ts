@@ -4,13 +4,17 @@ import { pathToFileURL } from 'node:url';
 import type { Topology } from '../dsl/topology.js';
 import { compilePlan, type CompiledPlan } from './compile.js';
 
-/** Import a topology file (TypeScript, loaded through tsx) and compile it. */
-export async function loadTopology(file: string): Promise<CompiledPlan> {
+/**
+ * Import a topology file (TypeScript, loaded through tsx) and compile it. `compiled`: a
+ * JavaScript build of that file to import instead (a replay thread's, replay-worker-bundle.ts);
+ * the plan still belongs to the file (its schemas resolve from it).
+ */
+export async function loadTopology(file: string, compiled?: string): Promise<CompiledPlan> {
   const path = resolve(file);
   if (!existsSync(path)) throw new Error(`unknown topology file ${file}: no such file (topologies live in topologies/*.ts)`);
   let mod: { default?: Topology<unknown> };
   try {
-    mod = (await import(pathToFileURL(path).href)) as { default?: Topology<unknown> };
+    mod = (await import(pathToFileURL(compiled ?? path).href)) as { default?: Topology<unknown> };
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     if (/require\(\) ES Module|ERR_REQUIRE/i.test(msg)) {

@@ -3,15 +3,20 @@
  * instead of TypeScript through tsx: the bundle is built once per state of the sources and
  * reused, what the sources load on demand (the Kafka client) stays out of a thread's start, and
  * a backfill with the bundle writes exactly what it writes with the sources loaded through tsx.
+ * The topology's own build compiles to the version the file has, and a build that does not is
+ * passed over for the file through tsx.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { replayWorkerBundle } from '../../src/modes/replay-worker-bundle.js';
+import { replayWorkerBundle, topologyBundle } from '../../src/modes/replay-worker-bundle.js';
+import { replayInParallel } from '../../src/modes/replay-parallel.js';
+import { ReplayWorkerPool } from '../../src/modes/replay-worker-pool.js';
 import { replayFiles } from '../../src/modes/replay-files.js';
 import { loadTopology } from '../../src/plan/load-topology.js';
+import { normalizedSources } from '../../src/plan/function-fingerprint.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
@@ -50,4 +55,38 @@ test('a backfill on threads loading the bundle writes what threads loading the s
   }
   assert.ok(Object.keys(outputs[0]).length > 1);
   assert.deepStrictEqual(outputs[0], outputs[1]);
+});
+
+test('a topology built to JavaScript compiles to the version of the file through tsx; a build of another version is passed over', async (t) => {
+  const file = join(ROOT, 'topologies/flight-delays.ts');
+  const plan = await loadTopology(file);
+  const built = topologyBundle(file);
+  assert.ok(built !== undefined && existsSync(built));
+  assert.equal(topologyBundle(file), built, 'reused while its inputs are unchanged');
+  const known = normalizedSources().length;
+  assert.equal((await loadTopology(file, built)).version, plan.version, 'the same version');
+  // Printed as tsx prints them, so a thread seeded with the coordinator's sources normalizes none again.
+  assert.equal(normalizedSources().length, known, 'its functions read as the file\'s through tsx');
+
+  // Threads handed the build of another topology load this one through tsx: the same output.
+  const other = topologyBundle(join(ROOT, 'topologies/card-fraud.ts'));
+  assert.ok(other !== undefined);
+  const dir = mkdtempSync(join(tmpdir(), 'skewless-topology-build-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const input = join(dir, 'flights.ndjson');
+  const t0 = Date.UTC(2001, 0, 1);
+  writeFileSync(input, Array.from({ length: 800 }, (_, i) => JSON.stringify({ date: t0 + i * 90_000, delay: (i * 7) % 50, distance: 300, origin: ['SFO', 'LAX', 'SEA'][i % 3], destination: 'JFK' })).join('\n'));
+  const outputs: string[] = [];
+  for (const topologyBuild of [built, other]) {
+    const pool = new ReplayWorkerPool({ topologyFile: file, version: plan.version, workers: 2, bundle: replayWorkerBundle(), topologyBundle: topologyBuild });
+    try {
+      const out = join(dir, `out-${outputs.length}`);
+      await replayInParallel({ plan, input: { kind: 'files', inputs: { flights: input }, partitions: 3 }, partitions: 3, out, pool });
+      outputs.push(readdirSync(join(out, 'flight_features')).sort().map((f) => readFileSync(join(out, 'flight_features', f)).toString('base64')).join());
+    } finally {
+      await pool.close();
+    }
+  }
+  assert.ok(outputs[0].length > 0);
+  assert.equal(outputs[1], outputs[0]);
 });
