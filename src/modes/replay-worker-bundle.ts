@@ -23,7 +23,8 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const srcRoot = join(here, '..');
 const entry = join(here, 'replay-worker-main.ts');
-const cacheDir = join(srcRoot, '..', 'node_modules', '.cache', 'skewless');
+/** Where skewless keeps what it can rebuild: under node_modules/.cache, as other tools do. */
+export const cacheDir = join(srcRoot, '..', 'node_modules', '.cache', 'skewless');
 
 let known: { key: string; path: string | undefined } | undefined;
 

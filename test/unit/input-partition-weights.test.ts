@@ -132,3 +132,23 @@ test('a Kafka snapshot: records of the engine sources per partition, label topic
   const weights = await inputPartitionWeights(plan, { kind: 'kafka', brokers: [], registryUrl: '', security: undefined, partitions: 2, sources });
   assert.deepEqual(weights, [total, 2 * total]);
 });
+
+test('weights of a file are kept by its path, size, time, key and partitions; a rewritten file is weighed again', async () => {
+  const plan = await loadTopology(join(fileURLToPath(new URL('../../', import.meta.url)), 'topologies/flight-delays.ts'));
+  const flights = join(dir, 'flights.ndjson');
+  const write = (origins: readonly string[]): void =>
+    writeFileSync(flights, Array.from({ length: 3000 }, (_, i) => JSON.stringify({ date: i * 60_000, delay: 1, distance: 2, origin: origins[i % origins.length], destination: 'X' })).join('\n') + '\n');
+  const spec = { kind: 'files' as const, inputs: { flights }, partitions: 4 };
+  write(['SFO', 'LAX', 'SEA', 'JFK', 'ORD', 'ATL']);
+  const { filePartitionBytes } = await import('../../src/modes/file-replay-input.js');
+  const first = await inputPartitionWeights(plan, spec);
+  assert.deepEqual(first, await filePartitionBytes(plan, spec));
+  assert.deepEqual(await inputPartitionWeights(plan, spec), first, 'the same file, the same weights');
+  // Another file behind the same path: weighed again, not taken from the cache.
+  write(['SFO', 'SFO', 'SFO', 'BOS']);
+  const second = await inputPartitionWeights(plan, spec);
+  assert.deepEqual(second, await filePartitionBytes(plan, spec));
+  assert.notDeepEqual(second, first);
+  // Another partition count is another entry.
+  assert.equal((await inputPartitionWeights(plan, { ...spec, partitions: 3 }))?.length, 3);
+});
