@@ -55,6 +55,7 @@ export interface KafkaInputSpec {
 
 /**
  * Plain data, so a coordinator can hand it to replay worker threads: every worker opens
- * the same input and reads only its own partitions of it.
+ * the same input and reads only its own partitions of it (but for a split Parquet file, which
+ * the coordinator reads once and sends each thread its partitions' rows: replay-parallel.ts).
  */
 export type ReplayInputSpec = FileInputSpec | KafkaInputSpec;
