@@ -1,11 +1,11 @@
 import type { CompiledPlan } from '../plan/compile.js';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { functionFingerprint } from '../plan/function-fingerprint.js';
 import { filePartitionBytes } from './file-replay-input.js';
 import type { FileInputSpec, ReplayInputSpec } from './replay-input.js';
-import { cacheDir } from './replay-worker-bundle.js';
+import { cacheDir, writeAtomically } from './build-cache.js';
 
 /**
  * Per engine partition, how much input its task will read, in units comparable within one
@@ -53,9 +53,7 @@ async function cachedFileWeights(plan: CompiledPlan, spec: FileInputSpec): Promi
   const weights = await filePartitionBytes(plan, spec);
   if (weights !== undefined && path !== undefined) {
     try {
-      mkdirSync(join(cacheDir, 'weights'), { recursive: true });
-      writeFileSync(`${path}.${process.pid}.tmp`, JSON.stringify(weights));
-      renameSync(`${path}.${process.pid}.tmp`, path);
+      writeAtomically(path, JSON.stringify(weights));
       pruneWeights();
     } catch {
       // A read-only install weighs every time.

@@ -1,8 +1,8 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildEsm, cacheDir, esbuildVersion } from './build-cache.js';
 
 /**
  * The replay thread's code (replay-worker-main.ts and every module of src it imports) as one
@@ -23,8 +23,6 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const srcRoot = join(here, '..');
 const entry = join(here, 'replay-worker-main.ts');
-/** Where skewless keeps what it can rebuild: under node_modules/.cache, as other tools do. */
-export const cacheDir = join(srcRoot, '..', 'node_modules', '.cache', 'skewless');
 
 let known: { key: string; path: string | undefined } | undefined;
 
@@ -59,14 +57,6 @@ function sourcesKey(): string {
   return h.digest('hex').slice(0, 16);
 }
 
-function esbuildVersion(): string | undefined {
-  try {
-    return (createRequire(import.meta.url)('esbuild/package.json') as { version: string }).version;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * The topology file (and what it imports but packages) as one JavaScript file, so a replay
  * thread need not register tsx at all (registering it, which starts a loader thread, cost each
@@ -89,30 +79,21 @@ export function topologyBundle(file: string): string | undefined {
   }
   const temp = `${dir}.${process.pid}.tmp`;
   try {
-    const esbuild = createRequire(import.meta.url)('esbuild') as typeof import('esbuild');
-    rmSync(temp, { recursive: true, force: true });
-    mkdirSync(temp, { recursive: true });
     // Printed as tsx prints it (its transform options), so the functions' source, part of the plan's version, reads alike.
-    const result = esbuild.buildSync({
+    const result = buildEsm(temp, {
       entryPoints: [file],
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      packages: 'external',
       target: `node${process.versions.node}`,
       minifyWhitespace: true,
       keepNames: true,
       outfile: join(temp, 'topology.js'),
       metafile: true,
       absWorkingDir: process.cwd(),
-      logLevel: 'silent',
     });
-    const inputs = Object.keys(result.metafile.inputs).map((p) => resolve(process.cwd(), p));
+    const inputs = Object.keys(result.metafile!.inputs).map((p) => resolve(process.cwd(), p));
     if (inputs.some((p) => readFileSync(p, 'utf8').includes('import.meta'))) {
       rmSync(temp, { recursive: true, force: true });
       return undefined;
     }
-    writeFileSync(join(temp, 'package.json'), '{ "type": "module" }\n');
     writeFileSync(join(temp, 'inputs.json'), JSON.stringify(inputs.map(stamp)));
     rmSync(dir, { recursive: true, force: true });
     renameSync(temp, dir);
@@ -165,23 +146,7 @@ function unchanged(stamps: readonly Stamp[]): boolean {
 function build(dir: string, path: string): string | undefined {
   const temp = `${dir}.${process.pid}.tmp`;
   try {
-    const esbuild = createRequire(import.meta.url)('esbuild') as typeof import('esbuild');
-    mkdirSync(cacheDir, { recursive: true });
-    rmSync(temp, { recursive: true, force: true });
-    esbuild.buildSync({
-      entryPoints: [entry],
-      bundle: true,
-      splitting: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      packages: 'external',
-      outdir: temp,
-      outExtension: { '.js': '.js' },
-      logLevel: 'silent',
-    });
-    // ESM by its extension wherever the cache lives: .js there would follow the nearest package.json.
-    writeFileSync(join(temp, 'package.json'), '{ "type": "module" }\n');
+    buildEsm(temp, { entryPoints: [entry], splitting: true, target: 'node20', outdir: temp });
     renameSync(temp, dir);
     for (const name of readdirSync(cacheDir)) {
       const old = join(cacheDir, name);

@@ -62,11 +62,7 @@ export function openFileInput(options: FileInputOptions): FileInput {
   const batchSize = checkBatchSize(options.batchSize ?? DEFAULT_BATCH_SIZE);
   const layout = planLayout(options);
   const ranges = new Map<number, MutableRange>();
-  let started = false;
-
-  const batches = (): AsyncIterable<InputBatch> => {
-    if (started) throw new Error(`skewless: the file input of source "${options.source}" can be read only once; open it again`);
-    started = true;
+  const batches = readOnce(options.source, (): AsyncIterable<InputBatch> => {
     const readOptions = { batchSize, readerSchema: options.readerSchema };
     if (layout.kind === 'files') {
       for (const file of layout.files) ranges.set(file.partition, newRange(options.source, file.partition, file.path));
@@ -75,11 +71,11 @@ export function openFileInput(options: FileInputOptions): FileInput {
     const keep = options.partitionFilter ?? (() => true);
     for (let p = 0; p < layout.partitions; p++) if (keep(p)) ranges.set(p, newRange(options.source, p, layout.file.path));
     return splitFile(options.source, layout, readOptions, ranges, keep);
-  };
+  });
 
   return {
     batches,
-    ranges: () => [...ranges.values()].sort((a, b) => a.partition - b.partition).map((range) => ({ ...range })),
+    ranges: () => rangesInOrder(ranges),
     position: (partition, record) => {
       const file = layout.kind === 'split' ? layout.file : layout.files.find((f) => f.partition === partition);
       return file === undefined ? undefined : filePosition(file, record as FileRecord);
@@ -193,7 +189,8 @@ async function singleColumnCounts(layout: Extract<Layout, { kind: 'split' }>, co
   return counts;
 }
 
-function filePosition(file: PartitionFile, record: FileRecord): FilePosition {
+/** Where a record is in its file, as its dead letter says it. */
+export function filePosition(file: PartitionFile, record: FileRecord): FilePosition {
   const index = record.index ?? record.offset;
   switch (file.format) {
     case 'ndjson':
@@ -239,7 +236,23 @@ function planLayout(options: FileInputOptions): Layout {
   return { kind: 'split', file, partitions, key: options.partitionKey };
 }
 
-interface MutableRange {
+/** The ranges by partition, as copies (a FileInput's ranges()). */
+export function rangesInOrder(ranges: ReadonlyMap<number, MutableRange>): InputRange[] {
+  return [...ranges.values()].sort((a, b) => a.partition - b.partition).map((range) => ({ ...range }));
+}
+
+/** `read`, callable once: a file input's batches() (a second read would hand out the same offsets again). */
+export function readOnce<T>(source: string, read: () => T): () => T {
+  let started = false;
+  return () => {
+    if (started) throw new Error(`skewless: the file input of source "${source}" can be read only once; open it again`);
+    started = true;
+    return read();
+  };
+}
+
+/** A partition's range read so far, grown as batches go out. */
+export interface MutableRange {
   source: string;
   partition: number;
   origin: string;
@@ -247,11 +260,12 @@ interface MutableRange {
   endOffset: number;
 }
 
-function newRange(source: string, partition: number, origin: string): MutableRange {
+export function newRange(source: string, partition: number, origin: string): MutableRange {
   return { source, partition, origin, firstOffset: 0, endOffset: 0 };
 }
 
-function recordRead(ranges: Map<number, MutableRange>, partition: number, records: readonly InputRecord[]): void {
+/** The partition's range now ends after the last of `records`. */
+export function recordRead(ranges: Map<number, MutableRange>, partition: number, records: readonly InputRecord[]): void {
   const range = ranges.get(partition);
   if (range && records.length > 0) range.endOffset = records[records.length - 1].offset + 1;
 }

@@ -1,6 +1,6 @@
-import type { InputBatch, InputRange, InputRecord, SourceValue } from '../../engine/input.js';
+import type { InputBatch, InputRecord, SourceValue } from '../../engine/input.js';
 import type { FileRecord } from './file-record.js';
-import type { FileInput, FilePosition } from './partitioned-file-input.js';
+import { filePosition, newRange, rangesInOrder, readOnce, recordRead, type FileInput, type MutableRange } from './partitioned-file-input.js';
 import { sliceValues, type SliceGroup } from './parquet-split-slices.js';
 import { checkBatchSize, DEFAULT_BATCH_SIZE } from './record-batches.js';
 import { compileRowBuilder, type RowBuilder } from './row-builder.js';
@@ -24,19 +24,16 @@ export interface SlicedFileInputOptions {
  */
 export function slicedFileInput(options: SlicedFileInputOptions): FileInput {
   const batchSize = checkBatchSize(options.batchSize ?? DEFAULT_BATCH_SIZE);
-  const ranges = new Map<number, InputRange & { endOffset: number }>();
-  for (let p = 0; p < options.partitions; p++) {
-    if (options.partitionFilter(p)) ranges.set(p, { source: options.source, partition: p, origin: options.path, firstOffset: 0, endOffset: 0 });
-  }
-  let started = false;
+  const ranges = new Map<number, MutableRange>();
+  for (let p = 0; p < options.partitions; p++) if (options.partitionFilter(p)) ranges.set(p, newRange(options.source, p, options.path));
+  const file = { partition: 0, path: options.path, format: 'parquet' as const };
 
   async function* batches(): AsyncGenerator<InputBatch> {
     let buildRow: RowBuilder | undefined;
     for await (const group of options.groups) {
       buildRow ??= compileRowBuilder(group.names);
       for (const slice of group.slices) {
-        const range = ranges.get(slice.partition);
-        if (range === undefined) throw new Error(`skewless: a slice of partition ${slice.partition} of ${options.path} reached a thread that does not replay it`);
+        if (!ranges.has(slice.partition)) throw new Error(`skewless: a slice of partition ${slice.partition} of ${options.path} reached a thread that does not replay it`);
         const values = slice.columns.map(sliceValues);
         const errors = new Map<number, readonly [string, string | Uint8Array | undefined]>();
         for (const [k, error, raw] of slice.errors) errors.set(k, [error, raw]);
@@ -53,7 +50,7 @@ export function slicedFileInput(options: SlicedFileInputOptions): FileInput {
             else record = failed[1] === undefined ? { offset, index, error: failed[0] } : { offset, index, error: failed[0], raw: failed[1] };
             records[k - from] = record;
           }
-          range.endOffset = slice.firstOffset + to;
+          recordRead(ranges, slice.partition, records);
           yield { source: options.source, partition: slice.partition, records };
         }
       }
@@ -61,12 +58,8 @@ export function slicedFileInput(options: SlicedFileInputOptions): FileInput {
   }
 
   return {
-    batches: () => {
-      if (started) throw new Error(`skewless: the file input of source "${options.source}" can be read only once; open it again`);
-      started = true;
-      return batches();
-    },
-    ranges: () => [...ranges.values()].sort((a, b) => a.partition - b.partition).map((range) => ({ ...range })),
-    position: (_partition, record): FilePosition => ({ file: options.path, row: (record as FileRecord).index ?? record.offset }),
+    batches: readOnce(options.source, batches),
+    ranges: () => rangesInOrder(ranges),
+    position: (_partition, record) => filePosition(file, record as FileRecord),
   };
 }
