@@ -37,7 +37,7 @@ export class ReplayWorkerPool {
     this.pending = new Array<Pending | undefined>(data.workers).fill(undefined);
     this.exited = new Array<Promise<void> | undefined>(data.workers).fill(undefined);
     this.threads = Array.from({ length: data.workers }, (_, worker) => {
-      const w = new Worker(new URL('./replay-worker.mjs', import.meta.url), { workerData: { ...data, worker } satisfies ReplayWorkerData });
+      const w = startThread(new URL('./replay-worker.mjs', import.meta.url), { ...data, worker });
       w.on('message', (m: ReplayWorkerMessage) => {
         if (m.type === 'progress') this.progress(m.processed);
         else if (m.type === 'done') this.settle(worker, { summary: m.summary, files: m.summary.files, lookupMisses: 0 });
@@ -108,4 +108,35 @@ export class ReplayWorkerPool {
     this.failure ??= e;
     p?.reject(e);
   }
+}
+
+/**
+ * A thread with the coordinator's Node flags less a tsx loader given on the command line
+ * (`node --import tsx`, as the benchmarks start): the thread registers tsx itself, only when
+ * its bundle cannot be used (replay-worker.mjs), so a bundled thread does not load tsx and route
+ * every import through its hooks. V8 flags are left out too (Node refuses them per thread; they
+ * apply to the whole process anyway).
+ */
+function startThread(url: URL, workerData: ReplayWorkerData): Worker {
+  let execArgv = withoutTsxLoader(process.execArgv);
+  for (;;) {
+    try {
+      return new Worker(url, { workerData, execArgv });
+    } catch (e) {
+      const refused = (e as NodeJS.ErrnoException).code === 'ERR_WORKER_INVALID_EXEC_ARGV' ? /flags: (.*)$/.exec((e as Error).message)?.[1]?.split(', ') : undefined;
+      if (refused === undefined || !refused.every((f) => execArgv.includes(f))) return new Worker(url, { workerData });
+      execArgv = execArgv.filter((f) => !refused.includes(f));
+    }
+  }
+}
+
+/** Node flags without `--import tsx` (or `--loader tsx`, or a tsx subpath). */
+export function withoutTsxLoader(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if ((a === '--import' || a === '--loader' || a === '--experimental-loader') && /^tsx(\/|$)/.test(argv[i + 1] ?? '')) i++;
+    else if (!/^--(import|loader|experimental-loader)=tsx(\/|$)/.test(a)) out.push(a);
+  }
+  return out;
 }

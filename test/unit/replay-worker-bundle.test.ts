@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { replayWorkerBundle, topologyBundle } from '../../src/modes/replay-worker-bundle.js';
 import { replayInParallel } from '../../src/modes/replay-parallel.js';
-import { ReplayWorkerPool } from '../../src/modes/replay-worker-pool.js';
+import { ReplayWorkerPool, withoutTsxLoader } from '../../src/modes/replay-worker-pool.js';
 import { replayFiles } from '../../src/modes/replay-files.js';
 import { loadTopology } from '../../src/plan/load-topology.js';
 import { normalizedSources } from '../../src/plan/function-fingerprint.js';
@@ -89,4 +89,30 @@ test('a topology built to JavaScript compiles to the version of the file through
   }
   assert.ok(outputs[0].length > 0);
   assert.equal(outputs[1], outputs[0]);
+});
+
+test('threads start without a tsx loader given on the command line, and with the V8 flags the process was started with', async (t) => {
+  assert.deepStrictEqual(withoutTsxLoader(['--max-semi-space-size=64', '--import', 'tsx', '--cpu-prof']), ['--max-semi-space-size=64', '--cpu-prof']);
+  assert.deepStrictEqual(withoutTsxLoader(['--import=tsx/esm', '--loader', 'tsx', '--import', './other.mjs']), ['--import', './other.mjs']);
+  // Started as the benchmarks are: Node refuses a V8 flag among a thread's own flags, so the
+  // pool must leave it to the process (it applies to every thread anyway).
+  const dir = mkdtempSync(join(tmpdir(), 'skewless-thread-flags-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const script = join(dir, 'run.mts');
+  writeFileSync(
+    script,
+    [
+      `import { replayFiles } from ${JSON.stringify(join(ROOT, 'src/modes/replay-files.ts'))};`,
+      `import { loadTopology } from ${JSON.stringify(join(ROOT, 'src/plan/load-topology.ts'))};`,
+      `import { writeFileSync } from 'node:fs';`,
+      `const plan = await loadTopology(${JSON.stringify(join(ROOT, 'topologies/flight-delays.ts'))});`,
+      `const input = ${JSON.stringify(join(dir, 'flights.ndjson'))};`,
+      `writeFileSync(input, Array.from({ length: 400 }, (_, i) => JSON.stringify({ date: 978307200000 + i * 60000, delay: i % 50, distance: 300, origin: ['SFO', 'LAX', 'SEA'][i % 3], destination: 'JFK' })).join('\\n'));`,
+      `const s = await replayFiles({ plan, inputs: { flights: input }, out: ${JSON.stringify(join(dir, 'out'))}, partitions: 4, workers: 2 });`,
+      `process.stdout.write(JSON.stringify({ processed: s.counters.processed }));`,
+    ].join('\n'),
+  );
+  const { execFileSync } = await import('node:child_process');
+  const out = execFileSync(process.execPath, ['--max-semi-space-size=64', '--import', 'tsx', script], { cwd: ROOT, encoding: 'utf8' });
+  assert.deepStrictEqual(JSON.parse(out), { processed: 400 });
 });
