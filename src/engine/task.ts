@@ -228,7 +228,9 @@ export class Task {
    * The timelines a batch applies to, in the order apply meets them, and where each record's
    * first one is: loadTimelines looks each key up once, and apply does not look it up again.
    */
+  /** The batch's timelines in [0, batchTimelineCount); the array keeps its length across batches (emptied, it would grow again by copying every batch). */
   private readonly batchTimelines: KeyTimeline[] = [];
+  private batchTimelineCount = 0;
   private readonly batchTimelineStart: number[] = [];
   private readonly windowRows: WindowRow[] = [];
   private planStored = false;
@@ -591,7 +593,8 @@ export class Task {
     await this.tables.load(ready, this.batchNo, this.seq);
     for (let i = 0; i < ready.length; i++) this.apply(ready[i], this.batchTimelineStart[i]);
     // Nothing may keep a timeline reachable past its batch: eviction drops it from the cache only.
-    this.batchTimelines.length = 0;
+    this.batchTimelines.fill(PENDING, 0, this.batchTimelineCount);
+    this.batchTimelineCount = 0;
   }
 
   /** One getMany for every state a batch touches that is not cached yet. */
@@ -601,10 +604,10 @@ export class Task {
     const starts = this.batchTimelineStart;
     // Places in `found` still to fill once the missing timelines are loaded, with their group and key.
     const unfilled: Array<[number, GroupProgram, string]> = [];
-    found.length = 0;
+    let count = 0;
     starts.length = ready.length;
     for (let r = 0; r < ready.length; r++) {
-      starts[r] = found.length;
+      starts[r] = count;
       if (!ready[r].keep) continue;
       const visits = ready[r].visits;
       for (let v = 0; v < visits.length; v++) {
@@ -615,12 +618,12 @@ export class Task {
           const map = this.timelines[g.index];
           const key = visit.keys[i];
           const cached = map.get(key);
-          found.push(cached ?? PENDING);
+          found[count++] = cached ?? PENDING;
           if (cached !== PENDING && cached !== undefined) {
             cached.lastBatch = this.batchNo;
             continue;
           }
-          unfilled.push([found.length - 1, g, key]);
+          unfilled.push([count - 1, g, key]);
           if (cached === PENDING) continue;
           // Reserve the slot so a key repeated in the batch is fetched once; filled below.
           map.set(key, PENDING);
@@ -628,6 +631,7 @@ export class Task {
         }
       }
     }
+    this.batchTimelineCount = count;
     if (missing.length === 0) return;
     try {
       const heads = await this.backend.getMany(missing.map(([g, key]) => timelineHeadKey(this.partition, g.name, key)));
@@ -657,7 +661,8 @@ export class Task {
       }
       for (const [at, g, key] of unfilled) found[at] = this.timelines[g.index].get(key)!;
     } catch (e) {
-      found.length = 0;
+      found.fill(PENDING, 0, count);
+      this.batchTimelineCount = 0;
       for (const [g, key] of missing) if (this.timelines[g.index].get(key) === PENDING) this.timelines[g.index].delete(key);
       throw e;
     }

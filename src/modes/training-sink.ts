@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { outputValue, type FeatureRow, type OutputColumn, type WindowRowOut } from '../engine/outputs.js';
+import type { FeatureRow, OutputColumn, WindowRowOut } from '../engine/outputs.js';
+import type { AggValue } from '../ops/aggregation.js';
 import type { OutputProgram, Program, WindowOpProgram } from '../engine/program.js';
 import { NullableNumbers } from '../io/files/nullable-numbers.js';
 import { createTrainingWriter, type ColumnSpec, type TrainingFileSummary, type TrainingWriter } from '../io/files/parquet-training-writer.js';
@@ -29,31 +30,53 @@ export function trainingMetadata(plan: CompiledPlan, ranges: readonly InputRange
 /** Columns the training writer takes as typed numbers (NullableNumbers). */
 const NUMBER_TYPES: ReadonlySet<string> = new Set(['double', 'int32', 'int64', 'timestamp-ms']);
 
+/**
+ * A column of other values (strings, booleans), in an array of CHUNK slots reused chunk after
+ * chunk like the numbers: a fresh array per chunk grew by copying a dozen times for every
+ * 16,384 rows. The writer reads the first rowCount slots and copies them.
+ */
+class PlainValues {
+  readonly values: unknown[] = new Array<unknown>(CHUNK).fill(null);
+  length = 0;
+  push(v: unknown): void {
+    this.values[this.length++] = v;
+  }
+  clear(): void {
+    this.length = 0;
+  }
+}
+
 /** Column buffers for one Parquet file; handed to the writer CHUNK rows at a time. */
 class ColumnBuffer {
-  cols: Record<string, unknown[] | NullableNumbers> = {};
+  readonly cols: Record<string, unknown[] | NullableNumbers> = {};
+  /** Every column by name, reused chunk after chunk (the writer copies them). */
+  readonly byName: Record<string, NullableNumbers | PlainValues> = {};
   /** The value columns in output order, so the hot path indexes instead of looking up names. */
-  ordered: Array<{ push(v: unknown): void }> = [];
-  /** Number columns, reused chunk after chunk (the writer copies them). */
-  private readonly numbers = new Map<string, NullableNumbers>();
+  readonly ordered: ReadonlyArray<NullableNumbers | PlainValues>;
+  /** Per value column: 1 when it is boolean (an AggValue 1 or 0 is written as true or false). */
+  readonly booleans: Uint8Array;
   n = 0;
   constructor(
     private readonly specs: readonly ColumnSpec[],
-    private readonly valueColumns: readonly OutputColumn[],
+    valueColumns: readonly OutputColumn[],
     readonly writer: TrainingWriter,
   ) {
-    for (const c of specs) if (NUMBER_TYPES.has(c.type)) this.numbers.set(c.name, new NullableNumbers(CHUNK));
-    this.reset();
-  }
-  private reset(): void {
-    this.cols = {};
-    for (const { name } of this.specs) {
-      const column = this.numbers.get(name);
-      column?.clear();
-      this.cols[name] = column ?? [];
+    for (const c of specs) {
+      const column = NUMBER_TYPES.has(c.type) ? new NullableNumbers(CHUNK) : new PlainValues();
+      this.byName[c.name] = column;
+      this.cols[c.name] = column instanceof NullableNumbers ? column : column.values;
     }
-    this.ordered = this.valueColumns.map((c) => this.cols[c.name] as { push(v: unknown): void });
-    this.n = 0;
+    this.ordered = valueColumns.map((c) => this.byName[c.name]);
+    this.booleans = Uint8Array.from(valueColumns, (c) => (c.type === 'boolean' ? 1 : 0));
+  }
+  /** A row's values, converted as outputValue converts them. */
+  pushValues(values: readonly AggValue[]): void {
+    const ordered = this.ordered;
+    const booleans = this.booleans;
+    for (let i = 0; i < ordered.length; i++) {
+      const v = values[i];
+      ordered[i].push(v !== null && booleans[i] === 1 ? v === 1 : v);
+    }
   }
   rowDone(): void {
     if (++this.n >= CHUNK) this.flush();
@@ -61,7 +84,8 @@ class ColumnBuffer {
   flush(): void {
     if (this.n === 0) return;
     this.writer.appendColumns(this.cols, this.n);
-    this.reset();
+    for (const { name } of this.specs) this.byName[name].clear();
+    this.n = 0;
   }
 }
 
@@ -145,13 +169,12 @@ export class TrainingSink {
     const o = this.outputByName.get(row.output)!;
     // The buffer exists after a partition's first row: no closure per row for the lookup.
     const b = this.byOutput.get(row.output)?.[row.partition] ?? this.buffer(row.output, row.partition, () => this.featureColumns(o));
-    const c = b.cols;
+    const c = b.byName;
     c.key.push(row.key);
     c.event_time.push(row.eventTime);
     c.partition.push(row.partition);
     c.offset.push(row.offset);
-    const ordered = b.ordered;
-    for (let i = 0; i < o.columns.length; i++) ordered[i].push(outputValue(row.values[i], o.columns[i]));
+    b.pushValues(row.values);
     if (o.labelJoin) {
       const idx = this.labels.get(row.output)!;
       const id = o.labelJoin.on(row.event);
@@ -168,14 +191,13 @@ export class TrainingSink {
   window(row: WindowRowOut): void {
     const w = this.windowByName.get(row.output)!;
     const b = this.buffer(row.output, row.partition, () => this.windowColumns(w));
-    const c = b.cols;
+    const c = b.byName;
     c.key.push(row.key);
     c.window_start.push(row.windowStart);
     c.window_end.push(row.windowEnd);
     c.partition.push(row.partition);
     c.final.push(row.final);
-    const ordered = b.ordered;
-    for (let i = 0; i < w.columns.length; i++) ordered[i].push(outputValue(row.values[i], w.columns[i]));
+    b.pushValues(row.values);
     c._version.push(this.program.version);
     b.rowDone();
   }
