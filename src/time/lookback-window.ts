@@ -202,7 +202,7 @@ export class KeyTimeline implements RawEvents {
       const kernel = this.kernels[w];
       const bound = t - spec.size;
       while (run.lo < end && this.times[run.lo] <= bound) {
-        kernel.remove(run.accs, this.cols, run.lo, this.times[run.lo], this.seqs[run.lo]);
+        kernel.remove(run.accs, this.cols, run.lo, this.times, this.seqs);
         run.lo++;
       }
       if (!spec.includeCurrent) kernel.read(run.accs, out);
@@ -215,7 +215,7 @@ export class KeyTimeline implements RawEvents {
     for (let w = 0; w < windows.length; w++) {
       const spec = windows[w];
       const run = this.runs[w];
-      this.kernels[w].add(run.accs, vals, t, seq);
+      this.kernels[w].add(run.accs, vals, end, this.times, this.seqs);
       if (spec.includeCurrent) this.kernels[w].read(run.accs, out);
     }
   }
