@@ -119,7 +119,7 @@ async function runStage(s: ReplayStage): Promise<void> {
  * is one and it compiles to the expected version; otherwise `registerTsx` is called (idempotent)
  * and the file loads through tsx.
  */
-export function startReplayWorker(registerTsx: () => void): void {
+export function startReplayWorker(registerTsx: () => Promise<void>): void {
   seedNormalizedSources(data.normalizedSources ?? []);
   planLoaded = (async () => {
     if (data.topologyBundle !== undefined) {
@@ -130,7 +130,7 @@ export function startReplayWorker(registerTsx: () => void): void {
         // Loaded through tsx below, which reports what is wrong with the file.
       }
     }
-    registerTsx();
+    await registerTsx();
     const plan = await loadTopology(data.topologyFile);
     if (plan.version !== data.version) throw new Error(`topology ${data.topologyFile} changed while the backfill was starting (version ${plan.version}, expected ${data.version})`);
     return plan;
