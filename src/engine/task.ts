@@ -66,9 +66,15 @@ export class VersionMismatchError extends Error {
 interface Visit {
   readonly stream: StreamProgram;
   readonly value: SourceValue;
-  /** Per group of the stream: its key and value columns (or an error). */
+  /** Per group of the stream: its key. */
   readonly keys: string[];
-  readonly vals: AggValue[][];
+  /**
+   * The value columns of the stream's groups, group after group, from `valuesAt` on in
+   * `values`: one array shared by every record prepared in the same slice (prepareRange) rather
+   * than an array per group and record. apply() copies a group's columns into a row of its own.
+   */
+  readonly values: AggValue[];
+  readonly valuesAt: number;
   /** The same per regrouped group of the stream. */
   readonly rkeys: string[];
   readonly rvals: AggValue[][];
@@ -202,6 +208,28 @@ function formatDuration(ms: number): string {
  * the topology. Pure of I/O except through its StateBackend and TaskSinks, and unaware of
  * whether it runs live or in replay.
  */
+/** A group's key of a value, or an error naming the group. */
+function groupKey(g: GroupProgram, v: SourceValue): string {
+  let k: unknown;
+  try {
+    k = g.key(v);
+  } catch (e) {
+    throw new Error(`the key function of groupBy ${g.name} threw: ${errorText(e)}`);
+  }
+  const refusal = keyRefusal(k);
+  if (refusal !== undefined) throw new Error(`the key function of groupBy ${g.name} ${refusal}`);
+  return String(k);
+}
+
+/** Value column i of a group for a value, or an error naming it. */
+function groupValue(g: GroupProgram, i: number, v: SourceValue): AggValue {
+  try {
+    return toAggValue(g.valueFns[i](v));
+  } catch (e) {
+    throw new Error(`value function ${i + 1} of groupBy ${g.name} threw: ${errorText(e)}`);
+  }
+}
+
 export class Task {
   /** Largest event time of the events applied: lateness, windows, retention and the regroup watermark. */
   private streamTime = -Infinity;
@@ -236,6 +264,10 @@ export class Task {
   private planStored = false;
   /** One reused values array per output: sinks copy what they keep (see TaskSinks.feature). */
   private readonly rowValues: AggValue[][];
+  /** Per group, the row apply() copies a record's value columns into. */
+  private readonly groupRows: AggValue[][];
+  /** The value columns of the records prepareRange is preparing (Visit.values). */
+  private sliceValues: AggValue[] = [];
   /** One reused row per output, around its values array: no object per served vector. */
   private readonly featureRows: Array<{ -readonly [K in keyof FeatureRow]: FeatureRow[K] }>;
   /** Commits made durable so far: a timeline whose lastBatch equals it was used since the last one. */
@@ -285,6 +317,7 @@ export class Task {
     this.timelines = program.groups.map(() => new Map<string, KeyTimeline>());
     this.groupOwners = program.groups.map(() => new Map<string, string>());
     this.rowValues = program.outputs.map((o) => new Array<AggValue>(o.columns.length).fill(null));
+    this.groupRows = program.groups.map((g) => new Array<AggValue>(g.valueFns.length).fill(null));
     this.featureRows = program.outputs.map((o) => ({ output: o.name, source: '', partition: partition, offset: 0, key: '', eventTime: 0, values: this.rowValues[o.index], event: {} }));
     this.dirty = program.groups.map(() => []);
     for (const s of program.sources) this.positions[s.node.name] = 0;
@@ -373,6 +406,8 @@ export class Task {
   /** records[at, end) prepared, leaving out those before offset `from` (already applied or waiting). */
   private prepareRange(source: SourceProgram, partition: number, records: readonly InputRecord[], from: number, at: number, end: number): Prepared[] {
     const prepared: Prepared[] = [];
+    // A new array: records held in the warmup or the merge keep theirs.
+    this.sliceValues = [];
     for (let i = at; i < end; i++) if (records[i].offset >= from) prepared.push(this.prepare(source, partition, records[i]));
     return prepared;
   }
@@ -511,38 +546,29 @@ export class Task {
     // Most streams have no regrouping: share one empty pair instead of allocating per record.
     const n = stream.groups.length;
     const keys = n > 0 ? new Array<string>(n) : NO_KEYS;
-    const vals = n > 0 ? new Array<AggValue[]>(n) : NO_VALS;
-    if (n > 0) this.groupColumns(stream.groups, v, keys, vals);
+    const values = this.sliceValues;
+    const valuesAt = values.length;
+    for (let gi = 0; gi < n; gi++) {
+      const g = stream.groups[gi];
+      keys[gi] = groupKey(g, v);
+      for (let i = 0; i < g.valueFns.length; i++) values.push(groupValue(g, i, v));
+    }
     const r = stream.regroups.length;
     const rkeys = r > 0 ? new Array<string>(r) : NO_KEYS;
     const rvals = r > 0 ? new Array<AggValue[]>(r) : NO_VALS;
     if (r > 0) this.groupColumns(stream.regroups, v, rkeys, rvals);
     const lkeys = stream.lookups.length > 0 ? this.tables.lookupKeys(stream.lookups, v) : NO_KEYS;
     const tkeys = stream.remoteLookups.length > 0 ? this.tables.lookupKeys(stream.remoteLookups, v) : NO_KEYS;
-    return { stream, value: v, keys, vals, rkeys, rvals, lkeys, tkeys };
+    return { stream, value: v, keys, values, valuesAt, rkeys, rvals, lkeys, tkeys };
   }
 
-  /** Per group: its key and its value columns, into arrays of exact length (a visit lives until its batch is applied). */
+  /** Per regrouped group: its key and its value columns, into arrays of exact length (the regroup sinks keep them). */
   private groupColumns(groups: readonly GroupProgram[], v: SourceValue, keys: string[], vals: AggValue[][]): void {
     for (let gi = 0; gi < groups.length; gi++) {
       const g = groups[gi];
-      let k: unknown;
-      try {
-        k = g.key(v);
-      } catch (e) {
-        throw new Error(`the key function of groupBy ${g.name} threw: ${errorText(e)}`);
-      }
-      const refusal = keyRefusal(k);
-      if (refusal !== undefined) throw new Error(`the key function of groupBy ${g.name} ${refusal}`);
-      keys[gi] = String(k);
+      keys[gi] = groupKey(g, v);
       const row = new Array<AggValue>(g.valueFns.length);
-      for (let i = 0; i < g.valueFns.length; i++) {
-        try {
-          row[i] = toAggValue(g.valueFns[i](v));
-        } catch (e) {
-          throw new Error(`value function ${i + 1} of groupBy ${g.name} threw: ${errorText(e)}`);
-        }
-      }
+      for (let i = 0; i < g.valueFns.length; i++) row[i] = groupValue(g, i, v);
       vals[gi] = row;
     }
   }
@@ -713,10 +739,14 @@ export class Task {
     const visits = p.keep ? p.visits : [];
     for (const visit of visits) {
       const groups = visit.stream.groups;
+      let at = visit.valuesAt;
       for (let gi = 0; gi < groups.length; gi++) {
         const g = groups[gi];
         const key = visit.keys[gi];
-        const vals = visit.vals[gi];
+        // Timelines and window operators read the values, they keep no row.
+        const vals = this.groupRows[g.index];
+        for (let c = 0; c < vals.length; c++) vals[c] = visit.values[at + c];
+        at += vals.length;
         if (g.hasTimeline) {
           const tl = this.batchTimelines[timelineAt++];
           tl.apply(p.t, seq, vals, this.groupResults[g.index]);

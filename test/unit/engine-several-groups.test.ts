@@ -3,7 +3,9 @@
  * refinement of it, as flights by origin and by route) and a group of a filtered child stream.
  * A batch finds each key's timeline once and applies the record to each of them in turn, so a
  * mix-up between groups, streams or keys (loaded, cached or evicted and read back within the
- * batch) shows as wrong vectors. Every vector is compared with a brute-force scan written here.
+ * batch) shows as wrong vectors, as does a group reading another group's value columns (the card
+ * group reads merchant ids and amounts, the pair group amounts). Every vector is compared with a
+ * brute-force scan written here.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -34,6 +36,8 @@ const topo = topology('several-groups', (t) => {
   const card = txns.groupBy('card', (x) => x.card_id);
   const pair = txns.groupBy('pair', (x) => `${x.card_id}|${x.merchant_id}`);
   txns.features('all', {
+    // First, so the card group's first value column (merchant_id) is not the pair group's (amount).
+    card_merchants: card.lookback('1h').countDistinct((x) => x.merchant_id),
     card_n: card.lookback('1h').count(),
     card_sum: card.lookback('1h').sum((x) => x.amount),
     pair_n: pair.lookback('30m').count(),
@@ -48,6 +52,7 @@ const topo = topology('several-groups', (t) => {
 interface Applied {
   readonly t: number;
   readonly amount: number;
+  readonly merchant?: string;
 }
 
 /** The definition applied literally: earlier-applied events of the key with time in (t − W, t]. */
@@ -81,12 +86,13 @@ test('a record feeding several groups and streams gets each group’s vector, th
     const c = inWindow(cards, e.card_id, t, 60 * M);
     const p = inWindow(pairs, pairKey, t, 30 * M);
     expectedAll.push({
+      card_merchants: new Set(c.map((x) => x.merchant)).size,
       card_n: c.length,
       card_sum: c.reduce((a, x) => a + x.amount, 0),
       pair_n: p.length,
       pair_max: p.length === 0 ? null : Math.max(...p.map((x) => x.amount)),
     });
-    remember(cards, e.card_id, { t, amount: e.amount });
+    remember(cards, e.card_id, { t, amount: e.amount, merchant: e.merchant_id });
     remember(pairs, pairKey, { t, amount: e.amount });
     if (e.amount >= 50) {
       const b = inWindow(bigCards, e.card_id, t, 120 * M);
