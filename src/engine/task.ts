@@ -203,11 +203,6 @@ function formatDuration(ms: number): string {
   return `${ms} ms`;
 }
 
-/**
- * One task: all input partitions with the same number, processed in canonical order through
- * the topology. Pure of I/O except through its StateBackend and TaskSinks, and unaware of
- * whether it runs live or in replay.
- */
 /** A group's key of a value, or an error naming the group. */
 function groupKey(g: GroupProgram, v: SourceValue): string {
   let k: unknown;
@@ -230,6 +225,11 @@ function groupValue(g: GroupProgram, i: number, v: SourceValue): AggValue {
   }
 }
 
+/**
+ * One task: all input partitions with the same number, processed in canonical order through
+ * the topology. Pure of I/O except through its StateBackend and TaskSinks, and unaware of
+ * whether it runs live or in replay.
+ */
 export class Task {
   /** Largest event time of the events applied: lateness, windows, retention and the regroup watermark. */
   private streamTime = -Infinity;
@@ -255,8 +255,9 @@ export class Task {
   /**
    * The timelines a batch applies to, in the order apply meets them, and where each record's
    * first one is: loadTimelines looks each key up once, and apply does not look it up again.
+   * The batch's are [0, batchTimelineCount): the array keeps its length across batches (emptied,
+   * it would grow again by copying every batch).
    */
-  /** The batch's timelines in [0, batchTimelineCount); the array keeps its length across batches (emptied, it would grow again by copying every batch). */
   private readonly batchTimelines: KeyTimeline[] = [];
   private batchTimelineCount = 0;
   private readonly batchTimelineStart: number[] = [];
