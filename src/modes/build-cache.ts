@@ -13,7 +13,7 @@ export const cacheDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..'
 
 const require = createRequire(import.meta.url);
 
-/** The esbuild version (tsx's), or undefined when there is none to build with. */
+/** The esbuild version, or undefined when there is none to build with (threads then load their code through tsx). */
 export function esbuildVersion(): string | undefined {
   try {
     return (require('esbuild/package.json') as { version: string }).version;
