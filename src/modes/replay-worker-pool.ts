@@ -3,6 +3,7 @@ import type { InputRange } from '../engine/input.js';
 import type { TrainingFileSummary } from '../io/files/parquet-training-writer.js';
 import type { ReplaySummary } from './replay-partitions.js';
 import type { ReplayJob, ReplayStage, ReplayWorkerData, ReplayWorkerMessage, ReplayWorkerRequest } from './replay-worker-main.js';
+import { holdSerialScavenges } from './serial-scavenges.js';
 
 /** What one thread reports for a stage. */
 export interface WorkerResult {
@@ -32,8 +33,12 @@ export class ReplayWorkerPool {
   private ending = false;
   private failure: Error | undefined;
   private progress: (processed: number) => void = () => {};
+  /** Gives back the serial scavenges held while the threads run (serial-scavenges.ts). */
+  private readonly releaseScavenges: () => void;
 
   constructor(data: Omit<ReplayWorkerData, 'worker'>) {
+    // The threads and their coordinator.
+    this.releaseScavenges = holdSerialScavenges(data.workers + 1);
     this.pending = new Array<Pending | undefined>(data.workers).fill(undefined);
     this.exited = new Array<Promise<void> | undefined>(data.workers).fill(undefined);
     this.threads = Array.from({ length: data.workers }, (_, worker) => {
@@ -93,7 +98,11 @@ export class ReplayWorkerPool {
       if (this.failure !== undefined) void w.terminate();
       else w.postMessage({ stage: 'end' } satisfies ReplayWorkerRequest);
     }
-    await Promise.all(this.exited);
+    try {
+      await Promise.all(this.exited);
+    } finally {
+      this.releaseScavenges();
+    }
   }
 
   private settle(worker: number, r: WorkerResult): void {
