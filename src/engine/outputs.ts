@@ -9,9 +9,12 @@ export interface OutputColumn {
 
 /** A column's value as every output writes it: the engine holds booleans as 1 / 0. */
 export function outputValue(v: AggValue, c: OutputColumn): unknown {
-  if (v === null) return null;
-  if (c.type === 'boolean') return v === 1;
-  return v;
+  return columnValue(v, c.type === 'boolean');
+}
+
+/** outputValue for a column whose kind (boolean or not) the caller decided once, not per value. */
+export function columnValue(v: AggValue, boolean: boolean): unknown {
+  return v !== null && boolean ? v === 1 : v;
 }
 
 /** One per-event feature vector. `values` follow the output's columns. */

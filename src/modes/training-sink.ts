@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { FeatureRow, OutputColumn, WindowRowOut } from '../engine/outputs.js';
+import { columnValue, type FeatureRow, type OutputColumn, type WindowRowOut } from '../engine/outputs.js';
 import type { AggValue } from '../ops/aggregation.js';
 import type { OutputProgram, Program, WindowOpProgram } from '../engine/program.js';
 import { NullableNumbers } from '../io/files/nullable-numbers.js';
@@ -53,8 +53,8 @@ class ColumnBuffer {
   readonly byName: Record<string, NullableNumbers | PlainValues> = {};
   /** The value columns in output order, so the hot path indexes instead of looking up names. */
   readonly ordered: ReadonlyArray<NullableNumbers | PlainValues>;
-  /** Per value column: 1 when it is boolean (an AggValue 1 or 0 is written as true or false). */
-  readonly booleans: Uint8Array;
+  /** Per value column: whether it is boolean (columnValue writes an AggValue 1 or 0 as true or false). */
+  readonly booleans: readonly boolean[];
   n = 0;
   constructor(
     private readonly specs: readonly ColumnSpec[],
@@ -67,16 +67,13 @@ class ColumnBuffer {
       this.cols[c.name] = column instanceof NullableNumbers ? column : column.values;
     }
     this.ordered = valueColumns.map((c) => this.byName[c.name]);
-    this.booleans = Uint8Array.from(valueColumns, (c) => (c.type === 'boolean' ? 1 : 0));
+    this.booleans = valueColumns.map((c) => c.type === 'boolean');
   }
-  /** A row's values, converted as outputValue converts them. */
+  /** A row's values, converted as every output converts them. */
   pushValues(values: readonly AggValue[]): void {
     const ordered = this.ordered;
     const booleans = this.booleans;
-    for (let i = 0; i < ordered.length; i++) {
-      const v = values[i];
-      ordered[i].push(v !== null && booleans[i] === 1 ? v === 1 : v);
-    }
+    for (let i = 0; i < ordered.length; i++) ordered[i].push(columnValue(values[i], booleans[i]));
   }
   rowDone(): void {
     if (++this.n >= CHUNK) this.flush();
