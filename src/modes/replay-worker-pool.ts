@@ -41,23 +41,31 @@ export class ReplayWorkerPool {
     this.releaseScavenges = holdSerialScavenges(data.workers + 1);
     this.pending = new Array<Pending | undefined>(data.workers).fill(undefined);
     this.exited = new Array<Promise<void> | undefined>(data.workers).fill(undefined);
-    this.threads = Array.from({ length: data.workers }, (_, worker) => {
-      const w = startThread(new URL('./replay-worker.mjs', import.meta.url), { ...data, worker });
-      w.on('message', (m: ReplayWorkerMessage) => {
-        if (m.type === 'progress') this.progress(m.processed);
-        else if (m.type === 'done') this.settle(worker, { summary: m.summary, files: m.summary.files, lookupMisses: 0 });
-        else if (m.type === 'files') this.settle(worker, { files: m.files, lookupMisses: m.lookupMisses });
-        else this.fail(worker, new Error(m.message));
-      });
-      w.on('error', (e) => this.fail(worker, e));
-      this.exited[worker] = new Promise<void>((resolve) =>
-        w.once('exit', (code) => {
-          if (!this.ending || this.pending[worker] !== undefined) this.fail(worker, new Error(`replay worker ${worker} exited with code ${code} before finishing`));
-          resolve();
-        }),
-      );
-      return w;
+    try {
+      this.threads = Array.from({ length: data.workers }, (_, worker) => this.startWorker(data, worker));
+    } catch (e) {
+      this.releaseScavenges();
+      throw e;
+    }
+  }
+
+  /** Thread `worker`, its messages and its exit wired to the pending stages. */
+  private startWorker(data: Omit<ReplayWorkerData, 'worker'>, worker: number): Worker {
+    const w = startThread(new URL('./replay-worker.mjs', import.meta.url), { ...data, worker });
+    w.on('message', (m: ReplayWorkerMessage) => {
+      if (m.type === 'progress') this.progress(m.processed);
+      else if (m.type === 'done') this.settle(worker, { summary: m.summary, files: m.summary.files, lookupMisses: 0 });
+      else if (m.type === 'files') this.settle(worker, { files: m.files, lookupMisses: m.lookupMisses });
+      else this.fail(worker, new Error(m.message));
     });
+    w.on('error', (e) => this.fail(worker, e));
+    this.exited[worker] = new Promise<void>((resolve) =>
+      w.once('exit', (code) => {
+        if (!this.ending || this.pending[worker] !== undefined) this.fail(worker, new Error(`replay worker ${worker} exited with code ${code} before finishing`));
+        resolve();
+      }),
+    );
+    return w;
   }
 
   /** The number of threads. */

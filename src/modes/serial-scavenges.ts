@@ -5,8 +5,8 @@ import { setFlagsFromString } from 'node:v8';
  * V8 runs each young-generation collection (scavenge) on helper threads beside the collecting
  * one. A replay whose threads, coordinator included, outnumber the cores has no idle core for
  * those helpers: they only take turns with the replay threads. With two threads on two vCPUs,
- * scavenging on the collecting thread alone cut a flights-3m replay's CPU by about 4 % and its
- * time by about 5 % (README, performance). A live worker is one thread, whose helpers do find
+ * scavenging on the collecting thread alone cut a flights-3m replay's CPU by 4–8 % and its time
+ * by about 5 % in a quieter hour, less than the noise in a busy one (README, performance). A live worker is one thread, whose helpers do find
  * an idle core: there the same setting cost about 10 %, so it is held only while replay threads
  * run, and given back when the last pool closes.
  *
