@@ -10,6 +10,7 @@ import { withKafkaRetry } from '../io/kafka/kafka-retry.js';
 import { checkTopicPartitions, ensureTopic } from '../io/kafka/topic-admin.js';
 import { EVENT_TIME_TOPIC_CONFIGS, topicLimits } from '../io/kafka/topic-limits.js';
 import { TopicProducer } from '../io/kafka/topic-producer.js';
+import { kafkaPartition } from '../io/partitioning.js';
 import type { CompiledPlan } from '../plan/compile.js';
 import { toEventTime } from '../time/event-time.js';
 import { RecordTimestamps, type LoadTimeReason } from './produce-timestamps.js';
@@ -123,8 +124,12 @@ export async function produceFile(opts: ProduceOptions): Promise<ProduceSummary>
             eventTime = `event-time extractor threw: ${e instanceof Error ? e.message : String(e)}`;
           }
           const keyed = key !== null && key !== undefined;
-          // String() as the file split does; kafkajs hashes the UTF-8 bytes (src/io/partitioning.ts).
-          await producer.add(topic, { key: keyed ? Buffer.from(String(key), 'utf8') : null, value: encoded.bytes, partition: keyed ? undefined : 0, timestamp: timestamps.stamp(eventTime) });
+          // String() as the file split does. The partition is kafkajs' default partitioner's
+          // (murmur2 of the key's UTF-8 bytes, src/io/partitioning.ts), computed here without
+          // its Long arithmetic, which allocated about a kilobyte per record.
+          const text = keyed ? String(key) : '';
+          const message = { key: keyed ? Buffer.from(text, 'utf8') : null, value: encoded.bytes, partition: keyed ? kafkaPartition(text, partitions) : 0, timestamp: timestamps.stamp(eventTime) };
+          if (producer.buffer(topic, message)) await producer.flush();
         }
         handled += batch.length;
         opts.onProgress?.(handled);
