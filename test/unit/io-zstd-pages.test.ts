@@ -41,3 +41,23 @@ test('WebAssembly zstd gives the reference bytes for valid pages, and leaves dam
   }
 });
 
+
+test('loading the WebAssembly decoder does not load fetch (undici) and leaves fetch in place', () => {
+  // A fresh process: this one may have loaded undici already.
+  const script = `
+    const { zstdReady, decompressZstd } = await import(${JSON.stringify(new URL('../../src/io/files/zstd-pages.ts', import.meta.url).href)});
+    const before = Object.getOwnPropertyDescriptor(globalThis, 'fetch');
+    await zstdReady();
+    const after = Object.getOwnPropertyDescriptor(globalThis, 'fetch');
+    // A zstd frame of 'ok' written by libzstd (raw block).
+    const frame = Uint8Array.from([0x28, 0xb5, 0x2f, 0xfd, 0x20, 0x02, 0x11, 0x00, 0x00, 0x6f, 0x6b]);
+    const out = decompressZstd(frame, 2);
+    console.log(JSON.stringify({
+      undici: process.moduleLoadList.some((m) => m.includes('undici')),
+      same: before.value === after.value && before.writable === after.writable && before.enumerable === after.enumerable && before.configurable === after.configurable,
+      decoded: out === undefined ? null : Buffer.from(out).toString(),
+    }));`;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout.trim().split('\n').pop()!), { undici: false, same: true, decoded: 'ok' });
+});

@@ -17,13 +17,31 @@ export function zstdReady(): Promise<void> {
   ready ??= (async () => {
     try {
       const d = new ZSTDDecoder();
-      await d.init();
+      await withoutFetch(() => d.init());
       decoder = d;
     } catch {
       decoder = undefined;
     }
   })();
   return ready;
+}
+
+/**
+ * `start()` with no global fetch while it runs: zstddec loads its WebAssembly through
+ * `fetch('data:…')` when fetch exists, and Node 20's first fetch loads undici, 50–130 ms of the
+ * thread that starts a replay before it reads anything. Without fetch, zstddec instantiates the
+ * same bytes from a Buffer. Its init decides synchronously, so fetch is back before anything else
+ * runs.
+ */
+function withoutFetch<T>(start: () => T): T {
+  const fetch = Object.getOwnPropertyDescriptor(globalThis, 'fetch');
+  if (fetch === undefined || !fetch.configurable) return start();
+  Object.defineProperty(globalThis, 'fetch', { value: undefined, configurable: true, writable: true, enumerable: fetch.enumerable });
+  try {
+    return start();
+  } finally {
+    Object.defineProperty(globalThis, 'fetch', fetch);
+  }
 }
 
 /** The page decompressed to `length` bytes, or undefined when the reference decoder should do it. */
