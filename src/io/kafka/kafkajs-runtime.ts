@@ -14,7 +14,9 @@
  *    buffers, as external memory, set off a quarter of a live worker's scavenges);
  *  - decoding a fetched record batch: record-batch-decoding.ts builds the same objects with
  *    number arithmetic instead of two Long parses per record (uncompressed batches; any other
- *    goes to kafkajs' decoder, exported here as `kafkajsRecordBatchDecoder` for the tests).
+ *    goes to kafkajs' decoder, exported here as `kafkajsRecordBatchDecoder` for the tests);
+ *  - the consumer's Batch: fetched-batch.ts keeps the messages at or after the fetched offset
+ *    comparing numbers, where kafkajs parses every offset into a Long (`kafkajsBatch` is its own).
  *
  * All are pinned to kafkajs 2.2.4 (the last release; the project is unmaintained), whose
  * internal layout this relies on; a layout change fails loudly at start-up, not silently.
@@ -25,6 +27,7 @@ import { dirname, join } from 'node:path';
 import type * as KafkaJs from 'kafkajs';
 import { encodeRecordBatch, type BatchRecordInput } from './record-batch-encoding.js';
 import { decodeFetchedRecordBatch, type FetchedRecordBatch } from './record-batch-decoding.js';
+import { numericOffsetBatch, type AbortedFilter, type BatchClass } from './fetched-batch.js';
 
 const require = createRequire(import.meta.url);
 const root = dirname(require.resolve('kafkajs/package.json'));
@@ -97,6 +100,8 @@ function writeText(buf: Buffer, pos: number, s: string | null): number {
 export let fastProducePath = false;
 /** kafkajs' own record batch decoder, which the fetch path falls back to (and tests compare with). */
 export let kafkajsRecordBatchDecoder: RecordBatchDecoder | undefined;
+/** kafkajs' own consumer Batch (the tests compare with it); undefined when it was not replaced. */
+export let kafkajsBatch: BatchClass | undefined;
 /** kafkajs' own request framer (the tests compare with it). */
 export let kafkajsCreateRequest: CreateRequest | undefined;
 
@@ -211,6 +216,18 @@ function install(): void {
     payload.copy(out, pos);
     return filledEncoder(out);
   };
+
+  // The consumer's Batch, before consumerGroup.js captures it (fetched-batch.ts).
+  const batchPath = internal('consumer/batch.js');
+  if (!require.cache[internal('consumer/consumerGroup.js')]) {
+    const OriginalBatch = require(batchPath) as BatchClass;
+    const batchModule = require.cache[batchPath];
+    const filterAborted = require(internal('consumer/filterAbortedMessages.js')) as AbortedFilter;
+    if (batchModule !== undefined && typeof OriginalBatch === 'function' && typeof filterAborted === 'function') {
+      kafkajsBatch = OriginalBatch;
+      batchModule.exports = numericOffsetBatch(OriginalBatch, filterAborted);
+    }
+  }
 
   kafkajsRecordBatchDecoder = originalDecoder;
   decoderModule.exports = async (decoder: KafkajsDecoder): Promise<FetchedRecordBatch> => {
