@@ -6,9 +6,10 @@ import { setFlagsFromString } from 'node:v8';
  * one. A replay whose threads, coordinator included, outnumber the cores has no idle core for
  * those helpers: they only take turns with the replay threads. With two threads on two vCPUs,
  * scavenging on the collecting thread alone cut a flights-3m replay's CPU by 4–8 % and its time
- * by about 5 % in a quieter hour, less than the noise in a busy one (README, performance). A live worker is one thread, whose helpers do find
- * an idle core: there the same setting cost about 10 %, so it is held only while replay threads
- * run, and given back when the last pool closes.
+ * by about 5 % in a quieter hour, less than the noise in a busy one (README, performance). A
+ * live worker is one thread, whose GC helpers do find an idle core (`--single-threaded-gc` cost
+ * it about 10 %), so the setting is held only while replay threads run, and given back when the
+ * last pool closes.
  *
  * `--no-parallel-scavenge` is read by V8 at the start of each scavenge, so it can be switched
  * between collections (unlike `--single-threaded-gc`, which aborts V8 when set at run time).

@@ -7,7 +7,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
-import '../../src/io/kafka/kafkajs-runtime.js';
 import { kafkajsBatch } from '../../src/io/kafka/kafkajs-runtime.js';
 import type { BatchClass } from '../../src/io/kafka/fetched-batch.js';
 

@@ -41,7 +41,6 @@ test('WebAssembly zstd gives the reference bytes for valid pages, and leaves dam
   }
 });
 
-
 test('loading the WebAssembly decoder does not load fetch (undici) and leaves fetch in place', () => {
   // A fresh process: this one may have loaded undici already.
   const script = `
