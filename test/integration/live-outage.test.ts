@@ -74,16 +74,47 @@ async function committedCount(): Promise<number> {
   }
 }
 
-async function committedAll(): Promise<boolean> {
+/** Per partition of the transactions, "partition/committed/end"; undefined while the broker does not answer. */
+async function commitProgress(): Promise<{ readonly all: boolean; readonly shown: string } | undefined> {
   const conn = await KafkaConnection.open({ brokers: stack.brokers });
   try {
     const ends = new Map((await fetchOffsets(conn, t.transactions)).map((o) => [o.partition, o.high]));
     const committed = await conn.admin.fetchOffsets({ groupId: t.group, topics: [t.transactions] });
-    return committed[0].partitions.every((p) => Number(p.offset) >= (ends.get(p.partition) ?? 0));
+    const parts = [...committed[0].partitions].sort((a, b) => a.partition - b.partition);
+    return {
+      all: parts.every((p) => Number(p.offset) >= (ends.get(p.partition) ?? 0)),
+      shown: parts.map((p) => `${p.partition}/${p.offset}/${ends.get(p.partition) ?? '?'}`).join(' '),
+    };
   } catch {
-    return false;
+    return undefined;
   } finally {
     await conn.close().catch(() => undefined);
+  }
+}
+
+/**
+ * The test's steps and the worker's lines, each with the seconds since the test started, for a
+ * failure report: it shows the last lines first, since a report cut short keeps its beginning.
+ */
+class Timeline {
+  private readonly lines: string[] = [];
+  private readonly t0 = performance.now();
+
+  mark(what: string): void {
+    this.lines.push(`[${((performance.now() - this.t0) / 1000).toFixed(1)} s] ${what}`);
+  }
+
+  follow(w: Worker): void {
+    let rest = '';
+    w.stderr!.on('data', (s: string) => {
+      const lines = (rest + s).split('\n');
+      rest = lines.pop()!;
+      for (const line of lines) this.mark(line);
+    });
+  }
+
+  report(last = 40): string {
+    return `last ${Math.min(last, this.lines.length)} of ${this.lines.length} timeline lines:\n${this.lines.slice(-last).join('\n')}\n--- whole timeline:\n${this.lines.join('\n')}`;
   }
 }
 
@@ -91,6 +122,7 @@ const kafkaPid = stackPid('kafka');
 const registryPid = stackPid('registry');
 
 test('a worker keeps running through a broker kill -9 + restart and a registry outage, and serves every vector once', { timeout: 300_000, skip: kafkaPid === null || registryPid === null ? 'needs the local stack of this checkout (scripts/stack)' : false }, async () => {
+  const timeline = new Timeline();
   const data = await writeCardDataset({ outDir: join(dir, 'data'), events: 12000, seed: 21, format: 'ndjson' });
   const lines = ndjsonLines(data.transactionsPath);
   // The three parts of the transactions (before the worker, while the registry is paused, after), each after its tier versions.
@@ -112,12 +144,15 @@ test('a worker keeps running through a broker kill -9 + restart and a registry o
     stack.env,
   );
   workers.push(w);
+  timeline.follow(w);
   // Kill the broker while the worker is in the middle of the backlog.
   while ((await committedCount()) < 400 && w.exitCode === null) await sleep(100);
+  timeline.mark('test: broker killed');
   process.kill(kafkaPid!, 'SIGKILL');
   await sleep(8000);
-  assert.equal(w.exitCode, null, `the worker is still running while the broker is down:\n${w.log}`);
+  assert.equal(w.exitCode, null, `the worker is still running while the broker is down:\n${timeline.report()}`);
   await restartKafka({ log: () => undefined });
+  timeline.mark('test: broker restarted');
   // Records written with a newer (compatible) schema arrive while the registry does not answer
   // (SIGSTOP): the worker cannot resolve their schema id until it comes back.
   const registry = await SchemaRegistryClient.open(stack.registryUrl);
@@ -127,6 +162,7 @@ test('a worker keeps running through a broker kill -9 + restart and a registry o
   // The part's tier versions go first, while produce can still reach the registry.
   await produceTiers(1);
   process.kill(registryPid!, 'SIGSTOP');
+  timeline.mark('test: registry paused');
   try {
     const conn = await KafkaConnection.open({ brokers: stack.brokers });
     const producer = await TopicProducer.open(conn);
@@ -138,18 +174,22 @@ test('a worker keeps running through a broker kill -9 + restart and a registry o
     await producer.close();
     await conn.close();
     await sleep(20_000);
-    assert.equal(w.exitCode, null, `the worker is still running while the registry is paused:\n${w.log}`);
+    assert.equal(w.exitCode, null, `the worker is still running while the registry is paused:\n${timeline.report()}`);
   } finally {
     process.kill(registryPid!, 'SIGCONT');
+    timeline.mark('test: registry resumed');
   }
   await produceTiers(2);
   await produce(parts[2], 'c');
-  const deadline = Date.now() + 120_000;
-  while (!(await committedAll())) {
-    assert.equal(w.exitCode, null, `worker exited:\n${w.log}`);
-    assert.ok(Date.now() < deadline, `not caught up:\n${w.log}`);
+  timeline.mark('test: every input produced');
+  const catchUpMs = 120_000;
+  const deadline = Date.now() + catchUpMs;
+  for (let progress = await commitProgress(); progress?.all !== true; progress = await commitProgress()) {
+    assert.equal(w.exitCode, null, `worker exited:\n${timeline.report()}`);
+    assert.ok(Date.now() < deadline, `not caught up after ${catchUpMs / 1000} s (partition/committed/end: ${progress?.shown ?? 'no answer'}):\n${timeline.report()}`);
     await sleep(1000);
   }
+  timeline.mark('test: every input committed');
   const out = join(dir, 'replay');
   await replayKafka({ plan, brokers: stack.brokers, registryUrl: stack.registryUrl, topics: { transactions: t.transactions, chargebacks: t.chargebacks, merchant_tiers: t.merchant_tiers }, out, workers: 1 });
   const replayed = await readReplayVectors(out, output.name);
