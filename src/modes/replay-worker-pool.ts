@@ -12,6 +12,9 @@ export interface WorkerResult {
   readonly lookupMisses: number;
 }
 
+/** Starts one replay thread of the pool. */
+export type ThreadStarter = (url: URL, workerData: ReplayWorkerData) => Worker;
+
 interface Pending {
   readonly resolve: (r: WorkerResult) => void;
   readonly reject: (e: Error) => void;
@@ -36,22 +39,29 @@ export class ReplayWorkerPool {
   /** Gives back the serial scavenges held while the threads run (serial-scavenges.ts). */
   private readonly releaseScavenges: () => void;
 
-  constructor(data: Omit<ReplayWorkerData, 'worker'>) {
+  /** `start` makes one thread (tests give one that fails). */
+  constructor(data: Omit<ReplayWorkerData, 'worker'>, start: ThreadStarter = startThread) {
     // The threads and their coordinator.
     this.releaseScavenges = holdSerialScavenges(data.workers + 1);
     this.pending = new Array<Pending | undefined>(data.workers).fill(undefined);
     this.exited = new Array<Promise<void> | undefined>(data.workers).fill(undefined);
+    const threads: Worker[] = [];
     try {
-      this.threads = Array.from({ length: data.workers }, (_, worker) => this.startWorker(data, worker));
+      for (let worker = 0; worker < data.workers; worker++) threads.push(this.startWorker(start, data, worker));
     } catch (e) {
+      // A thread that could not be created (no memory or threads left): the ones already running
+      // would keep the process alive with no pool to end them.
+      this.ending = true;
+      for (const w of threads) void w.terminate();
       this.releaseScavenges();
       throw e;
     }
+    this.threads = threads;
   }
 
   /** Thread `worker`, its messages and its exit wired to the pending stages. */
-  private startWorker(data: Omit<ReplayWorkerData, 'worker'>, worker: number): Worker {
-    const w = startThread(new URL('./replay-worker.mjs', import.meta.url), { ...data, worker });
+  private startWorker(start: ThreadStarter, data: Omit<ReplayWorkerData, 'worker'>, worker: number): Worker {
+    const w = start(new URL('./replay-worker.mjs', import.meta.url), { ...data, worker });
     w.on('message', (m: ReplayWorkerMessage) => {
       if (m.type === 'progress') this.progress(m.processed);
       else if (m.type === 'done') this.settle(worker, { summary: m.summary, files: m.summary.files, lookupMisses: 0 });
