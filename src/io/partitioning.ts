@@ -55,6 +55,23 @@ export function kafkaPartition(key: string | Uint8Array, numPartitions: number):
   return (hash & 0x7fffffff) % numPartitions;
 }
 
+/** Where a record without a key goes, in a file split and on a topic `skewless produce` writes alike. */
+export const UNKEYED_PARTITION = 0;
+
+/**
+ * A topology key as skewless hashes and sends it: kafkajs stringifies a key that is not a Buffer,
+ * so String() here too; null or undefined is no key. The file split and `produce` both use this,
+ * so a Kafka replay sees every record on the partition a file replay gives it.
+ */
+export function recordKeyText(key: unknown): string | null {
+  return key === null || key === undefined ? null : typeof key === 'string' ? key : String(key);
+}
+
+/** The partition of a record whose key text (recordKeyText) is `keyText`. */
+export function recordPartition(keyText: string | null, numPartitions: number): number {
+  return keyText === null ? UNKEYED_PARTITION : kafkaPartition(keyText, numPartitions);
+}
+
 /** Reused by asciiBytes: a key's bytes without a buffer per key. */
 let scratch = new Uint8Array(256);
 

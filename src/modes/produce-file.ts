@@ -10,7 +10,7 @@ import { withKafkaRetry } from '../io/kafka/kafka-retry.js';
 import { checkTopicPartitions, ensureTopic } from '../io/kafka/topic-admin.js';
 import { EVENT_TIME_TOPIC_CONFIGS, topicLimits } from '../io/kafka/topic-limits.js';
 import { TopicProducer } from '../io/kafka/topic-producer.js';
-import { kafkaPartition } from '../io/partitioning.js';
+import { recordKeyText, recordPartition } from '../io/partitioning.js';
 import type { CompiledPlan } from '../plan/compile.js';
 import { toEventTime } from '../time/event-time.js';
 import { RecordTimestamps, type LoadTimeReason } from './produce-timestamps.js';
@@ -123,12 +123,11 @@ export async function produceFile(opts: ProduceOptions): Promise<ProduceSummary>
           } catch (e) {
             eventTime = `event-time extractor threw: ${e instanceof Error ? e.message : String(e)}`;
           }
-          const keyed = key !== null && key !== undefined;
-          // String() as the file split does. The partition is kafkajs' default partitioner's
-          // (murmur2 of the key's UTF-8 bytes, src/io/partitioning.ts), computed here without
-          // its Long arithmetic, which allocated about a kilobyte per record.
-          const text = keyed ? String(key) : '';
-          const message = { key: keyed ? Buffer.from(text, 'utf8') : null, value: encoded.bytes, partition: keyed ? kafkaPartition(text, partitions) : 0, timestamp: timestamps.stamp(eventTime) };
+          // The file split's rule. The partition is kafkajs' default partitioner's (murmur2 of the
+          // key's UTF-8 bytes), computed here without its Long arithmetic, which allocated about a
+          // kilobyte per record.
+          const text = recordKeyText(key);
+          const message = { key: text === null ? null : Buffer.from(text, 'utf8'), value: encoded.bytes, partition: recordPartition(text, partitions), timestamp: timestamps.stamp(eventTime) };
           if (producer.buffer(topic, message)) await producer.flush();
         }
         handled += batch.length;

@@ -2,15 +2,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import kafkajs from '../../src/io/kafka/kafkajs-runtime.js';
-import { kafkaPartition, murmur2 } from '../../src/io/partitioning.js';
+import { kafkaPartition, murmur2, recordKeyText, recordPartition, UNKEYED_PARTITION } from '../../src/io/partitioning.js';
 
 // kafkajs is an independent implementation (Long-based) of the same Java algorithm.
 const kafkajsMurmur2 = createRequire(import.meta.url)('kafkajs/src/producer/partitioners/default/murmur2') as (key: string | Buffer) => number;
 
-function kafkajsPartition(key: string | Buffer, numPartitions: number): number {
+function kafkajsPartition(key: unknown, numPartitions: number): number {
   const partitioner = kafkajs.Partitioners.DefaultPartitioner();
   const partitionMetadata = Array.from({ length: numPartitions }, (_, partitionId) => ({ partitionId, leader: 0, replicas: [0], isr: [0], partitionErrorCode: 0 }));
-  return partitioner({ topic: 't', partitionMetadata, message: { key, value: null } });
+  return partitioner({ topic: 't', partitionMetadata, message: { key: key as string, value: null } });
 }
 
 const utf8 = (s: string): Uint8Array => Buffer.from(s, 'utf8');
@@ -67,4 +67,16 @@ test('kafkaPartition masks the sign bit rather than taking abs (Integer.MIN_VALU
 test('kafkaPartition rejects a non-positive partition count', () => {
   assert.throws(() => kafkaPartition('k', 0), RangeError);
   assert.throws(() => kafkaPartition('k', 2.5), RangeError);
+});
+
+test('a record key that is not a string is hashed as kafkajs hashes it (its String()); no key goes to partition 0', () => {
+  const keys: unknown[] = [42, -7, 3.5, 0, true, false, 12345678901234567890n, 'ü-€', ''];
+  for (const partitions of [1, 3, 8, 100]) {
+    for (const key of keys) assert.equal(recordPartition(recordKeyText(key), partitions), kafkajsPartition(key, partitions), `${String(key)} over ${partitions}`);
+    assert.equal(recordPartition(recordKeyText(null), partitions), UNKEYED_PARTITION);
+    assert.equal(recordPartition(recordKeyText(undefined), partitions), UNKEYED_PARTITION);
+  }
+  assert.equal(recordKeyText(42), '42');
+  assert.equal(recordKeyText(''), '', 'an empty key is a key');
+  assert.equal(UNKEYED_PARTITION, 0);
 });

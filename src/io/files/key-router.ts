@@ -1,5 +1,5 @@
 import type { InputRecord, SourceValue } from '../../engine/input.js';
-import { kafkaPartition } from '../partitioning.js';
+import { recordKeyText, recordPartition, UNKEYED_PARTITION } from '../partitioning.js';
 import { describeError } from './file-input-error.js';
 import type { FileRecord } from './file-record.js';
 
@@ -22,7 +22,7 @@ export class KeyRouter {
 
   /** The record's partition, or -1 when its key cannot be computed (see keyErrorRecord). A number, not a pair: nothing allocated per record. */
   partition(record: InputRecord): number {
-    if (record.error !== undefined || record.value === undefined) return 0;
+    if (record.error !== undefined || record.value === undefined) return UNKEYED_PARTITION;
     let k: string | null;
     try {
       k = this.key(record.value);
@@ -30,12 +30,11 @@ export class KeyRouter {
       this.error = err;
       return -1;
     }
-    if (k === null || k === undefined) return 0;
-    // String() matches kafkajs, which stringifies non-Buffer keys before hashing.
-    const key = typeof k === 'string' ? k : String(k);
+    const key = recordKeyText(k);
+    if (key === null) return UNKEYED_PARTITION;
     const known = this.known.get(key);
     if (known !== undefined) return known;
-    const p = kafkaPartition(key, this.partitions);
+    const p = recordPartition(key, this.partitions);
     if (this.known.size < 100_000) this.known.set(key, p);
     return p;
   }
