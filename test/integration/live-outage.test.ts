@@ -121,7 +121,7 @@ class Timeline {
 const kafkaPid = stackPid('kafka');
 const registryPid = stackPid('registry');
 
-test('a worker keeps running through a broker kill -9 + restart and a registry outage, and serves every vector once', { timeout: 300_000, skip: kafkaPid === null || registryPid === null ? 'needs the local stack of this checkout (scripts/stack)' : false }, async () => {
+test('a worker keeps running through a broker kill -9 + restart and a registry outage, and serves every vector once', { timeout: 300_000, skip: kafkaPid === null || registryPid === null ? 'needs the local stack of this checkout (scripts/stack)' : false }, async (tc) => {
   const timeline = new Timeline();
   const data = await writeCardDataset({ outDir: join(dir, 'data'), events: 12000, seed: 21, format: 'ndjson' });
   const lines = ndjsonLines(data.transactionsPath);
@@ -190,6 +190,8 @@ test('a worker keeps running through a broker kill -9 + restart and a registry o
     await sleep(1000);
   }
   timeline.mark('test: every input committed');
+  // Seconds from the last input to its commit (about 17 on a quiet machine), so a slow run shows before it fails.
+  tc.diagnostic(`every input committed ${((catchUpMs - (deadline - Date.now())) / 1000).toFixed(1)} s after the last was produced`);
   const out = join(dir, 'replay');
   await replayKafka({ plan, brokers: stack.brokers, registryUrl: stack.registryUrl, topics: { transactions: t.transactions, chargebacks: t.chargebacks, merchant_tiers: t.merchant_tiers }, out, workers: 1 });
   const replayed = await readReplayVectors(out, output.name);
