@@ -1,4 +1,4 @@
-import type { InputBatch, InputRange, InputRecord } from '../engine/input.js';
+import type { InputBatch, InputRange } from '../engine/input.js';
 import type { Program } from '../engine/program.js';
 import { SchemaRegistryClient } from '../io/avro/registry-client.js';
 import { registryEndpoint } from '../io/avro/registry-http.js';
@@ -16,14 +16,7 @@ async function* decodeBatches(
 ): AsyncGenerator<InputBatch> {
   for await (const b of batches) {
     const source = sourceOfTopic.get(b.topic)!;
-    const results = await decoders.get(source)!.decodeAll(b.records.map((r) => r.value));
-    const records: InputRecord[] = new Array(b.records.length);
-    for (let i = 0; i < results.length; i++) {
-      const r = results[i];
-      const rec = b.records[i];
-      records[i] = r.error === undefined ? { offset: rec.offset, value: r.value } : { offset: rec.offset, error: r.error, raw: rec.value ?? undefined };
-    }
-    yield { source, partition: b.partition, records };
+    yield { source, partition: b.partition, records: await decoders.get(source)!.decodeRecords(b.records, false) };
   }
 }
 

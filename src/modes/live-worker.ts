@@ -9,7 +9,6 @@
 import { mkdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { AnswerWithoutRowError } from '../engine/durable-row-assembler.js';
-import type { InputRecord } from '../engine/input.js';
 import { buildProgram, hasRegrouping, type Program } from '../engine/program.js';
 import type { RegroupSinks } from '../engine/regroup-messages.js';
 import { GroupKeyError, StateFormatError, Task, VersionMismatchError } from '../engine/task.js';
@@ -438,11 +437,7 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
     let touched = false;
     try {
       lt = await tasks.taskFor(batch.partition);
-      const decoded = await decoders.get(batch.topic)!.decodeAll(batch.messages.map((m) => m.value));
-      const records: InputRecord[] = batch.messages.map((m, i) => {
-        const d = decoded[i];
-        return d.error === undefined ? { offset: m.offset, value: d.value, raw: m.value ?? undefined } : { offset: m.offset, error: d.error, raw: m.value ?? undefined };
-      });
+      const records = await decoders.get(batch.topic)!.decodeRecords(batch.messages, true);
       const decodedAt = performance.now();
       const task = lt;
       await task.serial(async () => {

@@ -111,6 +111,27 @@ test('bad values become errors with a reason, never exceptions', async () => {
   });
   // The good record still decodes after all that.
   assert.deepStrictEqual((await decoder.decode(good)).value, { ...record, country: 'US' });
+
+  // As engine records (the live and Kafka replay path): good ones between the bad, offsets kept,
+  // bytes on every bad record, and on good ones only when asked for.
+  const messages = cases.flatMap(([, bytes], i) => [{ offset: 100 + 2 * i, value: bytes }, { offset: 101 + 2 * i, value: good }]);
+  for (const keepRaw of [false, true]) {
+    const records = await new WireDecoder(registry, V2).decodeRecords(messages, keepRaw);
+    assert.equal(records.length, messages.length);
+    records.forEach((r, j) => {
+      const [what, bytes, reason] = cases[j >> 1];
+      assert.equal(r.offset, messages[j].offset);
+      if (j % 2 === 0) {
+        assert.equal(r.value, undefined, what);
+        assert.match(r.error ?? '', reason, what);
+        assert.equal(r.raw, bytes ?? undefined, what);
+      } else {
+        assert.equal(r.error, undefined, `the good record after ${what}`);
+        assert.deepStrictEqual(r.value, { ...record, country: 'US' });
+        assert.equal(r.raw, keepRaw ? good : undefined);
+      }
+    });
+  }
 });
 
 test('a value that does not fit the schema is refused by the encoder, naming the field', () => {

@@ -8,7 +8,7 @@
  * wire-format-error.ts) and the engine dead-letters it. Only a registry outage throws.
  */
 import type avsc from 'avsc';
-import type { SourceValue } from '../../engine/input.js';
+import type { InputRecord, SourceValue } from '../../engine/input.js';
 import { strictUtf8Type } from './avro-strict-strings.js';
 import { PlainValueDecoder } from './plain-record-reader.js';
 import type { SchemaRegistryPort } from './registry-client.js';
@@ -44,12 +44,36 @@ export class WireDecoder {
 
   /** Decode many values: the writer schemas they need are fetched first (once per id), then every value is decoded synchronously. */
   async decodeAll(values: ReadonlyArray<Uint8Array | null>): Promise<DecodeResult[]> {
-    for (const bytes of values) {
-      if (bytes === null) continue;
-      const id = wireSchemaId(bytes);
-      if (id !== undefined && !this.readings.has(id)) this.readings.set(id, await this.load(id));
+    for (let i = 0; i < values.length; i++) await this.loadWriter(values[i]);
+    return values.map((bytes) => {
+      const value = this.read(bytes);
+      return value === undefined ? { error: this.readError } : { value };
+    });
+  }
+
+  /**
+   * Engine records of Kafka messages, as decodeAll decodes their values, built straight from
+   * them: a live worker reads every input record this way, and a results array between the two
+   * was one more object per record. A value that cannot be read is an error record with its
+   * bytes; with `keepRaw`, good records keep their bytes too (for a refusal further on).
+   */
+  async decodeRecords(messages: ReadonlyArray<{ readonly offset: number; readonly value: Uint8Array | null }>, keepRaw: boolean): Promise<InputRecord[]> {
+    for (let i = 0; i < messages.length; i++) await this.loadWriter(messages[i].value);
+    const records = new Array<InputRecord>(messages.length);
+    for (let i = 0; i < messages.length; i++) {
+      const m = messages[i];
+      const value = this.read(m.value);
+      const raw = m.value ?? undefined;
+      records[i] = value === undefined ? { offset: m.offset, error: this.readError, raw } : keepRaw ? { offset: m.offset, value, raw } : { offset: m.offset, value };
     }
-    return values.map((bytes) => this.decodeLoaded(bytes));
+    return records;
+  }
+
+  /** Fetch the writer schema of a value's id unless it is known (a bad header is read's to report). */
+  private async loadWriter(bytes: Uint8Array | null): Promise<void> {
+    if (bytes === null) return;
+    const id = wireSchemaId(bytes);
+    if (id !== undefined && !this.readings.has(id)) this.readings.set(id, await this.load(id));
   }
 
   private async load(id: number): Promise<Reading> {
@@ -65,24 +89,33 @@ export class WireDecoder {
     }
   }
 
-  private decodeLoaded(bytes: Uint8Array | null): DecodeResult {
-    if (bytes === null) return { error: emptyValue() };
+  /** Why the last read() returned undefined. */
+  private readError = '';
+
+  /** The value of a wire-framed record whose writer schema is loaded; undefined with readError set when it cannot be read (no object per record for the outcome). */
+  private read(bytes: Uint8Array | null): SourceValue | undefined {
+    if (bytes === null) return this.refuse(emptyValue());
     const id = wireSchemaId(bytes);
-    if (id === undefined) return { error: (readWireHeader(bytes) as { error: string }).error };
+    if (id === undefined) return this.refuse((readWireHeader(bytes) as { error: string }).error);
     const reading = this.readings.get(id)!;
-    if ('error' in reading) return { error: reading.error };
+    if ('error' in reading) return this.refuse(reading.error);
     const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const size = buf.length - HEADER_SIZE;
     let value: unknown;
     try {
       value = reading.decoder.decode(buf, HEADER_SIZE);
     } catch (e) {
-      return { error: undecodableAvro(id, errorText(e)) };
+      return this.refuse(undecodableAvro(id, errorText(e)));
     }
     const end = reading.decoder.end < 0 ? -1 : reading.decoder.end - HEADER_SIZE;
-    if (end < 0) return { error: undecodableAvro(id, `truncated: the value ends inside the record (${size} bytes)`) };
+    if (end < 0) return this.refuse(undecodableAvro(id, `truncated: the value ends inside the record (${size} bytes)`));
     // Extra bytes mean the framing is not what the header claims; accepting them would hide corruption.
-    if (end !== size) return { error: undecodableAvro(id, `${size - end} trailing bytes after the record`) };
-    return { value: value as SourceValue };
+    if (end !== size) return this.refuse(undecodableAvro(id, `${size - end} trailing bytes after the record`));
+    return value as SourceValue;
+  }
+
+  private refuse(error: string): undefined {
+    this.readError = error;
+    return undefined;
   }
 }
