@@ -105,6 +105,8 @@ export let kafkajsBatch: BatchClass | undefined;
 /** kafkajs' own request framer (the tests compare with it). */
 export let kafkajsCreateRequest: CreateRequest | undefined;
 
+const layoutError = (): Error => new Error(`kafkajs at ${root} does not have the 2.2.x layout skewless patches (src/io/kafka/kafkajs-runtime.ts)`);
+
 function install(): void {
   const sendMessagesPath = internal('producer/sendMessages.js');
   const groupPath = internal('producer/groupMessagesPerPartition.js');
@@ -128,7 +130,7 @@ function install(): void {
   const originalCreateRequest = require(requestPath) as CreateRequest;
   const requestModule = require.cache[requestPath];
   if (!groupModule || !v3Module || !decoderModule || !requestModule || typeof originalV3 !== 'function' || typeof Encoder !== 'function' || typeof originalDecoder !== 'function' || typeof originalCreateRequest !== 'function') {
-    throw new Error(`kafkajs at ${root} does not have the 2.2.x layout skewless patches (src/io/kafka/kafkajs-runtime.ts)`);
+    throw layoutError();
   }
 
   /** A kafkajs Encoder holding exactly `buf` (its `buffer` is then a view of all of it). */
@@ -223,10 +225,11 @@ function install(): void {
     const OriginalBatch = require(batchPath) as BatchClass;
     const batchModule = require.cache[batchPath];
     const filterAborted = require(internal('consumer/filterAbortedMessages.js')) as AbortedFilter;
-    if (batchModule !== undefined && typeof OriginalBatch === 'function' && typeof filterAborted === 'function') {
-      kafkajsBatch = OriginalBatch;
-      batchModule.exports = numericOffsetBatch(OriginalBatch, filterAborted);
+    if (batchModule === undefined || typeof OriginalBatch !== 'function' || typeof filterAborted !== 'function') {
+      throw layoutError();
     }
+    kafkajsBatch = OriginalBatch;
+    batchModule.exports = numericOffsetBatch(OriginalBatch, filterAborted);
   }
 
   kafkajsRecordBatchDecoder = originalDecoder;
