@@ -24,6 +24,7 @@ import { fillDerived } from './derived-features.js';
 import { timelineChanges } from './timeline-changes.js';
 import { hasRegrouping, regroupTarget, type GroupProgram, type OutputProgram, type Program, type SourceProgram, type StreamProgram } from './program.js';
 import type { RegroupSinks } from './regroup-messages.js';
+import { GroupOwners } from './group-owners.js';
 import { TableLookups } from './table-lookups.js';
 import { errorText, keyRefusal } from './user-functions.js';
 import type { VersionValues } from '../time/version-table.js';
@@ -164,6 +165,7 @@ export interface TaskOptions {
    * checkpoint evicts keys the latest batch did not touch, oldest-loaded first, down to 80 %;
    * they are read back from the state store when they come again. Outputs do not depend on
    * it: state round-trips through its encoding exactly (the crash tests rely on the same).
+   * It also bounds the group keys remembered for the refinement check (group-owners.ts).
    */
   readonly maxCachedKeys?: number;
   /**
@@ -183,6 +185,8 @@ export interface TaskCacheStats {
   readonly cachedKeys: number;
   /** Keys evicted since the task opened. */
   readonly evictions: number;
+  /** Group keys remembered for the refinement check (GroupKeyError), over all groups: at most twice maxCachedKeys per group. */
+  readonly groupOwnerKeys: number;
 }
 
 const DEFAULT_MAX_CACHED_KEYS = 250_000;
@@ -284,7 +288,7 @@ export class Task {
   /** Median event time of the first events: the future-skew reference before stream time exists. */
   private warmupReference = -Infinity;
   /** Per group: the source key each group key was seen with (a groupBy must refine the partition key). */
-  private readonly groupOwners: Array<Map<string, string>>;
+  private readonly groupOwners: GroupOwners[];
   /** Sources whose input ended (replay). */
   private readonly ended = new Set<string>();
   private readonly writer = new ByteWriter(256);
@@ -316,7 +320,7 @@ export class Task {
     this.groupResults = [...program.groups.map((g) => new Array<AggValue>(g.width).fill(null)), new Array<AggValue>(program.lookupWidth).fill(null)];
     this.tables = new TableLookups(program, partition, backend);
     this.timelines = program.groups.map(() => new Map<string, KeyTimeline>());
-    this.groupOwners = program.groups.map(() => new Map<string, string>());
+    this.groupOwners = program.groups.map(() => new GroupOwners(this.maxCachedKeys));
     this.rowValues = program.outputs.map((o) => new Array<AggValue>(o.columns.length).fill(null));
     this.groupRows = program.groups.map((g) => new Array<AggValue>(g.valueFns.length).fill(null));
     this.featureRows = program.outputs.map((o) => ({ output: o.name, source: '', partition: partition, offset: 0, key: '', eventTime: 0, values: this.rowValues[o.index], event: {} }));
@@ -511,16 +515,9 @@ export class Task {
     for (const visit of visits) {
       const groups = visit.stream.groups;
       for (let i = 0; i < groups.length; i++) {
-        const owners = this.groupOwners[groups[i].index];
         const k = visit.keys[i];
-        // Nothing recorded yet (a group keyed by the source key keeps it so): no lookup per event.
-        if (k === key && owners.size === 0) continue;
-        const owner = owners.get(k);
-        // A group keyed by the source key itself (the common case) is remembered only if the
-        // same value ever comes from another source key, so this map stays small.
-        if (owner === undefined) {
-          if (k !== key) owners.set(k, key);
-        } else if (owner !== key) throw new GroupKeyError(groups[i].name, k, owner, key, source.node.name, partition, rec.offset);
+        const owner = this.groupOwners[groups[i].index].conflict(k, key);
+        if (owner !== undefined) throw new GroupKeyError(groups[i].name, k, owner, key, source.node.name, partition, rec.offset);
       }
       if (visit.lkeys.length > 0) this.tables.checkKeys(visit.stream, visit.lkeys, key, source.node.name, partition, rec.offset);
     }
@@ -584,7 +581,9 @@ export class Task {
     let cachedKeys = 0;
     for (const m of this.timelines) cachedKeys += m.size;
     cachedKeys += this.tables.cachedKeys;
-    return { cachedKeys, evictions: this.evictions };
+    let groupOwnerKeys = 0;
+    for (const o of this.groupOwners) groupOwnerKeys += o.size;
+    return { cachedKeys, evictions: this.evictions, groupOwnerKeys };
   }
 
   private async applyAll(batch: readonly Prepared[]): Promise<void> {

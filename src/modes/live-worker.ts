@@ -39,6 +39,7 @@ import { commitTask, type CommitContext } from './live/task-commit.js';
 import { RegroupPurge } from './live/regroup-purge.js';
 import { SerialQueue } from './live/serial-queue.js';
 import { ChangelogFormatError, ChangelogUndecidedError, openTaskStore, StoreLockedError, type OpenedStore, type TaskStoreContext } from './live/task-store.js';
+import { StoreUnavailableError } from '../state/state-backend.js';
 import { unreadableChangelog, UnreadableChangelogError, type ChangelogOwner } from './live/unreadable-changelog.js';
 import { publishTaskMetrics } from './live/task-metrics.js';
 
@@ -365,7 +366,7 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
       log(`skewless: task ${partition}: ${e.message}; giving it up`);
       return;
     }
-    const text = e instanceof StoreLockedError ? `state store busy (${e.message})` : kafkaErrorText(e);
+    const text = e instanceof StoreLockedError ? `state store busy (${e.message})` : e instanceof StoreUnavailableError ? e.message : kafkaErrorText(e);
     const decision = backoff.failed(partition, clock());
     if (decision.giveUp) {
       fail(new Error(`partition ${partition} kept failing for ${decision.failingForS} s: ${text}`));

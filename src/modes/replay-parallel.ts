@@ -11,7 +11,7 @@ import { answerRegroupPartitions, assembleOriginPartitions } from './replay-regr
 import { inputPartitionWeights } from './input-weights.js';
 import { balancedShares } from './partition-shares.js';
 import { answerPassWeights, assemblePassWeights } from './regroup-spill.js';
-import { clearOwnOutputs } from './replay-targets.js';
+import { clearOwnOutputs, removePartialFiles } from './replay-targets.js';
 import type { ReplayJob } from './replay-worker-main.js';
 import { ReplayWorkerPool, type WorkerResult } from './replay-worker-pool.js';
 import { replayWorkerBundle, topologyBundle } from './replay-worker-bundle.js';
@@ -68,6 +68,9 @@ export async function replayInParallel(opts: ParallelReplayOptions): Promise<Rep
       return await replayPartitions({ plan, input, out, deadLetterDir, droppedLateDir, onProgress, keys, stopAtFrontier, stateDir });
     }
     return await withPool(opts, workers, async (pool) => mergeSummaries((await runOrigin(opts, pool, job(opts, stateDir), await inputShares(opts, pool.size))).map((r) => r.summary!)));
+  } catch (e) {
+    removePartialFiles(opts.out);
+    throw e;
   } finally {
     if (tempState) rmSync(stateDir, { recursive: true, force: true });
   }
@@ -149,14 +152,20 @@ async function inputShares(opts: ParallelReplayOptions, workers: number): Promis
   return weights === undefined ? undefined : balancedShares(weights, workers);
 }
 
-/** The caller's pool, or threads of this replay's own, closed when it ends. */
+/**
+ * The caller's pool, or threads of this replay's own, closed when it ends. A failed replay
+ * closes the caller's pool too (it is of no further use): every thread has stopped before the
+ * failure is passed on, so nothing writes into `out` any more.
+ */
 async function withPool<T>(opts: ParallelReplayOptions, workers: number, use: (pool: ReplayWorkerPool) => Promise<T>): Promise<T> {
-  if (opts.pool !== undefined) return use(opts.pool);
-  const pool = startReplayPool(opts.plan, workers);
+  const pool = opts.pool ?? startReplayPool(opts.plan, workers);
   try {
     return await use(pool);
-  } finally {
+  } catch (e) {
     await pool.close();
+    throw e;
+  } finally {
+    if (opts.pool === undefined) await pool.close();
   }
 }
 

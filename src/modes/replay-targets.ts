@@ -39,6 +39,18 @@ export function prepareReplayTargets(t: ReplayTargets): void {
 }
 
 /**
+ * After a replay failed: the partial training files its threads left (a thread stopped
+ * mid-file cannot remove its own), so nothing of the failed run takes space or looks like output.
+ */
+export function removePartialFiles(out: string): void {
+  for (const name of list(out)) {
+    const dir = join(out, name);
+    if (!isDirectory(dir)) continue;
+    for (const f of list(dir)) if (PARTIAL_FILE.test(f)) rmSync(join(dir, f), { force: true });
+  }
+}
+
+/**
  * Before a replay writes: remove skewless's own output files of an earlier run from `out` and
  * the side-output dirs, so no stale part file stays next to the new ones. A file in their place
  * that skewless did not write stops the replay.

@@ -34,6 +34,7 @@ export class ReplayWorkerPool {
   private readonly pending: Array<Pending | undefined>;
   private readonly exited: Array<Promise<void> | undefined>;
   private ending = false;
+  private closing: Promise<void> | undefined;
   private failure: Error | undefined;
   private progress: (processed: number) => void = () => {};
   /** Gives back the serial scavenges held while the threads run (serial-scavenges.ts). */
@@ -109,8 +110,12 @@ export class ReplayWorkerPool {
     );
   }
 
-  /** Let every thread finish and wait for it; after a failure, stop them. */
-  async close(): Promise<void> {
+  /** Let every thread finish and wait for it; after a failure, stop them. Closing again waits for the same end. */
+  close(): Promise<void> {
+    return (this.closing ??= this.end());
+  }
+
+  private async end(): Promise<void> {
     this.ending = true;
     for (const w of this.threads) {
       if (this.failure !== undefined) void w.terminate();

@@ -202,10 +202,17 @@ export class TrainingSink {
   /** Flush and publish every file (footers carry the metadata). */
   close(): TrainingFileSummary[] {
     const ids = [...this.buffers.keys()].sort();
-    for (const id of ids) {
-      const b = this.buffers.get(id)!;
-      b.flush();
-      this.files.push(b.writer.close());
+    try {
+      for (const id of ids) {
+        const b = this.buffers.get(id)!;
+        b.flush();
+        this.files.push(b.writer.close());
+      }
+    } catch (e) {
+      // One file that cannot be written (a full disk) fails the replay: the files not published
+      // yet leave no partial file behind either.
+      this.abort();
+      throw e;
     }
     return this.files;
   }

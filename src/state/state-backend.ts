@@ -1,4 +1,5 @@
 import { ClassicLevel } from 'classic-level';
+import { storageProblem } from './storage-problem.js';
 
 export type BatchOp = { readonly type: 'put'; readonly key: string; readonly value: Uint8Array } | { readonly type: 'del'; readonly key: string };
 
@@ -12,17 +13,50 @@ export interface StateBackend {
   close(): Promise<void>;
 }
 
+/**
+ * The machine refuses the store (its disk is full, read-only or over quota, permission is
+ * denied, the process has too many files open), not the store's contents: nothing in it is
+ * damaged, so it must be kept, and the same operation may succeed once the machine is fixed.
+ */
+export class StoreUnavailableError extends Error {
+  constructor(
+    readonly dir: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'StoreUnavailableError';
+  }
+}
+
+/** The text of a level error, its cause's when it has one, on one line. */
+function levelErrorText(e: unknown): { readonly text: string; readonly code: string | undefined } {
+  const err = e as { message?: string; code?: string; cause?: { message?: string; code?: string } };
+  return { text: (err.cause?.message ?? err.message ?? String(e)).replace(/\s*[\r\n]+\s*/g, ' '), code: err.cause?.code ?? err.code };
+}
+
+/** `e` as a StoreUnavailableError when it shows a problem of the machine, else `e` itself. */
+function unavailableOr(dir: string, e: unknown, doing: string): unknown {
+  const { text } = levelErrorText(e);
+  const problem = storageProblem(text);
+  if (problem === undefined) return e;
+  return new StoreUnavailableError(dir, `state store ${dir} cannot be ${doing}: ${problem.what} (${text}). Nothing in it is damaged: ${problem.fix}; the store is kept and used again once it can be ${doing}`);
+}
+
 export class LevelBackend implements StateBackend {
-  private constructor(private readonly db: ClassicLevel<string, Uint8Array>) {}
+  private constructor(
+    private readonly db: ClassicLevel<string, Uint8Array>,
+    private readonly dir: string,
+  ) {}
 
   static async open(dir: string): Promise<LevelBackend> {
     const db = new ClassicLevel<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' });
     try {
       await db.open();
     } catch (e) {
-      throw new Error(openErrorMessage(dir, e));
+      const unavailable = unavailableOr(dir, e, 'opened');
+      throw unavailable instanceof StoreUnavailableError ? unavailable : new Error(openErrorMessage(dir, e));
     }
-    return new LevelBackend(db);
+    return new LevelBackend(db, dir);
   }
 
   async getMany(keys: readonly string[]): Promise<Array<Uint8Array | undefined>> {
@@ -38,7 +72,12 @@ export class LevelBackend implements StateBackend {
   }
 
   async write(ops: readonly BatchOp[]): Promise<void> {
-    if (ops.length > 0) await this.db.batch(ops as BatchOp[]);
+    if (ops.length === 0) return;
+    try {
+      await this.db.batch(ops as BatchOp[]);
+    } catch (e) {
+      throw unavailableOr(this.dir, e, 'written');
+    }
   }
 
   async close(): Promise<void> {
@@ -48,9 +87,7 @@ export class LevelBackend implements StateBackend {
 
 /** One line naming the store, what is wrong with it and what to do. */
 function openErrorMessage(dir: string, e: unknown): string {
-  const err = e as { message?: string; cause?: { message?: string; code?: string } };
-  const cause = (err.cause?.message ?? err.message ?? String(e)).replace(/\s*[\r\n]+\s*/g, ' ');
-  const code = err.cause?.code;
+  const { text: cause, code } = levelErrorText(e);
   if (code === 'LEVEL_LOCKED') {
     return `cannot open state store ${dir}: another process holds it (${cause}). Stop the other skewless process using this state directory, or use another one`;
   }

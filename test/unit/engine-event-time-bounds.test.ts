@@ -114,19 +114,21 @@ test('the decision does not depend on batch sizes, and a restart in the middle o
   assertSameOutputs({ ...second.out, features: [...first.out.features, ...second.out.features], dead: [...first.out.dead, ...second.out.dead] }, ref.out, 'restart mid warm-up');
 });
 
+const refineProgram = (by: 'merchant' | 'card+merchant') =>
+  buildProgram(
+    compilePlan(
+      topology('group-refine', (b) => {
+        const tx = b.source<{ card: string; merchant: string; at: number }>('tx', { schema: '../../schemas/card_transaction.avsc', key: (x) => x.card, eventTime: (x) => x.at, maxFutureSkew: null });
+        const g = by === 'merchant' ? tx.groupBy('merchant', (x) => x.merchant) : tx.groupBy('card_merchant', (x) => `${x.card}/${x.merchant}`);
+        tx.features('f', { n: g.lookback('1h').count() });
+        return {};
+      }),
+      HERE,
+    ),
+  );
+
 test('a groupBy that does not refine the partition key is refused, naming the group, the key and both source keys; a refinement is fine', async () => {
-  const make = (by: 'merchant' | 'card+merchant') =>
-    buildProgram(
-      compilePlan(
-        topology('group-refine', (b) => {
-          const tx = b.source<{ card: string; merchant: string; at: number }>('tx', { schema: '../../schemas/card_transaction.avsc', key: (x) => x.card, eventTime: (x) => x.at, maxFutureSkew: null });
-          const g = by === 'merchant' ? tx.groupBy('merchant', (x) => x.merchant) : tx.groupBy('card_merchant', (x) => `${x.card}/${x.merchant}`);
-          tx.features('f', { n: g.lookback('1h').count() });
-          return {};
-        }),
-        HERE,
-      ),
-    );
+  const make = refineProgram;
   const records: InputRecord[] = [
     { offset: 0, value: { card: 'c1', merchant: 'm1', at: T0 } },
     { offset: 1, value: { card: 'c1', merchant: 'm2', at: T0 + MIN } },
@@ -149,4 +151,23 @@ test('a groupBy that does not refine the partition key is refused, naming the gr
     { offset: 1, value: { card: 'c2', merchant: 'c2', at: T0 + MIN } },
   ];
   await assert.rejects(same.process({ source: 'tx', partition: 4, records: clash }), /^GroupKeyError: groupBy merchant: key "c2" comes with source keys "c1" and "c2" \(source tx, partition 4, offset 1\)/);
+});
+
+test('the group keys remembered for the refinement check stay bounded in a long run over ever new keys, and a clash within the bound is still refused', async () => {
+  // 5,000 cards, each with its own merchants (a refinement): 20,000 distinct card/merchant keys.
+  const records: InputRecord[] = [];
+  for (let i = 0; i < 20_000; i++) records.push({ offset: i, value: { card: `c${i % 5000}`, merchant: `m${i}`, at: T0 + i * 1000 } });
+  const task = await Task.open(refineProgram('card+merchant'), 0, new MemoryBackend(), collectingSinks().sinks, { maxCachedKeys: 1000 });
+  for (let i = 0; i < records.length; i += 500) await task.process({ source: 'tx', partition: 0, records: records.slice(i, i + 500) });
+  // Two generations of at most 1,000 keys; before, every one of the 20,000 stayed for good.
+  assert.ok(task.cacheStats.groupOwnerKeys <= 2000, `group keys remembered: ${task.cacheStats.groupOwnerKeys}`);
+  assert.ok(task.cacheStats.groupOwnerKeys >= 1000, `group keys remembered: ${task.cacheStats.groupOwnerKeys}`);
+
+  // merchant m1 with card c1, then 1,500 new merchants (past one rotation), then m1 with card c2:
+  // a key seen again within the bound is checked, whatever the rotation did in between.
+  const clash: InputRecord[] = [{ offset: 0, value: { card: 'c1', merchant: 'm1', at: T0 } }];
+  for (let i = 0; i < 1500; i++) clash.push({ offset: i + 1, value: { card: 'c1', merchant: `x${i}`, at: T0 + i } });
+  clash.push({ offset: 1501, value: { card: 'c2', merchant: 'm1', at: T0 + 2000 } });
+  const bad = await Task.open(refineProgram('merchant'), 0, new MemoryBackend(), collectingSinks().sinks, { maxCachedKeys: 1000 });
+  await assert.rejects(bad.process({ source: 'tx', partition: 0, records: clash }), /^GroupKeyError: groupBy merchant: key "m1" comes with source keys "c1" and "c2" \(source tx, partition 0, offset 1501\)/);
 });

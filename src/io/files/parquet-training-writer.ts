@@ -4,6 +4,7 @@ import { NullableNumbers, plainValues, type ColumnValues } from './nullable-numb
 import { ByteBuf } from './parquet-encoding.js';
 import { writeFileMetaData, type RowGroupMeta } from './parquet-thrift.js';
 import { EncodeContext, createColumnBuffer, schemaElements, type ColumnSpec } from './training-columns.js';
+import { storageProblem } from '../../state/storage-problem.js';
 
 export type { ColumnSpec, ColumnType } from './training-columns.js';
 
@@ -44,6 +45,26 @@ export interface TrainingWriter {
 const DEFAULT_ROW_GROUP_SIZE = 131072;
 
 /**
+ * A training file could not be written: one line naming the file, what went wrong and, when the
+ * machine is at fault (a full disk), what to do. The writer has removed its partial file.
+ */
+export class TrainingWriteError extends Error {
+  constructor(
+    readonly path: string,
+    err: unknown,
+  ) {
+    const text = err instanceof Error ? err.message : String(err);
+    const problem = storageProblem(text);
+    super(
+      problem === undefined
+        ? `cannot write training file ${path}: ${text}`
+        : `cannot write training file ${path}: ${problem.what} (${text}). Nothing was published for it: ${problem.fix}, then run the replay again`,
+    );
+    this.name = 'TrainingWriteError';
+  }
+}
+
+/**
  * Streams training rows into a Parquet file, one row group at a time. Pages are encoded here
  * from typed arrays (see training-columns.ts): one uncompressed v1 data page per column chunk,
  * definition levels for nullable columns, dictionary encoding where values repeat (keys,
@@ -66,11 +87,20 @@ export function createTrainingWriter(options: TrainingWriterOptions): TrainingWr
 
   const target = options.path;
   const partial = join(dirname(target), `.${basename(target)}.partial`);
-  mkdirSync(dirname(target), { recursive: true });
-  const fd = openSync(partial, 'w');
+  let fd: number;
+  try {
+    mkdirSync(dirname(target), { recursive: true });
+    fd = openSync(partial, 'w');
+  } catch (err) {
+    throw new TrainingWriteError(target, err);
+  }
   let fileOffset = 0;
   const writeOut = (bytes: Uint8Array): void => {
-    for (let written = 0; written < bytes.length; ) written += writeSync(fd, bytes, written);
+    try {
+      for (let written = 0; written < bytes.length; ) written += writeSync(fd, bytes, written);
+    } catch (err) {
+      throw new TrainingWriteError(target, err);
+    }
     fileOffset += bytes.length;
   };
   const rowGroupMetas: RowGroupMeta[] = [];
@@ -169,9 +199,13 @@ export function createTrainingWriter(options: TrainingWriterOptions): TrainingWr
         footer.u32(footer.pos);
         footer.append(MAGIC);
         writeOut(footer.view0());
-        fsyncSync(fd);
-        closeSync(fd);
-        renameSync(partial, target);
+        try {
+          fsyncSync(fd);
+          closeSync(fd);
+          renameSync(partial, target);
+        } catch (err) {
+          throw new TrainingWriteError(target, err);
+        }
       } catch (err) {
         state = 'failed';
         discard(fd, partial);

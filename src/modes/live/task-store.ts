@@ -12,7 +12,7 @@
 import { rmSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { LiveCluster } from './live-cluster.js';
-import { LevelBackend, type BatchOp } from '../../state/state-backend.js';
+import { LevelBackend, StoreUnavailableError, type BatchOp } from '../../state/state-backend.js';
 import { decodeLocalMeta, encodeLocalMeta, localKey, metaKey, regroupMetaKey, STATE_FORMAT } from '../../state/task-state-keys.js';
 import { taskStateDir } from '../../state/task-state-dir.js';
 import { formatCount, formatRate, formatSeconds } from '../../io/number-format.js';
@@ -166,7 +166,9 @@ export async function openTaskStore(ctx: TaskStoreContext, partition: number, fo
     try {
       backend = await openBackend(dir);
     } catch (e) {
-      if (e instanceof StoreLockedError) throw e;
+      // A store the machine refuses (a full disk) is not damaged: deleting it would only turn a
+      // wait for space into a restore from the changelog, which needs the same space.
+      if (e instanceof StoreLockedError || e instanceof StoreUnavailableError) throw e;
       reason = `the local store cannot be opened (${e instanceof Error ? e.message : String(e)})`;
     }
   }

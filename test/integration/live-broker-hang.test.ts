@@ -1,0 +1,62 @@
+/**
+ * A broker that stops answering without closing its connections (SIGSTOP: a long GC pause, a
+ * frozen VM, a network partition that drops packets) while an exactly-once worker is in its
+ * backlog. Unlike a crash (live-outage.test.ts), nothing fails fast: every request in flight,
+ * the open transaction's included, waits for its timeout, and the hang outlasts the
+ * transaction timeout (60 s) and the group session, so on resume the broker aborts the open
+ * transactions and has forgotten the member. The worker must keep running, rejoin, redo the
+ * aborted batches from the last commit and in the end serve every vector once, equal to the
+ * replay.
+ *
+ * The broker is this checkout's local stack (scripts/stack): the test needs its process id, so
+ * against a stack it did not start it is skipped. The suite runs test files one at a time, so
+ * no other test sees the hang.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { stackPid } from '../../scripts/stack/stack.mjs';
+import { sleep } from '../helpers/live-run.js';
+import { stackForTests } from '../helpers/stack.js';
+import { awaitCaughtUp, commitProgress, Timeline } from '../helpers/fault-timeline.js';
+import { CardFaultRun } from '../helpers/card-fault-run.js';
+
+const stack = await stackForTests();
+/** Longer than the worker's transaction timeout (60 s) and its group session. */
+const HANG_MS = 70_000;
+const run = await CardFaultRun.create(stack, 'hang');
+const kafkaPid = stackPid('kafka');
+
+test.after(async () => {
+  // A failure during the hang must not leave the broker stopped for the files after this one.
+  if (kafkaPid !== null) process.kill(kafkaPid, 'SIGCONT');
+  await run.close();
+});
+
+test('a worker rides out a broker that hangs (SIGSTOP) past its transaction timeout mid-backlog, and serves every vector once', { timeout: 300_000, skip: kafkaPid === null ? 'needs the local stack of this checkout (scripts/stack)' : false }, async (tc) => {
+  const timeline = new Timeline();
+  const t = run.topics;
+  // Before the worker starts, and after the broker is back.
+  await run.prepare(23, [8000]);
+  await run.producePart(0);
+  const w = run.startWorker(join(run.dir, 'state'), timeline);
+  // Hang the broker while the worker is in the middle of the backlog, transactions open.
+  while (((await commitProgress(stack.brokers, t.group, t.transactions))?.committed ?? 0) < 400 && w.exitCode === null) await sleep(100);
+  process.kill(kafkaPid!, 'SIGSTOP');
+  timeline.mark('test: broker stopped (SIGSTOP)');
+  try {
+    await sleep(HANG_MS);
+    assert.equal(w.exitCode, null, `the worker is still running while the broker hangs:\n${timeline.report()}`);
+  } finally {
+    process.kill(kafkaPid!, 'SIGCONT');
+    timeline.mark('test: broker resumed (SIGCONT)');
+  }
+  // The broker's first answers after a long stop can be stale metadata: give it a moment before producing.
+  await sleep(5000);
+  await run.producePart(1);
+  timeline.mark('test: every input produced');
+  // About 10 s here.
+  await awaitCaughtUp(tc, { brokers: stack.brokers, group: t.group, topic: t.transactions, worker: w, timeline, limitMs: 120_000, slowMs: 30_000 });
+  assert.match(w.log, /batch not committed/, 'the hang made at least one batch fail (else the test did not test it)');
+  await run.assertServedOnceAsReplay(w);
+});

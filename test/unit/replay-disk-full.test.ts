@@ -1,0 +1,83 @@
+/**
+ * A backfill whose output disk fills up: it fails with one line naming the training file, that
+ * the disk is full and what to do, and leaves no partial file behind, with one replay thread or
+ * two (before: "ENOSPC: no space left on device, write", no file named, and the partial files of
+ * every writer not yet closed left in the output directory). The output lives on a small tmpfs
+ * of its own (mounting needs root or CAP_SYS_ADMIN; skipped, saying so, where it cannot mount).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildProgram } from '../../src/engine/program.js';
+import { replayFiles } from '../../src/modes/replay-files.js';
+import { TrainingSink } from '../../src/modes/training-sink.js';
+import { loadTopology } from '../../src/plan/load-topology.js';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+const dir = mkdtempSync(join(tmpdir(), 'skewless-out-full-'));
+const disk = join(dir, 'disk');
+mkdirSync(disk);
+let cannotMount: string | undefined;
+try {
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', disk], { stdio: 'pipe' });
+} catch (e) {
+  cannotMount = `cannot mount a tmpfs for the output (needs root or CAP_SYS_ADMIN): ${String((e as { stderr?: Buffer }).stderr ?? e).trim()}`;
+}
+
+test.after(() => {
+  if (cannotMount === undefined) execFileSync('umount', ['-l', disk]);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Every file under `root`, as paths relative to it. */
+function filesUnder(root: string): string[] {
+  return readdirSync(root, { recursive: true, encoding: 'utf8' }).filter((f) => statSync(join(root, f)).isFile());
+}
+
+for (const workers of [1, 2]) {
+  test(`a backfill into a disk that fills up names the file and the full disk, and leaves no partial file (${workers} thread${workers > 1 ? 's' : ''})`, { skip: cannotMount ?? false }, async () => {
+    const plan = await loadTopology(join(ROOT, 'topologies/flight-delays.ts'));
+    const out = join(disk, `out-${workers}`);
+    // 3,000,000 flights make about 100 MB of training data: 4 MB fill up within the first row groups.
+    const run = replayFiles({ plan, inputs: { flights: join(ROOT, 'node_modules/vega-datasets/data/flights-3m.parquet') }, out, partitions: 8, workers });
+    await assert.rejects(run, (e: Error) => {
+      assert.match(e.message, /^cannot write training file \/\S+\/flight_features\/part-\d{5}\.parquet: the disk is full \(ENOSPC: no space left on device, write\)\. Nothing was published for it: free space on the disk that holds it, then run the replay again$/);
+      return true;
+    });
+    const left = filesUnder(out);
+    assert.deepEqual(left.filter((f) => f.endsWith('.partial')), [], `partial files left: ${left.join(', ')}`);
+    // The space is back for the next case.
+    rmSync(out, { recursive: true, force: true });
+  });
+}
+
+test('training files that cannot be written when a replay closes them leave no partial file either', { skip: cannotMount ?? false }, async () => {
+  const plan = await loadTopology(join(ROOT, 'topologies/flight-delays.ts'));
+  const program = buildProgram(plan);
+  const output = program.outputs[0];
+  const out = join(disk, 'out-close');
+  const sink = new TrainingSink(out, program, () => ({}), new Map());
+  // 5,000 rows in each of three partitions, less than a row group: buffered, so nothing but each file's header is written before close.
+  // Values that do not repeat, so the files take some pages (constant ones would encode to a few bytes).
+  for (const partition of [0, 3, 5]) {
+    for (let offset = 0; offset < 5000; offset++) {
+      const values = output.columns.map((c, i) => (c.type === 'boolean' ? offset % 2 : c.type === 'double' ? offset * 1.5 + i : offset + i));
+      sink.feature({ output: output.name, source: 'flights', partition, offset, key: 'SFO', eventTime: 978336000000 + offset * 1000, values, event: {} });
+    }
+  }
+  const filler = join(disk, 'filler');
+  try {
+    execFileSync('dd', ['if=/dev/zero', `of=${filler}`, 'bs=64k'], { stdio: 'pipe' });
+  } catch {
+    // dd stops at "No space left on device": the disk is full.
+  }
+  try {
+    assert.throws(() => sink.close(), /^TrainingWriteError: cannot write training file \/\S+\/part-00000\.parquet: the disk is full/);
+    assert.deepEqual(filesUnder(out), [], 'no partial file of the three is left');
+  } finally {
+    rmSync(filler);
+  }
+});
