@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { transformSync } from 'esbuild';
+import { createRequire } from 'node:module';
 import type { UserFn } from '../dsl/nodes.js';
 
 /**
@@ -18,6 +18,16 @@ const NORMALIZE = { minifyWhitespace: true, minifySyntax: true, loader: 'ts', fo
  * entries (seedNormalizedSources) instead of making them all again (~0.2 s of each thread's start).
  */
 const normalized = new Map<string, string>();
+
+/**
+ * esbuild, loaded at the first source that is not normalized yet: a replay thread seeded with
+ * its coordinator's entries never needs it, and loading it cost each thread about 30 ms of its start.
+ */
+let esbuild: typeof import('esbuild') | undefined;
+const transformSync: typeof import('esbuild').transformSync = (input, options) => {
+  esbuild ??= createRequire(import.meta.url)('esbuild') as typeof import('esbuild');
+  return esbuild.transformSync(input, options);
+};
 
 export function normalizedFunctionSource(fn: UserFn): string {
   const src = fn.toString();

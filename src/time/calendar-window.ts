@@ -1,4 +1,5 @@
-import { IANAZone } from 'luxon';
+import type { IANAZone } from 'luxon';
+import { luxonLibrary } from './luxon-library.js';
 
 /**
  * Calendar windows in an IANA time zone: the local hour, day, ISO week (Monday start) or
@@ -50,12 +51,12 @@ export function validateCalendarWindow(unit: string, timeZone: string): void {
 function zoneFor(timeZone: string): IANAZone {
   let z = zones.get(timeZone);
   if (z !== undefined) return z;
-  if (typeof timeZone !== 'string' || timeZone === '' || !IANAZone.isValidZone(timeZone)) {
+  if (typeof timeZone !== 'string' || timeZone === '' || !luxonLibrary().IANAZone.isValidZone(timeZone)) {
     throw new Error(
       `calendar window: unknown IANA time zone ${JSON.stringify(timeZone)} (use a tz database name such as "America/New_York" or "UTC")`,
     );
   }
-  z = IANAZone.create(timeZone);
+  z = luxonLibrary().IANAZone.create(timeZone);
   zones.set(timeZone, z);
   return z;
 }

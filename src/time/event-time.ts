@@ -1,4 +1,4 @@
-import { DateTime } from 'luxon';
+import { luxonLibrary } from './luxon-library.js';
 
 /** The largest |epoch ms| a Date can hold (±100,000,000 days): every event time must fit. */
 export const MAX_EVENT_TIME = 8.64e15;
@@ -45,7 +45,7 @@ export function toEventTime(v: unknown): number | string {
     return Number.isNaN(ms) ? 'event time is an invalid Date' : ms;
   }
   if (typeof v === 'string') {
-    const dt = DateTime.fromISO(v, { setZone: true });
+    const dt = luxonLibrary().DateTime.fromISO(v, { setZone: true });
     if (!dt.isValid) return `unparsable event time "${v}" (expected ISO-8601 with offset, e.g. 2026-01-05T10:00:00Z)`;
     if (!/(Z|[+-]\d\d:?\d\d)$/i.test(v.trim())) return `event time "${v}" has no UTC offset; add 'Z' or '+hh:mm'`;
     return dt.toMillis();
