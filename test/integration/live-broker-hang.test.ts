@@ -6,7 +6,8 @@
  * transaction timeout (60 s) and the group session, so on resume the broker aborts the open
  * transactions and has forgotten the member. The worker must keep running, rejoin, redo the
  * aborted batches from the last commit and in the end serve every vector once, equal to the
- * replay.
+ * replay. A client that meets the hung broker first (KafkaConnection's probe) says so within
+ * 10 s.
  *
  * The broker is this checkout's local stack (scripts/stack): the test needs its process id, so
  * against a stack it did not start it is skipped. The suite runs test files one at a time, so
@@ -16,6 +17,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { stackPid } from '../../scripts/stack/stack.mjs';
+import { KafkaConnection } from '../../src/io/kafka/kafka-connection.js';
 import { sleep } from '../helpers/live-run.js';
 import { stackForTests } from '../helpers/stack.js';
 import { awaitCaughtUp, commitProgress, Timeline } from '../helpers/fault-timeline.js';
@@ -45,7 +47,15 @@ test('a worker rides out a broker that hangs (SIGSTOP) past its transaction time
   process.kill(kafkaPid!, 'SIGSTOP');
   timeline.mark('test: broker stopped (SIGSTOP)');
   try {
-    await sleep(HANG_MS);
+    const hangEnds = Date.now() + HANG_MS;
+    // A client's first contact with the hung broker says so within its probe's 10 s (before: 30 s, then "Broker not connected").
+    const probing = Date.now();
+    await assert.rejects(KafkaConnection.open({ brokers: stack.brokers }), (e: Error) => {
+      assert.match(e.message, /^Kafka at \S+ took the connection but answered nothing within 10 s \(.*\): the broker is paused, overloaded or still starting; check its process and log, then retry$/);
+      return true;
+    });
+    assert.ok(Date.now() - probing < 25_000, `the probe took ${Date.now() - probing} ms`);
+    await sleep(Math.max(0, hangEnds - Date.now()));
     assert.equal(w.exitCode, null, `the worker is still running while the broker hangs:\n${timeline.report()}`);
   } finally {
     process.kill(kafkaPid!, 'SIGCONT');

@@ -23,9 +23,16 @@ export interface KafkaConnectionOptions {
 
 /** Raised when no broker answers: a configuration problem the user fixes, not a bug. */
 export class KafkaUnreachableError extends Error {
-  constructor(brokers: readonly string[], cause: string, protocol = 'PLAINTEXT') {
+  /**
+   * `silentMs`: how long a broker that took the connection stayed silent, when that is what
+   * happened (a paused or overloaded broker: starting the local stack is then no advice).
+   */
+  constructor(brokers: readonly string[], cause: string, protocol = 'PLAINTEXT', silentMs?: number) {
     super(
-      protocol === 'PLAINTEXT'
+      silentMs !== undefined
+        ? `Kafka at ${brokers.join(',')} took the connection but answered nothing within ${silentMs / 1000} s (${cause}): ` +
+            'the broker is paused, overloaded or still starting; check its process and log, then retry'
+        : protocol === 'PLAINTEXT'
         ? `cannot reach Kafka at ${brokers.join(',')} (${cause}): start the local stack with \`npm run stack:up\` ` +
             '(then `export $(node scripts/stack/up.mjs)`) or set KAFKA_BROKERS / --brokers to a running cluster ' +
             '(a TLS or SASL listener also needs its security.protocol: README, "Production")'
@@ -117,6 +124,9 @@ function stderrLogger(verbose: boolean): logCreator {
     };
 }
 
+/** How long the first contact waits for each answer (kafkajs' default, 30 s, is kept for the work after it). */
+const PROBE_REQUEST_MS = 10_000;
+
 /**
  * A kafkajs client plus one admin client, opened after checking that a broker answers. The
  * check uses its own short retry budget: an absent broker is reported in about a second
@@ -134,19 +144,22 @@ export class KafkaConnection {
 
   static async open(options: KafkaConnectionOptions): Promise<KafkaConnection> {
     const verbose = options.verbose === true;
-    const client = (retry?: RetryOptions): Kafka =>
+    const client = (retry?: RetryOptions, requestTimeout?: number): Kafka =>
       new KafkaClient({
         clientId: 'skewless',
         brokers: [...options.brokers],
         ...kafkajsSecurityOptions(options.security),
         connectionTimeout: 3000,
+        requestTimeout,
         logLevel: verbose ? logLevel.INFO : logLevel.NOTHING,
         logCreator: stderrLogger(verbose),
         retry,
       });
     // The retry budget of the initial connection is the client's (kafkajs ignores an admin's own),
-    // hence a separate client for the probe.
-    const probe = client({ retries: 1, initialRetryTime: 200, maxRetryTime: 1000 }).admin();
+    // hence a separate client for the probe. Its requests wait PROBE_REQUEST_MS, not kafkajs'
+    // 30 s: a paused broker takes the connection (the kernel accepts it) and answers nothing.
+    const probe = client({ retries: 1, initialRetryTime: 200, maxRetryTime: 1000 }, PROBE_REQUEST_MS).admin();
+    const started = performance.now();
     try {
       await probe.connect();
       // A metadata request proves that a broker answers, not just that a socket opened.
@@ -155,7 +168,9 @@ export class KafkaConnection {
       await probe.disconnect().catch(() => undefined);
       const refusal = connectionRefusal(e);
       if (refusal !== undefined) throw new KafkaRefusedError(options.brokers, options.security, refusal);
-      throw new KafkaUnreachableError(options.brokers, kafkaErrorText(e), options.security?.protocol);
+      // A refused or unresolvable address fails at once; only a broker that took the connection makes the probe wait out a request.
+      const silent = performance.now() - started >= PROBE_REQUEST_MS ? PROBE_REQUEST_MS : undefined;
+      throw new KafkaUnreachableError(options.brokers, kafkaErrorText(e), options.security?.protocol, silent);
     }
     await probe.disconnect();
     const kafka = client();
