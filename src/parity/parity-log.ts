@@ -26,7 +26,7 @@
  * Non-finite doubles, which JSON cannot hold, are written as the strings "NaN", "Infinity" and
  * "-Infinity"; {@link decodeParityValue} turns them back for numeric features.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, truncateSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { FeatureRow, LateRecord } from '../engine/outputs.js';
 import type { SchemaRegistryClient, SchemaRegistryPort } from '../io/avro/registry-client.js';
@@ -36,6 +36,7 @@ import type { KafkaConnection } from '../io/kafka/kafka-connection.js';
 import { fetchOffsets } from '../io/kafka/topic-admin.js';
 import type { OutgoingMessage } from '../io/kafka/topic-producer.js';
 import { readTopicRanges } from '../io/kafka/topic-reader.js';
+import { storageProblem } from '../state/storage-problem.js';
 import { KeySampler } from './sampler.js';
 
 export const PARITY_RECORD_SCHEMA: object = Object.freeze({
@@ -119,9 +120,26 @@ export class ParityFileWriter {
     return JSON.stringify(record);
   }
 
+  /**
+   * Append whole lines or nothing: a write cut short (a full disk) is cut off again, so the
+   * batch's retry does not glue its first line to a torn one (one line the reader could not parse
+   * and a vector parity would then miss).
+   */
   append(lines: readonly string[]): void {
     if (lines.length === 0) return;
-    appendFileSync(this.path, `${lines.join('\n')}\n`);
+    const before = existsSync(this.path) ? statSync(this.path).size : 0;
+    try {
+      appendFileSync(this.path, `${lines.join('\n')}\n`);
+    } catch (e) {
+      try {
+        truncateSync(this.path, before);
+      } catch {
+        // Nothing was written, or the file cannot be touched at all: the append's own error says why.
+      }
+      const text = e instanceof Error ? e.message : String(e);
+      const problem = storageProblem(text);
+      throw new Error(`cannot append to parity file ${this.path}: ${problem === undefined ? text : `${problem.what} (${text}); ${problem.fix}: the batch is retried`}`);
+    }
     // Bounded on disk: the current file and one rotated predecessor, which the reader reads first.
     if (statSync(this.path).size > this.maxBytes) renameSync(this.path, `${this.path}.1`);
   }

@@ -1,19 +1,25 @@
 /**
- * A backfill whose output disk fills up: it fails with one line naming the training file, that
- * the disk is full and what to do, and leaves no partial file behind, with one replay thread or
- * two (before: "ENOSPC: no space left on device, write", no file named, and the partial files of
- * every writer not yet closed left in the output directory). The output lives on a small tmpfs
- * of its own (mounting needs root or CAP_SYS_ADMIN; skipped, saying so, where it cannot mount).
+ * Files skewless writes outside the state store, when their disk fills up (the state store's
+ * case is test/integration/live-disk-full.test.ts). All of them live on a small tmpfs of their
+ * own (mounting needs root or CAP_SYS_ADMIN; skipped, saying so, where it cannot mount).
+ *
+ * A backfill fails with one line naming the training file, that the disk is full and what to
+ * do, and leaves no partial file behind, with one replay thread or two (before: "ENOSPC: no
+ * space left on device, write", no file named, and the partial files of every writer not yet
+ * closed left in the output directory). The parity file of `skewless run --parity-file` keeps
+ * whole lines: an append cut short is cut off again (before, the torn line and the retried
+ * batch's first line made one line the reader could not parse).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildProgram } from '../../src/engine/program.js';
 import { replayFiles } from '../../src/modes/replay-files.js';
 import { TrainingSink } from '../../src/modes/training-sink.js';
+import { ParityFileWriter, readParityFile } from '../../src/parity/parity-log.js';
 import { loadTopology } from '../../src/plan/load-topology.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -79,5 +85,39 @@ test('training files that cannot be written when a replay closes them leave no p
     assert.deepEqual(filesUnder(out), [], 'no partial file of the three is left');
   } finally {
     rmSync(filler);
+  }
+});
+
+/** Write zeros to `file` until the disk is full. */
+function fillDisk(file: string): void {
+  try {
+    execFileSync('dd', ['if=/dev/zero', `of=${file}`, 'bs=4k'], { stdio: 'pipe' });
+  } catch {
+    // dd stops at "No space left on device": the disk is full.
+  }
+}
+
+test('a parity file append that the disk cuts short leaves the file as it was, and the retried batch reads back whole', { skip: cannotMount ?? false }, () => {
+  const path = join(disk, 'parity', 'log.ndjson');
+  const writer = new ParityFileWriter(path);
+  const record = (offset: number): string =>
+    ParityFileWriter.line({ topic: 'tx', partition: 0, offset, event_time: 1_700_000_000_000 + offset, version: 'v1', key: `card-${offset}`, output: 'f', values: JSON.stringify({ n: offset, pad: 'x'.repeat(200) }), merge_skips: 0, idle_releases: 0 });
+  // One batch written, then a disk full but for the rest of the file's last page.
+  writer.append([0, 1, 2].map(record));
+  const before = readFileSync(path);
+  const filler = join(disk, 'filler');
+  fillDisk(filler);
+  try {
+    // 40 lines of about 300 bytes: more than the page has left, so the write is cut short.
+    const batch = Array.from({ length: 40 }, (_, i) => record(3 + i));
+    assert.throws(() => writer.append(batch), /^Error: cannot append to parity file \S+: the disk is full \(ENOSPC: no space left on device, write\); free space on the disk that holds it: the batch is retried$/);
+    assert.deepEqual(readFileSync(path), before, 'the file holds the first batch only, no torn line');
+    rmSync(filler);
+    writer.append(batch);
+    const read = readParityFile(path);
+    assert.equal(read.undecodable, 0, read.errors.join('; '));
+    assert.deepEqual(read.entries.map((e) => e.offset), Array.from({ length: 43 }, (_, i) => i));
+  } finally {
+    rmSync(filler, { force: true });
   }
 });
