@@ -1,5 +1,6 @@
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFailureText } from '../state/storage-problem.js';
 
 /** Append-only NDJSON file for dead letters and late records; opened on first write. */
 export class NdjsonSink {
@@ -17,9 +18,13 @@ export class NdjsonSink {
 
   flush(): void {
     if (this.buf.length === 0) return;
-    // 'wx': never truncate a file skewless did not create (the replay removed its own earlier ones).
-    if (this.fd === undefined) this.fd = openSync(this.path, 'wx');
-    writeSync(this.fd, `${this.buf.join('\n')}\n`);
+    try {
+      // 'wx': never truncate a file skewless did not create (the replay removed its own earlier ones).
+      if (this.fd === undefined) this.fd = openSync(this.path, 'wx');
+      writeSync(this.fd, `${this.buf.join('\n')}\n`);
+    } catch (e) {
+      throw new Error(writeFailureText(`side output file ${this.path}`, e, 'then run the replay again'));
+    }
     this.buf = [];
   }
 

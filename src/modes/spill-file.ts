@@ -1,4 +1,5 @@
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import { writeFailureText } from '../state/storage-problem.js';
 
 const BUFFER = 1 << 20;
 
@@ -14,7 +15,11 @@ export class SpillWriter {
   frames = 0;
 
   constructor(readonly path: string) {
-    this.fd = openSync(path, 'w');
+    try {
+      this.fd = openSync(path, 'w');
+    } catch (e) {
+      throw new Error(writeFailureText(`spill file ${path}`, e, 'then run the replay again (or point the spill elsewhere with TMPDIR)'));
+    }
   }
 
   write(frame: Uint8Array): void {
@@ -31,7 +36,11 @@ export class SpillWriter {
 
   private flush(): void {
     let done = 0;
-    while (done < this.pos) done += writeSync(this.fd, this.buf, done, this.pos - done);
+    try {
+      while (done < this.pos) done += writeSync(this.fd, this.buf, done, this.pos - done);
+    } catch (e) {
+      throw new Error(writeFailureText(`spill file ${this.path}`, e, 'then run the replay again (or point the spill elsewhere with TMPDIR)'));
+    }
     this.pos = 0;
   }
 

@@ -39,7 +39,7 @@ function unavailableOr(dir: string, e: unknown, doing: string): unknown {
   const { text } = levelErrorText(e);
   const problem = storageProblem(text);
   if (problem === undefined) return e;
-  return new StoreUnavailableError(dir, `state store ${dir} cannot be ${doing}: ${problem.what} (${text}). Nothing in it is damaged: ${problem.fix}; the store is kept and used again once it can be ${doing}`);
+  return new StoreUnavailableError(dir, `state store ${dir} cannot be ${doing}: ${problem.what} (${text}). Nothing in it is damaged: ${problem.fix}`);
 }
 
 export class LevelBackend implements StateBackend {

@@ -20,3 +20,15 @@ export function storageProblem(errorText: string): StorageProblem | undefined {
   if (/Too many open files|EMFILE|ENFILE/i.test(errorText)) return { what: 'the process has too many files open', fix: 'raise the open-files limit (ulimit -n)' };
   return undefined;
 }
+
+/**
+ * One line for a file that could not be written: the file (`target`, e.g. "training file
+ * out/f/part-00003.parquet"), what went wrong and, when the machine is at fault, what to do,
+ * followed by `next` (what to do after that).
+ */
+export function writeFailureText(target: string, err: unknown, next: string): string {
+  const text = err instanceof Error ? err.message : String(err);
+  const problem = storageProblem(text);
+  if (problem === undefined) return `cannot write ${target}: ${text}`;
+  return `cannot write ${target}: ${problem.what} (${text}). ${problem.fix.charAt(0).toUpperCase()}${problem.fix.slice(1)}, ${next}`;
+}

@@ -13,12 +13,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildProgram } from '../../src/engine/program.js';
 import { replayFiles } from '../../src/modes/replay-files.js';
 import { TrainingSink } from '../../src/modes/training-sink.js';
+import { SpillWriter } from '../../src/modes/spill-file.js';
 import { ParityFileWriter, readParityFile } from '../../src/parity/parity-log.js';
 import { loadTopology } from '../../src/plan/load-topology.js';
 
@@ -50,7 +51,7 @@ for (const workers of [1, 2]) {
     // 3,000,000 flights make about 100 MB of training data: 4 MB fill up within the first row groups.
     const run = replayFiles({ plan, inputs: { flights: join(ROOT, 'node_modules/vega-datasets/data/flights-3m.parquet') }, out, partitions: 8, workers });
     await assert.rejects(run, (e: Error) => {
-      assert.match(e.message, /^cannot write training file \/\S+\/flight_features\/part-\d{5}\.parquet: the disk is full \(ENOSPC: no space left on device, write\)\. Nothing was published for it: free space on the disk that holds it, then run the replay again$/);
+      assert.match(e.message, /^cannot write training file \/\S+\/flight_features\/part-\d{5}\.parquet: the disk is full \(ENOSPC: no space left on device, write\)\. Free space on the disk that holds it, then run the replay again \(nothing was published for this file\)$/);
       return true;
     });
     const left = filesUnder(out);
@@ -117,6 +118,27 @@ test('a parity file append that the disk cuts short leaves the file as it was, a
     const read = readParityFile(path);
     assert.equal(read.undecodable, 0, read.errors.join('; '));
     assert.deepEqual(read.entries.map((e) => e.offset), Array.from({ length: 43 }, (_, i) => i));
+  } finally {
+    rmSync(filler, { force: true });
+  }
+});
+
+test('dead letters and a regrouping replay\'s spill that meet a full disk name their file and what to do', { skip: cannotMount ?? false }, async () => {
+  const plan = await loadTopology(join(ROOT, 'topologies/flight-delays.ts'));
+  // 2,000 lines that are not JSON: every one a dead letter, the training data empty.
+  const input = join(dir, 'bad.ndjson');
+  writeFileSync(input, Array.from({ length: 2000 }, (_, i) => `not json ${i} ${'x'.repeat(100)}`).join('\n'));
+  const deadLetterDir = join(disk, 'dead');
+  const filler = join(disk, 'filler');
+  fillDisk(filler);
+  try {
+    await assert.rejects(replayFiles({ plan, inputs: { flights: input }, out: join(dir, 'out-dead'), deadLetterDir, partitions: 1, workers: 1 }), (e: Error) => {
+      assert.match(e.message, /^cannot write side output file \S+\/dead\/part-00000\.ndjson: the disk is full \(ENOSPC: no space left on device, write\)\. Free space on the disk that holds it, then run the replay again$/);
+      return true;
+    });
+    const spill = new SpillWriter(join(disk, 'spill'));
+    spill.write(new Uint8Array(64 * 1024));
+    assert.throws(() => spill.close(), /^Error: cannot write spill file \S+\/spill: the disk is full \(ENOSPC: no space left on device, write\)\. Free space on the disk that holds it, then run the replay again \(or point the spill elsewhere with TMPDIR\)$/);
   } finally {
     rmSync(filler, { force: true });
   }

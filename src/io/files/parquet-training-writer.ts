@@ -4,7 +4,7 @@ import { NullableNumbers, plainValues, type ColumnValues } from './nullable-numb
 import { ByteBuf } from './parquet-encoding.js';
 import { writeFileMetaData, type RowGroupMeta } from './parquet-thrift.js';
 import { EncodeContext, createColumnBuffer, schemaElements, type ColumnSpec } from './training-columns.js';
-import { storageProblem } from '../../state/storage-problem.js';
+import { writeFailureText } from '../../state/storage-problem.js';
 
 export type { ColumnSpec, ColumnType } from './training-columns.js';
 
@@ -53,13 +53,7 @@ export class TrainingWriteError extends Error {
     readonly path: string,
     err: unknown,
   ) {
-    const text = err instanceof Error ? err.message : String(err);
-    const problem = storageProblem(text);
-    super(
-      problem === undefined
-        ? `cannot write training file ${path}: ${text}`
-        : `cannot write training file ${path}: ${problem.what} (${text}). Nothing was published for it: ${problem.fix}, then run the replay again`,
-    );
+    super(writeFailureText(`training file ${path}`, err, 'then run the replay again (nothing was published for this file)'));
     this.name = 'TrainingWriteError';
   }
 }
