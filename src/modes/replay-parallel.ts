@@ -69,7 +69,11 @@ export async function replayInParallel(opts: ParallelReplayOptions): Promise<Rep
     }
     return await withPool(opts, workers, async (pool) => mergeSummaries((await runOrigin(opts, pool, job(opts, stateDir), await inputShares(opts, pool.size))).map((r) => r.summary!)));
   } catch (e) {
-    removePartialFiles(opts.out);
+    try {
+      removePartialFiles(opts.out);
+    } catch {
+      // The replay's own error says what went wrong; a sweep that cannot run must not hide it.
+    }
     throw e;
   } finally {
     if (tempState) rmSync(stateDir, { recursive: true, force: true });

@@ -74,7 +74,7 @@ export async function commitProgress(brokers: readonly string[], group: string, 
  * when the worker exits or `limitMs` passes. Reports the seconds it took as a diagnostic, and a
  * catch-up slower than `slowMs` prints its whole timeline too, so a slow run shows before it fails.
  */
-export async function awaitCaughtUp(tc: TestContext, o: { brokers: readonly string[]; group: string; topic: string; worker: Worker; timeline: Timeline; limitMs: number; slowMs: number }): Promise<void> {
+export async function awaitCaughtUp(tc: TestContext, o: { brokers: readonly string[]; group: string; topic: string; worker: Worker; timeline: Timeline; limitMs: number; slowMs: number; since?: string }): Promise<void> {
   const started = Date.now();
   for (let progress = await commitProgress(o.brokers, o.group, o.topic); progress?.all !== true; progress = await commitProgress(o.brokers, o.group, o.topic)) {
     assert.equal(o.worker.exitCode, null, `worker exited:\n${o.timeline.report()}`);
@@ -83,6 +83,6 @@ export async function awaitCaughtUp(tc: TestContext, o: { brokers: readonly stri
   }
   o.timeline.mark('test: every input committed');
   const tookMs = Date.now() - started;
-  tc.diagnostic(`every input committed ${(tookMs / 1000).toFixed(1)} s after the last was produced`);
+  tc.diagnostic(`every input committed ${(tookMs / 1000).toFixed(1)} s after ${o.since ?? 'the last was produced'}`);
   if (tookMs > o.slowMs) for (const line of o.timeline.report(0).split('\n')) tc.diagnostic(line);
 }

@@ -56,7 +56,7 @@ function fillDisk(file: string): void {
 test('a worker rides out a full disk under its state: it says so, keeps its local copies, retries, and serves every vector once', { timeout: 300_000, skip: cannotMount ?? false }, async (tc) => {
   const timeline = new Timeline();
   const t = run.topics;
-  // Before the worker starts, and after space is back.
+  // Before the worker starts, and while the disk is full.
   await run.prepare(29, [8000]);
   await run.producePart(0);
   const w = run.startWorker(join(disk, 'state'), timeline);
@@ -72,6 +72,10 @@ test('a worker rides out a full disk under its state: it says so, keeps its loca
   const filler = join(disk, 'filler');
   fillDisk(filler);
   timeline.mark('test: disk full');
+  // The rest of the input while the disk is full: every task has records to fail on, also one
+  // that was through its part of the backlog.
+  await run.producePart(1);
+  timeline.mark('test: every input produced');
   // Until every task has failed on it at least once, and some retries more.
   const failedTasks = (): number => new Set([...w.log.matchAll(/task (\d+): batch not committed \(state store .* cannot be written: the disk is full/g)].map((m) => m[1])).size;
   for (let waited = 0; waited < 40_000 && failedTasks() < FAULT_PARTITIONS && w.exitCode === null; waited += 500) await sleep(500);
@@ -80,9 +84,7 @@ test('a worker rides out a full disk under its state: it says so, keeps its loca
   assert.equal(failedTasks(), FAULT_PARTITIONS, `every task says its store cannot be written because the disk is full:\n${timeline.report()}`);
   rmSync(filler);
   timeline.mark('test: space freed');
-  await run.producePart(1);
-  timeline.mark('test: every input produced');
-  await awaitCaughtUp(tc, { brokers: stack.brokers, group: t.group, topic: t.transactions, worker: w, timeline, limitMs: 120_000, slowMs: 30_000 });
+  await awaitCaughtUp(tc, { brokers: stack.brokers, group: t.group, topic: t.transactions, worker: w, timeline, limitMs: 120_000, slowMs: 30_000, since: 'space was freed' });
   // The local copies were kept: a task catches up from the changelog at most by the batch it missed.
   assert.doesNotMatch(w.log, /rebuilding local state/, `a full disk made a task throw its local copy away:\n${timeline.report()}`);
 
