@@ -29,9 +29,12 @@ export class NdjsonSink {
   }
 
   close(): void {
-    this.flush();
-    if (this.fd !== undefined) closeSync(this.fd);
-    this.fd = undefined;
+    try {
+      this.flush();
+    } finally {
+      if (this.fd !== undefined) closeSync(this.fd);
+      this.fd = undefined;
+    }
   }
 }
 
@@ -64,7 +67,16 @@ export class PartitionedNdjson {
     this.count++;
   }
 
+  /** Close every file, even after one that cannot be flushed (its error is thrown after the others are closed). */
   close(): void {
-    for (const f of this.files.values()) f.close();
+    let first: unknown;
+    for (const f of this.files.values()) {
+      try {
+        f.close();
+      } catch (e) {
+        first ??= e;
+      }
+    }
+    if (first !== undefined) throw first;
   }
 }

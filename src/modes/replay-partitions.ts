@@ -18,6 +18,7 @@ import type { SlicedSource } from './file-replay-input.js';
 import { openReplayInput } from './open-replay-input.js';
 import type { ReplayInputSpec } from './replay-input.js';
 import { TrainingSink, trainingMetadata } from './training-sink.js';
+import { closeEach } from './close-each.js';
 
 /** Where a replay writes, whatever it reads. */
 export interface ReplayOutputOptions {
@@ -114,6 +115,7 @@ export async function replayPartitions(opts: ReplayPartitionsOptions): Promise<R
     const backends = new Map<number, LevelBackend>();
     const spills = new Map<number, OriginSpill>();
     let processed = 0;
+    let failed = false;
     const openTask = async (partition: number): Promise<Task> => {
       const backend = await LevelBackend.open(taskStateDir(opts.stateDir, partition));
       backends.set(partition, backend);
@@ -147,14 +149,16 @@ export async function replayPartitions(opts: ReplayPartitionsOptions): Promise<R
       for (const p of partitions) await tasks.get(p)!.checkpoint();
       for (const [p, spill] of spills) spill.watermarkAt(tasks.get(p)!.regroupWatermark);
     } catch (e) {
+      failed = true;
       training.abort();
       throw e;
     } finally {
-      dead.close();
-      late.close();
-      droppedLate?.close();
-      for (const spill of spills.values()) spill.close();
-      for (const b of backends.values()) await b.close();
+      const closing = await closeEach([() => dead.close(), () => late.close(), () => droppedLate?.close(), ...[...spills.values()].map((s) => () => s.close()), ...[...backends.values()].map((b) => () => b.close())]);
+      // After a failure its own error is the one to report (a full disk fails the flushes here too).
+      if (closing !== undefined && !failed) {
+        training.abort();
+        throw closing;
+      }
     }
     const files = training.close();
     const counters = emptyCounters();

@@ -20,6 +20,8 @@ import { buildProgram } from '../../src/engine/program.js';
 import { replayFiles } from '../../src/modes/replay-files.js';
 import { TrainingSink } from '../../src/modes/training-sink.js';
 import { SpillWriter } from '../../src/modes/spill-file.js';
+import { LevelBackend } from '../../src/state/state-backend.js';
+import { taskStateDir } from '../../src/state/task-state-dir.js';
 import { ParityFileWriter, readParityFile } from '../../src/parity/parity-log.js';
 import { loadTopology } from '../../src/plan/load-topology.js';
 
@@ -132,10 +134,15 @@ test('dead letters and a regrouping replay\'s spill that meet a full disk name t
   const filler = join(disk, 'filler');
   fillDisk(filler);
   try {
-    await assert.rejects(replayFiles({ plan, inputs: { flights: input }, out: join(dir, 'out-dead'), deadLetterDir, partitions: 1, workers: 1 }), (e: Error) => {
+    const stateDir = join(dir, 'state-dead');
+    await assert.rejects(replayFiles({ plan, inputs: { flights: input }, out: join(dir, 'out-dead'), deadLetterDir, stateDir, partitions: 1, workers: 1 }), (e: Error) => {
       assert.match(e.message, /^cannot write side output file \S+\/dead\/part-00000\.ndjson: the disk is full \(ENOSPC: no space left on device, write\)\. Free space on the disk that holds it, then run the replay again$/);
       return true;
     });
+    // The task's state store was closed although the dead letters could not be: a store left open
+    // would hold its lock for the rest of the process (before, the failed flush skipped every close after it).
+    const store = await LevelBackend.open(taskStateDir(stateDir, 0));
+    await store.close();
     const spill = new SpillWriter(join(disk, 'spill'));
     spill.write(new Uint8Array(64 * 1024));
     assert.throws(() => spill.close(), /^Error: cannot write spill file \S+\/spill: the disk is full \(ENOSPC: no space left on device, write\)\. Free space on the disk that holds it, then run the replay again \(or point the spill elsewhere with TMPDIR\)$/);
