@@ -121,6 +121,8 @@ async function openBackend(dir: string): Promise<LevelBackend> {
   try {
     return await LevelBackend.open(dir);
   } catch (e) {
+    // A full disk can refuse the LOCK file itself: that is no other process holding the store.
+    if (e instanceof StoreUnavailableError) throw e;
     const text = e instanceof Error ? e.message : String(e);
     if (/lock|temporarily unavailable/i.test(text)) throw new StoreLockedError(text);
     throw e;
