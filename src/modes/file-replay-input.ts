@@ -10,17 +10,25 @@ import type { CompiledPlan } from '../plan/compile.js';
 import type { SourceNode } from '../dsl/nodes.js';
 import type { FileInputSpec, ReplayInput } from './replay-input.js';
 
-/** One batch from each partition's reader in turn, so every task makes progress. */
+/**
+ * One batch from each partition's reader in turn, so every task makes progress. A consumer that
+ * stops early (a failed replay) ends the readers still open, so each closes its file at once
+ * rather than when the garbage collector finds its handle.
+ */
 async function* roundRobin(inputs: readonly FileInput[]): AsyncGenerator<InputBatch> {
   const its = inputs.map((i) => i.batches()[Symbol.asyncIterator]());
   const live = its.map(() => true);
-  while (live.some(Boolean)) {
-    for (let i = 0; i < its.length; i++) {
-      if (!live[i]) continue;
-      const r = await its[i].next();
-      if (r.done) live[i] = false;
-      else yield r.value;
+  try {
+    while (live.some(Boolean)) {
+      for (let i = 0; i < its.length; i++) {
+        if (!live[i]) continue;
+        const r = await its[i].next();
+        if (r.done) live[i] = false;
+        else yield r.value;
+      }
     }
+  } finally {
+    await Promise.all(its.map((it, i) => (live[i] ? it.return?.(undefined) : undefined)));
   }
 }
 

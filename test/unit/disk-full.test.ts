@@ -6,14 +6,15 @@
  * A backfill fails with one line naming the training file, that the disk is full and what to
  * do, and leaves no partial file behind, with one replay thread or two (before: "ENOSPC: no
  * space left on device, write", no file named, and the partial files of every writer not yet
- * closed left in the output directory). The parity file of `skewless run --parity-file` keeps
+ * closed left in the output directory), and closes every file it opened (before, the input's
+ * handle stayed open until the garbage collector found it). The parity file of `skewless run --parity-file` keeps
  * whole lines: an append cut short is cut off again (before, the torn line and the retried
  * batch's first line made one line the reader could not parse).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildProgram } from '../../src/engine/program.js';
@@ -41,6 +42,20 @@ test.after(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** The paths this process has open, sorted (descriptors of sockets, pipes and the like left out). */
+function openFds(): string[] {
+  const paths: string[] = [];
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      const target = readlinkSync(`/proc/self/fd/${fd}`);
+      if (target.startsWith('/')) paths.push(target);
+    } catch {
+      // The descriptor readdir itself used, closed by now.
+    }
+  }
+  return paths.sort();
+}
+
 /** Every file under `root`, as paths relative to it. */
 function filesUnder(root: string): string[] {
   return readdirSync(root, { recursive: true, encoding: 'utf8' }).filter((f) => statSync(join(root, f)).isFile());
@@ -51,6 +66,7 @@ for (const workers of [1, 2]) {
     const plan = await loadTopology(join(ROOT, 'topologies/flight-delays.ts'));
     const out = join(disk, `out-${workers}`);
     // 3,000,000 flights make about 100 MB of training data: 4 MB fill up within the first row groups.
+    const fdsBefore = openFds();
     const run = replayFiles({ plan, inputs: { flights: join(ROOT, 'node_modules/vega-datasets/data/flights-3m.parquet') }, out, partitions: 8, workers });
     await assert.rejects(run, (e: Error) => {
       assert.match(e.message, /^cannot write training file \/\S+\/flight_features\/part-\d{5}\.parquet: the disk is full \(ENOSPC: no space left on device, write\)\. Free space on the disk that holds it, then run the replay again \(nothing was published for this file\)$/);
@@ -58,6 +74,9 @@ for (const workers of [1, 2]) {
     });
     const left = filesUnder(out);
     assert.deepEqual(left.filter((f) => f.endsWith('.partial')), [], `partial files left: ${left.join(', ')}`);
+    // Every file the replay opened is closed (before, the input file's handle stayed open until
+    // the garbage collector found it, with Node's DEP0137 warning).
+    assert.deepEqual(openFds(), fdsBefore, 'descriptors still open after the failed replay');
     // The space is back for the next case.
     rmSync(out, { recursive: true, force: true });
   });
