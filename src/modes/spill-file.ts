@@ -3,6 +3,9 @@ import { writeFailureText } from '../state/storage-problem.js';
 
 const BUFFER = 1 << 20;
 
+/** A spill file that cannot be opened or written: which one, why, and what to do. */
+const spillWriteError = (path: string, e: unknown): Error => new Error(writeFailureText(`spill file ${path}`, e, 'then run the replay again (or point the spill elsewhere with TMPDIR)'));
+
 /**
  * An append-only file of length-prefixed frames (uint32 LE length, then the bytes), written
  * through a 1 MiB buffer: replay's spill of regroup messages, partial rows and answers, so a
@@ -18,7 +21,7 @@ export class SpillWriter {
     try {
       this.fd = openSync(path, 'w');
     } catch (e) {
-      throw new Error(writeFailureText(`spill file ${path}`, e, 'then run the replay again (or point the spill elsewhere with TMPDIR)'));
+      throw spillWriteError(path, e);
     }
   }
 
@@ -39,7 +42,7 @@ export class SpillWriter {
     try {
       while (done < this.pos) done += writeSync(this.fd, this.buf, done, this.pos - done);
     } catch (e) {
-      throw new Error(writeFailureText(`spill file ${this.path}`, e, 'then run the replay again (or point the spill elsewhere with TMPDIR)'));
+      throw spillWriteError(this.path, e);
     }
     this.pos = 0;
   }

@@ -36,7 +36,7 @@ import type { KafkaConnection } from '../io/kafka/kafka-connection.js';
 import { fetchOffsets } from '../io/kafka/topic-admin.js';
 import type { OutgoingMessage } from '../io/kafka/topic-producer.js';
 import { readTopicRanges } from '../io/kafka/topic-reader.js';
-import { storageProblem } from '../state/storage-problem.js';
+import { writeFailureText } from '../state/storage-problem.js';
 import { KeySampler } from './sampler.js';
 
 export const PARITY_RECORD_SCHEMA: object = Object.freeze({
@@ -127,21 +127,20 @@ export class ParityFileWriter {
    */
   append(lines: readonly string[]): void {
     if (lines.length === 0) return;
+    const text = `${lines.join('\n')}\n`;
     const before = existsSync(this.path) ? statSync(this.path).size : 0;
     try {
-      appendFileSync(this.path, `${lines.join('\n')}\n`);
+      appendFileSync(this.path, text);
     } catch (e) {
       try {
         truncateSync(this.path, before);
       } catch {
         // Nothing was written, or the file cannot be touched at all: the append's own error says why.
       }
-      const text = e instanceof Error ? e.message : String(e);
-      const problem = storageProblem(text);
-      throw new Error(`cannot append to parity file ${this.path}: ${problem === undefined ? text : `${problem.what} (${text}); ${problem.fix}: the batch is retried`}`);
+      throw new Error(writeFailureText(`parity file ${this.path}`, e, 'and the batch is retried by itself'));
     }
     // Bounded on disk: the current file and one rotated predecessor, which the reader reads first.
-    if (statSync(this.path).size > this.maxBytes) renameSync(this.path, `${this.path}.1`);
+    if (before + Buffer.byteLength(text) > this.maxBytes) renameSync(this.path, `${this.path}.1`);
   }
 }
 

@@ -6,7 +6,7 @@
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { KafkaConnection } from '../../src/io/kafka/kafka-connection.js';
-import { fetchOffsets } from '../../src/io/kafka/topic-admin.js';
+import { committedOffsets, fetchOffsets } from '../../src/io/kafka/topic-admin.js';
 import { sleep, type Worker } from './live-run.js';
 
 /**
@@ -53,14 +53,14 @@ export async function commitProgress(brokers: readonly string[], group: string, 
   const conn = await KafkaConnection.open({ brokers }).catch(() => undefined);
   if (conn === undefined) return undefined;
   try {
-    const ends = new Map((await fetchOffsets(conn, topic)).map((o) => [o.partition, o.high]));
-    const committed = await conn.admin.fetchOffsets({ groupId: group, topics: [topic] });
-    const parts = [...committed[0].partitions].sort((a, b) => a.partition - b.partition);
+    const ends = (await fetchOffsets(conn, topic)).sort((a, b) => a.partition - b.partition);
+    const committed = new Map((await committedOffsets(conn, group, topic)).map((p) => [p.partition, p.offset]));
+    const byPartition = ends.map((e) => committed.get(e.partition) ?? 0);
     return {
-      all: parts.every((p) => Number(p.offset) >= (ends.get(p.partition) ?? 0)),
-      committed: parts.reduce((n, p) => n + Math.max(0, Number(p.offset)), 0),
-      byPartition: parts.map((p) => Math.max(0, Number(p.offset))),
-      shown: parts.map((p) => `${p.partition}/${p.offset}/${ends.get(p.partition) ?? '?'}`).join(' '),
+      all: ends.every((e, i) => byPartition[i] >= e.high),
+      committed: byPartition.reduce((n, c) => n + c, 0),
+      byPartition,
+      shown: ends.map((e, i) => `${e.partition}/${byPartition[i]}/${e.high}`).join(' '),
     };
   } catch {
     return undefined;

@@ -132,7 +132,7 @@ test('a parity file append that the disk cuts short leaves the file as it was, a
   try {
     // 40 lines of about 300 bytes: more than the page has left, so the write is cut short.
     const batch = Array.from({ length: 40 }, (_, i) => record(3 + i));
-    assert.throws(() => writer.append(batch), /^Error: cannot append to parity file \S+: the disk is full \(ENOSPC: no space left on device, write\); free space on the disk that holds it: the batch is retried$/);
+    assert.throws(() => writer.append(batch), /^Error: cannot write parity file \S+: the disk is full \(ENOSPC: no space left on device, write\)\. Free space on the disk that holds it, and the batch is retried by itself$/);
     assert.deepEqual(readFileSync(path), before, 'the file holds the first batch only, no torn line');
     rmSync(filler);
     writer.append(batch);
