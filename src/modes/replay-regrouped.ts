@@ -15,6 +15,7 @@ import { endOfUpstream, RegroupHandover, type RegroupStateTarget } from './regro
 import { answerFile, messageFile, readPartialRow, readQueriedTargets, rowFile } from './regroup-spill.js';
 import type { ReplayInputSpec } from './replay-input.js';
 import { SpillReader, SpillWriter } from './spill-file.js';
+import { closeEach } from './close-each.js';
 import { TrainingSink, trainingMetadata } from './training-sink.js';
 
 /**
@@ -35,10 +36,13 @@ const CHUNK = 4096;
  * task r's store for live (regroup-handover.ts); otherwise it is thrown away.
  */
 export async function answerRegroupPartition(program: Program, dir: string, r: number, partitions: number, keep?: RegroupStateTarget, queriedKeysOnly = false): Promise<number> {
-  const writers = Array.from({ length: partitions }, (_, p) => new SpillWriter(answerFile(dir, p, r)));
-  const w = new ByteWriter(256);
-  const handover = keep === undefined ? undefined : await RegroupHandover.open(program, keep, r);
+  const writers: SpillWriter[] = [];
+  let handover: RegroupHandover | undefined;
+  let failed = false;
   try {
+    for (let p = 0; p < partitions; p++) writers.push(new SpillWriter(answerFile(dir, p, r)));
+    handover = keep === undefined ? undefined : await RegroupHandover.open(program, keep, r);
+    const w = new ByteWriter(256);
     const task = await RegroupedTask.open(program, r, partitions, handover?.backend ?? new MemoryBackend(), (a) => {
       w.reset();
       writeRegroupAnswer(w, a);
@@ -83,9 +87,15 @@ export async function answerRegroupPartition(program: Program, dir: string, r: n
     if (handover !== undefined) await task.receive(await handover.checkpoint(task));
     if (task.pending > 0) throw new Error(`regroup partition ${r}: ${task.pending} messages still held after every upstream ended`);
     return task.lookupMisses;
+  } catch (e) {
+    failed = true;
+    throw e;
   } finally {
-    for (const writer of writers) writer.close();
-    await handover?.close();
+    // Every answer file and the kept store are closed whatever fails first (a full disk fails
+    // the flushes): a store left open holds its lock for the rest of the process.
+    const closing = await closeEach([...writers.map((writer) => () => writer.close()), () => handover?.close()]);
+    // After a failure its own error is the one to report.
+    if (closing !== undefined && !failed) throw closing;
   }
 }
 

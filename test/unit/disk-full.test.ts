@@ -7,7 +7,8 @@
  * do, and leaves no partial file behind, with one replay thread or two (before: "ENOSPC: no
  * space left on device, write", no file named, and the partial files of every writer not yet
  * closed left in the output directory), and closes every file it opened (before, the input's
- * handle stayed open until the garbage collector found it). The parity file of `skewless run --parity-file` keeps
+ * handle stayed open until the garbage collector found it; and a regrouping replay's pass 2 left
+ * its other answer files and the kept state store open, the store's lock held). The parity file of `skewless run --parity-file` keeps
  * whole lines: an append cut short is cut off again (before, the torn line and the retried
  * batch's first line made one line the reader could not parse).
  */
@@ -21,6 +22,9 @@ import { buildProgram } from '../../src/engine/program.js';
 import { replayFiles } from '../../src/modes/replay-files.js';
 import { TrainingSink } from '../../src/modes/training-sink.js';
 import { SpillWriter } from '../../src/modes/spill-file.js';
+import { replayPartitions } from '../../src/modes/replay-partitions.js';
+import { answerRegroupPartitions } from '../../src/modes/replay-regrouped.js';
+import { Rng } from '../helpers/prng.js';
 import { LevelBackend } from '../../src/state/state-backend.js';
 import { taskStateDir } from '../../src/state/task-state-dir.js';
 import { ParityFileWriter, readParityFile } from '../../src/parity/parity-log.js';
@@ -165,6 +169,41 @@ test('dead letters and a regrouping replay\'s spill that meet a full disk name t
     const spill = new SpillWriter(join(disk, 'spill'));
     spill.write(new Uint8Array(64 * 1024));
     assert.throws(() => spill.close(), /^Error: cannot write spill file \S+\/spill: the disk is full \(ENOSPC: no space left on device, write\)\. Free space on the disk that holds it, then run the replay again \(or point the spill elsewhere with TMPDIR\)$/);
+  } finally {
+    rmSync(filler, { force: true });
+  }
+});
+
+test("a regrouping replay's pass 2 whose answers meet a full disk closes every spill file and the kept state stores", { skip: cannotMount ?? false }, async () => {
+  const plan = await loadTopology(join(ROOT, 'topologies/flight-network.ts'));
+  const partitions = 3;
+  const airports = Array.from({ length: 30 }, (_, i) => `A${i}`);
+  const rng = new Rng(11);
+  const t0 = Date.UTC(2001, 0, 1);
+  const flights = Array.from({ length: 4000 }, (_, i) => ({ date: t0 + i * 60_000, delay: rng.int(-20, 90), distance: 500, origin: rng.pick(airports), destination: rng.pick(airports) }));
+  const file = join(dir, 'network.ndjson');
+  writeFileSync(file, `${flights.map((f) => JSON.stringify(f)).join('\n')}\n`);
+  const input = { kind: 'files' as const, inputs: { flights: file }, partitions };
+  const spillDir = join(disk, 'regroup-spill');
+  mkdirSync(spillDir);
+  const stateDir = join(dir, 'state-regroup');
+  // Pass 1 while there is room: its messages and partial rows are on the small disk.
+  const origin = await replayPartitions({ plan, input, out: join(dir, 'out-regroup'), stateDir, regroup: { dir: spillDir, partitions } });
+  assert.equal(origin.counters.processed, flights.length);
+  const filler = join(disk, 'filler');
+  fillDisk(filler);
+  const fdsBefore = openFds();
+  try {
+    await assert.rejects(
+      answerRegroupPartitions({ plan, input, out: join(dir, 'out-regroup'), spillDir, partitions, inputRanges: origin.inputRanges, stateDir }),
+      /^Error: cannot write spill file \S+: the disk is full \(ENOSPC: no space left on device, write\)\. Free space on the disk that holds it, then run the replay again/,
+    );
+    assert.deepEqual(openFds(), fdsBefore, 'every answer file the failed pass opened is closed');
+    // The kept regrouped state of the partition that failed: its store was closed too (one left open holds its lock for the rest of the process).
+    for (let r = 0; r < partitions; r++) {
+      const store = await LevelBackend.open(taskStateDir(stateDir, r));
+      await store.close();
+    }
   } finally {
     rmSync(filler, { force: true });
   }
