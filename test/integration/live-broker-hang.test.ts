@@ -7,7 +7,8 @@
  * transactions and has forgotten the member. The worker must keep running, rejoin, redo the
  * aborted batches from the last commit and in the end serve every vector once, equal to the
  * replay. A client that meets the hung broker first (KafkaConnection's probe) says so within
- * 10 s.
+ * 10 s; one connected before the hang gives up on its request at its deadline and says which
+ * request timed out.
  *
  * The broker is this checkout's local stack (scripts/stack): the test needs its process id, so
  * against a stack it did not start it is skipped. The suite runs test files one at a time, so
@@ -18,6 +19,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { stackPid } from '../../scripts/stack/stack.mjs';
 import { KafkaConnection } from '../../src/io/kafka/kafka-connection.js';
+import { topicPartitionCount } from '../../src/io/kafka/topic-admin.js';
 import { sleep } from '../helpers/live-run.js';
 import { stackForTests } from '../helpers/stack.js';
 import { awaitCaughtUp, commitProgress, Timeline } from '../helpers/fault-timeline.js';
@@ -44,6 +46,8 @@ test('a worker rides out a broker that hangs (SIGSTOP) past its transaction time
   const w = run.startWorker(join(run.dir, 'state'), timeline);
   // Hang the broker while the worker is in the middle of the backlog, transactions open.
   while (((await commitProgress(stack.brokers, t.group, t.transactions))?.committed ?? 0) < 400 && w.exitCode === null) await sleep(100);
+  // A client connected before the hang, its metadata fresh.
+  const connected = await KafkaConnection.open({ brokers: stack.brokers });
   process.kill(kafkaPid!, 'SIGSTOP');
   timeline.mark('test: broker stopped (SIGSTOP)');
   try {
@@ -55,11 +59,19 @@ test('a worker rides out a broker that hangs (SIGSTOP) past its transaction time
       return true;
     });
     assert.ok(Date.now() - probing < 25_000, `the probe took ${Date.now() - probing} ms`);
+    // A command's request to the hung broker ends at its deadline and says what it was doing, instead of waiting for the broker.
+    const asking = Date.now();
+    await assert.rejects(topicPartitionCount(connected, t.transactions), (e: Error) => {
+      assert.match(e.message, /^listing Kafka topics failed after retrying for [\d.]+s \(\d+ attempts?\): Request Metadata\(key: 3, version: \d+\) timed out$/);
+      return true;
+    });
+    assert.ok(Date.now() - asking < 45_000, `the topic lookup took ${Date.now() - asking} ms`);
     await sleep(Math.max(0, hangEnds - Date.now()));
     assert.equal(w.exitCode, null, `the worker is still running while the broker hangs:\n${timeline.report()}`);
   } finally {
     process.kill(kafkaPid!, 'SIGCONT');
     timeline.mark('test: broker resumed (SIGCONT)');
+    await connected.close();
   }
   // The broker's first answers after a long stop can be stale metadata: give it a moment before producing.
   await sleep(5000);
