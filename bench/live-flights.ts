@@ -530,7 +530,7 @@ try {
     try {
       const p0 = performance.now();
       const produced = await produceFile({ plan, source: 'flights', input: slice, topic: input, partitions, brokers, registryUrl, batchSize: 16384 });
-      if (produced.produced !== sliced) throw new Error(`produced ${produced.produced} of ${sliced} flights (${produced.skipped} skipped)`);
+      if (produced.produced !== sliced) throw new Error(`produced ${produced.produced} of ${sliced} flights (${produced.deadLetters} dead letters)`);
       say(`${label}: pre-loaded ${fmt(produced.produced)} flights into ${input} (${partitions} partitions) in ${secs(performance.now() - p0)} s (not timed)`);
       later = await LaterFlights.open(conn, input, flightSchema, produced.schemaId, facts);
 

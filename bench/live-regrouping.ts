@@ -465,7 +465,7 @@ try {
     try {
       const p0 = performance.now();
       const produced = await produceFile({ plan: networkPlan, source: 'flights', input: slice, topic: input, partitions, brokers, registryUrl, batchSize: 16384 });
-      if (produced.produced !== sliced) throw new Error(`produced ${produced.produced} of ${sliced} flights (${produced.skipped} skipped)`);
+      if (produced.produced !== sliced) throw new Error(`produced ${produced.produced} of ${sliced} flights (${produced.deadLetters} dead letters)`);
       say(`${label}: pre-loaded ${fmt(produced.produced)} flights into ${input} (${partitions} partitions) in ${secs(performance.now() - p0)} s (not timed)`);
       const bySpec: Record<Kind, WorkerSpec> = {
         delays: spec({ label: `${label} flight-delays`, plan: delaysPlan, id: `${run}-delays`, input }),

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { countInputRecords } from '../io/files/input-record-count.js';
 import { formatCount, formatSeconds } from '../io/number-format.js';
 import { produceFile, type ProduceSummary } from '../modes/produce-file.js';
+import { PRODUCED_DEAD_LETTER_HEADER } from '../io/kafka/produced-dead-letter.js';
 import { loadTopology } from '../plan/load-topology.js';
 import { positiveInt } from './cli-args.js';
 import { kafkaEndpoints } from './kafka-endpoints.js';
@@ -27,9 +28,9 @@ function formatProduceSummary(s: ProduceSummary, seconds: number): string {
     `record timestamps: event time for ${formatCount(t.eventTime)} records${t.loadTime > 0 ? `, load time for ${formatCount(t.loadTime)}` : ''} (backfill --from-kafka --since/--until select by them)`,
   ];
   for (const r of t.loadTimeReasons) lines.push(`  load time for ${formatCount(r.records)}: ${r.reason}`);
-  if (s.skipped > 0) {
-    lines.push(`skipped ${formatCount(s.skipped)} records that could not be produced, e.g.:`);
-    for (const e of s.skippedExamples) lines.push(`  record ${e.index}: ${e.reason}`);
+  if (s.deadLetters > 0) {
+    lines.push(`dead letters: ${formatCount(s.deadLetters)} records could not be encoded; they went to partition 0 with their reason (header ${PRODUCED_DEAD_LETTER_HEADER}), where a file backfill puts them, and every replay and worker dead-letters them alike, e.g.:`);
+    for (const e of s.deadLetterExamples) lines.push(`  record ${e.index}: ${e.reason}`);
   }
   return lines.join('\n');
 }
@@ -54,7 +55,7 @@ export async function runProduce(file: string, flags: ProduceFlags, command: Com
     batchSize: positiveInt(flags.batchSize, '--batch-size'),
     verbose,
     onProgress: (n) => progress.update(n),
-  }), (s) => s.produced + s.skipped);
+  }), (s) => s.produced + s.deadLetters);
   const seconds = (Date.now() - started) / 1000;
   if (flags.json) process.stdout.write(`${JSON.stringify({ ...summary, seconds }, null, 2)}\n`);
   else process.stdout.write(`${formatProduceSummary(summary, seconds)}\n`);

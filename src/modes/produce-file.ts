@@ -10,7 +10,10 @@ import { withKafkaRetry } from '../io/kafka/kafka-retry.js';
 import { checkTopicPartitions, ensureTopic } from '../io/kafka/topic-admin.js';
 import { EVENT_TIME_TOPIC_CONFIGS, topicLimits } from '../io/kafka/topic-limits.js';
 import { TopicProducer } from '../io/kafka/topic-producer.js';
-import { recordKeyText, recordPartition } from '../io/partitioning.js';
+import { recordKeyText, recordPartition, UNKEYED_PARTITION } from '../io/partitioning.js';
+import { keyErrorRecord } from '../io/files/key-router.js';
+import { producedDeadLetterMessage } from '../io/kafka/produced-dead-letter.js';
+import type { InputRecord } from '../engine/input.js';
 import type { CompiledPlan } from '../plan/compile.js';
 import { toEventTime } from '../time/event-time.js';
 import { RecordTimestamps, type LoadTimeReason } from './produce-timestamps.js';
@@ -28,7 +31,7 @@ export interface ProduceOptions extends ClientEndpoints {
   /** Messages per produce request (default 4096). */
   readonly batchSize?: number;
   readonly verbose?: boolean;
-  /** Records of the file handled so far (produced or skipped). */
+  /** Records of the file handled so far (dead letters included). */
   readonly onProgress?: (records: number) => void;
 }
 
@@ -38,11 +41,12 @@ export interface ProduceSummary {
   readonly schemaId: number;
   readonly partitions: number;
   readonly topicCreated: boolean;
+  /** Records produced Avro-encoded (dead letters not included). */
   readonly produced: number;
-  /** Records of the file that were not produced (malformed, or not fitting the schema). */
-  readonly skipped: number;
-  /** The first few skipped records: position in the file and why. */
-  readonly skippedExamples: ReadonlyArray<{ readonly index: number; readonly reason: string }>;
+  /** Records of the file it could not encode (malformed, not fitting the schema, no key), produced to partition 0 as dead letters (produced-dead-letter.ts). */
+  readonly deadLetters: number;
+  /** The first few dead letters: position in the file and why. */
+  readonly deadLetterExamples: ReadonlyArray<{ readonly index: number; readonly reason: string }>;
   /** Record timestamps: how many records carry their event time, and why the others carry the load time. */
   readonly timestamps: { readonly eventTime: number; readonly loadTime: number; readonly loadTimeReasons: readonly LoadTimeReason[] };
 }
@@ -55,6 +59,9 @@ export const PRODUCED_TOPIC_CONFIGS: Readonly<Record<string, string>> = EVENT_TI
 
 const MAX_EXAMPLES = 10;
 
+/** A dead letter has no event time: it carries the load time (RecordTimestamps counts it among the records without one). */
+const DEAD_LETTER_TIME = 'a dead letter (a record produce could not encode) has no event time';
+
 /**
  * Load a data file into a source's topic as a producer would: values Avro-encoded in
  * Confluent wire format under `<topic>-value`, keyed by the source's key function and placed
@@ -64,8 +71,11 @@ const MAX_EXAMPLES = 10;
  * its event time where the topic keeps it so (produce-timestamps.ts), so --since/--until of a
  * Kafka backfill select by event time.
  *
- * Records that cannot be produced are skipped and counted (the file backfill would
- * dead-letter them instead); an unkeyed record goes to partition 0, as the file split puts it.
+ * A record that cannot be encoded (the file reader's error records, a value that does not fit
+ * the schema, a key function that throws) goes to partition 0 as a dead letter, where the file
+ * split puts it, with its reason and raw form in a header (produced-dead-letter.ts): every
+ * consumer dead-letters it as the file backfill does, and the offsets after it stay those of the
+ * file split. An unkeyed record goes to partition 0 too.
  */
 export async function produceFile(opts: ProduceOptions): Promise<ProduceSummary> {
   const node = opts.plan.topology.sources.find((s) => s.name === opts.source);
@@ -91,30 +101,34 @@ export async function produceFile(opts: ProduceOptions): Promise<ProduceSummary>
     const encoder = new WireEncoder(schema.json, schemaId);
     // ensureTopic waited for the topic's leaders; the producer's own connect may still meet a broker that is (re)starting.
     const producer = await withKafkaRetry('connecting the producer', () => TopicProducer.open(conn, { maxBatchMessages: opts.batchSize }));
-    let skipped = 0;
-    const skippedExamples: Array<{ index: number; reason: string }> = [];
-    const skip = (index: number, reason: string): void => {
-      skipped++;
-      if (skippedExamples.length < MAX_EXAMPLES) skippedExamples.push({ index, reason });
+    let deadLetters = 0;
+    const deadLetterExamples: Array<{ index: number; reason: string }> = [];
+    // What a file backfill dead-letters goes to partition 0 as the same error record (produced-dead-letter.ts).
+    const deadLetter = (rec: InputRecord): boolean => {
+      const reason = rec.error ?? 'record has no value';
+      deadLetters++;
+      if (deadLetterExamples.length < MAX_EXAMPLES) deadLetterExamples.push({ index: rec.offset, reason });
+      const { value, headers } = producedDeadLetterMessage({ reason, raw: rec.raw });
+      return producer.buffer(topic, { key: null, value, headers, partition: UNKEYED_PARTITION, timestamp: timestamps.stamp(DEAD_LETTER_TIME) });
     };
     let handled = 0;
     try {
       for await (const batch of readFileRecords(opts.input, format, { readerSchema: schema.json })) {
         for (const rec of batch) {
           if (rec.error !== undefined || rec.value === undefined) {
-            skip(rec.offset, rec.error ?? 'record has no value');
+            if (deadLetter(rec)) await producer.flush();
             continue;
           }
           let key: unknown;
           try {
             key = node.key(rec.value);
           } catch (e) {
-            skip(rec.offset, `key extractor threw: ${e instanceof Error ? e.message : String(e)}`);
+            if (deadLetter(keyErrorRecord(rec, e))) await producer.flush();
             continue;
           }
           const encoded = encoder.encode(rec.value);
           if (encoded.error !== undefined) {
-            skip(rec.offset, encoded.error);
+            if (deadLetter({ offset: rec.offset, error: encoded.error, raw: rec.raw })) await producer.flush();
             continue;
           }
           let eventTime: number | string;
@@ -137,7 +151,7 @@ export async function produceFile(opts: ProduceOptions): Promise<ProduceSummary>
     } finally {
       await producer.close();
     }
-    return { topic, subject, schemaId, partitions, topicCreated: ensured.created, produced: producer.sent, skipped, skippedExamples, timestamps: timestamps.summary() };
+    return { topic, subject, schemaId, partitions, topicCreated: ensured.created, produced: producer.sent - deadLetters, deadLetters, deadLetterExamples, timestamps: timestamps.summary() };
   } finally {
     await conn.close();
   }

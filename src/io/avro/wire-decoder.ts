@@ -15,6 +15,13 @@ import type { SchemaRegistryPort } from './registry-client.js';
 import { HEADER_SIZE, readWireHeader, wireSchemaId } from './wire-format.js';
 import { emptyValue, notAvroSchema, undecodableAvro, unknownSchemaId, unresolvableSchema } from './wire-format-error.js';
 
+/** A Kafka message to decode; one `skewless produce` marked as a dead letter (io/kafka/produced-dead-letter.ts) is that error record as it is. */
+export interface DecodableMessage {
+  readonly offset: number;
+  readonly value: Uint8Array | null;
+  readonly deadLetter?: { readonly reason: string; readonly raw?: string | Uint8Array };
+}
+
 export type DecodeResult = { readonly value: SourceValue; readonly error?: undefined } | { readonly error: string; readonly value?: undefined };
 
 /** How values of one writer schema id are read: directly (same schema) or through a resolver, or not at all. */
@@ -55,13 +62,19 @@ export class WireDecoder {
    * Engine records of Kafka messages, as decodeAll decodes their values, built straight from
    * them: a live worker reads every input record this way, and a results array between the two
    * was one more object per record. A value that cannot be read is an error record with its
-   * bytes; with `keepRaw`, good records keep their bytes too (for a refusal further on).
+   * bytes; with `keepRaw`, good records keep their bytes too (for a refusal further on). A
+   * produced dead letter is its error record, with the reason and raw form the file reader gave.
    */
-  async decodeRecords(messages: ReadonlyArray<{ readonly offset: number; readonly value: Uint8Array | null }>, keepRaw: boolean): Promise<InputRecord[]> {
-    for (let i = 0; i < messages.length; i++) await this.loadWriter(messages[i].value);
+  async decodeRecords(messages: ReadonlyArray<DecodableMessage>, keepRaw: boolean): Promise<InputRecord[]> {
+    for (let i = 0; i < messages.length; i++) if (messages[i].deadLetter === undefined) await this.loadWriter(messages[i].value);
     const records = new Array<InputRecord>(messages.length);
     for (let i = 0; i < messages.length; i++) {
       const m = messages[i];
+      const dead = m.deadLetter;
+      if (dead !== undefined) {
+        records[i] = { offset: m.offset, error: dead.reason, raw: dead.raw };
+        continue;
+      }
       const value = this.read(m.value);
       const raw = m.value ?? undefined;
       records[i] = value === undefined ? { offset: m.offset, error: this.readError, raw } : keepRaw ? { offset: m.offset, value, raw } : { offset: m.offset, value };

@@ -41,8 +41,13 @@ export class KeyRouter {
 
   /** The record partition() refused, as the dead letter that says why (it goes to partition 0). */
   keyErrorRecord(record: InputRecord): FileRecord {
-    return { offset: record.offset, line: (record as FileRecord).line, error: `cannot compute the partition key: ${describeError(this.error)}`, raw: rawOf(record) } as FileRecord;
+    return keyErrorRecord(record, this.error);
   }
+}
+
+/** The error record of a record whose key function threw `err` (on partition 0, as every unroutable record). */
+export function keyErrorRecord(record: InputRecord, err: unknown): FileRecord {
+  return { offset: record.offset, line: (record as FileRecord).line, error: `cannot compute the partition key: ${describeError(err)}`, raw: rawOf(record) } as FileRecord;
 }
 
 function rawOf(record: InputRecord): string | Uint8Array | undefined {

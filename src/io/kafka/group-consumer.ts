@@ -7,6 +7,7 @@
 import type { Consumer, EachBatchPayload } from 'kafkajs';
 import type { KafkaConnection } from './kafka-connection.js';
 import { coPartitionedAssigner } from './co-partitioned-assigner.js';
+import { producedDeadLetter, type ProducedDeadLetter } from './produced-dead-letter.js';
 import kafkajs from './kafkajs-runtime.js';
 
 const { PartitionAssigners } = kafkajs;
@@ -17,6 +18,8 @@ export interface ConsumedMessage {
   readonly value: Buffer | null;
   /** Broker timestamp (ms): for metrics only, never for event time. */
   readonly timestamp: number;
+  /** Set for a record `skewless produce` could not encode (produced-dead-letter.ts). */
+  readonly deadLetter: ProducedDeadLetter | undefined;
 }
 
 export interface ConsumedBatch {
@@ -174,7 +177,7 @@ export class GroupConsumer {
             partition: batch.partition,
             fetchedOffset: member.visibleFrom(id, Number((batch as unknown as { fetchedOffset: string }).fetchedOffset)),
             highWatermark: Number(batch.highWatermark),
-            messages: batch.messages.map((m) => ({ offset: Number(m.offset), key: m.key, value: m.value, timestamp: Number(m.timestamp) })),
+            messages: batch.messages.map((m) => ({ offset: Number(m.offset), key: m.key, value: m.value, timestamp: Number(m.timestamp), deadLetter: producedDeadLetter(m.headers, m.value) })),
           },
           {
             heartbeat: () => p.heartbeat(),

@@ -15,6 +15,7 @@ import type { Batch, Consumer, EachBatchPayload, PartitionAssigner } from 'kafka
 import type { KafkaConnection } from './kafka-connection.js';
 import { kafkaErrorText, withKafkaRetry } from './kafka-retry.js';
 import { deleteGroup } from './topic-admin.js';
+import { producedDeadLetter, type ProducedDeadLetter } from './produced-dead-letter.js';
 
 const { AssignerProtocol } = kafkajs;
 
@@ -36,6 +37,8 @@ export interface KafkaRecord {
   readonly timestamp: number;
   /** Record headers as UTF-8 text. */
   readonly headers: Readonly<Record<string, string>>;
+  /** Set for a record `skewless produce` could not encode (produced-dead-letter.ts). */
+  readonly deadLetter: ProducedDeadLetter | undefined;
 }
 
 /** Consecutive records of one partition, in offset order (InputBatch-shaped, still undecoded). */
@@ -257,7 +260,8 @@ function recordsInRange(batch: Batch, s: PartitionState): KafkaRecord[] {
     const offset = Number(m.offset);
     // Below `next`: already delivered (re-fetch after a rejoin). At or past `end`: after the snapshot.
     if (offset < s.next || offset >= s.range.end) continue;
-    out.push({ offset, key: m.key ?? null, value: m.value ?? null, timestamp: Number(m.timestamp), headers: headerText(m.headers) });
+    const headers = headerText(m.headers);
+    out.push({ offset, key: m.key ?? null, value: m.value ?? null, timestamp: Number(m.timestamp), headers, deadLetter: producedDeadLetter(headers, m.value ?? null) });
   }
   return out;
 }

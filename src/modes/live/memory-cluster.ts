@@ -10,6 +10,7 @@ import type { SchemaRegistryPort, WriterSchema } from '../../io/avro/registry-cl
 import avsc from 'avsc';
 import { TaskFencedError, topicPartitionId, type LastOffsets, type TaskOffsets, type TaskRecord } from '../../io/kafka/task-producer.js';
 import type { OutgoingMessage } from '../../io/kafka/topic-producer.js';
+import { producedDeadLetter } from '../../io/kafka/produced-dead-letter.js';
 import type { BatchControl, ConsumedBatch, GroupConsumerOptions, GroupMember, KafkaRecord, LiveCluster, TaskOutputPort, TopicLimits, TopicPartitionOffset } from './live-cluster.js';
 
 interface Txn {
@@ -332,7 +333,7 @@ export class MemoryCluster implements LiveCluster {
               m.advance(topic, p, to);
               continue;
             }
-            const messages = records.map((e) => ({ offset: e.offset, key: e.key, value: e.value, timestamp: e.timestamp }));
+            const messages = records.map((e) => ({ offset: e.offset, key: e.key, value: e.value, timestamp: e.timestamp, deadLetter: producedDeadLetter(e.headers, e.value) }));
             group.push(m.deliver({ topic, partition: p, fetchedOffset: pos, highWatermark: lso, messages }, to));
           }
           delivered += group.length;
@@ -434,7 +435,7 @@ function splitId(id: string): [string, number] {
 }
 
 function toRecord(e: Entry): KafkaRecord {
-  return { offset: e.offset, key: e.key, value: e.value, timestamp: e.timestamp, headers: e.headers };
+  return { offset: e.offset, key: e.key, value: e.value, timestamp: e.timestamp, headers: e.headers, deadLetter: producedDeadLetter(e.headers, e.value) };
 }
 
 /** A schema registry in memory: ids by registration order, one per distinct schema. */
