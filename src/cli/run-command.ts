@@ -3,7 +3,7 @@ import { KafkaUnreachableError } from '../io/kafka/kafka-connection.js';
 import { startLiveWorker, type Delivery, type LiveOptions, type LiveWorker } from '../modes/live-worker.js';
 import { loadCheckedTopology } from './checked-topology.js';
 import { metricsUrl, MetricsRegistry, serveMetrics } from '../serve/metrics.js';
-import { positiveInt } from './cli-args.js';
+import { nonNegativeInt, positiveInt } from './cli-args.js';
 import { kafkaEndpoints } from './kafka-endpoints.js';
 import { LiveStatus } from './live-status.js';
 
@@ -19,6 +19,7 @@ export interface RunFlags {
   fetchBytes?: string;
   concurrency?: string;
   cacheKeys?: string;
+  sweepKeys?: string;
   topic?: string[];
   outputTopic?: string[];
   sidePrefix?: string;
@@ -111,6 +112,7 @@ export async function runLive(file: string, flags: RunFlags): Promise<void> {
     maxBytesPerPartition: flags.fetchBytes === undefined ? undefined : positiveInt(flags.fetchBytes, '--fetch-bytes'),
     partitionsConcurrently: flags.concurrency === undefined ? undefined : positiveInt(flags.concurrency, '--concurrency'),
     maxCachedKeys: flags.cacheKeys === undefined ? undefined : positiveInt(flags.cacheKeys, '--cache-keys'),
+    sweepEntries: flags.sweepKeys === undefined ? undefined : nonNegativeInt(flags.sweepKeys, '--sweep-keys'),
     sourceTopics: pairs(flags.topic, '--topic'),
     outputTopics: pairs(flags.outputTopic, '--output-topic'),
     sideTopicPrefix: flags.sidePrefix,

@@ -14,6 +14,8 @@ import {
   timelineEventKey,
   timelineEventsPrefix,
   timelineHeadKey,
+  timelinesPrefix,
+  parseTimelineHeadKey,
   windowKey,
   windowPrefix,
 } from '../state/task-state-keys.js';
@@ -187,6 +189,8 @@ export interface TaskCacheStats {
   readonly evictions: number;
   /** Group keys remembered for the refinement check (GroupKeyError), over all groups: at most twice maxCachedKeys per group. */
   readonly groupOwnerKeys: number;
+  /** Quiet keys whose state a sweep freed since the task opened (sweepExpired). */
+  readonly expiredKeys: number;
 }
 
 const DEFAULT_MAX_CACHED_KEYS = 250_000;
@@ -278,10 +282,15 @@ export class Task {
   /** Commits made durable so far: a timeline whose lastBatch equals it was used since the last one. */
   private batchNo = 0;
   private evictions = 0;
+  private expiredKeys = 0;
   private readonly maxCachedKeys: number;
   private readonly keyFilter: ((sourceKey: string) => boolean) | undefined;
   /** Stale event entries found while loading, deleted at the next checkpoint. */
   private staleDeletes: string[] = [];
+  /** Timelines a sweep expired whose stored state goes at the next checkpoint (sweepExpired). */
+  private expired: Array<readonly [GroupProgram, string, KeyTimeline]> = [];
+  /** The last store key the expiry sweep walked, undefined to start from the first (not persisted). */
+  private sweepCursor: string | undefined;
   /** The first events (and the records after them), held until WARMUP events carry a time (null once stream time is set). */
   private warmup: Prepared[] | null = [];
   private warmupTimed = 0;
@@ -583,7 +592,7 @@ export class Task {
     cachedKeys += this.tables.cachedKeys;
     let groupOwnerKeys = 0;
     for (const o of this.groupOwners) groupOwnerKeys += o.size;
-    return { cachedKeys, evictions: this.evictions, groupOwnerKeys };
+    return { cachedKeys, evictions: this.evictions, groupOwnerKeys, expiredKeys: this.expiredKeys };
   }
 
   private async applyAll(batch: readonly Prepared[]): Promise<void> {
@@ -660,31 +669,8 @@ export class Task {
     this.batchTimelineCount = count;
     if (missing.length === 0) return;
     try {
-      const heads = await this.backend.getMany(missing.map(([g, key]) => timelineHeadKey(this.partition, g.name, key)));
-      const events = await Promise.all(
-        missing.map(([g, key], i) => (heads[i] === undefined ? Promise.resolve([]) : this.backend.scan(timelineEventsPrefix(this.partition, g.name, key)))),
-      );
-      for (let i = 0; i < missing.length; i++) {
-        const [g, key] = missing[i];
-        const head = heads[i];
-        let tl: KeyTimeline;
-        if (head === undefined) tl = new KeyTimeline(g.layout);
-        else {
-          const prefixLength = timelineEventsPrefix(this.partition, g.name, key).length;
-          const parts = events[i].map(([k, v]) => [...parseEventSuffix(k.slice(prefixLength)), new ByteReader(v)] as const);
-          const stale: Array<readonly [number, number]> = [];
-          try {
-            tl = KeyTimeline.fromParts(g.layout, new ByteReader(head), parts, stale);
-          } catch (e) {
-            throw new StateFormatError(this.partition, `timeline of key ${JSON.stringify(key)} in group ${g.name}: ${errorText(e)}`);
-          }
-          // Entries a missed deletion left behind (e.g. a compacted-away changelog tombstone): delete them at the next checkpoint.
-          for (const [t, seq] of stale) this.staleDeletes.push(timelineEventKey(this.partition, g.name, key, t, seq));
-        }
-        tl.lastBatch = this.batchNo;
-        tl.persistedBelow = this.seq;
-        this.timelines[g.index].set(key, tl);
-      }
+      const restored = await this.restoreTimelines(missing, await this.backend.getMany(missing.map(([g, key]) => timelineHeadKey(this.partition, g.name, key))));
+      for (let i = 0; i < missing.length; i++) this.timelines[missing[i][0].index].set(missing[i][1], restored[i]);
       for (const [at, g, key] of unfilled) found[at] = this.timelines[g.index].get(key)!;
     } catch (e) {
       found.fill(PENDING, 0, count);
@@ -692,6 +678,121 @@ export class Task {
       for (const [g, key] of missing) if (this.timelines[g.index].get(key) === PENDING) this.timelines[g.index].delete(key);
       throw e;
     }
+  }
+
+  /** The timelines of these keys as stored (their heads given), new ones for keys without a head. */
+  private async restoreTimelines(keys: ReadonlyArray<readonly [GroupProgram, string]>, heads: ReadonlyArray<Uint8Array | undefined>): Promise<KeyTimeline[]> {
+    const events = await Promise.all(keys.map(([g, key], i) => (heads[i] === undefined ? Promise.resolve([]) : this.backend.scan(timelineEventsPrefix(this.partition, g.name, key)))));
+    return keys.map(([g, key], i) => {
+      const head = heads[i];
+      let tl: KeyTimeline;
+      if (head === undefined) tl = new KeyTimeline(g.layout);
+      else {
+        const prefixLength = timelineEventsPrefix(this.partition, g.name, key).length;
+        const parts = events[i].map(([k, v]) => [...parseEventSuffix(k.slice(prefixLength)), new ByteReader(v)] as const);
+        const stale: Array<readonly [number, number]> = [];
+        try {
+          tl = KeyTimeline.fromParts(g.layout, new ByteReader(head), parts, stale);
+        } catch (e) {
+          throw new StateFormatError(this.partition, `timeline of key ${JSON.stringify(key)} in group ${g.name}: ${errorText(e)}`);
+        }
+        // Entries a missed deletion left behind (e.g. a compacted-away changelog tombstone): delete them at the next checkpoint.
+        for (const [t, seq] of stale) this.staleDeletes.push(timelineEventKey(this.partition, g.name, key, t, seq));
+      }
+      tl.lastBatch = this.batchNo;
+      tl.persistedBelow = this.seq;
+      return tl;
+    });
+  }
+
+  /**
+   * Live: free the state of keys that went quiet. A key whose every held event is out of every
+   * window of any event the task can still accept (its last event at least the longest window
+   * before stream time minus grace: KeyTimeline.expiredBy) keeps nothing that can reach an
+   * output but its running aggregates as the next event will find them. Its events are removed
+   * from them here, exactly as that event would remove them (KeyTimeline.expireAll), and its
+   * stored segments go at the next checkpoint; its head goes too when it is then like a new
+   * key's (no time-since-last feature, aggregates that encode as fresh), else a small head
+   * stays. Outputs do not change: replay, which never sweeps, computes the same.
+   *
+   * Looks at the keys the batch touched (a batch of a backlog can span days) and walks at most
+   * `entries` store keys of the task's timelines, from where the last call stopped, starting
+   * over at the end. Call it just before changes(). Returns the keys expired.
+   */
+  async sweepExpired(entries: number): Promise<number> {
+    if (entries <= 0 || this.streamTime === -Infinity) return 0;
+    let acceptFrom = Infinity;
+    for (const s of this.program.sources) if (s.table === undefined) acceptFrom = Math.min(acceptFrom, this.streamTime - s.node.grace);
+    const byName = new Map(this.program.groups.filter((g) => g.hasTimeline).map((g) => [g.name, g]));
+    const walked = await this.backend.keysAfter(timelinesPrefix(this.partition), this.sweepCursor, entries);
+    this.sweepCursor = walked.length < entries ? undefined : walked[walked.length - 1];
+    const cached: KeyTimeline[] = [];
+    const stored: Array<readonly [GroupProgram, string]> = [];
+    const named: Array<readonly [GroupProgram, string]> = [];
+    // Keys this batch touched: one batch of a backlog spans days, so a key it met early can be quiet by its end.
+    for (const g of this.program.groups) {
+      if (!g.hasTimeline) continue;
+      for (const key of this.dirty[g.index]) {
+        const tl = this.timelines[g.index].get(key)!;
+        if (tl.expiredBy(acceptFrom)) {
+          cached.push(tl);
+          named.push([g, key]);
+        }
+      }
+    }
+    for (const storeKey of walked) {
+      const head = parseTimelineHeadKey(this.partition, storeKey);
+      const g = head === undefined ? undefined : byName.get(head.group);
+      if (head === undefined || g === undefined) continue;
+      const tl = this.timelines[g.index].get(head.key);
+      if (tl === PENDING) continue;
+      if (tl === undefined) stored.push([g, head.key]);
+      else if (!tl.dirty && tl.expiredBy(acceptFrom)) {
+        cached.push(tl);
+        named.push([g, head.key]);
+      }
+    }
+    // A quiet key is seldom in memory: its head says whether it expired, its segments are read only then.
+    const heads = await this.backend.getMany(stored.map(([g, key]) => timelineHeadKey(this.partition, g.name, key)));
+    const quiet: Array<readonly [GroupProgram, string]> = [];
+    const quietHeads: Uint8Array[] = [];
+    stored.forEach(([g, key], i) => {
+      const head = heads[i];
+      // A head starts with the timeline's clock (KeyTimeline.encodeHead).
+      if (head === undefined || new ByteReader(head).f64() > acceptFrom - g.layout.maxWindow) return;
+      quiet.push([g, key]);
+      quietHeads.push(head);
+    });
+    const restored = await this.restoreTimelines(quiet, quietHeads);
+    let expired = 0;
+    /** Per group: dirty keys whose state goes entirely, taken off the dirty list below. */
+    const undirtied: Array<Set<string> | undefined> = [];
+    const all = [...cached, ...restored];
+    [...named, ...quiet].forEach(([g, key], i) => {
+      const tl = all[i];
+      if (!tl.expiredBy(acceptFrom)) return;
+      tl.expireAll();
+      expired++;
+      if (tl.expiredLikeFresh()) {
+        this.timelines[g.index].delete(key);
+        if (tl.dirty) {
+          tl.dirty = false;
+          (undirtied[g.index] ??= new Set()).add(key);
+        }
+        this.expired.push([g, key, tl]);
+      } else {
+        this.timelines[g.index].set(key, tl);
+        if (!tl.dirty) {
+          tl.dirty = true;
+          this.dirty[g.index].push(key);
+        }
+      }
+    });
+    undirtied.forEach((keys, g) => {
+      if (keys !== undefined) this.dirty[g] = this.dirty[g].filter((k) => !keys.has(k));
+    });
+    this.expiredKeys += expired;
+    return expired;
   }
 
   /** Apply one record; its timelines are batchTimelines from `timelineAt` on, in visiting order. */
@@ -878,6 +979,14 @@ export class Task {
     for (const key of this.staleDeletes) ops.push({ type: 'del', key });
     this.staleDeletes = [];
     const w = this.writer;
+    // Keys a sweep expired whose state goes entirely: their segments, then their head.
+    for (const [g, key, tl] of this.expired) {
+      tl.drainChanges(this.seq, w, () => {
+        throw new Error(`an expired timeline of group ${g.name} holds events`);
+      }, (t, seq) => ops.push({ type: 'del', key: timelineEventKey(p, g.name, key, t, seq) }));
+      ops.push({ type: 'del', key: timelineHeadKey(p, g.name, key) });
+    }
+    this.expired = [];
     for (const g of this.program.groups) {
       for (const key of this.dirty[g.index]) {
         timelineChanges(this.timelines[g.index].get(key)!, this.seq, w, timelineEventsPrefix(p, g.name, key), timelineHeadKey(p, g.name, key), ops);

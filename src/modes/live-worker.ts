@@ -35,7 +35,7 @@ import { LiveTask } from './live/live-task.js';
 import { LiveRegroupTask, REGROUP_TOPIC_CONFIGS, regroupTopics, type RegroupTopics } from './live/live-regroup-task.js';
 import { TaskRegistry } from './live/task-registry.js';
 import { deadLetterTopic, lateTopic, RecordCollector } from './live/record-collector.js';
-import { commitTask, type CommitContext } from './live/task-commit.js';
+import { commitTask, DEFAULT_SWEEP_ENTRIES, type CommitContext } from './live/task-commit.js';
 import { RegroupPurge } from './live/regroup-purge.js';
 import { SerialQueue } from './live/serial-queue.js';
 import { ChangelogFormatError, ChangelogUndecidedError, openTaskStore, StoreLockedError, type OpenedStore, type TaskStoreContext } from './live/task-store.js';
@@ -77,6 +77,8 @@ export interface LiveOptions extends ClientEndpoints {
   readonly maxBytesPerPartition?: number;
   /** Keys of lookback state kept in memory per group and task (default 250,000; see TaskOptions). */
   readonly maxCachedKeys?: number;
+  /** Store keys the sweep of quiet keys walks per task and commit (default DEFAULT_SWEEP_ENTRIES; 0: no sweep; see Task.sweepExpired). */
+  readonly sweepEntries?: number;
   /**
    * Batches of different partitions processed at once (default 1). With 2, one task's engine runs
    * while another's commit waits on the broker: about 5 % more throughput on 2 cores with the
@@ -339,6 +341,7 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
     beforeSend: (lt) => parityLog?.writeFile(lt.parityLines),
     afterCommit: purge === undefined ? undefined : (offsets) => purge.committed(offsets),
     transactions: new SerialQueue(),
+    sweepEntries: opts.sweepEntries ?? DEFAULT_SWEEP_ENTRIES,
   };
 
   /** A failure while handling a partition: drop what is not durable, back off, let the fetch repeat. */

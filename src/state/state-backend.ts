@@ -8,6 +8,8 @@ export interface StateBackend {
   getMany(keys: readonly string[]): Promise<Array<Uint8Array | undefined>>;
   /** All entries whose key starts with prefix, in key order. */
   scan(prefix: string): Promise<Array<[string, Uint8Array]>>;
+  /** Up to `limit` keys that start with prefix and sort after `after` (from the first when undefined), in key order. */
+  keysAfter(prefix: string, after: string | undefined, limit: number): Promise<string[]>;
   /** Applied atomically: all or nothing. */
   write(ops: readonly BatchOp[]): Promise<void>;
   close(): Promise<void>;
@@ -65,10 +67,11 @@ export class LevelBackend implements StateBackend {
   }
 
   async scan(prefix: string): Promise<Array<[string, Uint8Array]>> {
-    // The upper bound is the prefix with its last character incremented: every key with the
-    // prefix sorts below it, whatever characters follow (a '\xff' suffix would not, in UTF-8).
-    const last = prefix.charCodeAt(prefix.length - 1);
-    return this.db.iterator({ gte: prefix, lt: `${prefix.slice(0, -1)}${String.fromCharCode(last + 1)}` }).all();
+    return this.db.iterator({ gte: prefix, lt: prefixEnd(prefix) }).all();
+  }
+
+  async keysAfter(prefix: string, after: string | undefined, limit: number): Promise<string[]> {
+    return this.db.keys(after === undefined ? { gte: prefix, lt: prefixEnd(prefix), limit } : { gt: after, lt: prefixEnd(prefix), limit }).all();
   }
 
   async write(ops: readonly BatchOp[]): Promise<void> {
@@ -83,6 +86,14 @@ export class LevelBackend implements StateBackend {
   async close(): Promise<void> {
     await this.db.close();
   }
+}
+
+/**
+ * The prefix with its last character incremented: every key with the prefix sorts below it,
+ * whatever characters follow (a '\xff' suffix would not, in UTF-8).
+ */
+function prefixEnd(prefix: string): string {
+  return `${prefix.slice(0, -1)}${String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1)}`;
 }
 
 /** One line naming the store, what is wrong with it and what to do. */
@@ -108,6 +119,11 @@ export class MemoryBackend implements StateBackend {
 
   async scan(prefix: string): Promise<Array<[string, Uint8Array]>> {
     return [...this.data.entries()].filter(([k]) => k.startsWith(prefix)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  async keysAfter(prefix: string, after: string | undefined, limit: number): Promise<string[]> {
+    const keys = [...this.data.keys()].filter((k) => k.startsWith(prefix) && (after === undefined || k > after)).sort();
+    return keys.slice(0, limit);
   }
 
   async write(ops: readonly BatchOp[]): Promise<void> {

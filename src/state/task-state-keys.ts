@@ -26,7 +26,23 @@ export const taskPrefix = (p: number): string => `p${p}/`;
 
 const entity = (key: string): string => `${key.length}:${key}`;
 
-export const timelinePrefix = (p: number, group: string, key: string): string => `p${p}/t/${group}/${entity(key)}/`;
+/** Every timeline entry of a task, all groups. */
+export const timelinesPrefix = (p: number): string => `p${p}/t/`;
+export const timelinePrefix = (p: number, group: string, key: string): string => `${timelinesPrefix(p)}${group}/${entity(key)}/`;
+
+/** The group and entity key of a timeline head's store key (timelineHeadKey), undefined for any other key. */
+export function parseTimelineHeadKey(p: number, storeKey: string): { readonly group: string; readonly key: string } | undefined {
+  const prefix = timelinesPrefix(p);
+  if (!storeKey.startsWith(prefix) || !storeKey.endsWith('/h')) return undefined;
+  const rest = storeKey.slice(prefix.length, -2);
+  // Group names hold no '/' (they are identifiers); the entity key is length-prefixed and may.
+  const slash = rest.indexOf('/');
+  const colon = rest.indexOf(':', slash + 1);
+  if (slash < 0 || colon < 0) return undefined;
+  const length = Number(rest.slice(slash + 1, colon));
+  const key = rest.slice(colon + 1);
+  return Number.isSafeInteger(length) && key.length === length ? { group: rest.slice(0, slash), key } : undefined;
+}
 export const timelineHeadKey = (p: number, group: string, key: string): string => `${timelinePrefix(p, group, key)}h`;
 export const timelineEventsPrefix = (p: number, group: string, key: string): string => `${timelinePrefix(p, group, key)}e/`;
 export const windowPrefix = (p: number, op: string): string => `p${p}/w/${op}/`;

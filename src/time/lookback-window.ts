@@ -1,4 +1,4 @@
-import type { ByteReader, ByteWriter } from '../state/codec.js';
+import { ByteWriter, type ByteReader } from '../state/codec.js';
 import type { Accumulator, AccumulatorFactory, AggValue, ScalarValue } from './accumulator.js';
 import { decodeSegment, encodeSegment, eventBefore, mergeSegmentEvents, type SegmentEvent, type StoredSegment } from './event-segments.js';
 import { TiledRun, type RawEvents, type TiledWindowSpec } from './tiled-window.js';
@@ -390,6 +390,59 @@ export class KeyTimeline implements RawEvents {
     // linear overall. A low floor matters with many small keys (flights by origin × 10: 2.9M
     // buffered events at a floor of 256, for 0.24M inside a window).
     if (this.start > 16 && this.start * 2 > n) this.compact();
+  }
+
+  /**
+   * Whether no event this timeline holds can be in any window of a later event, when every
+   * later event has a time of at least `acceptFrom` (the task's stream time minus grace: a
+   * record behind it is late and touches no state). Tiled windows keep their own per-tile
+   * state and are never expired this way.
+   */
+  expiredBy(acceptFrom: number): boolean {
+    return this.tiled.length === 0 && this.clock !== -Infinity && this.clock <= acceptFrom - this.layout.maxWindow;
+  }
+
+  /**
+   * Drop every held event, removing each from the running aggregates exactly as the next
+   * applied event would (per window, oldest first, through the same kernel): for an expired
+   * timeline (expiredBy) the state the next event meets is then bit for bit the state it would
+   * have met, while the events' storage can go now. Clocks stay: time since the last event
+   * still reads them.
+   */
+  expireAll(): void {
+    const windows = this.layout.windows;
+    for (let w = 0; w < windows.length; w++) {
+      const run = this.runs[w];
+      const kernel = this.kernels[w];
+      while (run.lo < this.n) {
+        kernel.remove(run.accs, this.cols, run.lo, this.times, this.seqs);
+        run.lo++;
+      }
+    }
+    if (this.start < this.n) this.evictedUpTo = this.times[this.n - 1];
+    this.start = this.n;
+    this.readTiles = undefined;
+    this.superTiles = undefined;
+    this.compact();
+  }
+
+  /**
+   * Whether this timeline, emptied by expireAll, answers every later event as a timeline never
+   * used does: nothing reads its clocks (no time-since-last feature) and its running
+   * aggregates encode as fresh ones do (removals can leave round-off behind, e.g. in a sum).
+   * Its stored state can then be deleted instead of kept.
+   */
+  expiredLikeFresh(): boolean {
+    if (this.layout.sinceLast.length > 0 || this.size > 0) return false;
+    const head = (tl: KeyTimeline): Uint8Array => {
+      const w = new ByteWriter(64);
+      tl.encodeHead(w);
+      // Past the two clocks (16 bytes), which only time since the last event reads.
+      return w.bytes().slice(16);
+    };
+    const mine = head(this);
+    const fresh = head(new KeyTimeline(this.layout));
+    return mine.length === fresh.length && mine.every((b, i) => b === fresh[i]);
   }
 
   /** Read tiles that begin before the oldest held event can never be whole in a later read. */

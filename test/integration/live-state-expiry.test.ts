@@ -1,0 +1,139 @@
+/**
+ * Quiet keys' state in a live worker, on the local stack: airports and routes that fly for a
+ * few days, stop for longer than their windows, and fly again, over two months of flights. Before, a worker kept the last week of
+ * events of every route it ever saw, in LevelDB and in the changelog, for good. Now each task
+ * sweeps its store as it commits (Task.sweepExpired): a route quiet for its longest window
+ * (7 days) plus grace loses its events and its head, an airport (whose time since its last
+ * flight is a feature) keeps a small head. Nothing served may change: every vector once and
+ * equal to the replay, across a SIGKILL and a restore of the swept state from the changelog
+ * into an empty state directory.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildProgram } from '../../src/engine/program.js';
+import { produceFile } from '../../src/modes/produce-file.js';
+import { replayFiles } from '../../src/modes/replay-files.js';
+import { loadTopology } from '../../src/plan/load-topology.js';
+import { kafkaPartition } from '../../src/io/partitioning.js';
+import { LevelBackend } from '../../src/state/state-backend.js';
+import { taskStateDir } from '../../src/state/task-state-dir.js';
+import { timelinesPrefix } from '../../src/state/task-state-keys.js';
+import { cleanUpKafka } from '../helpers/kafka-cleanup.js';
+import { compareVectors, exited, inputCommitted, readLiveVectors, readReplayVectors, ROOT, spawnSkewless, stopLeftoverWorkers, summedMetric, until, type Worker } from '../helpers/live-run.js';
+import { liveInternalTopics } from '../helpers/card-inputs.js';
+import { Rng } from '../helpers/prng.js';
+import { stackForTests } from '../helpers/stack.js';
+
+const stack = await stackForTests();
+const PARTITIONS = 2;
+const run = randomUUID().slice(0, 8);
+const topic = `test-quiet-flights-${run}`;
+const features = `test-quiet-features-${run}`;
+const side = `test-quiet-${run}`;
+const group = `quiet-${run}`;
+const dir = mkdtempSync(join(tmpdir(), 'skewless-expiry-'));
+const plan = await loadTopology(join(ROOT, 'topologies/flight-delays.ts'));
+const workers: Worker[] = [];
+
+test.after(async () => {
+  await stopLeftoverWorkers(workers);
+  rmSync(dir, { recursive: true, force: true });
+  await cleanUpKafka(stack.brokers, [topic, features, `${side}-late`, `${side}-dead-letters`, ...liveInternalTopics(group, plan)], [group]);
+});
+
+function worker(state: string): Worker {
+  const w = spawnSkewless(['run', 'topologies/flight-delays.ts', '--state', state, '--group', group, '--topic', `flights=${topic}`, '--output-topic', `flight_features=${features}`, '--side-prefix', side, '--metrics-port', '0', '--fetch-bytes', '65536'], stack.env);
+  workers.push(w);
+  return w;
+}
+
+/** Timeline heads and segments of group `group` in the stores under `state` (the worker stopped). */
+async function storedTimelines(state: string, groupName: string): Promise<{ heads: number; segments: number }> {
+  let heads = 0;
+  let segments = 0;
+  for (let p = 0; p < PARTITIONS; p++) {
+    const store = await LevelBackend.open(taskStateDir(state, p));
+    try {
+      for (const [k] of await store.scan(`${timelinesPrefix(p)}${groupName}/`)) {
+        if (k.endsWith('/h')) heads++;
+        else segments++;
+      }
+    } finally {
+      await store.close();
+    }
+  }
+  return { heads, segments };
+}
+
+test('a live worker frees quiet routes\' state as it commits and serves exactly the replay, across a SIGKILL and a restore from the changelog', { timeout: 240_000 }, async () => {
+  // 60 days; every 4 days one of four sets of 4 airports takes over, each flying to the others and
+  // to 3 hubs: a set is quiet for 12 days (longer than the 7-day windows plus the 1 h grace),
+  // then flies again, so swept keys come back.
+  const rng = new Rng(17);
+  const t0 = Date.UTC(2001, 0, 1);
+  const DAY = 86_400_000;
+  const hubs = ['ORD', 'ATL', 'DEN'];
+  const flights: Array<{ date: number; delay: number; distance: number; origin: string; destination: string }> = [];
+  for (let i = 0; i < 6000; i++) {
+    const date = t0 + Math.floor((i * 60 * DAY) / 6000);
+    const set = Math.floor((date - t0) / (4 * DAY)) % 4;
+    const locals = [0, 1, 2, 3].map((k) => `S${set}${String.fromCharCode(65 + k)}`);
+    const origin = rng.pick(rng.int(0, 9) < 2 ? hubs : locals);
+    let destination = rng.pick([...locals, ...hubs]);
+    if (destination === origin) destination = hubs[0] === origin ? hubs[1] : hubs[0];
+    flights.push({ date, delay: rng.int(-15, 120), distance: 500, origin, destination });
+  }
+  const lines = flights.map((f) => JSON.stringify(f));
+  const file = join(dir, 'flights.ndjson');
+  writeFileSync(file, `${lines.join('\n')}\n`);
+  const part = (name: string, from: number, to: number): string => {
+    const path = join(dir, name);
+    writeFileSync(path, `${lines.slice(from, to).join('\n')}\n`);
+    return path;
+  };
+  const produce = (input: string) => produceFile({ plan, source: 'flights', input, topic, partitions: PARTITIONS, brokers: stack.brokers, registryUrl: stack.registryUrl });
+  const replayOut = join(dir, 'replay');
+  await replayFiles({ plan, inputs: { flights: file }, out: replayOut, partitions: PARTITIONS, workers: 1 });
+  // By hand, for the first 4,000 flights: the routes each task still needs when it has applied them all (its
+  // stream time is its last flight's date); the rest have no flight since 7 days and 1 h before that.
+  const FIRST = 4000;
+  const lastFlight = new Map<string, { partition: number; date: number }>();
+  const streamTime = new Array<number>(PARTITIONS).fill(-Infinity);
+  for (const f of flights.slice(0, FIRST)) {
+    const partition = kafkaPartition(f.origin, PARTITIONS);
+    lastFlight.set(`${f.origin}-${f.destination}`, { partition, date: f.date });
+    streamTime[partition] = Math.max(streamTime[partition], f.date);
+  }
+  const active = [...lastFlight.values()].filter((r) => r.date > streamTime[r.partition] - 3_600_000 - 7 * DAY).length;
+  assert.ok(active < lastFlight.size * 0.7, `routes still in a window: ${active} of ${lastFlight.size}`);
+
+  // The first 40 days, then a SIGKILL.
+  await produce(part('first.ndjson', 0, FIRST));
+  const first = worker(join(dir, 'state-1'));
+  await inputCommitted(stack.brokers, group, topic, [first]);
+  let expired = 0;
+  await until('the sweep to free quiet keys', [first], async () => (expired = (await summedMetric(first, 'skewless_state_expired_keys_total')) ?? 0) > 0, 30_000);
+  first.kill('SIGKILL');
+  await exited(first);
+  // A route has no time-since-last feature: a quiet one keeps nothing; every other keeps its head.
+  assert.equal((await storedTimelines(join(dir, 'state-1'), 'route')).heads, active, `route heads kept (${expired} keys expired over ${lastFlight.size} routes)`);
+
+  // The rest, on a new host: the swept state restored from the changelog alone.
+  await produce(part('rest.ndjson', FIRST, flights.length));
+  const second = worker(join(dir, 'state-2'));
+  await inputCommitted(stack.brokers, group, topic, [second]);
+  second.kill('SIGTERM');
+  await exited(second);
+  const routes = new Set(flights.map((f) => `${f.origin}-${f.destination}`)).size;
+  const restored = await storedTimelines(join(dir, 'state-2'), 'route');
+  assert.ok(restored.heads < routes * 0.7, `route heads after the restore: ${restored.heads} of ${routes}`);
+
+  const output = buildProgram(plan).outputs[0];
+  const c = compareVectors(await readLiveVectors(stack.brokers, stack.registryUrl, output, features), await readReplayVectors(replayOut, output.name), output);
+  assert.equal(c.expected, 6000);
+  assert.deepEqual({ lost: c.lost, duplicates: c.duplicates, divergent: c.divergent, unexpected: c.unexpected }, { lost: 0, duplicates: 0, divergent: 0, unexpected: 0 }, c.examples.join('\n'));
+});

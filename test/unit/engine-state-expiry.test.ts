@@ -1,0 +1,161 @@
+/**
+ * The live sweep of quiet keys (Task.sweepExpired): a key whose last event is the longest
+ * window behind what the task can still accept loses its stored events, and its head too when
+ * nothing reads its clocks. Outputs must not change at all: the same vectors as a task that
+ * never sweeps (what replay computes), whatever the batch sizes, the sweep's walk per call, the
+ * keys held in memory and restarts from the store; and the store must shrink to about the keys
+ * still active.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { topology } from '../../src/dsl/index.js';
+import type { InputRecord } from '../../src/engine/input.js';
+import { buildProgram, type Program } from '../../src/engine/program.js';
+import { Task } from '../../src/engine/task.js';
+import { compilePlan } from '../../src/plan/compile.js';
+import { MemoryBackend } from '../../src/state/state-backend.js';
+import { timelinePrefix, timelinesPrefix } from '../../src/state/task-state-keys.js';
+import { assertSameOutputs, collectingSinks } from '../helpers/engine.js';
+import { mulberry32 } from '../helpers/prng.js';
+
+const HERE = fileURLToPath(import.meta.url);
+const T0 = Date.UTC(2025, 0, 1);
+const MIN = 60_000;
+
+interface Txn {
+  card: string;
+  at: number;
+  v: number;
+}
+
+/** Scalar aggregations of every removal kind over two window lengths; with or without time since the last event. */
+function program(sinceLast: boolean): Program {
+  const topo = topology(sinceLast ? 'expiry-since' : 'expiry', (b) => {
+    const txns = b.source<Txn>('txns', { schema: '../../schemas/card_transaction.avsc', key: (x) => x.card, eventTime: (x) => x.at, grace: '10m', late: 'sideOutput', maxFutureSkew: null });
+    const card = txns.groupBy('card', (x) => x.card);
+    txns.features('f', {
+      n: card.lookback('1h').count(),
+      sum: card.lookback('1h').sum((x) => x.v),
+      mean: card.lookback('3h').mean((x) => x.v),
+      max: card.lookback('3h').max((x) => x.v),
+      min: card.lookback('1h').min((x) => x.v),
+      sd: card.lookback('3h').stddev((x) => x.v),
+      distinct: card.lookback('3h').countDistinct((x) => Math.round(x.v / 10)),
+      ...(sinceLast ? { since: card.timeSinceLast('minutes') } : {}),
+    });
+    return {};
+  });
+  return buildProgram(compilePlan(topo, HERE));
+}
+
+/**
+ * Cards that come in waves: each is active for a while, then quiet for hours (or for good),
+ * some coming back; times mostly in order, some behind within grace, a few late.
+ */
+function records(seed: number, count: number): InputRecord[] {
+  const rng = mulberry32(seed);
+  const out: InputRecord[] = [];
+  let t = T0;
+  for (let i = 0; i < count; i++) {
+    t += Math.floor(rng() * 2 * MIN);
+    // The active cards drift: card c is active around record c · 40.
+    const center = Math.floor(i / 40);
+    const card = rng() < 0.05 ? `back-${Math.floor(rng() * 5)}` : `c${Math.max(0, center + Math.floor(rng() * 6) - 3)}`;
+    const at = rng() < 0.1 ? t - Math.floor(rng() * 12 * MIN) : t;
+    out.push({ offset: i, value: { card, at, v: Math.round(rng() * 1e4) / 100 } });
+  }
+  return out;
+}
+
+/** Timeline entries in the store: heads and segments. */
+function stored(backend: MemoryBackend): { heads: number; segments: number } {
+  let heads = 0;
+  let segments = 0;
+  for (const k of backend.data.keys()) {
+    if (!k.startsWith(timelinesPrefix(0))) continue;
+    if (k.endsWith('/h')) heads++;
+    else segments++;
+  }
+  return { heads, segments };
+}
+
+interface SweptRun {
+  readonly out: ReturnType<typeof collectingSinks>['out'];
+  readonly backend: MemoryBackend;
+  readonly expired: number;
+}
+
+/** The records in random batches, each followed by a sweep (random walk) and a checkpoint, restarting from the store now and then. */
+async function sweptRun(prog: Program, input: readonly InputRecord[], seed: number, opts: { readonly sweep: boolean; readonly maxCachedKeys: number }): Promise<SweptRun> {
+  const rng = mulberry32(seed);
+  const backend = new MemoryBackend();
+  const out = collectingSinks();
+  let task = await Task.open(prog, 0, backend, out.sinks, { maxCachedKeys: opts.maxCachedKeys });
+  let expired = 0;
+  for (let i = 0; i < input.length; ) {
+    // Now and then a batch of a backlog spanning a day and more: keys it touches early are quiet by its end.
+    const n = rng() < 0.08 ? 1500 : 1 + Math.floor(rng() * 120);
+    await task.process({ source: 'txns', partition: 0, records: input.slice(i, i + n) });
+    i += n;
+    if (opts.sweep) expired += await task.sweepExpired(rng() < 0.5 ? 1 + Math.floor(rng() * 20) : 10_000);
+    await task.checkpoint();
+    if (rng() < 0.05) task = await Task.open(prog, 0, backend, out.sinks, { maxCachedKeys: opts.maxCachedKeys });
+  }
+  return { out: out.out, backend, expired };
+}
+
+for (const sinceLast of [false, true]) {
+  test(`sweeping quiet keys changes no output and frees their state${sinceLast ? ' (time since the last event keeps a small head)' : ''}`, async () => {
+    const prog = program(sinceLast);
+    const input = records(sinceLast ? 3 : 2, 6000);
+    const ref = collectingSinks();
+    await (await Task.open(prog, 0, new MemoryBackend(), ref.sinks)).process({ source: 'txns', partition: 0, records: input });
+    assert.ok(ref.out.late.length > 0, 'some records are late, so the acceptance bound is exercised');
+
+    const kept = await sweptRun(prog, input, 11, { sweep: false, maxCachedKeys: 10 });
+    assertSameOutputs(kept.out, ref.out, 'checkpointed without sweeping');
+    for (const [seed, maxCachedKeys] of [
+      [12, 10],
+      [13, 100_000],
+      [14, 3],
+    ] as const) {
+      const swept = await sweptRun(prog, input, seed, { sweep: true, maxCachedKeys });
+      assertSameOutputs(swept.out, ref.out, `swept (seed ${seed}, ${maxCachedKeys} keys in memory)`);
+      assert.ok(swept.expired > 100, `keys expired: ${swept.expired}`);
+      const before = stored(kept.backend);
+      const after = stored(swept.backend);
+      // About 150 cards in all, a handful active at the end: the quiet ones keep no events.
+      assert.ok(before.heads > 140 && before.segments > before.heads, `without sweeping: ${JSON.stringify(before)}`);
+      assert.ok(after.segments < before.segments / 5, `segments kept: ${after.segments} of ${before.segments}`);
+      if (sinceLast) assert.equal(after.heads, before.heads, 'a head per key stays: its clock answers the time since the last event');
+      else assert.ok(after.heads < before.heads / 5, `heads kept: ${after.heads} of ${before.heads}`);
+    }
+  });
+}
+
+test('a key that comes back after its state was swept gets the values of a key never swept, and a recent key is not swept', async () => {
+  const prog = program(false);
+  const backend = new MemoryBackend();
+  const out = collectingSinks();
+  const task = await Task.open(prog, 0, backend, out.sinks, { maxCachedKeys: 1 });
+  const rec = (offset: number, card: string, minutes: number, v: number): InputRecord => ({ offset, value: { card, at: T0 + minutes * MIN, v } });
+  // a: three events, then quiet; b moves stream time on.
+  await task.process({ source: 'txns', partition: 0, records: [rec(0, 'a', 0, 1.1), rec(1, 'a', 1, 2.2), rec(2, 'a', 2, 3.3), rec(3, 'b', 60, 5)] });
+  await task.checkpoint();
+  // Stream time 2 h 50: a's last event (2 min) is not yet 3 h (its longest window) + 10 min (grace) behind.
+  await task.process({ source: 'txns', partition: 0, records: [rec(4, 'b', 170, 5)] });
+  assert.equal(await task.sweepExpired(1000), 0);
+  await task.checkpoint();
+  assert.ok([...backend.data.keys()].some((k) => k.startsWith(timelinePrefix(0, 'card', 'a'))));
+  // Stream time 3 h 12: now it is.
+  await task.process({ source: 'txns', partition: 0, records: [rec(5, 'b', 192, 5)] });
+  assert.equal(await task.sweepExpired(1000), 1);
+  await task.checkpoint();
+  assert.deepEqual([...backend.data.keys()].filter((k) => k.startsWith(timelinePrefix(0, 'card', 'a'))), [], "a's head and events are deleted");
+  await task.process({ source: 'txns', partition: 0, records: [rec(6, 'a', 200, 7)] });
+  const last = out.out.features[out.out.features.length - 1];
+  const byName = Object.fromEntries(prog.outputs[0].columns.map((c, i) => [c.name, last.values[i]]));
+  // By hand: a's events (0-2 min) are in no window of 200 min, and a vector covers the events before its own: every window is empty.
+  assert.deepEqual(byName, { n: 0, distinct: 0, sum: 0, mean: null, max: null, min: null, sd: null });
+});
