@@ -734,7 +734,7 @@ export class Task {
       if (!g.hasTimeline) continue;
       for (const key of this.dirty[g.index]) {
         const tl = this.timelines[g.index].get(key)!;
-        if (tl.expiredBy(acceptFrom)) {
+        if (tl.holdsEvents && tl.expiredBy(acceptFrom)) {
           cached.push(tl);
           named.push([g, key]);
         }
@@ -747,7 +747,7 @@ export class Task {
       const tl = this.timelines[g.index].get(head.key);
       if (tl === PENDING) continue;
       if (tl === undefined) stored.push([g, head.key]);
-      else if (!tl.dirty && tl.expiredBy(acceptFrom)) {
+      else if (!tl.dirty && tl.holdsEvents && tl.expiredBy(acceptFrom)) {
         cached.push(tl);
         named.push([g, head.key]);
       }
@@ -758,8 +758,13 @@ export class Task {
     const quietHeads: Uint8Array[] = [];
     stored.forEach(([g, key], i) => {
       const head = heads[i];
-      // A head starts with the timeline's clock (KeyTimeline.encodeHead).
-      if (head === undefined || new ByteReader(head).f64() > acceptFrom - g.layout.maxWindow) return;
+      if (head === undefined) return;
+      // A head starts with the timeline's clock, then the time of the last event it left, then how many events it holds (KeyTimeline.encodeHead).
+      const reader = new ByteReader(head);
+      const clock = reader.f64();
+      reader.f64();
+      // A key already swept (its head kept for its clock) holds nothing more to free.
+      if (clock > acceptFrom - g.layout.maxWindow || reader.uint() === 0) return;
       quiet.push([g, key]);
       quietHeads.push(head);
     });

@@ -475,6 +475,11 @@ export class KeyTimeline implements RawEvents {
     return this.n - this.start;
   }
 
+  /** Whether it holds events, in memory or still in the store (a sweep has something to free). */
+  get holdsEvents(): boolean {
+    return this.n > this.start || this.stored.length > 0;
+  }
+
   /**
    * Hand every change since the last call to the store: `del` for each stored segment whose
    * events have all left the buffer, then `put` of one segment with the events applied since
