@@ -763,8 +763,8 @@ export class Task {
       const reader = new ByteReader(head);
       const clock = reader.f64();
       reader.f64();
-      // A key already swept (its head kept for its clock) holds nothing more to free.
-      if (clock > acceptFrom - g.layout.maxWindow || reader.uint() === 0) return;
+      // A key already swept (its head kept for its clock) holds nothing more to free, but tiles it may still hold.
+      if (clock > acceptFrom - g.layout.maxWindow || (reader.uint() === 0 && g.layout.tiledWindows.length === 0)) return;
       quiet.push([g, key]);
       quietHeads.push(head);
     });
@@ -775,8 +775,7 @@ export class Task {
     const all = [...cached, ...restored];
     [...named, ...quiet].forEach(([g, key], i) => {
       const tl = all[i];
-      if (!tl.expiredBy(acceptFrom)) return;
-      tl.expireAll();
+      if (!tl.expiredBy(acceptFrom) || !tl.expireAll(acceptFrom)) return;
       expired++;
       if (tl.expiredLikeFresh()) {
         this.timelines[g.index].delete(key);

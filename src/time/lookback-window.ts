@@ -393,23 +393,31 @@ export class KeyTimeline implements RawEvents {
   }
 
   /**
-   * Whether no event this timeline holds can be in any window of a later event, when every
-   * later event has a time of at least `acceptFrom` (the task's stream time minus grace: a
-   * record behind it is late and touches no state). Tiled windows keep their own per-tile
-   * state and are never expired this way.
+   * Whether no event this timeline holds can be in any exact window, or in the current tile of
+   * any tiled window, of a later event, when every later event has a time of at least
+   * `acceptFrom` (the task's stream time minus grace: a record behind it is late and touches no
+   * state).
    */
   expiredBy(acceptFrom: number): boolean {
-    return this.tiled.length === 0 && this.clock !== -Infinity && this.clock <= acceptFrom - this.layout.maxWindow;
+    return this.clock !== -Infinity && this.clock <= acceptFrom - this.layout.maxWindow;
   }
 
   /**
    * Drop every held event, removing each from the running aggregates exactly as the next
    * applied event would (per window, oldest first, through the same kernel): for an expired
    * timeline (expiredBy) the state the next event meets is then bit for bit the state it would
-   * have met, while the events' storage can go now. Clocks stay: time since the last event
-   * still reads them.
+   * have met, while the events' storage can go now. Tiled windows drop the tiles no event from
+   * `acceptFrom` on can read, as their next event's trim would. Clocks stay: time since the
+   * last event still reads them. False when there was nothing to free.
    */
-  expireAll(): void {
+  expireAll(acceptFrom: number): boolean {
+    let tiles = 0;
+    for (const run of this.tiled) {
+      tiles += run.starts.length;
+      run.evict(acceptFrom);
+      tiles -= run.starts.length;
+    }
+    if (tiles === 0 && this.n === this.start && this.stored.length === 0) return false;
     const windows = this.layout.windows;
     for (let w = 0; w < windows.length; w++) {
       const run = this.runs[w];
@@ -424,6 +432,7 @@ export class KeyTimeline implements RawEvents {
     this.readTiles = undefined;
     this.superTiles = undefined;
     this.compact();
+    return true;
   }
 
   /**
@@ -475,9 +484,9 @@ export class KeyTimeline implements RawEvents {
     return this.n - this.start;
   }
 
-  /** Whether it holds events, in memory or still in the store (a sweep has something to free). */
+  /** Whether it holds events, in memory or still in the store, or tiles (a sweep may have something to free). */
   get holdsEvents(): boolean {
-    return this.n > this.start || this.stored.length > 0;
+    return this.n > this.start || this.stored.length > 0 || this.tiled.some((run) => run.starts.length > 0);
   }
 
   /**
