@@ -285,22 +285,50 @@ class NumberBuffer implements ColumnBuffer {
     }
   }
 
-  /** The same checks and slots as append() gives the same values as plain numbers and nulls. */
+  /**
+   * The same checks and slots as append() gives the same values as plain numbers and nulls.
+   * One loop per kind, and doubles as two block copies: this copy of every training value ran
+   * at about a tenth of the whole output's cost with the kind tested per value.
+   */
   appendNumbers(source: NullableNumbers, from: number, count: number, at: number, row: number): void {
     this.reserve(at + count);
     const values = this.values;
     const defs = this.defs;
     const src = source.values;
     const present = source.present;
-    const kind = this.kind;
-    const plain = this.big === undefined;
-    for (let k = 0; k < count; k++) {
-      const p = present[from + k];
-      const v = src[from + k];
-      if (p === 1 && plain && (kind === 0 || (kind === 1 ? (v | 0) === v : Number.isSafeInteger(v)))) {
-        values[at + k] = kind === 1 ? v | 0 : kind === 2 ? v + 0 : v;
-        if (defs) defs[at + k] = 1;
-      } else this.set(at + k, source.at(from + k), row + k);
+    if (this.big !== undefined) {
+      for (let k = 0; k < count; k++) this.set(at + k, source.at(from + k), row + k);
+      return;
+    }
+    if (this.kind === 0 && defs !== undefined && source.others === undefined) {
+      // Present is 1 (a number) or 0 (null) here: the definition levels themselves. A null's value slot is never read.
+      values.set(src.subarray(from, from + count), at);
+      defs.set(present.subarray(from, from + count), at);
+      return;
+    }
+    if (this.kind === 0) {
+      for (let k = 0; k < count; k++) {
+        if (present[from + k] === 1) {
+          values[at + k] = src[from + k];
+          if (defs) defs[at + k] = 1;
+        } else this.set(at + k, source.at(from + k), row + k);
+      }
+    } else if (this.kind === 1) {
+      for (let k = 0; k < count; k++) {
+        const v = src[from + k];
+        if (present[from + k] === 1 && (v | 0) === v) {
+          values[at + k] = v | 0;
+          if (defs) defs[at + k] = 1;
+        } else this.set(at + k, source.at(from + k), row + k);
+      }
+    } else {
+      for (let k = 0; k < count; k++) {
+        const v = src[from + k];
+        if (present[from + k] === 1 && Number.isSafeInteger(v)) {
+          values[at + k] = v + 0; // -0 becomes 0
+          if (defs) defs[at + k] = 1;
+        } else this.set(at + k, source.at(from + k), row + k);
+      }
     }
   }
 
