@@ -1,3 +1,4 @@
+import { zoneRulesFingerprint } from '../time/zone-rules.js';
 import { createHash } from 'node:crypto';
 import { dirname } from 'node:path';
 import { formatDuration } from '../dsl/duration.js';
@@ -55,7 +56,8 @@ function windowJson(w: WindowShape): Json {
     case 'hopping':
       return { kind: w.kind, size: formatDuration(w.size), advance: formatDuration(w.advance) };
     case 'calendar':
-      return { kind: w.kind, unit: w.unit, timeZone: w.timeZone };
+      // The zone's rules as this runtime knows them: new tz data that moves its windows is a new version.
+      return { kind: w.kind, unit: w.unit, timeZone: w.timeZone, zoneRules: zoneRulesFingerprint(w.timeZone) };
     case 'session':
       return { kind: w.kind, gap: formatDuration(w.gap) };
   }

@@ -24,7 +24,8 @@ import { luxonLibrary } from './luxon-library.js';
  *
  * Pure functions of (t, unit, zone) and the tz database luxon reads through Intl (Node's ICU
  * data). That database is part of the runtime: a Node upgrade can move the windows of a zone
- * whose rules changed, as in any tz-aware system.
+ * whose rules changed, as in any tz-aware system; the topology version then changes with them
+ * (zone-rules.ts), so such windows are never mixed up with the old ones.
  */
 
 export type CalendarUnit = 'hour' | 'day' | 'week' | 'month';
