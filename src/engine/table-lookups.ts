@@ -8,7 +8,7 @@
 import { toAggValue, type AggValue } from '../ops/aggregation.js';
 import type { ByteWriter } from '../state/codec.js';
 import type { BatchOp, StateBackend } from '../state/state-backend.js';
-import { versionsPrefix } from '../state/task-state-keys.js';
+import { parseVersionKey, tableVersionsPrefix, versionsPrefix } from '../state/task-state-keys.js';
 import { KeyVersions, type VersionValues } from '../time/version-table.js';
 import type { SourceValue } from './input.js';
 import type { LookupProgram, Program, StreamProgram, TableProgram } from './program.js';
@@ -51,6 +51,8 @@ export class TableLookups {
   private readonly keys: Array<Map<string, KeyVersions>>;
   /** Per table: keys changed since the last checkpoint, in first-change order. */
   private readonly dirty: string[][];
+  /** The last store key the sweep walked, undefined to start from the first (not persisted). */
+  private sweepCursor: string | undefined;
 
   constructor(
     private readonly program: Program,
@@ -161,6 +163,60 @@ export class TableLookups {
       if (version === undefined) counters.lookupMisses++;
       for (const [column, slot] of l.values) row[slot] = version === undefined ? null : version[column];
     }
+  }
+
+  /**
+   * Live: drop the versions no accepted event can ask for any more from keys no event touched
+   * lately, as a touch would (KeyVersions.trim at stream time minus retention; the plan check
+   * makes retention cover every time a lookup asks, so no answer changes). Walks at most
+   * `entries` store keys of the task's tables from where the last call stopped, starting over at
+   * the end; a key's versions are read only when the walk met two valid by the horizon. Returns
+   * the keys trimmed.
+   */
+  async sweep(entries: number, streamTime: number, batchNo: number, savedBelow: number): Promise<number> {
+    if (this.keys.length === 0 || entries <= 0 || streamTime === -Infinity) return 0;
+    const walked = await this.backend.keysAfter(tableVersionsPrefix(this.partition), this.sweepCursor, entries);
+    this.sweepCursor = walked.length < entries ? undefined : walked[walked.length - 1];
+    const byName = new Map(this.program.tables.filter((t) => !t.regroup).map((t) => [t.name, t]));
+    // Per key the walk met: its table, and the validity times of its versions met, ascending (store order).
+    const met = new Map<string, { readonly table: TableProgram; readonly key: string; readonly times: number[] }>();
+    for (const storeKey of walked) {
+      const v = parseVersionKey(this.partition, storeKey);
+      const table = v === undefined ? undefined : byName.get(v.table);
+      if (v === undefined || table === undefined) continue;
+      const id = versionsPrefix(this.partition, table.name, v.key);
+      let m = met.get(id);
+      if (m === undefined) met.set(id, (m = { table, key: v.key, times: [] }));
+      m.times.push(v.t);
+    }
+    let trimmed = 0;
+    const stored: Array<{ readonly table: TableProgram; readonly key: string }> = [];
+    for (const m of met.values()) {
+      // trim keeps the latest version valid at or before the horizon: a key loses some when a second one is.
+      if (m.times.length < 2 || !(m.times[1] <= streamTime - m.table.retention)) continue;
+      const kv = this.keys[m.table.index].get(m.key);
+      if (kv === undefined) {
+        stored.push(m);
+        continue;
+      }
+      const wasDirty = kv.dirty;
+      const before = kv.size;
+      kv.trim(streamTime - m.table.retention);
+      this.touched(m.table.index, m.key, kv, wasDirty);
+      if (kv.size < before) trimmed++;
+    }
+    const entriesOf = await Promise.all(stored.map((m) => this.backend.scan(versionsPrefix(this.partition, m.table.name, m.key))));
+    stored.forEach((m, i) => {
+      const kv = KeyVersions.fromEntries(versionsPrefix(this.partition, m.table.name, m.key), entriesOf[i], m.table.valueFns.length, savedBelow);
+      const before = kv.size;
+      kv.trim(streamTime - m.table.retention);
+      if (kv.size === before) return;
+      kv.lastBatch = batchNo;
+      this.keys[m.table.index].set(m.key, kv);
+      this.dirty[m.table.index].push(m.key);
+      trimmed++;
+    });
+    return trimmed;
   }
 
   /** Store operations since the last call: per changed key, its new versions and the dropped ones. */

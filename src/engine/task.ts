@@ -189,7 +189,7 @@ export interface TaskCacheStats {
   readonly evictions: number;
   /** Group keys remembered for the refinement check (GroupKeyError), over all groups: at most twice maxCachedKeys per group. */
   readonly groupOwnerKeys: number;
-  /** Quiet keys whose state a sweep freed since the task opened (sweepExpired). */
+  /** Quiet keys whose state (events, tiles, table versions past retention) a sweep freed since the task opened (sweepExpired). */
   readonly expiredKeys: number;
 }
 
@@ -717,7 +717,8 @@ export class Task {
    *
    * Looks at the keys the batch touched (a batch of a backlog can span days) and walks at most
    * `entries` store keys of the task's timelines, from where the last call stopped, starting
-   * over at the end. Call it just before changes(). Returns the keys expired.
+   * over at the end; tables' versions past retention go the same way (TableLookups.sweep).
+   * Call it just before changes(). Returns the keys expired or trimmed.
    */
   async sweepExpired(entries: number): Promise<number> {
     if (entries <= 0 || this.streamTime === -Infinity) return 0;
@@ -795,6 +796,8 @@ export class Task {
     undirtied.forEach((keys, g) => {
       if (keys !== undefined) this.dirty[g] = this.dirty[g].filter((k) => !keys.has(k));
     });
+    // Table versions of keys no event touched lately: retention applies to them as to touched ones.
+    expired += await this.tables.sweep(entries, this.streamTime, this.batchNo, this.seq);
     this.expiredKeys += expired;
     return expired;
   }

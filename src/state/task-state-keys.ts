@@ -30,18 +30,34 @@ const entity = (key: string): string => `${key.length}:${key}`;
 export const timelinesPrefix = (p: number): string => `p${p}/t/`;
 export const timelinePrefix = (p: number, group: string, key: string): string => `${timelinesPrefix(p)}${group}/${entity(key)}/`;
 
+/**
+ * `<name>/<len>:<key>/<tail>` after `prefix`: the name (group and table names hold no '/'), the
+ * entity key (length-prefixed, so it may) and what follows it; undefined for any other key.
+ */
+function parseEntityKey(prefix: string, storeKey: string): { readonly name: string; readonly key: string; readonly tail: string } | undefined {
+  if (!storeKey.startsWith(prefix)) return undefined;
+  const slash = storeKey.indexOf('/', prefix.length);
+  const colon = storeKey.indexOf(':', slash + 1);
+  if (slash < 0 || colon < 0) return undefined;
+  const length = Number(storeKey.slice(slash + 1, colon));
+  const end = colon + 1 + length;
+  if (!Number.isSafeInteger(length) || storeKey[end] !== '/') return undefined;
+  return { name: storeKey.slice(prefix.length, slash), key: storeKey.slice(colon + 1, end), tail: storeKey.slice(end + 1) };
+}
+
 /** The group and entity key of a timeline head's store key (timelineHeadKey), undefined for any other key. */
 export function parseTimelineHeadKey(p: number, storeKey: string): { readonly group: string; readonly key: string } | undefined {
-  const prefix = timelinesPrefix(p);
-  if (!storeKey.startsWith(prefix) || !storeKey.endsWith('/h')) return undefined;
-  const rest = storeKey.slice(prefix.length, -2);
-  // Group names hold no '/' (they are identifiers); the entity key is length-prefixed and may.
-  const slash = rest.indexOf('/');
-  const colon = rest.indexOf(':', slash + 1);
-  if (slash < 0 || colon < 0) return undefined;
-  const length = Number(rest.slice(slash + 1, colon));
-  const key = rest.slice(colon + 1);
-  return Number.isSafeInteger(length) && key.length === length ? { group: rest.slice(0, slash), key } : undefined;
+  const parsed = parseEntityKey(timelinesPrefix(p), storeKey);
+  return parsed === undefined || parsed.tail !== 'h' ? undefined : { group: parsed.name, key: parsed.key };
+}
+
+/** Every table version of a task, all tables. */
+export const tableVersionsPrefix = (p: number): string => `p${p}/v/`;
+
+/** The table, entity key and validity time of a table version's store key, undefined for any other key. */
+export function parseVersionKey(p: number, storeKey: string): { readonly table: string; readonly key: string; readonly t: number } | undefined {
+  const parsed = parseEntityKey(tableVersionsPrefix(p), storeKey);
+  return parsed === undefined || parsed.tail.length === 0 ? undefined : { table: parsed.name, key: parsed.key, t: parseEventSuffix(parsed.tail)[0] };
 }
 export const timelineHeadKey = (p: number, group: string, key: string): string => `${timelinePrefix(p, group, key)}h`;
 export const timelineEventsPrefix = (p: number, group: string, key: string): string => `${timelinePrefix(p, group, key)}e/`;

@@ -15,7 +15,7 @@ import { buildProgram, type Program } from '../../src/engine/program.js';
 import { Task } from '../../src/engine/task.js';
 import { compilePlan } from '../../src/plan/compile.js';
 import { MemoryBackend } from '../../src/state/state-backend.js';
-import { timelinePrefix } from '../../src/state/task-state-keys.js';
+import { timelinePrefix, versionsPrefix } from '../../src/state/task-state-keys.js';
 import { assertSameOutputs, collectingSinks } from '../helpers/engine.js';
 import { mulberry32 } from '../helpers/prng.js';
 
@@ -181,4 +181,85 @@ test('a key that comes back after its state was swept gets the values of a key n
   const byName = Object.fromEntries(prog.outputs[0].columns.map((c, i) => [c.name, last.values[i]]));
   // By hand: a's events (0-2 min) are in no window of 200 min, and a vector covers the events before its own: every window is empty.
   assert.deepEqual(byName, { n: 0, distinct: 0, sum: 0, mean: null, max: null, min: null, sd: null });
+});
+
+type Limit = { card: string; from: number; limit: number };
+
+test('the sweep drops table versions past retention from keys no event touched, as a touch would, and changes no output', async () => {
+  const topo = topology('expiry-table', (b) => {
+    const txns = b.source<Txn>('txns', { schema: '../../schemas/card_transaction.avsc', key: (x) => x.card, eventTime: (x) => x.at, grace: '10m', maxFutureSkew: null });
+    const limits = b.table<Limit>('zlimits', { schema: '../../schemas/card_limit.avsc', key: (l) => l.card, validFrom: (l) => l.from, retention: '2h', grace: '10m', maxFutureSkew: null });
+    const card = txns.groupBy('card', (x) => x.card);
+    txns.features('f', { n: card.lookback('1h').count(), limit: txns.asOf(limits, (x) => x.card).value((l) => l.limit), earlier: txns.asOf(limits, (x) => x.card, { lag: '1h' }).value((l) => l.limit) });
+    return {};
+  });
+  const prog = buildProgram(compilePlan(topo, HERE));
+  // 40 cards over 40 h, every record in time order (none late): each card gets a new limit every ~20 min while
+  // it is active (about 5 h), transactions now and then; then it is quiet for good, its versions untouched.
+  const rng = mulberry32(21);
+  const txns: InputRecord[] = [];
+  const limits: InputRecord[] = [];
+  const versions = new Map<string, number[]>();
+  for (let m = 0; m < 40 * 60; m++) {
+    const t = T0 + m * MIN;
+    const active = Math.floor(m / 60);
+    for (let c = Math.max(0, active - 4); c <= active; c++) {
+      const card = `k${c}`;
+      if (rng() < 0.05) {
+        limits.push({ offset: limits.length, value: { card, from: t, limit: Math.round(rng() * 5000) } });
+        versions.set(card, [...(versions.get(card) ?? []), t]);
+      }
+      if (rng() < 0.03) txns.push({ offset: txns.length, value: { card, at: t, v: 1 } });
+    }
+  }
+  const feed = async (task: Task, sweep: boolean, rngFeed: () => number, reopen: () => Promise<Task>): Promise<Task> => {
+    let i = 0;
+    let j = 0;
+    while (i < txns.length || j < limits.length) {
+      const n = 1 + Math.floor(rngFeed() * 60);
+      if (i < txns.length) await task.process({ source: 'txns', partition: 0, records: txns.slice(i, i + n) });
+      if (j < limits.length) await task.process({ source: 'zlimits', partition: 0, records: limits.slice(j, j + n) });
+      i += n;
+      j += n;
+      if (sweep) await task.sweepExpired(rngFeed() < 0.5 ? 1 + Math.floor(rngFeed() * 30) : 10_000);
+      await task.checkpoint();
+      if (rngFeed() < 0.05) {
+        // A restart resumes where the checkpoint stands: records the merge held are fed again.
+        task = await reopen();
+        const at = task.resumePositions();
+        i = at.txns ?? 0;
+        j = at.zlimits ?? 0;
+      }
+    }
+    await task.endOfInput('txns');
+    await task.endOfInput('zlimits');
+    await task.checkpoint();
+    return task;
+  };
+  const ref = collectingSinks();
+  const refBackend = new MemoryBackend();
+  await feed(await Task.open(prog, 0, refBackend, ref.sinks), false, mulberry32(5), () => Task.open(prog, 0, refBackend, ref.sinks));
+  assert.equal(ref.out.features.length, txns.length);
+  const out = collectingSinks();
+  const backend = new MemoryBackend();
+  const open = (): Promise<Task> => Task.open(prog, 0, backend, out.sinks, { maxCachedKeys: 5 });
+  await feed(await open(), true, mulberry32(6), open);
+  assertSameOutputs(out.out, ref.out, 'swept');
+  const final = await open();
+  await final.sweepExpired(100_000);
+  await final.checkpoint();
+  // By hand: stream time is the last transaction's time; a card keeps its versions valid after stream time − 2 h, and the latest one before.
+  const streamTime = Math.max(...txns.map((r) => (r.value as unknown as Txn).at));
+  const horizon = streamTime - 2 * 60 * MIN;
+  let trimmedCards = 0;
+  for (const [card, times] of versions) {
+    const expected = times.filter((t) => t > horizon).length + (times.some((t) => t <= horizon) ? 1 : 0);
+    const stored = [...backend.data.keys()].filter((k) => k.startsWith(versionsPrefix(0, 'zlimits', card))).length;
+    assert.equal(stored, expected, `${card}: versions stored`);
+    if (expected < times.length) trimmedCards++;
+  }
+  assert.ok(trimmedCards > 30, `cards whose old versions went: ${trimmedCards}`);
+  const kept = [...refBackend.data.keys()].filter((k) => k.startsWith('p0/v/')).length;
+  const swept = [...backend.data.keys()].filter((k) => k.startsWith('p0/v/')).length;
+  assert.ok(swept < kept / 2, `versions stored: ${swept} swept, ${kept} without sweeping`);
 });
