@@ -8,6 +8,7 @@
 import { toAggValue, type AggValue } from '../ops/aggregation.js';
 import type { ByteWriter } from '../state/codec.js';
 import type { BatchOp, StateBackend } from '../state/state-backend.js';
+import { StoreWalk } from '../state/store-walk.js';
 import { parseVersionKey, tableVersionsPrefix, versionsPrefix } from '../state/task-state-keys.js';
 import { KeyVersions, type VersionValues } from '../time/version-table.js';
 import type { SourceValue } from './input.js';
@@ -51,8 +52,8 @@ export class TableLookups {
   private readonly keys: Array<Map<string, KeyVersions>>;
   /** Per table: keys changed since the last checkpoint, in first-change order. */
   private readonly dirty: string[][];
-  /** The last store key the sweep walked, undefined to start from the first (not persisted). */
-  private sweepCursor: string | undefined;
+  /** The sweep's walk over the task's table versions. */
+  private readonly walk: StoreWalk;
 
   constructor(
     private readonly program: Program,
@@ -61,6 +62,7 @@ export class TableLookups {
   ) {
     this.keys = program.tables.map(() => new Map());
     this.dirty = program.tables.map(() => []);
+    this.walk = new StoreWalk(backend, tableVersionsPrefix(partition));
   }
 
   /** The values a table record stores: one per value function its lookups read. */
@@ -175,8 +177,7 @@ export class TableLookups {
    */
   async sweep(entries: number, streamTime: number, batchNo: number, savedBelow: number): Promise<number> {
     if (this.keys.length === 0 || entries <= 0 || streamTime === -Infinity) return 0;
-    const walked = await this.backend.keysAfter(tableVersionsPrefix(this.partition), this.sweepCursor, entries);
-    this.sweepCursor = walked.length < entries ? undefined : walked[walked.length - 1];
+    const walked = await this.walk.next(entries);
     const byName = new Map(this.program.tables.filter((t) => !t.regroup).map((t) => [t.name, t]));
     // Per key the walk met: its table, and the validity times of its versions met, ascending (store order).
     const met = new Map<string, { readonly table: TableProgram; readonly key: string; readonly times: number[] }>();

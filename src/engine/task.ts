@@ -6,6 +6,7 @@ import { ByteReader, ByteWriter } from '../state/codec.js';
 import type { BatchOp, StateBackend } from '../state/state-backend.js';
 import { formatEventTime, toEventTime, unitHint } from '../time/event-time.js';
 import { KeyTimeline } from '../time/lookback-window.js';
+import { StoreWalk } from '../state/store-walk.js';
 import {
   metaKey,
   parseEventSuffix,
@@ -289,8 +290,8 @@ export class Task {
   private staleDeletes: string[] = [];
   /** Timelines a sweep expired whose stored state goes at the next checkpoint (sweepExpired). */
   private expired: Array<readonly [GroupProgram, string, KeyTimeline]> = [];
-  /** The last store key the expiry sweep walked, undefined to start from the first (not persisted). */
-  private sweepCursor: string | undefined;
+  /** The expiry sweep's walk over the task's timelines (sweepExpired). */
+  private readonly timelineWalk: StoreWalk;
   /** The first events (and the records after them), held until WARMUP events carry a time (null once stream time is set). */
   private warmup: Prepared[] | null = [];
   private warmupTimed = 0;
@@ -328,6 +329,7 @@ export class Task {
     // One more row after the groups' for table lookups (Program.lookupWidth).
     this.groupResults = [...program.groups.map((g) => new Array<AggValue>(g.width).fill(null)), new Array<AggValue>(program.lookupWidth).fill(null)];
     this.tables = new TableLookups(program, partition, backend);
+    this.timelineWalk = new StoreWalk(backend, timelinesPrefix(partition));
     this.timelines = program.groups.map(() => new Map<string, KeyTimeline>());
     this.groupOwners = program.groups.map(() => new GroupOwners(this.maxCachedKeys));
     this.rowValues = program.outputs.map((o) => new Array<AggValue>(o.columns.length).fill(null));
@@ -725,8 +727,7 @@ export class Task {
     let acceptFrom = Infinity;
     for (const s of this.program.sources) if (s.table === undefined) acceptFrom = Math.min(acceptFrom, this.streamTime - s.node.grace);
     const byName = new Map(this.program.groups.filter((g) => g.hasTimeline).map((g) => [g.name, g]));
-    const walked = await this.backend.keysAfter(timelinesPrefix(this.partition), this.sweepCursor, entries);
-    this.sweepCursor = walked.length < entries ? undefined : walked[walked.length - 1];
+    const walked = await this.timelineWalk.next(entries);
     const cached: KeyTimeline[] = [];
     const stored: Array<readonly [GroupProgram, string]> = [];
     const named: Array<readonly [GroupProgram, string]> = [];
