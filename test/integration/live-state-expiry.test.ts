@@ -11,46 +11,25 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildProgram } from '../../src/engine/program.js';
 import { produceFile } from '../../src/modes/produce-file.js';
 import { replayFiles } from '../../src/modes/replay-files.js';
-import { loadTopology } from '../../src/plan/load-topology.js';
 import { kafkaPartition } from '../../src/io/partitioning.js';
 import { LevelBackend } from '../../src/state/state-backend.js';
 import { taskStateDir } from '../../src/state/task-state-dir.js';
 import { timelinesPrefix } from '../../src/state/task-state-keys.js';
-import { cleanUpKafka } from '../helpers/kafka-cleanup.js';
-import { compareVectors, exited, inputCommitted, readLiveVectors, readReplayVectors, ROOT, spawnSkewless, stopLeftoverWorkers, summedMetric, until, type Worker } from '../helpers/live-run.js';
-import { liveInternalTopics } from '../helpers/card-inputs.js';
+import { compareVectors, exited, inputCommitted, readLiveVectors, readReplayVectors, summedMetric, until, type Worker } from '../helpers/live-run.js';
+import { FlightLiveRun } from '../helpers/flight-live-run.js';
 import { Rng } from '../helpers/prng.js';
 import { stackForTests } from '../helpers/stack.js';
 
 const stack = await stackForTests();
 const PARTITIONS = 2;
-const run = randomUUID().slice(0, 8);
-const topic = `test-quiet-flights-${run}`;
-const features = `test-quiet-features-${run}`;
-const side = `test-quiet-${run}`;
-const group = `quiet-${run}`;
-const dir = mkdtempSync(join(tmpdir(), 'skewless-expiry-'));
-const plan = await loadTopology(join(ROOT, 'topologies/flight-delays.ts'));
-const workers: Worker[] = [];
-
-test.after(async () => {
-  await stopLeftoverWorkers(workers);
-  rmSync(dir, { recursive: true, force: true });
-  await cleanUpKafka(stack.brokers, [topic, features, `${side}-late`, `${side}-dead-letters`, ...liveInternalTopics(group, plan)], [group]);
-});
-
-function worker(state: string): Worker {
-  const w = spawnSkewless(['run', 'topologies/flight-delays.ts', '--state', state, '--group', group, '--topic', `flights=${topic}`, '--output-topic', `flight_features=${features}`, '--side-prefix', side, '--metrics-port', '0', '--fetch-bytes', '65536'], stack.env);
-  workers.push(w);
-  return w;
-}
+const live = await FlightLiveRun.create(stack, 'quiet');
+const { topic, features, plan, dir } = live;
+const worker = (state: string): Worker => live.startWorker(state, ['--metrics-port', '0', '--fetch-bytes', '65536']);
 
 /** Timeline heads and segments of group `group` in the stores under `state` (the worker stopped). */
 async function storedTimelines(state: string, groupName: string): Promise<{ heads: number; segments: number }> {
@@ -118,7 +97,7 @@ test('a live worker frees quiet routes\' state as it commits and serves exactly 
   // The first 40 days, then a SIGKILL.
   await produce(part('first.ndjson', 0, FIRST));
   const first = worker(join(dir, 'state-1'));
-  await inputCommitted(stack.brokers, group, topic, [first]);
+  await inputCommitted(stack.brokers, live.group, topic, [first]);
   await until('the sweep to free quiet keys', [first], async () => ((await summedMetric(first, 'skewless_state_expired_keys_total')) ?? 0) > 0, 30_000);
   first.kill('SIGKILL');
   await exited(first);
@@ -126,7 +105,7 @@ test('a live worker frees quiet routes\' state as it commits and serves exactly 
   // The rest, on a new host: the swept state restored from the changelog alone, then stopped cleanly.
   await produce(part('rest.ndjson', FIRST, flights.length));
   const second = worker(join(dir, 'state-2'));
-  await inputCommitted(stack.brokers, group, topic, [second]);
+  await inputCommitted(stack.brokers, live.group, topic, [second]);
   second.kill('SIGTERM');
   await exited(second);
   // A route has no time-since-last feature: a quiet one keeps nothing, every other keeps its head.

@@ -12,9 +12,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildProgram } from '../../src/engine/program.js';
 import { kafkaEndpoints } from '../../src/cli/kafka-endpoints.js';
@@ -25,30 +23,16 @@ import { kafkaPartition } from '../../src/io/partitioning.js';
 import { produceFile } from '../../src/modes/produce-file.js';
 import { replayFiles } from '../../src/modes/replay-files.js';
 import { replayKafka } from '../../src/modes/replay-kafka.js';
-import { loadTopology } from '../../src/plan/load-topology.js';
-import { cleanUpKafka } from '../helpers/kafka-cleanup.js';
-import { compareVectors, inputCommitted, readLiveVectors, readReplayVectors, ROOT, spawnSkewless, stopLeftoverWorkers, type Worker } from '../helpers/live-run.js';
+import { compareVectors, inputCommitted, readLiveVectors, readReplayVectors } from '../helpers/live-run.js';
+import { FlightLiveRun } from '../helpers/flight-live-run.js';
 import { stackForTests } from '../helpers/stack.js';
 import { assertSameTraining } from '../helpers/training-files.js';
 import { Rng } from '../helpers/prng.js';
-import { liveInternalTopics } from '../helpers/card-inputs.js';
 
 const stack = await stackForTests();
 const PARTITIONS = 2;
-const run = randomUUID().slice(0, 8);
-const topic = `test-bad-flights-${run}`;
-const features = `test-bad-flights-features-${run}`;
-const side = `test-bad-flights-${run}`;
-const group = `bad-flights-${run}`;
-const dir = mkdtempSync(join(tmpdir(), 'skewless-produce-dead-'));
-const plan = await loadTopology(join(ROOT, 'topologies/flight-delays.ts'));
-const workers: Worker[] = [];
-
-test.after(async () => {
-  await stopLeftoverWorkers(workers);
-  rmSync(dir, { recursive: true, force: true });
-  await cleanUpKafka(stack.brokers, [topic, features, `${side}-late`, `${side}-dead-letters`, ...liveInternalTopics(group, plan)], [group]);
-});
+const live = await FlightLiveRun.create(stack, 'bad');
+const { topic, features, side, plan, dir } = live;
 
 interface DeadLetterLine {
   readonly source: string;
@@ -118,9 +102,8 @@ test('malformed records produced to Kafka are dead-lettered on partition 0 by th
   await assertSameTraining(fileOut, kafkaOut, PARTITIONS);
 
   // Live: the same vectors served, the same records dead-lettered.
-  const w = spawnSkewless(['run', 'topologies/flight-delays.ts', '--state', join(dir, 'state'), '--group', group, '--topic', `flights=${topic}`, '--output-topic', `flight_features=${features}`, '--side-prefix', side], stack.env);
-  workers.push(w);
-  await inputCommitted(stack.brokers, group, topic, [w]);
+  const w = live.startWorker(join(dir, 'state'));
+  await inputCommitted(stack.brokers, live.group, topic, [w]);
   w.kill('SIGTERM');
   const output = buildProgram(plan).outputs[0];
   const c = compareVectors(await readLiveVectors(stack.brokers, stack.registryUrl, output, features), await readReplayVectors(fileOut, output.name), output);
