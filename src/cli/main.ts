@@ -86,6 +86,7 @@ program
   .option('--fetch-bytes <n>', 'bytes fetched per partition and request; a fetched batch is one engine step and one commit (default 2097152)')
   .option('--concurrency <n>', 'batches of different partitions processed at once: one task computes while another commits; exactly-once transactions take turns (default 1)')
   .option('--cache-keys <n>', 'keys of lookback state kept in memory per group and partition; colder keys are evicted at checkpoints and read back from LevelDB (default 250000)')
+  .option('--standby <n>', "warm copies of each task's state kept on other workers of the group, following its changelog, so a task that moves (a worker killed or gone) catches up from the changelog's tail instead of restoring it all; give every worker the same n (default 0)")
   .option('--sweep-keys <n>', "state keys each task walks per commit to free quiet keys' state (a key with no event for its longest window plus grace); 0 turns it off (default 4096)")
   .option('--topic <source=topic...>', "a source's topic (default the topology's)")
   .option('--output-topic <output=topic...>', "an output's topic (default the topology's)")

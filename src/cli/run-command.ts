@@ -20,6 +20,7 @@ export interface RunFlags {
   concurrency?: string;
   cacheKeys?: string;
   sweepKeys?: string;
+  standby?: string;
   topic?: string[];
   outputTopic?: string[];
   sidePrefix?: string;
@@ -113,6 +114,7 @@ export async function runLive(file: string, flags: RunFlags): Promise<void> {
     partitionsConcurrently: flags.concurrency === undefined ? undefined : positiveInt(flags.concurrency, '--concurrency'),
     maxCachedKeys: flags.cacheKeys === undefined ? undefined : positiveInt(flags.cacheKeys, '--cache-keys'),
     sweepEntries: flags.sweepKeys === undefined ? undefined : nonNegativeInt(flags.sweepKeys, '--sweep-keys'),
+    standbyCopies: flags.standby === undefined ? undefined : nonNegativeInt(flags.standby, '--standby'),
     sourceTopics: pairs(flags.topic, '--topic'),
     outputTopics: pairs(flags.outputTopic, '--output-topic'),
     sideTopicPrefix: flags.sidePrefix,

@@ -42,6 +42,7 @@ import { ChangelogFormatError, ChangelogUndecidedError, openTaskStore, StoreLock
 import { StoreUnavailableError } from '../state/state-backend.js';
 import { unreadableChangelog, UnreadableChangelogError, type ChangelogOwner } from './live/unreadable-changelog.js';
 import { publishTaskMetrics } from './live/task-metrics.js';
+import { StandbyCopies } from './live/standby-copies.js';
 
 export { deadLetterTopic, lateTopic } from './live/record-collector.js';
 
@@ -99,6 +100,14 @@ export interface LiveOptions extends ClientEndpoints {
   readonly purgeIntervalMs?: number;
   /** Failover time after a kill -9: the group session timeout (default 10,000 ms). */
   readonly sessionTimeoutMs?: number;
+  /**
+   * Warm standby copies of each task kept on other workers (default 0; like Kafka Streams'
+   * num.standby.replicas): see live/standby-copies.ts. Every worker of the group should run
+   * with the same number.
+   */
+  readonly standbyCopies?: number;
+  /** Pause between two rounds that bring the standby copies up to their changelogs' committed ends (default 1,000 ms; Infinity: only when syncStandbys() is called). */
+  readonly standbyIntervalMs?: number;
   /** Keep retrying a failing partition (broker or registry outage) this long before the worker gives up (default 300,000 ms). */
   readonly retryDeadlineMs?: number;
   readonly metrics?: MetricsRegistry;
@@ -139,11 +148,31 @@ export interface LiveWorker {
   stop(): Promise<void>;
   /** Apply the idle-skip rule now (a timer does it every idleMs / 2; tests call it directly). */
   checkIdleInputs(): Promise<void>;
+  /** Bring the standby copies up to the changelog now (a loop does it every standbyIntervalMs; tests with an injected clock call it). */
+  syncStandbys(): Promise<void>;
+  /** Tasks this worker holds standby copies of now. */
+  readonly standbys: () => readonly number[];
   /** Delete what the regrouping's internal topics hold below the committed positions now (a timer does it every purgeIntervalMs); returns the partitions purged. */
   purgeRegroupTopics(): Promise<number>;
   /** Resolves with the error when processing failed in a way the worker cannot continue from. */
   readonly failed: Promise<Error>;
   readonly metrics: MetricsRegistry;
+}
+
+/** Rounds of standby syncs until the worker stops; a failed round is logged (once per streak) and the next one tries again. */
+async function followChangelogs(standbys: StandbyCopies, intervalMs: number, stopping: () => boolean, log: (line: string) => void): Promise<void> {
+  let failing = false;
+  while (!stopping()) {
+    try {
+      await standbys.sync();
+      if (failing) log('skewless: standby copies follow their changelogs again');
+      failing = false;
+    } catch (e) {
+      if (!failing) log(`skewless: standby copies could not read the changelog (${kafkaErrorText(e)}); retrying every round`);
+      failing = true;
+    }
+    for (let waited = 0; waited < intervalMs && !stopping(); waited += 100) await sleep(Math.min(100, intervalMs - waited));
+  }
 }
 
 /** Errors retrying cannot fix: the worker stops with the message. */
@@ -270,6 +299,8 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
     },
   };
 
+  const standbys = (opts.standbyCopies ?? 0) > 0 ? new StandbyCopies({ store: storeContext, partitions, copies: opts.standbyCopies!, metrics }) : undefined;
+
   let consumer: GroupMember | undefined;
   let stopping = false;
   let fail: (e: Error) => void = () => {};
@@ -285,6 +316,8 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
     try {
       let store: OpenedStore;
       try {
+        // A standby copy of the task held here becomes the task's local copy.
+        await standbys?.release(partition);
         store = await openTaskStore(storeContext, partition, rebuild);
       } catch (e) {
         // Checkpoints of another state format came from the changelog: the next restore reads them again.
@@ -513,19 +546,24 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
     log,
     onAssignment: (assignment) => {
       const owned = Object.values(assignment).flat();
+      standbys?.own(owned);
       const toOpen = tasks.assign(owned);
       log(`skewless: assigned partitions ${[...new Set(owned)].sort((a, b) => a - b).join(', ') || '(none)'}`);
       // Open (and if needed restore) every assigned task now, not when its next record comes:
       // failover does not wait for traffic, and state of another version is refused at once.
       for (const p of toOpen) void tasks.taskFor(p).catch((e: unknown) => onFailure(p, undefined, e));
     },
+    onMembership: standbys === undefined ? undefined : (members, self) => standbys.place(members, self),
   });
+  const standbyLoop = standbys !== undefined && opts.clock === undefined && opts.standbyIntervalMs !== Infinity ? followChangelogs(standbys, opts.standbyIntervalMs ?? 1000, () => stopping, log) : undefined;
   log(`skewless: ${delivery} delivery, changelog ${changelog}${regroup === undefined ? '' : `, regroup topics ${regroup.messages} and ${regroup.answers}`}`);
 
   return {
     metrics,
     failed,
     checkIdleInputs: () => idle.check(),
+    syncStandbys: () => standbys?.sync() ?? Promise.resolve(),
+    standbys: () => standbys?.held ?? [],
     purgeRegroupTopics: () => purge?.purge() ?? Promise.resolve(0),
     async stop(): Promise<void> {
       stopping = true;
@@ -533,6 +571,8 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
       if (purgeTimer) clearInterval(purgeTimer);
       await consumer!.stop();
       await tasks.closeAll();
+      await standbyLoop;
+      await standbys?.close();
       // What the last commits made purgeable; a failure here only leaves records for the next purge.
       await purge?.purge().catch((e: unknown) => log(`skewless: purging the regroup topics failed: ${kafkaErrorText(e)}`));
     },

@@ -53,6 +53,11 @@ export class MetricsRegistry {
     else f.series.set(k, { labels, value: by });
   }
 
+  /** Drop one series (a gauge of something no longer held). */
+  remove(name: string, labels: Labels = {}): void {
+    this.families.get(name)?.series.delete(labelKey(labels));
+  }
+
   get(name: string, labels: Labels = {}): number | undefined {
     return this.families.get(name)?.series.get(labelKey(labels))?.value;
   }

@@ -292,5 +292,5 @@ export async function summedMetric(w: Worker, name: string): Promise<number | un
   if (url === undefined) return undefined;
   const text = await fetch(url).then((r) => r.text(), () => undefined);
   if (text === undefined) return undefined;
-  return [...text.matchAll(new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, 'gm'))].reduce((n, m) => n + Number(m[1]), 0);
+  return [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))].reduce((n, m) => n + Number(m[1]), 0);
 }

@@ -238,6 +238,51 @@ test('partitions move between workers with their own state dirs: restored or cau
   await assertServedExactlyOnce(s, cardOnly, items);
 });
 
+test('standby copies: a task moved by a failure catches up from the changelog\'s tail onto the copy kept on its new owner, and serves the same vectors', async (t) => {
+  const s = await setup(t, cardOnly);
+  const items = transactions(900, 13);
+  const thirds = [items.slice(0, 300), items.slice(300, 600), items.slice(600)];
+  const changelog = changelogTopic(GROUP, cardOnly.version);
+  // Members in join order: a owns tasks 0 and 2, b task 1. Were a to fail, b would own all
+  // three (P mod 1), so b keeps copies of 0 and 2; were b to fail, task 1 would go to a.
+  const standby = { standbyCopies: 1, standbyIntervalMs: Infinity, maxBatch: 23 };
+  const a = await s.start('a', standby);
+  const b = await s.start('b', standby);
+  let stopped = false;
+  t.after(async () => {
+    if (!stopped) await Promise.allSettled([a.stop(), b.stop()]);
+  });
+  await produceAll(s, cardOnly, 'transactions', 'transactions', thirds[0]);
+  await s.cluster.runUntilIdle(40);
+  await a.syncStandbys();
+  await b.syncStandbys();
+  assert.deepEqual([a.standbys(), b.standbys()], [[1], [0, 2]]);
+  await produceAll(s, cardOnly, 'transactions', 'transactions', thirds[1]);
+  await s.cluster.runUntilIdle(40);
+  await b.syncStandbys();
+  // Where b's copies stand; the last third's commits come after that.
+  const synced = await s.cluster.endOffsets(changelog);
+  await produceAll(s, cardOnly, 'transactions', 'transactions', thirds[2]);
+  await s.cluster.runUntilIdle(40);
+  const before = await s.cluster.endOffsets(changelog);
+  s.cluster.expel(s.cluster.members(GROUP)[0]); // a is gone (kill -9): b takes tasks 0 and 2
+  await s.cluster.runUntilIdle(40);
+  stopped = true;
+  await b.stop();
+  await a.stop();
+  const text = s.logs.join('\n');
+  assert.doesNotMatch(text, /\[b\] skewless: task [02]: rebuilding/, text);
+  for (const p of [0, 2]) {
+    // Exactly the changelog records committed after b's last sync, counted from the topic.
+    const tail = s.cluster.committedRecords(changelog, p).filter((r) => r.offset >= synced.get(p)! && r.offset < before.get(p)!).length;
+    const all = s.cluster.committedRecords(changelog, p).filter((r) => r.offset < before.get(p)!).length;
+    assert.ok(tail > 0 && tail < all / 2, `task ${p}: ${tail} of ${all} records after the sync`);
+    assert.match(text, new RegExp(`\\[b\\] skewless: task ${p} ready at .* after applying ${tail} changelog records`));
+  }
+  assert.deepEqual(b.standbys(), [], 'no copies while b owns every task');
+  await assertServedExactlyOnce(s, cardOnly, items);
+});
+
 test('a worker that lost its partition mid-transaction is fenced: its commit fails and nothing it wrote is visible', async (t) => {
   const s = await setup(t, cardOnly);
   const items = transactions(300, 3);

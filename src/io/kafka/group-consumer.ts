@@ -6,7 +6,7 @@
  */
 import type { Consumer, EachBatchPayload } from 'kafkajs';
 import type { KafkaConnection } from './kafka-connection.js';
-import { coPartitionedAssigner } from './co-partitioned-assigner.js';
+import { CO_PARTITIONED_ASSIGNER_NAME, coPartitionedAssigner } from './co-partitioned-assigner.js';
 import { producedDeadLetter, type ProducedDeadLetter } from './produced-dead-letter.js';
 import kafkajs from './kafkajs-runtime.js';
 
@@ -59,6 +59,12 @@ export interface GroupConsumerOptions {
   readonly onBatch: (batch: ConsumedBatch, ctl: BatchControl) => Promise<void>;
   /** The partitions this member now owns, per topic (after every rebalance). */
   readonly onAssignment?: (assignment: Readonly<Record<string, readonly number[]>>) => void;
+  /**
+   * After each rebalance, once known: how many members the group has and this member's place
+   * among them in the assignor's order (it owns task P when P mod members = self). Not called
+   * when the group settled on another assignor (a member of an older build).
+   */
+  readonly onMembership?: (members: number, self: number) => void;
   /** The member failed in a way it cannot recover from by itself (kafkajs gave up restarting). */
   readonly onFatal?: (error: Error) => void;
   /** Batches of different partitions handled at once (default 1). */
@@ -154,6 +160,17 @@ export class GroupConsumer {
     if (opts.onAssignment) {
       consumer.on(consumer.events.GROUP_JOIN, (e) => opts.onAssignment!(e.payload.memberAssignment));
     }
+    if (opts.onMembership) {
+      const onMembership = opts.onMembership;
+      consumer.on(consumer.events.GROUP_JOIN, (e) => {
+        const { memberId, memberAssignment, groupProtocol } = e.payload;
+        if (groupProtocol !== CO_PARTITIONED_ASSIGNER_NAME) return;
+        void groupMembership(conn, opts.groupId, memberId, memberAssignment).then(
+          (m) => (m === undefined ? opts.log?.('skewless: the group changed again before its members could be listed; standby copies wait for the next rebalance') : onMembership(m.members, m.self)),
+          (err: unknown) => opts.log?.(`skewless: listing the group's members failed (${err instanceof Error ? err.message : String(err)}); standby copies wait for the next rebalance`),
+        );
+      });
+    }
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       if (payload.restart) opts.log?.(`skewless: consumer restarting after: ${payload.error.message}`);
       else opts.onFatal?.(payload.error);
@@ -209,4 +226,31 @@ export class GroupConsumer {
   async stop(): Promise<void> {
     await this.consumer.disconnect();
   }
+}
+
+/**
+ * The group's member count and this member's place in the assignor's order (member ids
+ * sorted), from the group's description (kafkajs does not pass the leader's view on). Checked
+ * against what this member was assigned, so a description of a later generation is not taken
+ * for this one; undefined when they never agree (the group is rebalancing again).
+ */
+async function groupMembership(
+  conn: KafkaConnection,
+  groupId: string,
+  memberId: string,
+  assigned: Readonly<Record<string, readonly number[]>>,
+): Promise<{ members: number; self: number } | undefined> {
+  const topics = Object.keys(assigned);
+  for (let attempt = 0; attempt < 5; attempt++) {
+    if (attempt > 0) await new Promise((r) => setTimeout(r, 500));
+    const { groups } = await conn.admin.describeGroups([groupId]);
+    const group = groups.find((g) => g.groupId === groupId);
+    if (group === undefined || group.state !== 'Stable') continue;
+    const ids = group.members.map((m) => m.memberId).sort();
+    const self = ids.indexOf(memberId);
+    if (self < 0) continue;
+    const agrees = topics.every((t) => assigned[t].every((p) => p % ids.length === self));
+    if (agrees) return { members: ids.length, self };
+  }
+  return undefined;
 }

@@ -14,6 +14,19 @@ import { readTopicRanges, type KafkaRecord } from '../../io/kafka/topic-reader.j
 
 export type { BatchControl, ConsumedBatch, GroupConsumerOptions, TopicPartitionOffset, LastOffsets, TaskOffsets, TaskRecord, TopicLimits, KafkaRecord };
 
+/** Offsets [start, end) of one partition of a topic. */
+export interface PartitionRangeOf {
+  readonly partition: number;
+  readonly start: number;
+  readonly end: number;
+}
+
+/** Consecutive records of one partition, in offset order. */
+export interface PartitionRecords {
+  readonly partition: number;
+  readonly records: readonly KafkaRecord[];
+}
+
 /** One task's way out: its outputs, changelog records and offsets, committed together. */
 export interface TaskOutputPort {
   /** True when commits are transactions (exactly-once). */
@@ -41,6 +54,8 @@ export interface LiveCluster {
   highWatermark(topic: string, partition: number): Promise<number>;
   /** The committed records of [start, end) of one partition, in offset order. */
   readRange(topic: string, partition: number, start: number, end: number): AsyncIterable<readonly KafkaRecord[]>;
+  /** The committed records of [start, end) of several partitions of a topic, each partition in offset order, in one read. */
+  readRanges(topic: string, ranges: readonly PartitionRangeOf[]): AsyncIterable<PartitionRecords>;
   /** A producer for one task; with a transactional id it fences every earlier holder of that id first. */
   openTaskProducer(transactionalId: string | undefined): Promise<TaskOutputPort>;
   joinGroup(options: GroupConsumerOptions): Promise<GroupMember>;
@@ -74,6 +89,10 @@ export class KafkaLiveCluster implements LiveCluster {
 
   async *readRange(topic: string, partition: number, start: number, end: number): AsyncIterable<readonly KafkaRecord[]> {
     for await (const batch of readTopicRanges(this.conn, [{ topic, partition, start, end }], { batchSize: 8192 })) yield batch.records;
+  }
+
+  async *readRanges(topic: string, ranges: readonly PartitionRangeOf[]): AsyncIterable<PartitionRecords> {
+    for await (const batch of readTopicRanges(this.conn, ranges.map((r) => ({ topic, ...r })), { batchSize: 8192 })) yield { partition: batch.partition, records: batch.records };
   }
 
   openTaskProducer(transactionalId: string | undefined): Promise<TaskOutputPort> {

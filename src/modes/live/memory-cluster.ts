@@ -11,7 +11,7 @@ import avsc from 'avsc';
 import { TaskFencedError, topicPartitionId, type LastOffsets, type TaskOffsets, type TaskRecord } from '../../io/kafka/task-producer.js';
 import type { OutgoingMessage } from '../../io/kafka/topic-producer.js';
 import { producedDeadLetter } from '../../io/kafka/produced-dead-letter.js';
-import type { BatchControl, ConsumedBatch, GroupConsumerOptions, GroupMember, KafkaRecord, LiveCluster, TaskOutputPort, TopicLimits, TopicPartitionOffset } from './live-cluster.js';
+import type { BatchControl, ConsumedBatch, GroupConsumerOptions, GroupMember, KafkaRecord, LiveCluster, PartitionRangeOf, PartitionRecords, TaskOutputPort, TopicLimits, TopicPartitionOffset } from './live-cluster.js';
 
 interface Txn {
   state: 'open' | 'committed' | 'aborted';
@@ -170,6 +170,8 @@ export class MemoryCluster implements LiveCluster {
       }
       m.assign(assignment, (topic, p) => this.groupOffset(groupId, topic, p) ?? 0);
     }
+    // As a Kafka member learns it from the group's description once the rebalance settled.
+    for (const [i, m] of list.entries()) m.membership(list.length, i);
   }
 
   /** Abort a transaction (the coordinator does it when a newer epoch claims the id). */
@@ -284,6 +286,10 @@ export class MemoryCluster implements LiveCluster {
     if (records.length > 0) yield records;
   }
 
+  async *readRanges(topic: string, ranges: readonly PartitionRangeOf[]): AsyncIterable<PartitionRecords> {
+    for (const r of ranges) for await (const records of this.readRange(topic, r.partition, r.start, r.end)) yield { partition: r.partition, records };
+  }
+
   async openTaskProducer(transactionalId: string | undefined): Promise<TaskOutputPort> {
     const epoch = transactionalId === undefined ? 0 : this.fence(transactionalId);
     const producer = { id: transactionalId, epoch };
@@ -373,6 +379,10 @@ export class MemoryMember implements GroupMember {
     this.assignment = assignment;
     for (const [t, p] of this.owned()) if (!before.has(`${t}:${p}`)) this.positions.set(`${t}:${p}`, committed(t, p));
     this.options.onAssignment?.(assignment);
+  }
+
+  membership(members: number, self: number): void {
+    this.options.onMembership?.(members, self);
   }
 
   owned(): Array<[string, number]> {

@@ -11,7 +11,7 @@
  */
 import { rmSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import type { LiveCluster } from './live-cluster.js';
+import type { KafkaRecord, LiveCluster } from './live-cluster.js';
 import { LevelBackend, StoreUnavailableError, type BatchOp } from '../../state/state-backend.js';
 import { decodeLocalMeta, encodeLocalMeta, localKey, metaKey, regroupMetaKey, STATE_FORMAT } from '../../state/task-state-keys.js';
 import { taskStateDir } from '../../state/task-state-dir.js';
@@ -117,7 +117,7 @@ function undecidedCause(end: number, high: number, local: LocalState | undefined
   return `a transaction on the partition is undecided from offset ${end}`;
 }
 
-async function openBackend(dir: string): Promise<LevelBackend> {
+export async function openBackend(dir: string): Promise<LevelBackend> {
   try {
     return await LevelBackend.open(dir);
   } catch (e) {
@@ -129,7 +129,7 @@ async function openBackend(dir: string): Promise<LevelBackend> {
   }
 }
 
-interface LocalState {
+export interface LocalState {
   /** Parsed checkpoint fields that matter here, or undefined when there is none. */
   readonly meta?: { readonly format: number; readonly version: string };
   readonly changelogNext: number | null;
@@ -146,7 +146,7 @@ function checkpointHead(bytes: Uint8Array): { readonly format: number; readonly 
   return { format: meta.format ?? 1, version: String(meta.version) };
 }
 
-async function readLocal(backend: LevelBackend, partition: number): Promise<LocalState> {
+export async function readLocal(backend: LevelBackend, partition: number): Promise<LocalState> {
   try {
     const [metaBytes, localBytes] = await backend.getMany([metaKey(partition), localKey(partition)]);
     const local = decodeLocalMeta(localBytes);
@@ -246,6 +246,16 @@ async function refuseOtherFormat(ctx: TaskStoreContext, partition: number, backe
   }
 }
 
+/** The store operations changelog records stand for (records without a key are not the task's). */
+export function changelogOps(records: readonly KafkaRecord[], into: BatchOp[] = []): BatchOp[] {
+  for (const r of records) {
+    if (r.key === null) continue;
+    const key = r.key.toString('utf8');
+    into.push(r.value === null ? { type: 'del', key } : { type: 'put', key, value: new Uint8Array(r.value.buffer, r.value.byteOffset, r.value.byteLength) });
+  }
+  return into;
+}
+
 /** Apply the changelog's committed records in [from, end) to the store, then record `end` as reflected. */
 async function applyChangelog(ctx: TaskStoreContext, partition: number, backend: LevelBackend, from: number, end: number, what: string): Promise<number> {
   const t0 = performance.now();
@@ -254,13 +264,7 @@ async function applyChangelog(ctx: TaskStoreContext, partition: number, backend:
   if (end > from) {
     ctx.onRestoreProgress?.(partition, 0, end - from);
     for await (const batch of ctx.cluster.readRange(ctx.changelog, partition, from, end)) {
-      const ops: BatchOp[] = [];
-      for (const r of batch) {
-        if (r.key === null) continue;
-        const key = r.key.toString('utf8');
-        ops.push(r.value === null ? { type: 'del', key } : { type: 'put', key, value: new Uint8Array(r.value.buffer, r.value.byteOffset, r.value.byteLength) });
-      }
-      await backend.write(ops);
+      await backend.write(changelogOps(batch));
       records += batch.length;
       ctx.onRestoreProgress?.(partition, batch[batch.length - 1].offset + 1 - from, end - from);
       const now = performance.now();
