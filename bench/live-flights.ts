@@ -22,7 +22,8 @@
  *     of new flights (one per partition every 100 ms, copies of real flights with later dates)
  *     flows through both, one is killed with SIGKILL at T0. Failover time: from T0 until the
  *     output topic (read_committed) holds a vector of a record produced after T0 in every
- *     partition the killed worker owned. Measured with each --session-timeouts value.
+ *     partition the killed worker owned. Measured with each --session-timeouts value, and each
+ *     --standbys value (default 0,1: without and with a warm standby copy of each task).
  *
  * Not part of `npm test`; needs the local stack:
  *   export $(node scripts/stack/up.mjs) && npm run bench:live
@@ -74,6 +75,15 @@ const skipFailover = flag('skip-failover');
  * measures a cold start). 0: none, the first timed worker of the process then pays the JIT.
  */
 const warmup = arg('warmup', 200_000);
+/** Standby copies per task in the failover measurement, each value measured (--standbys 0,1: without and with warm standbys). */
+const standbyCounts = (() => {
+  const i = process.argv.indexOf('--standbys');
+  return (i >= 0 ? process.argv[i + 1] : '0,1').split(',').map((s) => {
+    const n = Number(s);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`--standbys: expected non-negative integers, got ${s}`);
+    return n;
+  });
+})();
 const sessionTimeouts = (() => {
   const i = process.argv.indexOf('--session-timeouts');
   return (i >= 0 ? process.argv[i + 1] : '10000,6000').split(',').map((s) => {
@@ -122,6 +132,7 @@ interface RestoreResult {
 
 interface FailoverResult {
   readonly sessionTimeoutMs: number;
+  readonly standby: number;
   readonly victimPartitions: readonly number[];
   /** T0 until a post-T0 vector is in every partition the killed worker owned. */
   readonly secs: number;
@@ -370,7 +381,7 @@ async function committed(group: string, topic: string): Promise<Map<number, numb
 }
 
 /** Two `skewless run` processes on one group; one is killed with SIGKILL while new flights keep arriving. */
-async function timeFailover(o: { label: string; input: string; id: string; sessionTimeoutMs: number; victim: 0 | 1; later: LaterFlights; topics: string[] }): Promise<FailoverResult> {
+async function timeFailover(o: { label: string; input: string; id: string; sessionTimeoutMs: number; standby: number; victim: 0 | 1; later: LaterFlights; topics: string[] }): Promise<FailoverResult> {
   const group = `${o.id}-group`;
   const output = `${o.id}-features`;
   const watchGroup = `${o.id}-watch`;
@@ -389,6 +400,7 @@ async function timeFailover(o: { label: string; input: string; id: string; sessi
     '--side-prefix',
     o.id,
     ...(o.sessionTimeoutMs === DEFAULT_SESSION_TIMEOUT_MS ? [] : ['--session-timeout-ms', String(o.sessionTimeoutMs)]),
+    ...(o.standby === 0 ? [] : ['--standby', String(o.standby)]),
     ...(maxBatch === undefined ? [] : ['--max-batch', String(maxBatch)]),
     ...(concurrency === undefined ? [] : ['--concurrency', String(concurrency)]),
   ];
@@ -467,6 +479,7 @@ async function timeFailover(o: { label: string; input: string; id: string; sessi
     }
     const r: FailoverResult = {
       sessionTimeoutMs: o.sessionTimeoutMs,
+      standby: o.standby,
       victimPartitions,
       secs: (done - t0) / 1000,
       reassignedSecs: reassigned ? (reassigned.t - t0) / 1000 : NaN,
@@ -474,7 +487,7 @@ async function timeFailover(o: { label: string; input: string; id: string; sessi
       changelogRestored,
     };
     say(
-      `${o.label}: session timeout ${o.sessionTimeoutMs} ms${o.sessionTimeoutMs === DEFAULT_SESSION_TIMEOUT_MS ? ' (default)' : ''}: both workers caught up in ${secs(catchUp)} s; ` +
+      `${o.label}: session timeout ${o.sessionTimeoutMs} ms${o.sessionTimeoutMs === DEFAULT_SESSION_TIMEOUT_MS ? ' (default)' : ''}, ${o.standby} standby ${o.standby === 1 ? 'copy' : 'copies'}: both workers caught up in ${secs(catchUp)} s; ` +
         `killed worker ${victim.name} (partitions ${victimPartitions.join(',')}) with SIGKILL; failover ${r.secs.toFixed(2)} s ` +
         `(reassigned after ${r.reassignedSecs.toFixed(2)} s, tasks restored from ${fmt(changelogRestored)} changelog records and ready after ${r.readySecs.toFixed(2)} s, ` +
         `first post-kill vector in every partition after ${r.secs.toFixed(2)} s)`,
@@ -518,7 +531,7 @@ try {
 
   say(
     `config: ${runs} runs${warmup > 0 ? ` after an untimed warm-up worker over ${fmt(warmup)} flights` : ', no warm-up'}, ${partitions} partitions, ${concurrency ?? DEFAULT_CONCURRENCY} processed at once, ${maxBatch === undefined ? 'whole fetched batches' : `at most ${fmt(maxBatch)} records`} per engine step and commit, ` +
-      `fetch ${fmt(maxBytes ?? DEFAULT_FETCH_BYTES)} bytes per partition; failover ${skipFailover ? 'skipped' : `with session timeouts ${sessionTimeouts.join(', ')} ms`}`,
+      `fetch ${fmt(maxBytes ?? DEFAULT_FETCH_BYTES)} bytes per partition; failover ${skipFailover ? 'skipped' : `with session timeouts ${sessionTimeouts.join(', ')} ms and ${standbyCounts.join(', ')} standby copies`}`,
   );
   for (let r = 0; r < runs; r++) {
     const run = `bench-live-${Date.now().toString(36)}-${r + 1}`;
@@ -579,7 +592,9 @@ try {
       // 4. Failover after kill -9, per session timeout, alternating which worker dies.
       if (!skipFailover) {
         for (const [i, st] of sessionTimeouts.entries()) {
-          failovers.push(await timeFailover({ label: `${label} failover`, input, id: `${run}-fo${st}`, sessionTimeoutMs: st, victim: ((r + i) % 2) as 0 | 1, later, topics }));
+          for (const sb of standbyCounts) {
+            failovers.push(await timeFailover({ label: `${label} failover`, input, id: `${run}-fo${st}-sb${sb}`, sessionTimeoutMs: st, standby: sb, victim: ((r + i) % 2) as 0 | 1, later, topics }));
+          }
         }
       }
     } finally {
@@ -631,13 +646,15 @@ if (restores.length > 0) {
   );
 }
 for (const st of sessionTimeouts) {
-  const fs = failovers.filter((f) => f.sessionTimeoutMs === st);
-  if (fs.length === 0) continue;
-  const m = (k: 'secs' | 'reassignedSecs' | 'readySecs'): string => median(fs.map((f) => f[k])).toFixed(1);
-  say(
-    `  failover after kill -9, session timeout ${st} ms${st === DEFAULT_SESSION_TIMEOUT_MS ? ' (default)' : ''}: ${m('secs')} s (runs: ${runsOf(fs.map((f) => f.secs), (s) => s.toFixed(1))}); ` +
-      `partitions reassigned after ${m('reassignedSecs')} s, tasks ready after ${m('readySecs')} s (medians)`,
-  );
+  for (const sb of standbyCounts) {
+    const fs = failovers.filter((f) => f.sessionTimeoutMs === st && f.standby === sb);
+    if (fs.length === 0) continue;
+    const m = (k: 'secs' | 'reassignedSecs' | 'readySecs'): string => median(fs.map((f) => f[k])).toFixed(1);
+    say(
+      `  failover after kill -9, session timeout ${st} ms${st === DEFAULT_SESSION_TIMEOUT_MS ? ' (default)' : ''}, ${sb} standby ${sb === 1 ? 'copy' : 'copies'}: ${m('secs')} s (runs: ${runsOf(fs.map((f) => f.secs), (s) => s.toFixed(1))}); ` +
+        `partitions reassigned after ${m('reassignedSecs')} s, tasks ready after ${m('readySecs')} s, ${fmt(median(fs.map((f) => f.changelogRestored)))} changelog records applied (medians)`,
+    );
+  }
 }
 if (sampledResults.length > 0 && eosRuns.length > 0) {
   const costs = sampledResults.map((s, i) => (100 * (eosRuns[i].rate - s.rate)) / eosRuns[i].rate);

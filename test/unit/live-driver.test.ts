@@ -283,6 +283,42 @@ test('standby copies: a task moved by a failure catches up from the changelog\'s
   await assertServedExactlyOnce(s, cardOnly, items);
 });
 
+test('standby copies on a shared state root: a copy is open only during a round, so the owner on the same root is never locked out', async (t) => {
+  const s = await setup(t, cardOnly);
+  const items = transactions(600, 17);
+  const standby = { standbyCopies: 1, standbyIntervalMs: Infinity, maxBatch: 19 };
+  // Both workers on one root: each task directory is also the other's standby copy.
+  const a = await s.start('shared', standby);
+  const b = await s.start('shared', standby);
+  let stopped = false;
+  t.after(async () => {
+    if (!stopped) await Promise.allSettled([a.stop(), b.stop()]);
+  });
+  await produceAll(s, cardOnly, 'transactions', 'transactions', items.slice(0, 300));
+  await s.cluster.runUntilIdle(40);
+  await Promise.all([a.syncStandbys(), b.syncStandbys()]);
+  // Task 0 (a's) fails a commit: a drops it and, while it backs off, b's round takes the
+  // store a closed. a's reopen must find it free again once the round is over.
+  let failTask0 = true;
+  s.cluster.faults.beforeCommit = (id) => {
+    if (!failTask0 || id?.endsWith('-task-0') !== true) return undefined;
+    failTask0 = false;
+    return new Error('broker went away mid-transaction');
+  };
+  await produceAll(s, cardOnly, 'transactions', 'transactions', items.slice(300));
+  const work = s.cluster.runUntilIdle(40);
+  while (!s.logs.some((l) => /task 0: batch not committed \(broker went away/.test(l))) await new Promise((r) => setTimeout(r, 1));
+  await b.syncStandbys();
+  await work;
+  await s.cluster.runUntilIdle(40);
+  stopped = true;
+  await b.stop(); // a takes b's task from the shared root
+  await s.cluster.runUntilIdle(40);
+  await a.stop();
+  assert.doesNotMatch(s.logs.join('\n'), /kept failing|rebuilding/, s.logs.join('\n'));
+  await assertServedExactlyOnce(s, cardOnly, items);
+});
+
 test('a worker that lost its partition mid-transaction is fenced: its commit fails and nothing it wrote is visible', async (t) => {
   const s = await setup(t, cardOnly);
   const items = transactions(300, 3);

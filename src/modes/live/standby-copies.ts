@@ -9,7 +9,8 @@
  * task's open judges it by the same rules (behind: caught up; ahead, unreadable, of another
  * format or changelog: rebuilt or waited for) and nothing is computed from it before that.
  * Placement: standby-placement.ts. Every operation on one copy's store runs in that copy's
- * queue, so a release (the task is opening here) waits for at most one write.
+ * queue, so a release (the task is opening here) waits for at most one write; the store is open
+ * only during a round.
  */
 import { rmSync } from 'node:fs';
 import { StoreUnavailableError, type LevelBackend, type BatchOp } from '../../state/state-backend.js';
@@ -36,12 +37,21 @@ interface Copy {
 }
 
 const LAG = 'skewless_standby_lag_offsets';
+const COPIES = 'skewless_standby_copies';
+const COPIES_HELP = "Standby copies of other workers' tasks kept here, as of the last round";
 
 export class StandbyCopies {
   /** Tasks placed here as standbys (owned ones excepted when a round runs). */
   private wanted: number[] = [];
   private owned = new Set<number>();
-  private readonly copies = new Map<number, Copy>();
+  /**
+   * Stores open in the round under way: a copy's store is open only while a round brings it up
+   * to date, so a worker sharing the --state root (whose own task it may be) is never locked
+   * out for longer than a round.
+   */
+  private readonly open = new Map<number, Copy>();
+  /** Per copy kept, the changelog offset it reflected at the end of its last round. */
+  private readonly synced = new Map<number, number>();
   private readonly queues = new Map<number, SerialQueue>();
   /** Copies whose store another holder had locked last round (logged once). */
   private readonly busy = new Set<number>();
@@ -50,9 +60,9 @@ export class StandbyCopies {
 
   constructor(private readonly opts: StandbyCopiesOptions) {}
 
-  /** Tasks whose copies are open now. */
+  /** Tasks whose copies are kept here (brought up to date at least once since placed). */
   get held(): number[] {
-    return [...this.copies.keys()].sort((a, b) => a - b);
+    return [...this.synced.keys()].sort((a, b) => a - b);
   }
 
   /** The group settled: `members` workers, this one at place `self` in the assignor's order. */
@@ -60,23 +70,22 @@ export class StandbyCopies {
     const wanted = standbyTasks(this.opts.partitions, members, self, this.opts.copies);
     if (wanted.join() !== this.wanted.join()) this.opts.store.log(`skewless: standby copies of tasks ${wanted.join(', ') || '(none)'} (${members} workers, ${this.opts.copies} per task)`);
     this.wanted = wanted;
-    for (const p of this.copies.keys()) if (!wanted.includes(p)) void this.release(p);
+    for (const p of this.synced.keys()) if (!wanted.includes(p)) this.drop(p);
   }
 
   /** A rebalance gave this worker these tasks: never standbys while owned. */
   own(partitions: Iterable<number>): void {
     this.owned = new Set(partitions);
-    for (const p of this.owned) if (this.copies.has(p)) void this.release(p);
+    for (const p of this.owned) if (this.synced.has(p) || this.open.has(p)) this.drop(p);
   }
 
-  /** Close the copy of task `p` (its store is about to be opened as the task's), after the write in progress. */
+  /** Close the copy of task `p` if a round has it open (its store is about to be opened as the task's), after the write in progress. */
   release(p: number): Promise<void> {
     return this.queue(p).run(async () => {
-      const copy = this.copies.get(p);
+      this.forget(p);
+      const copy = this.open.get(p);
       if (copy === undefined) return;
-      this.copies.delete(p);
-      this.opts.metrics?.remove(LAG, { partition: String(p) });
-      this.opts.metrics?.set('skewless_standby_copies', 'gauge', 'Standby copies of other workers\' tasks held here', this.copies.size);
+      this.open.delete(p);
       await copy.backend.close();
     });
   }
@@ -90,7 +99,17 @@ export class StandbyCopies {
   async close(): Promise<void> {
     this.closed = true;
     await this.round?.catch(() => undefined);
-    await Promise.all([...this.copies.keys()].map((p) => this.release(p)));
+    await Promise.all([...this.open.keys()].map((p) => this.release(p)));
+  }
+
+  private drop(p: number): void {
+    this.release(p).catch((e: unknown) => this.opts.store.log(`skewless: closing the standby copy of task ${p} failed: ${e instanceof Error ? e.message : String(e)}`));
+  }
+
+  private forget(p: number): void {
+    if (!this.synced.delete(p)) return;
+    this.opts.metrics?.remove(LAG, { partition: String(p) });
+    this.opts.metrics?.set(COPIES, 'gauge', COPIES_HELP, this.synced.size);
   }
 
   private queue(p: number): SerialQueue {
@@ -109,34 +128,50 @@ export class StandbyCopies {
     if (targets.length === 0) return;
     const ends = await cluster.endOffsets(changelog);
     const ranges: Array<{ partition: number; start: number; end: number }> = [];
-    for (const p of targets) {
-      const end = ends.get(p) ?? 0;
-      const start = await this.queue(p).run(() => this.ready(p, end));
-      // Under exactly-once the last offset is the batch's commit marker: no record to read.
-      if (start !== undefined && end - start > (exactlyOnce ? 1 : 0)) ranges.push({ partition: p, start, end });
-    }
-    if (ranges.length > 0) {
-      for await (const { partition, records } of cluster.readRanges(changelog, ranges)) {
-        if (records.length === 0) continue;
-        const next = records[records.length - 1].offset + 1;
-        await this.write(partition, changelogOps(records), next);
-        this.opts.metrics?.inc('skewless_standby_records_total', 'Changelog records applied to standby copies', records.length, { partition: String(partition) });
+    try {
+      for (const p of targets) {
+        const end = ends.get(p) ?? 0;
+        // Up to date at the end of its last round, and nothing committed since: not even opened.
+        if (this.synced.get(p) === end) continue;
+        const start = await this.queue(p).run(() => this.ready(p, end));
+        // Under exactly-once the last offset is the batch's commit marker: no record to read.
+        if (start !== undefined && end - start > (exactlyOnce ? 1 : 0)) ranges.push({ partition: p, start, end });
       }
+      if (ranges.length > 0) {
+        for await (const { partition, records } of cluster.readRanges(changelog, ranges)) {
+          if (records.length === 0) continue;
+          const next = records[records.length - 1].offset + 1;
+          await this.write(partition, changelogOps(records), next);
+          this.opts.metrics?.inc('skewless_standby_records_total', 'Changelog records applied to standby copies', records.length, { partition: String(partition) });
+        }
+      }
+      for (const p of targets) {
+        const end = ends.get(p) ?? 0;
+        // Offsets past the last record (commit markers) are reflected too.
+        if ((this.open.get(p)?.next ?? end) < end) await this.write(p, [], end);
+        const next = this.open.get(p)?.next ?? this.synced.get(p);
+        if (next === undefined || !this.placedHere(p)) continue;
+        this.synced.set(p, next);
+        this.opts.metrics?.set(LAG, 'gauge', 'Changelog offsets a standby copy is behind the committed end', Math.max(0, end - next), { partition: String(p) });
+      }
+      this.opts.metrics?.set(COPIES, 'gauge', COPIES_HELP, this.synced.size);
+    } finally {
+      await Promise.all(
+        targets.map((p) =>
+          this.queue(p).run(async () => {
+            const copy = this.open.get(p);
+            this.open.delete(p);
+            await copy?.backend.close();
+          }),
+        ),
+      );
     }
-    for (const p of targets) {
-      // Offsets past the last record (commit markers) are reflected too.
-      const end = ends.get(p) ?? 0;
-      if ((this.copies.get(p)?.next ?? end) < end) await this.write(p, [], end);
-      const copy = this.copies.get(p);
-      if (copy !== undefined) this.opts.metrics?.set(LAG, 'gauge', 'Changelog offsets a standby copy is behind the committed end', Math.max(0, (ends.get(p) ?? 0) - copy.next), { partition: String(p) });
-    }
-    this.opts.metrics?.set('skewless_standby_copies', 'gauge', 'Standby copies of other workers\' tasks held here', this.copies.size);
   }
 
   /** Apply store operations to a copy still placed here and record the changelog offset it now reflects. */
   private write(p: number, ops: BatchOp[], next: number): Promise<void> {
     return this.queue(p).run(async () => {
-      const copy = this.copies.get(p);
+      const copy = this.open.get(p);
       if (copy === undefined || !this.placedHere(p) || next <= copy.next) return;
       ops.push({ type: 'put', key: localKey(p), value: encodeLocalMeta({ changelogNext: next, changelog: this.opts.store.changelog }) });
       await copy.backend.write(ops);
@@ -152,8 +187,6 @@ export class StandbyCopies {
    */
   private async ready(p: number, end: number): Promise<number | undefined> {
     if (!this.placedHere(p)) return undefined;
-    const open = this.copies.get(p);
-    if (open !== undefined) return open.next <= end ? open.next : undefined;
     // Nothing committed yet: a local store here may be a bootstrap's that the task's first owner publishes.
     if (end === 0) return undefined;
     const { store } = this.opts;
@@ -165,7 +198,7 @@ export class StandbyCopies {
     } catch (e) {
       // Locked: the task closing here (revoked) still holds it. Unavailable: a full disk; a rebuild would need the same space.
       if (e instanceof StoreLockedError || e instanceof StoreUnavailableError) {
-        if (!this.busy.has(p)) store.log(`skewless: standby copy of task ${p}: its store is in use (${e.message}); trying again next round`);
+        if (!this.busy.has(p)) store.log(`skewless: standby copy of task ${p}: its store is in use (the task's owner on this state root, or the task closing here after a rebalance); trying again next round`);
         this.busy.add(p);
         return undefined;
       }
@@ -190,7 +223,7 @@ export class StandbyCopies {
       rmSync(dir, { recursive: true, force: true });
       backend = await openBackend(dir);
     }
-    this.copies.set(p, { backend: backend!, next: start });
+    this.open.set(p, { backend: backend!, next: start });
     return start;
   }
 }
