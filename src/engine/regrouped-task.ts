@@ -1,7 +1,21 @@
 import type { AggValue } from '../ops/aggregation.js';
 import { ByteReader, ByteWriter } from '../state/codec.js';
 import type { BatchOp, StateBackend } from '../state/state-backend.js';
-import { parseEventSuffix, regroupHeldKey, regroupHeldPrefix, regroupMetaKey, regroupTimelinePrefix, regroupVersionsPrefix, STATE_FORMAT } from '../state/task-state-keys.js';
+import { StoreWalk } from '../state/store-walk.js';
+import {
+  eventSuffix,
+  parseEventSuffix,
+  parseRegroupTimelineHeadKey,
+  parseRegroupVersionKey,
+  regroupHeldKey,
+  regroupHeldPrefix,
+  regroupMetaKey,
+  regroupTablesPrefix,
+  regroupTimelinePrefix,
+  regroupTimelinesPrefix,
+  regroupVersionsPrefix,
+  STATE_FORMAT,
+} from '../state/task-state-keys.js';
 import { KeyTimeline } from '../time/lookback-window.js';
 import { KeyVersions, type VersionValues } from '../time/version-table.js';
 import { HeldRuns } from './held-runs.js';
@@ -9,6 +23,7 @@ import type { GroupProgram, Program, TableProgram } from './program.js';
 import { readRegroupMessage, writeRegroupMessage } from './regroup-codec.js';
 import { StateFormatError, VersionMismatchError } from './task.js';
 import { timelineChanges } from './timeline-changes.js';
+import { versionKeysToTrim } from './version-sweep.js';
 import type { RegroupAnswer, RegroupMessage, RegroupQuery, RegroupUpdate } from './regroup-messages.js';
 
 /** A received UPDATE or QUERY waiting for every upstream watermark to pass its time. */
@@ -112,6 +127,12 @@ export class RegroupedTask {
   /** Longest lag of any query: a late query reads at most this far below the frontier. */
   private readonly maxLag: number;
   private readonly writer = new ByteWriter(256);
+  /** The live sweep's walks over the stored timeline heads and table versions (sweepExpired). */
+  private readonly timelineWalk: StoreWalk;
+  private readonly versionWalk: StoreWalk;
+  /** Timelines a sweep emptied: their stored segments and head go at the next changes(). */
+  private expired: Array<readonly [GroupProgram, string, KeyTimeline]> = [];
+  private expiredCount = 0;
 
   private constructor(
     private readonly program: Program,
@@ -129,6 +150,8 @@ export class RegroupedTask {
     this.dirtyVersions = program.tables.map(() => new Set());
     this.results = program.groups.map((g) => new Array<AggValue>(g.width).fill(null));
     this.maxLag = program.outputs.reduce((m, o) => o.regroupQueries.reduce((n, q) => Math.max(n, q.lag), m), 0);
+    this.timelineWalk = new StoreWalk(backend, regroupTimelinesPrefix(partition));
+    this.versionWalk = new StoreWalk(backend, regroupTablesPrefix(partition));
   }
 
   /** Open regroup partition `partition` fed by `upstreams` origin tasks, restoring its last checkpoint. */
@@ -255,7 +278,6 @@ export class RegroupedTask {
     const ready = this.held.takeBelow(below);
     if (ready.length === 0) return;
     if (ready[ready.length - 1].time >= all) this.idleReleaseCount++;
-    const w = this.frontier;
     await this.load(ready);
     const touched = new Set<KeyTimeline>();
     const touchedVersions = new Map<KeyVersions, readonly [TableProgram, string]>();
@@ -286,12 +308,7 @@ export class RegroupedTask {
       const q = this.program.outputs[m.output].regroupQueries[m.query];
       this.answer({ partition: m.partition, source: m.source, offset: m.offset, output: m.output, query: m.query, idleReleases: this.idleReleaseCount, values: q.slots.map((s) => out[s]) });
     }
-    // A query still on its way reads at qt ≥ its upstream's watermark − its lag ≥ w − maxLag.
-    // Not below an upstream's own watermark either: one coming back from idle may still ask
-    // for windows below the frontier (its answers may miss other late events, as counted, but
-    // never whole windows of events that were there).
-    let floor = w;
-    for (const x of this.watermarks) if (x > -Infinity && x < floor) floor = x;
+    const floor = this.queryFloor();
     if (floor > -Infinity) for (const tl of touched) tl.trim(floor - this.maxLag);
     // Retention covers lag + grace (plan check): a query still on its way reads above this.
     if (floor > -Infinity) {
@@ -300,6 +317,92 @@ export class RegroupedTask {
         if (kv.dirty) this.dirtyVersions[table.index].add(key);
       }
     }
+  }
+
+  /**
+   * No query still on its way reads below this minus the longest lag: it reads at qt ≥ its
+   * upstream's watermark − its lag ≥ frontier − maxLag, and not below an upstream's own watermark
+   * either: one coming back from idle may still ask for windows below the frontier (its answers
+   * may miss other late events, as counted, but never whole windows of events that were there).
+   */
+  private queryFloor(): number {
+    let floor = this.frontier;
+    for (const x of this.watermarks) if (x > -Infinity && x < floor) floor = x;
+    return floor;
+  }
+
+  /** Regrouped keys whose state a sweep freed since the task opened. */
+  get expiredKeys(): number {
+    return this.expiredCount;
+  }
+
+  /**
+   * Live: free the state of regrouped keys that went quiet, as Task.sweepExpired does for the
+   * origin's. A key whose last event is its group's longest window below the lowest time a
+   * query can still read at (queryFloor − maxLag) holds nothing a query can read: a release
+   * that touched it would trim every event (KeyTimeline.trim), and an empty timeline answers as
+   * an absent one, so it goes entirely (segments and head). Table versions a touch would trim
+   * (below the floor minus the table's retention) go alike. Walks at most `entries` stored keys
+   * of each kind per call, from where the last call stopped; keys changed since the last
+   * checkpoint are left to their next touch. Call it just before changes(). Returns the keys
+   * freed or trimmed.
+   */
+  async sweepExpired(entries: number): Promise<number> {
+    const floor = this.queryFloor();
+    if (entries <= 0 || floor === -Infinity) return 0;
+    const r = this.partition;
+    const groups = new Map(this.program.groups.map((g) => [g.name, g]));
+    const horizon = (g: GroupProgram): number => floor - this.maxLag - g.layout.maxWindow;
+    const quiet: Array<readonly [GroupProgram, string, KeyTimeline]> = [];
+    const stored: Array<readonly [GroupProgram, string]> = [];
+    for (const storeKey of await this.timelineWalk.next(entries)) {
+      const head = parseRegroupTimelineHeadKey(r, storeKey);
+      const g = head === undefined ? undefined : groups.get(head.group);
+      if (head === undefined || g === undefined) continue;
+      const tl = this.timelines[g.index].get(head.key);
+      if (tl === undefined) stored.push([g, head.key]);
+      else if (!this.dirty[g.index].has(head.key) && tl.clock <= horizon(g)) quiet.push([g, head.key, tl]);
+    }
+    // A key not in memory is read only when its head (its clock first: KeyTimeline.encodeHead) says it is quiet.
+    const heads = await this.backend.getMany(stored.map(([g, key]) => `${regroupTimelinePrefix(r, g.name, key)}h`));
+    const restore = stored.filter(([g], i) => heads[i] !== undefined && new ByteReader(heads[i]!).f64() <= horizon(g));
+    const restored = await Promise.all(restore.map(([g, key]) => this.readTimeline(g, key)));
+    restore.forEach(([g, key], i) => quiet.push([g, key, restored[i]!]));
+    for (const [g, key, tl] of quiet) {
+      tl.trim(floor - this.maxLag);
+      this.timelines[g.index].delete(key);
+      this.expired.push([g, key, tl]);
+    }
+    let trimmed = 0;
+    const tables = new Map(this.program.tables.filter((t) => t.regroup).map((t) => [t.name, t]));
+    for (const { table, key } of versionKeysToTrim(await this.versionWalk.next(entries), (k) => parseRegroupVersionKey(r, k), tables, (t) => floor - t.retention)) {
+      if (this.dirtyVersions[table.index].has(key)) continue;
+      let kv = this.versions[table.index].get(key);
+      if (kv === undefined) {
+        const prefix = regroupVersionsPrefix(r, table.name, key);
+        kv = KeyVersions.fromEntries(prefix, await this.backend.scan(prefix), table.valueFns.length, this.seq);
+      }
+      const before = kv.size;
+      kv.trim(floor - table.retention);
+      if (kv.size === before) continue;
+      this.versions[table.index].set(key, kv);
+      this.dirtyVersions[table.index].add(key);
+      trimmed++;
+    }
+    this.expiredCount += quiet.length + trimmed;
+    return quiet.length + trimmed;
+  }
+
+  /** A timeline as stored (undefined without a head). */
+  private async readTimeline(g: GroupProgram, key: string): Promise<KeyTimeline | undefined> {
+    const prefix = regroupTimelinePrefix(this.partition, g.name, key);
+    const [head] = await this.backend.getMany([`${prefix}h`]);
+    if (head === undefined) return undefined;
+    const events = await this.backend.scan(`${prefix}e/`);
+    const parts = events.map(([k, v]) => [...parseEventSuffix(k.slice(prefix.length + 2)), new ByteReader(v)] as const);
+    const tl = KeyTimeline.fromParts(g.layout, new ByteReader(head), parts);
+    tl.persistedBelow = this.seq;
+    return tl;
   }
 
   /** A table's version goes into its key's versions; a query reads the one valid at qt (nulls and a miss when none). */
@@ -339,18 +442,10 @@ export class RegroupedTask {
     }
     await this.loadVersions(missingVersions);
     if (missing.length === 0) return;
-    const prefixes = missing.map(([g, key]) => regroupTimelinePrefix(this.partition, g.name, key));
-    const heads = await this.backend.getMany(prefixes.map((p) => `${p}h`));
-    for (let i = 0; i < missing.length; i++) {
-      const head = heads[i];
-      if (head === undefined) continue;
-      const [g, key] = missing[i];
-      const events = await this.backend.scan(`${prefixes[i]}e/`);
-      const parts = events.map(([k, v]) => [...parseEventSuffix(k.slice(prefixes[i].length + 2)), new ByteReader(v)] as const);
-      const tl = KeyTimeline.fromParts(g.layout, new ByteReader(head), parts);
-      tl.persistedBelow = this.seq;
-      this.timelines[g.index].set(key, tl);
-    }
+    const read = await Promise.all(missing.map(([g, key]) => this.readTimeline(g, key)));
+    missing.forEach(([g, key], i) => {
+      if (read[i] !== undefined) this.timelines[g.index].set(key, read[i]!);
+    });
   }
 
   /** Read back the stored versions of table keys first used since the task opened. */
@@ -370,6 +465,15 @@ export class RegroupedTask {
     const ops: BatchOp[] = [];
     const r = this.partition;
     const w = this.writer;
+    // Timelines a sweep emptied: their segments, then their head.
+    for (const [g, key, tl] of this.expired) {
+      const prefix = regroupTimelinePrefix(r, g.name, key);
+      tl.drainChanges(this.seq, w, () => {
+        throw new Error(`an expired regrouped timeline of group ${g.name} holds events`);
+      }, (t, seq) => ops.push({ type: 'del', key: `${prefix}e/${eventSuffix(t, seq)}` }));
+      ops.push({ type: 'del', key: `${prefix}h` });
+    }
+    this.expired = [];
     for (const g of this.program.groups) {
       for (const key of this.dirty[g.index]) {
         const prefix = regroupTimelinePrefix(r, g.name, key);

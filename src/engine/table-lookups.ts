@@ -15,6 +15,7 @@ import type { SourceValue } from './input.js';
 import type { LookupProgram, Program, StreamProgram, TableProgram } from './program.js';
 import type { TaskCounters } from './task-counters.js';
 import { errorText, keyRefusal } from './user-functions.js';
+import { versionKeysToTrim } from './version-sweep.js';
 
 /**
  * A lookup whose key is not the event's partition key: the key's versions live in another
@@ -179,22 +180,9 @@ export class TableLookups {
     if (this.keys.length === 0 || entries <= 0 || streamTime === -Infinity) return 0;
     const walked = await this.walk.next(entries);
     const byName = new Map(this.program.tables.filter((t) => !t.regroup).map((t) => [t.name, t]));
-    // Per key the walk met: its table, and the validity times of its versions met, ascending (store order).
-    const met = new Map<string, { readonly table: TableProgram; readonly key: string; readonly times: number[] }>();
-    for (const storeKey of walked) {
-      const v = parseVersionKey(this.partition, storeKey);
-      const table = v === undefined ? undefined : byName.get(v.table);
-      if (v === undefined || table === undefined) continue;
-      const id = versionsPrefix(this.partition, table.name, v.key);
-      let m = met.get(id);
-      if (m === undefined) met.set(id, (m = { table, key: v.key, times: [] }));
-      m.times.push(v.t);
-    }
     let trimmed = 0;
     const stored: Array<{ readonly table: TableProgram; readonly key: string }> = [];
-    for (const m of met.values()) {
-      // trim keeps the latest version valid at or before the horizon: a key loses some when a second one is.
-      if (m.times.length < 2 || !(m.times[1] <= streamTime - m.table.retention)) continue;
+    for (const m of versionKeysToTrim(walked, (k) => parseVersionKey(this.partition, k), byName, (table) => streamTime - table.retention)) {
       const kv = this.keys[m.table.index].get(m.key);
       if (kv === undefined) {
         stored.push(m);

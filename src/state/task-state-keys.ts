@@ -47,8 +47,17 @@ function parseEntityKey(prefix: string, storeKey: string): { readonly name: stri
 
 /** The group and entity key of a timeline head's store key (timelineHeadKey), undefined for any other key. */
 export function parseTimelineHeadKey(p: number, storeKey: string): { readonly group: string; readonly key: string } | undefined {
-  const parsed = parseEntityKey(timelinesPrefix(p), storeKey);
+  return parseHeadUnder(timelinesPrefix(p), storeKey);
+}
+
+function parseHeadUnder(prefix: string, storeKey: string): { readonly group: string; readonly key: string } | undefined {
+  const parsed = parseEntityKey(prefix, storeKey);
   return parsed === undefined || parsed.tail !== 'h' ? undefined : { group: parsed.name, key: parsed.key };
+}
+
+function parseVersionUnder(prefix: string, storeKey: string): { readonly table: string; readonly key: string; readonly t: number } | undefined {
+  const parsed = parseEntityKey(prefix, storeKey);
+  return parsed === undefined || parsed.tail.length === 0 ? undefined : { table: parsed.name, key: parsed.key, t: parseEventSuffix(parsed.tail)[0] };
 }
 
 /** Every table version of a task, all tables. */
@@ -56,8 +65,7 @@ export const tableVersionsPrefix = (p: number): string => `p${p}/v/`;
 
 /** The table, entity key and validity time of a table version's store key, undefined for any other key. */
 export function parseVersionKey(p: number, storeKey: string): { readonly table: string; readonly key: string; readonly t: number } | undefined {
-  const parsed = parseEntityKey(tableVersionsPrefix(p), storeKey);
-  return parsed === undefined || parsed.tail.length === 0 ? undefined : { table: parsed.name, key: parsed.key, t: parseEventSuffix(parsed.tail)[0] };
+  return parseVersionUnder(tableVersionsPrefix(p), storeKey);
 }
 export const timelineHeadKey = (p: number, group: string, key: string): string => `${timelinePrefix(p, group, key)}h`;
 export const timelineEventsPrefix = (p: number, group: string, key: string): string => `${timelinePrefix(p, group, key)}e/`;
@@ -76,9 +84,23 @@ export const windowKey = (p: number, op: string, key: string): string => `${wind
  *   r<n>/v/<table>/<len>:<key>/<ts>    one version of a key of a table keyed by another entity (as p<n>/v/ above)
  */
 export const regroupMetaKey = (r: number): string => `r${r}/meta`;
-export const regroupTimelinePrefix = (r: number, group: string, key: string): string => `r${r}/t/${group}/${entity(key)}/`;
+/** Every timeline entry of a regroup partition, all groups. */
+export const regroupTimelinesPrefix = (r: number): string => `r${r}/t/`;
+export const regroupTimelinePrefix = (r: number, group: string, key: string): string => `${regroupTimelinesPrefix(r)}${group}/${entity(key)}/`;
+/** Every table version of a regroup partition, all tables. */
+export const regroupTablesPrefix = (r: number): string => `r${r}/v/`;
+
+/** The group and entity key of a regrouped timeline head's store key, undefined for any other key. */
+export function parseRegroupTimelineHeadKey(r: number, storeKey: string): { readonly group: string; readonly key: string } | undefined {
+  return parseHeadUnder(regroupTimelinesPrefix(r), storeKey);
+}
+
+/** The table, entity key and validity time of a regroup partition's table version, undefined for any other key. */
+export function parseRegroupVersionKey(r: number, storeKey: string): { readonly table: string; readonly key: string; readonly t: number } | undefined {
+  return parseVersionUnder(regroupTablesPrefix(r), storeKey);
+}
 export const regroupHeldPrefix = (r: number): string => `r${r}/q/`;
-export const regroupVersionsPrefix = (r: number, table: string, key: string): string => `r${r}/v/${table}/${entity(key)}/`;
+export const regroupVersionsPrefix = (r: number, table: string, key: string): string => `${regroupTablesPrefix(r)}${table}/${entity(key)}/`;
 export const regroupHeldKey = (r: number, arrival: number): string => `${regroupHeldPrefix(r)}${arrival.toString(16).padStart(14, '0')}`;
 
 /**

@@ -15,6 +15,7 @@ import type { FeatureRow } from '../../src/engine/outputs.js';
 import { buildProgram, type Program } from '../../src/engine/program.js';
 import type { PartialRow, RegroupAnswer, RegroupMessage } from '../../src/engine/regroup-messages.js';
 import { RegroupedTask } from '../../src/engine/regrouped-task.js';
+import { regroupTimelinePrefix } from '../../src/state/task-state-keys.js';
 import { RowAssembler } from '../../src/engine/row-assembler.js';
 import { Task } from '../../src/engine/task.js';
 import { kafkaPartition } from '../../src/io/partitioning.js';
@@ -391,4 +392,98 @@ test('KeyTimeline.readAt: a read after an insert into an already-read tile sees 
   insert(120 * M + 2);
   tl.readAt(qt, out as never);
   assert.equal(out[0], countAt(qt), 'the cached tile was refreshed');
+});
+
+/** Lags long beside the window, so that a sweep ignoring them frees events a later query still reads. */
+const SWEEP_LAG = 45 * M;
+const sweepTopology = topology('regroup-sweep-test', (t) => {
+  const txns = t.source<Txn>('txns', { schema: '../../schemas/card_transaction.avsc', key: (x) => x.card_id, eventTime: (x) => x.event_time, grace: '10m', late: 'drop' });
+  const card = txns.groupBy('card', (x) => x.card_id);
+  const merchant = txns.regroupBy('merchant', (x) => x.merchant_id);
+  txns.features('f', {
+    card_n_1h: card.lookback('1h').count(),
+    m_n_1h: merchant.lookback('1h', { asOf: '45m' }).count(),
+    m_sum_1h: merchant.lookback('1h', { asOf: '45m' }).sum((x) => x.amount),
+    m_mean_30m: merchant.lookback('30m', { asOf: '2m' }).mean((x) => x.amount),
+  });
+  return {};
+});
+
+test('the live sweep frees quiet merchants\' regrouped state (their events and head) and changes no answer, across restarts', async () => {
+  const plan = compilePlan(sweepTopology, HERE);
+  const program = buildProgram(plan);
+  // Merchants take turns: block b of 90 minutes has merchants q<b mod 4>-0..2 (and a few of the
+  // block before), so each is quiet for hours (more than the 1 h window plus the 45 min lag) and
+  // then comes back.
+  const rng = new Rng(41);
+  const events: Event[][] = Array.from({ length: ORIGINS }, (_, p) => {
+    const list: Event[] = [];
+    let clock = T0;
+    for (let offset = 0; offset < 900; offset++) {
+      clock += rng.int(0, 2) * M;
+      const t = clock - (rng.chance(0.1) ? rng.int(0, 8) * M : 0);
+      // Now and then (in the first two thirds) one of the block before: merchants that went quiet are queried a while later.
+      const block = (Math.floor((t - T0) / (90 * M)) + 4 + (offset < 600 && rng.chance(0.15) ? 3 : 0)) % 4;
+      list.push({ card_id: `c${p}-${rng.int(0, 5)}`, merchant_id: `q${block}-${rng.int(0, 2)}`, amount: rng.int(1, 999) / 100, event_time: t, partition: p, offset });
+    }
+    return list;
+  });
+  const origins: OriginOutput[] = [];
+  for (const list of events) origins.push(await runOrigin(program, list, new Rng(42)));
+  const signature = (answers: Map<string, RegroupAnswer>): string[] => [...answers].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, a]) => `${k}=${a.values.map(exact).join(',')}`);
+  const heads = async (backend: MemoryBackend, r: number): Promise<number> => (await backend.scan(`r${r}/t/merchant/`)).filter(([k]) => k.endsWith('/h')).length;
+  let freed = 0;
+  for (let r = 0; r < REGROUPS; r++) {
+    const streams = origins.map((o) => o.messages[r]);
+    const reference = await answerPartition(program, r, streams, new Rng(1));
+    // The same input, sweeping (random walk budgets) and checkpointing after random batches, reopening now and then.
+    const sweepRng = new Rng(50 + r);
+    const answers = new Map<string, RegroupAnswer>();
+    const collect = (a: RegroupAnswer): void => void answers.set(answerId(a), a);
+    const backend = new MemoryBackend();
+    let task = await RegroupedTask.open(program, r, ORIGINS, backend, collect);
+    await feed(() => task, streams, sweepRng, async () => {
+      if (!sweepRng.chance(0.3)) return;
+      freed += await task.sweepExpired(sweepRng.int(1, 200));
+      await task.checkpoint();
+      if (sweepRng.chance(0.2)) task = await RegroupedTask.open(program, r, ORIGINS, backend, collect);
+    });
+    // Before the inputs end: a whole sweep, then count the heads left.
+    await task.checkpoint();
+    await task.sweepExpired(1_000_000);
+    await task.checkpoint();
+    // By hand: the floor is the lowest upstream's last watermark; a merchant keeps its head when
+    // an update it got below the floor (released) is later than the floor minus the longest lag and window.
+    const floor = Math.min(...streams.map((s) => Math.max(...s.flatMap((m) => (m.kind === 'watermark' ? [m.watermark] : [])))));
+    const latest = new Map<string, number>();
+    for (const s of streams) for (const m of s) if (m.kind === 'update' && m.t < floor) latest.set(m.key, Math.max(latest.get(m.key) ?? -Infinity, m.t));
+    const keep = [...latest.values()].filter((t) => t > floor - SWEEP_LAG - 60 * M).length;
+    assert.ok(keep > 0 && keep < latest.size, `regroup partition ${r}: ${keep} of ${latest.size} merchants still in a window`);
+    assert.equal(await heads(backend, r), keep, `regroup partition ${r}: merchant heads kept`);
+    await feed(() => task, streams.map((_, p) => [{ kind: 'watermark', upstream: p, watermark: Infinity } as RegroupMessage]), sweepRng);
+    assert.deepEqual(signature(answers), signature(reference), `regroup partition ${r}: answers with the sweep`);
+  }
+  assert.ok(freed > 10, `the sweeps along the way freed keys (${freed})`);
+});
+
+test('the sweep keeps a regrouped key while a query still to come can read it: down to the floor minus the longest lag and window', async () => {
+  const program = buildProgram(compilePlan(sweepTopology, HERE));
+  const merchant = program.groups.find((g) => g.name === 'merchant')!;
+  const lagged = program.outputs[0].regroupQueries.find((q) => q.lag === SWEEP_LAG)!;
+  const backend = new MemoryBackend();
+  const answers: RegroupAnswer[] = [];
+  let task = await RegroupedTask.open(program, 0, 1, backend, (a) => answers.push(a));
+  const update = (key: string, minutes: number, amount: number): RegroupMessage => ({ kind: 'update', group: merchant.index, key, t: T0 + minutes * M, vals: [amount] });
+  // x's last update 70 min below the floor (180 min): within lag + window (105 min) of it; y's 170 min below.
+  await task.receive([update('y', 10, 4), update('x', 100, 1.5), update('x', 110, 2.25), { kind: 'watermark', upstream: 0, watermark: T0 + 180 * M }]);
+  await task.checkpoint();
+  assert.equal(await task.sweepExpired(1_000_000), 1, 'y alone is freed');
+  await task.checkpoint();
+  const heads = (await backend.scan('r0/t/merchant/')).filter(([k]) => k.endsWith('/h')).map(([k]) => k);
+  assert.deepEqual(heads, [`${regroupTimelinePrefix(0, 'merchant', 'x')}h`]);
+  // After a restart, a transaction at 185 min (accepted: above the watermark) asks about x as of 140 min: (80, 140] holds both updates.
+  task = await RegroupedTask.open(program, 0, 1, backend, (a) => answers.push(a));
+  await task.receive([{ kind: 'query', partition: 0, source: 'txns', offset: 0, output: 0, group: merchant.index, key: 'x', qt: T0 + 140 * M, query: lagged.index }]);
+  assert.equal(answers.length, 1);
+  assert.deepEqual(answers[0].values, [2, 3.75], 'm_n_1h and m_sum_1h of x as of 140 min');
 });

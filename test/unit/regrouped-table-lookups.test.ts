@@ -19,6 +19,7 @@ import { RowAssembler } from '../../src/engine/row-assembler.js';
 import { Task } from '../../src/engine/task.js';
 import { compilePlan } from '../../src/plan/compile.js';
 import { MemoryBackend } from '../../src/state/state-backend.js';
+import { parseRegroupVersionKey, regroupVersionsPrefix } from '../../src/state/task-state-keys.js';
 import { collectingSinks, exact } from '../helpers/engine.js';
 import { fnv1a, Rng } from '../helpers/prng.js';
 
@@ -135,8 +136,12 @@ async function runOrigin(program: Program, p: number, txns: readonly TxnEvent[],
   return out;
 }
 
-/** A regroup partition fed its upstreams interleaved at random, in random batches, restarted from its store once if asked. */
-async function answerPartition(program: Program, r: number, streams: ReadonlyArray<readonly RegroupMessage[]>, rng: Rng, restartAt?: number): Promise<{ answers: RegroupAnswer[]; misses: number }> {
+/**
+ * A regroup partition fed its upstreams interleaved at random, in random batches, restarted from
+ * its store once if asked; with `sweep`, the live sweep runs (random walk budgets) and the task
+ * checkpoints after a third of the batches, and `swept` counts the versions it trimmed.
+ */
+async function answerPartition(program: Program, r: number, streams: ReadonlyArray<readonly RegroupMessage[]>, rng: Rng, restartAt?: number, sweep?: { trimmed: number }): Promise<{ answers: RegroupAnswer[]; misses: number }> {
   const answers: RegroupAnswer[] = [];
   const backend = new MemoryBackend();
   let task = await RegroupedTask.open(program, r, streams.length, backend, (a) => answers.push(a));
@@ -153,6 +158,10 @@ async function answerPartition(program: Program, r: number, streams: ReadonlyArr
     heads[p] += batch.length;
     await task.receive(batch);
     sent += batch.length;
+    if (sweep !== undefined && rng.chance(0.3)) {
+      sweep.trimmed += await task.sweepExpired(rng.int(1, 30));
+      await task.checkpoint();
+    }
     if (restartAt !== undefined && !restarted && sent >= restartAt) {
       restarted = true;
       await task.checkpoint();
@@ -167,7 +176,7 @@ async function answerPartition(program: Program, r: number, streams: ReadonlyArr
 }
 
 /** The features' values per (card, offset in the whole txns list) and the misses, for one way of partitioning and feeding. */
-async function serve(data: Dataset, origins: number, regroups: number, seed: number, restartAt?: number, tiersFirst = false): Promise<{ rows: Map<number, Record<string, unknown>>; misses: number }> {
+async function serve(data: Dataset, origins: number, regroups: number, seed: number, restartAt?: number, tiersFirst = false, sweep?: { trimmed: number }): Promise<{ rows: Map<number, Record<string, unknown>>; misses: number }> {
   const program = buildProgram(compilePlan(tiersTopology, HERE));
   const rng = new Rng(seed);
   const indexed = data.txns.map((x, i) => ({ ...x, index: i }));
@@ -178,7 +187,7 @@ async function serve(data: Dataset, origins: number, regroups: number, seed: num
   const answers: RegroupAnswer[] = [];
   let misses = 0;
   for (let r = 0; r < regroups; r++) {
-    const got = await answerPartition(program, r, outs.map((o) => o.messages[r]), rng, restartAt);
+    const got = await answerPartition(program, r, outs.map((o) => o.messages[r]), rng, restartAt, sweep);
     answers.push(...got.answers);
     misses += got.misses;
   }
@@ -229,9 +238,11 @@ test('a table keyed by another entity: each lookup gives the version valid at t 
   const changedAtExactlyT = data.txns.filter((x) => data.tiers.some((v) => v.merchant_id === x.merchant_id && v.valid_from === x.event_time)).length;
   assert.ok(changedAtExactlyT > 0, 'some versions become valid exactly at a transaction of their merchant');
 
-  for (const [origins, regroups, tiersFirst] of [[1, 1, false], [3, 2, false], [4, 4, false], [3, 2, true]] as const) {
+  const sweep = { trimmed: 0 };
+  for (const [origins, regroups, tiersFirst, swept] of [[1, 1, false, false], [3, 2, false, false], [4, 4, false, false], [3, 2, true, false], [3, 2, false, true], [1, 1, false, true]] as const) {
     // tiersFirst: a live skip of the quiet transactions releases versions hours ahead of them; they must not make the transactions late.
-    const { rows, misses } = await serve(data, origins, regroups, 100 + origins, 40, tiersFirst);
+    // swept: the live sweep trims versions past retention from merchants no message touched lately; no answer may change.
+    const { rows, misses } = await serve(data, origins, regroups, 100 + origins, 40, tiersFirst, swept ? sweep : undefined);
     assert.equal(rows.size, data.txns.length);
     data.txns.forEach((x, i) => {
       const got = rows.get(i)!;
@@ -239,6 +250,7 @@ test('a table keyed by another entity: each lookup gives the version valid at t 
     });
     assert.equal(misses, expectedMisses, `lookups without a version, ${origins} origin partitions`);
   }
+  assert.ok(sweep.trimmed > 0, `the sweep trimmed versions (${sweep.trimmed} keys)`);
 });
 
 test('regrouped table answers are identical bit for bit across arrival orders, batch sizes and restarts', async () => {
@@ -261,4 +273,33 @@ test('the plan refuses a regrouped table whose retention is shorter than lag + g
     return {};
   });
   assert.throws(() => compilePlan(bad, HERE), /retention 20m of table tiers is shorter than the lookup's lag 1m plus the grace 30m/);
+});
+
+test('the sweep trims a quiet merchant\'s versions as a touch would: the latest valid by the floor minus retention stays, a lookup still to come gets its version', async () => {
+  const program = buildProgram(compilePlan(tiersTopology, HERE));
+  const table = program.tables.find((t) => t.name === 'tiers')!;
+  const group = program.groups.length + table.index;
+  const lagged = program.outputs[0].regroupQueries.find((q) => q.lag === 5 * M)!;
+  const backend = new MemoryBackend();
+  const answers: RegroupAnswer[] = [];
+  let task = await RegroupedTask.open(program, 0, 1, backend, (a) => answers.push(a));
+  const version = (key: string, minutes: number, score: number): RegroupMessage => ({ kind: 'update', group, key, t: T0 + minutes * M, vals: [score, `tier-${score}`] });
+  const watermark = (minutes: number): RegroupMessage => ({ kind: 'watermark', upstream: 0, watermark: T0 + minutes * M });
+  // Retention 2 h. y's versions are released (and trimmed, as touched) at a floor of 125 min,
+  // x's at 180 min: x keeps 30, 100 and 178 min (30 the latest valid by 60 min). Then the floor
+  // moves to 182 min and nothing touches either: the sweep trims y at 62 min, keeping 30 (the
+  // latest valid by then) and 100; x has nothing more to lose.
+  await task.receive([version('y', 10, 1), version('y', 30, 2), version('y', 100, 3), watermark(125)]);
+  await task.receive([version('x', 10, 1), version('x', 30, 2), version('x', 100, 3), version('x', 178, 4), watermark(180)]);
+  await task.receive([watermark(182)]);
+  await task.checkpoint();
+  assert.equal(await task.sweepExpired(1_000_000), 1, 'y is trimmed');
+  await task.checkpoint();
+  const kept = async (key: string): Promise<number[]> => (await backend.scan(regroupVersionsPrefix(0, 'tiers', key))).map(([k]) => (parseRegroupVersionKey(0, k)!.t - T0) / M);
+  assert.deepEqual([await kept('x'), await kept('y')], [[30, 100, 178], [30, 100]]);
+  // After a restart, transactions at 182 min (at the watermark) ask as of 177 min: the versions of 100 min.
+  task = await RegroupedTask.open(program, 0, 1, backend, (a) => answers.push(a));
+  const query = (key: string, offset: number): RegroupMessage => ({ kind: 'query', partition: 0, source: 'txns', offset, output: 0, group, key, qt: T0 + 177 * M, query: lagged.index });
+  await task.receive([query('x', 0), query('y', 1)]);
+  assert.deepEqual(answers.map((a) => a.values), [[3, 'tier-3'], [3, 'tier-3']]);
 });

@@ -132,6 +132,16 @@ export class LiveRegroupTask implements RegroupSinks {
     return this.regrouped.lookupMisses;
   }
 
+  /** Regrouped keys whose state the sweep freed since the task opened. */
+  get expiredKeys(): number {
+    return this.regrouped.expiredKeys;
+  }
+
+  /** Free quiet regrouped keys' state (RegroupedTask.sweepExpired); before changes(). */
+  sweepExpired(entries: number): Promise<number> {
+    return this.regrouped.sweepExpired(entries);
+  }
+
   /** True when this origin told the regrouped tasks it is idle and sent nothing since. */
   get declaredIdle(): boolean {
     return this.idleDeclared;

@@ -68,7 +68,10 @@ export async function commitTask(lt: LiveTask, ctx: CommitContext): Promise<Comm
   const internal = lt.regroup?.beforeCommit() ?? 0;
   const outputs = lt.out.length - internal;
   // Quiet keys' state goes in this batch's changes, and so into its transaction with everything else.
-  if (ctx.sweepEntries !== undefined && ctx.sweepEntries > 0) await lt.task.sweepExpired(ctx.sweepEntries);
+  if (ctx.sweepEntries !== undefined && ctx.sweepEntries > 0) {
+    await lt.task.sweepExpired(ctx.sweepEntries);
+    await lt.regroup?.sweepExpired(ctx.sweepEntries);
+  }
   const ops = lt.task.changes();
   if (lt.regroup !== undefined) for (const op of lt.regroup.changes()) ops.push(op);
   const records: TaskRecord[] = lt.out.splice(0);

@@ -17,7 +17,8 @@ export function publishTaskMetrics(metrics: MetricsRegistry, lt: LiveTask, parit
   const cache = task.cacheStats;
   metrics.set('skewless_state_cached_keys', 'gauge', 'Keys whose lookback state is in memory', cache.cachedKeys, labels);
   metrics.set('skewless_state_cache_evictions_total', 'counter', 'Keys evicted from memory at checkpoints since start (read back when they come again)', cache.evictions, labels);
-  metrics.set('skewless_state_expired_keys_total', 'counter', 'Quiet keys whose stored events (and head, when nothing reads it) the sweep freed since start', cache.expiredKeys, labels);
+  // Regrouped keys (their timelines and tables' versions) count too.
+  metrics.set('skewless_state_expired_keys_total', 'counter', 'Quiet keys whose stored events (and head, when nothing reads it) the sweep freed since start', cache.expiredKeys + (lt.regroup?.expiredKeys ?? 0), labels);
   const rg = lt.regroup;
   if (rg !== undefined) {
     metrics.set('skewless_regroup_held', 'gauge', 'Regroup messages held until every upstream watermark passes them', rg.held, labels);
