@@ -26,6 +26,14 @@ import { timelineChanges } from './timeline-changes.js';
 import { versionKeysToTrim } from './version-sweep.js';
 import type { RegroupAnswer, RegroupMessage, RegroupQuery, RegroupUpdate } from './regroup-messages.js';
 
+export interface RegroupedTaskOptions {
+  /**
+   * Keys per regrouped group and table kept in memory between releases once their state is in
+   * the store (live: the worker's --cache-keys); default no bound (replay, which checkpoints once).
+   */
+  readonly maxCachedKeys?: number;
+}
+
 /** A received UPDATE or QUERY waiting for every upstream watermark to pass its time. */
 interface Held {
   readonly msg: RegroupUpdate | RegroupQuery;
@@ -133,6 +141,11 @@ export class RegroupedTask {
   /** Timelines a sweep emptied: their stored segments and head go at the next changes(). */
   private expired: Array<readonly [GroupProgram, string, KeyTimeline]> = [];
   private expiredCount = 0;
+  /** Keys per group or table kept in memory once clean (RegroupedTaskOptions.maxCachedKeys). */
+  private readonly maxCachedKeys: number;
+  /** Numbers the releases: a key used in the latest one stays cached. */
+  private releaseNo = 0;
+  private evictions = 0;
 
   private constructor(
     private readonly program: Program,
@@ -140,7 +153,10 @@ export class RegroupedTask {
     upstreams: number,
     private readonly backend: StateBackend,
     private readonly answer: (a: RegroupAnswer) => void,
+    options: RegroupedTaskOptions,
   ) {
+    this.maxCachedKeys = options.maxCachedKeys ?? Infinity;
+    if (!(this.maxCachedKeys >= 1)) throw new RangeError(`maxCachedKeys must be at least 1, got ${this.maxCachedKeys}`);
     this.watermarks = new Array<number>(upstreams).fill(-Infinity);
     this.idle = new Array<boolean>(upstreams).fill(false);
     this.idlePositions = new Array<readonly number[] | undefined>(upstreams).fill(undefined);
@@ -155,8 +171,8 @@ export class RegroupedTask {
   }
 
   /** Open regroup partition `partition` fed by `upstreams` origin tasks, restoring its last checkpoint. */
-  static async open(program: Program, partition: number, upstreams: number, backend: StateBackend, answer: (a: RegroupAnswer) => void): Promise<RegroupedTask> {
-    const task = new RegroupedTask(program, partition, upstreams, backend, answer);
+  static async open(program: Program, partition: number, upstreams: number, backend: StateBackend, answer: (a: RegroupAnswer) => void, options: RegroupedTaskOptions = {}): Promise<RegroupedTask> {
+    const task = new RegroupedTask(program, partition, upstreams, backend, answer, options);
     const [metaBytes] = await backend.getMany([regroupMetaKey(partition)]);
     if (metaBytes === undefined) return task;
     const meta = JSON.parse(new TextDecoder().decode(metaBytes)) as RegroupMeta;
@@ -279,6 +295,7 @@ export class RegroupedTask {
     if (ready.length === 0) return;
     if (ready[ready.length - 1].time >= all) this.idleReleaseCount++;
     await this.load(ready);
+    this.releaseNo++;
     const touched = new Set<KeyTimeline>();
     const touchedVersions = new Map<KeyVersions, readonly [TableProgram, string]>();
     const groupCount = this.program.groups.length;
@@ -297,6 +314,7 @@ export class RegroupedTask {
         continue;
       }
       const tl = this.timelines[m.group].get(m.key)!;
+      tl.lastBatch = this.releaseNo;
       if (m.kind === 'update') {
         tl.insert(m.t, this.seq++, m.vals);
         this.dirty[m.group].add(m.key);
@@ -408,6 +426,7 @@ export class RegroupedTask {
   /** A table's version goes into its key's versions; a query reads the one valid at qt (nulls and a miss when none). */
   private applyTableItem(m: RegroupUpdate | RegroupQuery, table: TableProgram, touched: Map<KeyVersions, readonly [TableProgram, string]>): void {
     const kv = this.versions[table.index].get(m.key)!;
+    kv.lastBatch = this.releaseNo;
     if (m.kind === 'update') {
       kv.insert(m.t, this.seq++, m.vals as VersionValues);
       this.dirtyVersions[table.index].add(m.key);
@@ -522,7 +541,33 @@ export class RegroupedTask {
       lookupMisses: this.lookupMissCount,
     };
     ops.push({ type: 'put', key: regroupMetaKey(r), value: new TextEncoder().encode(JSON.stringify(meta)) });
+    this.evictColdKeys();
     return ops;
+  }
+
+  /** Keys held in memory (timelines and table versions) and keys evicted since the task opened. */
+  get cacheStats(): { readonly cachedKeys: number; readonly evictions: number } {
+    let cachedKeys = 0;
+    for (const m of [...this.timelines, ...this.versions]) cachedKeys += m.size;
+    return { cachedKeys, evictions: this.evictions };
+  }
+
+  /**
+   * Every key is clean once changes() returns: any can be read back from the store later (a task
+   * whose changes do not become durable is discarded whole). Keys the latest release used stay;
+   * the rest go in load order, down to 80 % of the bound, as Task.evictColdKeys does.
+   */
+  private evictColdKeys(): void {
+    for (const map of [...this.timelines, ...this.versions] as Array<Map<string, { lastBatch: number }>>) {
+      if (map.size <= this.maxCachedKeys) continue;
+      const target = Math.floor(this.maxCachedKeys * 0.8);
+      for (const [key, entry] of map) {
+        if (map.size <= target) break;
+        if (entry.lastBatch === this.releaseNo) continue;
+        map.delete(key);
+        this.evictions++;
+      }
+    }
   }
 
   async checkpoint(): Promise<void> {

@@ -194,7 +194,7 @@ export interface TaskCacheStats {
   readonly expiredKeys: number;
 }
 
-const DEFAULT_MAX_CACHED_KEYS = 250_000;
+export const DEFAULT_MAX_CACHED_KEYS = 250_000;
 
 /** Records with an event time a task holds before its first is applied (the future-skew warm-up). */
 const WARMUP = 16;

@@ -338,7 +338,7 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
         rg =
           regroup === undefined
             ? undefined
-            : await LiveRegroupTask.open(program, partition, regroup, store.backend, () => holder!.out, () => holder!.task.regroupWatermark, inputEnds, sinks.feature);
+            : await LiveRegroupTask.open(program, partition, regroup, store.backend, () => holder!.out, () => holder!.task.regroupWatermark, inputEnds, sinks.feature, opts.maxCachedKeys);
         holder = new LiveTask(partition, task, store.backend, producer, store.seedChangelog, clock(), program.sources.map((s) => s.node.name));
         holder.regroup = rg;
         holder.rebuiltFromChangelog = store.rebuilt;

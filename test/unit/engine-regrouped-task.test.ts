@@ -394,6 +394,29 @@ test('KeyTimeline.readAt: a read after an insert into an already-read tile sees 
   assert.equal(out[0], countAt(qt), 'the cached tile was refreshed');
 });
 
+/** Origin outputs of 3 × 900 transactions whose merchants take turns (see the comment inside). */
+async function rotatingMerchants(program: Program, perBlock = 3): Promise<OriginOutput[]> {
+  // Merchants take turns: block b of 90 minutes has merchants q<b mod 4>-0..perBlock-1 (and a few of the
+  // block before), so each is quiet for hours (more than a 1 h window plus a 45 min lag) and
+  // then comes back.
+  const rng = new Rng(41);
+  const events: Event[][] = Array.from({ length: ORIGINS }, (_, p) => {
+    const list: Event[] = [];
+    let clock = T0;
+    for (let offset = 0; offset < 900; offset++) {
+      clock += rng.int(0, 2) * M;
+      const t = clock - (rng.chance(0.1) ? rng.int(0, 8) * M : 0);
+      // Now and then (in the first two thirds) one of the block before: merchants that went quiet are queried a while later.
+      const block = (Math.floor((t - T0) / (90 * M)) + 4 + (offset < 600 && rng.chance(0.15) ? 3 : 0)) % 4;
+      list.push({ card_id: `c${p}-${rng.int(0, 5)}`, merchant_id: `q${block}-${rng.int(0, perBlock - 1)}`, amount: rng.int(1, 999) / 100, event_time: t, partition: p, offset });
+    }
+    return list;
+  });
+  const origins: OriginOutput[] = [];
+  for (const list of events) origins.push(await runOrigin(program, list, new Rng(42)));
+  return origins;
+}
+
 /** Lags long beside the window, so that a sweep ignoring them frees events a later query still reads. */
 const SWEEP_LAG = 45 * M;
 const sweepTopology = topology('regroup-sweep-test', (t) => {
@@ -412,24 +435,7 @@ const sweepTopology = topology('regroup-sweep-test', (t) => {
 test('the live sweep frees quiet merchants\' regrouped state (their events and head) and changes no answer, across restarts', async () => {
   const plan = compilePlan(sweepTopology, HERE);
   const program = buildProgram(plan);
-  // Merchants take turns: block b of 90 minutes has merchants q<b mod 4>-0..2 (and a few of the
-  // block before), so each is quiet for hours (more than the 1 h window plus the 45 min lag) and
-  // then comes back.
-  const rng = new Rng(41);
-  const events: Event[][] = Array.from({ length: ORIGINS }, (_, p) => {
-    const list: Event[] = [];
-    let clock = T0;
-    for (let offset = 0; offset < 900; offset++) {
-      clock += rng.int(0, 2) * M;
-      const t = clock - (rng.chance(0.1) ? rng.int(0, 8) * M : 0);
-      // Now and then (in the first two thirds) one of the block before: merchants that went quiet are queried a while later.
-      const block = (Math.floor((t - T0) / (90 * M)) + 4 + (offset < 600 && rng.chance(0.15) ? 3 : 0)) % 4;
-      list.push({ card_id: `c${p}-${rng.int(0, 5)}`, merchant_id: `q${block}-${rng.int(0, 2)}`, amount: rng.int(1, 999) / 100, event_time: t, partition: p, offset });
-    }
-    return list;
-  });
-  const origins: OriginOutput[] = [];
-  for (const list of events) origins.push(await runOrigin(program, list, new Rng(42)));
+  const origins = await rotatingMerchants(program);
   const signature = (answers: Map<string, RegroupAnswer>): string[] => [...answers].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, a]) => `${k}=${a.values.map(exact).join(',')}`);
   const heads = async (backend: MemoryBackend, r: number): Promise<number> => (await backend.scan(`r${r}/t/merchant/`)).filter(([k]) => k.endsWith('/h')).length;
   let freed = 0;
@@ -486,4 +492,31 @@ test('the sweep keeps a regrouped key while a query still to come can read it: d
   await task.receive([{ kind: 'query', partition: 0, source: 'txns', offset: 0, output: 0, group: merchant.index, key: 'x', qt: T0 + 140 * M, query: lagged.index }]);
   assert.equal(answers.length, 1);
   assert.deepEqual(answers[0].values, [2, 3.75], 'm_n_1h and m_sum_1h of x as of 140 min');
+});
+
+test('a regrouped task with a small key cache evicts clean keys at checkpoints, reads them back, and answers bit for bit the same', async () => {
+  const program = buildProgram(compilePlan(regroupTopology, HERE));
+  const origins = await rotatingMerchants(program, 12);
+  const streams = (r: number): RegroupMessage[][] => origins.map((o) => o.messages[r]);
+  const signature = (answers: Map<string, RegroupAnswer>): string[] => [...answers].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, a]) => `${k}=${a.values.map(exact).join(',')}`);
+  for (let r = 0; r < REGROUPS; r++) {
+    const reference = signature(await answerPartition(program, r, streams(r), new Rng(1)));
+    const answers = new Map<string, RegroupAnswer>();
+    const backend = new MemoryBackend();
+    const task = await RegroupedTask.open(program, r, ORIGINS, backend, (a) => void answers.set(answerId(a), a), { maxCachedKeys: 1 });
+    const rng = new Rng(60 + r);
+    const sizes: number[] = [];
+    await feed(() => task, [...streams(r).map((s, p) => [...s, { kind: 'watermark', upstream: p, watermark: Infinity } as RegroupMessage])], rng, async () => {
+      if (!rng.chance(0.5)) return;
+      await task.checkpoint();
+      // Past the bound (1), only the keys of the latest release stay.
+      sizes.push(task.cacheStats.cachedKeys);
+    });
+    assert.ok(task.cacheStats.evictions > 10, `keys were evicted (${task.cacheStats.evictions})`);
+    // The latest release's merchants: usually a few of one block's 12, against about 24 per partition in all.
+    const keys = new Set(streams(r).flatMap((s) => s.flatMap((m) => (m.kind === 'update' || m.kind === 'query' ? [m.key] : []))));
+    const median = [...sizes].sort((a, b) => a - b)[sizes.length >> 1];
+    assert.ok(median * 2 < keys.size, `cached after a checkpoint: median ${median} keys of ${keys.size}`);
+    assert.deepEqual(signature(answers), reference, `regroup partition ${r}`);
+  }
 });

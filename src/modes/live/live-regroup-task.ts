@@ -20,6 +20,7 @@ import type { FeatureRow } from '../../engine/outputs.js';
 import { readRegroupAnswer, readRegroupMessage, writeRegroupAnswer, writeRegroupMessage } from '../../engine/regroup-codec.js';
 import type { PartialRow, RegroupAnswer, RegroupMessage, RegroupQuery, RegroupSinks, RegroupUpdate } from '../../engine/regroup-messages.js';
 import { RegroupedTask } from '../../engine/regrouped-task.js';
+import { DEFAULT_MAX_CACHED_KEYS } from '../../engine/task.js';
 import { DurableRowAssembler } from '../../engine/durable-row-assembler.js';
 import type { ConsumedMessage, TopicPartitionOffset } from '../../io/kafka/group-consumer.js';
 import type { TaskRecord } from '../../io/kafka/task-producer.js';
@@ -103,11 +104,13 @@ export class LiveRegroupTask implements RegroupSinks {
     watermark: () => number,
     inputEnds: () => Promise<ReadonlyArray<ReadonlyMap<number, number>>>,
     emit: (row: FeatureRow) => void,
+    maxCachedKeys: number = DEFAULT_MAX_CACHED_KEYS,
   ): Promise<LiveRegroupTask> {
     // The regrouped task answers into bundles that exist before the task that flushes them.
     const answerBundles = Array.from({ length: topics.partitions }, () => new ByteWriter(4096));
     let self: LiveRegroupTask | undefined;
-    const regrouped = await RegroupedTask.open(program, partition, topics.partitions, backend, (a) => self!.sendAnswer(a));
+    // A long-running worker meets ever new regrouped keys: clean ones leave memory past the bound, as the origin task's do.
+    const regrouped = await RegroupedTask.open(program, partition, topics.partitions, backend, (a) => self!.sendAnswer(a), { maxCachedKeys });
     const assembler = await DurableRowAssembler.open(program, partition, backend, emit);
     self = new LiveRegroupTask(partition, topics, out, watermark, inputEnds, regrouped, assembler, answerBundles);
     return self;
@@ -130,6 +133,11 @@ export class LiveRegroupTask implements RegroupSinks {
   /** Lookups of tables keyed by another entity answered here without a version. */
   get lookupMisses(): number {
     return this.regrouped.lookupMisses;
+  }
+
+  /** Regrouped keys held in memory, and evicted since the task opened. */
+  get cacheStats(): { readonly cachedKeys: number; readonly evictions: number } {
+    return this.regrouped.cacheStats;
   }
 
   /** Regrouped keys whose state the sweep freed since the task opened. */

@@ -15,8 +15,10 @@ export function publishTaskMetrics(metrics: MetricsRegistry, lt: LiveTask, parit
   metrics.set('skewless_lookup_misses_total', 'counter', 'Table lookups (asOf) of a key without a version at the time asked', misses, labels);
   metrics.set('skewless_merge_skips_total', 'counter', 'Idle inputs skipped by the canonical merge', c.mergeSkips, labels);
   const cache = task.cacheStats;
-  metrics.set('skewless_state_cached_keys', 'gauge', 'Keys whose lookback state is in memory', cache.cachedKeys, labels);
-  metrics.set('skewless_state_cache_evictions_total', 'counter', 'Keys evicted from memory at checkpoints since start (read back when they come again)', cache.evictions, labels);
+  // A regrouped task's keys (the entities this partition answers for) count too.
+  const regrouped = lt.regroup?.cacheStats ?? { cachedKeys: 0, evictions: 0 };
+  metrics.set('skewless_state_cached_keys', 'gauge', 'Keys whose lookback state is in memory', cache.cachedKeys + regrouped.cachedKeys, labels);
+  metrics.set('skewless_state_cache_evictions_total', 'counter', 'Keys evicted from memory at checkpoints since start (read back when they come again)', cache.evictions + regrouped.evictions, labels);
   // Regrouped keys (their timelines and tables' versions) count too.
   metrics.set('skewless_state_expired_keys_total', 'counter', 'Quiet keys whose stored events (and head, when nothing reads it) the sweep freed since start', cache.expiredKeys + (lt.regroup?.expiredKeys ?? 0), labels);
   const rg = lt.regroup;
