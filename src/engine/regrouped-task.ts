@@ -382,10 +382,13 @@ export class RegroupedTask {
       else if (!this.dirty[g.index].has(head.key) && tl.clock <= horizon(g)) quiet.push([g, head.key, tl]);
     }
     // A key not in memory is read only when its head (its clock first: KeyTimeline.encodeHead) says it is quiet.
-    const heads = await this.backend.getMany(stored.map(([g, key]) => `${regroupTimelinePrefix(r, g.name, key)}h`));
-    const restore = stored.filter(([g], i) => heads[i] !== undefined && new ByteReader(heads[i]!).f64() <= horizon(g));
-    const restored = await Promise.all(restore.map(([g, key]) => this.readTimeline(g, key)));
-    restore.forEach(([g, key], i) => quiet.push([g, key, restored[i]!]));
+    const heads = await this.readHeads(stored);
+    const restore = stored.flatMap(([g, key], i) => {
+      const head = heads[i];
+      return head !== undefined && new ByteReader(head).f64() <= horizon(g) ? [[g, key, head] as const] : [];
+    });
+    const restored = await Promise.all(restore.map(([g, key, head]) => this.timelineFrom(g, key, head)));
+    restore.forEach(([g, key], i) => quiet.push([g, key, restored[i]]));
     for (const [g, key, tl] of quiet) {
       tl.trim(floor - this.maxLag);
       this.timelines[g.index].delete(key);
@@ -395,11 +398,8 @@ export class RegroupedTask {
     const tables = new Map(this.program.tables.filter((t) => t.regroup).map((t) => [t.name, t]));
     for (const { table, key } of versionKeysToTrim(await this.versionWalk.next(entries), (k) => parseRegroupVersionKey(r, k), tables, (t) => floor - t.retention)) {
       if (this.dirtyVersions[table.index].has(key)) continue;
-      let kv = this.versions[table.index].get(key);
-      if (kv === undefined) {
-        const prefix = regroupVersionsPrefix(r, table.name, key);
-        kv = KeyVersions.fromEntries(prefix, await this.backend.scan(prefix), table.valueFns.length, this.seq);
-      }
+      const kv = this.versions[table.index].get(key) ?? (await this.readVersions(table, key));
+      if (kv === undefined) continue;
       const before = kv.size;
       kv.trim(floor - table.retention);
       if (kv.size === before) continue;
@@ -411,11 +411,14 @@ export class RegroupedTask {
     return quiet.length + trimmed;
   }
 
-  /** A timeline as stored (undefined without a head). */
-  private async readTimeline(g: GroupProgram, key: string): Promise<KeyTimeline | undefined> {
+  /** The stored heads of these timelines (undefined for a key without one), in one read. */
+  private readHeads(keys: ReadonlyArray<readonly [GroupProgram, string]>): Promise<Array<Uint8Array | undefined>> {
+    return this.backend.getMany(keys.map(([g, key]) => `${regroupTimelinePrefix(this.partition, g.name, key)}h`));
+  }
+
+  /** A timeline as stored, its head already read. */
+  private async timelineFrom(g: GroupProgram, key: string, head: Uint8Array): Promise<KeyTimeline> {
     const prefix = regroupTimelinePrefix(this.partition, g.name, key);
-    const [head] = await this.backend.getMany([`${prefix}h`]);
-    if (head === undefined) return undefined;
     const events = await this.backend.scan(`${prefix}e/`);
     const parts = events.map(([k, v]) => [...parseEventSuffix(k.slice(prefix.length + 2)), new ByteReader(v)] as const);
     const tl = KeyTimeline.fromParts(g.layout, new ByteReader(head), parts);
@@ -461,22 +464,29 @@ export class RegroupedTask {
     }
     await this.loadVersions(missingVersions);
     if (missing.length === 0) return;
-    const read = await Promise.all(missing.map(([g, key]) => this.readTimeline(g, key)));
-    missing.forEach(([g, key], i) => {
-      if (read[i] !== undefined) this.timelines[g.index].set(key, read[i]!);
-    });
+    const heads = await this.readHeads(missing);
+    for (let i = 0; i < missing.length; i++) {
+      const head = heads[i];
+      if (head === undefined) continue;
+      const [g, key] = missing[i];
+      this.timelines[g.index].set(key, await this.timelineFrom(g, key, head));
+    }
   }
 
   /** Read back the stored versions of table keys first used since the task opened. */
   private async loadVersions(missing: ReadonlyArray<readonly [TableProgram, string]>): Promise<void> {
     if (missing.length === 0) return;
-    const prefixes = missing.map(([table, key]) => regroupVersionsPrefix(this.partition, table.name, key));
-    const stored = await Promise.all(prefixes.map((p) => this.backend.scan(p)));
-    for (let i = 0; i < missing.length; i++) {
-      if (stored[i].length === 0) continue;
-      const [table, key] = missing[i];
-      this.versions[table.index].set(key, KeyVersions.fromEntries(prefixes[i], stored[i], table.valueFns.length, this.seq));
-    }
+    const read = await Promise.all(missing.map(([table, key]) => this.readVersions(table, key)));
+    missing.forEach(([table, key], i) => {
+      if (read[i] !== undefined) this.versions[table.index].set(key, read[i]!);
+    });
+  }
+
+  /** A table key's versions as stored, undefined when it has none. */
+  private async readVersions(table: TableProgram, key: string): Promise<KeyVersions | undefined> {
+    const prefix = regroupVersionsPrefix(this.partition, table.name, key);
+    const stored = await this.backend.scan(prefix);
+    return stored.length === 0 ? undefined : KeyVersions.fromEntries(prefix, stored, table.valueFns.length, this.seq);
   }
 
   /** Every state change since the last call, ending with the checkpoint record (see Task.changes). */
