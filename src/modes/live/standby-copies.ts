@@ -14,13 +14,13 @@
  */
 import { rmSync } from 'node:fs';
 import { StoreUnavailableError, type LevelBackend, type BatchOp } from '../../state/state-backend.js';
-import { encodeLocalMeta, localKey, STATE_FORMAT } from '../../state/task-state-keys.js';
+import { encodeLocalMeta, localKey } from '../../state/task-state-keys.js';
 import { taskStateDir } from '../../state/task-state-dir.js';
 import type { MetricsRegistry } from '../../serve/metrics.js';
 import { formatCount } from '../../io/number-format.js';
 import { SerialQueue } from './serial-queue.js';
 import { standbyTasks } from './standby-placement.js';
-import { changelogOps, openBackend, readLocal, StoreLockedError, type TaskStoreContext } from './task-store.js';
+import { changelogOps, judgeLocalCopy, openBackend, readLocal, StoreLockedError, type TaskStoreContext } from './task-store.js';
 
 export interface StandbyCopiesOptions {
   readonly store: TaskStoreContext;
@@ -207,15 +207,12 @@ export class StandbyCopies {
     this.busy.delete(p);
     let start = 0;
     if (backend !== undefined) {
-      const local = await readLocal(backend, p);
-      if (local.unusable !== undefined) reason = `the local store is unreadable (${local.unusable})`;
-      else if (local.meta === undefined) reason = 'there is no local copy';
-      else if (local.meta.format !== STATE_FORMAT) reason = `the local copy has state format ${local.meta.format}, this build uses ${STATE_FORMAT}`;
-      else if (local.changelog !== store.changelog || local.changelogNext === null) reason = `the local copy was not written through changelog ${store.changelog}`;
-      else if (local.changelogNext > end) {
+      const copy = judgeLocalCopy(await readLocal(backend, p), store.changelog);
+      if (copy.kind !== 'usable') reason = copy.reason;
+      else if (copy.next > end) {
         await backend.close();
         return undefined;
-      } else start = local.changelogNext;
+      } else start = copy.next;
     }
     if (reason !== undefined) {
       await backend?.close();

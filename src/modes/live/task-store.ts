@@ -146,6 +146,25 @@ function checkpointHead(bytes: Uint8Array): { readonly format: number; readonly 
   return { format: meta.format ?? 1, version: String(meta.version) };
 }
 
+/**
+ * What a local copy is worth against `changelog`: usable from its changelog offset `next` on, or
+ * why not (unreadable, missing, of another state format, or not written through this changelog:
+ * a replay's or another group's, of `version`). The task's open and a standby copy judge a copy
+ * alike; only the open treats a missing or foreign copy specially while the changelog is empty.
+ */
+export type LocalCopy =
+  | { readonly kind: 'usable'; readonly next: number }
+  | { readonly kind: 'unreadable' | 'missing' | 'format'; readonly reason: string }
+  | { readonly kind: 'foreign'; readonly reason: string; readonly version: string };
+
+export function judgeLocalCopy(local: LocalState, changelog: string): LocalCopy {
+  if (local.unusable !== undefined) return { kind: 'unreadable', reason: `the local store is unreadable (${local.unusable})` };
+  if (local.meta === undefined) return { kind: 'missing', reason: 'there is no local copy' };
+  if (local.meta.format !== STATE_FORMAT) return { kind: 'format', reason: `the local copy has state format ${local.meta.format}, this build uses ${STATE_FORMAT}` };
+  if (local.changelog !== changelog || local.changelogNext === null) return { kind: 'foreign', reason: `the local copy was not written through changelog ${changelog}`, version: local.meta.version };
+  return { kind: 'usable', next: local.changelogNext };
+}
+
 export async function readLocal(backend: LevelBackend, partition: number): Promise<LocalState> {
   try {
     const [metaBytes, localBytes] = await backend.getMany([metaKey(partition), localKey(partition)]);
@@ -181,27 +200,23 @@ export async function openTaskStore(ctx: TaskStoreContext, partition: number, fo
       await backend.close();
       throw new ChangelogUndecidedError(ctx.changelog, partition, end, high, dir, undecidedCause(end, high, local));
     }
-    if (local.unusable !== undefined) reason = `the local store is unreadable (${local.unusable})`;
-    else if (local.meta === undefined) {
-      if (end === 0) return { backend, seedChangelog: false, restoredRecords: 0, rebuilt: false };
-      reason = 'there is no local copy';
-    } else if (local.meta.format !== STATE_FORMAT) reason = `the local copy has state format ${local.meta.format}, this build uses ${STATE_FORMAT}`;
-    else if (local.changelog !== ctx.changelog || local.changelogNext === null) {
+    const copy = judgeLocalCopy(local, ctx.changelog);
+    if (copy.kind === 'missing' && end === 0) return { backend, seedChangelog: false, restoredRecords: 0, rebuilt: false };
+    if (copy.kind === 'foreign' && end === 0) {
       // Written by replay/bootstrap, or by at-least-once runs of another group: authoritative only if the changelog is empty.
-      if (end === 0) {
-        if (local.meta.version !== ctx.version) return { backend, seedChangelog: false, restoredRecords: 0, rebuilt: false }; // Task.open refuses it with what changed.
-        ctx.log(`skewless: task ${partition}: local state is not in changelog ${ctx.changelog} yet; publishing it with the first commit`);
-        return { backend, seedChangelog: true, restoredRecords: 0, rebuilt: false };
-      }
-      reason = `the local copy was not written through changelog ${ctx.changelog}`;
-    } else if (local.changelogNext > end) {
+      if (copy.version !== ctx.version) return { backend, seedChangelog: false, restoredRecords: 0, rebuilt: false }; // Task.open refuses it with what changed.
+      ctx.log(`skewless: task ${partition}: local state is not in changelog ${ctx.changelog} yet; publishing it with the first commit`);
+      return { backend, seedChangelog: true, restoredRecords: 0, rebuilt: false };
+    }
+    if (copy.kind !== 'usable') reason = copy.reason;
+    else if (copy.next > end) {
       // At-least-once writes no transactions (exactly-once waited above): the changelog lost records (recreated, unclean leader election).
-      reason = `the local copy (changelog offset ${local.changelogNext}) is ahead of the committed changelog (end ${end})`;
-    } else if (end - local.changelogNext <= (ctx.exactlyOnce ? 1 : 0)) return { backend, seedChangelog: false, restoredRecords: 0, rebuilt: false };
+      reason = `the local copy (changelog offset ${copy.next}) is ahead of the committed changelog (end ${end})`;
+    } else if (end - copy.next <= (ctx.exactlyOnce ? 1 : 0)) return { backend, seedChangelog: false, restoredRecords: 0, rebuilt: false };
     else {
       // Behind: another worker committed batches of this task since; apply just those.
       try {
-        const n = await applyChangelog(ctx, partition, backend, local.changelogNext, end, 'catching up');
+        const n = await applyChangelog(ctx, partition, backend, copy.next, end, 'catching up');
         await refuseOtherFormat(ctx, partition, backend);
         return { backend, seedChangelog: false, restoredRecords: n, rebuilt: false };
       } catch (e) {
