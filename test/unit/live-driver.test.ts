@@ -238,6 +238,21 @@ test('partitions move between workers with their own state dirs: restored or cau
   await assertServedExactlyOnce(s, cardOnly, items);
 });
 
+/**
+ * Workers a and b with one standby copy per task, synced only when the test says (syncStandbys),
+ * stopped after the test unless it stops them itself (call `stopping` first).
+ */
+async function startStandbyPair(t: { after: (fn: () => Promise<void>) => void }, s: Setup, states: readonly [string, string], maxBatch: number): Promise<{ a: LiveWorker; b: LiveWorker; stopping: () => void }> {
+  const standby = { standbyCopies: 1, standbyIntervalMs: Infinity, maxBatch };
+  const a = await s.start(states[0], standby);
+  const b = await s.start(states[1], standby);
+  let stopped = false;
+  t.after(async () => {
+    if (!stopped) await Promise.allSettled([a.stop(), b.stop()]);
+  });
+  return { a, b, stopping: () => (stopped = true) };
+}
+
 test('standby copies: a task moved by a failure catches up from the changelog\'s tail onto the copy kept on its new owner, and serves the same vectors', async (t) => {
   const s = await setup(t, cardOnly);
   const items = transactions(900, 13);
@@ -245,13 +260,7 @@ test('standby copies: a task moved by a failure catches up from the changelog\'s
   const changelog = changelogTopic(GROUP, cardOnly.version);
   // Members in join order: a owns tasks 0 and 2, b task 1. Were a to fail, b would own all
   // three (P mod 1), so b keeps copies of 0 and 2; were b to fail, task 1 would go to a.
-  const standby = { standbyCopies: 1, standbyIntervalMs: Infinity, maxBatch: 23 };
-  const a = await s.start('a', standby);
-  const b = await s.start('b', standby);
-  let stopped = false;
-  t.after(async () => {
-    if (!stopped) await Promise.allSettled([a.stop(), b.stop()]);
-  });
+  const { a, b, stopping } = await startStandbyPair(t, s, ['a', 'b'], 23);
   await produceAll(s, cardOnly, 'transactions', 'transactions', thirds[0]);
   await s.cluster.runUntilIdle(40);
   await a.syncStandbys();
@@ -267,7 +276,7 @@ test('standby copies: a task moved by a failure catches up from the changelog\'s
   const before = await s.cluster.endOffsets(changelog);
   s.cluster.expel(s.cluster.members(GROUP)[0]); // a is gone (kill -9): b takes tasks 0 and 2
   await s.cluster.runUntilIdle(40);
-  stopped = true;
+  stopping();
   await b.stop();
   await a.stop();
   const text = s.logs.join('\n');
@@ -286,14 +295,8 @@ test('standby copies: a task moved by a failure catches up from the changelog\'s
 test('standby copies on a shared state root: a copy is open only during a round, so the owner on the same root is never locked out', async (t) => {
   const s = await setup(t, cardOnly);
   const items = transactions(600, 17);
-  const standby = { standbyCopies: 1, standbyIntervalMs: Infinity, maxBatch: 19 };
   // Both workers on one root: each task directory is also the other's standby copy.
-  const a = await s.start('shared', standby);
-  const b = await s.start('shared', standby);
-  let stopped = false;
-  t.after(async () => {
-    if (!stopped) await Promise.allSettled([a.stop(), b.stop()]);
-  });
+  const { a, b, stopping } = await startStandbyPair(t, s, ['shared', 'shared'], 19);
   await produceAll(s, cardOnly, 'transactions', 'transactions', items.slice(0, 300));
   await s.cluster.runUntilIdle(40);
   await Promise.all([a.syncStandbys(), b.syncStandbys()]);
@@ -311,7 +314,7 @@ test('standby copies on a shared state root: a copy is open only during a round,
   await b.syncStandbys();
   await work;
   await s.cluster.runUntilIdle(40);
-  stopped = true;
+  stopping();
   await b.stop(); // a takes b's task from the shared root
   await s.cluster.runUntilIdle(40);
   await a.stop();
