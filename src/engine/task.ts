@@ -274,6 +274,8 @@ export class Task {
   private planStored = false;
   /** One reused values array per output: sinks copy what they keep (see TaskSinks.feature). */
   private readonly rowValues: AggValue[][];
+  /** Per output, its featureSlots flattened (group, slot, group, slot, ...): one typed read per index instead of a pair array per column. */
+  private readonly slotPairs: Int32Array[];
   /** Per group, the row apply() copies a record's value columns into. */
   private readonly groupRows: AggValue[][];
   /** The value columns of the records prepareRange is preparing (Visit.values). */
@@ -333,6 +335,7 @@ export class Task {
     this.timelines = program.groups.map(() => new Map<string, KeyTimeline>());
     this.groupOwners = program.groups.map(() => new GroupOwners(this.maxCachedKeys));
     this.rowValues = program.outputs.map((o) => new Array<AggValue>(o.columns.length).fill(null));
+    this.slotPairs = program.outputs.map((o) => Int32Array.from(o.featureSlots.flat()));
     this.groupRows = program.groups.map((g) => new Array<AggValue>(g.valueFns.length).fill(null));
     this.featureRows = program.outputs.map((o) => ({ output: o.name, source: '', partition: partition, offset: 0, key: '', eventTime: 0, values: this.rowValues[o.index], event: {} }));
     this.dirty = program.groups.map(() => []);
@@ -874,9 +877,10 @@ export class Task {
       if (visit.lkeys.length > 0) this.tables.resolve(visit.stream, visit.lkeys, p.t, this.streamTime, this.groupResults[this.program.groups.length], this.counters);
       for (const o of visit.stream.outputs) {
         const values = this.rowValues[o.index];
+        const pairs = this.slotPairs[o.index];
+        const results = this.groupResults;
         let c = 0;
-        const slots = o.featureSlots;
-        for (let i = 0; i < slots.length; i++) values[c++] = this.groupResults[slots[i][0]][slots[i][1]];
+        for (let i = 0; i < pairs.length; i += 2) values[c++] = results[pairs[i]][pairs[i + 1]];
         // Derived features of a row with regrouped columns wait for them (RowAssembler).
         if (o.derived.length > 0 && o.regroupQueries.length === 0) fillDerived(o, values, visit.value);
         c += o.derived.length;

@@ -41,9 +41,21 @@ class PlainValues {
   push(v: unknown): void {
     this.values[this.length++] = v;
   }
+  /** `n` copies of `v`, the column's whole chunk. */
+  fill(v: unknown, n: number): void {
+    this.values.fill(v, 0, n);
+    this.length = n;
+  }
   clear(): void {
     this.length = 0;
   }
+}
+
+/** `n` copies of the number `v`, the column's whole chunk. */
+function fillNumbers(column: NullableNumbers, v: number, n: number): void {
+  column.values.fill(v, 0, n);
+  column.present.fill(1, 0, n);
+  column.length = n;
 }
 
 /** Column buffers for one Parquet file; handed to the writer CHUNK rows at a time. */
@@ -56,10 +68,16 @@ class ColumnBuffer {
   /** Per value column: whether it is boolean (columnValue writes an AggValue 1 or 0 as true or false). */
   readonly booleans: readonly boolean[];
   n = 0;
+  /**
+   * @param partition the file's partition and `version` the program's: the same in every row of
+   * the file, so their columns are filled once per chunk instead of pushed per row.
+   */
   constructor(
     private readonly specs: readonly ColumnSpec[],
     valueColumns: readonly OutputColumn[],
     readonly writer: TrainingWriter,
+    private readonly partition: number,
+    private readonly version: string,
   ) {
     for (const c of specs) {
       const column = NUMBER_TYPES.has(c.type) ? new NullableNumbers(CHUNK) : new PlainValues();
@@ -80,6 +98,8 @@ class ColumnBuffer {
   }
   flush(): void {
     if (this.n === 0) return;
+    fillNumbers(this.byName.partition as NullableNumbers, this.partition, this.n);
+    (this.byName._version as PlainValues).fill(this.version, this.n);
     this.writer.appendColumns(this.cols, this.n);
     for (const { name } of this.specs) this.byName[name].clear();
     this.n = 0;
@@ -97,6 +117,9 @@ export class TrainingSink {
   private readonly outputByName: ReadonlyMap<string, OutputProgram>;
   private readonly windowByName: ReadonlyMap<string, WindowOpProgram>;
   readonly files: TrainingFileSummary[] = [];
+  private lastOutput: OutputProgram | undefined;
+  private lastBuffer: ColumnBuffer | undefined;
+  private lastPartition = -1;
 
   constructor(
     private readonly outDir: string,
@@ -155,7 +178,7 @@ export class TrainingSink {
         metadata: () => this.metadata(output, partition),
       });
       const valueColumns = this.outputByName.get(output)?.columns ?? this.windowByName.get(output)?.columns ?? [];
-      b = new ColumnBuffer(specs, valueColumns, writer);
+      b = new ColumnBuffer(specs, valueColumns, writer, partition, this.program.version);
       this.buffers.set(id, b);
       byPartition[partition] = b;
     }
@@ -163,13 +186,20 @@ export class TrainingSink {
   }
 
   feature(row: FeatureRow): void {
-    const o = this.outputByName.get(row.output)!;
-    // The buffer exists after a partition's first row: no closure per row for the lookup.
-    const b = this.byOutput.get(row.output)?.[row.partition] ?? this.buffer(row.output, row.partition, () => this.featureColumns(o));
+    // Rows come in runs of one output and partition: the last run's lookups are reused.
+    let o = this.lastOutput;
+    let b = this.lastBuffer;
+    if (o === undefined || b === undefined || o.name !== row.output || this.lastPartition !== row.partition) {
+      const program = this.outputByName.get(row.output)!;
+      o = program;
+      b = this.byOutput.get(row.output)?.[row.partition] ?? this.buffer(row.output, row.partition, () => this.featureColumns(program));
+      this.lastOutput = o;
+      this.lastBuffer = b;
+      this.lastPartition = row.partition;
+    }
     const c = b.byName;
     c.key.push(row.key);
     c.event_time.push(row.eventTime);
-    c.partition.push(row.partition);
     c.offset.push(row.offset);
     b.pushValues(row.values);
     if (o.labelJoin) {
@@ -181,7 +211,6 @@ export class TrainingSink {
       c[`${l}_matured`].push(matured);
       c[`${l}_at`].push(at);
     }
-    c._version.push(this.program.version);
     b.rowDone();
   }
 
@@ -192,10 +221,8 @@ export class TrainingSink {
     c.key.push(row.key);
     c.window_start.push(row.windowStart);
     c.window_end.push(row.windowEnd);
-    c.partition.push(row.partition);
     c.final.push(row.final);
     b.pushValues(row.values);
-    c._version.push(this.program.version);
     b.rowDone();
   }
 
