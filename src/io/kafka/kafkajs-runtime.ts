@@ -245,3 +245,62 @@ install();
 
 const kafkajs = require('kafkajs') as typeof KafkaJs;
 export default kafkajs;
+
+/** The parts of kafkajs' Broker (broker/index.js) a groupless reader uses. */
+export interface KafkajsBroker {
+  fetch(request: {
+    readonly isolationLevel: number;
+    readonly maxWaitTime: number;
+    readonly minBytes: number;
+    readonly maxBytes: number;
+    readonly topics: ReadonlyArray<{ readonly topic: string; readonly partitions: ReadonlyArray<{ readonly partition: number; readonly fetchOffset: string; readonly maxBytes: number }> }>;
+  }): Promise<{ readonly responses: ReadonlyArray<{ readonly topicName: string; readonly partitions: readonly FetchedPartitionData[] }> }>;
+}
+
+/** One partition of a Fetch response, as kafkajs decodes it. */
+export interface FetchedPartitionData {
+  readonly partition: number;
+  readonly highWatermark: string;
+  readonly abortedTransactions?: readonly unknown[] | null;
+  readonly messages: ReadonlyArray<KafkaJs.KafkaMessage & { readonly isControlRecord?: boolean }>;
+}
+
+/** The parts of kafkajs' Cluster (cluster/index.js) a groupless reader uses. */
+export interface KafkajsCluster {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  addMultipleTargetTopics(topics: readonly string[]): Promise<void>;
+  refreshMetadata(): Promise<void>;
+  /** Leader node id → the partitions it leads; partitions missing from the metadata are left out. */
+  findLeaderForPartitions(topic: string, partitions: readonly number[]): Record<string, number[]>;
+  findBroker(node: { readonly nodeId: string }): Promise<KafkajsBroker>;
+}
+
+/** What kafkajs' consumer Batch (consumer/batch.js, fetched-batch.ts here) gives a reader. */
+export interface FetchedBatch {
+  /** Neither control records nor records of aborted transactions. */
+  readonly messages: ReadonlyArray<KafkaJs.KafkaMessage>;
+  readonly rawMessages: readonly unknown[];
+  /** The offset a consumer resolves after this batch (kafkajs' rule: the last one fetched, control records and a compacted gap included). */
+  lastOffset(): string;
+}
+
+/**
+ * A kafkajs Cluster with the client's own settings (brokers, TLS, SASL, socket factory,
+ * retries), the way kafkajs builds one for each consumer, but for a reader that joins no
+ * consumer group: kafkajs has no assign(), and a group of one's own waits out the broker's
+ * group.initial.rebalance.delay.ms (3 s by default) before its first fetch.
+ */
+export function groupFreeCluster(client: KafkaJs.Kafka, isolationLevel: number): KafkajsCluster {
+  const key = Object.getOwnPropertySymbols(client).find((s) => s.description === 'private:Kafka:createCluster');
+  const create = key === undefined ? undefined : (client as unknown as Record<symbol, unknown>)[key];
+  if (typeof create !== 'function') throw layoutError();
+  return (create as (options: object) => KafkajsCluster)({ allowAutoTopicCreation: false, isolationLevel });
+}
+
+/** kafkajs' consumer Batch as installed above: the same filtering of aborted transactions and control records as a consumer. */
+export function fetchedBatch(topic: string, fetchedOffset: string, partitionData: FetchedPartitionData): FetchedBatch {
+  BatchOfConsumer ??= require(internal('consumer/batch.js')) as new (topic: string, fetchedOffset: string, data: FetchedPartitionData) => FetchedBatch;
+  return new BatchOfConsumer(topic, fetchedOffset, partitionData);
+}
+let BatchOfConsumer: (new (topic: string, fetchedOffset: string, data: FetchedPartitionData) => FetchedBatch) | undefined;

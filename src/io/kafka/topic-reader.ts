@@ -1,23 +1,24 @@
 /**
- * Reads fixed offset ranges of topic partitions: the history a replay consumes. Each range
- * ends at an offset fixed before reading starts (a snapshot of the end offsets), so records
- * produced while the replay runs never change what it reads.
+ * Reads fixed offset ranges of topic partitions: the history a replay consumes, a task's
+ * changelog tail, a standby copy's catch-up. Each range ends at an offset fixed before reading
+ * starts (a snapshot of the end offsets), so records produced while it runs never change what
+ * it reads.
  *
- * kafkajs has no assign(): the reader joins a consumer group of its own (a unique throwaway
- * id, deleted afterwards), hands exactly the wanted partitions to itself with a fixed
- * assigner, seeks each partition to its start (and, after a rejoin or a restart of the
- * consumer, to the first offset not delivered yet), never commits an offset, and stops once
- * every partition has reached its end.
+ * It fetches from the partition leaders directly, read_committed, without a consumer group:
+ * kafkajs has no assign(), and the group of its own this reader used to join waited out the
+ * broker's group.initial.rebalance.delay.ms before its first fetch, 3 s by default (measured
+ * on such a broker: 3.0 to 3.5 s for 100 records), which every task restore and standby round
+ * paid. Records are filtered as kafkajs' consumer filters them (its Batch: aborted
+ * transactions, control records, offsets below the one asked for) and positions move by its
+ * rule (past control records and compacted gaps); one fetch is in flight while the caller
+ * works through the previous one.
  */
-import { randomUUID } from 'node:crypto';
-import kafkajs from './kafkajs-runtime.js';
-import type { Batch, Consumer, EachBatchPayload, PartitionAssigner } from 'kafkajs';
+import { fetchedBatch, groupFreeCluster, type FetchedPartitionData, type KafkajsCluster } from './kafkajs-runtime.js';
+import type { KafkaMessage } from 'kafkajs';
 import type { KafkaConnection } from './kafka-connection.js';
-import { kafkaErrorText, withKafkaRetry } from './kafka-retry.js';
-import { deleteGroup } from './topic-admin.js';
+import { KafkaNotReadyError, withKafkaRetry } from './kafka-retry.js';
+import { fetchOffsets } from './topic-admin.js';
 import { producedDeadLetter, type ProducedDeadLetter } from './produced-dead-letter.js';
-
-const { AssignerProtocol } = kafkajs;
 
 /** Offsets [start, end) of one partition. */
 export interface PartitionRange {
@@ -53,85 +54,30 @@ export interface TopicReadOptions {
   readonly batchSize?: number;
 }
 
-/** How long the reader's consumer may take to join its group, restarts included. */
-const JOIN_DEADLINE_MS = 30_000;
-
-/** Prefix of the throwaway consumer groups, so they are recognisable in a group listing. */
-export const REPLAY_GROUP_PREFIX = 'skewless-replay-';
-
-type Item =
-  | { readonly kind: 'batch'; readonly batch: TopicBatch }
-  | { readonly kind: 'end'; readonly id: string }
-  | { readonly kind: 'error'; readonly error: Error };
-
+/** kafkajs' READ_COMMITTED (protocol/isolationLevel.js): what its consumers read by default. */
+const READ_COMMITTED = 1;
+/** How long a fetch may wait at the broker for a partition with nothing to give yet. */
+const MAX_WAIT_MS = 250;
 /**
- * Hands items from kafkajs' eachBatch to the generator. put() resolves only when there is room
- * again, so a slow engine holds the fetch loop back instead of buffering a topic in memory.
+ * kafkajs decodes a whole fetch into objects that live until the engine has taken them, and
+ * each young-generation collection copies the survivors: the smaller the fetch, the fewer.
+ * Measured on card-fraud over 1M card transactions (alternated runs, 2026-12-04): parity
+ * 10.57 / 8.91 / 8.51 s at 64 KiB against 11.24 / 11.06 / 9.72 s at 256 KiB (kafkajs'
+ * default, 1 MiB, was slower still), 150 MB less resident. 32 KiB was slower again.
  */
-class Handoff {
-  private readonly items: Item[] = [];
-  private taker: ((item: Item) => void) | undefined;
-  private readonly roomWaiters: Array<() => void> = [];
-  closed = false;
-
-  constructor(private readonly capacity: number) {}
-
-  /** Markers (end, error) never wait: they are pushed from event handlers. */
-  push(item: Item): void {
-    if (this.closed) return;
-    const taker = this.taker;
-    this.taker = undefined;
-    if (taker) taker(item);
-    else this.items.push(item);
-  }
-
-  async put(item: Item): Promise<void> {
-    this.push(item);
-    while (!this.closed && this.items.length >= this.capacity) await new Promise<void>((r) => this.roomWaiters.push(r));
-  }
-
-  take(): Promise<Item> {
-    const item = this.items.shift();
-    if (item) {
-      this.roomWaiters.shift()?.();
-      return Promise.resolve(item);
-    }
-    return new Promise((r) => (this.taker = r));
-  }
-
-  /** Releases every waiting put(), so eachBatch returns and the consumer can disconnect. */
-  close(): void {
-    this.closed = true;
-    for (const w of this.roomWaiters.splice(0)) w();
-  }
-}
+const MAX_BYTES_PER_PARTITION = 64 * 1024;
+const MAX_BYTES_PER_FETCH = 10 * 1024 * 1024;
+/** How long one round of fetches may keep failing with transient errors (a broker restarting) before the read fails. */
+const ROUND_DEADLINE_MS = 60_000;
 
 interface PartitionState {
   readonly range: PartitionRange;
-  /** Next offset to hand out: anything below was delivered already (guards against re-delivery after a rejoin). */
+  /** Next offset to fetch: everything below was handed out or skipped. */
   next: number;
-  done: boolean;
 }
 
-const idOf = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
-
-/** Gives the one member of the throwaway group exactly the partitions the replay reads. */
-function fixedAssigner(assignment: Readonly<Record<string, number[]>>): PartitionAssigner {
-  const name = 'SkewlessFixedAssigner';
-  return () => ({
-    name,
-    version: 0,
-    async assign({ members }) {
-      return members.map((m, i) => ({
-        memberId: m.memberId,
-        memberAssignment: AssignerProtocol.MemberAssignment.encode({ version: 0, assignment: i === 0 ? { ...assignment } : {}, userData: Buffer.alloc(0) }),
-      }));
-    },
-    protocol({ topics }) {
-      return { name, metadata: AssignerProtocol.MemberMetadata.encode({ version: 0, topics, userData: Buffer.alloc(0) }) };
-    },
-  });
-}
+/** What one round of fetches brought: records per partition, in fetch order, and where the partition reads on. */
+type Round = ReadonlyArray<{ readonly state: PartitionState; readonly records: KafkaRecord[]; readonly next: number }>;
 
 /**
  * Yield the records of every range, each partition in offset order (partitions interleave in
@@ -140,125 +86,146 @@ function fixedAssigner(assignment: Readonly<Record<string, number[]>>): Partitio
  */
 export async function* readTopicRanges(conn: KafkaConnection, ranges: readonly PartitionRange[], options: TopicReadOptions = {}): AsyncGenerator<TopicBatch> {
   const batchSize = options.batchSize ?? 4096;
-  const states = new Map<string, PartitionState>();
-  for (const r of ranges) {
-    if (r.end > r.start) states.set(idOf(r.topic, r.partition), { range: r, next: r.start, done: false });
-  }
-  if (states.size === 0) return;
-
-  const assignment: Record<string, number[]> = {};
-  for (const { range } of states.values()) (assignment[range.topic] ??= []).push(range.partition);
-  const handoff = new Handoff(4);
-  const groupId = `${REPLAY_GROUP_PREFIX}${randomUUID()}`;
-  const consumer: Consumer = conn.kafka.consumer({
-    groupId,
-    partitionAssigners: [fixedAssigner(assignment)],
-    allowAutoTopicCreation: false,
-    // A partition with nothing left to fetch should not hold a fetch for kafkajs' default 5 s.
-    maxWaitTimeInMs: 250,
-    // kafkajs decodes a whole fetch into objects that live until the engine has taken them, and
-    // each young-generation collection copies the survivors: the smaller the fetch, the fewer.
-    // Measured on card-fraud over 1M card transactions (alternated runs, 2026-12-04): parity
-    // 10.57 / 8.91 / 8.51 s at 64 KiB against 11.24 / 11.06 / 9.72 s at 256 KiB (kafkajs'
-    // default, 1 MiB, was slower still), 150 MB less resident; a full backfill 27.5 / 28.2 s
-    // against 29.8 / 32.5 s. 32 KiB was slower again (more fetches).
-    maxBytesPerPartition: 64 * 1024,
-  });
-
-  /**
-   * Seek every unfinished partition to where it stands, each time the consumer has joined its
-   * group: on start, after a rejoin (which would reset positions), and after kafkajs restarts a
-   * crashed consumer. Only then: a seek needs a running consumer group, and run() can return
-   * before there is one (a join that failed with a retriable error schedules a restart and
-   * leaves none: "Consumer group was not initialized, consumer#run must be called first").
-   */
-  const seekAll = (): void => {
-    for (const s of states.values()) if (!s.done) consumer.seek({ topic: s.range.topic, partition: s.range.partition, offset: String(s.next) });
-  };
-  /** Offsets up to `after` (exclusive) have been fetched, control records included. */
-  const advance = (s: PartitionState, after: number): void => {
-    s.next = Math.max(s.next, Math.min(after, s.range.end));
-    if (!s.done && s.next >= s.range.end) {
-      s.done = true;
-      handoff.push({ kind: 'end', id: idOf(s.range.topic, s.range.partition) });
-    }
-  };
-
-  const eachBatch = async ({ batch, heartbeat }: EachBatchPayload): Promise<void> => {
-    const s = states.get(idOf(batch.topic, batch.partition));
-    if (!s || s.done || handoff.closed) return;
-    const records = recordsInRange(batch, s);
-    const after = Number(batch.lastOffset()) + 1;
-    const pieces: KafkaRecord[][] = [];
-    for (let i = 0; i < records.length; i += batchSize) pieces.push(records.slice(i, i + batchSize));
-    // Mark them delivered before waiting, so a rejoin during the wait seeks past them.
-    if (records.length > 0) s.next = records[records.length - 1].offset + 1;
-    for (const piece of pieces) {
-      await waitWithHeartbeat(handoff.put({ kind: 'batch', batch: { topic: batch.topic, partition: batch.partition, records: piece } }), heartbeat);
-    }
-    advance(s, after);
-  };
-
-  let joined = false;
-  let lastCrash: Error | undefined;
-  await withKafkaRetry('connecting the replay consumer', () => consumer.connect());
-  // Bounded: kafkajs restarts a consumer whose join failed with a retriable error, forever.
-  const joinTimer = setTimeout(() => {
-    if (joined) return;
-    const last = lastCrash === undefined ? '' : `: ${kafkaErrorText(lastCrash)}`;
-    handoff.push({ kind: 'error', error: new Error(`the consumer did not join its group within ${JOIN_DEADLINE_MS / 1000}s${last}`) });
-  }, JOIN_DEADLINE_MS);
+  const open: PartitionState[] = [];
+  for (const r of ranges) if (r.end > r.start) open.push({ range: r, next: r.start });
+  if (open.length === 0) return;
+  const topics = [...new Set(open.map((s) => s.range.topic))];
+  const cluster = groupFreeCluster(conn.kafka, READ_COMMITTED);
+  let pending: Promise<Round> | undefined;
   try {
+    await withKafkaRetry('connecting the range reader', () => cluster.connect());
     // The metadata of a topic just created may not have reached the broker asked yet.
-    await withKafkaRetry(`subscribing to ${Object.keys(assignment).join(', ')}`, () => consumer.subscribe({ topics: Object.keys(assignment), fromBeginning: true }));
-    consumer.on(consumer.events.GROUP_JOIN, () => {
-      joined = true;
-      seekAll();
-    });
-    // Batches holding only control records (transaction markers) never reach eachBatch, but still move the position.
-    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-      const s = states.get(idOf(payload.topic, payload.partition));
-      if (s && payload.batchSize === 0) advance(s, Number(payload.lastOffset) + 1);
-    });
-    consumer.on(consumer.events.CRASH, ({ payload }) => {
-      if (!payload.restart) handoff.push({ kind: 'error', error: payload.error });
-      else if (lastCrash === undefined) process.stderr.write(`skewless: reading Kafka: ${kafkaErrorText(payload.error)}; the consumer restarts (up to ${JOIN_DEADLINE_MS / 1000}s to join)\n`);
-      lastCrash = payload.error;
-    });
-    await consumer.run({ autoCommit: false, partitionsConsumedConcurrently: 1, eachBatch });
-
-    let open = states.size;
-    while (open > 0) {
-      const item = await handoff.take();
-      if (item.kind === 'error') throw new Error(`reading Kafka failed: ${item.error.message}`);
-      if (item.kind === 'end') open--;
-      else yield item.batch;
+    await withKafkaRetry(`reading the metadata of ${topics.join(', ')}`, () => cluster.addMultipleTargetTopics(topics), { quietForMs: 5000 });
+    pending = fetchRound(conn, cluster, open);
+    while (pending !== undefined) {
+      const round = await pending;
+      // Positions have moved with the round: the next fetch runs while the caller works.
+      for (let i = open.length - 1; i >= 0; i--) if (open[i].next >= open[i].range.end) open.splice(i, 1);
+      pending = open.length > 0 ? fetchRound(conn, cluster, open) : undefined;
+      for (const { state, records } of round) {
+        for (let i = 0; i < records.length; i += batchSize) {
+          yield { topic: state.range.topic, partition: state.range.partition, records: i === 0 && records.length <= batchSize ? records : records.slice(i, i + batchSize) };
+        }
+      }
     }
   } finally {
-    clearTimeout(joinTimer);
-    handoff.close();
-    await consumer.disconnect().catch(() => undefined);
-    await deleteGroup(conn, groupId);
+    // A caller that stops early leaves a fetch in flight: its result (or failure) is dropped.
+    await pending?.catch(() => undefined);
+    await cluster.disconnect().catch(() => undefined);
   }
 }
 
-/** Keep the group session alive while the engine works through what it was given. */
-async function waitWithHeartbeat(room: Promise<void>, heartbeat: () => Promise<void>): Promise<void> {
-  for (;;) {
-    let timer: NodeJS.Timeout | undefined;
-    const tick = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), 1000)));
-    const done = await Promise.race([room.then(() => true as const), tick]);
-    clearTimeout(timer);
-    if (done) return;
-    await heartbeat().catch(() => undefined);
+/** One fetch per leader for every open partition, retried through transient errors; positions advanced. */
+async function fetchRound(conn: KafkaConnection, cluster: KafkajsCluster, open: readonly PartitionState[]): Promise<Round> {
+  const what = `reading ${describe(open)}`;
+  return withKafkaRetry(
+    what,
+    async () => {
+      try {
+        const round = await fetchOnce(cluster, open);
+        // Only a whole round moves positions: a retry after one leader failed fetches the others' records again.
+        for (const { state, next } of round) state.next = next;
+        return round;
+      } catch (e) {
+        const name = (e as { name?: unknown }).name;
+        if (name === 'KafkaJSOffsetOutOfRange') {
+          await skipToLogStart(conn, open, e as { topic?: string; partition?: number });
+          throw new KafkaNotReadyError(`an offset to read was deleted: reading on from the log start`);
+        }
+        // Leadership moved, a broker restarted, a topic's metadata is missing: ask again.
+        await cluster.refreshMetadata().catch(() => undefined);
+        throw e;
+      }
+    },
+    { deadlineMs: ROUND_DEADLINE_MS, quietForMs: 2000 },
+  );
+}
+
+async function fetchOnce(cluster: KafkajsCluster, open: readonly PartitionState[]): Promise<Round> {
+  const byTopic = new Map<string, PartitionState[]>();
+  for (const s of open) {
+    let list = byTopic.get(s.range.topic);
+    if (list === undefined) byTopic.set(s.range.topic, (list = []));
+    list.push(s);
+  }
+  // Leader node → topic → the partitions it is asked for.
+  const byLeader = new Map<string, Map<string, PartitionState[]>>();
+  for (const [topic, states] of byTopic) {
+    const leaders = cluster.findLeaderForPartitions(
+      topic,
+      states.map((s) => s.range.partition),
+    );
+    let placed = 0;
+    for (const [nodeId, partitions] of Object.entries(leaders)) {
+      let topicsOf = byLeader.get(nodeId);
+      if (topicsOf === undefined) byLeader.set(nodeId, (topicsOf = new Map()));
+      const mine = states.filter((s) => partitions.includes(s.range.partition));
+      topicsOf.set(topic, mine);
+      placed += mine.length;
+    }
+    if (placed < states.length) throw new KafkaNotReadyError(`topic ${topic} has no leader known for ${states.length - placed} of the partitions to read`);
+  }
+  const rounds = await Promise.all(
+    [...byLeader].map(async ([nodeId, topicsOf]) => {
+      const broker = await cluster.findBroker({ nodeId });
+      const { responses } = await broker.fetch({
+        isolationLevel: READ_COMMITTED,
+        maxWaitTime: MAX_WAIT_MS,
+        minBytes: 1,
+        maxBytes: MAX_BYTES_PER_FETCH,
+        topics: [...topicsOf].map(([topic, states]) => ({
+          topic,
+          partitions: states.map((s) => ({ partition: s.range.partition, fetchOffset: String(s.next), maxBytes: MAX_BYTES_PER_PARTITION })),
+        })),
+      });
+      const out: Array<{ state: PartitionState; records: KafkaRecord[]; next: number }> = [];
+      for (const { topicName, partitions } of responses) {
+        const states = topicsOf.get(topicName);
+        if (states === undefined) continue;
+        for (const data of partitions) {
+          const state = states.find((s) => s.range.partition === data.partition);
+          if (state !== undefined) out.push({ state, ...take(state, data) });
+        }
+      }
+      return out;
+    }),
+  );
+  return rounds.flat();
+}
+
+/** The records of a fetched partition within its range, and where it reads on, as a kafkajs consumer would move. */
+function take(state: PartitionState, data: FetchedPartitionData): { readonly records: KafkaRecord[]; readonly next: number } {
+  // Nothing at all: nothing committed past the position yet (read_committed waits for the transaction).
+  if (data.messages.length === 0) return { records: [], next: state.next };
+  const batch = fetchedBatch(state.range.topic, String(state.next), data);
+  // Past control records, aborted records and a compacted gap too, never past the range.
+  return { records: recordsInRange(batch.messages, state), next: Math.max(state.next, Math.min(Number(batch.lastOffset()) + 1, state.range.end)) };
+}
+
+/** Partitions whose position lies below their log start (retention, deleteRecords) read on from it, as a consumer reset to the earliest offset would. */
+async function skipToLogStart(conn: KafkaConnection, open: readonly PartitionState[], at: { topic?: string; partition?: number }): Promise<void> {
+  for (const topic of new Set(open.map((s) => s.range.topic))) {
+    if (at.topic !== undefined && at.topic !== topic) continue;
+    const low = new Map((await fetchOffsets(conn, topic)).map((o) => [o.partition, o.low]));
+    for (const s of open) {
+      if (s.range.topic !== topic) continue;
+      const start = low.get(s.range.partition);
+      if (start !== undefined && start > s.next) s.next = Math.min(start, s.range.end);
+    }
   }
 }
 
-function recordsInRange(batch: Batch, s: PartitionState): KafkaRecord[] {
+function describe(open: readonly PartitionState[]): string {
+  const topics = new Map<string, number[]>();
+  for (const s of open) (topics.get(s.range.topic) ?? topics.set(s.range.topic, []).get(s.range.topic)!).push(s.range.partition);
+  return [...topics].map(([t, ps]) => `${t} (partitions ${ps.join(', ')})`).join(', ');
+}
+
+function recordsInRange(messages: readonly KafkaMessage[], s: PartitionState): KafkaRecord[] {
   const out: KafkaRecord[] = [];
-  for (const m of batch.messages) {
+  for (const m of messages) {
     const offset = Number(m.offset);
-    // Below `next`: already delivered (re-fetch after a rejoin). At or past `end`: after the snapshot.
+    // Below `next`: already handed out. At or past `end`: after the snapshot.
     if (offset < s.next || offset >= s.range.end) continue;
     const headers = headerText(m.headers);
     out.push({ offset, key: m.key ?? null, value: m.value ?? null, timestamp: Number(m.timestamp), headers, deadLetter: producedDeadLetter(headers, m.value ?? null) });
@@ -269,7 +236,7 @@ function recordsInRange(batch: Batch, s: PartitionState): KafkaRecord[] {
 /** Most records carry no headers: they share one frozen empty object instead of one each. */
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
-function headerText(h: Batch['messages'][number]['headers']): Readonly<Record<string, string>> {
+function headerText(h: KafkaMessage['headers']): Readonly<Record<string, string>> {
   let headers: Record<string, string> | undefined;
   for (const k in h) {
     const v = h[k];
