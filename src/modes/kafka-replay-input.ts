@@ -23,7 +23,7 @@ async function* decodeBatches(
 /**
  * Kafka topics as replay input: the offset ranges of the spec (snapshotted before the replay
  * started), values in Confluent wire format decoded through the registry into each source's
- * .avsc. Engine topics are read by one throwaway consumer, each label topic by another.
+ * .avsc. Engine topics are read by one range reader, each label topic by another.
  */
 export async function openKafkaReplayInput(
   plan: CompiledPlan,

@@ -178,7 +178,7 @@ export async function offsetsForTime(conn: KafkaConnection, topic: string, times
   return new Map(offsets.map((o) => [o.partition, toOffset(o.offset, `timestamp ${timestamp}`)]));
 }
 
-/** Remove a consumer group (the throwaway groups replays use), ignoring one that is already gone. */
+/** Remove a consumer group, ignoring one that is already gone. */
 /**
  * Delete the records of `topic` below the given offset per partition (Kafka's DeleteRecords):
  * for internal topics whose every reader has committed past them.
