@@ -3,8 +3,8 @@
  * used to join waited out the broker's group.initial.rebalance.delay.ms (3 s by default; this
  * stack sets 0) before its first fetch, in every task restore and standby round. It reads
  * read_committed (an aborted transaction's records and the transaction markers are skipped, and
- * the read still ends), reads on from the log start when the range begins below it, and can be
- * left after any batch.
+ * the read still ends), reads on from the log start when the range begins below it, can be left
+ * after any batch, and rides out a broker killed and restarted in the middle of a read.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,6 +13,7 @@ import kafkajs from '../../src/io/kafka/kafkajs-runtime.js';
 import { KafkaConnection } from '../../src/io/kafka/kafka-connection.js';
 import { deleteRecordsBefore, deleteTopics, ensureTopic, fetchOffsets } from '../../src/io/kafka/topic-admin.js';
 import { readTopicRanges, type KafkaRecord } from '../../src/io/kafka/topic-reader.js';
+import { restartKafka, stackPid } from '../../scripts/stack/stack.mjs';
 import { stackForTests } from '../helpers/stack.js';
 
 const stack = await stackForTests();
@@ -160,4 +161,33 @@ test('a caller may leave after the first batch: the read stops and a new one sta
     break;
   }
   assert.equal((await readAll(topic)).get(0)?.length, 50);
+});
+
+const kafkaPid = stackPid('kafka');
+
+test('a read rides out a broker kill -9 and restart: every record once, in order', { timeout: 180_000, skip: kafkaPid === null ? 'needs the local stack of this checkout (scripts/stack)' : false }, async () => {
+  const topic = await freshTopic('broker-restart', 2);
+  await produce(
+    topic,
+    // 200 bytes a record: a partition takes several 64 KiB fetches, so fetches are left to fail.
+    Array.from({ length: 4000 }, (_, i) => ({ partition: i % 2, value: `v${i}`.padEnd(200, '.') })),
+  );
+  const ranges = (await fetchOffsets(conn, topic)).map((o) => ({ topic, partition: o.partition, start: 0, end: o.high }));
+  const seen = new Map<number, number[]>();
+  let killed = false;
+  let fetchesAfterKill = 0;
+  for await (const b of readTopicRanges(conn, ranges, { batchSize: 50 })) {
+    seen.set(b.partition, [...(seen.get(b.partition) ?? []), ...b.records.map((r) => r.offset)]);
+    if (killed) fetchesAfterKill++;
+    if (!killed) {
+      // The next fetch is in flight or about to be: it fails, and is retried until the broker is back.
+      killed = true;
+      process.kill(kafkaPid!, 'SIGKILL');
+      await new Promise((r) => setTimeout(r, 3000));
+      await restartKafka({ log: () => undefined });
+    }
+  }
+  assert.ok(killed);
+  for (const p of [0, 1]) assert.deepEqual(seen.get(p), Array.from({ length: 2000 }, (_, i) => i));
+  assert.ok(fetchesAfterKill > 0, 'the read went on after the broker came back');
 });
