@@ -30,6 +30,7 @@ import { CHANGELOG_CONFIGS, changelogTopic } from './live/changelog.js';
 import { KafkaLiveCluster, type GroupMember, type LiveCluster } from './live/live-cluster.js';
 import { FailureBackoff } from './live/failure-backoff.js';
 import { IdleInputs } from './live/idle-inputs.js';
+import { workerInstanceId } from './live/worker-instance.js';
 import { checkInputPosition } from './live/input-position.js';
 import { LiveTask } from './live/live-task.js';
 import { LiveRegroupTask, REGROUP_TOPIC_CONFIGS, regroupTopics, type RegroupTopics } from './live/live-regroup-task.js';
@@ -554,6 +555,7 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
       for (const p of toOpen) void tasks.taskFor(p).catch((e: unknown) => onFailure(p, undefined, e));
     },
     onMembership: standbys === undefined ? undefined : (members, self) => standbys.place(members, self),
+    instanceId: workerInstanceId(opts.stateDir),
   });
   const standbyLoop = standbys !== undefined && opts.clock === undefined && opts.standbyIntervalMs !== Infinity ? followChangelogs(standbys, opts.standbyIntervalMs ?? 1000, () => stopping, log) : undefined;
   log(`skewless: ${delivery} delivery, changelog ${changelog}${regroup === undefined ? '' : `, regroup topics ${regroup.messages} and ${regroup.answers}`}`);

@@ -1,11 +1,14 @@
 /**
  * The live group's assignor gives partition P of every topic to one member (one task owns
  * them all). kafkajs' round robin, which the group used before, deals all topics' partitions
- * out in one sequence: with 3 members and two topics of 8 partitions it splits task 0.
+ * out in one sequence: with 3 members and two topics of 8 partitions it splits task 0. Members
+ * are ordered by the instance id kept in their state root, so a worker that restarts (a new
+ * member id) gets its old tasks back; ordered by member id, it swapped with the other half the
+ * time.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { coPartitionedAssignment } from '../../src/io/kafka/co-partitioned-assigner.js';
+import { coPartitionedAssigner, coPartitionedAssignment, instanceIdOf } from '../../src/io/kafka/co-partitioned-assigner.js';
 
 /** Which member owns each (topic, partition). */
 function owners(assignment: Map<string, Record<string, number[]>>): Map<string, string> {
@@ -55,3 +58,41 @@ for (const [members, partitions] of [
     }
   });
 }
+
+/** Task → member, for one topic of `partitions` partitions. */
+function tasksOf(memberIds: readonly string[], instanceOf: ReadonlyMap<string, string>, partitions: number): Map<string, number[]> {
+  const range = Array.from({ length: partitions }, (_, p) => p);
+  const out = new Map<string, number[]>();
+  for (const [member, topics] of coPartitionedAssignment(memberIds, new Map([['flights', range]]), instanceOf)) out.set(member, topics.flights ?? []);
+  return out;
+}
+
+test('a restarted worker (new member id, same instance id) gets its tasks back, whatever its new member id sorts as', () => {
+  // Worker X (instance 'inst-1') and Y (instance 'inst-2'); X restarts twice, each time under a member id sorting elsewhere.
+  const instanceOf = new Map([
+    ['m-5', 'inst-1'],
+    ['m-3', 'inst-2'],
+    ['m-1', 'inst-1'],
+    ['m-9', 'inst-1'],
+  ]);
+  const before = tasksOf(['m-5', 'm-3'], instanceOf, 8);
+  // By hand: X first (inst-1 < inst-2), so X owns P mod 2 = 0.
+  assert.deepEqual(before.get('m-5'), [0, 2, 4, 6]);
+  assert.deepEqual(before.get('m-3'), [1, 3, 5, 7]);
+  for (const restarted of ['m-1', 'm-9']) {
+    const after = tasksOf([restarted, 'm-3'], instanceOf, 8);
+    assert.deepEqual(after.get(restarted), [0, 2, 4, 6], `X as ${restarted}`);
+    assert.deepEqual(after.get('m-3'), [1, 3, 5, 7], `Y while X is ${restarted}`);
+  }
+  // Members of an older build send no instance id: they sort first, by member id, as before.
+  const mixed = tasksOf(['m-5', 'm-3', 'm-2'], new Map([['m-5', 'inst-1']]), 3);
+  assert.deepEqual([mixed.get('m-2'), mixed.get('m-3'), mixed.get('m-5')], [[0], [1], [2]]);
+});
+
+test('the instance id travels in the subscription the leader decodes', async () => {
+  const assigner = coPartitionedAssigner('0b0c2f1e-6a39-4f4e-9d3b-0d6c1f6a9e21')({ cluster: {} as never, groupId: 'g', logger: {} as never });
+  const { metadata } = assigner.protocol({ topics: ['flights'] });
+  assert.equal(instanceIdOf(metadata), '0b0c2f1e-6a39-4f4e-9d3b-0d6c1f6a9e21');
+  assert.equal(instanceIdOf(coPartitionedAssigner('')({ cluster: {} as never, groupId: 'g', logger: {} as never }).protocol({ topics: ['flights'] }).metadata), '');
+  assert.equal(instanceIdOf(Buffer.from('not a subscription')), '');
+});

@@ -6,7 +6,7 @@
  */
 import type { Consumer, EachBatchPayload } from 'kafkajs';
 import type { KafkaConnection } from './kafka-connection.js';
-import { CO_PARTITIONED_ASSIGNER_NAME, coPartitionedAssigner } from './co-partitioned-assigner.js';
+import { assignorOrder, CO_PARTITIONED_ASSIGNER_NAME, coPartitionedAssigner, instanceIdOf } from './co-partitioned-assigner.js';
 import { producedDeadLetter, type ProducedDeadLetter } from './produced-dead-letter.js';
 import kafkajs from './kafkajs-runtime.js';
 
@@ -65,6 +65,11 @@ export interface GroupConsumerOptions {
    * when the group settled on another assignor (a member of an older build).
    */
   readonly onMembership?: (members: number, self: number) => void;
+  /**
+   * This worker's identity across restarts (kept in its state root): the assignor orders members
+   * by it, so a restarted worker gets its old tasks back. Default '': ordered by member id alone.
+   */
+  readonly instanceId?: string;
   /** The member failed in a way it cannot recover from by itself (kafkajs gave up restarting). */
   readonly onFatal?: (error: Error) => void;
   /** Batches of different partitions handled at once (default 1). */
@@ -151,7 +156,7 @@ export class GroupConsumer {
       maxWaitTimeInMs: opts.maxWaitMs ?? 500,
       readUncommitted: false,
       // Round robin stays second so a group of older workers (which only offer it) can still form during an upgrade.
-      partitionAssigners: [coPartitionedAssigner, PartitionAssigners.roundRobin],
+      partitionAssigners: [coPartitionedAssigner(opts.instanceId ?? ''), PartitionAssigners.roundRobin],
       // Ride out broker restarts: kafkajs restarts the member after a crash it deems retriable.
       retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 10_000 },
     });
@@ -229,8 +234,9 @@ export class GroupConsumer {
 }
 
 /**
- * The group's member count and this member's place in the assignor's order (member ids
- * sorted), from the group's description (kafkajs does not pass the leader's view on). Checked
+ * The group's member count and this member's place in the assignor's order (assignorOrder:
+ * instance ids, then member ids), from the group's description (kafkajs does not pass the
+ * leader's view on; each member's subscription, instance id included, is in it). Checked
  * against what this member was assigned, so a description of a later generation is not taken
  * for this one; undefined when they never agree (the group is rebalancing again).
  */
@@ -246,7 +252,10 @@ async function groupMembership(
     const { groups } = await conn.admin.describeGroups([groupId]);
     const group = groups.find((g) => g.groupId === groupId);
     if (group === undefined || group.state !== 'Stable') continue;
-    const ids = group.members.map((m) => m.memberId).sort();
+    const ids = assignorOrder(
+      group.members.map((m) => m.memberId),
+      new Map(group.members.map((m) => [m.memberId, instanceIdOf(m.memberMetadata)])),
+    );
     const self = ids.indexOf(memberId);
     if (self < 0) continue;
     const agrees = topics.every((t) => assigned[t].every((p) => p % ids.length === self));

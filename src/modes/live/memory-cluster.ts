@@ -145,7 +145,11 @@ export class MemoryCluster implements LiveCluster {
     g.set(`${topic}:${partition}`, offset);
   }
 
-  /** Members of a group in join order. */
+  /**
+   * Members of a group in join order: the order the assignor gives them here. (Kafka's orders
+   * them by instance id, which is random per state root: join order keeps the tests that drive
+   * workers through this cluster deterministic.)
+   */
   members(groupId: string): readonly MemoryMember[] {
     return this.groups.get(groupId) ?? [];
   }

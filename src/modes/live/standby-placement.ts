@@ -1,14 +1,15 @@
 /**
  * Where warm standby copies of tasks live. The group's assignor gives task P to member
- * P mod M, members in the assignor's order (co-partitioned-assigner.ts; memory-cluster.ts
- * alike). When a member fails, the M − 1 survivors share every task again by the same rule, so
+ * P mod M, members in the assignor's order (co-partitioned-assigner.ts: by the instance id each
+ * worker keeps in its state root, so a restart keeps a worker's place; memory-cluster.ts: join
+ * order). When a member fails, the M − 1 survivors share every task again by the same rule, so
  * the failed member's task P lands on survivor P mod (M − 1). That survivor holds its first
  * copy; further copies go to the survivors after it, in order. So a kill -9 hands each of the
  * dead member's tasks to a worker whose local store is a few commits behind at most, and the
  * task catches up from the changelog's tail instead of rebuilding from its start.
  *
- * The assignor is not sticky: a failure also moves some tasks between surviving members, and
- * those are caught up from whatever copy their new owner has (README, Live).
+ * The assignor is not sticky across failures: a failure also moves some tasks between surviving
+ * members, and those are caught up from whatever copy their new owner has (README, Live).
  */
 
 /** Which member (index in the assignor's order) owns task `p` among `members`. */
