@@ -8,14 +8,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildProgram } from '../../src/engine/program.js';
-import { produceFile } from '../../src/modes/produce-file.js';
-import { replayFiles } from '../../src/modes/replay-files.js';
 import { compareVectors, exited, inputCommitted, readLiveVectors, readReplayVectors, until, type Worker } from '../helpers/live-run.js';
 import { FlightLiveRun } from '../helpers/flight-live-run.js';
-import { Rng } from '../helpers/prng.js';
 import { stackForTests } from '../helpers/stack.js';
 
 const stack = await stackForTests();
@@ -31,25 +27,10 @@ function lastAssigned(w: Worker): number[] | undefined {
 }
 
 test('a worker restarted on its state root gets its own tasks back, three times in a row, and serves exactly the replay', { timeout: 240_000 }, async () => {
-  const rng = new Rng(29);
-  const airports = Array.from({ length: 30 }, (_, i) => `A${String(i).padStart(2, '0')}`);
-  const t0 = Date.UTC(2001, 0, 1);
-  const lines: string[] = [];
-  for (let i = 0; i < 8_000; i++) {
-    const origin = rng.pick(airports);
-    let destination = rng.pick(airports);
-    if (destination === origin) destination = airports[(airports.indexOf(origin) + 1) % airports.length];
-    lines.push(JSON.stringify({ date: t0 + i * 60_000, delay: rng.int(-15, 120), distance: 500, origin, destination }));
-  }
-  const write = (name: string, part: readonly string[]): string => {
-    const path = join(dir, name);
-    writeFileSync(path, `${part.join('\n')}\n`);
-    return path;
-  };
-  const file = write('flights.ndjson', lines);
-  const produce = (input: string) => produceFile({ plan, source: 'flights', input, topic, partitions: PARTITIONS, brokers: stack.brokers, registryUrl: stack.registryUrl });
-  const replayOut = join(dir, 'replay');
-  await replayFiles({ plan, inputs: { flights: file }, out: replayOut, partitions: PARTITIONS, workers: 1 });
+  const lines = FlightLiveRun.randomFlights(29, 8_000, 30);
+  const write = (name: string, part: readonly string[]): string => live.writeLines(name, part);
+  const produce = (input: string) => live.produce(input, PARTITIONS);
+  const replayOut = await live.replay(write('flights.ndjson', lines), PARTITIONS);
 
   const parts = [lines.slice(0, 2_000), lines.slice(2_000, 4_000), lines.slice(4_000, 6_000), lines.slice(6_000)];
   await produce(write('part-0.ndjson', parts[0]));

@@ -7,17 +7,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildProgram } from '../../src/engine/program.js';
-import { produceFile } from '../../src/modes/produce-file.js';
-import { replayFiles } from '../../src/modes/replay-files.js';
 import { changelogTopic } from '../../src/modes/live/changelog.js';
 import { KafkaConnection } from '../../src/io/kafka/kafka-connection.js';
 import { fetchOffsets } from '../../src/io/kafka/topic-admin.js';
 import { compareVectors, exited, inputCommitted, readLiveVectors, readReplayVectors, summedMetric, until, type Worker } from '../helpers/live-run.js';
 import { FlightLiveRun } from '../helpers/flight-live-run.js';
-import { Rng } from '../helpers/prng.js';
 import { stackForTests } from '../helpers/stack.js';
 
 const stack = await stackForTests();
@@ -37,25 +33,10 @@ async function changelogEnds(): Promise<Map<number, number>> {
 }
 
 test('a SIGKILLed worker\'s tasks are caught up from the changelog\'s tail onto the survivor\'s standby copies, and serve exactly the replay', { timeout: 240_000 }, async () => {
-  const rng = new Rng(23);
-  const airports = Array.from({ length: 40 }, (_, i) => `A${String(i).padStart(2, '0')}`);
-  const t0 = Date.UTC(2001, 0, 1);
-  const lines: string[] = [];
-  for (let i = 0; i < 16_000; i++) {
-    const origin = rng.pick(airports);
-    let destination = rng.pick(airports);
-    if (destination === origin) destination = airports[(airports.indexOf(origin) + 1) % airports.length];
-    lines.push(JSON.stringify({ date: t0 + i * 60_000, delay: rng.int(-15, 120), distance: 500, origin, destination }));
-  }
-  const write = (name: string, part: readonly string[]): string => {
-    const path = join(dir, name);
-    writeFileSync(path, `${part.join('\n')}\n`);
-    return path;
-  };
-  const file = write('flights.ndjson', lines);
-  const produce = (input: string) => produceFile({ plan, source: 'flights', input, topic, partitions: PARTITIONS, brokers: stack.brokers, registryUrl: stack.registryUrl });
-  const replayOut = join(dir, 'replay');
-  await replayFiles({ plan, inputs: { flights: file }, out: replayOut, partitions: PARTITIONS, workers: 1 });
+  const lines = FlightLiveRun.randomFlights(23, 16_000, 40);
+  const write = (name: string, part: readonly string[]): string => live.writeLines(name, part);
+  const produce = (input: string) => live.produce(input, PARTITIONS);
+  const replayOut = await live.replay(write('flights.ndjson', lines), PARTITIONS);
 
   const FIRST = 10_000;
   await produce(write('first.ndjson', lines.slice(0, FIRST)));
