@@ -16,6 +16,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stackPid } from '../../scripts/stack/stack.mjs';
 import { KafkaConnection } from '../../src/io/kafka/kafka-connection.js';
@@ -24,12 +25,29 @@ import { sleep } from '../helpers/live-run.js';
 import { stackForTests } from '../helpers/stack.js';
 import { awaitCaughtUp, commitProgress, Timeline } from '../helpers/fault-timeline.js';
 import { CardFaultRun } from '../helpers/card-fault-run.js';
+import { awaitBrokerSilent, brokerAnswer } from '../helpers/broker-silence.js';
 
 const stack = await stackForTests();
 /** Longer than the worker's transaction timeout (60 s) and its group session. */
 const HANG_MS = 70_000;
 const run = await CardFaultRun.create(stack, 'hang');
 const kafkaPid = stackPid('kafka');
+
+/** The error `p` fails with, or a line saying what it gave instead, when, and what the broker looked like then. */
+async function outcome(p: Promise<unknown>, since: number): Promise<Error | string> {
+  return p.then(
+    async (v) => `${JSON.stringify(v) ?? 'nothing'} after ${Date.now() - since} ms; a raw request now: ${await brokerAnswer(stack.brokers[0], 1000)}; broker process ${processState(kafkaPid!)}`,
+    (e: Error) => e,
+  );
+}
+
+function processState(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('State:'))?.replace(/\s+/g, ' ') ?? 'state unknown';
+  } catch (e) {
+    return `unreadable (${(e as Error).message})`;
+  }
+}
 
 test.after(async () => {
   // A failure during the hang must not leave the broker stopped for the files after this one.
@@ -52,19 +70,20 @@ test('a worker rides out a broker that hangs (SIGSTOP) past its transaction time
   timeline.mark('test: broker stopped (SIGSTOP)');
   try {
     const hangEnds = Date.now() + HANG_MS;
+    // kill() only queues the signal: measure clients against a broker that has gone silent.
+    const silentAfterMs = await awaitBrokerSilent(stack.brokers[0], 20_000);
+    timeline.mark(`test: the broker answers nothing (${silentAfterMs} ms after SIGSTOP)`);
     // A client's first contact with the hung broker says so within its probe's 10 s (before: 30 s, then "Broker not connected").
     const probing = Date.now();
-    await assert.rejects(KafkaConnection.open({ brokers: stack.brokers }), (e: Error) => {
-      assert.match(e.message, /^Kafka at \S+ took the connection but answered nothing within 10 s \(.*\): the broker is paused, overloaded or still starting; check its process and log, then retry$/);
-      return true;
-    });
+    const probed = await outcome(KafkaConnection.open({ brokers: stack.brokers }).then((c) => c.close()), probing);
+    assert.ok(probed instanceof Error, `a client connected to the paused broker: ${probed}\n${timeline.report()}`);
+    assert.match(probed.message, /^Kafka at \S+ took the connection but answered nothing within 10 s \(.*\): the broker is paused, overloaded or still starting; check its process and log, then retry$/);
     assert.ok(Date.now() - probing < 25_000, `the probe took ${Date.now() - probing} ms`);
     // A command's request to the hung broker ends at its deadline and says what it was doing, instead of waiting for the broker.
     const asking = Date.now();
-    await assert.rejects(topicPartitionCount(connected, t.transactions), (e: Error) => {
-      assert.match(e.message, /^listing Kafka topics failed after retrying for [\d.]+s \(\d+ attempts?\): Request Metadata\(key: 3, version: \d+\) timed out$/);
-      return true;
-    });
+    const asked = await outcome(topicPartitionCount(connected, t.transactions), asking);
+    assert.ok(asked instanceof Error, `a topic lookup on the paused broker answered: ${asked}\n${timeline.report()}`);
+    assert.match(asked.message, /^listing Kafka topics failed after retrying for [\d.]+s \(\d+ attempts?\): Request Metadata\(key: 3, version: \d+\) timed out$/);
     assert.ok(Date.now() - asking < 45_000, `the topic lookup took ${Date.now() - asking} ms`);
     await sleep(Math.max(0, hangEnds - Date.now()));
     assert.equal(w.exitCode, null, `the worker is still running while the broker hangs:\n${timeline.report()}`);
