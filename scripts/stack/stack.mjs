@@ -104,7 +104,8 @@ export function probeKafka(hostPort, timeoutMs = 3000) {
       sock.destroy();
       err ? reject(err) : resolve(val);
     };
-    const timer = setTimeout(() => done(new Error(`kafka ${hostPort}: no metadata answer in ${timeoutMs} ms`)), timeoutMs);
+    // code ETIMEDOUT: the broker took the connection (or never completed it) and stayed silent, as a paused one does.
+    const timer = setTimeout(() => done(Object.assign(new Error(`kafka ${hostPort}: no metadata answer in ${timeoutMs} ms`), { code: 'ETIMEDOUT' })), timeoutMs);
     sock.on('error', (e) => done(e));
     sock.on('close', () => done(new Error(`kafka ${hostPort}: connection closed`)));
     sock.on('connect', () => {

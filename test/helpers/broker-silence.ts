@@ -1,39 +1,23 @@
 /**
- * Whether a Kafka broker answers at all, asked below any client library: one ApiVersions v0
- * request on a fresh socket. A fault test that pauses the broker (SIGSTOP) checks with it that
+ * Whether a Kafka broker answers at all, asked below any client library: one Metadata request on
+ * a fresh socket (scripts/stack's probe). A fault test that pauses the broker (SIGSTOP) checks with it that
  * the pause has taken hold before it measures how clients behave against a silent broker:
  * `kill` only queues the signal, and a test that probed a broker still answering would test
  * nothing (or fail for the wrong reason).
  */
-import { connect } from 'node:net';
+import { probeKafka } from '../../scripts/stack/stack.mjs';
 import { sleep } from './live-run.js';
 
 export type BrokerAnswer = 'answered' | 'silent' | 'refused';
 
-/** Send ApiVersions v0 to host:port and wait up to `waitMs` for the first byte of an answer. */
-export function brokerAnswer(hostPort: string, waitMs: number): Promise<BrokerAnswer> {
-  const i = hostPort.lastIndexOf(':');
-  const clientId = Buffer.from('skewless-test');
-  // size, api key 18 (ApiVersions), version 0, correlation id, client id (int16 length + bytes)
-  const request = Buffer.alloc(4 + 2 + 2 + 4 + 2 + clientId.length);
-  request.writeInt32BE(request.length - 4, 0);
-  request.writeInt16BE(18, 4);
-  request.writeInt16BE(0, 6);
-  request.writeInt32BE(1, 8);
-  request.writeInt16BE(clientId.length, 12);
-  clientId.copy(request, 14);
-  return new Promise((resolve) => {
-    const socket = connect({ host: hostPort.slice(0, i), port: Number(hostPort.slice(i + 1)) });
-    const done = (a: BrokerAnswer): void => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(a);
-    };
-    const timer = setTimeout(() => done('silent'), waitMs);
-    socket.once('connect', () => socket.write(request));
-    socket.once('data', () => done('answered'));
-    socket.once('error', () => done('refused'));
-  });
+/** Whether the broker at host:port answers a metadata request (the stack's own probe) within `waitMs`. */
+export async function brokerAnswer(hostPort: string, waitMs: number): Promise<BrokerAnswer> {
+  try {
+    await probeKafka(hostPort, waitMs);
+    return 'answered';
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ETIMEDOUT' ? 'silent' : 'refused';
+  }
 }
 
 /**
