@@ -44,6 +44,7 @@ import { StoreUnavailableError } from '../state/state-backend.js';
 import { unreadableChangelog, UnreadableChangelogError, type ChangelogOwner } from './live/unreadable-changelog.js';
 import { publishTaskMetrics } from './live/task-metrics.js';
 import { StandbyCopies } from './live/standby-copies.js';
+import { readLastOwnedTasks, writeLastOwnedTasks } from './live/last-owned-tasks.js';
 
 export { deadLetterTopic, lateTopic } from './live/record-collector.js';
 
@@ -536,6 +537,17 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
   const idleTimer =
     opts.clock === undefined ? setInterval(() => void idle.check().catch((e: unknown) => log(`skewless: idle check failed: ${kafkaErrorText(e)}`)), Math.max(100, Math.min(1000, idleMs / 2))) : undefined;
 
+  const instanceId = workerInstanceId(opts.stateDir);
+  /** Until the first assignment: the tasks this worker owned when it last stopped (the leader gives them back: their stores are here). */
+  let previouslyOwned = readLastOwnedTasks(opts.stateDir);
+  const writeOwnedTasks = (owned: readonly number[]): void => {
+    try {
+      writeLastOwnedTasks(opts.stateDir, [...new Set(owned)]);
+    } catch (e) {
+      // Only a hint for the next start's placement: a full disk must not stop the worker here.
+      log(`skewless: recording the assigned tasks in ${opts.stateDir} failed (${e instanceof Error ? e.message : String(e)}); a restart may not get them back`);
+    }
+  };
   consumer = await cluster.joinGroup({
     onFatal: (e) => fail(e),
     groupId,
@@ -547,6 +559,8 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
     log,
     onAssignment: (assignment) => {
       const owned = Object.values(assignment).flat();
+      previouslyOwned = [];
+      writeOwnedTasks(owned);
       standbys?.own(owned);
       const toOpen = tasks.assign(owned);
       log(`skewless: assigned partitions ${[...new Set(owned)].sort((a, b) => a - b).join(', ') || '(none)'}`);
@@ -554,8 +568,8 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
       // failover does not wait for traffic, and state of another version is refused at once.
       for (const p of toOpen) void tasks.taskFor(p).catch((e: unknown) => onFailure(p, undefined, e));
     },
-    onMembership: standbys === undefined ? undefined : (members, self) => standbys.place(members, self),
-    instanceId: workerInstanceId(opts.stateDir),
+    onStandbys: standbys === undefined ? undefined : (placed) => standbys.place(placed),
+    subscription: () => ({ instanceId, previous: previouslyOwned, copies: standbys?.copies ?? new Map<number, number>(), standby: opts.standbyCopies ?? 0 }),
   });
   const standbyLoop = standbys !== undefined && opts.clock === undefined && opts.standbyIntervalMs !== Infinity ? followChangelogs(standbys, opts.standbyIntervalMs ?? 1000, () => stopping, log) : undefined;
   log(`skewless: ${delivery} delivery, changelog ${changelog}${regroup === undefined ? '' : `, regroup topics ${regroup.messages} and ${regroup.answers}`}`);

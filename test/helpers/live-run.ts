@@ -294,3 +294,19 @@ export async function summedMetric(w: Worker, name: string): Promise<number | un
   if (text === undefined) return undefined;
   return [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))].reduce((n, m) => n + Number(m[1]), 0);
 }
+
+/** The partitions of a worker's last assignment (its log's last "assigned partitions" line), undefined before its first. */
+export function lastAssigned(w: Worker): number[] | undefined {
+  const m = /assigned partitions ([\d, ]+|\(none\))\n(?![\s\S]*assigned partitions)/.exec(w.log);
+  return m === null ? undefined : m[1] === '(none)' ? [] : m[1].split(', ').map(Number);
+}
+
+/** Per partition, the committed end of a live group's changelog now. */
+export async function changelogEnds(brokers: readonly string[], changelog: string): Promise<Map<number, number>> {
+  const conn = await KafkaConnection.open({ brokers });
+  try {
+    return new Map((await fetchOffsets(conn, changelog)).map((o) => [o.partition, o.high]));
+  } finally {
+    await conn.close();
+  }
+}

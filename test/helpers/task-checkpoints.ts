@@ -7,7 +7,7 @@ import { LevelBackend } from '../../src/state/state-backend.js';
 /** Every task's checkpoint under a state root (`task-NNNNN` directories), in directory order. */
 export async function readTaskCheckpoints(stateDir: string): Promise<TaskMeta[]> {
   const metas: TaskMeta[] = [];
-  // Task directories only: the root also holds the worker's instance id (worker-instance).
+  // Task directories only: the root also holds the worker's instance id (worker-instance) and its last assignment (owned-tasks).
   for (const d of readdirSync(stateDir).filter((n) => /^task-\d+$/.test(n)).sort()) {
     const b = await LevelBackend.open(join(stateDir, d));
     try {

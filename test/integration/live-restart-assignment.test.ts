@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { buildProgram } from '../../src/engine/program.js';
-import { compareVectors, exited, inputCommitted, readLiveVectors, readReplayVectors, until, type Worker } from '../helpers/live-run.js';
+import { compareVectors, exited, inputCommitted, lastAssigned, readLiveVectors, readReplayVectors, until, type Worker } from '../helpers/live-run.js';
 import { FlightLiveRun } from '../helpers/flight-live-run.js';
 import { stackForTests } from '../helpers/stack.js';
 
@@ -19,12 +19,6 @@ const PARTITIONS = 4;
 const live = await FlightLiveRun.create(stack, 'restart-assignment');
 const { topic, features, plan, dir } = live;
 const worker = (state: string): Worker => live.startWorker(state, ['--fetch-bytes', '16384', '--session-timeout-ms', '6000']);
-
-/** The partitions of a worker's last assignment, undefined before its first. */
-function lastAssigned(w: Worker): number[] | undefined {
-  const m = /assigned partitions ([\d, ]+|\(none\))\n(?![\s\S]*assigned partitions)/.exec(w.log);
-  return m === null ? undefined : m[1] === '(none)' ? [] : m[1].split(', ').map(Number);
-}
 
 test('a worker restarted on its state root gets its own tasks back, three times in a row, and serves exactly the replay', { timeout: 240_000 }, async () => {
   const lines = FlightLiveRun.randomFlights(29, 8_000, 30);

@@ -10,9 +10,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { buildProgram } from '../../src/engine/program.js';
 import { changelogTopic } from '../../src/modes/live/changelog.js';
-import { KafkaConnection } from '../../src/io/kafka/kafka-connection.js';
-import { fetchOffsets } from '../../src/io/kafka/topic-admin.js';
-import { compareVectors, exited, inputCommitted, readLiveVectors, readReplayVectors, summedMetric, until, type Worker } from '../helpers/live-run.js';
+import { changelogEnds, compareVectors, exited, inputCommitted, readLiveVectors, readReplayVectors, summedMetric, until, type Worker } from '../helpers/live-run.js';
 import { FlightLiveRun } from '../helpers/flight-live-run.js';
 import { stackForTests } from '../helpers/stack.js';
 
@@ -21,16 +19,6 @@ const PARTITIONS = 4;
 const live = await FlightLiveRun.create(stack, 'standby');
 const { topic, features, plan, dir } = live;
 const worker = (state: string): Worker => live.startWorker(state, ['--standby', '1', '--metrics-port', '0', '--fetch-bytes', '16384', '--session-timeout-ms', '6000']);
-
-/** Per partition, the changelog's committed end now. */
-async function changelogEnds(): Promise<Map<number, number>> {
-  const conn = await KafkaConnection.open({ brokers: stack.brokers });
-  try {
-    return new Map((await fetchOffsets(conn, changelogTopic(live.group, plan.version))).map((o) => [o.partition, o.high]));
-  } finally {
-    await conn.close();
-  }
-}
 
 test('a SIGKILLed worker\'s tasks are caught up from the changelog\'s tail onto the survivor\'s standby copies, and serve exactly the replay', { timeout: 240_000 }, async () => {
   const lines = FlightLiveRun.randomFlights(23, 16_000, 40);
@@ -49,18 +37,18 @@ test('a SIGKILLed worker\'s tasks are caught up from the changelog\'s tail onto 
   await until('each worker to hold current copies of the other\'s tasks', [a, b], async () => (await copies(a)) === 2 && (await copies(b)) === 2 && (await lag(a)) <= 2 && (await lag(b)) <= 2, 60_000);
   const aTasks = /assigned partitions ([\d, ]+)\n(?![\s\S]*assigned partitions)/.exec(a.log)![1].split(', ').map(Number);
   assert.equal(aTasks.length, 2, a.log);
-  const synced = await changelogEnds();
+  const synced = await changelogEnds(stack.brokers, changelogTopic(live.group, plan.version));
 
   // The rest of the backlog; A dies while it works through it.
   await produce(write('rest.ndjson', lines.slice(FIRST)));
   await until('A to commit more of its tasks\' state', [a, b], async () => {
-    const ends = await changelogEnds();
+    const ends = await changelogEnds(stack.brokers, changelogTopic(live.group, plan.version));
     return aTasks.every((p) => (ends.get(p) ?? 0) > (synced.get(p) ?? 0) + 20);
   }, 60_000, 50);
   a.kill('SIGKILL');
   await exited(a);
   await inputCommitted(stack.brokers, live.group, topic, [b]);
-  const ends = await changelogEnds();
+  const ends = await changelogEnds(stack.brokers, changelogTopic(live.group, plan.version));
   b.kill('SIGTERM');
   await exited(b);
 

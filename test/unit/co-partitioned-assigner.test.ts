@@ -8,7 +8,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { coPartitionedAssigner, coPartitionedAssignment, instanceIdOf } from '../../src/io/kafka/co-partitioned-assigner.js';
+import { coPartitionedAssigner, coPartitionedAssignment, decodeAssignment, decodeSubscription, instanceIdOf } from '../../src/io/kafka/co-partitioned-assigner.js';
+import type { TaskClaim } from '../../src/io/kafka/task-placement.js';
+
+/** A member that owns nothing and holds nothing (a fresh group's). */
+const fresh = (memberId: string, instanceId = ''): TaskClaim => ({ memberId, instanceId, owned: [], previous: [], copies: new Map(), standby: 0 });
 
 /** Which member owns each (topic, partition). */
 function owners(assignment: Map<string, Record<string, number[]>>): Map<string, string> {
@@ -40,7 +44,7 @@ for (const [members, partitions] of [
       ['g-v-regroup', range],
       ['g-v-regroup-answers', range],
     ]);
-    const own = owners(coPartitionedAssignment(ids, topics));
+    const own = owners(coPartitionedAssignment(ids.map((m) => fresh(m)), topics).assignment);
     const tasksPer = new Map<string, number>();
     for (const p of range) {
       const member = own.get(`flights/${p}`)!;
@@ -63,7 +67,7 @@ for (const [members, partitions] of [
 function tasksOf(memberIds: readonly string[], instanceOf: ReadonlyMap<string, string>, partitions: number): Map<string, number[]> {
   const range = Array.from({ length: partitions }, (_, p) => p);
   const out = new Map<string, number[]>();
-  for (const [member, topics] of coPartitionedAssignment(memberIds, new Map([['flights', range]]), instanceOf)) out.set(member, topics.flights ?? []);
+  for (const [member, topics] of coPartitionedAssignment(memberIds.map((m) => fresh(m, instanceOf.get(m))), new Map([['flights', range]])).assignment) out.set(member, topics.flights ?? []);
   return out;
 }
 
@@ -89,10 +93,30 @@ test('a restarted worker (new member id, same instance id) gets its tasks back, 
   assert.deepEqual([mixed.get('m-2'), mixed.get('m-3'), mixed.get('m-5')], [[0], [1], [2]]);
 });
 
-test('the instance id travels in the subscription the leader decodes', async () => {
-  const assigner = coPartitionedAssigner('0b0c2f1e-6a39-4f4e-9d3b-0d6c1f6a9e21')({ cluster: {} as never, groupId: 'g', logger: {} as never });
+test('the subscription the leader decodes carries the instance id and the tasks held; the assignment carries the standby tasks', async () => {
+  const held = { instanceId: '0b0c2f1e-6a39-4f4e-9d3b-0d6c1f6a9e21', owned: [1, 4], previous: [2], copies: new Map([[3, 120]]), standby: 1 };
+  const assigner = coPartitionedAssigner(() => held)({ cluster: {} as never, groupId: 'g', logger: {} as never });
   const { metadata } = assigner.protocol({ topics: ['flights'] });
   assert.equal(instanceIdOf(metadata), '0b0c2f1e-6a39-4f4e-9d3b-0d6c1f6a9e21');
-  assert.equal(instanceIdOf(coPartitionedAssigner('')({ cluster: {} as never, groupId: 'g', logger: {} as never }).protocol({ topics: ['flights'] }).metadata), '');
+  assert.deepEqual(decodeSubscription(metadata), held);
+  assert.equal(instanceIdOf(coPartitionedAssigner()({ cluster: {} as never, groupId: 'g', logger: {} as never }).protocol({ topics: ['flights'] }).metadata), '');
   assert.equal(instanceIdOf(Buffer.from('not a subscription')), '');
+
+  // The leader's side, on two members' subscriptions: B owned 0 and 1, A nothing; A keeps a copy of 1.
+  const sub = (s: Partial<TaskClaim>) =>
+    coPartitionedAssigner(() => ({ instanceId: '', owned: [], previous: [], copies: new Map(), standby: 1, ...s }))({ cluster: {} as never, groupId: 'g', logger: {} as never }).protocol({ topics: ['flights'] }).metadata;
+  const cluster = { findTopicPartitionMetadata: () => [{ partitionId: 0 }, { partitionId: 1 }, { partitionId: 2 }] };
+  const leader = coPartitionedAssigner()({ cluster: cluster as never, groupId: 'g', logger: {} as never });
+  const out = await leader.assign({
+    members: [
+      { memberId: 'b', memberMetadata: sub({ instanceId: 'inst-b', owned: [0, 1] }) },
+      { memberId: 'a', memberMetadata: sub({ instanceId: 'inst-a', copies: new Map([[1, 7]]) }) },
+    ],
+    topics: ['flights'],
+  });
+  const byMember = new Map(out.map((o) => [o.memberId, decodeAssignment(o.memberAssignment)]));
+  // By hand: shares 2 (to B, which owns the most) and 1; B keeps 0 and 1 (within its share), A gets 2;
+  // copies: of 0 and 1 on A (the only other member), of 2 on B.
+  assert.deepEqual(byMember.get('b'), { assignment: { flights: [0, 1] }, standby: [2] });
+  assert.deepEqual(byMember.get('a'), { assignment: { flights: [2] }, standby: [0, 1] });
 });

@@ -4,73 +4,115 @@
  * one transactional id). kafkajs' round-robin assignor deals the partitions of all topics out
  * in one sequence, so with two topics of 8 partitions and 3 members partition 0 of the second
  * topic lands on another member than partition 0 of the first, and two workers claim one task.
+ *
+ * Which member gets which task, and who keeps standby copies of it, is task-placement.ts'
+ * sticky placement, from what each member sends with its subscription (its instance id, the
+ * tasks it owns, owned before its restart and keeps copies of); the leader sends each member
+ * its standby tasks with its assignment.
  */
 import type { PartitionAssigner } from 'kafkajs';
 import kafkajs from './kafkajs-runtime.js';
+import { placeTasks, type TaskClaim, type TaskPlacement } from './task-placement.js';
 
 const { AssignerProtocol } = kafkajs;
 
-/**
- * The assignor's order of members: by instance id, then member id. A member id is new at every
- * start of a worker; its instance id is kept in its state root (live-worker.ts), so a worker
- * that restarts takes its old place, and with it its old tasks, whose local state it holds:
- * ordered by member id alone, a restarted worker of two swapped tasks with the other half the
- * time and rebuilt the other's tasks from their changelogs. A member of an older build sends
- * no instance id ('') and sorts first, by member id.
- */
-export function assignorOrder(memberIds: readonly string[], instanceOf: ReadonlyMap<string, string> = new Map()): string[] {
-  const key = (m: string): string => instanceOf.get(m) ?? '';
-  return [...memberIds].sort((a, b) => {
-    const ka = key(a);
-    const kb = key(b);
-    if (ka !== kb) return ka < kb ? -1 : 1;
-    return a < b ? -1 : a > b ? 1 : 0;
-  });
-}
-
-/** Per member, per topic, the partitions it owns: task P (all topics' partition P) to member P mod members, members in assignorOrder. */
-export function coPartitionedAssignment(
-  memberIds: readonly string[],
-  partitionsOf: ReadonlyMap<string, readonly number[]>,
-  instanceOf: ReadonlyMap<string, string> = new Map(),
-): Map<string, Record<string, number[]>> {
-  const members = assignorOrder(memberIds, instanceOf);
-  const out = new Map<string, Record<string, number[]>>(members.map((m) => [m, {}]));
-  if (members.length === 0) return out;
-  for (const [topic, partitions] of [...partitionsOf].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-    for (const p of [...partitions].sort((a, b) => a - b)) (out.get(members[p % members.length])![topic] ??= []).push(p);
-  }
-  return out;
-}
-
 export const CO_PARTITIONED_ASSIGNER_NAME = 'SkewlessCoPartitioned';
 
-/** The instance id a member sent with its subscription ('' when none: an older build). */
-export function instanceIdOf(memberMetadata: Buffer): string {
+/** What a member tells the group's leader at each join (task-placement.ts' TaskClaim, without the member id). */
+export type MemberSubscription = Omit<TaskClaim, 'memberId'>;
+
+const NOTHING: MemberSubscription = { instanceId: '', owned: [], previous: [], copies: new Map(), standby: 0 };
+
+const isTaskList = (v: unknown): v is number[] => Array.isArray(v) && v.every((p) => Number.isInteger(p) && p >= 0);
+
+/** The subscription's user data: versioned JSON (a subscription of an earlier build held the instance id alone). */
+export function encodeSubscription(s: MemberSubscription): Buffer {
+  return Buffer.from(JSON.stringify({ v: 1, instance: s.instanceId, owned: s.owned, previous: s.previous, copies: [...s.copies], standby: s.standby }), 'utf8');
+}
+
+/** A member's subscription as sent (nothing owned or held when it cannot be read: the member is placed like a new one). */
+export function decodeSubscription(memberMetadata: Buffer): MemberSubscription {
+  let userData: Buffer | undefined;
   try {
-    const decoded = AssignerProtocol.MemberMetadata.decode(memberMetadata);
-    return decoded?.userData?.toString('utf8') ?? '';
+    userData = AssignerProtocol.MemberMetadata.decode(memberMetadata)?.userData;
   } catch {
-    return '';
+    return NOTHING;
+  }
+  const text = userData?.toString('utf8') ?? '';
+  if (!text.startsWith('{')) return { ...NOTHING, instanceId: text };
+  try {
+    const o = JSON.parse(text) as Record<string, unknown>;
+    const copies = Array.isArray(o.copies) ? o.copies.filter((c): c is [number, number] => isTaskList(c) && c.length === 2) : [];
+    return {
+      instanceId: typeof o.instance === 'string' ? o.instance : '',
+      owned: isTaskList(o.owned) ? o.owned : [],
+      previous: isTaskList(o.previous) ? o.previous : [],
+      copies: new Map(copies),
+      standby: Number.isInteger(o.standby) && (o.standby as number) > 0 ? (o.standby as number) : 0,
+    };
+  } catch {
+    return NOTHING;
   }
 }
 
-/** The assignor of a member whose instance id is `instanceId` (sent to the group leader with its subscription). */
-export function coPartitionedAssigner(instanceId: string): PartitionAssigner {
+/** The instance id a member sent with its subscription ('' when none). */
+export function instanceIdOf(memberMetadata: Buffer): string {
+  return decodeSubscription(memberMetadata).instanceId;
+}
+
+/** A member's assignment as the leader sent it: its partitions per topic and the tasks it keeps standby copies of (undefined: not this assignor's). */
+export function decodeAssignment(memberAssignment: Buffer): { assignment: Record<string, number[]>; standby: number[] } | undefined {
+  try {
+    const decoded = AssignerProtocol.MemberAssignment.decode(memberAssignment);
+    if (decoded === null) return undefined;
+    const o = JSON.parse(decoded.userData?.toString('utf8') ?? '') as Record<string, unknown>;
+    if (o.v !== 1 || !isTaskList(o.standby)) return undefined;
+    return { assignment: decoded.assignment, standby: o.standby };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Per member, per topic, the partitions it owns (task P is partition P of every topic), and its standby tasks. */
+export function coPartitionedAssignment(
+  claims: readonly TaskClaim[],
+  partitionsOf: ReadonlyMap<string, readonly number[]>,
+): { assignment: Map<string, Record<string, number[]>>; placement: TaskPlacement } {
+  const placement = placeTasks(claims, [...partitionsOf.values()].flat());
+  const topics = [...partitionsOf].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const assignment = new Map<string, Record<string, number[]>>();
+  for (const [memberId, tasks] of placement.active) {
+    const mine: Record<string, number[]> = {};
+    for (const [topic, partitions] of topics) {
+      const here = new Set(partitions);
+      const list = tasks.filter((p) => here.has(p));
+      if (list.length > 0) mine[topic] = list;
+    }
+    assignment.set(memberId, mine);
+  }
+  return { assignment, placement };
+}
+
+/** The assignor of a member; `subscription` is asked at each join (the group's leader receives it). */
+export function coPartitionedAssigner(subscription: () => MemberSubscription = () => NOTHING): PartitionAssigner {
   return ({ cluster }) => ({
     name: CO_PARTITIONED_ASSIGNER_NAME,
     version: 0,
     async assign({ members, topics }) {
       const partitionsOf = new Map(topics.map((t) => [t, cluster.findTopicPartitionMetadata(t).map((m) => m.partitionId)]));
-      const assignment = coPartitionedAssignment(
-        members.map((m) => m.memberId),
-        partitionsOf,
-        new Map(members.map((m) => [m.memberId, instanceIdOf(m.memberMetadata)])),
-      );
-      return [...assignment].map(([memberId, a]) => ({ memberId, memberAssignment: AssignerProtocol.MemberAssignment.encode({ version: 0, assignment: a, userData: Buffer.alloc(0) }) }));
+      const claims = members.map((m) => ({ memberId: m.memberId, ...decodeSubscription(m.memberMetadata) }));
+      const { assignment, placement } = coPartitionedAssignment(claims, partitionsOf);
+      return [...assignment].map(([memberId, a]) => ({
+        memberId,
+        memberAssignment: AssignerProtocol.MemberAssignment.encode({
+          version: 0,
+          assignment: a,
+          userData: Buffer.from(JSON.stringify({ v: 1, standby: placement.standby.get(memberId) ?? [] }), 'utf8'),
+        }),
+      }));
     },
     protocol({ topics }) {
-      return { name: CO_PARTITIONED_ASSIGNER_NAME, metadata: AssignerProtocol.MemberMetadata.encode({ version: 0, topics, userData: Buffer.from(instanceId, 'utf8') }) };
+      return { name: CO_PARTITIONED_ASSIGNER_NAME, metadata: AssignerProtocol.MemberMetadata.encode({ version: 0, topics, userData: encodeSubscription(subscription()) }) };
     },
   });
 }

@@ -6,7 +6,7 @@
  */
 import type { Consumer, EachBatchPayload } from 'kafkajs';
 import type { KafkaConnection } from './kafka-connection.js';
-import { assignorOrder, CO_PARTITIONED_ASSIGNER_NAME, coPartitionedAssigner, instanceIdOf } from './co-partitioned-assigner.js';
+import { CO_PARTITIONED_ASSIGNER_NAME, coPartitionedAssigner, decodeAssignment, type MemberSubscription } from './co-partitioned-assigner.js';
 import { producedDeadLetter, type ProducedDeadLetter } from './produced-dead-letter.js';
 import kafkajs from './kafkajs-runtime.js';
 
@@ -60,16 +60,18 @@ export interface GroupConsumerOptions {
   /** The partitions this member now owns, per topic (after every rebalance). */
   readonly onAssignment?: (assignment: Readonly<Record<string, readonly number[]>>) => void;
   /**
-   * After each rebalance, once known: how many members the group has and this member's place
-   * among them in the assignor's order (it owns task P when P mod members = self). Not called
-   * when the group settled on another assignor (a member of an older build).
+   * After each rebalance, once known: the tasks whose standby copies the group's leader placed
+   * on this member (co-partitioned-assigner.ts). Not called when the group settled on another
+   * assignor (a member of an older build).
    */
-  readonly onMembership?: (members: number, self: number) => void;
+  readonly onStandbys?: (tasks: readonly number[]) => void;
   /**
-   * This worker's identity across restarts (kept in its state root): the assignor orders members
-   * by it, so a restarted worker gets its old tasks back. Default '': ordered by member id alone.
+   * What this member tells the group's leader at each join besides the tasks it owns: its
+   * identity across restarts (kept in its state root: members are ordered by it), the tasks it
+   * owned when it last stopped and those it keeps standby copies of. The leader keeps tasks
+   * where their state is (task-placement.ts). Default: an instance id '' and nothing held.
    */
-  readonly instanceId?: string;
+  readonly subscription?: () => Omit<MemberSubscription, 'owned'>;
   /** The member failed in a way it cannot recover from by itself (kafkajs gave up restarting). */
   readonly onFatal?: (error: Error) => void;
   /** Batches of different partitions handled at once (default 1). */
@@ -145,6 +147,8 @@ export class GroupConsumer {
 
   static async start(conn: KafkaConnection, opts: GroupConsumerOptions): Promise<GroupConsumer> {
     const sessionTimeout = opts.sessionTimeoutMs ?? 10_000;
+    /** The tasks of this member's last assignment (sent to the leader at the next join). */
+    let owned: number[] = [];
     const consumer = conn.kafka.consumer({
       groupId: opts.groupId,
       allowAutoTopicCreation: false,
@@ -156,23 +160,26 @@ export class GroupConsumer {
       maxWaitTimeInMs: opts.maxWaitMs ?? 500,
       readUncommitted: false,
       // Round robin stays second so a group of older workers (which only offer it) can still form during an upgrade.
-      partitionAssigners: [coPartitionedAssigner(opts.instanceId ?? ''), PartitionAssigners.roundRobin],
+      partitionAssigners: [coPartitionedAssigner(() => ({ instanceId: '', previous: [], copies: new Map(), standby: 0, ...opts.subscription?.(), owned })), PartitionAssigners.roundRobin],
       // Ride out broker restarts: kafkajs restarts the member after a crash it deems retriable.
       retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 10_000 },
     });
     const member = new GroupConsumer(consumer);
     await consumer.connect();
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      owned = [...new Set(Object.values(e.payload.memberAssignment).flat())].sort((a, b) => a - b);
+    });
     if (opts.onAssignment) {
       consumer.on(consumer.events.GROUP_JOIN, (e) => opts.onAssignment!(e.payload.memberAssignment));
     }
-    if (opts.onMembership) {
-      const onMembership = opts.onMembership;
+    if (opts.onStandbys) {
+      const onStandbys = opts.onStandbys;
       consumer.on(consumer.events.GROUP_JOIN, (e) => {
         const { memberId, memberAssignment, groupProtocol } = e.payload;
         if (groupProtocol !== CO_PARTITIONED_ASSIGNER_NAME) return;
-        void groupMembership(conn, opts.groupId, memberId, memberAssignment).then(
-          (m) => (m === undefined ? opts.log?.('skewless: the group changed again before its members could be listed; standby copies wait for the next rebalance') : onMembership(m.members, m.self)),
-          (err: unknown) => opts.log?.(`skewless: listing the group's members failed (${err instanceof Error ? err.message : String(err)}); standby copies wait for the next rebalance`),
+        void assignedStandbys(conn, opts.groupId, memberId, memberAssignment).then(
+          (tasks) => (tasks === undefined ? opts.log?.('skewless: the group changed again before its assignment could be read back; standby copies wait for the next rebalance') : onStandbys(tasks)),
+          (err: unknown) => opts.log?.(`skewless: reading the group's assignment back failed (${err instanceof Error ? err.message : String(err)}); standby copies wait for the next rebalance`),
         );
       });
     }
@@ -234,32 +241,31 @@ export class GroupConsumer {
 }
 
 /**
- * The group's member count and this member's place in the assignor's order (assignorOrder:
- * instance ids, then member ids), from the group's description (kafkajs does not pass the
- * leader's view on; each member's subscription, instance id included, is in it). Checked
- * against what this member was assigned, so a description of a later generation is not taken
- * for this one; undefined when they never agree (the group is rebalancing again).
+ * The standby tasks the leader placed on this member, read back from the group's description
+ * (kafkajs keeps only the partitions of a member's assignment, not the user data the leader
+ * sent with them). Checked against what this member was assigned, so a description of a later
+ * generation is not taken for this one; undefined when they never agree (the group is
+ * rebalancing again).
  */
-async function groupMembership(
+async function assignedStandbys(
   conn: KafkaConnection,
   groupId: string,
   memberId: string,
   assigned: Readonly<Record<string, readonly number[]>>,
-): Promise<{ members: number; self: number } | undefined> {
-  const topics = Object.keys(assigned);
+): Promise<number[] | undefined> {
+  const same = (a: Readonly<Record<string, readonly number[]>>): boolean => {
+    const topics = Object.keys(assigned).filter((t) => assigned[t].length > 0);
+    const theirs = Object.keys(a).filter((t) => a[t].length > 0);
+    return topics.length === theirs.length && topics.every((t) => a[t] !== undefined && [...a[t]].sort((x, y) => x - y).join() === [...assigned[t]].sort((x, y) => x - y).join());
+  };
   for (let attempt = 0; attempt < 5; attempt++) {
     if (attempt > 0) await new Promise((r) => setTimeout(r, 500));
     const { groups } = await conn.admin.describeGroups([groupId]);
     const group = groups.find((g) => g.groupId === groupId);
     if (group === undefined || group.state !== 'Stable') continue;
-    const ids = assignorOrder(
-      group.members.map((m) => m.memberId),
-      new Map(group.members.map((m) => [m.memberId, instanceIdOf(m.memberMetadata)])),
-    );
-    const self = ids.indexOf(memberId);
-    if (self < 0) continue;
-    const agrees = topics.every((t) => assigned[t].every((p) => p % ids.length === self));
-    if (agrees) return { members: ids.length, self };
+    const self = group.members.find((m) => m.memberId === memberId);
+    const decoded = self === undefined ? undefined : decodeAssignment(self.memberAssignment);
+    if (decoded !== undefined && same(decoded.assignment)) return decoded.standby;
   }
   return undefined;
 }

@@ -11,6 +11,7 @@ import avsc from 'avsc';
 import { TaskFencedError, topicPartitionId, type LastOffsets, type TaskOffsets, type TaskRecord } from '../../io/kafka/task-producer.js';
 import type { OutgoingMessage } from '../../io/kafka/topic-producer.js';
 import { producedDeadLetter } from '../../io/kafka/produced-dead-letter.js';
+import { placeTasks, type TaskClaim } from '../../io/kafka/task-placement.js';
 import type { BatchControl, ConsumedBatch, GroupConsumerOptions, GroupMember, KafkaRecord, LiveCluster, PartitionRangeOf, PartitionRecords, TaskOutputPort, TopicLimits, TopicPartitionOffset } from './live-cluster.js';
 
 interface Txn {
@@ -165,17 +166,22 @@ export class MemoryCluster implements LiveCluster {
 
   private rebalance(groupId: string): void {
     const list = this.groups.get(groupId) ?? [];
-    for (const [i, m] of list.entries()) {
+    // Placed as the Kafka group's leader places them (task-placement.ts), members in join order (see members()).
+    const claims = list.map((m) => ({ ...m.subscription(), memberId: m.id, instanceId: m.id, owned: m.tasks() }));
+    const tasks = new Set<number>();
+    for (const m of list) for (const topic of m.topics) for (let p = 0; p < (this.topics.get(topic)?.length ?? 0); p++) tasks.add(p);
+    const placement = placeTasks(claims, [...tasks]);
+    for (const m of list) {
+      const mine = placement.active.get(m.id) ?? [];
       const assignment: Record<string, number[]> = {};
       for (const topic of m.topics) {
         const n = this.topics.get(topic)?.length ?? 0;
-        assignment[topic] = [];
-        for (let p = 0; p < n; p++) if (p % list.length === i) assignment[topic].push(p);
+        assignment[topic] = mine.filter((p) => p < n);
       }
       m.assign(assignment, (topic, p) => this.groupOffset(groupId, topic, p) ?? 0);
     }
-    // As a Kafka member learns it from the group's description once the rebalance settled.
-    for (const [i, m] of list.entries()) m.membership(list.length, i);
+    // As a Kafka member reads its standby tasks back from the group's description once the rebalance settled.
+    for (const m of list) m.standbys(placement.standby.get(m.id) ?? []);
   }
 
   /** Abort a transaction (the coordinator does it when a newer epoch claims the id). */
@@ -361,8 +367,12 @@ export class MemoryCluster implements LiveCluster {
   }
 }
 
+let joined = 0;
+
 export class MemoryMember implements GroupMember {
   active = true;
+  /** Member id and instance id at once: join order is the assignor's order here. */
+  readonly id = `member-${String(joined++).padStart(9, '0')}`;
   readonly groupId: string;
   readonly topics: readonly string[];
   private assignment: Record<string, number[]> = {};
@@ -385,8 +395,19 @@ export class MemoryMember implements GroupMember {
     this.options.onAssignment?.(assignment);
   }
 
-  membership(members: number, self: number): void {
-    this.options.onMembership?.(members, self);
+  standbys(tasks: readonly number[]): void {
+    this.options.onStandbys?.(tasks);
+  }
+
+  /** What this member would send the leader at a join, but its identity and the tasks it owns. */
+  subscription(): Pick<TaskClaim, 'previous' | 'copies' | 'standby'> {
+    const s = this.options.subscription?.();
+    return { previous: s?.previous ?? [], copies: s?.copies ?? new Map(), standby: s?.standby ?? 0 };
+  }
+
+  /** The tasks it owns now. */
+  tasks(): number[] {
+    return [...new Set(this.owned().map(([, p]) => p))].sort((a, b) => a - b);
   }
 
   owned(): Array<[string, number]> {

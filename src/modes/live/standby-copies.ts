@@ -8,7 +8,7 @@
  * changelog records alone and records the offset it reflects exactly as a restore does, so the
  * task's open judges it by the same rules (behind: caught up; ahead, unreadable, of another
  * format or changelog: rebuilt or waited for) and nothing is computed from it before that.
- * Placement: standby-placement.ts. Every operation on one copy's store runs in that copy's
+ * Placement: the group's leader decides it (io/kafka/task-placement.ts). Every operation on one copy's store runs in that copy's
  * queue, so a release (the task is opening here) waits for at most one write; the store is open
  * only during a round.
  */
@@ -19,7 +19,6 @@ import { taskStateDir } from '../../state/task-state-dir.js';
 import type { MetricsRegistry } from '../../serve/metrics.js';
 import { formatCount } from '../../io/number-format.js';
 import { SerialQueue } from './serial-queue.js';
-import { standbyTasks } from './standby-placement.js';
 import { changelogOps, judgeLocalCopy, openBackend, readLocal, StoreLockedError, type TaskStoreContext } from './task-store.js';
 
 export interface StandbyCopiesOptions {
@@ -65,10 +64,15 @@ export class StandbyCopies {
     return [...this.synced.keys()].sort((a, b) => a - b);
   }
 
-  /** The group settled: `members` workers, this one at place `self` in the assignor's order. */
-  place(members: number, self: number): void {
-    const wanted = standbyTasks(this.opts.partitions, members, self, this.opts.copies);
-    if (wanted.join() !== this.wanted.join()) this.opts.store.log(`skewless: standby copies of tasks ${wanted.join(', ') || '(none)'} (${members} workers, ${this.opts.copies} per task)`);
+  /** Per copy kept here, the changelog offset it reflected at the end of its last round (the group's leader places tasks by it). */
+  get copies(): ReadonlyMap<number, number> {
+    return new Map(this.synced);
+  }
+
+  /** The group settled: the leader placed copies of these tasks here (task-placement.ts). */
+  place(tasks: readonly number[]): void {
+    const wanted = [...new Set(tasks)].filter((p) => Number.isInteger(p) && p >= 0 && p < this.opts.partitions).sort((a, b) => a - b);
+    if (wanted.join() !== this.wanted.join()) this.opts.store.log(`skewless: standby copies of tasks ${wanted.join(', ') || '(none)'} (placed by the group's leader, ${this.opts.copies} per task asked)`);
     this.wanted = wanted;
     for (const p of this.synced.keys()) if (!wanted.includes(p)) this.drop(p);
   }
