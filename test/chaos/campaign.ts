@@ -29,7 +29,7 @@
  * other engineers' tests share: start a second stack with its own STACK_DIR and ports for them.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -69,6 +69,8 @@ export interface CampaignOptions {
   readonly delivery?: string;
   /** Passed to `skewless run` as `--session-timeout-ms` when given: how long a killed worker holds its partitions. */
   readonly sessionTimeoutMs?: number;
+  /** Passed to `skewless run` as `--standby` when given: warm copies of each task on other workers, placed by the group's leader. */
+  readonly standby?: number;
   /**
    * Passed to `skewless run` as `--idle-ms` when given. The produce pauses are about
    * killIntervalMs × kills / slices long: a pause longer than this lets the tasks declare their
@@ -114,6 +116,8 @@ export interface CampaignResult {
   readonly duplicates: number;
   readonly divergent: number;
   readonly comparison: VectorComparison;
+  /** Task opens in the workers' logs: how many, how many rebuilt from the changelog's start, and the changelog records applied in all. */
+  readonly opens: { readonly tasks: number; readonly rebuilt: number; readonly appliedRecords: number };
   readonly seconds: number;
   /** Where topics/dirs are, when kept. */
   readonly kept?: { readonly dir: string; readonly topics: readonly string[]; readonly group: string };
@@ -304,6 +308,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
     for (const [name, topic] of Object.entries(outputTopics)) args.push('--output-topic', `${name}=${topic}`);
     if (o.delivery !== undefined) args.push('--delivery', o.delivery);
     if (o.sessionTimeoutMs !== undefined) args.push('--session-timeout-ms', String(o.sessionTimeoutMs));
+    if (o.standby !== undefined) args.push('--standby', String(o.standby));
     if (workerIdleMs !== undefined) args.push('--idle-ms', String(workerIdleMs));
     s.incarnations++;
     s.expected = false;
@@ -521,6 +526,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
       duplicates: c.duplicates,
       divergent: c.divergent,
       comparison: c,
+      opens: taskOpens(slots.map((x) => x.logFile)),
       seconds: Math.round((Date.now() - t0) / 100) / 10,
       ...(o.keep ? { kept: { dir, topics, group } } : {}),
     };
@@ -560,6 +566,22 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
   }
 }
 
+/** What the workers' logs say about their task opens (a rebuild reads the whole changelog partition; a local copy only its tail). */
+function taskOpens(logFiles: readonly string[]): CampaignResult['opens'] {
+  let tasks = 0;
+  let rebuilt = 0;
+  let appliedRecords = 0;
+  for (const f of logFiles) {
+    const text = existsSync(f) ? readFileSync(f, 'utf8') : '';
+    for (const m of text.matchAll(/^skewless: task \d+ ready at [^\n]*?(?: after applying ([\d,]+) changelog records)?$/gm)) {
+      tasks++;
+      appliedRecords += m[1] === undefined ? 0 : Number(m[1].replace(/,/g, ''));
+    }
+    rebuilt += [...text.matchAll(/^skewless: task \d+: rebuilding local state/gm)].length;
+  }
+  return { tasks, rebuilt, appliedRecords };
+}
+
 /** The report: one line per figure, or JSON. */
 export function formatResult(r: CampaignResult): string {
   const c = r.comparison;
@@ -568,6 +590,7 @@ export function formatResult(r: CampaignResult): string {
     `faults: ${r.kills} kills (SIGKILL), ${r.wipes} state wipes, ${r.brokerKills} broker kills, ${r.registryPauses} registry pauses, ${r.crashes} crashes by themselves`,
     `input: ${r.events} events generated, ${r.produced} produced; replay: ${r.replay.processed} processed, ${r.replay.vectors} vectors, ${r.replay.late} late, ${r.replay.deadLetters} dead letters`,
     `live: ${c.liveRecords} records, ${c.liveDistinct} distinct inputs; caught up: ${r.caughtUp ? 'yes' : `NO (lag ${r.lag})`}; exit codes on SIGTERM: ${r.stopExitCodes.join(', ')}`,
+    `task opens: ${r.opens.tasks}, ${r.opens.rebuilt} of them rebuilt from the changelog's start; ${r.opens.appliedRecords} changelog records applied in all`,
     `lost:       ${r.lost}`,
     `duplicates: ${r.duplicates} inputs (${c.duplicateRecords} surplus records, ${c.duplicatesDiffering} not byte-identical)`,
     `divergent:  ${r.divergent}${c.unexpected ? ` (+${c.unexpected} vectors for inputs the replay gives none)` : ''}${c.misplaced ? ` (+${c.misplaced} in the wrong partition)` : ''}`,
@@ -601,6 +624,7 @@ async function main(argv: string[]): Promise<number> {
       'wipe-state': { type: 'boolean' },
       delivery: { type: 'string' },
       'session-timeout-ms': { type: 'string' },
+      standby: { type: 'string' },
       'idle-ms': { type: 'string' },
       'catch-up-timeout-s': { type: 'string' },
       keep: { type: 'boolean' },
@@ -612,7 +636,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(
       `usage: npm run chaos -- [--topology FILE=${DEFAULTS.topology}] [--kills N=${DEFAULTS.kills}] [--workers W=${DEFAULTS.workers}] [--events E=${DEFAULTS.events}] [--partitions P=${DEFAULTS.partitions}]\n` +
         `  [--seed S=${DEFAULTS.seed}] [--kill-interval-ms MS=${DEFAULTS.killIntervalMs}] [--burst B=${DEFAULTS.burst}] [--broker-kill] [--registry-pause-s N]\n` +
-        `  [--wipe-state] [--delivery exactly-once|at-least-once] [--session-timeout-ms MS] [--idle-ms MS] [--catch-up-timeout-s S=${DEFAULTS.catchUpTimeoutMs / 1000}] [--keep] [--json]\n` +
+        `  [--wipe-state] [--delivery exactly-once|at-least-once] [--session-timeout-ms MS] [--standby N] [--idle-ms MS] [--catch-up-timeout-s S=${DEFAULTS.catchUpTimeoutMs / 1000}] [--keep] [--json]\n` +
         'Stack: KAFKA_BROKERS / SCHEMA_REGISTRY_URL (loopback), STACK_DIR for --broker-kill / --registry-pause-s (never the shared stack).\n' +
         'Exit 0: nothing lost, duplicated or divergent; 1: something was; 2: the campaign itself failed.\n',
     );
@@ -638,6 +662,7 @@ async function main(argv: string[]): Promise<number> {
     wipeState: values['wipe-state'] === true,
     ...(values.delivery === undefined ? {} : { delivery: values.delivery }),
     ...(values['session-timeout-ms'] === undefined ? {} : { sessionTimeoutMs: intFlag(values['session-timeout-ms'], 'session-timeout-ms', 0, 1) }),
+    ...(values.standby === undefined ? {} : { standby: intFlag(values.standby, 'standby', 0) }),
     ...(values['idle-ms'] === undefined ? {} : { idleMs: intFlag(values['idle-ms'], 'idle-ms', 0, 1) }),
     keep: values.keep === true,
     catchUpTimeoutMs: intFlag(values['catch-up-timeout-s'], 'catch-up-timeout-s', DEFAULTS.catchUpTimeoutMs / 1000, 1) * 1000,
