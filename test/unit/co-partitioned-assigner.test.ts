@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { coPartitionedAssigner, coPartitionedAssignment, decodeAssignment, decodeSubscription, instanceIdOf } from '../../src/io/kafka/co-partitioned-assigner.js';
 import type { TaskClaim } from '../../src/io/kafka/task-placement.js';
+import kafkajs from '../../src/io/kafka/kafkajs-runtime.js';
 
 /** A member that owns nothing and holds nothing (a fresh group's). */
 const fresh = (memberId: string, instanceId = ''): TaskClaim => ({ memberId, instanceId, owned: [], previous: [], copies: new Map(), standby: 0 });
@@ -119,4 +120,8 @@ test('the subscription the leader decodes carries the instance id and the tasks 
   // copies: of 0 and 1 on A (the only other member), of 2 on B.
   assert.deepEqual(byMember.get('b'), { assignment: { flights: [0, 1] }, standby: [2] });
   assert.deepEqual(byMember.get('a'), { assignment: { flights: [2] }, standby: [0, 1] });
+  // A leader of an earlier build sent no placement (empty user data): the partitions read, the standbys not.
+  const old = kafkajs.AssignerProtocol.MemberAssignment.encode({ version: 0, assignment: { flights: [1] }, userData: Buffer.alloc(0) });
+  assert.deepEqual(decodeAssignment(old), { assignment: { flights: [1] }, standby: undefined });
+  assert.equal(decodeAssignment(Buffer.from('garbage')), undefined);
 });

@@ -60,17 +60,27 @@ export function instanceIdOf(memberMetadata: Buffer): string {
   return decodeSubscription(memberMetadata).instanceId;
 }
 
-/** A member's assignment as the leader sent it: its partitions per topic and the tasks it keeps standby copies of (undefined: not this assignor's). */
-export function decodeAssignment(memberAssignment: Buffer): { assignment: Record<string, number[]>; standby: number[] } | undefined {
+/**
+ * A member's assignment as the leader sent it: its partitions per topic and the tasks it keeps
+ * standby copies of (undefined when the leader sent none: a leader of an earlier build, which
+ * placed task P on member P mod M). Undefined altogether when it cannot be read.
+ */
+export function decodeAssignment(memberAssignment: Buffer): { assignment: Record<string, number[]>; standby: number[] | undefined } | undefined {
+  let decoded: ReturnType<typeof AssignerProtocol.MemberAssignment.decode>;
   try {
-    const decoded = AssignerProtocol.MemberAssignment.decode(memberAssignment);
-    if (decoded === null) return undefined;
-    const o = JSON.parse(decoded.userData?.toString('utf8') ?? '') as Record<string, unknown>;
-    if (o.v !== 1 || !isTaskList(o.standby)) return undefined;
-    return { assignment: decoded.assignment, standby: o.standby };
+    decoded = AssignerProtocol.MemberAssignment.decode(memberAssignment);
   } catch {
     return undefined;
   }
+  if (decoded === null) return undefined;
+  let standby: number[] | undefined;
+  try {
+    const o = JSON.parse(decoded.userData?.toString('utf8') ?? '') as Record<string, unknown>;
+    if (o.v === 1 && isTaskList(o.standby)) standby = o.standby;
+  } catch {
+    standby = undefined;
+  }
+  return { assignment: decoded.assignment, standby };
 }
 
 /** Per member, per topic, the partitions it owns (task P is partition P of every topic), and its standby tasks. */

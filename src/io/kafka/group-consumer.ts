@@ -178,7 +178,11 @@ export class GroupConsumer {
         const { memberId, memberAssignment, groupProtocol } = e.payload;
         if (groupProtocol !== CO_PARTITIONED_ASSIGNER_NAME) return;
         void assignedStandbys(conn, opts.groupId, memberId, memberAssignment).then(
-          (tasks) => (tasks === undefined ? opts.log?.('skewless: the group changed again before its assignment could be read back; standby copies wait for the next rebalance') : onStandbys(tasks)),
+          (tasks) => {
+            if (tasks === undefined) opts.log?.('skewless: the group changed again before its assignment could be read back; standby copies wait for the next rebalance');
+            else if (tasks === 'not placed') opts.log?.("skewless: the group's leader runs an earlier build and placed no standby copies; the copies kept here stay as they are until a worker of this build leads the group");
+            else onStandbys(tasks);
+          },
           (err: unknown) => opts.log?.(`skewless: reading the group's assignment back failed (${err instanceof Error ? err.message : String(err)}); standby copies wait for the next rebalance`),
         );
       });
@@ -245,14 +249,14 @@ export class GroupConsumer {
  * (kafkajs keeps only the partitions of a member's assignment, not the user data the leader
  * sent with them). Checked against what this member was assigned, so a description of a later
  * generation is not taken for this one; undefined when they never agree (the group is
- * rebalancing again).
+ * rebalancing again), 'not placed' when the leader sent no placement (an earlier build).
  */
 async function assignedStandbys(
   conn: KafkaConnection,
   groupId: string,
   memberId: string,
   assigned: Readonly<Record<string, readonly number[]>>,
-): Promise<number[] | undefined> {
+): Promise<number[] | 'not placed' | undefined> {
   const same = (a: Readonly<Record<string, readonly number[]>>): boolean => {
     const topics = Object.keys(assigned).filter((t) => assigned[t].length > 0);
     const theirs = Object.keys(a).filter((t) => a[t].length > 0);
@@ -265,7 +269,7 @@ async function assignedStandbys(
     if (group === undefined || group.state !== 'Stable') continue;
     const self = group.members.find((m) => m.memberId === memberId);
     const decoded = self === undefined ? undefined : decodeAssignment(self.memberAssignment);
-    if (decoded !== undefined && same(decoded.assignment)) return decoded.standby;
+    if (decoded !== undefined && same(decoded.assignment)) return decoded.standby ?? 'not placed';
   }
   return undefined;
 }

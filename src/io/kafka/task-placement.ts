@@ -3,12 +3,13 @@
  * as Kafka Streams' assignor does it. Task P is partition P of every topic the group reads
  * (co-partitioned-assigner.ts sends it out); this module only decides which member gets which
  * task, from what each member told the leader when it joined: the tasks it owned until now and
- * the tasks whose state it holds locally (standby copies, stores left on its state root).
+ * the tasks whose state it holds locally (its standby copies, and after a restart the tasks it
+ * owned when it stopped, whose stores are on its state root).
  *
  * - A member keeps the tasks it owns, up to an even share (⌊N/M⌋ or ⌈N/M⌉ of N tasks among M
  *   members): a failure or a new member moves only the tasks it must. Placing task P on member
- *   P mod M instead moved tasks between survivors at each failure (with three workers, a third
- *   of the survivors' tasks), and each moved task was caught up from whatever older copy its
+ *   P mod M instead moved tasks between survivors at each failure (with three workers and 8
+ *   tasks, one of each survivor's three), and each moved task was caught up from whatever older copy its
  *   new owner had, or rebuilt from its changelog.
  * - A member over its share gives up first the tasks another member with room owned before it
  *   restarted, then those another member keeps a standby copy of, then those whose home is
