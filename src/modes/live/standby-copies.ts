@@ -8,9 +8,9 @@
  * changelog records alone and records the offset it reflects exactly as a restore does, so the
  * task's open judges it by the same rules (behind: caught up; ahead, unreadable, of another
  * format or changelog: rebuilt or waited for) and nothing is computed from it before that.
- * Placement: the group's leader decides it (io/kafka/task-placement.ts). Every operation on one copy's store runs in that copy's
- * queue, so a release (the task is opening here) waits for at most one write; the store is open
- * only during a round.
+ * Placement: the group's leader decides it (io/kafka/task-placement.ts). Every operation on one
+ * copy's store runs in that copy's queue, so a release (the task is opening here) waits for at
+ * most one write; the store is open only during a round.
  */
 import { rmSync } from 'node:fs';
 import { StoreUnavailableError, type LevelBackend, type BatchOp } from '../../state/state-backend.js';
