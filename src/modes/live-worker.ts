@@ -540,6 +540,7 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
   const instanceId = workerInstanceId(opts.stateDir);
   /** Until the first assignment: the tasks this worker owned when it last stopped (the leader gives them back: their stores are here). */
   let previouslyOwned = readLastOwnedTasks(opts.stateDir);
+  if (previouslyOwned.length > 0) log(`skewless: ${opts.stateDir} last held tasks ${previouslyOwned.join(', ')}; the group's leader gives them back when it can`);
   const writeOwnedTasks = (owned: readonly number[]): void => {
     try {
       writeLastOwnedTasks(opts.stateDir, [...new Set(owned)]);
