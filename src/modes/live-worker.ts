@@ -543,7 +543,7 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
   if (previouslyOwned.length > 0) log(`skewless: ${opts.stateDir} last held tasks ${previouslyOwned.join(', ')}; the group's leader gives them back when it can`);
   const writeOwnedTasks = (owned: readonly number[]): void => {
     try {
-      writeLastOwnedTasks(opts.stateDir, [...new Set(owned)]);
+      writeLastOwnedTasks(opts.stateDir, owned);
     } catch (e) {
       // Only a hint for the next start's placement: a full disk must not stop the worker here.
       log(`skewless: recording the assigned tasks in ${opts.stateDir} failed (${e instanceof Error ? e.message : String(e)}); a restart may not get them back`);

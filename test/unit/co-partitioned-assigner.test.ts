@@ -8,7 +8,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { coPartitionedAssigner, coPartitionedAssignment, decodeAssignment, decodeSubscription, instanceIdOf } from '../../src/io/kafka/co-partitioned-assigner.js';
+import { coPartitionedAssigner, coPartitionedAssignment, decodeAssignment, decodeSubscription } from '../../src/io/kafka/co-partitioned-assigner.js';
 import type { TaskClaim } from '../../src/io/kafka/task-placement.js';
 import kafkajs from '../../src/io/kafka/kafkajs-runtime.js';
 
@@ -98,10 +98,10 @@ test('the subscription the leader decodes carries the instance id and the tasks 
   const held = { instanceId: '0b0c2f1e-6a39-4f4e-9d3b-0d6c1f6a9e21', owned: [1, 4], previous: [2], copies: new Map([[3, 120]]), standby: 1 };
   const assigner = coPartitionedAssigner(() => held)({ cluster: {} as never, groupId: 'g', logger: {} as never });
   const { metadata } = assigner.protocol({ topics: ['flights'] });
-  assert.equal(instanceIdOf(metadata), '0b0c2f1e-6a39-4f4e-9d3b-0d6c1f6a9e21');
+  assert.equal(decodeSubscription(metadata).instanceId, '0b0c2f1e-6a39-4f4e-9d3b-0d6c1f6a9e21');
   assert.deepEqual(decodeSubscription(metadata), held);
-  assert.equal(instanceIdOf(coPartitionedAssigner()({ cluster: {} as never, groupId: 'g', logger: {} as never }).protocol({ topics: ['flights'] }).metadata), '');
-  assert.equal(instanceIdOf(Buffer.from('not a subscription')), '');
+  assert.equal(decodeSubscription(coPartitionedAssigner()({ cluster: {} as never, groupId: 'g', logger: {} as never }).protocol({ topics: ['flights'] }).metadata).instanceId, '');
+  assert.equal(decodeSubscription(Buffer.from('not a subscription')).instanceId, '');
 
   // The leader's side, on two members' subscriptions: B owned 0 and 1, A nothing; A keeps a copy of 1.
   const sub = (s: Partial<TaskClaim>) =>

@@ -21,12 +21,13 @@ export const CO_PARTITIONED_ASSIGNER_NAME = 'SkewlessCoPartitioned';
 /** What a member tells the group's leader at each join (task-placement.ts' TaskClaim, without the member id). */
 export type MemberSubscription = Omit<TaskClaim, 'memberId'>;
 
-const NOTHING: MemberSubscription = { instanceId: '', owned: [], previous: [], copies: new Map(), standby: 0 };
+/** A member that sent nothing readable, or a worker that holds nothing: placed like a new member. */
+export const EMPTY_SUBSCRIPTION: MemberSubscription = { instanceId: '', owned: [], previous: [], copies: new Map(), standby: 0 };
 
 const isTaskList = (v: unknown): v is number[] => Array.isArray(v) && v.every((p) => Number.isInteger(p) && p >= 0);
 
 /** The subscription's user data: versioned JSON (a subscription of an earlier build held the instance id alone). */
-export function encodeSubscription(s: MemberSubscription): Buffer {
+function encodeSubscription(s: MemberSubscription): Buffer {
   return Buffer.from(JSON.stringify({ v: 1, instance: s.instanceId, owned: s.owned, previous: s.previous, copies: [...s.copies], standby: s.standby }), 'utf8');
 }
 
@@ -36,10 +37,10 @@ export function decodeSubscription(memberMetadata: Buffer): MemberSubscription {
   try {
     userData = AssignerProtocol.MemberMetadata.decode(memberMetadata)?.userData;
   } catch {
-    return NOTHING;
+    return EMPTY_SUBSCRIPTION;
   }
   const text = userData?.toString('utf8') ?? '';
-  if (!text.startsWith('{')) return { ...NOTHING, instanceId: text };
+  if (!text.startsWith('{')) return { ...EMPTY_SUBSCRIPTION, instanceId: text };
   try {
     const o = JSON.parse(text) as Record<string, unknown>;
     const copies = Array.isArray(o.copies) ? o.copies.filter((c): c is [number, number] => isTaskList(c) && c.length === 2) : [];
@@ -51,13 +52,8 @@ export function decodeSubscription(memberMetadata: Buffer): MemberSubscription {
       standby: Number.isInteger(o.standby) && (o.standby as number) > 0 ? (o.standby as number) : 0,
     };
   } catch {
-    return NOTHING;
+    return EMPTY_SUBSCRIPTION;
   }
-}
-
-/** The instance id a member sent with its subscription ('' when none). */
-export function instanceIdOf(memberMetadata: Buffer): string {
-  return decodeSubscription(memberMetadata).instanceId;
 }
 
 /**
@@ -104,7 +100,7 @@ export function coPartitionedAssignment(
 }
 
 /** The assignor of a member; `subscription` is asked at each join (the group's leader receives it). */
-export function coPartitionedAssigner(subscription: () => MemberSubscription = () => NOTHING): PartitionAssigner {
+export function coPartitionedAssigner(subscription: () => MemberSubscription = () => EMPTY_SUBSCRIPTION): PartitionAssigner {
   return ({ cluster }) => ({
     name: CO_PARTITIONED_ASSIGNER_NAME,
     version: 0,

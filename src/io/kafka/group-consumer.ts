@@ -6,7 +6,7 @@
  */
 import type { Consumer, EachBatchPayload } from 'kafkajs';
 import type { KafkaConnection } from './kafka-connection.js';
-import { CO_PARTITIONED_ASSIGNER_NAME, coPartitionedAssigner, decodeAssignment, type MemberSubscription } from './co-partitioned-assigner.js';
+import { CO_PARTITIONED_ASSIGNER_NAME, coPartitionedAssigner, decodeAssignment, EMPTY_SUBSCRIPTION, type MemberSubscription } from './co-partitioned-assigner.js';
 import { producedDeadLetter, type ProducedDeadLetter } from './produced-dead-letter.js';
 import kafkajs from './kafkajs-runtime.js';
 
@@ -160,7 +160,7 @@ export class GroupConsumer {
       maxWaitTimeInMs: opts.maxWaitMs ?? 500,
       readUncommitted: false,
       // Round robin stays second so a group of older workers (which only offer it) can still form during an upgrade.
-      partitionAssigners: [coPartitionedAssigner(() => ({ instanceId: '', previous: [], copies: new Map(), standby: 0, ...opts.subscription?.(), owned })), PartitionAssigners.roundRobin],
+      partitionAssigners: [coPartitionedAssigner(() => ({ ...EMPTY_SUBSCRIPTION, ...opts.subscription?.(), owned })), PartitionAssigners.roundRobin],
       // Ride out broker restarts: kafkajs restarts the member after a crash it deems retriable.
       retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 10_000 },
     });

@@ -54,7 +54,7 @@ export interface TaskPlacement {
  * start of a worker; its instance id is kept in its state root (worker-instance.ts). A member
  * that sent no instance id ('') sorts first, by member id.
  */
-export function assignorOrder(memberIds: readonly string[], instanceOf: ReadonlyMap<string, string> = new Map()): string[] {
+function assignorOrder(memberIds: readonly string[], instanceOf: ReadonlyMap<string, string> = new Map()): string[] {
   const key = (m: string): string => instanceOf.get(m) ?? '';
   return [...memberIds].sort((a, b) => {
     const ka = key(a);

@@ -27,6 +27,6 @@ export function readLastOwnedTasks(stateRoot: string): number[] {
 export function writeLastOwnedTasks(stateRoot: string, tasks: readonly number[]): void {
   const path = join(stateRoot, FILE);
   const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${[...tasks].sort((a, b) => a - b).join(',')}\n`);
+  writeFileSync(tmp, `${[...new Set(tasks)].sort((a, b) => a - b).join(',')}\n`);
   renameSync(tmp, path);
 }

@@ -11,7 +11,8 @@ import avsc from 'avsc';
 import { TaskFencedError, topicPartitionId, type LastOffsets, type TaskOffsets, type TaskRecord } from '../../io/kafka/task-producer.js';
 import type { OutgoingMessage } from '../../io/kafka/topic-producer.js';
 import { producedDeadLetter } from '../../io/kafka/produced-dead-letter.js';
-import { placeTasks, type TaskClaim } from '../../io/kafka/task-placement.js';
+import { placeTasks } from '../../io/kafka/task-placement.js';
+import { EMPTY_SUBSCRIPTION, type MemberSubscription } from '../../io/kafka/co-partitioned-assigner.js';
 import type { BatchControl, ConsumedBatch, GroupConsumerOptions, GroupMember, KafkaRecord, LiveCluster, PartitionRangeOf, PartitionRecords, TaskOutputPort, TopicLimits, TopicPartitionOffset } from './live-cluster.js';
 
 interface Txn {
@@ -167,7 +168,7 @@ export class MemoryCluster implements LiveCluster {
   private rebalance(groupId: string): void {
     const list = this.groups.get(groupId) ?? [];
     // Placed as the Kafka group's leader places them (task-placement.ts), members in join order (see members()).
-    const claims = list.map((m) => ({ ...m.subscription(), memberId: m.id, instanceId: m.id, owned: m.tasks() }));
+    const claims = list.map((m) => ({ ...m.subscription(), memberId: m.id, instanceId: m.id }));
     const tasks = new Set<number>();
     for (const m of list) for (const topic of m.topics) for (let p = 0; p < (this.topics.get(topic)?.length ?? 0); p++) tasks.add(p);
     const placement = placeTasks(claims, [...tasks]);
@@ -399,10 +400,9 @@ export class MemoryMember implements GroupMember {
     this.options.onStandbys?.(tasks);
   }
 
-  /** What this member would send the leader at a join, but its identity and the tasks it owns. */
-  subscription(): Pick<TaskClaim, 'previous' | 'copies' | 'standby'> {
-    const s = this.options.subscription?.();
-    return { previous: s?.previous ?? [], copies: s?.copies ?? new Map(), standby: s?.standby ?? 0 };
+  /** What this member would send the leader at a join (its instance id is replaced by the join order here). */
+  subscription(): MemberSubscription {
+    return { ...EMPTY_SUBSCRIPTION, ...this.options.subscription?.(), owned: this.tasks() };
   }
 
   /** The tasks it owns now. */
