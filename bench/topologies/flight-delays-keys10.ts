@@ -10,47 +10,61 @@ import { label, topology } from '../../src/dsl/index.js';
 import type { Flight } from '../../topologies/flight-delays.js';
 
 /**
- * One of 10 buckets, a deterministic function of the payload: a multiplicative hash of the
- * departure minute and the destination. Pure (the workers import this file, so the key
- * functions below can call it; the plan's fingerprint sees only the call, not this body).
+ * A deterministic function of the payload: a multiplicative hash of the departure minute and
+ * the destination, an unsigned 32-bit integer. Pure (the workers import this file, so the key
+ * functions can call it; the plan's fingerprint sees only the call, not this body).
  */
-export function flightBucket(f: Flight): number {
+export function flightHash(f: Flight): number {
   let h = Math.imul(Math.floor(f.date / 60_000) | 0, 0x9e3779b1);
   for (let i = 0; i < f.destination.length; i++) h = Math.imul(h ^ f.destination.charCodeAt(i), 0x01000193);
   h ^= h >>> 15;
   h = Math.imul(h, 0x2c1b3c6d);
   h ^= h >>> 12;
-  return (h >>> 0) % 10;
+  return h >>> 0;
 }
 
-export default topology(
-  'flight-delays-keys10',
-  (t) => {
-    const flights = t.source<Flight>('flights', {
-      schema: '../../schemas/flight.avsc', // relative to this file
-      key: (f) => `${f.origin}#${flightBucket(f)}`,
-      eventTime: (f) => f.date,
-      grace: '1h',
-      late: 'sideOutput',
-    });
-    const origin = flights.groupBy('origin', (f) => `${f.origin}#${flightBucket(f)}`);
-    const route = flights.groupBy('route', (f) => `${f.origin}#${flightBucket(f)}-${f.destination}`);
+/** One of 10 buckets of a flight (flightHash). */
+export function flightBucket(f: Flight): number {
+  return flightHash(f) % 10;
+}
 
-    const features = flights.features(
-      'flight_features',
-      {
-        origin_flights_1h: origin.lookback('1h').count(),
-        origin_delay_mean_1h: origin.lookback('1h').mean((f) => f.delay),
-        origin_delay_mean_24h: origin.lookback('24h').mean((f) => f.delay),
-        origin_delay_max_24h: origin.lookback('24h').max((f) => f.delay),
-        origin_destinations_24h: origin.lookback('24h').countDistinct((f) => f.destination),
-        origin_delay_std_7d: origin.lookback('7d').stddev((f) => f.delay),
-        origin_minutes_since_prev: origin.timeSinceLast('minutes'),
-        route_delay_mean_7d: route.lookback('7d').mean((f) => f.delay),
-      },
-      { labels: { is_delayed: label.boolean<Flight>((f) => f.delay > 15) } },
-    );
-    return { features };
-  },
-  { description: 'flight-delays with ten sub-entities per origin airport (bench/replay-scaling.ts).' },
-);
+/**
+ * flight-delays over finer entities: `entity` gives a flight's source key, which is also its
+ * origin group's key; its route is that entity and the destination (still a refinement of the
+ * source key, so it lives in its key's task).
+ */
+export function finerFlightDelays(name: string, description: string, entity: (f: Flight) => string): ReturnType<typeof topology> {
+  return topology(
+    name,
+    (t) => {
+      const flights = t.source<Flight>('flights', {
+        schema: '../../schemas/flight.avsc', // relative to this file
+        key: entity,
+        eventTime: (f) => f.date,
+        grace: '1h',
+        late: 'sideOutput',
+      });
+      const origin = flights.groupBy('origin', entity);
+      const route = flights.groupBy('route', (f) => `${entity(f)}-${f.destination}`);
+
+      const features = flights.features(
+        'flight_features',
+        {
+          origin_flights_1h: origin.lookback('1h').count(),
+          origin_delay_mean_1h: origin.lookback('1h').mean((f) => f.delay),
+          origin_delay_mean_24h: origin.lookback('24h').mean((f) => f.delay),
+          origin_delay_max_24h: origin.lookback('24h').max((f) => f.delay),
+          origin_destinations_24h: origin.lookback('24h').countDistinct((f) => f.destination),
+          origin_delay_std_7d: origin.lookback('7d').stddev((f) => f.delay),
+          origin_minutes_since_prev: origin.timeSinceLast('minutes'),
+          route_delay_mean_7d: route.lookback('7d').mean((f) => f.delay),
+        },
+        { labels: { is_delayed: label.boolean<Flight>((f) => f.delay > 15) } },
+      );
+      return { features };
+    },
+    { description },
+  );
+}
+
+export default finerFlightDelays('flight-delays-keys10', 'flight-delays with ten sub-entities per origin airport (bench/replay-scaling.ts).', (f) => `${f.origin}#${flightBucket(f)}`);

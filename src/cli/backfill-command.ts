@@ -27,6 +27,7 @@ export interface BackfillFlags {
   json?: boolean;
   overwrite?: boolean;
   maxDeadLetters?: string;
+  cacheKeys?: string;
 }
 
 /** Exit status of a backfill that finished but dead-lettered more records than --max-dead-letters allows. */
@@ -60,6 +61,7 @@ export async function runBackfill(file: string, flags: BackfillFlags, command: C
     deadLetterDir: flags.deadLetter,
     batchSize: positiveInt(flags.batchSize, '--batch-size'),
     workers: flags.workers === undefined ? undefined : positiveInt(flags.workers, '--workers'),
+    cacheKeys: flags.cacheKeys === undefined ? undefined : positiveInt(flags.cacheKeys, '--cache-keys'),
     onProgress: (n: number) => progress.update(n),
     // Counting file records costs a pass over NDJSON input: only when a bar shows it.
     onTotal: progress.drawn ? (n: number) => progress.setTotal(n) : undefined,

@@ -51,6 +51,7 @@ program
   .option('--dead-letter <dir>', 'directory for malformed records with their reason, position and raw form, one NDJSON file per partition (default <out>/_dead_letters)')
   .option('--batch-size <n>', 'records per input batch', '4096')
   .option('--workers <n>', 'worker threads (partitions are split across them; default: number of cores)')
+  .option('--cache-keys <n>', "keys of state kept in memory per group and partition; past it colder keys go to the state store and are read back when they come again (default 250000, lowered by itself when a thread's heap runs short)")
   .option('--overwrite', "replace an earlier run's files in --out and --dead-letter and its task state in --state (only skewless's own files; default: refuse a non-empty --out or --dead-letter, or a used --state)")
   .option('--max-dead-letters <n>', 'exit with status 3 when more than n records were dead-lettered (the output is complete either way)', '0')
   .option('--json', 'print the summary as JSON')

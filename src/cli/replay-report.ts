@@ -12,6 +12,13 @@ export function formatReplaySummary(s: ReplaySummary, seconds: number): string {
     `feature rows ${n(c.emitted)}, window rows ${n(c.windowRows)}${c.openWindowRows > 0 ? ` (${n(c.openWindowRows)} of windows still open at the end of the input, final = false)` : ''}, written ${n(rows)} rows in ${n(s.files.length)} Parquet files`,
     `late ${n(c.late)} (dropped ${n(c.lateDropped)}, side output ${n(c.lateSideOutput)}), dead letters ${n(c.deadLetters)}, filtered ${n(c.filtered)}`,
   ];
+  const cache = s.stateCache;
+  if (cache !== undefined && cache.checkpoints > 0) {
+    lines.push(
+      `state: ${n(cache.evictions)} keys moved out of memory to the state store in ${n(cache.checkpoints)} checkpoints (at most ${n(cache.lowestBound)} keys per group and partition in memory` +
+        `${cache.lowestBound < cache.bound ? ', lowered because the heap ran short: NODE_OPTIONS=--max-old-space-size=<MiB> gives it more' : ''}; --cache-keys sets it)`,
+    );
+  }
   if (c.lookupMisses > 0) lines.push(`table lookups without a version ${n(c.lookupMisses)} (their columns are null)`);
   for (const [o, l] of Object.entries(s.labels)) {
     lines.push(`labels for ${o}: ${n(l.events)} label events${l.malformed ? ` (${n(l.malformed)} malformed)` : ''}, label data up to ${l.dataEnd === null ? '-' : new Date(l.dataEnd).toISOString()}`);

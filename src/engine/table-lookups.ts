@@ -234,6 +234,13 @@ export class TableLookups {
     return evicted;
   }
 
+  /** Keys cached by the table holding the most. */
+  get largestCache(): number {
+    let n = 0;
+    for (const m of this.keys) n = Math.max(n, m.size);
+    return n;
+  }
+
   get cachedKeys(): number {
     let n = 0;
     for (const m of this.keys) n += m.size;

@@ -286,7 +286,8 @@ export class Task {
   private batchNo = 0;
   private evictions = 0;
   private expiredKeys = 0;
-  private readonly maxCachedKeys: number;
+  /** The bound of TaskOptions.maxCachedKeys, lowered by capCache. */
+  private maxCachedKeys: number;
   private readonly keyFilter: ((sourceKey: string) => boolean) | undefined;
   /** Stale event entries found while loading, deleted at the next checkpoint. */
   private staleDeletes: string[] = [];
@@ -589,6 +590,28 @@ export class Task {
     const ready: Prepared[] = [];
     this.merge.drain(ready);
     await this.applyAll(ready);
+  }
+
+  /** More keys cached in some group or table than maxCachedKeys: a checkpoint would evict (replay checks after each batch). */
+  get overCacheBound(): boolean {
+    return this.largestCache() > this.maxCachedKeys;
+  }
+
+  /** Keys cached by the group or table holding the most. */
+  private largestCache(): number {
+    let n = this.tables.largestCache;
+    for (const m of this.timelines) n = Math.max(n, m.size);
+    return n;
+  }
+
+  /**
+   * Lower the cache bound to `fraction` of the keys the fullest group or table holds now (at
+   * least `floor`), for a driver whose memory runs short: the next checkpoints evict down to it.
+   * Returns the new bound. Outputs do not depend on it (TaskOptions.maxCachedKeys).
+   */
+  capCache(fraction: number, floor: number): number {
+    this.maxCachedKeys = Math.max(floor, Math.min(this.maxCachedKeys, Math.floor(this.largestCache() * fraction)));
+    return this.maxCachedKeys;
   }
 
   get cacheStats(): TaskCacheStats {
@@ -1030,6 +1053,15 @@ export class Task {
     }
     ops.push({ type: 'put', key: metaKey(p), value: new TextEncoder().encode(JSON.stringify(meta)) });
     return ops;
+  }
+
+  /**
+   * For a driver that applies several batches between checkpoints (replay): a batch ends here,
+   * so the next checkpoint's eviction keeps only the keys of the latest one, not every key since
+   * the last checkpoint (all of them, in a replay that had none yet).
+   */
+  endBatch(): void {
+    this.batchNo++;
   }
 
   /** The operations of changes() are durable: cold keys may now leave memory. */

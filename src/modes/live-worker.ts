@@ -45,6 +45,7 @@ import { unreadableChangelog, UnreadableChangelogError, type ChangelogOwner } fr
 import { publishTaskMetrics } from './live/task-metrics.js';
 import { StandbyCopies } from './live/standby-copies.js';
 import { readLastOwnedTasks, writeLastOwnedTasks } from './live/last-owned-tasks.js';
+import { HeapPressure } from './heap-pressure.js';
 
 export { deadLetterTopic, lateTopic } from './live/record-collector.js';
 
@@ -368,6 +369,7 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
   }
   const tasks = new TaskRegistry(openTask);
 
+  const heapPressure = new HeapPressure();
   const commitContext: CommitContext = {
     groupId,
     changelog,
@@ -377,6 +379,7 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
     afterCommit: purge === undefined ? undefined : (offsets) => purge.committed(offsets),
     transactions: new SerialQueue(),
     sweepEntries: opts.sweepEntries ?? DEFAULT_SWEEP_ENTRIES,
+    heapPressure,
   };
 
   /** A failure while handling a partition: drop what is not durable, back off, let the fetch repeat. */
@@ -588,6 +591,7 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
       if (purgeTimer) clearInterval(purgeTimer);
       await consumer!.stop();
       await tasks.closeAll();
+      heapPressure.close();
       await standbyLoop;
       await standbys?.close();
       // What the last commits made purgeable; a failure here only leaves records for the next purge.

@@ -51,6 +51,7 @@ export async function replayFiles(opts: BackfillOptions): Promise<ReplaySummary>
     droppedLateDir: opts.droppedLateDir,
     keys: opts.keys,
     stopAtFrontier: opts.stopAtFrontier,
+    cacheKeys: opts.cacheKeys,
     stateDir: opts.stateDir,
     workers: opts.workers,
     onProgress: opts.onProgress,

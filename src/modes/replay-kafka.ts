@@ -59,6 +59,7 @@ export async function replayKafka(opts: KafkaBackfillOptions): Promise<KafkaRepl
     stateDir: opts.stateDir,
     keepRegroupedState: opts.keepRegroupedState,
     stopAtFrontier: opts.stopAtFrontier,
+    cacheKeys: opts.cacheKeys,
     workers: opts.workers,
     onProgress: opts.onProgress,
   });

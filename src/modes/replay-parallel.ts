@@ -6,7 +6,7 @@ import { addCounters, emptyCounters } from '../engine/task-counters.js';
 import type { TrainingFileSummary } from '../io/files/parquet-training-writer.js';
 import { hasRegrouping, type CompiledPlan } from '../plan/compile.js';
 import type { ReplayInputSpec } from './replay-input.js';
-import { replayPartitions, type RegroupSpillOptions, type ReplayOutputOptions, type ReplaySummary } from './replay-partitions.js';
+import { replayPartitions, type RegroupSpillOptions, type ReplayOutputOptions, type ReplayStateCache, type ReplaySummary } from './replay-partitions.js';
 import { answerRegroupPartitions, assembleOriginPartitions } from './replay-regrouped.js';
 import { inputPartitionWeights } from './input-weights.js';
 import { balancedShares } from './partition-shares.js';
@@ -16,6 +16,7 @@ import type { ReplayJob } from './replay-worker-main.js';
 import { ReplayWorkerPool, type WorkerResult } from './replay-worker-pool.js';
 import { replayWorkerBundle, topologyBundle } from './replay-worker-bundle.js';
 import { normalizedSources } from '../plan/function-fingerprint.js';
+import { maxSemiSpaceBytes, processFlags } from './heap-pressure.js';
 import { sliceableSplit } from './file-replay-input.js';
 import { feedSlices } from './slice-feed.js';
 import { splitParquetSlices } from '../io/files/parquet-split-slices.js';
@@ -46,7 +47,7 @@ export function startReplayPool(plan: CompiledPlan, workers: number = availableP
   const bundle = replayWorkerBundle();
   // The topology's build only serves threads that load the bundle (the sources need tsx anyway).
   const topologyBuild = bundle === undefined ? undefined : topologyBundle(plan.file);
-  return new ReplayWorkerPool({ topologyFile: plan.file, version: plan.version, workers, bundle, topologyBundle: topologyBuild, normalizedSources: normalizedSources() });
+  return new ReplayWorkerPool({ topologyFile: plan.file, version: plan.version, workers, bundle, topologyBundle: topologyBuild, normalizedSources: normalizedSources(), semiSpaceBytes: maxSemiSpaceBytes(processFlags()) });
 }
 
 /**
@@ -64,10 +65,11 @@ export async function replayInParallel(opts: ParallelReplayOptions): Promise<Rep
   try {
     if (hasRegrouping(opts.plan.topology)) return await replayRegrouped(opts, stateDir, workers);
     if (workers === 1 && opts.pool === undefined) {
-      const { plan, input, out, deadLetterDir, droppedLateDir, onProgress, keys, stopAtFrontier } = opts;
-      return await replayPartitions({ plan, input, out, deadLetterDir, droppedLateDir, onProgress, keys, stopAtFrontier, stateDir });
+      const { plan, input, out, deadLetterDir, droppedLateDir, onProgress, keys, stopAtFrontier, cacheKeys } = opts;
+      return await replayPartitions({ plan, input, out, deadLetterDir, droppedLateDir, onProgress, keys, stopAtFrontier, cacheKeys, stateDir, discardState: tempState });
     }
-    return await withPool(opts, workers, async (pool) => mergeSummaries((await runOrigin(opts, pool, job(opts, stateDir), await inputShares(opts, pool.size))).map((r) => r.summary!)));
+    const stage = { ...job(opts, stateDir), discardState: tempState };
+    return await withPool(opts, workers, async (pool) => mergeSummaries((await runOrigin(opts, pool, stage, await inputShares(opts, pool.size))).map((r) => r.summary!)));
   } catch (e) {
     try {
       removePartialFiles(opts.out);
@@ -118,8 +120,8 @@ async function replayRegrouped(opts: ParallelReplayOptions, stateDir: string, wo
     let lookupMisses: number;
     const keptState = opts.keepRegroupedState === true ? stateDir : undefined;
     if (workers === 1 && opts.pool === undefined) {
-      const { plan, input, out, deadLetterDir, droppedLateDir, onProgress, keys, stopAtFrontier } = opts;
-      origin = await replayPartitions({ plan, input, out, deadLetterDir, droppedLateDir, onProgress, keys, stopAtFrontier, stateDir, regroup });
+      const { plan, input, out, deadLetterDir, droppedLateDir, onProgress, keys, stopAtFrontier, cacheKeys } = opts;
+      origin = await replayPartitions({ plan, input, out, deadLetterDir, droppedLateDir, onProgress, keys, stopAtFrontier, cacheKeys, stateDir, regroup });
       const pass = { plan, input, out, spillDir: regroup.dir, partitions: regroup.partitions, inputRanges: origin.inputRanges, stateDir: keptState, queriedKeysOnly: regroup.recordQueries === true };
       lookupMisses = await answerRegroupPartitions(pass);
       files = await assembleOriginPartitions(pass);
@@ -183,6 +185,7 @@ function job(opts: ParallelReplayOptions, stateDir: string): ReplayJob {
     droppedLateDir: opts.droppedLateDir,
     keys: opts.keys,
     stopAtFrontier: opts.stopAtFrontier,
+    cacheKeys: opts.cacheKeys,
   };
 }
 
@@ -209,5 +212,16 @@ function mergeSummaries(parts: readonly ReplaySummary[]): ReplaySummary {
     deadLetters: { count: parts.reduce((n, p) => n + p.deadLetters.count, 0), dir: first.deadLetters.dir },
     lateRecords: { count: parts.reduce((n, p) => n + p.lateRecords.count, 0), dir: first.lateRecords.dir },
     labels: first.labels,
+    stateCache: mergeStateCaches(parts.flatMap((p) => (p.stateCache === undefined ? [] : [p.stateCache]))),
+  };
+}
+
+function mergeStateCaches(parts: readonly ReplayStateCache[]): ReplayStateCache | undefined {
+  if (parts.length === 0) return undefined;
+  return {
+    bound: parts[0].bound,
+    checkpoints: parts.reduce((n, p) => n + p.checkpoints, 0),
+    evictions: parts.reduce((n, p) => n + p.evictions, 0),
+    lowestBound: Math.min(...parts.map((p) => p.lowestBound)),
   };
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { InputRange } from '../engine/input.js';
 import type { LateRecord, TaskSinks } from '../engine/outputs.js';
 import { buildProgram, type Program } from '../engine/program.js';
-import { Task } from '../engine/task.js';
+import { DEFAULT_MAX_CACHED_KEYS, Task } from '../engine/task.js';
 import { addCounters, emptyCounters, type TaskCounters } from '../engine/task-counters.js';
 import type { TrainingFileSummary } from '../io/files/parquet-training-writer.js';
 import type { CompiledPlan } from '../plan/compile.js';
@@ -19,6 +19,7 @@ import { openReplayInput } from './open-replay-input.js';
 import type { ReplayInputSpec } from './replay-input.js';
 import { TrainingSink, trainingMetadata } from './training-sink.js';
 import { closeEach } from './close-each.js';
+import { HeapPressure, MIN_CACHE_KEYS } from './heap-pressure.js';
 
 /** Where a replay writes, whatever it reads. */
 export interface ReplayOutputOptions {
@@ -38,7 +39,17 @@ export interface ReplayOutputOptions {
    * can continue from it. Rows of held records are then not written.
    */
   readonly stopAtFrontier?: boolean;
+  /**
+   * Keys of state each task keeps in memory per group (and table) while it replays (default
+   * DEFAULT_MAX_CACHED_KEYS, as live): past it, the task writes its state to its store under the
+   * state root and drops the keys the latest batches did not touch, down to 80 %, reading them
+   * back when they come again (as a live worker does at each commit). When the thread's heap runs
+   * short first, its tasks lower the bound themselves (heap-pressure.ts). Outputs do not depend
+   * on it; a replay whose keys fit stays all in memory and writes its state once, at the end.
+   */
+  readonly cacheKeys?: number;
 }
+
 
 /** Which source keys a replay computes: listed keys, or those the parity sampler selects at a rate. Plain data for worker threads. */
 export type KeySelection = { readonly keys: readonly string[] } | { readonly rate: number };
@@ -65,6 +76,10 @@ export interface ReplayPartitionsOptions extends ReplayOutputOptions {
   readonly regroup?: RegroupSpillOptions;
   /** A file source another thread reads and slices for this one (file-replay-input.ts sliceableSplit). */
   readonly sliced?: SlicedSource;
+  /** This process's largest semi-space, when this thread cannot tell it from its own flags (a replay thread; heap-pressure.ts). */
+  readonly semiSpaceBytes?: number;
+  /** The state root is removed after the replay and nothing reads it: no final checkpoint (a replay of many keys would write them all for nothing). */
+  readonly discardState?: boolean;
 }
 
 /** Where pass 1 spills, and into how many regroup partitions. Plain data for worker threads. */
@@ -84,6 +99,17 @@ export interface ReplaySummary {
   readonly deadLetters: { readonly count: number; readonly dir: string };
   readonly lateRecords: { readonly count: number; readonly dir: string };
   readonly labels: Readonly<Record<string, { events: number; malformed: number; dataEnd: number | null }>>;
+  /** How the tasks kept their state within memory (ReplayOutputOptions.cacheKeys); absent for a regrouped replay's passes. */
+  readonly stateCache?: ReplayStateCache;
+}
+
+/** Checkpoints a replay wrote before its end to move cold keys out of memory, keys it moved, and the lowest cache bound any task had. */
+export interface ReplayStateCache {
+  readonly checkpoints: number;
+  readonly evictions: number;
+  /** Keys per group and task kept in memory: as set (cacheKeys), and the lowest a task went to when the heap ran short (heap-pressure.ts). */
+  readonly bound: number;
+  readonly lowestBound: number;
 }
 
 /** Replay source history through the engine into training data, in this thread. */
@@ -116,6 +142,10 @@ export async function replayPartitions(opts: ReplayPartitionsOptions): Promise<R
     const spills = new Map<number, OriginSpill>();
     let processed = 0;
     let failed = false;
+    const pressure = new HeapPressure({ semiSpaceBytes: opts.semiSpaceBytes });
+    let stateCheckpoints = 0;
+    const cacheKeys = opts.cacheKeys ?? DEFAULT_MAX_CACHED_KEYS;
+    let lowestBound = cacheKeys;
     const openTask = async (partition: number): Promise<Task> => {
       const backend = await LevelBackend.open(taskStateDir(opts.stateDir, partition));
       backends.set(partition, backend);
@@ -125,7 +155,7 @@ export async function replayPartitions(opts: ReplayPartitionsOptions): Promise<R
         spills.set(partition, spill);
         taskSinks = { ...sinks, regroup: spill };
       }
-      const task = await Task.open(program, partition, backend, taskSinks, { keyFilter });
+      const task = await Task.open(program, partition, backend, taskSinks, { keyFilter, maxCachedKeys: lowestBound });
       tasks.set(partition, task);
       return task;
     };
@@ -135,6 +165,12 @@ export async function replayPartitions(opts: ReplayPartitionsOptions): Promise<R
         const task = tasks.get(batch.partition) ?? (await openTask(batch.partition));
         deadRecords.hold(batch);
         await task.process(batch);
+        // The store under the state root holds what memory may not: a checkpoint, then the colder keys leave.
+        if (pressure.episodes < pressure.look()) for (const t of tasks.values()) lowestBound = Math.min(lowestBound, t.capCache(pressure.keep, MIN_CACHE_KEYS));
+        if (task.overCacheBound) {
+          await task.checkpoint();
+          stateCheckpoints++;
+        } else task.endBatch();
         spills.get(batch.partition)?.watermarkAt(task.regroupWatermark);
         deadRecords.release(batch.partition, task);
         processed += batch.records.length;
@@ -146,13 +182,14 @@ export async function replayPartitions(opts: ReplayPartitionsOptions): Promise<R
       if (opts.regroup !== undefined) for (let p = 0; p < opts.regroup.partitions; p++) if (mine(p) && !tasks.has(p)) await openTask(p);
       const partitions = [...tasks.keys()].sort((a, b) => a - b);
       if (opts.stopAtFrontier !== true) for (const p of partitions) for (const s of program.sources) await tasks.get(p)!.endOfInput(s.node.name);
-      for (const p of partitions) await tasks.get(p)!.checkpoint();
+      if (opts.discardState !== true) for (const p of partitions) await tasks.get(p)!.checkpoint();
       for (const [p, spill] of spills) spill.watermarkAt(tasks.get(p)!.regroupWatermark);
     } catch (e) {
       failed = true;
       training.abort();
       throw e;
     } finally {
+      pressure.close();
       const closing = await closeEach([() => dead.close(), () => late.close(), () => droppedLate?.close(), ...[...spills.values()].map((s) => () => s.close()), ...[...backends.values()].map((b) => () => b.close())]);
       // After a failure its own error is the one to report (a full disk fails the flushes here too).
       if (closing !== undefined && !failed) {
@@ -173,6 +210,7 @@ export async function replayPartitions(opts: ReplayPartitionsOptions): Promise<R
       deadLetters: { count: dead.count, dir: dead.dir },
       lateRecords: { count: late.count, dir: late.dir },
       labels,
+      stateCache: { bound: cacheKeys, checkpoints: stateCheckpoints, evictions: [...tasks.values()].reduce((n, t) => n + t.cacheStats.evictions, 0), lowestBound },
     };
   } finally {
     await input.close();

@@ -18,6 +18,8 @@ export interface ReplayWorkerData {
   readonly topologyBundle?: string;
   /** The coordinator's normalized function sources (function-fingerprint.ts), so compiling the plan here makes no esbuild call. */
   readonly normalizedSources?: ReadonlyArray<readonly [string, string]>;
+  /** The process's largest semi-space (heap-pressure.ts): V8's flags hold for every thread, but a thread is not given them on its command line. */
+  readonly semiSpaceBytes?: number;
   readonly version: string;
   readonly worker: number;
   readonly workers: number;
@@ -32,6 +34,9 @@ export interface ReplayJob {
   readonly droppedLateDir?: string;
   readonly keys?: KeySelection;
   readonly stopAtFrontier?: boolean;
+  readonly cacheKeys?: number;
+  /** The state root goes after the replay (ReplayPartitionsOptions.discardState). */
+  readonly discardState?: boolean;
   /** Topologies with a regrouping: the spill the passes write and read. */
   readonly regroup?: RegroupSpillOptions;
   /** For the answer stage: keep the regroup partitions' state in stateDir (ParallelReplayOptions.keepRegroupedState). */
@@ -75,6 +80,9 @@ async function runOrigin(plan: CompiledPlan, job: ReplayJob, partitionFilter: (p
     droppedLateDir: job.droppedLateDir,
     keys: job.keys,
     stopAtFrontier: job.stopAtFrontier,
+    cacheKeys: job.cacheKeys,
+    discardState: job.discardState,
+    semiSpaceBytes: data.semiSpaceBytes,
     partitionFilter,
     regroup: job.regroup,
     sliced: sliced === undefined ? undefined : { source: sliced.source, groups: receiveSlices(sliced.port) },

@@ -1,4 +1,5 @@
 import { Worker, type MessagePort } from 'node:worker_threads';
+import { getHeapStatistics } from 'node:v8';
 import type { InputRange } from '../engine/input.js';
 import type { TrainingFileSummary } from '../io/files/parquet-training-writer.js';
 import type { ReplaySummary } from './replay-partitions.js';
@@ -69,7 +70,7 @@ export class ReplayWorkerPool {
       else if (m.type === 'files') this.settle(worker, { files: m.files, lookupMisses: m.lookupMisses });
       else this.fail(worker, new Error(m.message));
     });
-    w.on('error', (e) => this.fail(worker, e));
+    w.on('error', (e) => this.fail(worker, outOfMemory(e, worker)));
     this.exited[worker] = new Promise<void>((resolve) =>
       w.once('exit', (code) => {
         if (!this.ending || this.pending[worker] !== undefined) this.fail(worker, new Error(`replay worker ${worker} exited with code ${code} before finishing`));
@@ -172,3 +173,19 @@ export function withoutTsxLoader(argv: readonly string[]): string[] {
   }
   return out;
 }
+
+/**
+ * A thread that ran out of heap says which limit it hit and what to do, instead of Node's
+ * ERR_WORKER_OUT_OF_MEMORY alone. Tasks lower their cache bounds when the heap runs short
+ * (heap-pressure.ts), so what fills it then is more than the keys' state: a single batch's rows,
+ * a table's versions, or a limit too small for the topology.
+ */
+function outOfMemory(e: Error, worker: number): Error {
+  if ((e as NodeJS.ErrnoException).code !== 'ERR_WORKER_OUT_OF_MEMORY') return e;
+  const limit = Math.round(getHeapStatistics().heap_size_limit / 2 ** 20);
+  return new Error(
+    `replay thread ${worker} ran out of JavaScript heap (about ${limit} MiB per thread): give it more with NODE_OPTIONS=--max-old-space-size=<MiB>, ` +
+      'or run fewer threads (--workers) or a smaller --batch-size, or keep fewer keys in memory (--cache-keys)',
+  );
+}
+

@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
+import { processFlags } from './heap-pressure.js';
 
 /**
  * V8 runs each young-generation collection (scavenge) on helper threads beside the collecting
@@ -30,7 +31,7 @@ let holders = 0;
  * nothing. Holds are counted: the setting goes back when the last one is released.
  */
 export function holdSerialScavenges(threads: number, setFlags: (flags: string) => void = setFlagsFromString): () => void {
-  const flags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
+  const flags = processFlags();
   if (!serialScavengesWanted(threads, availableParallelism(), flags)) return () => {};
   if (holders++ === 0) setFlags('--no-parallel-scavenge');
   let released = false;

@@ -26,6 +26,8 @@ export class LiveTask implements RecordBuffer {
   regroup: LiveRegroupTask | undefined;
   /** The store was rebuilt from the changelog when the task opened: what the engine cannot read in it, a rebuild would bring back. */
   rebuiltFromChangelog = false;
+  /** The worker's heap-pressure episodes this task has lowered its cache bound for (task-commit.ts). */
+  heapEpisodes = 0;
 
   constructor(
     readonly partition: number,

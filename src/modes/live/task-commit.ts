@@ -20,6 +20,7 @@ import type { BatchOp } from '../../state/state-backend.js';
 import { changelogRecords } from './changelog.js';
 import type { LiveTask } from './live-task.js';
 import type { SerialQueue } from './serial-queue.js';
+import { MIN_CACHE_KEYS, type HeapPressure } from '../heap-pressure.js';
 
 export interface CommitContext {
   readonly groupId: string;
@@ -46,6 +47,8 @@ export interface CommitContext {
   readonly transactions?: SerialQueue;
   /** Store keys the task's sweep of quiet keys walks before each commit (Task.sweepExpired); 0 or absent: none. */
   readonly sweepEntries?: number;
+  /** The worker's heap, looked at once per commit: when it runs short, the committing task lowers its cache bound (heap-pressure.ts). */
+  readonly heapPressure?: HeapPressure;
 }
 
 /**
@@ -71,6 +74,11 @@ export async function commitTask(lt: LiveTask, ctx: CommitContext): Promise<Comm
   if (ctx.sweepEntries !== undefined && ctx.sweepEntries > 0) {
     await lt.task.sweepExpired(ctx.sweepEntries);
     await lt.regroup?.sweepExpired(ctx.sweepEntries);
+  }
+  const pressure = ctx.heapPressure;
+  if (pressure !== undefined && pressure.look() > lt.heapEpisodes) {
+    lt.task.capCache(pressure.keep, MIN_CACHE_KEYS);
+    lt.heapEpisodes = pressure.episodes;
   }
   const ops = lt.task.changes();
   if (lt.regroup !== undefined) for (const op of lt.regroup.changes()) ops.push(op);

@@ -1,0 +1,112 @@
+/**
+ * A replay keeps its keys' state in memory up to a bound, as a live worker does, and lowers the
+ * bound itself when its heap runs short (src/modes/heap-pressure.ts): a history with more keys
+ * than the heap holds finishes, with the rows of a replay that kept everything in memory.
+ *
+ * Before, a replay kept every key's state in memory until its end (it checkpointed only then):
+ * a backfill of 150,000 flights over 160,000 origin and route keys died with "JavaScript heap out
+ * of memory" in a process whose old generation was 256 MiB, and `--cache-keys` was refused by
+ * `skewless backfill` as an unknown option.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parquetReadObjects } from 'hyparquet';
+import { replayFiles } from '../../src/modes/replay-files.js';
+import { loadTopology } from '../../src/plan/load-topology.js';
+import { BIN, ROOT } from '../helpers/live-run.js';
+import { arrayBuffer, parquetFiles } from '../helpers/training-files.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'skewless-bounded-'));
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+
+const N = 150_000;
+const ORIGINS = 40_000;
+const T0 = Date.UTC(2024, 0, 1);
+const MINUTE = 60_000;
+
+/**
+ * Flight i departs at T0 + i minutes from origin A<(i div 3) mod ORIGINS>: each origin has three
+ * flights a minute apart, then none for 120,000 minutes (83 days, longer than any window of
+ * flight-delays). Destinations cycle through 50: 120,000 routes, each flown again 83 days later.
+ */
+function flight(i: number): { date: number; delay: number; distance: number; origin: string; destination: string } {
+  return { date: T0 + i * MINUTE, delay: ((i * 37) % 90) - 20, distance: 100 + (i % 500), origin: `A${Math.floor(i / 3) % ORIGINS}`, destination: `D${i % 50}` };
+}
+
+const input = join(dir, 'flights.ndjson');
+writeFileSync(input, Array.from({ length: N }, (_, i) => `${JSON.stringify(flight(i))}\n`).join(''));
+
+interface Row {
+  readonly offset: bigint | number;
+  readonly origin_flights_1h: bigint | number;
+  readonly origin_delay_mean_1h: number | null;
+}
+
+async function rows(out: string): Promise<Row[]> {
+  const files = parquetFiles(out).filter((f) => f.startsWith('flight_features/'));
+  const all: Row[] = [];
+  for (const f of files) for (const r of (await parquetReadObjects({ file: arrayBuffer(readFileSync(join(out, f))) })) as unknown as Row[]) all.push(r);
+  return all;
+}
+
+/** The training files of two runs, byte for byte (the input, and so the footers' input ranges, are the same). */
+function assertSameFiles(a: string, b: string): void {
+  const files = parquetFiles(a);
+  assert.deepEqual(parquetFiles(b), files);
+  assert.ok(files.length > 0);
+  for (const f of files) assert.ok(readFileSync(join(a, f)).equals(readFileSync(join(b, f))), `${f} differs`);
+}
+
+test('a backfill whose keys outgrow the heap lowers its cache bound, finishes, and writes the rows of one that kept every key in memory', async () => {
+  const small = join(dir, 'small-heap');
+  const run = spawnSync(process.execPath, ['--max-old-space-size=256', BIN, 'backfill', 'topologies/flight-delays.ts', '--input', `flights=${input}`, '--out', small, '--workers', '1', '--json'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, NODE_OPTIONS: '' },
+  });
+  assert.equal(run.status, 0, `backfill with a 256 MiB old generation failed: ${run.stderr.slice(-2000)}`);
+  const summary = JSON.parse(run.stdout) as { counters: { processed: number }; stateCache: { checkpoints: number; evictions: number; bound: number; lowestBound: number } };
+  assert.equal(summary.counters.processed, N);
+  assert.ok(summary.stateCache.checkpoints > 0 && summary.stateCache.evictions > 0, JSON.stringify(summary.stateCache));
+  assert.ok(summary.stateCache.lowestBound < summary.stateCache.bound, `the bound was not lowered: ${JSON.stringify(summary.stateCache)}`);
+
+  const plan = await loadTopology(join(ROOT, 'topologies/flight-delays.ts'));
+  const roomy = join(dir, 'roomy');
+  const kept = await replayFiles({ plan, inputs: { flights: input }, out: roomy, workers: 1 });
+  assert.equal(kept.stateCache?.checkpoints, 0, 'the default heap holds these keys: no state moved out');
+  assertSameFiles(small, roomy);
+
+  // The values themselves, by brute force over the generated flights: an origin's earlier flights
+  // within the hour before (the event excluded), their count and mean delay.
+  const got = await rows(small);
+  assert.equal(got.length, N);
+  for (const r of got) {
+    const i = Number(r.offset);
+    const f = flight(i);
+    const earlier: number[] = [];
+    for (let j = Math.max(0, i - 60); j < i; j++) {
+      const e = flight(j);
+      if (e.origin === f.origin && e.date > f.date - 3_600_000) earlier.push(e.delay);
+    }
+    assert.equal(Number(r.origin_flights_1h), earlier.length, `flight ${i}`);
+    const mean = earlier.length === 0 ? null : earlier.reduce((a, b) => a + b, 0) / earlier.length;
+    if (mean === null) assert.equal(r.origin_delay_mean_1h, null, `flight ${i}`);
+    else assert.ok(Math.abs((r.origin_delay_mean_1h ?? NaN) - mean) < 1e-9, `flight ${i}: ${r.origin_delay_mean_1h} against ${mean}`);
+  }
+});
+
+test('--cache-keys bounds the keys each task keeps: two threads and four partitions evict, and write the same files as a replay that evicts nothing', async () => {
+  const plan = await loadTopology(join(ROOT, 'topologies/flight-delays.ts'));
+  const bounded = join(dir, 'bounded');
+  const free = join(dir, 'free');
+  const a = await replayFiles({ plan, inputs: { flights: input }, out: bounded, partitions: 4, workers: 2, cacheKeys: 500 });
+  const b = await replayFiles({ plan, inputs: { flights: input }, out: free, partitions: 4, workers: 2 });
+  assert.ok((a.stateCache?.checkpoints ?? 0) > 4 && (a.stateCache?.evictions ?? 0) > 10_000, JSON.stringify(a.stateCache));
+  assert.equal(a.stateCache?.lowestBound, 500);
+  assert.equal(b.stateCache?.checkpoints, 0);
+  assertSameFiles(bounded, free);
+});
