@@ -68,8 +68,14 @@ export class OldGenerationWatch {
 /** Keys per group a task keeps however short the heap runs (Task.capCache's floor): below it, eviction would cost more than it frees. */
 export const MIN_CACHE_KEYS = 1_000;
 
-/** The share of its limit at which a heap counts as short whatever the collector last said. */
+/**
+ * A heap counts as short whatever the collector last said once it is EMERGENCY of its limit
+ * full, or, in a larger heap, once less than HEADROOM is left: what must still fit is a batch
+ * and a checkpoint's operations, whatever the heap's size, and garbage alone can fill half of a
+ * large heap between two full collections.
+ */
 const EMERGENCY = 0.5;
+const HEADROOM = 256 * 2 ** 20;
 /** Looks between two emergency episodes: the evictions and the collector act meanwhile. */
 const SPACING = 2;
 
@@ -127,9 +133,9 @@ export class HeapPressure {
 
   /**
    * Counts an episode when the last full collection left the old generation `threshold` of its
-   * limit or fuller, or when it is EMERGENCY of its limit full now, garbage included (a heap that
-   * fills faster than the collector reports: its first full collection may come too late), at
-   * most once per SPACING looks. Returns the episodes so far.
+   * limit or fuller, or when it is EMERGENCY of its limit full now (or has less than HEADROOM
+   * left), garbage included (a heap that fills faster than the collector reports: its first full
+   * collection may come too late), at most once per SPACING looks. Returns the episodes so far.
    */
   look(): number {
     this.looks++;
@@ -137,7 +143,7 @@ export class HeapPressure {
     if (collected !== undefined && collected.used >= this.threshold * collected.limit) this.episode(collected);
     else if (this.looks >= SPACING) {
       const now = this.now();
-      if (now.used >= EMERGENCY * now.limit) this.episode(now);
+      if (now.used >= Math.max(EMERGENCY * now.limit, now.limit - HEADROOM)) this.episode(now);
     }
     return this.episodes;
   }

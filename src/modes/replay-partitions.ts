@@ -50,7 +50,6 @@ export interface ReplayOutputOptions {
   readonly cacheKeys?: number;
 }
 
-
 /** Which source keys a replay computes: listed keys, or those the parity sampler selects at a rate. Plain data for worker threads. */
 export type KeySelection = { readonly keys: readonly string[] } | { readonly rate: number };
 
