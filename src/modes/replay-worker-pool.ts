@@ -188,4 +188,3 @@ function outOfMemory(e: Error, worker: number): Error {
       'or run fewer threads (--workers) or a smaller --batch-size, or keep fewer keys in memory (--cache-keys)',
   );
 }
-
