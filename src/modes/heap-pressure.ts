@@ -1,8 +1,14 @@
 import { constants, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 
+/** The old generation's bytes in use and its limit. */
+export interface OldGenerationFigures {
+  readonly used: number;
+  readonly limit: number;
+}
+
 /** The old generation's live bytes and its limit, or undefined when nothing new is known (a parameter of HeapPressure, so tests can set them). */
-export type HeapFigures = () => { readonly used: number; readonly limit: number } | undefined;
+export type HeapFigures = () => OldGenerationFigures | undefined;
 
 /** V8's largest semi-space when no flag sets it, on 64-bit platforms (Node 20's V8 11.3). */
 const DEFAULT_SEMI_SPACE_MIB = 16;
@@ -31,7 +37,7 @@ export function processFlags(): string[] {
  * young generation is left out because it is emptied at every scavenge: with
  * `--max-semi-space-size=64` it alone is 192 MiB of the limit.
  */
-export function oldGeneration(semiSpaceBytes: number = maxSemiSpaceBytes(processFlags())): { readonly used: number; readonly limit: number } {
+export function oldGeneration(semiSpaceBytes: number = maxSemiSpaceBytes(processFlags())): OldGenerationFigures {
   let young = 0;
   for (const s of getHeapSpaceStatistics()) if (s.space_name === 'new_space' || s.space_name === 'new_large_object_space') young += s.space_used_size;
   const h = getHeapStatistics();
@@ -44,7 +50,7 @@ export function oldGeneration(semiSpaceBytes: number = maxSemiSpaceBytes(process
  * reading once, then undefined until the next full collection.
  */
 export class OldGenerationWatch {
-  private latest: { readonly used: number; readonly limit: number } | undefined;
+  private latest: OldGenerationFigures | undefined;
   private readonly observer: PerformanceObserver;
 
   constructor(semiSpaceBytes: number = maxSemiSpaceBytes(processFlags())) {
@@ -104,7 +110,7 @@ export class HeapPressure {
   keep = 1;
   private readonly watch: OldGenerationWatch | undefined;
   private readonly afterCollection: HeapFigures;
-  private readonly now: () => { readonly used: number; readonly limit: number };
+  private readonly now: () => OldGenerationFigures;
   private readonly threshold: number;
   /** Looks since the last episode. */
   private looks = 0;
@@ -119,16 +125,18 @@ export class HeapPressure {
       readonly threshold?: number;
       readonly semiSpaceBytes?: number;
       readonly afterCollection?: HeapFigures;
-      readonly now?: () => { readonly used: number; readonly limit: number };
+      readonly now?: () => OldGenerationFigures;
     } = {},
   ) {
     this.threshold = options.threshold ?? 0.4;
+    // The flags are read once here, not at every look.
+    const semiSpaceBytes = options.semiSpaceBytes ?? maxSemiSpaceBytes(processFlags());
     if (options.afterCollection !== undefined) this.afterCollection = options.afterCollection;
     else {
-      this.watch = new OldGenerationWatch(options.semiSpaceBytes);
+      this.watch = new OldGenerationWatch(semiSpaceBytes);
       this.afterCollection = this.watch.figures;
     }
-    this.now = options.now ?? (() => oldGeneration(options.semiSpaceBytes));
+    this.now = options.now ?? (() => oldGeneration(semiSpaceBytes));
   }
 
   /**
@@ -148,7 +156,7 @@ export class HeapPressure {
     return this.episodes;
   }
 
-  private episode(f: { readonly used: number; readonly limit: number }): void {
+  private episode(f: OldGenerationFigures): void {
     this.episodes++;
     this.looks = 0;
     this.keep = Math.max(0.1, Math.min(0.8, (0.8 * this.threshold * f.limit) / f.used));
