@@ -208,11 +208,16 @@ export class TableLookups {
     return trimmed;
   }
 
-  /** Store operations since the last call: per changed key, its new versions and the dropped ones. */
-  changes(seqBound: number, w: ByteWriter, ops: BatchOp[]): void {
+  /**
+   * Store operations since the last call: per changed key, its new versions and the dropped
+   * ones, appended to `ops()`; yields after each key, so the caller may take the array and
+   * start another.
+   */
+  *changes(seqBound: number, w: ByteWriter, ops: () => BatchOp[]): Generator<void, void, undefined> {
     for (const table of this.program.tables) {
       for (const key of this.dirty[table.index]) {
-        this.keys[table.index].get(key)!.changeOps(versionsPrefix(this.partition, table.name, key), seqBound, w, ops);
+        this.keys[table.index].get(key)!.changeOps(versionsPrefix(this.partition, table.name, key), seqBound, w, ops());
+        yield;
       }
       this.dirty[table.index] = [];
     }

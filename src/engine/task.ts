@@ -10,6 +10,7 @@ import { StoreWalk } from '../state/store-walk.js';
 import {
   metaKey,
   parseEventSuffix,
+  partialCheckpointKey,
   planKey,
   STATE_FORMAT,
   timelineEventKey,
@@ -116,6 +117,9 @@ const NO_VISITS: Visit[] = [];
 /** Records prepared and applied together within a batch of one input (Task.process). */
 const APPLY_SLICE = 512;
 
+/** Store operations per write of a checkpoint that does not fit one (Task.checkpoint): about 1 MB of entries. */
+export const CHECKPOINT_WRITE_OPS = 8192;
+
 /** Placeholder for a timeline whose stored state is being fetched. */
 const PENDING = null as unknown as KeyTimeline;
 
@@ -124,6 +128,21 @@ export class StateFormatError extends Error {
   constructor(partition: number, detail: string) {
     super(`state of partition ${partition} cannot be read: ${detail}`);
     this.name = 'StateFormatError';
+  }
+}
+
+/**
+ * A store whose last checkpoint was written in several batches and not finished (its writer,
+ * a replay or bootstrap, stopped in between): it mixes two checkpoints. Not a local copy to
+ * rebuild from a changelog: replay state is the only copy of itself.
+ */
+export class PartialCheckpointError extends Error {
+  constructor(partition: number) {
+    super(
+      `state of partition ${partition} cannot be read: its store holds a checkpoint whose writing stopped part way (the replay or bootstrap that wrote it ended first), a mix of two checkpoints. ` +
+        'Remove the state directory and run the backfill or bootstrap again',
+    );
+    this.name = 'PartialCheckpointError';
   }
 }
 
@@ -348,7 +367,10 @@ export class Task {
   /** Open a task, restoring its last checkpoint if there is one. */
   static async open(program: Program, partition: number, backend: StateBackend, sinks: TaskSinks, options: TaskOptions = {}): Promise<Task> {
     const task = new Task(program, partition, backend, sinks, options);
-    const [metaBytes] = await backend.getMany([metaKey(partition)]);
+    const [metaBytes, partial] = await backend.getMany([metaKey(partition), partialCheckpointKey(partition)]);
+    if (partial !== undefined) {
+      throw new PartialCheckpointError(partition);
+    }
     if (metaBytes) {
       let meta: TaskMeta & { streamTime: number | null };
       try {
@@ -995,9 +1017,17 @@ export class Task {
     this.windowRows.length = 0;
   }
 
-  /** Persist state, stream time, clocks, positions and counters in one atomic batch. */
-  async checkpoint(): Promise<void> {
-    await this.backend.write(this.changes());
+  /**
+   * Persist state, stream time, clocks, positions and counters: in one atomic batch when the
+   * changes fit CHECKPOINT_WRITE_OPS, else in writes of that many (a replay's last checkpoint
+   * covers every key it met, millions of entries that one batch held twice over, as operations
+   * and as LevelDB's copy: 3 GB more at the end of a replay of 1.8 million keys). The first of
+   * several writes marks the store (partialCheckpointKey) and the last, with the checkpoint
+   * record, clears the mark, so a store whose writer stopped between them is refused at open
+   * instead of read as a mix of two checkpoints. Live commits changes() as one transaction.
+   */
+  async checkpoint(writeOps = CHECKPOINT_WRITE_OPS): Promise<void> {
+    for (const ops of this.changeChunks(writeOps)) await this.backend.write(ops);
     this.afterDurable();
   }
 
@@ -1009,8 +1039,28 @@ export class Task {
    * whole buffer (the changelog carries exactly these operations).
    */
   changes(): BatchOp[] {
-    const ops: BatchOp[] = [];
+    let all: BatchOp[] = [];
+    for (const ops of this.changeChunks(Infinity)) all = all.length === 0 ? ops : all.concat(ops);
+    return all;
+  }
+
+  /**
+   * changes() cut into arrays of about `limit` operations (whole keys each), the checkpoint
+   * record in the last. Each array is built when the previous one has been taken, so only one
+   * is held at a time; the in-memory state is marked clean as they are built.
+   */
+  private *changeChunks(limit: number): Generator<BatchOp[], void, undefined> {
     const p = this.partition;
+    let ops: BatchOp[] = [];
+    let cut = false;
+    const take = (): BatchOp[] => {
+      // A batch is atomic: the mark may go in with the first chunk's own operations.
+      if (!cut) ops.push({ type: 'put', key: partialCheckpointKey(p), value: new Uint8Array(0) });
+      cut = true;
+      const full = ops;
+      ops = [];
+      return full;
+    };
     for (const key of this.staleDeletes) ops.push({ type: 'del', key });
     this.staleDeletes = [];
     const w = this.writer;
@@ -1020,20 +1070,23 @@ export class Task {
         throw new Error(`an expired timeline of group ${g.name} holds events`);
       }, (t, seq) => ops.push({ type: 'del', key: timelineEventKey(p, g.name, key, t, seq) }));
       ops.push({ type: 'del', key: timelineHeadKey(p, g.name, key) });
+      if (ops.length >= limit) yield take();
     }
     this.expired = [];
     for (const g of this.program.groups) {
       for (const key of this.dirty[g.index]) {
         timelineChanges(this.timelines[g.index].get(key)!, this.seq, w, timelineEventsPrefix(p, g.name, key), timelineHeadKey(p, g.name, key), ops);
+        if (ops.length >= limit) yield take();
       }
       this.dirty[g.index] = [];
     }
-    this.tables.changes(this.seq, w, ops);
+    for (const _ of this.tables.changes(this.seq, w, () => ops)) if (ops.length >= limit) yield take();
     for (const [name, op] of this.windows) {
       for (const key of op.dirtyKeys()) {
         const bytes = op.encodeKey(key);
         const k = windowKey(p, name, key);
         ops.push(bytes ? { type: 'put', key: k, value: bytes } : { type: 'del', key: k });
+        if (ops.length >= limit) yield take();
       }
       op.clearDirty();
     }
@@ -1051,8 +1104,9 @@ export class Task {
       ops.push({ type: 'put', key: planKey(p), value: new TextEncoder().encode(canonicalJson(this.program.plan.canonical)) });
       this.planStored = true;
     }
+    if (cut) ops.push({ type: 'del', key: partialCheckpointKey(p) });
     ops.push({ type: 'put', key: metaKey(p), value: new TextEncoder().encode(JSON.stringify(meta)) });
-    return ops;
+    yield ops;
   }
 
   /**

@@ -11,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { AnswerWithoutRowError } from '../engine/durable-row-assembler.js';
 import { buildProgram, hasRegrouping, type Program } from '../engine/program.js';
 import type { RegroupSinks } from '../engine/regroup-messages.js';
-import { GroupKeyError, StateFormatError, Task, VersionMismatchError } from '../engine/task.js';
+import { GroupKeyError, PartialCheckpointError, StateFormatError, Task, VersionMismatchError } from '../engine/task.js';
 import { SchemaRegistryClient, type SchemaRegistryPort } from '../io/avro/registry-client.js';
 import { registryEndpoint } from '../io/avro/registry-http.js';
 import type { ClientEndpoints } from '../io/client-security.js';
@@ -180,7 +180,7 @@ async function followChangelogs(standbys: StandbyCopies, intervalMs: number, sto
 
 /** Errors retrying cannot fix: the worker stops with the message. */
 function isFatal(e: unknown): boolean {
-  return e instanceof VersionMismatchError || e instanceof GroupKeyError || e instanceof UnreadableChangelogError;
+  return e instanceof VersionMismatchError || e instanceof GroupKeyError || e instanceof UnreadableChangelogError || e instanceof PartialCheckpointError;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

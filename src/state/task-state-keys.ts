@@ -9,6 +9,7 @@
  *   p<n>/w/<op>/<key>                  one key's open windows
  *   p<n>/v/<table>/<len>:<key>/<ts>    one version of a table key (its values), named by its validity time + apply sequence
  *   p<n>/local                         local-only: which changelog offset the copy reflects (never in the changelog)
+ *   p<n>/partial                       present only while a checkpoint written in several batches is half written (Task.checkpoint)
  *
  * Entity keys are length-prefixed so no key's entries share a prefix with another key's.
  * Segment names sort by their first event's (event time, sequence), the timeline's own order,
@@ -21,6 +22,7 @@ export const STATE_FORMAT = 4;
 export const metaKey = (p: number): string => `p${p}/meta`;
 export const planKey = (p: number): string => `p${p}/plan`;
 export const localKey = (p: number): string => `p${p}/local`;
+export const partialCheckpointKey = (p: number): string => `p${p}/partial`;
 /** Every entry of a task, local-only ones included. */
 export const taskPrefix = (p: number): string => `p${p}/`;
 
