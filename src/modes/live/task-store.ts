@@ -13,7 +13,8 @@ import { rmSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { KafkaRecord, LiveCluster } from './live-cluster.js';
 import { LevelBackend, StoreUnavailableError, type BatchOp } from '../../state/state-backend.js';
-import { decodeLocalMeta, encodeLocalMeta, localKey, metaKey, regroupMetaKey, STATE_FORMAT } from '../../state/task-state-keys.js';
+import { PartialCheckpointError } from '../../engine/task.js';
+import { decodeLocalMeta, encodeLocalMeta, localKey, metaKey, partialCheckpointKey, regroupMetaKey, STATE_FORMAT } from '../../state/task-state-keys.js';
 import { taskStateDir } from '../../state/task-state-dir.js';
 import { formatCount, formatRate, formatSeconds } from '../../io/number-format.js';
 
@@ -138,6 +139,8 @@ export interface LocalState {
   readonly changelogFirst?: number;
   /** Why the local copy cannot be used at all (unreadable), if so. */
   readonly unusable?: string;
+  /** A checkpoint written in several batches stopped part way (Task.checkpoint): the copy mixes two. */
+  readonly partial?: boolean;
 }
 
 /** The format (1 when absent: the first builds wrote none) and version of a checkpoint record, a task's or a regroup partition's; throws when it is not JSON. */
@@ -167,10 +170,11 @@ export function judgeLocalCopy(local: LocalState, changelog: string): LocalCopy 
 
 export async function readLocal(backend: LevelBackend, partition: number): Promise<LocalState> {
   try {
-    const [metaBytes, localBytes] = await backend.getMany([metaKey(partition), localKey(partition)]);
+    const [metaBytes, localBytes, partialBytes] = await backend.getMany([metaKey(partition), localKey(partition), partialCheckpointKey(partition)]);
     const local = decodeLocalMeta(localBytes);
-    if (metaBytes === undefined) return { changelogNext: null, changelog: null };
-    return { meta: checkpointHead(metaBytes), changelogNext: local?.changelogNext ?? null, changelog: local?.changelog ?? null, changelogFirst: local?.changelogFirst };
+    const partial = partialBytes !== undefined;
+    if (metaBytes === undefined) return { changelogNext: null, changelog: null, partial };
+    return { meta: checkpointHead(metaBytes), changelogNext: local?.changelogNext ?? null, changelog: local?.changelog ?? null, changelogFirst: local?.changelogFirst, partial };
   } catch (e) {
     return { changelogNext: null, changelog: null, unusable: e instanceof Error ? e.message : String(e) };
   }
@@ -195,6 +199,12 @@ export async function openTaskStore(ctx: TaskStoreContext, partition: number, fo
   }
   if (backend !== undefined) {
     const local = await readLocal(backend, partition);
+    if (local.partial === true && end === 0) {
+      // A replay's or bootstrap's state cut short, and no changelog to take the task from: it is
+      // the only copy there is, so neither published nor deleted for an empty rebuild.
+      await backend.close();
+      throw new PartialCheckpointError(partition);
+    }
     const ahead = local.meta?.format === STATE_FORMAT && local.changelog === ctx.changelog && local.changelogNext !== null && local.changelogNext > end;
     if (ctx.exactlyOnce && (high > end || ahead)) {
       await backend.close();
