@@ -29,7 +29,8 @@ import type { RegroupAnswer, RegroupMessage, RegroupQuery, RegroupUpdate } from 
 export interface RegroupedTaskOptions {
   /**
    * Keys per regrouped group and table kept in memory between releases once their state is in
-   * the store (live: the worker's --cache-keys); default no bound (replay, which checkpoints once).
+   * the store (live and replay: --cache-keys); default no bound (a replay whose state is kept
+   * for live: its handover checkpoint must be its first, regroup-handover.ts).
    */
   readonly maxCachedKeys?: number;
 }
@@ -141,8 +142,8 @@ export class RegroupedTask {
   /** Timelines a sweep emptied: their stored segments and head go at the next changes(). */
   private expired: Array<readonly [GroupProgram, string, KeyTimeline]> = [];
   private expiredCount = 0;
-  /** Keys per group or table kept in memory once clean (RegroupedTaskOptions.maxCachedKeys). */
-  private readonly maxCachedKeys: number;
+  /** Keys per group or table kept in memory once clean (RegroupedTaskOptions.maxCachedKeys), lowered by capCache. */
+  private maxCachedKeys: number;
   /** Numbers the releases: a key used in the latest one stays cached. */
   private releaseNo = 0;
   private evictions = 0;
@@ -553,6 +554,27 @@ export class RegroupedTask {
     ops.push({ type: 'put', key: regroupMetaKey(r), value: new TextEncoder().encode(JSON.stringify(meta)) });
     this.evictColdKeys();
     return ops;
+  }
+
+  /** More keys in memory than the bound in some group or table: a checkpoint would evict (replay checks after each receive). */
+  get overCacheBound(): boolean {
+    return this.largestCache() > this.maxCachedKeys;
+  }
+
+  /** Keys cached by the group or table holding the most. */
+  private largestCache(): number {
+    let n = 0;
+    for (const m of [...this.timelines, ...this.versions] as ReadonlyArray<ReadonlyMap<string, unknown>>) n = Math.max(n, m.size);
+    return n;
+  }
+
+  /**
+   * Lower the cache bound to `fraction` of the keys the fullest group or table holds now (at
+   * least `floor`), for a driver whose memory runs short, as Task.capCache. Returns the new bound.
+   */
+  capCache(fraction: number, floor: number): number {
+    this.maxCachedKeys = Math.max(floor, Math.min(this.maxCachedKeys, Math.floor(this.largestCache() * fraction)));
+    return this.maxCachedKeys;
   }
 
   /** Keys held in memory (timelines and table versions) and keys evicted since the task opened. */

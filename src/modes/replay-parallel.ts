@@ -7,7 +7,7 @@ import type { TrainingFileSummary } from '../io/files/parquet-training-writer.js
 import { hasRegrouping, type CompiledPlan } from '../plan/compile.js';
 import type { ReplayInputSpec } from './replay-input.js';
 import { replayPartitions, type RegroupSpillOptions, type ReplayOutputOptions, type ReplayStateCache, type ReplaySummary } from './replay-partitions.js';
-import { answerRegroupPartitions, assembleOriginPartitions } from './replay-regrouped.js';
+import { answerRegroupPartitions, assembleOriginPartitions, type AnsweredPartitions } from './replay-regrouped.js';
 import { inputPartitionWeights } from './input-weights.js';
 import { balancedShares } from './partition-shares.js';
 import { answerPassWeights, assemblePassWeights } from './regroup-spill.js';
@@ -117,27 +117,28 @@ async function replayRegrouped(opts: ParallelReplayOptions, stateDir: string, wo
     let origin: ReplaySummary;
     let files: TrainingFileSummary[];
     // Lookups of tables keyed by another entity are answered in pass 2: their misses count there.
-    let lookupMisses: number;
+    let answered: AnsweredPartitions[];
     const keptState = opts.keepRegroupedState === true ? stateDir : undefined;
     if (workers === 1 && opts.pool === undefined) {
       const { plan, input, out, deadLetterDir, droppedLateDir, onProgress, keys, stopAtFrontier, cacheKeys } = opts;
       origin = await replayPartitions({ plan, input, out, deadLetterDir, droppedLateDir, onProgress, keys, stopAtFrontier, cacheKeys, stateDir, regroup });
-      const pass = { plan, input, out, spillDir: regroup.dir, partitions: regroup.partitions, inputRanges: origin.inputRanges, stateDir: keptState, queriedKeysOnly: regroup.recordQueries === true };
-      lookupMisses = await answerRegroupPartitions(pass);
+      const pass = { plan, input, out, spillDir: regroup.dir, partitions: regroup.partitions, inputRanges: origin.inputRanges, stateDir: keptState, queriedKeysOnly: regroup.recordQueries === true, cacheKeys };
+      answered = [await answerRegroupPartitions(pass)];
       files = await assembleOriginPartitions(pass);
     } else {
       const stages = { ...job(opts, stateDir), regroup, keepRegroupedState: keptState !== undefined };
       const progress = totalProgress(opts);
-      [origin, lookupMisses, files] = await withPool(opts, workers, async (pool) => {
+      [origin, answered, files] = await withPool(opts, workers, async (pool) => {
         const first = mergeSummaries((await pool.run('origin', stages, progress, await inputShares(opts, workers))).map((r) => r.summary!));
         // Passes 2 and 3 split their partitions by the size of the spill each reads.
-        const answered = await pool.run('answer', stages, progress, balancedShares(answerPassWeights(regroup.dir, regroup.partitions), workers), first.inputRanges);
+        const answers = await pool.run('answer', stages, progress, balancedShares(answerPassWeights(regroup.dir, regroup.partitions), workers), first.inputRanges);
         const assembled = await pool.run('assemble', stages, progress, balancedShares(assemblePassWeights(regroup.dir, regroup.partitions), workers), first.inputRanges);
-        return [first, answered.reduce((n, r) => n + r.lookupMisses, 0), assembled.flatMap((r) => r.files)] as const;
+        return [first, answers.flatMap((r) => (r.answered === undefined ? [] : [r.answered])), assembled.flatMap((r) => r.files)] as const;
       });
     }
-    const counters = { ...origin.counters, lookupMisses: origin.counters.lookupMisses + lookupMisses };
-    return { ...origin, counters, files: [...origin.files, ...files].sort((a, b) => (a.path < b.path ? -1 : 1)) };
+    const counters = { ...origin.counters, lookupMisses: answered.reduce((n, a) => n + a.lookupMisses, origin.counters.lookupMisses) };
+    const stateCache = mergeStateCaches([...(origin.stateCache === undefined ? [] : [origin.stateCache]), ...answered.map((a) => a.stateCache)]);
+    return { ...origin, counters, stateCache, files: [...origin.files, ...files].sort((a, b) => (a.path < b.path ? -1 : 1)) };
   } finally {
     rmSync(regroup.dir, { recursive: true, force: true });
   }

@@ -98,7 +98,7 @@ export interface ReplaySummary {
   readonly deadLetters: { readonly count: number; readonly dir: string };
   readonly lateRecords: { readonly count: number; readonly dir: string };
   readonly labels: Readonly<Record<string, { events: number; malformed: number; dataEnd: number | null }>>;
-  /** How the tasks kept their state within memory (ReplayOutputOptions.cacheKeys); absent for a regrouped replay's passes. */
+  /** How the tasks kept their state within memory (ReplayOutputOptions.cacheKeys), a regrouped replay's pass 2 included. */
   readonly stateCache?: ReplayStateCache;
 }
 

@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { InputRange } from '../engine/input.js';
 import { buildProgram, type Program } from '../engine/program.js';
 import { readRegroupAnswer, readRegroupMessage, regroupMessageTarget, writeRegroupAnswer } from '../engine/regroup-codec.js';
@@ -8,7 +9,10 @@ import { RowAssembler } from '../engine/row-assembler.js';
 import type { TrainingFileSummary } from '../io/files/parquet-training-writer.js';
 import type { CompiledPlan } from '../plan/compile.js';
 import { ByteReader, ByteWriter } from '../state/codec.js';
-import { MemoryBackend } from '../state/state-backend.js';
+import { LevelBackend } from '../state/state-backend.js';
+import { DEFAULT_MAX_CACHED_KEYS } from '../engine/task.js';
+import { HeapPressure, MIN_CACHE_KEYS } from './heap-pressure.js';
+import type { ReplayStateCache } from './replay-partitions.js';
 import { loadLabelIndexes, type LabelIndex } from './label-index.js';
 import { openReplayInput } from './open-replay-input.js';
 import { endOfUpstream, RegroupHandover, type RegroupStateTarget } from './regroup-handover.js';
@@ -35,19 +39,31 @@ const CHUNK = 4096;
  * table lookups without a version. With `keep`, its state as of the end of the history goes into
  * task r's store for live (regroup-handover.ts); otherwise it is thrown away.
  */
-export async function answerRegroupPartition(program: Program, dir: string, r: number, partitions: number, keep?: RegroupStateTarget, queriedKeysOnly = false): Promise<number> {
+export async function answerRegroupPartition(program: Program, dir: string, r: number, partitions: number, keep?: RegroupStateTarget, queriedKeysOnly = false, memory: AnswerMemory = unboundedMemory()): Promise<number> {
   const writers: SpillWriter[] = [];
   let handover: RegroupHandover | undefined;
+  // State thrown away afterwards still needs a store to leave memory for (as pass 1's tasks do):
+  // one per regroup partition under the spill directory, removed with it.
+  let own: LevelBackend | undefined;
+  let task: RegroupedTask | undefined;
   let failed = false;
   try {
     for (let p = 0; p < partitions; p++) writers.push(new SpillWriter(answerFile(dir, p, r)));
     handover = keep === undefined ? undefined : await RegroupHandover.open(program, keep, r);
+    own = keep === undefined ? await LevelBackend.open(regroupStateDir(dir, r)) : undefined;
     const w = new ByteWriter(256);
-    const task = await RegroupedTask.open(program, r, partitions, handover?.backend ?? new MemoryBackend(), (a) => {
-      w.reset();
-      writeRegroupAnswer(w, a);
-      writers[a.partition].write(w.written());
-    });
+    task = await RegroupedTask.open(
+      program,
+      r,
+      partitions,
+      handover?.backend ?? own!,
+      (a) => {
+        w.reset();
+        writeRegroupAnswer(w, a);
+        writers[a.partition].write(w.written());
+      },
+      { maxCachedKeys: own === undefined ? undefined : memory.bound },
+    );
     const readers = Array.from({ length: partitions }, (_, p) => (existsSync(messageFile(dir, r, p)) ? new SpillReader(messageFile(dir, r, p)) : undefined));
     const watermark = new Array<number>(partitions).fill(-Infinity);
     const ended = (p: number): RegroupMessage[] => handover?.ended(p, watermark[p]) ?? [endOfUpstream(p)];
@@ -80,6 +96,13 @@ export async function answerRegroupPartition(program: Program, dir: string, r: n
           batch.push(m);
         }
         await task.receive(batch);
+        if (own !== undefined) {
+          if (memory.pressure !== undefined && memory.pressure.episodes < memory.pressure.look()) memory.bound = Math.min(memory.bound, task.capCache(memory.pressure.keep, MIN_CACHE_KEYS));
+          if (task.overCacheBound) {
+            await task.checkpoint();
+            memory.checkpoints++;
+          }
+        }
       }
     } finally {
       for (const reader of readers) reader?.close();
@@ -93,11 +116,29 @@ export async function answerRegroupPartition(program: Program, dir: string, r: n
   } finally {
     // Every answer file and the kept store are closed whatever fails first (a full disk fails
     // the flushes): a store left open holds its lock for the rest of the process.
-    const closing = await closeEach([...writers.map((writer) => () => writer.close()), () => handover?.close()]);
+    memory.evictions += task?.cacheStats.evictions ?? 0;
+    const closing = await closeEach([...writers.map((writer) => () => writer.close()), () => handover?.close(), () => own?.close()]);
+    if (own !== undefined) rmSync(regroupStateDir(dir, r), { recursive: true, force: true });
     // After a failure its own error is the one to report.
     if (closing !== undefined && !failed) throw closing;
   }
 }
+
+/**
+ * How pass 2 keeps regrouped state within memory where it is not kept for live: the bound of
+ * keys per group or table (--cache-keys), lowered when the thread's heap runs short
+ * (heap-pressure.ts), and what it cost.
+ */
+export interface AnswerMemory {
+  readonly pressure?: HeapPressure;
+  bound: number;
+  checkpoints: number;
+  evictions: number;
+}
+
+const unboundedMemory = (): AnswerMemory => ({ bound: Infinity, checkpoints: 0, evictions: 0 });
+
+const regroupStateDir = (dir: string, r: number): string => join(dir, `state-r${r}`);
 
 /** Pass 3 for origin partition `p`: its complete rows into `training`. */
 export function assembleOriginPartition(program: Program, dir: string, p: number, partitions: number, training: TrainingSink): void {
@@ -155,16 +196,32 @@ export interface RegroupedPassOptions {
    * their queries reads needs no state, so its updates are skipped (without the state kept).
    */
   readonly queriedKeysOnly?: boolean;
+  /** Pass 2: regrouped keys per group or table kept in memory where the state is not kept (default DEFAULT_MAX_CACHED_KEYS). */
+  readonly cacheKeys?: number;
+  /** The process's largest semi-space, for the heap check (ReplayWorkerData.semiSpaceBytes). */
+  readonly semiSpaceBytes?: number;
 }
 
-/** Pass 2 for this thread's regroup partitions; returns their table lookups without a version. */
-export async function answerRegroupPartitions(opts: RegroupedPassOptions): Promise<number> {
+/** What pass 2 of this thread's regroup partitions counted: table lookups without a version, and how its state stayed within memory. */
+export interface AnsweredPartitions {
+  readonly lookupMisses: number;
+  readonly stateCache: ReplayStateCache;
+}
+
+/** Pass 2 for this thread's regroup partitions. */
+export async function answerRegroupPartitions(opts: RegroupedPassOptions): Promise<AnsweredPartitions> {
   const program = buildProgram(opts.plan);
   const mine = opts.partitionFilter ?? (() => true);
   const keep = opts.stateDir === undefined ? undefined : { stateDir: opts.stateDir, inputRanges: opts.inputRanges };
+  const bound = opts.cacheKeys ?? DEFAULT_MAX_CACHED_KEYS;
+  const memory: AnswerMemory = { pressure: new HeapPressure({ semiSpaceBytes: opts.semiSpaceBytes }), bound, checkpoints: 0, evictions: 0 };
   let misses = 0;
-  for (let r = 0; r < opts.partitions; r++) if (mine(r)) misses += await answerRegroupPartition(program, opts.spillDir, r, opts.partitions, keep, opts.queriedKeysOnly === true);
-  return misses;
+  try {
+    for (let r = 0; r < opts.partitions; r++) if (mine(r)) misses += await answerRegroupPartition(program, opts.spillDir, r, opts.partitions, keep, opts.queriedKeysOnly === true, memory);
+  } finally {
+    memory.pressure?.close();
+  }
+  return { lookupMisses: misses, stateCache: { bound, checkpoints: memory.checkpoints, evictions: memory.evictions, lowestBound: Math.min(bound, memory.bound) } };
 }
 
 /** Pass 3 for this thread's origin partitions: the training files of outputs with regrouped features. */

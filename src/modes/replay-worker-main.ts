@@ -6,7 +6,7 @@ import type { ReplayInputSpec } from './replay-input.js';
 import type { InputRange } from '../engine/input.js';
 import type { TrainingFileSummary } from '../io/files/parquet-training-writer.js';
 import { replayPartitions, type KeySelection, type RegroupSpillOptions, type ReplaySummary } from './replay-partitions.js';
-import { answerRegroupPartitions, assembleOriginPartitions } from './replay-regrouped.js';
+import { answerRegroupPartitions, assembleOriginPartitions, type AnsweredPartitions } from './replay-regrouped.js';
 import { receiveSlices } from './slice-feed.js';
 
 /** What a replay thread is started with: the topology it loads while the coordinator prepares the first stage. */
@@ -61,7 +61,7 @@ export type ReplayWorkerRequest = ReplayStage | { readonly stage: 'end' };
 export type ReplayWorkerMessage =
   | { readonly type: 'progress'; readonly processed: number }
   | { readonly type: 'done'; readonly summary: ReplaySummary }
-  | { readonly type: 'files'; readonly files: readonly TrainingFileSummary[]; readonly lookupMisses: number }
+  | { readonly type: 'files'; readonly files: readonly TrainingFileSummary[]; readonly answered?: AnsweredPartitions }
   | { readonly type: 'error'; readonly message: string };
 
 const data = workerData as ReplayWorkerData;
@@ -102,9 +102,12 @@ async function runOrigin(plan: CompiledPlan, job: ReplayJob, partitionFilter: (p
 async function runRegroupPass(plan: CompiledPlan, job: ReplayJob, stage: 'answer' | 'assemble', partitionFilter: (p: number) => boolean, inputRanges: readonly InputRange[]): Promise<void> {
   const regroup = job.regroup!;
   const stateDir = job.keepRegroupedState === true ? job.stateDir : undefined;
-  const pass = { plan, input: job.input, out: job.out, spillDir: regroup.dir, partitions: regroup.partitions, inputRanges, partitionFilter, stateDir, queriedKeysOnly: regroup.recordQueries === true };
-  const lookupMisses = stage === 'answer' ? await answerRegroupPartitions(pass) : 0;
-  post({ type: 'files', files: stage === 'assemble' ? await assembleOriginPartitions(pass) : [], lookupMisses });
+  const pass = {
+    plan, input: job.input, out: job.out, spillDir: regroup.dir, partitions: regroup.partitions, inputRanges, partitionFilter, stateDir,
+    queriedKeysOnly: regroup.recordQueries === true, cacheKeys: job.cacheKeys, semiSpaceBytes: data.semiSpaceBytes,
+  };
+  const answered = stage === 'answer' ? await answerRegroupPartitions(pass) : undefined;
+  post({ type: 'files', files: stage === 'assemble' ? await assembleOriginPartitions(pass) : [], answered });
 }
 
 let planLoaded: Promise<CompiledPlan> | undefined;

@@ -5,12 +5,14 @@ import type { TrainingFileSummary } from '../io/files/parquet-training-writer.js
 import type { ReplaySummary } from './replay-partitions.js';
 import type { ReplayJob, ReplayStage, ReplayWorkerData, ReplayWorkerMessage, ReplayWorkerRequest } from './replay-worker-main.js';
 import { holdSerialScavenges } from './serial-scavenges.js';
+import type { AnsweredPartitions } from './replay-regrouped.js';
 
 /** What one thread reports for a stage. */
 export interface WorkerResult {
   readonly summary?: ReplaySummary;
   readonly files: readonly TrainingFileSummary[];
-  readonly lookupMisses: number;
+  /** Pass 2 (the answer stage): what it counted. */
+  readonly answered?: AnsweredPartitions;
 }
 
 /** Starts one replay thread of the pool. */
@@ -66,8 +68,8 @@ export class ReplayWorkerPool {
     const w = start(new URL('./replay-worker.mjs', import.meta.url), { ...data, worker });
     w.on('message', (m: ReplayWorkerMessage) => {
       if (m.type === 'progress') this.progress(m.processed);
-      else if (m.type === 'done') this.settle(worker, { summary: m.summary, files: m.summary.files, lookupMisses: 0 });
-      else if (m.type === 'files') this.settle(worker, { files: m.files, lookupMisses: m.lookupMisses });
+      else if (m.type === 'done') this.settle(worker, { summary: m.summary, files: m.summary.files });
+      else if (m.type === 'files') this.settle(worker, { files: m.files, answered: m.answered });
       else this.fail(worker, new Error(m.message));
     });
     w.on('error', (e) => this.fail(worker, outOfMemory(e, worker)));

@@ -6,7 +6,9 @@
  * Before, a replay kept every key's state in memory until its end (it checkpointed only then):
  * a backfill of 150,000 flights over 160,000 origin and route keys died with "JavaScript heap out
  * of memory" in a process whose old generation was 256 MiB, and `--cache-keys` was refused by
- * `skewless backfill` as an unknown option.
+ * `skewless backfill` as an unknown option. A regrouped replay's pass 2 (regrouped keys,
+ * src/modes/replay-regrouped.ts) kept every regrouped key in memory still after that: a backfill
+ * of flight-network over 77,500 destinations died the same way in the same heap.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -106,6 +108,86 @@ test('--cache-keys bounds the keys each task keeps: two threads and four partiti
   const a = await replayFiles({ plan, inputs: { flights: input }, out: bounded, partitions: 4, workers: 2, cacheKeys: 500 });
   const b = await replayFiles({ plan, inputs: { flights: input }, out: free, partitions: 4, workers: 2 });
   assert.ok((a.stateCache?.checkpoints ?? 0) > 4 && (a.stateCache?.evictions ?? 0) > 10_000, JSON.stringify(a.stateCache));
+  assert.equal(a.stateCache?.lowestBound, 500);
+  assert.equal(b.stateCache?.checkpoints, 0);
+  assertSameFiles(bounded, free);
+});
+
+/**
+ * For flight-network (regrouped by destination): even flights go to a destination of their own
+ * (75,000 of them), odd ones to one of 2,500 flown every two minutes for an hour.
+ */
+function networkFlight(i: number): { date: number; delay: number; distance: number; origin: string; destination: string } {
+  return { ...flight(i), destination: i % 2 === 0 ? `U${i}` : `R${Math.floor(i / 60)}` };
+}
+
+const networkInput = join(dir, 'network.ndjson');
+writeFileSync(networkInput, Array.from({ length: N }, (_, i) => `${JSON.stringify(networkFlight(i))}\n`).join(''));
+
+interface NetworkRow {
+  readonly offset: bigint | number;
+  readonly dest_flights_1h: bigint | number;
+  readonly dest_delay_mean_24h: number | null;
+}
+
+test('a regrouped backfill whose destinations outgrow the heap moves them out of memory in pass 2 too, and writes the rows of one that kept them', async () => {
+  const small = join(dir, 'network-small-heap');
+  const run = spawnSync(process.execPath, ['--max-old-space-size=256', BIN, 'backfill', 'topologies/flight-network.ts', '--input', `flights=${networkInput}`, '--out', small, '--workers', '1', '--json'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, NODE_OPTIONS: '' },
+  });
+  assert.equal(run.status, 0, `backfill with a 256 MiB old generation failed: ${run.stderr.slice(-2000)}`);
+  const summary = JSON.parse(run.stdout) as { counters: { processed: number }; stateCache: { checkpoints: number; evictions: number; bound: number; lowestBound: number } };
+  assert.equal(summary.counters.processed, N);
+  // Pass 1's 40,000 origins fit: what moved out is pass 2's destinations.
+  assert.ok(summary.stateCache.checkpoints > 0 && summary.stateCache.evictions > 10_000, JSON.stringify(summary.stateCache));
+  assert.ok(summary.stateCache.lowestBound < summary.stateCache.bound, `the bound was not lowered: ${JSON.stringify(summary.stateCache)}`);
+
+  const plan = await loadTopology(join(ROOT, 'topologies/flight-network.ts'));
+  const roomy = join(dir, 'network-roomy');
+  const kept = await replayFiles({ plan, inputs: { flights: networkInput }, out: roomy, workers: 1 });
+  assert.equal(kept.stateCache?.checkpoints, 0, 'the default heap holds these keys: no state moved out');
+  assertSameFiles(small, roomy);
+
+  // By brute force: the flights to the same destination, from any origin, that departed in
+  // (t − 5 min − W, t − 5 min], their count over the hour and mean delay over the day.
+  const byDest = new Map<string, number[]>();
+  for (let i = 0; i < N; i++) {
+    const d = networkFlight(i).destination;
+    if (!byDest.has(d)) byDest.set(d, []);
+    byDest.get(d)!.push(i);
+  }
+  const files = parquetFiles(small).filter((f) => f.startsWith('flight_features/'));
+  const got: NetworkRow[] = [];
+  for (const f of files) for (const r of (await parquetReadObjects({ file: arrayBuffer(readFileSync(join(small, f))) })) as unknown as NetworkRow[]) got.push(r);
+  assert.equal(got.length, N);
+  let withHistory = 0;
+  for (const r of got) {
+    const i = Number(r.offset);
+    const f = networkFlight(i);
+    const asOf = f.date - 5 * MINUTE;
+    const earlier = (w: number): number[] => byDest.get(f.destination)!.map(networkFlight).filter((e) => e.date > asOf - w && e.date <= asOf).map((e) => e.delay);
+    assert.equal(Number(r.dest_flights_1h), earlier(3_600_000).length, `flight ${i}`);
+    const day = earlier(86_400_000);
+    if (day.length > 0) withHistory++;
+    const mean = day.length === 0 ? null : day.reduce((a, b) => a + b, 0) / day.length;
+    if (mean === null) assert.equal(r.dest_delay_mean_24h, null, `flight ${i}`);
+    else assert.ok(Math.abs((r.dest_delay_mean_24h ?? NaN) - mean) < 1e-9, `flight ${i}: ${r.dest_delay_mean_24h} against ${mean}`);
+  }
+  assert.ok(withHistory > 60_000, `${withHistory} rows with a destination history`);
+});
+
+test('--cache-keys bounds the pass 2 of a regrouped replay as well: two threads, four partitions, the files of a replay that evicts nothing', async () => {
+  // 200 origins: pass 1 stays under the bound, so whatever moves out of memory is pass 2's.
+  const input = join(dir, 'network-200-origins.ndjson');
+  writeFileSync(input, Array.from({ length: N }, (_, i) => `${JSON.stringify({ ...networkFlight(i), origin: `A${i % 200}` })}\n`).join(''));
+  const plan = await loadTopology(join(ROOT, 'topologies/flight-network.ts'));
+  const bounded = join(dir, 'network-bounded');
+  const free = join(dir, 'network-free');
+  const a = await replayFiles({ plan, inputs: { flights: input }, out: bounded, partitions: 4, workers: 2, cacheKeys: 500 });
+  const b = await replayFiles({ plan, inputs: { flights: input }, out: free, partitions: 4, workers: 2 });
+  assert.ok((a.stateCache?.evictions ?? 0) > 40_000, JSON.stringify(a.stateCache));
   assert.equal(a.stateCache?.lowestBound, 500);
   assert.equal(b.stateCache?.checkpoints, 0);
   assertSameFiles(bounded, free);
