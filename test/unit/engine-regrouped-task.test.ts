@@ -520,3 +520,30 @@ test('a regrouped task with a small key cache evicts clean keys at checkpoints, 
     assert.deepEqual(signature(answers), reference, `regroup partition ${r}`);
   }
 });
+
+test('capCache lowers the bound of a regrouped task to a share of its fullest group, the next checkpoint evicts down to it, and no answer changes', async () => {
+  const program = buildProgram(compilePlan(regroupTopology, HERE));
+  const origins = await rotatingMerchants(program, 12);
+  const r = 0;
+  const streams = origins.map((o) => o.messages[r]);
+  const signature = (answers: Map<string, RegroupAnswer>): string[] => [...answers].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, a]) => `${k}=${a.values.map(exact).join(',')}`);
+  const reference = signature(await answerPartition(program, r, streams, new Rng(1)));
+  const answers = new Map<string, RegroupAnswer>();
+  const task = await RegroupedTask.open(program, r, ORIGINS, new MemoryBackend(), (a) => void answers.set(answerId(a), a));
+  const all = streams.map((s) => s.slice());
+  const half = all.map((s) => s.splice(0, s.length >> 1));
+  // Small steps of every upstream in turn: each release holds the merchants of a short span of time only.
+  for (let at = 0; half.some((s) => at < s.length); at += 8) for (const s of half) await task.receive(s.slice(at, at + 8));
+  const before = task.cacheStats.cachedKeys;
+  assert.ok(before >= 8, `${before} keys in memory`);
+  assert.equal(task.overCacheBound, false, 'no bound yet');
+  // A quarter of the keys the fullest group holds (the topology has one regrouped group), at least 2.
+  const bound = task.capCache(0.25, 2);
+  assert.equal(bound, Math.max(2, Math.floor(before * 0.25)));
+  assert.equal(task.capCache(0.9, 2), bound, 'a bound is never raised');
+  assert.equal(task.overCacheBound, true);
+  await task.checkpoint();
+  assert.ok(task.cacheStats.evictions > 0 && task.cacheStats.cachedKeys < before, JSON.stringify(task.cacheStats));
+  for (const [p, s] of all.entries()) await task.receive([...s, { kind: 'watermark', upstream: p, watermark: Infinity }]);
+  assert.deepEqual(signature(answers), reference);
+});

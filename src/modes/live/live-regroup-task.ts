@@ -116,6 +116,11 @@ export class LiveRegroupTask implements RegroupSinks {
     return self;
   }
 
+  /** Lower the regrouped task's cache bound when the worker's heap runs short (RegroupedTask.capCache): the next commit evicts down to it. */
+  capCache(fraction: number, floor: number): number {
+    return this.regrouped.capCache(fraction, floor);
+  }
+
   /** Messages held in the regrouped task below the watermarks. */
   get held(): number {
     return this.regrouped.pending;

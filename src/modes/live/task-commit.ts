@@ -78,6 +78,7 @@ export async function commitTask(lt: LiveTask, ctx: CommitContext): Promise<Comm
   const pressure = ctx.heapPressure;
   if (pressure !== undefined && pressure.look() > lt.heapEpisodes) {
     lt.task.capCache(pressure.keep, MIN_CACHE_KEYS);
+    lt.regroup?.capCache(pressure.keep, MIN_CACHE_KEYS);
     lt.heapEpisodes = pressure.episodes;
   }
   const ops = lt.task.changes();
