@@ -24,6 +24,7 @@ import { registerSubjects, type RegisteredSubject } from '../schemas/registry-re
 import { loadTopologies } from '../schemas/registry-topologies.js';
 import { LevelBackend } from '../state/state-backend.js';
 import { formatFinding, registryClientOf, registryFindings, type SchemasCheckFinding } from './schemas-command.js';
+import { refuseUnfinishedBootstrap } from '../modes/unfinished-bootstrap.js';
 
 export interface DeployOptions {
   state?: string;
@@ -90,6 +91,7 @@ export async function stateVersionCheck(stateDir: string, plan: CompiledPlan): P
   const mismatches: StateMismatch[] = [];
   let matching = 0;
   if (!existsSync(stateDir)) return { mismatches, matching };
+  refuseUnfinishedBootstrap(stateDir);
   const dirs = readdirSync(stateDir).filter((d) => TASK_DIR.test(d)).sort();
   for (const d of dirs) {
     const partition = Number(TASK_DIR.exec(d)![1]);

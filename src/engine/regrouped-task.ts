@@ -29,8 +29,7 @@ import type { RegroupAnswer, RegroupMessage, RegroupQuery, RegroupUpdate } from 
 export interface RegroupedTaskOptions {
   /**
    * Keys per regrouped group and table kept in memory between releases once their state is in
-   * the store (live and replay: --cache-keys); default no bound (a replay whose state is kept
-   * for live: its handover checkpoint must be its first, regroup-handover.ts).
+   * the store (live and replay: --cache-keys); default no bound.
    */
   readonly maxCachedKeys?: number;
 }
@@ -490,8 +489,13 @@ export class RegroupedTask {
     return stored.length === 0 ? undefined : KeyVersions.fromEntries(prefix, stored, table.valueFns.length, this.seq);
   }
 
-  /** Every state change since the last call, ending with the checkpoint record (see Task.changes). */
-  changes(): BatchOp[] {
+  /**
+   * Every state change since the last call, ending with the checkpoint record (see Task.changes).
+   * Without `heldQueries`, the held queries are not stored (a replay's checkpoint that only makes
+   * room in memory, before a hand-over that takes them: takeHeldQueries); such a checkpoint is
+   * not one to restore from.
+   */
+  changes(heldQueries = true): BatchOp[] {
     const ops: BatchOp[] = [];
     const r = this.partition;
     const w = this.writer;
@@ -536,7 +540,7 @@ export class RegroupedTask {
       count = 0;
     };
     for (const h of this.held) {
-      if (h.chunk !== undefined) continue;
+      if (h.chunk !== undefined || (!heldQueries && h.msg.kind === 'query')) continue;
       if (count === 0) chunk = h.arrival;
       writeRegroupMessage(w, h.msg);
       h.chunk = chunk;
@@ -602,7 +606,8 @@ export class RegroupedTask {
     }
   }
 
-  async checkpoint(): Promise<void> {
-    await this.backend.write(this.changes());
+  /** Write changes() to the store; `heldQueries` as there. */
+  async checkpoint(heldQueries = true): Promise<void> {
+    await this.backend.write(this.changes(heldQueries));
   }
 }

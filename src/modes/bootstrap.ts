@@ -11,7 +11,7 @@
  * same state and group reads the first record the state has not applied and never re-reads
  * (or re-emits) what it has.
  */
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TaskMeta } from '../engine/task.js';
@@ -24,6 +24,7 @@ import type { CompiledPlan } from '../plan/compile.js';
 import { LevelBackend } from '../state/state-backend.js';
 import { replayKafka } from './replay-kafka.js';
 import type { ReplaySummary } from './replay-partitions.js';
+import { clearBootstrapMark, markBootstrapStarted, refuseUnfinishedBootstrap } from './unfinished-bootstrap.js';
 
 export interface BootstrapOptions extends ClientEndpoints {
   readonly plan: CompiledPlan;
@@ -104,6 +105,7 @@ export async function bootstrap(opts: BootstrapOptions): Promise<BootstrapResult
 
   // 1. Fresh state only: bootstrap writes every task's state from the history.
   const existing = taskDirs(stateDir);
+  if (existing.length > 0) refuseUnfinishedBootstrap(stateDir);
   if (existing.length > 0) {
     throw new Error(
       `state dir ${stateDir} already holds task state (${existing.length} task${existing.length === 1 ? '' : 's'}: ${existing.slice(0, 3).join(', ')}${existing.length > 3 ? ', ...' : ''}); ` +
@@ -140,6 +142,8 @@ export async function bootstrap(opts: BootstrapOptions): Promise<BootstrapResult
   const out = opts.out ?? mkdtempSync(join(tmpdir(), 'skewless-bootstrap-'));
   let replay: ReplaySummary;
   let metas: Map<number, TaskMeta>;
+  mkdirSync(stateDir, { recursive: true });
+  markBootstrapStarted(stateDir, { group, topology: plan.topology.name, started: new Date().toISOString() });
   try {
     try {
       replay = await replayKafka({
@@ -163,8 +167,11 @@ export async function bootstrap(opts: BootstrapOptions): Promise<BootstrapResult
     } catch (e) {
       // Half-written state must not be mistaken for a bootstrapped one: the directory held no task state before.
       for (const d of taskDirs(stateDir)) rmSync(join(stateDir, d), { recursive: true, force: true });
+      clearBootstrapMark(stateDir);
       throw e;
     }
+    // Complete: a kill from here on leaves a state `run` can continue from (step 5 says how).
+    clearBootstrapMark(stateDir);
   } finally {
     if (tempOut) rmSync(out, { recursive: true, force: true });
   }

@@ -46,6 +46,7 @@ import { publishTaskMetrics } from './live/task-metrics.js';
 import { StandbyCopies } from './live/standby-copies.js';
 import { readLastOwnedTasks, writeLastOwnedTasks } from './live/last-owned-tasks.js';
 import { HeapPressure } from './heap-pressure.js';
+import { refuseUnfinishedBootstrap } from './unfinished-bootstrap.js';
 
 export { deadLetterTopic, lateTopic } from './live/record-collector.js';
 
@@ -230,6 +231,7 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
   refuseRegroupedAtLeastOnce(plan, delivery);
   const groupId = opts.group ?? `skewless-${plan.topology.name}`;
   mkdirSync(opts.stateDir, { recursive: true });
+  refuseUnfinishedBootstrap(opts.stateDir);
 
   const sidePrefix = opts.sideTopicPrefix ?? plan.topology.name;
   const topicOfSource = new Map(program.sources.map((s) => [s.node.name, opts.sourceTopics?.[s.node.name] ?? s.node.topic]));

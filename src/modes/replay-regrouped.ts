@@ -62,12 +62,12 @@ export async function answerRegroupPartition(program: Program, dir: string, r: n
         writeRegroupAnswer(w, a);
         writers[a.partition].write(w.written());
       },
-      { maxCachedKeys: own === undefined ? undefined : memory.bound },
+      { maxCachedKeys: memory.bound },
     );
     const readers = Array.from({ length: partitions }, (_, p) => (existsSync(messageFile(dir, r, p)) ? new SpillReader(messageFile(dir, r, p)) : undefined));
     const watermark = new Array<number>(partitions).fill(-Infinity);
     const ended = (p: number): RegroupMessage[] => handover?.ended(p, watermark[p]) ?? [endOfUpstream(p)];
-    // Each key's state is its own: one no query reads changes no answer (replay never checkpoints it).
+    // Each key's state is its own: one no query reads changes no answer (and this state is not kept).
     const queried = queriedKeysOnly && handover === undefined ? readQueriedTargets(dir, r, readers.map((reader) => reader !== undefined)) : undefined;
     // Origin partitions without input never send anything: they are done from the start (idle, when the state is kept).
     await task.receive(readers.flatMap((reader, p) => (reader === undefined ? ended(p) : [])));
@@ -96,12 +96,13 @@ export async function answerRegroupPartition(program: Program, dir: string, r: n
           batch.push(m);
         }
         await task.receive(batch);
-        if (own !== undefined) {
-          if (memory.pressure !== undefined && memory.pressure.episodes < memory.pressure.look()) memory.bound = Math.min(memory.bound, task.capCache(memory.pressure.keep, MIN_CACHE_KEYS));
-          if (task.overCacheBound) {
-            await task.checkpoint();
-            memory.checkpoints++;
-          }
+        if (memory.pressure !== undefined && memory.pressure.episodes < memory.pressure.look()) memory.bound = Math.min(memory.bound, task.capCache(memory.pressure.keep, MIN_CACHE_KEYS));
+        if (task.overCacheBound) {
+          // Only to make room: the hand-over (kept state) takes the held queries out before its
+          // checkpoint, so none may be stored before it; a bootstrap killed in between is refused
+          // as a whole (unfinished-bootstrap.ts).
+          await task.checkpoint(false);
+          memory.checkpoints++;
         }
       }
     } finally {

@@ -78,3 +78,58 @@ test('kept regrouped state: real final watermarks, waiting updates, no queries; 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('kept regrouped state under a small --cache-keys: pass 2 moves keys to the store before the hand-over, which holds what an unbounded one holds', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'skewless-regroup-handover-bounded-'));
+  try {
+    const plan = await loadTopology(join(ROOT, 'topologies/flight-network.ts'));
+    const program = buildProgram(plan);
+    const airports = Array.from({ length: 6 }, (_, i) => `A${i}`);
+    const rng = new Rng(9);
+    const t0 = Date.UTC(2001, 0, 1);
+    // Six origins: pass 1 never holds more than the bound of 6 keys. 3,000 destinations flown in
+    // turn over 60,000 minutes, so that pass 2 reads each upstream in several chunks: a release
+    // touches a few hundred of them, and the bound evicts the others.
+    const origins = airports.slice(0, 6);
+    const dests = Array.from({ length: 3000 }, (_, i) => `D${i}`);
+    const flights = Array.from({ length: 60_000 }, (_, i) => ({ date: t0 + i * M, delay: rng.int(-20, 90), distance: 500, origin: rng.pick(origins), destination: dests[(Math.floor(i / 10) + rng.int(0, 3)) % dests.length] }));
+    const file = join(dir, 'flights.ndjson');
+    writeFileSync(file, `${flights.map((f) => JSON.stringify(f)).join('\n')}\n`);
+    const replay = async (name: string, cacheKeys?: number): Promise<{ state: string; evictions: number }> => {
+      const state = join(dir, `state-${name}`);
+      const s = await replayInParallel({ plan, input: { kind: 'files', inputs: { flights: file }, partitions: PARTITIONS }, partitions: PARTITIONS, out: join(dir, `out-${name}`), stateDir: state, keepRegroupedState: true, stopAtFrontier: true, workers: 1, cacheKeys });
+      return { state, evictions: s.stateCache?.evictions ?? 0 };
+    };
+    const { state: roomy } = await replay('roomy');
+    const { state: bounded, evictions } = await replay('bounded', 6);
+    assert.ok(evictions > 1000, `pass 2 moved regrouped keys out of memory before the hand-over (${evictions})`);
+
+    // What live would do next with each: the end of every upstream, then a query of every
+    // destination at times around the hand-over, answered from the kept state.
+    const o = program.outputs.findIndex((x) => x.regroupQueries.length > 0);
+    const end = flights[flights.length - 1].date;
+    const answersOf = async (state: string, r: number): Promise<{ answers: string[] }> => {
+      const backend = await LevelBackend.open(taskStateDir(state, r));
+      try {
+        const answers: string[] = [];
+        const task = await RegroupedTask.open(program, r, PARTITIONS, backend, (a) => answers.push(`${a.offset}/${a.query}=${a.values.map((v) => (Object.is(v, -0) ? '-0' : String(v))).join(',')}`));
+        let offset = 0;
+        const queries = dests.flatMap((key) =>
+          [-90, -30, -5, 0, 30, 120].flatMap((dt) => program.outputs[o].regroupQueries.map((q) => ({ kind: 'query' as const, group: q.group, key, qt: end + dt * M, partition: r, source: 'flights', offset: offset++, output: o, query: q.index }))),
+        );
+        await task.receive([...queries, ...Array.from({ length: PARTITIONS }, (_, u) => ({ kind: 'watermark' as const, upstream: u, watermark: Infinity }))]);
+        return { answers };
+      } finally {
+        await backend.close();
+      }
+    };
+    for (let r = 0; r < PARTITIONS; r++) {
+      const a = await answersOf(roomy, r);
+      const b = await answersOf(bounded, r);
+      assert.ok(a.answers.length > 0);
+      assert.deepEqual(b.answers, a.answers, `regroup partition ${r}`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
