@@ -2,8 +2,10 @@
  * A bootstrap killed part way (kill -9) leaves its state root unfinished. For a regrouped
  * topology killed after its first pass, the origin tasks' stores hold their final checkpoints
  * and look bootstrapped, while the regrouped tasks' state (written at the end of pass 2) is
- * missing: `skewless run` on that root took it for a bootstrapped state, published it to the
- * changelog and served destination features computed without their history. The root now
+ * missing: `skewless run` on that root took it for a bootstrapped state ("local state is not in
+ * changelog ... yet; publishing it with the first commit", every task ready at the end of the
+ * history), so the next flights would have been served with destination features computed
+ * without their history. The root now
  * carries a mark from the start of the replay until its state is complete, and `run`,
  * `bootstrap` and `deploy` refuse it with one line saying to remove it and bootstrap again.
  */
