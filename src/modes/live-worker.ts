@@ -39,7 +39,7 @@ import { deadLetterTopic, lateTopic, RecordCollector } from './live/record-colle
 import { commitTask, DEFAULT_SWEEP_ENTRIES, type CommitContext } from './live/task-commit.js';
 import { RegroupPurge } from './live/regroup-purge.js';
 import { SerialQueue } from './live/serial-queue.js';
-import { ChangelogFormatError, ChangelogUndecidedError, openTaskStore, StoreLockedError, type OpenedStore, type TaskStoreContext } from './live/task-store.js';
+import { ChangelogFormatError, ChangelogUndecidedError, MissingRegroupedStateError, openTaskStore, StoreLockedError, type OpenedStore, type TaskStoreContext } from './live/task-store.js';
 import { StoreUnavailableError } from '../state/state-backend.js';
 import { unreadableChangelog, UnreadableChangelogError, type ChangelogOwner } from './live/unreadable-changelog.js';
 import { publishTaskMetrics } from './live/task-metrics.js';
@@ -181,7 +181,7 @@ async function followChangelogs(standbys: StandbyCopies, intervalMs: number, sto
 
 /** Errors retrying cannot fix: the worker stops with the message. */
 function isFatal(e: unknown): boolean {
-  return e instanceof VersionMismatchError || e instanceof GroupKeyError || e instanceof UnreadableChangelogError || e instanceof PartialCheckpointError;
+  return e instanceof VersionMismatchError || e instanceof GroupKeyError || e instanceof UnreadableChangelogError || e instanceof PartialCheckpointError || e instanceof MissingRegroupedStateError;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -295,6 +295,7 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
     changelog,
     version: plan.version,
     exactlyOnce,
+    regrouped: regroup === undefined ? undefined : { topology: plan.topology.name },
     log,
     onRestoreProgress: opts.onRestoreProgress,
     onRestore: (p, records, seconds) => {

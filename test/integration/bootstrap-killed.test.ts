@@ -8,6 +8,10 @@
  * without their history. The root now
  * carries a mark from the start of the replay until its state is complete, and `run`,
  * `bootstrap` and `deploy` refuse it with one line saying to remove it and bootstrap again.
+ *
+ * The same hole from the other side: `backfill --state` keeps the origin tasks' state only, and
+ * `run` published it as well, every regrouped feature then answered from empty regrouped state.
+ * A worker now refuses a replay's state of a regrouped topology without its regrouped part.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -27,7 +31,7 @@ const stack = await stackForTests();
 const TOPOLOGY = 'topologies/flight-network.ts';
 const plan = await loadTopology(join(ROOT, TOPOLOGY));
 const run = randomUUID().slice(0, 8);
-const t = { flights: `killedboot-flights-${run}`, features: `killedboot-features-${run}`, side: `killedboot-${run}`, group: `killedboot-${run}` };
+const t = { flights: `killedboot-flights-${run}`, features: `killedboot-features-${run}`, side: `killedboot-${run}`, group: `killedboot-${run}`, backfillGroup: `killedboot-backfill-${run}` };
 const dir = mkdtempSync(join(tmpdir(), 'skewless-killed-bootstrap-'));
 const state = join(dir, 'state');
 /** The bootstrap's own temporary directory, where its regroup spill files show which pass it is in. */
@@ -37,7 +41,7 @@ const workers: Worker[] = [];
 test.after(async () => {
   await stopLeftoverWorkers(workers);
   rmSync(dir, { recursive: true, force: true });
-  await cleanUpKafka(stack.brokers, [t.flights, t.features, `${t.side}-late`, `${t.side}-dead-letters`, ...liveInternalTopics(t.group, plan)], [t.group]);
+  await cleanUpKafka(stack.brokers, [t.flights, t.features, `${t.side}-late`, `${t.side}-dead-letters`, ...liveInternalTopics(t.group, plan), ...liveInternalTopics(t.backfillGroup, plan)], [t.group, t.backfillGroup]);
 });
 
 const N = 200_000;
@@ -101,4 +105,24 @@ test('a bootstrap killed after its first pass leaves a state that run, bootstrap
   assert.doesNotMatch(again, /To continue from it/);
   await refused(['deploy', TOPOLOGY, '--state', state, '--dry-run']);
   assert.ok(existsSync(join(state, tasks[0])), 'the state root is kept for the user to remove');
+});
+
+test('run refuses the state a backfill kept of a regrouped topology: it holds no regrouped state, and published it would answer as if the history were empty', { timeout: 180_000 }, async () => {
+  // After the first test: the topic holds the flights.
+  const kept = join(dir, 'backfill-state');
+  const backfill = spawnSkewless(['backfill', TOPOLOGY, '--from-kafka', '--topic', `flights=${t.flights}`, '--out', join(dir, 'backfill-out'), '--state', kept], stack.env);
+  workers.push(backfill);
+  assert.equal(await exited(backfill), 0, backfill.log);
+  const w = spawnSkewless(['run', TOPOLOGY, '--state', kept, '--group', t.backfillGroup, '--topic', `flights=${t.flights}`, '--output-topic', `flight_features=${t.features}`, '--side-prefix', t.side], stack.env);
+  workers.push(w);
+  const timer = setTimeout(() => w.kill('SIGKILL'), 60_000);
+  const code = await exited(w);
+  clearTimeout(timer);
+  assert.notEqual(code, null, `still running after 60 s:\n${w.log}`);
+  assert.notEqual(code, 0, w.log);
+  const lines = w.log.split('\n').filter((l) => l.includes('holds no regrouped state'));
+  assert.equal(lines.length, 1, w.log);
+  assert.match(lines[0], /state of task \d+ in .* holds no regrouped state, though flight-network regroups by another entity: it was written by a backfill.*Run `skewless bootstrap` into a new --state/);
+  assert.doesNotMatch(w.log, /publishing it with the first commit/);
+  assert.equal(await topicEndOffsets(stack.brokers, changelogTopic(t.backfillGroup, plan.version)), 0, 'the changelog holds nothing');
 });

@@ -28,11 +28,28 @@ export interface TaskStoreContext {
    * offset is the end's predecessor (the marker of its own last batch) is current.
    */
   readonly exactlyOnce: boolean;
+  /** The topology regroups by another entity: each task's store holds its regroup partition's state beside its own. */
+  readonly regrouped?: { readonly topology: string };
   readonly log: (line: string) => void;
   /** Restore progress, for metrics. */
   readonly onRestore?: (partition: number, records: number, seconds: number) => void;
   /** While a task's store is restored or caught up: changelog offsets applied of those to apply, for a progress display. */
   readonly onRestoreProgress?: (partition: number, applied: number, total: number) => void;
+}
+
+/**
+ * A replay's state of a regrouped topology without its regrouped part: `backfill --state` keeps
+ * the origin tasks' state only, and `bootstrap` writes the regrouped part last. Published as it
+ * is, live would answer every regrouped feature as if the history held no event.
+ */
+export class MissingRegroupedStateError extends Error {
+  constructor(partition: number, dir: string, topology: string) {
+    super(
+      `state of task ${partition} in ${dir} holds no regrouped state, though ${topology} regroups by another entity: it was written by a backfill, which keeps the origin tasks' state only. ` +
+        'Run `skewless bootstrap` into a new --state to build both (it hands the regrouped state over too)',
+    );
+    this.name = 'MissingRegroupedStateError';
+  }
 }
 
 export interface OpenedStore {
@@ -215,6 +232,10 @@ export async function openTaskStore(ctx: TaskStoreContext, partition: number, fo
     if (copy.kind === 'foreign' && end === 0) {
       // Written by replay/bootstrap, or by at-least-once runs of another group: authoritative only if the changelog is empty.
       if (copy.version !== ctx.version) return { backend, seedChangelog: false, restoredRecords: 0, rebuilt: false }; // Task.open refuses it with what changed.
+      if (ctx.regrouped !== undefined && (await backend.getMany([regroupMetaKey(partition)]))[0] === undefined) {
+        await backend.close();
+        throw new MissingRegroupedStateError(partition, dir, ctx.regrouped.topology);
+      }
       ctx.log(`skewless: task ${partition}: local state is not in changelog ${ctx.changelog} yet; publishing it with the first commit`);
       return { backend, seedChangelog: true, restoredRecords: 0, rebuilt: false };
     }
