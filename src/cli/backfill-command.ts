@@ -8,6 +8,7 @@ import { kafkaEndpoints } from './kafka-endpoints.js';
 import { formatCount } from '../io/number-format.js';
 import { Progress } from './progress.js';
 import { formatReplaySummary } from './replay-report.js';
+import { hasRegrouping } from '../plan/compile.js';
 
 export interface BackfillFlags {
   input?: string[];
@@ -84,6 +85,12 @@ export async function runBackfill(file: string, flags: BackfillFlags, command: C
   }
   const summary = await progress.around(run, (s) => s.counters.processed);
   for (const w of summary.warnings ?? []) process.stderr.write(`skewless: warning: ${w}\n`);
+  if (flags.state !== undefined && hasRegrouping(plan.topology)) {
+    // run refuses such a state (task-store.ts MissingRegroupedStateError): say so while the user is here.
+    process.stderr.write(
+      `skewless: note: ${flags.state} holds the origin tasks' state only: ${plan.topology.name} regroups by another entity, whose state a backfill does not keep, so \`skewless run\` refuses it; \`skewless bootstrap\` builds a state live continues from\n`,
+    );
+  }
   const seconds = (Date.now() - started) / 1000;
   if (flags.json) process.stdout.write(`${JSON.stringify({ ...summary, seconds }, null, 2)}\n`);
   else process.stdout.write(`${formatReplaySummary(summary, seconds)}\n`);

@@ -113,6 +113,7 @@ test('run refuses the state a backfill kept of a regrouped topology: it holds no
   const backfill = spawnSkewless(['backfill', TOPOLOGY, '--from-kafka', '--topic', `flights=${t.flights}`, '--out', join(dir, 'backfill-out'), '--state', kept], stack.env);
   workers.push(backfill);
   assert.equal(await exited(backfill), 0, backfill.log);
+  assert.match(backfill.log, /note: .* holds the origin tasks' state only: flight-network regroups by another entity.*`skewless bootstrap` builds a state live continues from/);
   const w = spawnSkewless(['run', TOPOLOGY, '--state', kept, '--group', t.backfillGroup, '--topic', `flights=${t.flights}`, '--output-topic', `flight_features=${t.features}`, '--side-prefix', t.side], stack.env);
   workers.push(w);
   const timer = setTimeout(() => w.kill('SIGKILL'), 60_000);
