@@ -1021,7 +1021,7 @@ export class Task {
    * Persist state, stream time, clocks, positions and counters: in one atomic batch when the
    * changes fit CHECKPOINT_WRITE_OPS, else in writes of that many (a replay's last checkpoint
    * covers every key it met, millions of entries that one batch held twice over, as operations
-   * and as LevelDB's copy: 3 GB more at the end of a replay of 1.8 million keys). The first of
+   * and as LevelDB's copy: 2.4 GB more at the end of a replay of 1.8 million keys). The first of
    * several writes marks the store (partialCheckpointKey) and the last, with the checkpoint
    * record, clears the mark, so a store whose writer stopped between them is refused at open
    * instead of read as a mix of two checkpoints. Live commits changes() as one transaction.
