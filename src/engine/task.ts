@@ -140,7 +140,7 @@ export class PartialCheckpointError extends Error {
   constructor(partition: number) {
     super(
       `state of partition ${partition} cannot be read: its store holds a checkpoint whose writing stopped part way (the replay or bootstrap that wrote it ended first), a mix of two checkpoints. ` +
-        'Remove the state directory and run the backfill or bootstrap again',
+        'Remove the state directory and run the backfill or bootstrap that wrote it again',
     );
     this.name = 'PartialCheckpointError';
   }
@@ -291,6 +291,8 @@ export class Task {
   private readonly batchTimelineStart: number[] = [];
   private readonly windowRows: WindowRow[] = [];
   private planStored = false;
+  /** Opened from a checkpoint: the store holds a state someone continues from (checkpoint). */
+  private resumed = false;
   /** One reused values array per output: sinks copy what they keep (see TaskSinks.feature). */
   private readonly rowValues: AggValue[][];
   /** Per output, its featureSlots flattened (group, slot, group, slot, ...): one typed read per index instead of a pair array per column. */
@@ -372,6 +374,7 @@ export class Task {
       throw new PartialCheckpointError(partition);
     }
     if (metaBytes) {
+      task.resumed = true;
       let meta: TaskMeta & { streamTime: number | null };
       try {
         meta = JSON.parse(new TextDecoder().decode(metaBytes)) as TaskMeta & { streamTime: number | null };
@@ -1024,9 +1027,12 @@ export class Task {
    * and as LevelDB's copy: 2.4 GB more at the end of a replay of 1.8 million keys). The first of
    * several writes marks the store (partialCheckpointKey) and the last, with the checkpoint
    * record, clears the mark, so a store whose writer stopped between them is refused at open
-   * instead of read as a mix of two checkpoints. Live commits changes() as one transaction.
+   * instead of read as a mix of two checkpoints. That is for a store being built (a backfill's,
+   * a bootstrap's: built again when cut short); a task opened from a checkpoint (a state
+   * continued run after run, as parity's --state) keeps writing in one batch, since a cut would
+   * turn a state to continue from into one to rebuild. Live commits changes() as one transaction.
    */
-  async checkpoint(writeOps = CHECKPOINT_WRITE_OPS): Promise<void> {
+  async checkpoint(writeOps = this.resumed ? Infinity : CHECKPOINT_WRITE_OPS): Promise<void> {
     for (const ops of this.changeChunks(writeOps)) await this.backend.write(ops);
     this.afterDurable();
   }

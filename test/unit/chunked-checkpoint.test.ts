@@ -141,10 +141,33 @@ test('a store whose chunked checkpoint stopped part way is refused at open, sayi
     assert.equal((await b.getMany([metaKey(0)]))[0], undefined);
     await assert.rejects(Task.open(program(), 0, b, collectingSinks().sinks), (e: unknown) => {
       assert.ok(e instanceof PartialCheckpointError);
-      assert.match(e.message, /partition 0 .*checkpoint whose writing stopped part way.*Remove the state directory and run the backfill or bootstrap again/);
+      assert.match(e.message, /partition 0 .*checkpoint whose writing stopped part way.*Remove the state directory and run the backfill or bootstrap that wrote it again/);
       return true;
     });
   } finally {
     await b.close();
+  }
+});
+
+test('a task opened from a checkpoint writes its next one in one batch, however large: a state continued run after run stays one to continue from', async (t) => {
+  const dir = tmp(t);
+  const first = new RecordingBackend(await LevelBackend.open(dir));
+  try {
+    const task = await Task.open(program(), 0, first, collectingSinks().sinks);
+    await task.process({ source: 'txns', partition: 0, records: records().slice(0, 10) });
+    await task.checkpoint();
+  } finally {
+    await first.close();
+  }
+  const again = new RecordingBackend(await LevelBackend.open(dir));
+  try {
+    const task = await Task.open(program(), 0, again, collectingSinks().sinks);
+    await task.process({ source: 'txns', partition: 0, records: records() });
+    await task.checkpoint();
+    assert.equal(again.writes.length, 1);
+    assert.ok(again.writes[0].length > 3 * (KEYS - 10), `${again.writes[0].length} operations in one write`);
+    assert.ok(!again.writes[0].includes(`put ${partialCheckpointKey(0)}`));
+  } finally {
+    await again.close();
   }
 });
