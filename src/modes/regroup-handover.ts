@@ -12,6 +12,8 @@
  * pass them; held QUERIES do not, since their rows are history, written as training data and
  * held by no live assembler (RegroupedTask.takeHeldQueries). Pass 2 then continues with those
  * queries and the end-of-input watermarks, so the training output is the one of any replay.
+ * Checkpoints pass 2 takes before it to keep its keys within memory store no held query
+ * (RegroupedTask.changes(false)), so they are all still in memory to take here.
  */
 import type { InputRange } from '../engine/input.js';
 import type { Program } from '../engine/program.js';
