@@ -139,8 +139,8 @@ export class StateFormatError extends Error {
 export class PartialCheckpointError extends Error {
   constructor(partition: number) {
     super(
-      `state of partition ${partition} cannot be read: its store holds a checkpoint whose writing stopped part way (the replay or bootstrap that wrote it ended first), a mix of two checkpoints. ` +
-        'Remove the state directory and run the backfill or bootstrap that wrote it again',
+      `state of partition ${partition} cannot be read: its store holds a checkpoint whose writing stopped part way (the replay that wrote it ended first), a mix of two checkpoints. ` +
+        'Remove the state directory and run the command that wrote it (backfill, bootstrap or parity) again',
     );
     this.name = 'PartialCheckpointError';
   }

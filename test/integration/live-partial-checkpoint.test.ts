@@ -111,7 +111,7 @@ test('live: a state directory holding a checkpoint cut short is refused at once,
   assert.ok(Date.now() - started < 30_000, `stopped after ${Date.now() - started} ms:\n${w.log}`);
   const lines = w.log.split('\n').filter((l) => l.includes('checkpoint whose writing stopped part way'));
   assert.equal(lines.length, 1, w.log);
-  assert.match(lines[0], /partition 0 .*Remove the state directory and run the backfill or bootstrap that wrote it again/);
+  assert.match(lines[0], /partition 0 .*Remove the state directory and run the command that wrote it \(backfill, bootstrap or parity\) again/);
   assert.doesNotMatch(w.log, /rebuilding local state|publishing it with the first commit/, 'neither rebuilt nor published');
   assert.equal(await topicEndOffsets(stack.brokers, changelogTopic(t.group, plan.version)), 0, 'the changelog holds nothing');
   assert.equal(await topicEndOffsets(stack.brokers, t.features), 0, 'no vector was served');

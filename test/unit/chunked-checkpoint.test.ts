@@ -141,7 +141,7 @@ test('a store whose chunked checkpoint stopped part way is refused at open, sayi
     assert.equal((await b.getMany([metaKey(0)]))[0], undefined);
     await assert.rejects(Task.open(program(), 0, b, collectingSinks().sinks), (e: unknown) => {
       assert.ok(e instanceof PartialCheckpointError);
-      assert.match(e.message, /partition 0 .*checkpoint whose writing stopped part way.*Remove the state directory and run the backfill or bootstrap that wrote it again/);
+      assert.match(e.message, /partition 0 .*checkpoint whose writing stopped part way.*Remove the state directory and run the command that wrote it \(backfill, bootstrap or parity\) again/);
       return true;
     });
   } finally {
