@@ -291,8 +291,8 @@ export class Task {
   private readonly batchTimelineStart: number[] = [];
   private readonly windowRows: WindowRow[] = [];
   private planStored = false;
-  /** Opened from a checkpoint: the store holds a state someone continues from (checkpoint). */
-  private resumed = false;
+  /** The store holds a whole checkpoint (the task opened from one, or wrote one): see checkpoint(). */
+  private holdsCheckpoint = false;
   /** One reused values array per output: sinks copy what they keep (see TaskSinks.feature). */
   private readonly rowValues: AggValue[][];
   /** Per output, its featureSlots flattened (group, slot, group, slot, ...): one typed read per index instead of a pair array per column. */
@@ -374,7 +374,7 @@ export class Task {
       throw new PartialCheckpointError(partition);
     }
     if (metaBytes) {
-      task.resumed = true;
+      task.holdsCheckpoint = true;
       let meta: TaskMeta & { streamTime: number | null };
       try {
         meta = JSON.parse(new TextDecoder().decode(metaBytes)) as TaskMeta & { streamTime: number | null };
@@ -1021,19 +1021,21 @@ export class Task {
   }
 
   /**
-   * Persist state, stream time, clocks, positions and counters: in one atomic batch when the
-   * changes fit CHECKPOINT_WRITE_OPS, else in writes of that many (a replay's last checkpoint
-   * covers every key it met, millions of entries that one batch held twice over, as operations
-   * and as LevelDB's copy: 2.4 GB more at the end of a replay of 1.8 million keys). The first of
-   * several writes marks the store (partialCheckpointKey) and the last, with the checkpoint
-   * record, clears the mark, so a store whose writer stopped between them is refused at open
-   * instead of read as a mix of two checkpoints. That is for a store being built (a backfill's,
-   * a bootstrap's: built again when cut short); a task opened from a checkpoint (a state
-   * continued run after run, as parity's --state) keeps writing in one batch, since a cut would
-   * turn a state to continue from into one to rebuild. Live commits changes() as one transaction.
+   * Persist state, stream time, clocks, positions and counters in one atomic batch; except a
+   * store's first checkpoint, which goes out in writes of CHECKPOINT_WRITE_OPS when larger (a
+   * replay that never had to make room checkpoints once, at its end, every key it met: millions
+   * of entries that one batch held twice over, as operations and as LevelDB's copy, 2.4 GB more
+   * for 1.8 million keys). The first of several writes marks the store (partialCheckpointKey) and
+   * the last, with the checkpoint record, clears the mark, so a store whose writer stopped
+   * between them is refused at open instead of read as a mix of two checkpoints; with no earlier
+   * checkpoint in it, nothing to continue from is lost. Any later checkpoint is one batch, so that
+   * a kill leaves the one before to continue from (a backfill's kept state, parity's --state),
+   * and holds at most the keys the cache bound lets stay in memory. Live commits changes() as one
+   * transaction.
    */
-  async checkpoint(writeOps = this.resumed ? Infinity : CHECKPOINT_WRITE_OPS): Promise<void> {
+  async checkpoint(writeOps = this.holdsCheckpoint ? Infinity : CHECKPOINT_WRITE_OPS): Promise<void> {
     for (const ops of this.changeChunks(writeOps)) await this.backend.write(ops);
+    this.holdsCheckpoint = true;
     this.afterDurable();
   }
 

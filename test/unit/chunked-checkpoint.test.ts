@@ -171,3 +171,22 @@ test('a task opened from a checkpoint writes its next one in one batch, however 
     await again.close();
   }
 });
+
+test('only the first checkpoint of a store is written in several batches: the next is one, so a kill leaves the first to continue from', async (t) => {
+  const dir = tmp(t);
+  const backend = new RecordingBackend(await LevelBackend.open(dir));
+  try {
+    const task = await Task.open(program(), 0, backend, collectingSinks().sinks);
+    const all = records();
+    await task.process({ source: 'txns', partition: 0, records: all.slice(0, KEYS) });
+    await task.checkpoint();
+    const first = backend.writes.length;
+    assert.ok(first > 1, `the first checkpoint (${3 * KEYS} operations) in ${first} writes`);
+    await task.process({ source: 'txns', partition: 0, records: all.slice(KEYS) });
+    await task.checkpoint();
+    assert.equal(backend.writes.length, first + 1, 'the second checkpoint in one write');
+    assert.ok(backend.writes[first].length > 2 * KEYS);
+  } finally {
+    await backend.close();
+  }
+});
