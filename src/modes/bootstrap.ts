@@ -105,8 +105,8 @@ export async function bootstrap(opts: BootstrapOptions): Promise<BootstrapResult
 
   // 1. Fresh state only: bootstrap writes every task's state from the history.
   const existing = taskDirs(stateDir);
-  if (existing.length > 0) refuseUnfinishedBootstrap(stateDir);
   if (existing.length > 0) {
+    refuseUnfinishedBootstrap(stateDir);
     throw new Error(
       `state dir ${stateDir} already holds task state (${existing.length} task${existing.length === 1 ? '' : 's'}: ${existing.slice(0, 3).join(', ')}${existing.length > 3 ? ', ...' : ''}); ` +
         `bootstrap only fills fresh state. To continue from it, run \`skewless run <topology> --state ${stateDir}\`; ` +

@@ -39,7 +39,7 @@ const CHUNK = 4096;
  * table lookups without a version. With `keep`, its state as of the end of the history goes into
  * task r's store for live (regroup-handover.ts); otherwise it is thrown away.
  */
-export async function answerRegroupPartition(program: Program, dir: string, r: number, partitions: number, keep?: RegroupStateTarget, queriedKeysOnly = false, memory: AnswerMemory = unboundedMemory()): Promise<number> {
+export async function answerRegroupPartition(program: Program, dir: string, r: number, partitions: number, keep: RegroupStateTarget | undefined, queriedKeysOnly: boolean, memory: AnswerMemory): Promise<number> {
   const writers: SpillWriter[] = [];
   let handover: RegroupHandover | undefined;
   // State thrown away afterwards still needs a store to leave memory for (as pass 1's tasks do):
@@ -96,7 +96,7 @@ export async function answerRegroupPartition(program: Program, dir: string, r: n
           batch.push(m);
         }
         await task.receive(batch);
-        if (memory.pressure !== undefined && memory.pressure.episodes < memory.pressure.look()) memory.bound = Math.min(memory.bound, task.capCache(memory.pressure.keep, MIN_CACHE_KEYS));
+        if (memory.pressure.episodes < memory.pressure.look()) memory.bound = Math.min(memory.bound, task.capCache(memory.pressure.keep, MIN_CACHE_KEYS));
         if (task.overCacheBound) {
           // Only to make room: the hand-over (kept state) takes the held queries out before its
           // checkpoint, so none may be stored before it; a bootstrap killed in between is refused
@@ -131,13 +131,12 @@ export async function answerRegroupPartition(program: Program, dir: string, r: n
  * (heap-pressure.ts), and what it cost.
  */
 export interface AnswerMemory {
-  readonly pressure?: HeapPressure;
+  readonly pressure: HeapPressure;
   bound: number;
   checkpoints: number;
   evictions: number;
 }
 
-const unboundedMemory = (): AnswerMemory => ({ bound: Infinity, checkpoints: 0, evictions: 0 });
 
 const regroupStateDir = (dir: string, r: number): string => join(dir, `state-r${r}`);
 
@@ -220,7 +219,7 @@ export async function answerRegroupPartitions(opts: RegroupedPassOptions): Promi
   try {
     for (let r = 0; r < opts.partitions; r++) if (mine(r)) misses += await answerRegroupPartition(program, opts.spillDir, r, opts.partitions, keep, opts.queriedKeysOnly === true, memory);
   } finally {
-    memory.pressure?.close();
+    memory.pressure.close();
   }
   return { lookupMisses: misses, stateCache: { bound, checkpoints: memory.checkpoints, evictions: memory.evictions, lowestBound: Math.min(bound, memory.bound) } };
 }
