@@ -6,6 +6,7 @@
  * been served exactly once live, with the same bytes (the live record's Avro bytes against the
  * replayed row encoded under the same schema id).
  */
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -41,6 +42,26 @@ export function spawnSkewless(args: readonly string[], env: NodeJS.ProcessEnv, l
     if (logFile !== undefined) appendFileSync(logFile, s);
   });
   return w;
+}
+
+/**
+ * Run `skewless <args>` where it must refuse to go on: it exits with a non-zero code (one still
+ * running after `deadlineMs`, retrying or serving, is killed and fails the test), and its log
+ * holds exactly one line containing `marker`. Returns that line, the whole log and how long it ran.
+ */
+export async function refusal(args: readonly string[], env: NodeJS.ProcessEnv, workers: Worker[], marker: string, deadlineMs = 60_000): Promise<{ line: string; log: string; ms: number }> {
+  const started = Date.now();
+  const w = spawnSkewless(args, env);
+  workers.push(w);
+  const timer = setTimeout(() => w.kill('SIGKILL'), deadlineMs);
+  const code = await exited(w);
+  clearTimeout(timer);
+  const ms = Date.now() - started;
+  assert.notEqual(code, null, `still running (retrying or serving) after ${deadlineMs / 1000} s:\n${w.log}`);
+  assert.notEqual(code, 0, w.log);
+  const lines = w.log.split('\n').filter((l) => l.includes(marker));
+  assert.equal(lines.length, 1, w.log);
+  return { line: lines[0], log: w.log, ms };
 }
 
 /** Resolves with the exit code (null after a signal) once the process has exited. */

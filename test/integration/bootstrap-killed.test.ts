@@ -24,7 +24,7 @@ import { produceFile } from '../../src/modes/produce-file.js';
 import { loadTopology } from '../../src/plan/load-topology.js';
 import { liveInternalTopics } from '../helpers/card-inputs.js';
 import { cleanUpKafka } from '../helpers/kafka-cleanup.js';
-import { exited, ROOT, spawnSkewless, stopLeftoverWorkers, topicEndOffsets, type Worker } from '../helpers/live-run.js';
+import { exited, refusal, ROOT, spawnSkewless, stopLeftoverWorkers, topicEndOffsets, type Worker } from '../helpers/live-run.js';
 import { stackForTests } from '../helpers/stack.js';
 
 const stack = await stackForTests();
@@ -57,17 +57,9 @@ function inPass2(): boolean {
 }
 
 async function refused(args: readonly string[]): Promise<string> {
-  const w = spawnSkewless(args, stack.env);
-  workers.push(w);
-  const timer = setTimeout(() => w.kill('SIGKILL'), 60_000);
-  const code = await exited(w);
-  clearTimeout(timer);
-  assert.notEqual(code, null, `still running after 60 s:\n${w.log}`);
-  assert.notEqual(code, 0, w.log);
-  const lines = w.log.split('\n').filter((l) => l.includes('that did not finish'));
-  assert.equal(lines.length, 1, w.log);
-  assert.match(lines[0], new RegExp(`state dir ${state} holds the state of a bootstrap of flight-network \\(group ${t.group}, started .*Remove the directory and run \`skewless bootstrap\` again`));
-  return w.log;
+  const { line, log } = await refusal(args, stack.env, workers, 'that did not finish');
+  assert.match(line, new RegExp(`state dir ${state} holds the state of a bootstrap of flight-network \\(group ${t.group}, started .*Remove the directory and run \`skewless bootstrap\` again`));
+  return log;
 }
 
 test('a bootstrap killed after its first pass leaves a state that run, bootstrap and deploy refuse, and nothing of it is served', { timeout: 300_000 }, async (ctx) => {
@@ -114,16 +106,13 @@ test('run refuses the state a backfill kept of a regrouped topology: it holds no
   workers.push(backfill);
   assert.equal(await exited(backfill), 0, backfill.log);
   assert.match(backfill.log, /note: .* holds the origin tasks' state only: flight-network regroups by another entity.*`skewless bootstrap` builds a state live continues from/);
-  const w = spawnSkewless(['run', TOPOLOGY, '--state', kept, '--group', t.backfillGroup, '--topic', `flights=${t.flights}`, '--output-topic', `flight_features=${t.features}`, '--side-prefix', t.side], stack.env);
-  workers.push(w);
-  const timer = setTimeout(() => w.kill('SIGKILL'), 60_000);
-  const code = await exited(w);
-  clearTimeout(timer);
-  assert.notEqual(code, null, `still running after 60 s:\n${w.log}`);
-  assert.notEqual(code, 0, w.log);
-  const lines = w.log.split('\n').filter((l) => l.includes('holds no regrouped state'));
-  assert.equal(lines.length, 1, w.log);
-  assert.match(lines[0], /state of task \d+ in .* holds no regrouped state, though flight-network regroups by another entity: it was written by a backfill.*Run `skewless bootstrap` into a new --state/);
-  assert.doesNotMatch(w.log, /publishing it with the first commit/);
+  const { line, log } = await refusal(
+    ['run', TOPOLOGY, '--state', kept, '--group', t.backfillGroup, '--topic', `flights=${t.flights}`, '--output-topic', `flight_features=${t.features}`, '--side-prefix', t.side],
+    stack.env,
+    workers,
+    'holds no regrouped state',
+  );
+  assert.match(line, /state of task \d+ in .* holds no regrouped state, though flight-network regroups by another entity: it was written by a backfill.*Run `skewless bootstrap` into a new --state/);
+  assert.doesNotMatch(log, /publishing it with the first commit/);
   assert.equal(await topicEndOffsets(stack.brokers, changelogTopic(t.backfillGroup, plan.version)), 0, 'the changelog holds nothing');
 });

@@ -16,9 +16,10 @@ import type { InputRecord } from '../../src/engine/input.js';
 import { buildProgram, type Program } from '../../src/engine/program.js';
 import { PartialCheckpointError, Task } from '../../src/engine/task.js';
 import { compilePlan } from '../../src/plan/compile.js';
-import { LevelBackend, type BatchOp, type StateBackend } from '../../src/state/state-backend.js';
+import { LevelBackend } from '../../src/state/state-backend.js';
 import { metaKey, partialCheckpointKey } from '../../src/state/task-state-keys.js';
 import { collectingSinks } from '../helpers/engine.js';
+import { RecordingBackend } from '../helpers/recording-backend.js';
 
 const HERE = fileURLToPath(import.meta.url);
 const T0 = Date.UTC(2025, 0, 1);
@@ -51,32 +52,6 @@ function records(): InputRecord[] {
   const out: InputRecord[] = [];
   for (let i = 0; i < 2 * KEYS; i++) out.push({ offset: i, value: { card: `card-${i % KEYS}`, at: T0 + i * 100, v: i % 97 } });
   return out;
-}
-
-/** A LevelBackend that records the keys of every write, and can fail the write numbered `failAt` (from 1). */
-class RecordingBackend implements StateBackend {
-  readonly writes: string[][] = [];
-  constructor(
-    readonly inner: LevelBackend,
-    private readonly failAt = Infinity,
-  ) {}
-  getMany(keys: readonly string[]): Promise<Array<Uint8Array | undefined>> {
-    return this.inner.getMany(keys);
-  }
-  scan(prefix: string): Promise<Array<[string, Uint8Array]>> {
-    return this.inner.scan(prefix);
-  }
-  keysAfter(prefix: string, after: string | undefined, limit: number): Promise<string[]> {
-    return this.inner.keysAfter(prefix, after, limit);
-  }
-  async write(ops: readonly BatchOp[]): Promise<void> {
-    if (this.writes.length + 1 === this.failAt) throw new Error('the disk went away');
-    this.writes.push(ops.map((o) => `${o.type} ${o.key}`));
-    await this.inner.write(ops);
-  }
-  close(): Promise<void> {
-    return this.inner.close();
-  }
 }
 
 async function contents(dir: string): Promise<string[]> {

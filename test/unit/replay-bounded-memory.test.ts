@@ -48,11 +48,42 @@ interface Row {
   readonly origin_delay_mean_1h: number | null;
 }
 
-async function rows(out: string): Promise<Row[]> {
+/** The flight_features rows a replay wrote into `out`. */
+async function rows<T>(out: string): Promise<T[]> {
   const files = parquetFiles(out).filter((f) => f.startsWith('flight_features/'));
-  const all: Row[] = [];
-  for (const f of files) for (const r of (await parquetReadObjects({ file: arrayBuffer(readFileSync(join(out, f))) })) as unknown as Row[]) all.push(r);
+  const all: T[] = [];
+  for (const f of files) for (const r of (await parquetReadObjects({ file: arrayBuffer(readFileSync(join(out, f))) })) as unknown as T[]) all.push(r);
   return all;
+}
+
+interface SmallHeapSummary {
+  readonly counters: { readonly processed: number };
+  readonly stateCache: { readonly checkpoints: number; readonly evictions: number; readonly bound: number; readonly lowestBound: number };
+}
+
+/**
+ * `skewless backfill <topology>` of `input` into `out` in a process whose old generation is
+ * 256 MiB, one thread: it must finish, every flight processed, having lowered its cache bound.
+ */
+function smallHeapBackfill(topology: string, input: string, out: string): SmallHeapSummary {
+  const run = spawnSync(process.execPath, ['--max-old-space-size=256', BIN, 'backfill', topology, '--input', `flights=${input}`, '--out', out, '--workers', '1', '--json'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, NODE_OPTIONS: '' },
+  });
+  assert.equal(run.status, 0, `backfill with a 256 MiB old generation failed: ${run.stderr.slice(-2000)}`);
+  const summary = JSON.parse(run.stdout) as SmallHeapSummary;
+  assert.equal(summary.counters.processed, N);
+  assert.ok(summary.stateCache.lowestBound < summary.stateCache.bound, `the bound was not lowered: ${JSON.stringify(summary.stateCache)}`);
+  return summary;
+}
+
+/** A replay of `input` in this process's default heap writes the files `small` holds, byte for byte, without moving state out. */
+async function assertAsRoomy(topology: string, input: string, small: string, roomy: string): Promise<void> {
+  const plan = await loadTopology(join(ROOT, topology));
+  const kept = await replayFiles({ plan, inputs: { flights: input }, out: roomy, workers: 1 });
+  assert.equal(kept.stateCache?.checkpoints, 0, 'the default heap holds these keys: no state moved out');
+  assertSameFiles(small, roomy);
 }
 
 /** The training files of two runs, byte for byte (the input, and so the footers' input ranges, are the same). */
@@ -65,26 +96,13 @@ function assertSameFiles(a: string, b: string): void {
 
 test('a backfill whose keys outgrow the heap lowers its cache bound, finishes, and writes the rows of one that kept every key in memory', async () => {
   const small = join(dir, 'small-heap');
-  const run = spawnSync(process.execPath, ['--max-old-space-size=256', BIN, 'backfill', 'topologies/flight-delays.ts', '--input', `flights=${input}`, '--out', small, '--workers', '1', '--json'], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    env: { ...process.env, NODE_OPTIONS: '' },
-  });
-  assert.equal(run.status, 0, `backfill with a 256 MiB old generation failed: ${run.stderr.slice(-2000)}`);
-  const summary = JSON.parse(run.stdout) as { counters: { processed: number }; stateCache: { checkpoints: number; evictions: number; bound: number; lowestBound: number } };
-  assert.equal(summary.counters.processed, N);
+  const summary = smallHeapBackfill('topologies/flight-delays.ts', input, small);
   assert.ok(summary.stateCache.checkpoints > 0 && summary.stateCache.evictions > 0, JSON.stringify(summary.stateCache));
-  assert.ok(summary.stateCache.lowestBound < summary.stateCache.bound, `the bound was not lowered: ${JSON.stringify(summary.stateCache)}`);
-
-  const plan = await loadTopology(join(ROOT, 'topologies/flight-delays.ts'));
-  const roomy = join(dir, 'roomy');
-  const kept = await replayFiles({ plan, inputs: { flights: input }, out: roomy, workers: 1 });
-  assert.equal(kept.stateCache?.checkpoints, 0, 'the default heap holds these keys: no state moved out');
-  assertSameFiles(small, roomy);
+  await assertAsRoomy('topologies/flight-delays.ts', input, small, join(dir, 'roomy'));
 
   // The values themselves, by brute force over the generated flights: an origin's earlier flights
   // within the hour before (the event excluded), their count and mean delay.
-  const got = await rows(small);
+  const got = await rows<Row>(small);
   assert.equal(got.length, N);
   for (const r of got) {
     const i = Number(r.offset);
@@ -132,23 +150,10 @@ interface NetworkRow {
 
 test('a regrouped backfill whose destinations outgrow the heap moves them out of memory in pass 2 too, and writes the rows of one that kept them', async () => {
   const small = join(dir, 'network-small-heap');
-  const run = spawnSync(process.execPath, ['--max-old-space-size=256', BIN, 'backfill', 'topologies/flight-network.ts', '--input', `flights=${networkInput}`, '--out', small, '--workers', '1', '--json'], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    env: { ...process.env, NODE_OPTIONS: '' },
-  });
-  assert.equal(run.status, 0, `backfill with a 256 MiB old generation failed: ${run.stderr.slice(-2000)}`);
-  const summary = JSON.parse(run.stdout) as { counters: { processed: number }; stateCache: { checkpoints: number; evictions: number; bound: number; lowestBound: number } };
-  assert.equal(summary.counters.processed, N);
+  const summary = smallHeapBackfill('topologies/flight-network.ts', networkInput, small);
   // Pass 1's 40,000 origins fit: what moved out is pass 2's destinations.
   assert.ok(summary.stateCache.checkpoints > 0 && summary.stateCache.evictions > 10_000, JSON.stringify(summary.stateCache));
-  assert.ok(summary.stateCache.lowestBound < summary.stateCache.bound, `the bound was not lowered: ${JSON.stringify(summary.stateCache)}`);
-
-  const plan = await loadTopology(join(ROOT, 'topologies/flight-network.ts'));
-  const roomy = join(dir, 'network-roomy');
-  const kept = await replayFiles({ plan, inputs: { flights: networkInput }, out: roomy, workers: 1 });
-  assert.equal(kept.stateCache?.checkpoints, 0, 'the default heap holds these keys: no state moved out');
-  assertSameFiles(small, roomy);
+  await assertAsRoomy('topologies/flight-network.ts', networkInput, small, join(dir, 'network-roomy'));
 
   // By brute force: the flights to the same destination, from any origin, that departed in
   // (t − 5 min − W, t − 5 min], their count over the hour and mean delay over the day.
@@ -158,9 +163,7 @@ test('a regrouped backfill whose destinations outgrow the heap moves them out of
     if (!byDest.has(d)) byDest.set(d, []);
     byDest.get(d)!.push(i);
   }
-  const files = parquetFiles(small).filter((f) => f.startsWith('flight_features/'));
-  const got: NetworkRow[] = [];
-  for (const f of files) for (const r of (await parquetReadObjects({ file: arrayBuffer(readFileSync(join(small, f))) })) as unknown as NetworkRow[]) got.push(r);
+  const got = await rows<NetworkRow>(small);
   assert.equal(got.length, N);
   let withHistory = 0;
   for (const r of got) {
