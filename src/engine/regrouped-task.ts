@@ -1,3 +1,4 @@
+import { loweredCacheBound } from './cache-bound.js';
 import type { AggValue } from '../ops/aggregation.js';
 import { ByteReader, ByteWriter } from '../state/codec.js';
 import type { BatchOp, StateBackend } from '../state/state-backend.js';
@@ -577,7 +578,7 @@ export class RegroupedTask {
    * least `floor`), for a driver whose memory runs short, as Task.capCache. Returns the new bound.
    */
   capCache(fraction: number, floor: number): number {
-    this.maxCachedKeys = Math.max(floor, Math.min(this.maxCachedKeys, Math.floor(this.largestCache() * fraction)));
+    this.maxCachedKeys = loweredCacheBound(this.maxCachedKeys, this.largestCache(), fraction, floor);
     return this.maxCachedKeys;
   }
 

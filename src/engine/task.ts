@@ -1,3 +1,4 @@
+import { loweredCacheBound } from './cache-bound.js';
 import { toAggValue, type AggValue } from '../ops/aggregation.js';
 import { canonicalJson, type Json } from '../plan/canonical-json.js';
 import { diffPlans } from '../plan/plan-diff.js';
@@ -635,7 +636,7 @@ export class Task {
    * Returns the new bound. Outputs do not depend on it (TaskOptions.maxCachedKeys).
    */
   capCache(fraction: number, floor: number): number {
-    this.maxCachedKeys = Math.max(floor, Math.min(this.maxCachedKeys, Math.floor(this.largestCache() * fraction)));
+    this.maxCachedKeys = loweredCacheBound(this.maxCachedKeys, this.largestCache(), fraction, floor);
     return this.maxCachedKeys;
   }
 
