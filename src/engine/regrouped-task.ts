@@ -1,4 +1,4 @@
-import { loweredCacheBound } from './cache-bound.js';
+import { evictDownTo, loweredCacheBound } from './cache-bound.js';
 import type { AggValue } from '../ops/aggregation.js';
 import { ByteReader, ByteWriter } from '../state/codec.js';
 import type { BatchOp, StateBackend } from '../state/state-backend.js';
@@ -591,20 +591,12 @@ export class RegroupedTask {
 
   /**
    * Every key is clean once changes() returns: any can be read back from the store later (a task
-   * whose changes do not become durable is discarded whole). Keys the latest release used stay;
-   * the rest go in load order, down to 80 % of the bound, as Task.evictColdKeys does.
+   * whose changes do not become durable is discarded whole): down to 80 % of the bound, those
+   * the latest release did not use first, as Task.evictColdKeys does.
    */
   private evictColdKeys(): void {
-    for (const map of [...this.timelines, ...this.versions] as Array<Map<string, { lastBatch: number }>>) {
-      if (map.size <= this.maxCachedKeys) continue;
-      const target = Math.floor(this.maxCachedKeys * 0.8);
-      for (const [key, entry] of map) {
-        if (map.size <= target) break;
-        if (entry.lastBatch === this.releaseNo) continue;
-        map.delete(key);
-        this.evictions++;
-      }
-    }
+    const releaseNo = this.releaseNo;
+    for (const map of [...this.timelines, ...this.versions] as Array<Map<string, { lastBatch: number }>>) this.evictions += evictDownTo(map, this.maxCachedKeys, () => true, (entry) => entry.lastBatch === releaseNo);
   }
 
   /** Write changes() to the store; `heldQueries` as there. */

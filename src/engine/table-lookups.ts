@@ -11,6 +11,7 @@ import type { BatchOp, StateBackend } from '../state/state-backend.js';
 import { StoreWalk } from '../state/store-walk.js';
 import { parseVersionKey, tableVersionsPrefix, versionsPrefix } from '../state/task-state-keys.js';
 import { KeyVersions, type VersionValues } from '../time/version-table.js';
+import { evictDownTo } from './cache-bound.js';
 import type { SourceValue } from './input.js';
 import type { LookupProgram, Program, StreamProgram, TableProgram } from './program.js';
 import type { TaskCounters } from './task-counters.js';
@@ -223,19 +224,10 @@ export class TableLookups {
     }
   }
 
-  /** Drop clean keys the latest batch did not use, down to 80 % of the bound; returns how many. */
+  /** Drop clean keys down to 80 % of the bound, those the latest batch did not use first (cache-bound.ts); returns how many. */
   evict(batchNo: number, maxCachedKeys: number): number {
     let evicted = 0;
-    for (const map of this.keys) {
-      if (map.size <= maxCachedKeys) continue;
-      const target = Math.floor(maxCachedKeys * 0.8);
-      for (const [key, kv] of map) {
-        if (map.size <= target) break;
-        if (kv.dirty || kv.lastBatch === batchNo) continue;
-        map.delete(key);
-        evicted++;
-      }
-    }
+    for (const map of this.keys) evicted += evictDownTo(map, maxCachedKeys, (kv) => !kv.dirty, (kv) => kv.lastBatch === batchNo);
     return evicted;
   }
 

@@ -1,4 +1,4 @@
-import { loweredCacheBound } from './cache-bound.js';
+import { evictDownTo, loweredCacheBound } from './cache-bound.js';
 import { toAggValue, type AggValue } from '../ops/aggregation.js';
 import { canonicalJson, type Json } from '../plan/canonical-json.js';
 import { diffPlans } from '../plan/plan-diff.js';
@@ -185,8 +185,8 @@ export class InputGapError extends Error {
 export interface TaskOptions {
   /**
    * Keys whose lookback state stays in memory, per group (default 250,000). Above it, a
-   * checkpoint evicts keys the latest batch did not touch, oldest-loaded first, down to 80 %;
-   * they are read back from the state store when they come again. Outputs do not depend on
+   * checkpoint evicts keys oldest-loaded first, those the latest batch did not touch before
+   * those it did, down to 80 %; they are read back from the state store when they come again. Outputs do not depend on
    * it: state round-trips through its encoding exactly (the crash tests rely on the same).
    * It also bounds the group keys remembered for the refinement check (group-owners.ts).
    */
@@ -1137,19 +1137,10 @@ export class Task {
 
   /**
    * Once state is durable every cached timeline is clean, so any can be dropped and read back
-   * later. Keys the latest batch used stay (the next batch likely needs them); the rest go in
-   * load order, which approximates least recently loaded, down to 80 % of the bound.
+   * later: down to 80 % of the bound, the keys the latest batch did not use first (cache-bound.ts).
    */
   private evictColdKeys(): void {
-    for (const map of this.timelines) {
-      if (map.size <= this.maxCachedKeys) continue;
-      const target = Math.floor(this.maxCachedKeys * 0.8);
-      for (const [key, tl] of map) {
-        if (map.size <= target) break;
-        if (tl === PENDING || tl.dirty || tl.lastBatch === this.batchNo) continue;
-        map.delete(key);
-        this.evictions++;
-      }
-    }
+    const batchNo = this.batchNo;
+    for (const map of this.timelines) this.evictions += evictDownTo(map, this.maxCachedKeys, (tl) => tl !== PENDING && !tl.dirty, (tl) => tl !== PENDING && tl.lastBatch === batchNo);
   }
 }

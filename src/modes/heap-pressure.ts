@@ -108,6 +108,8 @@ export class HeapPressure {
    * to bring it to 0.8 of the threshold), at least 0.1.
    */
   keep = 1;
+  /** The figures that made the last episode. */
+  lastShort: OldGenerationFigures | undefined;
   private readonly watch: OldGenerationWatch | undefined;
   private readonly afterCollection: HeapFigures;
   private readonly now: () => OldGenerationFigures;
@@ -159,6 +161,7 @@ export class HeapPressure {
   private episode(f: OldGenerationFigures): void {
     this.episodes++;
     this.looks = 0;
+    this.lastShort = f;
     this.keep = Math.max(0.1, Math.min(0.8, (0.8 * this.threshold * f.limit) / f.used));
   }
 

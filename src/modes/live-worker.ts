@@ -68,6 +68,9 @@ export const DEFAULT_CONCURRENCY = 1;
  */
 export const DEFAULT_FETCH_BYTES = 2 * 1024 * 1024;
 
+/** Records applied between two looks at the heap within a fetched batch (HeapPressure.look). */
+const HEAP_LOOK_RECORDS = 4096;
+
 export interface LiveOptions extends ClientEndpoints {
   readonly plan: CompiledPlan;
   /** State root: one LevelDB per task; may be shared by several workers on one host. */
@@ -385,6 +388,21 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
     heapPressure,
   };
 
+  let heapReported = 0;
+  /** The heap found short (task-commit.ts lowers the tasks' bounds): counted, and said once, with what to do. */
+  function reportHeap(): void {
+    if (heapPressure.episodes === heapReported) return;
+    if (heapReported === 0) {
+      const f = heapPressure.lastShort;
+      const mib = (b: number): string => formatCount(Math.round(b / 2 ** 20));
+      log(
+        `skewless: the heap is short${f === undefined ? '' : ` (${mib(f.used)} of ${mib(f.limit)} MiB of old generation in use)`}: tasks keep fewer keys in memory and read the others back from their stores, which is slower; give the worker more heap (NODE_OPTIONS=--max-old-space-size=<MiB>) or fetch less per partition (--fetch-bytes)`,
+      );
+    }
+    heapReported = heapPressure.episodes;
+    metrics.set('skewless_heap_short_total', 'counter', "Times the worker found its heap short and lowered its tasks' bounds on keys in memory", heapReported);
+  }
+
   /** A failure while handling a partition: drop what is not durable, back off, let the fetch repeat. */
   async function onFailure(partition: number, lt: LiveTask | undefined, e: unknown, ctl?: BatchControl): Promise<void> {
     // Stopping (e.g. on another partition's fatal error): an open cut short is no failure to retry or report.
@@ -464,6 +482,7 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
         ctl.done();
         backoff.succeeded(batch.partition);
         publishTaskMetrics(metrics, task, parityLog !== undefined);
+        reportHeap();
       });
     } catch (e) {
       if (stopping) return;
@@ -493,9 +512,17 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
         task.lastInputAt.set(name, clock());
         const t = { engineMs: 0, produceMs: 0, outputs: 0, changelogRecords: 0, changelogBytes: 0 };
         const step = opts.maxBatch ?? records.length;
-        for (let i = 0; i < records.length; i += step) {
+        for (let i = 0; i < records.length; ) {
           const e0 = performance.now();
-          await task.task.process({ source: name, partition: batch.partition, records: records.slice(i, i + step), fetchedFrom: i === 0 ? batch.fetchedOffset : undefined });
+          const end = Math.min(records.length, i + step);
+          // A fetched batch can bring tens of thousands of keys into memory: a heap running short
+          // part way ends the step there, so its commit lowers the bound and evicts before the rest.
+          while (i < end) {
+            const upto = Math.min(end, i + HEAP_LOOK_RECORDS);
+            await task.task.process({ source: name, partition: batch.partition, records: records.slice(i, upto), fetchedFrom: i === 0 ? batch.fetchedOffset : undefined });
+            i = upto;
+            if (i < end && heapPressure.look() > task.heapEpisodes) break;
+          }
           const e1 = performance.now();
           const r = await commitTask(task, commitContext);
           t.engineMs += e1 - e0;
@@ -508,6 +535,7 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
         ctl.done();
         backoff.succeeded(batch.partition);
         publishTaskMetrics(metrics, task, parityLog !== undefined);
+        reportHeap();
         metrics.inc('skewless_changelog_bytes_total', 'Bytes of changelog records written', t.changelogBytes, { partition: String(batch.partition) });
         const last = batch.messages[batch.messages.length - 1].offset;
         metrics.set('skewless_consumer_lag', 'gauge', 'Records between the last fetched offset and the log end', Math.max(0, batch.highWatermark - last - 1), {
@@ -534,6 +562,7 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
     commit: async (lt) => {
       await commitTask(lt, commitContext);
       publishTaskMetrics(metrics, lt, parityLog !== undefined);
+      reportHeap();
     },
     onFailure: (lt, e) => onFailure(lt.partition, lt, e),
   });
