@@ -42,8 +42,8 @@ export interface ReplayOutputOptions {
   /**
    * Keys of state each task keeps in memory per group (and table) while it replays (default
    * DEFAULT_MAX_CACHED_KEYS, as live): past it, the task writes its state to its store under the
-   * state root and drops the keys the latest batches did not touch, down to 80 %, reading them
-   * back when they come again (as a live worker does at each commit). When the thread's heap runs
+   * state root and drops keys down to 80 %, those the latest batch did not touch first, reading
+   * them back when they come again (as a live worker does at each commit). When the thread's heap runs
    * short first, its tasks lower the bound themselves (heap-pressure.ts). Outputs do not depend
    * on it; a replay whose keys fit stays all in memory and writes its state once, at the end.
    */
