@@ -98,6 +98,7 @@ program
   .option('--delivery <mode>', 'exactly-once (default: outputs, state changelog and offsets of each batch in one Kafka transaction) or at-least-once (identical duplicates after a crash)')
   .option('--idle-ms <ms>', 'a multi-source task skips an input that is caught up with the broker and idle this long (default 5000); each skip is logged and counted')
   .option('--purge-interval-ms <ms>', 'how often a regrouped topology\'s internal topics are purged below what their tasks committed (default 30000)')
+  .option('--max-held <n>', 'a regrouped topology: past n messages held by this worker\'s regrouped tasks, input partitions running ahead in event time are paused until the others catch up (default: no limit until the heap runs short)')
   .option('--session-timeout-ms <ms>', 'group session timeout: how soon a killed worker\'s partitions move to others (default 10000)')
   .option('--retry-deadline-ms <ms>', 'keep retrying through a broker or registry outage this long before exiting (default 300000)')
   .action(async (file: string, flags: Record<string, unknown>) => {

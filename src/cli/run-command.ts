@@ -29,6 +29,7 @@ export interface RunFlags {
   parityFile?: string;
   delivery?: string;
   idleMs?: string;
+  maxHeld?: string;
   purgeIntervalMs?: string;
   sessionTimeoutMs?: string;
   retryDeadlineMs?: string;
@@ -121,6 +122,7 @@ export async function runLive(file: string, flags: RunFlags): Promise<void> {
     parity: parityFlags(flags),
     delivery: deliveryFlag(flags.delivery),
     idleMs: flags.idleMs === undefined ? undefined : positiveInt(flags.idleMs, '--idle-ms'),
+    maxHeld: flags.maxHeld === undefined ? undefined : positiveInt(flags.maxHeld, '--max-held'),
     purgeIntervalMs: flags.purgeIntervalMs === undefined ? undefined : positiveInt(flags.purgeIntervalMs, '--purge-interval-ms'),
     sessionTimeoutMs: flags.sessionTimeoutMs === undefined ? undefined : positiveInt(flags.sessionTimeoutMs, '--session-timeout-ms'),
     retryDeadlineMs: flags.retryDeadlineMs === undefined ? undefined : positiveInt(flags.retryDeadlineMs, '--retry-deadline-ms'),

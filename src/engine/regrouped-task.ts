@@ -215,6 +215,20 @@ export class RegroupedTask {
     return this.held.size;
   }
 
+  /** Origin tasks (upstreams) feeding this task. */
+  get upstreams(): number {
+    return this.watermarks.length;
+  }
+
+  /**
+   * The last watermark received from `upstream`, Infinity while it has declared itself idle:
+   * how far it has come as seen here, for a driver that holds back an upstream running ahead of
+   * the others while messages pile up here.
+   */
+  upstreamWatermark(upstream: number): number {
+    return this.idle[upstream] ? Infinity : this.watermarks[upstream];
+  }
+
   /** Lookups of a table keyed by another entity that found no version for their key (they answer nulls). */
   get lookupMisses(): number {
     return this.lookupMissCount;

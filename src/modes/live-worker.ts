@@ -46,6 +46,7 @@ import { publishTaskMetrics } from './live/task-metrics.js';
 import { StandbyCopies } from './live/standby-copies.js';
 import { readLastOwnedTasks, writeLastOwnedTasks } from './live/last-owned-tasks.js';
 import { HeapPressure } from './heap-pressure.js';
+import { RegroupBackpressure } from './live/regroup-backpressure.js';
 import { refuseUnfinishedBootstrap } from './unfinished-bootstrap.js';
 
 export { deadLetterTopic, lateTopic } from './live/record-collector.js';
@@ -103,6 +104,8 @@ export interface LiveOptions extends ClientEndpoints {
   readonly sideTopicPrefix?: string;
   /** A multi-source task skips an input that is caught up and has been idle this long (default 5,000 ms). */
   readonly idleMs?: number;
+  /** Messages the regrouped tasks may hold before input partitions running ahead are paused (default: no limit until the heap runs short). */
+  readonly maxHeld?: number;
   /** How often the regrouping's internal topics are purged below the committed positions (default 30 s; Infinity: never, not even at stop). */
   readonly purgeIntervalMs?: number;
   /** Failover time after a kill -9: the group session timeout (default 10,000 ms). */
@@ -388,6 +391,20 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
     heapPressure,
   };
 
+  const backpressure = regroup === undefined ? undefined : new RegroupBackpressure(opts.maxHeld ?? Infinity, [...sourceOfTopic.keys()], () => consumer);
+  let heapSeen = 0;
+  /** After a commit or a tick: pause and resume input partitions running ahead (regroup-backpressure.ts). */
+  function alignInputs(): void {
+    if (backpressure === undefined || stopping) return;
+    if (heapPressure.episodes > heapSeen) {
+      heapSeen = heapPressure.episodes;
+      backpressure.heapShort(tasks.all());
+    }
+    backpressure.update(tasks.all());
+    metrics.set('skewless_regroup_paused_partitions', 'gauge', 'Input partitions held back for running ahead in event time while the regrouped tasks hold many messages', backpressure.pausedCount);
+    metrics.set('skewless_regroup_pauses_total', 'counter', 'Times an input partition was held back for running ahead (regroup-backpressure.ts)', backpressure.pauses);
+  }
+
   let heapReported = 0;
   /** The heap found short (task-commit.ts lowers the tasks' bounds): counted, and said once, with what to do. */
   function reportHeap(): void {
@@ -483,6 +500,7 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
         backoff.succeeded(batch.partition);
         publishTaskMetrics(metrics, task, parityLog !== undefined);
         reportHeap();
+        alignInputs();
       });
     } catch (e) {
       if (stopping) return;
@@ -506,6 +524,8 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
       const task = lt;
       await task.serial(async () => {
         if (task.closed) return; // revoked meanwhile: the new owner reads these records
+        // Fetched before its partition was paused: fetched again, from the task's position, once resumed.
+        if (backpressure?.isPaused(task.partition)) return;
         if (!atPosition(task, batch, name, task.task.nextOffset(name))) return;
         touched = true;
         const startedAt = performance.now();
@@ -536,6 +556,7 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
         backoff.succeeded(batch.partition);
         publishTaskMetrics(metrics, task, parityLog !== undefined);
         reportHeap();
+        alignInputs();
         metrics.inc('skewless_changelog_bytes_total', 'Bytes of changelog records written', t.changelogBytes, { partition: String(batch.partition) });
         const last = batch.messages[batch.messages.length - 1].offset;
         metrics.set('skewless_consumer_lag', 'gauge', 'Records between the last fetched offset and the log end', Math.max(0, batch.highWatermark - last - 1), {
@@ -566,11 +587,18 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
     },
     onFailure: (lt, e) => onFailure(lt.partition, lt, e),
   });
+  async function checkIdle(): Promise<void> {
+    await idle.check();
+    // An origin task declared idle no longer counts as behind: a partition held back may go on.
+    alignInputs();
+  }
   // With an injected clock the caller drives idle checks (checkIdleInputs). Single-source tasks
   // need the check too: a partition with fewer records than the future-skew warm-up holds them
   // until it is caught up and quiet.
   const idleTimer =
-    opts.clock === undefined ? setInterval(() => void idle.check().catch((e: unknown) => log(`skewless: idle check failed: ${kafkaErrorText(e)}`)), Math.max(100, Math.min(1000, idleMs / 2))) : undefined;
+    opts.clock === undefined
+      ? setInterval(() => void checkIdle().catch((e: unknown) => log(`skewless: idle check failed: ${kafkaErrorText(e)}`)), Math.max(100, Math.min(1000, idleMs / 2)))
+      : undefined;
 
   const instanceId = workerInstanceId(opts.stateDir);
   /** Until the first assignment: the tasks this worker owned when it last stopped (the leader gives them back: their stores are here). */
@@ -599,6 +627,7 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
       writeOwnedTasks(owned);
       standbys?.own(owned);
       const toOpen = tasks.assign(owned);
+      backpressure?.owned(owned);
       log(`skewless: assigned partitions ${[...new Set(owned)].sort((a, b) => a - b).join(', ') || '(none)'}`);
       // Open (and if needed restore) every assigned task now, not when its next record comes:
       // failover does not wait for traffic, and state of another version is refused at once.
@@ -613,7 +642,7 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
   return {
     metrics,
     failed,
-    checkIdleInputs: () => idle.check(),
+    checkIdleInputs: () => checkIdle(),
     syncStandbys: () => standbys?.sync() ?? Promise.resolve(),
     standbys: () => standbys?.held ?? [],
     purgeRegroupTopics: () => purge?.purge() ?? Promise.resolve(0),

@@ -296,3 +296,57 @@ test('an answer for a row the task does not hold: the local copy is rebuilt from
   assert.match(failure.message, /changelog \S+ partition 0 of group g holds state that does not match the regroup answers topic \S+-regroup-answers \(task 0: a regrouped answer for flight_features at flights offset 99999 came for a row this task does not hold/);
   assert.match(failure.message, /skewless bootstrap/);
 });
+
+/**
+ * Partition 0's flights three minutes apart, the others' thirty: every fetch of the same number
+ * of records takes partitions 1 and 2 ten times further in time, so what they send waits in the
+ * regrouped tasks for partition 0's watermark (`maxRecords` offsets per fetch).
+ */
+function skewedFlights(perPartition: number): Flight[] {
+  const rnd = mulberry32(21);
+  const out: Flight[] = [];
+  for (let p = 0; p < PARTITIONS; p++) {
+    const origins = AIRPORTS.filter((_, i) => i % PARTITIONS === p);
+    for (let k = 0; k < perPartition; k++) {
+      const origin = origins[k % origins.length];
+      const destination = AIRPORTS.filter((a) => a !== origin)[Math.floor(rnd() * (AIRPORTS.length - 1))];
+      out.push({ partition: p, offset: k, date: T0 + k * (p === 0 ? 3 : 30) * MIN + p * 1000, delay: Math.floor(rnd() * 120) - 20, origin, destination });
+    }
+  }
+  return out;
+}
+
+/** Runs a worker over `all` in fetches of `maxRecords`, sampling what its regrouped tasks hold after each round. */
+async function heldWhileServing(s: Setup, all: readonly Flight[], extra: Partial<LiveOptions>): Promise<{ maxHeld: number; pauses: number }> {
+  await produce(s, all);
+  let now = 1_000_000;
+  const w = await s.start('a', { idleMs: 5000, clock: () => now, ...extra });
+  const held = (): number => Array.from({ length: PARTITIONS }, (_, p) => Number(w.metrics.get('skewless_regroup_held', { partition: String(p) }) ?? 0)).reduce((a, b) => a + b, 0);
+  let maxHeld = 0;
+  const fetchAll = async (): Promise<void> => {
+    while ((await s.cluster.poll(37)) > 0) maxHeld = Math.max(maxHeld, held());
+  };
+  await fetchAll();
+  // Partition 0 ends last, in time too: held back behind it, the others resume once it is idle;
+  // the rows of their last hour wait for them to be idle in turn.
+  for (let round = 0; round < 2; round++) {
+    now += 6000;
+    await w.checkIdleInputs();
+    await fetchAll();
+  }
+  const pauses = Number(w.metrics.get('skewless_regroup_pauses_total') ?? 0);
+  await w.stop();
+  await assertServed(s, all);
+  return { maxHeld, pauses };
+}
+
+test('partitions running ahead in event time are held back while the regrouped tasks hold more than --max-held; values stay those of the brute force', async (t) => {
+  const all = skewedFlights(500);
+  const free = await heldWhileServing(await setup(t), all, {});
+  const limited = await heldWhileServing(await setup(t), all, { maxHeld: 100 });
+  assert.equal(free.pauses, 0, 'no limit, no pause');
+  assert.ok(free.maxHeld > 1000, `without a limit the fast partitions' messages pile up: ${free.maxHeld}`);
+  assert.ok(limited.pauses > 0, 'partitions were held back');
+  // Paused after a batch: past the limit by at most one fetch (37 flights, an update and a query each) of each partition.
+  assert.ok(limited.maxHeld <= 100 + PARTITIONS * 2 * 37, `held at most ${limited.maxHeld}`);
+});

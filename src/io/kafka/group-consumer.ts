@@ -233,6 +233,15 @@ export class GroupConsumer {
     this.consumer.seek({ topic, partition, offset: String(offset) });
   }
 
+  /** Fetch nothing more of these partitions until resumed (kafkajs keeps this across rebalances). */
+  pause(topic: string, partitions: readonly number[]): void {
+    this.consumer.pause([{ topic, partitions: [...partitions] }]);
+  }
+
+  resume(topic: string, partitions: readonly number[]): void {
+    this.consumer.resume([{ topic, partitions: [...partitions] }]);
+  }
+
   /** Commit offsets for the group outside a transaction (at-least-once delivery). */
   async commit(offsets: readonly TopicPartitionOffset[], metadata?: string): Promise<void> {
     await this.consumer.commitOffsets(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: String(o.offset), metadata: metadata ?? null })));

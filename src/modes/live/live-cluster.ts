@@ -38,6 +38,9 @@ export interface TaskOutputPort {
 /** This worker's membership in the consumer group. */
 export interface GroupMember {
   seek(topic: string, partition: number, offset: number): void;
+  /** Fetch nothing more of these partitions until resumed; a batch already handed over may still come. */
+  pause(topic: string, partitions: readonly number[]): void;
+  resume(topic: string, partitions: readonly number[]): void;
   commit(offsets: readonly TopicPartitionOffset[]): Promise<void>;
   /** Offset after the last record fetched from a partition (control records included). */
   fetchedUpTo(topic: string, partition: number): number;

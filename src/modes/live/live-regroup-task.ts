@@ -126,6 +126,16 @@ export class LiveRegroupTask implements RegroupSinks {
     return this.regrouped.pending;
   }
 
+  /** Origin tasks feeding the regrouped task. */
+  get upstreams(): number {
+    return this.regrouped.upstreams;
+  }
+
+  /** RegroupedTask.upstreamWatermark: how far origin task `upstream` has come, as received here. */
+  upstreamWatermark(upstream: number): number {
+    return this.regrouped.upstreamWatermark(upstream);
+  }
+
   /** Rows waiting for regrouped answers. */
   get waitingRows(): number {
     return this.assembler.pending;

@@ -339,6 +339,7 @@ export class MemoryCluster implements LiveCluster {
           // Fetched just before they are handed over: a seek by the batches before them counts.
           const group: Array<Promise<void>> = [];
           for (const [topic, p] of owned.slice(i, i + m.concurrency)) {
+            if (m.isPaused(topic, p)) continue;
             const part = this.partition(topic, p);
             let pos = m.position(topic, p);
             if (pos < part.logStart) pos = part.logStart; // out of range: auto.offset.reset=earliest
@@ -379,6 +380,8 @@ export class MemoryMember implements GroupMember {
   private assignment: Record<string, number[]> = {};
   private readonly positions = new Map<string, number>();
   private readonly seeks = new Map<string, number>();
+  /** Partitions not fetched until resumed (kept across rebalances, as kafkajs keeps them). */
+  private readonly paused = new Set<string>();
   private readonly fetched = new Map<string, number>();
 
   constructor(
@@ -441,6 +444,18 @@ export class MemoryMember implements GroupMember {
       this.positions.set(id, seek);
       this.seeks.delete(id);
     } else if (done) this.advance(batch.topic, batch.partition, rangeEnd);
+  }
+
+  pause(topic: string, partitions: readonly number[]): void {
+    for (const p of partitions) this.paused.add(`${topic}:${p}`);
+  }
+
+  resume(topic: string, partitions: readonly number[]): void {
+    for (const p of partitions) this.paused.delete(`${topic}:${p}`);
+  }
+
+  isPaused(topic: string, partition: number): boolean {
+    return this.paused.has(`${topic}:${partition}`);
   }
 
   seek(topic: string, partition: number, offset: number): void {

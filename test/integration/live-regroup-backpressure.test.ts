@@ -1,0 +1,106 @@
+/**
+ * A regrouped worker catching up a backlog holds back the input partitions that run ahead in
+ * event time while its regrouped tasks hold many messages (regroup-backpressure.ts). Each fetch
+ * takes the same bytes of every partition, so a partition with fewer flights per day races ahead,
+ * and everything it sends waits in the regrouped tasks until the slowest origin's watermark
+ * passes: 250,000 flights read 64 KiB per partition at a time pile up about 276,000 messages
+ * (667 MiB RSS). Before, nothing bounded that: in a 128 MiB heap the worker died with
+ * "JavaScript heap out of memory". Now the heap running short sets a limit on the messages held,
+ * or `--max-held` sets one from the start; either way every vector equals replay's.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildProgram } from '../../src/engine/program.js';
+import { produceFile } from '../../src/modes/produce-file.js';
+import { replayKafka } from '../../src/modes/replay-kafka.js';
+import { loadTopology } from '../../src/plan/load-topology.js';
+import { cleanUpKafka } from '../helpers/kafka-cleanup.js';
+import { compareVectors, exited, readLiveVectors, readReplayVectors, ROOT, sleep, spawnSkewless, stopLeftoverWorkers, summedMetric, type Worker } from '../helpers/live-run.js';
+import { servedAll } from '../helpers/live-served.js';
+import { stackForTests } from '../helpers/stack.js';
+
+const stack = await stackForTests();
+const ROWS = 250_000;
+const PARTITIONS = 8;
+const dir = mkdtempSync(join(tmpdir(), 'skewless-backpressure-'));
+const slice = join(dir, 'flights.parquet');
+const sliced = spawnSync('python3', [join(ROOT, 'test/python/flights_expected.py'), 'slice', join(ROOT, 'node_modules/vega-datasets/data/flights-3m.parquet'), slice, String(ROWS)], { encoding: 'utf8' });
+assert.equal(sliced.status, 0, sliced.stderr);
+const plan = await loadTopology(join(ROOT, 'topologies/flight-network.ts'));
+const output = buildProgram(plan).outputs.find((o) => o.name === 'flight_features')!;
+const run = randomUUID().slice(0, 8);
+const flights = `backpressure-flights-${run}`;
+const groups = ['heap', 'limit'].map((g) => `backpressure-${g}-${run}`);
+const workers: Worker[] = [];
+let replayed: Map<string, Record<string, unknown>> | undefined;
+
+test.after(async () => {
+  await stopLeftoverWorkers(workers);
+  rmSync(dir, { recursive: true, force: true });
+  const internal = groups.flatMap((g) => [`${g}-${plan.version}-changelog`, `${g}-${plan.version}-regroup`, `${g}-${plan.version}-regroup-answers`, `${g}-features`, `${g}-late`, `${g}-dead-letters`]);
+  await cleanUpKafka(stack.brokers, [flights, ...internal], groups);
+});
+
+/** The backlog once, and replay's vectors of it. */
+async function backlog(): Promise<Map<string, Record<string, unknown>>> {
+  if (replayed !== undefined) return replayed;
+  await produceFile({ plan, source: 'flights', input: slice, topic: flights, partitions: PARTITIONS, brokers: stack.brokers, registryUrl: stack.registryUrl });
+  const out = join(dir, 'replay');
+  await replayKafka({ plan, brokers: stack.brokers, registryUrl: stack.registryUrl, topics: { flights }, out, workers: 1 });
+  replayed = await readReplayVectors(out, output.name);
+  assert.equal(replayed.size, ROWS);
+  return replayed;
+}
+
+/**
+ * Runs a worker of `group` over the backlog until it has served every replayed vector, sampling
+ * the messages its regrouped tasks hold; returns the largest sample, the pauses and the log.
+ */
+async function catchUp(group: string, extra: readonly string[], env: NodeJS.ProcessEnv): Promise<{ maxHeld: number; pauses: number; log: string }> {
+  const expected = await backlog();
+  const w = spawnSkewless(
+    ['run', 'topologies/flight-network.ts', '--state', join(dir, group), '--group', group, '--topic', `flights=${flights}`, '--output-topic', `flight_features=${group}-features`, '--side-prefix', group, '--idle-ms', '1000', '--metrics-port', '0', '--fetch-bytes', '65536', ...extra],
+    env,
+  );
+  workers.push(w);
+  let maxHeld = 0;
+  let sampling = true;
+  const sampler = (async () => {
+    for (; sampling; await sleep(50)) maxHeld = Math.max(maxHeld, (await summedMetric(w, 'skewless_regroup_held')) ?? 0);
+  })();
+  try {
+    await servedAll({ brokers: stack.brokers, registryUrl: stack.registryUrl, output, topic: `${group}-features`, expected: expected.keys(), workers: [w], timeoutMs: 150_000 });
+  } finally {
+    sampling = false;
+    await sampler;
+  }
+  const pauses = (await summedMetric(w, 'skewless_regroup_pauses_total')) ?? 0;
+  w.kill('SIGTERM');
+  assert.equal(await exited(w), 0, w.log);
+  const c = compareVectors(await readLiveVectors(stack.brokers, stack.registryUrl, output, `${group}-features`), expected, output);
+  assert.deepEqual({ lost: c.lost, duplicates: c.duplicates, divergent: c.divergent, unexpected: c.unexpected }, { lost: 0, duplicates: 0, divergent: 0, unexpected: 0 }, c.examples.join('\n'));
+  return { maxHeld, pauses, log: w.log };
+}
+
+test('live regrouping in a 128 MiB heap: a heap running short holds back the partitions ahead, and the worker serves every vector replay computes', { timeout: 300_000 }, async (t) => {
+  const { pauses, log, maxHeld } = await catchUp(groups[0], [], { ...stack.env, NODE_OPTIONS: '--max-old-space-size=128' });
+  t.diagnostic(`held at most ${maxHeld} (sampled), ${pauses} pauses`);
+  assert.match(log, /the heap is short/);
+  assert.ok(pauses > 0, `partitions held back: ${pauses}\n${log}`);
+});
+
+test('live regrouping with --max-held: the messages held stay within the limit and one fetch per partition', { timeout: 300_000 }, async (t) => {
+  const limit = 20_000;
+  const { maxHeld, pauses } = await catchUp(groups[1], ['--max-held', String(limit)], stack.env);
+  t.diagnostic(`held at most ${maxHeld} (sampled), ${pauses} pauses`);
+  assert.ok(pauses > 0, `partitions held back: ${pauses}`);
+  // A partition is paused after its batch: the limit can be passed by what one fetch of each
+  // partition sends (64 KiB, under 3,000 flights of about 22 bytes, an update and a query each).
+  assert.ok(maxHeld <= limit + PARTITIONS * 2 * 3_000, `held at most ${maxHeld}`);
+  assert.ok(maxHeld > 0, 'the held messages were sampled');
+});
