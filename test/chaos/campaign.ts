@@ -71,6 +71,8 @@ export interface CampaignOptions {
   readonly sessionTimeoutMs?: number;
   /** Passed to `skewless run` as `--standby` when given: warm copies of each task on other workers, placed by the group's leader. */
   readonly standby?: number;
+  /** Passed to `skewless run` as `--max-held` when given: a regrouped topology's partitions running ahead are paused past it. */
+  readonly maxHeld?: number;
   /**
    * Passed to `skewless run` as `--idle-ms` when given. The produce pauses are about
    * killIntervalMs × kills / slices long: a pause longer than this lets the tasks declare their
@@ -309,6 +311,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
     if (o.delivery !== undefined) args.push('--delivery', o.delivery);
     if (o.sessionTimeoutMs !== undefined) args.push('--session-timeout-ms', String(o.sessionTimeoutMs));
     if (o.standby !== undefined) args.push('--standby', String(o.standby));
+    if (o.maxHeld !== undefined) args.push('--max-held', String(o.maxHeld));
     if (workerIdleMs !== undefined) args.push('--idle-ms', String(workerIdleMs));
     s.incarnations++;
     s.expected = false;
@@ -625,6 +628,7 @@ async function main(argv: string[]): Promise<number> {
       delivery: { type: 'string' },
       'session-timeout-ms': { type: 'string' },
       standby: { type: 'string' },
+      'max-held': { type: 'string' },
       'idle-ms': { type: 'string' },
       'catch-up-timeout-s': { type: 'string' },
       keep: { type: 'boolean' },
@@ -636,7 +640,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(
       `usage: npm run chaos -- [--topology FILE=${DEFAULTS.topology}] [--kills N=${DEFAULTS.kills}] [--workers W=${DEFAULTS.workers}] [--events E=${DEFAULTS.events}] [--partitions P=${DEFAULTS.partitions}]\n` +
         `  [--seed S=${DEFAULTS.seed}] [--kill-interval-ms MS=${DEFAULTS.killIntervalMs}] [--burst B=${DEFAULTS.burst}] [--broker-kill] [--registry-pause-s N]\n` +
-        `  [--wipe-state] [--delivery exactly-once|at-least-once] [--session-timeout-ms MS] [--standby N] [--idle-ms MS] [--catch-up-timeout-s S=${DEFAULTS.catchUpTimeoutMs / 1000}] [--keep] [--json]\n` +
+        `  [--wipe-state] [--delivery exactly-once|at-least-once] [--session-timeout-ms MS] [--standby N] [--max-held N] [--idle-ms MS] [--catch-up-timeout-s S=${DEFAULTS.catchUpTimeoutMs / 1000}] [--keep] [--json]\n` +
         'Stack: KAFKA_BROKERS / SCHEMA_REGISTRY_URL (loopback), STACK_DIR for --broker-kill / --registry-pause-s (never the shared stack).\n' +
         'Exit 0: nothing lost, duplicated or divergent; 1: something was; 2: the campaign itself failed.\n',
     );
@@ -663,6 +667,7 @@ async function main(argv: string[]): Promise<number> {
     ...(values.delivery === undefined ? {} : { delivery: values.delivery }),
     ...(values['session-timeout-ms'] === undefined ? {} : { sessionTimeoutMs: intFlag(values['session-timeout-ms'], 'session-timeout-ms', 0, 1) }),
     ...(values.standby === undefined ? {} : { standby: intFlag(values.standby, 'standby', 0) }),
+    ...(values['max-held'] === undefined ? {} : { maxHeld: intFlag(values['max-held'], 'max-held', 0, 1) }),
     ...(values['idle-ms'] === undefined ? {} : { idleMs: intFlag(values['idle-ms'], 'idle-ms', 0, 1) }),
     keep: values.keep === true,
     catchUpTimeoutMs: intFlag(values['catch-up-timeout-s'], 'catch-up-timeout-s', DEFAULTS.catchUpTimeoutMs / 1000, 1) * 1000,
