@@ -393,6 +393,7 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
 
   const backpressure = regroup === undefined ? undefined : new RegroupBackpressure(opts.maxHeld ?? Infinity, [...sourceOfTopic.keys()], () => consumer);
   let heapSeen = 0;
+  let pauseReported = false;
   /** After a commit or a tick: pause and resume input partitions running ahead (regroup-backpressure.ts). */
   function alignInputs(): void {
     if (backpressure === undefined || stopping) return;
@@ -401,6 +402,12 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
       backpressure.heapShort(tasks.all());
     }
     backpressure.update(tasks.all());
+    if (backpressure.pauses > 0 && !pauseReported) {
+      pauseReported = true;
+      log(
+        `skewless: holding back input partitions that run ahead in event time: the regrouped tasks hold ${formatCount(backpressure.held(tasks.all()))} messages, over the limit of ${formatCount(backpressure.limit)} (--max-held, or half of what they held when the heap ran short); they resume as the partitions behind catch up (counted in skewless_regroup_pauses_total)`,
+      );
+    }
     metrics.set('skewless_regroup_paused_partitions', 'gauge', 'Input partitions held back for running ahead in event time while the regrouped tasks hold many messages', backpressure.pausedCount);
     metrics.set('skewless_regroup_pauses_total', 'counter', 'Times an input partition was held back for running ahead (regroup-backpressure.ts)', backpressure.pauses);
   }

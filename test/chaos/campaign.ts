@@ -120,6 +120,8 @@ export interface CampaignResult {
   readonly comparison: VectorComparison;
   /** Task opens in the workers' logs: how many, how many rebuilt from the changelog's start, and the changelog records applied in all. */
   readonly opens: { readonly tasks: number; readonly rebuilt: number; readonly appliedRecords: number };
+  /** Worker runs that held back input partitions running ahead (regroup-backpressure.ts: said once per run). */
+  readonly heldBack: number;
   readonly seconds: number;
   /** Where topics/dirs are, when kept. */
   readonly kept?: { readonly dir: string; readonly topics: readonly string[]; readonly group: string };
@@ -530,6 +532,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
       divergent: c.divergent,
       comparison: c,
       opens: taskOpens(slots.map((x) => x.logFile)),
+      heldBack: slots.reduce((n, x) => n + (existsSync(x.logFile) ? [...readFileSync(x.logFile, 'utf8').matchAll(/^skewless: holding back input partitions/gm)].length : 0), 0),
       seconds: Math.round((Date.now() - t0) / 100) / 10,
       ...(o.keep ? { kept: { dir, topics, group } } : {}),
     };
@@ -594,6 +597,7 @@ export function formatResult(r: CampaignResult): string {
     `input: ${r.events} events generated, ${r.produced} produced; replay: ${r.replay.processed} processed, ${r.replay.vectors} vectors, ${r.replay.late} late, ${r.replay.deadLetters} dead letters`,
     `live: ${c.liveRecords} records, ${c.liveDistinct} distinct inputs; caught up: ${r.caughtUp ? 'yes' : `NO (lag ${r.lag})`}; exit codes on SIGTERM: ${r.stopExitCodes.join(', ')}`,
     `task opens: ${r.opens.tasks}, ${r.opens.rebuilt} of them rebuilt from the changelog's start; ${r.opens.appliedRecords} changelog records applied in all`,
+    ...(r.heldBack > 0 ? [`backpressure: ${r.heldBack} worker runs held back input partitions running ahead`] : []),
     `lost:       ${r.lost}`,
     `duplicates: ${r.duplicates} inputs (${c.duplicateRecords} surplus records, ${c.duplicatesDiffering} not byte-identical)`,
     `divergent:  ${r.divergent}${c.unexpected ? ` (+${c.unexpected} vectors for inputs the replay gives none)` : ''}${c.misplaced ? ` (+${c.misplaced} in the wrong partition)` : ''}`,

@@ -96,9 +96,13 @@ test('live regrouping in a 128 MiB heap: a heap running short holds back the par
 
 test('live regrouping with --max-held: the messages held stay within the limit and one fetch per partition', { timeout: 300_000 }, async (t) => {
   const limit = 20_000;
-  const { maxHeld, pauses } = await catchUp(groups[1], ['--max-held', String(limit)], stack.env);
+  const { maxHeld, pauses, log } = await catchUp(groups[1], ['--max-held', String(limit)], stack.env);
   t.diagnostic(`held at most ${maxHeld} (sampled), ${pauses} pauses`);
   assert.ok(pauses > 0, `partitions held back: ${pauses}`);
+  // Said once, with the limit.
+  const said = log.split('\n').filter((l) => l.includes('holding back input partitions'));
+  assert.equal(said.length, 1, log);
+  assert.match(said[0], /over the limit of 20,000 \(--max-held/);
   // A partition is paused after its batch: the limit can be passed by what one fetch of each
   // partition sends (64 KiB, under 3,000 flights of about 22 bytes, an update and a query each).
   assert.ok(maxHeld <= limit + PARTITIONS * 2 * 3_000, `held at most ${maxHeld}`);

@@ -82,7 +82,8 @@ export class RegroupBackpressure {
     return this.paused.size;
   }
 
-  private held(tasks: readonly LiveTask[]): number {
+  /** Messages held by the regrouped tasks of `tasks`. */
+  held(tasks: readonly LiveTask[]): number {
     let n = 0;
     for (const t of tasks) if (!t.closed && t.regroup !== undefined) n += t.regroup.held;
     return n;
