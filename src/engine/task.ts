@@ -186,8 +186,9 @@ export interface TaskOptions {
   /**
    * Keys whose lookback state stays in memory, per group (default 250,000). Above it, a
    * checkpoint evicts keys oldest-loaded first, those the latest batch did not touch before
-   * those it did, down to 80 %; they are read back from the state store when they come again. Outputs do not depend on
-   * it: state round-trips through its encoding exactly (the crash tests rely on the same).
+   * those it did, down to 80 %; they are read back from the state store when they come again.
+   * Outputs do not depend on it: state round-trips through its encoding exactly (the crash
+   * tests rely on the same).
    * It also bounds the group keys remembered for the refinement check (group-owners.ts).
    */
   readonly maxCachedKeys?: number;
