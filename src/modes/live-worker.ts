@@ -392,20 +392,16 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
   };
 
   const backpressure = regroup === undefined ? undefined : new RegroupBackpressure(opts.maxHeld ?? Infinity, [...sourceOfTopic.keys()], () => consumer);
-  let heapSeen = 0;
   let pauseReported = false;
   /** After a commit or a tick: pause and resume input partitions running ahead (regroup-backpressure.ts). */
   function alignInputs(): void {
     if (backpressure === undefined || stopping) return;
-    if (heapPressure.episodes > heapSeen) {
-      heapSeen = heapPressure.episodes;
-      backpressure.heapShort(tasks.all());
-    }
-    backpressure.update(tasks.all());
+    const all = tasks.all();
+    backpressure.update(all);
     if (backpressure.pauses > 0 && !pauseReported) {
       pauseReported = true;
       log(
-        `skewless: holding back input partitions that run ahead in event time: the regrouped tasks hold ${formatCount(backpressure.held(tasks.all()))} messages, over the limit of ${formatCount(backpressure.limit)} (--max-held, or half of what they held when the heap ran short); they resume as the partitions behind catch up (counted in skewless_regroup_pauses_total)`,
+        `skewless: holding back input partitions that run ahead in event time: the regrouped tasks hold ${formatCount(backpressure.held(all))} messages, over the limit of ${formatCount(backpressure.limit)} (--max-held, or half of what they held when the heap ran short); they resume as the partitions behind catch up (counted in skewless_regroup_pauses_total)`,
       );
     }
     metrics.set('skewless_regroup_paused_partitions', 'gauge', 'Input partitions held back for running ahead in event time while the regrouped tasks hold many messages', backpressure.pausedCount);
@@ -413,9 +409,13 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
   }
 
   let heapReported = 0;
-  /** The heap found short (task-commit.ts lowers the tasks' bounds): counted, and said once, with what to do. */
+  /**
+   * The heap found short (task-commit.ts lowers the tasks' bounds): counted, said once with what
+   * to do, and it may set the regrouped tasks' limit on held messages (RegroupBackpressure.heapShort).
+   */
   function reportHeap(): void {
     if (heapPressure.episodes === heapReported) return;
+    backpressure?.heapShort(tasks.all());
     if (heapReported === 0) {
       const f = heapPressure.lastShort;
       const mib = (b: number): string => formatCount(Math.round(b / 2 ** 20));

@@ -19,7 +19,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -56,6 +56,7 @@ import {
 } from '../helpers/live-run.js';
 import { stackForTests } from '../helpers/stack.js';
 import { arrayBuffer } from '../helpers/training-files.js';
+import { sliceFlights } from '../helpers/python-expected.js';
 
 const stack = await stackForTests();
 const M = 60_000;
@@ -214,8 +215,7 @@ test('flight-network: held updates handed over, held queries not, before the end
   const NEW = 3_000;
   const PARTITIONS = 3;
   const slice = join(dir, 'flights.parquet');
-  const sliced = spawnSync('python3', [join(ROOT, 'test/python/flights_expected.py'), 'slice', join(ROOT, 'node_modules/vega-datasets/data/flights-3m.parquet'), slice, String(HISTORY + NEW)], { encoding: 'utf8' });
-  assert.equal(sliced.status, 0, sliced.stderr);
+  sliceFlights(slice, HISTORY + NEW);
   const plan = await loadTopology(join(ROOT, 'topologies/flight-network.ts'));
   const output = buildProgram(plan).outputs.find((o) => o.name === 'flight_features')!;
   const t = { flights: `bootrg-flights-${run}`, features: `bootrg-features-${run}` };

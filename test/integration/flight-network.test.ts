@@ -7,7 +7,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,6 +21,7 @@ import { exact } from '../helpers/engine.js';
 import { cleanUpKafka } from '../helpers/kafka-cleanup.js';
 import { stackForTests } from '../helpers/stack.js';
 import { arrayBuffer, assertSameTraining, parquetFiles } from '../helpers/training-files.js';
+import { sliceFlights } from '../helpers/python-expected.js';
 
 const repo = (p: string): string => fileURLToPath(new URL(`../../${p}`, import.meta.url));
 const ROWS = 60_000;
@@ -31,8 +31,7 @@ const H = 60 * M;
 const dir = mkdtempSync(join(tmpdir(), 'skewless-flight-network-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 const slice = join(dir, 'flights-60k.parquet');
-const sliced = spawnSync('python3', [repo('test/python/flights_expected.py'), 'slice', repo('node_modules/vega-datasets/data/flights-3m.parquet'), slice, String(ROWS)], { encoding: 'utf8' });
-assert.equal(sliced.status, 0, sliced.stderr);
+sliceFlights(slice, ROWS);
 const plan = await loadTopology(repo('topologies/flight-network.ts'));
 
 interface Flight {

@@ -16,10 +16,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildProgram } from '../../src/engine/program.js';
 import { writeCardDataset } from '../../src/gen/write-card-dataset.js';
-import { produceFile } from '../../src/modes/produce-file.js';
 import { replayKafka } from '../../src/modes/replay-kafka.js';
 import { loadTopology } from '../../src/plan/load-topology.js';
-import { liveInternalTopics } from '../helpers/card-inputs.js';
+import { cardTopicArgs, liveInternalTopics, produceCardInputs } from '../helpers/card-inputs.js';
 import { cleanUpKafka } from '../helpers/kafka-cleanup.js';
 import { compareVectors, exited, inputCommitted, readLiveVectors, readReplayVectors, ROOT, spawnSkewless, stopLeftoverWorkers, summedMetric, type Worker } from '../helpers/live-run.js';
 import { stackForTests } from '../helpers/stack.js';
@@ -46,12 +45,11 @@ test.after(async () => {
 
 test('live: a worker whose keys outgrow its heap evicts down to its lowered bound, survives, and serves what replay computes', { timeout: 300_000 }, async () => {
   const data = await writeCardDataset({ outDir: join(dir, 'data'), events: EVENTS, cards: CARDS, seed: 5, format: 'ndjson' });
-  const produce = (input: string, source: string, topic: string): Promise<unknown> => produceFile({ plan, source, input, topic, partitions: 4, brokers: stack.brokers, registryUrl: stack.registryUrl });
-  await produce(data.chargebacksPath, 'chargebacks', t.chargebacks);
-  await produce(data.transactionsPath, 'transactions', t.transactions);
+  const topics = { transactions: t.transactions, chargebacks: t.chargebacks };
+  await produceCardInputs({ plan, data, topics, partitions: 4, brokers: stack.brokers, registryUrl: stack.registryUrl });
 
   const w = spawnSkewless(
-    ['run', TOPOLOGY, '--state', join(dir, 'state'), '--group', t.group, '--idle-ms', '1000', '--metrics-port', '0', '--topic', `transactions=${t.transactions}`, '--topic', `chargebacks=${t.chargebacks}`, '--output-topic', `card_features=${t.features}`, '--output-topic', `card_daily_spend=${t.daily}`, '--side-prefix', t.side],
+    ['run', TOPOLOGY, '--state', join(dir, 'state'), '--group', t.group, '--idle-ms', '1000', '--metrics-port', '0', ...cardTopicArgs(topics), '--output-topic', `card_features=${t.features}`, '--output-topic', `card_daily_spend=${t.daily}`, '--side-prefix', t.side],
     { ...stack.env, NODE_OPTIONS: `--max-old-space-size=${HEAP_MIB}` },
   );
   workers.push(w);
@@ -72,7 +70,7 @@ test('live: a worker whose keys outgrow its heap evicts down to its lowered boun
   assert.ok(shortTimes !== undefined && shortTimes >= 1, `heap short: ${shortTimes}`);
 
   const out = join(dir, 'replay');
-  await replayKafka({ plan, brokers: stack.brokers, registryUrl: stack.registryUrl, topics: { transactions: t.transactions, chargebacks: t.chargebacks }, out, workers: 1 });
+  await replayKafka({ plan, brokers: stack.brokers, registryUrl: stack.registryUrl, topics, out, workers: 1 });
   const replayed = await readReplayVectors(out, output.name);
   assert.ok(replayed.size > EVENTS * 0.95, `replayed vectors: ${replayed.size}`);
   const c = compareVectors(await readLiveVectors(stack.brokers, stack.registryUrl, output, t.features), replayed, output);

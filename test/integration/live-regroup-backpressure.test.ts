@@ -10,7 +10,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,14 +22,14 @@ import { cleanUpKafka } from '../helpers/kafka-cleanup.js';
 import { compareVectors, exited, readLiveVectors, readReplayVectors, ROOT, sleep, spawnSkewless, stopLeftoverWorkers, summedMetric, type Worker } from '../helpers/live-run.js';
 import { servedAll } from '../helpers/live-served.js';
 import { stackForTests } from '../helpers/stack.js';
+import { sliceFlights } from '../helpers/python-expected.js';
 
 const stack = await stackForTests();
 const ROWS = 250_000;
 const PARTITIONS = 8;
 const dir = mkdtempSync(join(tmpdir(), 'skewless-backpressure-'));
 const slice = join(dir, 'flights.parquet');
-const sliced = spawnSync('python3', [join(ROOT, 'test/python/flights_expected.py'), 'slice', join(ROOT, 'node_modules/vega-datasets/data/flights-3m.parquet'), slice, String(ROWS)], { encoding: 'utf8' });
-assert.equal(sliced.status, 0, sliced.stderr);
+sliceFlights(slice, ROWS);
 const plan = await loadTopology(join(ROOT, 'topologies/flight-network.ts'));
 const output = buildProgram(plan).outputs.find((o) => o.name === 'flight_features')!;
 const run = randomUUID().slice(0, 8);

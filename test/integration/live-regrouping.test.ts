@@ -13,7 +13,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -42,6 +41,7 @@ import {
 import { mulberry32 } from '../helpers/prng.js';
 import { stackForTests } from '../helpers/stack.js';
 import { arrayBuffer } from '../helpers/training-files.js';
+import { sliceFlights } from '../helpers/python-expected.js';
 
 const stack = await stackForTests();
 const ROWS = 20_000;
@@ -51,8 +51,7 @@ const H = 60 * M;
 
 const dir = mkdtempSync(join(tmpdir(), 'skewless-live-regrouping-'));
 const slice = join(dir, 'flights-20k.parquet');
-const sliced = spawnSync('python3', [join(ROOT, 'test/python/flights_expected.py'), 'slice', join(ROOT, 'node_modules/vega-datasets/data/flights-3m.parquet'), slice, String(ROWS)], { encoding: 'utf8' });
-assert.equal(sliced.status, 0, sliced.stderr);
+sliceFlights(slice, ROWS);
 const plan = await loadTopology(join(ROOT, 'topologies/flight-network.ts'));
 const output = buildProgram(plan).outputs.find((o) => o.name === 'flight_features')!;
 

@@ -63,12 +63,12 @@ export class RegroupBackpressure {
   /** After a commit (or a tick): pause the tasks that run ahead while too much is held, resume the rest. */
   update(tasks: readonly LiveTask[]): void {
     const held = this.held(tasks);
-    for (const task of tasks) {
-      if (task.closed || task.regroup === undefined) continue;
+    const view = originView(tasks);
+    for (const task of view.local.values()) {
       const p = task.partition;
       if (this.paused.has(p)) {
-        if (held <= this.maxHeld / 2 || !this.ahead(task, tasks)) this.setPaused(p, false);
-      } else if (held > this.maxHeld && this.ahead(task, tasks)) this.setPaused(p, true);
+        if (held <= this.maxHeld / 2 || !ahead(task, view)) this.setPaused(p, false);
+      } else if (held > this.maxHeld && ahead(task, view)) this.setPaused(p, true);
     }
   }
 
@@ -89,34 +89,6 @@ export class RegroupBackpressure {
     return n;
   }
 
-  /**
-   * The task's watermark past another origin task's: this worker's own as they stand, the
-   * others' as its regrouped tasks last received them (the freshest of those views). A view of
-   * a local task would lag it by a round trip through the repartition topic, and the task
-   * furthest behind could then look ahead of it and be paused with all the others.
-   */
-  private ahead(task: LiveTask, tasks: readonly LiveTask[]): boolean {
-    const local = new Map<number, LiveTask>();
-    let upstreams = 0;
-    for (const t of tasks) {
-      if (t.closed || t.regroup === undefined) continue;
-      local.set(t.partition, t);
-      upstreams = Math.max(upstreams, t.regroup.upstreams);
-    }
-    const own = task.task.regroupWatermark;
-    for (let u = 0; u < upstreams; u++) {
-      if (u === task.partition) continue;
-      const mine = local.get(u);
-      // An origin task that has sent nothing yet stands at -Infinity: everything waits for it.
-      let w = -Infinity;
-      if (mine !== undefined) w = mine.regroup!.declaredIdle ? Infinity : mine.task.regroupWatermark;
-      else for (const t of local.values()) w = Math.max(w, t.regroup!.upstreamWatermark(u));
-      if (own <= w) continue;
-      return true;
-    }
-    return false;
-  }
-
   private setPaused(partition: number, paused: boolean): void {
     const member = this.member();
     for (const topic of this.sourceTopics) {
@@ -128,4 +100,41 @@ export class RegroupBackpressure {
       this.pauses++;
     } else this.paused.delete(partition);
   }
+}
+
+/** This worker's open origin tasks with a regrouping, by partition, and how many origin tasks feed their regrouped tasks. */
+interface OriginView {
+  readonly local: ReadonlyMap<number, LiveTask>;
+  readonly upstreams: number;
+}
+
+function originView(tasks: readonly LiveTask[]): OriginView {
+  const local = new Map<number, LiveTask>();
+  let upstreams = 0;
+  for (const t of tasks) {
+    if (t.closed || t.regroup === undefined) continue;
+    local.set(t.partition, t);
+    upstreams = Math.max(upstreams, t.regroup.upstreams);
+  }
+  return { local, upstreams };
+}
+
+/**
+ * The task's watermark past another origin task's: this worker's own as they stand, the others'
+ * as its regrouped tasks last received them (the freshest of those views). A view of a local
+ * task would lag it by a round trip through the repartition topic, and the task furthest behind
+ * could then look ahead of it and be paused with all the others.
+ */
+function ahead(task: LiveTask, view: OriginView): boolean {
+  const own = task.task.regroupWatermark;
+  for (let u = 0; u < view.upstreams; u++) {
+    if (u === task.partition) continue;
+    const mine = view.local.get(u);
+    // An origin task that has sent nothing yet stands at -Infinity: everything waits for it.
+    let w = -Infinity;
+    if (mine !== undefined) w = mine.regroup!.declaredIdle ? Infinity : mine.task.regroupWatermark;
+    else for (const t of view.local.values()) w = Math.max(w, t.regroup!.upstreamWatermark(u));
+    if (own > w) return true;
+  }
+  return false;
 }
