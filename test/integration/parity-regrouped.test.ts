@@ -29,7 +29,9 @@ import { KeySampler } from '../../src/parity/sampler.js';
 import { formatParityTerminal } from '../../src/parity/terminal-report.js';
 import { loadTopology } from '../../src/plan/load-topology.js';
 import { cleanUpKafka } from '../helpers/kafka-cleanup.js';
-import { exited, inputCommitted, readLiveVectors, ROOT, spawnSkewless, stopLeftoverWorkers, summedMetric, topicEndOffsets, until, type Worker } from '../helpers/live-run.js';
+import { replayKafka } from '../../src/modes/replay-kafka.js';
+import { exited, readLiveVectors, readReplayVectors, ROOT, spawnSkewless, stopLeftoverWorkers, topicEndOffsets, until, type Worker } from '../helpers/live-run.js';
+import { servedAll as servedEvery } from '../helpers/live-served.js';
 import { runParityCli, type ParityCliRun } from '../helpers/parity-cli.js';
 import { stackForTests } from '../helpers/stack.js';
 
@@ -82,13 +84,13 @@ function worker(extra: readonly string[] = []): Worker {
 }
 
 /**
- * The group committed every input offset, and no row waits for its merchant features any more
- * (the last rows wait for the idle rule): the worker publishes the waiting rows after each
- * commit. A feature topic that stopped growing for a poll is not enough: a row can wait longer.
+ * Every row the offline replay of the same topic computes has a committed vector. Neither
+ * committed input offsets nor the worker's waiting-rows gauge say so: after a kill, the dead
+ * worker may have committed every input offset with rows still waiting for their merchant
+ * features, and a restarted worker's gauge reads 0 until it has restored the task holding them.
  */
-async function servedAll(w: Worker): Promise<void> {
-  await inputCommitted(stack.brokers, t.group, t.transactions, [w]);
-  await until('no row waiting for its merchant features', [w], async () => (await summedMetric(w, 'skewless_regroup_waiting_rows')) === 0, 120_000, 500);
+async function servedAll(w: Worker, replayed: Iterable<string>): Promise<void> {
+  await servedEvery({ brokers: stack.brokers, registryUrl: stack.registryUrl, output, topic: t.features, expected: replayed, workers: [w] });
 }
 
 const parity = (topology: string, sample: string, extra: readonly string[] = []): Promise<ParityCliRun> =>
@@ -113,6 +115,9 @@ test('parity of a regrouped topology: every sampled vector, merchant features in
   // About 20 transactions per card a day over 60 cards and 50 merchants: a merchant's 1 h count is often above 0.
   const data = await writeCardDataset({ outDir: join(dir, 'data'), events: EVENTS, seed: 29, format: 'ndjson', txnsPerCardPerDay: 20 });
   await produceFile({ plan, partitions: PARTITIONS, brokers: stack.brokers, registryUrl: stack.registryUrl, source: 'transactions', input: data.transactionsPath, topic: t.transactions });
+  // The rows to serve: a vector for every transaction but those late for their partition.
+  await replayKafka({ plan, brokers: stack.brokers, registryUrl: stack.registryUrl, topics: { transactions: t.transactions }, out: join(dir, 'replay'), workers: 1 });
+  const replayed = [...(await readReplayVectors(join(dir, 'replay'), output.name)).keys()];
 
   // A SIGKILL mid-stream (small steps, so it lands mid-backlog): its open transactions, with
   // their vectors and parity samples, must vanish as a whole; the restart serves them again.
@@ -121,7 +126,7 @@ test('parity of a regrouped topology: every sampled vector, merchant features in
   victim.kill('SIGKILL');
   assert.equal(await exited(victim), null, 'the first worker died by the SIGKILL, not before');
   const survivor = worker();
-  await servedAll(survivor);
+  await servedAll(survivor, replayed);
   survivor.kill('SIGTERM');
   assert.equal(await exited(survivor), 0, survivor.log);
 
@@ -133,6 +138,7 @@ test('parity of a regrouped topology: every sampled vector, merchant features in
   const live = await readLiveVectors(stack.brokers, stack.registryUrl, output, t.features);
   assert.ok(live.every((v) => v.value !== undefined), 'every vector decodes');
   assert.equal(new Set(live.map((v) => v.id)).size, live.length, 'one committed vector per input record');
+  assert.deepEqual(live.map((v) => v.id).sort(), replayed.sort(), 'a vector for every row the replay computes, no other');
   const sampled = new Map(live.filter((v) => sampler.selects(String(v.value!.key))).map((v) => [v.id, v.value!]));
   assert.deepEqual({ undecodable: log.undecodable, duplicates: log.duplicates }, { undecodable: 0, duplicates: 0 });
   assert.ok(log.entries.length > 500, `${log.entries.length} sampled vectors`);
