@@ -376,7 +376,9 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
       throw e;
     }
   }
-  const tasks = new TaskRegistry(openTask);
+  const tasks = new TaskRegistry(openTask, (n) =>
+    metrics.set('skewless_tasks_not_ready', 'gauge', 'Owned input partitions whose task is still opening or restoring its state (its rows, held messages and lag are not counted until it is ready)', n),
+  );
 
   const heapPressure = new HeapPressure();
   const commitContext: CommitContext = {

@@ -168,6 +168,8 @@ test('regrouped features served live equal the brute force, once per flight in o
   assert.ok(s.logs.some((l) => /inputs caught up and idle 5000 ms .*regrouped tasks no longer wait for it/.test(l)), s.logs.join('\n'));
   await assertServed(s, all);
   assert.equal(Number(w.metrics.get('skewless_regroup_waiting_rows', { partition: '0' })), 0);
+  // Every task it owned was open (the failed batches' reopened ones too): nothing counted nowhere.
+  assert.equal(w.metrics.get('skewless_tasks_not_ready'), 0);
 });
 
 test('regrouping with partitions moving between workers on separate state dirs, internal topics purged below the committed positions: restored from the changelog, served once, equal to the brute force', async (t) => {

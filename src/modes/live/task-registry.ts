@@ -13,7 +13,26 @@ export class TaskRegistry {
   private readonly rebuild = new Set<number>();
   private stopped = false;
 
-  constructor(private readonly open: (partition: number, rebuild: boolean) => Promise<LiveTask>) {}
+  constructor(
+    private readonly open: (partition: number, rebuild: boolean) => Promise<LiveTask>,
+    /** Told how many owned partitions have no open task yet, whenever that may have changed. */
+    private readonly onNotReady: (partitions: number) => void = () => {},
+  ) {}
+
+  /**
+   * Owned partitions whose task is not open yet (opening, restoring, or dropped after a failed
+   * batch): until it is, the task's waiting rows, held messages and lag are not counted anywhere,
+   * so "nothing waiting" means caught up only when this is 0 too.
+   */
+  notReady(): number {
+    let n = 0;
+    for (const p of this.owned) if (!this.tasks.has(p)) n++;
+    return n;
+  }
+
+  private changed(): void {
+    this.onNotReady(this.notReady());
+  }
 
   owns(partition: number): boolean {
     return this.owned.has(partition);
@@ -44,6 +63,7 @@ export class TaskRegistry {
             throw new Error(`task ${partition} was revoked while it opened`);
           }
           this.tasks.set(partition, t);
+          this.changed();
           return t;
         },
         (e: unknown) => {
@@ -59,6 +79,7 @@ export class TaskRegistry {
   /** Forget a task (its memory is not durable, or it was revoked) and release its store and producer. */
   async drop(lt: LiveTask): Promise<void> {
     if (this.tasks.get(lt.partition) === lt) this.tasks.delete(lt.partition);
+    this.changed();
     await lt.close();
   }
 
@@ -73,6 +94,7 @@ export class TaskRegistry {
       this.tasks.delete(p);
       void lt.serial(() => lt.close());
     }
+    this.changed();
     return this.stopped ? [] : [...this.owned].filter((p) => !this.tasks.has(p)).sort((a, b) => a - b);
   }
 
