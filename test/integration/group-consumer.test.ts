@@ -15,6 +15,11 @@
  * between the seek and the batch coming again the input looked read to its end while the task
  * had applied none of it. The member now moves the position only for batches whose records a
  * task took (done()).
+ *
+ * Pauses: kafkajs keeps paused partitions across rebalances but restarts a member that crashed
+ * (retries of a fetch or batch used up) as a new one with nothing paused. A regrouped worker's
+ * partitions held back for running ahead (regroup-backpressure.ts) then came back while the
+ * worker still counted them as paused. The member now applies its pauses again at each join.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -115,6 +120,72 @@ test('a batch the task sought away from does not count as fetched until it is ta
     assert.equal(seen[1].fetchedBefore, 0, 'nothing counts as fetched while the sought-away batch was not taken');
     for (let i = 0; i < 100 && member.fetchedUpTo(topic, 0) < 6; i++) await sleep(100);
     assert.equal(member.fetchedUpTo(topic, 0), 6, 'the taken batch moves the position past its marker');
+  } finally {
+    await member.stop();
+    await producer.close();
+  }
+});
+
+test('a paused partition stays paused when kafkajs restarts the member after a crash, and resumes when asked', { timeout: 90_000 }, async () => {
+  const topic = `pauses-${run}`;
+  const group = `pauses-${run}`;
+  await ensureTopic(conn, topic, 2);
+  made.push({ topic, group });
+  const producer = await TaskProducer.open(conn, { transactionalId: `pauses-${run}` });
+  const records = (partition: number, n: number, from: number): TaskRecord[] => Array.from({ length: n }, (_, i) => ({ topic, message: { key: null, value: Buffer.from(`v${from + i}`), partition } }));
+  await producer.commit([...records(0, 3, 0), ...records(1, 3, 0)], undefined);
+  const taken: Array<{ partition: number; offsets: number[] }> = [];
+  const logs: string[] = [];
+  let crashes = 0;
+  let crashing = false;
+  let refused: string | undefined;
+  // Declared before start: the log callback uses it (it only runs after start has returned).
+  let member: GroupConsumer;
+  member = await GroupConsumer.start(conn, {
+    groupId: group,
+    topics: [topic],
+    maxWaitMs: 100,
+    // One retry: the second failure of a batch makes kafkajs restart the member.
+    retries: 1,
+    log: (l) => {
+      logs.push(l);
+      // Between the crash and the restart kafkajs has no member: pausing again then must not throw.
+      if (/consumer restarting/.test(l)) {
+        try {
+          member.pause(topic, [1]);
+        } catch (e) {
+          refused = e instanceof Error ? e.message : String(e);
+        }
+      }
+    },
+    onBatch: async (b, ctl) => {
+      if (crashing && b.partition === 0 && crashes < 2) {
+        crashes++;
+        throw new Error('the batch failed');
+      }
+      taken.push({ partition: b.partition, offsets: b.messages.map((m) => m.offset) });
+      ctl.done();
+    },
+  });
+  const took = (partition: number, offset: number): boolean => taken.some((t) => t.partition === partition && t.offsets.includes(offset));
+  try {
+    for (let i = 0; i < 300 && !(took(0, 2) && took(1, 2)); i++) await sleep(100);
+    assert.ok(took(0, 2) && took(1, 2), `both partitions read: ${JSON.stringify(taken)}`);
+    member.pause(topic, [1]);
+    const before = taken.length;
+    crashing = true;
+    await producer.commit([...records(0, 2, 3), ...records(1, 2, 3)], undefined);
+    for (let i = 0; i < 300 && !logs.some((l) => /consumer restarting/.test(l)); i++) await sleep(100);
+    assert.ok(logs.some((l) => /consumer restarting/.test(l)), `the member crashed and restarts: ${logs.join('\n')}`);
+    assert.equal(refused, undefined, 'a pause while the member restarts is kept, not refused');
+    // The restarted member reads partition 0 again from the start (nothing was committed), and not partition 1.
+    for (let i = 0; i < 300 && !took(0, 4); i++) await sleep(100);
+    assert.ok(took(0, 4), `partition 0 read on after the restart: ${JSON.stringify(taken)}`);
+    await sleep(2000);
+    assert.deepEqual(taken.slice(before).filter((t) => t.partition === 1), [], 'nothing of the paused partition after the restart');
+    member.resume(topic, [1]);
+    for (let i = 0; i < 300 && !took(1, 4); i++) await sleep(100);
+    assert.ok(took(1, 4), `partition 1 read on once resumed: ${JSON.stringify(taken)}`);
   } finally {
     await member.stop();
     await producer.close();

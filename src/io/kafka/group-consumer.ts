@@ -85,6 +85,8 @@ export interface GroupConsumerOptions {
   readonly sessionTimeoutMs?: number;
   /** Longest wait for a fetch to fill up (default 500 ms): bounds the latency of a quiet input. */
   readonly maxWaitMs?: number;
+  /** Retries of a failing fetch or batch before kafkajs restarts the member as a new one (default 10). */
+  readonly retries?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -109,6 +111,8 @@ export class GroupConsumer {
    * (the idle rule takes an input read up to the end offset as caught up).
    */
   private readonly taken = new Set<string>();
+  /** `topic:partition` paused by the caller and not resumed since (pause). */
+  private readonly paused = new Set<string>();
 
   private constructor(private readonly consumer: Consumer) {
     consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
@@ -162,12 +166,13 @@ export class GroupConsumer {
       // Round robin stays second so a group of older workers (which only offer it) can still form during an upgrade.
       partitionAssigners: [coPartitionedAssigner(() => ({ ...EMPTY_SUBSCRIPTION, ...opts.subscription?.(), owned })), PartitionAssigners.roundRobin],
       // Ride out broker restarts: kafkajs restarts the member after a crash it deems retriable.
-      retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 10_000 },
+      retry: { retries: opts.retries ?? 10, initialRetryTime: 300, maxRetryTime: 10_000 },
     });
     const member = new GroupConsumer(consumer);
     await consumer.connect();
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       owned = [...new Set(Object.values(e.payload.memberAssignment).flat())].sort((a, b) => a - b);
+      member.pauseAgain();
     });
     if (opts.onAssignment) {
       consumer.on(consumer.events.GROUP_JOIN, (e) => opts.onAssignment!(e.payload.memberAssignment));
@@ -233,13 +238,39 @@ export class GroupConsumer {
     this.consumer.seek({ topic, partition, offset: String(offset) });
   }
 
-  /** Fetch nothing more of these partitions until resumed (kafkajs keeps this across rebalances). */
+  /**
+   * Fetch nothing more of these partitions until resumed. kafkajs keeps pauses across rebalances
+   * but not across a restart of the member after a crash (a new group member, none paused), and
+   * refuses them while it restarts: they are kept here and applied again at each join.
+   */
   pause(topic: string, partitions: readonly number[]): void {
-    this.consumer.pause([{ topic, partitions: [...partitions] }]);
+    for (const p of partitions) this.paused.add(`${topic}:${p}`);
+    this.whileRunning(() => this.consumer.pause([{ topic, partitions: [...partitions] }]));
   }
 
   resume(topic: string, partitions: readonly number[]): void {
-    this.consumer.resume([{ topic, partitions: [...partitions] }]);
+    for (const p of partitions) this.paused.delete(`${topic}:${p}`);
+    this.whileRunning(() => this.consumer.resume([{ topic, partitions: [...partitions] }]));
+  }
+
+  /** After a join: the pauses again, in the member that joined (the same one, or one restarted after a crash). */
+  private pauseAgain(): void {
+    const byTopic = new Map<string, number[]>();
+    for (const id of this.paused) {
+      const at = id.lastIndexOf(':');
+      const topic = id.slice(0, at);
+      (byTopic.get(topic) ?? byTopic.set(topic, []).get(topic)!).push(Number(id.slice(at + 1)));
+    }
+    for (const [topic, partitions] of byTopic) this.whileRunning(() => this.consumer.pause([{ topic, partitions }]));
+  }
+
+  /** kafkajs refuses pause and resume between a crash and the restart of its member; the restarted member's join applies them. */
+  private whileRunning(act: () => void): void {
+    try {
+      act();
+    } catch (e) {
+      if (!/Consumer group was not initialized/.test(e instanceof Error ? e.message : String(e))) throw e;
+    }
   }
 
   /** Commit offsets for the group outside a transaction (at-least-once delivery). */
