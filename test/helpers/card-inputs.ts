@@ -71,6 +71,27 @@ export async function produceCardInputs(o: CardProduce): Promise<Partial<Record<
   return out;
 }
 
+/** The topics and group of one card-only live test (card-only.ts: transactions, chargebacks, two outputs). */
+export interface CardRunTopics {
+  readonly transactions: string;
+  readonly chargebacks: string;
+  readonly features: string;
+  readonly daily: string;
+  /** Prefix of the late and dead-letter topics (`--side-prefix`). */
+  readonly side: string;
+  readonly group: string;
+}
+
+/** `<name>-tx-<run>`, `<name>-cb-<run>`, … : names no other test or run shares. */
+export const cardRunTopics = (name: string, run: string): CardRunTopics => ({
+  transactions: `${name}-tx-${run}`,
+  chargebacks: `${name}-cb-${run}`,
+  features: `${name}-features-${run}`,
+  daily: `${name}-daily-${run}`,
+  side: `${name}-${run}`,
+  group: `${name}-${run}`,
+});
+
 /** `--topic <source>=<topic>` for each source named in `topics` (for `run`, `backfill --from-kafka`, `bootstrap`). */
 export const cardTopicArgs = (topics: CardTopics): string[] =>
   CARD_SOURCES.flatMap((source) => (topics[source] === undefined ? [] : ['--topic', `${source}=${topics[source]}`]));

@@ -18,7 +18,7 @@ import { buildProgram } from '../../src/engine/program.js';
 import { writeCardDataset } from '../../src/gen/write-card-dataset.js';
 import { replayKafka } from '../../src/modes/replay-kafka.js';
 import { loadTopology } from '../../src/plan/load-topology.js';
-import { cardTopicArgs, liveInternalTopics, produceCardInputs } from '../helpers/card-inputs.js';
+import { cardRunTopics, cardTopicArgs, liveInternalTopics, produceCardInputs } from '../helpers/card-inputs.js';
 import { cleanUpKafka } from '../helpers/kafka-cleanup.js';
 import { compareVectors, exited, inputCommitted, readLiveVectors, readReplayVectors, ROOT, spawnSkewless, stopLeftoverWorkers, summedMetric, type Worker } from '../helpers/live-run.js';
 import { stackForTests } from '../helpers/stack.js';
@@ -28,7 +28,7 @@ const TOPOLOGY = 'test/fixtures/card-only.ts';
 const plan = await loadTopology(join(ROOT, TOPOLOGY));
 const output = buildProgram(plan).outputs.find((o) => o.name === 'card_features')!;
 const run = randomUUID().slice(0, 8);
-const t = { transactions: `heap-tx-${run}`, chargebacks: `heap-cb-${run}`, features: `heap-features-${run}`, daily: `heap-daily-${run}`, side: `heap-${run}`, group: `heap-${run}` };
+const t = cardRunTopics('heap', run);
 const dir = mkdtempSync(join(tmpdir(), 'skewless-heap-'));
 const workers: Worker[] = [];
 /** 100,000 cards with three transactions each over about two days: every card's state stays in its 7-day windows. */
