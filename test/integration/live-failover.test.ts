@@ -29,8 +29,8 @@ import { deleteTopics, ensureTopic, fetchOffsets } from '../../src/io/kafka/topi
 import { readTopicRanges } from '../../src/io/kafka/topic-reader.js';
 import { replayKafka } from '../../src/modes/replay-kafka.js';
 import { loadTopology } from '../../src/plan/load-topology.js';
-import { compareVectors, exited, readLiveVectors, readReplayVectors, ROOT, sleep, spawnSkewless, stopLeftoverWorkers, until, type Worker } from '../helpers/live-run.js';
-import { cardTopicArgs, liveInternalTopics, merchantCoverage, ndjsonLines, produceCardInputs, produceLines } from '../helpers/card-inputs.js';
+import { compareVectors, exited, inputCommitted, readLiveVectors, readReplayVectors, ROOT, sleep, spawnSkewless, stopLeftoverWorkers, until, type Worker } from '../helpers/live-run.js';
+import { cardRunTopics, cardTopicArgs, liveInternalTopics, merchantCoverage, ndjsonLines, produceCardInputs, produceLines } from '../helpers/card-inputs.js';
 import { servedAll } from '../helpers/live-served.js';
 import { stackForTests } from '../helpers/stack.js';
 import { readTaskCheckpoints } from '../helpers/task-checkpoints.js';
@@ -69,15 +69,8 @@ interface Topics {
 
 function topicsFor(name: string): Topics {
   const run = randomUUID().slice(0, 8);
-  const t = {
-    transactions: `${name}-tx-${run}`,
-    chargebacks: `${name}-cb-${run}`,
-    merchant_tiers: `${name}-tiers-${run}`,
-    features: `${name}-features-${run}`,
-    daily: `${name}-daily-${run}`,
-    side: `${name}-${run}`,
-    group: `${name}-${run}`,
-  };
+  // card-fraud reads the merchant tiers too.
+  const t = { ...cardRunTopics(name, run), merchant_tiers: `${name}-tiers-${run}` };
   created.push(t.transactions, t.chargebacks, t.merchant_tiers, t.features, t.daily, `${t.side}-late`, `${t.side}-dead-letters`, ...liveInternalTopics(t.group, plan), ...liveInternalTopics(t.group, twoStreams));
   return t;
 }
@@ -131,24 +124,8 @@ function worker(t: Topics, state: string, extra: readonly string[] = [], topolog
   return w;
 }
 
-/** Wait until the group has committed every input offset of `topic` (the workers caught up). */
-async function caughtUp(t: Topics, workers: readonly Worker[], timeoutMs = 90_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  const conn = await KafkaConnection.open({ brokers: stack.brokers });
-  try {
-    const ends = new Map((await fetchOffsets(conn, t.transactions)).map((o) => [o.partition, o.high]));
-    for (;;) {
-      const committed = await conn.admin.fetchOffsets({ groupId: t.group, topics: [t.transactions] });
-      const behind = committed[0].partitions.filter((p) => Number(p.offset) < (ends.get(p.partition) ?? 0));
-      if (behind.length === 0) return;
-      for (const w of workers) if (w.exitCode !== null) throw new Error(`a worker exited (${w.exitCode}):\n${w.log}`);
-      if (Date.now() > deadline) throw new Error(`not caught up after ${timeoutMs} ms: ${JSON.stringify(behind)}\n${workers.map((w) => w.log).join('\n---\n')}`);
-      await sleep(500);
-    }
-  } finally {
-    await conn.close();
-  }
-}
+/** Wait until the group has committed every input offset of the transactions (the workers caught up). */
+const caughtUp = (t: Topics, workers: readonly Worker[]): Promise<void> => inputCommitted(stack.brokers, t.group, t.transactions, workers);
 
 async function produceSlice(t: Topics, lines: readonly string[], name: string, p = plan, source = 'transactions'): Promise<void> {
   const topic = source === 'transactions' ? t.transactions : t.merchant_tiers;
