@@ -19,6 +19,7 @@ export function formatReplaySummary(s: ReplaySummary, seconds: number): string {
         `${cache.lowestBound < cache.bound ? ', lowered because the heap ran short: NODE_OPTIONS=--max-old-space-size=<MiB> gives it more' : ''}; --cache-keys sets it)`,
     );
   }
+  if (cache !== undefined && cache.expiredKeys > 0) lines.push(`state: ${n(cache.expiredKeys)} quiet keys freed (no event for their longest window plus grace), as a live worker frees them`);
   if (c.lookupMisses > 0) lines.push(`table lookups without a version ${n(c.lookupMisses)} (their columns are null)`);
   for (const [o, l] of Object.entries(s.labels)) {
     lines.push(`labels for ${o}: ${n(l.events)} label events${l.malformed ? ` (${n(l.malformed)} malformed)` : ''}, label data up to ${l.dataEnd === null ? '-' : new Date(l.dataEnd).toISOString()}`);

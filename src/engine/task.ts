@@ -217,6 +217,13 @@ export interface TaskCacheStats {
 
 export const DEFAULT_MAX_CACHED_KEYS = 250_000;
 
+/**
+ * Store keys a task's sweep of quiet keys (sweepExpired) walks per commit or replay checkpoint. A
+ * walk of keys only, and a key read in full only when it expired: a few milliseconds per commit,
+ * and a store of a million keys is walked in about 250 commits.
+ */
+export const DEFAULT_SWEEP_ENTRIES = 4096;
+
 /** Records with an event time a task holds before its first is applied (the future-skew warm-up). */
 const WARMUP = 16;
 
@@ -768,7 +775,8 @@ export class Task {
    * from them here, exactly as that event would remove them (KeyTimeline.expireAll), and its
    * stored segments go at the next checkpoint; its head goes too when it is then like a new
    * key's (no time-since-last feature, aggregates that encode as fresh), else a small head
-   * stays. Outputs do not change: replay, which never sweeps, computes the same.
+   * stays. Outputs do not change: a task that never sweeps computes the same (live sweeps at
+   * every commit, replay at its checkpoints).
    *
    * Looks at the keys the batch touched (a batch of a backlog can span days) and walks at most
    * `entries` store keys of the task's timelines, from where the last call stopped, starting

@@ -224,5 +224,6 @@ function mergeStateCaches(parts: readonly ReplayStateCache[]): ReplayStateCache 
     checkpoints: parts.reduce((n, p) => n + p.checkpoints, 0),
     evictions: parts.reduce((n, p) => n + p.evictions, 0),
     lowestBound: Math.min(...parts.map((p) => p.lowestBound)),
+    expiredKeys: parts.reduce((n, p) => n + p.expiredKeys, 0),
   };
 }

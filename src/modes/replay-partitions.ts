@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { InputRange } from '../engine/input.js';
 import type { LateRecord, TaskSinks } from '../engine/outputs.js';
 import { buildProgram, type Program } from '../engine/program.js';
-import { DEFAULT_MAX_CACHED_KEYS, Task } from '../engine/task.js';
+import { DEFAULT_MAX_CACHED_KEYS, DEFAULT_SWEEP_ENTRIES, Task } from '../engine/task.js';
 import { addCounters, emptyCounters, type TaskCounters } from '../engine/task-counters.js';
 import type { TrainingFileSummary } from '../io/files/parquet-training-writer.js';
 import type { CompiledPlan } from '../plan/compile.js';
@@ -109,6 +109,8 @@ export interface ReplayStateCache {
   /** Keys per group and task kept in memory: as set (cacheKeys), and the lowest a task went to when the heap ran short (heap-pressure.ts). */
   readonly bound: number;
   readonly lowestBound: number;
+  /** Quiet keys whose state the checkpoints freed (Task.sweepExpired), as a live worker's commits would. */
+  readonly expiredKeys: number;
 }
 
 /** Replay source history through the engine into training data, in this thread. */
@@ -145,6 +147,15 @@ export async function replayPartitions(opts: ReplayPartitionsOptions): Promise<R
     let stateCheckpoints = 0;
     const cacheKeys = opts.cacheKeys ?? DEFAULT_MAX_CACHED_KEYS;
     let lowestBound = cacheKeys;
+    /**
+     * Quiet keys' state goes first, as at a live commit (Task.sweepExpired; outputs do not
+     * change): the store then holds what a live worker's would, not every key of the history,
+     * and a state kept for bootstrap seeds the changelog with it alone.
+     */
+    const checkpoint = async (task: Task): Promise<void> => {
+      await task.sweepExpired(DEFAULT_SWEEP_ENTRIES);
+      await task.checkpoint();
+    };
     const openTask = async (partition: number): Promise<Task> => {
       const backend = await LevelBackend.open(taskStateDir(opts.stateDir, partition));
       backends.set(partition, backend);
@@ -167,7 +178,7 @@ export async function replayPartitions(opts: ReplayPartitionsOptions): Promise<R
         // The store under the state root holds what memory may not: a checkpoint, then the colder keys leave.
         if (pressure.episodes < pressure.look()) for (const t of tasks.values()) lowestBound = Math.min(lowestBound, t.capCache(pressure.keep, MIN_CACHE_KEYS));
         if (task.overCacheBound) {
-          await task.checkpoint();
+          await checkpoint(task);
           stateCheckpoints++;
         } else task.endBatch();
         spills.get(batch.partition)?.watermarkAt(task.regroupWatermark);
@@ -181,7 +192,7 @@ export async function replayPartitions(opts: ReplayPartitionsOptions): Promise<R
       if (opts.regroup !== undefined) for (let p = 0; p < opts.regroup.partitions; p++) if (mine(p) && !tasks.has(p)) await openTask(p);
       const partitions = [...tasks.keys()].sort((a, b) => a - b);
       if (opts.stopAtFrontier !== true) for (const p of partitions) for (const s of program.sources) await tasks.get(p)!.endOfInput(s.node.name);
-      if (opts.discardState !== true) for (const p of partitions) await tasks.get(p)!.checkpoint();
+      if (opts.discardState !== true) for (const p of partitions) await checkpoint(tasks.get(p)!);
       for (const [p, spill] of spills) spill.watermarkAt(tasks.get(p)!.regroupWatermark);
     } catch (e) {
       failed = true;
@@ -209,7 +220,13 @@ export async function replayPartitions(opts: ReplayPartitionsOptions): Promise<R
       deadLetters: { count: dead.count, dir: dead.dir },
       lateRecords: { count: late.count, dir: late.dir },
       labels,
-      stateCache: { bound: cacheKeys, checkpoints: stateCheckpoints, evictions: [...tasks.values()].reduce((n, t) => n + t.cacheStats.evictions, 0), lowestBound },
+      stateCache: {
+        bound: cacheKeys,
+        checkpoints: stateCheckpoints,
+        evictions: [...tasks.values()].reduce((n, t) => n + t.cacheStats.evictions, 0),
+        lowestBound,
+        expiredKeys: [...tasks.values()].reduce((n, t) => n + t.cacheStats.expiredKeys, 0),
+      },
     };
   } finally {
     await input.close();

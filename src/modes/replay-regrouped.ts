@@ -221,7 +221,7 @@ export async function answerRegroupPartitions(opts: RegroupedPassOptions): Promi
   } finally {
     memory.pressure.close();
   }
-  return { lookupMisses: misses, stateCache: { bound, checkpoints: memory.checkpoints, evictions: memory.evictions, lowestBound: Math.min(bound, memory.bound) } };
+  return { lookupMisses: misses, stateCache: { bound, checkpoints: memory.checkpoints, evictions: memory.evictions, lowestBound: Math.min(bound, memory.bound), expiredKeys: 0 } };
 }
 
 /** Pass 3 for this thread's origin partitions: the training files of outputs with regrouped features. */

@@ -51,12 +51,7 @@ export interface CommitContext {
   readonly heapPressure?: HeapPressure;
 }
 
-/**
- * Store keys a task's sweep walks per commit. A walk of keys only, and a key read in full only
- * when it expired: a few milliseconds per commit, and a store of a million keys is walked in
- * about 250 commits.
- */
-export const DEFAULT_SWEEP_ENTRIES = 4096;
+export { DEFAULT_SWEEP_ENTRIES } from '../../engine/task.js';
 
 export interface CommitResult {
   readonly outputs: number;
