@@ -19,6 +19,10 @@ import {
   timelineHeadKey,
   timelinesPrefix,
   parseTimelineHeadKey,
+  parseWindowCloseKey,
+  windowCloseAfter,
+  windowCloseKey,
+  windowClosePrefix,
   windowKey,
   windowPrefix,
 } from '../state/task-state-keys.js';
@@ -49,6 +53,12 @@ export interface TaskMeta {
   /** Next offset to read, per source. */
   readonly positions: Readonly<Record<string, number>>;
   readonly counters: TaskCounters;
+  /**
+   * Window operators whose close index is complete (absent before it existed). In the record an
+   * earlier build rewrites at each checkpoint without it, so a store such a build wrote to is
+   * indexed again from its keys.
+   */
+  readonly windowIndexes?: readonly string[];
 }
 
 export class VersionMismatchError extends Error {
@@ -123,6 +133,8 @@ export const CHECKPOINT_WRITE_OPS = 8192;
 
 /** Placeholder for a timeline whose stored state is being fetched. */
 const PENDING = null as unknown as KeyTimeline;
+/** The value of a close index entry: not empty, which a changelog could take for a deletion. */
+const INDEX_ENTRY = Uint8Array.of(1);
 
 /** The stored state is of an older encoding (or unreadable): it must be rebuilt, never read. */
 export class StateFormatError extends Error {
@@ -287,6 +299,11 @@ export class Task {
   /** Per group: keys changed since the last checkpoint, in first-change order. */
   private readonly dirty: string[][];
   private readonly windows: Map<string, WindowedAggregation>;
+  /**
+   * Per window operator: every key the store holds that memory does not closes after this time
+   * (loadWindowKeys has read the close index up to it; -Infinity: not read yet).
+   */
+  private readonly windowsCovered = new Map<string, number>();
   private readonly merge: InputMerge<Prepared>;
   private readonly groupResults: AggValue[][];
   /**
@@ -358,6 +375,7 @@ export class Task {
         new WindowedAggregation({ window: w.node.window, emit: w.node.emit, grace: w.node.grace, aggs: w.aggs }),
       ]),
     );
+    for (const name of this.windows.keys()) this.windowsCovered.set(name, -Infinity);
     this.merge = new InputMerge<Prepared>(program.sources.length);
     // One more row after the groups' for table lookups (Program.lookupWidth).
     this.groupResults = [...program.groups.map((g) => new Array<AggValue>(g.width).fill(null)), new Array<AggValue>(program.lookupWidth).fill(null)];
@@ -402,9 +420,18 @@ export class Task {
       task.seq = meta.seq;
       Object.assign(task.positions, meta.positions);
       Object.assign(task.counters, meta.counters);
+      // Window keys are read when a batch needs them (loadWindowKeys), through the close index. A
+      // store from before the index has none: all its keys are read now, as they always were
+      // then, and the next checkpoint writes their index entries (its record then names the index complete).
+      const indexed = new Set(meta.windowIndexes ?? []);
       for (const [name, op] of task.windows) {
+        if (indexed.has(name)) continue;
         const prefix = windowPrefix(partition, name);
-        for (const [k, v] of await backend.scan(prefix)) op.loadKey(k.slice(prefix.length), v);
+        for (const [k, v] of await backend.scan(prefix)) op.loadKey(k.slice(prefix.length), v, false);
+        op.markAllDirty();
+        task.windowsCovered.set(name, Infinity);
+        // Entries an earlier index left (written before a build without it changed the keys) go first.
+        for (const k of await backend.keysBetween(windowClosePrefix(partition, name), windowCloseAfter(partition, name, Infinity))) task.staleDeletes.push(k);
       }
     }
     return task;
@@ -481,10 +508,27 @@ export class Task {
     await this.drain();
     if (this.ended.size < this.program.sources.length || wasEnded) return;
     await this.flushWarmup();
+    // Every window still open is a row: every key with windows comes into memory.
+    await this.loadAllWindowKeys();
     for (const [name, op] of this.windows) {
       op.advance(this.streamTime, this.windowRows);
       this.counters.openWindowRows += op.openRows(this.windowRows);
       this.flushWindowRows(name);
+    }
+  }
+
+  /** Every key a window operator holds in the store, into memory (the end of a replay's input: open windows become rows). */
+  private async loadAllWindowKeys(): Promise<void> {
+    for (const [name, op] of this.windows) {
+      if (this.windowsCovered.get(name) === Infinity) continue;
+      const wanted: string[] = [];
+      for (const k of await this.backend.keysBetween(windowClosePrefix(this.partition, name), windowCloseAfter(this.partition, name, Infinity))) {
+        const key = parseWindowCloseKey(this.partition, name, k);
+        if (!op.cached(key)) wanted.push(key);
+      }
+      const stored = await this.backend.getMany(wanted.map((key) => windowKey(this.partition, name, key)));
+      for (let i = 0; i < wanted.length; i++) if (stored[i] !== undefined) op.loadKey(wanted[i], stored[i]!);
+      this.windowsCovered.set(name, Infinity);
     }
   }
 
@@ -635,6 +679,7 @@ export class Task {
   private largestCache(): number {
     let n = this.tables.largestCache;
     for (const m of this.timelines) n = Math.max(n, m.size);
+    for (const op of this.windows.values()) n = Math.max(n, op.keyCount);
     return n;
   }
 
@@ -651,6 +696,7 @@ export class Task {
   get cacheStats(): TaskCacheStats {
     let cachedKeys = 0;
     for (const m of this.timelines) cachedKeys += m.size;
+    for (const op of this.windows.values()) cachedKeys += op.keyCount;
     cachedKeys += this.tables.cachedKeys;
     let groupOwnerKeys = 0;
     for (const o of this.groupOwners) groupOwnerKeys += o.size;
@@ -687,6 +733,7 @@ export class Task {
 
   private async applyNow(ready: readonly Prepared[]): Promise<void> {
     await this.loadTimelines(ready);
+    if (this.windows.size > 0) await this.loadWindowKeys(ready);
     await this.tables.load(ready, this.batchNo, this.seq);
     for (let i = 0; i < ready.length; i++) this.apply(ready[i], this.batchTimelineStart[i]);
     // Nothing may keep a timeline reachable past its batch: eviction drops it from the cache only.
@@ -739,6 +786,63 @@ export class Task {
       this.batchTimelineCount = 0;
       for (const [g, key] of missing) if (this.timelines[g.index].get(key) === PENDING) this.timelines[g.index].delete(key);
       throw e;
+    }
+  }
+
+  /**
+   * Window operators' keys the batch needs in memory: those it touches, and those with a window
+   * that closes by the stream time it can reach (its largest event time), found in the close
+   * index. So every window `advance` closes in the batch is in memory, and the rows come out in
+   * the same order whatever was evicted. One getMany per operator, and a range read of the index
+   * past what the last batches read.
+   */
+  private async loadWindowKeys(ready: readonly Prepared[]): Promise<void> {
+    let reach = this.streamTime;
+    const touched = new Map<string, Set<string>>();
+    for (let r = 0; r < ready.length; r++) {
+      const p = ready[r];
+      if (p.error !== undefined || p.source.table !== undefined) continue;
+      if (p.t > reach) reach = p.t;
+      if (!p.keep) continue;
+      for (const visit of p.visits) {
+        const groups = visit.stream.groups;
+        for (let gi = 0; gi < groups.length; gi++) {
+          for (const w of groups[gi].windowOps) {
+            let keys = touched.get(w.name);
+            if (keys === undefined) touched.set(w.name, (keys = new Set()));
+            keys.add(visit.keys[gi]);
+          }
+        }
+      }
+    }
+    for (const [name, op] of this.windows) {
+      op.use(this.batchNo);
+      const wanted: string[] = [];
+      for (const key of touched.get(name) ?? []) {
+        if (op.cached(key)) op.touch(key);
+        else wanted.push(key);
+      }
+      const covered = this.windowsCovered.get(name)!;
+      if (reach > covered) {
+        const from = covered === -Infinity ? windowClosePrefix(this.partition, name) : windowCloseAfter(this.partition, name, covered);
+        for (const k of await this.backend.keysBetween(from, windowCloseAfter(this.partition, name, reach))) {
+          const key = parseWindowCloseKey(this.partition, name, k);
+          if (!op.cached(key)) wanted.push(key);
+        }
+        this.windowsCovered.set(name, reach);
+      }
+      if (wanted.length === 0) continue;
+      const unique = [...new Set(wanted)];
+      const stored = await this.backend.getMany(unique.map((key) => windowKey(this.partition, name, key)));
+      for (let i = 0; i < unique.length; i++) {
+        const bytes = stored[i];
+        if (bytes === undefined) continue;
+        try {
+          op.loadKey(unique[i], bytes);
+        } catch (e) {
+          throw new StateFormatError(this.partition, `windows of key ${JSON.stringify(unique[i])} of ${name}: ${errorText(e)}`);
+        }
+      }
     }
   }
 
@@ -1101,9 +1205,11 @@ export class Task {
     for (const _ of this.tables.changes(this.seq, w, () => ops)) if (ops.length >= limit) yield take();
     for (const [name, op] of this.windows) {
       for (const key of op.dirtyKeys()) {
-        const bytes = op.encodeKey(key);
+        const { bytes, removeClose, addClose } = op.persistKey(key);
         const k = windowKey(p, name, key);
         ops.push(bytes ? { type: 'put', key: k, value: bytes } : { type: 'del', key: k });
+        if (removeClose !== undefined) ops.push({ type: 'del', key: windowCloseKey(p, name, removeClose, key) });
+        if (addClose !== undefined) ops.push({ type: 'put', key: windowCloseKey(p, name, addClose, key), value: INDEX_ENTRY });
         if (ops.length >= limit) yield take();
       }
       op.clearDirty();
@@ -1117,7 +1223,9 @@ export class Task {
       seq: this.seq,
       positions: this.positions,
       counters: this.counters,
+      windowIndexes: [...this.windows.keys()],
     };
+
     if (!this.planStored) {
       ops.push({ type: 'put', key: planKey(p), value: new TextEncoder().encode(canonicalJson(this.program.plan.canonical)) });
       this.planStored = true;
@@ -1139,6 +1247,12 @@ export class Task {
   /** The operations of changes() are durable: cold keys may now leave memory. */
   afterDurable(): void {
     this.evictColdKeys();
+    for (const [name, op] of this.windows) {
+      const { evicted, earliestClose } = op.evict(this.maxCachedKeys);
+      this.evictions += evicted;
+      // Keys read back from the index only past what it covers: one that closes earlier starts it over.
+      if (earliestClose <= this.windowsCovered.get(name)!) this.windowsCovered.set(name, -Infinity);
+    }
     this.evictions += this.tables.evict(this.batchNo, this.maxCachedKeys);
     // Numbers the work between two commits (a fetched batch is applied in slices): what it used stays cached.
     this.batchNo++;

@@ -39,9 +39,12 @@ import type { Accumulator, AggValue, AggregationDef } from './aggregation.js';
  * without closing them. Closing them would make the state disagree with a run that goes on
  * (live after a bootstrap), which emits them as final once stream time passes their close.
  *
- * State lives in memory (bounded by the open windows) and is persisted per key through
- * `dirtyKeys` / `encodeKey` / `loadKey`. Closed windows not yet removed by `advance` are part
- * of the state and are emitted by the first `advance` after a restart.
+ * State is persisted per key through `dirtyKeys` / `persistKey` / `loadKey`, with the key's
+ * earliest close time (end + grace of its first window to close) beside it for the owner's close
+ * index. Memory holds the keys the owner loaded (`cached`): those its batches touch and those
+ * whose windows close within them, at most a bound of them once they are stored (`evict`), so
+ * `advance` finds in memory every window it closes. Closed windows not yet removed by `advance`
+ * are part of the state and are emitted by the first `advance` after a restart.
  */
 
 export interface WindowedAggSlot {
@@ -196,6 +199,12 @@ export class WindowedAggregation {
   private readonly keys = new Map<string, KeyWins>();
   private readonly heap = new WindowHeap();
   private readonly dirty = new Set<string>();
+  /** Per key in memory or changed: the close time its stored state was indexed under (persistKey), when it has one. */
+  private readonly storedClose = new Map<string, number>();
+  /** Per key in memory: the owner's batch number when it was last touched or loaded (evict). */
+  private readonly lastUsed = new Map<string, number>();
+  /** The owner's current batch number (use). */
+  private batch = 0;
   private readonly gap: number;
   private open = 0;
 
@@ -233,6 +242,7 @@ export class WindowedAggregation {
     const st = streamTime > t ? streamTime : t;
     if (this.window.kind === 'session') return this.applySession(key, t, seq, vals, st, out);
 
+    this.lastUsed.set(key, this.batch);
     const grace = this.grace;
     const ws = windowsFor(this.window, t);
     let wins: KeyWins | undefined;
@@ -269,6 +279,7 @@ export class WindowedAggregation {
     const grace = this.grace;
     if (t + gap + grace <= st) return false; // the event's own window [t, t + gap) is closed
 
+    this.lastUsed.set(key, this.batch);
     let wins = this.keys.get(key);
     if (wins === undefined) {
       wins = [];
@@ -371,7 +382,10 @@ export class WindowedAggregation {
       const wins = this.keys.get(w.key);
       if (wins !== undefined) {
         removeWin(wins, w);
-        if (wins.length === 0) this.keys.delete(w.key);
+        if (wins.length === 0) {
+          this.keys.delete(w.key);
+          this.lastUsed.delete(w.key);
+        }
       }
       this.dirty.add(w.key);
       if (this.emit === 'final') out.push(this.row(w, true));
@@ -402,6 +416,84 @@ export class WindowedAggregation {
     this.dirty.clear();
   }
 
+  /**
+   * Whether memory holds this key's truth: its windows, or a change not yet persisted (a key
+   * whose windows all closed since the last checkpoint). Any other key's state is in the store,
+   * or nowhere.
+   */
+  cached(key: string): boolean {
+    return this.keys.has(key) || this.dirty.has(key);
+  }
+
+  /** The owner's batch number from now on: keys touched or loaded are counted as used in it (evict). */
+  use(batch: number): void {
+    this.batch = batch;
+  }
+
+  /** A cached key is used by the current batch (evict keeps those last). */
+  touch(key: string): void {
+    if (this.keys.has(key)) this.lastUsed.set(key, this.batch);
+  }
+
+  /** Mark every key in memory changed, so the next persist writes each with its close time (a store from before the close index). */
+  markAllDirty(): void {
+    for (const key of this.keys.keys()) this.dirty.add(key);
+  }
+
+  /**
+   * The key's state to store (null: delete it), and its close index change: the close time its
+   * stored state was indexed under, to remove, and the one to index it under now, to add (both
+   * undefined when unchanged). Records the new one as stored.
+   */
+  persistKey(key: string): { readonly bytes: Uint8Array | null; readonly removeClose: number | undefined; readonly addClose: number | undefined } {
+    const wins = this.keys.get(key);
+    const bytes = this.encodeKey(key);
+    const before = this.storedClose.get(key);
+    const now = bytes === null || wins === undefined ? undefined : this.closeOf(wins);
+    if (now === undefined) this.storedClose.delete(key);
+    else this.storedClose.set(key, now);
+    return before === now ? { bytes, removeClose: undefined, addClose: undefined } : { bytes, removeClose: before, addClose: now };
+  }
+
+  /** The earliest close time (end + grace) among a key's windows. */
+  private closeOf(wins: KeyWins): number {
+    let close = Infinity;
+    for (const w of wins) if (w.end + this.grace < close) close = w.end + this.grace;
+    return close;
+  }
+
+  /**
+   * Drop clean keys from memory down to 80 % of `bound` when more than `bound` are held: first
+   * those the current batch did not use, in load order, then those it did (cache-bound.ts
+   * evictDownTo, whose order this follows). Their state is in the store, indexed by close time,
+   * and comes back through loadKey when a batch touches them or closes one of their windows.
+   * Returns the keys evicted and the earliest close time among them (Infinity when none).
+   */
+  evict(bound: number): { readonly evicted: number; readonly earliestClose: number } {
+    if (this.keys.size <= bound) return { evicted: 0, earliestClose: Infinity };
+    const target = Math.floor(bound * 0.8);
+    let evicted = 0;
+    let earliestClose = Infinity;
+    for (const recentToo of [false, true]) {
+      for (const [key, wins] of this.keys) {
+        if (this.keys.size <= target) break;
+        if (this.dirty.has(key) || (!recentToo && this.lastUsed.get(key) === this.batch)) continue;
+        const close = this.closeOf(wins);
+        if (close < earliestClose) earliestClose = close;
+        for (const w of wins) w.dead = true;
+        this.open -= wins.length;
+        this.keys.delete(key);
+        this.lastUsed.delete(key);
+        this.storedClose.delete(key);
+        evicted++;
+      }
+    }
+    // The heap holds entries of the evicted windows: rebuilt from the windows left.
+    this.heap.clear();
+    for (const wins of this.keys.values()) for (const w of wins) this.heap.push({ end: w.hkEnd, start: w.hkStart, key: w.key, win: w, ver: w.ver });
+    return { evicted, earliestClose };
+  }
+
   /** The key's state, or null when it holds no window (the store should delete the key). */
   encodeKey(key: string): Uint8Array | null {
     const wins = this.keys.get(key);
@@ -417,8 +509,11 @@ export class WindowedAggregation {
     return w.bytes();
   }
 
-  /** Restore one key's state written by `encodeKey` (at start-up, for every stored key). */
-  loadKey(key: string, bytes: Uint8Array): void {
+  /**
+   * Restore one key's state written by `encodeKey`, read from the store. `indexed`: the store
+   * holds its close index entry (persistKey), which a store from before the index does not.
+   */
+  loadKey(key: string, bytes: Uint8Array, indexed = true): void {
     const r = new ByteReader(bytes);
     const format = r.uint();
     if (format !== FORMAT) throw new Error(`windowed aggregation: state of key ${JSON.stringify(key)} has format ${format}, expected ${FORMAT}`);
@@ -441,6 +536,8 @@ export class WindowedAggregation {
     }
     if (wins.length === 0) return;
     this.keys.set(key, wins);
+    this.lastUsed.set(key, this.batch);
+    if (indexed) this.storedClose.set(key, this.closeOf(wins));
     for (const w of wins) this.heap.push({ end: w.end, start: w.start, key, win: w, ver: 0 });
     this.open += wins.length;
   }

@@ -10,6 +10,8 @@ export interface StateBackend {
   scan(prefix: string): Promise<Array<[string, Uint8Array]>>;
   /** Up to `limit` keys that start with prefix and sort after `after` (from the first when undefined), in key order. */
   keysAfter(prefix: string, after: string | undefined, limit: number): Promise<string[]>;
+  /** Every key from `gte` (included) to `lt` (excluded), in key order. */
+  keysBetween(gte: string, lt: string): Promise<string[]>;
   /** Applied atomically: all or nothing. */
   write(ops: readonly BatchOp[]): Promise<void>;
   close(): Promise<void>;
@@ -74,6 +76,10 @@ export class LevelBackend implements StateBackend {
     return this.db.keys(after === undefined ? { gte: prefix, lt: prefixEnd(prefix), limit } : { gt: after, lt: prefixEnd(prefix), limit }).all();
   }
 
+  async keysBetween(gte: string, lt: string): Promise<string[]> {
+    return gte < lt ? this.db.keys({ gte, lt }).all() : [];
+  }
+
   async write(ops: readonly BatchOp[]): Promise<void> {
     if (ops.length === 0) return;
     try {
@@ -124,6 +130,10 @@ export class MemoryBackend implements StateBackend {
   async keysAfter(prefix: string, after: string | undefined, limit: number): Promise<string[]> {
     const keys = [...this.data.keys()].filter((k) => k.startsWith(prefix) && (after === undefined || k > after)).sort();
     return keys.slice(0, limit);
+  }
+
+  async keysBetween(gte: string, lt: string): Promise<string[]> {
+    return [...this.data.keys()].filter((k) => k >= gte && k < lt).sort();
   }
 
   async write(ops: readonly BatchOp[]): Promise<void> {

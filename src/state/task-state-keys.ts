@@ -7,6 +7,7 @@
  *   p<n>/t/<group>/<len>:<key>/h       a lookback timeline's head: clocks, running accumulators, tiles
  *   p<n>/t/<group>/<len>:<key>/e/<ts>  a segment: the events one checkpoint added (named by its first event's sortable time + apply sequence)
  *   p<n>/w/<op>/<key>                  one key's open windows
+ *   p<n>/wc/<op>/<close>/<key>         the close index: a key with open windows, under the earliest close time (end + grace) among them
  *   p<n>/v/<table>/<len>:<key>/<ts>    one version of a table key (its values), named by its validity time + apply sequence
  *   p<n>/local                         local-only: which changelog offset the copy reflects (never in the changelog)
  *   p<n>/partial                       present only while a checkpoint written in several batches is half written (Task.checkpoint)
@@ -74,6 +75,15 @@ export const timelineEventsPrefix = (p: number, group: string, key: string): str
 export const windowPrefix = (p: number, op: string): string => `p${p}/w/${op}/`;
 export const versionsPrefix = (p: number, table: string, key: string): string => `p${p}/v/${table}/${entity(key)}/`;
 export const windowKey = (p: number, op: string, key: string): string => `${windowPrefix(p, op)}${key}`;
+/** A window operator's close index (Task.loadWindowKeys): its keys by the earliest close time of their windows. */
+export const windowClosePrefix = (p: number, op: string): string => `p${p}/wc/${op}/`;
+/** The sortable name of a close time (eventSuffix's time part, 16 hex digits). */
+const closeName = (t: number): string => eventSuffix(t, 0).slice(0, 16);
+export const windowCloseKey = (p: number, op: string, close: number, key: string): string => `${windowClosePrefix(p, op)}${closeName(close)}/${key}`;
+/** Sorts after every close index key of times up to `t` and before every later one ('0' follows the '/' after a name). */
+export const windowCloseAfter = (p: number, op: string, t: number): string => `${windowClosePrefix(p, op)}${closeName(t)}0`;
+/** The entity key of a close index key. */
+export const parseWindowCloseKey = (p: number, op: string, storeKey: string): string => storeKey.slice(windowClosePrefix(p, op).length + 17);
 
 /**
  * A RegroupedTask's entries, beside the origin tasks' under their own prefix r<n>/ so both can

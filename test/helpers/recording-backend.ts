@@ -20,6 +20,9 @@ export class RecordingBackend implements StateBackend {
   keysAfter(prefix: string, after: string | undefined, limit: number): Promise<string[]> {
     return this.inner.keysAfter(prefix, after, limit);
   }
+  keysBetween(gte: string, lt: string): Promise<string[]> {
+    return this.inner.keysBetween(gte, lt);
+  }
   async write(ops: readonly BatchOp[]): Promise<void> {
     if (this.writes.length + 1 === this.failAt) throw new Error('the disk went away');
     this.writes.push(ops.map((o) => `${o.type} ${o.key}`));

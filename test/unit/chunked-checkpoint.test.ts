@@ -81,9 +81,9 @@ test('a checkpoint larger than a write goes out in bounded writes, the checkpoin
   const one = await checkpointed(whole, Infinity);
   const many = await checkpointed(chunked, 500);
 
-  // Per key: a timeline segment and head, and its window: 3 entries; plus the plan and meta.
+  // Per key: a timeline segment and head, its window and its window's close index entry: 4 entries; plus the plan and meta.
   assert.equal(one.writes.length, 1);
-  assert.equal(one.writes[0].length, 3 * KEYS + 2);
+  assert.equal(one.writes[0].length, 4 * KEYS + 2);
   assert.ok(many.writes.length >= (3 * KEYS) / 502, `${many.writes.length} writes`);
   for (const [i, w] of many.writes.entries()) assert.ok(w.length <= 500 + 2, `write ${i} holds ${w.length} operations`);
   const partial = partialCheckpointKey(0);
@@ -93,7 +93,7 @@ test('a checkpoint larger than a write goes out in bounded writes, the checkpoin
   for (const w of many.writes.slice(0, -1)) assert.ok(!w.includes(`put ${metaKey(0)}`), 'no checkpoint record before the last write');
 
   const expected = await contents(whole);
-  assert.equal(expected.length, 3 * KEYS + 2);
+  assert.equal(expected.length, 4 * KEYS + 2);
   assert.deepEqual(await contents(chunked), expected);
 
   // And it opens where the records end.
