@@ -45,6 +45,7 @@ import type { CompiledPlan } from '../../src/plan/compile.js';
 import { loadTopology } from '../../src/plan/load-topology.js';
 import { ensureStack, PORTS, restartKafka, stackPid, STACK_DIR } from '../../scripts/stack/stack.mjs';
 import { ndjsonLines, produceLines, tierGroupsInStep } from '../helpers/card-inputs.js';
+import { compareWindows, readLiveWindows, readReplayWindows, type WindowComparison } from '../helpers/live-windows.js';
 import { compareVectors, exited, readLiveVectors, readReplayVectors, ROOT, sleep, spawnSkewless, topicEndOffsets, waitForTopic, type VectorComparison, type Worker } from '../helpers/live-run.js';
 import { Rng } from '../helpers/prng.js';
 
@@ -118,6 +119,8 @@ export interface CampaignResult {
   readonly duplicates: number;
   readonly divergent: number;
   readonly comparison: VectorComparison;
+  /** Per window output: its served records against the windows the replay closed. */
+  readonly windows: Readonly<Record<string, WindowComparison>>;
   /** Task opens in the workers' logs: how many, how many rebuilt from the changelog's start, and the changelog records applied in all. */
   readonly opens: { readonly tasks: number; readonly rebuilt: number; readonly appliedRecords: number };
   /** Worker runs that held back input partitions running ahead (regroup-backpressure.ts: said once per run). */
@@ -508,7 +511,14 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
     const live = await within(readLiveVectors(o.brokers, o.registryUrl, output, T.features), 180_000, `reading ${T.features} with read_committed to its end (an open transaction?)`);
     say(`read ${live.length} live records; comparing them with the replay`);
     const c = compareVectors(live, replayed, output);
-    const bad = c.lost + c.duplicates + c.divergent + c.unexpected + c.misplaced;
+    // Window records (card-fraud's daily spend): every window the replay closed, served once, byte for byte.
+    const windows: Record<string, WindowComparison> = {};
+    for (const w of program.windowOps) {
+      const served = await within(readLiveWindows(o.brokers, o.registryUrl, w, outputTopics[w.name]), 180_000, `reading ${outputTopics[w.name]} with read_committed to its end`);
+      windows[w.name] = compareWindows(served, await readReplayWindows(join(dir, 'replay'), w.name), w);
+    }
+    const windowsBad = Object.values(windows).reduce((n, x) => n + x.lost + x.duplicates + x.divergent + x.unexpected, 0);
+    const bad = c.lost + c.duplicates + c.divergent + c.unexpected + c.misplaced + windowsBad;
     result = {
       ok: bad === 0,
       run,
@@ -531,6 +541,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
       duplicates: c.duplicates,
       divergent: c.divergent,
       comparison: c,
+      windows,
       opens: taskOpens(slots.map((x) => x.logFile)),
       heldBack: slots.reduce((n, x) => n + (existsSync(x.logFile) ? [...readFileSync(x.logFile, 'utf8').matchAll(/^skewless: holding back input partitions/gm)].length : 0), 0),
       seconds: Math.round((Date.now() - t0) / 100) / 10,
@@ -602,7 +613,11 @@ export function formatResult(r: CampaignResult): string {
     `duplicates: ${r.duplicates} inputs (${c.duplicateRecords} surplus records, ${c.duplicatesDiffering} not byte-identical)`,
     `divergent:  ${r.divergent}${c.unexpected ? ` (+${c.unexpected} vectors for inputs the replay gives none)` : ''}${c.misplaced ? ` (+${c.misplaced} in the wrong partition)` : ''}`,
     ...c.examples.map((e) => `  e.g. ${e}`),
-    r.ok ? 'OK: every replayed vector served exactly once, byte for byte' : 'FAILED',
+    ...Object.entries(r.windows).flatMap(([name, w]) => [
+      `windows ${name}: ${w.expected} closed by the replay, ${w.liveRecords} served; lost ${w.lost}, duplicates ${w.duplicates}, divergent ${w.divergent}, unexpected ${w.unexpected}`,
+      ...w.examples.map((e) => `  e.g. ${e}`),
+    ]),
+    r.ok ? `OK: every replayed vector${Object.keys(r.windows).length > 0 ? ' and closed window' : ''} served exactly once, byte for byte` : 'FAILED',
     ...(r.kept ? [`kept: ${r.kept.dir}; group ${r.kept.group}; topics ${r.kept.topics.join(' ')}`] : []),
   ].join('\n');
 }

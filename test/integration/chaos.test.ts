@@ -2,7 +2,8 @@
  * The fault campaign (test/chaos/campaign.ts) in short: two live workers with separate state
  * roots (as on two hosts), eight SIGKILLs in two overlapping bursts while the producer is still
  * writing, then catch-up, SIGTERM, and the whole feature topic (read_committed) against the
- * offline replay per (partition, offset): nothing lost, nothing duplicated, nothing divergent.
+ * offline replay per (partition, offset): nothing lost, nothing duplicated, nothing divergent; and
+ * so for the daily spend windows (each closed day of each card, against the replay's).
  * No broker kill here: the suite shares one broker (`npm run chaos -- --broker-kill` on a stack
  * of your own does that). card-fraud serves its merchant features and risk tier through a
  * regrouping and reads the merchant_tiers table (produced in step with the transactions), so its
@@ -45,4 +46,8 @@ test('chaos: 2 workers, 8 SIGKILLs, 6,000 events: every input served exactly onc
     report,
   );
   assert.ok(r.caughtUp, report);
+  // Its daily spend per card (a calendar window): every day the replay closed, served once, byte for byte.
+  const daily = r.windows.card_daily_spend;
+  assert.ok(daily !== undefined && daily.expected > 100, `the replay closes card days: ${report}`);
+  assert.deepEqual({ lost: daily.lost, duplicates: daily.duplicates, divergent: daily.divergent, unexpected: daily.unexpected }, { lost: 0, duplicates: 0, divergent: 0, unexpected: 0 }, report);
 });
