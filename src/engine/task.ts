@@ -1225,7 +1225,6 @@ export class Task {
       counters: this.counters,
       windowIndexes: [...this.windows.keys()],
     };
-
     if (!this.planStored) {
       ops.push({ type: 'put', key: planKey(p), value: new TextEncoder().encode(canonicalJson(this.program.plan.canonical)) });
       this.planStored = true;

@@ -242,7 +242,6 @@ export class WindowedAggregation {
     const st = streamTime > t ? streamTime : t;
     if (this.window.kind === 'session') return this.applySession(key, t, seq, vals, st, out);
 
-    this.lastUsed.set(key, this.batch);
     const grace = this.grace;
     const ws = windowsFor(this.window, t);
     let wins: KeyWins | undefined;
@@ -270,7 +269,10 @@ export class WindowedAggregation {
       applied = true;
       if (this.emit === 'update') out.push(this.row(w, false));
     }
-    if (applied) this.dirty.add(key);
+    if (applied) {
+      this.dirty.add(key);
+      this.lastUsed.set(key, this.batch);
+    }
     return applied;
   }
 
@@ -279,7 +281,6 @@ export class WindowedAggregation {
     const grace = this.grace;
     if (t + gap + grace <= st) return false; // the event's own window [t, t + gap) is closed
 
-    this.lastUsed.set(key, this.batch);
     let wins = this.keys.get(key);
     if (wins === undefined) {
       wins = [];
@@ -338,6 +339,7 @@ export class WindowedAggregation {
     }
     this.addEvent(w, t, seq, vals);
     this.dirty.add(key);
+    this.lastUsed.set(key, this.batch);
     if (this.emit === 'update') out.push(this.row(w, false));
     return true;
   }
