@@ -10,7 +10,7 @@ import type { TrainingFileSummary } from '../io/files/parquet-training-writer.js
 import type { CompiledPlan } from '../plan/compile.js';
 import { ByteReader, ByteWriter } from '../state/codec.js';
 import { LevelBackend } from '../state/state-backend.js';
-import { DEFAULT_MAX_CACHED_KEYS } from '../engine/task.js';
+import { DEFAULT_MAX_CACHED_KEYS, DEFAULT_SWEEP_ENTRIES } from '../engine/task.js';
 import { HeapPressure, MIN_CACHE_KEYS } from './heap-pressure.js';
 import type { ReplayStateCache } from './replay-partitions.js';
 import { loadLabelIndexes, type LabelIndex } from './label-index.js';
@@ -100,7 +100,9 @@ export async function answerRegroupPartition(program: Program, dir: string, r: n
         if (task.overCacheBound) {
           // Only to make room: the hand-over (kept state) takes the held queries out before its
           // checkpoint, so none may be stored before it; a bootstrap killed in between is refused
-          // as a whole (unfinished-bootstrap.ts).
+          // as a whole (unfinished-bootstrap.ts). Quiet keys' state goes first, as at a live
+          // commit (RegroupedTask.sweepExpired; answers do not change).
+          memory.expiredKeys += await task.sweepExpired(DEFAULT_SWEEP_ENTRIES);
           await task.checkpoint(false);
           memory.checkpoints++;
         }
@@ -135,6 +137,8 @@ export interface AnswerMemory {
   bound: number;
   checkpoints: number;
   evictions: number;
+  /** Regrouped keys whose state the checkpoints freed (RegroupedTask.sweepExpired). */
+  expiredKeys: number;
 }
 
 
@@ -214,14 +218,14 @@ export async function answerRegroupPartitions(opts: RegroupedPassOptions): Promi
   const mine = opts.partitionFilter ?? (() => true);
   const keep = opts.stateDir === undefined ? undefined : { stateDir: opts.stateDir, inputRanges: opts.inputRanges };
   const bound = opts.cacheKeys ?? DEFAULT_MAX_CACHED_KEYS;
-  const memory: AnswerMemory = { pressure: new HeapPressure({ semiSpaceBytes: opts.semiSpaceBytes }), bound, checkpoints: 0, evictions: 0 };
+  const memory: AnswerMemory = { pressure: new HeapPressure({ semiSpaceBytes: opts.semiSpaceBytes }), bound, checkpoints: 0, evictions: 0, expiredKeys: 0 };
   let misses = 0;
   try {
     for (let r = 0; r < opts.partitions; r++) if (mine(r)) misses += await answerRegroupPartition(program, opts.spillDir, r, opts.partitions, keep, opts.queriedKeysOnly === true, memory);
   } finally {
     memory.pressure.close();
   }
-  return { lookupMisses: misses, stateCache: { bound, checkpoints: memory.checkpoints, evictions: memory.evictions, lowestBound: Math.min(bound, memory.bound), expiredKeys: 0 } };
+  return { lookupMisses: misses, stateCache: { bound, checkpoints: memory.checkpoints, evictions: memory.evictions, lowestBound: Math.min(bound, memory.bound), expiredKeys: memory.expiredKeys } };
 }
 
 /** Pass 3 for this thread's origin partitions: the training files of outputs with regrouped features. */

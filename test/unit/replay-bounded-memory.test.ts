@@ -192,6 +192,8 @@ test('--cache-keys bounds the pass 2 of a regrouped replay as well: two threads,
   const b = await replayFiles({ plan, inputs: { flights: input }, out: free, partitions: 4, workers: 2 });
   assert.ok((a.stateCache?.evictions ?? 0) > 40_000, JSON.stringify(a.stateCache));
   assert.equal(a.stateCache?.lowestBound, 500);
+  // The one-off destinations go quiet: pass 2's checkpoints free them as a live commit would, and no answer changes.
+  assert.ok((a.stateCache?.expiredKeys ?? 0) > 10_000, `quiet destinations freed: ${JSON.stringify(a.stateCache)}`);
   assert.equal(b.stateCache?.checkpoints, 0);
   assertSameFiles(bounded, free);
 });
