@@ -2,7 +2,7 @@ import { evictDownTo, loweredCacheBound } from './cache-bound.js';
 import { toAggValue, type AggValue } from '../ops/aggregation.js';
 import { canonicalJson, type Json } from '../plan/canonical-json.js';
 import { diffPlans } from '../plan/plan-diff.js';
-import { WindowedAggregation, type WindowRow } from '../ops/windowed-aggregation.js';
+import type { WindowRow } from '../ops/windowed-aggregation.js';
 import { ByteReader, ByteWriter } from '../state/codec.js';
 import type { BatchOp, StateBackend } from '../state/state-backend.js';
 import { formatEventTime, toEventTime, unitHint } from '../time/event-time.js';
@@ -19,12 +19,6 @@ import {
   timelineHeadKey,
   timelinesPrefix,
   parseTimelineHeadKey,
-  parseWindowCloseKey,
-  windowCloseAfter,
-  windowCloseKey,
-  windowClosePrefix,
-  windowKey,
-  windowPrefix,
 } from '../state/task-state-keys.js';
 import type { InputBatch, InputRecord, SourceValue } from './input.js';
 import { InputMerge } from './input-merge.js';
@@ -34,6 +28,9 @@ import { timelineChanges } from './timeline-changes.js';
 import { hasRegrouping, regroupTarget, type GroupProgram, type OutputProgram, type Program, type SourceProgram, type StreamProgram } from './program.js';
 import type { RegroupSinks } from './regroup-messages.js';
 import { GroupOwners } from './group-owners.js';
+import { StateFormatError } from './state-format-error.js';
+import { WindowState } from './window-state.js';
+import type { WindowedAggregation } from '../ops/windowed-aggregation.js';
 import { TableLookups } from './table-lookups.js';
 import { errorText, keyRefusal } from './user-functions.js';
 import type { VersionValues } from '../time/version-table.js';
@@ -133,16 +130,8 @@ export const CHECKPOINT_WRITE_OPS = 8192;
 
 /** Placeholder for a timeline whose stored state is being fetched. */
 const PENDING = null as unknown as KeyTimeline;
-/** The value of a close index entry: not empty, which a changelog could take for a deletion. */
-const INDEX_ENTRY = Uint8Array.of(1);
 
-/** The stored state is of an older encoding (or unreadable): it must be rebuilt, never read. */
-export class StateFormatError extends Error {
-  constructor(partition: number, detail: string) {
-    super(`state of partition ${partition} cannot be read: ${detail}`);
-    this.name = 'StateFormatError';
-  }
-}
+export { StateFormatError };
 
 /**
  * A store whose last checkpoint was written in several batches and not finished (its writer,
@@ -298,12 +287,9 @@ export class Task {
   private readonly timelines: Array<Map<string, KeyTimeline>>;
   /** Per group: keys changed since the last checkpoint, in first-change order. */
   private readonly dirty: string[][];
-  private readonly windows: Map<string, WindowedAggregation>;
-  /**
-   * Per window operator: every key the store holds that memory does not closes after this time
-   * (loadWindowKeys has read the close index up to it; -Infinity: not read yet).
-   */
-  private readonly windowsCovered = new Map<string, number>();
+  private readonly windowState: WindowState;
+  /** The window operators by name (windowState.ops). */
+  private readonly windows: ReadonlyMap<string, WindowedAggregation>;
   private readonly merge: InputMerge<Prepared>;
   private readonly groupResults: AggValue[][];
   /**
@@ -369,13 +355,8 @@ export class Task {
     this.maxCachedKeys = options.maxCachedKeys ?? DEFAULT_MAX_CACHED_KEYS;
     this.keyFilter = options.keyFilter;
     if (!Number.isInteger(this.maxCachedKeys) || this.maxCachedKeys < 1) throw new RangeError(`maxCachedKeys must be a positive integer, got ${this.maxCachedKeys}`);
-    this.windows = new Map(
-      program.windowOps.map((w) => [
-        w.name,
-        new WindowedAggregation({ window: w.node.window, emit: w.node.emit, grace: w.node.grace, aggs: w.aggs }),
-      ]),
-    );
-    for (const name of this.windows.keys()) this.windowsCovered.set(name, -Infinity);
+    this.windowState = new WindowState(program, partition, backend);
+    this.windows = this.windowState.ops;
     this.merge = new InputMerge<Prepared>(program.sources.length);
     // One more row after the groups' for table lookups (Program.lookupWidth).
     this.groupResults = [...program.groups.map((g) => new Array<AggValue>(g.width).fill(null)), new Array<AggValue>(program.lookupWidth).fill(null)];
@@ -423,16 +404,7 @@ export class Task {
       // Window keys are read when a batch needs them (loadWindowKeys), through the close index. A
       // store from before the index has none: all its keys are read now, as they always were
       // then, and the next checkpoint writes their index entries (its record then names the index complete).
-      const indexed = new Set(meta.windowIndexes ?? []);
-      for (const [name, op] of task.windows) {
-        if (indexed.has(name)) continue;
-        const prefix = windowPrefix(partition, name);
-        for (const [k, v] of await backend.scan(prefix)) op.loadKey(k.slice(prefix.length), v, false);
-        op.markAllDirty();
-        task.windowsCovered.set(name, Infinity);
-        // Entries an earlier index left (written before a build without it changed the keys) go first.
-        for (const k of await backend.keysBetween(windowClosePrefix(partition, name), windowCloseAfter(partition, name, Infinity))) task.staleDeletes.push(k);
-      }
+      for (const k of await task.windowState.restore(meta.windowIndexes)) task.staleDeletes.push(k);
     }
     return task;
   }
@@ -509,26 +481,11 @@ export class Task {
     if (this.ended.size < this.program.sources.length || wasEnded) return;
     await this.flushWarmup();
     // Every window still open is a row: every key with windows comes into memory.
-    await this.loadAllWindowKeys();
+    await this.windowState.loadAll();
     for (const [name, op] of this.windows) {
       op.advance(this.streamTime, this.windowRows);
       this.counters.openWindowRows += op.openRows(this.windowRows);
       this.flushWindowRows(name);
-    }
-  }
-
-  /** Every key a window operator holds in the store, into memory (the end of a replay's input: open windows become rows). */
-  private async loadAllWindowKeys(): Promise<void> {
-    for (const [name, op] of this.windows) {
-      if (this.windowsCovered.get(name) === Infinity) continue;
-      const wanted: string[] = [];
-      for (const k of await this.backend.keysBetween(windowClosePrefix(this.partition, name), windowCloseAfter(this.partition, name, Infinity))) {
-        const key = parseWindowCloseKey(this.partition, name, k);
-        if (!op.cached(key)) wanted.push(key);
-      }
-      const stored = await this.backend.getMany(wanted.map((key) => windowKey(this.partition, name, key)));
-      for (let i = 0; i < wanted.length; i++) if (stored[i] !== undefined) op.loadKey(wanted[i], stored[i]!);
-      this.windowsCovered.set(name, Infinity);
     }
   }
 
@@ -679,8 +636,7 @@ export class Task {
   private largestCache(): number {
     let n = this.tables.largestCache;
     for (const m of this.timelines) n = Math.max(n, m.size);
-    for (const op of this.windows.values()) n = Math.max(n, op.keyCount);
-    return n;
+    return Math.max(n, this.windowState.largestCache);
   }
 
   /**
@@ -696,7 +652,7 @@ export class Task {
   get cacheStats(): TaskCacheStats {
     let cachedKeys = 0;
     for (const m of this.timelines) cachedKeys += m.size;
-    for (const op of this.windows.values()) cachedKeys += op.keyCount;
+    cachedKeys += this.windowState.cachedKeys;
     cachedKeys += this.tables.cachedKeys;
     let groupOwnerKeys = 0;
     for (const o of this.groupOwners) groupOwnerKeys += o.size;
@@ -733,7 +689,7 @@ export class Task {
 
   private async applyNow(ready: readonly Prepared[]): Promise<void> {
     await this.loadTimelines(ready);
-    if (this.windows.size > 0) await this.loadWindowKeys(ready);
+    if (this.windows.size > 0) await this.windowState.load(ready, this.streamTime, this.batchNo);
     await this.tables.load(ready, this.batchNo, this.seq);
     for (let i = 0; i < ready.length; i++) this.apply(ready[i], this.batchTimelineStart[i]);
     // Nothing may keep a timeline reachable past its batch: eviction drops it from the cache only.
@@ -786,63 +742,6 @@ export class Task {
       this.batchTimelineCount = 0;
       for (const [g, key] of missing) if (this.timelines[g.index].get(key) === PENDING) this.timelines[g.index].delete(key);
       throw e;
-    }
-  }
-
-  /**
-   * Window operators' keys the batch needs in memory: those it touches, and those with a window
-   * that closes by the stream time it can reach (its largest event time), found in the close
-   * index. So every window `advance` closes in the batch is in memory, and the rows come out in
-   * the same order whatever was evicted. One getMany per operator, and a range read of the index
-   * past what the last batches read.
-   */
-  private async loadWindowKeys(ready: readonly Prepared[]): Promise<void> {
-    let reach = this.streamTime;
-    const touched = new Map<string, Set<string>>();
-    for (let r = 0; r < ready.length; r++) {
-      const p = ready[r];
-      if (p.error !== undefined || p.source.table !== undefined) continue;
-      if (p.t > reach) reach = p.t;
-      if (!p.keep) continue;
-      for (const visit of p.visits) {
-        const groups = visit.stream.groups;
-        for (let gi = 0; gi < groups.length; gi++) {
-          for (const w of groups[gi].windowOps) {
-            let keys = touched.get(w.name);
-            if (keys === undefined) touched.set(w.name, (keys = new Set()));
-            keys.add(visit.keys[gi]);
-          }
-        }
-      }
-    }
-    for (const [name, op] of this.windows) {
-      op.use(this.batchNo);
-      const wanted: string[] = [];
-      for (const key of touched.get(name) ?? []) {
-        if (op.cached(key)) op.touch(key);
-        else wanted.push(key);
-      }
-      const covered = this.windowsCovered.get(name)!;
-      if (reach > covered) {
-        const from = covered === -Infinity ? windowClosePrefix(this.partition, name) : windowCloseAfter(this.partition, name, covered);
-        for (const k of await this.backend.keysBetween(from, windowCloseAfter(this.partition, name, reach))) {
-          const key = parseWindowCloseKey(this.partition, name, k);
-          if (!op.cached(key)) wanted.push(key);
-        }
-        this.windowsCovered.set(name, reach);
-      }
-      if (wanted.length === 0) continue;
-      const unique = [...new Set(wanted)];
-      const stored = await this.backend.getMany(unique.map((key) => windowKey(this.partition, name, key)));
-      for (let i = 0; i < unique.length; i++) {
-        const bytes = stored[i];
-        if (bytes === undefined) continue;
-        try {
-          op.loadKey(unique[i], bytes);
-        } catch (e) {
-          throw new StateFormatError(this.partition, `windows of key ${JSON.stringify(unique[i])} of ${name}: ${errorText(e)}`);
-        }
-      }
     }
   }
 
@@ -1203,17 +1102,7 @@ export class Task {
       this.dirty[g.index] = [];
     }
     for (const _ of this.tables.changes(this.seq, w, () => ops)) if (ops.length >= limit) yield take();
-    for (const [name, op] of this.windows) {
-      for (const key of op.dirtyKeys()) {
-        const { bytes, removeClose, addClose } = op.persistKey(key);
-        const k = windowKey(p, name, key);
-        ops.push(bytes ? { type: 'put', key: k, value: bytes } : { type: 'del', key: k });
-        if (removeClose !== undefined) ops.push({ type: 'del', key: windowCloseKey(p, name, removeClose, key) });
-        if (addClose !== undefined) ops.push({ type: 'put', key: windowCloseKey(p, name, addClose, key), value: INDEX_ENTRY });
-        if (ops.length >= limit) yield take();
-      }
-      op.clearDirty();
-    }
+    for (const _ of this.windowState.changes(() => ops)) if (ops.length >= limit) yield take();
     const meta: TaskMeta = {
       format: STATE_FORMAT,
       version: this.program.version,
@@ -1223,7 +1112,7 @@ export class Task {
       seq: this.seq,
       positions: this.positions,
       counters: this.counters,
-      windowIndexes: [...this.windows.keys()],
+      windowIndexes: this.windowState.names,
     };
     if (!this.planStored) {
       ops.push({ type: 'put', key: planKey(p), value: new TextEncoder().encode(canonicalJson(this.program.plan.canonical)) });
@@ -1246,12 +1135,7 @@ export class Task {
   /** The operations of changes() are durable: cold keys may now leave memory. */
   afterDurable(): void {
     this.evictColdKeys();
-    for (const [name, op] of this.windows) {
-      const { evicted, earliestClose } = op.evict(this.maxCachedKeys);
-      this.evictions += evicted;
-      // Keys read back from the index only past what it covers: one that closes earlier starts it over.
-      if (earliestClose <= this.windowsCovered.get(name)!) this.windowsCovered.set(name, -Infinity);
-    }
+    this.evictions += this.windowState.evict(this.maxCachedKeys);
     this.evictions += this.tables.evict(this.batchNo, this.maxCachedKeys);
     // Numbers the work between two commits (a fetched batch is applied in slices): what it used stays cached.
     this.batchNo++;
