@@ -401,11 +401,11 @@ export class Task {
       task.seq = meta.seq;
       Object.assign(task.positions, meta.positions);
       Object.assign(task.counters, meta.counters);
-      // Window keys are read when a batch needs them (loadWindowKeys), through the close index. A
-      // store from before the index has none: all its keys are read now, as they always were
+      // Window keys are read when a batch needs them (WindowState.load), through the close index.
+      // A store from before the index has none: all its keys are read now, as they always were
       // then, and the next checkpoint writes their index entries (its record then names the index complete).
       for (const k of await task.windowState.restore(meta.windowIndexes)) task.staleDeletes.push(k);
-    }
+    } else task.windowState.fresh();
     return task;
   }
 

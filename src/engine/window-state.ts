@@ -52,6 +52,11 @@ export class WindowState {
     return [...this.ops.keys()];
   }
 
+  /** A task without stored state: nothing to read back until keys are evicted. */
+  fresh(): void {
+    for (const name of this.ops.keys()) this.covered.set(name, Infinity);
+  }
+
   /**
    * A stored task opens: operators its checkpoint record names as indexed read nothing now. A
    * store from before the index (or one a build without it wrote to) has all its keys read, as
@@ -78,8 +83,13 @@ export class WindowState {
    * operator, and a range read of the close index past what earlier batches read.
    */
   async load(ready: readonly WindowWork[], streamTime: number, batchNo: number): Promise<void> {
+    for (const op of this.ops.values()) op.use(batchNo);
+    // Every stored key is in memory (nothing evicted since a fresh start or a full read): a key
+    // memory does not hold is new, and nothing closes that memory does not hold.
+    if (this.allInMemory()) return;
     let reach = streamTime;
-    const touched = new Map<string, Set<string>>();
+    // Keys touched and not in memory, per operator (most batches: none).
+    let missing: Map<string, string[]> | undefined;
     for (let r = 0; r < ready.length; r++) {
       const p = ready[r];
       if (p.error !== undefined || p.source.table !== undefined) continue;
@@ -89,21 +99,20 @@ export class WindowState {
         const groups = visit.stream.groups;
         for (let gi = 0; gi < groups.length; gi++) {
           for (const w of groups[gi].windowOps) {
-            let keys = touched.get(w.name);
-            if (keys === undefined) touched.set(w.name, (keys = new Set()));
-            keys.add(visit.keys[gi]);
+            const key = visit.keys[gi];
+            if (this.ops.get(w.name)!.cached(key)) continue;
+            missing ??= new Map();
+            const keys = missing.get(w.name);
+            if (keys === undefined) missing.set(w.name, [key]);
+            else keys.push(key);
           }
         }
       }
     }
     for (const [name, op] of this.ops) {
-      op.use(batchNo);
-      const wanted: string[] = [];
-      for (const key of touched.get(name) ?? []) {
-        if (op.cached(key)) op.touch(key);
-        else wanted.push(key);
-      }
       const covered = this.covered.get(name)!;
+      if (covered === Infinity) continue;
+      const wanted = missing?.get(name) ?? [];
       if (reach > covered) {
         const from = covered === -Infinity ? windowClosePrefix(this.partition, name) : windowCloseAfter(this.partition, name, covered);
         for (const k of await this.backend.keysBetween(from, windowCloseAfter(this.partition, name, reach))) {
@@ -114,6 +123,11 @@ export class WindowState {
       }
       if (wanted.length > 0) await this.read(name, op, [...new Set(wanted)]);
     }
+  }
+
+  private allInMemory(): boolean {
+    for (const c of this.covered.values()) if (c !== Infinity) return false;
+    return true;
   }
 
   /** Every key the store holds, into memory (the end of a replay's input: open windows become rows). */

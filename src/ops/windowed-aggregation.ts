@@ -77,6 +77,8 @@ const FORMAT = 1;
 class Win {
   /** Bumped whenever the window's live heap entry is replaced. */
   ver = 0;
+  /** The owner's batch number when an event was last added to it, or it was loaded (evict). */
+  used = 0;
   dead = false;
   /** (end, start) of the window's live heap entry: always ≤ the window's own (end, start). */
   hkEnd: number;
@@ -201,8 +203,6 @@ export class WindowedAggregation {
   private readonly dirty = new Set<string>();
   /** Per key in memory or changed: the close time its stored state was indexed under (persistKey), when it has one. */
   private readonly storedClose = new Map<string, number>();
-  /** Per key in memory: the owner's batch number when it was last touched or loaded (evict). */
-  private readonly lastUsed = new Map<string, number>();
   /** The owner's current batch number (use). */
   private batch = 0;
   private readonly gap: number;
@@ -269,10 +269,7 @@ export class WindowedAggregation {
       applied = true;
       if (this.emit === 'update') out.push(this.row(w, false));
     }
-    if (applied) {
-      this.dirty.add(key);
-      this.lastUsed.set(key, this.batch);
-    }
+    if (applied) this.dirty.add(key);
     return applied;
   }
 
@@ -339,12 +336,12 @@ export class WindowedAggregation {
     }
     this.addEvent(w, t, seq, vals);
     this.dirty.add(key);
-    this.lastUsed.set(key, this.batch);
     if (this.emit === 'update') out.push(this.row(w, false));
     return true;
   }
 
   private addEvent(w: Win, t: number, seq: number, vals: readonly AggValue[]): void {
+    w.used = this.batch;
     const aggs = this.aggs;
     for (let a = 0; a < aggs.length; a++) {
       const c = aggs[a].column;
@@ -384,10 +381,7 @@ export class WindowedAggregation {
       const wins = this.keys.get(w.key);
       if (wins !== undefined) {
         removeWin(wins, w);
-        if (wins.length === 0) {
-          this.keys.delete(w.key);
-          this.lastUsed.delete(w.key);
-        }
+        if (wins.length === 0) this.keys.delete(w.key);
       }
       this.dirty.add(w.key);
       if (this.emit === 'final') out.push(this.row(w, true));
@@ -432,11 +426,6 @@ export class WindowedAggregation {
     this.batch = batch;
   }
 
-  /** A cached key is used by the current batch (evict keeps those last). */
-  touch(key: string): void {
-    if (this.keys.has(key)) this.lastUsed.set(key, this.batch);
-  }
-
   /** Mark every key in memory changed, so the next persist writes each with its close time (a store from before the close index). */
   markAllDirty(): void {
     for (const key of this.keys.keys()) this.dirty.add(key);
@@ -455,6 +444,12 @@ export class WindowedAggregation {
     if (now === undefined) this.storedClose.delete(key);
     else this.storedClose.set(key, now);
     return before === now ? { bytes, removeClose: undefined, addClose: undefined } : { bytes, removeClose: before, addClose: now };
+  }
+
+  /** Whether the current batch added to or loaded one of these windows (evict keeps such keys last). */
+  private usedNow(wins: KeyWins): boolean {
+    for (const w of wins) if (w.used === this.batch) return true;
+    return false;
   }
 
   /** The earliest close time (end + grace) among a key's windows. */
@@ -479,13 +474,12 @@ export class WindowedAggregation {
     for (const recentToo of [false, true]) {
       for (const [key, wins] of this.keys) {
         if (this.keys.size <= target) break;
-        if (this.dirty.has(key) || (!recentToo && this.lastUsed.get(key) === this.batch)) continue;
+        if (this.dirty.has(key) || (!recentToo && this.usedNow(wins))) continue;
         const close = this.closeOf(wins);
         if (close < earliestClose) earliestClose = close;
         for (const w of wins) w.dead = true;
         this.open -= wins.length;
         this.keys.delete(key);
-        this.lastUsed.delete(key);
         this.storedClose.delete(key);
         evicted++;
       }
@@ -538,7 +532,7 @@ export class WindowedAggregation {
     }
     if (wins.length === 0) return;
     this.keys.set(key, wins);
-    this.lastUsed.set(key, this.batch);
+    for (const w of wins) w.used = this.batch;
     if (indexed) this.storedClose.set(key, this.closeOf(wins));
     for (const w of wins) this.heap.push({ end: w.end, start: w.start, key, win: w, ver: 0 });
     this.open += wins.length;
