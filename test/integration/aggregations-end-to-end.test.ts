@@ -17,8 +17,10 @@ import { produceFile } from '../../src/modes/produce-file.js';
 import { replayFiles } from '../../src/modes/replay-files.js';
 import { replayKafka } from '../../src/modes/replay-kafka.js';
 import { loadTopology } from '../../src/plan/load-topology.js';
+import { liveInternalTopics } from '../helpers/card-inputs.js';
 import { cleanUpKafka } from '../helpers/kafka-cleanup.js';
-import { compareVectors, exited, readLiveVectors, readReplayVectors, ROOT, sleep, spawnSkewless, topicEndOffsets } from '../helpers/live-run.js';
+import { servedAll } from '../helpers/live-served.js';
+import { compareVectors, exited, readLiveVectors, readReplayVectors, ROOT, spawnSkewless } from '../helpers/live-run.js';
 import { stackForTests } from '../helpers/stack.js';
 import { readNestedWithPython } from '../helpers/python-expected.js';
 
@@ -84,18 +86,16 @@ test('live serves exactly what a Kafka replay computes, lists and maps included;
   const parityFile = join(dir, 'parity.ndjson');
   try {
     await produceFile({ plan, source: 'transactions', input: data.transactionsPath, topic: topics.transactions, partitions: 3, brokers: stack.brokers, registryUrl: stack.registryUrl });
-    const args = ['run', FIXTURE, '--state', join(dir, 'state'), '--group', `aggs-${run}`, '--topic', `transactions=${topics.transactions}`];
+    // The replay first: a row with merchant features leaves live once its regrouped answer is back,
+    // and the last ones once the inputs are idle, so the wait is for every replayed row.
+    const out = join(dir, 'kafka');
+    await replayKafka({ plan, brokers: stack.brokers, registryUrl: stack.registryUrl, topics: { transactions: topics.transactions }, out, workers: 1 });
+    const replayed = await readReplayVectors(out, output.name);
+    const args = ['run', FIXTURE, '--state', join(dir, 'state'), '--group', `aggs-${run}`, '--topic', `transactions=${topics.transactions}`, '--idle-ms', '1000'];
     args.push('--output-topic', `agg_features=${topics.features}`, '--output-topic', `agg_daily=${topics.daily}`, '--side-prefix', topics.side, '--max-batch', '37');
     args.push('--parity-rate', '0.5', '--parity-topic', topics.parity, '--parity-file', parityFile);
     const worker = spawnSkewless(args, stack.env);
-    const deadline = Date.now() + 120_000;
-    let previous = -1;
-    for (;;) {
-      await sleep(2000);
-      const n = await topicEndOffsets(stack.brokers, topics.features);
-      if ((n === previous && n >= EVENTS * 0.95) || Date.now() > deadline) break;
-      previous = n;
-    }
+    await servedAll({ brokers: stack.brokers, registryUrl: stack.registryUrl, output, topic: topics.features, expected: replayed.keys(), workers: [worker], timeoutMs: 150_000 });
     worker.kill('SIGTERM');
     assert.equal(await exited(worker), 0, worker.log);
     const live = await readLiveVectors(stack.brokers, stack.registryUrl, output, topics.features);
@@ -105,9 +105,10 @@ test('live serves exactly what a Kafka replay computes, lists and maps included;
     const means = live.map((v) => v.value?.mean_by_country_24h as Record<string, number | null>);
     assert.ok(means.every((m) => Object.keys(m).join() === 'US,CA,MX,other'), 'bucketed means are served as Avro maps, declared categories first');
     assert.ok(means.some((m) => m.CA === null) && means.some((m) => typeof m.US === 'number'), 'with null for an empty bucket');
-    const out = join(dir, 'kafka');
-    await replayKafka({ plan, brokers: stack.brokers, registryUrl: stack.registryUrl, topics: { transactions: topics.transactions }, out, workers: 1 });
-    const c = compareVectors(live, await readReplayVectors(out, output.name), output);
+    // Lists and maps of the regrouped merchant cross the repartition topics as Avro arrays and maps.
+    assert.ok(live.some((v) => Array.isArray(v.value?.merchant_top_amounts_24h) && (v.value?.merchant_top_amounts_24h as number[]).length === 2), 'regrouped lists are served');
+    assert.ok(live.some((v) => ((v.value?.merchant_countries_24h as Record<string, number> | undefined)?.US ?? 0) > 0), 'regrouped histograms are served as maps with counts');
+    const c = compareVectors(live, replayed, output);
     assert.equal(c.liveDistinct, c.expected, `live vectors ${c.liveDistinct} vs replayed ${c.expected}`);
     assert.deepEqual({ lost: c.lost, unexpected: c.unexpected, divergent: c.divergent, duplicatesDiffering: c.duplicatesDiffering }, { lost: 0, unexpected: 0, divergent: 0, duplicatesDiffering: 0 }, c.examples.join('\n'));
 
@@ -133,6 +134,6 @@ test('live serves exactly what a Kafka replay computes, lists and maps included;
     assert.ok(bad.result.mismatchCount > 0, 'the changed lists are mismatches');
     assert.deepEqual([...features], ['last_merchants_24h']);
   } finally {
-    await cleanUpKafka(stack.brokers, [topics.transactions, topics.features, topics.daily, topics.parity, `${topics.side}-late`, `${topics.side}-dead-letters`], [`aggs-${run}`]);
+    await cleanUpKafka(stack.brokers, [topics.transactions, topics.features, topics.daily, topics.parity, `${topics.side}-late`, `${topics.side}-dead-letters`, ...liveInternalTopics(`aggs-${run}`, plan)], [`aggs-${run}`]);
   }
 });
