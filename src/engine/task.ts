@@ -225,6 +225,14 @@ export const DEFAULT_MAX_CACHED_KEYS = 250_000;
  */
 export const DEFAULT_SWEEP_ENTRIES = 4096;
 
+/** Whether a stored timeline head says its key holds no event (its clocks first, then the count: KeyTimeline.encodeHead). */
+function headHoldsNoEvent(head: Uint8Array): boolean {
+  const r = new ByteReader(head);
+  r.f64();
+  r.f64();
+  return r.uint() === 0;
+}
+
 /** Records with an event time a task holds before its first is applied (the future-skew warm-up). */
 const WARMUP = 16;
 
@@ -747,7 +755,12 @@ export class Task {
 
   /** The timelines of these keys as stored (their heads given), new ones for keys without a head. */
   private async restoreTimelines(keys: ReadonlyArray<readonly [GroupProgram, string]>, heads: ReadonlyArray<Uint8Array | undefined>): Promise<KeyTimeline[]> {
-    const events = await Promise.all(keys.map(([g, key], i) => (heads[i] === undefined ? Promise.resolve([]) : this.backend.scan(timelineEventsPrefix(this.partition, g.name, key)))));
+    // A head that holds no event (a key whose events all left its windows, a quiet key swept)
+    // needs no read of segments: any left behind by a missed deletion are read, and deleted, when
+    // the key holds events again.
+    const events = await Promise.all(
+      keys.map(([g, key], i) => (heads[i] === undefined || headHoldsNoEvent(heads[i]!) ? Promise.resolve([]) : this.backend.scan(timelineEventsPrefix(this.partition, g.name, key)))),
+    );
     return keys.map(([g, key], i) => {
       const head = heads[i];
       let tl: KeyTimeline;

@@ -183,6 +183,40 @@ test('a key that comes back after its state was swept gets the values of a key n
   assert.deepEqual(byName, { n: 0, distinct: 0, sum: 0, mean: null, max: null, min: null, sd: null });
 });
 
+/** A store that notes the prefixes scanned (a restore reads a key's segments with one scan). */
+class ScanCountingBackend extends MemoryBackend {
+  readonly scanned: string[] = [];
+  override async scan(prefix: string): Promise<Array<[string, Uint8Array]>> {
+    this.scanned.push(prefix);
+    return super.scan(prefix);
+  }
+}
+
+test('a swept key that keeps its head (time since the last event) comes back without a read of its segments, with its clock', async () => {
+  const prog = program(true);
+  const backend = new ScanCountingBackend();
+  const out = collectingSinks();
+  const task = await Task.open(prog, 0, backend, out.sinks, { maxCachedKeys: 1 });
+  const rec = (offset: number, card: string, minutes: number, v: number): InputRecord => ({ offset, value: { card, at: T0 + minutes * MIN, v } });
+  await task.process({ source: 'txns', partition: 0, records: [rec(0, 'a', 0, 1.1), rec(1, 'a', 2, 2.2), rec(2, 'b', 60, 5)] });
+  await task.checkpoint();
+  await task.process({ source: 'txns', partition: 0, records: [rec(3, 'b', 192, 5)] });
+  assert.equal(await task.sweepExpired(1000), 1);
+  await task.checkpoint();
+  const left = [...backend.data.keys()].filter((k) => k.startsWith(timelinePrefix(0, 'card', 'a')));
+  assert.deepEqual(left, [`${timelinePrefix(0, 'card', 'a')}h`], "only a's head stays, for its clock");
+  // b's event pushes a out of memory (one key per group), then a comes back.
+  await task.process({ source: 'txns', partition: 0, records: [rec(4, 'b', 195, 5)] });
+  await task.checkpoint();
+  backend.scanned.length = 0;
+  await task.process({ source: 'txns', partition: 0, records: [rec(5, 'a', 200, 7)] });
+  assert.deepEqual(backend.scanned.filter((p) => p.startsWith(timelinePrefix(0, 'card', 'a'))), [], "a's head holds no event: its segments are not read");
+  const last = out.out.features[out.out.features.length - 1];
+  const byName = Object.fromEntries(prog.outputs[0].columns.map((c, i) => [c.name, last.values[i]]));
+  // By hand: the last event of a was at 2 min, this one at 200 min; every window is empty.
+  assert.deepEqual(byName, { n: 0, distinct: 0, sum: 0, mean: null, max: null, min: null, sd: null, since: 198 });
+});
+
 type Limit = { card: string; from: number; limit: number };
 
 test('the sweep drops table versions past retention from keys no event touched, as a touch would, and changes no output', async () => {
