@@ -1,4 +1,4 @@
-import { evictDownTo, loweredCacheBound } from './cache-bound.js';
+import { evictDownTo, loweredCacheBound } from '../state/cache-bound.js';
 import type { AggValue } from '../ops/aggregation.js';
 import { ByteReader, ByteWriter } from '../state/codec.js';
 import type { BatchOp, StateBackend } from '../state/state-backend.js';
@@ -400,7 +400,7 @@ export class RegroupedTask {
     const heads = await this.readHeads(stored);
     const restore = stored.flatMap(([g, key], i) => {
       const head = heads[i];
-      return head !== undefined && new ByteReader(head).f64() <= horizon(g) ? [[g, key, head] as const] : [];
+      return head !== undefined && KeyTimeline.headSummary(head).clock <= horizon(g) ? [[g, key, head] as const] : [];
     });
     const restored = await Promise.all(restore.map(([g, key, head]) => this.timelineFrom(g, key, head)));
     restore.forEach(([g, key], i) => quiet.push([g, key, restored[i]]));

@@ -11,7 +11,7 @@ import type { BatchOp, StateBackend } from '../state/state-backend.js';
 import { StoreWalk } from '../state/store-walk.js';
 import { parseVersionKey, tableVersionsPrefix, versionsPrefix } from '../state/task-state-keys.js';
 import { KeyVersions, type VersionValues } from '../time/version-table.js';
-import { evictDownTo } from './cache-bound.js';
+import { evictDownTo } from '../state/cache-bound.js';
 import type { SourceValue } from './input.js';
 import type { LookupProgram, Program, StreamProgram, TableProgram } from './program.js';
 import type { TaskCounters } from './task-counters.js';

@@ -1,4 +1,4 @@
-import { evictDownTo, loweredCacheBound } from './cache-bound.js';
+import { evictDownTo, loweredCacheBound } from '../state/cache-bound.js';
 import { toAggValue, type AggValue } from '../ops/aggregation.js';
 import { canonicalJson, type Json } from '../plan/canonical-json.js';
 import { diffPlans } from '../plan/plan-diff.js';
@@ -224,14 +224,6 @@ export const DEFAULT_MAX_CACHED_KEYS = 250_000;
  * and a store of a million keys is walked in about 250 commits.
  */
 export const DEFAULT_SWEEP_ENTRIES = 4096;
-
-/** Whether a stored timeline head says its key holds no event (its clocks first, then the count: KeyTimeline.encodeHead). */
-function headHoldsNoEvent(head: Uint8Array): boolean {
-  const r = new ByteReader(head);
-  r.f64();
-  r.f64();
-  return r.uint() === 0;
-}
 
 /** Records with an event time a task holds before its first is applied (the future-skew warm-up). */
 const WARMUP = 16;
@@ -759,7 +751,7 @@ export class Task {
     // needs no read of segments: any left behind by a missed deletion are read, and deleted, when
     // the key holds events again.
     const events = await Promise.all(
-      keys.map(([g, key], i) => (heads[i] === undefined || headHoldsNoEvent(heads[i]!) ? Promise.resolve([]) : this.backend.scan(timelineEventsPrefix(this.partition, g.name, key)))),
+      keys.map(([g, key], i) => (heads[i] === undefined || KeyTimeline.headSummary(heads[i]!).held === 0 ? Promise.resolve([]) : this.backend.scan(timelineEventsPrefix(this.partition, g.name, key)))),
     );
     return keys.map(([g, key], i) => {
       const head = heads[i];
@@ -838,12 +830,9 @@ export class Task {
     stored.forEach(([g, key], i) => {
       const head = heads[i];
       if (head === undefined) return;
-      // A head starts with the timeline's clock, then the time of the last event it left, then how many events it holds (KeyTimeline.encodeHead).
-      const reader = new ByteReader(head);
-      const clock = reader.f64();
-      reader.f64();
+      const { clock, held } = KeyTimeline.headSummary(head);
       // A key already swept (its head kept for its clock) holds nothing more to free, but tiles it may still hold.
-      if (clock > acceptFrom - g.layout.maxWindow || (reader.uint() === 0 && g.layout.tiledWindows.length === 0)) return;
+      if (clock > acceptFrom - g.layout.maxWindow || (held === 0 && g.layout.tiledWindows.length === 0)) return;
       quiet.push([g, key]);
       quietHeads.push(head);
     });

@@ -115,10 +115,7 @@ export class WindowState {
       const wanted = missing?.get(name) ?? [];
       if (reach > covered) {
         const from = covered === -Infinity ? windowClosePrefix(this.partition, name) : windowCloseAfter(this.partition, name, covered);
-        for (const k of await this.backend.keysBetween(from, windowCloseAfter(this.partition, name, reach))) {
-          const key = parseWindowCloseKey(this.partition, name, k);
-          if (!op.cached(key)) wanted.push(key);
-        }
+        wanted.push(...(await this.indexedNotHeld(name, op, from, windowCloseAfter(this.partition, name, reach))));
         this.covered.set(name, reach);
       }
       if (wanted.length > 0) await this.read(name, op, [...new Set(wanted)]);
@@ -134,14 +131,19 @@ export class WindowState {
   async loadAll(): Promise<void> {
     for (const [name, op] of this.ops) {
       if (this.covered.get(name) === Infinity) continue;
-      const wanted: string[] = [];
-      for (const k of await this.backend.keysBetween(windowClosePrefix(this.partition, name), windowCloseAfter(this.partition, name, Infinity))) {
-        const key = parseWindowCloseKey(this.partition, name, k);
-        if (!op.cached(key)) wanted.push(key);
-      }
-      await this.read(name, op, wanted);
+      await this.read(name, op, await this.indexedNotHeld(name, op, windowClosePrefix(this.partition, name), windowCloseAfter(this.partition, name, Infinity)));
       this.covered.set(name, Infinity);
     }
+  }
+
+  /** The keys of the close index entries from `gte` to `lt` that memory does not hold. */
+  private async indexedNotHeld(name: string, op: WindowedAggregation, gte: string, lt: string): Promise<string[]> {
+    const keys: string[] = [];
+    for (const k of await this.backend.keysBetween(gte, lt)) {
+      const key = parseWindowCloseKey(this.partition, name, k);
+      if (!op.cached(key)) keys.push(key);
+    }
+    return keys;
   }
 
   private async read(name: string, op: WindowedAggregation, keys: readonly string[]): Promise<void> {

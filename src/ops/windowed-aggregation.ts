@@ -2,6 +2,7 @@ import type { WindowShape } from '../dsl/nodes.js';
 import { ByteReader, ByteWriter } from '../state/codec.js';
 import { validateWindowShape, windowsFor } from '../time/window-assigner.js';
 import type { Accumulator, AggValue, AggregationDef } from './aggregation.js';
+import { evictDownTo } from '../state/cache-bound.js';
 
 /**
  * Tumbling, hopping, calendar and session windows over one group (key space).
@@ -461,29 +462,26 @@ export class WindowedAggregation {
 
   /**
    * Drop clean keys from memory down to 80 % of `bound` when more than `bound` are held: first
-   * those the current batch did not use, in load order, then those it did (cache-bound.ts
-   * evictDownTo, whose order this follows). Their state is in the store, indexed by close time,
+   * those the current batch did not use, in load order, then those it did (evictDownTo, as
+   * lookback keys go). Their state is in the store, indexed by close time,
    * and comes back through loadKey when a batch touches them or closes one of their windows.
    * Returns the keys evicted and the earliest close time among them (Infinity when none).
    */
   evict(bound: number): { readonly evicted: number; readonly earliestClose: number } {
-    if (this.keys.size <= bound) return { evicted: 0, earliestClose: Infinity };
-    const target = Math.floor(bound * 0.8);
-    let evicted = 0;
     let earliestClose = Infinity;
-    for (const recentToo of [false, true]) {
-      for (const [key, wins] of this.keys) {
-        if (this.keys.size <= target) break;
-        if (this.dirty.has(key) || (!recentToo && this.usedNow(wins))) continue;
-        const close = this.closeOf(wins);
-        if (close < earliestClose) earliestClose = close;
+    const evicted = evictDownTo(
+      this.keys,
+      bound,
+      (wins) => !this.dirty.has(wins[0].key),
+      (wins) => this.usedNow(wins),
+      (key, wins) => {
+        earliestClose = Math.min(earliestClose, this.closeOf(wins));
         for (const w of wins) w.dead = true;
         this.open -= wins.length;
-        this.keys.delete(key);
         this.storedClose.delete(key);
-        evicted++;
-      }
-    }
+      },
+    );
+    if (evicted === 0) return { evicted, earliestClose };
     // The heap holds entries of the evicted windows: rebuilt from the windows left.
     this.heap.clear();
     for (const wins of this.keys.values()) for (const w of wins) this.heap.push({ end: w.hkEnd, start: w.hkStart, key: w.key, win: w, ver: w.ver });

@@ -1,4 +1,4 @@
-import { ByteWriter, type ByteReader } from '../state/codec.js';
+import { ByteReader, ByteWriter } from '../state/codec.js';
 import type { Accumulator, AccumulatorFactory, AggValue, ScalarValue } from './accumulator.js';
 import { decodeSegment, encodeSegment, eventBefore, mergeSegmentEvents, type SegmentEvent, type StoredSegment } from './event-segments.js';
 import { TiledRun, type RawEvents, type TiledWindowSpec } from './tiled-window.js';
@@ -540,6 +540,17 @@ export class KeyTimeline implements RawEvents {
       for (let a = 0; a < run.accs.length; a++) if (!windows[r].aggs[a].def.rebuildable) run.accs[a].encode(w);
     }
     for (const run of this.tiled) run.encode(w);
+  }
+
+  /**
+   * What a stored head says without decoding the rest: the timeline's clock, and how many events
+   * it holds (encodeHead writes them first, the time of the last event it left between them).
+   */
+  static headSummary(head: Uint8Array): { readonly clock: number; readonly held: number } {
+    const r = new ByteReader(head);
+    const clock = r.f64();
+    r.f64();
+    return { clock, held: r.uint() };
   }
 
   /**

@@ -13,19 +13,20 @@ export function loweredCacheBound(bound: number, largest: number, fraction: numb
  * (`recent` false: the next batch likely needs the others), then, when that is not enough,
  * those it did. A bound lowered under heap pressure is worth little if one batch's keys may all
  * stay: a fetched batch can touch tens of thousands of keys per task. Only `evictable` entries
- * go (clean ones, whose state the store holds). Returns the keys evicted.
+ * go (clean ones, whose state the store holds); `evicted` hears of each. Returns the keys evicted.
  */
-export function evictDownTo<T>(cache: Map<string, T>, bound: number, evictable: (entry: T) => boolean, recent: (entry: T) => boolean): number {
+export function evictDownTo<T>(cache: Map<string, T>, bound: number, evictable: (entry: T) => boolean, recent: (entry: T) => boolean, evicted?: (key: string, entry: T) => void): number {
   if (cache.size <= bound) return 0;
   const target = Math.floor(bound * 0.8);
-  let evicted = 0;
+  let count = 0;
   for (const recentToo of [false, true]) {
     for (const [key, entry] of cache) {
-      if (cache.size <= target) return evicted;
+      if (cache.size <= target) return count;
       if (!evictable(entry) || (!recentToo && recent(entry))) continue;
       cache.delete(key);
-      evicted++;
+      evicted?.(key, entry);
+      count++;
     }
   }
-  return evicted;
+  return count;
 }
