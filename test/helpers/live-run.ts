@@ -181,18 +181,31 @@ export interface LiveVector {
 
 /** Every committed record of a feature output topic, decoded through the registry. */
 export async function readLiveVectors(brokers: readonly string[], registryUrl: string, output: OutputProgram, topic: string): Promise<LiveVector[]> {
+  const records = await readDecodedTopic(brokers, registryUrl, featureRecordSchema(output.name, output.columns), topic);
+  return records.map((r) => ({ ...r, id: r.value ? `${r.value.partition}/${r.value.offset}` : `undecodable@${r.partition}/${r.offset}` }));
+}
+
+/** A record of a topic read by readDecodedTopic: where it is, its value bytes and their decoding. */
+export interface DecodedRecord {
+  readonly partition: number;
+  readonly offset: number;
+  readonly bytes: Buffer;
+  readonly value: Record<string, unknown> | undefined;
+  readonly error: string | undefined;
+}
+
+/** Every record of a topic (read_committed), its value decoded through the registry with `schema` as the reader schema. */
+export async function readDecodedTopic(brokers: readonly string[], registryUrl: string, schema: object, topic: string): Promise<DecodedRecord[]> {
   const registry = await SchemaRegistryClient.open(registryUrl);
-  const decoder = new WireDecoder(registry, featureRecordSchema(output.name, output.columns));
+  const decoder = new WireDecoder(registry, schema);
   const conn = await KafkaConnection.open({ brokers });
   try {
-    const out: LiveVector[] = [];
+    const out: DecodedRecord[] = [];
     const ranges = (await fetchOffsets(conn, topic)).map((p) => ({ topic, partition: p.partition, start: p.low, end: p.high }));
     for await (const b of readTopicRanges(conn, ranges)) {
       const decoded = await decoder.decodeAll(b.records.map((r) => r.value));
       b.records.forEach((r, i) => {
-        const v = decoded[i].value as Record<string, unknown> | undefined;
-        const id = v ? `${v.partition}/${v.offset}` : `undecodable@${b.partition}/${r.offset}`;
-        out.push({ partition: b.partition, id, bytes: r.value ?? Buffer.alloc(0), value: v, error: decoded[i].error });
+        out.push({ partition: b.partition, offset: Number(r.offset), bytes: r.value ?? Buffer.alloc(0), value: decoded[i].value as Record<string, unknown> | undefined, error: decoded[i].error });
       });
     }
     return out;

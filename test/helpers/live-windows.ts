@@ -9,13 +9,9 @@ import { join } from 'node:path';
 import { parquetReadObjects } from 'hyparquet';
 import type { WindowOpProgram } from '../../src/engine/program.js';
 import { windowRecordSchema } from '../../src/io/avro/feature-record-schema.js';
-import { SchemaRegistryClient } from '../../src/io/avro/registry-client.js';
-import { WireDecoder } from '../../src/io/avro/wire-decoder.js';
 import { WireEncoder } from '../../src/io/avro/wire-encoder.js';
 import { readWireHeader } from '../../src/io/avro/wire-format.js';
-import { KafkaConnection } from '../../src/io/kafka/kafka-connection.js';
-import { fetchOffsets } from '../../src/io/kafka/topic-admin.js';
-import { readTopicRanges } from '../../src/io/kafka/topic-reader.js';
+import { readDecodedTopic } from './live-run.js';
 
 export interface LiveWindow {
   /** Kafka partition the record is in. */
@@ -46,24 +42,13 @@ const windowId = (partition: unknown, key: unknown, start: unknown, end: unknown
 
 /** Every record of a window output's topic, read_committed. */
 export async function readLiveWindows(brokers: readonly string[], registryUrl: string, w: WindowOpProgram, topic: string): Promise<LiveWindow[]> {
-  const registry = await SchemaRegistryClient.open(registryUrl);
-  const decoder = new WireDecoder(registry, windowRecordSchema(w.name, w.columns));
-  const conn = await KafkaConnection.open({ brokers });
-  try {
-    const out: LiveWindow[] = [];
-    const ranges = (await fetchOffsets(conn, topic)).map((p) => ({ topic, partition: p.partition, start: p.low, end: p.high }));
-    for await (const b of readTopicRanges(conn, ranges)) {
-      const decoded = await decoder.decodeAll(b.records.map((r) => r.value));
-      b.records.forEach((r, i) => {
-        const v = decoded[i].value as Record<string, unknown> | undefined;
-        const id = v ? windowId(v.partition, v.key, v.window_start, v.window_end) : `undecodable@${b.partition}/${r.offset}`;
-        out.push({ partition: b.partition, id, bytes: r.value ?? Buffer.alloc(0), value: v });
-      });
-    }
-    return out;
-  } finally {
-    await conn.close();
-  }
+  const records = await readDecodedTopic(brokers, registryUrl, windowRecordSchema(w.name, w.columns), topic);
+  return records.map((r) => ({
+    partition: r.partition,
+    id: r.value ? windowId(r.value.partition, r.value.key, r.value.window_start, r.value.window_end) : `undecodable@${r.partition}/${r.offset}`,
+    bytes: r.bytes,
+    value: r.value,
+  }));
 }
 
 /** The closed windows (final = true) of a replay's window output, by windowId. */

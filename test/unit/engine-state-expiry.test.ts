@@ -157,12 +157,14 @@ for (const [sinceLast, tiled] of [
   });
 }
 
+/** A transaction of `card` at T0 + `minutes`. */
+const rec = (offset: number, card: string, minutes: number, v: number): InputRecord => ({ offset, value: { card, at: T0 + minutes * MIN, v } });
+
 test('a key that comes back after its state was swept gets the values of a key never swept, and a recent key is not swept', async () => {
   const prog = program(false);
   const backend = new MemoryBackend();
   const out = collectingSinks();
   const task = await Task.open(prog, 0, backend, out.sinks, { maxCachedKeys: 1 });
-  const rec = (offset: number, card: string, minutes: number, v: number): InputRecord => ({ offset, value: { card, at: T0 + minutes * MIN, v } });
   // a: three events, then quiet; b moves stream time on.
   await task.process({ source: 'txns', partition: 0, records: [rec(0, 'a', 0, 1.1), rec(1, 'a', 1, 2.2), rec(2, 'a', 2, 3.3), rec(3, 'b', 60, 5)] });
   await task.checkpoint();
@@ -197,7 +199,6 @@ test('a swept key that keeps its head (time since the last event) comes back wit
   const backend = new ScanCountingBackend();
   const out = collectingSinks();
   const task = await Task.open(prog, 0, backend, out.sinks, { maxCachedKeys: 1 });
-  const rec = (offset: number, card: string, minutes: number, v: number): InputRecord => ({ offset, value: { card, at: T0 + minutes * MIN, v } });
   await task.process({ source: 'txns', partition: 0, records: [rec(0, 'a', 0, 1.1), rec(1, 'a', 2, 2.2), rec(2, 'b', 60, 5)] });
   await task.checkpoint();
   await task.process({ source: 'txns', partition: 0, records: [rec(3, 'b', 192, 5)] });

@@ -19,6 +19,7 @@ import { LevelBackend } from '../../src/state/state-backend.js';
 import { taskStateDir } from '../../src/state/task-state-dir.js';
 import { timelinesPrefix } from '../../src/state/task-state-keys.js';
 import { ROOT } from '../helpers/live-run.js';
+import { assertOriginHour } from '../helpers/minute-flights.js';
 import { arrayBuffer, parquetFiles } from '../helpers/training-files.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'skewless-replay-expiry-'));
@@ -120,23 +121,11 @@ test("a replay's kept state holds no events of keys quiet for their longest wind
   for (const id of active) assert.ok((stored.get(id) ?? 0) > 0, `${id} flew within the last week and must keep its events`);
   assert.equal(s.stateCache?.expiredKeys, 20_000);
 
-  // The values, by brute force over the input: an origin's flights in the hour before (the event excluded).
+  // The values, by brute force over the input. Flight i departs at T0 + i minutes: its event time
+  // names it (offsets count per partition).
   const got = await rows(out);
   assert.equal(got.length, N);
-  for (const r of got) {
-    // Flight i departs at T0 + i minutes: its event time names it (offsets count per partition).
-    const i = ((r.event_time instanceof Date ? r.event_time.getTime() : Number(r.event_time)) - T0) / MINUTE;
-    const f = flight(i);
-    const earlier: number[] = [];
-    for (let j = Math.max(0, i - 60); j < i; j++) {
-      const e = flight(j);
-      if (e.origin === f.origin && e.date > f.date - 3_600_000) earlier.push(e.delay);
-    }
-    assert.equal(Number(r.origin_flights_1h), earlier.length, `flight ${i}`);
-    const mean = earlier.length === 0 ? null : earlier.reduce((a, b) => a + b, 0) / earlier.length;
-    if (mean === null) assert.equal(r.origin_delay_mean_1h, null, `flight ${i}`);
-    else assert.ok(Math.abs((r.origin_delay_mean_1h ?? NaN) - mean) < 1e-9, `flight ${i}: ${r.origin_delay_mean_1h} against ${mean}`);
-  }
+  for (const r of got) assertOriginHour(flight, ((r.event_time instanceof Date ? r.event_time.getTime() : Number(r.event_time)) - T0) / MINUTE, r);
 });
 
 test('a replay that checkpoints part way (a small --cache-keys) frees quiet keys there too and writes the files of one that never checkpoints', async () => {
