@@ -75,15 +75,16 @@ export function readAggValues(r: ByteReader): AggValue[] {
 }
 
 /**
- * The group and key an encoded update or query is for, as `group NUL key`, read without
- * decoding the rest; undefined for a watermark or an idle mark.
+ * The group and key the update or query `r` is at is for, as `group NUL key`, read without
+ * decoding the rest (and without moving `r`); undefined for a watermark or an idle mark.
  */
-export function regroupMessageTarget(frame: Uint8Array): { readonly query: boolean; readonly target: string } | undefined {
-  const r = new ByteReader(frame);
-  const tag = r.uint();
-  if (tag !== UPDATE && tag !== QUERY) return undefined;
-  const group = r.uint();
-  return { query: tag === QUERY, target: regroupQueryTarget(group, r.str()) };
+export function regroupMessageTarget(r: ByteReader): { readonly query: boolean; readonly target: string } | undefined {
+  return r.peek((at) => {
+    const tag = at.uint();
+    if (tag !== UPDATE && tag !== QUERY) return undefined;
+    const group = at.uint();
+    return { query: tag === QUERY, target: regroupQueryTarget(group, at.str()) };
+  });
 }
 
 /** One regrouped key of one group, as regroupMessageTarget names it. */

@@ -122,7 +122,8 @@ export class RegroupedTask {
   /** Everything below this is applied; never decreases, even when an idle upstream comes back behind it. */
   private frontier = -Infinity;
   private idleReleaseCount = 0;
-  private readonly held = new HeldRuns<Held>((a, b) => compareRegroupItems(a.msg, b.msg));
+  // Held.time first: compareRegroupItems orders by the same time, read here without a look into the message.
+  private readonly held = new HeldRuns<Held>((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : compareRegroupItems(a.msg, b.msg)));
   /** Per stored chunk of held items, how many are not released yet. */
   private readonly chunkLeft = new Map<number, number>();
   private heldDeletes: number[] = [];

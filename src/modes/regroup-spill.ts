@@ -68,7 +68,7 @@ export class OriginSpill implements RegroupSinks {
   private send(r: number, m: RegroupMessage): void {
     this.w.reset();
     writeRegroupMessage(this.w, m);
-    this.messages[r].write(this.w.written());
+    this.messages[r].writeFrom(this.w);
   }
 
   update(u: Parameters<RegroupSinks['update']>[0]): void {
@@ -84,7 +84,7 @@ export class OriginSpill implements RegroupSinks {
   partialRow(row: PartialRow): void {
     this.w.reset();
     writePartialRow(this.w, row);
-    this.rows.write(this.w.written());
+    this.rows.writeFrom(this.w);
     // v8's serializer keeps bigint, Date and -0 as they were.
     this.rows.write(this.needsEvent[row.output] ? serialize(row.event) : EMPTY);
   }
@@ -132,13 +132,15 @@ export function readQueriedTargets(dir: string, regroup: number, sent: readonly 
   return targets;
 }
 
-/** The next partial row of a rows file, or undefined at its end. */
-export function readPartialRow(reader: SpillReader): PartialRow | undefined {
-  const view = reader.next();
-  if (view === undefined) return undefined;
-  // A frame is a view into the reader's buffer, which reading the event frame may refill.
-  const frame = new Uint8Array(view);
+/** The next partial row of a rows file, or undefined at its end; `frames` is a reader kept for the file's frames. */
+export function readPartialRow(reader: SpillReader, frames: ByteReader): PartialRow | undefined {
+  const r = reader.nextInto(frames);
+  if (r === undefined) return undefined;
+  // Decoded before the event frame is read: reading that may refill the reader's buffer.
+  const row = readPartialRowFields(r, NO_EVENT);
   const eventFrame = reader.next();
   if (eventFrame === undefined) throw new Error(`${reader.path}: partial row without its event frame; the spill file is incomplete`);
-  return readPartialRowFields(new ByteReader(frame), eventFrame.length === 0 ? NO_EVENT : (deserialize(eventFrame) as Record<string, unknown>));
+  if (eventFrame.length === 0) return row;
+  const event = deserialize(eventFrame) as Record<string, unknown>;
+  return { partition: row.partition, source: row.source, offset: row.offset, output: row.output, key: row.key, eventTime: row.eventTime, values: row.values, event };
 }

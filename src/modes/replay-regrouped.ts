@@ -33,6 +33,7 @@ import { TrainingSink, trainingMetadata } from './training-sink.js';
 
 /** Messages read from one upstream before looking at the others: keeps upstreams close in time, so little is held. */
 const CHUNK = 4096;
+const EMPTY = new Uint8Array(0);
 
 /**
  * Pass 2 for regroup partition `r` of `partitions` (as many as origin partitions); returns its
@@ -60,11 +61,12 @@ export async function answerRegroupPartition(program: Program, dir: string, r: n
       (a) => {
         w.reset();
         writeRegroupAnswer(w, a);
-        writers[a.partition].write(w.written());
+        writers[a.partition].writeFrom(w);
       },
       { maxCachedKeys: memory.bound },
     );
     const readers = Array.from({ length: partitions }, (_, p) => (existsSync(messageFile(dir, r, p)) ? new SpillReader(messageFile(dir, r, p)) : undefined));
+    const frames = new ByteReader(EMPTY);
     const watermark = new Array<number>(partitions).fill(-Infinity);
     const ended = (p: number): RegroupMessage[] => handover?.ended(p, watermark[p]) ?? [endOfUpstream(p)];
     // Each key's state is its own: one no query reads changes no answer (and this state is not kept).
@@ -80,7 +82,7 @@ export async function answerRegroupPartition(program: Program, dir: string, r: n
         const reader = readers[p]!;
         const batch: RegroupMessage[] = [];
         for (let i = 0; i < CHUNK; i++) {
-          const frame = reader.next();
+          const frame = reader.nextInto(frames);
           if (frame === undefined) {
             batch.push(...ended(p));
             reader.close();
@@ -91,7 +93,7 @@ export async function answerRegroupPartition(program: Program, dir: string, r: n
             const at = regroupMessageTarget(frame);
             if (at !== undefined && !at.query && !queried.has(at.target)) continue;
           }
-          const m = readRegroupMessage(new ByteReader(frame));
+          const m = readRegroupMessage(frame);
           if (m.kind === 'watermark') watermark[p] = m.watermark;
           batch.push(m);
         }
@@ -150,6 +152,8 @@ export function assembleOriginPartition(program: Program, dir: string, p: number
   const assembler = new RowAssembler(program, p, (row) => training.feature(row));
   const rows = new SpillReader(rowFile(dir, p));
   const answers: Array<SpillReader | undefined> = Array.from({ length: partitions }, (_, r) => new SpillReader(answerFile(dir, p, r)));
+  const frames = new ByteReader(EMPTY);
+  const rowFrames = new ByteReader(EMPTY);
   // Answers come roughly in time order from each regroup partition, as rows do: reading a
   // chunk of each whenever the oldest row waits keeps the early answers few.
   const readAnswers = (): boolean => {
@@ -159,19 +163,19 @@ export function assembleOriginPartition(program: Program, dir: string, p: number
       if (reader === undefined) continue;
       any = true;
       for (let i = 0; i < CHUNK; i++) {
-        const frame = reader.next();
+        const frame = reader.nextInto(frames);
         if (frame === undefined) {
           reader.close();
           answers[r] = undefined;
           break;
         }
-        assembler.answer(readRegroupAnswer(new ByteReader(frame)));
+        assembler.answer(readRegroupAnswer(frame));
       }
     }
     return any;
   };
   try {
-    for (let row = readPartialRow(rows); row !== undefined; row = readPartialRow(rows)) {
+    for (let row = readPartialRow(rows, rowFrames); row !== undefined; row = readPartialRow(rows, rowFrames)) {
       assembler.row(row);
       while (assembler.pending > 0 && readAnswers());
     }

@@ -1,4 +1,5 @@
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import type { ByteReader, ByteWriter } from '../state/codec.js';
 import { writeFailureText } from '../state/storage-problem.js';
 
 const BUFFER = 1 << 20;
@@ -26,14 +27,27 @@ export class SpillWriter {
   }
 
   write(frame: Uint8Array): void {
-    const need = frame.length + 4;
+    this.reserve(frame.length);
+    this.buf.set(frame, this.pos + 4);
+    this.pos += frame.length + 4;
+  }
+
+  /** The bytes `w` holds as one frame (write(w.written()) without a view per frame). */
+  writeFrom(w: ByteWriter): void {
+    const n = w.length;
+    this.reserve(n);
+    w.copyInto(this.buf, this.pos + 4);
+    this.pos += n + 4;
+  }
+
+  /** Room for a frame of n bytes at pos, its length written. */
+  private reserve(n: number): void {
+    const need = n + 4;
     if (this.pos + need > this.buf.length) {
       this.flush();
       if (need > this.buf.length) this.buf = Buffer.allocUnsafe(need);
     }
-    this.buf.writeUInt32LE(frame.length, this.pos);
-    this.buf.set(frame, this.pos + 4);
-    this.pos += need;
+    this.buf.writeUInt32LE(n, this.pos);
     this.frames++;
   }
 
@@ -77,6 +91,19 @@ export class SpillReader {
     const frame = this.buf.subarray(this.start + 4, this.start + 4 + len);
     this.start += 4 + len;
     return frame;
+  }
+
+  /**
+   * Point `reader` at the next frame (valid until the next call) and return it, or undefined
+   * at the end of the file: next() without a view per frame.
+   */
+  nextInto(reader: ByteReader): ByteReader | undefined {
+    if (!this.fill(4)) return undefined;
+    const len = this.buf.readUInt32LE(this.start);
+    if (!this.fill(4 + len)) throw new Error(`${this.path}: truncated frame (${len} bytes announced); the spill file is incomplete`);
+    const at = this.start + 4;
+    this.start = at + len;
+    return reader.over(this.buf, at, at + len);
   }
 
   /** Make at least n unread bytes available; false at a clean end of file. */

@@ -107,6 +107,20 @@ export class ByteWriter {
     return this.buf.subarray(0, this.pos);
   }
 
+  /** Bytes written so far. */
+  get length(): number {
+    return this.pos;
+  }
+
+  /** Copy the bytes written so far to `target` at `at`: what written() gives, without a view per call. */
+  copyInto(target: Uint8Array, at: number): void {
+    const n = this.pos;
+    const b = this.buf;
+    // Spill frames are mostly a few dozen bytes: a loop beats set()'s call for those.
+    if (n <= 64) for (let i = 0; i < n; i++) target[at + i] = b[i];
+    else target.set(b.subarray(0, n), at);
+  }
+
   /** Start over (bytes() copies, so a writer can be reused for many small entries). */
   reset(): void {
     this.pos = 0;
@@ -117,16 +131,37 @@ export class ByteWriter {
 const F64_SCRATCH = new Float64Array(1);
 const F64_BYTES = new Uint8Array(F64_SCRATCH.buffer);
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+/** Slots of the short-string cache (ByteReader.shortAscii): one string each, by a hash of its bytes. */
+const SHORT_STRING_BITS = 12;
+const SHORT_STRINGS: string[] = new Array<string>(1 << SHORT_STRING_BITS).fill('');
 
 export class ByteReader {
-  private pos = 0;
+  private buf: Uint8Array;
+  private pos: number;
+  /** Reads stop here: the end of the buffer, or of a frame inside it (over). */
+  private end: number;
 
-  constructor(private readonly buf: Uint8Array) {}
+  constructor(buf: Uint8Array) {
+    this.buf = buf;
+    this.pos = 0;
+    this.end = buf.length;
+  }
+
+  /**
+   * Read `buf[start, end)` next, as a new reader over `buf.subarray(start, end)` would: a reader
+   * kept for a stream of frames (spill files) instead of a view and a reader per frame.
+   */
+  over(buf: Uint8Array, start: number, end: number): this {
+    this.buf = buf;
+    this.pos = start;
+    this.end = end;
+    return this;
+  }
 
   f64(): number {
     const b = this.buf;
     const p = this.pos;
-    if (p + 8 > b.length) throw new Error('state decode: unexpected end of buffer');
+    if (p + 8 > this.end) throw new Error('state decode: unexpected end of buffer');
     // Stored little-endian (ByteWriter.f64).
     if (LITTLE_ENDIAN) for (let i = 0; i < 8; i++) F64_BYTES[i] = b[p + i];
     else for (let i = 0; i < 8; i++) F64_BYTES[7 - i] = b[p + i];
@@ -138,8 +173,8 @@ export class ByteReader {
     let result = 0;
     let mul = 1;
     for (;;) {
+      if (this.pos >= this.end) throw new Error('state decode: unexpected end of buffer');
       const b = this.buf[this.pos++];
-      if (b === undefined) throw new Error('state decode: unexpected end of buffer');
       result += (b & 0x7f) * mul;
       if (b < 0x80) return result;
       mul *= 0x80;
@@ -148,21 +183,47 @@ export class ByteReader {
 
   str(): string {
     const len = this.uint();
+    if (this.pos + len > this.end) throw new Error('state decode: unexpected end of buffer');
     if (len < 16) {
-      let ascii = '';
-      let i = 0;
-      for (; i < len && this.buf[this.pos + i] < 0x80; i++) ascii += String.fromCharCode(this.buf[this.pos + i]);
-      if (i === len) {
-        this.pos += len;
-        return ascii;
-      }
+      const s = this.shortAscii(len);
+      if (s !== undefined) return s;
     }
     const s = textDecoder.decode(this.buf.subarray(this.pos, this.pos + len));
     this.pos += len;
     return s;
   }
 
+  /**
+   * A short ASCII string, the one decoded last for the same bytes when it is still in the
+   * cache: keys, source names and categories repeat in nearly every message, and a decode per
+   * message (a string per character appended) was most of what regroup messages allocated, and
+   * kept alive while they are held. Undefined when the bytes are not ASCII.
+   */
+  private shortAscii(len: number): string | undefined {
+    const b = this.buf;
+    const p = this.pos;
+    let h = len;
+    for (let i = 0; i < len; i++) {
+      const c = b[p + i];
+      if (c >= 0x80) return undefined;
+      h = Math.imul(h ^ c, 0x01000193);
+    }
+    const slot = h >>> (32 - SHORT_STRING_BITS);
+    const known = SHORT_STRINGS[slot];
+    this.pos = p + len;
+    if (known.length === len) {
+      let i = 0;
+      while (i < len && known.charCodeAt(i) === b[p + i]) i++;
+      if (i === len) return known;
+    }
+    let s = '';
+    for (let i = 0; i < len; i++) s += String.fromCharCode(b[p + i]);
+    SHORT_STRINGS[slot] = s;
+    return s;
+  }
+
   scalar(): number | string | null {
+    if (this.pos >= this.end) throw new Error('state decode: unexpected end of buffer');
     const tag = this.buf[this.pos++];
     if (tag === 0) return null;
     if (tag === 1) return this.f64();
@@ -172,7 +233,7 @@ export class ByteReader {
 
   /** A scalar, or a pair written by ByteWriter.pair (made into a P by `pair`). */
   scalarOrPair<P>(pair: (a: string, b: number | null) => P): number | string | null | P {
-    if (this.buf[this.pos] !== PAIR) return this.scalar();
+    if (this.pos >= this.end || this.buf[this.pos] !== PAIR) return this.scalar();
     this.pos++;
     const a = this.str();
     const b = this.scalar();
@@ -183,12 +244,23 @@ export class ByteReader {
   /** Bytes written by ByteWriter.blob (a view, not a copy). */
   blob(): Uint8Array {
     const len = this.uint();
+    if (this.pos + len > this.end) throw new Error('state decode: unexpected end of buffer');
     const out = this.buf.subarray(this.pos, this.pos + len);
     this.pos += len;
     return out;
   }
 
   get done(): boolean {
-    return this.pos >= this.buf.length;
+    return this.pos >= this.end;
+  }
+
+  /** What `read` reads from here, the position left where it was. */
+  peek<T>(read: (r: ByteReader) => T): T {
+    const at = this.pos;
+    try {
+      return read(this);
+    } finally {
+      this.pos = at;
+    }
   }
 }

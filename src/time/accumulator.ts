@@ -45,6 +45,13 @@ export interface Accumulator {
   merge(other: Accumulator): void;
   result(): AggValue;
   encode(w: ByteWriter): void;
+  /**
+   * Back to the state create() makes, bit for bit, so that a read can reuse one set of
+   * accumulators instead of making a set per read. Only where result() returns a value that no
+   * later call changes (a number, a new list): a reused accumulator's last result must stay
+   * what it was.
+   */
+  reset?(): void;
 }
 
 /** How a window makes the accumulators of one aggregation, and restores them from a checkpoint. */

@@ -53,6 +53,26 @@ function slidingAcc(def: AccumulatorFactory): Accumulator {
   return def.createSliding ? def.createSliding() : def.create();
 }
 
+/** Per window spec: the accumulators readAt reuses, null when some cannot be reset (Accumulator.reset). */
+const readScratch = new WeakMap<LookbackWindowSpec, Accumulator[] | null>();
+
+/**
+ * Fresh accumulators for one read of a window: reset ones from the last read where every one
+ * can be (a read makes its results before the next read starts), else new ones. A regrouped
+ * replay reads two windows per row, and making their accumulators was a tenth of what it allocated.
+ */
+function readAccumulators(spec: LookbackWindowSpec): Accumulator[] {
+  const kept = readScratch.get(spec);
+  if (kept === undefined) {
+    const made = spec.aggs.map((a) => a.def.create());
+    readScratch.set(spec, made.every((a) => a.reset !== undefined) ? made : null);
+    return made;
+  }
+  if (kept === null) return spec.aggs.map((a) => a.def.create());
+  for (let a = 0; a < kept.length; a++) kept[a].reset!();
+  return kept;
+}
+
 /** Events a timeline has room for before its first growth. */
 const INITIAL_CAPACITY = 8;
 
@@ -291,23 +311,24 @@ export class KeyTimeline implements RawEvents {
     const spec = this.layout.windows[w];
     const h = readTileSize(spec.size);
     const from = upperBound(this.times, this.start, end, lo);
-    const accs = spec.aggs.map((a) => a.def.create());
+    const accs = readAccumulators(spec);
     const first = Math.floor(lo / h) + 1;
     const last = Math.floor(hi / h) - 1;
-    if (first > last) this.fold(spec, accs, from, end);
+    const kernel = this.kernels[w];
+    if (first > last) kernel.fold(accs, this.cols, from, end, this.times, this.seqs);
     else {
       const leftEnd = lowerBound(this.times, from, end, first * h);
-      this.fold(spec, accs, from, leftEnd);
+      kernel.fold(accs, this.cols, from, leftEnd, this.times, this.seqs);
       for (let k = first; k <= last; ) {
         // Tile numbers are ≥ 0 (event times are), so k % SUPER_TILE is the position in its super tile.
         const whole = k % SUPER_TILE === 0 && k + SUPER_TILE - 1 <= last;
         const tile = whole ? this.readSuperTile(w, k / SUPER_TILE) : this.readTile(w, k);
-        if (tile !== null) for (let a = 0; a < accs.length; a++) accs[a].merge(tile[a]);
+        if (tile !== null) kernel.merge(accs, tile);
         k += whole ? SUPER_TILE : 1;
       }
-      this.fold(spec, accs, lowerBound(this.times, leftEnd, end, (last + 1) * h), end);
+      kernel.fold(accs, this.cols, lowerBound(this.times, leftEnd, end, (last + 1) * h), end, this.times, this.seqs);
     }
-    for (let a = 0; a < accs.length; a++) out[spec.aggs[a].out] = accs[a].result();
+    kernel.read(accs, out);
   }
 
   /** The aggregate of the events in read tile k of window w, null when it has none. */
@@ -323,7 +344,7 @@ export class KeyTimeline implements RawEvents {
     let tile: Accumulator[] | null = null;
     if (i1 > i0) {
       tile = spec.aggs.map((a) => a.def.create());
-      this.fold(spec, tile, i0, i1);
+      this.kernels[w].fold(tile, this.cols, i0, i1, this.times, this.seqs);
     }
     cache.set(k, tile);
     return tile;
@@ -339,18 +360,10 @@ export class KeyTimeline implements RawEvents {
       const tile = this.readTile(w, k);
       if (tile === null) continue;
       merged ??= this.layout.windows[w].aggs.map((a) => a.def.create());
-      for (let a = 0; a < merged.length; a++) merged[a].merge(tile[a]);
+      this.kernels[w].merge(merged, tile);
     }
     cache.set(j, merged);
     return merged;
-  }
-
-  private fold(spec: LookbackWindowSpec, accs: Accumulator[], from: number, to: number): void {
-    for (let a = 0; a < accs.length; a++) {
-      const col = spec.aggs[a].column < 0 ? null : this.cols[spec.aggs[a].column];
-      const acc = accs[a];
-      for (let i = from; i < to; i++) acc.add(col === null ? null : col[i], this.times[i], this.seqs[i]);
-    }
   }
 
   private build(slot: LookbackAggSlot, from: number, to: number): Accumulator {

@@ -16,6 +16,10 @@ export interface WindowKernels {
   /** Remove event i of the timeline (its time and sequence read from `times` and `seqs`). */
   remove(accs: Accumulator[], cols: readonly AggValue[][], i: number, times: Float64Array, seqs: Float64Array): void;
   read(accs: Accumulator[], out: AggValue[]): void;
+  /** Add events [from, to) of the timeline, in order, to every accumulator (readAt's folds). */
+  fold(accs: Accumulator[], cols: readonly AggValue[][], from: number, to: number, times: Float64Array, seqs: Float64Array): void;
+  /** Merge each of `other` into the accumulator of the same aggregation (readAt's tiles). */
+  merge(accs: Accumulator[], other: readonly Accumulator[]): void;
 }
 
 const cache = new WeakMap<LookbackWindowSpec, WindowKernels>();
@@ -26,6 +30,8 @@ export function windowKernels(spec: LookbackWindowSpec): WindowKernels {
   const adds: string[] = [];
   const removes: string[] = [];
   const reads: string[] = [];
+  const folds: string[] = [];
+  const merges: string[] = [];
   spec.aggs.forEach((slot, a) => {
     if (!Number.isInteger(slot.column) || !Number.isInteger(slot.out)) throw new Error('window kernel: bad slot');
     const v = slot.column < 0 ? 'null' : `vals[${slot.column}]`;
@@ -33,11 +39,16 @@ export function windowKernels(spec: LookbackWindowSpec): WindowKernels {
     adds.push(`accs[${a}].add(${v}, t, seq);`);
     removes.push(`accs[${a}].remove(${c}, t, seq);`);
     reads.push(`out[${slot.out}] = accs[${a}].result();`);
+    folds.push(`accs[${a}].add(${c}, t, seq);`);
+    merges.push(`accs[${a}].merge(other[${a}]);`);
   });
   k = {
     add: new Function('accs', 'vals', 'i', 'times', 'seqs', `const t = times[i], seq = seqs[i];\n${adds.join('\n')}`) as WindowKernels['add'],
     remove: new Function('accs', 'cols', 'i', 'times', 'seqs', `const t = times[i], seq = seqs[i];\n${removes.join('\n')}`) as WindowKernels['remove'],
     read: new Function('accs', 'out', reads.join('\n')) as WindowKernels['read'],
+    // Each accumulator sees the same adds in the same order as a loop per aggregation would give it.
+    fold: new Function('accs', 'cols', 'from', 'to', 'times', 'seqs', `for (let i = from; i < to; i++) {\nconst t = times[i], seq = seqs[i];\n${folds.join('\n')}\n}`) as WindowKernels['fold'],
+    merge: new Function('accs', 'other', merges.join('\n')) as WindowKernels['merge'],
   };
   cache.set(spec, k);
   return k;

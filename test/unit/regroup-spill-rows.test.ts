@@ -14,6 +14,7 @@ import { buildProgram } from '../../src/engine/program.js';
 import type { PartialRow } from '../../src/engine/regroup-messages.js';
 import { OriginSpill, readPartialRow, rowFile } from '../../src/modes/regroup-spill.js';
 import { SpillReader } from '../../src/modes/spill-file.js';
+import { ByteReader } from '../../src/state/codec.js';
 import { loadTopology } from '../../src/plan/load-topology.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -35,8 +36,9 @@ test('partial rows with their events read back exactly, across buffer refills', 
     }
     spill.close();
     const reader = new SpillReader(rowFile(dir, 0));
+    const frames = new ByteReader(new Uint8Array(0));
     let i = 0;
-    for (let row = readPartialRow(reader); row !== undefined; row = readPartialRow(reader), i++) {
+    for (let row = readPartialRow(reader, frames); row !== undefined; row = readPartialRow(reader, frames), i++) {
       const want = rows[i];
       assert.equal(row.offset, want.offset, `row ${i}`);
       assert.equal(row.key, want.key, `row ${i}`);

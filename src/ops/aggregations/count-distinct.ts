@@ -33,6 +33,9 @@ class CountDistinctAcc implements Accumulator {
   result(): AggValue {
     return this.counts.size;
   }
+  reset(): void {
+    this.counts.clear();
+  }
   encode(w: ByteWriter): void {
     w.uint(this.counts.size);
     for (const [v, c] of this.counts) {

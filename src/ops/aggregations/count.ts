@@ -18,6 +18,9 @@ class CountAcc implements Accumulator {
   result(): AggValue {
     return this.n;
   }
+  reset(): void {
+    this.n = 0;
+  }
   encode(w: ByteWriter): void {
     w.uint(this.n);
   }

@@ -49,6 +49,11 @@ class ExtremeAcc implements Accumulator {
   result(): AggValue {
     return this.head < this.values.length ? this.values[this.head] : null;
   }
+  reset(): void {
+    this.values.length = 0;
+    this.seqs.length = 0;
+    this.head = 0;
+  }
   encode(w: ByteWriter): void {
     const n = this.values.length - this.head;
     w.uint(n);

@@ -44,7 +44,11 @@ class MomentsAcc implements Accumulator {
     this.m2 += term1;
     if (this.m2 > this.peak) this.peak = this.m2;
   }
-  private reset(): void {
+  reset(): void {
+    this.clearMoments();
+    if (this.values !== null) this.values.length = 0;
+  }
+  private clearMoments(): void {
     this.n = 0;
     this.mean = this.m2 = this.m3 = this.m4 = this.peak = 0;
   }
@@ -58,7 +62,7 @@ class MomentsAcc implements Accumulator {
     if (typeof v !== 'number') return;
     if (this.values !== null && !removeSorted(this.values, v === 0 ? 0 : v)) return;
     const n = this.n;
-    if (n <= 1) return this.reset();
+    if (n <= 1) return this.clearMoments();
     // Undo fold(v) on the state of n − 1 values: the same terms, computed from the earlier mean.
     const mean1 = this.mean - (v - this.mean) / (n - 1);
     const d = v - mean1;
@@ -73,7 +77,7 @@ class MomentsAcc implements Accumulator {
     this.mean = mean1;
     this.n = n - 1;
     if (this.values !== null && this.m2 < this.peak * REFOLD_BELOW) {
-      this.reset();
+      this.clearMoments();
       for (const x of this.values) this.fold(x);
     }
   }

@@ -31,6 +31,10 @@ export class SumAcc implements Accumulator {
     this.total.add(o.total.sum);
     this.total.add(o.total.compensation);
   }
+  reset(): void {
+    this.n = 0;
+    this.total.reset();
+  }
   result(): AggValue {
     if (this.mode === 'sum') return this.n === 0 ? 0 : this.total.value;
     return this.n === 0 ? null : this.total.value / this.n;

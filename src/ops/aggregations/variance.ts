@@ -45,6 +45,11 @@ class VarianceAcc implements Accumulator {
     this.m2 += o.m2 + (d * d * this.n * o.n) / n;
     this.n = n;
   }
+  reset(): void {
+    this.n = 0;
+    this.mean = 0;
+    this.m2 = 0;
+  }
   result(): AggValue {
     const minN = this.sample ? 2 : 1;
     if (this.n < minN) return null;
