@@ -315,6 +315,9 @@ export class RegroupedTask {
     const touched = new Set<KeyTimeline>();
     const touchedVersions = new Map<KeyVersions, readonly [TableProgram, string]>();
     const groupCount = this.program.groups.length;
+    // The timeline `results` was last read from, and at what time (no update to it since).
+    let lastRead: KeyTimeline | undefined;
+    let lastQt = NaN;
     for (const h of ready) {
       if (h.chunk !== undefined) {
         const left = this.chunkLeft.get(h.chunk)! - 1;
@@ -335,10 +338,18 @@ export class RegroupedTask {
         tl.insert(m.t, this.seq++, m.vals);
         this.dirty[m.group].add(m.key);
         touched.add(tl);
+        // Unreachable in compareRegroupItems order (updates sort first at a time), kept so that the reuse below does not rest on it.
+        if (tl === lastRead) lastRead = undefined;
         continue;
       }
       const out = this.results[m.group];
-      tl.readAt(m.qt, out);
+      // Queries of one key at one time sort next to each other (flights of one minute into one
+      // airport): a read is a function of the events held and qt alone, so `out` still holds it.
+      if (tl !== lastRead || m.qt !== lastQt) {
+        tl.readAt(m.qt, out);
+        lastRead = tl;
+        lastQt = m.qt;
+      }
       const q = this.program.outputs[m.output].regroupQueries[m.query];
       this.answer({ partition: m.partition, source: m.source, offset: m.offset, output: m.output, query: m.query, idleReleases: this.idleReleaseCount, values: q.slots.map((s) => out[s]) });
     }

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parquetReadObjects } from 'hyparquet';
+import { DateTime } from 'luxon';
 import type { CardTransaction } from '../../src/gen/card-transactions.js';
 import type { MerchantTier } from '../../src/gen/merchant-tiers.js';
 import { writeCardDataset } from '../../src/gen/write-card-dataset.js';
@@ -58,7 +59,7 @@ function tierAt(versions: readonly MerchantTier[], qt: number): MerchantTier | u
   return best;
 }
 
-test('card-fraud card and merchant features equal a brute force over every transaction and tier version, with 1, 3 and 8 partitions, and for a tenth of the cards alone (parity\'s sampled replay)', async () => {
+test('card-fraud card and merchant features and daily spend equal a brute force over every transaction and tier version, with 1, 3 and 8 partitions, 5 keys in memory, and for a tenth of the cards alone (parity\'s sampled replay)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'skewless-card-fraud-'));
   try {
     const data = await writeCardDataset({ outDir: join(dir, 'data'), events: 20_000, seed: 3, format: 'ndjson' });
@@ -74,15 +75,26 @@ test('card-fraud card and merchant features equal a brute force over every trans
     // their merchant features must still count every card's transactions.
     const cards = [...new Set(transactions.map((x) => x.card_id))].sort();
     const sampled = cards.filter((_, i) => i % 10 === 0);
-    const runs: ReadonlyArray<{ partitions: number; keys?: readonly string[] }> = [{ partitions: 1 }, { partitions: 3 }, { partitions: 8 }, { partitions: 3, keys: sampled }];
-    for (const { partitions, keys } of runs) {
-      const out = join(dir, `out-${partitions}-${keys === undefined ? 'all' : 'sampled'}`);
+    // With 5 keys in memory, state (lookback timelines, open days, regrouped merchants) goes to
+    // the store and comes back all the time: windows are read back by their close index
+    // (window-state.ts) when stream time closes days of keys no longer held.
+    const runs: ReadonlyArray<{ partitions: number; keys?: readonly string[]; cacheKeys?: number }> = [
+      { partitions: 1 },
+      { partitions: 3 },
+      { partitions: 8 },
+      { partitions: 8, cacheKeys: 5 },
+      { partitions: 3, keys: sampled },
+    ];
+    const dailyRows = new Map<string, string>();
+    for (const { partitions, keys, cacheKeys } of runs) {
+      const out = join(dir, `out-${partitions}-${keys === undefined ? 'all' : 'sampled'}-${cacheKeys ?? 'default'}`);
       await replayFiles({
         plan,
         inputs: { transactions: data.transactionsPath, chargebacks: data.chargebacksPath, merchant_tiers: data.merchantTiersPath },
         out,
         partitions,
         ...(keys === undefined ? {} : { keys: { keys } }),
+        ...(cacheKeys === undefined ? {} : { cacheKeys }),
       });
       const rows: Array<Record<string, unknown>> = [];
       for (const f of parquetFiles(join(out, 'card_features'))) rows.push(...(await parquetReadObjects({ file: arrayBuffer(readFileSync(join(out, 'card_features', f))) })));
@@ -136,6 +148,18 @@ test('card-fraud card and merchant features equal a brute force over every trans
         if (tier !== undefined && tier.valid_from > dataStart) tierChanges++;
       }
       assert.ok(tierChanges > (keys === undefined ? 100 : 10), `rows read a tier version that became valid during the data (${tierChanges})`);
+      if (keys === undefined) {
+        const days = await readDailySpend(join(out, 'card_daily_spend'));
+        assertDailySpend(days, all, partitions);
+        // The same rows, to the bit, whatever the memory bound (which transactions are on time
+        // depends on the partition count: stream time is per partition).
+        const signature = (d: DailyRow): string => JSON.stringify(d);
+        for (const [id, d] of days) {
+          const other = dailyRows.get(`${partitions}/${id}`);
+          if (other === undefined) dailyRows.set(`${partitions}/${id}`, signature(d));
+          else assert.equal(signature(d), other, `day ${id} with ${partitions} partitions and ${cacheKeys} keys in memory`);
+        }
+      }
       const maxUsd = Math.max(...transactions.map((t) => t.amount_usd));
       assert.ok(rows.every((row) => row.amount_max_7d === null || (row.amount_max_7d as number) <= maxUsd), `amount_max_7d stays within ${maxUsd} USD`);
     }
@@ -143,3 +167,70 @@ test('card-fraud card and merchant features equal a brute force over every trans
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+interface DailyRow {
+  readonly partition: number;
+  readonly end: number;
+  readonly txns: number;
+  readonly amount: number;
+  readonly max_amount: number | null;
+  readonly merchants: number;
+  readonly final: boolean;
+}
+
+/** card_daily_spend's rows by `<card>/<day start>`, each card-day once. */
+async function readDailySpend(dir: string): Promise<Map<string, DailyRow>> {
+  const days = new Map<string, DailyRow>();
+  const ms = (v: unknown): number => (v instanceof Date ? v.getTime() : Number(v));
+  for (const f of parquetFiles(dir)) {
+    for (const row of await parquetReadObjects({ file: arrayBuffer(readFileSync(join(dir, f))) })) {
+      const id = `${String(row.key)}/${ms(row.window_start)}`;
+      assert.ok(!days.has(id), `one row per card-day: ${id} twice`);
+      days.set(id, {
+        partition: Number(row.partition),
+        end: ms(row.window_end),
+        txns: Number(row.txns),
+        amount: row.amount as number,
+        max_amount: (row.max_amount ?? null) as number | null,
+        merchants: Number(row.merchants),
+        final: row.final === true,
+      });
+    }
+  }
+  return days;
+}
+
+/**
+ * Daily spend by brute force: every on-time transaction counts in its card's day in
+ * America/New_York (by luxon's zone rules; DST days are windows-calendar.test.ts'), whose window closes
+ * once its partition's stream time reaches its end + the grace (30 min, the source's): final
+ * then, and written as not final at the end of the input otherwise.
+ */
+function assertDailySpend(days: ReadonlyMap<string, DailyRow>, accepted: ReadonlyArray<CardTransaction & { partition: number }>, partitions: number): void {
+  const expected = new Map<string, { end: number; partition: number; list: CardTransaction[] }>();
+  const streamTime = new Array<number>(partitions).fill(-Infinity);
+  for (const x of accepted) {
+    streamTime[x.partition] = Math.max(streamTime[x.partition], x.event_time);
+    const day = DateTime.fromMillis(x.event_time, { zone: 'America/New_York' }).startOf('day');
+    const id = `${x.card_id}/${day.toMillis()}`;
+    const e = expected.get(id) ?? { end: day.plus({ days: 1 }).toMillis(), partition: x.partition, list: [] };
+    e.list.push(x);
+    expected.set(id, e);
+  }
+  assert.equal(days.size, expected.size, `card-days with ${partitions} partitions`);
+  let finals = 0;
+  for (const [id, e] of expected) {
+    const d = days.get(id);
+    assert.ok(d, `card-day ${id} has a row (${partitions} partitions)`);
+    const amounts = e.list.map((x) => x.amount_usd);
+    assert.equal(d.partition, e.partition, `partition of ${id}`);
+    assert.equal(d.end, e.end, `end of ${id}`);
+    assert.equal(d.txns, e.list.length, `txns of ${id}`);
+    assertClose(d.amount, amounts.reduce((a, b) => a + b, 0), `amount of ${id}`, 1e-9);
+    assert.equal(d.max_amount, Math.max(...amounts), `max_amount of ${id}`);
+    assert.equal(d.merchants, new Set(e.list.map((x) => x.merchant_id)).size, `merchants of ${id}`);
+    assert.equal(d.final, e.end + GRACE <= streamTime[e.partition], `final of ${id}`);
+    if (d.final) finals++;
+  }
+  assert.ok(finals > expected.size / 2, `most days closed before the end of the input (${finals} of ${expected.size})`);
+}
