@@ -116,7 +116,7 @@ export class ByteWriter {
   copyInto(target: Uint8Array, at: number): void {
     const n = this.pos;
     const b = this.buf;
-    // Spill frames are mostly a few dozen bytes: a loop beats set()'s call for those.
+    // Spill frames are mostly a few dozen bytes: a loop for those, not a view and set() per frame.
     if (n <= 64) for (let i = 0; i < n; i++) target[at + i] = b[i];
     else target.set(b.subarray(0, n), at);
   }

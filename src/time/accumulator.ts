@@ -47,9 +47,8 @@ export interface Accumulator {
   encode(w: ByteWriter): void;
   /**
    * Back to the state create() makes, bit for bit, so that a read can reuse one set of
-   * accumulators instead of making a set per read. Only where result() returns a value that no
-   * later call changes (a number, a new list): a reused accumulator's last result must stay
-   * what it was.
+   * accumulators instead of making a set per read. Only where result() is a number or null: a
+   * list or map handed out must not change when its accumulator is reused.
    */
   reset?(): void;
 }
