@@ -251,7 +251,8 @@ export interface VectorComparison {
   readonly examples: string[];
 }
 
-const plainValue = (v: unknown): unknown => {
+/** A replayed Parquet value as the live record's Avro encoding takes it. */
+export const plainValue = (v: unknown): unknown => {
   if (typeof v === 'bigint') return Number(v);
   if (v instanceof Date) return v.getTime();
   // A map column (hyparquet reads its int64 values as bigints).
@@ -259,19 +260,39 @@ const plainValue = (v: unknown): unknown => {
   return v ?? null;
 };
 
+/** Served records by their id, copies in the order they were read. */
+export function copiesById<T extends { readonly id: string }>(live: readonly T[]): Map<string, T[]> {
+  const byId = new Map<string, T[]>();
+  for (const r of live) {
+    const copies = byId.get(r.id);
+    if (copies) copies.push(r);
+    else byId.set(r.id, [r]);
+  }
+  return byId;
+}
+
+/**
+ * The bytes a record would be served as, framed with the schema id of the served copy it is
+ * compared with (undefined when that copy has no readable header); one encoder per schema id.
+ */
+export function expectedWireBytes(schema: object): (served: Buffer, record: Record<string, unknown>) => Buffer | undefined {
+  const encoders = new Map<number, WireEncoder>();
+  return (served, record) => {
+    const header = readWireHeader(served);
+    if ('error' in header) return undefined;
+    let enc = encoders.get(header.schemaId);
+    if (!enc) encoders.set(header.schemaId, (enc = new WireEncoder(schema, header.schemaId)));
+    return enc.encode(record).bytes;
+  };
+}
+
 /** Compare live records with replayed rows per (partition, offset) of the input. */
 export function compareVectors(live: readonly LiveVector[], replayed: ReadonlyMap<string, Record<string, unknown>>, output: OutputProgram): VectorComparison {
   const served = output.columns.filter((c) => c.role !== 'label');
-  const schema = featureRecordSchema(output.name, output.columns);
-  const encoders = new Map<number, WireEncoder>();
-  const byId = new Map<string, LiveVector[]>();
+  const expectedBytesOf = expectedWireBytes(featureRecordSchema(output.name, output.columns));
+  const byId = copiesById(live);
   let misplaced = 0;
-  for (const v of live) {
-    if (v.value && v.value.partition !== v.partition) misplaced++;
-    const copies = byId.get(v.id);
-    if (copies) copies.push(v);
-    else byId.set(v.id, [v]);
-  }
+  for (const v of live) if (v.value && v.value.partition !== v.partition) misplaced++;
   const examples: string[] = [];
   const note = (s: string): void => void (examples.length < 10 && examples.push(s));
   const n = { lost: 0, duplicates: 0, duplicateRecords: 0, duplicatesDiffering: 0, divergent: 0, unexpected: 0, valuesCompared: 0 };
@@ -292,13 +313,7 @@ export function compareVectors(live: readonly LiveVector[], replayed: ReadonlyMa
     for (const c of served) record[c.name] = plainValue(row[c.name]);
     let differs = false;
     for (const copy of copies) {
-      const header = readWireHeader(copy.bytes);
-      let expectedBytes: Buffer | undefined;
-      if (!('error' in header)) {
-        let enc = encoders.get(header.schemaId);
-        if (!enc) encoders.set(header.schemaId, (enc = new WireEncoder(schema, header.schemaId)));
-        expectedBytes = enc.encode(record).bytes;
-      }
+      const expectedBytes = expectedBytesOf(copy.bytes, record);
       if (expectedBytes && copy.bytes.equals(expectedBytes)) continue;
       differs = true;
       const v = copy.value;

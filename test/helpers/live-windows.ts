@@ -9,9 +9,7 @@ import { join } from 'node:path';
 import { parquetReadObjects } from 'hyparquet';
 import type { WindowOpProgram } from '../../src/engine/program.js';
 import { windowRecordSchema } from '../../src/io/avro/feature-record-schema.js';
-import { WireEncoder } from '../../src/io/avro/wire-encoder.js';
-import { readWireHeader } from '../../src/io/avro/wire-format.js';
-import { readDecodedTopic } from './live-run.js';
+import { copiesById, expectedWireBytes, plainValue, readDecodedTopic } from './live-run.js';
 
 export interface LiveWindow {
   /** Kafka partition the record is in. */
@@ -69,23 +67,10 @@ export async function readReplayWindows(out: string, name: string): Promise<Map<
   return rows;
 }
 
-const plain = (v: unknown): unknown => {
-  if (typeof v === 'bigint') return Number(v);
-  if (v instanceof Date) return v.getTime();
-  if (v !== null && typeof v === 'object' && !Array.isArray(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)]));
-  return v ?? null;
-};
-
 /** Served window records against the replay's closed windows (readReplayWindows). */
 export function compareWindows(live: readonly LiveWindow[], replayed: ReadonlyMap<string, Record<string, unknown>>, w: WindowOpProgram): WindowComparison {
-  const schema = windowRecordSchema(w.name, w.columns);
-  const encoders = new Map<number, WireEncoder>();
-  const byId = new Map<string, LiveWindow[]>();
-  for (const r of live) {
-    const copies = byId.get(r.id);
-    if (copies) copies.push(r);
-    else byId.set(r.id, [r]);
-  }
+  const expectedBytesOf = expectedWireBytes(windowRecordSchema(w.name, w.columns));
+  const byId = copiesById(live);
   const examples: string[] = [];
   const note = (s: string): void => void (examples.length < 10 && examples.push(s));
   let lost = 0;
@@ -100,15 +85,9 @@ export function compareWindows(live: readonly LiveWindow[], replayed: ReadonlyMa
     }
     if (copies.length > 1) duplicates++;
     const record: Record<string, unknown> = { key: row.key, window_start: time(row.window_start), window_end: time(row.window_end), partition: Number(row.partition), final: true };
-    for (const c of w.columns) record[c.name] = plain(row[c.name]);
+    for (const c of w.columns) record[c.name] = plainValue(row[c.name]);
     for (const copy of copies) {
-      const header = readWireHeader(copy.bytes);
-      let expected: Buffer | undefined;
-      if (!('error' in header)) {
-        let enc = encoders.get(header.schemaId);
-        if (!enc) encoders.set(header.schemaId, (enc = new WireEncoder(schema, header.schemaId)));
-        expected = enc.encode(record).bytes;
-      }
+      const expected = expectedBytesOf(copy.bytes, record);
       if (expected !== undefined && copy.bytes.equals(expected) && copy.partition === record.partition) continue;
       divergent++;
       note(`${id}: served ${JSON.stringify(copy.value, (_k, v: unknown) => (typeof v === 'bigint' ? Number(v) : v))} against ${JSON.stringify(record)}`);
