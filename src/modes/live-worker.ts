@@ -30,6 +30,7 @@ import { CHANGELOG_CONFIGS, changelogTopic } from './live/changelog.js';
 import { KafkaLiveCluster, type GroupMember, type LiveCluster } from './live/live-cluster.js';
 import { FailureBackoff } from './live/failure-backoff.js';
 import { IdleInputs } from './live/idle-inputs.js';
+import { IdleCheckTimer } from './live/idle-check-timer.js';
 import { workerInstanceId } from './live/worker-instance.js';
 import { checkInputPosition } from './live/input-position.js';
 import { LiveTask } from './live/live-task.js';
@@ -156,7 +157,7 @@ export interface LiveBatchTiming {
 export interface LiveWorker {
   /** Leave the group after the batch in progress; every applied batch is already committed. */
   stop(): Promise<void>;
-  /** Apply the idle-skip rule now (a timer does it every idleMs / 2; tests call it directly). */
+  /** Apply the idle-skip rule now (a timer does it when the first waiting input will have been quiet idleMs, and at least every idleMs / 2, 100 ms to 1 s; tests call it directly). */
   checkIdleInputs(): Promise<void>;
   /** Bring the standby copies up to the changelog now (a loop does it every standbyIntervalMs; tests with an injected clock call it). */
   syncStandbys(): Promise<void>;
@@ -604,10 +605,7 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
   // With an injected clock the caller drives idle checks (checkIdleInputs). Single-source tasks
   // need the check too: a partition with fewer records than the future-skew warm-up holds them
   // until it is caught up and quiet.
-  const idleTimer =
-    opts.clock === undefined
-      ? setInterval(() => void checkIdle().catch((e: unknown) => log(`skewless: idle check failed: ${kafkaErrorText(e)}`)), Math.max(100, Math.min(1000, idleMs / 2)))
-      : undefined;
+  const idleTimer = opts.clock === undefined ? new IdleCheckTimer(idleMs, clock, (now) => idle.nextDue(now), () => checkIdle().catch((e: unknown) => log(`skewless: idle check failed: ${kafkaErrorText(e)}`))) : undefined;
 
   const instanceId = workerInstanceId(opts.stateDir);
   /** Until the first assignment: the tasks this worker owned when it last stopped (the leader gives them back: their stores are here). */
@@ -657,7 +655,7 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
     purgeRegroupTopics: () => purge?.purge() ?? Promise.resolve(0),
     async stop(): Promise<void> {
       stopping = true;
-      if (idleTimer) clearInterval(idleTimer);
+      idleTimer?.stop();
       if (purgeTimer) clearInterval(purgeTimer);
       await consumer!.stop();
       await tasks.closeAll();

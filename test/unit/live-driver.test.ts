@@ -515,6 +515,35 @@ test('idle skip: only once the quiet input is caught up with the broker and idle
   assert.equal(Number(w.metrics.get('skewless_merge_skips_total', { partition: '0' })), 0);
 });
 
+test('idle skip on the real clock: each waiting input is released when it has been quiet idleMs, not on the next tick after', async (t) => {
+  // The timer ticks every second for idleMs 2000. Partition 0's chargebacks have been quiet since
+  // its task opened, partition 1's since a chargeback 700 ms later: a fixed tick cannot meet both
+  // due times within 250 ms (they are 700 ms apart on a 1,000 ms tick), the scheduled check can.
+  const s = await setup(t, twoStreams);
+  const items = transactions(90, 9).filter((i) => i.partition !== 2);
+  await produceAll(s, twoStreams, 'transactions', 'transactions', items);
+  const idleMs = 2000;
+  const w = await s.start('a', { idleMs });
+  t.after(() => w.stop());
+  await s.cluster.runUntilIdle(100);
+  const served = (p: number): number => s.cluster.committedRecords('card_features', p).length;
+  assert.equal(served(0) + served(1), 0, 'transactions wait for the chargebacks input');
+  await new Promise((r) => setTimeout(r, 700));
+  const p1 = items.find((i) => i.partition === 1)!.value;
+  await produceAll(s, twoStreams, 'chargebacks', 'chargebacks', [{ partition: 1, value: { txn_id: 'early', card_id: p1.card_id, reported_at: T0 - 60 * MIN, reason: 'fraud' } }]);
+  await s.cluster.runUntilIdle(100);
+  const skipped = (): RegExpExecArray[] => s.logs.map((l) => /task (\d): merge skip 1: input chargebacks \(chargebacks\) caught up at offset \d+ and idle (\d+) ms/.exec(l)).filter((m): m is RegExpExecArray => m !== null);
+  const deadline = Date.now() + 10_000;
+  while (skipped().length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  const skips = skipped();
+  assert.deepEqual(skips.map((m) => m[1]).sort(), ['0', '1'], s.logs.join('\n'));
+  for (const m of skips) {
+    const quiet = Number(m[2]);
+    assert.ok(quiet >= idleMs && quiet < idleMs + 250, `partition ${m[1]} released after ${quiet} ms of quiet (idleMs ${idleMs}):\n${s.logs.join('\n')}`);
+  }
+  assert.ok(served(0) > 0 && served(1) > 0, 'the skips released transactions');
+});
+
 test('a failed commit loses no record another input left in the merge: the reopened task reads that input again from its state', async (t) => {
   const s = await setup(t, twoStreams);
   let now = 1_000_000;

@@ -49,6 +49,33 @@ export class IdleInputs {
     }
   }
 
+  /**
+   * The earliest wall-clock time after `now` at which an input the rule could act on will have
+   * been quiet idleMs: a source with nothing in the merge of a task holding records, or the
+   * last of an origin task's sources to go quiet. Undefined when none will (nothing waits, or
+   * every such input has been quiet that long already: the check at `now` judged it). The
+   * worker's timer wakes then rather than at its next tick, so a release after a pause waits
+   * idleMs, not idleMs plus up to a tick. Whether the input is caught up is not known here (it
+   * takes the broker's end offsets): the check at that time decides.
+   */
+  nextDue(now: number): number | undefined {
+    let due = Infinity;
+    const consider = (at: number): void => {
+      if (at > now && at < due) due = at;
+    };
+    for (const lt of this.ctx.tasks()) {
+      if (lt.closed) continue;
+      if (lt.task.pendingInputs > 0) {
+        for (const name of this.ctx.sourceTopics.keys()) if (lt.task.pendingOf(name) === 0) consider((lt.lastInputAt.get(name) ?? now) + this.ctx.idleMs);
+      } else if (lt.regroup !== undefined) {
+        let last = -Infinity;
+        for (const name of this.ctx.sourceTopics.keys()) last = Math.max(last, lt.lastInputAt.get(name) ?? now);
+        consider(last + this.ctx.idleMs);
+      }
+    }
+    return due === Infinity ? undefined : due;
+  }
+
   /** How far a task has read an input, and how long that input has been quiet; undefined while it is not caught up. */
   private quietFor(lt: LiveTask, name: string, topic: string, end: number, now: number): { readonly reached: number; readonly quiet: number } | undefined {
     const reached = Math.max(lt.task.nextOffset(name), this.ctx.member()?.fetchedUpTo(topic, lt.partition) ?? 0);
