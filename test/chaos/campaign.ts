@@ -3,7 +3,9 @@
  * its own state root (as on separate hosts), consume card transactions while they are being
  * produced; random workers are SIGKILLed at random times and restarted (seeded, so a run
  * reproduces from its seed), and optionally the broker is killed with -9 and restarted, the
- * registry's JVM is paused, and one worker's state root is wiped. At the end everything is
+ * broker is slowed for a while (its JVM stopped and continued over and over, so every fetch,
+ * produce, transaction and heartbeat stalls and then arrives in a burst), the registry's JVM is
+ * paused, and one worker's state root is wiped. At the end everything is
  * produced, the workers catch up and stop on SIGTERM, and the whole feature topic (read with
  * read_committed) is compared per (partition, offset) of the input with the offline replay of
  * the same topic: lost, duplicated and divergent vectors. Exit code 1 when any is non-zero.
@@ -22,11 +24,18 @@
  *   npm run chaos -- --kills 100 --workers 3
  *   npm run chaos -- --topology test/fixtures/card-merchants.ts --kills 10
  *   KAFKA_BROKERS=... SCHEMA_REGISTRY_URL=... STACK_DIR=... npm run chaos -- --broker-kill --registry-pause-s 5 --wipe-state --json
+ *   KAFKA_BROKERS=... SCHEMA_REGISTRY_URL=... STACK_DIR=... npm run chaos -- --broker-slow-s 20 --kills 20
+ *
+ * --broker-slow-s N: once, at a seeded time, for N seconds the broker's JVM is alternately
+ * stopped (SIGSTOP, a seeded 200–900 ms) and continued (SIGCONT, 300 ms); it is always continued
+ * at the end, on a failure and on exit. Like the other broker and registry faults it holds the
+ * produce lock, so the campaign's own producer waits it out and the workers alone run slowed.
  *
  * The stack comes from KAFKA_BROKERS / SCHEMA_REGISTRY_URL (loopback only; without them the
- * local stack of scripts/stack is used). --broker-kill and --registry-pause-s act on the JVMs
- * whose pid files are under STACK_DIR/run and refuse the default .stack of this checkout, which
- * other engineers' tests share: start a second stack with its own STACK_DIR and ports for them.
+ * local stack of scripts/stack is used). --broker-kill, --broker-slow-s and --registry-pause-s act
+ * on the JVMs whose pid files are under STACK_DIR/run and refuse the default .stack of this
+ * checkout, which other engineers' tests share: start a second stack with its own STACK_DIR and
+ * ports for them.
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -62,6 +71,11 @@ export interface CampaignOptions {
   /** Kills per burst, 0.3–1.5 s apart: overlapping kills, so dead members expire together. */
   readonly burst: number;
   readonly brokerKill: boolean;
+  /**
+   * Slow the broker this long, once; 0 (the default) = never: its JVM stopped (SIGSTOP) for a
+   * seeded BROKER_SLOW_STOP_MS, continued (SIGCONT) for BROKER_SLOW_RUN_MS, over and over.
+   */
+  readonly brokerSlowS?: number;
   /** Pause the registry JVM (SIGSTOP … SIGCONT) this long, once; 0 = never. */
   readonly registryPauseS: number;
   /** Once, mid-run: kill a worker, delete its state root, restart it. */
@@ -106,6 +120,10 @@ export interface CampaignResult {
   readonly kills: number;
   readonly wipes: number;
   readonly brokerKills: number;
+  /** SIGSTOP/SIGCONT cycles of the broker's JVM under --broker-slow-s. */
+  readonly brokerSlowCycles: number;
+  /** How long the broker's JVM was stopped in all over those cycles (measured). */
+  readonly brokerStoppedMs: number;
   readonly registryPauses: number;
   /** Worker exits nobody asked for (each restarted). */
   readonly crashes: number;
@@ -140,8 +158,29 @@ export const DEFAULTS = {
   killIntervalMs: 5_000,
   burst: 1,
   registryPauseS: 0,
+  brokerSlowS: 0,
   catchUpTimeoutMs: 150_000,
 } as const;
+
+/** --broker-slow-s: each stop of the broker's JVM lasts a seeded [lo, hi] ms … */
+export const BROKER_SLOW_STOP_MS = [200, 900] as const;
+/** … and each is followed by this long running. */
+export const BROKER_SLOW_RUN_MS = 300;
+
+/**
+ * The stops of a --broker-slow-s period of `totalMs`, drawn up front from the schedule's
+ * generator (so a seed reproduces them): stop, run BROKER_SLOW_RUN_MS, stop, … until the period
+ * is over; the last stop is cut so that the period never runs past `totalMs`.
+ */
+export function brokerSlowStops(rng: Rng, totalMs: number): number[] {
+  const stops: number[] = [];
+  for (let t = 0; t < totalMs; ) {
+    const ms = Math.min(rng.int(BROKER_SLOW_STOP_MS[0], BROKER_SLOW_STOP_MS[1]), totalMs - t);
+    stops.push(ms);
+    t += ms + BROKER_SLOW_RUN_MS;
+  }
+  return stops;
+}
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[?::1\]?)$/;
 
@@ -158,37 +197,43 @@ export function assertLoopback(brokers: readonly string[], registryUrl: string):
 }
 
 /**
- * Broker kills and registry pauses act on the JVMs of STACK_DIR. Refuse unless STACK_DIR was
- * given, is not this checkout's shared .stack, and its ports are the ones we talk to.
+ * Broker kills, broker slowing and registry pauses act on the JVMs of STACK_DIR. Refuse unless
+ * STACK_DIR was given, is not this checkout's shared .stack, and its ports are the ones we talk to.
  */
 function assertOwnStack(o: CampaignOptions): void {
-  if (!o.brokerKill && o.registryPauseS <= 0) return;
-  const what = o.brokerKill ? '--broker-kill' : '--registry-pause-s';
+  const brokerSlow = (o.brokerSlowS ?? 0) > 0;
+  if (!o.brokerKill && !brokerSlow && o.registryPauseS <= 0) return;
+  const what = o.brokerKill ? '--broker-kill' : brokerSlow ? '--broker-slow-s' : '--registry-pause-s';
   if (!process.env.STACK_DIR) throw new Error(`${what} needs STACK_DIR: the directory of a stack of your own (never the shared one)`);
   if (resolve(STACK_DIR) === resolve(ROOT, '.stack') || PORTS.kafka === 19092 || PORTS.registry === 18081) {
     throw new Error(`${what}: refusing to disrupt the shared stack (${STACK_DIR}, ports ${PORTS.kafka}/${PORTS.registry}); start a second one with its own STACK_DIR and STACK_*_PORT`);
   }
   if (o.brokers.length !== 1 || hostOf(o.brokers[0]).port !== PORTS.kafka) throw new Error(`KAFKA_BROKERS ${o.brokers.join(',')} is not the Kafka of ${STACK_DIR} (port ${PORTS.kafka}; set STACK_KAFKA_PORT)`);
   if (Number(new URL(o.registryUrl).port) !== PORTS.registry) throw new Error(`SCHEMA_REGISTRY_URL ${o.registryUrl} is not the registry of ${STACK_DIR} (port ${PORTS.registry}; set STACK_REGISTRY_PORT)`);
-  if (o.brokerKill && !stackPid('kafka')) throw new Error(`no running Kafka of ${STACK_DIR} (pid file ${STACK_DIR}/run/kafka.pid)`);
+  if ((o.brokerKill || brokerSlow) && !stackPid('kafka')) throw new Error(`no running Kafka of ${STACK_DIR} (pid file ${STACK_DIR}/run/kafka.pid)`);
   if (o.registryPauseS > 0 && !stackPid('registry')) throw new Error(`no running registry of ${STACK_DIR} (pid file ${STACK_DIR}/run/registry.pid)`);
 }
 
 /**
  * The workers' idle time for a topology reading the tier table in step with the transactions:
- * longer than the longest gap between two slices (the pause, and a fault holding the produce
- * lock meanwhile: a broker's kill and restart, or the registry's pause), plus the default 5 s.
- * Each slice's tier versions are produced just before its transactions; after a gap of the idle
- * time a task would take the transactions input for idle, release those versions (a merge skip),
- * move its stream time to them and find the slice's transactions late, which replay does not.
+ * longer than the longest gap between two slices (the pause, and the faults holding the produce
+ * lock meanwhile: a broker's kill and restart, the broker's slow period, the registry's pause),
+ * plus the default 5 s. Each slice's tier versions are produced just before its transactions;
+ * after a gap of the idle time a task would take the transactions input for idle, release those
+ * versions (a merge skip), move its stream time to them and find the slice's transactions late,
+ * which replay does not. The faults are added up, not the longest taken: one that comes due while
+ * another holds the lock is queued before the next slice, so two can run back to back in one gap.
  */
-export function tierIdleMs(pauseMs: number, o: Pick<CampaignOptions, 'brokerKill' | 'registryPauseS'>): number {
+export function tierIdleMs(pauseMs: number, o: Pick<CampaignOptions, 'brokerKill' | 'registryPauseS' | 'brokerSlowS'>): number {
   // A broker kill: down 1-5 s, then a restart that took 12-15 s on 2 vCPUs.
-  const fault = Math.max(o.brokerKill ? 30_000 : 0, o.registryPauseS * 1000);
-  return pauseMs + fault + 5000;
+  const kill = o.brokerKill ? 30_000 : 0;
+  // A slow period: brokerSlowStops never runs past it; one stop's length more for the timers'
+  // overshoot and the requests that piled up while it was stopped, which the broker answers first.
+  const slow = (o.brokerSlowS ?? 0) > 0 ? (o.brokerSlowS ?? 0) * 1000 + BROKER_SLOW_STOP_MS[1] : 0;
+  return pauseMs + kill + slow + o.registryPauseS * 1000 + 5000;
 }
 
-/** Runs one thing at a time: a produce slice never overlaps a broker kill or a registry pause. */
+/** Runs one thing at a time: a produce slice never overlaps a broker kill, the broker's slow period or a registry pause. */
 class Mutex {
   private tail: Promise<unknown> = Promise.resolve();
   run<T>(fn: () => Promise<T>): Promise<T> {
@@ -295,6 +340,10 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
   let registryPauses = 0;
   let registryStopped: number | undefined;
   let brokerDown = false;
+  let brokerSlowCycles = 0;
+  let brokerStoppedMs = 0;
+  /** The broker's JVM while --broker-slow-s has it stopped, and since when. */
+  let brokerStopped: { readonly pid: number; readonly at: number } | undefined;
   const resumeRegistry = (): void => {
     if (registryStopped !== undefined) {
       try {
@@ -303,7 +352,21 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
       registryStopped = undefined;
     }
   };
-  process.once('exit', resumeRegistry);
+  const resumeBroker = (): void => {
+    if (brokerStopped !== undefined) {
+      try {
+        process.kill(brokerStopped.pid, 'SIGCONT');
+      } catch {}
+      brokerStoppedMs += Date.now() - brokerStopped.at;
+      brokerStopped = undefined;
+    }
+  };
+  /** Whatever this campaign stopped runs again, also when it exits on a failure or a signal. */
+  const resumeStopped = (): void => {
+    resumeBroker();
+    resumeRegistry();
+  };
+  process.once('exit', resumeStopped);
 
   /** `--idle-ms` of the workers: the option, or for the tier table one longer than the produce gaps (set with the schedule below). */
   let workerIdleMs = o.idleMs;
@@ -390,7 +453,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
     for (const s of slots) start(s);
     say(`started ${o.workers} workers (group ${group})`);
 
-    // Broker kill and registry pause: once each, at a seeded time, never during a produce slice.
+    // Broker kill, broker slow period and registry pause: once each, at a seeded time, never during a produce slice.
     const faults: Array<Promise<void>> = [];
     const fault = (at: number, jvm: 'kafka' | 'registry', act: (pid: number) => Promise<void>): void => {
       const f = pause(at).then(() =>
@@ -428,6 +491,31 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
         await pause(o.registryPauseS * 1000);
         resumeRegistry();
         say('registry SIGCONT');
+      });
+    }
+    const brokerSlowS = o.brokerSlowS ?? 0;
+    if (brokerSlowS > 0) {
+      // Drawn after the other faults', so a seed's kill schedule, broker kill and registry pause stay as they were.
+      const at = Math.round(phaseMs * (0.2 + 0.6 * rng.next()));
+      const stops = brokerSlowStops(rng, brokerSlowS * 1000);
+      fault(at, 'kafka', async (pid) => {
+        say(`broker slow for ${brokerSlowS} s (pid ${pid}): ${stops.length} × SIGSTOP ${BROKER_SLOW_STOP_MS[0]}–${BROKER_SLOW_STOP_MS[1]} ms, SIGCONT ${BROKER_SLOW_RUN_MS} ms`);
+        const t = Date.now();
+        try {
+          for (const [i, ms] of stops.entries()) {
+            // Checked right before the stop: the clean-up sets `stopping` before it continues the broker.
+            if (stopping) break;
+            brokerStopped = { pid, at: Date.now() };
+            process.kill(pid, 'SIGSTOP');
+            brokerSlowCycles++;
+            await sleep(ms);
+            resumeBroker();
+            if (i < stops.length - 1) await sleep(BROKER_SLOW_RUN_MS);
+          }
+        } finally {
+          resumeBroker();
+        }
+        say(`broker slow period over: ${brokerSlowCycles} stops, ${(brokerStoppedMs / 1000).toFixed(1)} s stopped in ${((Date.now() - t) / 1000).toFixed(1)} s; broker SIGCONT`);
       });
     }
 
@@ -531,6 +619,8 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
       kills,
       wipes,
       brokerKills,
+      brokerSlowCycles,
+      brokerStoppedMs,
       registryPauses,
       crashes,
       caughtUp,
@@ -551,8 +641,8 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
   } finally {
     stopping = true;
     for (const t of timers) clearTimeout(t);
-    resumeRegistry();
-    process.removeListener('exit', resumeRegistry);
+    resumeStopped();
+    process.removeListener('exit', resumeStopped);
     if (brokerDown && !stackPid('kafka')) {
       o.log('[chaos] restarting the broker killed by this campaign');
       await restartKafka({ log: (m) => o.log(`[chaos] stack: ${m}`) }).catch((e: Error) => o.log(`[chaos] broker restart failed: ${e.message}`));
@@ -604,7 +694,7 @@ export function formatResult(r: CampaignResult): string {
   const c = r.comparison;
   return [
     `chaos run ${r.run} (${r.topology}, seed ${r.seed}): ${r.workers} workers, ${r.partitions} partitions, ${r.seconds} s`,
-    `faults: ${r.kills} kills (SIGKILL), ${r.wipes} state wipes, ${r.brokerKills} broker kills, ${r.registryPauses} registry pauses, ${r.crashes} crashes by themselves`,
+    `faults: ${r.kills} kills (SIGKILL), ${r.wipes} state wipes, ${r.brokerKills} broker kills, ${r.brokerSlowCycles} broker stops (${(r.brokerStoppedMs / 1000).toFixed(1)} s stopped in all), ${r.registryPauses} registry pauses, ${r.crashes} crashes by themselves`,
     `input: ${r.events} events generated, ${r.produced} produced; replay: ${r.replay.processed} processed, ${r.replay.vectors} vectors, ${r.replay.late} late, ${r.replay.deadLetters} dead letters`,
     `live: ${c.liveRecords} records, ${c.liveDistinct} distinct inputs; caught up: ${r.caughtUp ? 'yes' : `NO (lag ${r.lag})`}; exit codes on SIGTERM: ${r.stopExitCodes.join(', ')}`,
     `task opens: ${r.opens.tasks}, ${r.opens.rebuilt} of them rebuilt from the changelog's start; ${r.opens.appliedRecords} changelog records applied in all`,
@@ -642,6 +732,7 @@ async function main(argv: string[]): Promise<number> {
       'kill-interval-ms': { type: 'string' },
       burst: { type: 'string' },
       'broker-kill': { type: 'boolean' },
+      'broker-slow-s': { type: 'string' },
       'registry-pause-s': { type: 'string' },
       'wipe-state': { type: 'boolean' },
       delivery: { type: 'string' },
@@ -658,9 +749,9 @@ async function main(argv: string[]): Promise<number> {
   if (values.help) {
     process.stdout.write(
       `usage: npm run chaos -- [--topology FILE=${DEFAULTS.topology}] [--kills N=${DEFAULTS.kills}] [--workers W=${DEFAULTS.workers}] [--events E=${DEFAULTS.events}] [--partitions P=${DEFAULTS.partitions}]\n` +
-        `  [--seed S=${DEFAULTS.seed}] [--kill-interval-ms MS=${DEFAULTS.killIntervalMs}] [--burst B=${DEFAULTS.burst}] [--broker-kill] [--registry-pause-s N]\n` +
-        `  [--wipe-state] [--delivery exactly-once|at-least-once] [--session-timeout-ms MS] [--standby N] [--max-held N] [--idle-ms MS] [--catch-up-timeout-s S=${DEFAULTS.catchUpTimeoutMs / 1000}] [--keep] [--json]\n` +
-        'Stack: KAFKA_BROKERS / SCHEMA_REGISTRY_URL (loopback), STACK_DIR for --broker-kill / --registry-pause-s (never the shared stack).\n' +
+        `  [--seed S=${DEFAULTS.seed}] [--kill-interval-ms MS=${DEFAULTS.killIntervalMs}] [--burst B=${DEFAULTS.burst}] [--broker-kill] [--broker-slow-s N]\n` +
+        `  [--registry-pause-s N] [--wipe-state] [--delivery exactly-once|at-least-once] [--session-timeout-ms MS] [--standby N] [--max-held N] [--idle-ms MS] [--catch-up-timeout-s S=${DEFAULTS.catchUpTimeoutMs / 1000}] [--keep] [--json]\n` +
+        'Stack: KAFKA_BROKERS / SCHEMA_REGISTRY_URL (loopback), STACK_DIR for --broker-kill / --broker-slow-s / --registry-pause-s (never the shared stack).\n' +
         'Exit 0: nothing lost, duplicated or divergent; 1: something was; 2: the campaign itself failed.\n',
     );
     return 0;
@@ -681,6 +772,7 @@ async function main(argv: string[]): Promise<number> {
     killIntervalMs: intFlag(values['kill-interval-ms'], 'kill-interval-ms', DEFAULTS.killIntervalMs, 1),
     burst: intFlag(values.burst, 'burst', DEFAULTS.burst, 1),
     brokerKill: values['broker-kill'] === true,
+    brokerSlowS: intFlag(values['broker-slow-s'], 'broker-slow-s', DEFAULTS.brokerSlowS),
     registryPauseS: intFlag(values['registry-pause-s'], 'registry-pause-s', DEFAULTS.registryPauseS),
     wipeState: values['wipe-state'] === true,
     ...(values.delivery === undefined ? {} : { delivery: values.delivery }),
