@@ -505,15 +505,28 @@ export class Task {
    * release what the other inputs hold without waiting for it. Counted once per skip that
    * releases records (the one place live may differ from replay). Returns the records released.
    */
-  async skipIdleInput(source: string): Promise<number> {
-    const s = this.program.sources.find((x) => x.node.name === source);
-    if (!s || this.pendingInputs === 0 || this.merge.pendingOf(s.rank) > 0) return 0;
+  skipIdleInput(source: string): Promise<number> {
+    return this.skipIdleInputs([source]);
+  }
+
+  /**
+   * skipIdleInput for several idle inputs at once: the merge waits for every input that has not
+   * ended, so with two quiet inputs beside the one holding records, skipping either alone
+   * releases nothing. Inputs that hold records are left out. One skip, counted once.
+   */
+  async skipIdleInputs(sources: readonly string[]): Promise<number> {
+    const ranks: number[] = [];
+    for (const name of sources) {
+      const s = this.program.sources.find((x) => x.node.name === name);
+      if (s !== undefined && this.merge.pendingOf(s.rank) === 0 && !ranks.includes(s.rank)) ranks.push(s.rank);
+    }
+    if (ranks.length === 0 || this.pendingInputs === 0) return 0;
     let released = 0;
     if (this.merge.pending > 0) {
-      this.merge.end(s.rank);
+      for (const r of ranks) this.merge.end(r);
       const ready: Prepared[] = [];
       this.merge.drain(ready);
-      this.merge.reopen(s.rank);
+      for (const r of ranks) this.merge.reopen(r);
       released += ready.length;
       await this.applyAll(ready);
     }

@@ -203,6 +203,28 @@ test('a timeline whose entries disagree with its head is reported as unreadable 
   await assert.rejects(restarted.process({ source: 'txns', partition: 0, records: [{ offset: 3, value: { card: 'c1', at: T0 + 3 * MIN, v: 3 } }] }), StateFormatError);
 });
 
+test('two idle inputs beside the one holding records: skipping either alone releases nothing, skipping both together releases all, counted once', async () => {
+  const topo = topology('three-inputs', (b) => {
+    const sources = ['a', 'b', 'c'].map((name) => b.source<Txn>(name, { schema: '../../schemas/card_transaction.avsc', key: (x) => x.card, eventTime: (x) => x.at, maxFutureSkew: null }));
+    sources.forEach((src, i) => src.features(`f${i}`, { n: src.groupBy(`card_${i}`, (x) => x.card).lookback('1h').count() }));
+    return {};
+  });
+  const prog = buildProgram(compilePlan(topo, HERE));
+  const out = collectingSinks();
+  const task = await Task.open(prog, 0, new MemoryBackend(), out.sinks);
+  await task.process({ source: 'a', partition: 0, records: [0, 1, 2].map((i) => ({ offset: i, value: { card: 'c', at: T0 + i, v: 0 } })) });
+  assert.equal(await task.skipIdleInput('b'), 0, 'c still holds the merge back');
+  assert.equal(await task.skipIdleInput('c'), 0, 'b still holds the merge back');
+  assert.equal(await task.skipIdleInputs(['a', 'b']), 0, 'a holds records and is left out: c still holds the merge back');
+  assert.equal(task.counters.mergeSkips, 0);
+  assert.equal(await task.skipIdleInputs(['a', 'b', 'c']), 3);
+  assert.equal(task.counters.mergeSkips, 1, 'one skip');
+  assert.deepEqual(out.out.features.map((f) => f.offset), [0, 1, 2]);
+  // The skipped inputs are waited for again: a record of a, later than nothing b or c sent, waits.
+  await task.process({ source: 'a', partition: 0, records: [{ offset: 3, value: { card: 'c', at: T0 + 3, v: 0 } }] });
+  assert.equal(task.pendingInputs, 1, 'b and c are open again');
+});
+
 test('gap rule: input fetched from beyond the state position is refused, naming both positions', async () => {
   const prog = program();
   const task = await Task.open(prog, 3, new MemoryBackend(), collectingSinks().sinks);

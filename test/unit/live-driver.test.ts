@@ -30,6 +30,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 // The driver's mechanics on card features alone: the expected side runs one Task per partition.
 const cardOnly = await loadTopology(join(ROOT, 'test/fixtures/card-only.ts'));
 const twoStreams = await loadTopology(join(ROOT, 'test/fixtures/two-streams.ts'));
+const threeStreams = await loadTopology(join(ROOT, 'test/fixtures/three-streams.ts'));
 const T0 = Date.UTC(2025, 2, 1);
 const MIN = 60_000;
 const PARTITIONS = 3;
@@ -513,6 +514,32 @@ test('idle skip: only once the quiet input is caught up with the broker and idle
   await w.stop();
   assert.equal(Number(w.metrics.get('skewless_merge_skips_total', { partition: '1' })), 1);
   assert.equal(Number(w.metrics.get('skewless_merge_skips_total', { partition: '0' })), 0);
+});
+
+test('two quiet inputs beside the one holding records are skipped together (either alone releases nothing); one skip, logged with both', async (t) => {
+  const s = await setup(t, threeStreams);
+  let now = 1_000_000;
+  const items = transactions(90, 9);
+  await produceAll(s, threeStreams, 'transactions', 'transactions', items);
+  const w = await s.start('a', { idleMs: 5000, clock: () => now });
+  await s.cluster.runUntilIdle(100);
+  const served = (): number => [0, 1, 2].reduce((n, p) => n + s.cluster.committedRecords('card_features', p).length, 0);
+  assert.equal(served(), 0, 'transactions wait for both side inputs');
+  // Partition 0's disputes get a record that is not fetched yet: not caught up there, so partition 0 waits.
+  await produceAll(s, threeStreams, 'disputes', 'disputes', [{ partition: 0, value: { txn_id: 'd1', card_id: 'card-0', reported_at: T0 + 400 * MIN, reason: 'fraud' } }]);
+  now += 5000;
+  await w.checkIdleInputs();
+  const skips = s.logs.filter((l) => /merge skip/.test(l));
+  assert.deepEqual(skips.map((l) => /task (\d)/.exec(l)![1]).sort(), ['1', '2'], s.logs.join('\n'));
+  for (const l of skips) {
+    assert.match(l, /merge skip 1: inputs chargebacks \(chargebacks\) caught up at offset 0 and idle 5000 ms, disputes \(disputes\) caught up at offset 0 and idle 5000 ms; released \d+ held records; stream time -?\w+ → 2025-03-01T/);
+  }
+  assert.equal(s.cluster.committedRecords('card_features', 0).length, 0, 'partition 0 is not caught up with its disputes');
+  const onOthers = items.filter((i) => i.partition !== 0).length;
+  assert.equal(served(), onOthers, 'every transaction of partitions 1 and 2 released');
+  await w.stop();
+  assert.equal(Number(w.metrics.get('skewless_merge_skips_total', { partition: '1' })), 1, 'one skip, counted once');
+  await assertServedRight(s, threeStreams, items.filter((i) => i.partition !== 0));
 });
 
 test('idle skip on the real clock: each waiting input is released when it has been quiet idleMs, not on the next tick after', async (t) => {

@@ -42,7 +42,7 @@ export class IdleInputs {
       const ends = new Map<string, Map<number, number>>();
       for (const topic of new Set(this.ctx.sourceTopics.values())) ends.set(topic, await this.ctx.cluster.endOffsets(topic));
       const now = this.ctx.clock();
-      for (const lt of waiting) for (const [name, topic] of this.ctx.sourceTopics) await this.consider(lt, name, topic, ends.get(topic)?.get(lt.partition) ?? 0, now);
+      for (const lt of waiting) await this.consider(lt, ends, now);
       for (const lt of origins) await this.considerRegroup(lt, ends, now);
     } finally {
       this.running = false;
@@ -113,19 +113,31 @@ export class IdleInputs {
     });
   }
 
-  private async consider(lt: LiveTask, name: string, topic: string, end: number, now: number): Promise<void> {
-    if (lt.task.pendingOf(name) > 0) return;
-    const q = this.quietFor(lt, name, topic, end, now);
-    if (q === undefined || q.quiet < this.ctx.idleMs) return;
-    const { reached, quiet: quietFor } = q;
+  /**
+   * Skip every input of a task holding records that is itself empty, caught up and quiet, all
+   * at once: the merge waits for each input that has not ended, so two quiet inputs beside a
+   * busy one must be skipped together or nothing is released.
+   */
+  private async consider(lt: LiveTask, ends: ReadonlyMap<string, ReadonlyMap<number, number>>, now: number): Promise<void> {
+    const idle: Array<{ readonly name: string; readonly topic: string; readonly reached: number; readonly quiet: number }> = [];
+    for (const [name, topic] of this.ctx.sourceTopics) {
+      if (lt.task.pendingOf(name) > 0) continue;
+      const q = this.quietFor(lt, name, topic, ends.get(topic)?.get(lt.partition) ?? 0, now);
+      if (q !== undefined && q.quiet >= this.ctx.idleMs) idle.push({ name, topic, ...q });
+    }
+    if (idle.length === 0) return;
     await lt.serial(async () => {
-      if (lt.closed || lt.task.pendingOf(name) > 0) return;
+      if (lt.closed) return;
+      // What a batch queued before this brought in is no longer idle.
+      const still = idle.filter((i) => lt.task.pendingOf(i.name) === 0);
+      if (still.length === 0) return;
       const before = lt.task.currentStreamTime;
       try {
-        const released = await lt.task.skipIdleInput(name);
+        const released = await lt.task.skipIdleInputs(still.map((i) => i.name));
         if (released === 0) return;
+        const inputs = still.map((i) => `${i.name} (${i.topic}) caught up at offset ${i.reached} and idle ${Math.round(i.quiet)} ms`).join(', ');
         this.ctx.log(
-          `skewless: task ${lt.partition}: merge skip ${lt.task.counters.mergeSkips}: input ${name} (${topic}) caught up at offset ${reached} and idle ${Math.round(quietFor)} ms; ` +
+          `skewless: task ${lt.partition}: merge skip ${lt.task.counters.mergeSkips}: ${still.length === 1 ? 'input' : 'inputs'} ${inputs}; ` +
             `released ${released} held records; stream time ${formatEventTime(before)} → ${formatEventTime(lt.task.currentStreamTime)}`,
         );
         await this.ctx.commit(lt);
