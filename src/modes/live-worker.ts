@@ -553,6 +553,8 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
             i = upto;
             if (i < end && heapPressure.look() > task.heapEpisodes) break;
           }
+          // Held for an input that is already quiet: released with this commit, not a tick later.
+          if (i === records.length) await idle.releaseInBatch(task);
           const e1 = performance.now();
           const r = await commitTask(task, commitContext);
           t.engineMs += e1 - e0;
@@ -656,6 +658,7 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
     async stop(): Promise<void> {
       stopping = true;
       idleTimer?.stop();
+      idle.flushLog();
       if (purgeTimer) clearInterval(purgeTimer);
       await consumer!.stop();
       await tasks.closeAll();

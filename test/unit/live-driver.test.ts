@@ -507,13 +507,57 @@ test('idle skip: only once the quiet input is caught up with the broker and idle
   for (const l of skips) assert.match(l, /merge skip 1: input chargebacks \(chargebacks\) caught up at offset 0 and idle 5000 ms; released \d+ held records; stream time -?\w+ → 2025-03-01T/);
   const p0Before = s.cluster.committedRecords('card_features', 0).length;
   assert.equal(p0Before, 0);
-  // Once fetched, the chargeback releases partition 0's transactions up to its time without any skip.
+  // Once fetched, the chargeback releases partition 0's transactions up to its time without any
+  // skip; the chargeback itself then waits for the transactions input, which is empty, caught
+  // up and already quiet idleMs: skipped in that batch, not at the next check.
   await s.cluster.runUntilIdle(100);
-  assert.ok(s.cluster.committedRecords('card_features', 0).length > 0);
-  assert.equal(s.logs.filter((l) => /merge skip/.test(l)).length, 2, 'no further skip');
+  assert.equal(s.cluster.committedRecords('card_features', 0).length, items.filter((i) => i.partition === 0).length);
+  const later = s.logs.filter((l) => /merge skip/.test(l)).slice(2);
+  assert.equal(later.length, 1, s.logs.join('\n'));
+  assert.match(later[0], /task 0: merge skip 1: input transactions \(transactions\) caught up at offset \d+ and idle 5000 ms; released 1 held records/);
+  assert.equal(s.cluster.committedRecords('chargeback_features', 0).length, 1, 'the chargeback served with the batch that brought it');
   await w.stop();
   assert.equal(Number(w.metrics.get('skewless_merge_skips_total', { partition: '1' })), 1);
-  assert.equal(Number(w.metrics.get('skewless_merge_skips_total', { partition: '0' })), 0);
+  assert.equal(Number(w.metrics.get('skewless_merge_skips_total', { partition: '0' })), 1);
+});
+
+test('a batch held for an input already caught up and quiet idleMs is released with its own commit; repeated skips are logged together, each numbered', async (t) => {
+  const s = await setup(t, twoStreams);
+  let now = 1_000_000;
+  const w = await s.start('a', { idleMs: 5000, clock: () => now });
+  const items = transactions(150, 4);
+  const served = (): number => [0, 1, 2].reduce((n, p) => n + s.cluster.committedRecords('card_features', p).length, 0);
+  const slices = [items.slice(0, 30), items.slice(30, 60), items.slice(60, 90), items.slice(90, 120), items.slice(120)];
+  await produceAll(s, twoStreams, 'transactions', 'transactions', slices[0]);
+  await s.cluster.runUntilIdle(100);
+  assert.equal(served(), 0, 'the tasks opened with this batch: the chargebacks input is not quiet yet');
+  now += 6000;
+  for (const slice of slices.slice(1)) {
+    await produceAll(s, twoStreams, 'transactions', 'transactions', slice);
+    await s.cluster.runUntilIdle(100);
+    now += 100;
+    // No idle check ran: each batch went out with its own commit.
+    assert.equal(served(), items.slice(0, items.indexOf(slice[slice.length - 1]) + 1).length, s.logs.join('\n'));
+  }
+  const full = s.logs.filter((l) => /merge skip \d+: input chargebacks/.test(l));
+  assert.deepEqual(full.map((l) => /task (\d)/.exec(l)![1]).sort(), ['0', '1', '2'], 'one full line per task for the first skip');
+  now += 10_000;
+  await w.checkIdleInputs(); // the check writes the skips gathered since
+  await w.stop();
+  for (const p of [0, 1, 2]) {
+    const counted = Number(w.metrics.get('skewless_merge_skips_total', { partition: String(p) }));
+    assert.ok(counted >= 2, `partition ${p} skipped at several batches (${counted})`);
+    // Every skip number from 1 to the counter appears in exactly one line of its task.
+    const numbers: number[] = [];
+    for (const l of s.logs.filter((x) => x.includes(`task ${p}: merge skip`))) {
+      const range = /merge skips (\d+)–(\d+) \((\d+) skips\): input chargebacks still caught up and idle/.exec(l);
+      const one = /merge skip (\d+): input chargebacks/.exec(l);
+      if (range) for (let n = Number(range[1]); n <= Number(range[2]); n++) numbers.push(n);
+      else numbers.push(Number(one![1]));
+    }
+    assert.deepEqual(numbers, Array.from({ length: counted }, (_, i) => i + 1), s.logs.join('\n'));
+  }
+  await assertServedRight(s, twoStreams, items);
 });
 
 test('two quiet inputs beside the one holding records are skipped together (either alone releases nothing); one skip, logged with both', async (t) => {

@@ -7,6 +7,7 @@
 import { formatEventTime } from '../../time/event-time.js';
 import type { LiveCluster, GroupMember } from './live-cluster.js';
 import type { LiveTask } from './live-task.js';
+import { MergeSkipLog } from './merge-skip-log.js';
 
 export interface IdleInputsContext {
   readonly cluster: LiveCluster;
@@ -23,16 +24,50 @@ export interface IdleInputsContext {
   readonly onFailure: (lt: LiveTask, e: unknown) => Promise<void>;
 }
 
+type IdleInput = { readonly name: string; readonly topic: string; readonly reached: number; readonly quiet: number };
+
 export class IdleInputs {
   private running = false;
+  private readonly skips: MergeSkipLog;
 
-  constructor(private readonly ctx: IdleInputsContext) {}
+  constructor(private readonly ctx: IdleInputsContext) {
+    this.skips = new MergeSkipLog(ctx.log, ctx.clock);
+  }
+
+  /** Write the skips not logged yet (the worker is stopping). */
+  flushLog(): void {
+    this.skips.flush(true);
+  }
+
+  /**
+   * The rule inside a batch of a task's busy input, before the batch commits (the caller holds
+   * the task's queue): inputs that were already quiet idleMs when the batch came need not hold
+   * its records until the next check, which would add up to a tick of latency to every batch
+   * while a side input (a table, a rare stream) stays quiet. The inputs' end offsets are asked
+   * for now, so "caught up" is as fresh as at a check; a broker round trip, only for batches
+   * that leave records held while another input is already quiet that long. What is released
+   * goes out with the batch's commit. Returns the records released.
+   */
+  async releaseInBatch(lt: LiveTask): Promise<number> {
+    if (lt.task.pendingInputs === 0) return 0;
+    const now0 = this.ctx.clock();
+    const topics = new Set<string>();
+    for (const [name, topic] of this.ctx.sourceTopics) {
+      if (lt.task.pendingOf(name) === 0 && now0 - (lt.lastInputAt.get(name) ?? now0) >= this.ctx.idleMs) topics.add(topic);
+    }
+    if (topics.size === 0) return 0;
+    const ends = new Map<string, Map<number, number>>();
+    for (const topic of topics) ends.set(topic, await this.ctx.cluster.endOffsets(topic));
+    const idle = this.idleInputs(lt, ends, this.ctx.clock());
+    return idle.length === 0 ? 0 : this.skip(lt, idle);
+  }
 
   /** Apply the rule to every task now (a timer calls this; so do tests). */
   async check(): Promise<void> {
     if (this.running) return;
     this.running = true;
     try {
+      this.skips.flush();
       const waiting = this.ctx.tasks().filter((lt) => lt.task.pendingInputs > 0);
       // Idle origins too: their input end may move past the positions they declared without a
       // record to read (an aborted transaction); the regrouped tasks then wait for them again,
@@ -113,37 +148,45 @@ export class IdleInputs {
     });
   }
 
+  /** The inputs of a task that hold nothing in its merge, are caught up with `ends` and quiet idleMs. */
+  private idleInputs(lt: LiveTask, ends: ReadonlyMap<string, ReadonlyMap<number, number>>, now: number): IdleInput[] {
+    const idle: IdleInput[] = [];
+    for (const [name, topic] of this.ctx.sourceTopics) {
+      if (lt.task.pendingOf(name) > 0 || !ends.has(topic)) continue;
+      const q = this.quietFor(lt, name, topic, ends.get(topic)?.get(lt.partition) ?? 0, now);
+      if (q !== undefined && q.quiet >= this.ctx.idleMs) idle.push({ name, topic, ...q });
+    }
+    return idle;
+  }
+
   /**
    * Skip every input of a task holding records that is itself empty, caught up and quiet, all
    * at once: the merge waits for each input that has not ended, so two quiet inputs beside a
    * busy one must be skipped together or nothing is released.
    */
   private async consider(lt: LiveTask, ends: ReadonlyMap<string, ReadonlyMap<number, number>>, now: number): Promise<void> {
-    const idle: Array<{ readonly name: string; readonly topic: string; readonly reached: number; readonly quiet: number }> = [];
-    for (const [name, topic] of this.ctx.sourceTopics) {
-      if (lt.task.pendingOf(name) > 0) continue;
-      const q = this.quietFor(lt, name, topic, ends.get(topic)?.get(lt.partition) ?? 0, now);
-      if (q !== undefined && q.quiet >= this.ctx.idleMs) idle.push({ name, topic, ...q });
-    }
+    const idle = this.idleInputs(lt, ends, now);
     if (idle.length === 0) return;
     await lt.serial(async () => {
       if (lt.closed) return;
       // What a batch queued before this brought in is no longer idle.
       const still = idle.filter((i) => lt.task.pendingOf(i.name) === 0);
       if (still.length === 0) return;
-      const before = lt.task.currentStreamTime;
       try {
-        const released = await lt.task.skipIdleInputs(still.map((i) => i.name));
-        if (released === 0) return;
-        const inputs = still.map((i) => `${i.name} (${i.topic}) caught up at offset ${i.reached} and idle ${Math.round(i.quiet)} ms`).join(', ');
-        this.ctx.log(
-          `skewless: task ${lt.partition}: merge skip ${lt.task.counters.mergeSkips}: ${still.length === 1 ? 'input' : 'inputs'} ${inputs}; ` +
-            `released ${released} held records; stream time ${formatEventTime(before)} → ${formatEventTime(lt.task.currentStreamTime)}`,
-        );
-        await this.ctx.commit(lt);
+        if ((await this.skip(lt, still)) > 0) await this.ctx.commit(lt);
       } catch (e) {
         await this.ctx.onFailure(lt, e);
       }
     });
+  }
+
+  /** Skip these inputs of the task (inside its queue) and log the skip; the caller commits. */
+  private async skip(lt: LiveTask, inputs: readonly IdleInput[]): Promise<number> {
+    const before = lt.task.currentStreamTime;
+    const released = await lt.task.skipIdleInputs(inputs.map((i) => i.name));
+    if (released > 0) {
+      this.skips.skipped({ partition: lt.partition, number: lt.task.counters.mergeSkips, inputs, released, streamTimeBefore: before, streamTimeAfter: lt.task.currentStreamTime });
+    }
+    return released;
   }
 }
