@@ -57,7 +57,12 @@ export class IdleInputs {
     }
     if (topics.size === 0) return 0;
     const ends = new Map<string, Map<number, number>>();
-    for (const topic of topics) ends.set(topic, await this.ctx.cluster.endOffsets(topic));
+    try {
+      for (const topic of topics) ends.set(topic, await this.ctx.cluster.endOffsets(topic));
+    } catch {
+      // Not knowing the ends now only means not releasing now: the timer's check tries again.
+      return 0;
+    }
     const idle = this.idleInputs(lt, ends, this.ctx.clock());
     return idle.length === 0 ? 0 : this.skip(lt, idle);
   }
