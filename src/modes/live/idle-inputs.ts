@@ -174,8 +174,9 @@ export class IdleInputs {
     if (idle.length === 0) return;
     await lt.serial(async () => {
       if (lt.closed) return;
-      // What a batch queued before this brought in is no longer idle.
-      const still = idle.filter((i) => lt.task.pendingOf(i.name) === 0);
+      // An input a batch queued before this brought records to is no longer idle.
+      const at = this.ctx.clock();
+      const still = idle.filter((i) => lt.task.pendingOf(i.name) === 0 && at - (lt.lastInputAt.get(i.name) ?? at) >= this.ctx.idleMs);
       if (still.length === 0) return;
       try {
         if ((await this.skip(lt, still)) > 0) await this.ctx.commit(lt);
