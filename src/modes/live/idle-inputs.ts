@@ -7,7 +7,7 @@
 import { formatEventTime } from '../../time/event-time.js';
 import type { LiveCluster, GroupMember } from './live-cluster.js';
 import type { LiveTask } from './live-task.js';
-import { MergeSkipLog } from './merge-skip-log.js';
+import { MergeSkipLog, type SkippedInput } from './merge-skip-log.js';
 
 export interface IdleInputsContext {
   readonly cluster: LiveCluster;
@@ -23,8 +23,6 @@ export interface IdleInputsContext {
   /** A skip or its commit failed. */
   readonly onFailure: (lt: LiveTask, e: unknown) => Promise<void>;
 }
-
-type IdleInput = { readonly name: string; readonly topic: string; readonly reached: number; readonly quiet: number };
 
 export class IdleInputs {
   private running = false;
@@ -154,8 +152,8 @@ export class IdleInputs {
   }
 
   /** The inputs of a task that hold nothing in its merge, are caught up with `ends` and quiet idleMs. */
-  private idleInputs(lt: LiveTask, ends: ReadonlyMap<string, ReadonlyMap<number, number>>, now: number): IdleInput[] {
-    const idle: IdleInput[] = [];
+  private idleInputs(lt: LiveTask, ends: ReadonlyMap<string, ReadonlyMap<number, number>>, now: number): SkippedInput[] {
+    const idle: SkippedInput[] = [];
     for (const [name, topic] of this.ctx.sourceTopics) {
       if (lt.task.pendingOf(name) > 0 || !ends.has(topic)) continue;
       const q = this.quietFor(lt, name, topic, ends.get(topic)?.get(lt.partition) ?? 0, now);
@@ -187,7 +185,7 @@ export class IdleInputs {
   }
 
   /** Skip these inputs of the task (inside its queue) and log the skip; the caller commits. */
-  private async skip(lt: LiveTask, inputs: readonly IdleInput[]): Promise<number> {
+  private async skip(lt: LiveTask, inputs: readonly SkippedInput[]): Promise<number> {
     const before = lt.task.currentStreamTime;
     const released = await lt.task.skipIdleInputs(inputs.map((i) => i.name));
     if (released > 0) {

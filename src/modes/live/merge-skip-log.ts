@@ -5,20 +5,27 @@
  * is SUMMARY_MS old or named other inputs; the skips in between are logged together, in one
  * line that numbers them (`merge skips 2–57`), when the next full line is due, once that line is
  * SUMMARY_MS old (flush, at every idle check) or when the worker stops (a task that moved
- * meanwhile keeps its lines: they are by partition). Every skip reaches
- * the log, with its number; the counter (merge_skips) counts each one.
+ * meanwhile keeps its lines: they are by partition). Every skip reaches the log, with its
+ * number; the counter (merge_skips) counts each one.
  */
 import { formatEventTime } from '../../time/event-time.js';
 
 /** How long the skips after a full line are gathered into one. */
 export const SUMMARY_MS = 10_000;
 
+/** An input skipped: its source, topic, the offset it was read up to and how long it had been quiet. */
+export interface SkippedInput {
+  readonly name: string;
+  readonly topic: string;
+  readonly reached: number;
+  readonly quiet: number;
+}
+
 export interface MergeSkip {
   readonly partition: number;
   /** The task's merge skip counter after this skip. */
   readonly number: number;
-  /** Each skipped input with its topic, position and quiet time. */
-  readonly inputs: ReadonlyArray<{ readonly name: string; readonly topic: string; readonly reached: number; readonly quiet: number }>;
+  readonly inputs: readonly SkippedInput[];
   readonly released: number;
   readonly streamTimeBefore: number;
   readonly streamTimeAfter: number;
