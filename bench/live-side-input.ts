@@ -10,12 +10,14 @@
  * then gets a trickle of new flights (copies of real ones, one per partition every 100 ms, each
  * later in event time); the latency of each flight is from its produce (acknowledged) to its
  * vector in the output topic (read_committed), over the flights produced in --window seconds
- * after a --warmup.
+ * after a --warmup. Then, after another idleMs of quiet, a burst of --burst flights (default
+ * 200,000) is produced into the running worker's input and timed until every one is committed:
+ * the throughput of a task whose side input is quiet, beside one without a side input.
  *
  * Not part of `npm test`; needs the local stack:
  *   export $(node scripts/stack/up.mjs) && npm run bench:side-input -- [--runs 3] [--window 10]
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -42,6 +44,8 @@ const warmupSecs = numberArg('warmup', 2);
 const idleMs = numberArg('idle-ms', 5000);
 const ROUND_MS = 100;
 const BACKLOG = 2000;
+/** Flights produced at once into a running worker's input for the throughput phase (0: none). */
+const burst = numberArg('burst', 200_000);
 
 const { brokers, registryUrl } = stackEnv('bench/live-side-input.ts');
 const delaysPlan = await loadTopology(join(root, 'topologies/flight-delays.ts'));
@@ -68,6 +72,8 @@ interface Latency {
   readonly samples: number;
   readonly missing: number;
   readonly mergeSkips: number;
+  /** Events/s of the burst, from its produce until committed (0 without one). */
+  readonly burstRate: number;
 }
 
 async function measure(s: Spec, later: LaterFlights, nextDate: () => number): Promise<Latency> {
@@ -145,7 +151,25 @@ async function measure(s: Spec, later: LaterFlights, nextDate: () => number): Pr
     const lat = [...sent.values()].filter((f) => f.measured && f.latency !== undefined).map((f) => f.latency!).sort((a, b) => a - b);
     let mergeSkips = 0;
     for (let p = 0; p < partitions; p++) mergeSkips += worker.metrics.get('skewless_merge_skips_total', { partition: String(p) }) ?? 0;
-    return { p50: quantile(lat, 0.5), p99: quantile(lat, 0.99), samples: lat.length, missing: measuredOut - lat.length, mergeSkips };
+
+    // Throughput: a burst of flights into the running worker, from the start of its produce until every one is committed.
+    let burstRate = 0;
+    if (burst > 0) {
+      writeBurst();
+      await sleep(idleMs + 1000);
+      const b0 = performance.now();
+      await produceFile({ plan: delaysPlan, source: 'flights', input: burstFile, topic: input, partitions, brokers, registryUrl });
+      const target = await fetchOffsets(conn, input);
+      for (;;) {
+        check();
+        const done = new Map((await committedOffsets(conn, groupOf(s), input)).map((p) => [p.partition, p.offset]));
+        if (target.every((p) => (done.get(p.partition) ?? 0) >= p.high)) break;
+        if (performance.now() - b0 > 600_000) throw new Error(`${s.label}: the burst was not committed after 600 s`);
+        await sleep(20);
+      }
+      burstRate = burst / ((performance.now() - b0) / 1000);
+    }
+    return { p50: quantile(lat, 0.5), p99: quantile(lat, 0.99), samples: lat.length, missing: measuredOut - lat.length, mergeSkips, burstRate };
   } finally {
     await trickle?.stop();
     await watcher?.stop().catch(() => undefined);
@@ -157,6 +181,22 @@ const t0 = performance.now();
 const facts = await prepareSlice(join(root, 'node_modules/vega-datasets/data/flights-3m.parquet'), join(work, 'flights.ndjson'), BACKLOG, flightSchema, partitions);
 await produceFile({ plan: delaysPlan, source: 'flights', input: join(work, 'flights.ndjson'), topic: input, partitions, brokers, registryUrl });
 await ensureTopic(conn, diversions, partitions);
+// The burst: the first flights of the file again, moved in time to just after everything produced before each burst.
+const burstFile = join(work, 'burst.ndjson');
+const burstSource = join(work, 'burst-source.ndjson');
+const burstFlights: Array<Record<string, unknown> & { date: number }> = [];
+if (burst > 0) {
+  await prepareSlice(join(root, 'node_modules/vega-datasets/data/flights-3m.parquet'), burstSource, burst, flightSchema, partitions);
+  for (const line of readFileSync(burstSource, 'utf8').split('\n')) if (line !== '') burstFlights.push(JSON.parse(line) as Record<string, unknown> & { date: number });
+}
+const burstFirst = burstFlights.reduce((m, f) => Math.min(m, f.date), Infinity);
+const burstLast = burstFlights.reduce((m, f) => Math.max(m, f.date), -Infinity);
+/** Writes the burst file dated from a minute after the latest date produced so far. */
+function writeBurst(): void {
+  const shift = lastDate + 60_000 - burstFirst;
+  writeFileSync(burstFile, burstFlights.map((f) => JSON.stringify({ ...f, date: f.date + shift })).join('\n') + '\n');
+  lastDate = burstLast + shift;
+}
 const schemaId = await registry.register(`${input}-value`, flightSchema);
 const later = await LaterFlights.open(conn, input, flightSchema, schemaId, facts);
 // Event time of the trickle: a minute per round, after every flight of the backlog.
@@ -180,12 +220,18 @@ try {
       topics.push(...program.outputs.map((o) => outputOf(s, o.name)), lateTopic(s.id), deadLetterTopic(s.id), changelogTopic(groupOf(s), s.plan.version));
       const l = await measure(s, later, nextDate);
       results.set(s.label, [...(results.get(s.label) ?? []), l]);
-      say(`run ${r + 1} ${s.label}: produce-to-vector p50 ${l.p50.toFixed(0)} ms, p99 ${l.p99.toFixed(0)} ms over ${fmt(l.samples)} flights (${l.missing} missing); ${fmt(l.mergeSkips)} merge skips`);
+      say(
+        `run ${r + 1} ${s.label}: produce-to-vector p50 ${l.p50.toFixed(0)} ms, p99 ${l.p99.toFixed(0)} ms over ${fmt(l.samples)} flights (${l.missing} missing); ${fmt(l.mergeSkips)} merge skips` +
+          (burst > 0 ? `; a burst of ${fmt(burst)} flights committed at ${fmt(l.burstRate)} events/s` : ''),
+      );
     }
   }
   say(`medians over ${runs} runs (idleMs ${idleMs}, exactly-once, worker and broker on this machine):`);
   for (const [label, ls] of results) {
-    say(`  ${label}: p50 ${median(ls.map((l) => l.p50)).toFixed(0)} ms (runs: ${ls.map((l) => l.p50.toFixed(0)).join(' / ')}), p99 ${median(ls.map((l) => l.p99)).toFixed(0)} ms (runs: ${ls.map((l) => l.p99.toFixed(0)).join(' / ')})`);
+    say(
+      `  ${label}: p50 ${median(ls.map((l) => l.p50)).toFixed(0)} ms (runs: ${ls.map((l) => l.p50.toFixed(0)).join(' / ')}), p99 ${median(ls.map((l) => l.p99)).toFixed(0)} ms (runs: ${ls.map((l) => l.p99.toFixed(0)).join(' / ')})` +
+        (burst > 0 ? `; burst ${fmt(median(ls.map((l) => l.burstRate)))} events/s (runs: ${ls.map((l) => fmt(l.burstRate)).join(' / ')})` : ''),
+    );
   }
 } finally {
   await later.close();
