@@ -51,12 +51,12 @@ export class IdleInputs {
     const now0 = this.ctx.clock();
     const topics = new Set<string>();
     for (const [name, topic] of this.ctx.sourceTopics) {
-      if (lt.task.pendingOf(name) === 0 && now0 - (lt.lastInputAt.get(name) ?? now0) >= this.ctx.idleMs) topics.add(topic);
+      if (lt.task.pendingOf(name) === 0 && quietMs(lt, name, now0) >= this.ctx.idleMs) topics.add(topic);
     }
     if (topics.size === 0) return 0;
-    const ends = new Map<string, Map<number, number>>();
+    let ends: Map<string, Map<number, number>>;
     try {
-      for (const topic of topics) ends.set(topic, await this.ctx.cluster.endOffsets(topic));
+      ends = await this.endOffsetsOf(topics);
     } catch {
       // Not knowing the ends now only means not releasing now: the timer's check tries again.
       return 0;
@@ -77,8 +77,7 @@ export class IdleInputs {
       // and only a new mark at the new positions releases them.
       const origins = this.ctx.tasks().filter((lt) => lt.regroup !== undefined);
       if (waiting.length === 0 && origins.length === 0) return;
-      const ends = new Map<string, Map<number, number>>();
-      for (const topic of new Set(this.ctx.sourceTopics.values())) ends.set(topic, await this.ctx.cluster.endOffsets(topic));
+      const ends = await this.endOffsetsOf(new Set(this.ctx.sourceTopics.values()));
       const now = this.ctx.clock();
       for (const lt of waiting) await this.consider(lt, ends, now);
       for (const lt of origins) await this.considerRegroup(lt, ends, now);
@@ -98,26 +97,35 @@ export class IdleInputs {
    */
   nextDue(now: number): number | undefined {
     let due = Infinity;
-    const consider = (at: number): void => {
+    // An input quiet for q ms now has been quiet idleMs at now + idleMs - q.
+    const consider = (quiet: number): void => {
+      const at = now + this.ctx.idleMs - quiet;
       if (at > now && at < due) due = at;
     };
     for (const lt of this.ctx.tasks()) {
       if (lt.closed) continue;
       if (lt.task.pendingInputs > 0) {
-        for (const name of this.ctx.sourceTopics.keys()) if (lt.task.pendingOf(name) === 0) consider((lt.lastInputAt.get(name) ?? now) + this.ctx.idleMs);
+        for (const name of this.ctx.sourceTopics.keys()) if (lt.task.pendingOf(name) === 0) consider(quietMs(lt, name, now));
       } else if (lt.regroup !== undefined) {
-        let last = -Infinity;
-        for (const name of this.ctx.sourceTopics.keys()) last = Math.max(last, lt.lastInputAt.get(name) ?? now);
-        consider(last + this.ctx.idleMs);
+        let quiet = Infinity;
+        for (const name of this.ctx.sourceTopics.keys()) quiet = Math.min(quiet, quietMs(lt, name, now));
+        consider(quiet);
       }
     }
     return due === Infinity ? undefined : due;
   }
 
+  /** The broker's end offset of every partition of these topics. */
+  private async endOffsetsOf(topics: Iterable<string>): Promise<Map<string, Map<number, number>>> {
+    const ends = new Map<string, Map<number, number>>();
+    for (const topic of topics) ends.set(topic, await this.ctx.cluster.endOffsets(topic));
+    return ends;
+  }
+
   /** How far a task has read an input, and how long that input has been quiet; undefined while it is not caught up. */
   private quietFor(lt: LiveTask, name: string, topic: string, end: number, now: number): { readonly reached: number; readonly quiet: number } | undefined {
     const reached = Math.max(lt.task.nextOffset(name), this.ctx.member()?.fetchedUpTo(topic, lt.partition) ?? 0);
-    return reached < end ? undefined : { reached, quiet: now - (lt.lastInputAt.get(name) ?? now) };
+    return reached < end ? undefined : { reached, quiet: quietMs(lt, name, now) };
   }
 
   /**
@@ -174,7 +182,7 @@ export class IdleInputs {
       if (lt.closed) return;
       // An input a batch queued before this brought records to is no longer idle.
       const at = this.ctx.clock();
-      const still = idle.filter((i) => lt.task.pendingOf(i.name) === 0 && at - (lt.lastInputAt.get(i.name) ?? at) >= this.ctx.idleMs);
+      const still = idle.filter((i) => lt.task.pendingOf(i.name) === 0 && quietMs(lt, i.name, at) >= this.ctx.idleMs);
       if (still.length === 0) return;
       try {
         if ((await this.skip(lt, still)) > 0) await this.ctx.commit(lt);
@@ -193,4 +201,9 @@ export class IdleInputs {
     }
     return released;
   }
+}
+
+/** How long an input of the task has been quiet at `now` (since its last batch, or the task's opening). */
+function quietMs(lt: LiveTask, name: string, now: number): number {
+  return now - (lt.lastInputAt.get(name) ?? now);
 }
