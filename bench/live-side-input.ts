@@ -103,6 +103,11 @@ async function measure(s: Spec, later: LaterFlights, nextDate: () => number): Pr
   };
   let watcher: GroupConsumer | undefined;
   let trickle: Trickle | undefined;
+  /** Whether the worker's group has committed the input up to `ends` on every partition. */
+  const committed = async (ends: Awaited<ReturnType<typeof fetchOffsets>>): Promise<boolean> => {
+    const done = new Map((await committedOffsets(conn, groupOf(s), input)).map((p) => [p.partition, p.offset]));
+    return ends.every((p) => (done.get(p.partition) ?? 0) >= p.high);
+  };
   try {
     // The backlog committed, then quiet past idleMs: what the trickle meets is a running worker whose side input has long been quiet.
     const ends = await fetchOffsets(conn, input);
@@ -110,8 +115,7 @@ async function measure(s: Spec, later: LaterFlights, nextDate: () => number): Pr
       check();
       await sleep(100);
       if (ready.size < partitions) continue;
-      const done = new Map((await committedOffsets(conn, groupOf(s), input)).map((p) => [p.partition, p.offset]));
-      if (ends.every((p) => (done.get(p.partition) ?? 0) >= p.high)) break;
+      if (await committed(ends)) break;
     }
     await sleep(idleMs + 1000);
 
@@ -162,8 +166,7 @@ async function measure(s: Spec, later: LaterFlights, nextDate: () => number): Pr
       const target = await fetchOffsets(conn, input);
       for (;;) {
         check();
-        const done = new Map((await committedOffsets(conn, groupOf(s), input)).map((p) => [p.partition, p.offset]));
-        if (target.every((p) => (done.get(p.partition) ?? 0) >= p.high)) break;
+        if (await committed(target)) break;
         if (performance.now() - b0 > 600_000) throw new Error(`${s.label}: the burst was not committed after 600 s`);
         await sleep(20);
       }
