@@ -127,6 +127,45 @@ function upperBound(times: Float64Array, from: number, to: number, x: number): n
 }
 
 /**
+ * A key's columns before its first event: one shared empty array, replaced by a one-value
+ * literal at the first append (appendColumns), never appended to itself.
+ */
+const NO_VALUES: AggValue[] = Object.freeze([]) as unknown as AggValue[];
+/** The tiled runs of a layout without tiled windows: shared, never appended to. */
+const NO_TILED_RUNS: TiledRun[] = Object.freeze([]) as unknown as TiledRun[];
+
+/**
+ * Append an event's values to a key's columns. An empty column becomes a one-value literal
+ * (about 60 bytes) rather than a push into [] (which reserves 17 slots, about 180): a group
+ * keyed finely holds one or two events for most of its keys.
+ */
+function appendColumns(cols: AggValue[][], vals: readonly AggValue[]): void {
+  for (let c = 0; c < cols.length; c++) {
+    const col = cols[c];
+    if (col.length === 0) cols[c] = [vals[c]];
+    else col.push(vals[c]);
+  }
+}
+
+/** Insert an event's values at `pos` of a key's columns (appendColumns' rule for an empty column, never the shared NO_VALUES spliced into). */
+function insertColumns(cols: AggValue[][], pos: number, vals: readonly AggValue[]): void {
+  for (let c = 0; c < cols.length; c++) {
+    const col = cols[c];
+    if (col.length === 0) cols[c] = [vals[c]];
+    else col.splice(pos, 0, vals[c]);
+  }
+}
+
+const kernelsByLayout = new WeakMap<TimelineLayout, WindowKernels[]>();
+
+/** The window kernels of a layout, shared by its keys. */
+function kernelsOf(layout: TimelineLayout): WindowKernels[] {
+  let k = kernelsByLayout.get(layout);
+  if (k === undefined) kernelsByLayout.set(layout, (k = layout.windows.map(windowKernels)));
+  return k;
+}
+
+/**
  * The event history of one key of one group, sorted by (event time, apply sequence), with a
  * running aggregate per lookback window over (clock − W, clock], clock being the key's
  * largest applied event time.
@@ -170,11 +209,13 @@ export class KeyTimeline implements RawEvents {
   private superTiles: Array<ReadTileCache<Accumulator[]>> | undefined;
 
   constructor(private readonly layout: TimelineLayout) {
-    this.kernels = layout.windows.map(windowKernels);
-    this.cols = [];
-    for (let c = 0; c < layout.columns; c++) this.cols.push([]);
+    this.kernels = kernelsOf(layout);
+    // Exact length: a pushed-to [] reserves 17 slots, and most keys of a fine-grained group hold an event or two.
+    const cols = new Array<AggValue[]>(layout.columns);
+    for (let c = 0; c < cols.length; c++) cols[c] = NO_VALUES;
+    this.cols = cols;
     this.runs = layout.windows.map((w) => ({ lo: 0, accs: w.aggs.map((a) => slidingAcc(a.def)) }));
-    this.tiled = layout.tiledWindows.map((w) => new TiledRun(w));
+    this.tiled = layout.tiledWindows.length === 0 ? NO_TILED_RUNS : layout.tiledWindows.map((w) => new TiledRun(w));
   }
 
   /** Put (t, seq) at index pos of the times and sequences, growing them when full. */
@@ -230,7 +271,7 @@ export class KeyTimeline implements RawEvents {
     for (const s of sinceLast) out[s.out] = this.clock === -Infinity ? null : (t - this.clock) / s.unitMs;
 
     this.insertAt(end, t, seq);
-    for (let c = 0; c < this.cols.length; c++) this.cols[c].push(vals[c]);
+    appendColumns(this.cols, vals);
     this.clock = t;
     for (let w = 0; w < windows.length; w++) {
       const spec = windows[w];
@@ -253,7 +294,7 @@ export class KeyTimeline implements RawEvents {
     }
 
     this.insertAt(pos, t, seq);
-    for (let c = 0; c < this.cols.length; c++) this.cols[c].splice(pos, 0, vals[c]);
+    insertColumns(this.cols, pos, vals);
     for (let w = 0; w < windows.length; w++) {
       const spec = windows[w];
       const run = this.runs[w];
@@ -277,7 +318,7 @@ export class KeyTimeline implements RawEvents {
   insert(t: number, seq: number, vals: readonly AggValue[]): void {
     const pos = t >= this.clock ? this.n : upperBound(this.times, this.start, this.n, t);
     this.insertAt(pos, t, seq);
-    for (let c = 0; c < this.cols.length; c++) this.cols[c].splice(pos, 0, vals[c]);
+    insertColumns(this.cols, pos, vals);
     if (t > this.clock) this.clock = t;
     if (this.readTiles !== undefined) {
       const windows = this.layout.windows;
@@ -602,7 +643,7 @@ export class KeyTimeline implements RawEvents {
     for (; i < decoded.length; i++) {
       const e = decoded[i];
       k.insertAt(k.n, e.t, e.seq);
-      for (let c = 0; c < k.cols.length; c++) k.cols[c].push(e.values[c]);
+      appendColumns(k.cols, e.values);
     }
     k.runs = layout.windows.map((w) => {
       const lo = head.uint();
