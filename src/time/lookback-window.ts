@@ -156,13 +156,22 @@ function insertColumns(cols: AggValue[][], pos: number, vals: readonly AggValue[
   }
 }
 
-const kernelsByLayout = new WeakMap<TimelineLayout, WindowKernels[]>();
+/** What the keys of one layout share: the window kernels, and the columns of a key without events (copied). */
+interface LayoutShared {
+  readonly kernels: WindowKernels[];
+  readonly emptyColumns: readonly AggValue[][];
+}
 
-/** The window kernels of a layout, shared by its keys. */
-function kernelsOf(layout: TimelineLayout): WindowKernels[] {
-  let k = kernelsByLayout.get(layout);
-  if (k === undefined) kernelsByLayout.set(layout, (k = layout.windows.map(windowKernels)));
-  return k;
+const sharedByLayout = new WeakMap<TimelineLayout, LayoutShared>();
+
+function sharedOf(layout: TimelineLayout): LayoutShared {
+  let s = sharedByLayout.get(layout);
+  if (s === undefined) {
+    const emptyColumns: AggValue[][] = [];
+    for (let c = 0; c < layout.columns; c++) emptyColumns.push(NO_VALUES);
+    sharedByLayout.set(layout, (s = { kernels: layout.windows.map(windowKernels), emptyColumns }));
+  }
+  return s;
 }
 
 /**
@@ -209,11 +218,10 @@ export class KeyTimeline implements RawEvents {
   private superTiles: Array<ReadTileCache<Accumulator[]>> | undefined;
 
   constructor(private readonly layout: TimelineLayout) {
-    this.kernels = kernelsOf(layout);
-    // Exact length: a pushed-to [] reserves 17 slots, and most keys of a fine-grained group hold an event or two.
-    const cols = new Array<AggValue[]>(layout.columns);
-    for (let c = 0; c < cols.length; c++) cols[c] = NO_VALUES;
-    this.cols = cols;
+    const shared = sharedOf(layout);
+    this.kernels = shared.kernels;
+    // A copy of exact length (a pushed-to [] reserves 17 slots): most keys of a fine-grained group hold an event or two.
+    this.cols = shared.emptyColumns.slice();
     this.runs = layout.windows.map((w) => ({ lo: 0, accs: w.aggs.map((a) => slidingAcc(a.def)) }));
     this.tiled = layout.tiledWindows.length === 0 ? NO_TILED_RUNS : layout.tiledWindows.map((w) => new TiledRun(w));
   }
