@@ -6,7 +6,8 @@
  * 229 and 33,566 routes instead of 3,399, each bucket holding between 9.96 % and 10.04 % of the flights.
  * Route stays a refinement of the (new) partition key, so it lives in its key's task.
  */
-import { label, topology } from '../../src/dsl/index.js';
+import { topology } from '../../src/dsl/index.js';
+import { flightDelayFeatures, flightDelayLabels } from './flight-delay-features.js';
 import type { Flight } from '../../topologies/flight-delays.js';
 
 /**
@@ -47,20 +48,7 @@ export function finerFlightDelays(name: string, description: string, entity: (f:
       const origin = flights.groupBy('origin', entity);
       const route = flights.groupBy('route', (f) => `${entity(f)}-${f.destination}`);
 
-      const features = flights.features(
-        'flight_features',
-        {
-          origin_flights_1h: origin.lookback('1h').count(),
-          origin_delay_mean_1h: origin.lookback('1h').mean((f) => f.delay),
-          origin_delay_mean_24h: origin.lookback('24h').mean((f) => f.delay),
-          origin_delay_max_24h: origin.lookback('24h').max((f) => f.delay),
-          origin_destinations_24h: origin.lookback('24h').countDistinct((f) => f.destination),
-          origin_delay_std_7d: origin.lookback('7d').stddev((f) => f.delay),
-          origin_minutes_since_prev: origin.timeSinceLast('minutes'),
-          route_delay_mean_7d: route.lookback('7d').mean((f) => f.delay),
-        },
-        { labels: { is_delayed: label.boolean<Flight>((f) => f.delay > 15) } },
-      );
+      const features = flights.features('flight_features', flightDelayFeatures(origin, route), flightDelayLabels);
       return { features };
     },
     { description },

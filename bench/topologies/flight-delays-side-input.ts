@@ -4,7 +4,8 @@
  * a flight waits in the canonical merge until the diversions input has a record or is judged
  * idle (DESIGN.md rule 3), which is what bench/live-side-input.ts times.
  */
-import { label, topology } from '../../src/dsl/index.js';
+import { topology } from '../../src/dsl/index.js';
+import { flightDelayFeatures, flightDelayLabels } from './flight-delay-features.js';
 import type { Flight } from '../../topologies/flight-delays.js';
 
 export default topology(
@@ -27,20 +28,7 @@ export default topology(
     const route = flights.groupBy('route', (f) => `${f.origin}-${f.destination}`);
     const diverted = diversions.groupBy('diverted_origin', (f) => f.origin);
 
-    const features = flights.features(
-      'flight_features',
-      {
-        origin_flights_1h: origin.lookback('1h').count(),
-        origin_delay_mean_1h: origin.lookback('1h').mean((f) => f.delay),
-        origin_delay_mean_24h: origin.lookback('24h').mean((f) => f.delay),
-        origin_delay_max_24h: origin.lookback('24h').max((f) => f.delay),
-        origin_destinations_24h: origin.lookback('24h').countDistinct((f) => f.destination),
-        origin_delay_std_7d: origin.lookback('7d').stddev((f) => f.delay),
-        origin_minutes_since_prev: origin.timeSinceLast('minutes'),
-        route_delay_mean_7d: route.lookback('7d').mean((f) => f.delay),
-      },
-      { labels: { is_delayed: label.boolean<Flight>((f) => f.delay > 15) } },
-    );
+    const features = flights.features('flight_features', flightDelayFeatures(origin, route), flightDelayLabels);
     const diversionFeatures = diversions.features('diversion_features', { diversions_24h: diverted.lookback('24h').count() });
     return { features, diversionFeatures };
   },
