@@ -311,8 +311,9 @@ export class Task {
   private readonly slotPairs: Int32Array[];
   /** Per group, the row apply() copies a record's value columns into. */
   private readonly groupRows: AggValue[][];
-  /** The value columns of the records prepareRange is preparing (Visit.values). */
+  /** The value columns of the records prepareRange is preparing (Visit.values), filled up to sliceFill. */
   private sliceValues: AggValue[] = [];
+  private sliceFill = 0;
   /** One reused row per output, around its values array: no object per served vector. */
   private readonly featureRows: Array<{ -readonly [K in keyof FeatureRow]: FeatureRow[K] }>;
   /** Commits made durable so far: a timeline whose lastBatch equals it was used since the last one. */
@@ -459,8 +460,14 @@ export class Task {
   /** records[at, end) prepared, leaving out those before offset `from` (already applied or waiting). */
   private prepareRange(source: SourceProgram, partition: number, records: readonly InputRecord[], from: number, at: number, end: number): Prepared[] {
     const prepared: Prepared[] = [];
-    // A new array: records held in the warmup or the merge keep theirs.
-    this.sliceValues = [];
+    // A new array: records held in the warmup or the merge keep theirs. Sized for the slice when
+    // the source feeds one stream: pushed to from empty, it was copied about a dozen times as it
+    // grew, the largest allocation per event in a replay (a stream tree still grows it).
+    const root = source.root;
+    let perRecord = 0;
+    if (root.children.length === 0) for (let gi = 0; gi < root.groups.length; gi++) perRecord += root.groups[gi].valueFns.length;
+    this.sliceValues = new Array<AggValue>((end - at) * perRecord);
+    this.sliceFill = 0;
     for (let i = at; i < end; i++) if (records[i].offset >= from) prepared.push(this.prepare(source, partition, records[i]));
     return prepared;
   }
@@ -608,12 +615,14 @@ export class Task {
     const n = stream.groups.length;
     const keys = n > 0 ? new Array<string>(n) : NO_KEYS;
     const values = this.sliceValues;
-    const valuesAt = values.length;
+    const valuesAt = this.sliceFill;
+    let fill = valuesAt;
     for (let gi = 0; gi < n; gi++) {
       const g = stream.groups[gi];
       keys[gi] = groupKey(g, v);
-      for (let i = 0; i < g.valueFns.length; i++) values.push(groupValue(g, i, v));
+      for (let i = 0; i < g.valueFns.length; i++) values[fill++] = groupValue(g, i, v);
     }
+    this.sliceFill = fill;
     const r = stream.regroups.length;
     const rkeys = r > 0 ? new Array<string>(r) : NO_KEYS;
     const rvals = r > 0 ? new Array<AggValue[]>(r) : NO_VALS;

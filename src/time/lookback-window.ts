@@ -439,7 +439,7 @@ export class KeyTimeline implements RawEvents {
    * raw retention, and tiles before the earliest reachable sawtooth start. Never changes an output.
    */
   trim(acceptFrom: number): void {
-    for (const run of this.tiled) run.evict(acceptFrom);
+    for (let r = 0; r < this.tiled.length; r++) this.tiled[r].evict(acceptFrom);
     const horizon = acceptFrom - this.layout.maxWindow;
     const n = this.n;
     const from = this.start;
@@ -448,7 +448,7 @@ export class KeyTimeline implements RawEvents {
       this.start++;
     }
     // Most events move nothing out of the longest window: the runs need no look then.
-    if (this.start !== from) for (const run of this.runs) if (run.lo < this.start) run.lo = this.start;
+    if (this.start !== from) for (let r = 0; r < this.runs.length; r++) if (this.runs[r].lo < this.start) this.runs[r].lo = this.start;
     if (this.readTiles !== undefined) this.pruneReadTiles();
     // Half the buffer expired: copying the rest costs less than what left, so compaction stays
     // linear overall. A low floor matters with many small keys (flights by origin × 10: 2.9M
