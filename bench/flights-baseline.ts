@@ -10,6 +10,7 @@
  */
 import { open } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
 import { parquetMetadataAsync, parquetRead, type AsyncBuffer } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 
@@ -187,4 +188,10 @@ export async function flightsBaseline(path: string): Promise<BaselineResult> {
   }
   const t1 = performance.now();
   return { events: n, seconds: (t1 - t0) / 1000, computeSeconds: (t1 - tRead) / 1000, checksum };
+}
+
+// Run alone (`node --import tsx bench/flights-baseline.ts FILE`), it prints its result as JSON:
+// the replay benchmark runs it in a process of its own, so its memory stays out of skewless' peak RSS.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  process.stdout.write(`${JSON.stringify(await flightsBaseline(process.argv[2]))}\n`);
 }
