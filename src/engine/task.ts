@@ -582,7 +582,8 @@ export class Task {
     } catch (e) {
       return rejected(source, partition, rec, errorText(e), key);
     }
-    for (const visit of visits) {
+    for (let v = 0; v < visits.length; v++) {
+      const visit = visits[v];
       const groups = visit.stream.groups;
       for (let i = 0; i < groups.length; i++) {
         const k = visit.keys[i];
@@ -933,8 +934,10 @@ export class Task {
       if (table.regroup) this.regroupSinks!.update({ kind: 'update', group: regroupTarget(this.program, table.index), key: p.key, t: p.t, vals: p.version });
       else if (p.keep) this.tables.insert(table, p.key, p.t, seq, p.version, this.streamTime);
     } else if (p.visits.length === 0) this.counters.filtered++;
-    const visits = p.keep ? p.visits : [];
-    for (const visit of visits) {
+    // Indexed loops on this path: a profile gave a fifth of apply's own time to for-of headers.
+    const visits = p.keep ? p.visits : NO_VISITS;
+    for (let v = 0; v < visits.length; v++) {
+      const visit = visits[v];
       const groups = visit.stream.groups;
       let at = visit.valuesAt;
       for (let gi = 0; gi < groups.length; gi++) {
@@ -953,14 +956,17 @@ export class Task {
             this.dirty[g.index].push(key);
           }
         }
-        for (const w of g.windowOps) {
+        for (let wi = 0; wi < g.windowOps.length; wi++) {
+          const w = g.windowOps[wi];
           const ok = this.windows.get(w.name)!.apply(key, p.t, seq, vals, this.streamTime, this.windowRows);
           if (!ok) this.late(p, `every window of ${w.name} containing ${formatEventTime(p.t)} has closed`, false);
           this.flushWindowRows(w.name);
         }
       }
       if (visit.lkeys.length > 0) this.tables.resolve(visit.stream, visit.lkeys, p.t, this.streamTime, this.groupResults[this.program.groups.length], this.counters);
-      for (const o of visit.stream.outputs) {
+      const outputs = visit.stream.outputs;
+      for (let oi = 0; oi < outputs.length; oi++) {
+        const o = outputs[oi];
         const values = this.rowValues[o.index];
         const pairs = this.slotPairs[o.index];
         const results = this.groupResults;
@@ -969,8 +975,8 @@ export class Task {
         // Derived features of a row with regrouped columns wait for them (RowAssembler).
         if (o.derived.length > 0 && o.regroupQueries.length === 0) fillDerived(o, values, visit.value);
         c += o.derived.length;
-        for (const fn of o.labels) {
-          const v = fn(visit.value);
+        for (let li = 0; li < o.labels.length; li++) {
+          const v = o.labels[li](visit.value);
           values[c++] = typeof v === 'boolean' ? (v ? 1 : 0) : toAggValue(v);
         }
         this.counters.emitted++;

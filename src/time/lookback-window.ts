@@ -276,7 +276,7 @@ export class KeyTimeline implements RawEvents {
       }
       if (!spec.includeCurrent) kernel.read(run.accs, out);
     }
-    for (const s of sinceLast) out[s.out] = this.clock === -Infinity ? null : (t - this.clock) / s.unitMs;
+    for (let k = 0; k < sinceLast.length; k++) out[sinceLast[k].out] = this.clock === -Infinity ? null : (t - this.clock) / sinceLast[k].unitMs;
 
     this.insertAt(end, t, seq);
     appendColumns(this.cols, vals);
