@@ -69,7 +69,7 @@ export async function replayInParallel(opts: ParallelReplayOptions): Promise<Rep
       return await replayPartitions({ plan, input, out, deadLetterDir, droppedLateDir, onProgress, keys, stopAtFrontier, cacheKeys, stateDir, discardState: tempState });
     }
     const stage = { ...job(opts, stateDir), discardState: tempState };
-    return await withPool(opts, workers, async (pool) => mergeSummaries((await runOrigin(opts, pool, stage, await inputShares(opts, pool.size))).map((r) => r.summary!)));
+    return await withPool(opts, workers, async (pool) => mergeSummaries((await runOrigin(opts, pool, stage, await inputShares(opts, pool.size), totalProgress(opts))).map((r) => r.summary!)));
   } catch (e) {
     try {
       removePartialFiles(opts.out);
@@ -88,8 +88,7 @@ export async function replayInParallel(opts: ParallelReplayOptions): Promise<Rep
  * each decoding the whole file to keep half of it spent a tenth of the replay's CPU on the half
  * they drop (README, performance). Any other input each thread reads itself.
  */
-async function runOrigin(opts: ParallelReplayOptions, pool: ReplayWorkerPool, stage: ReplayJob, shares: number[][] | undefined): Promise<WorkerResult[]> {
-  const progress = totalProgress(opts);
+async function runOrigin(opts: ParallelReplayOptions, pool: ReplayWorkerPool, stage: ReplayJob, shares: number[][] | undefined, progress: (n: number) => void): Promise<WorkerResult[]> {
   const split = opts.input.kind === 'files' ? await sliceableSplit(opts.plan, opts.input) : undefined;
   if (split === undefined) return pool.run('origin', stage, progress, shares);
   const owner = new Int32Array(opts.partitions).map((_, p) => p % pool.size);
@@ -129,7 +128,7 @@ async function replayRegrouped(opts: ParallelReplayOptions, stateDir: string, wo
       const stages = { ...job(opts, stateDir), regroup, keepRegroupedState: keptState !== undefined };
       const progress = totalProgress(opts);
       [origin, answered, files] = await withPool(opts, workers, async (pool) => {
-        const first = mergeSummaries((await pool.run('origin', stages, progress, await inputShares(opts, workers))).map((r) => r.summary!));
+        const first = mergeSummaries((await runOrigin(opts, pool, stages, await inputShares(opts, workers), progress)).map((r) => r.summary!));
         // Passes 2 and 3 split their partitions by the size of the spill each reads.
         const answers = await pool.run('answer', stages, progress, balancedShares(answerPassWeights(regroup.dir, regroup.partitions), workers), first.inputRanges);
         const assembled = await pool.run('assemble', stages, progress, balancedShares(assemblePassWeights(regroup.dir, regroup.partitions), workers), first.inputRanges);
