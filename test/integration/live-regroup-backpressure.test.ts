@@ -127,9 +127,13 @@ test('partitions held back through a broker kill -9 and restart: the worker ride
     assert.equal(w.exitCode, null, `the worker is still running while the broker is down:\n${w.log}`);
     await restartKafka({ log: () => undefined });
   });
-  t.diagnostic(`held at most ${maxHeld} (sampled), ${pauses} pauses, ${pausesBefore} before the kill`);
-  // The kill hit batches in flight: they were dropped and served again from the last commit.
-  assert.match(log, /batch not committed \(.*\); state dropped, retrying from the last commit/);
+  // Whether a batch is in flight at the kill is up to timing (a worker waiting on its next fetch
+  // has none): in one CI run the kill found none, and every vector was served once. The worker
+  // must have met the outage; batches it cut short are served again from the last commit, which
+  // the comparison in catchUp checks (live-broker-hang forces that path and asserts it).
+  const dropped = log.split('\n').filter((l) => /batch not committed \(.*\); state dropped, retrying from the last commit/.test(l)).length;
+  t.diagnostic(`held at most ${maxHeld} (sampled), ${pauses} pauses, ${pausesBefore} before the kill, ${dropped} batches dropped by the kill`);
+  assert.match(log, /ECONNREFUSED|Connection error|batch not committed/, `the worker never met the broker's outage:\n${log}`);
   // Held back again after the restart, and within the limit plus one fetch per partition throughout.
   assert.ok(pauses > pausesBefore, `${pauses} pauses in all, ${pausesBefore} before the kill`);
   assert.ok(maxHeld <= limit + PARTITIONS * 2 * 3_000, `held at most ${maxHeld}`);
