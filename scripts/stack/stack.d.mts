@@ -34,3 +34,6 @@ export function envLine(stack: Pick<Stack, 'brokers' | 'registryUrl' | 'config'>
 export function stopStack(opts?: { wipe?: boolean; log?: (msg: string) => void; secure?: boolean; env?: NodeJS.ProcessEnv }): Promise<void>;
 export function stackPid(name: 'kafka' | 'registry'): number | null;
 export function restartKafka(opts?: { log?: (msg: string) => void; timeoutMs?: number }): Promise<number>;
+export function runKafkaTool(mainClass: string, args: readonly string[]): Promise<string>;
+/** Where this stack's (plain) broker keeps its logs (log.dirs). */
+export function kafkaDataDir(): string;

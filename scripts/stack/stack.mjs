@@ -505,6 +505,36 @@ function startKafka(L, log, setup) {
   ], L.dir);
 }
 
+/** Where this stack's (plain) broker keeps its logs (log.dirs). */
+export function kafkaDataDir() {
+  return PLAIN.paths.kafkaData;
+}
+
+/**
+ * Run one of Kafka's command-line tools against this stack's (plain) broker, as its shell script
+ * would (e.g. `org.apache.kafka.tools.TransactionsCommand` for kafka-transactions.sh).
+ * Resolves to its standard output; rejects with its output when it exits non-zero.
+ * @param {string} mainClass
+ * @param {readonly string[]} args after `--bootstrap-server <brokers>`
+ * @returns {Promise<string>}
+ */
+export function runKafkaTool(mainClass, args) {
+  const L = PLAIN;
+  // The tool's own log at WARN, to stderr: its standard output is its answer.
+  const log4j = path.join(L.paths.kafkaHome, 'tools-log4j2.properties');
+  fs.mkdirSync(L.paths.kafkaHome, { recursive: true });
+  fs.writeFileSync(log4j, 'status = warn\nappender.err.type = Console\nappender.err.name = ERR\nappender.err.target = SYSTEM_ERR\nappender.err.layout.type = PatternLayout\nappender.err.layout.pattern = %p %m%n\nrootLogger.level = WARN\nrootLogger.appenderRef.err.ref = ERR\n');
+  return new Promise((resolve, reject) => {
+    const child = spawn(JAVA, ['-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', `-Dlog4j2.configurationFile=${log4j}`, '-cp', path.join(L.paths.kafkaLibs, '*'), mainClass, '--bootstrap-server', L.brokers, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${mainClass} ${args.join(' ')} exited ${code}:\n${out}${err}`))));
+  });
+}
+
 // ---------------------------------------------------------------- apicurio
 
 /**

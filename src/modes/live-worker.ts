@@ -20,7 +20,7 @@ import type { BatchControl, ConsumedBatch } from '../io/kafka/group-consumer.js'
 import { KafkaConnection } from '../io/kafka/kafka-connection.js';
 import { kafkaErrorText } from '../io/kafka/kafka-retry.js';
 import { formatCount } from '../io/number-format.js';
-import { TaskFencedError } from '../io/kafka/task-producer.js';
+import { TaskFencedError, TRANSACTION_TIMEOUT_MS } from '../io/kafka/task-producer.js';
 import { EVENT_TIME_TOPIC_CONFIGS, retentionWarnings } from '../io/kafka/topic-limits.js';
 import { LiveParityLog } from '../parity/parity-log.js';
 import { regroupedParts, type CompiledPlan } from '../plan/compile.js';
@@ -29,6 +29,7 @@ import { MetricsRegistry } from '../serve/metrics.js';
 import { CHANGELOG_CONFIGS, changelogTopic } from './live/changelog.js';
 import { KafkaLiveCluster, type GroupMember, type LiveCluster } from './live/live-cluster.js';
 import { FailureBackoff } from './live/failure-backoff.js';
+import { HangingTransactionError, HangingTransactionWatch } from './live/hanging-transaction.js';
 import { IdleInputs } from './live/idle-inputs.js';
 import { IdleCheckTimer } from './live/idle-check-timer.js';
 import { workerInstanceId } from './live/worker-instance.js';
@@ -121,6 +122,12 @@ export interface LiveOptions extends ClientEndpoints {
   readonly standbyIntervalMs?: number;
   /** Keep retrying a failing partition (broker or registry outage) this long before the worker gives up (default 300,000 ms). */
   readonly retryDeadlineMs?: number;
+  /**
+   * Changelog records found undecided at this many ms of opens, each after the task's producer was
+   * re-initialized, are a hanging transaction: the worker stops with the abort to run (default the
+   * producer's transaction timeout, 60,000 ms; hanging-transaction.ts).
+   */
+  readonly hangingAfterMs?: number;
   readonly metrics?: MetricsRegistry;
   readonly verbose?: boolean;
   readonly log?: (line: string) => void;
@@ -319,10 +326,17 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
   let fail: (e: Error) => void = () => {};
   const failed = new Promise<Error>((resolve) => (fail = resolve));
   const backoff = new FailureBackoff(opts.retryDeadlineMs ?? 300_000);
+  const hanging = new HangingTransactionWatch(opts.hangingAfterMs ?? TRANSACTION_TIMEOUT_MS);
+  /** Topics a task's transaction writes besides the changelog, on its own partition: where a hanging one may also be open. */
+  const taskTopics = [...features.map((f) => f.topic), ...windows.map((w) => w.topic), late, deadLetters, ...(opts.parity === undefined ? [] : [opts.parity.topic])];
   const changelogOwner: ChangelogOwner = { group: groupId, changelog, topologyFile: plan.file, stateDir: opts.stateDir };
 
+  function taskTransactionalId(partition: number): string {
+    return `${groupId}-${plan.version}-task-${partition}`;
+  }
+
   async function openTask(partition: number, rebuild: boolean): Promise<LiveTask> {
-    const transactionalId = exactlyOnce ? `${groupId}-${plan.version}-task-${partition}` : undefined;
+    const transactionalId = exactlyOnce ? taskTransactionalId(partition) : undefined;
     // Claim the task first: an earlier owner's open transaction is aborted and that owner fenced,
     // so the changelog read next holds everything committed and nothing can follow it.
     const producer = await cluster.openTaskProducer(transactionalId);
@@ -361,6 +375,7 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
         if (e instanceof StateFormatError && store.rebuilt) throw unreadableChangelog(changelogOwner, partition, `holds state this build cannot read (${e.message})`);
         throw e;
       }
+      hanging.clear(partition);
       log(`skewless: task ${partition} ready at ${JSON.stringify(holder.task.resumePositions())}${store.restoredRecords > 0 ? ` after applying ${formatCount(store.restoredRecords)} changelog records` : ''}`);
       // A task reopened after its memory was dropped (a failed batch) lost the records its merge
       // held: their batches were done, so the fetch is past them, and when their input has nothing
@@ -456,6 +471,14 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
       return;
     }
     const text = e instanceof StoreLockedError ? `state store busy (${e.message})` : e instanceof StoreUnavailableError ? e.message : kafkaErrorText(e);
+    if (e instanceof ChangelogUndecidedError) {
+      // Thrown only after the task's producer was re-initialized (openTask claims the id first).
+      const forMs = hanging.observe(partition, e.end, e.high, clock());
+      if (forMs !== undefined) {
+        fail(new HangingTransactionError(e, taskTransactionalId(partition), forMs, taskTopics, regroup === undefined ? [] : [regroup.messages, regroup.answers], groupId));
+        return;
+      }
+    }
     const decision = backoff.failed(partition, clock());
     if (decision.giveUp) {
       fail(new Error(`partition ${partition} kept failing for ${decision.failingForS} s: ${text}`));

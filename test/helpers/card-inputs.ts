@@ -92,6 +92,15 @@ export const cardRunTopics = (name: string, run: string): CardRunTopics => ({
   group: `${name}-${run}`,
 });
 
+/** The input, output and side-topic flags of `skewless run` on card-only.ts with the topics of `t`. */
+export const cardRunFlags = (t: CardRunTopics): string[] => [
+  '--topic', `transactions=${t.transactions}`, '--topic', `chargebacks=${t.chargebacks}`,
+  '--output-topic', `card_features=${t.features}`, '--output-topic', `card_daily_spend=${t.daily}`, '--side-prefix', t.side,
+];
+
+/** The topics of `t` a card-only live test produces to or has written: inputs, outputs, late records and dead letters. */
+export const cardRunTopicNames = (t: CardRunTopics): string[] => [t.transactions, t.chargebacks, t.features, t.daily, `${t.side}-late`, `${t.side}-dead-letters`];
+
 /** `--topic <source>=<topic>` for each source named in `topics` (for `run`, `backfill --from-kafka`, `bootstrap`). */
 export const cardTopicArgs = (topics: CardTopics): string[] =>
   CARD_SOURCES.flatMap((source) => (topics[source] === undefined ? [] : ['--topic', `${source}=${topics[source]}`]));

@@ -18,7 +18,7 @@ import { buildProgram } from '../../src/engine/program.js';
 import { writeCardDataset } from '../../src/gen/write-card-dataset.js';
 import { replayKafka } from '../../src/modes/replay-kafka.js';
 import { loadTopology } from '../../src/plan/load-topology.js';
-import { cardRunTopics, cardTopicArgs, liveInternalTopics, produceCardInputs } from '../helpers/card-inputs.js';
+import { cardRunTopicNames, cardRunTopics, cardTopicArgs, liveInternalTopics, produceCardInputs } from '../helpers/card-inputs.js';
 import { cleanUpKafka } from '../helpers/kafka-cleanup.js';
 import { compareVectors, exited, inputCommitted, readLiveVectors, readReplayVectors, ROOT, spawnSkewless, stopLeftoverWorkers, summedMetric, type Worker } from '../helpers/live-run.js';
 import { stackForTests } from '../helpers/stack.js';
@@ -40,7 +40,7 @@ const HEAP_MIB = 256;
 test.after(async () => {
   await stopLeftoverWorkers(workers);
   rmSync(dir, { recursive: true, force: true });
-  await cleanUpKafka(stack.brokers, [t.transactions, t.chargebacks, t.features, t.daily, `${t.side}-late`, `${t.side}-dead-letters`, ...liveInternalTopics(t.group, plan)], [t.group]);
+  await cleanUpKafka(stack.brokers, [...cardRunTopicNames(t), ...liveInternalTopics(t.group, plan)], [t.group]);
 });
 
 test('live: a worker whose keys outgrow its heap evicts down to its lowered bound, survives, and serves what replay computes', { timeout: 300_000 }, async () => {

@@ -14,61 +14,32 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { writeCardDataset } from '../../src/gen/write-card-dataset.js';
+import { rmSync } from 'node:fs';
 import { KafkaConnection } from '../../src/io/kafka/kafka-connection.js';
 import { TopicProducer } from '../../src/io/kafka/topic-producer.js';
-import { changelogTopic } from '../../src/modes/live/changelog.js';
-import { produceFile } from '../../src/modes/produce-file.js';
-import { loadTopology } from '../../src/plan/load-topology.js';
 import { metaKey, STATE_FORMAT } from '../../src/state/task-state-keys.js';
-import { cardRunTopics, liveInternalTopics, writeNdjsonParts } from '../helpers/card-inputs.js';
-import { cleanUpKafka } from '../helpers/kafka-cleanup.js';
-import { exited, inputCommitted, ROOT, spawnSkewless, stopLeftoverWorkers, type Worker } from '../helpers/live-run.js';
+import { CARD_ONLY as TOPOLOGY, CardOnlyRun } from '../helpers/card-only-run.js';
+import { exited, inputCommitted, spawnSkewless } from '../helpers/live-run.js';
 import { stackForTests } from '../helpers/stack.js';
 import { readTaskCheckpoints } from '../helpers/task-checkpoints.js';
 
 const stack = await stackForTests();
 // The live driver's mechanics only: card features without card-fraud's regrouping.
-const TOPOLOGY = 'test/fixtures/card-only.ts';
-const plan = await loadTopology(join(ROOT, TOPOLOGY));
-const run = randomUUID().slice(0, 8);
-const t = cardRunTopics('oldfmt', run);
-const changelog = changelogTopic(t.group, plan.version);
+const card = await CardOnlyRun.create(stack, 'oldfmt');
+const { t, changelog, state, workers } = card;
 const OLD_FORMAT = STATE_FORMAT - 1;
-const dir = mkdtempSync(join(tmpdir(), 'skewless-old-format-'));
-const state = join(dir, 'state');
-/** The group the refusal proposes: this build's own, with its own changelog. */
 const newGroup = `${t.group}-format${STATE_FORMAT}`;
-const workers: Worker[] = [];
+card.otherGroups.push(newGroup);
 
-test.after(async () => {
-  await stopLeftoverWorkers(workers);
-  rmSync(dir, { recursive: true, force: true });
-  await cleanUpKafka(stack.brokers, [t.transactions, t.chargebacks, t.features, t.daily, `${t.side}-late`, `${t.side}-dead-letters`, ...liveInternalTopics(t.group, plan), ...liveInternalTopics(newGroup, plan)], [t.group, newGroup]);
-});
+test.after(() => card.close());
 
-/** The default retry deadline is 5 minutes: a worker still running after this is retrying, and is killed so the test fails on it. */
 const KILL_AFTER_MS = 60_000;
 /** A refusal comes at once: start-up, joining the group, opening the task. */
 const EXIT_WITHIN_MS = 20_000;
 
 const topicFlags = ['--topic', `transactions=${t.transactions}`, '--topic', `chargebacks=${t.chargebacks}`];
 
-function startWorker(): Worker {
-  const w = spawnSkewless(
-    [
-      'run', TOPOLOGY, '--state', state, '--group', t.group, '--idle-ms', '1000',
-      ...topicFlags, '--output-topic', `card_features=${t.features}`, '--output-topic', `card_daily_spend=${t.daily}`, '--side-prefix', t.side,
-    ],
-    stack.env,
-  );
-  workers.push(w);
-  return w;
-}
+const startWorker = (): ReturnType<CardOnlyRun['startWorker']> => card.startWorker();
 
 /** Start a worker on the changed changelog; resolves with its exit code (null: killed, still retrying) and how long it ran. */
 async function refusedRun(): Promise<{ code: number | null; ms: number; log: string }> {
@@ -97,12 +68,8 @@ function assertRefusal(r: { code: number | null; ms: number; log: string }): str
 }
 
 test('live: a changelog of an older state format stops the worker at once, saying how to go forward', { timeout: 300_000 }, async (ctx) => {
-  const data = await writeCardDataset({ outDir: join(dir, 'data'), events: 1200, seed: 31, format: 'ndjson' });
   // The first part now, more later: the refused workers have input to fetch, as a worker in production would.
-  const parts = writeNdjsonParts(data.transactionsPath, [600, 900], dir, 'transactions');
-  const produce = (input: string, source = 'transactions', topic = t.transactions): Promise<unknown> => produceFile({ plan, source, input, topic, partitions: 2, brokers: stack.brokers, registryUrl: stack.registryUrl });
-  await produce(data.chargebacksPath, 'chargebacks', t.chargebacks);
-  await produce(parts[0]);
+  const parts = await card.prepare(1200, 31, [600, 900]);
 
   // This build on a fresh group: state and changelog of STATE_FORMAT, every input committed.
   const first = startWorker();
@@ -124,7 +91,7 @@ test('live: a changelog of an older state format stops the worker at once, sayin
   }
 
   await ctx.test('the local copy kept: caught up from the changelog', async () => {
-    await produce(parts[1]);
+    await card.produce(parts[1]);
     const r = await refusedRun();
     ctx.diagnostic(`kept local copy: exit ${r.code} after ${r.ms} ms`);
     ctx.diagnostic(assertRefusal(r));
@@ -133,7 +100,7 @@ test('live: a changelog of an older state format stops the worker at once, sayin
   let refusal = '';
   await ctx.test('the local copy deleted: rebuilt from the changelog', async () => {
     rmSync(state, { recursive: true, force: true });
-    await produce(parts[2]);
+    await card.produce(parts[2]);
     const r = await refusedRun();
     ctx.diagnostic(`deleted local copy: exit ${r.code} after ${r.ms} ms`);
     refusal = assertRefusal(r);

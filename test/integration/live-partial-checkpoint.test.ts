@@ -28,7 +28,7 @@ import { taskStateDir } from '../../src/state/task-state-dir.js';
 import { metaKey, partialCheckpointKey } from '../../src/state/task-state-keys.js';
 import { collectingSinks } from '../helpers/engine.js';
 import { RecordingBackend } from '../helpers/recording-backend.js';
-import { cardRunTopics, liveInternalTopics } from '../helpers/card-inputs.js';
+import { cardRunTopicNames, cardRunTopics, liveInternalTopics } from '../helpers/card-inputs.js';
 import { cleanUpKafka } from '../helpers/kafka-cleanup.js';
 import { refusal, ROOT, stopLeftoverWorkers, topicEndOffsets, type Worker } from '../helpers/live-run.js';
 import { stackForTests } from '../helpers/stack.js';
@@ -45,7 +45,7 @@ const workers: Worker[] = [];
 test.after(async () => {
   await stopLeftoverWorkers(workers);
   rmSync(dir, { recursive: true, force: true });
-  await cleanUpKafka(stack.brokers, [t.transactions, t.chargebacks, t.features, t.daily, `${t.side}-late`, `${t.side}-dead-letters`, ...liveInternalTopics(t.group, plan)], [t.group]);
+  await cleanUpKafka(stack.brokers, [...cardRunTopicNames(t), ...liveInternalTopics(t.group, plan)], [t.group]);
 });
 
 test('live: a state directory holding a checkpoint cut short is refused at once, and nothing of it is published', { timeout: 180_000 }, async () => {

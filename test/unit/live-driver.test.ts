@@ -486,6 +486,71 @@ test('a batch whose commit failed and whose abort markers were lost is not decid
   await assertServedRight(s, cardOnly, items);
 });
 
+/**
+ * Task 0's next commit ends with `outcome` and loses its markers; a worker started after that,
+ * retrying far longer than `hangingAfterMs`, stops on the hanging transaction. Returns the error
+ * it stopped with, the changelog's two ends, and the logs.
+ */
+async function hangTask0(t: { after: (fn: () => void) => void }, outcome: 'committed' | 'aborted', seed: number): Promise<{ failure: Error | undefined; end: number; high: number; logs: string; s: Setup; items: ReturnType<typeof transactions> }> {
+  const s = await setup(t, cardOnly);
+  const items = transactions(600, seed);
+  const changelog = changelogTopic(GROUP, cardOnly.version);
+  const batch = items.slice(300, 380).filter((i) => i.partition === 0);
+  const rest = [...items.slice(300, 380).filter((i) => i.partition !== 0), ...items.slice(380)];
+  await produceAll(s, cardOnly, 'transactions', 'transactions', items.slice(0, 300));
+  let now = 0;
+  const retrying = { clock: () => (now += 1000), retryDeadlineMs: 600_000, hangingAfterMs: 6000 };
+  // A failed commit is retried by the same worker, which then finds its records undecided; an
+  // acknowledged one is found undecided by the next worker to open the task.
+  const a = await s.start('a', outcome === 'aborted' ? retrying : {});
+  await s.cluster.runUntilIdle(40);
+  const pending = loseTask0Markers(s, outcome);
+  await produceAll(s, cardOnly, 'transactions', 'transactions', batch);
+  let b = a;
+  if (outcome === 'committed') {
+    await s.cluster.runUntilIdle(40);
+    await a.stop();
+    b = await s.start('a', retrying);
+  }
+  await produceAll(s, cardOnly, 'transactions', 'transactions', rest);
+  for (let i = 0; i < 10; i++) await s.cluster.poll(40);
+  assert.equal(pending(), false, 'task 0 tried to commit once more');
+  const end = (await s.cluster.endOffsets(changelog)).get(0) ?? 0;
+  const high = await s.cluster.highWatermark(changelog, 0);
+  assert.ok(end < high, "task 0's last batch is undecided on its changelog partition");
+  const failure = await Promise.race([b.failed, new Promise<undefined>((r) => setTimeout(() => r(undefined), 20_000))]);
+  await b.stop();
+  return { failure, end, high, logs: s.logs.join('\n'), s, items };
+}
+
+test('a hanging transaction (a committed batch whose markers no coordinator will write): the worker stops long before its retry deadline, with the abort to run and the task directory to delete', async (t) => {
+  const { failure, end, high, logs, s, items } = await hangTask0(t, 'committed', 19);
+  assert.ok(failure instanceof Error, `the worker stopped:\n${logs}`);
+  assert.equal(failure.name, 'HangingTransactionError', failure.message);
+  const changelog = changelogTopic(GROUP, cardOnly.version);
+  assert.match(failure.message, new RegExp(`^task 0: a hanging transaction on changelog ${changelog} partition 0: its records from offset ${end} to ${high} are still undecided \\d+ s after this task's producer \\(transactional id ${GROUP}-${cardOnly.version}-task-0\\)`));
+  assert.ok(failure.message.includes(`abort --topic ${changelog} --partition 0 --start-offset ${end};`), failure.message);
+  assert.match(failure.message, /this task's last committed batch .* is undecided/);
+  assert.match(failure.message, /find-hanging --broker-id/);
+  assert.match(failure.message, /card_features/, 'names the output topics where the same transaction may hang');
+  assert.match(failure.message, /then delete \S+task-0+ \(its local copy holds the aborted batch/);
+  // Opens kept finding the records undecided before it stopped, and it neither rebuilt nor wrote on top.
+  assert.ok((logs.match(/task 0: (not opened|changelog partition still undecided)/g) ?? []).length >= 2, logs);
+  assert.doesNotMatch(logs, /rebuilding local state/, logs);
+  assert.equal(await s.cluster.highWatermark(changelog, 0), high, 'task 0 wrote nothing more');
+  await assertServedRight(s, cardOnly, items);
+});
+
+test('a hanging transaction of a batch whose commit failed: the worker stops with the abort to run, after which the task continues from its last commit', async (t) => {
+  const { failure, end, logs } = await hangTask0(t, 'aborted', 23);
+  assert.ok(failure instanceof Error, `the worker stopped:\n${logs}`);
+  assert.equal(failure.name, 'HangingTransactionError', failure.message);
+  assert.match(failure.message, new RegExp(`--partition 0 --start-offset ${end};`));
+  assert.match(failure.message, /records after this task's last committed batch are undecided: a batch whose commit failed/);
+  assert.match(failure.message, /then start the worker again \(the task continues from its last commit\)$/);
+  assert.doesNotMatch(failure.message, /then delete/);
+});
+
 test('idle skip: only once the quiet input is caught up with the broker and idle for idleMs; each skip logged and counted once', async (t) => {
   const s = await setup(t, twoStreams);
   let now = 1_000_000;

@@ -48,6 +48,9 @@ export function isFencedError(e: unknown): boolean {
   });
 }
 
+/** Longest a task's transaction may stay open before the broker aborts it, unless set otherwise. */
+export const TRANSACTION_TIMEOUT_MS = 60_000;
+
 /** Up to this many key+value bytes per produce request (the broker's default batch limit is 1 MiB). */
 const MAX_REQUEST_BYTES = 512 * 1024;
 const MAX_REQUEST_MESSAGES = 8192;
@@ -76,7 +79,7 @@ export class TaskProducer {
       allowAutoTopicCreation: false,
       createPartitioner: Partitioners.DefaultPartitioner,
       transactionalId: options.transactionalId,
-      transactionTimeout: options.transactionTimeoutMs ?? 60_000,
+      transactionTimeout: options.transactionTimeoutMs ?? TRANSACTION_TIMEOUT_MS,
       retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 5_000 },
     });
     await producer.connect();

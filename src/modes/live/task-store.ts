@@ -99,12 +99,14 @@ export class ChangelogUndecidedError extends Error {
     readonly end: number,
     /** The high watermark: records written up to here, decided or not. */
     readonly high: number,
-    taskDir: string,
+    readonly taskDir: string,
     /** What the partition shows about the cause (see undecidedCause). */
-    cause: string,
+    readonly undecidedCause: string,
+    /** The local copy reflects changelog records past the committed end (a batch whose commit was acknowledged). */
+    readonly localAhead: boolean,
   ) {
     super(
-      `changelog ${changelog} partition ${partition}: its committed records end at offset ${end}, its records at ${high}: ${cause}; ` +
+      `changelog ${changelog} partition ${partition}: its committed records end at offset ${end}, its records at ${high}: ${undecidedCause}; ` +
         'waiting for it to be decided (after a broker restart the coordinator writes the commit markers of transactions decided before it) instead of rebuilding an older state or committing on top. ' +
         'If this never clears, either a transaction hangs on the partition (find the hanging transactions with kafka-transactions.sh find-hanging and abort each of them) ' +
         `or the broker lost committed records; either way then delete ${taskDir} so that the task rebuilds from what the changelog holds (the local copy holds a batch the changelog does not)`,
@@ -225,7 +227,7 @@ export async function openTaskStore(ctx: TaskStoreContext, partition: number, fo
     const ahead = local.meta?.format === STATE_FORMAT && local.changelog === ctx.changelog && local.changelogNext !== null && local.changelogNext > end;
     if (ctx.exactlyOnce && (high > end || ahead)) {
       await backend.close();
-      throw new ChangelogUndecidedError(ctx.changelog, partition, end, high, dir, undecidedCause(end, high, local));
+      throw new ChangelogUndecidedError(ctx.changelog, partition, end, high, dir, undecidedCause(end, high, local), ahead);
     }
     const copy = judgeLocalCopy(local, ctx.changelog);
     if (copy.kind === 'missing' && end === 0) return { backend, seedChangelog: false, restoredRecords: 0, rebuilt: false };
@@ -258,7 +260,7 @@ export async function openTaskStore(ctx: TaskStoreContext, partition: number, fo
     await backend.close();
     backend = undefined;
   }
-  if (high > end) throw new ChangelogUndecidedError(ctx.changelog, partition, end, high, dir, undecidedCause(end, high, undefined));
+  if (high > end) throw new ChangelogUndecidedError(ctx.changelog, partition, end, high, dir, undecidedCause(end, high, undefined), false);
   ctx.log(`skewless: task ${partition}: rebuilding local state from changelog ${ctx.changelog} (${formatCount(end)} offsets) because ${reason}`);
   rmSync(dir, { recursive: true, force: true });
   backend = await openBackend(dir);
