@@ -471,8 +471,9 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
       return;
     }
     const text = e instanceof StoreLockedError ? `state store busy (${e.message})` : e instanceof StoreUnavailableError ? e.message : kafkaErrorText(e);
-    if (e instanceof ChangelogUndecidedError) {
+    if (e instanceof ChangelogUndecidedError && e.high > e.end) {
       // Thrown only after the task's producer was re-initialized (openTask claims the id first).
+      // Without undecided records (a local copy ahead of a changelog that lost records) there is nothing to abort.
       const forMs = hanging.observe(partition, e.end, e.high, clock());
       if (forMs !== undefined) {
         fail(new HangingTransactionError(e, taskTransactionalId(partition), forMs, taskTopics, regroup === undefined ? [] : [regroup.messages, regroup.answers], groupId));
@@ -488,7 +489,9 @@ export async function startLiveWorkerOn(cluster: LiveCluster, registry: SchemaRe
       log(
         decision.failingForS === 0
           ? `skewless: task ${partition}: not opened: ${e.message}`
-          : `skewless: task ${partition}: changelog partition still undecided from offset ${e.end} to ${e.high}; waiting (${decision.failingForS} s)`,
+          : e.high > e.end
+            ? `skewless: task ${partition}: changelog partition still undecided from offset ${e.end} to ${e.high}; waiting (${decision.failingForS} s)`
+            : `skewless: task ${partition}: changelog partition still ends at offset ${e.end}, behind the local copy; waiting (${decision.failingForS} s)`,
       );
     } else {
       log(`skewless: task ${partition}: batch not committed (${text}); state dropped, retrying from the last commit${decision.failingForS > 0 ? ` (failing for ${decision.failingForS} s)` : ''}`);

@@ -551,6 +551,33 @@ test('a hanging transaction of a batch whose commit failed: the worker stops wit
   assert.doesNotMatch(failure.message, /then delete/);
 });
 
+test('a changelog that lost committed records (no transaction undecided) is no hanging transaction: the task waits and stops at the deadline saying the broker lost them', async (t) => {
+  const s = await setup(t, cardOnly);
+  const items = transactions(600, 29);
+  const changelog = changelogTopic(GROUP, cardOnly.version);
+  await produceAll(s, cardOnly, 'transactions', 'transactions', items.slice(0, 300));
+  const a = await s.start('a');
+  await s.cluster.runUntilIdle(40);
+  await a.stop();
+  const end = (await s.cluster.endOffsets(changelog)).get(0) ?? 0;
+  assert.ok(end > 10, `task 0 committed (${end})`);
+  // The lone broker lost task 0's last records, markers included: nothing is undecided, and the local copy is ahead.
+  s.cluster.loseRecordsFrom(changelog, 0, end - 5);
+  assert.equal(await s.cluster.highWatermark(changelog, 0), (await s.cluster.endOffsets(changelog)).get(0));
+  let now = 0;
+  const b = await s.start('a', { clock: () => (now += 1000), retryDeadlineMs: 8000, hangingAfterMs: 2000 });
+  await produceAll(s, cardOnly, 'transactions', 'transactions', items.slice(300));
+  for (let i = 0; i < 10; i++) await s.cluster.poll(40);
+  const failure = await Promise.race([b.failed, new Promise<undefined>((r) => setTimeout(() => r(undefined), 60_000))]);
+  await b.stop();
+  const logs = s.logs.join('\n');
+  assert.ok(failure instanceof Error, `the worker stopped:\n${logs}`);
+  assert.notEqual(failure.name, 'HangingTransactionError', failure.message);
+  assert.match(failure.message, /partition 0 kept failing for \d+ s: .*the partition holds records up to offset \d+ only, fewer than this task committed .*: the broker lost records of committed batches/);
+  assert.doesNotMatch(logs, /rebuilding local state/, logs);
+  assert.ok((logs.match(/task 0: (not opened|changelog partition still ends at offset \d+, behind the local copy)/g) ?? []).length >= 3, `opened at least three times over hangingAfterMs:\n${logs}`);
+});
+
 test('idle skip: only once the quiet input is caught up with the broker and idle for idleMs; each skip logged and counted once', async (t) => {
   const s = await setup(t, twoStreams);
   let now = 1_000_000;

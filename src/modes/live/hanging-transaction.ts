@@ -36,7 +36,7 @@ export class HangingTransactionWatch {
     return s.opens >= MIN_OPENS && now - s.since >= this.afterMs ? now - s.since : undefined;
   }
 
-  /** The partition opened (or failed otherwise): a later wait starts over. */
+  /** The task opened: a later wait starts over. */
   clear(partition: number): void {
     this.seen.delete(partition);
   }

@@ -86,6 +86,12 @@ export class MemoryCluster implements LiveCluster {
     return t[partition];
   }
 
+  /** The partition's records from `offset` on are gone, as on a lone broker that lost acknowledged writes (tests). */
+  loseRecordsFrom(topic: string, partition: number, offset: number): void {
+    const p = this.partition(topic, partition);
+    p.entries.length = Math.max(0, offset - p.logStart);
+  }
+
   private append(topic: string, partition: number, m: OutgoingMessage, txn?: Txn): number {
     const p = this.partition(topic, partition);
     const offset = p.logStart + p.entries.length;
