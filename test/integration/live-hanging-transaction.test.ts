@@ -21,6 +21,7 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { KafkaConnection } from '../../src/io/kafka/kafka-connection.js';
+import { committedOffsets } from '../../src/io/kafka/topic-admin.js';
 import { kafkaDataDir, restartKafka, stackPid } from '../../scripts/stack/stack.mjs';
 import { CardOnlyRun } from '../helpers/card-only-run.js';
 import { findHanging, resolveHang } from '../helpers/hanging-transactions.js';
@@ -61,8 +62,10 @@ test('live: a hanging transaction on a task\'s changelog stops the worker with t
   const txn = await orphan.transaction();
   const [sent] = await txn.send({ topic: changelog, messages: [{ key: 'orphan', value: 'never decided', partition: 0 }] });
   const start = Number(sent.baseOffset);
-  // And, as a batch would, on the task's partition of an output topic.
+  // And, as a batch would, on the task's partition of an output topic, and with the group's offsets (unchanged).
   const [output] = await txn.send({ topic: t.features, messages: [{ key: 'orphan', value: 'never served', partition: 0 }] });
+  const committed = (await committedOffsets(conn, t.group, t.transactions)).find((o) => o.partition === 0)!.offset;
+  await txn.sendOffsets({ consumerGroupId: t.group, topics: [{ topic: t.transactions, partitions: [{ partition: 0, offset: String(committed) }] }] });
   await orphan.disconnect().catch(() => undefined);
   await conn.close().catch(() => undefined);
 
@@ -97,7 +100,7 @@ test('live: a hanging transaction on a task\'s changelog stops the worker with t
   assert.equal(Number(line[2]), start, 'from the orphan record on');
   assert.match(line[0], new RegExp(`transactional id ${id}\\)`));
   assert.match(line[0], /records after this task's last committed batch are undecided/);
-  assert.match(line[0], /then start the worker again \(the task continues from its last commit\)/);
+  assert.match(line[0], /nothing of the transaction was decided: abort each of them the same way, then start the worker again \(the task continues from its last commit\)/);
   // Long before the retry deadline (300 s), not before the transaction timeout (60 s).
   assert.ok(stoppedAfterS > 60 && stoppedAfterS < 200, `stopped after ${stoppedAfterS} s`);
   assert.doesNotMatch(second.log, /task 0: rebuilding local state/, second.log);
@@ -105,19 +108,20 @@ test('live: a hanging transaction on a task\'s changelog stops the worker with t
   // The abort it names, run as an operator would, with Kafka's own tool.
   const abort = /kafka-transactions\.sh --bootstrap-server <brokers> abort (--topic \S+ --partition \d+ --start-offset \d+);/.exec(line[0]);
   assert.ok(abort !== null, line[0]);
-  const ours = (await findHanging()).filter((h) => h.topic === changelog || h.topic === t.features);
+  const listed = await findHanging();
+  const onChangelog = listed.find((h) => h.topic === changelog);
+  const ours = listed.filter((h) => h.producerId === onChangelog?.producerId);
   tc.diagnostic(`find-hanging: ${JSON.stringify(ours)}`);
-  const onChangelog = ours.find((h) => h.topic === changelog);
   assert.deepEqual(
-    ours.map((h) => [h.topic, h.partition, h.startOffset, h.producerId === onChangelog?.producerId]).sort(),
-    [[changelog, 0, start, true], [t.features, 0, Number(output.baseOffset), true]].sort(),
-    'find-hanging lists the transaction on both partitions, one producer id',
+    ours.map((h) => [h.topic, h.topic === '__consumer_offsets' ? -1 : h.partition, h.topic === '__consumer_offsets' ? -1 : h.startOffset]).sort(),
+    [[changelog, 0, start], [t.features, 0, Number(output.baseOffset)], ['__consumer_offsets', -1, -1]].sort(),
+    'find-hanging lists the transaction on its three partitions, one producer id',
   );
   assert.equal(abort[1], `--topic ${changelog} --partition 0 --start-offset ${start}`);
   // Those aborts: of the named one, and of every other find-hanging lists for its producer id.
   const resolved = await resolveHang(second.log, (topic) => topic === changelog);
   assert.ok(resolved?.endsWith(line[0]), `resolved ${resolved}`);
-  assert.deepEqual((await findHanging()).filter((h) => h.topic === changelog || h.topic === t.features), [], 'nothing hangs after the aborts');
+  assert.deepEqual((await findHanging()).filter((h) => h.producerId === onChangelog?.producerId), [], 'nothing hangs after the aborts');
 
   await r.produce(parts[2]);
   const third = startWorker();

@@ -69,10 +69,13 @@ export class HangingTransactionError extends Error {
         `Fix: abort it with ${tool} abort --topic ${u.changelog} --partition ${u.partition} --start-offset ${u.end}; ` +
         `the same transaction (same producer id) may also be open on partition ${u.partition} of ${samePartition.length > 0 ? samePartition.join(', ') : 'no other topic'}` +
         `${anyPartition.length > 0 ? `, on any partition of ${anyPartition.join(', ')}` : ''} and on group ${groupId}'s offsets (__consumer_offsets): ` +
-        `${tool} find-hanging --broker-id <id> --max-transaction-timeout 1, on each broker, lists them with their start offsets; abort each the same way; ` +
+        `${tool} find-hanging --broker-id <id> --max-transaction-timeout 1, on each broker, lists them with their start offsets. ` +
+        "If it lists this producer id on the group's __consumer_offsets partition too, nothing of the transaction was decided: abort each of them the same way, " +
         (u.localAhead
-          ? `then delete ${u.taskDir} (its local copy holds the aborted batch; the task rebuilds from the changelog and computes that batch again from its inputs) and start the worker again`
-          : 'then start the worker again (the task continues from its last commit)'),
+          ? `then delete ${u.taskDir} (its local copy holds the aborted batch; the task rebuilds from the changelog and computes that batch again from its inputs) and start the worker again. `
+          : 'then start the worker again (the task continues from its last commit). ') +
+        "If it lists it on the changelog alone, the transaction was decided on its other partitions (the group's offsets moved with it or not) and an abort here would leave the changelog " +
+        'disagreeing with them: do not abort; rebuild the state under a new group instead (skewless bootstrap --group <new group>, then skewless run with it)',
     );
     this.name = 'HangingTransactionError';
   }
