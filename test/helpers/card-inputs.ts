@@ -94,7 +94,7 @@ export const cardRunTopics = (name: string, run: string): CardRunTopics => ({
 
 /** The input, output and side-topic flags of `skewless run` on card-only.ts with the topics of `t`. */
 export const cardRunFlags = (t: CardRunTopics): string[] => [
-  '--topic', `transactions=${t.transactions}`, '--topic', `chargebacks=${t.chargebacks}`,
+  ...cardTopicArgs({ transactions: t.transactions, chargebacks: t.chargebacks }),
   '--output-topic', `card_features=${t.features}`, '--output-topic', `card_daily_spend=${t.daily}`, '--side-prefix', t.side,
 ];
 

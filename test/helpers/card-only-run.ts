@@ -30,6 +30,8 @@ export class CardOnlyRun {
   readonly changelog: string;
   readonly dir: string;
   readonly state: string;
+  /** card_features: the output the checks compare. */
+  readonly output: OutputProgram;
   readonly workers: Worker[] = [];
   /** Groups besides t.group whose internal topics close() deletes. */
   readonly otherGroups: string[] = [];
@@ -43,6 +45,7 @@ export class CardOnlyRun {
     this.changelog = changelogTopic(this.t.group, plan.version);
     this.dir = mkdtempSync(join(tmpdir(), `skewless-${name}-`));
     this.state = join(this.dir, 'state');
+    this.output = buildProgram(plan).outputs.find((o) => o.name === 'card_features')!;
   }
 
   static async create(stack: TestStack, name: string): Promise<CardOnlyRun> {
@@ -71,11 +74,6 @@ export class CardOnlyRun {
     const w = spawnSkewless(['run', CARD_ONLY, '--state', this.state, '--group', this.t.group, '--idle-ms', '1000', ...cardRunFlags(this.t), ...extra], this.stack.env);
     this.workers.push(w);
     return w;
-  }
-
-  /** card_features: the output the checks compare. */
-  get output(): OutputProgram {
-    return buildProgram(this.plan).outputs.find((o) => o.name === 'card_features')!;
   }
 
   /** Replay this run's input topics, and wait until `worker` has served every vector replay computes; resolves to those. */

@@ -18,6 +18,7 @@ import { rmSync } from 'node:fs';
 import { KafkaConnection } from '../../src/io/kafka/kafka-connection.js';
 import { TopicProducer } from '../../src/io/kafka/topic-producer.js';
 import { metaKey, STATE_FORMAT } from '../../src/state/task-state-keys.js';
+import { cardTopicArgs } from '../helpers/card-inputs.js';
 import { CARD_ONLY as TOPOLOGY, CardOnlyRun } from '../helpers/card-only-run.js';
 import { exited, inputCommitted, spawnSkewless } from '../helpers/live-run.js';
 import { stackForTests } from '../helpers/stack.js';
@@ -28,16 +29,18 @@ const stack = await stackForTests();
 const card = await CardOnlyRun.create(stack, 'oldfmt');
 const { t, changelog, state, workers } = card;
 const OLD_FORMAT = STATE_FORMAT - 1;
+/** The group the refusal proposes: this build's own, with its own changelog. */
 const newGroup = `${t.group}-format${STATE_FORMAT}`;
 card.otherGroups.push(newGroup);
 
 test.after(() => card.close());
 
+/** The default retry deadline is 5 minutes: a worker still running after this is retrying, and is killed so the test fails on it. */
 const KILL_AFTER_MS = 60_000;
 /** A refusal comes at once: start-up, joining the group, opening the task. */
 const EXIT_WITHIN_MS = 20_000;
 
-const topicFlags = ['--topic', `transactions=${t.transactions}`, '--topic', `chargebacks=${t.chargebacks}`];
+const topicFlags = cardTopicArgs({ transactions: t.transactions, chargebacks: t.chargebacks });
 
 const startWorker = (): ReturnType<CardOnlyRun['startWorker']> => card.startWorker();
 
